@@ -1,0 +1,341 @@
+"""The catalog's records: what hardware, models, engines and prices look like.
+
+Every record is frozen and forbids unknown keys, so a misspelled YAML key fails
+loudly. Units are in the field names (`memory_gb`, `tdp_w`, `memory_bandwidth_gbs`).
+Every record carries `source` (a public URL or document, or `assumption: <reason>`)
+and `date` (YYYY, YYYY-MM or YYYY-MM-DD) for the figures it holds.
+
+GB means 10^9 bytes throughout, as vendors quote memory and bandwidth.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+__all__ = [
+    "DTYPES", "FAMILIES", "KV_DTYPE_BYTES",
+    "Accelerator", "Platform", "System", "Attention", "Moe", "Variant", "Model",
+    "Engine", "EngineEfficiency", "ReserveTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
+]
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._+-]*$", max_length=80)]
+def _date_text(value: object) -> object:
+    """YAML reads 2025-02-11 as a date and 2025 as an int; both mean the text the user wrote."""
+    if isinstance(value, (datetime.date, int)) and not isinstance(value, bool):
+        return value.isoformat() if isinstance(value, datetime.date) else str(value)
+    return value
+
+
+Date = Annotated[str, BeforeValidator(_date_text), StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Dtype = Literal["fp4", "fp8", "bf16", "fp16", "int8", "int4"]
+FormFactor = Literal["pcie", "sxm", "oam", "cpu", "module"]
+# Hardware families group accelerators whose engines behave alike; efficiency
+# factors of the speed model are calibrated per family.
+Family = Literal["pascal", "volta", "ampere", "ada", "hopper", "blackwell", "cdna2", "cdna3", "cdna4",
+                 "ascend", "gaudi", "cpu"]
+
+DTYPES: tuple[str, ...] = ("fp4", "fp8", "bf16", "fp16", "int8", "int4")
+FAMILIES: tuple[str, ...] = Family.__args__  # type: ignore[attr-defined]
+
+# Bytes per cached element for each KV-cache datatype. q8_0/q4_0 are llama.cpp's
+# block formats: 32 values plus one fp16 scale (34 and 18 bytes per 32 values).
+KV_DTYPE_BYTES: dict[str, float] = {
+    "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "q8_0": 34 / 32, "q4_0": 18 / 32,
+}
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Sourced(Record):
+    source: str = Field(min_length=3, description="Public URL or document for the figures, "
+                        "or 'assumption: <reason>'.")
+    date: Date = Field(description="When the figures were published or read (YYYY[-MM[-DD]]).")
+    notes: str = ""
+
+    @field_validator("source")
+    @classmethod
+    def _assumption_has_reason(cls, value: str) -> str:
+        if value.lower().startswith("assumption") and len(value.split(":", 1)[-1].strip()) < 5:
+            raise ValueError("an assumption must say its reason: 'assumption: <why this value>'")
+        return value
+
+
+class Accelerator(Sourced):
+    """One GPU, NPU or CPU socket (for CPU-only inference: memory = its DRAM population)."""
+
+    id: Slug
+    name: str
+    vendor: Slug = Field(description="Chip maker: nvidia, amd, huawei, intel.")
+    family: Family
+    architecture: str = ""
+    year: int | None = Field(None, ge=2010, le=2035)
+    form_factor: FormFactor
+    memory_gb: float = Field(gt=0, le=100_000, description="Memory as the vendor states it (HBM '80 GB' parts hold 80 GiB).")
+    visible_memory_gib: float | None = Field(None, gt=0, description="Memory the driver reports (nvidia-smi/rocm-smi "
+                                             "total, GiB); what engines size their budget from. Default: memory_gb × 10^9 B.")
+    memory_type: str = ""
+    memory_bandwidth_gbs: float = Field(gt=0, le=100_000, description="Peak memory bandwidth, GB/s.")
+    tflops: dict[Dtype, float] = Field(description="Dense peak TFLOPS (TOPS for int8) per datatype, no sparsity.")
+    native_dtypes: list[Dtype] = Field(description="Datatypes with native matrix units (fp8 rule: 'fp8' here).")
+    tdp_w: int = Field(gt=0, le=100_000)
+    interconnect: str = Field("", description="Scale-up link inside a node (NVLink 4 + NVSwitch, xGMI, HCCS, PCIe).")
+    interconnect_gbs: float = Field(gt=0, description="Per-accelerator scale-up bandwidth, GB/s, bidirectional.")
+    max_per_node: int = Field(gt=0, le=1024)
+    export_notes: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Accelerator:
+        if "bf16" not in self.tflops and "fp16" not in self.tflops:
+            raise ValueError("tflops needs a bf16 or fp16 figure (the 16-bit rate every model can run at)")
+        for dtype in self.native_dtypes:
+            if dtype not in self.tflops:
+                raise ValueError(f"native_dtypes lists {dtype} but tflops has no {dtype} figure")
+        for dtype, value in self.tflops.items():
+            if value <= 0:
+                raise ValueError(f"tflops.{dtype} must be positive, got {value}")
+        return self
+
+    @property
+    def memory_bytes(self) -> float:
+        """Capacity an engine sees, in bytes."""
+        if self.visible_memory_gib is not None:
+            return self.visible_memory_gib * 2**30
+        return self.memory_gb * 1e9
+
+    def has_native(self, dtype: str) -> bool:
+        return dtype in self.native_dtypes
+
+    def dense_tflops(self, dtype: str) -> float:
+        """Dense rate for `dtype`; a datatype without its own figure runs at the 16-bit rate."""
+        if dtype in self.tflops and (dtype in self.native_dtypes or dtype in ("bf16", "fp16")):
+            return self.tflops[dtype]  # type: ignore[index]
+        return self.tflops.get("bf16") or self.tflops["fp16"]  # type: ignore[index]
+
+
+class Platform(Sourced):
+    """A server that hosts accelerators of one form factor (or CPU sockets)."""
+
+    id: Slug
+    name: str
+    vendor: Slug
+    form_factor: FormFactor
+    accepts: list[Slug] = Field(default_factory=list, description="Accelerator ids it takes; empty = any of the form factor.")
+    gpu_counts: list[int] = Field(min_length=1, description="Accelerators per node it can be bought with.")
+    base_power_w: int = Field(ge=0, le=1_000_000, description="Draw without the accelerators: CPUs, fans, NICs, switches.")
+    rack_units: int = Field(gt=0, le=100)
+    max_system_power_w: int | None = Field(None, gt=0)
+    link: Literal["native", "pcie"] = Field("native", description="native: the accelerators' own fabric joins all of them; "
+                                            "pcie: tensor-parallel traffic crosses PCIe.")
+    pcie_gbs: float = Field(64.0, gt=0, description="PCIe bandwidth per accelerator, GB/s bidirectional (Gen4 x16 = 64).")
+    network_gbs: float = Field(50.0, gt=0, description="Node-to-node bandwidth for pipeline hops, GB/s (400 Gb/s = 50).")
+
+    @field_validator("gpu_counts")
+    @classmethod
+    def _positive_counts(cls, counts: list[int]) -> list[int]:
+        if any(c <= 0 for c in counts):
+            raise ValueError("accelerator counts must be positive")
+        return sorted(set(counts))
+
+
+class System(Sourced):
+    """A platform sold with a fixed set of accelerators at one price (DGX H200, 8×MI300X node)."""
+
+    id: Slug
+    name: str
+    vendor: Slug
+    platform: Slug
+    accelerator: Slug
+    count: int = Field(gt=0, le=1024, description="Accelerators in one node.")
+    power_w: int | None = Field(None, gt=0, description="Typical draw of the whole node as its seller states it; "
+                                "default: platform base power + count × TDP.")
+
+
+class Attention(Record):
+    kind: Literal["mha", "gqa", "mla"]
+    heads: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    head_dim: int | None = Field(None, gt=0)
+    kv_lora_rank: int | None = Field(None, gt=0)
+    qk_rope_head_dim: int | None = Field(None, gt=0)
+    window_layers: int = Field(0, ge=0, description="Layers with sliding-window or chunked attention.")
+    window_tokens: int | None = Field(None, gt=0, description="Tokens such a layer keeps at most.")
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> Attention:
+        if self.kind == "mla" and (self.kv_lora_rank is None or self.qk_rope_head_dim is None):
+            raise ValueError("MLA attention needs kv_lora_rank and qk_rope_head_dim")
+        if self.kind != "mla" and self.head_dim is None:
+            raise ValueError(f"{self.kind.upper()} attention needs head_dim")
+        if self.window_layers and self.window_tokens is None:
+            raise ValueError("window_layers needs window_tokens")
+        return self
+
+
+class Moe(Record):
+    experts: int = Field(gt=0, description="Routed experts per MoE layer.")
+    experts_per_token: int = Field(gt=0)
+    shared_experts: int = Field(0, ge=0)
+    moe_layers: int = Field(gt=0)
+    expert_params_b: float = Field(gt=0, description="Parameters in all routed experts of all layers, billions.")
+
+    @model_validator(mode="after")
+    def _k_le_e(self) -> Moe:
+        if self.experts_per_token > self.experts:
+            raise ValueError("experts_per_token exceeds experts")
+        return self
+
+
+class Variant(Sourced):
+    """One way to hold the model's weights: a precision or a quantized build."""
+
+    id: Slug = Field(description="Precision id used on the command line: fp8, bf16, int4, q4_k_m, ud-1.58bit.")
+    format: Literal["safetensors", "gguf"] = "safetensors"
+    bits_per_weight: float | None = Field(None, gt=0, le=32)
+    size_gb: float | None = Field(None, gt=0, description="Measured size of the weights; used instead of params × bits.")
+    compute_dtype: Dtype = Field(description="Datatype the matrix multiplies run in (picks the TFLOPS figure).")
+    requires_native: Dtype | None = Field(None, description="Hardware must have native units for this datatype.")
+    fallback: Slug | None = Field(None, description="Variant used where `requires_native` is missing (fp8 -> bf16).")
+    quantized: bool = Field(False, description="True for lossy builds below the model's native precision; "
+                            "precision 'auto' never picks these.")
+
+    @model_validator(mode="after")
+    def _has_size(self) -> Variant:
+        if self.bits_per_weight is None and self.size_gb is None:
+            raise ValueError("a variant needs bits_per_weight or size_gb")
+        return self
+
+
+class Model(Sourced):
+    id: Slug
+    name: str
+    hf_repo: str = ""
+    params_b: float = Field(gt=0, le=100_000, description="Total parameters, billions.")
+    active_params_b: float = Field(gt=0, description="Parameters used per token, billions.")
+    layers: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    attention: Attention
+    moe: Moe | None = None
+    max_context: int = Field(gt=0)
+    native_precision: Slug
+    variants: list[Variant] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Model:
+        ids = [v.id for v in self.variants]
+        dupes = {i for i in ids if ids.count(i) > 1}
+        if dupes:
+            raise ValueError(f"variant ids repeat: {sorted(dupes)}")
+        if self.native_precision not in ids:
+            raise ValueError(f"native_precision '{self.native_precision}' is not one of the variants {ids}")
+        for v in self.variants:
+            if v.fallback is not None and v.fallback not in ids:
+                raise ValueError(f"variant {v.id} falls back to '{v.fallback}', which is not a variant")
+        if self.active_params_b > self.params_b:
+            raise ValueError("active_params_b exceeds params_b")
+        if self.attention.window_layers > self.layers:
+            raise ValueError("attention.window_layers exceeds layers")
+        if self.moe and self.moe.expert_params_b >= self.params_b:
+            raise ValueError("moe.expert_params_b must be less than params_b")
+        return self
+
+    def variant(self, precision: str) -> Variant:
+        for v in self.variants:
+            if v.id == precision:
+                return v
+        raise KeyError(precision)
+
+
+class EngineEfficiency(Record):
+    """Speed-model factors for one hardware family under one engine (see optimizer/speed.py)."""
+
+    bandwidth: float = Field(gt=0, le=1, description="Share of peak memory bandwidth reached in decode.")
+    compute: float = Field(gt=0, le=1, description="Share of dense peak TFLOPS reached in batched decode.")
+    prefill: float = Field(gt=0, le=1, description="Share of dense peak TFLOPS reached in prefill.")
+    step_overhead_ms: float = Field(ge=0, description="Fixed time per decode step: launches, scheduling, sampling.")
+    source: str = Field(min_length=3)
+
+
+class ReserveTier(Record):
+    """Reserve for accelerators with less than `below_gib` of memory: fixed + per_rank × (tp × pp)."""
+
+    below_gib: float = Field(gt=0)
+    reserve_gib: float = Field(ge=0)
+    per_rank_gib: float = Field(0.0, ge=0)
+
+
+class Engine(Sourced):
+    """How a serving engine spends memory and time."""
+
+    id: Slug
+    name: str
+    formats: list[Literal["safetensors", "gguf"]]
+    families: list[Family] = Field(description="Hardware families it runs on.")
+    memory_model: Literal["fraction_of_total", "fraction_of_free"] = Field(
+        description="fraction_of_total: budget = memory × utilization (vLLM, SGLang); "
+                    "fraction_of_free: KV gets utilization × what weights and reserve leave (TensorRT-LLM).")
+    memory_utilization: float = Field(gt=0, le=1)
+    reserve_tiers: list[ReserveTier] = Field(min_length=1, description="Memory held back per accelerator for "
+                                             "activations, CUDA graphs and workspace, by accelerator memory size.")
+    dp_attention_reserve_gib: float = Field(0.0, ge=0, description="Extra reserve per accelerator with DP attention.")
+    dp_attention: bool = Field(False, description="Can split MLA's latent cache by data-parallel attention ranks.")
+    max_batch: int | None = Field(None, gt=0, description="Default cap on concurrent sequences per replica.")
+    efficiency: dict[Family, EngineEfficiency] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _tiers_sorted(self) -> Engine:
+        bounds = [t.below_gib for t in self.reserve_tiers]
+        if bounds != sorted(bounds):
+            raise ValueError("reserve_tiers must be sorted by below_gib")
+        return self
+
+    def reserve_gib(self, memory_gib: float, ranks: int, dp_attention: bool = False) -> float:
+        """Memory held back on one accelerator of `memory_gib` in a replica of `ranks` ranks."""
+        tier = next((t for t in self.reserve_tiers if memory_gib < t.below_gib), self.reserve_tiers[-1])
+        extra = self.dp_attention_reserve_gib if dp_attention else 0.0
+        return tier.reserve_gib + tier.per_rank_gib * ranks + extra
+
+
+class Offer(Record):
+    item: Slug = Field(description="Id of an accelerator, platform or system.")
+    price: float = Field(gt=0, le=1e12, description="Price of one item in the list's currency.")
+    vendor: str = Field("unspecified", description="Who sells it.")
+    condition: Literal["new", "used", "refurbished"] = "new"
+    warranty_months: int | None = Field(None, ge=0)
+    lead_time_weeks: float | None = Field(None, ge=0)
+    stock: int | None = Field(None, ge=0, description="Units available; none = unlimited.")
+    source: str = Field(min_length=3)
+    date: Date
+    notes: str = ""
+
+
+class PriceList(Sourced):
+    id: Slug
+    name: str
+    currency: Currency
+    offers: list[Offer] = Field(min_length=1)
+
+
+class ExchangeRate(Sourced):
+    base: Currency
+    quote: Currency
+    rate: float = Field(gt=0, description="Units of `quote` per one unit of `base`.")
+
+
+class CatalogFile(Record):
+    """One YAML file: any of the sections below, each a list of records."""
+
+    schema_version: Literal[1]
+    accelerators: list[Accelerator] = Field(default_factory=list)
+    platforms: list[Platform] = Field(default_factory=list)
+    systems: list[System] = Field(default_factory=list)
+    models: list[Model] = Field(default_factory=list)
+    engines: list[Engine] = Field(default_factory=list)
+    price_lists: list[PriceList] = Field(default_factory=list)
+    exchange_rates: list[ExchangeRate] = Field(default_factory=list)

@@ -1,0 +1,146 @@
+"""Read YAML safely and point at the line of any value in it.
+
+Only `yaml.SafeLoader` is used: nothing in an input file is ever evaluated.
+The composed node tree is kept so that a validation error on a field
+(`accelerators[3].memory_gb`) can be reported with the line and column where
+that field stands in the file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+
+__all__ = ["YamlDoc", "read_yaml", "format_loc"]
+
+
+@dataclass(frozen=True)
+class YamlDoc:
+    """A parsed YAML document: its data, its node tree and where it came from."""
+
+    data: dict[str, Any]
+    root: yaml.Node | None
+    origin: str
+
+    def where(self, loc: tuple) -> str:
+        """`origin:line:col` of the deepest node on the path `loc` that exists."""
+        node = self.root
+        for key in loc:
+            child = _child(node, key)
+            if child is None:
+                break
+            node = child
+        if node is None:
+            return self.origin
+        mark = node.start_mark
+        return f"{self.origin}:{mark.line + 1}:{mark.column + 1}"
+
+
+def _child(node: yaml.Node | None, key: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == str(key):
+                return v
+    elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+        if 0 <= key < len(node.value):
+            return node.value[key]
+    return None
+
+
+def format_loc(loc: tuple) -> str:
+    """('accelerators', 3, 'memory_gb') -> 'accelerators[3].memory_gb'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _check_duplicates(node: yaml.Node, origin: str, error: type[InputError]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, yaml.Node] = {}
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                if k.value in seen:
+                    first = seen[k.value].start_mark.line + 1
+                    mark = k.start_mark
+                    raise error(
+                        f"{origin}:{mark.line + 1}:{mark.column + 1}: key '{k.value}' appears "
+                        f"twice in the same mapping (first on line {first}); keep one."
+                    )
+                seen[k.value] = k
+            _check_duplicates(v, origin, error)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_duplicates(item, origin, error)
+
+
+def _check_finite(value: Any, path: tuple, doc: YamlDoc, error: type[InputError]) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise error(
+            f"{doc.where(path)}: {format_loc(path)} is {value!r}; numbers must be finite "
+            f"(YAML reads values like 1e400 or .inf as infinity)."
+        )
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, path + (k,), doc, error)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, path + (i,), doc, error)
+
+
+def read_yaml(path: str | Path, *, text: str | None = None, origin: str | None = None,
+              error: type[InputError] = InputError, what: str = "file") -> YamlDoc:
+    """Parse one YAML mapping from `path` (or from `text`), failing with a clear message.
+
+    Raises `error` (an InputError subclass) for a missing or unreadable file, bytes
+    that are not UTF-8 text, malformed YAML, duplicate keys, non-finite numbers, an
+    empty document, or a document that is not a mapping.
+    """
+    origin = origin or str(path)
+    if text is None:
+        try:
+            raw = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise error(f"{origin}: no such {what}.") from None
+        except IsADirectoryError:
+            raise error(f"{origin}: is a directory, not a YAML {what}.") from None
+        except OSError as exc:
+            raise error(f"{origin}: cannot read the {what} ({exc.strerror}).") from None
+        if b"\x00" in raw:
+            raise error(f"{origin}: is binary data, not a YAML {what}.")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise error(
+                f"{origin}: is not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x}); "
+                f"save it as UTF-8 YAML."
+            ) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{where}: malformed YAML: {problem}.") from None
+    if root is None:
+        raise error(f"{origin}: the {what} is empty; expected a YAML mapping of fields.")
+    if not isinstance(root, yaml.MappingNode):
+        kind = {yaml.SequenceNode: "a list", yaml.ScalarNode: "a single value"}.get(type(root), "not a mapping")
+        raise error(f"{origin}: the {what} holds {kind}; expected a YAML mapping of fields (key: value).")
+    _check_duplicates(root, origin, error)
+    try:
+        data = yaml.SafeLoader(text).get_single_data()
+    except yaml.YAMLError as exc:  # e.g. an unhashable key
+        raise error(f"{origin}: malformed YAML: {str(exc).splitlines()[0]}.") from None
+    doc = YamlDoc(data=data, root=root, origin=origin)
+    _check_finite(data, (), doc, error)
+    return doc

@@ -1,0 +1,141 @@
+"""`estimate`: the sizing model's answer for one replica, without buying anything.
+
+Given a model, an accelerator and how many of them, it reports the precision that
+runs (the fp8 rule applied), the weights, the KV bytes per token, how many tokens
+and concurrent requests the KV cache holds, whether it fits at all, and (issue 3)
+the decode speed and time to first token for a workload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalog import Catalog
+from catalog.errors import InputError, did_you_mean
+from catalog.schema import Accelerator, Platform
+
+from . import sizing
+from .capacity import Deployment
+from .units import ENGINE_PREFERENCE, platform_accepts
+
+__all__ = ["Estimate", "estimate", "default_platform"]
+
+
+
+@dataclass(frozen=True)
+class Estimate:
+    model: str
+    accelerator: str
+    gpus: int
+    nodes: int
+    platform: str
+    engine: str
+    precision: str
+    requested_precision: str
+    kv_dtype: str
+    tp: int
+    pp: int
+    dp_attention: bool
+    weights_gb: float
+    weights_per_gpu_gb: float
+    memory_gb: float
+    kv_budget_per_gpu_gb: float
+    kv_bytes_per_token: float
+    kv_capacity_tokens: int
+    context_tokens: int
+    max_concurrency: int
+    fits: bool
+    concurrency: int | None = None
+    decode_tokens_per_s_per_user: float | None = None
+    output_tokens_per_s_total: float | None = None
+    ttft_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        for key in ("weights_gb", "weights_per_gpu_gb", "memory_gb", "kv_budget_per_gpu_gb"):
+            out[key] = round(out[key], 2)
+        out["kv_bytes_per_token"] = int(self.kv_bytes_per_token) if self.kv_bytes_per_token.is_integer() \
+            else round(self.kv_bytes_per_token, 1)
+        for key in ("decode_tokens_per_s_per_user", "output_tokens_per_s_total"):
+            out[key] = None if out[key] is None else round(out[key], 2)
+        out["ttft_s"] = None if self.ttft_s is None else round(self.ttft_s, 3)
+        return out
+
+
+def default_platform(catalog: Catalog, acc: Accelerator, gpus_per_node: int) -> Platform:
+    """A server for `acc` that takes `gpus_per_node` of it, preferring one with a native fabric."""
+    fitting = [p for p in catalog.platforms.values() if platform_accepts(p, acc)]
+    exact = [p for p in fitting if gpus_per_node in p.gpu_counts]
+    pool = exact or [p for p in fitting if max(p.gpu_counts) >= gpus_per_node] or fitting
+    if not pool:
+        # No server in the catalog takes it: assume one whose link is the accelerator's own.
+        return Platform(id="generic", name=f"generic server for {acc.id}", vendor="generic",
+                        form_factor=acc.form_factor, gpu_counts=[gpus_per_node], base_power_w=0, rack_units=1,
+                        source="assumption: no catalog server takes this accelerator", date="2025")
+    return sorted(pool, key=lambda p: (p.link != "native", p.id))[0]
+
+
+def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes: int = 1,
+             precision: str = "auto", kv_dtype: str = "auto", engine: str = "auto", dp_attention: bool = False,
+             platform: str | None = None, input_tokens: int = 2000, output_tokens: int = 1000,
+             concurrency: int | str | None = None) -> Estimate:
+    """Size one replica of `gpus` accelerators over `nodes` nodes."""
+    m = catalog.model(model, "--model")
+    acc = catalog.accelerator(accelerator, "--accelerator")
+    if gpus < 1:
+        raise InputError(f"--gpus = {gpus}: a replica needs at least one accelerator.")
+    if nodes < 1 or gpus % nodes:
+        raise InputError(f"--nodes = {nodes}: the {gpus} accelerators must split evenly over the nodes.")
+    if kv_dtype != "auto" and kv_dtype not in sizing.KV_DTYPE_BYTES:
+        raise InputError(f"--kv-dtype = '{kv_dtype}': unknown KV datatype{did_you_mean(kv_dtype, sizing.KV_DTYPE_BYTES)} "
+                         f"(allowed: auto, {', '.join(sizing.KV_DTYPE_BYTES)}).")
+    variants = [v.id for v in m.variants]
+    asked = m.native_precision if precision == "auto" else precision
+    if asked not in variants:
+        raise InputError(f"--precision = '{precision}': {m.id} has no such precision{did_you_mean(precision, variants)} "
+                         f"(allowed: auto, {', '.join(variants)}).")
+    runnable = sizing.runnable_variant(m, acc, asked)
+    if runnable is None:
+        raise InputError(f"--precision = '{precision}': {acc.id} cannot run {m.id} in {asked} "
+                         f"(it needs native {m.variant(asked).requires_native} units and has no fallback).")
+    variant, note = runnable
+    per_node = gpus // nodes
+    plat = catalog.platform(platform, "--platform") if platform else default_platform(catalog, acc, per_node)
+    if engine == "auto":
+        chosen = next((catalog.engines[e] for e in ENGINE_PREFERENCE
+                       if e in catalog.engines and sizing.engine_runs(catalog.engines[e], acc, variant)), None)
+        if chosen is None:
+            raise InputError(f"no engine in the catalog runs {variant.format} weights on {acc.id} ({acc.family}).")
+    else:
+        chosen = catalog.engine(engine, "--engine")
+        if not sizing.engine_runs(chosen, acc, variant):
+            raise InputError(f"--engine = '{engine}': {chosen.name} does not run {variant.format} weights on "
+                             f"{acc.id} ({acc.family}); it runs {', '.join(chosen.formats)} on "
+                             f"{', '.join(chosen.families)}.")
+    dep = Deployment(model=m, variant=variant, accelerator=acc, platform=plat, engine=chosen,
+                     gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, dp_attention=dp_attention)
+    fit = dep.memory()
+    context = input_tokens + output_tokens
+    max_conc = sizing.max_concurrency(m, fit, kv_dtype, context)
+    notes = [note] if note else []
+    fits = fit.weights_fit and max_conc >= 1
+    if not fits:
+        usable = (fit.kv_budget_per_gpu + fit.weights_per_gpu) * fit.gpus
+        notes.append(f"{gpus} × {acc.id} do not fit {m.id} in {variant.id}: {usable / sizing.GB:,.0f} GB usable "
+                     f"under {chosen.name}, weights alone need {fit.weights_bytes / sizing.GB:,.0f} GB")
+    if dp_attention and not fit.layout.dp_attention:
+        notes.append("data-parallel attention applies only to MLA models on engines that support it, with tp > 1")
+    conc = None
+    if concurrency is not None:
+        conc = max_conc if concurrency == "max" else int(concurrency)
+    result = Estimate(
+        model=m.id, accelerator=acc.id, gpus=gpus, nodes=nodes, platform=plat.id, engine=chosen.id,
+        precision=variant.id, requested_precision=precision, kv_dtype=sizing.resolve_kv_dtype(kv_dtype),
+        tp=fit.layout.tp, pp=fit.layout.pp, dp_attention=fit.layout.dp_attention,
+        weights_gb=fit.weights_bytes / sizing.GB, weights_per_gpu_gb=fit.weights_per_gpu / sizing.GB,
+        memory_gb=acc.memory_gb * gpus, kv_budget_per_gpu_gb=fit.kv_budget_per_gpu / sizing.GB,
+        kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens if fits else 0,
+        context_tokens=context, max_concurrency=max_conc, fits=fits, concurrency=conc, notes=notes)
+    return result

@@ -1,0 +1,160 @@
+"""Why no plan exists, with numbers, and the smallest change that would give one.
+
+Two cases:
+- no replica of any node type fits the model (or the price list sells nothing the
+  filters allow): say, per node type, how much memory it offers and how much the
+  model needs;
+- replicas fit, but the limits conflict: find a minimal set of the user's limits
+  that cannot hold together (a deletion filter over the limit groups: drop a limit
+  and keep it dropped while the rest stays infeasible), the most users the limits
+  allow, and for each limit in the set its smallest feasible value with the others
+  kept (re-solving without it, minimizing what it caps).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from catalog import Catalog
+from catalog.errors import InfeasibleError
+
+from . import sizing
+from .model import Limits, PlanModel, SolveOptions
+from .problem import Problem
+from .prune import prune_dominated
+from .scaling import money_from_int
+from .units import Candidates, Unit
+
+__all__ = ["explain_infeasible"]
+
+_EXPLAIN_OPTIONS = SolveOptions(time_limit_s=10.0)
+
+
+def _groups(limits: Limits) -> list[str]:
+    groups = []
+    for name, value in (("max_nodes", limits.max_nodes), ("budget", limits.budget),
+                        ("max_power", limits.max_power_w), ("max_skus", limits.max_skus)):
+        if value is not None:
+            groups.append(name)
+    groups += [f"stock:{acc}" for acc in sorted(limits.stock)]
+    if limits.spare:
+        groups.append("spare")
+    return groups
+
+
+def _keep_only(limits: Limits, keep: set[str], demand: bool = True) -> Limits:
+    return dataclasses.replace(
+        limits,
+        demand=limits.demand if demand else None,
+        max_nodes=limits.max_nodes if "max_nodes" in keep else None,
+        budget=limits.budget if "budget" in keep else None,
+        max_power_w=limits.max_power_w if "max_power" in keep else None,
+        max_skus=limits.max_skus if "max_skus" in keep else None,
+        stock={a: n for a, n in limits.stock.items() if f"stock:{a}" in keep},
+        spare=limits.spare and "spare" in keep,
+    )
+
+
+def _feasible(units: Sequence[Unit], limits: Limits) -> bool:
+    return PlanModel(units, limits).feasible(_EXPLAIN_OPTIONS) is not False
+
+
+def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> str:
+    c = problem.constraints
+    if group == "budget":
+        return f"budget {c.budget:,.0f} {currency}"
+    if group == "max_nodes":
+        return f"max_nodes {c.max_nodes}"
+    if group == "max_power":
+        return f"max_power_w {c.max_power_w:,} W"
+    if group == "max_skus":
+        return f"max_skus {c.max_skus}"
+    if group.startswith("stock:"):
+        acc = group.split(":", 1)[1]
+        return f"stock of {acc} ({c.stock[acc]})"
+    if group == "spare":
+        return "spare capacity for a failed node"
+    return group
+
+
+def _smallest_value(group: str, units: Sequence[Unit], limits: Limits, others: set[str], scale: int,
+                    currency: str) -> str | None:
+    """The least value of `group`'s limit that lets a plan exist with the `others` kept."""
+    term = {"budget": "cost", "max_nodes": "nodes", "max_power": "power"}.get(group)
+    if group.startswith("stock:"):
+        term = "gpus:" + group.split(":", 1)[1]
+    model = PlanModel(units, _keep_only(limits, others))
+    if term is None:
+        return None if model.feasible(_EXPLAIN_OPTIONS) is False else f"without {group}, a plan exists"
+    sol = model.solve(((term, 1), ("cost", 1)), _EXPLAIN_OPTIONS)
+    if sol is None:
+        return None
+    value = sol.values[term]
+    if term == "cost":
+        return f"budget ≥ {float(money_from_int(value, scale)):,.2f} {currency}".replace(".00 ", " ")
+    if term == "nodes":
+        return f"max_nodes ≥ {value}"
+    if term == "power":
+        return f"max_power_w ≥ {value:,} W"
+    return f"stock of {group.split(':', 1)[1]} ≥ {value}"
+
+
+def _no_unit_fits(catalog: Catalog, problem: Problem, c: Candidates) -> InfeasibleError:
+    model = catalog.models[problem.model]
+    w = problem.workload
+    parts = []
+    for miss in sorted(c.near_misses, key=lambda m: -m.capacity.fit.kv_budget_total)[:6]:
+        fit = miss.capacity.fit
+        usable = fit.gpus * (fit.kv_budget_per_gpu + fit.weights_per_gpu)
+        need = fit.weights_bytes
+        if w.kv_reserve_gb is not None:
+            need += w.kv_reserve_gb * sizing.GB * sizing.kv_reserve_factor(model, miss.variant)
+            what = "weights plus the KV reserve"
+        else:
+            need += sizing.kv_bytes_per_request(model, problem.kv_dtype, w.context_tokens)
+            what = "weights plus one request's KV cache"
+        parts.append(f"{miss.nodes} × {miss.node.id} ({fit.gpus} × {miss.node.accelerator.id}) hold "
+                     f"{usable / sizing.GB:,.0f} GB usable under {miss.engine.id}; {model.id} in {miss.variant.id} "
+                     f"needs {need / sizing.GB:,.0f} GB ({what})")
+    if parts:
+        summary = (f"No replica of {model.id} fits any node the price list {c.price_list} sells, even across "
+                   f"{problem.constraints.max_nodes_per_replica} nodes per replica: " + "; ".join(parts) + ".")
+    else:
+        summary = (f"The price list {c.price_list} sells no node that the problem's filters allow"
+                   + (f" (filtered out: {', '.join(f'{a}: {r}' for a, r in sorted(c.filtered.items()))})"
+                      if c.filtered else "") + ".")
+    if c.unpriced:
+        summary += f" Not priced in {c.price_list}: {', '.join(c.unpriced)}."
+    return InfeasibleError(summary, {"summary": summary, "kind": "no_unit_fits", "conflicting": [],
+                                     "near_misses": parts})
+
+
+def explain_infeasible(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits,
+                       units: Sequence[Unit] | None = None) -> InfeasibleError:
+    """An InfeasibleError whose message and `explanation` say what conflicts, by how much."""
+    if not candidates.units:
+        return _no_unit_fits(catalog, problem, candidates)
+    units = list(units) if units is not None else prune_dominated(candidates.units, limits)
+    groups = _groups(limits)
+    core = list(groups)
+    for g in groups:
+        trial = set(core) - {g}
+        if not _feasible(units, _keep_only(limits, trial)):
+            core.remove(g)
+    currency, scale = candidates.currency, candidates.money_scale
+    demand = limits.demand or 1
+    best = PlanModel(units, _keep_only(limits, set(groups), demand=False), maximize_users=True).solve(
+        "users", _EXPLAIN_OPTIONS)
+    max_users = best.values["users"] if best else 0
+    fixes = {g: _smallest_value(g, units, limits, set(core) - {g}, scale, currency) for g in core}
+    named = [_describe(g, limits, problem, currency) for g in core]
+    summary = (f"No plan serves {demand:,} users of {problem.model} under these limits. "
+               f"Conflicting: {' and '.join(named) if named else 'the demand alone'}; within all the limits at most "
+               f"{max_users:,} users can be served.")
+    shown = [f for f in fixes.values() if f]
+    if shown:
+        summary += " Smallest change to each (the others kept): " + "; or ".join(shown) + "."
+    explanation = {"summary": summary, "kind": "limits_conflict", "conflicting": core,
+                   "max_users_within_limits": max_users, "relaxations": fixes}
+    return InfeasibleError(summary, explanation)

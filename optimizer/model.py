@@ -1,0 +1,356 @@
+"""The CP-SAT model: how many replicas of each candidate unit to buy.
+
+Formulation
+-----------
+Sets
+    U   candidate units: one replica of the model on `nodes_u` nodes of one node
+        type, with a precision and an engine (optimizer/units.py)
+    A   accelerators with a stock limit
+    S   node types (SKUs)
+Parameters (integers, scaled once in optimizer/scaling.py)
+    users_u   users one replica serves           cost_u    price of one replica
+    power_u   watts one replica draws             nodes_u   nodes in one replica
+    gpus_u    accelerators in one replica         sku_u     its node type
+    N demand (users), Nmax node cap, B budget, P power cap, stock_a, K max SKUs,
+    s spare nodes
+Variables
+    r_u ∈ {0, …, R_u}   replicas of u, R_u its tightest valid upper bound
+    y_u ∈ {0, 1}        u is used (only when SKUs are limited or plans must differ)
+    z_s ∈ {0, 1}        SKU s is used (only when SKUs are limited)
+Constraints
+    demand    Σ users_u·r_u ≥ N
+    spare     Σ users_u·r_u − users_v ≥ N for every unit v that may be used,
+              when any one replica (with s = 1 spare node: any one node) may fail:
+              written as  Σ users_u·r_u − m ≥ N,  m ≥ users_v·y_v
+    nodes     Σ nodes_u·r_u ≤ Nmax
+    budget    Σ cost_u·r_u ≤ B
+    power     Σ power_u·r_u ≤ P
+    stock     Σ_{u on a} gpus_u·r_u ≤ stock_a             ∀ a ∈ A
+    skus      r_u ≤ R_u·y_u,  y_u ≤ z_{sku_u},  Σ_s z_s ≤ K
+Objectives (lexicographic; one weighted sum when it fits in 62 bits, else stages)
+    cost    min (Σ cost_u·r_u, Σ power_u·r_u, Σ nodes_u·r_u)
+    power   min (power, cost, nodes)
+    tco     min (Σ tco_u·r_u, cost, power) with tco_u = cost_u + energy and hosting
+    users   max Σ users_u·r_u, then min cost, power (budget-capped search; no demand)
+
+Solver settings come from ../shared/SOLVER-NOTES.md and benchmarks/scaling.py:
+one worker with linearization level 2 proves these covering knapsacks by their LP
+bound in well under a second, and gives the same answer on every run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from catalog.errors import SolverTimeoutError
+
+from .scaling import INT_LIMIT
+
+__all__ = ["UnitLike", "Limits", "SolveOptions", "Solution", "PlanModel", "solve_units", "replica_bounds",
+           "OBJECTIVE_TERMS"]
+
+
+class UnitLike(Protocol):
+    """What the model needs to know about a candidate unit."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def users(self) -> int: ...
+    @property
+    def cost(self) -> int: ...
+    @property
+    def power_w(self) -> int: ...
+    @property
+    def nodes(self) -> int: ...
+    @property
+    def gpus(self) -> int: ...
+    @property
+    def accelerator_id(self) -> str: ...
+    @property
+    def sku(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The problem's limits in solver integers; None means unlimited."""
+
+    demand: int | None = None
+    max_nodes: int | None = None
+    budget: int | None = None
+    max_power_w: int | None = None
+    stock: dict[str, int] = field(default_factory=dict)
+    max_skus: int | None = None
+    spare: bool = False          # the plan must survive the loss of any one replica
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    time_limit_s: float = 30.0
+    workers: int = 1
+    seed: int = 0
+    linearization_level: int = 2
+
+
+# The lexicographic order of each objective: (term, sense) pairs.
+OBJECTIVE_TERMS: dict[str, tuple[tuple[str, int], ...]] = {
+    "cost": (("cost", 1), ("power", 1), ("nodes", 1)),
+    "power": (("power", 1), ("cost", 1), ("nodes", 1)),
+    "tco": (("tco", 1), ("power", 1), ("nodes", 1)),
+    "users": (("users", -1), ("cost", 1), ("power", 1)),
+    "nodes": (("nodes", 1), ("cost", 1), ("power", 1)),
+}
+
+
+@dataclass(frozen=True)
+class Solution:
+    status: str                      # optimal | feasible
+    replicas: dict[str, int]         # unit id -> replicas (only > 0)
+    values: dict[str, int]           # term -> value (cost, power, nodes, users)
+    bound: int | None                # proven bound on the primary term
+    gap: float                       # relative gap on the primary term (0 when optimal)
+    seconds: float
+
+
+def replica_bounds(units: Sequence[UnitLike], limits: Limits, maximize_users: bool = False) -> dict[str, int]:
+    """Tightest valid upper bound on each unit's replicas; a unit with bound 0 can be dropped.
+
+    ceil(N / users_u) is valid when minimizing (a unit alone never needs more), not
+    when maximizing users; the caps divide each limit by the unit's share of it.
+    """
+    bounds: dict[str, int] = {}
+    for u in units:
+        caps = []
+        if limits.demand is not None and not maximize_users:
+            extra = 1 if limits.spare else 0
+            caps.append(math.ceil(limits.demand / u.users) + extra)
+        if limits.max_nodes is not None:
+            caps.append(limits.max_nodes // u.nodes)
+        if limits.budget is not None and u.cost > 0:
+            caps.append(limits.budget // u.cost)
+        if limits.max_power_w is not None and u.power_w > 0:
+            caps.append(limits.max_power_w // u.power_w)
+        if u.accelerator_id in limits.stock:
+            caps.append(limits.stock[u.accelerator_id] // u.gpus)
+        if not caps:
+            caps.append(10**6)
+        bounds[u.id] = max(0, min(min(caps), 10**6))
+    return bounds
+
+
+class PlanModel:
+    """CP-SAT variables and constraints for one set of units and limits.
+
+    `enforce=True` guards each constraint group with a literal (`self.guards`) so
+    that an infeasible model can name the groups that conflict.
+    """
+
+    def __init__(self, units: Sequence[UnitLike], limits: Limits, *, maximize_users: bool = False,
+                 need_used: bool = False, enforce: bool = False, tco: dict[str, int] | None = None):
+        from ortools.sat.python import cp_model  # lazy: ortools imports pandas (~0.4 s)
+
+        self.cp = cp_model
+        self.model = cp_model.CpModel()
+        self.limits = limits
+        self.maximize_users = maximize_users
+        self.guards: dict[str, object] = {}
+        self._enforce = enforce
+        self.bounds = replica_bounds(units, limits, maximize_users)
+        self.units = [u for u in units if self.bounds[u.id] > 0]
+        self.replicas = {u.id: self.model.new_int_var(0, self.bounds[u.id], f"replicas[{u.id}]") for u in self.units}
+        self.used: dict[str, object] = {}
+        if need_used or limits.max_skus is not None or limits.spare:
+            for u in self.units:
+                y = self.model.new_bool_var(f"used[{u.id}]")
+                self.model.add(self.replicas[u.id] <= self.bounds[u.id] * y)
+                self.model.add(self.replicas[u.id] >= y)
+                self.used[u.id] = y
+        self.coefs: dict[str, dict[str, int]] = {
+            "cost": {u.id: u.cost for u in self.units},
+            "power": {u.id: u.power_w for u in self.units},
+            "nodes": {u.id: u.nodes for u in self.units},
+            "users": {u.id: u.users for u in self.units},
+        }
+        if tco is not None:
+            self.coefs["tco"] = {u.id: tco[u.id] for u in self.units}
+        for acc in limits.stock:
+            self._add_gpu_term(acc)
+        self.terms = {t: sum(c[uid] * self.replicas[uid] for uid in c) for t, c in self.coefs.items()}
+        self._add_demand()
+        self._add_node_cap()
+        self._add_budget()
+        self._add_power_cap()
+        self._add_stock()
+        self._add_sku_limit()
+
+    # -- helpers -----------------------------------------------------------------
+    def _guarded(self, group: str, constraint) -> None:
+        if self._enforce:
+            lit = self.guards.setdefault(group, self.model.new_bool_var(f"guard[{group}]"))
+            constraint.only_enforce_if(lit)
+
+    def _add_gpu_term(self, acc: str) -> str:
+        """Accelerators of kind `acc` bought, as a term (for stock limits and their explanation)."""
+        name = f"gpus:{acc}"
+        if name not in self.coefs:
+            self.coefs[name] = {u.id: u.gpus for u in self.units if u.accelerator_id == acc}
+            if hasattr(self, "terms"):
+                self.terms[name] = sum(c * self.replicas[uid] for uid, c in self.coefs[name].items())
+        return name
+
+    def upper(self, term: str) -> int:
+        """Largest absolute value `term` can take, from the replica bounds."""
+        return sum(abs(c) * self.bounds[uid] for uid, c in self.coefs[term].items())
+
+    # -- constraints, one per group --------------------------------------------
+    def _add_demand(self) -> None:
+        n = self.limits.demand
+        if n is None or self.maximize_users:
+            return
+        self._guarded("demand", self.model.add(self.terms["users"] >= n))
+        if self.limits.spare and self.units:
+            # Any one used replica may fail: capacity minus the largest used replica still covers N.
+            largest = self.model.new_int_var(0, max(u.users for u in self.units), "largest_used_replica")
+            for u in self.units:
+                self.model.add(largest >= u.users * self.used[u.id])
+            self._guarded("spare", self.model.add(self.terms["users"] - largest >= n))
+
+    def _add_node_cap(self) -> None:
+        if self.limits.max_nodes is not None:
+            self._guarded("max_nodes", self.model.add(self.terms["nodes"] <= self.limits.max_nodes))
+
+    def _add_budget(self) -> None:
+        if self.limits.budget is not None:
+            self._guarded("budget", self.model.add(self.terms["cost"] <= self.limits.budget))
+
+    def _add_power_cap(self) -> None:
+        if self.limits.max_power_w is not None:
+            self._guarded("max_power", self.model.add(self.terms["power"] <= self.limits.max_power_w))
+
+    def _add_stock(self) -> None:
+        by_acc: dict[str, list[UnitLike]] = defaultdict(list)
+        for u in self.units:
+            if u.accelerator_id in self.limits.stock:
+                by_acc[u.accelerator_id].append(u)
+        for acc, units in sorted(by_acc.items()):
+            total = sum(u.gpus * self.replicas[u.id] for u in units)
+            self._guarded(f"stock:{acc}", self.model.add(total <= self.limits.stock[acc]))
+
+    def _add_sku_limit(self) -> None:
+        if self.limits.max_skus is None:
+            return
+        by_sku: dict[str, list[UnitLike]] = defaultdict(list)
+        for u in self.units:
+            by_sku[u.sku].append(u)
+        chosen = []
+        for sku, units in sorted(by_sku.items()):
+            z = self.model.new_bool_var(f"sku_used[{sku}]")
+            for u in units:
+                self.model.add_implication(self.used[u.id], z)
+            chosen.append(z)
+        self._guarded("max_skus", self.model.add(sum(chosen) <= self.limits.max_skus))
+
+    # -- solving -----------------------------------------------------------------
+    def hint(self, replicas: dict[str, int]) -> None:
+        self.model.clear_hints()
+        for uid, var in self.replicas.items():
+            self.model.add_hint(var, min(replicas.get(uid, 0), self.bounds[uid]))
+
+    def solver(self, options: SolveOptions, time_left: float):
+        solver = self.cp.CpSolver()
+        p = solver.parameters
+        p.max_time_in_seconds = max(time_left, 0.01)
+        p.num_workers = options.workers
+        p.random_seed = options.seed
+        p.linearization_level = options.linearization_level
+        return solver
+
+    def feasible(self, options: SolveOptions = SolveOptions()) -> bool | None:
+        """True or False when decided, None when the time limit ran out first."""
+        self.model.clear_objective()
+        status = self.solver(options, options.time_limit_s).solve(self.model)
+        if status == self.cp.INFEASIBLE:
+            return False
+        return True if status in (self.cp.OPTIMAL, self.cp.FEASIBLE) else None
+
+    def solve(self, objective: str | tuple[tuple[str, int], ...],
+              options: SolveOptions = SolveOptions()) -> Solution | None:
+        """Optimize lexicographically; None if infeasible. Raises SolverTimeoutError if time ran out empty.
+
+        `objective` names an entry of OBJECTIVE_TERMS or gives the (term, sense) pairs itself.
+        """
+        start = time.perf_counter()
+        terms = OBJECTIVE_TERMS[objective] if isinstance(objective, str) else objective
+        for t, _ in terms:
+            if t.startswith("gpus:"):
+                self._add_gpu_term(t.split(":", 1)[1])
+        maxima = [self.upper(t) + 1 for t, _ in terms]
+        weights = []
+        w = 1
+        for m in reversed(maxima):
+            weights.append(w)
+            w *= m
+        weights.reverse()
+        if w < INT_LIMIT:
+            stages = [[(t, s, wt) for (t, s), wt in zip(terms, weights)]]
+        else:
+            stages = [[(t, s, 1)] for t, s in terms]
+
+        status_all = "optimal"
+        values: dict[str, int] = {}
+        bound = None
+        gap = 0.0
+        replicas: dict[str, int] = {}
+        for i, stage in enumerate(stages):
+            expr = sum(s * wt * self.terms[t] for t, s, wt in stage)
+            self.model.minimize(expr)
+            solver = self.solver(options, options.time_limit_s - (time.perf_counter() - start))
+            status = solver.solve(self.model)
+            if status == self.cp.INFEASIBLE:
+                return None
+            if status not in (self.cp.OPTIMAL, self.cp.FEASIBLE):
+                if i == 0:
+                    if status == self.cp.MODEL_INVALID:
+                        raise RuntimeError(f"CP-SAT rejected the model: {self.model.validate()}")
+                    raise SolverTimeoutError(
+                        f"the time limit of {options.time_limit_s:g} s ran out before any plan was found; "
+                        f"raise --time-limit or narrow the problem.")
+                status_all = "feasible"
+                break
+            replicas = {uid: solver.value(v) for uid, v in self.replicas.items() if solver.value(v) > 0}
+            values = {t: sum(c * replicas.get(uid, 0) for uid, c in coefs.items()) for t, coefs in self.coefs.items()}
+            if i == 0:
+                primary, sense, wt = stage[0]
+                best = int(solver.objective_value)
+                bnd = math.floor(solver.best_objective_bound + 1e-9)
+                # Bound of the weighted sum → bound of its primary term.
+                primary_bound = bnd // wt if sense > 0 else -(bnd // wt)
+                bound = primary_bound
+                if status != self.cp.OPTIMAL:
+                    value = values[primary]
+                    gap = abs(value - primary_bound) / max(1, abs(value))
+            if status != self.cp.OPTIMAL:
+                status_all = "feasible"
+                break
+            if len(stages) > 1 and i < len(stages) - 1:
+                t, s, _ = stage[0]
+                self.model.add(self.terms[t] == values[t])
+                self.hint(replicas)
+        values = {t: int(v) for t, v in values.items()}
+        return Solution(status=status_all, replicas=replicas, values=values, bound=bound, gap=gap,
+                        seconds=time.perf_counter() - start)
+
+
+def solve_units(units: Sequence[UnitLike], limits: Limits, objective: str = "cost",
+                options: SolveOptions = SolveOptions(), *, tco: dict[str, int] | None = None,
+                hint: dict[str, int] | None = None) -> Solution | None:
+    """Build and solve the model; None if no plan satisfies the limits."""
+    model = PlanModel(units, limits, maximize_users=objective == "users", tco=tco)
+    if hint:
+        model.hint(hint)
+    return model.solve(objective, options)

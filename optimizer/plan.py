@@ -1,0 +1,166 @@
+"""A plan: what to buy, how it is deployed, whom it serves, and how sure we are.
+
+The JSON shape (DESIGN.md, "CLI and JSON contracts") is `Plan.to_json()`:
+`status`, `objective`, `plan.lines[]`, `plan.totals`, `solver`, and notes on
+what the price list could not sell. Money is exact (`Fraction`) inside the
+library and rounded to cents only when rendered.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["PlanLine", "Totals", "SolverInfo", "Plan", "money_json"]
+
+
+def money_json(value: Fraction | float | int) -> int | float:
+    """Whole units as int, else rounded to cents."""
+    value = Fraction(value)
+    cents = round(value * 100)
+    return int(cents // 100) if cents % 100 == 0 else cents / 100
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class PlanLine(_Record):
+    """Replicas of one deployment unit."""
+
+    unit: str
+    accelerator: str
+    vendor: str = Field(description="Accelerator maker.")
+    platform: str
+    system: str | None = None
+    gpus_per_node: int
+    nodes_per_replica: int
+    replicas: int
+    precision: str
+    engine: str
+    kv_dtype: str
+    dp_attention: bool = False
+    users_per_replica: int
+    tokens_per_s_per_user: float | None = None
+    output_tokens_per_s_per_replica: float | None = None
+    ttft_s: float | None = None
+    node_price: Fraction
+    node_power_w: int
+    memory_gb_per_node: float
+    note: str = ""
+
+    @property
+    def nodes(self) -> int:
+        return self.nodes_per_replica * self.replicas
+
+    @property
+    def gpus(self) -> int:
+        return self.nodes * self.gpus_per_node
+
+    @property
+    def users(self) -> int:
+        return self.users_per_replica * self.replicas
+
+    @property
+    def cost(self) -> Fraction:
+        return self.node_price * self.nodes
+
+    @property
+    def power_w(self) -> int:
+        return self.node_power_w * self.nodes
+
+    @property
+    def memory_gb(self) -> float:
+        return self.memory_gb_per_node * self.nodes
+
+    @property
+    def item(self) -> str:
+        """What is bought, in words: '8 × h200-sxm in dgx-h200'."""
+        return f"{self.system or self.platform} ({self.gpus_per_node} × {self.accelerator})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accelerator": self.accelerator, "vendor": self.vendor, "platform": self.platform,
+            "system": self.system, "gpus_per_node": self.gpus_per_node, "nodes": self.nodes,
+            "nodes_per_replica": self.nodes_per_replica, "replicas": self.replicas, "precision": self.precision,
+            "engine": self.engine, "kv_dtype": self.kv_dtype, "dp_attention": self.dp_attention,
+            "users": self.users, "users_per_replica": self.users_per_replica,
+            "tokens_per_s_per_user": _round(self.tokens_per_s_per_user),
+            "output_tokens_per_s": _round(None if self.output_tokens_per_s_per_replica is None
+                                          else self.output_tokens_per_s_per_replica * self.replicas),
+            "ttft_s": _round(self.ttft_s, 3),
+            "node_price": money_json(self.node_price), "cost": money_json(self.cost),
+            "power_w": self.power_w, "memory_gb": round(self.memory_gb, 1), "unit": self.unit,
+            "note": self.note,
+        }
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+class Totals(_Record):
+    cost: Fraction
+    currency: str
+    power_w: int
+    nodes: int
+    gpus: int
+    memory_gb: float
+    users: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cost": money_json(self.cost), "currency": self.currency, "power_w": self.power_w,
+                "nodes": self.nodes, "gpus": self.gpus, "memory_gb": round(self.memory_gb, 1), "users": self.users}
+
+
+class SolverInfo(_Record):
+    seconds: float
+    gap: float
+    bound: float | None = None
+    units_considered: int = 0
+    units_after_pruning: int = 0
+
+
+class Plan(_Record):
+    status: Literal["optimal", "feasible"]
+    objective: str
+    objective_value: Fraction
+    problem: str
+    model: str
+    users_demanded: int | None
+    price_list: str
+    lines: tuple[PlanLine, ...]
+    totals: Totals
+    solver: SolverInfo
+    left_out: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    exchange_rates: tuple[str, ...] = ()
+
+    @classmethod
+    def from_lines(cls, lines: list[PlanLine], currency: str, **fields: Any) -> Plan:
+        lines = sorted(lines, key=lambda l: l.unit)
+        totals = Totals(cost=sum((l.cost for l in lines), Fraction(0)), currency=currency,
+                        power_w=sum(l.power_w for l in lines), nodes=sum(l.nodes for l in lines),
+                        gpus=sum(l.gpus for l in lines), memory_gb=sum(l.memory_gb for l in lines),
+                        users=sum(l.users for l in lines))
+        return cls(lines=tuple(lines), totals=totals, **fields)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "objective": money_json(self.objective_value),
+            "objective_kind": self.objective,
+            "problem": self.problem,
+            "model": self.model,
+            "users_demanded": self.users_demanded,
+            "price_list": self.price_list,
+            "plan": {"lines": [l.to_json() for l in self.lines], "totals": self.totals.to_json()},
+            "solver": {"seconds": round(self.solver.seconds, 3), "gap": round(self.solver.gap, 6),
+                       "bound": self.solver.bound, "units_considered": self.solver.units_considered,
+                       "units_after_pruning": self.solver.units_after_pruning},
+            "left_out": list(self.left_out),
+            "exchange_rates": list(self.exchange_rates),
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,234 @@
+"""The question hwplan answers: a problem file, or the same fields given as flags.
+
+A problem names a model, a workload, limits and a price list. `load_problem`
+reads YAML; `problem_from_fields` builds one from a plain dict (the CLI's
+flags-only form); `with_overrides` applies command-line flags on top of a file.
+Ids are checked against the catalog by `check_ids`, with the file location of
+the offending field and the closest valid ids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from catalog import Catalog
+from catalog.errors import ProblemError, did_you_mean
+from catalog.schema import KV_DTYPE_BYTES
+from catalog.validation import describe_errors
+from catalog.yamlio import YamlDoc, format_loc, read_yaml
+
+__all__ = ["Problem", "Workload", "Constraints", "load_problem", "problem_from_fields", "with_overrides",
+           "check_ids", "OBJECTIVES"]
+
+OBJECTIVES = ("cost", "power", "tco", "users")
+# Upper limits keep every total inside CP-SAT's 64-bit integers (see optimizer/scaling.py).
+MAX_USERS = 10**6
+MAX_MONEY = 10**12
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Workload(_Record):
+    concurrent_users: int | None = Field(None, ge=1, le=MAX_USERS, description="Users served at the same time.")
+    input_tokens: int = Field(2000, ge=1, le=10_000_000, description="Prompt tokens per request.")
+    output_tokens: int = Field(1000, ge=1, le=10_000_000, description="Generated tokens per request.")
+    min_tokens_per_s: float = Field(0.0, ge=0, le=100_000, description="Decode speed each user must see.")
+    max_ttft_s: float | None = Field(None, gt=0, le=86_400, description="Longest time to first token.")
+    kv_reserve_gb: float | None = Field(None, gt=0, le=1_000_000, description=(
+        "Reserve this much memory for the KV cache instead of computing it from the workload "
+        "(doubled when an fp8 model runs in bf16). Without concurrent_users the plan is one replica."))
+
+    @model_validator(mode="after")
+    def _needs_demand(self) -> Workload:
+        if self.concurrent_users is None and self.kv_reserve_gb is None:
+            raise ValueError("give workload.concurrent_users (or workload.kv_reserve_gb for a single replica)")
+        return self
+
+    @property
+    def context_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class Constraints(_Record):
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="Currency of costs and budget; "
+                                 "default: the price list's.")
+    budget: float | None = Field(None, gt=0, le=MAX_MONEY)
+    max_nodes: int | None = Field(None, ge=1, le=100_000)
+    max_nodes_per_replica: int = Field(4, ge=1, le=64, description="Nodes one model replica may span (pipeline).")
+    max_power_w: int | None = Field(None, gt=0, le=10**10)
+    vendors: list[str] | None = Field(None, min_length=1, description="Accelerator makers allowed.")
+    accelerators: list[str] | None = Field(None, min_length=1, description="Only these accelerators.")
+    exclude_accelerators: list[str] = Field(default_factory=list)
+    form_factors: list[Literal["pcie", "sxm", "oam", "cpu", "module"]] | None = Field(None, min_length=1)
+    require_native_fp8: bool = False
+    max_skus: int | None = Field(None, ge=1, le=1000, description="Distinct node types in the plan.")
+    stock: dict[str, int] = Field(default_factory=dict, description="Accelerators available, by id.")
+
+    @field_validator("stock")
+    @classmethod
+    def _stock_non_negative(cls, stock: dict[str, int]) -> dict[str, int]:
+        for key, value in stock.items():
+            if value < 0:
+                raise ValueError(f"stock of {key} is {value}; it must be 0 or more")
+        return stock
+
+
+class Problem(_Record):
+    name: str = "ad-hoc"
+    description: str = ""
+    model: str
+    precision: str | list[str] = Field("auto", description="'auto', a precision id, or a list of them.")
+    kv_dtype: str = "auto"
+    engine: str | list[str] = "auto"
+    dp_attention: bool = False
+    workload: Workload
+    constraints: Constraints = Field(default_factory=Constraints)
+    prices: str = "street-usd-2025"
+    objective: Literal["cost", "power", "tco", "users"] = "cost"
+
+    _where: dict[tuple, str] = PrivateAttr(default_factory=dict)
+    _origin: str = PrivateAttr(default="command line")
+
+    @field_validator("kv_dtype")
+    @classmethod
+    def _kv_dtype_known(cls, value: str) -> str:
+        if value != "auto" and value not in KV_DTYPE_BYTES:
+            raise ValueError(f"unknown KV datatype; allowed: auto, {', '.join(KV_DTYPE_BYTES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _objective_needs(self) -> Problem:
+        if self.objective == "users" and self.constraints.budget is None and self.constraints.max_nodes is None \
+                and self.constraints.max_power_w is None:
+            raise ValueError("objective 'users' maximizes users under a limit: give constraints.budget, "
+                             "max_nodes or max_power_w")
+        return self
+
+    def where(self, *loc: Any) -> str:
+        """Where a field came from: 'problems/x.yaml:12:3' or '--budget'."""
+        return self._where.get(tuple(loc)) or self._origin
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    @property
+    def precisions(self) -> list[str]:
+        return [self.precision] if isinstance(self.precision, str) else list(self.precision)
+
+    @property
+    def engines(self) -> list[str]:
+        return [self.engine] if isinstance(self.engine, str) else list(self.engine)
+
+
+def _with_locations(problem: Problem, doc: YamlDoc | None, flag_fields: dict[tuple, str] | None = None) -> Problem:
+    where: dict[tuple, str] = {}
+    if doc is not None:
+        problem._origin = doc.origin
+        for loc in _field_paths(doc.data):
+            where[loc] = doc.where(loc)
+    for loc, flag in (flag_fields or {}).items():
+        where[loc] = flag
+    problem._where = where
+    return problem
+
+
+def _field_paths(data: Any, prefix: tuple = ()) -> list[tuple]:
+    out = [prefix] if prefix else []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out += _field_paths(value, prefix + (key,))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            out += _field_paths(value, prefix + (i,))
+    return out
+
+
+def _validate(data: dict, doc: YamlDoc | None, origin: str) -> Problem:
+    try:
+        return Problem.model_validate(data)
+    except ValidationError as exc:
+        raise ProblemError(describe_errors(exc, Problem, doc, origin)) from None
+
+
+def load_problem(path: str | Path) -> Problem:
+    """Read and validate a problem file; errors name the file, line, field and value."""
+    doc = read_yaml(path, error=ProblemError, what="problem file")
+    return _with_locations(_validate(doc.data, doc, doc.origin), doc)
+
+
+def problem_from_fields(fields: dict[str, Any], flag_names: dict[tuple, str] | None = None) -> Problem:
+    """A problem from a nested dict of fields (the CLI's flags-only form)."""
+    problem = _validate(fields, None, "command line")
+    return _with_locations(problem, None, flag_names)
+
+
+def _set(data: dict, loc: tuple, value: Any) -> None:
+    for key in loc[:-1]:
+        data = data.setdefault(key, {})
+    data[loc[-1]] = value
+
+
+def with_overrides(problem: Problem, overrides: dict[tuple, tuple[str, Any]]) -> Problem:
+    """Apply {('constraints', 'budget'): ('--budget', 2.5e6), ...}; None values are skipped."""
+    data = problem.model_dump(exclude_unset=True)
+    flags: dict[tuple, str] = {}
+    for loc, (flag, value) in overrides.items():
+        if value is None:
+            continue
+        _set(data, loc, value)
+        flags[loc] = flag
+    try:
+        updated = Problem.model_validate(data)
+    except ValidationError as exc:
+        # Point at the flag when a flag's value is the culprit, else at the file.
+        errors = exc.errors(include_url=False)
+        loc = tuple(errors[0]["loc"])
+        origin = flags.get(loc, problem.origin)
+        raise ProblemError(describe_errors(exc, Problem, None, origin)) from None
+    updated._where = {**problem._where, **flags}
+    updated._origin = problem._origin
+    return updated
+
+
+def check_ids(problem: Problem, catalog: Catalog) -> None:
+    """Every id the problem names exists in the catalog; raise ProblemError with a suggestion if not."""
+
+    def unknown(loc: tuple, kind: str, value: str, choices) -> ProblemError:
+        return ProblemError(f"{problem.where(*loc)}: {format_loc(loc)} = '{value}': unknown {kind}"
+                            f"{did_you_mean(value, choices)} (allowed: {', '.join(sorted(choices))}).")
+
+    if problem.model not in catalog.models:
+        raise unknown(("model",), "model", problem.model, catalog.models)
+    model = catalog.models[problem.model]
+    variants = [v.id for v in model.variants]
+    for i, p in enumerate(problem.precisions):
+        if p != "auto" and p not in variants:
+            loc = ("precision",) if isinstance(problem.precision, str) else ("precision", i)
+            raise unknown(loc, f"precision for {model.id}", p, ["auto", *variants])
+    for i, e in enumerate(problem.engines):
+        if e != "auto" and e not in catalog.engines:
+            loc = ("engine",) if isinstance(problem.engine, str) else ("engine", i)
+            raise unknown(loc, "engine", e, ["auto", *catalog.engines])
+    if problem.prices not in catalog.price_lists:
+        raise unknown(("prices",), "price list", problem.prices, catalog.price_lists)
+    c = problem.constraints
+    vendors = catalog.vendors()
+    for i, v in enumerate(c.vendors or []):
+        if v not in vendors:
+            raise unknown(("constraints", "vendors", i), "vendor", v, vendors)
+    for field in ("accelerators", "exclude_accelerators"):
+        for i, a in enumerate(getattr(c, field) or []):
+            if a not in catalog.accelerators:
+                raise unknown(("constraints", field, i), "accelerator", a, catalog.accelerators)
+    for a in c.stock:
+        if a not in catalog.accelerators:
+            raise unknown(("constraints", "stock", a), "accelerator", a, catalog.accelerators)
+    if c.accelerators and c.exclude_accelerators and not set(c.accelerators) - set(c.exclude_accelerators):
+        raise ProblemError(f"{problem.where('constraints', 'exclude_accelerators')}: constraints.exclude_accelerators "
+                           f"removes every accelerator that constraints.accelerators allows; nothing is left to buy.")

@@ -1,0 +1,56 @@
+"""Exact dominance pruning of candidate units before the solver sees them.
+
+Unit v dominates unit u when v serves at least as many users per replica and
+costs, draws and occupies no more (nodes, and accelerators of any stock-limited
+kind). Replacing every replica of u by one of v then keeps every constraint
+satisfied and no objective gets worse, so some optimal plan never uses u:
+
+- demand and the spare-replica rule: capacity does not drop (the largest replica
+  may grow by users_v − users_u, but capacity grows by at least as much);
+- node, budget, power and stock caps: totals do not rise;
+- cost, power, nodes, TCO (monotone in cost, power and nodes), users: no worse.
+
+With a cap on distinct SKUs, or when plans must differ in what they buy
+(shortlists), v must be of the same node type as u, or the swap could change
+the set of SKUs bought. Identical units keep the first by `tie_key` (default: the id), so
+the result is deterministic (units may refine the tie order with `tie_key`).
+
+Sorting by cost means a dominating unit always comes first, so each unit is
+compared only with the non-dominated units kept so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from .model import Limits, UnitLike
+
+__all__ = ["prune_dominated", "dominates"]
+
+U = TypeVar("U", bound=UnitLike)
+
+
+def dominates(v: UnitLike, u: UnitLike, limits: Limits, same_sku: bool = False) -> bool:
+    """True when v can replace u in every plan without loss."""
+    if same_sku and v.sku != u.sku:
+        return False
+    if v.users < u.users or v.cost > u.cost or v.power_w > u.power_w or v.nodes > u.nodes:
+        return False
+    for acc in limits.stock:
+        gv = v.gpus if v.accelerator_id == acc else 0
+        gu = u.gpus if u.accelerator_id == acc else 0
+        if gv > gu:
+            return False
+    return True
+
+
+def prune_dominated(units: Sequence[U], limits: Limits, *, same_sku: bool = False) -> list[U]:
+    """The units no other unit dominates, in id order."""
+    need_same_sku = same_sku or limits.max_skus is not None
+    ordered = sorted(units, key=lambda u: (u.cost, u.power_w, u.nodes, -u.users, getattr(u, "tie_key", u.id)))
+    kept: list[U] = []
+    for u in ordered:
+        if not any(dominates(v, u, limits, need_same_sku) for v in kept):
+            kept.append(u)
+    return sorted(kept, key=lambda u: u.id)

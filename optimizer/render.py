@@ -1,0 +1,202 @@
+"""Render plans, estimates and catalog listings as table, JSON, CSV or Markdown text.
+
+Rendering returns strings; only the CLI writes them. The terminal table is what a
+purchaser reads first: what to buy, how many, what it costs, what it draws and
+whom it serves. pandas and rich are imported only here, only when used.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from fractions import Fraction
+from typing import Any
+
+from catalog import Catalog
+
+from .estimator import Estimate
+from .plan import Plan, money_json
+
+__all__ = ["render_plan", "render_estimate", "render_catalog", "render_infeasible", "plan_rows", "FORMATS",
+           "catalog_rows"]
+
+FORMATS = ("table", "json", "csv", "md")
+
+
+def _money(value: Fraction | float, currency: str = "") -> str:
+    v = money_json(value)
+    text = f"{v:,}" if isinstance(v, int) else f"{v:,.2f}"
+    return f"{text} {currency}".strip()
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def plan_rows(plan: Plan) -> list[dict[str, Any]]:
+    """One flat row per plan line (the bill of what to buy), plus nothing else."""
+    rows = []
+    for line in plan.lines:
+        j = line.to_json()
+        rows.append({
+            "item": line.item, "accelerator": line.accelerator, "vendor": line.vendor,
+            "platform": line.platform, "system": line.system or "", "gpus_per_node": line.gpus_per_node,
+            "nodes": line.nodes, "nodes_per_replica": line.nodes_per_replica, "replicas": line.replicas,
+            "gpus": line.gpus, "precision": line.precision, "engine": line.engine, "users": line.users,
+            "users_per_replica": line.users_per_replica, "tokens_per_s_per_user": j["tokens_per_s_per_user"],
+            "node_price": money_json(line.node_price), "cost": money_json(line.cost),
+            "currency": plan.totals.currency, "power_w": line.power_w, "memory_gb": round(line.memory_gb, 1),
+        })
+    return rows
+
+
+def _table(headers: list[str], rows: list[list[str]], title: str = "", footer: list[str] | None = None,
+           right: set[int] | None = None) -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title or None, box=box.SIMPLE_HEAVY, show_footer=footer is not None, title_justify="left")
+    for i, h in enumerate(headers):
+        table.add_column(h, justify="right" if right and i in right else "left",
+                         footer=(footer[i] if footer else ""))
+    for r in rows:
+        table.add_row(*r)
+    buf = io.StringIO()
+    Console(file=buf, width=160, color_system=None, force_terminal=False).print(table)
+    lines = [line.rstrip() for line in buf.getvalue().splitlines()]
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def render_plan(plan: Plan, fmt: str = "table") -> str:
+    if fmt == "json":
+        return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+    rows = plan_rows(plan)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["item"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buf.getvalue()
+    t = plan.totals
+    headers = ["Buy", "Nodes", "GPUs", "Precision / engine", "Users", "tok/s/user", "Cost", "Power kW"]
+    body = [[line.item, str(line.nodes) + (f" ({line.replicas}×{line.nodes_per_replica})" if line.nodes_per_replica > 1 else ""),
+             str(line.gpus), f"{line.precision} / {line.engine}",
+             f"{line.users:,}" + (f" ({line.replicas}×{line.users_per_replica})" if line.replicas > 1 else ""),
+             _num(line.tokens_per_s_per_user), _money(line.cost), _num(line.power_w / 1000)] for line in plan.lines]
+    footer = ["Total", str(t.nodes), str(t.gpus), f"{t.memory_gb:,.0f} GB", f"{t.users:,}", "",
+              _money(t.cost, t.currency), _num(t.power_w / 1000)]
+    demanded = f"{plan.users_demanded:,} users" if plan.users_demanded else "one replica"
+    title = (f"{plan.problem}: {plan.model} for {demanded}, price list {plan.price_list} — "
+             f"{plan.status} plan, minimizing {plan.objective}")
+    extra = [f"Solver: {plan.solver.seconds:.2f} s, {plan.solver.units_after_pruning} of "
+             f"{plan.solver.units_considered} candidate units after dominance pruning"
+             + (f", gap {plan.solver.gap:.2%} (bound {plan.solver.bound:,.0f})" if plan.status != "optimal" else "")
+             + "; checked by the independent plan checker."]
+    extra += [f"Note: {n}" for n in plan.notes]
+    extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
+    extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
+    extra += [f"Left out — {l}" for l in plan.left_out]
+    if fmt == "md":
+        lines = [f"**{title}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(r) + " |" for r in body]
+        lines += ["| " + " | ".join(f"**{c}**" if c else "" for c in footer) + " |", ""]
+        lines += [f"- {e}" for e in extra]
+        return "\n".join(lines) + "\n"
+    return title + "\n" + _table(headers, body, footer=footer, right={1, 2, 4, 5, 6, 7}) + "\n".join(extra) + "\n"
+
+
+def render_infeasible(explanation: dict, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({"status": "infeasible", "objective": None, "plan": None, "explanation": explanation},
+                          indent=2, ensure_ascii=False) + "\n"
+    return explanation["summary"] + "\n"
+
+
+def render_estimate(est: Estimate, fmt: str = "table") -> str:
+    data = est.to_json()
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    labels = [
+        ("Model / precision", f"{est.model} in {est.precision}" + (
+            f" (asked {est.requested_precision})" if est.requested_precision not in ("auto", est.precision) else "")),
+        ("Hardware", f"{est.gpus} × {est.accelerator} on {est.nodes} node(s), {est.platform}"),
+        ("Engine / layout", f"{est.engine}, tp {est.tp} × pp {est.pp}" + (", DP attention" if est.dp_attention else "")),
+        ("Memory installed", f"{est.memory_gb:,.0f} GB"),
+        ("Weights", f"{est.weights_gb:,.1f} GB ({est.weights_per_gpu_gb:,.1f} GB per accelerator)"),
+        ("KV budget per accelerator", f"{est.kv_budget_per_gpu_gb:,.1f} GB"),
+        ("KV bytes per token", f"{est.kv_bytes_per_token:,.0f} B ({est.kv_dtype})"),
+        ("KV capacity", f"{est.kv_capacity_tokens:,} tokens"),
+        ("Max concurrency", f"{est.max_concurrency:,} requests of {est.context_tokens:,} tokens"),
+        ("Fits", "yes" if est.fits else "NO"),
+    ]
+    if est.decode_tokens_per_s_per_user is not None:
+        labels += [("Concurrency", f"{est.concurrency:,}"),
+                   ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
+                   ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"),
+                   ("Time to first token", f"{est.ttft_s:,.2f} s")]
+    if fmt in ("csv",):
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["field", "value"])
+        w.writerows([[k, v] for k, v in data.items() if k != "notes"])
+        return buf.getvalue()
+    if fmt == "md":
+        out = ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in labels]
+        return "\n".join(out + [f"- {n}" for n in est.notes]) + "\n"
+    width = max(len(k) for k, _ in labels)
+    out = [f"{k:<{width}}  {v}" for k, v in labels] + [f"Note: {n}" for n in est.notes]
+    return "\n".join(out) + "\n"
+
+
+def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
+    if section == "accelerators":
+        return [{"id": a.id, "name": a.name, "vendor": a.vendor, "family": a.family, "form_factor": a.form_factor,
+                 "memory_gb": a.memory_gb, "bandwidth_gbs": a.memory_bandwidth_gbs,
+                 "bf16_tflops": a.tflops.get("bf16", a.tflops.get("fp16")), "fp8_tflops": a.tflops.get("fp8"),
+                 "fp4_tflops": a.tflops.get("fp4"), "native": ",".join(a.native_dtypes), "tdp_w": a.tdp_w,
+                 "source": a.source, "date": a.date} for a in sorted(catalog.accelerators.values(), key=lambda a: a.id)]
+    if section == "platforms":
+        rows = [{"id": p.id, "kind": "platform", "name": p.name, "vendor": p.vendor, "form_factor": p.form_factor,
+                 "accelerators": ",".join(p.accepts) or f"any {p.form_factor}",
+                 "counts": ",".join(map(str, p.gpu_counts)), "base_power_w": p.base_power_w, "link": p.link,
+                 "source": p.source, "date": p.date} for p in sorted(catalog.platforms.values(), key=lambda p: p.id)]
+        rows += [{"id": s.id, "kind": "system", "name": s.name, "vendor": s.vendor, "form_factor": "",
+                  "accelerators": s.accelerator, "counts": str(s.count), "base_power_w": s.power_w or "",
+                  "link": s.platform, "source": s.source, "date": s.date}
+                 for s in sorted(catalog.systems.values(), key=lambda s: s.id)]
+        return rows
+    if section == "models":
+        return [{"id": m.id, "name": m.name, "params_b": m.params_b, "active_b": m.active_params_b,
+                 "attention": m.attention.kind, "layers": m.layers, "native": m.native_precision,
+                 "precisions": ",".join(v.id for v in m.variants), "max_context": m.max_context,
+                 "source": m.source, "date": m.date} for m in sorted(catalog.models.values(), key=lambda m: m.id)]
+    if section == "prices":
+        return [{"price_list": pl.id, "item": o.item, "price": o.price, "currency": pl.currency, "vendor": o.vendor,
+                 "condition": o.condition, "stock": o.stock, "source": o.source, "date": o.date}
+                for pl in sorted(catalog.price_lists.values(), key=lambda p: p.id) for o in pl.offers]
+    if section == "engines":
+        return [{"id": e.id, "name": e.name, "formats": ",".join(e.formats), "memory_model": e.memory_model,
+                 "utilization": e.memory_utilization, "families": ",".join(e.families), "source": e.source}
+                for e in sorted(catalog.engines.values(), key=lambda e: e.id)]
+    raise ValueError(section)
+
+
+def render_catalog(catalog: Catalog, section: str, fmt: str = "table") -> str:
+    rows = catalog_rows(catalog, section)
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False, default=str) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buf.getvalue()
+    shown = [k for k in (rows[0] if rows else {}) if k not in ("source", "date", "name")]
+    if fmt == "md":
+        out = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+        out += ["| " + " | ".join("" if r[k] is None else str(r[k]) for k in shown) + " |" for r in rows]
+        return "\n".join(out) + "\n"
+    return _table(shown, [["" if r[k] is None else str(r[k]) for k in shown] for r in rows],
+                  title=f"{len(rows)} {section}")

@@ -1,0 +1,255 @@
+"""Candidate deployment units: what could be bought, priced, and whether it serves.
+
+A *node type* is something a price list lets you buy as one server: a system
+(DGX H200) at its price, or a platform plus `count` accelerators at the sum of
+their prices. A *unit* is one replica of the model on `nodes` such nodes, with a
+precision and an engine; it carries the integers the solver needs (users per
+replica, cost, power, nodes, accelerators).
+
+`prepare(catalog, problem)` builds every unit that fits, after the problem's
+filters, and says what it left out and why.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from catalog import Catalog
+from catalog.errors import CatalogError
+from catalog.schema import Accelerator, Engine, ExchangeRate, Offer, Platform, System, Variant
+
+from . import sizing
+from .capacity import Deployment, ReplicaCapacity, replica_capacity
+from .problem import Problem, check_ids
+from .scaling import exact, money_scale, money_to_int
+
+# Engines in the order a tie between otherwise equal units is broken (most widely deployed first).
+ENGINE_PREFERENCE = ("vllm", "sglang", "trtllm", "llama.cpp")
+
+__all__ = ["ENGINE_PREFERENCE", "NodeType", "Unit", "Candidates", "NearMiss", "prepare", "node_types", "platform_accepts",
+           "node_power_w"]
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """One server as a price list sells it."""
+
+    id: str
+    accelerator: Accelerator
+    platform: Platform
+    count: int
+    system: System | None
+    price: Fraction              # in the problem's currency, exact
+    offers: tuple[Offer, ...]     # the offers its price is made of
+    power_w: int
+
+    @property
+    def vendor(self) -> str:
+        return self.accelerator.vendor
+
+    @property
+    def memory_gb(self) -> float:
+        return self.accelerator.memory_gb * self.count
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One replica of the model on `nodes` nodes of one node type."""
+
+    node: NodeType
+    nodes: int
+    variant: Variant
+    engine: Engine
+    kv_dtype: str
+    dp_attention: bool
+    capacity: ReplicaCapacity
+    cost: int                # solver money units (see scaling.py), per replica
+    power_w: int             # per replica
+    note: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.node.id}/{self.nodes}n/{self.variant.id}/{self.engine.id}" + ("/dp" if self.dp_attention else "")
+
+    @property
+    def users(self) -> int:
+        return self.capacity.users
+
+    @property
+    def gpus(self) -> int:
+        return self.nodes * self.node.count
+
+    @property
+    def accelerator_id(self) -> str:
+        return self.node.accelerator.id
+
+    @property
+    def sku(self) -> str:
+        return self.node.id
+
+    @property
+    def tie_key(self) -> tuple:
+        """Among units equal in every number, prefer the most common engine, then the id."""
+        order = ENGINE_PREFERENCE.index(self.engine.id) if self.engine.id in ENGINE_PREFERENCE else len(ENGINE_PREFERENCE)
+        return (order, self.id)
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """The largest replica of a node type that still did not fit, for explanations."""
+
+    node: NodeType
+    nodes: int
+    variant: Variant
+    engine: Engine
+    capacity: ReplicaCapacity
+
+
+@dataclass(frozen=True)
+class Candidates:
+    units: list[Unit]
+    currency: str
+    money_scale: int
+    price_list: str
+    rates_used: list[ExchangeRate] = field(default_factory=list)
+    unpriced: list[str] = field(default_factory=list)        # accelerators the price list cannot sell
+    filtered: dict[str, str] = field(default_factory=dict)   # accelerator -> why the problem's filters removed it
+    near_misses: list[NearMiss] = field(default_factory=list)
+
+
+def platform_accepts(platform: Platform, acc: Accelerator) -> bool:
+    if platform.accepts:
+        return acc.id in platform.accepts
+    return platform.form_factor == acc.form_factor
+
+
+def node_power_w(platform: Platform, acc: Accelerator, count: int, system: System | None = None) -> int:
+    """A system's stated draw, else the platform's base draw plus the accelerators' TDP."""
+    if system is not None and system.power_w is not None:
+        return system.power_w
+    return platform.base_power_w + count * acc.tdp_w
+
+
+def _rate(catalog: Catalog, base: str, quote: str, where: str) -> ExchangeRate | None:
+    if base == quote:
+        return None
+    rate = catalog.exchange_rate(base, quote)
+    if rate is None:
+        raise CatalogError(f"{where}: the price list is in {base} but costs are asked in {quote}, and the catalog "
+                           f"has no {base}→{quote} exchange rate; add one under exchange_rates "
+                           f"(base: {base}, quote: {quote}, rate, source, date) or drop constraints.currency.")
+    return rate
+
+
+def _cheapest(offers: list[Offer]) -> Offer:
+    return min(offers, key=lambda o: (o.price, o.vendor))
+
+
+def node_types(catalog: Catalog, price_list_id: str, currency: str | None = None,
+               where: str = "") -> tuple[list[NodeType], ExchangeRate | None]:
+    """Every server the price list sells, priced in `currency` (default: the list's own)."""
+    plist = catalog.price_list(price_list_id, where)
+    rate = _rate(catalog, plist.currency, currency or plist.currency, where or f"prices '{plist.id}'")
+    factor = exact(rate.rate) if rate else Fraction(1)
+    by_item: dict[str, list[Offer]] = defaultdict(list)
+    for offer in plist.offers:
+        by_item[offer.item].append(offer)
+    best = {item: _cheapest(offers) for item, offers in by_item.items()}
+
+    nodes: list[NodeType] = []
+    for item, offer in sorted(best.items()):
+        if item in catalog.systems:
+            s = catalog.systems[item]
+            plat, acc = catalog.platforms[s.platform], catalog.accelerators[s.accelerator]
+            nodes.append(NodeType(id=s.id, accelerator=acc, platform=plat, count=s.count, system=s,
+                                  price=exact(offer.price) * factor, offers=(offer,),
+                                  power_w=node_power_w(plat, acc, s.count, s)))
+    for plat_id, plat_offer in sorted(best.items()):
+        plat = catalog.platforms.get(plat_id)
+        if plat is None:
+            continue
+        for acc_id, acc_offer in sorted(best.items()):
+            acc = catalog.accelerators.get(acc_id)
+            if acc is None or not platform_accepts(plat, acc):
+                continue
+            for count in plat.gpu_counts:
+                if count > acc.max_per_node and plat.form_factor != "cpu":
+                    continue
+                price = (exact(plat_offer.price) + count * exact(acc_offer.price)) * factor
+                nodes.append(NodeType(id=f"{plat.id}+{count}x{acc.id}", accelerator=acc, platform=plat,
+                                      count=count, system=None, price=price, offers=(plat_offer, acc_offer),
+                                      power_w=node_power_w(plat, acc, count)))
+    return nodes, rate
+
+
+def _filter_reason(problem: Problem, acc: Accelerator) -> str | None:
+    c = problem.constraints
+    if c.vendors and acc.vendor not in c.vendors:
+        return f"vendor {acc.vendor} is not in constraints.vendors"
+    if c.accelerators and acc.id not in c.accelerators:
+        return "not in constraints.accelerators"
+    if acc.id in c.exclude_accelerators:
+        return "in constraints.exclude_accelerators"
+    if c.form_factors and acc.form_factor not in c.form_factors:
+        return f"form factor {acc.form_factor} is not in constraints.form_factors"
+    if c.require_native_fp8 and not acc.has_native("fp8"):
+        return "no native fp8 units (constraints.require_native_fp8)"
+    if c.stock.get(acc.id) == 0:
+        return "stock is 0"
+    return None
+
+
+def _engines(catalog: Catalog, problem: Problem) -> list[Engine]:
+    if "auto" in problem.engines:
+        return [catalog.engines[e] for e in sorted(catalog.engines)]
+    return [catalog.engines[e] for e in problem.engines]
+
+
+def prepare(catalog: Catalog, problem: Problem) -> Candidates:
+    """Every deployment unit that serves at least one user, priced in the problem's currency."""
+    check_ids(problem, catalog)
+    model = catalog.models[problem.model]
+    plist = catalog.price_lists[problem.prices]
+    currency = problem.constraints.currency or plist.currency
+    types, rate = node_types(catalog, plist.id, currency, problem.where("constraints", "currency"))
+    scale = money_scale([t.price for t in types])
+    engines = _engines(catalog, problem)
+    max_k = problem.constraints.max_nodes_per_replica
+    if problem.constraints.max_nodes is not None:
+        max_k = min(max_k, problem.constraints.max_nodes)
+
+    units: list[Unit] = []
+    filtered: dict[str, str] = {}
+    near: dict[str, NearMiss] = {}
+    for node in types:
+        acc = node.accelerator
+        reason = _filter_reason(problem, acc)
+        if reason:
+            filtered[acc.id] = reason
+            continue
+        for variant, note in sizing.candidate_variants(model, acc, problem.precision):
+            for engine in engines:
+                if not sizing.engine_runs(engine, acc, variant):
+                    continue
+                for k in range(1, max_k + 1):
+                    dep = Deployment(model=model, variant=variant, accelerator=acc, platform=node.platform,
+                                     engine=engine, gpus_per_node=node.count, nodes=k,
+                                     kv_dtype=problem.kv_dtype, dp_attention=problem.dp_attention)
+                    cap = replica_capacity(dep, problem.workload)
+                    if not cap.fits:
+                        near[node.id] = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=cap)
+                        continue
+                    units.append(Unit(node=node, nodes=k, variant=variant, engine=engine,
+                                      kv_dtype=sizing.resolve_kv_dtype(problem.kv_dtype),
+                                      dp_attention=dep.dp_attention and cap.fit.layout.dp_attention,
+                                      capacity=cap, cost=money_to_int(node.price * k, scale, rounding="ceil"),
+                                      power_w=node.power_w * k, note=note))
+    priced = {t.accelerator.id for t in types}
+    unpriced = sorted(a for a in catalog.accelerators if a not in priced and _filter_reason(problem, catalog.accelerators[a]) is None)
+    served = {u.node.id for u in units}
+    misses = [m for nid, m in sorted(near.items()) if nid not in served]
+    units.sort(key=lambda u: u.id)
+    return Candidates(units=units, currency=currency, money_scale=scale, price_list=plist.id,
+                      rates_used=[rate] if rate else [], unpriced=unpriced, filtered=filtered, near_misses=misses)
