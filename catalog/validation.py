@@ -77,7 +77,7 @@ def describe_errors(exc: ValidationError, root: type[BaseModel], doc: YamlDoc | 
     text = "; ".join(parts)
     if more > 0:
         text += f"; and {more} more error{'s' if more > 1 else ''} in the same file"
-    return text + "."
+    return text if text.endswith((".", "?")) else text + "."
 
 
 def validate_doc(root: type[BaseModel], doc: YamlDoc, error: type[InputError]) -> Any:

@@ -149,9 +149,12 @@ def explain_infeasible(catalog: Catalog, problem: Problem, candidates: Candidate
     max_users = best.values["users"] if best else 0
     fixes = {g: _smallest_value(g, units, limits, set(core) - {g}, scale, currency) for g in core}
     named = [_describe(g, limits, problem, currency) for g in core]
-    summary = (f"No plan serves {demand:,} users of {problem.model} under these limits. "
-               f"Conflicting: {' and '.join(named) if named else 'the demand alone'}; within all the limits at most "
-               f"{max_users:,} users can be served.")
+    conflict = " and ".join(named) if named else "the demand alone"
+    if problem.workload.concurrent_users is None:
+        summary = (f"No plan holds one replica of {problem.model} under these limits. Conflicting: {conflict}.")
+    else:
+        summary = (f"No plan serves {demand:,} users of {problem.model} under these limits. Conflicting: {conflict}; "
+                   f"within all the limits at most {max_users:,} users can be served.")
     shown = [f for f in fixes.values() if f]
     if shown:
         summary += " Smallest change to each (the others kept): " + "; or ".join(shown) + "."

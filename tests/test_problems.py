@@ -1,0 +1,62 @@
+"""Every bundled problem is a golden case: it validates, solves, passes the checker, and
+the seed's own questions give the answers the seed's table implies."""
+
+from __future__ import annotations
+
+import pytest
+
+from optimizer import check_plan, load_problem, optimize
+from problems import bundled_problems
+
+PROBLEMS = bundled_problems()
+
+
+def test_there_are_at_least_six_bundled_problems():
+    assert len(PROBLEMS) >= 6
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=[p.stem for p in PROBLEMS])
+def test_bundled_problem_solves_and_passes_the_checker(path, catalog):
+    problem = load_problem(path)
+    assert problem.description, "each problem says what question it asks"
+    plan = optimize(catalog, problem)
+    assert plan.status == "optimal"
+    assert check_plan(plan, catalog, problem) == []
+    assert "#" in path.read_text(), "each problem carries a comment with the answer a careful human reaches"
+
+
+def _solve(catalog, name):
+    problem = load_problem(next(p for p in PROBLEMS if p.stem == name))
+    return optimize(catalog, problem)
+
+
+def _bought(plan):
+    return sorted((line.system or line.platform, line.nodes) for line in plan.lines)
+
+
+def test_seed_any_vendor_buys_one_mi300x_node(catalog):
+    # 690 GB fp8 weights + 250 GB fit in 8 × 192 GB; 2.0M CNY is the cheapest line of the table.
+    plan = _solve(catalog, "deepseek-r1-seed-any-vendor")
+    assert _bought(plan) == [("mi300x-8x", 1)]
+    assert plan.totals.cost == 2_000_000 and plan.totals.currency == "CNY"
+
+
+def test_seed_nvidia_only_buys_two_h20_nodes(catalog):
+    # One 8×H20 node holds 768 GB < 690 + 250 GB; two (2.2M) undercut 8×H200 (2.45M).
+    plan = _solve(catalog, "deepseek-r1-seed-nvidia")
+    assert _bought(plan) == [("xe9680-h20-8x", 2)]
+    assert plan.totals.cost == 2_200_000
+
+
+def test_seed_nvidia_one_node_buys_the_self_built_h200(catalog):
+    # Only 8×H200 (1,128 GB) holds it on one node; self-built is 400k CNY below the DGX.
+    plan = _solve(catalog, "deepseek-r1-seed-nvidia-one-node")
+    assert _bought(plan) == [("hgx-h200-8x", 1)]
+    assert plan.totals.cost == 2_450_000 and plan.totals.power_w == 8000
+
+
+def test_seed_a100_needs_three_nodes_in_bf16(catalog):
+    # bf16: 1,342 GB weights + 2 × 250 GB reserve = 1.84 TB > 1.6 TB of two nodes → three nodes.
+    plan = _solve(catalog, "deepseek-r1-seed-a100-bf16")
+    assert plan.totals.nodes == 3 and plan.totals.cost == 3_000_000
+    assert {line.precision for line in plan.lines} == {"bf16"}
