@@ -87,13 +87,18 @@ def load_catalog(files):
 
 
 def resolve_problem_path(name: str) -> str:
-    """A path, or the name of a bundled problem ('deepseek-r1-30-users')."""
-    if Path(name).exists() or "/" in name or name.endswith((".yaml", ".yml")):
+    """A path; else the bundled problem of that name ('deepseek-r1-30-users' or 'problems/x.yaml')."""
+    if Path(name).exists():
         return name
-    from problems import bundled_problem_path
+    from catalog.errors import did_you_mean
+    from problems import bundled_problem_path, bundled_problems
 
-    found = bundled_problem_path(name)
-    return str(found) if found else name
+    found = bundled_problem_path(Path(name).name)
+    if found is None:
+        names = [p.stem for p in bundled_problems()]
+        raise HwplanError(f"{name}: no such problem file, and no bundled problem of that name"
+                          f"{did_you_mean(Path(name).stem, names)} (bundled: {', '.join(names)}).")
+    return str(found)
 
 
 # -- commands ------------------------------------------------------------------------
