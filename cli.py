@@ -248,6 +248,35 @@ def estimate(model, accelerator, gpus, nodes, precision, kv_dtype, engine, platf
     write_output(render_estimate(est, fmt), output, force)
 
 
+@main.command()
+@click.option("--file", "files", multiple=True, type=click.Path(dir_okay=False),
+              help="Measurements CSV (calibration.csv columns); default: the bundled calibration set. Repeatable.")
+@click.option("--summary-only", is_flag=True, help="Print only the summary, not every row.")
+@common_options
+@handle_errors
+def validate(files, summary_only, catalog_files, fmt, output, force, debug):
+    """Run published measurements through the estimator and print the error of every row.
+
+    Prints predicted, measured and error per row, then the median absolute error and the
+    share within ±25% per metric and per hardware family, and the rows it set aside (with why).
+
+    \b
+    Examples:
+      hwplan validate
+      hwplan validate --summary-only
+      hwplan validate --file benchmarks/holdout.csv --format json
+    """
+    from optimizer.validate import Report, render_report, validate as run_validate
+
+    catalog = load_catalog(catalog_files)
+    report = Report()
+    for f in files or [None]:
+        part = run_validate(catalog, f)
+        report.results += part.results
+        report.unusable += part.unusable
+    write_output(render_report(report, "json" if fmt == "json" else "table", rows=not summary_only), output, force)
+
+
 @main.command("catalog")
 @click.argument("section", type=click.Choice(CATALOG_SECTIONS), default="accelerators")
 @common_options

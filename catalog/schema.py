@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 __all__ = [
     "DTYPES", "FAMILIES", "KV_DTYPE_BYTES",
     "Accelerator", "Platform", "System", "Attention", "Moe", "Variant", "Model",
-    "Engine", "EngineEfficiency", "ReserveTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
+    "Engine", "EngineEfficiency", "ReserveTier", "BatchTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._+-]*$", max_length=80)]
@@ -163,6 +163,9 @@ class Attention(Record):
     head_dim: int | None = Field(None, gt=0)
     kv_lora_rank: int | None = Field(None, gt=0)
     qk_rope_head_dim: int | None = Field(None, gt=0)
+    qk_nope_head_dim: int | None = Field(None, gt=0, description="MLA: per-head query/key dims without RoPE "
+                                         "(prefill attention cost); default 128 as in DeepSeek-V3.")
+    v_head_dim: int | None = Field(None, gt=0, description="MLA: per-head value dims; default 128 as in DeepSeek-V3.")
     window_layers: int = Field(0, ge=0, description="Layers with sliding-window or chunked attention.")
     window_tokens: int | None = Field(None, gt=0, description="Tokens such a layer keeps at most.")
 
@@ -258,8 +261,18 @@ class EngineEfficiency(Record):
     bandwidth: float = Field(gt=0, le=1, description="Share of peak memory bandwidth reached in decode.")
     compute: float = Field(gt=0, le=1, description="Share of dense peak TFLOPS reached in batched decode.")
     prefill: float = Field(gt=0, le=1, description="Share of dense peak TFLOPS reached in prefill.")
-    step_overhead_ms: float = Field(ge=0, description="Fixed time per decode step: launches, scheduling, sampling.")
-    source: str = Field(min_length=3)
+    step_overhead_ms: float = Field(ge=0, le=1000, description="Fixed time per decode step: scheduling, sampling.")
+    layer_overhead_us: float = Field(0.0, ge=0, le=10_000, description="Kernel launch and sync time per layer "
+                                     "per step (MoE layers run many small kernels).")
+    source: str = Field(min_length=3, description="Why these values: the calibration rows they were fitted on, "
+                        "or an assumption with its reason.")
+
+
+class BatchTier(Record):
+    """Default cap on running sequences for accelerators with less than `below_gib` of memory."""
+
+    below_gib: float = Field(gt=0)
+    max_batch: int = Field(gt=0)
 
 
 class ReserveTier(Record):
@@ -277,16 +290,42 @@ class Engine(Sourced):
     name: str
     formats: list[Literal["safetensors", "gguf"]]
     families: list[Family] = Field(description="Hardware families it runs on.")
-    memory_model: Literal["fraction_of_total", "fraction_of_free"] = Field(
-        description="fraction_of_total: budget = memory × utilization (vLLM, SGLang); "
-                    "fraction_of_free: KV gets utilization × what weights and reserve leave (TensorRT-LLM).")
-    memory_utilization: float = Field(gt=0, le=1)
+    memory_model: Literal["fraction_of_total", "static_fraction", "fraction_of_free"] = Field(
+        description="fraction_of_total (vLLM): KV = memory × utilization − weights − reserve; "
+                    "static_fraction (SGLang): KV = memory × fraction − weights, the default fraction being "
+                    "(memory − reserve) / memory; fraction_of_free (TensorRT-LLM): KV = utilization × "
+                    "(memory − weights − reserve).")
+    memory_utilization: float = Field(gt=0, le=1, description="The engine's default memory fraction "
+                                      "(static_fraction engines: 1, the reserve tiers decide).")
+    quantized_kv_dtype: str | None = Field(None, description="KV datatype 'auto' means for quantized fp8/fp4 "
+                                           "checkpoints, which carry KV scales (TensorRT-LLM's ModelOpt builds: fp8).")
     reserve_tiers: list[ReserveTier] = Field(min_length=1, description="Memory held back per accelerator for "
                                              "activations, CUDA graphs and workspace, by accelerator memory size.")
     dp_attention_reserve_gib: float = Field(0.0, ge=0, description="Extra reserve per accelerator with DP attention.")
     dp_attention: bool = Field(False, description="Can split MLA's latent cache by data-parallel attention ranks.")
-    max_batch: int | None = Field(None, gt=0, description="Default cap on concurrent sequences per replica.")
-    efficiency: dict[Family, EngineEfficiency] = Field(default_factory=dict)
+    split: Literal["tensor", "layer"] = Field("tensor", description="How it spreads a model over accelerators: "
+                                              "tensor parallel inside a node, or whole layers per device (llama.cpp).")
+    batch_tiers: list[BatchTier] = Field(default_factory=list, description="Default cap on concurrent sequences "
+                                         "per replica (per DP rank), by accelerator memory; empty = memory decides.")
+    efficiency: dict[str, EngineEfficiency] = Field(description="Speed factors by hardware family; 'default' "
+                                                    "covers families not listed.")
+
+    @model_validator(mode="after")
+    def _efficiency_keys(self) -> Engine:
+        unknown = set(self.efficiency) - set(FAMILIES) - {"default"}
+        if unknown:
+            raise ValueError(f"efficiency has unknown families {sorted(unknown)}; allowed: default, "
+                             f"{', '.join(FAMILIES)}")
+        if "default" not in self.efficiency:
+            raise ValueError("efficiency needs a 'default' entry for families not listed")
+        return self
+
+    def efficiency_for(self, family: str) -> EngineEfficiency:
+        return self.efficiency.get(family) or self.efficiency["default"]
+
+    def max_batch(self, memory_gib: float) -> int | None:
+        tier = next((t for t in self.batch_tiers if memory_gib < t.below_gib), None)
+        return tier.max_batch if tier else None
 
     @model_validator(mode="after")
     def _tiers_sorted(self) -> Engine:

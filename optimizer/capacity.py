@@ -1,51 +1,28 @@
 """How many users one replica serves: the one place that decides it.
 
-A `Deployment` is one replica's hardware and software: the model variant, the
-accelerator, the server it sits in, how many nodes, the engine and the KV
-datatype. `replica_capacity` turns it and a workload into the users it serves:
-the largest concurrency that its KV memory holds (or, in the rule-of-thumb mode,
-whether the weights plus a fixed KV reserve fit).
+`replica_capacity(deployment, workload)` returns the largest number of concurrent
+users the replica serves: no more than its KV memory holds (or, in the
+rule-of-thumb mode, one replica whose weights plus a fixed KV reserve fit), no more
+than the engine runs at once, and no more than keep every user at or above
+`min_tokens_per_s` with a time to first token within `max_ttft_s`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog.schema import Accelerator, Engine, Model, Platform, Variant
-
-from . import sizing
+from . import sizing, speed
+from .deployment import Deployment
 from .problem import Workload
 
-__all__ = ["Deployment", "ReplicaCapacity", "replica_capacity"]
-
-
-@dataclass(frozen=True)
-class Deployment:
-    model: Model
-    variant: Variant
-    accelerator: Accelerator
-    platform: Platform
-    engine: Engine
-    gpus_per_node: int
-    nodes: int = 1
-    kv_dtype: str = "auto"
-    dp_attention: bool = False
-
-    @property
-    def gpus(self) -> int:
-        return self.gpus_per_node * self.nodes
-
-    def memory(self) -> sizing.MemoryFit:
-        return sizing.memory_fit(self.model, self.variant, self.accelerator, self.engine,
-                                 gpus_per_node=self.gpus_per_node, nodes=self.nodes,
-                                 kv_dtype=self.kv_dtype, dp_attention=self.dp_attention)
+__all__ = ["ReplicaCapacity", "replica_capacity"]
 
 
 @dataclass(frozen=True)
 class ReplicaCapacity:
     users: int                  # users one replica serves (0: it cannot serve this workload)
     memory_users: int           # concurrent requests its KV memory holds
-    limit: str                  # what bounds `users`: memory, reserve, weights
+    limit: str                  # what bounds `users`: weights, reserve, memory, engine, speed, ttft
     fit: sizing.MemoryFit
     kv_needed_bytes: float = 0.0  # rule-of-thumb mode: the reserve it must hold
     tokens_per_s_per_user: float | None = None
@@ -57,19 +34,60 @@ class ReplicaCapacity:
         return self.users >= 1
 
 
+def _memory_users(dep: Deployment, fit: sizing.MemoryFit, workload: Workload) -> tuple[int, str, float]:
+    if workload.kv_reserve_gb is None:
+        return sizing.max_concurrency(dep.model, fit, dep.kv_dtype, workload.context_tokens), "memory", 0.0
+    # Seed's rule: memory left after the weights, over the whole replica, must hold the reserve.
+    factor = sizing.kv_reserve_factor(dep.model, dep.variant)
+    needed = workload.kv_reserve_gb * sizing.GB * factor
+    if fit.kv_budget_total < needed:
+        return 0, "reserve", needed
+    if workload.concurrent_users is None:
+        return 1, "reserve", needed
+    per_request = sizing.kv_bytes_per_request(dep.model, dep.kv_dtype, workload.context_tokens) * factor
+    return int(needed // per_request), "reserve", needed
+
+
+def _meets(s: speed.Speed, workload: Workload) -> bool:
+    if s.tokens_per_s_per_user < workload.min_tokens_per_s:
+        return False
+    return workload.max_ttft_s is None or s.ttft_s <= workload.max_ttft_s
+
+
 def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
     fit = dep.memory()
     if not fit.weights_fit:
         return ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)
-    if workload.kv_reserve_gb is not None:
-        # Seed's rule: total memory left after the weights must hold the reserve.
-        needed = workload.kv_reserve_gb * sizing.GB * sizing.kv_reserve_factor(dep.model, dep.variant)
-        if fit.kv_budget_total < needed:
-            return ReplicaCapacity(users=0, memory_users=0, limit="reserve", fit=fit, kv_needed_bytes=needed)
-        if workload.concurrent_users is None:
-            return ReplicaCapacity(users=1, memory_users=1, limit="reserve", fit=fit, kv_needed_bytes=needed)
-        per_request = sizing.kv_bytes_per_request(dep.model, dep.kv_dtype, workload.context_tokens)
-        users = int(needed // (per_request * sizing.kv_reserve_factor(dep.model, dep.variant)))
-        return ReplicaCapacity(users=users, memory_users=users, limit="reserve", fit=fit, kv_needed_bytes=needed)
-    users = sizing.max_concurrency(dep.model, fit, dep.kv_dtype, workload.context_tokens)
-    return ReplicaCapacity(users=users, memory_users=users, limit="memory", fit=fit)
+    memory_users, limit, needed = _memory_users(dep, fit, workload)
+    if memory_users < 1:
+        return ReplicaCapacity(users=0, memory_users=0, limit=limit, fit=fit, kv_needed_bytes=needed)
+    top = memory_users
+    cap = speed.batch_cap(dep, fit)
+    if cap is not None and cap < top:
+        top, limit = cap, "engine"
+
+    def at(batch: int) -> speed.Speed:
+        return speed.serving_speed(dep, fit, batch, workload.input_tokens, workload.output_tokens)
+
+    best = at(top)
+    if not _meets(best, workload):
+        # Per-user speed falls and TTFT rises as the batch grows: find the largest batch that meets both.
+        lo, hi = 0, top
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if _meets(at(mid), workload):
+                lo = mid
+            else:
+                hi = mid
+        top = lo
+        slow = at(1)
+        limit = "speed" if slow.tokens_per_s_per_user < workload.min_tokens_per_s or lo >= 1 and \
+            at(lo + 1).tokens_per_s_per_user < workload.min_tokens_per_s else "ttft"
+        if top < 1:
+            return ReplicaCapacity(users=0, memory_users=memory_users, limit=limit, fit=fit, kv_needed_bytes=needed,
+                                   tokens_per_s_per_user=slow.tokens_per_s_per_user,
+                                   output_tokens_per_s=slow.output_tokens_per_s, ttft_s=slow.ttft_s)
+        best = at(top)
+    return ReplicaCapacity(users=top, memory_users=memory_users, limit=limit, fit=fit, kv_needed_bytes=needed,
+                           tokens_per_s_per_user=best.tokens_per_s_per_user,
+                           output_tokens_per_s=best.output_tokens_per_s, ttft_s=best.ttft_s)

@@ -13,7 +13,8 @@ from fractions import Fraction
 
 from catalog import Catalog
 
-from .capacity import Deployment, replica_capacity
+from .capacity import replica_capacity
+from .deployment import Deployment
 from .plan import Plan, PlanLine
 from .problem import Problem
 from .scaling import exact

@@ -2,8 +2,9 @@
 
 Given a model, an accelerator and how many of them, it reports the precision that
 runs (the fp8 rule applied), the weights, the KV bytes per token, how many tokens
-and concurrent requests the KV cache holds, whether it fits at all, and (issue 3)
-the decode speed and time to first token for a workload.
+and concurrent requests the KV cache holds, whether it fits at all, and the decode
+speed, throughput and time to first token at a given concurrency (default one user;
+'max' = as many as memory and the engine allow, as offline benchmarks run).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from catalog import Catalog
 from catalog.errors import InputError, did_you_mean
 from catalog.schema import Accelerator, Platform
 
-from . import sizing
-from .capacity import Deployment
+from . import sizing, speed
+from .deployment import Deployment
 from .units import ENGINE_PREFERENCE, platform_accepts
 
 __all__ = ["Estimate", "estimate", "default_platform"]
@@ -47,6 +48,8 @@ class Estimate:
     max_concurrency: int
     fits: bool
     concurrency: int | None = None
+    batch: int | None = None
+    bound: str | None = None
     decode_tokens_per_s_per_user: float | None = None
     output_tokens_per_s_total: float | None = None
     ttft_s: float | None = None
@@ -80,7 +83,7 @@ def default_platform(catalog: Catalog, acc: Accelerator, gpus_per_node: int) -> 
 def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes: int = 1,
              precision: str = "auto", kv_dtype: str = "auto", engine: str = "auto", dp_attention: bool = False,
              platform: str | None = None, input_tokens: int = 2000, output_tokens: int = 1000,
-             concurrency: int | str | None = None) -> Estimate:
+             concurrency: int | str | None = None, memory_utilization: float | None = None) -> Estimate:
     """Size one replica of `gpus` accelerators over `nodes` nodes."""
     m = catalog.model(model, "--model")
     acc = catalog.accelerator(accelerator, "--accelerator")
@@ -88,6 +91,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
         raise InputError(f"--gpus = {gpus}: a replica needs at least one accelerator.")
     if nodes < 1 or gpus % nodes:
         raise InputError(f"--nodes = {nodes}: the {gpus} accelerators must split evenly over the nodes.")
+    if memory_utilization is not None and not 0 < memory_utilization <= 1:
+        raise InputError(f"--memory-utilization = {memory_utilization}: give a fraction in (0, 1].")
     if kv_dtype != "auto" and kv_dtype not in sizing.KV_DTYPE_BYTES:
         raise InputError(f"--kv-dtype = '{kv_dtype}': unknown KV datatype{did_you_mean(kv_dtype, sizing.KV_DTYPE_BYTES)} "
                          f"(allowed: auto, {', '.join(sizing.KV_DTYPE_BYTES)}).")
@@ -115,10 +120,11 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
                              f"{acc.id} ({acc.family}); it runs {', '.join(chosen.formats)} on "
                              f"{', '.join(chosen.families)}.")
     dep = Deployment(model=m, variant=variant, accelerator=acc, platform=plat, engine=chosen,
-                     gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, dp_attention=dp_attention)
+                     gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, dp_attention=dp_attention,
+                     memory_utilization=memory_utilization)
     fit = dep.memory()
     context = input_tokens + output_tokens
-    max_conc = sizing.max_concurrency(m, fit, kv_dtype, context)
+    max_conc = sizing.max_concurrency(m, fit, dep.kv_dtype, context)
     notes = [note] if note else []
     fits = fit.weights_fit and max_conc >= 1
     if not fits:
@@ -127,15 +133,25 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
                      f"under {chosen.name}, weights alone need {fit.weights_bytes / sizing.GB:,.0f} GB")
     if dp_attention and not fit.layout.dp_attention:
         notes.append("data-parallel attention applies only to MLA models on engines that support it, with tp > 1")
-    conc = None
-    if concurrency is not None:
-        conc = max_conc if concurrency == "max" else int(concurrency)
+    cap = speed.batch_cap(dep, fit)
+    limit = max_conc if cap is None else min(max_conc, cap)
+    conc = limit if concurrency == "max" else int(concurrency or 1)
+    batch = min(conc, limit)
+    served = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens) if fits else None
+    if fits and conc > limit:
+        notes.append(f"only {limit:,} of {conc:,} requests run at once "
+                     f"({'the KV cache holds no more' if limit == max_conc else f'{chosen.name} runs at most {cap:,}'}); "
+                     f"the rest wait")
     result = Estimate(
         model=m.id, accelerator=acc.id, gpus=gpus, nodes=nodes, platform=plat.id, engine=chosen.id,
-        precision=variant.id, requested_precision=precision, kv_dtype=sizing.resolve_kv_dtype(kv_dtype),
+        precision=variant.id, requested_precision=precision, kv_dtype=dep.kv_dtype,
         tp=fit.layout.tp, pp=fit.layout.pp, dp_attention=fit.layout.dp_attention,
         weights_gb=fit.weights_bytes / sizing.GB, weights_per_gpu_gb=fit.weights_per_gpu / sizing.GB,
         memory_gb=acc.memory_gb * gpus, kv_budget_per_gpu_gb=fit.kv_budget_per_gpu / sizing.GB,
         kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens if fits else 0,
-        context_tokens=context, max_concurrency=max_conc, fits=fits, concurrency=conc, notes=notes)
+        context_tokens=context, max_concurrency=max_conc, fits=fits, concurrency=conc,
+        batch=batch if fits else None, bound=served.bound if served else None,
+        decode_tokens_per_s_per_user=served.tokens_per_s_per_user if served else None,
+        output_tokens_per_s_total=served.output_tokens_per_s if served else None,
+        ttft_s=served.ttft_s if served else None, notes=notes)
     return result

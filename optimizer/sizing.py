@@ -74,9 +74,15 @@ def candidate_variants(model: Model, acc: Accelerator, precision: str | list[str
     return list(seen.values())
 
 
-def resolve_kv_dtype(kv_dtype: str) -> str:
-    """'auto' is the activation datatype, bf16, as vLLM, SGLang and TensorRT-LLM default to."""
-    return "bf16" if kv_dtype == "auto" else kv_dtype
+def resolve_kv_dtype(kv_dtype: str, engine: Engine | None = None, variant: Variant | None = None) -> str:
+    """'auto' is the activation datatype, bf16, as vLLM, SGLang and TensorRT-LLM default to — except
+    for quantized fp8/fp4 checkpoints on an engine whose builds carry KV scales (TensorRT-LLM: fp8)."""
+    if kv_dtype != "auto":
+        return kv_dtype
+    if engine is not None and variant is not None and engine.quantized_kv_dtype and variant.quantized \
+            and variant.compute_dtype in ("fp8", "fp4"):
+        return engine.quantized_kv_dtype
+    return "bf16"
 
 
 def kv_reserve_factor(model: Model, variant: Variant) -> float:
@@ -124,11 +130,15 @@ class Layout:
         return self.tp * self.pp
 
 
-def choose_layout(model: Model, gpus_per_node: int, nodes: int, dp_attention: bool = False) -> Layout:
+def choose_layout(model: Model, gpus_per_node: int, nodes: int, dp_attention: bool = False,
+                  split: str = "tensor") -> Layout:
     """Largest tensor-parallel size inside a node that divides both the node and the
-    attention heads (engines require heads % tp == 0); the rest is pipeline stages."""
+    attention heads (engines require heads % tp == 0); the rest is pipeline stages.
+    A `layer` split (llama.cpp across GPUs) puts whole layers on each device: tp = 1."""
     tp = 1
     for t in range(gpus_per_node, 0, -1):
+        if split == "layer":
+            break
         if gpus_per_node % t == 0 and model.attention.heads % t == 0:
             tp = t
             break
@@ -176,18 +186,31 @@ class MemoryFit:
 
 
 def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine, *,
-               gpus_per_node: int, nodes: int = 1, kv_dtype: str = "auto", dp_attention: bool = False) -> MemoryFit:
-    """Memory budget of a replica of `nodes` × `gpus_per_node` accelerators."""
-    layout = choose_layout(model, gpus_per_node, nodes, dp_attention and engine.dp_attention)
+               gpus_per_node: int, nodes: int = 1, kv_dtype: str = "auto", dp_attention: bool = False,
+               utilization: float | None = None) -> MemoryFit:
+    """Memory budget of a replica of `nodes` × `gpus_per_node` accelerators.
+
+    `utilization` overrides the engine's memory fraction (vLLM --gpu-memory-utilization,
+    SGLang --mem-fraction-static, TensorRT-LLM free_gpu_memory_fraction).
+    """
+    kv_dtype = resolve_kv_dtype(kv_dtype, engine, variant)
+    # llama.cpp splits layers across GPUs but spreads one model over CPU sockets' memory.
+    split = "tensor" if acc.family == "cpu" else engine.split
+    layout = choose_layout(model, gpus_per_node, nodes, dp_attention and engine.dp_attention, split)
     gpus = gpus_per_node * nodes
     weights = weight_bytes(model, variant)
     weights_per_gpu = weights / gpus
-    reserve = engine.reserve_gib(acc.memory_bytes / GIB, layout.ranks, layout.dp_attention) * GIB
+    memory = acc.memory_bytes
+    reserve = engine.reserve_gib(memory / GIB, layout.ranks, layout.dp_attention) * GIB
+    share = engine.memory_utilization if utilization is None else utilization
     if engine.memory_model == "fraction_of_total":
-        budget = acc.memory_bytes * engine.memory_utilization - weights_per_gpu - reserve
+        budget = memory * share - weights_per_gpu - reserve
+    elif engine.memory_model == "static_fraction":
+        static = (memory - reserve) if utilization is None else memory * utilization
+        budget = static - weights_per_gpu
     else:
-        free = acc.memory_bytes - weights_per_gpu - reserve
-        budget = free * engine.memory_utilization if free > 0 else free
+        free = memory - weights_per_gpu - reserve
+        budget = free * share if free > 0 else free
     rank_bytes = kv_rank_bytes_per_token(model, kv_dtype, layout)
     # Each tensor group holds every token of its sequences; with DP attention each
     # of the tp ranks holds different sequences, so the replica holds tp times more.

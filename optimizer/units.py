@@ -21,7 +21,8 @@ from catalog.errors import CatalogError
 from catalog.schema import Accelerator, Engine, ExchangeRate, Offer, Platform, System, Variant
 
 from . import sizing
-from .capacity import Deployment, ReplicaCapacity, replica_capacity
+from .capacity import ReplicaCapacity, replica_capacity
+from .deployment import Deployment
 from .problem import Problem, check_ids
 from .scaling import exact, money_scale, money_to_int
 
@@ -242,7 +243,7 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
                         near[node.id] = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=cap)
                         continue
                     units.append(Unit(node=node, nodes=k, variant=variant, engine=engine,
-                                      kv_dtype=sizing.resolve_kv_dtype(problem.kv_dtype),
+                                      kv_dtype=dep.kv_dtype,
                                       dp_attention=dep.dp_attention and cap.fit.layout.dp_attention,
                                       capacity=cap, cost=money_to_int(node.price * k, scale, rounding="ceil"),
                                       power_w=node.power_w * k, note=note))

@@ -60,3 +60,32 @@ def test_seed_a100_needs_three_nodes_in_bf16(catalog):
     plan = _solve(catalog, "deepseek-r1-seed-a100-bf16")
     assert plan.totals.nodes == 3 and plan.totals.cost == 3_000_000
     assert {line.precision for line in plan.lines} == {"bf16"}
+
+
+def test_thirty_users_plan_meets_the_speed_target(catalog):
+    # 30 users at >= 15 tok/s with 2k in / 6k out: one 8×MI300X node (2.0M CNY) is enough.
+    plan = _solve(catalog, "deepseek-r1-30-users")
+    assert plan.totals.users >= 30 and plan.totals.cost <= 3_000_000
+    assert all(line.tokens_per_s_per_user >= 15 for line in plan.lines)
+    assert _bought(plan) == [("mi300x-8x", 1)]
+
+
+def test_cpu_only_is_cheap_slow_and_serves_few(catalog):
+    plan = _solve(catalog, "deepseek-r1-cpu-only")
+    line = plan.lines[0]
+    assert catalog.accelerators[line.accelerator].family == "cpu"
+    assert 4 <= line.users_per_replica < 50          # "poor concurrency"
+    assert 5 <= line.tokens_per_s_per_user < 15      # "too slow"
+    assert plan.totals.cost < 100_000
+
+
+def test_speed_target_changes_the_answer(catalog):
+    """Without a speed target the cheapest plan crawls; with one it buys faster hardware."""
+    from optimizer import load_problem, with_overrides
+    from problems import bundled_problem_path
+
+    problem = load_problem(bundled_problem_path("llama-3.1-70b-100-users"))
+    crawling = optimize(catalog, with_overrides(problem, {("workload", "min_tokens_per_s"): ("--min-tokens-per-s", 0.0)}))
+    fast = optimize(catalog, problem)
+    assert crawling.totals.cost <= fast.totals.cost
+    assert min(l.tokens_per_s_per_user for l in fast.lines) >= 20

@@ -29,6 +29,8 @@ def _engine(**kw) -> Engine:
     base = dict(id="test-engine", name="Test", formats=["safetensors"], families=["hopper", "ampere"],
                 memory_model="fraction_of_total", memory_utilization=0.9,
                 reserve_tiers=[{"below_gib": 1e5, "reserve_gib": 2.0}], dp_attention=True,
+                efficiency={"default": {"bandwidth": 0.8, "compute": 0.5, "prefill": 0.5, "step_overhead_ms": 2.0,
+                                        "source": "assumption: test fixture"}},
                 source="assumption: test fixture", date="2025")
     base.update(kw)
     return Engine(**base)

@@ -1,0 +1,430 @@
+"""`hwplan validate`: run published measurements through the estimator and report the error.
+
+Each row of a measurements CSV (the bundled `catalog/data/calibration.csv`, or any file
+with the same columns) is read into an estimate: model, precision, KV datatype,
+accelerator, accelerator count, engine, data-parallel attention, prompt and output
+lengths, concurrency. Rows the model does not represent are set aside with the reason,
+by rule, never by row id:
+
+- speculative decoding (MTP, EAGLE) on a speed metric: hwplan models plain decode;
+- disaggregated prefill/decode and CPU+GPU hybrid offload: not a single replica;
+- hardware, model, precision or engine missing from the catalog;
+- token lengths or concurrency not given as numbers.
+
+Where a row's GPUs hold several replicas (MLPerf data-parallel submissions, or a stated
+tp·pp smaller than the GPU count), totals are per replica times replicas. When the
+tensor-parallel size is not stated, a replica is the fewest GPUs (a power of two) that
+leave at least a third of their memory for the KV cache, as throughput submissions do.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+import re
+import statistics
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from catalog import Catalog
+from catalog.errors import HwplanError, InputError
+
+from .estimator import Estimate, estimate
+
+__all__ = ["Case", "Result", "Report", "read_cases", "validate", "bundled_measurements", "FAMILY_GROUPS",
+           "MEMORY_METRICS", "SPEED_METRICS"]
+
+MEMORY_METRICS = ("kv_cache_tokens", "max_concurrency", "model_memory_gb")
+SPEED_METRICS = ("output_tok_s_total", "tok_s_per_user", "tok_s_per_gpu", "tpot_ms", "ttft_ms")
+COLUMNS = ("id", "model", "precision", "hardware", "num_gpus", "num_nodes", "engine", "tp", "pp",
+           "input_len", "output_len", "concurrency_or_batch", "metric", "value", "notes")
+# Lengths of rows that state none (single-user chat demos): short prompt, medium answer.
+UNSTATED_INPUT, UNSTATED_OUTPUT = 256, 512
+
+FAMILY_GROUPS = {
+    "hopper": "NVIDIA Hopper", "blackwell": "NVIDIA Blackwell", "ampere": "NVIDIA Ampere/Ada", "ada": "NVIDIA Ampere/Ada",
+    "volta": "NVIDIA older", "pascal": "NVIDIA older", "cdna2": "AMD CDNA", "cdna3": "AMD CDNA", "cdna4": "AMD CDNA",
+    "cpu": "CPU", "ascend": "Ascend", "gaudi": "Gaudi",
+}
+
+_HARDWARE = [  # (pattern on the lower-cased hardware text, accelerator id); first match wins
+    (r"gb300|b300", "b300"), (r"gb200", "gb200"), (r"gb10|dgx spark", "gb10"), (r"b200", "b200"),
+    (r"h200.*nvl", "h200-nvl"), (r"h200", "h200-sxm"), (r"h100.*nvl", "h100-nvl"), (r"h100.*pcie", "h100-pcie"),
+    (r"h100", "h100-sxm"), (r"h800", "h800-sxm"), (r"h20\b.*141|h20-141", "h20-141g"), (r"\bh20\b", "h20-96g"),
+    (r"a100.*pcie", "a100-80g-pcie"), (r"a100.*40", "a100-40g-sxm"), (r"a100", "a100-80g-sxm"),
+    (r"rtx.pro.6000", "rtx-pro-6000"), (r"5090", "rtx-5090"), (r"4090", "rtx-4090"), (r"3090", "rtx-3090"),
+    (r"6000 ada", "rtx-6000-ada"), (r"a6000", "a6000"), (r"l40s", "l40s"), (r"\bl20\b", "l20"),
+    (r"mi355", "mi355x"), (r"mi325", "mi325x"), (r"mi300", "mi300x"), (r"mi250", "mi250x"), (r"mi210", "mi210"),
+    (r"910c", "ascend-910c"), (r"910b", "ascend-910b"), (r"gaudi ?3", "gaudi3"), (r"gaudi ?2", "gaudi2"), (r"v100", "v100-32g"),
+    (r"p40", "p40"), (r"gaudi ?2", "gaudi2"),
+]
+# Engines outside the catalog map to the nearest profile: NVIDIA NIM runs TensorRT-LLM for these models;
+# AMD ATOM, Intel's Gaudi stack and Huawei MindIE are vendor engines closest to vLLM's scheduler.
+_ENGINES = [(r"tensorrt|trt|\bnim\b", "trtllm"), (r"sglang", "sglang"), (r"llama\.cpp|ollama", "llama.cpp"),
+            (r"vllm", "vllm"), (r"\batom\b|gaudi|habana|mindie", "vllm")]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measurement, read into estimator inputs."""
+
+    id: str
+    metric: str
+    measured: float
+    family_group: str
+    model: str
+    precision: str
+    kv_dtype: str
+    accelerator: str
+    gpus: int                # per replica
+    nodes: int               # per replica
+    replicas: int
+    engine: str
+    dp_attention: bool
+    input_tokens: int
+    output_tokens: int
+    concurrency: int | str   # per replica, or "max"
+    memory_row: bool
+    memory_utilization: float | None = None   # as the row states it
+    unit_gib: bool = False                    # memory measured in GiB (vLLM logs print GiB as "GB")
+    request_tokens: int | None = None         # max_model_len, for vLLM's "maximum concurrency"
+
+
+@dataclass(frozen=True)
+class Result:
+    case: Case
+    predicted: float | None
+    error: float | None       # predicted / measured − 1
+    note: str = ""
+
+
+@dataclass
+class Report:
+    results: list[Result] = field(default_factory=list)
+    unusable: list[tuple[str, str]] = field(default_factory=list)   # (row id, reason)
+
+    def errors(self, metrics: tuple[str, ...] | None = None, group: str | None = None) -> list[float]:
+        return [abs(r.error) for r in self.results if r.error is not None
+                and (metrics is None or r.case.metric in metrics)
+                and (group is None or r.case.family_group == group)]
+
+    def summary(self) -> list[dict]:
+        """Median absolute error and share within ±25% per metric kind, metric and family group."""
+        rows = []
+
+        def add(label: str, kind: str, errs: list[float]) -> None:
+            if errs:
+                rows.append({"group": label, "kind": kind, "rows": len(errs),
+                             "median_abs_error": statistics.median(errs),
+                             "within_25pct": sum(e <= 0.25 for e in errs) / len(errs)})
+
+        add("memory (all)", "memory", self.errors(MEMORY_METRICS))
+        add("speed (all)", "speed", self.errors(SPEED_METRICS))
+        for metric in MEMORY_METRICS + SPEED_METRICS:
+            add(metric, "metric", self.errors((metric,)))
+        for group in sorted({r.case.family_group for r in self.results}):
+            add(group, "speed by family", self.errors(SPEED_METRICS, group))
+            add(group, "memory by family", self.errors(MEMORY_METRICS, group))
+        return rows
+
+
+def bundled_measurements() -> Path:
+    return Path(str(resources.files("catalog.data").joinpath("calibration.csv")))
+
+
+class _Skip(Exception):
+    pass
+
+
+def _first_int(text: str) -> int | None:
+    m = re.search(r"(\d[\d,]*)", text.replace("~", ""))
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def _length(text: str, default: int) -> int:
+    t = text.strip().lower()
+    if t in ("n/s", "short", "short chat", "short prompts", "n/a"):
+        return default
+    m = re.search(r"~\s*(\d+)\s*avg", t) or re.fullmatch(r"~?\s*(\d+)(\s*\(.*\))?", t)
+    if m:
+        return int(m.group(1))
+    m = re.search(r"~\s*(\d+(?:\.\d+)?)\s*k\b", t)  # "articles (~0.8k)"
+    if m:
+        return int(float(m.group(1)) * 1000)
+    m = re.search(r"(\d+)\s*-\s*(\d+)(\s*tok|\)|$)", t)
+    if m:
+        return (int(m.group(1)) + int(m.group(2))) // 2
+    raise _Skip(f"token length '{text}' is not a number")
+
+
+def _match(table, text: str, what: str) -> str:
+    low = text.lower()
+    for pattern, value in table:
+        if re.search(pattern, low):
+            return value
+    raise _Skip(f"{what} '{text}' is not in the catalog")
+
+
+def _model_id(name: str, catalog: Catalog) -> str:
+    """The catalog id a model name denotes: lower-case, without parentheses, org prefix, size-neutral
+    suffixes (-Instruct, -chat, -0528, -FP8-dynamic …). Exact matches only: 'LLaMA 7B' must not become 70B."""
+    base = re.sub(r"\(.*?\)", "", name.lower()).strip()
+    base = re.split(r"[/ ]", base)[0] if "/" not in base[:3] else base
+    base = base.split("/")[-1] if base.count("/") == 1 and not re.match(r"deepseek-(v3|r1)/", base) else base
+    base = re.sub(r"^meta-", "", base)
+    for suffix in (r"-fp8-dynamic", r"-fp8", r"-awq", r"-instruct", r"-chat", r"-hf", r"-0528", r"-0324", r"-2507", r"-base",
+                   r"-17b-16e", r"-17b-128e"):
+        base = re.sub(suffix + r"(?=$|-)", "", base)
+    base = base.split("/")[0]
+    if base in catalog.models:
+        return base
+    raise _Skip(f"model '{name}' is not in the catalog")
+
+
+def _precision(text: str, model_id: str, catalog: Catalog) -> tuple[str, str]:
+    low = text.lower()
+    variants = [v.id for v in catalog.models[model_id].variants]
+    kv = "fp8" if re.search(r"fp8 kv|weights\+kv", low) else ("bf16" if "bf16 kv" in low else "auto")
+    if "+" in low and "moe" in low:
+        raise _Skip(f"mixed precision '{text}' (different datatypes per layer type) is not a catalog variant")
+    if "ud-iq1_s" in low or "1.58" in low:
+        choice = "ud-1.58bit"
+    elif "q8_0" in low:
+        choice = "q8_0"
+    elif "q4_k_m" in low:
+        choice = "q4_k_m"
+    elif "q4_k_s" in low:
+        choice = "q4_k_s"
+    elif "awq" in low or "int4" in low or "w4a16" in low:
+        choice = "int4"
+    elif "mxfp4" in low or "fp4" in low:
+        choice = "mxfp4" if "mxfp4" in variants and "mxfp4" in low or model_id.startswith("gpt-oss") else "fp4"
+    elif "int8" in low or "w8a8" in low:
+        choice = "int8"
+    elif "fp8" in low:
+        choice = "fp8"
+    elif "bf16" in low or "fp16" in low:
+        choice = "bf16"
+    else:
+        raise _Skip(f"precision '{text}' is not recognised")
+    if choice not in variants:
+        raise _Skip(f"{model_id} has no '{choice}' variant in the catalog")
+    return choice, kv
+
+
+def _hardware(text: str) -> tuple[str, int | None]:
+    low = text.lower()
+    if "hybrid" in low or "cpu+gpu" in low:
+        raise _Skip("CPU+GPU hybrid offload is not a single-device-type replica")
+    if low.startswith("cpu"):
+        sockets = re.search(r"(\d+)x", low)
+        model = re.search(r"(6980p|8480|6454s|9654|9374f|9135|9755)", low)
+        if not model:
+            raise _Skip(f"CPU '{text}' is not in the catalog")
+        ids = {"6980p": "xeon-6980p", "8480": "xeon-8480", "6454s": "xeon-6454s", "9654": "epyc-9654",
+               "9374f": "epyc-9374f", "9135": "epyc-9135", "9755": "epyc-9755"}
+        return ids[model.group(1)], int(sockets.group(1)) if sockets else 1
+    if "supernode" in low or "cloudmatrix" in low:
+        raise _Skip("a 384-NPU supernode serving with EP320 is not a single replica")
+    return _match(_HARDWARE, text, "hardware"), None
+
+
+def _replica_gpus(case_gpus: int, tp_text: str, pp_text: str, model: str, precision: str, acc: str,
+                  catalog: Catalog) -> int:
+    if re.search(r"layer|split", pp_text.lower()):
+        return case_gpus  # llama.cpp's layer split: one replica over every GPU
+    tp = _first_int(tp_text) if re.fullmatch(r"\s*\d+\s*", tp_text) else None
+    pp = _first_int(pp_text) if re.fullmatch(r"\s*\d+\s*", pp_text) else None
+    if tp is not None:
+        size = tp * (pp or 1)
+        if size <= case_gpus and case_gpus % size == 0:
+            return size
+        return case_gpus
+    if "replica" not in tp_text and "per-submission" not in tp_text:
+        return case_gpus
+    from .sizing import weight_bytes
+
+    m = catalog.models[model]
+    weights = weight_bytes(m, m.variant(precision))
+    memory = catalog.accelerators[acc].memory_bytes
+    size = 1
+    while size < case_gpus and weights > memory * size * (2 / 3):
+        size *= 2
+    return min(size, case_gpus)
+
+
+_UTILIZATION = re.compile(r"(?:gpu[_-]memory[_-]utilization|mem[_-]fraction[_-]static|free_gpu_mem(?:ory)?_fraction"
+                          r"|kv frac(?:tion)?)[\s=:]*([01]?\.\d+)")
+_MAX_MODEL_LEN = re.compile(r"(?:max[_-]model[_-]len|maximum concurrency for)[\s=:]*(\d[\d,]*)")
+
+
+def _case(row: dict, catalog: Catalog) -> Case:
+    metric = row["metric"].strip()
+    if metric not in MEMORY_METRICS + SPEED_METRICS:
+        raise _Skip(f"metric '{metric}' is not one hwplan estimates")
+    notes = (row.get("notes") or "").lower()
+    text = " ".join(row.get(k) or "" for k in ("model", "precision", "tp", "ep", "num_gpus", "concurrency_or_batch"))
+    if metric in SPEED_METRICS and re.search(r"\bmtp\b|eagle|speculative|nextn", notes + text.lower()) \
+            and "no spec-decode" not in notes:
+        raise _Skip("speculative decoding is not modelled (hwplan predicts plain decode)")
+    if re.search(r"disaggregat|pd disagg|prefill trays|decode trays|decode nodes", notes):
+        raise _Skip("disaggregated prefill/decode is not a single replica")
+    model = _model_id(row["model"], catalog)
+    precision, kv = _precision(row["precision"], model, catalog)
+    acc, sockets = _hardware(row["hardware"])
+    if "ktransformers" in row["engine"].lower():
+        raise _Skip("KTransformers offloads experts to the CPU (hybrid)")
+    engine = _match(_ENGINES, row["engine"], "engine")
+    variant = catalog.models[model].variant(precision)
+    if variant.format not in catalog.engines[engine].formats:
+        twin = f"{precision}-gguf" if engine == "llama.cpp" else precision.removesuffix("-gguf")
+        if twin not in [v.id for v in catalog.models[model].variants]:
+            raise _Skip(f"{engine} does not load {model} in {precision}")
+        precision = twin
+    total = sockets if sockets is not None else _first_int(row["num_gpus"])
+    if not total:
+        raise _Skip(f"accelerator count '{row['num_gpus']}' is not a number")
+    nodes_total = _first_int(row.get("num_nodes") or "1") or 1
+    gpus = _replica_gpus(total, row.get("tp") or "", row.get("pp") or "", model, precision, acc, catalog)
+    replicas = total // gpus
+    nodes = max(1, nodes_total // replicas) if nodes_total <= total else 1
+    if gpus % nodes:
+        nodes = 1
+    dp = bool(re.search(r"dp.attention|attention dp|enable-dp-attention|dep\d", notes + " " + (row.get("tp") or "").lower())) \
+        and "dp-attention=false" not in notes
+    conc_text = (row.get("concurrency_or_batch") or "").strip().lower()
+    memory_row = metric in MEMORY_METRICS
+    if memory_row or conc_text in ("startup", "n/a"):
+        concurrency: int | str = 1
+    elif re.search(r"max|offline|saturat|server", conc_text):
+        concurrency = "max"
+    else:
+        n = _first_int(conc_text)
+        if n is None or re.search(r"unspecified|per npu|production", conc_text):
+            raise _Skip(f"concurrency '{row['concurrency_or_batch']}' is not a number")
+        concurrency = max(1, n // replicas)
+    input_tokens = _length(row.get("input_len") or "n/s", UNSTATED_INPUT)
+    output_tokens = _length(row.get("output_len") or "n/s", UNSTATED_OUTPUT)
+    family = catalog.accelerators[acc].family
+    settings = notes + " " + conc_text
+    util = _UTILIZATION.search(settings)
+    max_len = _MAX_MODEL_LEN.search(settings)
+    return Case(id=row["id"], metric=metric, measured=float(row["value"]), family_group=FAMILY_GROUPS[family],
+                model=model, precision=precision, kv_dtype=kv, accelerator=acc, gpus=gpus, nodes=nodes,
+                replicas=replicas, engine=engine, dp_attention=dp, input_tokens=input_tokens,
+                output_tokens=output_tokens, concurrency=concurrency, memory_row=memory_row,
+                memory_utilization=float(util.group(1)) if util else None,
+                unit_gib=(row.get("unit") or "").strip().lower().startswith("gib"),
+                request_tokens=int(max_len.group(1).replace(",", "")) if max_len else None)
+
+
+def read_cases(path: str | Path, catalog: Catalog) -> tuple[list[Case], list[tuple[str, str]]]:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(f"{path}: not a measurements file; missing columns {', '.join(missing)}.")
+            rows = list(reader)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such measurements file.") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: is not UTF-8 text.") from None
+    cases, skipped = [], []
+    for row in rows:
+        try:
+            cases.append(_case(row, catalog))
+        except _Skip as why:
+            skipped.append((row["id"], str(why)))
+        except ValueError as why:
+            skipped.append((row["id"], f"unreadable value ({why})"))
+    return cases, skipped
+
+
+def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
+    est = estimate(catalog, model=case.model, accelerator=case.accelerator, gpus=case.gpus, nodes=case.nodes,
+                   precision=case.precision, kv_dtype=case.kv_dtype, engine=case.engine,
+                   dp_attention=case.dp_attention, input_tokens=case.input_tokens,
+                   output_tokens=case.output_tokens, concurrency=case.concurrency,
+                   memory_utilization=case.memory_utilization)
+    m = case.metric
+    if m == "kv_cache_tokens":
+        return float(est.kv_capacity_tokens), est
+    if m == "max_concurrency":
+        if case.request_tokens:  # vLLM reports cache tokens / max_model_len, a fraction
+            return est.kv_capacity_tokens / case.request_tokens, est
+        return float(est.max_concurrency), est
+    if m == "model_memory_gb":
+        return est.weights_per_gpu_gb * (1e9 / 2**30 if case.unit_gib else 1), est
+    if est.decode_tokens_per_s_per_user is None:
+        return None, est
+    if m == "output_tok_s_total":
+        return est.output_tokens_per_s_total * case.replicas, est
+    if m == "tok_s_per_gpu":
+        return est.output_tokens_per_s_total / case.gpus, est
+    if m == "tok_s_per_user":
+        return est.decode_tokens_per_s_per_user, est
+    if m == "tpot_ms":
+        return 1000 / est.decode_tokens_per_s_per_user, est
+    if m == "ttft_ms":
+        return est.ttft_s * 1000, est
+    return None, est
+
+
+def validate(catalog: Catalog, path: str | Path | None = None) -> Report:
+    """Every usable row of the measurements file, predicted, with its error."""
+    cases, skipped = read_cases(path or bundled_measurements(), catalog)
+    report = Report(unusable=skipped)
+    for case in cases:
+        try:
+            value, est = predict(case, catalog)
+        except HwplanError as exc:
+            report.unusable.append((case.id, str(exc)))
+            continue
+        if value is None or not est.fits:
+            report.results.append(Result(case, None, None, "does not fit in hwplan's memory model"))
+            continue
+        error = value / case.measured - 1 if case.measured else None
+        report.results.append(Result(case, value, error))
+    return report
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+
+
+def render_report(report: Report, fmt: str = "table", rows: bool = True) -> str:
+    import json
+
+    if fmt == "json":
+        return json.dumps({
+            "summary": report.summary(),
+            "rows": [{"id": r.case.id, "metric": r.case.metric, "family": r.case.family_group,
+                      "model": r.case.model, "accelerator": r.case.accelerator, "gpus": r.case.gpus,
+                      "engine": r.case.engine, "predicted": r.predicted, "measured": r.case.measured,
+                      "error": r.error, "note": r.note} for r in report.results],
+            "unusable": [{"id": i, "reason": why} for i, why in report.unusable],
+        }, indent=2) + "\n"
+    out = []
+    if rows:
+        out.append(f"{'id':<11} {'metric':<18} {'hardware':<18} {'model':<22} {'engine':<9} "
+                   f"{'predicted':>10} {'measured':>10} {'error':>7}")
+        for r in sorted(report.results, key=lambda r: r.case.id):
+            err = "—" if r.error is None else f"{r.error:+.0%}"
+            out.append(f"{r.case.id:<11} {r.case.metric:<18} {f'{r.case.gpus}×{r.case.accelerator}':<18} "
+                       f"{r.case.model[:22]:<22} {r.case.engine:<9} {_fmt(r.predicted):>10} "
+                       f"{_fmt(r.case.measured):>10} {err:>7}" + (f"  {r.note}" if r.note else ""))
+        out.append("")
+    out.append(f"{'summary':<36} {'rows':>5} {'median |error|':>15} {'within ±25%':>12}")
+    for s in report.summary():
+        label = s["group"] if s["kind"] in ("memory", "speed", "metric") else f"{s['kind']}: {s['group']}"
+        out.append(f"{label[:36]:<36} {s['rows']:>5} {s['median_abs_error']:>15.1%} {s['within_25pct']:>12.0%}")
+    if report.unusable:
+        out.append("")
+        out.append(f"{len(report.unusable)} rows not usable:")
+        out += [f"  {i}: {why}" for i, why in sorted(report.unusable)]
+    return "\n".join(out) + "\n"
