@@ -20,7 +20,7 @@ CATALOG_SECTIONS = ("accelerators", "platforms", "models", "prices", "engines")
 
 
 # -- shared plumbing --------------------------------------------------------------
-def write_output(text: str, output: str | None, force: bool) -> None:
+def write_output(text: str | bytes, output: str | None, force: bool) -> None:
     """Print `text`, or write it to `output` atomically (temp file, then rename)."""
     if output is None:
         click.echo(text, nl=False)
@@ -32,8 +32,11 @@ def write_output(text: str, output: str | None, force: bool) -> None:
         raise HwplanError(f"{output}: the folder {path.parent} does not exist.")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -116,33 +119,92 @@ def main():
     """
 
 
+_PROBLEM_FLAGS = [
+    # (option, click kwargs, problem field, how the value is stored)
+    ("--model", dict(help="Model id (see `hwplan catalog models`)."), ("model",)),
+    ("--users", dict(type=int, help="Concurrent users to serve."), ("workload", "concurrent_users")),
+    ("--input-tokens", dict(type=int, help="Prompt tokens per request [default 2000]."), ("workload", "input_tokens")),
+    ("--output-tokens", dict(type=int, help="Generated tokens per request [default 1000]."),
+     ("workload", "output_tokens")),
+    ("--min-tokens-per-s", dict(type=float, help="Decode speed each user must see."), ("workload", "min_tokens_per_s")),
+    ("--max-ttft-s", dict(type=float, help="Longest acceptable time to first token, seconds."),
+     ("workload", "max_ttft_s")),
+    ("--kv-reserve-gb", dict(type=float, help="Fixed KV-cache reserve per replica (the seed's rule of thumb)."),
+     ("workload", "kv_reserve_gb")),
+    ("--precision", dict(help="auto, or a precision id of the model (fp8, bf16, int4, q4_k_m, ...)."), ("precision",)),
+    ("--kv-dtype", dict(help="KV-cache datatype: auto (bf16), fp8, ..."), ("kv_dtype",)),
+    ("--engine", dict(help="auto, vllm, sglang, trtllm or llama.cpp."), ("engine",)),
+    ("--objective", dict(type=click.Choice(["cost", "power", "tco", "users"]),
+                         help="What to minimize (users: maximize users under the limits, then cost)."), ("objective",)),
+    ("--budget", dict(type=float, help="Budget cap, in the problem's currency."), ("constraints", "budget")),
+    ("--currency", dict(help="Currency of costs and budget (ISO code, e.g. CNY)."), ("constraints", "currency")),
+    ("--prices", dict(help="Price list id (see `hwplan catalog prices`)."), ("prices",)),
+    ("--max-nodes", dict(type=int, help="Most nodes the plan may use."), ("constraints", "max_nodes")),
+    ("--max-power-kw", dict(type=float, help="Power cap of the whole plan, kW."), ("constraints", "max_power_w")),
+    ("--spare-nodes", dict(type=int, help="1: still serve every user with any one node down."),
+     ("constraints", "spare_nodes")),
+    ("--vendor", dict(multiple=True, help="Allowed accelerator maker (repeatable)."), ("constraints", "vendors")),
+    ("--accelerator", dict(multiple=True, help="Allowed accelerator id (repeatable)."), ("constraints", "accelerators")),
+]
+
+
+def _flag_param(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_") + ("s" if flag in ("--vendor", "--accelerator") else "")
+
+
+def problem_options(fn):
+    """The flags that override (or, without a file, make up) a problem."""
+    for flag, kwargs, _ in reversed(_PROBLEM_FLAGS):
+        fn = click.option(flag, _flag_param(flag), **kwargs)(fn)
+    fn = click.argument("problem", required=False)(fn)
+    fn = click.option("--time-limit", type=float, default=30.0, show_default=True,
+                      help="Solver time limit per solve, seconds.")(fn)
+    return fn
+
+
+def build_problem(problem: str | None, flags: dict):
+    """The problem file (or bundled name) with the flags applied, or a problem made of flags alone."""
+    from optimizer import load_problem, problem_from_fields, with_overrides
+
+    overrides = {}
+    for flag, _, loc in _PROBLEM_FLAGS:
+        value = flags.pop(_flag_param(flag))
+        if isinstance(value, tuple):
+            value = list(value) or None
+        if flag == "--max-power-kw" and value is not None:
+            value = round(value * 1000)
+        overrides[loc] = (flag, value)
+    if problem:
+        return with_overrides(load_problem(resolve_problem_path(problem)), overrides)
+    if overrides[("model",)][1] is None:
+        raise HwplanError("give a PROBLEM file (or a bundled problem's name), or at least --model and --users "
+                          "(see --help).")
+    fields: dict = {"workload": {}}
+    names = {}
+    for loc, (flag, value) in overrides.items():
+        if value is None:
+            continue
+        target = fields
+        for key in loc[:-1]:
+            target = target.setdefault(key, {})
+        target[loc[-1]] = value
+        names[loc] = flag
+    return problem_from_fields(fields, names)
+
+
+def solve_options(time_limit: float):
+    from optimizer import SolveOptions
+
+    if time_limit <= 0:
+        raise HwplanError(f"--time-limit = {time_limit}: give a positive number of seconds.")
+    return SolveOptions(time_limit_s=time_limit)
+
+
 @main.command()
-@click.argument("problem", required=False)
-@click.option("--model", help="Model id (see `hwplan catalog models`).")
-@click.option("--users", type=int, help="Concurrent users to serve.")
-@click.option("--input-tokens", type=int, help="Prompt tokens per request [default 2000].")
-@click.option("--output-tokens", type=int, help="Generated tokens per request [default 1000].")
-@click.option("--min-tokens-per-s", type=float, help="Decode speed each user must see.")
-@click.option("--max-ttft-s", type=float, help="Longest acceptable time to first token, seconds.")
-@click.option("--kv-reserve-gb", type=float, help="Fixed KV-cache reserve per replica (the seed's rule of thumb).")
-@click.option("--precision", help="auto, or a precision id of the model (fp8, bf16, int4, q4_k_m, ...).")
-@click.option("--kv-dtype", help="KV-cache datatype: auto (bf16), fp8, ...")
-@click.option("--engine", help="auto, vllm, sglang, trtllm or llama.cpp.")
-@click.option("--objective", type=click.Choice(["cost", "power", "tco", "users"]),
-              help="What to minimize (users: maximize users under the limits).")
-@click.option("--budget", type=float, help="Budget cap, in the problem's currency.")
-@click.option("--currency", help="Currency of costs and budget (ISO code, e.g. CNY).")
-@click.option("--prices", help="Price list id (see `hwplan catalog prices`).")
-@click.option("--max-nodes", type=int, help="Most nodes the plan may use.")
-@click.option("--max-power-kw", type=float, help="Power cap of the whole plan, kW.")
-@click.option("--vendor", "vendors", multiple=True, help="Allowed accelerator maker (repeatable).")
-@click.option("--accelerator", "accelerators", multiple=True, help="Allowed accelerator id (repeatable).")
-@click.option("--time-limit", type=float, default=30.0, show_default=True, help="Solver time limit, seconds.")
+@problem_options
 @common_options
 @handle_errors
-def solve(problem, model, users, input_tokens, output_tokens, min_tokens_per_s, max_ttft_s, kv_reserve_gb,
-          precision, kv_dtype, engine, objective, budget, currency, prices, max_nodes, max_power_kw, vendors,
-          accelerators, time_limit, catalog_files, fmt, output, force, debug):
+def solve(problem, time_limit, catalog_files, fmt, output, force, debug, **flags):
     """Find the optimal cluster for a problem file or for flags.
 
     Flags given beside PROBLEM override its fields. PROBLEM is a path or the name of
@@ -151,56 +213,164 @@ def solve(problem, model, users, input_tokens, output_tokens, min_tokens_per_s, 
     \b
     Examples:
       hwplan solve problems/deepseek-r1-seed-any-vendor.yaml
-      hwplan solve problems/deepseek-r1-seed-nvidia.yaml --format json
+      hwplan solve deepseek-r1-30-users --objective tco --format json
+      hwplan solve deepseek-r1-30-users --objective users --budget 2500000
       hwplan solve --model deepseek-r1 --users 30 --prices seed-2025-02 --vendor nvidia
     """
-    from optimizer import SolveOptions, load_problem, optimize, problem_from_fields, with_overrides
+    from optimizer import optimize
     from optimizer.render import render_plan
 
-    overrides = {
-        ("model",): ("--model", model),
-        ("workload", "concurrent_users"): ("--users", users),
-        ("workload", "input_tokens"): ("--input-tokens", input_tokens),
-        ("workload", "output_tokens"): ("--output-tokens", output_tokens),
-        ("workload", "min_tokens_per_s"): ("--min-tokens-per-s", min_tokens_per_s),
-        ("workload", "max_ttft_s"): ("--max-ttft-s", max_ttft_s),
-        ("workload", "kv_reserve_gb"): ("--kv-reserve-gb", kv_reserve_gb),
-        ("precision",): ("--precision", precision),
-        ("kv_dtype",): ("--kv-dtype", kv_dtype),
-        ("engine",): ("--engine", engine),
-        ("objective",): ("--objective", objective),
-        ("constraints", "budget"): ("--budget", budget),
-        ("constraints", "currency"): ("--currency", currency),
-        ("prices",): ("--prices", prices),
-        ("constraints", "max_nodes"): ("--max-nodes", max_nodes),
-        ("constraints", "max_power_w"): ("--max-power-kw", None if max_power_kw is None else round(max_power_kw * 1000)),
-        ("constraints", "vendors"): ("--vendor", list(vendors) or None),
-        ("constraints", "accelerators"): ("--accelerator", list(accelerators) or None),
-    }
-    if time_limit <= 0:
-        raise HwplanError(f"--time-limit = {time_limit}: give a positive number of seconds.")
-    if problem:
-        prob = with_overrides(load_problem(resolve_problem_path(problem)), overrides)
-    else:
-        if not model or (users is None and kv_reserve_gb is None):
-            raise HwplanError("give a PROBLEM file, or at least --model and --users (see `hwplan solve --help`).")
-        fields: dict = {"workload": {}}
-        flags = {}
-        for loc, (flag, value) in overrides.items():
-            if value is None:
-                continue
-            target = fields
-            for key in loc[:-1]:
-                target = target.setdefault(key, {})
-            target[loc[-1]] = value
-            flags[loc] = flag
-        prob = problem_from_fields(fields, flags)
-    catalog = load_catalog(catalog_files)
-    plan = optimize(catalog, prob, SolveOptions(time_limit_s=time_limit))
+    options = solve_options(time_limit)
+    prob = build_problem(problem, flags)
+    plan = optimize(load_catalog(catalog_files), prob, options)
     if plan.status != "optimal":
         click.echo(f"Warning: the time limit ran out; this plan is feasible, not proven optimal "
                    f"(gap {plan.solver.gap:.2%}).", err=True)
     write_output(render_plan(plan, fmt), output, force)
+
+
+@main.command()
+@problem_options
+@click.option("-k", "k", type=int, default=5, show_default=True, help="How many plans.")
+@click.option("--distinct", type=click.Choice(["sku", "accelerator", "vendor", "platform"]), default="sku",
+              show_default=True, help="Plans must differ in the node types / accelerators / vendors / servers bought.")
+@click.option("--per-vendor", is_flag=True, help="Instead: the best plan for each accelerator vendor.")
+@common_options
+@handle_errors
+def shortlist(problem, time_limit, k, distinct, per_vendor, catalog_files, fmt, output, force, debug, **flags):
+    """The K best plans that differ in what is bought — alternatives to take to vendors.
+
+    The first plan is `solve`'s optimum; the rest follow in objective order.
+
+    \b
+    Examples:
+      hwplan shortlist deepseek-r1-30-users -k 5
+      hwplan shortlist deepseek-r1-30-users --distinct vendor
+      hwplan shortlist deepseek-r1-30-users --per-vendor --format json
+    """
+    from optimizer.render import render_plans
+    from optimizer.search import per_vendor as best_per_vendor, shortlist as run_shortlist
+
+    options = solve_options(time_limit)
+    prob = build_problem(problem, flags)
+    catalog = load_catalog(catalog_files)
+    if per_vendor:
+        plans = best_per_vendor(catalog, prob, options)
+        title = f"{prob.name}: the best plan per vendor"
+    else:
+        plans = run_shortlist(catalog, prob, k, distinct, options)
+        title = f"{prob.name}: {len(plans)} best plans with different {distinct}s, minimizing {prob.objective}"
+    write_output(render_plans(plans, fmt, title), output, force)
+
+
+@main.command()
+@problem_options
+@click.option("--x", "x", type=click.Choice(["cost", "power", "nodes", "tco"]), default="cost", show_default=True)
+@click.option("--y", "y", type=click.Choice(["cost", "power", "nodes", "tco"]), default="power", show_default=True)
+@click.option("--max-points", type=int, default=50, show_default=True, help="Stop after this many points.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Also draw the front to FILE.svg or FILE.png.")
+@common_options
+@handle_errors
+def pareto(problem, time_limit, x, y, max_points, plot, catalog_files, fmt, output, force, debug, **flags):
+    """The exact trade-off between two objectives: every plan no other plan beats on both.
+
+    \b
+    Examples:
+      hwplan pareto deepseek-r1-30-users
+      hwplan pareto llama-3.1-70b-100-users --x cost --y nodes --plot front.svg
+    """
+    from optimizer.plot import save_chart
+    from optimizer.render import render_plans
+    from optimizer.search import pareto as run_pareto
+
+    options = solve_options(time_limit)
+    prob = build_problem(problem, flags)
+    plans = run_pareto(load_catalog(catalog_files), prob, x, y, max_points, options)
+    if plot:
+        def value(p, term):
+            return {"cost": float(p.totals.cost), "power": p.totals.power_w / 1000, "nodes": p.totals.nodes,
+                    "tco": float(p.tco.total) if p.tco else 0.0}[term]
+        unit = {"cost": plans[0].totals.currency, "power": "kW", "nodes": "nodes", "tco": plans[0].totals.currency}
+        chart = save_chart(plot, [(value(p, x), value(p, y)) for p in plans], line=False,
+                           title=f"{prob.name}: {x} vs {y}", xlabel=f"{x} ({unit[x]})", ylabel=f"{y} ({unit[y]})")
+        write_output(chart, plot, force)
+    write_output(render_plans(plans, fmt, f"{prob.name}: {len(plans)} plans on the {x}/{y} front"), output, force)
+
+
+@main.command()
+@problem_options
+@click.option("--users-range", "users_range", help="Sweep the user count: START:STOP:STEP (or a,b,c).")
+@click.option("--budget-range", "budget_range",
+              help="Sweep the budget and maximize users: START:STOP:STEP (or a,b,c).")
+@click.option("--workers", type=int, help="Worker processes (default: all cores for 200+ points, else 1).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Also draw the curve to FILE.svg or FILE.png.")
+@common_options
+@handle_errors
+def sweep(problem, time_limit, users_range, budget_range, workers, plot, catalog_files, fmt, output, force, debug,
+          **flags):
+    """Solve for each user count (cost curve) or each budget (users curve).
+
+    \b
+    Examples:
+      hwplan sweep llama-3.1-70b-100-users --users-range 16:256:16
+      hwplan sweep deepseek-r1-30-users --budget-range 1000000:6000000:500000 --plot curve.svg
+    """
+    import sys as _sys
+
+    from optimizer.plot import save_chart
+    from optimizer.render import render_sweep
+    from optimizer.search import parse_range, sweep as run_sweep
+
+    options = solve_options(time_limit)
+    if bool(users_range) == bool(budget_range):
+        raise HwplanError("give one of --users-range START:STOP:STEP or --budget-range START:STOP:STEP.")
+    users = parse_range(users_range, "--users-range") if users_range else None
+    budgets = parse_range(budget_range, "--budget-range") if budget_range else None
+    if workers is not None and workers < 1:
+        raise HwplanError(f"--workers = {workers}: give at least 1.")
+    prob = build_problem(problem, flags)
+    catalog = load_catalog(catalog_files)
+    total = len(users or budgets)
+    if _sys.stderr.isatty() and total > 5:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("solving", total=total)
+            points = run_sweep(catalog, prob, users=users, budgets=budgets, options=options, workers=workers,
+                               progress=lambda n: bar.advance(task, n))
+    else:
+        points = run_sweep(catalog, prob, users=users, budgets=budgets, options=options, workers=workers)
+    kind = "users" if users else "budget"
+    if plot:
+        ok = [pt for pt in points if pt.plan]
+        pts = [(pt.value, float(pt.plan.totals.cost) if kind == "users" else pt.plan.totals.users) for pt in ok]
+        currency = ok[0].plan.totals.currency if ok else ""
+        chart = save_chart(plot, pts, title=f"{prob.name}: {'cost' if kind == 'users' else 'users'} by {kind}",
+                           xlabel="concurrent users" if kind == "users" else f"budget ({currency})",
+                           ylabel=f"cost ({currency})" if kind == "users" else "users served",
+                           gaps=[pt.value for pt in points if pt.plan is None])
+        write_output(chart, plot, force)
+    write_output(render_sweep(points, kind, fmt, f"{prob.name}: sweep over {kind}"), output, force)
+
+
+@main.command()
+@problem_options
+@common_options
+@handle_errors
+def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flags):
+    """One self-contained HTML report: plan, alternatives, per-vendor, Pareto front, growth, sources.
+
+    \b
+    Examples:
+      hwplan report deepseek-r1-30-users -o report.html
+    """
+    from optimizer.report import html_report
+
+    if output is None:
+        raise HwplanError("give -o FILE.html: the report is an HTML file.")
+    options = solve_options(time_limit)
+    prob = build_problem(problem, flags)
+    write_output(html_report(load_catalog(catalog_files), prob, options), output, force)
 
 
 @main.command()

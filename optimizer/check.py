@@ -153,6 +153,12 @@ def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
         used = sum(l.gpus for l in plan.lines if l.accelerator == acc)
         if used > limit:
             out.append(f"the plan uses {used} × {acc}; only {limit} are in stock")
+    if c.spare_nodes and problem.objective != "users":
+        # Losing any one node takes down the whole replica it belongs to.
+        worst = max((l.users_per_replica for l in plan.lines), default=0)
+        if users - worst < demand:
+            out.append(f"with one node down the plan serves {users - worst} users; {demand} are needed "
+                       f"(constraints.spare_nodes = 1)")
     if c.max_skus is not None:
         skus = {l.system or f"{l.platform}+{l.gpus_per_node}x{l.accelerator}" for l in plan.lines}
         if len(skus) > c.max_skus:

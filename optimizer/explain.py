@@ -153,7 +153,7 @@ def explain_infeasible(catalog: Catalog, problem: Problem, candidates: Candidate
     if problem.workload.concurrent_users is None:
         summary = (f"No plan holds one replica of {problem.model} under these limits. Conflicting: {conflict}.")
     else:
-        summary = (f"No plan serves {demand:,} users of {problem.model} under these limits. Conflicting: {conflict}; "
+        summary = (f"No plan serves {demand:,} user{'' if demand == 1 else 's'} of {problem.model} under these limits. Conflicting: {conflict}; "
                    f"within all the limits at most {max_users:,} users can be served.")
     shown = [f for f in fixes.values() if f]
     if shown:

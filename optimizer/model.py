@@ -31,7 +31,8 @@ Objectives (lexicographic; one weighted sum when it fits in 62 bits, else stages
     cost    min (Σ cost_u·r_u, Σ power_u·r_u, Σ nodes_u·r_u)
     power   min (power, cost, nodes)
     tco     min (Σ tco_u·r_u, cost, power) with tco_u = cost_u + energy and hosting
-    users   max Σ users_u·r_u, then min cost, power (budget-capped search; no demand)
+    users   max Σ users_u·r_u, then min cost, power (budget-capped search; demand N = 1:
+            a plan must serve someone)
 
 Solver settings come from ../shared/SOLVER-NOTES.md and benchmarks/scaling.py:
 one worker with linearization level 2 proves these covering knapsacks by their LP
@@ -159,6 +160,7 @@ class PlanModel:
         self.limits = limits
         self.maximize_users = maximize_users
         self.guards: dict[str, object] = {}
+        self._groups: dict[str, object] = {}
         self._enforce = enforce
         self.bounds = replica_bounds(units, limits, maximize_users)
         self.units = [u for u in units if self.bounds[u.id] > 0]
@@ -210,7 +212,7 @@ class PlanModel:
     # -- constraints, one per group --------------------------------------------
     def _add_demand(self) -> None:
         n = self.limits.demand
-        if n is None or self.maximize_users:
+        if n is None:
             return
         self._guarded("demand", self.model.add(self.terms["users"] >= n))
         if self.limits.spare and self.units:
@@ -254,6 +256,30 @@ class PlanModel:
                 self.model.add_implication(self.used[u.id], z)
             chosen.append(z)
         self._guarded("max_skus", self.model.add(sum(chosen) <= self.limits.max_skus))
+
+    # -- distinct plans ------------------------------------------------------------
+    def group_used(self, group: str, unit_ids: list[str]):
+        """A literal that is true exactly when some unit of `group` is used (needs `used`)."""
+        key = f"group[{group}]"
+        lit = self._groups.get(key)
+        if lit is None:
+            lit = self.model.new_bool_var(key)
+            members = [self.used[uid] for uid in unit_ids if uid in self.used]
+            for y in members:
+                self.model.add_implication(y, lit)
+            self.model.add_bool_or([lit.Not(), *members])
+            self._groups[key] = lit
+        return lit
+
+    def forbid_group_set(self, groups: dict[str, list[str]], chosen: set[str]) -> None:
+        """No-good: the next plan must not use exactly the groups in `chosen` (supersets stay allowed)."""
+        lits = [self.group_used(g, uids).Not() if g in chosen else self.group_used(g, uids)
+                for g, uids in sorted(groups.items())]
+        self.model.add_bool_or(lits)
+
+    def cap_term(self, term: str, value: int) -> None:
+        """term ≤ value from now on (ε-constraints of a Pareto sweep)."""
+        self.model.add(self.terms[term] <= value)
 
     # -- solving -----------------------------------------------------------------
     def hint(self, replicas: dict[str, int]) -> None:
@@ -302,6 +328,9 @@ class PlanModel:
             stages = [[(t, s, 1)] for t, s in terms]
 
         status_all = "optimal"
+        base = self.model
+        if len(stages) > 1:
+            self.model = base.clone()  # stage equalities stay out of the caller's model
         values: dict[str, int] = {}
         bound = None
         gap = 0.0
@@ -312,9 +341,11 @@ class PlanModel:
             solver = self.solver(options, options.time_limit_s - (time.perf_counter() - start))
             status = solver.solve(self.model)
             if status == self.cp.INFEASIBLE:
+                self.model = base
                 return None
             if status not in (self.cp.OPTIMAL, self.cp.FEASIBLE):
                 if i == 0:
+                    self.model = base
                     if status == self.cp.MODEL_INVALID:
                         raise RuntimeError(f"CP-SAT rejected the model: {self.model.validate()}")
                     raise SolverTimeoutError(
@@ -341,6 +372,7 @@ class PlanModel:
                 t, s, _ = stage[0]
                 self.model.add(self.terms[t] == values[t])
                 self.hint(replicas)
+        self.model = base
         values = {t: int(v) for t, v in values.items()}
         return Solution(status=status_all, replicas=replicas, values=values, bound=bound, gap=gap,
                         seconds=time.perf_counter() - start)

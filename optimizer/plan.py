@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["PlanLine", "Totals", "SolverInfo", "Plan", "money_json"]
+__all__ = ["PlanLine", "Totals", "SolverInfo", "TcoBreakdown", "Plan", "money_json"]
 
 
 def money_json(value: Fraction | float | int) -> int | float:
@@ -115,6 +115,21 @@ class Totals(_Record):
                 "nodes": self.nodes, "gpus": self.gpus, "memory_gb": round(self.memory_gb, 1), "users": self.users}
 
 
+class TcoBreakdown(_Record):
+    capex: Fraction
+    energy: Fraction
+    hosting: Fraction
+    total: Fraction
+    years: float
+    price_per_kwh: float
+    pue: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"capex": money_json(self.capex), "energy": money_json(self.energy),
+                "hosting": money_json(self.hosting), "total": money_json(self.total), "years": self.years,
+                "price_per_kwh": self.price_per_kwh, "pue": self.pue}
+
+
 class SolverInfo(_Record):
     seconds: float
     gap: float
@@ -137,6 +152,7 @@ class Plan(_Record):
     left_out: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     exchange_rates: tuple[str, ...] = ()
+    tco: TcoBreakdown | None = None
 
     @classmethod
     def from_lines(cls, lines: list[PlanLine], currency: str, **fields: Any) -> Plan:
@@ -160,6 +176,7 @@ class Plan(_Record):
             "solver": {"seconds": round(self.solver.seconds, 3), "gap": round(self.solver.gap, 6),
                        "bound": self.solver.bound, "units_considered": self.solver.units_considered,
                        "units_after_pruning": self.solver.units_after_pruning},
+            "tco": self.tco.to_json() if self.tco else None,
             "left_out": list(self.left_out),
             "exchange_rates": list(self.exchange_rates),
             "notes": list(self.notes),

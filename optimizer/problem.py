@@ -20,7 +20,7 @@ from catalog.schema import KV_DTYPE_BYTES
 from catalog.validation import describe_errors
 from catalog.yamlio import YamlDoc, format_loc, read_yaml
 
-__all__ = ["Problem", "Workload", "Constraints", "load_problem", "problem_from_fields", "with_overrides",
+__all__ = ["Problem", "Workload", "Constraints", "Tco", "DEFAULT_ELECTRICITY_PER_KWH", "load_problem", "problem_from_fields", "with_overrides",
            "check_ids", "OBJECTIVES"]
 
 OBJECTIVES = ("cost", "power", "tco", "users")
@@ -43,12 +43,6 @@ class Workload(_Record):
         "Reserve this much memory for the KV cache instead of computing it from the workload "
         "(doubled when an fp8 model runs in bf16). Without concurrent_users the plan is one replica."))
 
-    @model_validator(mode="after")
-    def _needs_demand(self) -> Workload:
-        if self.concurrent_users is None and self.kv_reserve_gb is None:
-            raise ValueError("give workload.concurrent_users (or workload.kv_reserve_gb for a single replica)")
-        return self
-
     @property
     def context_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
@@ -68,6 +62,7 @@ class Constraints(_Record):
     require_native_fp8: bool = False
     max_skus: int | None = Field(None, ge=1, le=1000, description="Distinct node types in the plan.")
     stock: dict[str, int] = Field(default_factory=dict, description="Accelerators available, by id.")
+    spare_nodes: int = Field(0, ge=0, le=1, description="1: the plan still serves every user with any one node down.")
 
     @field_validator("stock")
     @classmethod
@@ -76,6 +71,29 @@ class Constraints(_Record):
             if value < 0:
                 raise ValueError(f"stock of {key} is {value}; it must be 0 or more")
         return stock
+
+
+# Electricity prices per kWh used when a problem gives none. Assumptions with reasons:
+# USD 0.10 sits between the US EIA 2024 industrial (~0.08) and commercial (~0.13) averages;
+# CNY 0.70 is a typical Chinese large-industry tariff; EUR 0.15 a typical EU non-household price.
+DEFAULT_ELECTRICITY_PER_KWH = {"USD": 0.10, "CNY": 0.70, "EUR": 0.15}
+
+
+class Tco(_Record):
+    """Total cost of ownership = capital cost + energy + hosting over a horizon."""
+
+    years: float = Field(4.0, gt=0, le=30, description="Horizon; 4 years is a common depreciation period.")
+    electricity_per_kwh: float | None = Field(None, ge=0, le=100, description="In the problem's currency; "
+                                              "default by currency (USD 0.10, CNY 0.70, EUR 0.15).")
+    pue: float = Field(1.4, ge=1, le=3, description="Facility power per IT power; 1.4 is a modern colocation "
+                       "figure (Uptime Institute's 2023 global average is 1.58).")
+    load_factor: float = Field(1.0, gt=0, le=1, description="Average share of the nodes' rated draw; 1 is conservative.")
+    hosting_per_node_year: float = Field(0.0, ge=0, le=1e9, description="Rack space, cooling contract, support.")
+
+    def price_per_kwh(self, currency: str) -> float | None:
+        if self.electricity_per_kwh is not None:
+            return self.electricity_per_kwh
+        return DEFAULT_ELECTRICITY_PER_KWH.get(currency)
 
 
 class Problem(_Record):
@@ -90,6 +108,7 @@ class Problem(_Record):
     constraints: Constraints = Field(default_factory=Constraints)
     prices: str = "street-usd-2025"
     objective: Literal["cost", "power", "tco", "users"] = "cost"
+    tco: Tco = Field(default_factory=Tco)
 
     _where: dict[tuple, str] = PrivateAttr(default_factory=dict)
     _origin: str = PrivateAttr(default="command line")
@@ -103,10 +122,13 @@ class Problem(_Record):
 
     @model_validator(mode="after")
     def _objective_needs(self) -> Problem:
-        if self.objective == "users" and self.constraints.budget is None and self.constraints.max_nodes is None \
-                and self.constraints.max_power_w is None:
-            raise ValueError("objective 'users' maximizes users under a limit: give constraints.budget, "
-                             "max_nodes or max_power_w")
+        c, w = self.constraints, self.workload
+        if self.objective == "users":
+            if c.budget is None and c.max_nodes is None and c.max_power_w is None:
+                raise ValueError("objective 'users' maximizes users under a limit: give constraints.budget, "
+                                 "max_nodes or max_power_w")
+        elif w.concurrent_users is None and w.kv_reserve_gb is None:
+            raise ValueError("give workload.concurrent_users (or workload.kv_reserve_gb for a single replica)")
         return self
 
     def where(self, *loc: Any) -> str:

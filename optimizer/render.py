@@ -200,3 +200,69 @@ def render_catalog(catalog: Catalog, section: str, fmt: str = "table") -> str:
         return "\n".join(out) + "\n"
     return _table(shown, [["" if r[k] is None else str(r[k]) for k in shown] for r in rows],
                   title=f"{len(rows)} {section}")
+
+
+def render_plans(plans: list[Plan], fmt: str = "table", title: str = "") -> str:
+    """Several plans (a shortlist, a per-vendor list, a Pareto front): JSON `{"plans": [...]}`."""
+    if fmt == "json":
+        return json.dumps({"plans": [p.to_json() for p in plans]}, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        rows = [{"rank": i, **row} for i, p in enumerate(plans, 1) for row in plan_rows(p)]
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["rank"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buf.getvalue()
+    t0 = plans[0].totals if plans else None
+    headers = ["#", "Buy", "Nodes", "GPUs", "Users", "tok/s/user", "Cost", "Power kW", "vs #1"]
+    body = []
+    for i, p in enumerate(plans, 1):
+        t = p.totals
+        what = " + ".join(f"{l.nodes} × {l.system or l.platform} ({l.gpus_per_node} × {l.accelerator}, "
+                          f"{l.precision}/{l.engine})" for l in p.lines)
+        speed = min((l.tokens_per_s_per_user for l in p.lines if l.tokens_per_s_per_user is not None), default=None)
+        delta = "" if i == 1 or not t0 else f"+{float(t.cost - t0.cost):,.0f}" if t.cost >= t0.cost \
+            else f"{float(t.cost - t0.cost):,.0f}"
+        body.append([str(i), what, str(t.nodes), str(t.gpus), f"{t.users:,}", _num(speed), _money(t.cost, t.currency),
+                     _num(t.power_w / 1000), delta])
+    if fmt == "md":
+        out = [f"**{title}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        out += ["| " + " | ".join(r) + " |" for r in body]
+        return "\n".join(out) + "\n"
+    return (title + "\n" if title else "") + _table(headers, body, right={0, 2, 3, 4, 5, 6, 7, 8})
+
+
+def render_sweep(points, kind: str, fmt: str = "table", title: str = "") -> str:
+    """One row per sweep point; JSON `{"plans": [...]}` with `sweep_value`, infeasible points included."""
+    if fmt == "json":
+        out = []
+        for pt in points:
+            if pt.plan is not None:
+                out.append({"sweep_value": pt.value, **pt.plan.to_json()})
+            else:
+                out.append({"sweep_value": pt.value, "status": "infeasible", "objective": None, "plan": None,
+                            "explanation": pt.explanation})
+        return json.dumps({"plans": out}, indent=2, ensure_ascii=False) + "\n"
+    label = "Users" if kind == "users" else "Budget"
+    headers = [label, "Status", "Cost", "Users served", "Nodes", "Power kW", "Buy"]
+    body = []
+    for pt in points:
+        if pt.plan is None:
+            body.append([f"{pt.value:,.0f}", "infeasible", "—", "—", "—", "—",
+                         (pt.explanation or {}).get("summary", "")[:70]])
+            continue
+        t = pt.plan.totals
+        what = " + ".join(f"{l.nodes} × {l.item}" for l in pt.plan.lines)
+        body.append([f"{pt.value:,.0f}", pt.plan.status, _money(t.cost, t.currency), f"{t.users:,}", str(t.nodes),
+                     _num(t.power_w / 1000), what])
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(headers)
+        w.writerows(body)
+        return buf.getvalue()
+    if fmt == "md":
+        out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        out += ["| " + " | ".join(r) + " |" for r in body]
+        return "\n".join(out) + "\n"
+    return (title + "\n" if title else "") + _table(headers, body, right={0, 2, 3, 4, 5})

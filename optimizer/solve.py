@@ -1,13 +1,14 @@
-"""`optimize(catalog, problem)`: the cheapest (or lowest-power) plan, checked.
+"""`optimize(catalog, problem)`: the optimal plan, checked.
 
 prepare (units.py) → limits → prune dominated units (prune.py) → CP-SAT
 (model.py) → plan (plan.py) → independent check (check.py). Pure: reads no
-files, prints nothing, never mutates its inputs.
+files, prints nothing, never mutates its inputs. The search modes (search.py)
+reuse `prepare_problem` and `plan_from_solution`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from catalog import Catalog
@@ -15,36 +16,42 @@ from catalog import Catalog
 from .check import assert_plan_ok
 from .explain import explain_infeasible
 from .model import Limits, SolveOptions, Solution, solve_units
-from .plan import Plan, PlanLine, SolverInfo
+from .plan import Plan, PlanLine, SolverInfo, TcoBreakdown
 from .problem import Problem
 from .prune import prune_dominated
 from .scaling import exact, money_from_int, money_to_int
+from .tco import TcoRates, tco_rates
 from .units import Candidates, Unit, prepare
 
-__all__ = ["optimize", "limits_for", "plan_from_solution", "Prepared", "prepare_problem"]
+__all__ = ["optimize", "limits_for", "plan_from_solution", "Prepared", "prepare_problem", "plan_tco"]
 
 
 def limits_for(problem: Problem, scale: int) -> Limits:
     """The problem's limits as solver integers (caps floored, so rounding never lets a plan through)."""
     c, w = problem.constraints, problem.workload
+    # Maximizing users still needs at least one user served: an empty plan is no answer.
+    demand = 1 if problem.objective == "users" else (w.concurrent_users if w.concurrent_users is not None else 1)
     return Limits(
-        demand=w.concurrent_users if w.concurrent_users is not None else 1,
+        demand=demand,
         max_nodes=c.max_nodes,
         budget=None if c.budget is None else money_to_int(exact(c.budget), scale, rounding="floor"),
         max_power_w=c.max_power_w,
         stock=dict(c.stock),
         max_skus=c.max_skus,
+        spare=c.spare_nodes > 0,
     )
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """Everything the search modes share: the candidates, the limits, the pruned units."""
+    """Everything the search modes share: candidates, limits, pruned units, TCO coefficients."""
 
     problem: Problem
     candidates: Candidates
     limits: Limits
     units: list[Unit]
+    rates: TcoRates | None = None
+    tco: dict[str, int] = field(default_factory=dict)   # unit id -> TCO in solver money units
 
     def by_id(self) -> dict[str, Unit]:
         return {u.id: u for u in self.candidates.units}
@@ -56,7 +63,10 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     if not candidates.units:
         raise explain_infeasible(catalog, problem, candidates, limits)
     units = prune_dominated(candidates.units, limits, same_sku=same_sku) if prune else list(candidates.units)
-    return Prepared(problem=problem, candidates=candidates, limits=limits, units=units)
+    rates = tco_rates(problem, candidates.currency)
+    tco = {u.id: rates.unit_int(u.cost, u.power_w, u.nodes, candidates.money_scale) for u in candidates.units} \
+        if rates else {}
+    return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco)
 
 
 def _left_out(c: Candidates) -> tuple[str, ...]:
@@ -69,6 +79,16 @@ def _left_out(c: Candidates) -> tuple[str, ...]:
     for reason, accs in by_reason.items():
         out.append(f"{reason}: " + ", ".join(accs))
     return tuple(out)
+
+
+def plan_tco(plan: Plan, rates: TcoRates | None) -> TcoBreakdown | None:
+    if rates is None:
+        return None
+    energy = rates.energy(plan.totals.power_w)
+    hosting = rates.hosting(plan.totals.nodes)
+    return TcoBreakdown(capex=plan.totals.cost, energy=energy, hosting=hosting,
+                        total=plan.totals.cost + energy + hosting, years=rates.years,
+                        price_per_kwh=rates.price_per_kwh, pue=rates.pue)
 
 
 def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Plan:
@@ -87,35 +107,36 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
             ttft_s=u.capacity.ttft_s, node_price=u.node.price, node_power_w=u.node.power_w,
             memory_gb_per_node=u.node.memory_gb, note=u.note))
     notes = []
-    if prep.problem.workload.kv_reserve_gb is not None:
-        notes.append(f"rule-of-thumb mode: each replica keeps {prep.problem.workload.kv_reserve_gb:g} GB for the KV "
+    problem = prep.problem
+    if problem.workload.kv_reserve_gb is not None:
+        notes.append(f"rule-of-thumb mode: each replica keeps {problem.workload.kv_reserve_gb:g} GB for the KV "
                      f"cache (doubled where an fp8 model runs in bf16)")
+    if problem.constraints.spare_nodes:
+        notes.append("spare capacity: every user is still served with any one node down")
     rates = tuple(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in c.rates_used)
+    bound = None
+    if solution.bound is not None:
+        bound = float(money_from_int(solution.bound, c.money_scale)) if objective in ("cost", "tco") \
+            else float(solution.bound)
     plan = Plan.from_lines(
         lines, c.currency, status=solution.status, objective=objective, objective_value=Fraction(0),
-        problem=prep.problem.name, model=prep.problem.model, users_demanded=prep.problem.workload.concurrent_users,
+        problem=problem.name, model=problem.model, users_demanded=problem.workload.concurrent_users,
         price_list=c.price_list,
-        solver=SolverInfo(seconds=solution.seconds, gap=solution.gap,
-                          bound=None if solution.bound is None else _bound_in_units(solution, objective, c.money_scale),
+        solver=SolverInfo(seconds=solution.seconds, gap=solution.gap, bound=bound,
                           units_considered=len(c.units), units_after_pruning=len(prep.units)),
         left_out=_left_out(c), notes=tuple(notes), exchange_rates=rates)
-    value = {"cost": plan.totals.cost, "power": Fraction(plan.totals.power_w),
-             "users": Fraction(plan.totals.users), "tco": Fraction(0)}[objective]
-    return plan.model_copy(update={"objective_value": value})
-
-
-def _bound_in_units(solution: Solution, objective: str, scale: int) -> float:
-    if objective in ("cost", "tco"):
-        return float(money_from_int(solution.bound, scale))  # type: ignore[arg-type]
-    return float(solution.bound)  # type: ignore[arg-type]
+    tco = plan_tco(plan, prep.rates)
+    value = {"cost": plan.totals.cost, "power": Fraction(plan.totals.power_w), "users": Fraction(plan.totals.users),
+             "nodes": Fraction(plan.totals.nodes), "tco": tco.total if tco else Fraction(0)}[objective]
+    return plan.model_copy(update={"objective_value": value, "tco": tco})
 
 
 def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> Plan:
     """The optimal plan for `problem`; raises InfeasibleError (with an explanation) if none exists."""
     prep = prepare_problem(catalog, problem)
-    solution = solve_units(prep.units, prep.limits, problem.objective, options)
+    solution = solve_units(prep.units, prep.limits, problem.objective, options,
+                           tco=prep.tco if problem.objective == "tco" else None)
     if solution is None:
         raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units)
     plan = plan_from_solution(prep, solution, problem.objective)
     return assert_plan_ok(plan, catalog, problem)
-

@@ -1,0 +1,153 @@
+"""`hwplan report`: one self-contained HTML file a purchaser can read and forward.
+
+It holds the optimal plan (with its TCO), the shortlist of alternatives, the best
+plan per vendor, the cost/power Pareto front, a sweep of the user count, and the
+sources and dates of every figure used. Styles and charts are inline: nothing is
+fetched when the file is opened.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+from fractions import Fraction
+
+from catalog import Catalog
+from catalog.errors import NoPlanError
+
+from .model import SolveOptions
+from .plan import Plan, money_json
+from .plot import svg_chart
+from .problem import Problem
+from .search import pareto, per_vendor, shortlist, sweep
+from .solve import optimize
+
+__all__ = ["html_report"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}th,td{border:1px solid #ddd;padding:.3rem .6rem;text-align:left}
+th{background:#f4f6f8}td.n{text-align:right}.muted{color:#666;font-size:.85rem}.ok{color:#1a7f37}
+"""
+
+
+def _money(x: Fraction | float, currency: str = "") -> str:
+    v = money_json(x)
+    return (f"{v:,}" if isinstance(v, int) else f"{v:,.2f}") + (f" {currency}" if currency else "")
+
+
+def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
+                                    for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _plan_table(plan: Plan) -> str:
+    rows = []
+    for l in plan.lines:
+        rows.append([html.escape(l.item), str(l.nodes), str(l.gpus), f"{l.precision} / {l.engine}",
+                     f"{l.users:,}", "—" if l.tokens_per_s_per_user is None else f"{l.tokens_per_s_per_user:,.1f}",
+                     "—" if l.ttft_s is None else f"{l.ttft_s:,.2f}", _money(l.node_price), _money(l.cost),
+                     f"{l.power_w / 1000:,.1f}"])
+    t = plan.totals
+    rows.append(["<b>Total</b>", f"<b>{t.nodes}</b>", f"<b>{t.gpus}</b>", f"{t.memory_gb:,.0f} GB", f"<b>{t.users:,}</b>",
+                 "", "", "", f"<b>{_money(t.cost, t.currency)}</b>", f"<b>{t.power_w / 1000:,.1f}</b>"])
+    out = _table(["Buy", "Nodes", "GPUs", "Precision / engine", "Users", "tok/s per user", "TTFT s", "Node price",
+                  "Cost", "Power kW"], rows, numeric={1, 2, 4, 5, 6, 7, 8, 9})
+    if plan.tco:
+        c = plan.tco
+        out += (f'<p>Total cost of ownership over {c.years:g} years: <b>{_money(c.total, t.currency)}</b> = capital '
+                f'{_money(c.capex)} + energy {_money(c.energy)} (at {c.price_per_kwh:g} {t.currency}/kWh, PUE '
+                f'{c.pue:g}) + hosting {_money(c.hosting)}.</p>')
+    out += (f'<p class="muted">Status: <span class="ok">{plan.status}</span>; solved in {plan.solver.seconds:.2f} s; '
+            f'checked by the independent plan checker.</p>')
+    return out
+
+
+def _plans_table(plans: list[Plan]) -> str:
+    rows = []
+    for i, p in enumerate(plans, 1):
+        what = "<br>".join(html.escape(f"{l.nodes} × {l.item}, {l.precision}/{l.engine}") for l in p.lines)
+        speed = min((l.tokens_per_s_per_user for l in p.lines if l.tokens_per_s_per_user is not None), default=None)
+        rows.append([str(i), what, str(p.totals.nodes), f"{p.totals.users:,}",
+                     "—" if speed is None else f"{speed:,.1f}", _money(p.totals.cost, p.totals.currency),
+                     f"{p.totals.power_w / 1000:,.1f}"])
+    return _table(["#", "Buy", "Nodes", "Users", "tok/s per user", "Cost", "Power kW"], rows, numeric={0, 2, 3, 4, 5, 6})
+
+
+def _sources(catalog: Catalog, problem: Problem, plans: list[Plan]) -> str:
+    used_acc = sorted({l.accelerator for p in plans for l in p.lines})
+    used_items = sorted({x for p in plans for l in p.lines for x in (l.system, l.platform, l.accelerator) if x})
+    rows = []
+    for a in used_acc:
+        r = catalog.accelerators[a]
+        rows.append([html.escape(a), f"{r.memory_gb:g} GB, {r.memory_bandwidth_gbs:,.0f} GB/s, {r.tdp_w} W",
+                     html.escape(r.source), html.escape(r.date)])
+    m = catalog.models[problem.model]
+    rows.append([html.escape(m.id), f"{m.params_b:g}B params, {m.active_params_b:g}B active",
+                 html.escape(m.source), html.escape(m.date)])
+    plist = catalog.price_lists[problem.prices]
+    for o in plist.offers:
+        if o.item in used_items:
+            rows.append([html.escape(o.item), f"{o.price:,.2f} {plist.currency} ({o.vendor}, {o.condition})",
+                         html.escape(o.source), html.escape(o.date)])
+    return _table(["Item", "Figure", "Source", "Date"], rows)
+
+
+def html_report(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> str:
+    """The whole report as one HTML string."""
+    best = optimize(catalog, problem, options)
+    sections = [f"<h2>Optimal plan</h2>{_plan_table(best)}"]
+    plans = [best]
+    try:
+        alts = shortlist(catalog, problem, k=5, options=options)
+        plans += alts
+        sections.append(f"<h2>Alternatives (different node types)</h2>{_plans_table(alts)}")
+    except NoPlanError:
+        pass
+    try:
+        vendors = per_vendor(catalog, problem, options)
+        plans += vendors
+        sections.append(f"<h2>Best plan per vendor</h2>{_plans_table(vendors)}")
+    except NoPlanError:
+        pass
+    if problem.objective != "users":
+        try:
+            front = pareto(catalog, problem, "cost", "power", max_points=20, options=options)
+            plans += front
+            chart = svg_chart([(float(p.totals.cost), p.totals.power_w / 1000) for p in front],
+                              title="Cost vs power: every plan not beaten on both",
+                              xlabel=f"cost ({best.totals.currency})", ylabel="power (kW)", line=False,
+                              labels=[", ".join(l.item for l in p.lines) for p in front])
+            sections.append(f"<h2>Cost vs power</h2>{chart}{_plans_table(front)}")
+        except NoPlanError:
+            pass
+    n = problem.workload.concurrent_users
+    if n and problem.objective != "users":
+        values = sorted({max(1, round(n * f)) for f in (0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4)})
+        points = sweep(catalog, problem, users=values, options=options)
+        ok = [(pt.value, float(pt.plan.totals.cost)) for pt in points if pt.plan]
+        chart = svg_chart(ok, title="Cost as the number of users grows", xlabel="concurrent users",
+                          ylabel=f"cost ({best.totals.currency})",
+                          gaps=[pt.value for pt in points if pt.plan is None])
+        rows = [[f"{pt.value:,.0f}", _money(pt.plan.totals.cost, pt.plan.totals.currency) if pt.plan else "no plan",
+                 ", ".join(f"{l.nodes} × {l.item}" for l in pt.plan.lines) if pt.plan else
+                 html.escape((pt.explanation or {}).get("summary", ""))] for pt in points]
+        sections.append(f"<h2>Growth</h2>{chart}{_table(['Users', 'Cost', 'Buy'], rows, numeric={0, 1})}")
+    sections.append(f"<h2>Sources of the figures used</h2>{_sources(catalog, problem, plans)}")
+    w, c = problem.workload, problem.constraints
+    facts = [f"Model: <b>{html.escape(problem.model)}</b>, precision {html.escape(str(problem.precision))}",
+             f"Workload: {w.concurrent_users or 'one replica'} concurrent users, {w.input_tokens:,} tokens in, "
+             f"{w.output_tokens:,} out, at least {w.min_tokens_per_s:g} tok/s each"
+             + (f", first token within {w.max_ttft_s:g} s" if w.max_ttft_s else ""),
+             f"Prices: {html.escape(problem.prices)} in {best.totals.currency}"
+             + (f"; budget {c.budget:,.0f}" if c.budget else "") + (f"; at most {c.max_nodes} nodes" if c.max_nodes else "")
+             + (f"; vendors {', '.join(c.vendors)}" if c.vendors else "")]
+    facts += [html.escape(r) for r in best.exchange_rates]
+    head = (f"<h1>{html.escape(problem.name)}</h1><p>{html.escape(problem.description)}</p>"
+            f"<ul>{''.join(f'<li>{f}</li>' for f in facts)}</ul>")
+    stamp = f'<p class="muted">Generated by hwplan on {datetime.date.today().isoformat()}.</p>'
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(problem.name)} — "
+            f"hwplan report</title><style>{_CSS}</style></head><body>{head}{''.join(sections)}{stamp}</body></html>\n")

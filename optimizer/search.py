@@ -1,0 +1,268 @@
+"""Search modes on the same CP-SAT model: shortlists, per-vendor plans, Pareto fronts, sweeps.
+
+- shortlist: the K best plans that differ in what is bought — at the level of node
+  types (default), accelerators, vendors or platforms. After each solve an exact
+  no-good forbids the same set of groups (a superset stays allowed: it can be the
+  next-best plan). Dominance pruning is restricted to units of the same group, so
+  no alternative is lost.
+- per_vendor: the best plan using one accelerator vendor only, for each vendor.
+- pareto: the exact non-dominated plans on two objectives (cost, power, nodes, tco)
+  by ε-constraints: min x (then y), then require y below the last point's y, repeat.
+- sweep: the optimum for each user count (or each budget, maximizing users); points
+  run in worker processes in contiguous chunks, each chunk reusing the previous
+  point's solution as a hint.
+
+Every plan returned has passed the independent checker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+
+from catalog import Catalog
+from catalog.errors import InfeasibleError, InputError, NoPlanError
+
+from .check import assert_plan_ok
+from .explain import explain_infeasible
+from .model import PlanModel, Solution, SolveOptions
+from .plan import Plan
+from .problem import Problem, with_overrides
+from .prune import prune_dominated
+from .solve import Prepared, plan_from_solution, prepare_problem
+from .units import Unit
+
+__all__ = ["shortlist", "per_vendor", "pareto", "sweep", "k_best", "pareto_front", "SweepPoint", "DISTINCT_LEVELS", "PARETO_TERMS",
+           "parse_range"]
+
+DISTINCT_LEVELS = ("sku", "accelerator", "vendor", "platform")
+PARETO_TERMS = ("cost", "power", "nodes", "tco")
+
+
+def _group_of(unit: Unit, level: str) -> str:
+    if level == "sku":
+        return unit.sku
+    if level == "accelerator":
+        return unit.node.accelerator.id
+    if level == "vendor":
+        return unit.node.vendor
+    if level == "platform":
+        return unit.node.system.id if unit.node.system else unit.node.platform.id
+    raise InputError(f"--distinct = '{level}': choose one of {', '.join(DISTINCT_LEVELS)}.")
+
+
+def _prune_within(units: Sequence[Unit], prep: Prepared, level: str) -> list[Unit]:
+    """Dominance pruning that only lets a unit replace another of the same group."""
+    by_group: dict[str, list[Unit]] = defaultdict(list)
+    for u in units:
+        by_group[_group_of(u, level)].append(u)
+    kept: list[Unit] = []
+    for group_units in by_group.values():
+        kept += prune_dominated(group_units, prep.limits, same_sku=level == "sku")
+    return sorted(kept, key=lambda u: u.id)
+
+
+def _model(prep: Prepared, units: Sequence[Unit], objective: str, *, need_used: bool = False) -> PlanModel:
+    return PlanModel(units, prep.limits, maximize_users=objective == "users", need_used=need_used,
+                     tco=prep.tco or None)
+
+
+def _checked(catalog: Catalog, prep: Prepared, solution, objective: str, problem: Problem | None = None) -> Plan:
+    plan = plan_from_solution(prep, solution, objective)
+    return assert_plan_ok(plan, catalog, problem or prep.problem)
+
+
+def k_best(model: PlanModel, objective: str, k: int, group_of: Callable[[str], str],
+           options: SolveOptions = SolveOptions()) -> list[Solution]:
+    """Up to `k` optimal solutions in objective order whose sets of groups all differ (model level)."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for u in model.units:
+        groups[group_of(u.id)].append(u.id)
+    found: list[Solution] = []
+    while len(found) < k:
+        solution = model.solve(objective, options)
+        if solution is None:
+            break
+        found.append(solution)
+        model.forbid_group_set(groups, {group_of(uid) for uid in solution.replicas})
+    return found
+
+
+def pareto_front(model: PlanModel, x: str, y: str, max_points: int = 50,
+                 options: SolveOptions = SolveOptions()) -> list[Solution]:
+    """Non-dominated solutions on (x, y) by ε-constraints, lowest x first (model level)."""
+    tie = "nodes" if "nodes" not in (x, y) else "cost"
+    found: list[Solution] = []
+    while len(found) < max_points:
+        solution = model.solve(((x, 1), (y, 1), (tie, 1)), options)
+        if solution is None:
+            break
+        found.append(solution)
+        model.cap_term(y, solution.values[y] - 1)
+    return found
+
+
+def shortlist(catalog: Catalog, problem: Problem, k: int = 5, distinct: str = "sku",
+              options: SolveOptions = SolveOptions()) -> list[Plan]:
+    """The `k` best plans, in objective order, that differ at the `distinct` level."""
+    if k < 1:
+        raise InputError(f"-k = {k}: ask for at least one plan.")
+    prep = prepare_problem(catalog, problem, prune=False)
+    units = _prune_within(prep.candidates.units, prep, distinct)
+    prep = replace(prep, units=units)
+    model = _model(prep, units, problem.objective, need_used=True)
+    by_id = {u.id: u for u in units}
+    found = k_best(model, problem.objective, k, lambda uid: _group_of(by_id[uid], distinct), options)
+    plans = [_checked(catalog, prep, solution, problem.objective) for solution in found]
+    if not plans:
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits)
+    return plans
+
+
+def per_vendor(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> list[Plan]:
+    """The best plan for each accelerator vendor that can serve the problem, best first."""
+    prep = prepare_problem(catalog, problem)
+    plans = []
+    for vendor in sorted({u.node.vendor for u in prep.units}):
+        units = [u for u in prep.units if u.node.vendor == vendor]
+        solution = _model(prep, units, problem.objective).solve(problem.objective, options)
+        if solution is not None:
+            vendor_problem = with_overrides(problem, {("constraints", "vendors"): ("--per-vendor", [vendor])})
+            plans.append(_checked(catalog, replace(prep, units=units), solution, problem.objective, vendor_problem))
+    if not plans:
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units)
+    key = {"cost": lambda p: p.totals.cost, "power": lambda p: p.totals.power_w,
+           "tco": lambda p: p.objective_value, "users": lambda p: -p.totals.users}[problem.objective]
+    return sorted(plans, key=lambda p: (key(p), p.totals.cost))
+
+
+def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power", max_points: int = 50,
+           options: SolveOptions = SolveOptions()) -> list[Plan]:
+    """Every non-dominated plan on (x, y), lowest x first, up to `max_points`."""
+    for name, term in (("--x", x), ("--y", y)):
+        if term not in PARETO_TERMS:
+            raise InputError(f"{name} = '{term}': choose one of {', '.join(PARETO_TERMS)}.")
+    if x == y:
+        raise InputError(f"--x and --y are both '{x}'; a front needs two different objectives.")
+    if problem.objective == "users":
+        raise InputError("a Pareto front minimizes two objectives for a fixed demand; objective 'users' has none.")
+    prep = prepare_problem(catalog, problem)
+    if "tco" in (x, y) and not prep.tco:
+        raise InputError(f"a TCO front needs an electricity price in {prep.candidates.currency} (tco.electricity_per_kwh).")
+    model = _model(prep, prep.units, "cost")
+    plans = [_checked(catalog, prep, solution, "cost").model_copy(update={"objective": f"{x}/{y}"})
+             for solution in pareto_front(model, x, y, max_points, options)]
+    if not plans:
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units)
+    return plans
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    value: int | float          # the user count or budget of this point
+    plan: Plan | None
+    explanation: dict | None    # why no plan exists at this point
+
+
+def parse_range(text: str, flag: str) -> list[float]:
+    """'16:256:16' → [16, 32, …, 256]; 'a,b,c' → [a, b, c]."""
+    try:
+        if ":" in text:
+            parts = [float(p) for p in text.split(":")]
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, step = parts
+            if step <= 0 or stop < start:
+                raise ValueError
+            n = int((stop - start) // step) + 1
+            values = [start + i * step for i in range(n)]
+        else:
+            values = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise InputError(f"{flag} = '{text}': give START:STOP:STEP with STEP > 0 and STOP ≥ START, "
+                         f"or a comma-separated list.") from None
+    if not values or any(v <= 0 for v in values):
+        raise InputError(f"{flag} = '{text}': every value must be positive.")
+    if len(values) > 10_000:
+        raise InputError(f"{flag} = '{text}': {len(values):,} points; sweep at most 10,000.")
+    return values
+
+
+def _point_problem(problem: Problem, kind: str, value: float) -> Problem:
+    if kind == "users":
+        return with_overrides(problem, {("workload", "concurrent_users"): ("--users", int(value))})
+    return with_overrides(problem, {("constraints", "budget"): ("--budget", value), ("objective",): ("--budget", "users")})
+
+
+def _solve_chunk(catalog: Catalog, problem: Problem, kind: str, values: list[float],
+                 options: SolveOptions) -> list[SweepPoint]:
+    """Points in order, one preparation, each solve hinted with the previous answer."""
+    first = _point_problem(problem, kind, values[0])
+    try:
+        prep = prepare_problem(catalog, first)
+    except InfeasibleError as exc:
+        return [SweepPoint(v, None, exc.explanation) for v in values]
+    out: list[SweepPoint] = []
+    hint: dict[str, int] | None = None
+    for v in values:
+        point = _point_problem(problem, kind, v)
+        p = replace(prep, problem=point, limits=replace(prep.limits, demand=1 if kind == "budget" else int(v),
+                                                        budget=prep.limits.budget if kind == "users" else
+                                                        _budget_int(point, prep)))
+        model = _model(p, p.units, point.objective)
+        if hint:
+            model.hint(hint)
+        try:
+            solution = model.solve(point.objective, options)
+        except NoPlanError as exc:
+            out.append(SweepPoint(v, None, {"summary": str(exc)}))
+            continue
+        if solution is None:
+            out.append(SweepPoint(v, None, explain_infeasible(catalog, point, p.candidates, p.limits, p.units)
+                                  .explanation))
+            continue
+        hint = solution.replicas
+        out.append(SweepPoint(v, _checked(catalog, p, solution, point.objective, point), None))
+    return out
+
+
+def _budget_int(problem: Problem, prep: Prepared) -> int:
+    from .scaling import exact, money_to_int
+
+    return money_to_int(exact(problem.constraints.budget), prep.candidates.money_scale, rounding="floor")
+
+
+def sweep(catalog: Catalog, problem: Problem, *, users: list[float] | None = None, budgets: list[float] | None = None,
+          options: SolveOptions = SolveOptions(), workers: int | None = None,
+          progress: Callable[[int], None] | None = None) -> list[SweepPoint]:
+    """The optimum at each user count (min objective) or each budget (max users), in order."""
+    if (users is None) == (budgets is None):
+        raise InputError("give either --users START:STOP:STEP or --budget START:STOP:STEP to sweep.")
+    kind, values = ("users", users) if users is not None else ("budget", budgets)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if len(values) >= 40 else 1
+    chunks = _chunks(values, workers * 2 if workers > 1 else 1)
+    results: list[SweepPoint] = []
+    if workers <= 1:
+        for chunk in chunks:
+            part = _solve_chunk(catalog, problem, kind, chunk, options)
+            results += part
+            if progress:
+                progress(len(part))
+        return results
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_solve_chunk, catalog, problem, kind, chunk, options) for chunk in chunks]
+        for fut in futures:  # in order: chunks are contiguous
+            part = fut.result()
+            results += part
+            if progress:
+                progress(len(part))
+    return results
+
+
+def _chunks(values: list[float], n: int) -> list[list[float]]:
+    size = -(-len(values) // max(1, n))
+    return [values[i:i + size] for i in range(0, len(values), size)]

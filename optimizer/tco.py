@@ -1,0 +1,57 @@
+"""Total cost of ownership of a plan: capital cost + energy + hosting over a horizon.
+
+    energy  = power (W) × load factor × PUE × years × 8,760 h / 1,000 × price per kWh
+    hosting = nodes × hosting per node and year × years
+
+All in the problem's currency, exact (`Fraction`); the solver sees them scaled
+like every other amount of money (optimizer/scaling.py), rounded up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from catalog.errors import ProblemError
+
+from .problem import Problem
+from .scaling import exact, money_to_int
+
+__all__ = ["TcoRates", "tco_rates", "HOURS_PER_YEAR"]
+
+HOURS_PER_YEAR = 8760
+
+
+@dataclass(frozen=True)
+class TcoRates:
+    """Money per watt of rated draw and per node over the horizon."""
+
+    per_watt: Fraction
+    per_node: Fraction
+    years: float
+    price_per_kwh: float
+    pue: float
+
+    def energy(self, power_w: int) -> Fraction:
+        return self.per_watt * power_w
+
+    def hosting(self, nodes: int) -> Fraction:
+        return self.per_node * nodes
+
+    def unit_int(self, cost_int: int, power_w: int, nodes: int, scale: int) -> int:
+        """One unit's TCO in solver money units (its capital cost is already scaled)."""
+        return cost_int + money_to_int(self.energy(power_w) + self.hosting(nodes), scale, rounding="ceil")
+
+
+def tco_rates(problem: Problem, currency: str) -> TcoRates | None:
+    """The problem's TCO rates, or None when no electricity price is known for `currency`."""
+    t = problem.tco
+    price = t.price_per_kwh(currency)
+    if price is None:
+        if problem.objective == "tco":
+            raise ProblemError(f"{problem.where('tco', 'electricity_per_kwh')}: objective 'tco' needs "
+                               f"tco.electricity_per_kwh in {currency} (defaults exist for USD, CNY, EUR).")
+        return None
+    kwh_per_watt = exact(t.load_factor) * exact(t.pue) * exact(t.years) * HOURS_PER_YEAR / 1000
+    return TcoRates(per_watt=kwh_per_watt * exact(price), per_node=exact(t.hosting_per_node_year) * exact(t.years),
+                    years=t.years, price_per_kwh=price, pue=t.pue)
