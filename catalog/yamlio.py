@@ -139,8 +139,11 @@ def read_yaml(path: str | Path, *, text: str | None = None, origin: str | None =
     _check_duplicates(root, origin, error)
     try:
         data = yaml.SafeLoader(text).get_single_data()
-    except yaml.YAMLError as exc:  # e.g. an unhashable key
-        raise error(f"{origin}: malformed YAML: {str(exc).splitlines()[0]}.") from None
+    except yaml.YAMLError as exc:  # a tag the safe loader refuses (!!python/...), an unhashable key
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{where}: malformed YAML: {problem} (only plain YAML is read; tags that run code are refused).") from None
     doc = YamlDoc(data=data, root=root, origin=origin)
     _check_finite(data, (), doc, error)
     return doc

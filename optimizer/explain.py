@@ -100,32 +100,46 @@ def _smallest_value(group: str, units: Sequence[Unit], limits: Limits, others: s
     return f"stock of {group.split(':', 1)[1]} ≥ {value}"
 
 
+def _miss_sentence(miss, model, problem: Problem) -> str:
+    w = problem.workload
+    cap = miss.capacity
+    fit = cap.fit
+    what = f"{miss.nodes} × {miss.node.id} ({fit.gpus} × {miss.node.accelerator.id}) under {miss.engine.id}"
+    if cap.limit == "speed":
+        return (f"{what} reach at most {cap.tokens_per_s_per_user:,.1f} tok/s per user even serving one user; "
+                f"{w.min_tokens_per_s:g} tok/s are asked")
+    if cap.limit == "ttft":
+        return f"{what} answer the first token after {cap.ttft_s:,.2f} s at best; {w.max_ttft_s:g} s are allowed"
+    usable = fit.gpus * (fit.kv_budget_per_gpu + fit.weights_per_gpu)
+    need = fit.weights_bytes
+    if w.kv_reserve_gb is not None:
+        need += w.kv_reserve_gb * sizing.GB * sizing.kv_reserve_factor(model, miss.variant)
+        part = "weights plus the KV reserve"
+    else:
+        need += sizing.kv_bytes_per_request(model, problem.kv_dtype, w.context_tokens)
+        part = "weights plus one request's KV cache"
+    return (f"{what} hold {usable / sizing.GB:,.0f} GB usable; {model.id} in {miss.variant.id} needs "
+            f"{need / sizing.GB:,.0f} GB ({part})")
+
+
 def _no_unit_fits(catalog: Catalog, problem: Problem, c: Candidates) -> InfeasibleError:
     model = catalog.models[problem.model]
-    w = problem.workload
-    parts = []
-    for miss in sorted(c.near_misses, key=lambda m: -m.capacity.fit.kv_budget_total)[:6]:
-        fit = miss.capacity.fit
-        usable = fit.gpus * (fit.kv_budget_per_gpu + fit.weights_per_gpu)
-        need = fit.weights_bytes
-        if w.kv_reserve_gb is not None:
-            need += w.kv_reserve_gb * sizing.GB * sizing.kv_reserve_factor(model, miss.variant)
-            what = "weights plus the KV reserve"
-        else:
-            need += sizing.kv_bytes_per_request(model, problem.kv_dtype, w.context_tokens)
-            what = "weights plus one request's KV cache"
-        parts.append(f"{miss.nodes} × {miss.node.id} ({fit.gpus} × {miss.node.accelerator.id}) hold "
-                     f"{usable / sizing.GB:,.0f} GB usable under {miss.engine.id}; {model.id} in {miss.variant.id} "
-                     f"needs {need / sizing.GB:,.0f} GB ({what})")
+    misses = sorted(c.near_misses, key=lambda m: m.closeness, reverse=True)[:6]
+    parts = [_miss_sentence(m, model, problem) for m in misses]
     if parts:
-        summary = (f"No replica of {model.id} fits any node the price list {c.price_list} sells, even across "
-                   f"{problem.constraints.max_nodes_per_replica} nodes per replica: " + "; ".join(parts) + ".")
+        span = problem.constraints.max_nodes_per_replica
+        if problem.constraints.max_nodes is not None:
+            span = min(span, problem.constraints.max_nodes)
+        summary = (f"No replica of {model.id} serves this workload on any node the price list {c.price_list} sells "
+                   f"(up to {span} node{'s' if span > 1 else ''} per replica): " + "; ".join(parts) + ".")
     else:
+        filtered = sorted(c.filtered.items())
+        shown = ", ".join(f"{a} ({r})" for a, r in filtered[:8]) + (f" and {len(filtered) - 8} more" if len(filtered) > 8 else "")
         summary = (f"The price list {c.price_list} sells no node that the problem's filters allow"
-                   + (f" (filtered out: {', '.join(f'{a}: {r}' for a, r in sorted(c.filtered.items()))})"
-                      if c.filtered else "") + ".")
+                   + (f"; filtered out: {shown}" if filtered else "") + ".")
     if c.unpriced:
-        summary += f" Not priced in {c.price_list}: {', '.join(c.unpriced)}."
+        more = f" and {len(c.unpriced) - 8} more" if len(c.unpriced) > 8 else ""
+        summary += f" Not priced in {c.price_list}: {', '.join(c.unpriced[:8])}{more}."
     return InfeasibleError(summary, {"summary": summary, "kind": "no_unit_fits", "conflicting": [],
                                      "near_misses": parts})
 

@@ -111,6 +111,7 @@ class Problem(_Record):
     tco: Tco = Field(default_factory=Tco)
 
     _where: dict[tuple, str] = PrivateAttr(default_factory=dict)
+    _flags: dict[tuple, str] = PrivateAttr(default_factory=dict)
     _origin: str = PrivateAttr(default="command line")
 
     @field_validator("kv_dtype")
@@ -132,7 +133,10 @@ class Problem(_Record):
         return self
 
     def where(self, *loc: Any) -> str:
-        """Where a field came from: 'problems/x.yaml:12:3' or '--budget'."""
+        """Where a field came from: '--budget' if a flag set it (or a field above it), else 'problems/x.yaml:12:3'."""
+        for i in range(len(loc), 0, -1):
+            if tuple(loc[:i]) in self._flags:
+                return self._flags[tuple(loc[:i])]
         return self._where.get(tuple(loc)) or self._origin
 
     @property
@@ -154,9 +158,8 @@ def _with_locations(problem: Problem, doc: YamlDoc | None, flag_fields: dict[tup
         problem._origin = doc.origin
         for loc in _field_paths(doc.data):
             where[loc] = doc.where(loc)
-    for loc, flag in (flag_fields or {}).items():
-        where[loc] = flag
     problem._where = where
+    problem._flags = dict(flag_fields or {})
     return problem
 
 
@@ -213,7 +216,8 @@ def with_overrides(problem: Problem, overrides: dict[tuple, tuple[str, Any]]) ->
         loc = tuple(errors[0]["loc"])
         origin = flags.get(loc, problem.origin)
         raise ProblemError(describe_errors(exc, Problem, None, origin)) from None
-    updated._where = {**problem._where, **flags}
+    updated._where = dict(problem._where)
+    updated._flags = {**problem._flags, **flags}
     updated._origin = problem._origin
     return updated
 
@@ -251,6 +255,13 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
     for a in c.stock:
         if a not in catalog.accelerators:
             raise unknown(("constraints", "stock", a), "accelerator", a, catalog.accelerators)
+    if c.accelerators and c.vendors:
+        kept = [a for a in c.accelerators if catalog.accelerators[a].vendor in c.vendors]
+        if not kept:
+            raise ProblemError(f"{problem.where('constraints', 'vendors')}: constraints.vendors = {c.vendors} allows "
+                               f"none of constraints.accelerators = {c.accelerators} (made by "
+                               f"{', '.join(sorted({catalog.accelerators[a].vendor for a in c.accelerators}))}); "
+                               f"nothing is left to buy.")
     if c.accelerators and c.exclude_accelerators and not set(c.accelerators) - set(c.exclude_accelerators):
         raise ProblemError(f"{problem.where('constraints', 'exclude_accelerators')}: constraints.exclude_accelerators "
                            f"removes every accelerator that constraints.accelerators allows; nothing is left to buy.")

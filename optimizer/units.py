@@ -107,6 +107,14 @@ class NearMiss:
     engine: Engine
     capacity: ReplicaCapacity
 
+    @property
+    def closeness(self) -> tuple:
+        """Orders misses: replicas that hold the model but are too slow beat ones that do not fit."""
+        c = self.capacity
+        if c.limit in ("speed", "ttft"):
+            return (1, c.tokens_per_s_per_user or 0.0, -(c.ttft_s or 0.0))
+        return (0, c.fit.kv_budget_total - c.kv_needed_bytes, 0.0)
+
 
 @dataclass(frozen=True)
 class Candidates:
@@ -240,7 +248,9 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
                                      kv_dtype=problem.kv_dtype, dp_attention=problem.dp_attention)
                     cap = replica_capacity(dep, problem.workload)
                     if not cap.fits:
-                        near[node.id] = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=cap)
+                        miss = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=cap)
+                        if node.id not in near or miss.closeness > near[node.id].closeness:
+                            near[node.id] = miss
                         continue
                     units.append(Unit(node=node, nodes=k, variant=variant, engine=engine,
                                       kv_dtype=dep.kv_dtype,
