@@ -296,6 +296,29 @@ class PlanModel:
         p.linearization_level = options.linearization_level
         return solver
 
+    def _canonical(self, values: dict[str, int], terms: list[str], options: SolveOptions) -> dict[str, int] | None:
+        """The optimum with the smallest replica vector in unit-id order.
+
+        Several workers may return different solutions among equal optima; minimizing
+        each replica count in turn (each a unique value) gives one answer whatever the
+        number of workers.
+        """
+        model = self.model.clone()
+        for t in terms:
+            model.add(self.terms[t] == values[t])
+        chosen: dict[str, int] = {}
+        for uid in sorted(self.replicas):
+            var = self.replicas[uid]
+            model.minimize(var)
+            solver = self.solver(options, options.time_limit_s)
+            if solver.solve(model) != self.cp.OPTIMAL:
+                return None
+            value = int(solver.value(var))
+            model.add(var == value)
+            if value:
+                chosen[uid] = value
+        return chosen
+
     def feasible(self, options: SolveOptions = SolveOptions()) -> bool | None:
         """True or False when decided, None when the time limit ran out first."""
         self.model.clear_objective()
@@ -374,6 +397,8 @@ class PlanModel:
                 self.hint(replicas)
         self.model = base
         values = {t: int(v) for t, v in values.items()}
+        if options.workers > 1 and status_all == "optimal":
+            replicas = self._canonical(values, [t for t, _ in terms], options) or replicas
         return Solution(status=status_all, replicas=replicas, values=values, bound=bound, gap=gap,
                         seconds=time.perf_counter() - start)
 

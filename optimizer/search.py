@@ -39,6 +39,7 @@ __all__ = ["shortlist", "per_vendor", "pareto", "sweep", "k_best", "pareto_front
            "parse_range"]
 
 DISTINCT_LEVELS = ("sku", "accelerator", "vendor", "platform")
+SWEEP_CHUNK = 25
 PARETO_TERMS = ("cost", "power", "nodes", "tco")
 
 
@@ -244,7 +245,9 @@ def sweep(catalog: Catalog, problem: Problem, *, users: list[float] | None = Non
     kind, values = ("users", users) if users is not None else ("budget", budgets)
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(values) >= 40 else 1
-    chunks = _chunks(values, workers * 2 if workers > 1 else 1)
+    # Fixed-size chunks: each chunk's first point is solved without a hint, so the answers
+    # (and the choice among equal optima) do not depend on how many processes run.
+    chunks = [values[i:i + SWEEP_CHUNK] for i in range(0, len(values), SWEEP_CHUNK)]
     results: list[SweepPoint] = []
     if workers <= 1:
         for chunk in chunks:
@@ -262,7 +265,3 @@ def sweep(catalog: Catalog, problem: Problem, *, users: list[float] | None = Non
                 progress(len(part))
     return results
 
-
-def _chunks(values: list[float], n: int) -> list[list[float]]:
-    size = -(-len(values) // max(1, n))
-    return [values[i:i + size] for i in range(0, len(values), size)]
