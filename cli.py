@@ -200,11 +200,24 @@ def solve_options(time_limit: float):
     return SolveOptions(time_limit_s=time_limit)
 
 
+def export_option(fn):
+    return click.option("--export", "export", type=click.Path(dir_okay=False),
+                        help="Also write the bill of materials to FILE.csv, FILE.md or FILE.xlsx.")(fn)
+
+
+def write_export(export, plans, prob, catalog, force, sheet_names=None) -> None:
+    from optimizer.export import export_bom
+
+    if export:
+        write_output(export_bom(export, plans, prob, catalog, sheet_names), export, force)
+
+
 @main.command()
 @problem_options
+@export_option
 @common_options
 @handle_errors
-def solve(problem, time_limit, catalog_files, fmt, output, force, debug, **flags):
+def solve(problem, time_limit, export, catalog_files, fmt, output, force, debug, **flags):
     """Find the optimal cluster for a problem file or for flags.
 
     Flags given beside PROBLEM override its fields. PROBLEM is a path or the name of
@@ -215,6 +228,7 @@ def solve(problem, time_limit, catalog_files, fmt, output, force, debug, **flags
       hwplan solve problems/deepseek-r1-seed-any-vendor.yaml
       hwplan solve deepseek-r1-30-users --objective tco --format json
       hwplan solve deepseek-r1-30-users --objective users --budget 2500000
+      hwplan solve deepseek-r1-30-users --export bom.xlsx
       hwplan solve --model deepseek-r1 --users 30 --prices seed-2025-02 --vendor nvidia
     """
     from optimizer import optimize
@@ -222,10 +236,12 @@ def solve(problem, time_limit, catalog_files, fmt, output, force, debug, **flags
 
     options = solve_options(time_limit)
     prob = build_problem(problem, flags)
-    plan = optimize(load_catalog(catalog_files), prob, options)
+    catalog = load_catalog(catalog_files)
+    plan = optimize(catalog, prob, options)
     if plan.status != "optimal":
         click.echo(f"Warning: the time limit ran out; this plan is feasible, not proven optimal "
                    f"(gap {plan.solver.gap:.2%}).", err=True)
+    write_export(export, [plan], prob, catalog, force)
     write_output(render_plan(plan, fmt), output, force)
 
 
@@ -234,10 +250,13 @@ def solve(problem, time_limit, catalog_files, fmt, output, force, debug, **flags
 @click.option("-k", "k", type=int, default=5, show_default=True, help="How many plans.")
 @click.option("--distinct", type=click.Choice(["sku", "accelerator", "vendor", "platform"]), default="sku",
               show_default=True, help="Plans must differ in the node types / accelerators / vendors / servers bought.")
-@click.option("--per-vendor", is_flag=True, help="Instead: the best plan for each accelerator vendor.")
+@click.option("--per-vendor", is_flag=True, help="Instead: the best plan for each accelerator maker.")
+@click.option("--per-seller", is_flag=True, help="Instead: the best plan buying from one seller only, per seller.")
+@export_option
 @common_options
 @handle_errors
-def shortlist(problem, time_limit, k, distinct, per_vendor, catalog_files, fmt, output, force, debug, **flags):
+def shortlist(problem, time_limit, k, distinct, per_vendor, per_seller, export, catalog_files, fmt, output, force,
+              debug, **flags):
     """The K best plans that differ in what is bought — alternatives to take to vendors.
 
     The first plan is `solve`'s optimum; the rest follow in objective order.
@@ -247,19 +266,30 @@ def shortlist(problem, time_limit, k, distinct, per_vendor, catalog_files, fmt, 
       hwplan shortlist deepseek-r1-30-users -k 5
       hwplan shortlist deepseek-r1-30-users --distinct vendor
       hwplan shortlist deepseek-r1-30-users --per-vendor --format json
+      hwplan shortlist llama-3.1-70b-vendor-offers --per-seller --export quotes.xlsx
     """
     from optimizer.render import render_plans
-    from optimizer.search import per_vendor as best_per_vendor, shortlist as run_shortlist
+    from optimizer.search import per_seller as best_per_seller, per_vendor as best_per_vendor
+    from optimizer.search import shortlist as run_shortlist
 
+    if per_vendor and per_seller:
+        raise HwplanError("give --per-vendor or --per-seller, not both.")
     options = solve_options(time_limit)
     prob = build_problem(problem, flags)
     catalog = load_catalog(catalog_files)
+    names = None
     if per_vendor:
         plans = best_per_vendor(catalog, prob, options)
-        title = f"{prob.name}: the best plan per vendor"
+        names = [sorted({l.vendor for l in p.lines})[0] for p in plans]
+        title = f"{prob.name}: the best plan per accelerator maker"
+    elif per_seller:
+        found = best_per_seller(catalog, prob, options)
+        names, plans = [s for s, _ in found], [p for _, p in found]
+        title = f"{prob.name}: the best plan per seller ({', '.join(names)})"
     else:
         plans = run_shortlist(catalog, prob, k, distinct, options)
         title = f"{prob.name}: {len(plans)} best plans with different {distinct}s, minimizing {prob.objective}"
+    write_export(export, plans, prob, catalog, force, names)
     write_output(render_plans(plans, fmt, title), output, force)
 
 
@@ -447,21 +477,101 @@ def validate(files, summary_only, catalog_files, fmt, output, force, debug):
     write_output(render_report(report, "json" if fmt == "json" else "table", rows=not summary_only), output, force)
 
 
-@main.command("catalog")
-@click.argument("section", type=click.Choice(CATALOG_SECTIONS), default="accelerators")
-@common_options
-@handle_errors
-def catalog_cmd(section, catalog_files, fmt, output, force, debug):
-    """List the catalog: accelerators, platforms (and systems), models, prices or engines.
+@main.group("catalog", invoke_without_command=True)
+@click.pass_context
+def catalog_group(ctx):
+    """The catalog: list it, check a catalog file, import a vendor's price sheet.
 
     \b
     Examples:
       hwplan catalog accelerators --format json
       hwplan catalog prices
+      hwplan catalog validate my-offers.yaml
+      hwplan catalog import sheet.csv --vendor Acme --map "SKU=item" --map "Price=price" -o acme.yaml
     """
-    from optimizer.render import render_catalog
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(_LISTS["accelerators"])
 
-    write_output(render_catalog(load_catalog(catalog_files), section, fmt), output, force)
+
+def _list_command(section: str):
+    @common_options
+    @handle_errors
+    def command(catalog_files, fmt, output, force, debug):
+        from optimizer.render import render_catalog
+
+        write_output(render_catalog(load_catalog(catalog_files), section, fmt), output, force)
+
+    command.__doc__ = (f"List the catalog's {section}.\n\n    \b\n    Example:\n"
+                       f"      hwplan catalog {section} --format json\n    ")
+    return catalog_group.command(section)(command)
+
+
+_LISTS = {section: _list_command(section) for section in CATALOG_SECTIONS}
+
+
+@catalog_group.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+def catalog_validate(files, debug):
+    """Check catalog or price-list files and report every problem with its location.
+
+    \b
+    Example:
+      hwplan catalog validate my-offers.yaml
+    """
+    from catalog.tools import check_file
+
+    bad = 0
+    for f in files:
+        problems = check_file(f)
+        if problems:
+            bad += 1
+            click.echo(f"{f}: {len(problems)} problem{'s' if len(problems) > 1 else ''}:", err=True)
+            for p in problems:
+                click.echo(f"  - {p}", err=True)
+        else:
+            click.echo(f"{f}: OK")
+    sys.exit(2 if bad else 0)
+
+
+@catalog_group.command("import")
+@click.argument("sheet", type=click.Path(dir_okay=False))
+@click.option("--vendor", required=True, help="The seller whose sheet this is.")
+@click.option("--map", "maps", multiple=True, required=True,
+              help="COLUMN=FIELD, FIELD one of item, price, condition, warranty_months, lead_time_weeks, stock, "
+                   "source, date, notes, vendor. Repeatable; item and price are required.")
+@click.option("--currency", default="USD", show_default=True, help="Currency of the sheet's prices.")
+@click.option("--id", "list_id", help="Price-list id (default: the vendor's name as a slug).")
+@click.option("--date", help="Date of the quotes (default: today) where the sheet has no date column.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the price list YAML to FILE.")
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+@handle_errors
+def catalog_import(sheet, vendor, maps, currency, list_id, date, output, force, debug):
+    """Turn a vendor's CSV price sheet into a price-list YAML; rows it cannot map are reported with why.
+
+    \b
+    Example:
+      hwplan catalog import acme.csv --vendor Acme --map "Part=item" --map "USD=price" --map "Qty=stock" -o acme.yaml
+    """
+    import re
+
+    from catalog.tools import import_sheet
+
+    mapping = {}
+    for m in maps:
+        if "=" not in m:
+            raise HwplanError(f"--map {m}: write COLUMN=FIELD, e.g. --map 'Unit price=price'.")
+        column, fld = m.rsplit("=", 1)
+        mapping[column.strip()] = fld.strip()
+    slug = list_id or re.sub(r"[^a-z0-9]+", "-", vendor.lower()).strip("-") + "-offers"
+    result = import_sheet(sheet, vendor=vendor, mapping=mapping, price_list_id=slug, currency=currency, date=date)
+    for row, why in result.rejected:
+        click.echo(f"{sheet}: row {row} rejected: {why}", err=True)
+    if result.price_list is None:
+        raise HwplanError(f"{sheet}: no row could be mapped to an offer ({len(result.rejected)} rejected).")
+    click.echo(f"{sheet}: {result.accepted} offers imported, {len(result.rejected)} rows rejected.", err=True)
+    write_output(result.yaml_text, output, force)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import InputError, did_you_mean
 from .yamlio import YamlDoc, format_loc
 
-__all__ = ["validate_doc", "describe_errors"]
+__all__ = ["validate_doc", "describe_errors", "error_lines"]
 
 _MAX_SHOWN = 3
 
@@ -52,10 +52,10 @@ def _clean_loc(loc: tuple) -> tuple:
     return tuple(p for p in loc if isinstance(p, int) or not str(p).startswith(("function-", "literal[")))
 
 
-def describe_errors(exc: ValidationError, root: type[BaseModel], doc: YamlDoc | None, origin: str) -> str:
+def error_lines(exc: ValidationError, root: type[BaseModel], doc: YamlDoc | None, origin: str) -> list[str]:
+    """One sentence per validation error: location, field, value, what is wrong."""
     parts = []
-    errors = exc.errors(include_url=False)
-    for err in errors[:_MAX_SHOWN]:
+    for err in exc.errors(include_url=False):
         loc = _clean_loc(tuple(err["loc"]))
         where = doc.where(loc) if doc else origin
         field = format_loc(loc)
@@ -73,8 +73,14 @@ def describe_errors(exc: ValidationError, root: type[BaseModel], doc: YamlDoc | 
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, "):]
             parts.append(f"{where}: {field} = {shown}: {msg}")
-    more = len(errors) - _MAX_SHOWN
-    text = "; ".join(parts)
+    return parts
+
+
+def describe_errors(exc: ValidationError, root: type[BaseModel], doc: YamlDoc | None, origin: str) -> str:
+    """The first few errors as one paragraph."""
+    parts = error_lines(exc, root, doc, origin)
+    more = len(parts) - _MAX_SHOWN
+    text = "; ".join(parts[:_MAX_SHOWN])
     if more > 0:
         text += f"; and {more} more error{'s' if more > 1 else ''} in the same file"
     return text if text.endswith((".", "?")) else text + "."

@@ -1,7 +1,8 @@
 """The independent plan checker: recompute everything a plan claims, without the solver.
 
-From the catalog and the problem alone it re-prices every node (offers, exchange
-rate), re-derives its power, re-runs the sizing model for every line's replica,
+From the catalog and the problem alone it re-prices every purchase (the offer it
+names, the exchange rate), checks stock, sellers, conditions, warranty and lead time,
+checks that the purchases buy exactly what the lines need, re-derives node power, re-runs the sizing model for every line's replica,
 re-adds the totals in exact arithmetic, and re-tests every limit. It returns the
 violations as sentences with numbers; an empty list means the plan is sound.
 Every plan hwplan returns or prints has passed it.
@@ -9,6 +10,7 @@ Every plan hwplan returns or prints has passed it.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from fractions import Fraction
 
 from catalog import Catalog
@@ -22,27 +24,71 @@ from .scaling import exact
 __all__ = ["check_plan", "assert_plan_ok"]
 
 
-def _offer_price(catalog: Catalog, price_list: str, item: str) -> Fraction | None:
-    offers = [o for o in catalog.price_lists[price_list].offers if o.item == item]
-    return min((exact(o.price) for o in offers), default=None)
-
-
-def _node_price(catalog: Catalog, problem: Problem, line: PlanLine, currency: str) -> Fraction | None:
-    plist = catalog.price_lists[problem.prices]
+def _items_of(line: PlanLine) -> list[tuple[str, int]]:
+    """What the line's nodes are bought as, recomputed: the system, or the platform and its accelerators."""
     if line.system is not None:
-        price = _offer_price(catalog, plist.id, line.system)
-    else:
-        plat = _offer_price(catalog, plist.id, line.platform)
-        acc = _offer_price(catalog, plist.id, line.accelerator)
-        price = None if plat is None or acc is None else plat + line.gpus_per_node * acc
-    if price is None:
-        return None
-    if plist.currency != currency:
-        rate = catalog.exchange_rate(plist.currency, currency)
-        if rate is None:
-            return None
-        price *= exact(rate.rate)
-    return price
+        return [(line.system, line.nodes)]
+    return [(line.platform, line.nodes), (line.accelerator, line.nodes * line.gpus_per_node)]
+
+
+def _offer(catalog: Catalog, problem: Problem, key: str):
+    pl_id, _, pos = key.rpartition("#")
+    if pl_id not in problem.price_lists or not pos.isdigit():
+        return None, None
+    plist = catalog.price_lists.get(pl_id)
+    if plist is None or int(pos) >= len(plist.offers):
+        return None, None
+    return plist, plist.offers[int(pos)]
+
+
+def _check_purchases(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:
+    out: list[str] = []
+    currency = plan.totals.currency
+    c = problem.constraints
+    bought: dict[str, int] = defaultdict(int)
+    for p in plan.purchases:
+        plist, offer = _offer(catalog, problem, p.offer)
+        if offer is None or offer.item != p.item or offer.vendor != p.seller:
+            out.append(f"purchase of {p.item} from {p.seller}: no such offer ({p.offer}) in {problem.price_lists}")
+            continue
+        price = exact(offer.price)
+        if plist.currency != currency:
+            rate = catalog.exchange_rate(plist.currency, currency)
+            price = price * exact(rate.rate) if rate else None
+        if price != p.unit_price:
+            out.append(f"{p.item} from {p.seller} costs {_fmt_money(price or 0, currency)} each, plan says "
+                       f"{_fmt_money(p.unit_price, currency)}")
+        if p.quantity < 1:
+            out.append(f"{p.item} from {p.seller}: quantity {p.quantity}")
+        if offer.stock is not None and p.quantity > offer.stock:
+            out.append(f"{p.quantity} × {p.item} bought from {p.seller}, who has {offer.stock} in stock")
+        if c.sellers and offer.vendor not in c.sellers:
+            out.append(f"{p.item} bought from {offer.vendor}, not in constraints.sellers")
+        if c.conditions and offer.condition not in c.conditions:
+            out.append(f"{p.item} from {offer.vendor} is {offer.condition}, not in constraints.conditions")
+        if c.min_warranty_months is not None and (offer.warranty_months or 0) < c.min_warranty_months:
+            out.append(f"{p.item} from {offer.vendor} has {offer.warranty_months} months of warranty, "
+                       f"less than {c.min_warranty_months}")
+        if c.max_lead_time_weeks is not None and (offer.lead_time_weeks is None
+                                                  or offer.lead_time_weeks > c.max_lead_time_weeks):
+            out.append(f"{p.item} from {offer.vendor} arrives in {offer.lead_time_weeks} weeks, more than "
+                       f"{c.max_lead_time_weeks:g}")
+        bought[p.item] += p.quantity
+    needed: dict[str, int] = defaultdict(int)
+    for line in plan.lines:
+        for item, qty in _items_of(line):
+            needed[item] += qty
+    for item in sorted(set(needed) | set(bought)):
+        if needed[item] != bought[item]:
+            out.append(f"the lines need {needed[item]} × {item}, the purchases buy {bought[item]}")
+    sellers = {p.seller for p in plan.purchases}
+    if c.max_sellers is not None and len(sellers) > c.max_sellers:
+        out.append(f"the plan buys from {len(sellers)} sellers; at most {c.max_sellers} are allowed")
+    spent = sum((p.unit_price * p.quantity for p in plan.purchases), Fraction(0))
+    if spent != plan.totals.cost:
+        out.append(f"the purchases add up to {_fmt_money(spent, currency)}, the plan's total says "
+                   f"{_fmt_money(plan.totals.cost, currency)}")
+    return out
 
 
 def _node_power(catalog: Catalog, line: PlanLine) -> int:
@@ -73,11 +119,6 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine, currency: st
             out.append(f"{name}: platform {plat.id} does not take {line.gpus_per_node} × {acc.id}")
     if line.replicas < 1 or line.nodes_per_replica < 1:
         out.append(f"{name}: replicas and nodes per replica must be positive")
-    price = _node_price(catalog, problem, line, currency)
-    if price is None:
-        out.append(f"{name}: price list {problem.prices} does not sell this node")
-    elif price != line.node_price:
-        out.append(f"{name}: node price is {_fmt_money(price, currency)}, plan says {_fmt_money(line.node_price, currency)}")
     power = _node_power(catalog, line)
     if power != line.node_power_w:
         out.append(f"{name}: node draws {power} W, plan says {line.node_power_w} W")
@@ -128,7 +169,8 @@ def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
         out += _check_line(catalog, problem, line, currency)
     if not plan.lines:
         out.append("the plan buys nothing")
-    cost = sum((l.node_price * l.nodes_per_replica * l.replicas for l in plan.lines), Fraction(0))
+    out += _check_purchases(catalog, problem, plan)
+    cost = sum((l.cost for l in plan.lines), Fraction(0))
     power = sum(l.node_power_w * l.nodes_per_replica * l.replicas for l in plan.lines)
     nodes = sum(l.nodes_per_replica * l.replicas for l in plan.lines)
     gpus = sum(l.gpus_per_node * l.nodes_per_replica * l.replicas for l in plan.lines)

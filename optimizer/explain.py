@@ -20,7 +20,7 @@ from catalog import Catalog
 from catalog.errors import InfeasibleError
 
 from . import sizing
-from .model import Limits, PlanModel, SolveOptions
+from .model import Limits, Offers, PlanModel, SolveOptions
 from .problem import Problem
 from .prune import prune_dominated
 from .scaling import money_from_int
@@ -56,8 +56,8 @@ def _keep_only(limits: Limits, keep: set[str], demand: bool = True) -> Limits:
     )
 
 
-def _feasible(units: Sequence[Unit], limits: Limits) -> bool:
-    return PlanModel(units, limits).feasible(_EXPLAIN_OPTIONS) is not False
+def _feasible(units: Sequence[Unit], limits: Limits, offers: Offers | None) -> bool:
+    return PlanModel(units, limits, offers=offers).feasible(_EXPLAIN_OPTIONS) is not False
 
 
 def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> str:
@@ -79,12 +79,12 @@ def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> st
 
 
 def _smallest_value(group: str, units: Sequence[Unit], limits: Limits, others: set[str], scale: int,
-                    currency: str) -> str | None:
+                    currency: str, offers: Offers | None) -> str | None:
     """The least value of `group`'s limit that lets a plan exist with the `others` kept."""
     term = {"budget": "cost", "max_nodes": "nodes", "max_power": "power"}.get(group)
     if group.startswith("stock:"):
         term = "gpus:" + group.split(":", 1)[1]
-    model = PlanModel(units, _keep_only(limits, others))
+    model = PlanModel(units, _keep_only(limits, others), offers=offers)
     if term is None:
         return None if model.feasible(_EXPLAIN_OPTIONS) is False else f"without {group}, a plan exists"
     sol = model.solve(((term, 1), ("cost", 1)), _EXPLAIN_OPTIONS)
@@ -144,34 +144,74 @@ def _no_unit_fits(catalog: Catalog, problem: Problem, c: Candidates) -> Infeasib
                                      "near_misses": parts})
 
 
+_OFFER_FILTERS = (("sellers", "constraints.sellers"), ("conditions", "constraints.conditions"),
+                  ("min_warranty_months", "constraints.min_warranty_months"),
+                  ("max_lead_time_weeks", "constraints.max_lead_time_weeks"), ("max_sellers", "constraints.max_sellers"))
+
+
+def _offer_filter_fixes(catalog: Catalog, problem: Problem) -> dict[str, str]:
+    """For each offer filter the problem sets: the cheapest plan once that filter alone is dropped."""
+    from .problem import with_overrides
+    from .units import offer_model, prepare
+
+    fixes = {}
+    for field, label in _OFFER_FILTERS:
+        if getattr(problem.constraints, field) is None:
+            continue
+        relaxed = with_overrides(problem, {("constraints", field): (label, None)})
+        relaxed = relaxed.model_copy(update={"constraints": relaxed.constraints.model_copy(update={field: None})})
+        cands = prepare(catalog, relaxed)
+        if not cands.units:
+            continue
+        from .solve import limits_for
+
+        sol = PlanModel(cands.units, limits_for(relaxed, cands.money_scale), offers=offer_model(cands, relaxed)).solve(
+            "cost", _EXPLAIN_OPTIONS)
+        if sol is not None:
+            fixes[field] = (f"without {label} a plan exists from "
+                            f"{float(money_from_int(sol.values['cost'], cands.money_scale)):,.0f} {cands.currency}")
+    return fixes
+
+
 def explain_infeasible(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits,
-                       units: Sequence[Unit] | None = None) -> InfeasibleError:
+                       units: Sequence[Unit] | None = None, offers: Offers | None = None) -> InfeasibleError:
     """An InfeasibleError whose message and `explanation` say what conflicts, by how much."""
     if not candidates.units:
         return _no_unit_fits(catalog, problem, candidates)
-    units = list(units) if units is not None else prune_dominated(candidates.units, limits)
-    groups = _groups(limits)
+    units = list(units) if units is not None else prune_dominated(candidates.units, limits, same_sku=offers is not None)
+    groups = _groups(limits) + (["max_sellers"] if offers is not None and offers.max_sellers else [])
     core = list(groups)
     for g in groups:
         trial = set(core) - {g}
-        if not _feasible(units, _keep_only(limits, trial)):
+        if not _feasible(units, _keep_only(limits, trial), _keep_offers(offers, trial)):
             core.remove(g)
     currency, scale = candidates.currency, candidates.money_scale
     demand = limits.demand or 1
-    best = PlanModel(units, _keep_only(limits, set(groups), demand=False), maximize_users=True).solve(
-        "users", _EXPLAIN_OPTIONS)
+    best = PlanModel(units, _keep_only(limits, set(groups), demand=False), maximize_users=True,
+                     offers=offers).solve("users", _EXPLAIN_OPTIONS)
     max_users = best.values["users"] if best else 0
-    fixes = {g: _smallest_value(g, units, limits, set(core) - {g}, scale, currency) for g in core}
+    unbounded = max_users >= 10**6
+    fixes = {g: _smallest_value(g, units, limits, set(core) - {g}, scale, currency, _keep_offers(offers, set(core) - {g}))
+             for g in core if g != "max_sellers"}
+    fixes.update(_offer_filter_fixes(catalog, problem))
     named = [_describe(g, limits, problem, currency) for g in core]
-    conflict = " and ".join(named) if named else "the demand alone"
+    supply = offers is not None and any(o.stock is not None for o in offers.offers)
+    conflict = " and ".join(named) if named else ("the stock of the offers allowed" if supply else "the demand alone")
     if problem.workload.concurrent_users is None:
         summary = (f"No plan holds one replica of {problem.model} under these limits. Conflicting: {conflict}.")
     else:
-        summary = (f"No plan serves {demand:,} user{'' if demand == 1 else 's'} of {problem.model} under these limits. Conflicting: {conflict}; "
-                   f"within all the limits at most {max_users:,} users can be served.")
+        summary = (f"No plan serves {demand:,} user{'' if demand == 1 else 's'} of {problem.model} under these "
+                   f"limits. Conflicting: {conflict}"
+                   + ("." if unbounded else f"; within all the limits at most {max_users:,} users can be served."))
     shown = [f for f in fixes.values() if f]
     if shown:
         summary += " Smallest change to each (the others kept): " + "; or ".join(shown) + "."
     explanation = {"summary": summary, "kind": "limits_conflict", "conflicting": core,
-                   "max_users_within_limits": max_users, "relaxations": fixes}
+                   "max_users_within_limits": None if unbounded else max_users, "relaxations": fixes}
     return InfeasibleError(summary, explanation)
+
+
+def _keep_offers(offers: Offers | None, keep: set[str]) -> Offers | None:
+    if offers is None or "max_sellers" in keep:
+        return offers
+    return dataclasses.replace(offers, max_sellers=None)

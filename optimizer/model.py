@@ -52,7 +52,7 @@ from catalog.errors import SolverTimeoutError
 
 from .scaling import INT_LIMIT
 
-__all__ = ["UnitLike", "Limits", "SolveOptions", "Solution", "PlanModel", "solve_units", "replica_bounds",
+__all__ = ["UnitLike", "Limits", "OfferVar", "Offers", "SolveOptions", "Solution", "PlanModel", "solve_units", "replica_bounds",
            "OBJECTIVE_TERMS"]
 
 
@@ -91,6 +91,26 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class OfferVar:
+    """One offer as the solver sees it: price in solver money units, stock (None: unlimited)."""
+
+    key: str
+    item: str
+    seller: str
+    price: int
+    stock: int | None
+
+
+@dataclass(frozen=True)
+class Offers:
+    """Purchase side of the model: every eligible offer, what one replica of each unit buys."""
+
+    offers: tuple[OfferVar, ...]
+    needs: dict[str, tuple[tuple[str, int], ...]]   # unit id -> ((item, quantity per replica), ...)
+    max_sellers: int | None = None
+
+
+@dataclass(frozen=True)
 class SolveOptions:
     time_limit_s: float = 30.0
     workers: int = 1
@@ -116,6 +136,7 @@ class Solution:
     bound: int | None                # proven bound on the primary term
     gap: float                       # relative gap on the primary term (0 when optimal)
     seconds: float
+    purchases: dict[str, int] = field(default_factory=dict)   # offer key -> quantity (when offers are modelled)
 
 
 def replica_bounds(units: Sequence[UnitLike], limits: Limits, maximize_users: bool = False) -> dict[str, int]:
@@ -152,7 +173,8 @@ class PlanModel:
     """
 
     def __init__(self, units: Sequence[UnitLike], limits: Limits, *, maximize_users: bool = False,
-                 need_used: bool = False, enforce: bool = False, tco: dict[str, int] | None = None):
+                 need_used: bool = False, enforce: bool = False, tco: dict[str, int] | None = None,
+                 offers: Offers | None = None):
         from ortools.sat.python import cp_model  # lazy: ortools imports pandas (~0.4 s)
 
         self.cp = cp_model
@@ -172,17 +194,26 @@ class PlanModel:
                 self.model.add(self.replicas[u.id] <= self.bounds[u.id] * y)
                 self.model.add(self.replicas[u.id] >= y)
                 self.used[u.id] = y
+        # Every decision variable by key: replica counts by unit id, offer purchases by "offer:<key>".
+        self.vars: dict[str, object] = dict(self.replicas)
         self.coefs: dict[str, dict[str, int]] = {
             "cost": {u.id: u.cost for u in self.units},
             "power": {u.id: u.power_w for u in self.units},
             "nodes": {u.id: u.nodes for u in self.units},
             "users": {u.id: u.users for u in self.units},
         }
-        if tco is not None:
-            self.coefs["tco"] = {u.id: tco[u.id] for u in self.units}
+        self.offers = offers
+        if offers is not None:
+            self._add_purchases(offers)
+        if tco is not None:  # tco[u] is the energy and hosting of one replica; capital cost is the cost term
+            self.coefs["tco"] = {**self.coefs["cost"], **{u.id: self.coefs["cost"].get(u.id, 0) + tco[u.id]
+                                                           for u in self.units}}
         for acc in limits.stock:
             self._add_gpu_term(acc)
-        self.terms = {t: sum(c[uid] * self.replicas[uid] for uid in c) for t, c in self.coefs.items()}
+        self.terms = {t: sum(c * self.vars[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
+        if offers is not None:
+            self._add_item_balance(offers)
+            self._add_seller_limit(offers)
         self._add_demand()
         self._add_node_cap()
         self._add_budget()
@@ -202,12 +233,58 @@ class PlanModel:
         if name not in self.coefs:
             self.coefs[name] = {u.id: u.gpus for u in self.units if u.accelerator_id == acc}
             if hasattr(self, "terms"):
-                self.terms[name] = sum(c * self.replicas[uid] for uid, c in self.coefs[name].items())
+                self.terms[name] = sum(c * self.vars[k] for k, c in self.coefs[name].items())
         return name
 
     def upper(self, term: str) -> int:
-        """Largest absolute value `term` can take, from the replica bounds."""
-        return sum(abs(c) * self.bounds[uid] for uid, c in self.coefs[term].items())
+        """Largest absolute value `term` can take, from the variables' bounds."""
+        return sum(abs(c) * self.bounds[k] for k, c in self.coefs[term].items())
+
+    # -- purchases from offers -------------------------------------------------------
+    def _add_purchases(self, offers: Offers) -> None:
+        """Integer quantities bought from each offer; the cost term becomes what the offers charge."""
+        demand: dict[str, int] = defaultdict(int)  # most of each item any plan could need
+        for u in self.units:
+            for item, qty in offers.needs[u.id]:
+                demand[item] += qty * self.bounds[u.id]
+        cost: dict[str, int] = {}
+        for o in offers.offers:
+            if o.item not in demand:
+                continue
+            key = f"offer:{o.key}"
+            top = demand[o.item] if o.stock is None else min(o.stock, demand[o.item])
+            self.vars[key] = self.model.new_int_var(0, top, f"buy[{o.key}]")
+            self.bounds[key] = top
+            cost[key] = o.price
+        self.coefs["cost"] = cost
+
+    def _add_item_balance(self, offers: Offers) -> None:
+        by_item: dict[str, list[str]] = defaultdict(list)
+        for o in offers.offers:
+            if f"offer:{o.key}" in self.vars:
+                by_item[o.item].append(f"offer:{o.key}")
+        need: dict[str, list] = defaultdict(list)
+        for u in self.units:
+            for item, qty in offers.needs[u.id]:
+                need[item].append(qty * self.replicas[u.id])
+        for item in sorted(need):
+            bought = sum(self.vars[k] for k in by_item.get(item, []))
+            self._guarded("offer_stock", self.model.add(bought == sum(need[item])))
+
+    def _add_seller_limit(self, offers: Offers) -> None:
+        if offers.max_sellers is None:
+            return
+        by_seller: dict[str, list[str]] = defaultdict(list)
+        for o in offers.offers:
+            if f"offer:{o.key}" in self.vars:
+                by_seller[o.seller].append(f"offer:{o.key}")
+        chosen = []
+        for seller, keys in sorted(by_seller.items()):
+            s_used = self.model.new_bool_var(f"seller[{seller}]")
+            for k in keys:
+                self.model.add(self.vars[k] <= self.bounds[k] * s_used)
+            chosen.append(s_used)
+        self._guarded("max_sellers", self.model.add(sum(chosen) <= offers.max_sellers))
 
     # -- constraints, one per group --------------------------------------------
     def _add_demand(self) -> None:
@@ -297,26 +374,24 @@ class PlanModel:
         return solver
 
     def _canonical(self, values: dict[str, int], terms: list[str], options: SolveOptions) -> dict[str, int] | None:
-        """The optimum with the smallest replica vector in unit-id order.
+        """The optimum with the smallest vector of decisions in key order (replicas, then purchases).
 
         Several workers may return different solutions among equal optima; minimizing
-        each replica count in turn (each a unique value) gives one answer whatever the
+        each variable in turn (each a unique value) gives one answer whatever the
         number of workers.
         """
         model = self.model.clone()
         for t in terms:
             model.add(self.terms[t] == values[t])
         chosen: dict[str, int] = {}
-        for uid in sorted(self.replicas):
-            var = self.replicas[uid]
+        for key in sorted(self.replicas) + sorted(k for k in self.vars if k not in self.replicas):
+            var = self.vars[key]
             model.minimize(var)
             solver = self.solver(options, options.time_limit_s)
             if solver.solve(model) != self.cp.OPTIMAL:
                 return None
-            value = int(solver.value(var))
-            model.add(var == value)
-            if value:
-                chosen[uid] = value
+            chosen[key] = int(solver.value(var))
+            model.add(var == chosen[key])
         return chosen
 
     def feasible(self, options: SolveOptions = SolveOptions()) -> bool | None:
@@ -358,6 +433,7 @@ class PlanModel:
         bound = None
         gap = 0.0
         replicas: dict[str, int] = {}
+        purchases: dict[str, int] = {}
         for i, stage in enumerate(stages):
             expr = sum(s * wt * self.terms[t] for t, s, wt in stage)
             self.model.minimize(expr)
@@ -376,8 +452,10 @@ class PlanModel:
                         f"raise --time-limit or narrow the problem.")
                 status_all = "feasible"
                 break
-            replicas = {uid: solver.value(v) for uid, v in self.replicas.items() if solver.value(v) > 0}
-            values = {t: sum(c * replicas.get(uid, 0) for uid, c in coefs.items()) for t, coefs in self.coefs.items()}
+            chosen = {k: int(solver.value(v)) for k, v in self.vars.items()}
+            replicas = {uid: chosen[uid] for uid in self.replicas if chosen[uid] > 0}
+            purchases = {k[len("offer:"):]: q for k, q in chosen.items() if k.startswith("offer:") and q > 0}
+            values = {t: sum(c * chosen[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
             if i == 0:
                 primary, sense, wt = stage[0]
                 best = int(solver.objective_value)
@@ -398,16 +476,19 @@ class PlanModel:
         self.model = base
         values = {t: int(v) for t, v in values.items()}
         if options.workers > 1 and status_all == "optimal":
-            replicas = self._canonical(values, [t for t, _ in terms], options) or replicas
+            canonical = self._canonical(values, [t for t, _ in terms], options)
+            if canonical is not None:
+                replicas = {uid: canonical[uid] for uid in self.replicas if canonical[uid] > 0}
+                purchases = {k[len("offer:"):]: q for k, q in canonical.items() if k.startswith("offer:") and q > 0}
         return Solution(status=status_all, replicas=replicas, values=values, bound=bound, gap=gap,
-                        seconds=time.perf_counter() - start)
+                        seconds=time.perf_counter() - start, purchases=purchases)
 
 
 def solve_units(units: Sequence[UnitLike], limits: Limits, objective: str = "cost",
                 options: SolveOptions = SolveOptions(), *, tco: dict[str, int] | None = None,
-                hint: dict[str, int] | None = None) -> Solution | None:
+                hint: dict[str, int] | None = None, offers: Offers | None = None) -> Solution | None:
     """Build and solve the model; None if no plan satisfies the limits."""
-    model = PlanModel(units, limits, maximize_users=objective == "users", tco=tco)
+    model = PlanModel(units, limits, maximize_users=objective == "users", tco=tco, offers=offers)
     if hint:
         model.hint(hint)
     return model.solve(objective, options)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["PlanLine", "Totals", "SolverInfo", "TcoBreakdown", "Plan", "money_json"]
+__all__ = ["PlanLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json"]
 
 
 def money_json(value: Fraction | float | int) -> int | float:
@@ -46,7 +46,7 @@ class PlanLine(_Record):
     tokens_per_s_per_user: float | None = None
     output_tokens_per_s_per_replica: float | None = None
     ttft_s: float | None = None
-    node_price: Fraction
+    cost: Fraction = Field(description="What this line's nodes cost, from the purchases allocated to it.")
     node_power_w: int
     memory_gb_per_node: float
     note: str = ""
@@ -64,8 +64,9 @@ class PlanLine(_Record):
         return self.users_per_replica * self.replicas
 
     @property
-    def cost(self) -> Fraction:
-        return self.node_price * self.nodes
+    def node_price(self) -> Fraction:
+        """Average price of one node of this line."""
+        return self.cost / self.nodes
 
     @property
     def power_w(self) -> int:
@@ -115,6 +116,34 @@ class Totals(_Record):
                 "nodes": self.nodes, "gpus": self.gpus, "memory_gb": round(self.memory_gb, 1), "users": self.users}
 
 
+class Purchase(_Record):
+    """One row of the bill of materials: a quantity of one item from one offer."""
+
+    item: str
+    kind: Literal["system", "platform", "accelerator"]
+    description: str
+    seller: str
+    quantity: int
+    unit_price: Fraction
+    condition: str
+    warranty_months: int | None = None
+    lead_time_weeks: float | None = None
+    offer: str = Field(description="The offer's key: <price list>#<position>.")
+    source: str = ""
+    date: str = ""
+
+    @property
+    def extended(self) -> Fraction:
+        return self.unit_price * self.quantity
+
+    def to_json(self) -> dict[str, Any]:
+        return {"item": self.item, "kind": self.kind, "description": self.description, "seller": self.seller,
+                "quantity": self.quantity, "unit_price": money_json(self.unit_price),
+                "extended_price": money_json(self.extended), "condition": self.condition,
+                "warranty_months": self.warranty_months, "lead_time_weeks": self.lead_time_weeks,
+                "offer": self.offer, "source": self.source, "date": self.date}
+
+
 class TcoBreakdown(_Record):
     capex: Fraction
     energy: Fraction
@@ -153,6 +182,7 @@ class Plan(_Record):
     notes: tuple[str, ...] = ()
     exchange_rates: tuple[str, ...] = ()
     tco: TcoBreakdown | None = None
+    purchases: tuple[Purchase, ...] = ()
 
     @classmethod
     def from_lines(cls, lines: list[PlanLine], currency: str, **fields: Any) -> Plan:
@@ -172,7 +202,8 @@ class Plan(_Record):
             "model": self.model,
             "users_demanded": self.users_demanded,
             "price_list": self.price_list,
-            "plan": {"lines": [l.to_json() for l in self.lines], "totals": self.totals.to_json()},
+            "plan": {"lines": [l.to_json() for l in self.lines], "totals": self.totals.to_json(),
+                     "purchases": [p.to_json() for p in self.purchases]},
             "solver": {"seconds": round(self.solver.seconds, 3), "gap": round(self.solver.gap, 6),
                        "bound": self.solver.bound, "units_considered": self.solver.units_considered,
                        "units_after_pruning": self.solver.units_after_pruning},

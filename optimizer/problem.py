@@ -63,6 +63,11 @@ class Constraints(_Record):
     max_skus: int | None = Field(None, ge=1, le=1000, description="Distinct node types in the plan.")
     stock: dict[str, int] = Field(default_factory=dict, description="Accelerators available, by id.")
     spare_nodes: int = Field(0, ge=0, le=1, description="1: the plan still serves every user with any one node down.")
+    sellers: list[str] | None = Field(None, min_length=1, description="Sellers (offer vendors) allowed.")
+    conditions: list[Literal["new", "used", "refurbished"]] | None = Field(None, min_length=1)
+    min_warranty_months: int | None = Field(None, ge=0, le=240)
+    max_lead_time_weeks: float | None = Field(None, ge=0, le=520)
+    max_sellers: int | None = Field(None, ge=1, le=1000, description="Most sellers to deal with.")
 
     @field_validator("stock")
     @classmethod
@@ -106,7 +111,7 @@ class Problem(_Record):
     dp_attention: bool = False
     workload: Workload
     constraints: Constraints = Field(default_factory=Constraints)
-    prices: str = "street-usd-2025"
+    prices: str | list[str] = Field("street-usd-2025", description="Price list id, or several whose offers compete.")
     objective: Literal["cost", "power", "tco", "users"] = "cost"
     tco: Tco = Field(default_factory=Tco)
 
@@ -146,6 +151,10 @@ class Problem(_Record):
     @property
     def precisions(self) -> list[str]:
         return [self.precision] if isinstance(self.precision, str) else list(self.precision)
+
+    @property
+    def price_lists(self) -> list[str]:
+        return [self.prices] if isinstance(self.prices, str) else list(self.prices)
 
     @property
     def engines(self) -> list[str]:
@@ -241,8 +250,14 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
         if e != "auto" and e not in catalog.engines:
             loc = ("engine",) if isinstance(problem.engine, str) else ("engine", i)
             raise unknown(loc, "engine", e, ["auto", *catalog.engines])
-    if problem.prices not in catalog.price_lists:
-        raise unknown(("prices",), "price list", problem.prices, catalog.price_lists)
+    for i, pl in enumerate(problem.price_lists):
+        if pl not in catalog.price_lists:
+            loc = ("prices",) if isinstance(problem.prices, str) else ("prices", i)
+            raise unknown(loc, "price list", pl, catalog.price_lists)
+    sellers = {o.vendor for pl in problem.price_lists for o in catalog.price_lists[pl].offers}
+    for i, seller in enumerate(problem.constraints.sellers or []):
+        if seller not in sellers:
+            raise unknown(("constraints", "sellers", i), f"seller in {', '.join(problem.price_lists)}", seller, sellers)
     c = problem.constraints
     vendors = catalog.vendors()
     for i, v in enumerate(c.vendors or []):

@@ -35,7 +35,7 @@ from .prune import prune_dominated
 from .solve import Prepared, plan_from_solution, prepare_problem
 from .units import Unit
 
-__all__ = ["shortlist", "per_vendor", "pareto", "sweep", "k_best", "pareto_front", "SweepPoint", "DISTINCT_LEVELS", "PARETO_TERMS",
+__all__ = ["shortlist", "per_vendor", "per_seller", "pareto", "sweep", "k_best", "pareto_front", "SweepPoint", "DISTINCT_LEVELS", "PARETO_TERMS",
            "parse_range"]
 
 DISTINCT_LEVELS = ("sku", "accelerator", "vendor", "platform")
@@ -68,7 +68,7 @@ def _prune_within(units: Sequence[Unit], prep: Prepared, level: str) -> list[Uni
 
 def _model(prep: Prepared, units: Sequence[Unit], objective: str, *, need_used: bool = False) -> PlanModel:
     return PlanModel(units, prep.limits, maximize_users=objective == "users", need_used=need_used,
-                     tco=prep.tco or None)
+                     tco=prep.tco or None, offers=prep.offers)
 
 
 def _checked(catalog: Catalog, prep: Prepared, solution, objective: str, problem: Problem | None = None) -> Plan:
@@ -134,7 +134,7 @@ def per_vendor(catalog: Catalog, problem: Problem, options: SolveOptions = Solve
             vendor_problem = with_overrides(problem, {("constraints", "vendors"): ("--per-vendor", [vendor])})
             plans.append(_checked(catalog, replace(prep, units=units), solution, problem.objective, vendor_problem))
     if not plans:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units, prep.offers)
     key = {"cost": lambda p: p.totals.cost, "power": lambda p: p.totals.power_w,
            "tco": lambda p: p.objective_value, "users": lambda p: -p.totals.users}[problem.objective]
     return sorted(plans, key=lambda p: (key(p), p.totals.cost))
@@ -157,8 +157,29 @@ def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power"
     plans = [_checked(catalog, prep, solution, "cost").model_copy(update={"objective": f"{x}/{y}"})
              for solution in pareto_front(model, x, y, max_points, options)]
     if not plans:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units, prep.offers)
     return plans
+
+
+def per_seller(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> list[tuple[str, Plan]]:
+    """The best plan buying everything from one seller, for each seller that can serve the problem."""
+    from .offers import eligible_offers
+    from .solve import optimize
+
+    offers, _, _ = eligible_offers(catalog, problem)
+    sellers = sorted({o.seller for item_offers in offers.values() for o in item_offers})
+    found = []
+    for seller in sellers:
+        one = with_overrides(problem, {("constraints", "sellers"): ("--per-seller", [seller])})
+        try:
+            found.append((seller, optimize(catalog, one, options)))
+        except NoPlanError:
+            continue
+    if not found:
+        prep = prepare_problem(catalog, problem)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units, prep.offers)
+    return sorted(found, key=lambda sp: (sp[1].objective_value if problem.objective != "users"
+                                         else -sp[1].totals.users, sp[1].totals.cost, sp[0]))
 
 
 @dataclass(frozen=True)
@@ -222,7 +243,7 @@ def _solve_chunk(catalog: Catalog, problem: Problem, kind: str, values: list[flo
             out.append(SweepPoint(v, None, {"summary": str(exc)}))
             continue
         if solution is None:
-            out.append(SweepPoint(v, None, explain_infeasible(catalog, point, p.candidates, p.limits, p.units)
+            out.append(SweepPoint(v, None, explain_infeasible(catalog, point, p.candidates, p.limits, p.units, p.offers)
                                   .explanation))
             continue
         hint = solution.replicas

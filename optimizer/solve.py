@@ -15,13 +15,14 @@ from catalog import Catalog
 
 from .check import assert_plan_ok
 from .explain import explain_infeasible
-from .model import Limits, SolveOptions, Solution, solve_units
-from .plan import Plan, PlanLine, SolverInfo, TcoBreakdown
+from .model import Limits, Offers, SolveOptions, Solution, solve_units
+from .offers import PricedOffer
+from .plan import Plan, PlanLine, Purchase, SolverInfo, TcoBreakdown
 from .problem import Problem
 from .prune import prune_dominated
 from .scaling import exact, money_from_int, money_to_int
 from .tco import TcoRates, tco_rates
-from .units import Candidates, Unit, prepare
+from .units import Candidates, Unit, offer_model, prepare
 
 __all__ = ["optimize", "limits_for", "plan_from_solution", "Prepared", "prepare_problem", "plan_tco"]
 
@@ -51,7 +52,8 @@ class Prepared:
     limits: Limits
     units: list[Unit]
     rates: TcoRates | None = None
-    tco: dict[str, int] = field(default_factory=dict)   # unit id -> TCO in solver money units
+    tco: dict[str, int] = field(default_factory=dict)   # unit id -> energy + hosting, solver money units
+    offers: Offers | None = None                         # purchases modelled offer by offer (stock, sellers)
 
     def by_id(self) -> dict[str, Unit]:
         return {u.id: u for u in self.candidates.units}
@@ -62,11 +64,16 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     limits = limits_for(problem, candidates.money_scale)
     if not candidates.units:
         raise explain_infeasible(catalog, problem, candidates, limits)
+    offers = offer_model(candidates, problem)
+    # With offers modelled, two node types may compete for the same scarce offer: prune within a node type only.
+    same_sku = same_sku or offers is not None
     units = prune_dominated(candidates.units, limits, same_sku=same_sku) if prune else list(candidates.units)
     rates = tco_rates(problem, candidates.currency)
-    tco = {u.id: rates.unit_int(u.cost, u.power_w, u.nodes, candidates.money_scale) for u in candidates.units} \
-        if rates else {}
-    return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco)
+    scale = candidates.money_scale
+    tco = {u.id: money_to_int(rates.energy(u.power_w) + rates.hosting(u.nodes), scale, rounding="ceil")
+           for u in candidates.units} if rates else {}
+    return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
+                    offers=offers)
 
 
 def _left_out(c: Candidates) -> tuple[str, ...]:
@@ -91,9 +98,47 @@ def plan_tco(plan: Plan, rates: TcoRates | None) -> TcoBreakdown | None:
                         price_per_kwh=rates.price_per_kwh, pue=rates.pue)
 
 
+def _purchases(prep: Prepared, solution: Solution) -> list[tuple[PricedOffer, int]]:
+    """What is bought from which offer: the solver's choice, or the cheapest offer of each item."""
+    c = prep.candidates
+    if solution.purchases:
+        by_key = {o.key: o for offers in c.offers.values() for o in offers}
+        return [(by_key[k], q) for k, q in sorted(solution.purchases.items())]
+    units = prep.by_id()
+    need: dict[str, int] = {}
+    for uid, replicas in solution.replicas.items():
+        for item, qty in units[uid].node.items:
+            need[item] = need.get(item, 0) + qty * units[uid].nodes * replicas
+    return [(c.offers[item][0], q) for item, q in sorted(need.items())]
+
+
+def _allocate(lines_needs: list[tuple[str, list[tuple[str, int]]]], bought: list[tuple[PricedOffer, int]]) -> dict[str, Fraction]:
+    """Each line's cost: its items taken from the purchases, cheapest first (exact; sums to the total)."""
+    pool: dict[str, list[list]] = {}
+    for offer, qty in sorted(bought, key=lambda b: (b[0].price, b[0].key)):
+        pool.setdefault(offer.item, []).append([offer, qty])
+    costs: dict[str, Fraction] = {}
+    for line_id, needs in lines_needs:
+        total = Fraction(0)
+        for item, qty in needs:
+            for entry in pool.get(item, []):
+                take = min(qty, entry[1])
+                total += entry[0].price * take
+                entry[1] -= take
+                qty -= take
+                if qty == 0:
+                    break
+        costs[line_id] = total
+    return costs
+
+
 def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Plan:
     units = prep.by_id()
     c = prep.candidates
+    bought = _purchases(prep, solution)
+    needs = [(uid, [(item, qty * units[uid].nodes * r) for item, qty in units[uid].node.items])
+             for uid, r in sorted(solution.replicas.items())]
+    line_cost = _allocate(needs, bought)
     lines = []
     for uid, replicas in sorted(solution.replicas.items()):
         u = units[uid]
@@ -104,8 +149,20 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
             kv_dtype=u.kv_dtype, dp_attention=u.dp_attention, users_per_replica=u.users,
             tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
-            ttft_s=u.capacity.ttft_s, node_price=u.node.price, node_power_w=u.node.power_w,
+            ttft_s=u.capacity.ttft_s, cost=line_cost[uid], node_power_w=u.node.power_w,
             memory_gb_per_node=u.node.memory_gb, note=u.note))
+    names: dict[str, tuple[str, str]] = {}
+    for u in c.units:
+        n = u.node
+        if n.system:
+            names[n.system.id] = ("system", n.system.name)
+        else:
+            names[n.platform.id] = ("platform", n.platform.name)
+            names[n.accelerator.id] = ("accelerator", n.accelerator.name)
+    purchases = tuple(Purchase(item=o.item, kind=names[o.item][0], description=names[o.item][1], seller=o.seller,
+                               quantity=q, unit_price=o.price, condition=o.offer.condition,
+                               warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
+                               offer=o.key, source=o.offer.source, date=o.offer.date) for o, q in bought)
     notes = []
     problem = prep.problem
     if problem.workload.kv_reserve_gb is not None:
@@ -113,6 +170,8 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
                      f"cache (doubled where an fp8 model runs in bf16)")
     if problem.constraints.spare_nodes:
         notes.append("spare capacity: every user is still served with any one node down")
+    if len({p.seller for p in purchases}) > 1 and len({p.item for p in purchases}) < len(purchases):
+        notes.append("an item is split across sellers (one seller's stock was short or dearer past a point)")
     rates = tuple(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in c.rates_used)
     bound = None
     if solution.bound is not None:
@@ -124,7 +183,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
         price_list=c.price_list,
         solver=SolverInfo(seconds=solution.seconds, gap=solution.gap, bound=bound,
                           units_considered=len(c.units), units_after_pruning=len(prep.units)),
-        left_out=_left_out(c), notes=tuple(notes), exchange_rates=rates)
+        left_out=_left_out(c), notes=tuple(notes), exchange_rates=rates, purchases=purchases)
     tco = plan_tco(plan, prep.rates)
     value = {"cost": plan.totals.cost, "power": Fraction(plan.totals.power_w), "users": Fraction(plan.totals.users),
              "nodes": Fraction(plan.totals.nodes), "tco": tco.total if tco else Fraction(0)}[objective]
@@ -135,8 +194,8 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
     """The optimal plan for `problem`; raises InfeasibleError (with an explanation) if none exists."""
     prep = prepare_problem(catalog, problem)
     solution = solve_units(prep.units, prep.limits, problem.objective, options,
-                           tco=prep.tco if problem.objective == "tco" else None)
+                           tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers)
     if solution is None:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units, prep.offers)
     plan = plan_from_solution(prep, solution, problem.objective)
     return assert_plan_ok(plan, catalog, problem)

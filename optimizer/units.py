@@ -17,19 +17,20 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from catalog import Catalog
-from catalog.errors import CatalogError
-from catalog.schema import Accelerator, Engine, ExchangeRate, Offer, Platform, System, Variant
+from catalog.schema import Accelerator, Engine, ExchangeRate, Platform, System, Variant
 
 from . import sizing
 from .capacity import ReplicaCapacity, replica_capacity
 from .deployment import Deployment
+from .model import Offers, OfferVar
 from .problem import Problem, check_ids
-from .scaling import exact, money_scale, money_to_int
+from .offers import PricedOffer, cheapest, currency_of, eligible_offers
+from .scaling import money_scale, money_to_int
 
 # Engines in the order a tie between otherwise equal units is broken (most widely deployed first).
 ENGINE_PREFERENCE = ("vllm", "sglang", "trtllm", "llama.cpp")
 
-__all__ = ["ENGINE_PREFERENCE", "NodeType", "Unit", "Candidates", "NearMiss", "prepare", "node_types", "platform_accepts",
+__all__ = ["ENGINE_PREFERENCE", "offer_model", "NodeType", "Unit", "Candidates", "NearMiss", "prepare", "node_types", "platform_accepts",
            "node_power_w"]
 
 
@@ -42,8 +43,8 @@ class NodeType:
     platform: Platform
     count: int
     system: System | None
-    price: Fraction              # in the problem's currency, exact
-    offers: tuple[Offer, ...]     # the offers its price is made of
+    price: Fraction              # in the problem's currency, exact, from the cheapest eligible offers
+    items: tuple[tuple[str, int], ...]   # what one node is bought as: (item id, quantity)
     power_w: int
 
     @property
@@ -122,6 +123,8 @@ class Candidates:
     currency: str
     money_scale: int
     price_list: str
+    offers: dict[str, list[PricedOffer]] = field(default_factory=dict)   # item -> eligible offers, cheapest first
+    rejected_offers: dict[str, str] = field(default_factory=dict)
     rates_used: list[ExchangeRate] = field(default_factory=list)
     unpriced: list[str] = field(default_factory=list)        # accelerators the price list cannot sell
     filtered: dict[str, str] = field(default_factory=dict)   # accelerator -> why the problem's filters removed it
@@ -141,56 +144,33 @@ def node_power_w(platform: Platform, acc: Accelerator, count: int, system: Syste
     return platform.base_power_w + count * acc.tdp_w
 
 
-def _rate(catalog: Catalog, base: str, quote: str, where: str) -> ExchangeRate | None:
-    if base == quote:
-        return None
-    rate = catalog.exchange_rate(base, quote)
-    if rate is None:
-        raise CatalogError(f"{where}: the price list is in {base} but costs are asked in {quote}, and the catalog "
-                           f"has no {base}→{quote} exchange rate; add one under exchange_rates "
-                           f"(base: {base}, quote: {quote}, rate, source, date) or drop constraints.currency.")
-    return rate
-
-
-def _cheapest(offers: list[Offer]) -> Offer:
-    return min(offers, key=lambda o: (o.price, o.vendor))
-
-
-def node_types(catalog: Catalog, price_list_id: str, currency: str | None = None,
-               where: str = "") -> tuple[list[NodeType], ExchangeRate | None]:
-    """Every server the price list sells, priced in `currency` (default: the list's own)."""
-    plist = catalog.price_list(price_list_id, where)
-    rate = _rate(catalog, plist.currency, currency or plist.currency, where or f"prices '{plist.id}'")
-    factor = exact(rate.rate) if rate else Fraction(1)
-    by_item: dict[str, list[Offer]] = defaultdict(list)
-    for offer in plist.offers:
-        by_item[offer.item].append(offer)
-    best = {item: _cheapest(offers) for item, offers in by_item.items()}
-
+def node_types(catalog: Catalog, offers: dict[str, list[PricedOffer]]) -> list[NodeType]:
+    """Every server the offers can make up: a system, or a platform with `count` accelerators,
+    priced at the cheapest eligible offers."""
     nodes: list[NodeType] = []
-    for item, offer in sorted(best.items()):
+    for item in sorted(offers):
         if item in catalog.systems:
             s = catalog.systems[item]
             plat, acc = catalog.platforms[s.platform], catalog.accelerators[s.accelerator]
             nodes.append(NodeType(id=s.id, accelerator=acc, platform=plat, count=s.count, system=s,
-                                  price=exact(offer.price) * factor, offers=(offer,),
+                                  price=cheapest(offers[item]).price, items=((s.id, 1),),
                                   power_w=node_power_w(plat, acc, s.count, s)))
-    for plat_id, plat_offer in sorted(best.items()):
+    for plat_id in sorted(offers):
         plat = catalog.platforms.get(plat_id)
         if plat is None:
             continue
-        for acc_id, acc_offer in sorted(best.items()):
+        for acc_id in sorted(offers):
             acc = catalog.accelerators.get(acc_id)
             if acc is None or not platform_accepts(plat, acc):
                 continue
             for count in plat.gpu_counts:
                 if count > acc.max_per_node and plat.form_factor != "cpu":
                     continue
-                price = (exact(plat_offer.price) + count * exact(acc_offer.price)) * factor
+                price = cheapest(offers[plat_id]).price + count * cheapest(offers[acc_id]).price
                 nodes.append(NodeType(id=f"{plat.id}+{count}x{acc.id}", accelerator=acc, platform=plat,
-                                      count=count, system=None, price=price, offers=(plat_offer, acc_offer),
+                                      count=count, system=None, price=price, items=((plat.id, 1), (acc.id, count)),
                                       power_w=node_power_w(plat, acc, count)))
-    return nodes, rate
+    return nodes
 
 
 def _filter_reason(problem: Problem, acc: Accelerator) -> str | None:
@@ -220,10 +200,10 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
     """Every deployment unit that serves at least one user, priced in the problem's currency."""
     check_ids(problem, catalog)
     model = catalog.models[problem.model]
-    plist = catalog.price_lists[problem.prices]
-    currency = problem.constraints.currency or plist.currency
-    types, rate = node_types(catalog, plist.id, currency, problem.where("constraints", "currency"))
-    scale = money_scale([t.price for t in types])
+    currency = currency_of(catalog, problem)
+    offers, rates, rejected = eligible_offers(catalog, problem)
+    types = node_types(catalog, offers)
+    scale = money_scale([o.price for item_offers in offers.values() for o in item_offers])
     engines = _engines(catalog, problem)
     max_k = problem.constraints.max_nodes_per_replica
     if problem.constraints.max_nodes is not None:
@@ -262,5 +242,24 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
     served = {u.node.id for u in units}
     misses = [m for nid, m in sorted(near.items()) if nid not in served]
     units.sort(key=lambda u: u.id)
-    return Candidates(units=units, currency=currency, money_scale=scale, price_list=plist.id,
-                      rates_used=[rate] if rate else [], unpriced=unpriced, filtered=filtered, near_misses=misses)
+    return Candidates(units=units, currency=currency, money_scale=scale, price_list=", ".join(problem.price_lists),
+                      offers=offers, rejected_offers=rejected, rates_used=rates, unpriced=unpriced,
+                      filtered=filtered, near_misses=misses)
+
+
+def offer_model(candidates: Candidates, problem: Problem) -> Offers | None:
+    """Offers as decision variables — needed only when a stock or a seller limit can bind.
+
+    Without them the cheapest eligible offer always wins, so a unit's cost is exact
+    and the smaller replica-only model is solved.
+    """
+    items = sorted({item for u in candidates.units for item, _ in u.node.items})
+    limited = any(o.stock is not None for item in items for o in candidates.offers.get(item, []))
+    if not limited and problem.constraints.max_sellers is None:
+        return None
+    scale = candidates.money_scale
+    offers = tuple(OfferVar(key=o.key, item=o.item, seller=o.seller, stock=o.stock,
+                            price=money_to_int(o.price, scale, rounding="ceil"))
+                   for item in items for o in candidates.offers.get(item, []))
+    needs = {u.id: tuple((item, qty * u.nodes) for item, qty in u.node.items) for u in candidates.units}
+    return Offers(offers=offers, needs=needs, max_sellers=problem.constraints.max_sellers)

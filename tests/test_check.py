@@ -18,13 +18,20 @@ def test_an_honest_plan_passes(catalog):
     assert check_plan(plan, catalog, problem) == []
 
 
-def test_a_wrong_node_price_is_caught(catalog):
+def test_a_wrong_price_is_caught(catalog):
     problem, plan = _plan(catalog)
-    line = plan.lines[0].model_copy(update={"node_price": Fraction(1_500_000)})
-    bad = plan.model_copy(update={"lines": (line,)})
+    cheap = plan.purchases[0].model_copy(update={"unit_price": Fraction(1_500_000)})
+    bad = plan.model_copy(update={"purchases": (cheap,)})
     problems = check_plan(bad, catalog, problem)
-    assert any("node price is 2,000,000.00 CNY" in p for p in problems)
-    assert any(p.startswith("total cost") for p in problems)
+    assert any("costs 2,000,000.00 CNY each, plan says 1,500,000.00 CNY" in p for p in problems)
+    assert any("the purchases add up to 1,500,000.00 CNY" in p for p in problems)
+
+
+def test_purchases_that_do_not_match_the_lines_are_caught(catalog):
+    problem, plan = _plan(catalog)
+    more = plan.purchases[0].model_copy(update={"quantity": 2})
+    problems = check_plan(plan.model_copy(update={"purchases": (more,)}), catalog, problem)
+    assert any("the lines need 1 × mi300x-8x, the purchases buy 2" in p for p in problems)
 
 
 def test_overstated_users_are_caught(catalog):
