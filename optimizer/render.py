@@ -96,6 +96,9 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
              + "; checked by the independent plan checker."]
     extra += [f"Note: {n}" for n in plan.notes]
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
+    if len({p.seller for p in plan.purchases}) > 1 or any(p.offer and not p.offer.startswith("seed") for p in plan.purchases):
+        extra += [f"Buy: {p.quantity} × {p.item} from {p.seller} at {_money(p.unit_price)} = {_money(p.extended)}"
+                  + (f" ({p.condition})" if p.condition != "new" else "") for p in plan.purchases]
     extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
     extra += [f"Left out — {l}" for l in plan.left_out]
     if fmt == "md":
@@ -220,6 +223,9 @@ def render_plans(plans: list[Plan], fmt: str = "table", title: str = "") -> str:
         t = p.totals
         what = " + ".join(f"{l.nodes} × {l.system or l.platform} ({l.gpus_per_node} × {l.accelerator}, "
                           f"{l.precision}/{l.engine})" for l in p.lines)
+        sellers = sorted({x.seller for x in p.purchases})
+        if sellers and len(sellers) <= 3:
+            what += f" from {', '.join(sellers)}"
         speed = min((l.tokens_per_s_per_user for l in p.lines if l.tokens_per_s_per_user is not None), default=None)
         delta = "" if i == 1 or not t0 else f"+{float(t.cost - t0.cost):,.0f}" if t.cost >= t0.cost \
             else f"{float(t.cost - t0.cost):,.0f}"

@@ -89,3 +89,21 @@ def test_speed_target_changes_the_answer(catalog):
     fast = optimize(catalog, problem)
     assert crawling.totals.cost <= fast.totals.cost
     assert min(l.tokens_per_s_per_user for l in fast.lines) >= 20
+
+
+def test_h100_pcie_offers_split_the_purchase(catalog):
+    plan = _solve(catalog, "llama-3.1-70b-h100-pcie-offers")
+    cards = [p for p in plan.purchases if p.item == "h100-pcie"]
+    assert len({p.seller for p in cards}) >= 2      # the one-card seller and a second one
+    assert any(p.quantity == 1 and p.unit_price == 24_000 for p in cards)
+    assert sum(p.extended for p in plan.purchases) == plan.totals.cost
+
+
+def test_seller_quotes_compare_at_least_three_sellers(catalog):
+    from optimizer.search import per_seller
+
+    problem = load_problem(next(p for p in PROBLEMS if p.stem == "llama-3.1-70b-seller-quotes"))
+    found = per_seller(catalog, problem)
+    assert len(found) >= 3
+    assert found[0][0] == "Arc Compute" and found[0][1].totals.cost == 224_999
+    assert all({p.seller for p in plan.purchases} == {seller} for seller, plan in found)
