@@ -8,7 +8,6 @@ the rows it could not map set aside, each with its reason.
 
 from __future__ import annotations
 
-import csv
 import datetime
 import difflib
 import re
@@ -22,7 +21,7 @@ from .errors import CatalogError, InputError, did_you_mean
 from .loader import Catalog, load_catalog
 from .schema import CatalogFile, Offer, PriceList
 from .validation import error_lines
-from .yamlio import read_yaml
+from .yamlio import read_csv, read_yaml
 
 __all__ = ["check_file", "import_sheet", "ImportResult", "OFFER_FIELDS"]
 
@@ -91,19 +90,7 @@ def import_sheet(path: str | Path, *, vendor: str, mapping: dict[str, str], pric
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise InputError(f"--currency = '{currency}': give an ISO code such as USD or CNY.")
     date = date or datetime.date.today().isoformat()
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            columns = reader.fieldnames or []
-            for column in mapping:
-                if column not in columns:
-                    raise InputError(f"{path}: no column '{column}'{did_you_mean(column, columns)} "
-                                     f"(columns: {', '.join(columns)}).")
-            rows = list(reader)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such price sheet.") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: is not UTF-8 text; save the sheet as UTF-8 CSV.") from None
+    _, rows = read_csv(path, what="price sheet", required=list(mapping))
     offers, rejected = [], []
     for number, row in enumerate(rows, start=2):  # row 1 is the header
         values = {fld: (row.get(col) or "").strip() for col, fld in mapping.items()}

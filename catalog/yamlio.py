@@ -17,7 +17,7 @@ import yaml
 
 from .errors import InputError
 
-__all__ = ["YamlDoc", "read_yaml", "format_loc"]
+__all__ = ["YamlDoc", "read_yaml", "read_csv", "format_loc"]
 
 # libyaml's parser when PyYAML was built with it (10× faster); both are safe loaders.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -150,3 +150,28 @@ def read_yaml(path: str | Path, *, text: str | None = None, origin: str | None =
     doc = YamlDoc(data=data, root=root, origin=origin)
     _check_finite(data, (), doc, error)
     return doc
+
+
+def read_csv(path: str | Path, *, what: str, required: list[str] | tuple[str, ...] = (),
+             error: type[InputError] = InputError) -> tuple[list[str], list[dict[str, str]]]:
+    """The columns and rows of a UTF-8 CSV file; errors name the file and the missing columns."""
+    import csv
+
+    from .errors import did_you_mean
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            columns = list(reader.fieldnames or [])
+            missing = [c for c in required if c not in columns]
+            if missing:
+                hint = did_you_mean(missing[0], columns) if len(missing) == 1 else ""
+                raise error(f"{path}: not a {what}: no column {', '.join(repr(m) for m in missing)}{hint} "
+                            f"(columns: {', '.join(columns) or 'none'}).")
+            return columns, list(reader)
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}.") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, not a {what}.") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: is not UTF-8 text; save the {what} as UTF-8 CSV.") from None

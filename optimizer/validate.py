@@ -19,7 +19,6 @@ leave at least a third of their memory for the KV cache, as throughput submissio
 
 from __future__ import annotations
 
-import csv
 import difflib
 import math
 import re
@@ -29,7 +28,8 @@ from importlib import resources
 from pathlib import Path
 
 from catalog import Catalog
-from catalog.errors import HwplanError, InputError
+from catalog.errors import HwplanError
+from catalog.yamlio import read_csv
 
 from .estimator import Estimate, estimate
 
@@ -321,17 +321,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
 
 
 def read_cases(path: str | Path, catalog: Catalog) -> tuple[list[Case], list[tuple[str, str]]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InputError(f"{path}: not a measurements file; missing columns {', '.join(missing)}.")
-            rows = list(reader)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such measurements file.") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: is not UTF-8 text.") from None
+    _, rows = read_csv(path, what="measurements file", required=COLUMNS)
     cases, skipped = [], []
     for row in rows:
         try:
