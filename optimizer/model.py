@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 import time
+from fractions import Fraction
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -402,78 +403,97 @@ class PlanModel:
             return False
         return True if status in (self.cp.OPTIMAL, self.cp.FEASIBLE) else None
 
+    def _bound(self, term: str, known: dict[str, int]) -> int:
+        """Largest value `term` can take, tightened by terms already fixed at their optimum.
+
+        If every variable of `term` also carries a positive coefficient in a fixed term f,
+        then term ≤ f* × max(coef_term / coef_f) — far tighter than the variables' bounds.
+        """
+        best = self.upper(term)
+        coefs = self.coefs[term]
+        for f, value in known.items():
+            other = self.coefs[f]
+            if value >= 0 and coefs and all(other.get(k, 0) > 0 for k in coefs):
+                ratio = max(Fraction(abs(c), other[k]) for k, c in coefs.items())
+                best = min(best, math.floor(value * ratio))
+        return best
+
+    def _next_stage(self, remaining: list[tuple[str, int]], known: dict[str, int]) -> list[tuple[str, int, int]]:
+        """The longest run of terms, in order, whose weighted sum stays inside 62-bit integers."""
+        for n in range(len(remaining), 0, -1):
+            group = remaining[:n]
+            weights, w = [], 1
+            for t, _ in reversed(group):
+                weights.append(w)
+                w *= self._bound(t, known) + 1
+            if n == 1 or w < INT_LIMIT:
+                weights.reverse()
+                return [(t, sense, wt) for (t, sense), wt in zip(group, weights)]
+        raise AssertionError("unreachable")
+
     def solve(self, objective: str | tuple[tuple[str, int], ...],
               options: SolveOptions = SolveOptions()) -> Solution | None:
         """Optimize lexicographically; None if infeasible. Raises SolverTimeoutError if time ran out empty.
 
         `objective` names an entry of OBJECTIVE_TERMS or gives the (term, sense) pairs itself.
+        Terms are solved in as few weighted stages as 62-bit weights allow; after a stage its
+        terms are held at their optimum (one-sided), which also tightens the next weights.
         """
         start = time.perf_counter()
-        terms = OBJECTIVE_TERMS[objective] if isinstance(objective, str) else objective
+        terms = list(OBJECTIVE_TERMS[objective] if isinstance(objective, str) else objective)
         for t, _ in terms:
             if t.startswith("gpus:"):
                 self._add_gpu_term(t.split(":", 1)[1])
-        maxima = [self.upper(t) + 1 for t, _ in terms]
-        weights = []
-        w = 1
-        for m in reversed(maxima):
-            weights.append(w)
-            w *= m
-        weights.reverse()
-        if w < INT_LIMIT:
-            stages = [[(t, s, wt) for (t, s), wt in zip(terms, weights)]]
-        else:
-            stages = [[(t, s, 1)] for t, s in terms]
-
-        status_all = "optimal"
         base = self.model
-        if len(stages) > 1:
-            self.model = base.clone()  # stage equalities stay out of the caller's model
+        self.model = base.clone()  # the stages' hold constraints stay out of the caller's model
+        status_all = "optimal"
+        known: dict[str, int] = {}
         values: dict[str, int] = {}
         bound = None
         gap = 0.0
         replicas: dict[str, int] = {}
         purchases: dict[str, int] = {}
-        for i, stage in enumerate(stages):
-            expr = sum(s * wt * self.terms[t] for t, s, wt in stage)
-            self.model.minimize(expr)
-            solver = self.solver(options, options.time_limit_s - (time.perf_counter() - start))
-            status = solver.solve(self.model)
-            if status == self.cp.INFEASIBLE:
-                self.model = base
-                return None
-            if status not in (self.cp.OPTIMAL, self.cp.FEASIBLE):
-                if i == 0:
-                    self.model = base
-                    if status == self.cp.MODEL_INVALID:
-                        raise RuntimeError(f"CP-SAT rejected the model: {self.model.validate()}")
-                    raise SolverTimeoutError(
-                        f"the time limit of {options.time_limit_s:g} s ran out before any plan was found; "
-                        f"raise --time-limit or narrow the problem.")
-                status_all = "feasible"
-                break
-            chosen = {k: int(solver.value(v)) for k, v in self.vars.items()}
-            replicas = {uid: chosen[uid] for uid in self.replicas if chosen[uid] > 0}
-            purchases = {k[len("offer:"):]: q for k, q in chosen.items() if k.startswith("offer:") and q > 0}
-            values = {t: sum(c * chosen[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
-            if i == 0:
-                primary, sense, wt = stage[0]
-                best = int(solver.objective_value)
-                bnd = math.floor(solver.best_objective_bound + 1e-9)
-                # Bound of the weighted sum → bound of its primary term.
-                primary_bound = bnd // wt if sense > 0 else -(bnd // wt)
-                bound = primary_bound
+        remaining = terms
+        first = True
+        try:
+            while remaining:
+                stage = self._next_stage(remaining, known)
+                remaining = remaining[len(stage):]
+                self.model.minimize(sum(s * wt * self.terms[t] for t, s, wt in stage))
+                solver = self.solver(options, options.time_limit_s - (time.perf_counter() - start))
+                status = solver.solve(self.model)
+                if status == self.cp.INFEASIBLE:
+                    return None
+                if status not in (self.cp.OPTIMAL, self.cp.FEASIBLE):
+                    if first:
+                        if status == self.cp.MODEL_INVALID:
+                            raise RuntimeError(f"CP-SAT rejected the model: {self.model.validate()}")
+                        raise SolverTimeoutError(
+                            f"the time limit of {options.time_limit_s:g} s ran out before any plan was found; "
+                            f"raise --time-limit or narrow the problem.")
+                    status_all = "feasible"
+                    break
+                chosen = {k: int(solver.value(v)) for k, v in self.vars.items()}
+                replicas = {uid: chosen[uid] for uid in self.replicas if chosen[uid] > 0}
+                purchases = {k[len("offer:"):]: q for k, q in chosen.items() if k.startswith("offer:") and q > 0}
+                values = {t: sum(c * chosen[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
+                if first:
+                    primary, sense, wt = stage[0]
+                    bnd = math.floor(solver.best_objective_bound + 1e-9)
+                    bound = bnd // wt if sense > 0 else -(bnd // wt)  # bound of the weighted sum → of its primary
+                    if status != self.cp.OPTIMAL:
+                        gap = abs(values[primary] - bound) / max(1, abs(values[primary]))
+                first = False
                 if status != self.cp.OPTIMAL:
-                    value = values[primary]
-                    gap = abs(value - primary_bound) / max(1, abs(value))
-            if status != self.cp.OPTIMAL:
-                status_all = "feasible"
-                break
-            if len(stages) > 1 and i < len(stages) - 1:
-                t, s, _ = stage[0]
-                self.model.add(self.terms[t] == values[t])
-                self.hint(replicas)
-        self.model = base
+                    status_all = "feasible"
+                    break
+                for t, sense, _ in stage:  # hold each solved term at its optimum
+                    known[t] = values[t]
+                    self.model.add(sense * self.terms[t] <= sense * values[t])
+                if remaining:
+                    self.hint(replicas)
+        finally:
+            self.model = base
         values = {t: int(v) for t, v in values.items()}
         if options.workers > 1 and status_all == "optimal":
             canonical = self._canonical(values, [t for t, _ in terms], options)
