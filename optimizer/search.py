@@ -35,8 +35,8 @@ from .prune import prune_dominated
 from .solve import Prepared, plan_from_solution, prepare_problem
 from .units import Unit
 
-__all__ = ["shortlist", "per_vendor", "per_seller", "pareto", "sweep", "k_best", "pareto_front", "SweepPoint", "DISTINCT_LEVELS", "PARETO_TERMS",
-           "parse_range"]
+__all__ = ["shortlist", "per_vendor", "per_seller", "pareto", "sweep", "k_best", "pareto_front", "SweepPoint",
+           "DISTINCT_LEVELS", "PARETO_TERMS", "parse_range"]
 
 DISTINCT_LEVELS = ("sku", "accelerator", "vendor", "platform")
 SWEEP_CHUNK = 25
@@ -62,7 +62,8 @@ def _prune_within(units: Sequence[Unit], prep: Prepared, level: str) -> list[Uni
         by_group[_group_of(u, level)].append(u)
     kept: list[Unit] = []
     for group_units in by_group.values():
-        kept += prune_dominated(group_units, prep.limits, same_sku=level == "sku")
+        # With offers modelled, node types compete for scarce offers: only a unit of the same node type may replace one.
+        kept += prune_dominated(group_units, prep.limits, same_sku=level == "sku" or prep.offers is not None)
     return sorted(kept, key=lambda u: u.id)
 
 
