@@ -152,14 +152,22 @@ def _flag_param(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_") + ("s" if flag in ("--vendor", "--accelerator") else "")
 
 
-def problem_options(fn):
-    """The flags that override (or, without a file, make up) a problem."""
-    for flag, kwargs, _ in reversed(_PROBLEM_FLAGS):
-        fn = click.option(flag, _flag_param(flag), **kwargs)(fn)
-    fn = click.argument("problem", required=False)(fn)
-    fn = click.option("--time-limit", type=float, default=30.0, show_default=True,
-                      help="Solver time limit per solve, seconds.")(fn)
-    return fn
+def problem_options(fn=None, *, ranges: tuple[str, ...] = ()):
+    """The flags that override (or, without a file, make up) a problem.
+
+    Flags named in `ranges` take text instead of a number: a sweep reads them as ranges.
+    """
+    def decorate(fn):
+        for flag, kwargs, _ in reversed(_PROBLEM_FLAGS):
+            if flag in ranges:
+                kwargs = {"help": kwargs["help"].rstrip(".") + "; START:STOP:STEP (or a,b,c) to sweep it."}
+            fn = click.option(flag, _flag_param(flag), **kwargs)(fn)
+        fn = click.argument("problem", required=False)(fn)
+        fn = click.option("--time-limit", type=float, default=30.0, show_default=True,
+                          help="Solver time limit per solve, seconds.")(fn)
+        return fn
+
+    return decorate(fn) if fn is not None else decorate
 
 
 def build_problem(problem: str | None, flags: dict):
@@ -327,35 +335,48 @@ def pareto(problem, time_limit, x, y, max_points, plot, catalog_files, fmt, outp
     write_output(render_plans(plans, fmt, f"{prob.name}: {len(plans)} plans on the {x}/{y} front"), output, force)
 
 
+def _sweep_value(text: str | None, flag: str, kind):
+    """A sweep flag: (range, None) for START:STOP:STEP or a,b,c; (None, fixed value) for one number."""
+    from optimizer.search import parse_range
+
+    if text is None:
+        return None, None
+    if ":" in text or "," in text:
+        return parse_range(text, flag), None
+    try:
+        return None, kind(text)
+    except ValueError:
+        raise HwplanError(f"{flag} = '{text}': give a number, or START:STOP:STEP to sweep it.") from None
+
+
 @main.command()
-@problem_options
-@click.option("--users-range", "users_range", help="Sweep the user count: START:STOP:STEP (or a,b,c).")
-@click.option("--budget-range", "budget_range",
-              help="Sweep the budget and maximize users: START:STOP:STEP (or a,b,c).")
+@problem_options(ranges=("--users", "--budget"))
 @click.option("--workers", type=int, help="Worker processes (default: all cores for 200+ points, else 1).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also draw the curve to FILE.svg or FILE.png.")
 @common_options
 @handle_errors
-def sweep(problem, time_limit, users_range, budget_range, workers, plot, catalog_files, fmt, output, force, debug,
-          **flags):
-    """Solve for each user count (cost curve) or each budget (users curve).
+def sweep(problem, time_limit, workers, plot, catalog_files, fmt, output, force, debug, **flags):
+    """Solve for each user count (the cost curve) or each budget (the most users it buys).
+
+    One of --users or --budget takes a range START:STOP:STEP (or a,b,c); the other may
+    still be a single number (e.g. a budget cap while sweeping users).
 
     \b
     Examples:
-      hwplan sweep llama-3.1-70b-100-users --users-range 16:256:16
-      hwplan sweep deepseek-r1-30-users --budget-range 1000000:6000000:500000 --plot curve.svg
+      hwplan sweep llama-3.1-70b-100-users --users 16:256:16
+      hwplan sweep deepseek-r1-30-users --budget 1000000:6000000:500000 --plot curve.svg
     """
     import sys as _sys
 
     from optimizer.plot import save_chart
     from optimizer.render import render_sweep
-    from optimizer.search import parse_range, sweep as run_sweep
+    from optimizer.search import sweep as run_sweep
 
     options = solve_options(time_limit)
-    if bool(users_range) == bool(budget_range):
-        raise HwplanError("give one of --users-range START:STOP:STEP or --budget-range START:STOP:STEP.")
-    users = parse_range(users_range, "--users-range") if users_range else None
-    budgets = parse_range(budget_range, "--budget-range") if budget_range else None
+    users, flags["users"] = _sweep_value(flags["users"], "--users", int)
+    budgets, flags["budget"] = _sweep_value(flags["budget"], "--budget", float)
+    if (users is None) == (budgets is None):
+        raise HwplanError("give a range to exactly one of --users or --budget (START:STOP:STEP or a,b,c).")
     if workers is not None and workers < 1:
         raise HwplanError(f"--workers = {workers}: give at least 1.")
     prob = build_problem(problem, flags)

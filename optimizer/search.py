@@ -90,6 +90,7 @@ def k_best(model: PlanModel, objective: str, k: int, group_of: Callable[[str], s
             break
         found.append(solution)
         model.forbid_group_set(groups, {group_of(uid) for uid in solution.replicas})
+        model.hint(solution.replicas)  # now infeasible, but a near start for the next plan
     return found
 
 
@@ -104,6 +105,7 @@ def pareto_front(model: PlanModel, x: str, y: str, max_points: int = 50,
             break
         found.append(solution)
         model.cap_term(y, solution.values[y] - 1)
+        model.hint(solution.replicas)
     return found
 
 

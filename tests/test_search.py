@@ -163,7 +163,7 @@ def test_cli_search_commands(tmp_path):
     svg = tmp_path / "front.svg"
     out = runner.invoke(cli.main, ["pareto", "deepseek-r1-30-users", "--plot", str(svg)])
     assert out.exit_code == 0 and svg.read_text().startswith("<svg")
-    out = runner.invoke(cli.main, ["sweep", "deepseek-r1-30-users", "--users-range", "10:50:20", "--budget", "2100000",
+    out = runner.invoke(cli.main, ["sweep", "deepseek-r1-30-users", "--users", "10:50:20", "--budget", "2100000",
                                    "--format", "json"])
     plans = json.loads(out.stdout)["plans"]
     assert [p["sweep_value"] for p in plans] == [10, 30, 50] and plans[-1]["status"] in ("optimal", "infeasible")
