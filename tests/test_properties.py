@@ -24,7 +24,7 @@ SRC = {"source": "assumption: random test fixture", "date": "2025"}
 @st.composite
 def random_world(draw, base):
     accs = {}
-    for i in range(draw(st.integers(1, 3))):
+    for i in range(draw(st.integers(1, 2))):
         mem = draw(st.sampled_from([24, 48, 80, 96, 141]))
         accs[f"acc{i}"] = Accelerator(
             id=f"acc{i}", name=f"Accelerator {i}", vendor=draw(st.sampled_from(["nvidia", "amd"])), family="hopper",
@@ -40,20 +40,21 @@ def random_world(draw, base):
     problem = Problem.model_validate({
         "model": draw(st.sampled_from(["llama-3.1-8b", "qwen3-8b", "mixtral-8x7b"])),
         "precision": "bf16",
-        "engine": draw(st.sampled_from(["auto", "vllm", "sglang"])),
-        "workload": {"concurrent_users": draw(st.integers(1, 400)), "input_tokens": draw(st.integers(100, 4000)),
+        "engine": draw(st.sampled_from(["vllm", "sglang", "trtllm"])),
+        "workload": {"concurrent_users": draw(st.integers(1, 200)), "input_tokens": draw(st.integers(100, 4000)),
                      "output_tokens": draw(st.integers(50, 2000)),
                      "min_tokens_per_s": draw(st.sampled_from([0, 5, 20, 40]))},
         "constraints": {"max_nodes": draw(st.sampled_from([None, 2, 6])),
                         "budget": draw(st.sampled_from([None, 60_000, 300_000])),
                         "max_power_w": draw(st.sampled_from([None, 4000, 20000])),
-                        "max_nodes_per_replica": 2},
+                        "max_nodes_per_replica": draw(st.sampled_from([1, 2]))},
         "prices": "rand",
     })
     return catalog, problem
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, derandomize=True,  # the same examples on every run, on every machine
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_random_problems_solve_to_the_brute_force_optimum(catalog, data):
     world, problem = data.draw(random_world(catalog))
