@@ -16,15 +16,17 @@ the set of SKUs bought. Identical units keep the first by `tie_key` (default: th
 the result is deterministic (units may refine the tie order with `tie_key`).
 
 Sorting by cost means a dominating unit always comes first, so each unit is
-compared only with the non-dominated units kept so far.
+compared only with the non-dominated units kept so far (within its node type when
+that is required). Units that cannot fit one replica under the caps go first.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import TypeVar
 
-from .model import Limits, UnitLike
+from .model import Limits, UnitLike, replica_bounds
 
 __all__ = ["prune_dominated", "dominates"]
 
@@ -46,11 +48,20 @@ def dominates(v: UnitLike, u: UnitLike, limits: Limits, same_sku: bool = False) 
 
 
 def prune_dominated(units: Sequence[U], limits: Limits, *, same_sku: bool = False) -> list[U]:
-    """The units no other unit dominates, in id order."""
+    """The units no other unit dominates (and that fit the caps at all), in id order."""
+    # A unit whose single replica already breaks a cap (nodes, budget, power, stock) is never used.
+    bounds = replica_bounds(units, limits, maximize_users=True)
+    fitting = [u for u in units if bounds[u.id] > 0]
     need_same_sku = same_sku or limits.max_skus is not None
-    ordered = sorted(units, key=lambda u: (u.cost, u.power_w, u.nodes, -u.users, getattr(u, "tie_key", u.id)))
+    groups: dict[str, list[U]] = defaultdict(list)
+    for u in fitting:
+        groups[u.sku if need_same_sku else ""].append(u)
     kept: list[U] = []
-    for u in ordered:
-        if not any(dominates(v, u, limits, need_same_sku) for v in kept):
-            kept.append(u)
+    for group in groups.values():
+        ordered = sorted(group, key=lambda u: (u.cost, u.power_w, u.nodes, -u.users, getattr(u, "tie_key", u.id)))
+        front: list[U] = []
+        for u in ordered:
+            if not any(dominates(v, u, limits) for v in front):
+                front.append(u)
+        kept += front
     return sorted(kept, key=lambda u: u.id)
