@@ -174,11 +174,13 @@ def _offer_filter_fixes(catalog: Catalog, problem: Problem) -> dict[str, str]:
 
 
 def explain_infeasible(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits,
-                       units: Sequence[Unit] | None = None, offers: Offers | None = None) -> InfeasibleError:
+                       offers: Offers | None = None) -> InfeasibleError:
     """An InfeasibleError whose message and `explanation` say what conflicts, by how much."""
     if not candidates.units:
         return _no_unit_fits(catalog, problem, candidates)
-    units = list(units) if units is not None else prune_dominated(candidates.units, limits, same_sku=offers is not None)
+    # Prune without the caps: a unit that breaks the budget alone must still count when the budget is relaxed.
+    uncapped = dataclasses.replace(limits, max_nodes=None, budget=None, max_power_w=None)
+    units = prune_dominated(candidates.units, uncapped, same_sku=offers is not None)
     groups = _groups(limits) + (["max_sellers"] if offers is not None and offers.max_sellers else [])
     core = list(groups)
     for g in groups:

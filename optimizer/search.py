@@ -137,7 +137,7 @@ def per_vendor(catalog: Catalog, problem: Problem, options: SolveOptions = Solve
             vendor_problem = with_overrides(problem, {("constraints", "vendors"): ("--per-vendor", [vendor])})
             plans.append(_checked(catalog, replace(prep, units=units), solution, problem.objective, vendor_problem))
     if not plans:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units, prep.offers)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
     key = {"cost": lambda p: p.totals.cost, "power": lambda p: p.totals.power_w,
            "tco": lambda p: p.objective_value, "users": lambda p: -p.totals.users}[problem.objective]
     return sorted(plans, key=lambda p: (key(p), p.totals.cost))
@@ -160,7 +160,7 @@ def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power"
     plans = [_checked(catalog, prep, solution, "cost").model_copy(update={"objective": f"{x}/{y}"})
              for solution in pareto_front(model, x, y, max_points, options)]
     if not plans:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units, prep.offers)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
     return plans
 
 
@@ -180,7 +180,7 @@ def per_seller(catalog: Catalog, problem: Problem, options: SolveOptions = Solve
             continue
     if not found:
         prep = prepare_problem(catalog, problem)
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units, prep.offers)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
     return sorted(found, key=lambda sp: (sp[1].objective_value if problem.objective != "users"
                                          else -sp[1].totals.users, sp[1].totals.cost, sp[0]))
 
@@ -246,7 +246,7 @@ def _solve_chunk(catalog: Catalog, problem: Problem, kind: str, values: list[flo
             out.append(SweepPoint(v, None, {"summary": str(exc)}))
             continue
         if solution is None:
-            out.append(SweepPoint(v, None, explain_infeasible(catalog, point, p.candidates, p.limits, p.units, p.offers)
+            out.append(SweepPoint(v, None, explain_infeasible(catalog, point, p.candidates, p.limits, p.offers)
                                   .explanation))
             continue
         hint = solution.replicas

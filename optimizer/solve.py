@@ -196,6 +196,6 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
     solution = solve_units(prep.units, prep.limits, problem.objective, options,
                            tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers)
     if solution is None:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.units, prep.offers)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
     plan = plan_from_solution(prep, solution, problem.objective)
     return assert_plan_ok(plan, catalog, problem)
