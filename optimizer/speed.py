@@ -157,6 +157,8 @@ def _stage(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tu
         volume = b * m.hidden_size * ACTIVATION_BYTES * 2 * (t - 1) / t
         comm = 2 * layers * (ALLREDUCE_LATENCY_S[dep.platform.link] + volume / _link_bytes_per_s(dep))
     overhead = eff.layer_overhead_us * 1e-6 * layers
+    if m.moe is not None:  # eager-mode routing work grows with the tokens in the step
+        overhead += eff.moe_token_overhead_us * 1e-6 * b * math.ceil(m.moe.moe_layers / p)
     parts = {"memory": gemm_mem + kv_read / bw, "compute": gemm_compute + attn_ops / attn_flops_rate,
              "communication": comm, "overhead": overhead}
     return gemm + attn + comm + overhead, max(parts, key=parts.get)
