@@ -138,6 +138,7 @@ class Solution:
     gap: float                       # relative gap on the primary term (0 when optimal)
     seconds: float
     purchases: dict[str, int] = field(default_factory=dict)   # offer key -> quantity (when offers are modelled)
+    stages: int = 1                  # weighted solves the lexicographic objective took
 
 
 def replica_bounds(units: Sequence[UnitLike], limits: Limits, maximize_users: bool = False) -> dict[str, int]:
@@ -455,10 +456,12 @@ class PlanModel:
         purchases: dict[str, int] = {}
         remaining = terms
         first = True
+        stages = 0
         try:
             while remaining:
                 stage = self._next_stage(remaining, known)
                 remaining = remaining[len(stage):]
+                stages += 1
                 self.model.minimize(sum(s * wt * self.terms[t] for t, s, wt in stage))
                 solver = self.solver(options, options.time_limit_s - (time.perf_counter() - start))
                 status = solver.solve(self.model)
@@ -501,7 +504,7 @@ class PlanModel:
                 replicas = {uid: canonical[uid] for uid in self.replicas if canonical[uid] > 0}
                 purchases = {k[len("offer:"):]: q for k, q in canonical.items() if k.startswith("offer:") and q > 0}
         return Solution(status=status_all, replicas=replicas, values=values, bound=bound, gap=gap,
-                        seconds=time.perf_counter() - start, purchases=purchases)
+                        seconds=time.perf_counter() - start, purchases=purchases, stages=stages)
 
 
 def solve_units(units: Sequence[UnitLike], limits: Limits, objective: str = "cost",

@@ -12,7 +12,6 @@ filters, and says what it left out and why.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
 

@@ -19,8 +19,6 @@ leave at least a third of their memory for the KV cache, as throughput submissio
 
 from __future__ import annotations
 
-import difflib
-import math
 import re
 import statistics
 from dataclasses import dataclass, field
