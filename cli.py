@@ -108,13 +108,15 @@ def resolve_problem_path(name: str) -> str:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="hwplan")
 def main():
-    """Plan the cheapest cluster that serves a large language model to N users.
+    """Plan the cheapest cluster that serves a large language model to N users at the speed they need.
 
     \b
-    Start with a bundled problem:
-      hwplan solve problems/deepseek-r1-seed-any-vendor.yaml
-      hwplan solve --model deepseek-r1 --users 30 --prices seed-2025-02
-      hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8
+    Start with a bundled problem (problems/*.yaml, or just its name):
+      hwplan solve deepseek-r1-30-users
+      hwplan solve --model deepseek-r1 --users 30 --min-tokens-per-s 15 --prices seed-2025-02
+      hwplan shortlist deepseek-r1-30-users -k 5 --export quotes.xlsx
+      hwplan report deepseek-r1-30-users -o report.html
+      hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --concurrency 30
       hwplan catalog accelerators
     """
 

@@ -139,9 +139,12 @@ def test_failed_solve_leaves_no_output_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", sorted(cli.main.commands))
+COMMANDS = [[name] for name in sorted(cli.main.commands)] + [["catalog", name] for name in sorted(cli.catalog_group.commands)]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_every_command_has_help_with_an_example(run, command):
-    result = run(command, "--help")
+    result = run(*command, "--help")
     assert result.exit_code == 0
     assert "Example" in result.output
 
