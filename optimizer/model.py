@@ -111,12 +111,16 @@ class Offers:
     max_sellers: int | None = None
 
 
+PRESOLVE_MIN_VARIABLES = 300
+
+
 @dataclass(frozen=True)
 class SolveOptions:
     time_limit_s: float = 30.0
     workers: int = 1
     seed: int = 0
     linearization_level: int = 2
+    presolve: bool | None = None   # None: only for models above PRESOLVE_MIN_VARIABLES (measured faster)
 
 
 # The lexicographic order of each objective: (term, sense) pairs.
@@ -373,6 +377,10 @@ class PlanModel:
         p.num_workers = options.workers
         p.random_seed = options.seed
         p.linearization_level = options.linearization_level
+        # On small models presolve costs more than it saves (a 52-unit shortlist of ten solves:
+        # 64 ms with, 34 ms without); large ones need it (benchmarks/scaling.py).
+        p.cp_model_presolve = options.presolve if options.presolve is not None else \
+            len(self.vars) > PRESOLVE_MIN_VARIABLES
         return solver
 
     def _canonical(self, values: dict[str, int], terms: list[str], options: SolveOptions) -> dict[str, int] | None:
@@ -446,7 +454,6 @@ class PlanModel:
             if t.startswith("gpus:"):
                 self._add_gpu_term(t.split(":", 1)[1])
         base = self.model
-        self.model = base.clone()  # the stages' hold constraints stay out of the caller's model
         status_all = "optimal"
         known: dict[str, int] = {}
         values: dict[str, int] = {}
@@ -490,10 +497,12 @@ class PlanModel:
                 if status != self.cp.OPTIMAL:
                     status_all = "feasible"
                     break
-                for t, sense, _ in stage:  # hold each solved term at its optimum
-                    known[t] = values[t]
-                    self.model.add(sense * self.terms[t] <= sense * values[t])
-                if remaining:
+                if remaining:  # hold each solved term at its optimum, on a copy of the caller's model
+                    if self.model is base:
+                        self.model = base.clone()
+                    for t, sense, _ in stage:
+                        known[t] = values[t]
+                        self.model.add(sense * self.terms[t] <= sense * values[t])
                     self.hint(replicas)
         finally:
             self.model = base
