@@ -47,6 +47,7 @@ class PlanLine(_Record):
     output_tokens_per_s_per_replica: float | None = None
     ttft_s: float | None = None
     cost: Fraction = Field(description="What this line's nodes cost, from the purchases allocated to it.")
+    sellers: tuple[str, ...] = Field((), description="Whom this line's items are bought from.")
     node_power_w: int
     memory_gb_per_node: float
     note: str = ""
@@ -93,7 +94,8 @@ class PlanLine(_Record):
                                           else self.output_tokens_per_s_per_replica * self.replicas),
             "ttft_s": _round(self.ttft_s, 3),
             "node_price": money_json(self.node_price), "cost": money_json(self.cost),
-            "power_w": self.power_w, "memory_gb": round(self.memory_gb, 1), "unit": self.unit,
+            "power_w": self.power_w, "memory_gb": round(self.memory_gb, 1), "sellers": list(self.sellers),
+            "unit": self.unit,
             "note": self.note,
         }
 

@@ -112,24 +112,30 @@ def _purchases(prep: Prepared, solution: Solution) -> list[tuple[PricedOffer, in
     return [(c.offers[item][0], q) for item, q in sorted(need.items())]
 
 
-def _allocate(lines_needs: list[tuple[str, list[tuple[str, int]]]], bought: list[tuple[PricedOffer, int]]) -> dict[str, Fraction]:
-    """Each line's cost: its items taken from the purchases, cheapest first (exact; sums to the total)."""
+def _allocate(lines_needs: list[tuple[str, list[tuple[str, int]]]],
+              bought: list[tuple[PricedOffer, int]]) -> tuple[dict[str, Fraction], dict[str, tuple[str, ...]]]:
+    """Each line's cost and sellers: its items taken from the purchases, cheapest first (exact; sums to the total)."""
     pool: dict[str, list[list]] = {}
     for offer, qty in sorted(bought, key=lambda b: (b[0].price, b[0].key)):
         pool.setdefault(offer.item, []).append([offer, qty])
     costs: dict[str, Fraction] = {}
+    sellers: dict[str, tuple[str, ...]] = {}
     for line_id, needs in lines_needs:
         total = Fraction(0)
+        names: set[str] = set()
         for item, qty in needs:
             for entry in pool.get(item, []):
                 take = min(qty, entry[1])
-                total += entry[0].price * take
+                if take:
+                    total += entry[0].price * take
+                    names.add(entry[0].seller)
                 entry[1] -= take
                 qty -= take
                 if qty == 0:
                     break
         costs[line_id] = total
-    return costs
+        sellers[line_id] = tuple(sorted(names))
+    return costs, sellers
 
 
 def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Plan:
@@ -138,7 +144,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     bought = _purchases(prep, solution)
     needs = [(uid, [(item, qty * units[uid].nodes * r) for item, qty in units[uid].node.items])
              for uid, r in sorted(solution.replicas.items())]
-    line_cost = _allocate(needs, bought)
+    line_cost, line_sellers = _allocate(needs, bought)
     lines = []
     for uid, replicas in sorted(solution.replicas.items()):
         u = units[uid]
@@ -149,7 +155,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
             kv_dtype=u.kv_dtype, dp_attention=u.dp_attention, users_per_replica=u.users,
             tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
-            ttft_s=u.capacity.ttft_s, cost=line_cost[uid], node_power_w=u.node.power_w,
+            ttft_s=u.capacity.ttft_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
             memory_gb_per_node=u.node.memory_gb, note=u.note))
     names: dict[str, tuple[str, str]] = {}
     for u in c.units:
