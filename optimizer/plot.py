@@ -1,4 +1,4 @@
-"""Small, dependency-free charts as SVG text (PNG through matplotlib when it is installed).
+"""Small charts: SVG written by hand, PNG through matplotlib (imported only for a PNG).
 
 A sweep's cost curve and a Pareto front are a handful of points; an SVG written by
 hand is self-contained (the HTML report embeds it inline, nothing is fetched at view
@@ -97,7 +97,7 @@ def save_chart(path: str, points: list[tuple[float, float]], **kw) -> bytes | st
 
         import matplotlib.pyplot as plt
     except ImportError:
-        raise InputError(f"--plot {path}: PNG charts need matplotlib (pip install 'hwplan[plot]'); "
+        raise InputError(f"--plot {path}: PNG charts need matplotlib (pip install matplotlib); "
                          f"or write an .svg instead.") from None
     fig, ax = plt.subplots(figsize=(7.2, 4.2), dpi=100)
     pts = sorted(points)
