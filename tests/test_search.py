@@ -163,6 +163,9 @@ def test_cli_search_commands(tmp_path):
     svg = tmp_path / "front.svg"
     out = runner.invoke(cli.main, ["pareto", "deepseek-r1-30-users", "--plot", str(svg)])
     assert out.exit_code == 0 and svg.read_text().startswith("<svg")
+    png = tmp_path / "curve.png"
+    out = runner.invoke(cli.main, ["sweep", "llama-3.1-70b-100-users", "--users", "50:150:50", "--plot", str(png)])
+    assert out.exit_code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = runner.invoke(cli.main, ["sweep", "deepseek-r1-30-users", "--users", "10:50:20", "--budget", "2100000",
                                    "--format", "json"])
     plans = json.loads(out.stdout)["plans"]
