@@ -175,3 +175,12 @@ def test_cli_search_commands(tmp_path):
     text = html.read_text()
     assert out.exit_code == 0 and "<svg" in text and "http" not in text.split("<body>")[0]
     assert "Sources of the figures used" in text
+
+
+def test_parallel_sweep_gives_the_same_answers_as_a_serial_one(catalog):
+    problem = load_problem(bundled_problem_path("llama-3.1-70b-100-users"))
+    users = [float(u) for u in range(20, 1020, 20)]  # 50 points: two chunks
+    serial = sweep(catalog, problem, users=users, workers=1)
+    parallel = sweep(catalog, problem, users=users, workers=2)
+    assert [(p.value, p.plan.totals.cost, [l.unit for l in p.plan.lines]) for p in serial] == \
+        [(p.value, p.plan.totals.cost, [l.unit for l in p.plan.lines]) for p in parallel]
