@@ -351,9 +351,17 @@ class Offer(Record):
     warranty_months: int | None = Field(None, ge=0)
     lead_time_weeks: float | None = Field(None, ge=0)
     stock: int | None = Field(None, ge=0, description="Units available; none = unlimited.")
+    valid_from: Date | None = Field(None, description="First day the offer holds (default: its date).")
+    valid_until: Date | None = Field(None, description="Last day the offer holds; none = open.")
     source: str = Field(min_length=3)
     date: Date
     notes: str = ""
+
+    @model_validator(mode="after")
+    def _validity(self) -> Offer:
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValueError(f"valid_until {self.valid_until} is before valid_from {self.valid_from}")
+        return self
 
 
 class PriceList(Sourced):

@@ -73,6 +73,8 @@ def _check_purchases(catalog: Catalog, problem: Problem, plan: Plan) -> list[str
                                                   or offer.lead_time_weeks > c.max_lead_time_weeks):
             out.append(f"{p.item} from {offer.vendor} arrives in {offer.lead_time_weeks} weeks, more than "
                        f"{c.max_lead_time_weeks:g}")
+        if c.as_of is not None and offer.valid_until is not None and offer.valid_until < c.as_of[:len(offer.valid_until)]:
+            out.append(f"{p.item} from {offer.vendor}: the offer expired on {offer.valid_until}")
         bought[p.item] += p.quantity
     needed: dict[str, int] = defaultdict(int)
     for line in plan.lines:

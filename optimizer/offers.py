@@ -68,6 +68,12 @@ def _reject(problem: Problem, o: Offer) -> str | None:
                f"{c.max_lead_time_weeks:g} weeks"
     if o.stock == 0:
         return "out of stock"
+    if c.as_of is not None:  # dates compare as text: YYYY[-MM[-DD]], a shorter date is its period's start
+        start = o.valid_from or o.date
+        if start[:len(c.as_of)] > c.as_of:
+            return f"not valid before {start} (constraints.as_of {c.as_of})"
+        if o.valid_until is not None and o.valid_until < c.as_of[:len(o.valid_until)]:
+            return f"expired on {o.valid_until} (constraints.as_of {c.as_of})"
     return None
 
 

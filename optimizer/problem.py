@@ -68,6 +68,13 @@ class Constraints(_Record):
     min_warranty_months: int | None = Field(None, ge=0, le=240)
     max_lead_time_weeks: float | None = Field(None, ge=0, le=520)
     max_sellers: int | None = Field(None, ge=1, le=1000, description="Most sellers to deal with.")
+    as_of: str | None = Field(None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="Purchase date (YYYY[-MM[-DD]]): "
+                              "only offers valid then count.")
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _date_text(cls, value):
+        return value.isoformat() if hasattr(value, "isoformat") else value
 
     @field_validator("stock")
     @classmethod

@@ -206,3 +206,14 @@ def test_import_rejects_rows_it_cannot_map_with_reasons(tmp_path):
     assert "number" in reasons[4]
     assert "stock" in reasons[5] and "greater than or equal to 0" in reasons[5]
     assert "condition" in reasons[6]
+
+
+def test_offers_outside_their_validity_are_set_aside(tmp_path):
+    path = tmp_path / "dated.yaml"
+    path.write_text(OFFERS.replace("{item: h200-sxm, vendor: Gamma, price: 24000,",
+                                   "{item: h200-sxm, vendor: Gamma, price: 24000, valid_until: 2025-06-30,"))
+    cat = load_catalog([path])
+    later = optimize(cat, _problem(users=60, as_of="2025-09-01"))
+    assert "Gamma" not in {p.seller for p in later.purchases}
+    during = optimize(cat, _problem(users=60, as_of="2025-06-15"))
+    assert "Gamma" in {p.seller for p in during.purchases}  # the cheap used cards, while the offer holds
