@@ -303,8 +303,15 @@ def _case(row: dict, catalog: Catalog) -> Case:
         if n is None or re.search(r"unspecified|per npu|production", conc_text):
             raise _Skip(f"concurrency '{row['concurrency_or_batch']}' is not a number")
         concurrency = max(1, n // replicas)
-    input_tokens = _length(row.get("input_len") or "n/s", UNSTATED_INPUT)
-    output_tokens = _length(row.get("output_len") or "n/s", UNSTATED_OUTPUT)
+    if memory_row:  # capacity does not depend on the benchmark's lengths: read them if they are numbers
+        try:
+            input_tokens = _length(row.get("input_len") or "n/s", UNSTATED_INPUT)
+            output_tokens = _length(row.get("output_len") or "n/s", UNSTATED_OUTPUT)
+        except _Skip:
+            input_tokens, output_tokens = UNSTATED_INPUT, UNSTATED_OUTPUT
+    else:
+        input_tokens = _length(row.get("input_len") or "n/s", UNSTATED_INPUT)
+        output_tokens = _length(row.get("output_len") or "n/s", UNSTATED_OUTPUT)
     family = catalog.accelerators[acc].family
     settings = notes + " " + conc_text
     util = _UTILIZATION.search(settings)
