@@ -79,7 +79,6 @@ def _plans_table(plans: list[Plan]) -> str:
 
 def _sources(catalog: Catalog, problem: Problem, plans: list[Plan]) -> str:
     used_acc = sorted({l.accelerator for p in plans for l in p.lines})
-    used_items = sorted({x for p in plans for l in p.lines for x in (l.system, l.platform, l.accelerator) if x})
     rows = []
     for a in used_acc:
         r = catalog.accelerators[a]
@@ -88,11 +87,10 @@ def _sources(catalog: Catalog, problem: Problem, plans: list[Plan]) -> str:
     m = catalog.models[problem.model]
     rows.append([html.escape(m.id), f"{m.params_b:g}B params, {m.active_params_b:g}B active",
                  html.escape(m.source), html.escape(m.date)])
-    plist = catalog.price_lists[problem.prices]
-    for o in plist.offers:
-        if o.item in used_items:
-            rows.append([html.escape(o.item), f"{o.price:,.2f} {plist.currency} ({o.vendor}, {o.condition})",
-                         html.escape(o.source), html.escape(o.date)])
+    bought = {p.offer: p for plan in plans for p in plan.purchases}
+    for key, p in sorted(bought.items()):
+        rows.append([html.escape(p.item), html.escape(f"{_money(p.unit_price)} each from {p.seller} ({p.condition})"),
+                     html.escape(p.source), html.escape(p.date)])
     return _table(["Item", "Figure", "Source", "Date"], rows)
 
 
@@ -142,7 +140,7 @@ def html_report(catalog: Catalog, problem: Problem, options: SolveOptions = Solv
              f"Workload: {w.concurrent_users or 'one replica'} concurrent users, {w.input_tokens:,} tokens in, "
              f"{w.output_tokens:,} out, at least {w.min_tokens_per_s:g} tok/s each"
              + (f", first token within {w.max_ttft_s:g} s" if w.max_ttft_s else ""),
-             f"Prices: {html.escape(problem.prices)} in {best.totals.currency}"
+             f"Prices: {html.escape(', '.join(problem.price_lists))} in {best.totals.currency}"
              + (f"; budget {c.budget:,.0f}" if c.budget else "") + (f"; at most {c.max_nodes} nodes" if c.max_nodes else "")
              + (f"; vendors {', '.join(c.vendors)}" if c.vendors else "")]
     facts += [html.escape(r) for r in best.exchange_rates]
