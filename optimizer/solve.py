@@ -78,8 +78,15 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
 
 def _left_out(c: Candidates) -> tuple[str, ...]:
     out = []
-    if c.unpriced:
-        out.append(f"not in price list {c.price_list}: " + ", ".join(c.unpriced))
+    set_aside = {name.split(" from ")[0] for name in c.rejected_offers}
+    unpriced = [a for a in c.unpriced if a not in set_aside]
+    if unpriced:
+        out.append(f"not in price list {c.price_list}: " + ", ".join(unpriced))
+    if c.rejected_offers:
+        shown = sorted(c.rejected_offers.items())[:12]
+        more = len(c.rejected_offers) - len(shown)
+        out.append("offers set aside: " + "; ".join(f"{name} ({why})" for name, why in shown)
+                   + (f"; and {more} more" if more > 0 else ""))
     by_reason: dict[str, list[str]] = {}
     for acc, reason in sorted(c.filtered.items()):
         by_reason.setdefault(reason, []).append(acc)
