@@ -174,12 +174,12 @@ def replica_bounds(units: Sequence[UnitLike], limits: Limits, maximize_users: bo
 class PlanModel:
     """CP-SAT variables and constraints for one set of units and limits.
 
-    `enforce=True` guards each constraint group with a literal (`self.guards`) so
-    that an infeasible model can name the groups that conflict.
+    Each constraint group has its own method, named after the formulation; explain.py
+    names conflicting groups by solving with some of them left out.
     """
 
     def __init__(self, units: Sequence[UnitLike], limits: Limits, *, maximize_users: bool = False,
-                 need_used: bool = False, enforce: bool = False, tco: dict[str, int] | None = None,
+                 need_used: bool = False, tco: dict[str, int] | None = None,
                  offers: Offers | None = None):
         from ortools.sat.python import cp_model  # lazy: ortools imports pandas (~0.4 s)
 
@@ -187,9 +187,7 @@ class PlanModel:
         self.model = cp_model.CpModel()
         self.limits = limits
         self.maximize_users = maximize_users
-        self.guards: dict[str, object] = {}
         self._groups: dict[str, object] = {}
-        self._enforce = enforce
         self.bounds = replica_bounds(units, limits, maximize_users)
         self.units = [u for u in units if self.bounds[u.id] > 0]
         self.replicas = {u.id: self.model.new_int_var(0, self.bounds[u.id], f"replicas[{u.id}]") for u in self.units}
@@ -228,11 +226,6 @@ class PlanModel:
         self._add_sku_limit()
 
     # -- helpers -----------------------------------------------------------------
-    def _guarded(self, group: str, constraint) -> None:
-        if self._enforce:
-            lit = self.guards.setdefault(group, self.model.new_bool_var(f"guard[{group}]"))
-            constraint.only_enforce_if(lit)
-
     def _add_gpu_term(self, acc: str) -> str:
         """Accelerators of kind `acc` bought, as a term (for stock limits and their explanation)."""
         name = f"gpus:{acc}"
@@ -275,7 +268,7 @@ class PlanModel:
                 need[item].append(qty * self.replicas[u.id])
         for item in sorted(need):
             bought = sum(self.vars[k] for k in by_item.get(item, []))
-            self._guarded("offer_stock", self.model.add(bought == sum(need[item])))
+            self.model.add(bought == sum(need[item]))
 
     def _add_seller_limit(self, offers: Offers) -> None:
         if offers.max_sellers is None:
@@ -290,32 +283,32 @@ class PlanModel:
             for k in keys:
                 self.model.add(self.vars[k] <= self.bounds[k] * s_used)
             chosen.append(s_used)
-        self._guarded("max_sellers", self.model.add(sum(chosen) <= offers.max_sellers))
+        self.model.add(sum(chosen) <= offers.max_sellers)
 
     # -- constraints, one per group --------------------------------------------
     def _add_demand(self) -> None:
         n = self.limits.demand
         if n is None:
             return
-        self._guarded("demand", self.model.add(self.terms["users"] >= n))
+        self.model.add(self.terms["users"] >= n)
         if self.limits.spare and self.units:
             # Any one used replica may fail: capacity minus the largest used replica still covers N.
             largest = self.model.new_int_var(0, max(u.users for u in self.units), "largest_used_replica")
             for u in self.units:
                 self.model.add(largest >= u.users * self.used[u.id])
-            self._guarded("spare", self.model.add(self.terms["users"] - largest >= n))
+            self.model.add(self.terms["users"] - largest >= n)
 
     def _add_node_cap(self) -> None:
         if self.limits.max_nodes is not None:
-            self._guarded("max_nodes", self.model.add(self.terms["nodes"] <= self.limits.max_nodes))
+            self.model.add(self.terms["nodes"] <= self.limits.max_nodes)
 
     def _add_budget(self) -> None:
         if self.limits.budget is not None:
-            self._guarded("budget", self.model.add(self.terms["cost"] <= self.limits.budget))
+            self.model.add(self.terms["cost"] <= self.limits.budget)
 
     def _add_power_cap(self) -> None:
         if self.limits.max_power_w is not None:
-            self._guarded("max_power", self.model.add(self.terms["power"] <= self.limits.max_power_w))
+            self.model.add(self.terms["power"] <= self.limits.max_power_w)
 
     def _add_stock(self) -> None:
         by_acc: dict[str, list[UnitLike]] = defaultdict(list)
@@ -324,7 +317,7 @@ class PlanModel:
                 by_acc[u.accelerator_id].append(u)
         for acc, units in sorted(by_acc.items()):
             total = sum(u.gpus * self.replicas[u.id] for u in units)
-            self._guarded(f"stock:{acc}", self.model.add(total <= self.limits.stock[acc]))
+            self.model.add(total <= self.limits.stock[acc])
 
     def _add_sku_limit(self) -> None:
         if self.limits.max_skus is None:
@@ -338,7 +331,7 @@ class PlanModel:
             for u in units:
                 self.model.add_implication(self.used[u.id], z)
             chosen.append(z)
-        self._guarded("max_skus", self.model.add(sum(chosen) <= self.limits.max_skus))
+        self.model.add(sum(chosen) <= self.limits.max_skus)
 
     # -- distinct plans ------------------------------------------------------------
     def group_used(self, group: str, unit_ids: list[str]):

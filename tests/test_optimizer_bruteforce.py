@@ -73,7 +73,7 @@ def test_pruning_keeps_the_better_unit_and_drops_the_dominated_one():
     assert {u.id for u in prune_dominated([good, worse], Limits(demand=10, stock={"a": 8}))} == {"good", "worse"}
 
 
-def test_infeasible_returns_none_and_guards_name_the_conflict():
+def test_infeasible_returns_none_and_relaxing_the_cap_makes_it_feasible():
     u = FakeUnit("u", users=10, cost=100, power_w=500, nodes=1, gpus=8, accelerator_id="a", sku="x")
     limits = Limits(demand=50, max_nodes=3)
     assert solve_units([u], limits, "cost") is None
