@@ -480,12 +480,14 @@ class PlanModel:
                 replicas = {uid: chosen[uid] for uid in self.replicas if chosen[uid] > 0}
                 purchases = {k[len("offer:"):]: q for k, q in chosen.items() if k.startswith("offer:") and q > 0}
                 values = {t: sum(c * chosen[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
+                primary, sense, wt = stage[0]
+                bnd = math.floor(solver.best_objective_bound + 1e-9)
+                stage_bound = bnd // wt if sense > 0 else -(bnd // wt)  # bound of the weighted sum → of its primary
                 if first:
-                    primary, sense, wt = stage[0]
-                    bnd = math.floor(solver.best_objective_bound + 1e-9)
-                    bound = bnd // wt if sense > 0 else -(bnd // wt)  # bound of the weighted sum → of its primary
-                    if status != self.cp.OPTIMAL:
-                        gap = abs(values[primary] - bound) / max(1, abs(values[primary]))
+                    bound = stage_bound
+                if status != self.cp.OPTIMAL:
+                    # The gap of the stage that did not finish (a later stage: its own term's gap, not 0).
+                    gap = abs(values[primary] - stage_bound) / max(1, abs(values[primary]))
                 first = False
                 if status != self.cp.OPTIMAL:
                     status_all = "feasible"

@@ -17,7 +17,8 @@ the result is deterministic (units may refine the tie order with `tie_key`).
 
 Sorting by cost means a dominating unit always comes first, so each unit is
 compared only with the non-dominated units kept so far (within its node type when
-that is required). Units that cannot fit one replica under the caps go first.
+that is required). Units that cannot fit one replica under the caps go first. Under a
+SKU cap a whole node type goes when another node type dominates each of its units.
 """
 
 from __future__ import annotations
@@ -64,4 +65,31 @@ def prune_dominated(units: Sequence[U], limits: Limits, *, same_sku: bool = Fals
             if not any(dominates(v, u, limits) for v in front):
                 front.append(u)
         kept += front
+    if limits.max_skus is not None and not same_sku and len(kept) <= _SKU_PRUNE_MAX_UNITS:
+        kept = _prune_dominated_skus(kept, limits)
     return sorted(kept, key=lambda u: u.id)
+
+
+_SKU_PRUNE_MAX_UNITS = 6000  # the pairwise matrix below is units² booleans
+
+
+def _prune_dominated_skus(units: list[U], limits: Limits) -> list[U]:
+    """Under a cap on distinct SKUs: drop a whole node type when every one of its units is
+    dominated by some unit of one other node type. Moving all of its replicas there keeps
+    every limit (the SKU count cannot grow) and no objective gets worse. Of two node types
+    that dominate each other, the one with the smaller id stays."""
+    import numpy as np  # comes with pandas and ortools; only the solver path gets here
+
+    cols = [np.array([u.users for u in units]), -np.array([u.cost for u in units]),
+            -np.array([u.power_w for u in units]), -np.array([u.nodes for u in units])]
+    cols += [-np.array([u.gpus if u.accelerator_id == acc else 0 for u in units]) for acc in limits.stock]
+    better = np.stack(cols, axis=1)                                     # larger is better in every column
+    dom = np.all(better[:, None, :] >= better[None, :, :], axis=2)      # dom[v, u]: v dominates u
+    skus = sorted({u.sku for u in units})
+    index = {s: i for i, s in enumerate(skus)}
+    of = np.array([index[u.sku] for u in units])
+    covered = np.stack([dom[of == b].any(axis=0) for b in range(len(skus))], axis=1)  # [u, b]
+    by = np.stack([covered[of == a].all(axis=0) for a in range(len(skus))])          # [a, b]: b covers all of a
+    dropped = {a for a in range(len(skus))
+               if any(b != a and (not by[b, a] or skus[b] < skus[a]) for b in np.nonzero(by[a])[0])}
+    return [u for u in units if index[u.sku] not in dropped]

@@ -85,3 +85,29 @@ def test_spare_replica_survives_losing_the_largest_replica():
     sol = solve_units([big], Limits(demand=40, spare=True), "cost")
     # Without a spare one replica covers 40 users; losing it must still leave 40.
     assert sol.replicas == {"big": 2}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sku_level_pruning_under_a_sku_cap_keeps_the_optimum(seed):
+    rng = random.Random(3000 + seed)
+    demand = rng.randint(20, 80)
+    units = [dataclasses.replace(u, users=max(u.users, math.ceil(demand / 4)), sku=f"s{rng.randint(0, 3)}")
+             for u in random_units(rng, 6)]
+    limits = Limits(demand=demand, max_skus=rng.choice([1, 2]))
+    expected = brute_force(units, limits, OBJECTIVE_TERMS["cost"], max_replicas=5)
+    sol = solve_units(prune_dominated(units, limits), limits, "cost")
+    if expected is None:
+        assert sol is None
+    else:
+        assert (sol.values["cost"], sol.values["power"], sol.values["nodes"]) == expected
+
+
+def test_a_node_type_whose_every_unit_is_beaten_goes_under_a_sku_cap():
+    good = [FakeUnit(f"g{i}", users=10 * i, cost=90 * i, power_w=400 * i, nodes=i, gpus=8 * i, accelerator_id="a",
+                     sku="good") for i in (1, 2)]
+    bad = [FakeUnit(f"b{i}", users=9 * i, cost=100 * i, power_w=500 * i, nodes=i, gpus=8 * i, accelerator_id="b",
+                    sku="bad") for i in (1, 2)]
+    kept = prune_dominated(good + bad, Limits(demand=30, max_skus=1))
+    assert {u.sku for u in kept} == {"good"}
+    # Shortlists must keep the alternative node type.
+    assert {u.sku for u in prune_dominated(good + bad, Limits(demand=30, max_skus=1), same_sku=True)} == {"good", "bad"}
