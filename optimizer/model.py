@@ -139,7 +139,7 @@ class Solution:
     replicas: dict[str, int]         # unit id -> replicas (only > 0)
     values: dict[str, int]           # term -> value (cost, power, nodes, users)
     bound: int | None                # proven bound on the primary term
-    gap: float                       # relative gap on the primary term (0 when optimal)
+    gap: float                       # relative gap of the stage that stopped early (0 when optimal)
     seconds: float
     purchases: dict[str, int] = field(default_factory=dict)   # offer key -> quantity (when offers are modelled)
     stages: int = 1                  # weighted solves the lexicographic objective took
