@@ -188,6 +188,7 @@ class PlanModel:
         self.limits = limits
         self.maximize_users = maximize_users
         self._groups: dict[str, object] = {}
+        self._extra_constraints = False  # no-goods or caps added after building: limits alone no longer describe the model
         self.bounds = replica_bounds(units, limits, maximize_users)
         self.units = [u for u in units if self.bounds[u.id] > 0]
         self.replicas = {u.id: self.model.new_int_var(0, self.bounds[u.id], f"replicas[{u.id}]") for u in self.units}
@@ -235,9 +236,23 @@ class PlanModel:
                 self.terms[name] = sum(c * self.vars[k] for k, c in self.coefs[name].items())
         return name
 
-    def upper(self, term: str) -> int:
+    def upper(self, term: str, bounds: dict[str, int] | None = None) -> int:
         """Largest absolute value `term` can take, from the variables' bounds."""
-        return sum(abs(c) * self.bounds[k] for k, c in self.coefs[term].items())
+        bounds = bounds or self.bounds
+        return sum(abs(c) * bounds[k] for k, c in self.coefs[term].items())
+
+    def _tighten(self, bounds: dict[str, int], term: str, value: int) -> dict[str, int]:
+        """Shrink the domains of `self.model` (a clone) to what term ≤ value allows.
+
+        CP-SAT checks an objective for overflow over the variables' domains, so a held
+        term must narrow the domains before its ratio bounds can buy smaller weights.
+        """
+        tight = dict(bounds)
+        for k, c in self.coefs[term].items():
+            if c > 0 and value // c < tight[k]:
+                tight[k] = max(0, value // c)
+                self.model.proto.variables[self.vars[k].index].domain[1] = tight[k]
+        return tight
 
     # -- purchases from offers -------------------------------------------------------
     def _add_purchases(self, offers: Offers) -> None:
@@ -352,10 +367,12 @@ class PlanModel:
         lits = [self.group_used(g, uids).Not() if g in chosen else self.group_used(g, uids)
                 for g, uids in sorted(groups.items())]
         self.model.add_bool_or(lits)
+        self._extra_constraints = True
 
     def cap_term(self, term: str, value: int) -> None:
         """term ≤ value from now on (ε-constraints of a Pareto sweep)."""
         self.model.add(self.terms[term] <= value)
+        self._extra_constraints = True
 
     # -- solving -----------------------------------------------------------------
     def hint(self, replicas: dict[str, int]) -> None:
@@ -405,13 +422,13 @@ class PlanModel:
             return False
         return True if status in (self.cp.OPTIMAL, self.cp.FEASIBLE) else None
 
-    def _bound(self, term: str, known: dict[str, int]) -> int:
+    def _bound(self, term: str, known: dict[str, int], bounds: dict[str, int] | None = None) -> int:
         """Largest value `term` can take, tightened by terms already fixed at their optimum.
 
         If every variable of `term` also carries a positive coefficient in a fixed term f,
         then term ≤ f* × max(coef_term / coef_f) — far tighter than the variables' bounds.
         """
-        best = self.upper(term)
+        best = self.upper(term, bounds)
         coefs = self.coefs[term]
         for f, value in known.items():
             other = self.coefs[f]
@@ -420,16 +437,34 @@ class PlanModel:
                 best = min(best, math.floor(value * ratio))
         return best
 
-    def _next_stage(self, remaining: list[tuple[str, int]], known: dict[str, int]) -> list[tuple[str, int, int]]:
-        """The longest run of terms, in order, whose weighted sum stays inside 62-bit integers."""
+    def _single_unit_bound(self, term: str) -> int | None:
+        """`term` of the best plan made of one unit alone, if such a plan meets every limit; else None."""
+        lim = self.limits
+        if self.offers is not None or lim.demand is None or self.maximize_users or self._extra_constraints:
+            return None
+        best = None
+        for u in self.units:
+            r = math.ceil(lim.demand / u.users) + (1 if lim.spare else 0)
+            if r > self.bounds[u.id]:
+                continue  # breaks a cap (the bounds already hold nodes, budget, power and stock)
+            value = self.coefs[term].get(u.id, 0) * r
+            best = value if best is None else min(best, value)
+        return best
+
+    def _next_stage(self, remaining: list[tuple[str, int]], known: dict[str, int],
+                    bounds: dict[str, int]) -> list[tuple[str, int, int]]:
+        """The longest run of terms, in order, whose weighted sum stays inside 62-bit integers —
+        both on the plans still allowed (lexicographic exactness) and over the variables'
+        domains (CP-SAT's overflow check)."""
         for n in range(len(remaining), 0, -1):
             group = remaining[:n]
             weights, w = [], 1
             for t, _ in reversed(group):
                 weights.append(w)
-                w *= self._bound(t, known) + 1
-            if n == 1 or w < INT_LIMIT:
-                weights.reverse()
+                w *= self._bound(t, known, bounds) + 1
+            weights.reverse()
+            reach = sum(wt * self.upper(t, bounds) for (t, _), wt in zip(group, weights))
+            if n == 1 or (w < INT_LIMIT and reach < INT_LIMIT):
                 return [(t, sense, wt) for (t, sense), wt in zip(group, weights)]
         raise AssertionError("unreachable")
 
@@ -457,9 +492,19 @@ class PlanModel:
         remaining = terms
         first = True
         stages = 0
+        primary, sense = terms[0]
+        bounds = dict(self.bounds)
+        start_bound = self._single_unit_bound(primary) if sense > 0 else None
+        if start_bound is not None and len(terms) > 1:
+            # Any feasible plan bounds the optimum: holding the primary term under it narrows the
+            # domains and the ratio bounds of the other terms, often enough for one weighted solve.
+            self.model = base.clone()
+            self.model.add(self.terms[primary] <= start_bound)
+            bounds = self._tighten(bounds, primary, start_bound)
+            known[primary] = start_bound
         try:
             while remaining:
-                stage = self._next_stage(remaining, known)
+                stage = self._next_stage(remaining, known, bounds)
                 remaining = remaining[len(stage):]
                 stages += 1
                 self.model.minimize(sum(s * wt * self.terms[t] for t, s, wt in stage))
@@ -498,6 +543,8 @@ class PlanModel:
                     for t, sense, _ in stage:
                         known[t] = values[t]
                         self.model.add(sense * self.terms[t] <= sense * values[t])
+                        if sense > 0:
+                            bounds = self._tighten(bounds, t, values[t])
                     self.hint(replicas)
         finally:
             self.model = base
