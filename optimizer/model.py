@@ -43,18 +43,18 @@ from __future__ import annotations
 
 import math
 import time
-from fractions import Fraction
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Protocol
 
 from catalog.errors import SolverTimeoutError
 
 from .scaling import INT_LIMIT
 
-__all__ = ["UnitLike", "Limits", "OfferVar", "Offers", "SolveOptions", "Solution", "PlanModel", "solve_units", "replica_bounds",
-           "OBJECTIVE_TERMS"]
+__all__ = ["UnitLike", "Limits", "OfferVar", "Offers", "SolveOptions", "Solution", "PlanModel", "solve_units",
+           "replica_bounds", "OBJECTIVE_TERMS"]
 
 
 class UnitLike(Protocol):
@@ -393,6 +393,12 @@ class PlanModel:
             len(self.vars) > PRESOLVE_MIN_VARIABLES
         return solver
 
+    def _split(self, chosen: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+        """Decision values → (replicas by unit id, purchases by offer key), nonzero only."""
+        replicas = {uid: chosen[uid] for uid in self.replicas if chosen[uid] > 0}
+        purchases = {k[len("offer:"):]: q for k, q in chosen.items() if k.startswith("offer:") and q > 0}
+        return replicas, purchases
+
     def _canonical(self, values: dict[str, int], terms: list[str], options: SolveOptions) -> dict[str, int] | None:
         """The optimum with the smallest vector of decisions in key order (replicas, then purchases).
 
@@ -490,7 +496,6 @@ class PlanModel:
         replicas: dict[str, int] = {}
         purchases: dict[str, int] = {}
         remaining = terms
-        first = True
         stages = 0
         primary, sense = terms[0]
         bounds = dict(self.bounds)
@@ -513,7 +518,7 @@ class PlanModel:
                 if status == self.cp.INFEASIBLE:
                     return None
                 if status not in (self.cp.OPTIMAL, self.cp.FEASIBLE):
-                    if first:
+                    if stages == 1:
                         if status == self.cp.MODEL_INVALID:
                             raise RuntimeError(f"CP-SAT rejected the model: {self.model.validate()}")
                         raise SolverTimeoutError(
@@ -522,28 +527,26 @@ class PlanModel:
                     status_all = "feasible"
                     break
                 chosen = {k: int(solver.value(v)) for k, v in self.vars.items()}
-                replicas = {uid: chosen[uid] for uid in self.replicas if chosen[uid] > 0}
-                purchases = {k[len("offer:"):]: q for k, q in chosen.items() if k.startswith("offer:") and q > 0}
+                replicas, purchases = self._split(chosen)
                 values = {t: sum(c * chosen[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
-                primary, sense, wt = stage[0]
+                lead, lead_sense, wt = stage[0]
                 bnd = math.floor(solver.best_objective_bound + 1e-9)
-                stage_bound = bnd // wt if sense > 0 else -(bnd // wt)  # bound of the weighted sum → of its primary
-                if first:
+                # The bound of the weighted sum gives a bound of its lead term.
+                stage_bound = bnd // wt if lead_sense > 0 else -(bnd // wt)
+                if stages == 1:
                     bound = stage_bound
                 if status != self.cp.OPTIMAL:
                     # The gap of the stage that did not finish (a later stage: its own term's gap, not 0).
-                    gap = abs(values[primary] - stage_bound) / max(1, abs(values[primary]))
-                first = False
-                if status != self.cp.OPTIMAL:
+                    gap = abs(values[lead] - stage_bound) / max(1, abs(values[lead]))
                     status_all = "feasible"
                     break
                 if remaining:  # hold each solved term at its optimum, on a copy of the caller's model
                     if self.model is base:
                         self.model = base.clone()
-                    for t, sense, _ in stage:
+                    for t, s, _ in stage:
                         known[t] = values[t]
-                        self.model.add(sense * self.terms[t] <= sense * values[t])
-                        if sense > 0:
+                        self.model.add(s * self.terms[t] <= s * values[t])
+                        if s > 0:
                             bounds = self._tighten(bounds, t, values[t])
                     self.hint(replicas)
         finally:
@@ -552,8 +555,7 @@ class PlanModel:
         if options.workers > 1 and status_all == "optimal":
             canonical = self._canonical(values, [t for t, _ in terms], options)
             if canonical is not None:
-                replicas = {uid: canonical[uid] for uid in self.replicas if canonical[uid] > 0}
-                purchases = {k[len("offer:"):]: q for k, q in canonical.items() if k.startswith("offer:") and q > 0}
+                replicas, purchases = self._split(canonical)
         return Solution(status=status_all, replicas=replicas, values=values, bound=bound, gap=gap,
                         seconds=time.perf_counter() - start, purchases=purchases, stages=stages)
 

@@ -32,7 +32,7 @@ from .model import PlanModel, Solution, SolveOptions
 from .plan import Plan
 from .problem import Problem, with_overrides
 from .prune import prune_dominated
-from .solve import Prepared, plan_from_solution, prepare_problem
+from .solve import Prepared, limits_for, plan_from_solution, prepare_problem
 from .units import Unit
 
 __all__ = ["shortlist", "per_vendor", "per_seller", "pareto", "sweep", "k_best", "pareto_front", "SweepPoint",
@@ -65,6 +65,12 @@ def _prune_within(units: Sequence[Unit], prep: Prepared, level: str) -> list[Uni
         # With offers modelled, node types compete for scarce offers: only a unit of the same node type may replace one.
         kept += prune_dominated(group_units, prep.limits, same_sku=level == "sku" or prep.offers is not None)
     return sorted(kept, key=lambda u: u.id)
+
+
+def _rank(plan: Plan, objective: str) -> tuple:
+    """Best first: the objective's value (most users first when maximizing users), then cost."""
+    primary = -plan.totals.users if objective == "users" else plan.objective_value
+    return primary, plan.totals.cost
 
 
 def _model(prep: Prepared, units: Sequence[Unit], objective: str, *, need_used: bool = False) -> PlanModel:
@@ -138,9 +144,7 @@ def per_vendor(catalog: Catalog, problem: Problem, options: SolveOptions = Solve
             plans.append(_checked(catalog, replace(prep, units=units), solution, problem.objective, vendor_problem))
     if not plans:
         raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
-    key = {"cost": lambda p: p.totals.cost, "power": lambda p: p.totals.power_w,
-           "tco": lambda p: p.objective_value, "users": lambda p: -p.totals.users}[problem.objective]
-    return sorted(plans, key=lambda p: (key(p), p.totals.cost))
+    return sorted(plans, key=lambda p: _rank(p, problem.objective))
 
 
 def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power", max_points: int = 50,
@@ -181,8 +185,7 @@ def per_seller(catalog: Catalog, problem: Problem, options: SolveOptions = Solve
     if not found:
         prep = prepare_problem(catalog, problem)
         raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
-    return sorted(found, key=lambda sp: (sp[1].objective_value if problem.objective != "users"
-                                         else -sp[1].totals.users, sp[1].totals.cost, sp[0]))
+    return sorted(found, key=lambda sp: (*_rank(sp[1], problem.objective), sp[0]))
 
 
 @dataclass(frozen=True)
@@ -234,9 +237,7 @@ def _solve_chunk(catalog: Catalog, problem: Problem, kind: str, values: list[flo
     hint: dict[str, int] | None = None
     for v in values:
         point = _point_problem(problem, kind, v)
-        p = replace(prep, problem=point, limits=replace(prep.limits, demand=1 if kind == "budget" else int(v),
-                                                        budget=prep.limits.budget if kind == "users" else
-                                                        _budget_int(point, prep)))
+        p = replace(prep, problem=point, limits=limits_for(point, prep.candidates.money_scale))
         model = _model(p, p.units, point.objective)
         if hint:
             model.hint(hint)
@@ -252,12 +253,6 @@ def _solve_chunk(catalog: Catalog, problem: Problem, kind: str, values: list[flo
         hint = solution.replicas
         out.append(SweepPoint(v, _checked(catalog, p, solution, point.objective, point), None))
     return out
-
-
-def _budget_int(problem: Problem, prep: Prepared) -> int:
-    from .scaling import exact, money_to_int
-
-    return money_to_int(exact(problem.constraints.budget), prep.candidates.money_scale, rounding="floor")
 
 
 def sweep(catalog: Catalog, problem: Problem, *, users: list[float] | None = None, budgets: list[float] | None = None,

@@ -15,7 +15,7 @@ from fractions import Fraction
 from catalog.errors import ProblemError
 
 from .problem import Problem
-from .scaling import exact, money_to_int
+from .scaling import exact
 
 __all__ = ["TcoRates", "tco_rates", "HOURS_PER_YEAR"]
 
@@ -37,10 +37,6 @@ class TcoRates:
 
     def hosting(self, nodes: int) -> Fraction:
         return self.per_node * nodes
-
-    def unit_int(self, cost_int: int, power_w: int, nodes: int, scale: int) -> int:
-        """One unit's TCO in solver money units (its capital cost is already scaled)."""
-        return cost_int + money_to_int(self.energy(power_w) + self.hosting(nodes), scale, rounding="ceil")
 
 
 def tco_rates(problem: Problem, currency: str) -> TcoRates | None:
