@@ -228,9 +228,10 @@ def _point_problem(problem: Problem, kind: str, value: float) -> Problem:
 def _solve_chunk(catalog: Catalog, problem: Problem, kind: str, values: list[float],
                  options: SolveOptions) -> list[SweepPoint]:
     """Points in order, one preparation, each solve hinted with the previous answer."""
-    first = _point_problem(problem, kind, values[0])
+    # Pruning drops units that break a cap, so prepare under the loosest point: the largest budget.
+    loosest = _point_problem(problem, kind, max(values) if kind == "budget" else values[0])
     try:
-        prep = prepare_problem(catalog, first)
+        prep = prepare_problem(catalog, loosest)
     except InfeasibleError as exc:
         return [SweepPoint(v, None, exc.explanation) for v in values]
     out: list[SweepPoint] = []
