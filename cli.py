@@ -320,7 +320,7 @@ def pareto(problem, time_limit, x, y, max_points, plot, catalog_files, fmt, outp
       hwplan pareto deepseek-r1-30-users
       hwplan pareto llama-3.1-70b-100-users --x cost --y nodes --plot front.svg
     """
-    from optimizer.plot import save_chart
+    from optimizer.plot import front_series, save_chart
     from optimizer.render import render_plans
     from optimizer.search import pareto as run_pareto
 
@@ -328,13 +328,7 @@ def pareto(problem, time_limit, x, y, max_points, plot, catalog_files, fmt, outp
     prob = build_problem(problem, flags)
     plans = run_pareto(load_catalog(catalog_files), prob, x, y, max_points, options)
     if plot:
-        def value(p, term):
-            return {"cost": float(p.totals.cost), "power": p.totals.power_w / 1000, "nodes": p.totals.nodes,
-                    "tco": float(p.tco.total) if p.tco else 0.0}[term]
-        unit = {"cost": plans[0].totals.currency, "power": "kW", "nodes": "nodes", "tco": plans[0].totals.currency}
-        chart = save_chart(plot, [(value(p, x), value(p, y)) for p in plans], line=False,
-                           title=f"{prob.name}: {x} vs {y}", xlabel=f"{x} ({unit[x]})", ylabel=f"{y} ({unit[y]})")
-        write_output(chart, plot, force)
+        write_output(save_chart(plot, title=f"{prob.name}: {x} vs {y}", **front_series(plans, x, y)), plot, force)
     write_output(render_plans(plans, fmt, f"{prob.name}: {len(plans)} plans on the {x}/{y} front"), output, force)
 
 
@@ -369,9 +363,7 @@ def sweep(problem, time_limit, workers, plot, catalog_files, fmt, output, force,
       hwplan sweep llama-3.1-70b-100-users --users 16:256:16
       hwplan sweep deepseek-r1-30-users --budget 1000000:6000000:500000 --plot curve.svg
     """
-    import sys as _sys
-
-    from optimizer.plot import save_chart
+    from optimizer.plot import save_chart, sweep_series
     from optimizer.render import render_sweep
     from optimizer.search import sweep as run_sweep
 
@@ -385,7 +377,7 @@ def sweep(problem, time_limit, workers, plot, catalog_files, fmt, output, force,
     prob = build_problem(problem, flags)
     catalog = load_catalog(catalog_files)
     total = len(users or budgets)
-    if _sys.stderr.isatty() and total > 5:
+    if sys.stderr.isatty() and total > 5:
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
@@ -396,14 +388,8 @@ def sweep(problem, time_limit, workers, plot, catalog_files, fmt, output, force,
         points = run_sweep(catalog, prob, users=users, budgets=budgets, options=options, workers=workers)
     kind = "users" if users else "budget"
     if plot:
-        ok = [pt for pt in points if pt.plan]
-        pts = [(pt.value, float(pt.plan.totals.cost) if kind == "users" else pt.plan.totals.users) for pt in ok]
-        currency = ok[0].plan.totals.currency if ok else ""
-        chart = save_chart(plot, pts, title=f"{prob.name}: {'cost' if kind == 'users' else 'users'} by {kind}",
-                           xlabel="concurrent users" if kind == "users" else f"budget ({currency})",
-                           ylabel=f"cost ({currency})" if kind == "users" else "users served",
-                           gaps=[pt.value for pt in points if pt.plan is None])
-        write_output(chart, plot, force)
+        title = f"{prob.name}: {'cost' if kind == 'users' else 'users'} by {kind}"
+        write_output(save_chart(plot, title=title, **sweep_series(points, kind)), plot, force)
     write_output(render_sweep(points, kind, fmt, f"{prob.name}: sweep over {kind}"), output, force)
 
 

@@ -19,6 +19,7 @@ from catalog.errors import InputError
 
 from .plan import Plan, money_json
 from .problem import Problem
+from .render import md_table
 
 __all__ = ["bom_rows", "export_bom", "EXPORT_FORMATS"]
 
@@ -61,9 +62,7 @@ def _md(plans: list[Plan], problem: Problem) -> str:
     for i, plan in enumerate(plans, 1):
         if len(plans) > 1:
             out += [f"## Plan {i}: {plan.totals.users:,} users, {money_json(plan.totals.cost):,} {plan.totals.currency}", ""]
-        out += ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
-        for r in bom_rows(plan, str(i)):
-            out.append("| " + " | ".join("" if r[k] is None else str(r[k]) for k in shown) + " |")
+        out += md_table(shown, [["" if r[k] is None else str(r[k]) for k in shown] for r in bom_rows(plan, str(i))])
         out.append("")
     return "\n".join(out)
 
@@ -93,8 +92,7 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: li
                  ("  buys", "; ".join(f"{l.nodes} × {l.item} [{l.precision}/{l.engine}]" for l in plan.lines)),
                  ("  cost", float(t.cost)), ("  power kW", t.power_w / 1000), ("  nodes", t.nodes),
                  ("  accelerators", t.gpus), ("  users served", t.users),
-                 ("  tokens/s per user (slowest line)",
-                  min((l.tokens_per_s_per_user or 0) for l in plan.lines) if plan.lines else "")]
+                 ("  tokens/s per user (slowest line)", plan.slowest_tokens_per_s_per_user or "")]
         if plan.tco:
             rows += [("  TCO total", float(plan.tco.total)), ("  TCO energy", float(plan.tco.energy)),
                      ("  TCO years", plan.tco.years)]

@@ -195,6 +195,11 @@ class Plan(_Record):
                         users=sum(l.users for l in lines))
         return cls(lines=tuple(lines), totals=totals, **fields)
 
+    @property
+    def slowest_tokens_per_s_per_user(self) -> float | None:
+        """The decode speed every user gets at least: that of the slowest line."""
+        return min((l.tokens_per_s_per_user for l in self.lines if l.tokens_per_s_per_user is not None), default=None)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,

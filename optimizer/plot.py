@@ -13,9 +13,35 @@ from pathlib import Path
 
 from catalog.errors import InputError
 
-__all__ = ["svg_chart", "save_chart"]
+__all__ = ["svg_chart", "save_chart", "front_series", "sweep_series"]
 
 W, H, LEFT, RIGHT, TOP, BOTTOM = 720, 420, 90, 30, 40, 60
+
+
+def _term(plan, term: str) -> float:
+    t = plan.totals
+    return {"cost": float(t.cost), "power": t.power_w / 1000, "nodes": t.nodes,
+            "tco": float(plan.tco.total) if plan.tco else 0.0}[term]
+
+
+def front_series(plans: list, x: str, y: str) -> dict:
+    """Chart arguments for a Pareto front on terms x and y (cost, power, nodes, tco): one dot per plan."""
+    currency = plans[0].totals.currency if plans else ""
+    unit = {"cost": currency, "power": "kW", "nodes": "nodes", "tco": currency}
+    return {"points": [(_term(p, x), _term(p, y)) for p in plans], "line": False,
+            "labels": [", ".join(l.item for l in p.lines) for p in plans],
+            "xlabel": f"{x} ({unit[x]})", "ylabel": f"{y} ({unit[y]})"}
+
+
+def sweep_series(points: list, kind: str) -> dict:
+    """Chart arguments for a sweep: cost by user count, or users served by budget; points without a plan are gaps."""
+    solved = [pt for pt in points if pt.plan]
+    currency = solved[0].plan.totals.currency if solved else ""
+    by_users = kind == "users"
+    return {"points": [(pt.value, float(pt.plan.totals.cost) if by_users else pt.plan.totals.users) for pt in solved],
+            "gaps": [pt.value for pt in points if pt.plan is None],
+            "xlabel": "concurrent users" if by_users else f"budget ({currency})",
+            "ylabel": f"cost ({currency})" if by_users else "users served"}
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:

@@ -34,6 +34,19 @@ def _num(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
+def md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table, as lines."""
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _csv_dicts(rows: list[dict[str, Any]], empty_header: str) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else [empty_header], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
 def plan_rows(plan: Plan) -> list[dict[str, Any]]:
     """One flat row per plan line (the bill of what to buy), plus nothing else."""
     rows = []
@@ -72,13 +85,8 @@ def _table(headers: list[str], rows: list[list[str]], title: str = "", footer: l
 def render_plan(plan: Plan, fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
-    rows = plan_rows(plan)
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["item"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buf.getvalue()
+        return _csv_dicts(plan_rows(plan), "item")
     t = plan.totals
     headers = ["Buy", "Nodes", "GPUs", "Precision / engine", "Users", "tok/s/user", "Cost", "Power kW"]
     body = [[line.item, str(line.nodes) + (f" ({line.replicas}×{line.nodes_per_replica})" if line.nodes_per_replica > 1 else ""),
@@ -96,14 +104,12 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
              + "; checked by the independent plan checker."]
     extra += [f"Note: {n}" for n in plan.notes]
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
-    if len({p.seller for p in plan.purchases}) > 1 or any(p.offer and not p.offer.startswith("seed") for p in plan.purchases):
-        extra += [f"Buy: {p.quantity} × {p.item} from {p.seller} at {_money(p.unit_price)} = {_money(p.extended)}"
-                  + (f" ({p.condition})" if p.condition != "new" else "") for p in plan.purchases]
+    extra += [f"Buy: {p.quantity} × {p.item} from {p.seller} at {_money(p.unit_price)} = {_money(p.extended)}"
+              + (f" ({p.condition})" if p.condition != "new" else "") for p in plan.purchases]
     extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
     extra += [f"Left out — {l}" for l in plan.left_out]
     if fmt == "md":
-        lines = [f"**{title}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join(r) + " |" for r in body]
+        lines = [f"**{title}**", ""] + md_table(headers, body)
         lines += ["| " + " | ".join(f"**{c}**" if c else "" for c in footer) + " |", ""]
         lines += [f"- {e}" for e in extra]
         return "\n".join(lines) + "\n"
@@ -191,18 +197,12 @@ def render_catalog(catalog: Catalog, section: str, fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False, default=str) + "\n"
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buf.getvalue()
+        return _csv_dicts(rows, "id")
     shown = [k for k in (rows[0] if rows else {}) if k not in ("source", "date", "name")]
+    cells = [["" if r[k] is None else str(r[k]) for k in shown] for r in rows]
     if fmt == "md":
-        out = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
-        out += ["| " + " | ".join("" if r[k] is None else str(r[k]) for k in shown) + " |" for r in rows]
-        return "\n".join(out) + "\n"
-    return _table(shown, [["" if r[k] is None else str(r[k]) for k in shown] for r in rows],
-                  title=f"{len(rows)} {section}")
+        return "\n".join(md_table(shown, cells)) + "\n"
+    return _table(shown, cells, title=f"{len(rows)} {section}")
 
 
 def render_plans(plans: list[Plan], fmt: str = "table", title: str = "") -> str:
@@ -210,12 +210,7 @@ def render_plans(plans: list[Plan], fmt: str = "table", title: str = "") -> str:
     if fmt == "json":
         return json.dumps({"plans": [p.to_json() for p in plans]}, indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
-        buf = io.StringIO()
-        rows = [{"rank": i, **row} for i, p in enumerate(plans, 1) for row in plan_rows(p)]
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["rank"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buf.getvalue()
+        return _csv_dicts([{"rank": i, **row} for i, p in enumerate(plans, 1) for row in plan_rows(p)], "rank")
     t0 = plans[0].totals if plans else None
     headers = ["#", "Buy", "Nodes", "GPUs", "Users", "tok/s/user", "Cost", "Power kW", "vs #1"]
     body = []
@@ -226,15 +221,13 @@ def render_plans(plans: list[Plan], fmt: str = "table", title: str = "") -> str:
         sellers = sorted({x.seller for x in p.purchases})
         if sellers and len(sellers) <= 3:
             what += f" from {', '.join(sellers)}"
-        speed = min((l.tokens_per_s_per_user for l in p.lines if l.tokens_per_s_per_user is not None), default=None)
+        speed = p.slowest_tokens_per_s_per_user
         delta = "" if i == 1 or not t0 else f"+{float(t.cost - t0.cost):,.0f}" if t.cost >= t0.cost \
             else f"{float(t.cost - t0.cost):,.0f}"
         body.append([str(i), what, str(t.nodes), str(t.gpus), f"{t.users:,}", _num(speed), _money(t.cost, t.currency),
                      _num(t.power_w / 1000), delta])
     if fmt == "md":
-        out = [f"**{title}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        out += ["| " + " | ".join(r) + " |" for r in body]
-        return "\n".join(out) + "\n"
+        return "\n".join([f"**{title}**", ""] + md_table(headers, body)) + "\n"
     return (title + "\n" if title else "") + _table(headers, body, right={0, 2, 3, 4, 5, 6, 7, 8})
 
 
@@ -268,7 +261,5 @@ def render_sweep(points, kind: str, fmt: str = "table", title: str = "") -> str:
         w.writerows(body)
         return buf.getvalue()
     if fmt == "md":
-        out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        out += ["| " + " | ".join(r) + " |" for r in body]
-        return "\n".join(out) + "\n"
+        return "\n".join(md_table(headers, body)) + "\n"
     return (title + "\n" if title else "") + _table(headers, body, right={0, 2, 3, 4, 5})

@@ -17,7 +17,7 @@ from catalog.errors import NoPlanError
 
 from .model import SolveOptions
 from .plan import Plan, money_json
-from .plot import svg_chart
+from .plot import front_series, svg_chart, sweep_series
 from .problem import Problem
 from .search import pareto, per_vendor, shortlist, sweep
 from .solve import optimize
@@ -70,7 +70,7 @@ def _plans_table(plans: list[Plan]) -> str:
     rows = []
     for i, p in enumerate(plans, 1):
         what = "<br>".join(html.escape(f"{l.nodes} × {l.item}, {l.precision}/{l.engine}") for l in p.lines)
-        speed = min((l.tokens_per_s_per_user for l in p.lines if l.tokens_per_s_per_user is not None), default=None)
+        speed = p.slowest_tokens_per_s_per_user
         rows.append([str(i), what, str(p.totals.nodes), f"{p.totals.users:,}",
                      "—" if speed is None else f"{speed:,.1f}", _money(p.totals.cost, p.totals.currency),
                      f"{p.totals.power_w / 1000:,.1f}"])
@@ -115,10 +115,8 @@ def html_report(catalog: Catalog, problem: Problem, options: SolveOptions = Solv
         try:
             front = pareto(catalog, problem, "cost", "power", max_points=20, options=options)
             plans += front
-            chart = svg_chart([(float(p.totals.cost), p.totals.power_w / 1000) for p in front],
-                              title="Cost vs power: every plan not beaten on both",
-                              xlabel=f"cost ({best.totals.currency})", ylabel="power (kW)", line=False,
-                              labels=[", ".join(l.item for l in p.lines) for p in front])
+            chart = svg_chart(title="Cost vs power: every plan not beaten on both",
+                              **front_series(front, "cost", "power"))
             sections.append(f"<h2>Cost vs power</h2>{chart}{_plans_table(front)}")
         except NoPlanError:
             pass
@@ -126,10 +124,7 @@ def html_report(catalog: Catalog, problem: Problem, options: SolveOptions = Solv
     if n and problem.objective != "users":
         values = sorted({max(1, round(n * f)) for f in (0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4)})
         points = sweep(catalog, problem, users=values, options=options)
-        ok = [(pt.value, float(pt.plan.totals.cost)) for pt in points if pt.plan]
-        chart = svg_chart(ok, title="Cost as the number of users grows", xlabel="concurrent users",
-                          ylabel=f"cost ({best.totals.currency})",
-                          gaps=[pt.value for pt in points if pt.plan is None])
+        chart = svg_chart(title="Cost as the number of users grows", **sweep_series(points, "users"))
         rows = [[f"{pt.value:,.0f}", _money(pt.plan.totals.cost, pt.plan.totals.currency) if pt.plan else "no plan",
                  ", ".join(f"{l.nodes} × {l.item}" for l in pt.plan.lines) if pt.plan else
                  html.escape((pt.explanation or {}).get("summary", ""))] for pt in points]
