@@ -564,8 +564,6 @@ def catalog_import(sheet, vendor, maps, currency, list_id, date, output, force, 
     Example:
       hwplan catalog import acme.csv --vendor Acme --map "Part=item" --map "USD=price" --map "Qty=stock" -o acme.yaml
     """
-    import re
-
     from catalog.tools import import_sheet
 
     mapping = {}
@@ -574,8 +572,7 @@ def catalog_import(sheet, vendor, maps, currency, list_id, date, output, force, 
             raise HwplanError(f"--map {m}: write COLUMN=FIELD, e.g. --map 'Unit price=price'.")
         column, fld = m.rsplit("=", 1)
         mapping[column.strip()] = fld.strip()
-    slug = list_id or re.sub(r"[^a-z0-9]+", "-", vendor.lower()).strip("-") + "-offers"
-    result = import_sheet(sheet, vendor=vendor, mapping=mapping, price_list_id=slug, currency=currency, date=date)
+    result = import_sheet(sheet, vendor=vendor, mapping=mapping, price_list_id=list_id, currency=currency, date=date)
     for row, why in result.rejected:
         click.echo(f"{sheet}: row {row} rejected: {why}", err=True)
     if result.price_list is None:

@@ -56,10 +56,9 @@ class ImportResult:
     accepted: int = 0
 
 
-def _match_item(text: str, catalog: Catalog) -> str | None:
+def _match_item(text: str, ids: dict) -> str | None:
     """A catalog id from a sheet's item text: the id itself, or an item whose name matches."""
     t = text.strip()
-    ids = {**catalog.accelerators, **catalog.platforms, **catalog.systems}
     slug = re.sub(r"[^a-z0-9.+]+", "-", t.lower()).strip("-")
     for candidate in (t.lower(), slug):
         if candidate in ids:
@@ -76,10 +75,15 @@ def _number(text: str) -> float:
     return float(cleaned)
 
 
-def import_sheet(path: str | Path, *, vendor: str, mapping: dict[str, str], price_list_id: str, currency: str,
-                 date: str | None = None, catalog: Catalog | None = None) -> ImportResult:
-    """A price list from a vendor's CSV sheet; `mapping` maps sheet column → offer field."""
+def import_sheet(path: str | Path, *, vendor: str, mapping: dict[str, str], price_list_id: str | None = None,
+                 currency: str = "USD", date: str | None = None, catalog: Catalog | None = None) -> ImportResult:
+    """A price list from a vendor's CSV sheet; `mapping` maps sheet column → offer field.
+
+    The price list's id defaults to the vendor's name as a slug plus '-offers'.
+    """
     catalog = catalog or load_catalog()
+    price_list_id = price_list_id or re.sub(r"[^a-z0-9]+", "-", vendor.lower()).strip("-") + "-offers"
+    items = {**catalog.accelerators, **catalog.platforms, **catalog.systems}
     for column, fld in mapping.items():
         if fld not in OFFER_FIELDS:
             raise InputError(f"--map {column}={fld}: unknown offer field '{fld}'{did_you_mean(fld, OFFER_FIELDS)} "
@@ -94,13 +98,13 @@ def import_sheet(path: str | Path, *, vendor: str, mapping: dict[str, str], pric
     offers, rejected = [], []
     for number, row in enumerate(rows, start=2):  # row 1 is the header
         values = {fld: (row.get(col) or "").strip() for col, fld in mapping.items()}
-        item = _match_item(values.get("item", ""), catalog)
         if not values.get("item"):
             rejected.append((number, "no item"))
             continue
+        item = _match_item(values["item"], items)
         if item is None:
             rejected.append((number, f"item '{values['item']}' is not an accelerator, platform or system in the "
-                                     f"catalog{did_you_mean(values['item'].lower(), {**catalog.accelerators, **catalog.platforms, **catalog.systems})}"))
+                                     f"catalog{did_you_mean(values['item'].lower(), items)}"))
             continue
         data: dict = {"item": item, "vendor": values.get("vendor") or vendor,
                       "source": values.get("source") or f"{vendor} price sheet {Path(path).name}",

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError
+from .errors import InputError, did_you_mean
 
 __all__ = ["YamlDoc", "read_yaml", "read_csv", "format_loc"]
 
@@ -100,6 +100,14 @@ def _check_finite(value: Any, path: tuple, doc: YamlDoc, error: type[InputError]
             _check_finite(v, path + (i,), doc, error)
 
 
+def _yaml_problem(exc: yaml.YAMLError, origin: str) -> str:
+    """'file:line:col: malformed YAML: what the parser found', the position when PyYAML gives one."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{where}: malformed YAML: {problem}"
+
+
 def read_yaml(path: str | Path, *, text: str | None = None, origin: str | None = None,
               error: type[InputError] = InputError, what: str = "file") -> YamlDoc:
     """Parse one YAML mapping from `path` (or from `text`), failing with a clear message.
@@ -130,10 +138,7 @@ def read_yaml(path: str | Path, *, text: str | None = None, origin: str | None =
     try:
         root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise error(f"{where}: malformed YAML: {problem}.") from None
+        raise error(f"{_yaml_problem(exc, origin)}.") from None
     if root is None:
         raise error(f"{origin}: the {what} is empty; expected a YAML mapping of fields.")
     if not isinstance(root, yaml.MappingNode):
@@ -143,10 +148,7 @@ def read_yaml(path: str | Path, *, text: str | None = None, origin: str | None =
     try:
         data = _LOADER("").construct_document(root)  # build values from the nodes already parsed
     except yaml.YAMLError as exc:  # a tag the safe loader refuses (!!python/...), an unhashable key
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise error(f"{where}: malformed YAML: {problem} (only plain YAML is read; tags that run code are refused).") from None
+        raise error(f"{_yaml_problem(exc, origin)} (only plain YAML is read; tags that run code are refused).") from None
     doc = YamlDoc(data=data, root=root, origin=origin)
     _check_finite(data, (), doc, error)
     return doc
@@ -156,8 +158,6 @@ def read_csv(path: str | Path, *, what: str, required: list[str] | tuple[str, ..
              error: type[InputError] = InputError) -> tuple[list[str], list[dict[str, str]]]:
     """The columns and rows of a UTF-8 CSV file; errors name the file and the missing columns."""
     import csv
-
-    from .errors import did_you_mean
 
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:

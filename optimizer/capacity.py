@@ -80,10 +80,10 @@ def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
             else:
                 hi = mid
         top = lo
-        slow = at(1)
-        limit = "speed" if slow.tokens_per_s_per_user < workload.min_tokens_per_s or lo >= 1 and \
-            at(lo + 1).tokens_per_s_per_user < workload.min_tokens_per_s else "ttft"
+        # What the first batch too many (hi = lo + 1) misses: per-user speed, else time to first token.
+        limit = "speed" if at(hi).tokens_per_s_per_user < workload.min_tokens_per_s else "ttft"
         if top < 1:
+            slow = at(1)
             return ReplicaCapacity(users=0, memory_users=memory_users, limit=limit, fit=fit, kv_needed_bytes=needed,
                                    tokens_per_s_per_user=slow.tokens_per_s_per_user,
                                    output_tokens_per_s=slow.output_tokens_per_s, ttft_s=slow.ttft_s)

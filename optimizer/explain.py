@@ -151,20 +151,17 @@ _OFFER_FILTERS = (("sellers", "constraints.sellers"), ("conditions", "constraint
 
 def _offer_filter_fixes(catalog: Catalog, problem: Problem) -> dict[str, str]:
     """For each offer filter the problem sets: the cheapest plan once that filter alone is dropped."""
-    from .problem import with_overrides
+    from .solve import limits_for  # solve.py imports this module
     from .units import offer_model, prepare
 
     fixes = {}
     for field, label in _OFFER_FILTERS:
         if getattr(problem.constraints, field) is None:
             continue
-        relaxed = with_overrides(problem, {("constraints", field): (label, None)})
-        relaxed = relaxed.model_copy(update={"constraints": relaxed.constraints.model_copy(update={field: None})})
+        relaxed = problem.model_copy(update={"constraints": problem.constraints.model_copy(update={field: None})})
         cands = prepare(catalog, relaxed)
         if not cands.units:
             continue
-        from .solve import limits_for
-
         sol = PlanModel(cands.units, limits_for(relaxed, cands.money_scale), offers=offer_model(cands, relaxed)).solve(
             "cost", _EXPLAIN_OPTIONS)
         if sol is not None:

@@ -56,7 +56,7 @@ _HARDWARE = [  # (pattern on the lower-cased hardware text, accelerator id); fir
     (r"6000 ada", "rtx-6000-ada"), (r"a6000", "a6000"), (r"l40s", "l40s"), (r"\bl20\b", "l20"),
     (r"mi355", "mi355x"), (r"mi325", "mi325x"), (r"mi300", "mi300x"), (r"mi250", "mi250x"), (r"mi210", "mi210"),
     (r"910c", "ascend-910c"), (r"910b", "ascend-910b"), (r"gaudi ?3", "gaudi3"), (r"gaudi ?2", "gaudi2"), (r"v100", "v100-32g"),
-    (r"p40", "p40"), (r"gaudi ?2", "gaudi2"),
+    (r"p40", "p40"),
 ]
 # Engines outside the catalog map to the nearest profile: NVIDIA NIM runs TensorRT-LLM for these models;
 # AMD ATOM, Intel's Gaudi stack and Huawei MindIE are vendor engines closest to vLLM's scheduler.
@@ -303,15 +303,14 @@ def _case(row: dict, catalog: Catalog) -> Case:
         if n is None or re.search(r"unspecified|per npu|production", conc_text):
             raise _Skip(f"concurrency '{row['concurrency_or_batch']}' is not a number")
         concurrency = max(1, n // replicas)
-    if memory_row:  # capacity does not depend on the benchmark's lengths: read them if they are numbers
-        try:
-            input_tokens = _length(row.get("input_len") or "n/s", UNSTATED_INPUT)
-            output_tokens = _length(row.get("output_len") or "n/s", UNSTATED_OUTPUT)
-        except _Skip:
-            input_tokens, output_tokens = UNSTATED_INPUT, UNSTATED_OUTPUT
-    else:
+    try:
         input_tokens = _length(row.get("input_len") or "n/s", UNSTATED_INPUT)
         output_tokens = _length(row.get("output_len") or "n/s", UNSTATED_OUTPUT)
+    except _Skip:
+        if not memory_row:
+            raise
+        # Capacity does not depend on the benchmark's lengths.
+        input_tokens, output_tokens = UNSTATED_INPUT, UNSTATED_OUTPUT
     family = catalog.accelerators[acc].family
     settings = notes + " " + conc_text
     util = _UTILIZATION.search(settings)
