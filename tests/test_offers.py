@@ -49,8 +49,7 @@ def offer_catalog(tmp_path_factory):
 
 def _problem(users=200, **constraints):
     base = load_problem(bundled_problem_path("llama-3.1-70b-100-users"))
-    over = {("prices",): ("--prices", "test-offers"), ("workload", "concurrent_users"): ("--users", users),
-            ("constraints", "form_factors"): ("--form-factor", None)}
+    over = {("prices",): ("--prices", "test-offers"), ("workload", "concurrent_users"): ("--users", users)}
     for k, v in constraints.items():
         over[("constraints", k)] = (f"--{k}", v)
     return with_overrides(base, over)

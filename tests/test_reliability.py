@@ -52,8 +52,11 @@ def test_time_limit_gives_a_bounded_plan_or_a_clear_error():
     except SolverTimeoutError as exc:
         assert "time limit" in str(exc)
         return
-    if sol is not None and sol.status == "feasible":
+    assert sol is not None  # the demand fits under the budget with the cheapest unit (a plan exists)
+    if sol.status == "feasible":
         assert sol.bound is not None and sol.bound <= sol.values["cost"] and 0 <= sol.gap <= 1
+    else:
+        assert sol.status == "optimal" and sol.gap == 0 and sol.bound == sol.values["cost"]
 
 
 def test_a_million_users_and_a_trillion_budget_do_not_overflow(catalog):

@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimizer import estimate
-from optimizer.deployment import Deployment
-from optimizer.problem import Workload
+from optimizer import estimate, speed
 from optimizer.capacity import replica_capacity
-from optimizer import speed
+from optimizer.deployment import Deployment
 from optimizer.estimator import default_platform
+from optimizer.problem import Workload
 
 
 def _dep(catalog, model="llama-3.1-8b", acc="h100-sxm", gpus=1, precision="bf16", engine="vllm", platform=None):
