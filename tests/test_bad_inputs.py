@@ -29,7 +29,8 @@ def test_bad_input_is_explained(case, tmp_path):
         os.chdir(cwd)
     text = result.output
     assert result.exit_code == 2, text
-    assert "Traceback" not in text and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in text
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     for fragment in case["expect"]:
         assert fragment in text, f"{fragment!r} not in {text!r}"
     lines = [l for l in text.strip().splitlines() if l.strip()]
