@@ -291,7 +291,7 @@ def shortlist(problem, time_limit, k, distinct, per_vendor, per_seller, export, 
     names = None
     if per_vendor:
         plans = best_per_vendor(catalog, prob, options)
-        names = [sorted({l.vendor for l in p.lines})[0] for p in plans]
+        names = [sorted({l.maker for l in p.lines})[0] for p in plans]
         title = f"{prob.name}: the best plan per accelerator maker"
     elif per_seller:
         found = best_per_seller(catalog, prob, options)
@@ -490,14 +490,14 @@ def validate(files, summary_only, catalog_files, fmt, output, force, debug):
 @main.group("catalog", invoke_without_command=True)
 @click.pass_context
 def catalog_group(ctx):
-    """The catalog: list it, check a catalog file, import a vendor's price sheet.
+    """The catalog: list it, check a catalog file, import a seller's price sheet.
 
     \b
     Examples:
       hwplan catalog accelerators --format json
       hwplan catalog prices
       hwplan catalog validate my-offers.yaml
-      hwplan catalog import sheet.csv --vendor Acme --map "SKU=item" --map "Price=price" -o acme.yaml
+      hwplan catalog import sheet.csv --seller Acme --map "SKU=item" --map "Price=price" -o acme.yaml
     """
     if ctx.invoked_subcommand is None:
         ctx.invoke(_LISTS["accelerators"])
@@ -546,23 +546,23 @@ def catalog_validate(files, debug):
 
 @catalog_group.command("import")
 @click.argument("sheet", type=click.Path(dir_okay=False))
-@click.option("--vendor", required=True, help="The seller whose sheet this is.")
+@click.option("--seller", required=True, help="The seller whose sheet this is (a distributor, an OEM, a shop).")
 @click.option("--map", "maps", multiple=True, required=True,
               help="COLUMN=FIELD, FIELD one of item, price, condition, warranty_months, lead_time_weeks, stock, "
-                   "source, date, notes, vendor. Repeatable; item and price are required.")
+                   "source, price_date, retrieved, notes, seller. Repeatable; item and price are required.")
 @click.option("--currency", default="USD", show_default=True, help="Currency of the sheet's prices.")
-@click.option("--id", "list_id", help="Price-list id (default: the vendor's name as a slug).")
+@click.option("--id", "list_id", help="Price-list id (default: the seller's name as a slug).")
 @click.option("--date", help="Date of the quotes (default: today) where the sheet has no date column.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the price list YAML to FILE.")
 @click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 @handle_errors
-def catalog_import(sheet, vendor, maps, currency, list_id, date, output, force, debug):
-    """Turn a vendor's CSV price sheet into a price-list YAML; rows it cannot map are reported with why.
+def catalog_import(sheet, seller, maps, currency, list_id, date, output, force, debug):
+    """Turn a seller's CSV price sheet into a price-list YAML; rows it cannot map are reported with why.
 
     \b
     Example:
-      hwplan catalog import acme.csv --vendor Acme --map "Part=item" --map "USD=price" --map "Qty=stock" -o acme.yaml
+      hwplan catalog import acme.csv --seller Acme --map "Part=item" --map "USD=price" --map "Qty=stock" -o acme.yaml
     """
     from catalog.tools import import_sheet
 
@@ -572,7 +572,7 @@ def catalog_import(sheet, vendor, maps, currency, list_id, date, output, force, 
             raise HwplanError(f"--map {m}: write COLUMN=FIELD, e.g. --map 'Unit price=price'.")
         column, fld = m.rsplit("=", 1)
         mapping[column.strip()] = fld.strip()
-    result = import_sheet(sheet, vendor=vendor, mapping=mapping, price_list_id=list_id, currency=currency, date=date)
+    result = import_sheet(sheet, seller=seller, mapping=mapping, price_list_id=list_id, currency=currency, date=date)
     for row, why in result.rejected:
         click.echo(f"{sheet}: row {row} rejected: {why}", err=True)
     if result.price_list is None:

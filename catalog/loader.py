@@ -63,7 +63,7 @@ class Catalog:
         return self._get("price_lists", item_id, "price list", where)
 
     def vendors(self) -> set[str]:
-        return {a.vendor for a in self.accelerators.values()}
+        return {a.maker for a in self.accelerators.values()}
 
     def exchange_rate(self, base: str, quote: str) -> ExchangeRate | None:
         """The most recent rate that converts `base` into `quote` (a reverse rate is inverted)."""

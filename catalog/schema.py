@@ -33,6 +33,7 @@ Date = Annotated[str, BeforeValidator(_date_text), StringConstraints(pattern=r"^
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Dtype = Literal["fp4", "fp8", "bf16", "fp16", "int8", "int4"]
 FormFactor = Literal["pcie", "sxm", "oam", "cpu", "module"]
+HardwareClass = Literal["datacenter", "workstation", "consumer", "edge"]
 # Hardware families group accelerators whose engines behave alike; efficiency
 # factors of the speed model are calibrated per family.
 Family = Literal["pascal", "volta", "ampere", "ada", "hopper", "blackwell", "cdna2", "cdna3", "cdna4",
@@ -71,7 +72,9 @@ class Accelerator(Sourced):
 
     id: Slug
     name: str
-    vendor: Slug = Field(description="Chip maker: nvidia, amd, huawei, intel.")
+    maker: Slug = Field(description="Chip maker: nvidia, amd, huawei, intel.")
+    hardware_class: HardwareClass = Field(description="Where it is meant to run: datacenter, workstation, "
+                                          "consumer (GeForce-class cards) or edge.")
     family: Family
     architecture: str = ""
     year: int | None = Field(None, ge=2010, le=2035)
@@ -123,7 +126,9 @@ class Platform(Sourced):
 
     id: Slug
     name: str
-    vendor: Slug
+    maker: Slug = Field(description="Who builds the server: supermicro, dell, nvidia, huawei ...")
+    hardware_class: HardwareClass = Field(description="datacenter (rack server), workstation (desk-side box), "
+                                          "consumer or edge.")
     form_factor: FormFactor
     accepts: list[Slug] = Field(default_factory=list, description="Accelerator ids it takes; empty = any of the form factor.")
     gpu_counts: list[int] = Field(min_length=1, description="Accelerators per node it can be bought with.")
@@ -148,7 +153,7 @@ class System(Sourced):
 
     id: Slug
     name: str
-    vendor: Slug
+    maker: Slug
     platform: Slug
     accelerator: Slug
     count: int = Field(gt=0, le=1024, description="Accelerators in one node.")
@@ -344,21 +349,33 @@ class Engine(Sourced):
 
 
 class Offer(Record):
+    """One item at one price from one seller.
+
+    `price_date` is when the price was quoted or published; `retrieved` is when it was
+    read (a page read in 2026 may quote a 2024 price). Plans show the price date.
+    """
+
     item: Slug = Field(description="Id of an accelerator, platform or system.")
     price: float = Field(gt=0, le=1e12, description="Price of one item in the list's currency.")
-    vendor: str = Field("unspecified", description="Who sells it.")
+    seller: str = Field("unspecified", min_length=1, description="Who sells it: a distributor, an OEM, a "
+                        "marketplace listing — never a description of where a figure came from.")
     condition: Literal["new", "used", "refurbished"] = "new"
     warranty_months: int | None = Field(None, ge=0)
     lead_time_weeks: float | None = Field(None, ge=0)
     stock: int | None = Field(None, ge=0, description="Units available; none = unlimited.")
     valid_from: Date | None = Field(None, description="First day the offer holds (default: its date).")
     valid_until: Date | None = Field(None, description="Last day the offer holds; none = open.")
-    source: str = Field(min_length=3)
-    date: Date
+    source: str = Field(min_length=3, description="Public URL or document title the price comes from.")
+    price_date: Date = Field(description="When the price was quoted or published (YYYY[-MM[-DD]]).")
+    retrieved: Date | None = Field(None, description="When the source was read, if later than price_date.")
+    estimate: bool = Field(False, description="True when the price is an estimate, not a quote; `notes` "
+                           "says its basis.")
     notes: str = ""
 
     @model_validator(mode="after")
     def _validity(self) -> Offer:
+        if self.estimate and not self.notes:
+            raise ValueError("an estimated price needs notes saying its basis")
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
             raise ValueError(f"valid_until {self.valid_until} is before valid_from {self.valid_from}")
         return self

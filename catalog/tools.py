@@ -25,8 +25,10 @@ from .yamlio import read_csv, read_yaml
 
 __all__ = ["check_file", "import_sheet", "ImportResult", "OFFER_FIELDS"]
 
-OFFER_FIELDS = ("item", "price", "condition", "warranty_months", "lead_time_weeks", "stock", "source", "date",
-                "notes", "vendor")
+OFFER_FIELDS = ("item", "price", "condition", "warranty_months", "lead_time_weeks", "stock", "source", "price_date",
+                "retrieved", "notes", "seller")
+# Older sheet mappings say "date" for the price's date and "vendor" for the seller.
+FIELD_ALIASES = {"date": "price_date", "vendor": "seller"}
 
 
 def check_file(path: str | Path) -> list[str]:
@@ -75,15 +77,16 @@ def _number(text: str) -> float:
     return float(cleaned)
 
 
-def import_sheet(path: str | Path, *, vendor: str, mapping: dict[str, str], price_list_id: str | None = None,
+def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], price_list_id: str | None = None,
                  currency: str = "USD", date: str | None = None, catalog: Catalog | None = None) -> ImportResult:
-    """A price list from a vendor's CSV sheet; `mapping` maps sheet column → offer field.
+    """A price list from a seller's CSV sheet; `mapping` maps sheet column → offer field.
 
-    The price list's id defaults to the vendor's name as a slug plus '-offers'.
+    The price list's id defaults to the seller's name as a slug plus '-offers'.
     """
     catalog = catalog or load_catalog()
-    price_list_id = price_list_id or re.sub(r"[^a-z0-9]+", "-", vendor.lower()).strip("-") + "-offers"
+    price_list_id = price_list_id or re.sub(r"[^a-z0-9]+", "-", seller.lower()).strip("-") + "-offers"
     items = {**catalog.accelerators, **catalog.platforms, **catalog.systems}
+    mapping = {column: FIELD_ALIASES.get(fld, fld) for column, fld in mapping.items()}
     for column, fld in mapping.items():
         if fld not in OFFER_FIELDS:
             raise InputError(f"--map {column}={fld}: unknown offer field '{fld}'{did_you_mean(fld, OFFER_FIELDS)} "
@@ -106,9 +109,11 @@ def import_sheet(path: str | Path, *, vendor: str, mapping: dict[str, str], pric
             rejected.append((number, f"item '{values['item']}' is not an accelerator, platform or system in the "
                                      f"catalog{did_you_mean(values['item'].lower(), items)}"))
             continue
-        data: dict = {"item": item, "vendor": values.get("vendor") or vendor,
-                      "source": values.get("source") or f"{vendor} price sheet {Path(path).name}",
-                      "date": values.get("date") or date}
+        data: dict = {"item": item, "seller": values.get("seller") or seller,
+                      "source": values.get("source") or f"{seller} price sheet {Path(path).name}",
+                      "price_date": values.get("price_date") or date}
+        if values.get("retrieved"):
+            data["retrieved"] = values["retrieved"]
         try:
             data["price"] = _number(values.get("price", ""))
             for fld in ("warranty_months", "stock"):
@@ -130,8 +135,8 @@ def import_sheet(path: str | Path, *, vendor: str, mapping: dict[str, str], pric
             rejected.append((number, f"{'.'.join(map(str, err['loc']))} = {err.get('input')!r}: {err['msg']}"))
     if not offers:
         return ImportResult(None, "", rejected, 0)
-    plist = PriceList(id=price_list_id, name=f"{vendor} offers", currency=currency, offers=offers,
-                      source=f"{vendor} price sheet {Path(path).name}", date=date)
+    plist = PriceList(id=price_list_id, name=f"{seller} offers", currency=currency, offers=offers,
+                      source=f"{seller} price sheet {Path(path).name}", date=date)
     dumped = plist.model_dump(exclude_defaults=True)
     ordered = {k: dumped[k] for k in ("id", "name", "currency", "source", "date", "notes", "offers") if k in dumped}
     doc = {"schema_version": 1, "price_lists": [ordered]}

@@ -48,7 +48,7 @@ def _check_purchases(catalog: Catalog, problem: Problem, plan: Plan) -> list[str
     bought: dict[str, int] = defaultdict(int)
     for p in plan.purchases:
         plist, offer = _offer(catalog, problem, p.offer)
-        if offer is None or offer.item != p.item or offer.vendor != p.seller:
+        if offer is None or offer.item != p.item or offer.seller != p.seller:
             out.append(f"purchase of {p.item} from {p.seller}: no such offer ({p.offer}) in {problem.price_lists}")
             continue
         price = exact(offer.price)
@@ -62,19 +62,19 @@ def _check_purchases(catalog: Catalog, problem: Problem, plan: Plan) -> list[str
             out.append(f"{p.item} from {p.seller}: quantity {p.quantity}")
         if offer.stock is not None and p.quantity > offer.stock:
             out.append(f"{p.quantity} × {p.item} bought from {p.seller}, who has {offer.stock} in stock")
-        if c.sellers and offer.vendor not in c.sellers:
-            out.append(f"{p.item} bought from {offer.vendor}, not in constraints.sellers")
+        if c.sellers and offer.seller not in c.sellers:
+            out.append(f"{p.item} bought from {offer.seller}, not in constraints.sellers")
         if c.conditions and offer.condition not in c.conditions:
-            out.append(f"{p.item} from {offer.vendor} is {offer.condition}, not in constraints.conditions")
+            out.append(f"{p.item} from {offer.seller} is {offer.condition}, not in constraints.conditions")
         if c.min_warranty_months is not None and (offer.warranty_months or 0) < c.min_warranty_months:
-            out.append(f"{p.item} from {offer.vendor} has {offer.warranty_months} months of warranty, "
+            out.append(f"{p.item} from {offer.seller} has {offer.warranty_months} months of warranty, "
                        f"less than {c.min_warranty_months}")
         if c.max_lead_time_weeks is not None and (offer.lead_time_weeks is None
                                                   or offer.lead_time_weeks > c.max_lead_time_weeks):
-            out.append(f"{p.item} from {offer.vendor} arrives in {offer.lead_time_weeks} weeks, more than "
+            out.append(f"{p.item} from {offer.seller} arrives in {offer.lead_time_weeks} weeks, more than "
                        f"{c.max_lead_time_weeks:g}")
         if c.as_of is not None and offer.valid_until is not None and offer.valid_until < c.as_of[:len(offer.valid_until)]:
-            out.append(f"{p.item} from {offer.vendor}: the offer expired on {offer.valid_until}")
+            out.append(f"{p.item} from {offer.seller}: the offer expired on {offer.valid_until}")
         bought[p.item] += p.quantity
     needed: dict[str, int] = defaultdict(int)
     for line in plan.lines:
@@ -128,8 +128,8 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine, currency: st
         out.append(f"{name}: node memory is {acc.memory_gb * line.gpus_per_node} GB, plan says {line.memory_gb_per_node}")
 
     c = problem.constraints
-    if c.vendors and acc.vendor not in c.vendors:
-        out.append(f"{name}: vendor {acc.vendor} is not allowed (constraints.vendors = {c.vendors})")
+    if c.vendors and acc.maker not in c.vendors:
+        out.append(f"{name}: vendor {acc.maker} is not allowed (constraints.vendors = {c.vendors})")
     if c.accelerators and acc.id not in c.accelerators:
         out.append(f"{name}: {acc.id} is not in constraints.accelerators")
     if acc.id in c.exclude_accelerators:

@@ -74,7 +74,7 @@ def default_platform(catalog: Catalog, acc: Accelerator, gpus_per_node: int) -> 
     pool = exact or [p for p in fitting if max(p.gpu_counts) >= gpus_per_node] or fitting
     if not pool:
         # No server in the catalog takes it: assume one whose link is the accelerator's own.
-        return Platform(id="generic", name=f"generic server for {acc.id}", vendor="generic",
+        return Platform(id="generic", name=f"generic server for {acc.id}", maker="generic", hardware_class="datacenter",
                         form_factor=acc.form_factor, gpu_counts=[gpus_per_node], base_power_w=0, rack_units=1,
                         source="assumption: no catalog server takes this accelerator", date="2025")
     return sorted(pool, key=lambda p: (p.link != "native", p.id))[0]

@@ -36,7 +36,7 @@ class PricedOffer:
 
     @property
     def seller(self) -> str:
-        return self.offer.vendor
+        return self.offer.seller
 
     @property
     def stock(self) -> int | None:
@@ -56,8 +56,8 @@ def _rate(catalog: Catalog, base: str, quote: str, where: str) -> ExchangeRate |
 
 def _reject(problem: Problem, o: Offer) -> str | None:
     c = problem.constraints
-    if c.sellers and o.vendor not in c.sellers:
-        return f"seller {o.vendor} is not in constraints.sellers"
+    if c.sellers and o.seller not in c.sellers:
+        return f"seller {o.seller} is not in constraints.sellers"
     if c.conditions and o.condition not in c.conditions:
         return f"condition {o.condition} is not in constraints.conditions"
     if c.min_warranty_months is not None and (o.warranty_months or 0) < c.min_warranty_months:
@@ -69,7 +69,7 @@ def _reject(problem: Problem, o: Offer) -> str | None:
     if o.stock == 0:
         return "out of stock"
     if c.as_of is not None:  # dates compare as text: YYYY[-MM[-DD]], a shorter date is its period's start
-        start = o.valid_from or o.date
+        start = o.valid_from or o.price_date
         if start[:len(c.as_of)] > c.as_of:
             return f"not valid before {start} (constraints.as_of {c.as_of})"
         if o.valid_until is not None and o.valid_until < c.as_of[:len(o.valid_until)]:
@@ -99,7 +99,7 @@ def eligible_offers(catalog: Catalog, problem: Problem) -> tuple[dict[str, list[
             key = f"{pl_id}#{i}"
             why = _reject(problem, o)
             if why:
-                rejected[f"{o.item} from {o.vendor}"] = why
+                rejected[f"{o.item} from {o.seller}"] = why
                 continue
             by_item[o.item].append(PricedOffer(key=key, price_list=pl_id, offer=o, price=exact(o.price) * factor))
     for offers in by_item.values():

@@ -32,7 +32,7 @@ class PlanLine(_Record):
 
     unit: str
     accelerator: str
-    vendor: str = Field(description="Accelerator maker.")
+    maker: str = Field(description="Accelerator maker (nvidia, amd, huawei, intel).")
     platform: str
     system: str | None = None
     gpus_per_node: int
@@ -84,7 +84,7 @@ class PlanLine(_Record):
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "accelerator": self.accelerator, "vendor": self.vendor, "platform": self.platform,
+            "accelerator": self.accelerator, "maker": self.maker, "platform": self.platform,
             "system": self.system, "gpus_per_node": self.gpus_per_node, "nodes": self.nodes,
             "nodes_per_replica": self.nodes_per_replica, "replicas": self.replicas, "precision": self.precision,
             "engine": self.engine, "kv_dtype": self.kv_dtype, "dp_attention": self.dp_attention,

@@ -261,7 +261,7 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
         if pl not in catalog.price_lists:
             loc = ("prices",) if isinstance(problem.prices, str) else ("prices", i)
             raise unknown(loc, "price list", pl, catalog.price_lists)
-    sellers = {o.vendor for pl in problem.price_lists for o in catalog.price_lists[pl].offers}
+    sellers = {o.seller for pl in problem.price_lists for o in catalog.price_lists[pl].offers}
     for i, seller in enumerate(problem.constraints.sellers or []):
         if seller not in sellers:
             raise unknown(("constraints", "sellers", i), f"seller in {', '.join(problem.price_lists)}", seller, sellers)
@@ -278,11 +278,11 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
         if a not in catalog.accelerators:
             raise unknown(("constraints", "stock", a), "accelerator", a, catalog.accelerators)
     if c.accelerators and c.vendors:
-        kept = [a for a in c.accelerators if catalog.accelerators[a].vendor in c.vendors]
+        kept = [a for a in c.accelerators if catalog.accelerators[a].maker in c.vendors]
         if not kept:
             raise ProblemError(f"{problem.where('constraints', 'vendors')}: constraints.vendors = {c.vendors} allows "
                                f"none of constraints.accelerators = {c.accelerators} (made by "
-                               f"{', '.join(sorted({catalog.accelerators[a].vendor for a in c.accelerators}))}); "
+                               f"{', '.join(sorted({catalog.accelerators[a].maker for a in c.accelerators}))}); "
                                f"nothing is left to buy.")
     if c.accelerators and c.exclude_accelerators and not set(c.accelerators) - set(c.exclude_accelerators):
         raise ProblemError(f"{problem.where('constraints', 'exclude_accelerators')}: constraints.exclude_accelerators "

@@ -53,7 +53,7 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
     for line in plan.lines:
         j = line.to_json()
         rows.append({
-            "item": line.item, "accelerator": line.accelerator, "vendor": line.vendor,
+            "item": line.item, "accelerator": line.accelerator, "maker": line.maker,
             "platform": line.platform, "system": line.system or "", "gpus_per_node": line.gpus_per_node,
             "nodes": line.nodes, "nodes_per_replica": line.nodes_per_replica, "replicas": line.replicas,
             "gpus": line.gpus, "precision": line.precision, "engine": line.engine, "users": line.users,
@@ -161,17 +161,17 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
 
 def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
     if section == "accelerators":
-        return [{"id": a.id, "name": a.name, "vendor": a.vendor, "family": a.family, "form_factor": a.form_factor,
+        return [{"id": a.id, "name": a.name, "maker": a.maker, "class": a.hardware_class, "family": a.family, "form_factor": a.form_factor,
                  "memory_gb": a.memory_gb, "bandwidth_gbs": a.memory_bandwidth_gbs,
                  "bf16_tflops": a.tflops.get("bf16", a.tflops.get("fp16")), "fp8_tflops": a.tflops.get("fp8"),
                  "fp4_tflops": a.tflops.get("fp4"), "native": ",".join(a.native_dtypes), "tdp_w": a.tdp_w,
                  "source": a.source, "date": a.date} for a in sorted(catalog.accelerators.values(), key=lambda a: a.id)]
     if section == "platforms":
-        rows = [{"id": p.id, "kind": "platform", "name": p.name, "vendor": p.vendor, "form_factor": p.form_factor,
+        rows = [{"id": p.id, "kind": "platform", "name": p.name, "maker": p.maker, "form_factor": p.form_factor,
                  "accelerators": ",".join(p.accepts) or f"any {p.form_factor}",
                  "counts": ",".join(map(str, p.gpu_counts)), "base_power_w": p.base_power_w, "link": p.link,
                  "source": p.source, "date": p.date} for p in sorted(catalog.platforms.values(), key=lambda p: p.id)]
-        rows += [{"id": s.id, "kind": "system", "name": s.name, "vendor": s.vendor, "form_factor": "",
+        rows += [{"id": s.id, "kind": "system", "name": s.name, "maker": s.maker, "form_factor": "",
                   "accelerators": s.accelerator, "counts": str(s.count), "base_power_w": s.power_w or "",
                   "link": s.platform, "source": s.source, "date": s.date}
                  for s in sorted(catalog.systems.values(), key=lambda s: s.id)]
@@ -182,8 +182,8 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
                  "precisions": ",".join(v.id for v in m.variants), "max_context": m.max_context,
                  "source": m.source, "date": m.date} for m in sorted(catalog.models.values(), key=lambda m: m.id)]
     if section == "prices":
-        return [{"price_list": pl.id, "item": o.item, "price": o.price, "currency": pl.currency, "vendor": o.vendor,
-                 "condition": o.condition, "stock": o.stock, "source": o.source, "date": o.date}
+        return [{"price_list": pl.id, "item": o.item, "price": o.price, "currency": pl.currency, "seller": o.seller, "price_date": o.price_date,
+                 "condition": o.condition, "stock": o.stock, "source": o.source}
                 for pl in sorted(catalog.price_lists.values(), key=lambda p: p.id) for o in pl.offers]
     if section == "engines":
         return [{"id": e.id, "name": e.name, "formats": ",".join(e.formats), "memory_model": e.memory_model,

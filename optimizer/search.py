@@ -49,7 +49,7 @@ def _group_of(unit: Unit, level: str) -> str:
     if level == "accelerator":
         return unit.node.accelerator.id
     if level == "vendor":
-        return unit.node.vendor
+        return unit.node.maker
     if level == "platform":
         return unit.node.system.id if unit.node.system else unit.node.platform.id
     raise InputError(f"--distinct = '{level}': choose one of {', '.join(DISTINCT_LEVELS)}.")
@@ -136,8 +136,8 @@ def per_vendor(catalog: Catalog, problem: Problem, options: SolveOptions = Solve
     """The best plan for each accelerator vendor that can serve the problem, best first."""
     prep = prepare_problem(catalog, problem)
     plans = []
-    for vendor in sorted({u.node.vendor for u in prep.units}):
-        units = [u for u in prep.units if u.node.vendor == vendor]
+    for vendor in sorted({u.node.maker for u in prep.units}):
+        units = [u for u in prep.units if u.node.maker == vendor]
         solution = _model(prep, units, problem.objective).solve(problem.objective, options)
         if solution is not None:
             vendor_problem = with_overrides(problem, {("constraints", "vendors"): ("--per-vendor", [vendor])})

@@ -156,7 +156,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     for uid, replicas in sorted(solution.replicas.items()):
         u = units[uid]
         lines.append(PlanLine(
-            unit=u.id, accelerator=u.node.accelerator.id, vendor=u.node.vendor, platform=u.node.platform.id,
+            unit=u.id, accelerator=u.node.accelerator.id, maker=u.node.maker, platform=u.node.platform.id,
             system=u.node.system.id if u.node.system else None, gpus_per_node=u.node.count,
             nodes_per_replica=u.nodes, replicas=replicas, precision=u.variant.id, engine=u.engine.id,
             kv_dtype=u.kv_dtype, dp_attention=u.dp_attention, users_per_replica=u.users,
@@ -175,7 +175,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     purchases = tuple(Purchase(item=o.item, kind=names[o.item][0], description=names[o.item][1], seller=o.seller,
                                quantity=q, unit_price=o.price, condition=o.offer.condition,
                                warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                               offer=o.key, source=o.offer.source, date=o.offer.date) for o, q in bought)
+                               offer=o.key, source=o.offer.source, date=o.offer.price_date) for o, q in bought)
     notes = []
     problem = prep.problem
     if problem.workload.kv_reserve_gb is not None:

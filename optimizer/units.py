@@ -47,8 +47,8 @@ class NodeType:
     power_w: int
 
     @property
-    def vendor(self) -> str:
-        return self.accelerator.vendor
+    def maker(self) -> str:
+        return self.accelerator.maker
 
     @property
     def memory_gb(self) -> float:
@@ -174,8 +174,8 @@ def node_types(catalog: Catalog, offers: dict[str, list[PricedOffer]]) -> list[N
 
 def _filter_reason(problem: Problem, acc: Accelerator) -> str | None:
     c = problem.constraints
-    if c.vendors and acc.vendor not in c.vendors:
-        return f"vendor {acc.vendor} is not in constraints.vendors"
+    if c.vendors and acc.maker not in c.vendors:
+        return f"vendor {acc.maker} is not in constraints.vendors"
     if c.accelerators and acc.id not in c.accelerators:
         return "not in constraints.accelerators"
     if acc.id in c.exclude_accelerators:

@@ -66,7 +66,8 @@ H200_OVERRIDE = """\
     accelerators:
       - id: h200-sxm
         name: H200 (test override)
-        vendor: nvidia
+        maker: nvidia
+        hardware_class: datacenter
         family: hopper
         form_factor: sxm
         memory_gb: {memory}
@@ -92,7 +93,7 @@ def test_bad_value_names_file_line_field_and_value(tmp_path):
     with pytest.raises(CatalogError) as err:
         load_catalog([path])
     msg = str(err.value)
-    assert f"{path}:8:" in msg and "accelerators[0].memory_gb = -5" in msg and "greater than 0" in msg
+    assert f"{path}:9:" in msg and "accelerators[0].memory_gb = -5" in msg and "greater than 0" in msg
 
 
 def test_misspelled_key_suggests_the_field(tmp_path):
@@ -119,7 +120,7 @@ def test_offer_for_an_unknown_item_suggests_ids(tmp_path):
             source: "assumption: a quote made up for this test"
             date: 2025
             offers:
-              - {item: h200-sx, price: 30000, source: quote, date: 2025-05}
+              - {item: h200-sx, price: 30000, source: quote, price_date: 2025-05}
     """)
     with pytest.raises(CatalogError, match="did you mean 'h200-sxm'"):
         load_catalog([path])

@@ -32,11 +32,11 @@ price_lists:
     source: "assumption: offers made up to exercise stock limits"
     date: 2025-06
     offers:
-      - {item: h200-sxm, vendor: Alpha, price: 28000, stock: 8, warranty_months: 36, lead_time_weeks: 2, source: quote, date: 2025-06}
-      - {item: h200-sxm, vendor: Beta, price: 31000, stock: 40, warranty_months: 12, lead_time_weeks: 6, source: quote, date: 2025-06}
-      - {item: h200-sxm, vendor: Gamma, price: 24000, condition: used, stock: 8, warranty_months: 3, lead_time_weeks: 1, source: quote, date: 2025-06}
-      - {item: hgx-8gpu-hopper, vendor: Alpha, price: 75000, stock: 1, warranty_months: 36, lead_time_weeks: 2, source: quote, date: 2025-06}
-      - {item: hgx-8gpu-hopper, vendor: Beta, price: 80000, warranty_months: 12, lead_time_weeks: 6, source: quote, date: 2025-06}
+      - {item: h200-sxm, seller: Alpha, price: 28000, stock: 8, warranty_months: 36, lead_time_weeks: 2, source: quote, price_date: 2025-06}
+      - {item: h200-sxm, seller: Beta, price: 31000, stock: 40, warranty_months: 12, lead_time_weeks: 6, source: quote, price_date: 2025-06}
+      - {item: h200-sxm, seller: Gamma, price: 24000, condition: used, stock: 8, warranty_months: 3, lead_time_weeks: 1, source: quote, price_date: 2025-06}
+      - {item: hgx-8gpu-hopper, seller: Alpha, price: 75000, stock: 1, warranty_months: 36, lead_time_weeks: 2, source: quote, price_date: 2025-06}
+      - {item: hgx-8gpu-hopper, seller: Beta, price: 80000, warranty_months: 12, lead_time_weeks: 6, source: quote, price_date: 2025-06}
 """
 
 
@@ -196,7 +196,7 @@ def test_import_rejects_rows_it_cannot_map_with_reasons(tmp_path):
         l40s,8000,-3,new
         h100-sxm,29000,2,broken
     """))
-    result = import_sheet(sheet, vendor="Acme", mapping={"Part": "item", "Price": "price", "Qty": "stock",
+    result = import_sheet(sheet, seller="Acme", mapping={"Part": "item", "Price": "price", "Qty": "stock",
                                                          "State": "condition"},
                           price_list_id="acme", currency="USD", date="2025-06-01")
     assert result.accepted == 1 and result.price_list.offers[0].item == "h200-sxm"
@@ -209,8 +209,8 @@ def test_import_rejects_rows_it_cannot_map_with_reasons(tmp_path):
 
 def test_offers_outside_their_validity_are_set_aside(tmp_path):
     path = tmp_path / "dated.yaml"
-    path.write_text(OFFERS.replace("{item: h200-sxm, vendor: Gamma, price: 24000,",
-                                   "{item: h200-sxm, vendor: Gamma, price: 24000, valid_until: 2025-06-30,"))
+    path.write_text(OFFERS.replace("{item: h200-sxm, seller: Gamma, price: 24000,",
+                                   "{item: h200-sxm, seller: Gamma, price: 24000, valid_until: 2025-06-30,"))
     cat = load_catalog([path])
     later = optimize(cat, _problem(users=60, as_of="2025-09-01"))
     assert "Gamma" not in {p.seller for p in later.purchases}

@@ -19,6 +19,7 @@ from optimizer.units import prepare
 from .synthetic import satisfies, totals
 
 SRC = {"source": "assumption: random test fixture", "date": "2025"}
+OFFER_SRC = {"source": "assumption: random test fixture", "price_date": "2025"}
 
 
 @st.composite
@@ -27,14 +28,14 @@ def random_world(draw, base):
     for i in range(draw(st.integers(1, 2))):
         mem = draw(st.sampled_from([24, 48, 80, 96, 141]))
         accs[f"acc{i}"] = Accelerator(
-            id=f"acc{i}", name=f"Accelerator {i}", vendor=draw(st.sampled_from(["nvidia", "amd"])), family="hopper",
+            id=f"acc{i}", name=f"Accelerator {i}", maker=draw(st.sampled_from(["nvidia", "amd"])), hardware_class="datacenter", family="hopper",
             form_factor="pcie", memory_gb=mem, memory_bandwidth_gbs=draw(st.integers(500, 5000)),
             tflops={"bf16": draw(st.integers(100, 1000))}, native_dtypes=["bf16"], tdp_w=draw(st.integers(200, 800)),
             interconnect_gbs=64, max_per_node=8, **SRC)
-    plats = {"box": Platform(id="box", name="Box", vendor="oem", form_factor="pcie", gpu_counts=[1, 2, 4, 8],
+    plats = {"box": Platform(id="box", name="Box", maker="oem", hardware_class="datacenter", form_factor="pcie", gpu_counts=[1, 2, 4, 8],
                              base_power_w=draw(st.integers(0, 2000)), rack_units=4, link="pcie", **SRC)}
-    offers = [Offer(item="box", price=draw(st.integers(1000, 50000)), **SRC)]
-    offers += [Offer(item=a, price=draw(st.integers(1000, 40000)), **SRC) for a in accs]
+    offers = [Offer(item="box", price=draw(st.integers(1000, 50000)), **OFFER_SRC)]
+    offers += [Offer(item=a, price=draw(st.integers(1000, 40000)), **OFFER_SRC) for a in accs]
     prices = {"rand": PriceList(id="rand", name="Random", currency="USD", offers=offers, **SRC)}
     catalog = dataclasses.replace(base, accelerators={**accs}, platforms=plats, systems={}, price_lists=prices)
     problem = Problem.model_validate({

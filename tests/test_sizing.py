@@ -17,7 +17,7 @@ def cat():
 
 
 def _acc(**kw) -> Accelerator:
-    base = dict(id="test-gpu", name="Test GPU", vendor="nvidia", family="hopper", form_factor="sxm",
+    base = dict(id="test-gpu", name="Test GPU", maker="nvidia", hardware_class="datacenter", family="hopper", form_factor="sxm",
                 memory_gb=100, memory_bandwidth_gbs=4000, tflops={"bf16": 1000, "fp8": 2000},
                 native_dtypes=["bf16", "fp8"], tdp_w=700, interconnect_gbs=900, max_per_node=8,
                 source="assumption: test fixture with round numbers", date="2025")
