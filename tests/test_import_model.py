@@ -278,3 +278,36 @@ def test_import_model_command_writes_yaml(tmp_path):
                                     "--repo", "moonshotai/Kimi-K2-Instruct", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert load_catalog([out]).models["kimi-k2-instruct"].native_precision == "fp8"
+
+
+# -- the bundled catalog ------------------------------------------------------------------------------
+@pytest.mark.parametrize("bundled, folder", [
+    ("deepseek-v3.2", "DeepSeek-V3.2"), ("deepseek-v4-flash", "DeepSeek-V4-Flash"), ("deepseek-v4-pro", "DeepSeek-V4-Pro"),
+    ("qwen3.5-27b", "Qwen3.5-27B"), ("qwen3.5-397b-a17b", "Qwen3.5-397B-A17B"), ("kimi-k3", "Kimi-K3"),
+    ("glm-5", "GLM-5"), ("glm-5.2", "GLM-5.2"), ("minimax-m3", "MiniMax-M3"), ("gemma-4-26b-a4b", "gemma-4-26B-A4B"),
+    ("nemotron-3-nano-30b-a3b", "NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"), ("step-3.7-flash", "Step-3.7-Flash"),
+    ("mimo-v2-flash", "MiMo-V2-Flash"),
+])
+def test_bundled_models_match_their_public_config(bundled, folder):
+    m, imported = load_catalog().models[bundled], _model(folder)
+    assert m.attention == imported.attention and m.layers == imported.layers
+    assert (m.params_b, m.active_params_b) == (imported.params_b, imported.active_params_b)
+    assert m.variant(m.native_precision).size_gb == imported.variant(imported.native_precision).size_gb
+
+
+def test_kimi_k2_int4_is_the_real_checkpoint_size():
+    m = load_catalog().models["kimi-k2"]
+    # Routed experts int4 + a bf16 scale per 32 weights (4.5 bits); the other 1026.4 − 1014.69 B
+    # parameters in bf16; the generic 4.156 bits on every weight would be 10% less.
+    want = 1014.69e9 * 4.5 / 8 + (1026.4 - 1014.69) * 1e9 * 2
+    _close(sizing.weight_bytes(m, m.variant("int4")), want)
+    assert sizing.weight_bytes(m, m.variant("int4")) > 1.1 * 1026.4e9 * 4.156 / 8
+
+
+def test_every_bundled_model_has_the_widths_activation_memory_needs():
+    for m in load_catalog().models.values():
+        assert m.hidden_size > 0 and m.intermediate_size > 0 and m.vocab_size > 0
+        if m.moe is not None:
+            assert m.moe.moe_intermediate_size, m.id
+    qwen = load_catalog().models
+    assert qwen["qwen3-32b"].max_context == 131072 and qwen["qwen3-235b-a22b-2507"].max_context == 262144
