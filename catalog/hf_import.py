@@ -21,7 +21,8 @@ Parameter counts (billions) follow the module shapes of the reference implementa
 - Embeddings V·h, plus the output head V·h unless tied; norms and biases are counted.
 Multi-token-prediction layers are not counted (they are not loaded for plain decoding).
 Active parameters: everything but the routed experts, plus k/E of them, without the
-vision encoder. Vision encoders are counted from their block shapes (4·h² + 2·h·i per
+vision encoder and without the input embedding (a row lookup; tied embeddings count once,
+as the output head). Vision encoders are counted from their block shapes (4·h² + 2·h·i per
 block, plus patch embedding and merger), a close approximation.
 """
 
@@ -826,7 +827,9 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
         files.append(str(folder / QUANT))
     quant = _quant(text.data, origin, hf_quant, dtype, p, top)
     total = p.total
-    active = total - p.routed + build.routed_active - p.vision
+    # A token reads one row of the input embedding: no matrix work, so it is not active (as OpenAI
+    # counts gpt-oss, arXiv 2508.10925 Table 1); a tied embedding is also the output head, which is.
+    active = total - p.routed + build.routed_active - p.vision - (0.0 if build.tied else p.embed)
     mtp = _mtp_params(text, build)
     size = _size_bytes(p, quant.bits) + _size_bytes(mtp, quant.bits)
     size_note = "checkpoint size from the parameter counts by storage format" + (

@@ -39,10 +39,11 @@ def test_qwen3_coder_480b():
     attn = h * 96 * 128 + 2 * h * 8 * 128 + 96 * 128 * h          # q, k, v, o
     experts = L * E * 3 * h * i_e                                   # 62 × 160 × 3 × 6144 × 2560
     total = L * attn + experts + L * h * E + 2 * V * h              # + routers, embeddings and head
-    active = total - experts + experts * k / E
+    active = total - experts + experts * k / E - V * h              # the input embedding is a lookup
     _close(m.params_b * 1e9, total)
     _close(m.active_params_b * 1e9, active)
-    assert (m.params_b, round(m.active_params_b)) >= (475, 35)      # the model card: 480B total, 35B active
+    _close(m.params_b, 480, 0.01)                                   # the model card: 480B total, 35B active
+    _close(m.active_params_b, 35, 0.03)
     # KV: 2 × 62 layers × 8 KV heads × 128 × 2 B = 253,952 B per token at bf16.
     assert sizing.kv_bytes_per_token(m, "bf16") == 2 * 62 * 8 * 128 * 2
     assert m.moe.experts == 160 and m.moe.moe_layers == 62 and m.max_context == 262144
@@ -61,7 +62,7 @@ def test_step_3_7_flash_sliding_window():
     experts = 42 * 288 * 3 * h * 1280                               # layers 3..44 are MoE
     total = 45 * attn + 3 * 3 * h * 11264 + experts + 42 * 3 * h * 1280 + 42 * h * 288 + 2 * V * h
     _close(m.params_b * 1e9, total)
-    _close(m.active_params_b * 1e9, total - experts + experts * 8 / 288)
+    _close(m.active_params_b * 1e9, total - experts + experts * 8 / 288 - V * h)
 
 
 def test_gemma_4_sliding_and_global_layers_have_their_own_heads():
@@ -144,7 +145,7 @@ def test_glm_5_and_kimi_k2_mla():
     mla = h * 1536 + 1536 + 1536 * 64 * 192 + h * 576 + 512 + 512 * 64 * 256 + 64 * 128 * h
     total = 61 * mla + 3 * h * 18432 + experts + 60 * 3 * h * 2048 + 60 * h * 384 + 2 * 163840 * h
     _close(kimi.params_b * 1e9, total)
-    _close(kimi.active_params_b * 1e9, total - experts + experts * 8 / 384)
+    _close(kimi.active_params_b * 1e9, total - experts + experts * 8 / 384 - 163840 * h)
 
 
 # -- linear attention and Mamba: fixed state per request ------------------------------------------------
@@ -168,7 +169,8 @@ def test_qwen3_5_moe_and_qwen3_6_nvfp4_build():
     m = _model("Qwen3.5-397B-A17B")
     assert (m.kv_layers, m.attention.linear_layers) == (15, 45)
     _close(m.params_b, 397, 0.01)                                   # the repository's name: 397B-A17B
-    assert 17 <= m.active_params_b < 18
+    # Qwen's "A17B" counts the input embedding (248320 × 4096 = 1.02B) that this leaves out.
+    _close(m.active_params_b + 248320 * 4096 / 1e9, 17.35, 0.01)
     q = _model("Qwen3.6-35B-A3B-NVFP4")
     fp4 = q.variant(q.native_precision)
     assert q.native_precision == "fp4" and fp4.requires_native == "fp4"
@@ -191,7 +193,8 @@ def test_nemotron_3_mamba_state():
              + 23 * (h * (2 * d_in + 2 * 8 * 128 + 64) + d_in * h) + 6 * (h * 32 * 128 * 2 + 2 * h * 2 * 128)
              + 2 * 131072 * h)
     _close(m.params_b * 1e9, total)
-    _close(m.active_params_b * 1e9, total - experts + experts * 6 / 128)
+    _close(m.active_params_b * 1e9, total - experts + experts * 6 / 128 - 131072 * h)
+    _close(m.active_params_b, 3.2, 0.02)                            # the model card: 3.2B active
 
 
 def test_kimi_k3_kda_and_mla_layers():
@@ -311,3 +314,34 @@ def test_every_bundled_model_has_the_widths_activation_memory_needs():
             assert m.moe.moe_intermediate_size, m.id
     qwen = load_catalog().models
     assert qwen["qwen3-32b"].max_context == 131072 and qwen["qwen3-235b-a22b-2507"].max_context == 262144
+
+
+def test_gpt_oss_120b_mxfp4_checkpoint_size_and_active_parameters():
+    m = _model("gpt-oss-120b")
+    # 36 layers alternating 128-token sliding and full attention, 8 KV heads × 64.
+    assert sizing.kv_bytes_per_token(m, "bf16") == 36 * 2 * 8 * 64 * 2
+    assert sizing.kv_bytes_per_request(m, "bf16", 4096) == 18 * 2048 * 4096 + 18 * 2048 * 128
+    h, E = 2880, 128
+    experts = 36 * E * (3 * h * h + 2 * h + h)                      # gate_up and down with biases
+    attn = 36 * (h * 64 * 64 * 2 + 2 * h * 8 * 64 + 64 * 64 + 2 * 8 * 64 + h + 64)  # + biases and sinks
+    rest = attn + 36 * (h * E + E) + 36 * 2 * h + h + 2 * 201088 * h
+    # OpenAI's model card (arXiv 2508.10925, Table 1): 116.83B total, 5.13B active.
+    _close(m.params_b * 1e9, experts + rest)
+    _close(m.params_b, 116.83, 0.01)
+    _close(m.active_params_b, 5.13, 0.01)
+    # Checkpoint: experts MXFP4 (4.25 bits), the rest bf16; the card gives 60.8 GiB.
+    _close(m.variant("mxfp4").size_gb * 1e9, (experts * 4.25 + rest * 16) / 8)
+    _close(m.variant("mxfp4").size_gb * 1e9, 60.8 * 2**30, 0.02)
+
+
+def test_llama_4_scout_chunked_attention_and_moe():
+    m = _model("Llama-4-Scout-17B-16E-Instruct")
+    # no_rope_layers: every 4th layer is global NoPE attention (12), the other 36 chunked at 8,192.
+    assert (m.attention.window_layers, m.attention.window_tokens) == (36, 8192)
+    assert sizing.kv_bytes_per_request(m, "bf16", 100_000) == 2 * 8 * 128 * 2 * (12 * 100_000 + 36 * 8192)
+    h = 5120
+    experts = 48 * 16 * 3 * h * 8192
+    text = 48 * (h * 40 * 128 * 2 + 2 * h * 8 * 128) + experts + 48 * 3 * h * 8192 + 48 * h * 16 + 2 * 202048 * h
+    _close((m.params_b - m.vision_params_b) * 1e9, text)
+    _close(m.active_params_b * 1e9, text - experts + experts / 16 - 202048 * h)
+    _close(m.active_params_b + 202048 * h / 1e9, 17, 0.02)          # Meta's 17B active counts the embedding
