@@ -863,15 +863,20 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
     notes = [f"Imported from {arch}: {total / 1e9:.2f}B parameters ({p.vision / 1e9:.2f}B vision), "
              f"{active / 1e9:.2f}B active."] + build.notes
     try:
-        model = Model(id=_slug(name), name=name, hf_repo=str(repo), params_b=round(total / 1e9, 4),
-                      active_params_b=round(active / 1e9, 4), layers=build.layers, hidden_size=build.hidden,
+        model = Model(id=_slug(name), name=name, hf_repo=str(repo), params_b=_billions(total),
+                      active_params_b=_billions(active), layers=build.layers, hidden_size=build.hidden,
                       intermediate_size=build.intermediate or (moe.moe_intermediate_size if moe else 1),
-                      vocab_size=build.vocab, tied_embeddings=build.tied, vision_params_b=round(p.vision / 1e9, 4),
+                      vocab_size=build.vocab, tied_embeddings=build.tied, vision_params_b=_billions(p.vision),
                       attention=att, moe=moe, max_context=build.max_context, native_precision=native.id,
                       variants=variants, notes=" ".join(notes), source=source, date=_today())
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise CatalogError(f"{origin}: the fields read do not make a valid model: {exc}") from None
     return ImportedModel(model=model, files=files)
+
+
+def _billions(count: float) -> float:
+    """Parameters in billions to 4 significant digits (0.02% at worst)."""
+    return float(f"{count / 1e9:.4g}")
 
 
 def _today() -> str:
