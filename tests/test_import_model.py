@@ -345,3 +345,31 @@ def test_llama_4_scout_chunked_attention_and_moe():
     _close((m.params_b - m.vision_params_b) * 1e9, text)
     _close(m.active_params_b * 1e9, text - experts + experts / 16 - 202048 * h)
     _close(m.active_params_b + 202048 * h / 1e9, 17, 0.02)          # Meta's 17B active counts the embedding
+
+
+def test_solve_with_model_config_names_the_imported_model():
+    res = CliRunner().invoke(main, ["solve", "--model-config", str(DATA / "NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"),
+                                    "--users", "20", "--prices", "street-usd-2025", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["plan"]["lines"]
+
+
+@pytest.mark.parametrize("update, message", [
+    ({"linear_layers": 4}, "linear_layers needs linear_kind and state_bytes_per_layer"),
+    ({"indexer_layers": 4}, "indexer_layers needs indexer_bytes_per_token"),
+    ({"compressed": [{"layers": 2, "ratio": 4, "indexer": True}]}, "needs indexer_bytes_per_token"),
+])
+def test_attention_schema_rejects_incomplete_layer_kinds(update, message):
+    from catalog.schema import Attention
+
+    with pytest.raises(ValueError, match=message):
+        Attention(**{"kind": "gqa", "heads": 8, "kv_heads": 2, "head_dim": 128, **update})
+
+
+def test_model_schema_rejects_more_layer_kinds_than_layers():
+    m = load_catalog().models["qwen3.5-27b"]
+    att = m.attention.model_dump()
+    with pytest.raises(ValueError, match="exceeds layers"):
+        type(m).model_validate({**m.model_dump(), "attention": {**att, "kv_layers": 20}})
+    with pytest.raises(ValueError, match="window_layers"):
+        type(m).model_validate({**m.model_dump(), "attention": {**att, "window_layers": 17, "window_tokens": 512}})
