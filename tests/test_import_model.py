@@ -373,3 +373,38 @@ def test_model_schema_rejects_more_layer_kinds_than_layers():
         type(m).model_validate({**m.model_dump(), "attention": {**att, "kv_layers": 20}})
     with pytest.raises(ValueError, match="window_layers"):
         type(m).model_validate({**m.model_dump(), "attention": {**att, "window_layers": 17, "window_tokens": 512}})
+
+
+# -- older architectures: the same reader, against published checkpoint sizes ---------------------------
+def test_llama_3_1_8b_and_mixtral_against_their_safetensors_index():
+    llama = _model("Llama-3.1-8B-Instruct")
+    h, V = 4096, 128256
+    total = 32 * (h * 32 * 128 * 2 + 2 * h * 8 * 128 + 3 * h * 14336 + 2 * h + 2 * 128) + h + 2 * V * h
+    _close(llama.params_b * 1e9, total)
+    assert sizing.kv_bytes_per_token(llama, "bf16") == 2 * 32 * 8 * 128 * 2
+    # model.safetensors.index.json metadata.total_size, https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct
+    _close(llama.variant("bf16").size_gb * 1e9, 16_060_522_496, 0.02)
+    mixtral = _model("Mixtral-8x7B-Instruct-v0.1")
+    experts = 32 * 8 * 3 * h * 14336
+    total = 32 * (h * 32 * 128 * 2 + 2 * h * 8 * 128 + h * 8) + experts + 2 * 32000 * h
+    _close(mixtral.params_b * 1e9, total)
+    _close(mixtral.active_params_b * 1e9, total - experts + experts * 2 / 8 - 32000 * h)
+    # https://huggingface.co/mistralai/Mixtral-8x7B-Instruct-v0.1 model.safetensors.index.json total_size
+    _close(mixtral.variant("bf16").size_gb * 1e9, 93_405_585_408, 0.02)
+    assert mixtral.attention.window_layers == 0                      # sliding_window null
+
+
+def test_qwen2_biases_and_glm_4_5():
+    qwen = _model("Qwen2.5-72B-Instruct")
+    h = 8192
+    # q, k, v carry biases in Qwen2; use_sliding_window false leaves every layer full.
+    attn = h * 64 * 128 * 2 + 2 * h * 8 * 128 + 64 * 128 + 2 * 8 * 128
+    _close(qwen.params_b * 1e9, 80 * (attn + 3 * h * 29568) + 2 * 152064 * h)
+    assert qwen.attention.window_layers == 0
+    glm = _model("GLM-4.5")
+    h = 5120
+    experts = 89 * 160 * 3 * h * 1536
+    attn = h * 96 * 128 * 2 + 2 * h * 8 * 128 + 96 * 128 + 2 * 8 * 128
+    total = 92 * attn + 3 * 3 * h * 12288 + experts + 89 * 3 * h * 1536 + 89 * h * 160 + 2 * 151552 * h
+    _close(glm.params_b * 1e9, total)
+    assert sizing.kv_bytes_per_token(glm, "bf16") == 2 * 92 * 8 * 128 * 2
