@@ -676,9 +676,9 @@ def catalog_import_model(path, model_id, repo, output, force, debug):
 
     imported = import_model(path, model_id=model_id, repo=repo)
     m = imported.model
-    click.echo(f"{path}: {m.id}: {m.params_b:,.1f}B parameters, {m.active_params_b:,.1f}B active, "
-               f"{m.layers} layers, native {m.native_precision} ({m.variant(m.native_precision).size_gb:,.1f} GB).",
-               err=True)
+    click.echo(f"read {', '.join(imported.files[:3])}{' ...' if len(imported.files) > 3 else ''}", err=True)
+    click.echo(f"{m.id}: {m.params_b:,.1f}B parameters, {m.active_params_b:,.1f}B active, {m.layers} layers, "
+               f"native {m.native_precision} ({m.variant(m.native_precision).size_gb:,.1f} GB).", err=True)
     write_output(model_yaml(m), output, force)
 
 

@@ -783,7 +783,8 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
     Reads `config.json`; when beside it, `model.safetensors.index.json` (its
     `metadata.total_size` is the checkpoint's size in bytes) and `hf_quant_config.json`
     (NVIDIA ModelOpt builds). The native variant's size is the index total when present,
-    else the parameter counts by storage format (module docstring). Raises CatalogError
+    else the size of the `*.safetensors` files in the folder, else the parameter counts by
+    storage format (module docstring), multi-token-prediction modules included. Raises CatalogError
     naming the file and the field for an unknown architecture or a field it cannot read.
     `repo` ("org/name") names the Hugging Face repository the files come from; the model
     then cites its public config.json URL.
@@ -843,26 +844,36 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
             raise CatalogError(f"{folder / INDEX}: field 'metadata.total_size' = {json.dumps(ts)}: cannot read it "
                                f"(expected the checkpoint's size in bytes).")
         size, size_note = float(ts), f"size from {INDEX} metadata.total_size ({int(ts):,} B)"
+    else:
+        shards = sorted(folder.glob("*.safetensors"))
+        on_disk = float(sum(f.stat().st_size for f in shards))
+        # Below one bit per parameter the files are Git LFS pointers or a partial download.
+        if shards and on_disk * 8 / total >= 1:
+            size = on_disk
+            files += [str(f) for f in shards]
+            size_note = f"size of the {len(shards)} safetensors file(s) beside {CONFIG} ({int(size):,} B)"
+        elif shards:
+            size_note += f" (the {len(shards)} safetensors file(s) beside it hold {int(on_disk):,} B: pointers, not weights)"
     bits_avg = size * 8 / total
     repo = repo or ""
     name = model_id or _slug(repo.rsplit("/", 1)[-1] if repo else folder.name or "model")
     source = (f"https://huggingface.co/{repo}/blob/main/{CONFIG}" if repo else
               f"the {CONFIG} of '{folder.name}' (local files; name the repository with --repo to cite it)")
-    native = Variant(id=quant.variant_id, bits_per_weight=round(bits_avg, 4), size_gb=round(size / 1e9, 3),
-                     compute_dtype=quant.compute, requires_native=quant.requires,
-                     fallback="bf16" if quant.requires == "fp8" else None, quantized=False,
-                     notes=f"{quant.note}; {size_note}.", source=source, date=_today())
-    variants = [native]
-    if native.fallback:
-        variants.append(Variant(id="bf16", bits_per_weight=16, size_gb=round(total * 2 / 1e9, 3), compute_dtype="bf16",
-                                notes="Upcast for hardware without fp8 units: 2 bytes per parameter.",
-                                source=source, date=_today()))
-    att = Attention(**{**build.attention, "compressed": [CompressedLayers(**g) for g in
-                                                          build.attention.get("compressed", [])]})
-    moe = Moe(**build.moe) if build.moe else None
     notes = [f"Imported from {arch}: {total / 1e9:.2f}B parameters ({p.vision / 1e9:.2f}B vision), "
              f"{active / 1e9:.2f}B active."] + build.notes
     try:
+        native = Variant(id=quant.variant_id, bits_per_weight=round(bits_avg, 4), size_gb=round(size / 1e9, 3),
+                         compute_dtype=quant.compute, requires_native=quant.requires,
+                         fallback="bf16" if quant.requires == "fp8" else None, quantized=False,
+                         notes=f"{quant.note}; {size_note}.", source=source, date=_today())
+        variants = [native]
+        if native.fallback:
+            variants.append(Variant(id="bf16", bits_per_weight=16, size_gb=round(total * 2 / 1e9, 3),
+                                    compute_dtype="bf16", notes="Upcast for hardware without fp8 units: 2 bytes "
+                                    "per parameter.", source=source, date=_today()))
+        att = Attention(**{**build.attention, "compressed": [CompressedLayers(**g) for g in
+                                                              build.attention.get("compressed", [])]})
+        moe = Moe(**build.moe) if build.moe else None
         model = Model(id=_slug(name), name=name, hf_repo=str(repo), params_b=_billions(total),
                       active_params_b=_billions(active), layers=build.layers, hidden_size=build.hidden,
                       intermediate_size=build.intermediate or (moe.moe_intermediate_size if moe else 1),

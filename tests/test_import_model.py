@@ -224,6 +224,23 @@ def test_index_total_size_is_the_checkpoint_size(tmp_path):
     assert m.variant("bf16").bits_per_weight == pytest.approx(55.6e9 * 8 / (m.params_b * 1e9), rel=1e-3)
 
 
+def test_safetensors_files_give_the_size_without_an_index(tmp_path):
+    shutil.copytree(DATA / "Llama-3.1-8B-Instruct", tmp_path / "m")
+    for name, size in (("model-00001-of-00002.safetensors", 10_000_000_000), ("model-00002-of-00002.safetensors",
+                                                                                6_000_000_000)):
+        with open(tmp_path / "m" / name, "wb") as fh:
+            fh.truncate(size)                                       # sparse: no disk used
+    assert import_model(tmp_path / "m").model.variant("bf16").size_gb == 16.0
+
+
+def test_git_lfs_pointer_files_are_not_taken_for_weights(tmp_path):
+    shutil.copytree(DATA / "Llama-3.1-8B-Instruct", tmp_path / "m")
+    (tmp_path / "m" / "model.safetensors").write_text("version https://git-lfs.github.com/spec/v1\n")
+    m = import_model(tmp_path / "m").model
+    assert m.variant("bf16").size_gb == pytest.approx(2 * m.params_b, rel=0.01)   # computed: 2 B per parameter
+    assert "pointers, not weights" in m.variant("bf16").notes
+
+
 def test_imported_yaml_is_a_valid_catalog_file(tmp_path):
     m = import_model(DATA / "GLM-5", repo="zai-org/GLM-5").model
     assert m.source == "https://huggingface.co/zai-org/GLM-5/blob/main/config.json"
