@@ -274,6 +274,11 @@ def _llama_like(c: _Cfg, arch: str) -> _Build:
     window = c.get("sliding_window", None)
     if kinds is None and window and c.get("use_sliding_window", True) and arch.startswith("Mistral"):
         kinds = ["sliding_attention"] * n
+    if kinds is None and window and arch.startswith(("Gemma2", "Gemma3")):
+        # Older configs without layer_types: Gemma 2 alternates local and global layers;
+        # Gemma 3 has one global layer every `sliding_window_pattern` (6) layers.
+        every = 2 if arch.startswith("Gemma2") else c.int("sliding_window_pattern", 6)
+        kinds = ["full_attention" if (i + 1) % every == 0 else "sliding_attention" for i in range(n)]
     kinds = kinds or ["full_attention"] * n
     full = [k for k in kinds if k == "full_attention"]
     sliding = [k for k in kinds if k in ("sliding_attention", "chunked_attention")]

@@ -425,3 +425,20 @@ def test_qwen2_biases_and_glm_4_5():
     total = 92 * attn + 3 * 3 * h * 12288 + experts + 89 * 3 * h * 1536 + 89 * h * 160 + 2 * 151552 * h
     _close(glm.params_b * 1e9, total)
     assert sizing.kv_bytes_per_token(glm, "bf16") == 2 * 92 * 8 * 128 * 2
+
+
+@pytest.mark.parametrize("arch, extra, sliding", [
+    ("Gemma3ForCausalLM", {"sliding_window_pattern": 6}, 30),       # layers 6, 12, ... 36 global: 6 of 36
+    ("Gemma2ForCausalLM", {}, 18),                                  # every other layer local
+    ("MistralForCausalLM", {}, 36),                                 # one window on every layer
+    ("LlamaForCausalLM", {}, 0),                                    # sliding_window ignored by Llama
+])
+def test_sliding_window_patterns_without_layer_types(tmp_path, arch, extra, sliding):
+    cfg = {"architectures": [arch], "hidden_size": 1024, "num_hidden_layers": 36, "num_attention_heads": 8,
+           "num_key_value_heads": 4, "head_dim": 128, "intermediate_size": 4096, "vocab_size": 32000,
+           "sliding_window": 512, "max_position_embeddings": 8192, **extra}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    m = import_model(tmp_path).model
+    assert m.attention.window_layers == sliding
+    per_layer = 2 * 4 * 128 * 2
+    assert sizing.kv_bytes_per_request(m, "bf16", 2048) == per_layer * ((36 - sliding) * 2048 + sliding * 512)
