@@ -369,7 +369,11 @@ def _deepseek(c: _Cfg, arch: str) -> _Build:
         kinds = _layer_kinds(c, n, "indexer_types")
         own = n if kinds is None else sum(k == "full" for k in kinds)
         p.attn += own * _dsa_indexer(c, h)
-        b.attention.update(indexer_layers=own, indexer_bytes_per_token=d_i + d_i // 128 * 4)
+        # With an fp8 KV cache the sparse MLA kernels keep the latent as 512 fp8 values with one
+        # fp32 scale per 128 plus the RoPE part in bf16 (vLLM's fp8_ds_mla cache format).
+        r_kv, rope = c.int("kv_lora_rank"), c.int("qk_rope_head_dim")
+        b.attention.update(indexer_layers=own, indexer_bytes_per_token=d_i + d_i // 128 * 4,
+                           fp8_entry_bytes=r_kv + r_kv // 128 * 4 + rope * 2)
     first_dense = c.int("first_k_dense_replace", 0, minimum=0)
     if c.has("mlp_layer_types"):
         flags = [t == "sparse" for t in c.list("mlp_layer_types", n)[:n]]
