@@ -242,7 +242,7 @@ def _add_moe(b: _Build, c: _Cfg, moe_flags: list[bool], *, h: int, dense_i: int,
     b.routed_active += n_moe * k * _swiglu(eh, expert_i)
     if n_moe:
         b.moe = dict(experts=experts, experts_per_token=k, shared_experts=shared, moe_layers=n_moe,
-                     expert_params_b=n_moe * experts * _swiglu(eh, expert_i) / 1e9, moe_intermediate_size=expert_i)
+                     expert_params_b=_billions(n_moe * experts * _swiglu(eh, expert_i)), moe_intermediate_size=expert_i)
 
 
 def _layer_kinds(c: _Cfg, n: int, key: str = "layer_types") -> list[str] | None:
@@ -523,7 +523,7 @@ def _nemotron_h(c: _Cfg, arch: str) -> _Build:
         kk = c.int("num_experts_per_tok")
         b.routed_active += n_e * kk * 2 * h * e_i
         b.moe = dict(experts=experts, experts_per_token=kk, shared_experts=c.int("n_shared_experts", 1),
-                     moe_layers=n_e, expert_params_b=n_e * experts * 2 * h * e_i / 1e9, moe_intermediate_size=e_i)
+                     moe_layers=n_e, expert_params_b=_billions(n_e * experts * 2 * h * e_i), moe_intermediate_size=e_i)
     ssm_bytes = 4 if str(c.get("mamba_ssm_cache_dtype", "bfloat16")) == "float32" else 2
     # vLLM mamba2_state_shape: conv (k−1)·(d_in + 2·g·N) at bf16, ssm heads·head_dim·N.
     state = (k - 1) * conv_dim * 2 + mh * md * state_n * ssm_bytes
@@ -895,8 +895,9 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
 
 
 def _billions(count: float) -> float:
-    """Parameters in billions to 4 significant digits (0.02% at worst)."""
-    return float(f"{count / 1e9:.4g}")
+    """Parameters in billions: 0.01B steps from 10B up, 4 significant digits below (0.05% at worst)."""
+    b = count / 1e9
+    return round(b, 2) if b >= 10 else float(f"{b:.4g}")
 
 
 def _today() -> str:
