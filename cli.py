@@ -148,10 +148,15 @@ _PROBLEM_FLAGS = [
      ("constraints", "spare_nodes")),
     ("--vendor", dict(multiple=True, help="Allowed accelerator maker (repeatable)."), ("constraints", "vendors")),
     ("--accelerator", dict(multiple=True, help="Allowed accelerator id (repeatable)."), ("constraints", "accelerators")),
+    ("--class", dict(multiple=True, type=click.Choice(["datacenter", "workstation", "consumer", "edge"]),
+                     help="Hardware class a plan may buy (repeatable; default datacenter and workstation)."),
+     ("constraints", "hardware_classes")),
 ]
 
 
 def _flag_param(flag: str) -> str:
+    if flag == "--class":
+        return "hardware_classes"
     return flag.lstrip("-").replace("-", "_") + ("s" if flag in ("--vendor", "--accelerator") else "")
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 __all__ = [
-    "DTYPES", "FAMILIES", "KV_DTYPE_BYTES",
+    "DTYPES", "FAMILIES", "KV_DTYPE_BYTES", "HARDWARE_CLASSES",
     "Accelerator", "Platform", "System", "Attention", "Moe", "Variant", "Model",
     "Engine", "EngineEfficiency", "ReserveTier", "BatchTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
@@ -34,6 +34,10 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Dtype = Literal["fp4", "fp8", "bf16", "fp16", "int8", "int4"]
 FormFactor = Literal["pcie", "sxm", "oam", "cpu", "module"]
 HardwareClass = Literal["datacenter", "workstation", "consumer", "edge"]
+HARDWARE_CLASSES: tuple[str, ...] = ("datacenter", "workstation", "consumer", "edge")
+# complete: sold configured (CPUs, memory, NICs) and ready for its accelerators;
+# barebone: a chassis or "starting at" base configuration that needs parts added.
+ServerClass = Literal["complete", "barebone"]
 # Hardware families group accelerators whose engines behave alike; efficiency
 # factors of the speed model are calibrated per family.
 Family = Literal["pascal", "volta", "ampere", "ada", "hopper", "blackwell", "cdna2", "cdna3", "cdna4",
@@ -129,6 +133,8 @@ class Platform(Sourced):
     maker: Slug = Field(description="Who builds the server: supermicro, dell, nvidia, huawei ...")
     hardware_class: HardwareClass = Field(description="datacenter (rack server), workstation (desk-side box), "
                                           "consumer or edge.")
+    server_class: ServerClass = Field("complete", description="complete: sold configured (CPUs, memory, NICs); "
+                                      "barebone: a chassis or 'starting at' base configuration that needs parts added.")
     form_factor: FormFactor
     accepts: list[Slug] = Field(default_factory=list, description="Accelerator ids it takes; empty = any of the form factor.")
     gpu_counts: list[int] = Field(min_length=1, description="Accelerators per node it can be bought with.")

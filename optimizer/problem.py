@@ -20,10 +20,12 @@ from catalog.schema import KV_DTYPE_BYTES
 from catalog.validation import describe_errors
 from catalog.yamlio import YamlDoc, format_loc, read_yaml
 
-__all__ = ["Problem", "Workload", "Constraints", "Tco", "DEFAULT_ELECTRICITY_PER_KWH", "load_problem", "problem_from_fields", "with_overrides",
+__all__ = ["Problem", "Workload", "Constraints", "Tco", "DEFAULT_ELECTRICITY_PER_KWH", "DEFAULT_HARDWARE_CLASSES", "load_problem", "problem_from_fields", "with_overrides",
            "check_ids", "OBJECTIVES"]
 
 OBJECTIVES = ("cost", "power", "tco", "users")
+# Classes a plan buys unless the problem says otherwise: no consumer cards or edge modules in a data centre.
+DEFAULT_HARDWARE_CLASSES = ("datacenter", "workstation")
 # Upper limits keep every total inside CP-SAT's 64-bit integers (see optimizer/scaling.py).
 MAX_USERS = 10**6
 MAX_MONEY = 10**12
@@ -60,6 +62,10 @@ class Constraints(_Record):
     exclude_accelerators: list[str] = Field(default_factory=list)
     form_factors: list[Literal["pcie", "sxm", "oam", "cpu", "module"]] | None = Field(None, min_length=1)
     require_native_fp8: bool = False
+    hardware_classes: list[Literal["datacenter", "workstation", "consumer", "edge"]] = Field(
+        default_factory=lambda: list(DEFAULT_HARDWARE_CLASSES), min_length=1,
+        description="Hardware classes a plan may buy (accelerators and servers): datacenter, workstation, "
+                    "consumer (GeForce-class cards), edge. Default: datacenter and workstation.")
     max_skus: int | None = Field(None, ge=1, le=1000, description="Distinct node types in the plan.")
     stock: dict[str, int] = Field(default_factory=dict, description="Accelerators available, by id.")
     spare_nodes: int = Field(0, ge=0, le=1, description="1: the plan still serves every user with any one node down.")

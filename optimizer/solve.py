@@ -145,6 +145,28 @@ def _allocate(lines_needs: list[tuple[str, list[tuple[str, int]]]],
     return costs, sellers
 
 
+def _class_notes(units: list[Unit], purchases: tuple[Purchase, ...]) -> list[str]:
+    """What a data-centre buyer must be told: consumer, workstation or edge hardware, barebone
+    ("starting at") servers, used or refurbished items."""
+    notes = []
+    by_class: dict[str, set[str]] = {}
+    for u in units:
+        for rec in (u.node.accelerator, u.node.platform):
+            if rec.hardware_class != "datacenter":
+                by_class.setdefault(rec.hardware_class, set()).add(rec.id)
+    for cls, ids in sorted(by_class.items()):
+        notes.append(f"buys {cls}-class hardware (not data-centre parts): {', '.join(sorted(ids))}")
+    barebone = sorted({u.node.platform.id for u in units if u.node.system is None
+                       and u.node.platform.server_class == "barebone"})
+    if barebone:
+        notes.append(f"barebone servers (a chassis or 'starting at' base configuration; CPUs, memory and NICs may "
+                     f"cost extra): {', '.join(barebone)}")
+    second_hand = sorted({f"{p.item} ({p.condition}, {p.seller})" for p in purchases if p.condition != "new"})
+    if second_hand:
+        notes.append(f"buys second-hand items: {', '.join(second_hand)}")
+    return notes
+
+
 def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Plan:
     units = prep.by_id()
     c = prep.candidates
@@ -185,6 +207,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
         notes.append("spare capacity: every user is still served with any one node down")
     if len({p.seller for p in purchases}) > 1 and len({p.item for p in purchases}) < len(purchases):
         notes.append("an item is split across sellers (one seller's stock was short or dearer past a point)")
+    notes += _class_notes([units[uid] for uid in sorted(solution.replicas)], purchases)
     rates = tuple(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in c.rates_used)
     bound = None
     if solution.bound is not None:

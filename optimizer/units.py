@@ -186,6 +186,15 @@ def _filter_reason(problem: Problem, acc: Accelerator) -> str | None:
         return "no native fp8 units (constraints.require_native_fp8)"
     if c.stock.get(acc.id) == 0:
         return "stock is 0"
+    if acc.hardware_class not in c.hardware_classes:
+        return f"hardware class {acc.hardware_class} is not in constraints.hardware_classes"
+    return None
+
+
+def _platform_filter_reason(problem: Problem, platform: Platform) -> str | None:
+    """Why the problem's hardware classes rule out a server (a workstation tower in a data-centre plan)."""
+    if platform.hardware_class not in problem.constraints.hardware_classes:
+        return f"server class {platform.hardware_class} is not in constraints.hardware_classes"
     return None
 
 
@@ -216,6 +225,10 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
         reason = _filter_reason(problem, acc)
         if reason:
             filtered[acc.id] = reason
+            continue
+        reason = _platform_filter_reason(problem, node.platform)
+        if reason:
+            filtered[node.platform.id] = reason
             continue
         for variant, note in sizing.candidate_variants(model, acc, problem.precision):
             for engine in engines:
