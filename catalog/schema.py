@@ -138,9 +138,11 @@ class Platform(Sourced):
     form_factor: FormFactor
     accepts: list[Slug] = Field(default_factory=list, description="Accelerator ids it takes; empty = any of the form factor.")
     gpu_counts: list[int] = Field(min_length=1, description="Accelerators per node it can be bought with.")
-    base_power_w: int = Field(ge=0, le=1_000_000, description="Draw without the accelerators: CPUs, fans, NICs, switches.")
+    base_power_w: int = Field(ge=0, le=1_000_000, description="Maximum draw without the accelerators: CPUs, "
+                              "fans, NICs, switches; a node's maximum draw is this plus count × TDP.")
     rack_units: int = Field(gt=0, le=100)
-    max_system_power_w: int | None = Field(None, gt=0)
+    max_system_power_w: int | None = Field(None, gt=0, description="Most the server's power supplies deliver "
+                                           "(its maker's maximum system power); a node's maximum draw stays below it.")
     link: Literal["native", "pcie"] = Field("native", description="native: the accelerators' own fabric joins all of them; "
                                             "pcie: tensor-parallel traffic crosses PCIe.")
     pcie_gbs: float = Field(64.0, gt=0, description="PCIe bandwidth per accelerator, GB/s bidirectional (Gen4 x16 = 64).")
@@ -163,8 +165,17 @@ class System(Sourced):
     platform: Slug
     accelerator: Slug
     count: int = Field(gt=0, le=1024, description="Accelerators in one node.")
-    power_w: int | None = Field(None, gt=0, description="Typical draw of the whole node as its seller states it; "
-                                "default: platform base power + count × TDP.")
+    max_power_w: int | None = Field(None, gt=0, description="Maximum draw of the whole node (power caps, rack "
+                                    "and facility sizing) as its maker states it; default: platform base power + "
+                                    "count × TDP.")
+    typical_power_w: int | None = Field(None, gt=0, description="Typical draw under load (energy in TCO) where a "
+                                        "source states one; default: maximum × tco.load_factor.")
+
+    @model_validator(mode="after")
+    def _typical_le_max(self) -> System:
+        if self.typical_power_w is not None and self.max_power_w is not None and self.typical_power_w > self.max_power_w:
+            raise ValueError(f"typical_power_w {self.typical_power_w} exceeds max_power_w {self.max_power_w}")
+        return self
 
 
 class Attention(Record):

@@ -94,8 +94,8 @@ def _check_purchases(catalog: Catalog, problem: Problem, plan: Plan) -> list[str
 
 
 def _node_power(catalog: Catalog, line: PlanLine) -> int:
-    if line.system is not None and catalog.systems[line.system].power_w is not None:
-        return catalog.systems[line.system].power_w  # type: ignore[return-value]
+    if line.system is not None and catalog.systems[line.system].max_power_w is not None:
+        return catalog.systems[line.system].max_power_w  # type: ignore[return-value]
     return catalog.platforms[line.platform].base_power_w + line.gpus_per_node * catalog.accelerators[line.accelerator].tdp_w
 
 

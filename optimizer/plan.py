@@ -48,7 +48,9 @@ class PlanLine(_Record):
     ttft_s: float | None = None
     cost: Fraction = Field(description="What this line's nodes cost, from the purchases allocated to it.")
     sellers: tuple[str, ...] = Field((), description="Whom this line's items are bought from.")
-    node_power_w: int
+    node_power_w: int = Field(description="Maximum draw of one node, W (caps, racks, facility).")
+    node_typical_power_w: int | None = Field(None, description="Typical draw of one node where its source states "
+                                             "one, W (energy in TCO).")
     memory_gb_per_node: float
     note: str = ""
 

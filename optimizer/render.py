@@ -172,7 +172,7 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
                  "counts": ",".join(map(str, p.gpu_counts)), "base_power_w": p.base_power_w, "link": p.link,
                  "source": p.source, "date": p.date} for p in sorted(catalog.platforms.values(), key=lambda p: p.id)]
         rows += [{"id": s.id, "kind": "system", "name": s.name, "maker": s.maker, "form_factor": "",
-                  "accelerators": s.accelerator, "counts": str(s.count), "base_power_w": s.power_w or "",
+                  "accelerators": s.accelerator, "counts": str(s.count), "base_power_w": s.max_power_w or "",
                   "link": s.platform, "source": s.source, "date": s.date}
                  for s in sorted(catalog.systems.values(), key=lambda s: s.id)]
         return rows

@@ -70,10 +70,15 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     units = prune_dominated(candidates.units, limits, same_sku=same_sku) if prune else list(candidates.units)
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
-    tco = {u.id: money_to_int(rates.energy(u.power_w) + rates.hosting(u.nodes), scale, rounding="ceil")
+    tco = {u.id: money_to_int(rates.energy(u.power_w, _typical(u)) + rates.hosting(u.nodes), scale, rounding="ceil")
            for u in candidates.units} if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
                     offers=offers)
+
+
+def _typical(u: Unit) -> int | None:
+    """Typical draw of one replica where its node's source states one."""
+    return None if u.node.typical_power_w is None else u.node.typical_power_w * u.nodes
 
 
 def _left_out(c: Candidates) -> tuple[str, ...]:
@@ -98,7 +103,8 @@ def _left_out(c: Candidates) -> tuple[str, ...]:
 def plan_tco(plan: Plan, rates: TcoRates | None) -> TcoBreakdown | None:
     if rates is None:
         return None
-    energy = rates.energy(plan.totals.power_w)
+    energy = sum((rates.energy(l.power_w, None if l.node_typical_power_w is None else l.node_typical_power_w * l.nodes)
+                  for l in plan.lines), Fraction(0))
     hosting = rates.hosting(plan.totals.nodes)
     return TcoBreakdown(capex=plan.totals.cost, energy=energy, hosting=hosting,
                         total=plan.totals.cost + energy + hosting, years=rates.years,
@@ -185,6 +191,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
             tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
             ttft_s=u.capacity.ttft_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
+            node_typical_power_w=u.node.typical_power_w,
             memory_gb_per_node=u.node.memory_gb, note=u.note))
     names: dict[str, tuple[str, str]] = {}
     for u in c.units:

@@ -64,3 +64,50 @@ def test_workstation_servers_leave_with_the_workstation_class(catalog):
     plan = optimize(catalog, problem)
     assert all(catalog.platforms[line.platform].hardware_class == "datacenter" for line in plan.lines)
     assert "dgx-spark" not in {line.platform for line in plan.lines}
+
+
+# -- one power basis ----------------------------------------------------------------------
+def _every_node(catalog):
+    """(name, platform, accelerator, count, system) for every system and every platform build."""
+    from optimizer.units import platform_accepts
+
+    for s in catalog.systems.values():
+        yield s.id, catalog.platforms[s.platform], catalog.accelerators[s.accelerator], s.count, s
+    for p in catalog.platforms.values():
+        for a in catalog.accelerators.values():
+            if platform_accepts(p, a):
+                for n in p.gpu_counts:
+                    yield f"{p.id}+{n}x{a.id}", p, a, n, None
+
+
+def test_every_node_draws_at_least_its_accelerators_tdp(catalog):
+    from optimizer.units import node_power_w
+
+    for name, plat, acc, count, system in _every_node(catalog):
+        assert node_power_w(plat, acc, count, system) >= count * acc.tdp_w, name
+
+
+def test_platform_builds_stay_within_their_power_supplies(catalog):
+    from optimizer.units import node_power_w
+
+    for name, plat, acc, count, system in _every_node(catalog):
+        if system is None and plat.max_system_power_w is not None:
+            assert node_power_w(plat, acc, count) <= plat.max_system_power_w, name
+
+
+def test_the_figures_the_issue_names_are_on_one_basis(catalog):
+    s = catalog.systems
+    # HGX H100/H800 and H200 nodes: maximum = DGX H100/H200's 10.2 kW; the seed's figures are typical draw
+    for sid, typical in (("hgx-h100-8x", 5000), ("hgx-h800-8x", 5000), ("hgx-h200-8x", 8000), ("dgx-h200", 8000)):
+        assert (s[sid].max_power_w, s[sid].typical_power_w) == (10200, typical), sid
+    assert 8 * catalog.accelerators["h100-sxm"].tdp_w == 5600 < s["hgx-h100-8x"].max_power_w
+    assert catalog.accelerators["h20-96g"].tdp_w == 400 and catalog.accelerators["l20"].tdp_w == 275
+
+
+def test_tco_energy_uses_typical_draw_where_stated(catalog):
+    """One self-built 8×H200: typical 8 kW for energy, 10.2 kW maximum for the power total."""
+    path = next(p for p in PROBLEMS if p.stem == "deepseek-r1-seed-nvidia-one-node")
+    plan = optimize(catalog, load_problem(path))
+    assert plan.totals.power_w == 10_200
+    # energy = 8,000 W × PUE 1.4 × 4 years × 8,760 h / 1,000 × 0.70 CNY/kWh (the problem's defaults)
+    assert float(plan.tco.energy) == pytest.approx(8000 * 1.4 * 4 * 8760 / 1000 * 0.70)

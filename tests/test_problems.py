@@ -52,7 +52,9 @@ def test_seed_nvidia_one_node_buys_the_self_built_h200(catalog):
     # Only 8×H200 (1,128 GB) holds it on one node; self-built is 400k CNY below the DGX.
     plan = _solve(catalog, "deepseek-r1-seed-nvidia-one-node")
     assert _bought(plan) == [("hgx-h200-8x", 1)]
-    assert plan.totals.cost == 2_450_000 and plan.totals.power_w == 8000
+    # power totals are maximum draw: DGX H200-class 10.2 kW (the seed's ~8 kW is its typical draw)
+    assert plan.totals.cost == 2_450_000 and plan.totals.power_w == 10_200
+    assert plan.lines[0].node_typical_power_w == 8000
 
 
 def test_seed_a100_needs_three_nodes_in_bf16(catalog):
