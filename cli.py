@@ -162,6 +162,9 @@ _PROBLEM_FLAGS = [
     ("--currency", dict(help="Currency of costs and budget (ISO code, e.g. CNY)."), ("constraints", "currency")),
     ("--prices", dict(multiple=True, help="Price list id (see `hwplan catalog prices`); repeat to let several compete."),
      ("prices",)),
+    ("--network-prices", dict(multiple=True, help="Price list of switches, cables and racks (repeatable; default "
+                                                  "network-usd-2026; 'none' leaves the network unpriced)."),
+     ("network_prices",)),
     ("--max-nodes", dict(type=int, help="Most nodes the plan may use."), ("constraints", "max_nodes")),
     ("--max-power-kw", dict(type=float, help="Power cap of the whole plan, kW."), ("constraints", "max_power_w")),
     ("--spare-nodes", dict(type=int, help="1: still serve every user with any one node down."),
@@ -209,6 +212,8 @@ def build_problem(problem: str | None, flags: dict):
             value = list(value) or None
         if flag == "--eager" and not value:
             value = None
+        if flag == "--network-prices" and value == ["none"]:
+            value = []
         if flag == "--max-power-kw" and value is not None:
             value = round(value * 1000)
         overrides[loc] = (flag, value)

@@ -125,6 +125,23 @@ class Accelerator(Sourced):
         return self.tflops.get("bf16") or self.tflops["fp16"]  # type: ignore[index]
 
 
+NicProtocol = Literal["infiniband", "roce", "ethernet"]
+NIC_PROTOCOLS: tuple[str, ...] = ("infiniband", "roce", "ethernet")
+
+
+class Nic(Record):
+    """Scale-out NICs of one node: `count` ports of `gbps` each (the backend network between nodes)."""
+
+    count: int = Field(gt=0, le=128, description="Ports per node (8 for a rail-optimised HGX node).")
+    gbps: int = Field(gt=0, le=3200, description="Speed of one port, Gb/s (400 for ConnectX-7 NDR).")
+    protocol: NicProtocol = Field(description="infiniband, roce (RDMA over Ethernet switches) or ethernet.")
+
+    @property
+    def fabric(self) -> str:
+        """The switch family the ports plug into: infiniband, or ethernet (RoCE runs on Ethernet switches)."""
+        return "infiniband" if self.protocol == "infiniband" else "ethernet"
+
+
 class Platform(Sourced):
     """A server that hosts accelerators of one form factor (or CPU sockets)."""
 
@@ -147,6 +164,14 @@ class Platform(Sourced):
                                             "pcie: tensor-parallel traffic crosses PCIe.")
     pcie_gbs: float = Field(64.0, gt=0, description="PCIe bandwidth per accelerator, GB/s bidirectional (Gen4 x16 = 64).")
     network_gbs: float = Field(50.0, gt=0, description="Node-to-node bandwidth for pipeline hops, GB/s (400 Gb/s = 50).")
+    nics: list[Nic] = Field(default_factory=list, description="Scale-out NICs per node (count × speed, protocol); "
+                            "the first entry is the backend network a multi-node replica uses. Empty: none stated.")
+    direct_connect: bool = Field(False, description="Two nodes may be cabled back to back, port to port, without a "
+                                 "switch (InfiniBand with a host subnet manager, or RoCE).")
+    cooling: Literal["air", "liquid"] = Field("air", description="How the node is cooled; liquid-cooled nodes need a "
+                                              "rack with coolant distribution.")
+    scale_up_domain: int | None = Field(None, gt=0, le=100_000, description="Accelerators joined by one scale-up "
+                                        "mesh (NVLink/UB) for tensor and expert parallelism; default: one node's.")
 
     @field_validator("gpu_counts")
     @classmethod
@@ -440,7 +465,7 @@ class Offer(Record):
     read (a page read in 2026 may quote a 2024 price). Plans show the price date.
     """
 
-    item: Slug = Field(description="Id of an accelerator, platform or system.")
+    item: Slug = Field(description="Id of an accelerator, platform, system, network item or rack.")
     price: float = Field(gt=0, le=1e12, description="Price of one item in the list's currency.")
     seller: str = Field("unspecified", min_length=1, description="Who sells it: a distributor, an OEM, a "
                         "marketplace listing — never a description of where a figure came from.")
@@ -479,6 +504,41 @@ class ExchangeRate(Sourced):
     rate: float = Field(gt=0, description="Units of `quote` per one unit of `base`.")
 
 
+class NetworkItem(Sourced):
+    """A scale-out network part a price list can sell: a NIC, a switch, a cable or a transceiver."""
+
+    id: Slug
+    name: str
+    maker: Slug
+    kind: Literal["nic", "switch", "cable", "transceiver"]
+    protocol: Literal["infiniband", "ethernet"] = Field(description="infiniband, or ethernet (RoCE and plain Ethernet).")
+    gbps: int = Field(gt=0, le=3200, description="Speed of one port (switch, NIC) or one link (cable, transceiver), Gb/s.")
+    ports: int | None = Field(None, gt=0, le=4096, description="Switch: ports at `gbps` (a 64-port NDR switch has "
+                              "32 twin-port OSFP cages = 64 × 400 Gb/s). NIC: ports per card.")
+    power_w: int | None = Field(None, gt=0, le=100_000, description="Maximum draw, W (switches).")
+    rack_units: int | None = Field(None, gt=0, le=50)
+    media: Literal["copper", "fiber"] = Field("fiber", description="Cables: copper (direct-attach, a whole link at "
+                                              "its speed) or fiber (needs a transceiver at each end).")
+
+    @model_validator(mode="after")
+    def _switch_has_ports(self) -> NetworkItem:
+        if self.kind in ("switch", "nic") and self.ports is None:
+            raise ValueError(f"a {self.kind} needs `ports` (how many {self.gbps} Gb/s ports it has)")
+        return self
+
+
+class Rack(Sourced):
+    """A rack position as a plan counts it: space, the power it can feed and cool, and how it is cooled."""
+
+    id: Slug
+    name: str
+    maker: Slug = "various"
+    rack_units: int = Field(gt=0, le=60, description="Usable height, U (42 or 48).")
+    max_kw: float = Field(gt=0, le=2000, description="Power the rack's PDUs and cooling are rated for, kW.")
+    cooling: Literal["air", "liquid"] = Field(description="air, or liquid (coolant distribution for direct liquid "
+                                              "cooling); a liquid rack also takes air-cooled nodes.")
+
+
 class CatalogFile(Record):
     """One YAML file: any of the sections below, each a list of records."""
 
@@ -490,3 +550,5 @@ class CatalogFile(Record):
     engines: list[Engine] = Field(default_factory=list)
     price_lists: list[PriceList] = Field(default_factory=list)
     exchange_rates: list[ExchangeRate] = Field(default_factory=list)
+    network_items: list[NetworkItem] = Field(default_factory=list)
+    racks: list[Rack] = Field(default_factory=list)

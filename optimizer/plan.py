@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["PlanLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json"]
+__all__ = ["PlanLine", "NetworkLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json"]
 
 
 def money_json(value: Fraction | float | int) -> int | float:
@@ -123,11 +123,38 @@ class Totals(_Record):
                 "nodes": self.nodes, "gpus": self.gpus, "memory_gb": round(self.memory_gb, 1), "users": self.users}
 
 
+class NetworkLine(_Record):
+    """The scale-out fabric of one class (protocol × speed): switches, uplinks, cables, transceivers."""
+
+    fabric: str = Field(description="'<infiniband|ethernet>-<Gb/s>'.")
+    nodes: int = Field(description="Nodes on switches.")
+    node_ports: int = Field(description="Node NIC ports on switches.")
+    direct_links: int = Field(0, description="Port-to-port cables of two-node replicas (no switch).")
+    uplinks: int = Field(0, description="Leaf-to-spine links (two tiers).")
+    switches: tuple[tuple[str, int, int], ...] = Field((), description="(switch id, count, ports each).")
+    links: int = Field(description="Cables: node-to-leaf + leaf-to-spine + direct.")
+    transceivers: int = 0
+    cost: Fraction
+    power_w: int = 0
+    priced: bool = True
+
+    @property
+    def switch_ports(self) -> int:
+        return sum(n * p for _, n, p in self.switches)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fabric": self.fabric, "nodes": self.nodes, "node_ports": self.node_ports,
+                "direct_links": self.direct_links, "uplinks": self.uplinks,
+                "switches": [{"item": i, "count": n, "ports": p} for i, n, p in self.switches],
+                "links": self.links, "transceivers": self.transceivers, "cost": money_json(self.cost),
+                "power_w": self.power_w, "priced": self.priced}
+
+
 class Purchase(_Record):
     """One row of the bill of materials: a quantity of one item from one offer."""
 
     item: str
-    kind: Literal["system", "platform", "accelerator"]
+    kind: Literal["system", "platform", "accelerator", "switch", "cable", "transceiver", "nic", "rack"]
     description: str
     seller: str
     quantity: int
@@ -190,15 +217,20 @@ class Plan(_Record):
     exchange_rates: tuple[str, ...] = ()
     tco: TcoBreakdown | None = None
     purchases: tuple[Purchase, ...] = ()
+    network: tuple[NetworkLine, ...] = ()
 
     @classmethod
-    def from_lines(cls, lines: list[PlanLine], currency: str, **fields: Any) -> Plan:
+    def from_lines(cls, lines: list[PlanLine], currency: str, network: tuple[NetworkLine, ...] = (),
+                   **fields: Any) -> Plan:
+        """Totals add the nodes' lines and the network's cost and draw."""
         lines = sorted(lines, key=lambda l: l.unit)
-        totals = Totals(cost=sum((l.cost for l in lines), Fraction(0)), currency=currency,
-                        power_w=sum(l.power_w for l in lines), nodes=sum(l.nodes for l in lines),
+        totals = Totals(cost=sum((l.cost for l in lines), Fraction(0)) + sum((n.cost for n in network), Fraction(0)),
+                        currency=currency,
+                        power_w=sum(l.power_w for l in lines) + sum(n.power_w for n in network),
+                        nodes=sum(l.nodes for l in lines),
                         gpus=sum(l.gpus for l in lines), memory_gb=sum(l.memory_gb for l in lines),
                         users=sum(l.users for l in lines))
-        return cls(lines=tuple(lines), totals=totals, **fields)
+        return cls(lines=tuple(lines), totals=totals, network=tuple(network), **fields)
 
     @property
     def slowest_tokens_per_s_per_user(self) -> float | None:
@@ -215,7 +247,8 @@ class Plan(_Record):
             "users_demanded": self.users_demanded,
             "price_list": self.price_list,
             "plan": {"lines": [l.to_json() for l in self.lines], "totals": self.totals.to_json(),
-                     "purchases": [p.to_json() for p in self.purchases]},
+                     "purchases": [p.to_json() for p in self.purchases],
+                     "network": [n.to_json() for n in self.network]},
             "solver": {"seconds": round(self.solver.seconds, 3), "gap": round(self.solver.gap, 6),
                        "bound": self.solver.bound, "units_considered": self.solver.units_considered,
                        "units_after_pruning": self.solver.units_after_pruning},

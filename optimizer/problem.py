@@ -25,6 +25,8 @@ __all__ = ["Problem", "Workload", "Constraints", "Tco", "EngineSettings", "ENGIN
            "check_ids", "OBJECTIVES"]
 
 OBJECTIVES = ("cost", "power", "tco", "users")
+# Network and rack prices a plan uses unless the problem names others (when the catalog has them).
+DEFAULT_NETWORK_PRICES = "network-usd-2026"
 # Classes a plan buys unless the problem says otherwise: no consumer cards or edge modules in a data centre.
 DEFAULT_HARDWARE_CLASSES = ("datacenter", "workstation")
 # Upper limits keep every total inside CP-SAT's 64-bit integers (see optimizer/scaling.py).
@@ -174,6 +176,9 @@ class Problem(_Record):
     workload: Workload
     constraints: Constraints = Field(default_factory=Constraints)
     prices: str | list[str] = Field("street-usd-2025", description="Price list id, or several whose offers compete.")
+    network_prices: str | list[str] | None = Field(None, description="Price lists of the scale-out network "
+                                                   "(switches, cables, transceivers) and racks; default "
+                                                   "network-usd-2026 where the catalog has it; [] leaves them unpriced.")
     objective: Literal["cost", "power", "tco", "users"] = "cost"
     tco: Tco = Field(default_factory=Tco)
 
@@ -217,6 +222,12 @@ class Problem(_Record):
     @property
     def price_lists(self) -> list[str]:
         return [self.prices] if isinstance(self.prices, str) else list(self.prices)
+
+    @property
+    def network_price_lists(self) -> list[str]:
+        if self.network_prices is None:
+            return [DEFAULT_NETWORK_PRICES]
+        return [self.network_prices] if isinstance(self.network_prices, str) else list(self.network_prices)
 
     @property
     def engines(self) -> list[str]:
@@ -324,6 +335,10 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
     for i, pl in enumerate(problem.price_lists):
         if pl not in catalog.price_lists:
             loc = ("prices",) if isinstance(problem.prices, str) else ("prices", i)
+            raise unknown(loc, "price list", pl, catalog.price_lists)
+    for i, pl in enumerate(problem.network_price_lists if problem.network_prices is not None else []):
+        if pl not in catalog.price_lists:
+            loc = ("network_prices",) if isinstance(problem.network_prices, str) else ("network_prices", i)
             raise unknown(loc, "price list", pl, catalog.price_lists)
     sellers = {o.seller for pl in problem.price_lists for o in catalog.price_lists[pl].offers}
     for i, seller in enumerate(problem.constraints.sellers or []):

@@ -15,9 +15,10 @@ from catalog import Catalog
 
 from .check import assert_plan_ok
 from .explain import explain_infeasible
-from .model import Limits, Offers, SolveOptions, Solution, solve_units
+from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices
+from .model import Fabric, Limits, Offers, SolveOptions, Solution, solve_units
 from .offers import PricedOffer
-from .plan import Plan, PlanLine, Purchase, SolverInfo, TcoBreakdown
+from .plan import NetworkLine, Plan, PlanLine, Purchase, SolverInfo, TcoBreakdown
 from .problem import Problem
 from .prune import prune_dominated
 from .scaling import exact, money_from_int, money_to_int
@@ -54,6 +55,14 @@ class Prepared:
     rates: TcoRates | None = None
     tco: dict[str, int] = field(default_factory=dict)   # unit id -> energy + hosting, solver money units
     offers: Offers | None = None                         # purchases modelled offer by offer (stock, sellers)
+    fabric: Fabric | None = None                         # scale-out network of multi-node replicas
+    fabric_needs: dict[str, FabricNeed] = field(default_factory=dict)
+    fabric_prices: dict[str, FabricPrices] = field(default_factory=dict)
+
+    @property
+    def prune_needs(self) -> dict[str, tuple[str, int, int, int]]:
+        """Fabric needs in the form dominance pruning compares (class, ports, nodes, direct cables)."""
+        return {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in self.fabric_needs.items()}
 
     def by_id(self) -> dict[str, Unit]:
         return {u.id: u for u in self.candidates.units}
@@ -65,15 +74,20 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     if not candidates.units:
         raise explain_infeasible(catalog, problem, candidates, limits)
     offers = offer_model(candidates, problem)
+    needs = {u.id: n for u in candidates.units if (n := fabric_need(u.node.platform, u.nodes)) is not None}
+    prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
+    fabric = fabric_model(needs, prices, candidates.money_scale)
+    prune_needs = {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in needs.items()}
     # With offers modelled, two node types may compete for the same scarce offer: prune within a node type only.
     same_sku = same_sku or offers is not None
-    units = prune_dominated(candidates.units, limits, same_sku=same_sku) if prune else list(candidates.units)
+    units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
+        else list(candidates.units)
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
     tco = {u.id: money_to_int(rates.energy(u.power_w, _typical(u)) + rates.hosting(u.nodes), scale, rounding="ceil")
            for u in candidates.units} if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
-                    offers=offers)
+                    offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices)
 
 
 def _typical(u: Unit) -> int | None:
@@ -104,7 +118,7 @@ def plan_tco(plan: Plan, rates: TcoRates | None) -> TcoBreakdown | None:
     if rates is None:
         return None
     energy = sum((rates.energy(l.power_w, None if l.node_typical_power_w is None else l.node_typical_power_w * l.nodes)
-                  for l in plan.lines), Fraction(0))
+                  for l in plan.lines), Fraction(0)) + rates.energy(sum(n.power_w for n in plan.network))
     hosting = rates.hosting(plan.totals.nodes)
     return TcoBreakdown(capex=plan.totals.cost, energy=energy, hosting=hosting,
                         total=plan.totals.cost + energy + hosting, years=rates.years,
@@ -149,6 +163,30 @@ def _allocate(lines_needs: list[tuple[str, list[tuple[str, int]]]],
         costs[line_id] = total
         sellers[line_id] = tuple(sorted(names))
     return costs, sellers
+
+
+def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tuple[Purchase, ...]]:
+    """The plan's fabric per class (the solver's switch counts) and its bill-of-materials rows."""
+    builds = build_fabric(prep.fabric_needs, solution.replicas, prep.fabric_prices,
+                          solution.fabric if prep.fabric is not None else None)
+    lines, buys = [], []
+    for b in builds:
+        lines.append(NetworkLine(
+            fabric=b.key, nodes=b.nodes, node_ports=b.node_ports, direct_links=b.direct_links, uplinks=b.uplinks,
+            switches=tuple((p.item.id, n, p.item.ports or 0) for p, n in b.switches), links=b.links,
+            transceivers=b.transceivers, cost=b.cost, power_w=b.power_w, priced=b.priced))
+        rows = [(p, n) for p, n in b.switches]
+        if b.cable is not None and b.links:
+            rows.append((b.cable, b.links))
+        if b.transceiver is not None and b.transceivers:
+            rows.append((b.transceiver, b.transceivers))
+        for p, n in rows:
+            o = p.offer
+            buys.append(Purchase(item=p.item.id, kind=p.item.kind, description=p.item.name, seller=o.seller,
+                                 quantity=n, unit_price=o.price, condition=o.offer.condition,
+                                 warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
+                                 offer=o.key, source=o.offer.source, date=o.offer.price_date))
+    return lines, tuple(buys)
 
 
 def _class_notes(units: list[Unit], purchases: tuple[Purchase, ...]) -> list[str]:
@@ -217,13 +255,22 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     if len({p.seller for p in purchases}) > 1 and len({p.item for p in purchases}) < len(purchases):
         notes.append("an item is split across sellers (one seller's stock was short or dearer past a point)")
     notes += _class_notes([units[uid] for uid in sorted(solution.replicas)], purchases)
+    network, network_buys = _network(prep, solution)
+    purchases += network_buys
+    if any(not n.priced for n in network):
+        notes.append("scale-out network not fully priced (no switch or cable offer for "
+                     + ", ".join(n.fabric for n in network if not n.priced)
+                     + f" in network price lists {', '.join(problem.network_price_lists) or '(none)'})")
+    if network and all(n.priced for n in network):
+        notes.append("network: the scale-out fabric of multi-node replicas is bought; front-end and management "
+                     "Ethernet are not")
     rates = tuple(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in c.rates_used)
     bound = None
     if solution.bound is not None:
         bound = float(money_from_int(solution.bound, c.money_scale)) if objective in ("cost", "tco") \
             else float(solution.bound)
     plan = Plan.from_lines(
-        lines, c.currency, status=solution.status, objective=objective, objective_value=Fraction(0),
+        lines, c.currency, network=tuple(network), status=solution.status, objective=objective, objective_value=Fraction(0),
         problem=problem.name, model=problem.model, users_demanded=problem.workload.concurrent_users,
         price_list=c.price_list,
         solver=SolverInfo(seconds=solution.seconds, gap=solution.gap, bound=bound,
@@ -239,7 +286,7 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
     """The optimal plan for `problem`; raises InfeasibleError (with an explanation) if none exists."""
     prep = prepare_problem(catalog, problem)
     solution = solve_units(prep.units, prep.limits, problem.objective, options,
-                           tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers)
+                           tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers, fabric=prep.fabric)
     if solution is None:
         raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
     plan = plan_from_solution(prep, solution, problem.objective)

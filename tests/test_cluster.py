@@ -111,3 +111,111 @@ def test_tco_energy_uses_typical_draw_where_stated(catalog):
     assert plan.totals.power_w == 10_200
     # energy = 8,000 W × PUE 1.4 × 4 years × 8,760 h / 1,000 × 0.70 CNY/kWh (the problem's defaults)
     assert float(plan.tco.energy) == pytest.approx(8000 * 1.4 * 4 * 8760 / 1000 * 0.70)
+
+
+# -- scale-out network ----------------------------------------------------------------------
+def _usd_cny(catalog):
+    from fractions import Fraction
+
+    return Fraction(str(catalog.exchange_rate("USD", "CNY").rate))
+
+
+def _catalog_with(tmp_path, catalog, platform_id, **changes):
+    """The bundled catalog with one platform record replaced (a user catalog file overrides by id)."""
+    import yaml
+
+    from catalog import load_catalog
+
+    record = catalog.platforms[platform_id].model_dump(mode="json", exclude_defaults=True)
+    record.update(changes)
+    path = tmp_path / "override.yaml"
+    path.write_text(yaml.safe_dump({"schema_version": 1, "platforms": [record]}, allow_unicode=True))
+    return load_catalog([path])
+
+
+def test_fabric_cost_turns_two_small_nodes_into_one_big_one(tmp_path, catalog):
+    """deepseek-r1-seed-nvidia, worked by hand (seed prices, CNY; network prices USD at the catalog rate r):
+
+    two 8×H20 XE9680 nodes in one replica: 2 × 1,100,000 = 2,200,000, plus their fabric;
+    one 8×H200 HGX node (one replica, no fabric):          2,450,000.
+    XE9680 has 8 × 400 Gb/s InfiniBand ports per node.
+    - cabled node to node (direct connection): 8 links × (fiber 120 + 2 × transceiver 600) USD
+      = 10,560 USD → 2,200,000 + 10,560·r ≈ 2,275,146 < 2,450,000: the two H20 nodes win;
+    - through a switch (platform without direct connection): 16 node ports fit one 64-port NDR
+      switch (36,000 USD) and take 16 links × 1,320 USD = 21,120 USD → 2,200,000 + 57,120·r
+      ≈ 2,606,472 > 2,450,000: the single H200 node wins.
+    """
+    path = next(p for p in PROBLEMS if p.stem == "deepseek-r1-seed-nvidia")
+    problem = load_problem(path)
+    r = _usd_cny(catalog)
+    assert 2_200_000 + 10_560 * r < 2_450_000 < 2_200_000 + 57_120 * r
+
+    direct = optimize(catalog, problem)
+    assert [(l.system, l.nodes) for l in direct.lines] == [("xe9680-h20-8x", 2)]
+    assert direct.totals.cost == 2_200_000 + 8 * (120 + 2 * 600) * r
+    [net] = direct.network
+    assert (net.fabric, net.direct_links, net.switches, net.links, net.transceivers) == ("infiniband-400", 8, (), 8, 16)
+
+    switched_catalog = _catalog_with(tmp_path, catalog, "xe9680", direct_connect=False)
+    switched = optimize(switched_catalog, problem)
+    assert [(l.system, l.nodes) for l in switched.lines] == [("hgx-h200-8x", 1)]
+    assert switched.totals.cost == 2_450_000 and switched.network == ()
+
+    # Without network prices the fabric is free and unpriced: the two H20 nodes come back, and the plan says so.
+    from optimizer import with_overrides
+    unpriced = optimize(switched_catalog, with_overrides(problem, {("network_prices",): ("--network-prices", [])}))
+    assert [(l.system, l.nodes) for l in unpriced.lines] == [("xe9680-h20-8x", 2)]
+    assert unpriced.totals.cost == 2_200_000
+    assert any("not fully priced" in n for n in unpriced.notes)
+
+
+def test_many_nodes_need_leaves_and_spines(catalog):
+    """The fabric sizing by hand, on its own: 100 nodes × 8 × 400 Gb/s ports = 800 node ports.
+    One tier fits while every rail fits one switch (≤ 64 nodes); 100 > 64, so two tiers: 800 uplinks,
+    switch ports ≥ 800 + 2 × 800 = 2,400 → 38 NDR switches (37.5), 1,600 links and 3,200 transceivers."""
+    from optimizer.fabric import FabricNeed, build_fabric, fabric_prices
+
+    problem = problem_from_fields({"model": "llama-3.1-70b", "workload": {"concurrent_users": 10}})
+    prices = fabric_prices(catalog, problem, "USD", {"infiniband-400"})
+    needs = {"u": FabricNeed(key="infiniband-400", ports=2 * 8, nodes=2)}
+    [b] = build_fabric(needs, {"u": 50}, prices)
+    assert (b.node_ports, b.nodes, b.uplinks) == (800, 100, 800)
+    assert [(p.item.id, n) for p, n in b.switches] == [("ib-switch-ndr-64p", 38)]
+    assert (b.links, b.transceivers) == (1600, 3200)
+    assert b.cost == 38 * 36_000 + 1600 * 120 + 3200 * 600
+
+
+def test_the_solver_prices_a_two_tier_fabric_as_worked_by_hand():
+    """CP-SAT with fabric variables against the hand count: 3 two-node replicas of 4 ports per node on
+    switches of 8 ports (price 10, 1 W) and links of price 1. 6 nodes ≤ 8: one tier, 24 node ports →
+    3 switches, 24 links; cost 3 × 100 (nodes) + 3 × 10 + 24 = 354, power 3 × 50 + 3."""
+    from optimizer.model import Fabric, FabricClass, FabricSwitch, Limits, solve_units
+    from tests.synthetic import FakeUnit
+
+    unit = FakeUnit("pair", users=10, cost=100, power_w=50, nodes=2, gpus=16, accelerator_id="a", sku="x")
+    fabric = Fabric(classes=(FabricClass(key="ib", switches=(FabricSwitch(key="sw8", ports=8, price=10, power_w=1),),
+                                         link_price=1),),
+                    switched={"pair": ("ib", 8, 2)}, direct={})
+    sol = solve_units([unit], Limits(demand=30), "cost", fabric=fabric)
+    assert sol.replicas == {"pair": 3} and sol.fabric == {"ib": {"sw8": 3}}
+    assert sol.values["cost"] == 354 and sol.values["power"] == 153
+    # 5 replicas = 10 nodes > 8 ports: two tiers, 40 node ports + 40 uplinks → 120 ports = 15 switches, 80 links
+    sol = solve_units([unit], Limits(demand=50), "cost", fabric=fabric)
+    assert sol.fabric == {"ib": {"sw8": 15}} and sol.values["cost"] == 5 * 100 + 15 * 10 + 80
+
+
+def test_an_infiniband_switch_row_imports(tmp_path, catalog):
+    from catalog.tools import import_sheet
+
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("Part,Price\nib-switch-ndr-64p,\"$31,500\"\nmpo-fiber-3m,95\n")
+    result = import_sheet(sheet, seller="Acme", mapping={"Part": "item", "Price": "price"}, price_list_id="acme",
+                          currency="USD", date="2026-11-01", catalog=catalog)
+    assert result.accepted == 2 and [o.item for o in result.price_list.offers] == ["ib-switch-ndr-64p", "mpo-fiber-3m"]
+
+
+def test_platform_nics_match_their_network_bandwidth(catalog):
+    """network_gbs (GB/s, what the speed model uses) is the NICs' count × Gb/s / 8."""
+    for p in catalog.platforms.values():
+        if p.nics:
+            assert sum(n.count * n.gbps for n in p.nics) / 8 == p.network_gbs, p.id
