@@ -241,6 +241,61 @@ def _check_fabric(catalog: Catalog, plan: Plan) -> list[str]:
     return out
 
 
+def _check_racks(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:
+    """Racks, re-derived per node type from the catalog: enough rack space and power for every node
+    (a rack's load = its nodes' maximum draw ≤ the cooling's kW limit and the rack's rating), the
+    max-racks limit, rack purchases matching the racks listed, and the facility draw (IT maximum × PUE)
+    under the site cap."""
+    out: list[str] = []
+    c = problem.constraints
+    nodes: dict[str, tuple[int, int, str]] = {}   # node type -> (nodes, node draw W, platform)
+    for line in plan.lines:
+        sku = line.system or f"{line.platform}+{line.gpus_per_node}x{line.accelerator}"
+        n, w, p = nodes.get(sku, (0, line.node_power_w, line.platform))
+        nodes[sku] = (n + line.nodes, w, p)
+    shown = {r.node_type: r for r in plan.racks}
+    for sku, (n, watts, plat_id) in sorted(nodes.items()):
+        r = shown.get(sku)
+        if r is None:
+            out.append(f"{n} × {sku} have no racks")
+            continue
+        plat = catalog.platforms[plat_id]
+        rack = catalog.racks.get(r.rack)
+        units = rack.rack_units if rack is not None else 42
+        limit = c.max_liquid_rack_kw if plat.cooling == "liquid" else c.max_rack_kw
+        if rack is not None:
+            limit = min(limit, rack.max_kw)
+            if rack.cooling != plat.cooling:
+                out.append(f"{sku} is {plat.cooling}-cooled but racked in {rack.id} ({rack.cooling}-cooled)")
+        per_rack = min(units // plat.rack_units, int(limit * 1000 // watts)) if watts else units // plat.rack_units
+        if per_rack < 1:
+            out.append(f"one {sku} ({watts / 1000:,.1f} kW, {plat.rack_units}U) fits no {limit:g} kW, {units}U rack")
+        elif r.racks * per_rack < n:
+            out.append(f"{n} × {sku} need {-(-n // per_rack)} racks at {per_rack} per rack ({limit:g} kW, {units}U); "
+                       f"the plan has {r.racks}")
+        if r.nodes != n:
+            out.append(f"racks of {sku} hold {r.nodes} nodes, the lines have {n}")
+    racks = sum(r.racks for r in plan.racks)
+    if c.max_racks is not None and racks > c.max_racks:
+        out.append(f"the plan fills {racks} racks, more than the limit of {c.max_racks}")
+    bought: dict[str, int] = defaultdict(int)
+    for p in plan.purchases:
+        if p.item in catalog.racks:
+            bought[p.item] += p.quantity
+    listed: dict[str, int] = defaultdict(int)
+    for r in plan.racks:
+        if r.cost:
+            listed[r.rack] += r.racks
+    if dict(bought) != dict(listed):
+        out.append(f"racks bought {dict(bought)}, racks listed {dict(listed)}")
+    if c.max_site_kw is not None:
+        it_w = sum(l.node_power_w * l.nodes for l in plan.lines) + sum(n.power_w for n in plan.network)
+        if it_w * exact(problem.tco.pue) > exact(c.max_site_kw) * 1000:
+            out.append(f"the facility draws {it_w * problem.tco.pue / 1000:,.1f} kW (PUE {problem.tco.pue:g}), "
+                       f"more than the site cap of {c.max_site_kw:g} kW")
+    return out
+
+
 def _check_node_power(catalog: Catalog, plan: Plan) -> list[str]:
     """Each node's maximum draw covers its accelerators' TDP and stays within its server's power supplies."""
     out: list[str] = []
@@ -265,6 +320,7 @@ def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
     out += _check_purchases(catalog, problem, plan)
     out += _check_fabric(catalog, plan)
     out += _check_node_power(catalog, plan)
+    out += _check_racks(catalog, problem, plan)
     infra = [p for p in plan.purchases if p.item in catalog.network_items or p.item in catalog.racks]
     cost = sum((l.cost for l in plan.lines), Fraction(0)) + sum((p.unit_price * p.quantity for p in infra), Fraction(0))
     power = sum(l.node_power_w * l.nodes_per_replica * l.replicas for l in plan.lines) + \

@@ -39,7 +39,7 @@ from .offers import PricedOffer
 from .problem import Problem
 from .scaling import exact, money_to_int
 
-__all__ = ["FabricNeed", "FabricPrices", "fabric_need", "fabric_prices", "fabric_model", "FabricBuild", "build_fabric"]
+__all__ = ["network_offers", "FabricNeed", "FabricPrices", "fabric_need", "fabric_prices", "fabric_model", "FabricBuild", "build_fabric"]
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ class FabricPrices:
         return self.cable.offer.price + (2 * self.transceiver.offer.price if self.transceiver else 0)
 
 
-def _network_offers(catalog: Catalog, problem: Problem, currency: str) -> dict[str, PricedOffer]:
-    """Cheapest offer of each network item in the problem's network price lists."""
+def network_offers(catalog: Catalog, problem: Problem, currency: str) -> dict[str, PricedOffer]:
+    """Cheapest offer of each network item and rack in the problem's network price lists, by item id."""
     best: dict[str, PricedOffer] = {}
     for pl_id in problem.network_price_lists:
         plist = catalog.price_lists.get(pl_id)
@@ -111,7 +111,7 @@ def _network_offers(catalog: Catalog, problem: Problem, currency: str) -> dict[s
 
 def fabric_prices(catalog: Catalog, problem: Problem, currency: str, keys: set[str]) -> dict[str, FabricPrices]:
     """The parts of each fabric class in `keys` the network price lists offer."""
-    offers = _network_offers(catalog, problem, currency)
+    offers = network_offers(catalog, problem, currency)
     priced = [Priced(catalog.network_items[i], o) for i, o in sorted(offers.items()) if i in catalog.network_items]
     out: dict[str, FabricPrices] = {}
     for key in sorted(keys):

@@ -41,6 +41,12 @@ class, so a rail that fits max_k P_k fits one switch), and link price ℓ_f:
     ports     Σ_k P_k·W_{f,k} ≥ T_f + 2·U_f    (leaves hold node ports and uplinks, spines the uplinks)
     links     L_f = T_f + U_f + D_f
     terms     cost += Σ_k c_k·W_{f,k} + ℓ_f·L_f,   power += Σ_k w_k·W_{f,k}
+Racks (optimizer/racks.py), per node type s with q_s nodes per rack (space and kW per rack), rack
+price c_s and hosting h_s over the TCO horizon:
+    R_s ∈ ℤ≥0                  racks of node type s
+    racks     q_s·R_s ≥ Σ_{u of s} nodes_u·r_u
+    max racks Σ_s R_s ≤ Rmax
+    terms     cost += Σ_s c_s·R_s,   tco += Σ_s (c_s + h_s)·R_s,   racks = Σ_s R_s
 Objectives (lexicographic; one weighted sum when it fits in 62 bits, else stages)
     cost    min (Σ cost_u·r_u, Σ power_u·r_u, Σ nodes_u·r_u)
     power   min (power, cost, nodes)
@@ -68,7 +74,7 @@ from catalog.errors import SolverTimeoutError
 from .scaling import INT_LIMIT
 
 __all__ = ["UnitLike", "Limits", "OfferVar", "Offers", "SolveOptions", "Solution", "PlanModel", "solve_units",
-           "replica_bounds", "OBJECTIVE_TERMS", "Fabric", "FabricClass", "FabricSwitch"]
+           "replica_bounds", "OBJECTIVE_TERMS", "Fabric", "FabricClass", "FabricSwitch", "Racks", "RackGroup"]
 
 
 class UnitLike(Protocol):
@@ -103,6 +109,7 @@ class Limits:
     stock: dict[str, int] = field(default_factory=dict)
     max_skus: int | None = None
     spare: bool = False          # the plan must survive the loss of any one replica
+    max_racks: int | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,22 @@ class Fabric:
     direct: dict[str, tuple[str, int]]          # unit id -> (class key, port-to-port cables) per replica
 
 
+@dataclass(frozen=True)
+class RackGroup:
+    """Racks of one node type: nodes per rack, price of one rack and its hosting over the TCO horizon (solver money)."""
+
+    key: str
+    per_rack: int
+    price: int = 0
+    hosting: int = 0
+
+
+@dataclass(frozen=True)
+class Racks:
+    groups: tuple[RackGroup, ...]
+    units: dict[str, tuple[str, int]]   # unit id -> (rack group, nodes per replica)
+
+
 PRESOLVE_MIN_VARIABLES = 300
 
 
@@ -186,6 +209,7 @@ class Solution:
     purchases: dict[str, int] = field(default_factory=dict)   # offer key -> quantity (when offers are modelled)
     stages: int = 1                  # weighted solves the lexicographic objective took
     fabric: dict[str, dict[str, int]] = field(default_factory=dict)  # fabric class -> switch type -> count
+    racks: dict[str, int] = field(default_factory=dict)              # rack group (node type) -> racks
 
 
 def replica_bounds(units: Sequence[UnitLike], limits: Limits, maximize_users: bool = False) -> dict[str, int]:
@@ -223,7 +247,7 @@ class PlanModel:
 
     def __init__(self, units: Sequence[UnitLike], limits: Limits, *, maximize_users: bool = False,
                  need_used: bool = False, tco: dict[str, int] | None = None,
-                 offers: Offers | None = None, fabric: Fabric | None = None):
+                 offers: Offers | None = None, fabric: Fabric | None = None, racks: Racks | None = None):
         from ortools.sat.python import cp_model  # lazy: ortools imports pandas (~0.4 s)
 
         self.cp = cp_model
@@ -256,9 +280,15 @@ class PlanModel:
             self._add_purchases(offers)
         if fabric is not None:
             self._add_fabric(fabric)
+        self.racks = racks
+        if racks is not None:
+            self._add_racks(racks)
         if tco is not None:  # tco[u] is the energy and hosting of one replica; capital cost is the cost term
             self.coefs["tco"] = {**self.coefs["cost"], **{u.id: self.coefs["cost"].get(u.id, 0) + tco[u.id]
                                                            for u in self.units}}
+            for g in racks.groups if racks is not None else ():
+                if f"racks:{g.key}" in self.vars:
+                    self.coefs["tco"][f"racks:{g.key}"] += g.hosting
         for acc in limits.stock:
             self._add_gpu_term(acc)
         self.terms = {t: sum(c * self.vars[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
@@ -271,6 +301,7 @@ class PlanModel:
         self._add_power_cap()
         self._add_stock()
         self._add_sku_limit()
+        self._add_rack_limit()
 
     # -- helpers -----------------------------------------------------------------
     def _add_gpu_term(self, acc: str) -> str:
@@ -361,6 +392,27 @@ class PlanModel:
                     self.coefs["power"][key] = sw.power_w
                 capacity.append(sw.ports * w)
             self.model.add(sum(capacity) >= ports + 2 * uplinks)
+
+    # -- racks ----------------------------------------------------------------------------
+    def _add_racks(self, racks: Racks) -> None:
+        """Racks per node type (integer), enough for its nodes; their price joins the cost term, and
+        `racks` counts them for the max-racks limit (formulation above)."""
+        self.coefs["racks"] = {}
+        for g in racks.groups:
+            members = [(uid, n) for uid, (k, n) in racks.units.items() if k == g.key and uid in self.replicas]
+            if not members or g.per_rack <= 0:
+                continue
+            top = -(-sum(n * self.bounds[uid] for uid, n in members) // g.per_rack)
+            key = f"racks:{g.key}"
+            r = self.model.new_int_var(0, top, f"racks[{g.key}]")
+            self.vars[key], self.bounds[key] = r, top
+            self.model.add(g.per_rack * r >= sum(n * self.replicas[uid] for uid, n in members))
+            self.coefs["cost"][key] = g.price
+            self.coefs["racks"][key] = 1
+
+    def _add_rack_limit(self) -> None:
+        if self.limits.max_racks is not None and "racks" in self.terms:
+            self.model.add(self.terms["racks"] <= self.limits.max_racks)
 
     def _add_item_balance(self, offers: Offers) -> None:
         by_item: dict[str, list[str]] = defaultdict(list)
@@ -490,6 +542,10 @@ class PlanModel:
         return replicas, purchases
 
     @staticmethod
+    def _rack_counts(chosen: dict[str, int]) -> dict[str, int]:
+        return {k[len("racks:"):]: q for k, q in chosen.items() if k.startswith("racks:") and q > 0}
+
+    @staticmethod
     def _fabric_counts(chosen: dict[str, int]) -> dict[str, dict[str, int]]:
         """Switches bought per fabric class and switch type, from the decision values."""
         out: dict[str, dict[str, int]] = {}
@@ -544,10 +600,12 @@ class PlanModel:
         return best
 
     def _single_unit_bound(self, term: str) -> int | None:
-        """`term` of the best plan made of one unit alone, if such a plan meets every limit; else None."""
+        """`term` of the best plan made of one unit alone (with its racks), if such a plan meets every
+        limit; else None. Units that need a scale-out fabric are skipped (their plans buy more)."""
         lim = self.limits
         if self.offers is not None or lim.demand is None or self.maximize_users or self._extra_constraints:
             return None
+        groups = {g.key: g for g in self.racks.groups} if self.racks is not None else {}
         best = None
         fabric_units = set(self.fabric.switched) | set(self.fabric.direct) if self.fabric is not None else set()
         for u in self.units:
@@ -557,6 +615,17 @@ class PlanModel:
             if r > self.bounds[u.id]:
                 continue  # breaks a cap (the bounds already hold nodes, budget, power and stock)
             value = self.coefs[term].get(u.id, 0) * r
+            rack_key = self.racks.units.get(u.id) if self.racks is not None else None
+            if rack_key is not None:
+                g = groups[rack_key[0]]
+                if g.per_rack <= 0:
+                    continue
+                n_racks = -(-rack_key[1] * r // g.per_rack)
+                cost = self.coefs["cost"].get(u.id, 0) * r + g.price * n_racks
+                if (lim.max_racks is not None and n_racks > lim.max_racks) or \
+                        (lim.budget is not None and cost > lim.budget):
+                    continue
+                value += {"cost": g.price, "tco": g.price + g.hosting, "racks": 1}.get(term, 0) * n_racks
             best = value if best is None else min(best, value)
         return best
 
@@ -599,6 +668,7 @@ class PlanModel:
         replicas: dict[str, int] = {}
         purchases: dict[str, int] = {}
         fabric_counts: dict[str, dict[str, int]] = {}
+        rack_counts: dict[str, int] = {}
         remaining = terms
         stages = 0
         primary, sense = terms[0]
@@ -633,6 +703,7 @@ class PlanModel:
                 chosen = {k: int(solver.value(v)) for k, v in self.vars.items()}
                 replicas, purchases = self._split(chosen)
                 fabric_counts = self._fabric_counts(chosen)
+                rack_counts = self._rack_counts(chosen)
                 values = {t: sum(c * chosen[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
                 lead, lead_sense, wt = stage[0]
                 bnd = math.floor(solver.best_objective_bound + 1e-9)
@@ -662,17 +733,19 @@ class PlanModel:
             if canonical is not None:
                 replicas, purchases = self._split(canonical)
                 fabric_counts = self._fabric_counts(canonical)
+                rack_counts = self._rack_counts(canonical)
         return Solution(status=status_all, replicas=replicas, values=values, bound=bound, gap=gap,
                         seconds=time.perf_counter() - start, purchases=purchases, stages=stages,
-                        fabric=fabric_counts)
+                        fabric=fabric_counts, racks=rack_counts)
 
 
 def solve_units(units: Sequence[UnitLike], limits: Limits, objective: str = "cost",
                 options: SolveOptions = SolveOptions(), *, tco: dict[str, int] | None = None,
                 hint: dict[str, int] | None = None, offers: Offers | None = None,
-                fabric: Fabric | None = None) -> Solution | None:
+                fabric: Fabric | None = None, racks: Racks | None = None) -> Solution | None:
     """Build and solve the model; None if no plan satisfies the limits."""
-    model = PlanModel(units, limits, maximize_users=objective == "users", tco=tco, offers=offers, fabric=fabric)
+    model = PlanModel(units, limits, maximize_users=objective == "users", tco=tco, offers=offers, fabric=fabric,
+                      racks=racks)
     if hint:
         model.hint(hint)
     return model.solve(objective, options)

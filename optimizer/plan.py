@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["PlanLine", "NetworkLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json"]
+__all__ = ["PlanLine", "NetworkLine", "RackLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json"]
 
 
 def money_json(value: Fraction | float | int) -> int | float:
@@ -150,6 +150,31 @@ class NetworkLine(_Record):
                 "power_w": self.power_w, "priced": self.priced}
 
 
+class RackLine(_Record):
+    """The racks of one node type: how many, what each holds and draws, and what they cost."""
+
+    node_type: str
+    rack: str = Field(description="Rack id (catalog racks), e.g. rack-42u-air.")
+    cooling: str
+    racks: int
+    nodes: int
+    nodes_per_rack: int = Field(description="Most nodes one rack holds (space and kW limit).")
+    node_power_w: int
+    limit_kw: float = Field(description="The kW one rack may take (constraints.max_rack_kw or max_liquid_rack_kw).")
+    cost: Fraction
+
+    @property
+    def fullest_rack_kw(self) -> float:
+        """Load of the fullest rack, kW (maximum draw of the nodes in it)."""
+        return min(self.nodes, self.nodes_per_rack) * self.node_power_w / 1000
+
+    def to_json(self) -> dict[str, Any]:
+        return {"node_type": self.node_type, "rack": self.rack, "cooling": self.cooling, "racks": self.racks,
+                "nodes": self.nodes, "nodes_per_rack": self.nodes_per_rack,
+                "fullest_rack_kw": round(self.fullest_rack_kw, 2), "limit_kw": self.limit_kw,
+                "cost": money_json(self.cost)}
+
+
 class Purchase(_Record):
     """One row of the bill of materials: a quantity of one item from one offer."""
 
@@ -218,19 +243,27 @@ class Plan(_Record):
     tco: TcoBreakdown | None = None
     purchases: tuple[Purchase, ...] = ()
     network: tuple[NetworkLine, ...] = ()
+    racks: tuple[RackLine, ...] = ()
+    pue: float | None = None
 
     @classmethod
     def from_lines(cls, lines: list[PlanLine], currency: str, network: tuple[NetworkLine, ...] = (),
-                   **fields: Any) -> Plan:
-        """Totals add the nodes' lines and the network's cost and draw."""
+                   racks: tuple[RackLine, ...] = (), **fields: Any) -> Plan:
+        """Totals add the nodes' lines, the network's cost and draw, and the racks' cost."""
         lines = sorted(lines, key=lambda l: l.unit)
-        totals = Totals(cost=sum((l.cost for l in lines), Fraction(0)) + sum((n.cost for n in network), Fraction(0)),
+        totals = Totals(cost=sum((l.cost for l in lines), Fraction(0)) + sum((n.cost for n in network), Fraction(0))
+                        + sum((r.cost for r in racks), Fraction(0)),
                         currency=currency,
                         power_w=sum(l.power_w for l in lines) + sum(n.power_w for n in network),
                         nodes=sum(l.nodes for l in lines),
                         gpus=sum(l.gpus for l in lines), memory_gb=sum(l.memory_gb for l in lines),
                         users=sum(l.users for l in lines))
-        return cls(lines=tuple(lines), totals=totals, network=tuple(network), **fields)
+        return cls(lines=tuple(lines), totals=totals, network=tuple(network), racks=tuple(racks), **fields)
+
+    @property
+    def facility_power_w(self) -> int | None:
+        """The site's draw: the IT equipment's maximum × PUE (None when no PUE is stated)."""
+        return None if self.pue is None else round(self.totals.power_w * self.pue)
 
     @property
     def slowest_tokens_per_s_per_user(self) -> float | None:
@@ -248,7 +281,9 @@ class Plan(_Record):
             "price_list": self.price_list,
             "plan": {"lines": [l.to_json() for l in self.lines], "totals": self.totals.to_json(),
                      "purchases": [p.to_json() for p in self.purchases],
-                     "network": [n.to_json() for n in self.network]},
+                     "network": [n.to_json() for n in self.network],
+                     "racks": [r.to_json() for r in self.racks],
+                     "facility": {"pue": self.pue, "power_w": self.facility_power_w}},
             "solver": {"seconds": round(self.solver.seconds, 3), "gap": round(self.solver.gap, 6),
                        "bound": self.solver.bound, "units_considered": self.solver.units_considered,
                        "units_after_pruning": self.solver.units_after_pruning},

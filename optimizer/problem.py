@@ -104,7 +104,14 @@ class Constraints(_Record):
     budget: float | None = Field(None, gt=0, le=MAX_MONEY)
     max_nodes: int | None = Field(None, ge=1, le=100_000)
     max_nodes_per_replica: int = Field(4, ge=1, le=64, description="Nodes one model replica may span (pipeline).")
-    max_power_w: int | None = Field(None, gt=0, le=10**10)
+    max_power_w: int | None = Field(None, gt=0, le=10**10, description="Cap on the IT equipment's maximum draw, W.")
+    max_site_kw: float | None = Field(None, gt=0, le=10**7, description="Cap on the facility's draw, kW: the IT "
+                                      "equipment's maximum draw × tco.pue (cooling and power losses).")
+    max_rack_kw: float = Field(40.0, gt=0, le=2000, description="Power one air-cooled rack may feed and cool, kW "
+                               "(40 kW: about what air cooling removes from one rack).")
+    max_liquid_rack_kw: float = Field(132.0, gt=0, le=2000, description="Power one liquid-cooled rack may take, kW "
+                                      "(132 kW: the GB200 NVL72 power shelves).")
+    max_racks: int | None = Field(None, ge=1, le=100_000, description="Most racks the plan may fill.")
     vendors: list[str] | None = Field(None, min_length=1, description="Accelerator makers allowed.")
     accelerators: list[str] | None = Field(None, min_length=1, description="Only these accelerators.")
     exclude_accelerators: list[str] = Field(default_factory=list)
@@ -154,7 +161,9 @@ class Tco(_Record):
     pue: float = Field(1.4, ge=1, le=3, description="Facility power per IT power; 1.4 is a modern colocation "
                        "figure (Uptime Institute's 2023 global average is 1.58).")
     load_factor: float = Field(1.0, gt=0, le=1, description="Average share of the nodes' rated draw; 1 is conservative.")
-    hosting_per_node_year: float = Field(0.0, ge=0, le=1e9, description="Rack space, cooling contract, support.")
+    hosting_per_node_year: float = Field(0.0, ge=0, le=1e9, description="Support and other costs per node and year.")
+    hosting_per_rack_year: float = Field(0.0, ge=0, le=1e9, description="Colocation rate per rack and year (space, "
+                                         "power feed, cooling contract), in the problem's currency.")
 
     def price_per_kwh(self, currency: str) -> float | None:
         if self.electricity_per_kwh is not None:
@@ -197,9 +206,10 @@ class Problem(_Record):
     def _objective_needs(self) -> Problem:
         c, w = self.constraints, self.workload
         if self.objective == "users":
-            if c.budget is None and c.max_nodes is None and c.max_power_w is None:
+            if c.budget is None and c.max_nodes is None and c.max_power_w is None and c.max_site_kw is None \
+                    and c.max_racks is None:
                 raise ValueError("objective 'users' maximizes users under a limit: give constraints.budget, "
-                                 "max_nodes or max_power_w")
+                                 "max_nodes, max_power_w, max_site_kw or max_racks")
         elif w.concurrent_users is None and w.kv_reserve_gb is None:
             raise ValueError("give workload.concurrent_users (or workload.kv_reserve_gb for a single replica)")
         return self

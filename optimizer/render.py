@@ -127,6 +127,11 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
     extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
               for l in plan.lines if l.engine_settings]
     extra += [f"Network: {_network_text(n)}" for n in plan.network]
+    extra += [f"Racks: {r.racks} × {r.rack} for {r.nodes} × {r.node_type} ({r.nodes_per_rack} per rack; fullest "
+              f"rack {r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW, {r.cooling}-cooled)" for r in plan.racks]
+    if plan.facility_power_w is not None:
+        extra.append(f"Facility: {plan.facility_power_w / 1000:,.1f} kW = {plan.totals.power_w / 1000:,.1f} kW "
+                     f"maximum IT draw × PUE {plan.pue:g}")
     extra += [f"Buy: {p.quantity} × {p.item} from {p.seller} at {_money(p.unit_price)} = {_money(p.extended)}"
               + (f" ({p.condition})" if p.condition != "new" else "") for p in plan.purchases]
     extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]

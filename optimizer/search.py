@@ -76,7 +76,7 @@ def _rank(plan: Plan, objective: str) -> tuple:
 
 def _model(prep: Prepared, units: Sequence[Unit], objective: str, *, need_used: bool = False) -> PlanModel:
     return PlanModel(units, prep.limits, maximize_users=objective == "users", need_used=need_used,
-                     tco=prep.tco or None, offers=prep.offers, fabric=prep.fabric)
+                     tco=prep.tco or None, offers=prep.offers, fabric=prep.fabric, racks=prep.racks)
 
 
 def _checked(catalog: Catalog, prep: Prepared, solution, objective: str, problem: Problem | None = None) -> Plan:

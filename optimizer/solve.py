@@ -8,6 +8,8 @@ reuse `prepare_problem` and `plan_from_solution`.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -16,9 +18,10 @@ from catalog import Catalog
 from .check import assert_plan_ok
 from .explain import explain_infeasible
 from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices
-from .model import Fabric, Limits, Offers, SolveOptions, Solution, solve_units
+from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
+from .racks import RackKind, rack_kinds
 from .offers import PricedOffer
-from .plan import NetworkLine, Plan, PlanLine, Purchase, SolverInfo, TcoBreakdown
+from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown
 from .problem import Problem
 from .prune import prune_dominated
 from .scaling import exact, money_from_int, money_to_int
@@ -31,16 +34,21 @@ __all__ = ["optimize", "limits_for", "plan_from_solution", "Prepared", "prepare_
 def limits_for(problem: Problem, scale: int) -> Limits:
     """The problem's limits as solver integers (caps floored, so rounding never lets a plan through)."""
     c, w = problem.constraints, problem.workload
+    power_cap = c.max_power_w
+    if c.max_site_kw is not None:  # the facility draws the IT equipment's maximum × PUE
+        site_cap = math.floor(exact(c.max_site_kw) * 1000 / exact(problem.tco.pue))
+        power_cap = site_cap if power_cap is None else min(power_cap, site_cap)
     # Maximizing users still needs at least one user served: an empty plan is no answer.
     demand = 1 if problem.objective == "users" else (w.concurrent_users if w.concurrent_users is not None else 1)
     return Limits(
         demand=demand,
         max_nodes=c.max_nodes,
         budget=None if c.budget is None else money_to_int(exact(c.budget), scale, rounding="floor"),
-        max_power_w=c.max_power_w,
+        max_power_w=power_cap,
         stock=dict(c.stock),
         max_skus=c.max_skus,
         spare=c.spare_nodes > 0,
+        max_racks=c.max_racks,
     )
 
 
@@ -58,6 +66,8 @@ class Prepared:
     fabric: Fabric | None = None                         # scale-out network of multi-node replicas
     fabric_needs: dict[str, FabricNeed] = field(default_factory=dict)
     fabric_prices: dict[str, FabricPrices] = field(default_factory=dict)
+    racks: Racks | None = None                           # racks per node type
+    rack_kinds: dict[str, RackKind] = field(default_factory=dict)
 
     @property
     def prune_needs(self) -> dict[str, tuple[str, int, int, int]]:
@@ -71,6 +81,13 @@ class Prepared:
 def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, same_sku: bool = False) -> Prepared:
     candidates = prepare(catalog, problem)
     limits = limits_for(problem, candidates.money_scale)
+    kinds = rack_kinds(catalog, problem, candidates.currency,
+                       {u.sku: (u.node.platform, u.node.power_w) for u in candidates.units})
+    unracked = {k: kind.why_not() for k, kind in kinds.items() if kind.per_rack == 0}
+    if unracked:  # a node that fits no rack cannot be bought
+        candidates = dataclasses.replace(
+            candidates, units=[u for u in candidates.units if u.sku not in unracked],
+            filtered={**candidates.filtered, **{k: why for k, why in unracked.items()}})
     if not candidates.units:
         raise explain_infeasible(catalog, problem, candidates, limits)
     offers = offer_model(candidates, problem)
@@ -84,10 +101,16 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
         else list(candidates.units)
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
+    racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack,
+                                         price=money_to_int(kind.price, scale, rounding="ceil"),
+                                         hosting=money_to_int(rates.hosting(0, 1), scale, rounding="ceil") if rates else 0)
+                               for k, kind in sorted(kinds.items()) if kind.per_rack > 0),
+                  units={u.id: (u.sku, u.nodes) for u in candidates.units})
     tco = {u.id: money_to_int(rates.energy(u.power_w, _typical(u)) + rates.hosting(u.nodes), scale, rounding="ceil")
            for u in candidates.units} if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
-                    offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices)
+                    offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
+                    rack_kinds=kinds)
 
 
 def _typical(u: Unit) -> int | None:
@@ -119,7 +142,7 @@ def plan_tco(plan: Plan, rates: TcoRates | None) -> TcoBreakdown | None:
         return None
     energy = sum((rates.energy(l.power_w, None if l.node_typical_power_w is None else l.node_typical_power_w * l.nodes)
                   for l in plan.lines), Fraction(0)) + rates.energy(sum(n.power_w for n in plan.network))
-    hosting = rates.hosting(plan.totals.nodes)
+    hosting = rates.hosting(plan.totals.nodes, sum(r.racks for r in plan.racks))
     return TcoBreakdown(capex=plan.totals.cost, energy=energy, hosting=hosting,
                         total=plan.totals.cost + energy + hosting, years=rates.years,
                         price_per_kwh=rates.price_per_kwh, pue=rates.pue)
@@ -163,6 +186,28 @@ def _allocate(lines_needs: list[tuple[str, list[tuple[str, int]]]],
         costs[line_id] = total
         sellers[line_id] = tuple(sorted(names))
     return costs, sellers
+
+
+def _racks(prep: Prepared, solution: Solution, lines: list[PlanLine]) -> tuple[list[RackLine], tuple[Purchase, ...]]:
+    """The racks of each node type the plan buys (the solver's counts) and their bill-of-materials rows."""
+    units = prep.by_id()
+    nodes: dict[str, int] = {}
+    for uid, r in solution.replicas.items():
+        nodes[units[uid].sku] = nodes.get(units[uid].sku, 0) + units[uid].nodes * r
+    out, buys = [], []
+    for sku, n in sorted(nodes.items()):
+        kind = prep.rack_kinds[sku]
+        count = solution.racks.get(sku, -(-n // kind.per_rack))
+        out.append(RackLine(node_type=sku, rack=kind.rack.id, cooling=kind.rack.cooling, racks=count, nodes=n,
+                            nodes_per_rack=kind.per_rack, node_power_w=kind.node_power_w, limit_kw=kind.limit_kw,
+                            cost=kind.price * count))
+        if kind.offer is not None and count:
+            o = kind.offer
+            buys.append(Purchase(item=kind.rack.id, kind="rack", description=kind.rack.name, seller=o.seller,
+                                 quantity=count, unit_price=o.price, condition=o.offer.condition,
+                                 warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
+                                 offer=o.key, source=o.offer.source, date=o.offer.price_date))
+    return out, tuple(buys)
 
 
 def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tuple[Purchase, ...]]:
@@ -257,6 +302,11 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     notes += _class_notes([units[uid] for uid in sorted(solution.replicas)], purchases)
     network, network_buys = _network(prep, solution)
     purchases += network_buys
+    racks, rack_buys = _racks(prep, solution, lines)
+    purchases += rack_buys
+    if any(r.cost == 0 for r in racks) and not problem.tco.hosting_per_rack_year:
+        notes.append(f"racks counted, not priced: {sum(r.racks for r in racks)} (name racks-usd-2026 in "
+                     f"network_prices to buy them, or give tco.hosting_per_rack_year)")
     if any(not n.priced for n in network):
         notes.append("scale-out network not fully priced (no switch or cable offer for "
                      + ", ".join(n.fabric for n in network if not n.priced)
@@ -270,7 +320,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
         bound = float(money_from_int(solution.bound, c.money_scale)) if objective in ("cost", "tco") \
             else float(solution.bound)
     plan = Plan.from_lines(
-        lines, c.currency, network=tuple(network), status=solution.status, objective=objective, objective_value=Fraction(0),
+        lines, c.currency, network=tuple(network), racks=tuple(racks), pue=problem.tco.pue, status=solution.status, objective=objective, objective_value=Fraction(0),
         problem=problem.name, model=problem.model, users_demanded=problem.workload.concurrent_users,
         price_list=c.price_list,
         solver=SolverInfo(seconds=solution.seconds, gap=solution.gap, bound=bound,
@@ -286,7 +336,8 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
     """The optimal plan for `problem`; raises InfeasibleError (with an explanation) if none exists."""
     prep = prepare_problem(catalog, problem)
     solution = solve_units(prep.units, prep.limits, problem.objective, options,
-                           tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers, fabric=prep.fabric)
+                           tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers, fabric=prep.fabric,
+                           racks=prep.racks)
     if solution is None:
         raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
     plan = plan_from_solution(prep, solution, problem.objective)

@@ -219,3 +219,83 @@ def test_platform_nics_match_their_network_bandwidth(catalog):
     for p in catalog.platforms.values():
         if p.nics:
             assert sum(n.count * n.gbps for n in p.nics) / 8 == p.network_gbs, p.id
+
+
+# -- racks and facility ---------------------------------------------------------------------
+def test_racks_are_counted_and_their_price_and_limit_move_the_optimum():
+    """Two node types serving 10 users per node: A at 100 (one node per rack: it draws the rack's
+    whole limit), B at 120 (four per rack). 40 users need 4 nodes, k of them A, taking
+    k + ⌈(4 − k)/4⌉ racks:
+    - racks free, no limit: 4 × A = 400 (4 racks);
+    - at most 2 racks: k + ⌈(4 − k)/4⌉ ≤ 2 allows k ≤ 1; k = 1 costs 100 + 3 × 120 = 460 < 480 (k = 0);
+    - racks at 50 each: k = 4: 400 + 200 = 600; k = 1: 460 + 100 = 560; k = 0: 480 + 50 = 530, so B."""
+    from optimizer.model import Limits, RackGroup, Racks, solve_units
+    from tests.synthetic import FakeUnit
+
+    a = FakeUnit("a", users=10, cost=100, power_w=30_000, nodes=1, gpus=8, accelerator_id="x", sku="A")
+    b = FakeUnit("b", users=10, cost=120, power_w=10_000, nodes=1, gpus=8, accelerator_id="y", sku="B")
+
+    def racks(price):
+        return Racks(groups=(RackGroup("A", per_rack=1, price=price), RackGroup("B", per_rack=4, price=price)),
+                     units={"a": ("A", 1), "b": ("B", 1)})
+
+    free = solve_units([a, b], Limits(demand=40), "cost", racks=racks(0))
+    assert free.replicas == {"a": 4} and free.racks == {"A": 4} and free.values["cost"] == 400
+    capped = solve_units([a, b], Limits(demand=40, max_racks=2), "cost", racks=racks(0))
+    assert capped.replicas == {"a": 1, "b": 3} and capped.racks == {"A": 1, "B": 1} and capped.values["cost"] == 460
+    priced = solve_units([a, b], Limits(demand=40), "cost", racks=racks(50))
+    assert priced.replicas == {"b": 4} and priced.values["cost"] == 530
+
+
+def _one_node_problem(**constraints):
+    path = next(p for p in PROBLEMS if p.stem == "deepseek-r1-seed-nvidia-one-node")
+    from optimizer import with_overrides
+
+    problem = load_problem(path)
+    return with_overrides(problem, {("constraints", k): (f"--{k}", v) for k, v in constraints.items()})
+
+
+def test_the_plan_lists_racks_and_their_load(catalog):
+    # one self-built 8×H200 (8U, 10.2 kW maximum) in a 42U, 40 kW air-cooled rack: min(42 // 8, 40 // 10.2) = 3 per rack
+    plan = optimize(catalog, _one_node_problem())
+    [r] = plan.racks
+    assert (r.rack, r.racks, r.nodes, r.nodes_per_rack, r.fullest_rack_kw) == ("rack-42u-air", 1, 1, 3, 10.2)
+    assert plan.facility_power_w == round(10_200 * 1.4)
+
+
+def test_a_node_above_the_rack_limit_is_filtered_with_the_reason(catalog):
+    from optimizer.racks import rack_kinds
+
+    problem = _one_node_problem(max_rack_kw=10)
+    with pytest.raises(InfeasibleError):
+        optimize(catalog, problem)   # one 8×H200 node draws 10.2 kW > 10 kW
+    h200 = catalog.systems["hgx-h200-8x"]
+    kind = rack_kinds(catalog, problem, "CNY", {"hgx-h200-8x": (catalog.platforms[h200.platform], 10_200)})
+    assert kind["hgx-h200-8x"].per_rack == 0
+    assert kind["hgx-h200-8x"].why_not() == ("one node draws 10.2 kW, more than the 10 kW per air-cooled rack "
+                                             "(constraints.max_rack_kw)")
+    # a GB200 NVL72 rack (132 kW maximum, liquid-cooled, 48U) fills one 48U liquid-cooled rack
+    nvl = catalog.systems["gb200-nvl72"]
+    kind = rack_kinds(catalog, problem, "CNY", {"gb200-nvl72": (catalog.platforms[nvl.platform], nvl.max_power_w)})
+    assert (kind["gb200-nvl72"].rack.id, kind["gb200-nvl72"].per_rack) == ("rack-48u-liquid", 1)
+
+
+def test_the_site_cap_counts_the_facility_draw(catalog):
+    # 10.2 kW × PUE 1.4 = 14.28 kW: a 14 kW site cannot take the only one-node answer, a 14.3 kW site can
+    with pytest.raises(InfeasibleError):
+        optimize(catalog, _one_node_problem(max_site_kw=14))
+    plan = optimize(catalog, _one_node_problem(max_site_kw=14.3))
+    assert plan.totals.power_w * 1.4 <= 14_300
+
+
+def test_the_checker_catches_too_few_racks_and_a_missing_fabric(catalog):
+    from optimizer import check_plan
+
+    plan = optimize(catalog, _one_node_problem())
+    short = plan.model_copy(update={"racks": (plan.racks[0].model_copy(update={"racks": 0}),)})
+    assert any("need 1 racks" in v for v in check_plan(short, catalog, _one_node_problem()))
+    path = next(p for p in PROBLEMS if p.stem == "deepseek-r1-seed-nvidia")
+    problem = load_problem(path)
+    two = optimize(catalog, problem)
+    bare = two.model_copy(update={"network": ()})
+    assert any("infiniband-400 fabric" in v and "buys none" in v for v in check_plan(bare, catalog, problem))
