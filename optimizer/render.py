@@ -150,9 +150,14 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         ("Fits", "yes" if est.fits else f"NO — {est.why_not}"),
     ]
     if est.engine_settings:
-        labels.insert(3, ("Engine settings", _settings_text(est.engine_settings)))
+        st = est.engine_settings
+        batch = "engine default" if st.get("max_batch") is None else f"{st['max_batch']:,}"
+        labels.insert(3, ("Engine settings", f"utilization {st['memory_utilization']:g}, max batch {batch}, "
+                                             f"{st['max_batched_tokens']:,} tokens/step"))
+        labels.insert(4, ("", f"max_model_len {st['max_model_len']:,}, "
+                              + ("eager (no CUDA graphs)" if st.get("eager") else "CUDA graphs")))
         if est.engine_defaults_version:
-            labels.insert(4, ("Engine defaults from", est.engine_defaults_version))
+            labels.insert(5, ("Defaults from", est.engine_defaults_version))
     breakdown: list[tuple[str, str]] = []
     if est.memory_gib:
         names = {"total": "total (visible)", "usable": "usable", "weights": "weights",
@@ -181,8 +186,16 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         return "\n".join(out + [f"- {n}" for n in est.notes]) + "\n"
     if breakdown:
         labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + breakdown
+    import textwrap
+
     width = max(len(k) for k, _ in labels)
-    out = [f"{k:<{width}}  {v}" for k, v in labels] + [f"Note: {n}" for n in est.notes]
+    out = []
+    for k, v in labels:
+        # Wrap long values (the verdict's reason) to an 80-column terminal, continuing under the value.
+        parts = textwrap.wrap(v, 78 - width, break_on_hyphens=False) or [""]
+        out += [f"{k:<{width}}  {parts[0]}"] + [f"{'':<{width}}  {p}" for p in parts[1:]]
+    for n in est.notes:
+        out += textwrap.wrap(f"Note: {n}", 80, subsequent_indent="  ", break_on_hyphens=False)
     return "\n".join(out) + "\n"
 
 

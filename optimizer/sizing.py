@@ -256,7 +256,8 @@ def ffn_sizes(model: Model) -> tuple[float, float]:
     moe_i = 0.0
     expert_params = 0.0
     if model.moe:
-        moe_i = model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * h)
+        # Rounded: the catalog's expert_params_b carries two decimals (gpt-oss-120b: 2,879.97 → 2,880).
+        moe_i = float(round(model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * h)))
         expert_params = model.moe.expert_params_b * 1e9
     body = model.params_b * 1e9 - _embedding_params(model) - expert_params
     dense_i = max(body / model.layers - attention, 0.0) / (3 * h)
