@@ -79,7 +79,7 @@ class Estimate:
     memory_gb: float
     kv_budget_per_gpu_gb: float
     kv_bytes_per_token: float
-    kv_capacity_tokens: int
+    kv_capacity_tokens: int         # what the KV cache holds (logged before any start-up check)
     context_tokens: int
     max_concurrency: int
     fits: bool
@@ -205,7 +205,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
         tp=fit.layout.tp, pp=fit.layout.pp, dp_attention=fit.layout.dp_attention,
         weights_gb=fit.weights_bytes / sizing.GB, weights_per_gpu_gb=fit.weights_per_gpu / sizing.GB,
         memory_gb=acc.memory_gb * gpus, kv_budget_per_gpu_gb=fit.kv_budget_per_gpu / sizing.GB,
-        kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens if fits else 0,
+        kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens,
         context_tokens=context, max_concurrency=max_conc if fits else 0, fits=fits, why_not=why_not,
         engine_settings=fit.settings.to_json() if fit.settings else {},
         engine_defaults_version=chosen.memory.defaults_version,

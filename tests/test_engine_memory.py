@@ -182,3 +182,20 @@ def test_estimate_json_breakdown_adds_up_like_the_start_up_log(cat):
     assert data["fits"] is True and data["why_not"] is None
     assert data["engine_settings"]["max_model_len"] == 16000 and data["kv_capacity_tokens"] > 0
     assert json.dumps(data)   # serialisable
+
+
+def test_validate_reads_the_memory_rows_by_default_with_their_settings(cat):
+    from optimizer.validate import VERDICT_METRICS, bundled_memory_measurements, read_cases, validate
+
+    cases, skipped = read_cases(bundled_memory_measurements(), cat)
+    assert not skipped and len(cases) >= 20
+    by_id = {c.id: c for c in cases}
+    # Settings columns are inputs: MEM-17 ran at utilization 0.95, max_model_len 131,072, 1,024 batched tokens.
+    c = by_id["MEM-17"]
+    assert (c.memory_utilization, c.max_model_len, c.max_batched_tokens) == (0.95, 131072, 1024)
+    assert by_id["MEM-24"].eager and not by_id["MEM-23"].eager
+    report = validate(cat)
+    ids = {r.case.id for r in report.results}
+    assert {"MEM-01", "MEM-30"} <= ids                     # the bundled default reads the memory file too
+    verdicts = [r for r in report.results if r.case.metric in VERDICT_METRICS]
+    assert verdicts and all(r.error == 0 for r in verdicts), [(r.case.id, r.predicted) for r in verdicts]
