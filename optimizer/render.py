@@ -167,6 +167,8 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
                      for k, v in est.memory_gib.items()]
         breakdown.append(("  one max_model_len request", f"{est.max_model_len_kv_gib:>7,.2f} GiB  "
                           f"KV of {est.engine_settings.get('max_model_len', 0):,} tokens"))
+        breakdown.append(("  max concurrency", f"{est.max_model_len_concurrency:>7,.2f} x    "
+                          "'Maximum concurrency' (max_model_len)"))
     if est.decode_tokens_per_s_per_user is not None:
         labels += [("Concurrency", f"{est.concurrency:,}"),
                    ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),

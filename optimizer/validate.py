@@ -393,8 +393,8 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
     if m == "kv_cache_tokens":
         return float(est.kv_capacity_tokens), est
     if m == "max_concurrency":
-        if case.request_tokens:  # vLLM reports cache tokens / max_model_len, a fraction
-            return est.kv_capacity_tokens / case.request_tokens, est
+        if case.request_tokens:  # vLLM: KV cache / one max_model_len request's KV (windowed layers as it counts them)
+            return est.max_model_len_concurrency, est
         return float(est.max_concurrency), est
     if m == "model_memory_gb":
         return est.weights_per_gpu_gb * (1e9 / 2**30 if case.unit_gib else 1), est
