@@ -434,8 +434,9 @@ def validate(catalog: Catalog, path: str | Path | None = None) -> Report:
             report.results.append(Result(case, value, 0.0 if value == case.measured else 1.0,
                                          "" if est.fits else (est.why_not or "").split(":")[0][:48]))
             continue
-        if value is not None and (case.metric in ("kv_cache_gib", "model_memory_gb", "kv_cache_tokens")
-                                  or (case.metric == "max_concurrency" and case.request_tokens)):
+        token_metric = case.metric == "kv_cache_tokens" or (case.metric == "max_concurrency" and case.request_tokens)
+        if value is not None and (case.metric in ("kv_cache_gib", "model_memory_gb")
+                                  or (token_metric and est.memory_gib.get("kv_cache", 0) > 0)):
             # What the start-up log prints before any start-up check: comparable whether or not it starts.
             report.results.append(Result(case, value, value / case.measured - 1 if case.measured else None))
             continue
