@@ -229,7 +229,8 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
                 for pl in sorted(catalog.price_lists.values(), key=lambda p: p.id) for o in pl.offers]
     if section == "engines":
         return [{"id": e.id, "name": e.name, "formats": ",".join(e.formats), "memory_model": e.memory_model,
-                 "utilization": e.memory_utilization, "families": ",".join(e.families), "source": e.source}
+                 "utilization": e.memory_utilization, "defaults": e.memory.defaults_version,
+                 "families": ",".join(e.families), "source": e.source}
                 for e in sorted(catalog.engines.values(), key=lambda e: e.id)]
     raise ValueError(section)
 
