@@ -199,3 +199,17 @@ def test_validate_reads_the_memory_rows_by_default_with_their_settings(cat):
     assert {"MEM-01", "MEM-30"} <= ids                     # the bundled default reads the memory file too
     verdicts = [r for r in report.results if r.case.metric in VERDICT_METRICS]
     assert verdicts and all(r.error == 0 for r in verdicts), [(r.case.id, r.predicted) for r in verdicts]
+
+
+def test_weights_per_rank_shard_as_the_engines_shard_them():
+    parts = sizing.WeightParts(embeddings=2.0e9, dense=10.0e9, experts=80.0e9)
+    # Tensor parallel 8 splits everything (vocabulary-parallel embedding and head too): 92e9 / 8.
+    assert sizing.weights_per_rank(parts, sizing.Layout(tp=8, pp=1)) == pytest.approx(92e9 / 8)
+    # tp 4 × pp 2: each stage holds half the layers and one of embedding/head, split 4 ways.
+    assert sizing.weights_per_rank(parts, sizing.Layout(tp=4, pp=2)) == pytest.approx((90e9 / 2 + 1e9) / 4)
+    # Data-parallel attention over 8 ranks: embeddings and dense whole on every rank, experts / 8.
+    assert sizing.weights_per_rank(parts, sizing.Layout(tp=8, pp=1, dp_attention=True)) == \
+        pytest.approx(2e9 + 10e9 + 80e9 / 8)
+    # ... and over 2 stages: half the dense layers, one of embedding/head, experts / 16.
+    assert sizing.weights_per_rank(parts, sizing.Layout(tp=8, pp=2, dp_attention=True)) == \
+        pytest.approx(5e9 + 1e9 + 80e9 / 16)
