@@ -342,8 +342,8 @@ class EngineMemory(Record):
     fixed_reserve_gib: float = Field(0.0, ge=0, description="fixed: memory held back per accelerator.")
     fixed_reserve_host_gib: float = Field(0.0, ge=0, description="fixed: memory held back per CPU socket "
                                           "(operating system, page cache).")
-    large_defaults_exclude_families: list[Family] = Field(default_factory=list, description="Families that keep "
-                                                          "the small-memory defaults whatever their memory (vLLM: A100).")
+    large_defaults_exclude: list[Slug] = Field(default_factory=list, description="Accelerator ids that keep the "
+                                               "small-memory defaults whatever their memory (vLLM: A100).")
     source: str = Field(min_length=3, description="Public source files and start-up logs of these figures.")
 
     @model_validator(mode="after")

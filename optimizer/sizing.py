@@ -221,8 +221,8 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
     """
     g = given or EngineSettings()
     memory_gib = acc.memory_bytes / GIB
-    # Families that keep the small-memory defaults whatever their memory (vLLM: A100) use the lowest tier.
-    tier_gib = 1.0 if acc.family in engine.memory.large_defaults_exclude_families else memory_gib
+    # Cards that keep the small-memory defaults whatever their memory (vLLM: A100) use the lowest tier.
+    tier_gib = 1.0 if acc.id in engine.memory.large_defaults_exclude else memory_gib
     if g.memory_utilization is not None:
         util = g.memory_utilization
     elif engine.memory.rule == "sglang":
