@@ -84,8 +84,10 @@ class Accelerator(Sourced):
     year: int | None = Field(None, ge=2010, le=2035)
     form_factor: FormFactor
     memory_gb: float = Field(gt=0, le=100_000, description="Memory as the vendor states it (HBM '80 GB' parts hold 80 GiB).")
-    visible_memory_gib: float | None = Field(None, gt=0, description="Memory the driver reports (nvidia-smi/rocm-smi "
-                                             "total, GiB); what engines size their budget from. Default: memory_gb × 10^9 B.")
+    visible_memory_gib: float | None = Field(None, gt=0, description="Memory the driver reports to the engine "
+                                             "(torch.cuda.mem_get_info total, as vLLM's 'total_gpu_memory' and PyTorch's "
+                                             "'total capacity' print it), GiB; what engines size their budget from. "
+                                             "Default: memory_gb × 10^9 B.")
     memory_type: str = ""
     memory_bandwidth_gbs: float = Field(gt=0, le=100_000, description="Peak memory bandwidth, GB/s.")
     tflops: dict[Dtype, float] = Field(description="Dense peak TFLOPS (TOPS for int8) per datatype, no sparsity.")
@@ -382,8 +384,8 @@ class EngineMemory(Record):
     fixed_reserve_gib: float = Field(0.0, ge=0, description="fixed: memory held back per accelerator.")
     fixed_reserve_host_gib: float = Field(0.0, ge=0, description="fixed: memory held back per CPU socket "
                                           "(operating system, page cache).")
-    large_defaults_exclude_families: list[Family] = Field(default_factory=list, description="Families that keep "
-                                                          "the small-memory defaults whatever their memory (vLLM: A100).")
+    large_defaults_exclude: list[Slug] = Field(default_factory=list, description="Accelerator ids that keep the "
+                                               "small-memory defaults whatever their memory (vLLM: A100).")
     source: str = Field(min_length=3, description="Public source files and start-up logs of these figures.")
 
     @model_validator(mode="after")

@@ -112,6 +112,8 @@ def _miss_sentence(miss, model, problem: Problem) -> str:
                 f"{w.min_tokens_per_s:g} tok/s are asked")
     if cap.limit == "ttft":
         return f"{what} answer the first token after {cap.ttft_s:,.2f} s at best; {w.max_ttft_s:g} s are allowed"
+    if cap.limit == "start" and fit.why_not:
+        return f"{what} would not start: {fit.why_not}"
     usable = fit.gpus * (fit.kv_budget_per_gpu + fit.weights_per_gpu)
     need = fit.weights_bytes
     if w.kv_reserve_gb is not None:

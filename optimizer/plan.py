@@ -93,7 +93,7 @@ class PlanLine(_Record):
             "system": self.system, "gpus_per_node": self.gpus_per_node, "nodes": self.nodes,
             "nodes_per_replica": self.nodes_per_replica, "replicas": self.replicas, "precision": self.precision,
             "engine": self.engine, "kv_dtype": self.kv_dtype, "dp_attention": self.dp_attention,
-            "users": self.users, "users_per_replica": self.users_per_replica,
+            "engine_settings": dict(self.engine_settings), "users": self.users, "users_per_replica": self.users_per_replica,
             "tokens_per_s_per_user": _round(self.tokens_per_s_per_user),
             "output_tokens_per_s": _round(None if self.output_tokens_per_s_per_replica is None
                                           else self.output_tokens_per_s_per_replica * self.replicas),

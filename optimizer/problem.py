@@ -280,8 +280,13 @@ def load_problem(path: str | Path) -> Problem:
 
 
 def problem_from_fields(fields: dict[str, Any], flag_names: dict[tuple, str] | None = None) -> Problem:
-    """A problem from a nested dict of fields (the CLI's flags-only form)."""
-    problem = _validate(fields, None, "command line")
+    """A problem from a nested dict of fields (the CLI's flags-only form); errors name the flag."""
+    try:
+        problem = Problem.model_validate(fields)
+    except ValidationError as exc:
+        loc = tuple(exc.errors(include_url=False)[0]["loc"])
+        origin = (flag_names or {}).get(loc, "command line")
+        raise ProblemError(describe_errors(exc, Problem, None, origin)) from None
     return _with_locations(problem, None, flag_names)
 
 

@@ -169,9 +169,14 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         ("Fits", "yes" if est.fits else f"NO — {est.why_not}"),
     ]
     if est.engine_settings:
-        labels.insert(3, ("Engine settings", _settings_text(est.engine_settings)))
+        st = est.engine_settings
+        batch = "engine default" if st.get("max_batch") is None else f"{st['max_batch']:,}"
+        labels.insert(3, ("Engine settings", f"utilization {st['memory_utilization']:g}, max batch {batch}, "
+                                             f"{st['max_batched_tokens']:,} tokens/step"))
+        labels.insert(4, ("", f"max_model_len {st['max_model_len']:,}, "
+                              + ("eager (no CUDA graphs)" if st.get("eager") else "CUDA graphs")))
         if est.engine_defaults_version:
-            labels.insert(4, ("Engine defaults from", est.engine_defaults_version))
+            labels.insert(5, ("Defaults from", est.engine_defaults_version))
     breakdown: list[tuple[str, str]] = []
     if est.memory_gib:
         names = {"total": "total (visible)", "usable": "usable", "weights": "weights",
@@ -181,6 +186,8 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
                      for k, v in est.memory_gib.items()]
         breakdown.append(("  one max_model_len request", f"{est.max_model_len_kv_gib:>7,.2f} GiB  "
                           f"KV of {est.engine_settings.get('max_model_len', 0):,} tokens"))
+        breakdown.append(("  max concurrency", f"{est.max_model_len_concurrency:>7,.2f} x    "
+                          "'Maximum concurrency' (max_model_len)"))
     if est.decode_tokens_per_s_per_user is not None:
         labels += [("Concurrency", f"{est.concurrency:,}"),
                    ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
@@ -200,8 +207,16 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         return "\n".join(out + [f"- {n}" for n in est.notes]) + "\n"
     if breakdown:
         labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + breakdown
+    import textwrap
+
     width = max(len(k) for k, _ in labels)
-    out = [f"{k:<{width}}  {v}" for k, v in labels] + [f"Note: {n}" for n in est.notes]
+    out = []
+    for k, v in labels:
+        # Wrap long values (the verdict's reason) to an 80-column terminal, continuing under the value.
+        parts = textwrap.wrap(v, 78 - width, break_on_hyphens=False) or [""]
+        out += [f"{k:<{width}}  {parts[0]}"] + [f"{'':<{width}}  {p}" for p in parts[1:]]
+    for n in est.notes:
+        out += textwrap.wrap(f"Note: {n}", 80, subsequent_indent="  ", break_on_hyphens=False)
     return "\n".join(out) + "\n"
 
 
@@ -233,7 +248,8 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
                 for pl in sorted(catalog.price_lists.values(), key=lambda p: p.id) for o in pl.offers]
     if section == "engines":
         return [{"id": e.id, "name": e.name, "formats": ",".join(e.formats), "memory_model": e.memory_model,
-                 "utilization": e.memory_utilization, "families": ",".join(e.families), "source": e.source}
+                 "utilization": e.memory_utilization, "defaults": e.memory.defaults_version,
+                 "families": ",".join(e.families), "source": e.source}
                 for e in sorted(catalog.engines.values(), key=lambda e: e.id)]
     raise ValueError(section)
 
