@@ -886,7 +886,7 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
         model = Model(id=_slug(name), name=name, hf_repo=str(repo), params_b=_billions(total),
                       active_params_b=_billions(active), layers=build.layers, hidden_size=build.hidden,
                       intermediate_size=build.intermediate or (moe.moe_intermediate_size if moe else 1),
-                      vocab_size=build.vocab, tied_embeddings=build.tied, vision_params_b=_billions(p.vision),
+                      vocab_size=build.vocab, tie_word_embeddings=build.tied, vision_params_b=_billions(p.vision),
                       attention=att, moe=moe, max_context=build.max_context, native_precision=native.id,
                       variants=variants, notes=" ".join(notes), source=source, date=_today())
     except ValueError as exc:  # pydantic's ValidationError is a ValueError

@@ -335,7 +335,8 @@ class Model(Sourced):
     intermediate_size: int = Field(gt=0, description="Hidden width of a dense layer's MLP (config.json "
                                    "intermediate_size); for all-MoE models the shared expert's or the expert's.")
     vocab_size: int = Field(gt=0)
-    tied_embeddings: bool = Field(False, description="The output head reuses the input embedding matrix.")
+    tie_word_embeddings: bool = Field(False, description="The output head reuses the input embedding matrix "
+                                      "(config.json tie_word_embeddings).")
     vision_params_b: float = Field(0.0, ge=0, description="Parameters of a vision encoder and projector, "
                                    "billions (included in params_b).")
     attention: Attention

@@ -78,7 +78,7 @@ def test_gemma_4_sliding_and_global_layers_have_their_own_heads():
     text = attn + 30 * 3 * h * 2112 + experts + 30 * h * 128 + V * h  # tied embeddings: no separate head
     _close((m.params_b - m.vision_params_b) * 1e9, text)
     _close(m.active_params_b * 1e9, text - experts + experts * 8 / 128)
-    assert m.tied_embeddings and 0.3 < m.vision_params_b < 0.6      # a SigLIP-size encoder
+    assert m.tie_word_embeddings and 0.3 < m.vision_params_b < 0.6      # a SigLIP-size encoder
 
 
 def test_mimo_v2_flash_value_dims_differ_from_key_dims():
