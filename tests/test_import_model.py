@@ -443,3 +443,13 @@ def test_sliding_window_patterns_without_layer_types(tmp_path, arch, extra, slid
     assert m.attention.window_layers == sliding
     per_layer = 2 * 4 * 128 * 2
     assert sizing.kv_bytes_per_request(m, "bf16", 2048) == per_layer * ((36 - sliding) * 2048 + sliding * 512)
+
+
+def test_tensor_parallel_ranks_keep_their_share_of_each_layer_kinds_heads():
+    m = load_catalog().models["gemma-4-26b-a4b"]
+    # tp 8: sliding layers 8 KV heads -> 1 per rank; global layers 2 KV heads -> 1 per rank (replicated).
+    per_rank = 25 * 2 * 1 * 256 * 2 + 5 * 2 * 1 * 512 * 2
+    assert sizing.kv_rank_bytes_per_token(m, "bf16", sizing.Layout(tp=8, pp=1)) == per_rank
+    # tp 2: 4 sliding heads and 1 global head per rank.
+    assert sizing.kv_rank_bytes_per_token(m, "bf16", sizing.Layout(tp=2, pp=1)) == \
+        25 * 2 * 4 * 256 * 2 + 5 * 2 * 1 * 512 * 2
