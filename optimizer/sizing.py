@@ -187,19 +187,25 @@ def state_bytes_per_request(model: Model) -> float:
     return att.linear_layers * (att.state_bytes_per_layer or 0.0)
 
 
-def kv_bytes_per_request(model: Model, kv_dtype: str, context_tokens: int) -> float:
+def kv_bytes_per_request(model: Model, kv_dtype: str, context_tokens: int, tp: int = 1) -> float:
     """Cache bytes one sequence of `context_tokens` holds, whole model: full layers keep every
     token, windowed layers at most `window_tokens`, compressed layers one entry per `ratio`
     tokens (rounded up) on top of their window, indexer keys for every token, plus the fixed
-    state of linear layers (`state_bytes_per_request`)."""
+    state of linear layers (`state_bytes_per_request`).
+
+    With `tp` > 1: what one of `tp` tensor-parallel ranks holds of it — ceil(heads / tp) KV heads
+    of each layer kind, the MLA latent and indexer keys whole (replicated), the linear layers'
+    state split by heads (vLLM's MambaStateShapeCalculator divides heads and conv channels by tp).
+    """
     att = model.attention
-    full, window = _layer_entries(model, kv_dtype)
+    full, window = _layer_entries(model, kv_dtype, tp=tp)
     full_layers = model.kv_layers - att.window_layers
     windowed = att.window_layers * window * min(context_tokens, att.window_tokens or context_tokens)
     compressed = sum(c.layers * (full + (att.indexer_bytes_per_token or 0.0) * c.indexer)
                      * math.ceil(context_tokens / c.ratio) for c in att.compressed)
     indexer = att.indexer_layers * (att.indexer_bytes_per_token or 0.0) * context_tokens
-    return full_layers * full * context_tokens + windowed + compressed + indexer + state_bytes_per_request(model)
+    state = state_bytes_per_request(model) / tp
+    return full_layers * full * context_tokens + windowed + compressed + indexer + state
 
 
 @dataclass(frozen=True)

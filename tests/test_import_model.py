@@ -453,3 +453,12 @@ def test_tensor_parallel_ranks_keep_their_share_of_each_layer_kinds_heads():
     # tp 2: 4 sliding heads and 1 global head per rank.
     assert sizing.kv_rank_bytes_per_token(m, "bf16", sizing.Layout(tp=2, pp=1)) == \
         25 * 2 * 4 * 256 * 2 + 5 * 2 * 1 * 512 * 2
+
+
+def test_a_tensor_parallel_rank_holds_its_share_of_a_request():
+    m = load_catalog().models["qwen3.5-27b"]
+    # tp 8: 16 full layers keep ceil(4/8) = 1 KV head of 256 dims; the 48 Gated DeltaNet states split
+    # 8 ways by heads.
+    state = 48 * (3 * (2 * 16 * 128 + 48 * 128) * 2 + 48 * 128 * 128 * 4)
+    assert sizing.kv_bytes_per_request(m, "bf16", 3000, tp=8) == 16 * 2 * 1 * 256 * 2 * 3000 + state / 8
+    assert sizing.kv_bytes_per_request(m, "bf16", 3000) == 16 * 2 * 4 * 256 * 2 * 3000 + state
