@@ -123,7 +123,11 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: li
                   r.date])
     for eng in sorted({l.engine for p in plans for l in p.lines}):
         e = catalog.engines[eng]
-        a.append([f"engine {eng}", f"memory utilization {e.memory_utilization}, {e.memory_model}", e.source, e.date])
+        settings = sorted({tuple(sorted(l.engine_settings.items())) for p in plans for l in p.lines
+                           if l.engine == eng and l.engine_settings})
+        assumed = "; ".join(", ".join(f"{k} {v}" for k, v in s) for s in settings)
+        a.append([f"engine {eng}", f"{e.memory.defaults_version} memory rule ({e.memory_model})"
+                  + (f"; settings assumed: {assumed}" if assumed else ""), e.memory.source, e.date])
     for p in sorted({p for plan in plans for p in plan.purchases}, key=lambda p: p.offer):
         a.append([f"offer {p.offer}", f"{p.item} from {p.seller} at {money_json(p.unit_price)}", p.source, p.date])
     a.append(["sizing", "users per replica = largest concurrency the KV cache holds that keeps every user at the "
