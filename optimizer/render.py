@@ -178,7 +178,11 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["field", "value"])
-        w.writerows([[k, v] for k, v in data.items() if k != "notes"])
+        for k, v in data.items():
+            if k in ("notes", "memory_log_lines"):
+                continue
+            # Nested records (memory_gib, engine_settings) flatten to one row per field: memory_gib.kv_cache.
+            w.writerows([[f"{k}.{sub}", x] for sub, x in v.items()] if isinstance(v, dict) else [[k, v]])
         return buf.getvalue()
     if fmt == "md":
         if breakdown:
