@@ -228,3 +228,18 @@ def test_sglang_pool_is_the_static_fraction_less_weights_and_pre_load_memory(cat
     cell = 94 * 1 * 128 * 2 * 2                            # 94 layers × 1 KV head per rank × 128 × (K, V) × 2 B
     assert fit.kv_capacity_tokens == int(kv // cell)
     assert abs(fit.kv_capacity_tokens / 367_404 - 1) < 0.02
+
+
+def test_problem_file_engine_settings_and_flags_override_them(tmp_path):
+    from optimizer.problem import load_problem, with_overrides
+
+    path = tmp_path / "p.yaml"
+    path.write_text("model: llama-3.1-8b\nengine_settings:\n  memory_utilization: 0.8\n  max_model_len: 8192\n"
+                    "workload:\n  concurrent_users: 10\n")
+    prob = load_problem(path)
+    assert (prob.engine_settings.memory_utilization, prob.engine_settings.max_model_len) == (0.8, 8192)
+    assert not prob.engine_settings.eager and prob.engine_settings.max_batch is None
+    over = with_overrides(prob, {("engine_settings", "max_model_len"): ("--max-model-len", 4096),
+                                 ("engine_settings", "eager"): ("--eager", True)})
+    assert (over.engine_settings.memory_utilization, over.engine_settings.max_model_len) == (0.8, 4096)
+    assert over.engine_settings.eager and over.where("engine_settings", "max_model_len") == "--max-model-len"
