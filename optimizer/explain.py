@@ -67,6 +67,8 @@ def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> st
     if group == "max_nodes":
         return f"max_nodes {c.max_nodes}"
     if group == "max_power":
+        if c.max_power_w is None or (limits.max_power_w is not None and limits.max_power_w < c.max_power_w):
+            return f"max_site_kw {c.max_site_kw:g} kW (IT draw ≤ {limits.max_power_w:,} W at PUE {problem.tco.pue:g})"
         return f"max_power_w {c.max_power_w:,} W"
     if group == "max_skus":
         return f"max_skus {c.max_skus}"

@@ -89,6 +89,19 @@ def _settings_text(settings: dict[str, Any]) -> str:
     return ", ".join(parts + ["eager" if settings.get("eager") else "CUDA graphs"])
 
 
+def _network_text(n) -> str:
+    """One fabric class in words: 'infiniband-400: 16 node ports on 1 × ib-switch-ndr-64p, 16 links, 32 transceivers'."""
+    parts = []
+    if n.node_ports:
+        switches = " + ".join(f"{c} × {i}" for i, c, _ in n.switches) or "no switch priced"
+        parts.append(f"{n.node_ports} node ports of {n.nodes} nodes on {switches}"
+                     + (f" (two tiers, {n.uplinks} uplinks)" if n.uplinks else ""))
+    if n.direct_links:
+        parts.append(f"{n.direct_links} cables node to node (two-node replicas, no switch)")
+    parts.append(f"{n.links} links, {n.transceivers} transceivers, {_money(n.cost)}")
+    return f"{n.fabric}: " + "; ".join(parts)
+
+
 def render_plan(plan: Plan, fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
@@ -113,6 +126,12 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
     extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
               for l in plan.lines if l.engine_settings]
+    extra += [f"Network: {_network_text(n)}" for n in plan.network]
+    extra += [f"Racks: {r.racks} × {r.rack} for {r.nodes} × {r.node_type} ({r.nodes_per_rack} per rack; fullest "
+              f"rack {r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW, {r.cooling}-cooled)" for r in plan.racks]
+    if plan.facility_power_w is not None:
+        extra.append(f"Facility: {plan.facility_power_w / 1000:,.1f} kW = {plan.totals.power_w / 1000:,.1f} kW "
+                     f"maximum IT draw × PUE {plan.pue:g}")
     extra += [f"Buy: {p.quantity} × {p.item} from {p.seller} at {_money(p.unit_price)} = {_money(p.extended)}"
               + (f" ({p.condition})" if p.condition != "new" else "") for p in plan.purchases]
     extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
@@ -218,7 +237,7 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
                  "counts": ",".join(map(str, p.gpu_counts)), "base_power_w": p.base_power_w, "link": p.link,
                  "source": p.source, "date": p.date} for p in sorted(catalog.platforms.values(), key=lambda p: p.id)]
         rows += [{"id": s.id, "kind": "system", "name": s.name, "maker": s.maker, "form_factor": "",
-                  "accelerators": s.accelerator, "counts": str(s.count), "base_power_w": s.power_w or "",
+                  "accelerators": s.accelerator, "counts": str(s.count), "base_power_w": s.max_power_w or "",
                   "link": s.platform, "source": s.source, "date": s.date}
                  for s in sorted(catalog.systems.values(), key=lambda s: s.id)]
         return rows
