@@ -101,7 +101,7 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
         else list(candidates.units)
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
-    racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack,
+    racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack, racks_per_node=kind.racks_per_node,
                                          price=money_to_int(kind.price, scale, rounding="ceil"),
                                          hosting=money_to_int(rates.hosting(0, 1), scale, rounding="ceil") if rates else 0)
                                for k, kind in sorted(kinds.items()) if kind.per_rack > 0),
@@ -197,10 +197,10 @@ def _racks(prep: Prepared, solution: Solution, lines: list[PlanLine]) -> tuple[l
     out, buys = [], []
     for sku, n in sorted(nodes.items()):
         kind = prep.rack_kinds[sku]
-        count = solution.racks.get(sku, -(-n // kind.per_rack))
+        count = solution.racks.get(sku, -(-n * kind.racks_per_node // kind.per_rack))
         out.append(RackLine(node_type=sku, rack=kind.rack.id, cooling=kind.rack.cooling, racks=count, nodes=n,
                             nodes_per_rack=kind.per_rack, node_power_w=kind.node_power_w, limit_kw=kind.limit_kw,
-                            cost=kind.price * count))
+                            cost=kind.price * count, racks_per_node=kind.racks_per_node))
         if kind.offer is not None and count:
             o = kind.offer
             buys.append(Purchase(item=kind.rack.id, kind="rack", description=kind.rack.name, seller=o.seller,
