@@ -63,7 +63,8 @@ def _prune_within(units: Sequence[Unit], prep: Prepared, level: str) -> list[Uni
     kept: list[Unit] = []
     for group_units in by_group.values():
         # With offers modelled, node types compete for scarce offers: only a unit of the same node type may replace one.
-        kept += prune_dominated(group_units, prep.limits, same_sku=level == "sku" or prep.offers is not None,
+        kept += prune_dominated(group_units, prep.limits,
+                                same_sku=level == "sku" or prep.offers is not None or prep.rack_sensitive,
                                 needs=prep.prune_needs)
     return sorted(kept, key=lambda u: u.id)
 

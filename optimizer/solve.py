@@ -70,6 +70,10 @@ class Prepared:
     rack_kinds: dict[str, RackKind] = field(default_factory=dict)
 
     @property
+    def rack_sensitive(self) -> bool:
+        return _rack_sensitive(self.racks, self.limits)
+
+    @property
     def prune_needs(self) -> dict[str, tuple[str, int, int, int]]:
         """Fabric needs in the form dominance pruning compares (class, ports, nodes, direct cables)."""
         return {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in self.fabric_needs.items()}
@@ -95,10 +99,6 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
     fabric = fabric_model(needs, prices, candidates.money_scale)
     prune_needs = {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in needs.items()}
-    # With offers modelled, two node types may compete for the same scarce offer: prune within a node type only.
-    same_sku = same_sku or offers is not None
-    units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
-        else list(candidates.units)
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
     racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack, racks_per_node=kind.racks_per_node,
@@ -106,11 +106,21 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
                                          hosting=money_to_int(rates.hosting(0, 1), scale, rounding="ceil") if rates else 0)
                                for k, kind in sorted(kinds.items()) if kind.per_rack > 0),
                   units={u.id: (u.sku, u.nodes) for u in candidates.units})
+    # With offers modelled, two node types may compete for the same scarce offer; with racks that cost or
+    # count, moving nodes to another node type's racks can add a rack (rounding up): prune within a node type.
+    same_sku = same_sku or offers is not None or _rack_sensitive(racks, limits)
+    units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
+        else list(candidates.units)
     tco = {u.id: money_to_int(rates.energy(u.power_w, _typical(u)) + rates.hosting(u.nodes), scale, rounding="ceil")
            for u in candidates.units} if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
                     offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
                     rack_kinds=kinds)
+
+
+def _rack_sensitive(racks: Racks | None, limits: Limits) -> bool:
+    """Racks take part in the objective or the limits (a price, a hosting rate, or max_racks)."""
+    return racks is not None and (limits.max_racks is not None or any(g.price or g.hosting for g in racks.groups))
 
 
 def _typical(u: Unit) -> int | None:
