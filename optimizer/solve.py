@@ -70,6 +70,11 @@ class Prepared:
     rack_kinds: dict[str, RackKind] = field(default_factory=dict)
 
     @property
+    def explain_args(self) -> dict:
+        """What explain_infeasible needs to price and count the network and racks as the solve did."""
+        return {"fabric": self.fabric, "racks": self.racks, "needs": self.prune_needs, "same_sku": self.rack_sensitive}
+
+    @property
     def rack_sensitive(self) -> bool:
         return _rack_sensitive(self.racks, self.limits)
 
@@ -349,6 +354,7 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
                            tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers, fabric=prep.fabric,
                            racks=prep.racks)
     if solution is None:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers,
+                                 **prep.explain_args)
     plan = plan_from_solution(prep, solution, problem.objective)
     return assert_plan_ok(plan, catalog, problem)

@@ -336,3 +336,18 @@ def test_the_workbook_summary_lists_network_racks_and_facility(tmp_path, catalog
     labels = [row[0].value for row in book.worksheets[0].iter_rows() if row[0].value]
     assert "  network infiniband-400" in labels and any(str(l).startswith("  racks ") for l in labels)
     assert "  facility kW (IT maximum × PUE)" in labels
+
+
+def test_an_explanation_prices_the_fabric_too(catalog):
+    """Two 8×H20 nodes cost 2,200,000 CNY plus 8 × 1,320 USD of InfiniBand cabling; a budget of 2,210,000
+    holds the nodes but not the cabling, and the smallest budget named must include it."""
+    from optimizer import with_overrides
+
+    path = next(p for p in PROBLEMS if p.stem == "deepseek-r1-seed-nvidia")
+    problem = with_overrides(load_problem(path), {("constraints", "budget"): ("--budget", 2_210_000)})
+    with pytest.raises(InfeasibleError) as err:
+        optimize(catalog, problem)
+    fix = err.value.explanation["relaxations"]["budget"]
+    named = int(fix.split("≥")[1].split("CNY")[0].replace(",", ""))
+    exact = 2_200_000 + 8 * 1320 * _usd_cny(catalog)
+    assert exact <= named <= exact + 8   # solver money rounds each link's price up to a whole yuan
