@@ -105,7 +105,9 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
     extra += [f"Note: {n}" for n in plan.notes]
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
     extra += [f"Buy: {p.quantity} × {p.item} from {p.seller} at {_money(p.unit_price)} = {_money(p.extended)}"
-              + (f" ({p.condition})" if p.condition != "new" else "") for p in plan.purchases]
+              + (f" ({p.condition})" if p.condition != "new" else "")
+              + (f", price of {p.date}" if p.date else "") + (" (estimate)" if p.estimate else "")
+              for p in plan.purchases]
     extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
     extra += [f"Left out — {l}" for l in plan.left_out]
     if fmt == "md":
@@ -182,8 +184,11 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
                  "precisions": ",".join(v.id for v in m.variants), "max_context": m.max_context,
                  "source": m.source, "date": m.date} for m in sorted(catalog.models.values(), key=lambda m: m.id)]
     if section == "prices":
-        return [{"price_list": pl.id, "item": o.item, "price": o.price, "currency": pl.currency, "seller": o.seller, "price_date": o.price_date,
-                 "condition": o.condition, "stock": o.stock, "source": o.source}
+        return [{"price_list": pl.id, "item": o.item, "price": o.price, "currency": pl.currency, "seller": o.seller,
+                 "condition": o.condition, "price_date": o.price_date, "retrieved": o.retrieved,
+                 "estimate": o.estimate, "stock": o.stock, "warranty_months": o.warranty_months,
+                 "lead_time_weeks": o.lead_time_weeks, "valid_from": o.valid_from, "valid_until": o.valid_until,
+                 "source": o.source, "notes": o.notes}
                 for pl in sorted(catalog.price_lists.values(), key=lambda p: p.id) for o in pl.offers]
     if section == "engines":
         return [{"id": e.id, "name": e.name, "formats": ",".join(e.formats), "memory_model": e.memory_model,
@@ -192,12 +197,52 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
     raise ValueError(section)
 
 
+# Columns of `hwplan catalog prices` as a table or Markdown; JSON and CSV carry every field.
+PRICE_COLUMNS = ("item", "price", "seller", "condition", "price_date", "source")
+
+
+def _prices_table(rows: list[dict[str, Any]], width: int = 80) -> str:
+    """One table per price list in `width` columns: items and sellers wrap, sources are cut with '…'
+    (the JSON output has every field whole)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    # Content widths; the table adds a leading space and one space between columns.
+    fixed = {"Item": 15, "Price": 10, "Seller": 14, "Cond.": 4, "Date": 10}
+    source_width = max(8, width - 2 - len(fixed) - sum(fixed.values()))
+    short = {"new": "new", "used": "used", "refurbished": "refb"}
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, color_system=None, force_terminal=False)
+    for list_id in dict.fromkeys(r["price_list"] for r in rows):
+        mine = [r for r in rows if r["price_list"] == list_id]
+        table = Table(title=f"{list_id} ({mine[0]['currency']}): {len(mine)} offers; est. = market estimate",
+                      box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, padding=(0, 0))
+        for name, w in fixed.items():
+            table.add_column(name, width=w, justify="right" if name == "Price" else "left", overflow="fold",
+                             no_wrap=name in ("Price", "Cond.", "Date"))
+        table.add_column("Source", width=source_width, no_wrap=True, overflow="ellipsis")
+        for r in mine:
+            seller = "est." if r["seller"] == "market estimate" else r["seller"] + (" (est.)" if r["estimate"] else "")
+            table.add_row(r["item"], f"{r['price']:,.2f}".removesuffix(".00"), seller,
+                          short.get(r["condition"], r["condition"]), r["price_date"], " ".join(r["source"].split()))
+        console.print(table)
+    lines = [line.rstrip() for line in buf.getvalue().splitlines()]
+    return "\n".join(line for line in lines if line) + "\n"
+
+
 def render_catalog(catalog: Catalog, section: str, fmt: str = "table") -> str:
     rows = catalog_rows(catalog, section)
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False, default=str) + "\n"
     if fmt == "csv":
         return _csv_dicts(rows, "id")
+    if section == "prices":
+        if fmt == "md":
+            return "\n".join(md_table(["price list", *PRICE_COLUMNS, "currency"],
+                                      [[r["price_list"], *("" if r[k] is None else str(r[k]) for k in PRICE_COLUMNS),
+                                        r["currency"]] for r in rows])) + "\n"
+        return _prices_table(rows)
     shown = [k for k in (rows[0] if rows else {}) if k not in ("source", "date", "name")]
     cells = [["" if r[k] is None else str(r[k]) for k in shown] for r in rows]
     if fmt == "md":

@@ -17,7 +17,7 @@ from .check import assert_plan_ok
 from .explain import explain_infeasible
 from .model import Limits, Offers, SolveOptions, Solution, solve_units
 from .offers import PricedOffer
-from .plan import Plan, PlanLine, Purchase, SolverInfo, TcoBreakdown
+from .plan import Plan, PlanLine, Purchase, SolverInfo, TcoBreakdown, stale_price_notes
 from .problem import Problem
 from .prune import prune_dominated
 from .scaling import exact, money_from_int, money_to_int
@@ -175,7 +175,8 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     purchases = tuple(Purchase(item=o.item, kind=names[o.item][0], description=names[o.item][1], seller=o.seller,
                                quantity=q, unit_price=o.price, condition=o.offer.condition,
                                warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                               offer=o.key, source=o.offer.source, date=o.offer.price_date) for o, q in bought)
+                               offer=o.key, source=o.offer.source, date=o.offer.price_date,
+                               estimate=o.offer.estimate) for o, q in bought)
     notes = []
     problem = prep.problem
     if problem.workload.kv_reserve_gb is not None:
@@ -185,6 +186,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
         notes.append("spare capacity: every user is still served with any one node down")
     if len({p.seller for p in purchases}) > 1 and len({p.item for p in purchases}) < len(purchases):
         notes.append("an item is split across sellers (one seller's stock was short or dearer past a point)")
+    notes += stale_price_notes(purchases, problem.constraints.as_of)
     rates = tuple(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in c.rates_used)
     bound = None
     if solution.bound is not None:

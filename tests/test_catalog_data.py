@@ -130,3 +130,77 @@ def test_exchange_rates_are_dated_and_current(cat):
     eur_usd = cat.exchange_rate("EUR", "USD")
     assert eur_usd is not None and eur_usd.date >= "2026"
     assert cat.exchange_rate("USD", "EUR").rate == pytest.approx(1 / 1.1739)
+
+
+# ---------------------------------------------------------------- `hwplan catalog prices` and price age in plans
+
+def test_catalog_prices_table_fits_80_columns_and_shows_dates_and_sellers(cat):
+    from rich.cells import cell_len
+
+    from optimizer.render import render_catalog
+
+    text = render_catalog(cat, "prices", "table")
+    assert max(cell_len(line) for line in text.splitlines()) <= 80
+    for header in ("Item", "Price", "Seller", "Cond", "Date", "Source"):
+        assert header in text
+    assert "street-usd-2026 (USD)" in text and "2026-09" in text and "NVIDIA" in text
+    offers = sum(len(pl.offers) for pl in cat.price_lists.values())
+    assert sum(1 for line in text.splitlines() if line[1:2].strip() and line[:1] == " "
+               and not line.startswith(" Item") and "─" not in line) >= offers - 5  # one row per offer (a few wrap)
+
+
+def test_catalog_prices_json_has_every_field(cat):
+    import json
+
+    from optimizer.render import render_catalog
+
+    rows = json.loads(render_catalog(cat, "prices", "json"))
+    assert len(rows) == sum(len(pl.offers) for pl in cat.price_lists.values())
+    b200 = next(r for r in rows if r["price_list"] == "street-usd-2026" and r["item"] == "b200")
+    assert b200["price_date"] == "2026-03" and b200["estimate"] is True and b200["seller"] == "market estimate"
+    assert b200["source"].startswith("https://") and "notes" in b200 and "retrieved" in b200
+    pro = next(r for r in rows if r["price_list"] == "street-usd-2026" and r["item"] == "rtx-pro-6000")
+    assert (pro["price_date"], pro["retrieved"]) == ("2026-09", "2026-09-26")
+
+
+def _purchase(date: str, seller: str = "Acme"):
+    from fractions import Fraction
+
+    from optimizer.plan import Purchase
+
+    return Purchase(item="h200-sxm", kind="accelerator", description="H200", seller=seller, quantity=8,
+                    unit_price=Fraction(30000), condition="new", offer="x#0", date=date)
+
+
+def test_a_price_older_than_twelve_months_is_flagged():
+    import datetime
+
+    from optimizer.plan import stale_price_notes
+
+    # 2025-10 -> 2026-11 is 13 months (> 12); 2025-11 -> 2026-11 is 12 months (not older than 12).
+    assert len(stale_price_notes([_purchase("2025-10")], "2026-11-30")) == 1
+    assert stale_price_notes([_purchase("2025-11-15")], "2026-11-30") == []
+    # A year-only date counts from its January: '2025' is 22 months before 2026-11.
+    note = stale_price_notes([_purchase("2025", "Intel")], "2026-11")[0]
+    assert "22 months" in note and "Intel" in note and "constraints.as_of 2026-11" in note
+    # Without as_of the reference is today.
+    today = datetime.date(2027, 3, 1)
+    assert "today, 2027-03-01" in stale_price_notes([_purchase("2026-01")], None, today)[0]
+    assert stale_price_notes([_purchase("2026-06")], None, today) == []
+
+
+def test_plans_show_each_purchase_price_date_and_warn_when_stale(cat):
+    from optimizer import load_problem, optimize, with_overrides
+    from optimizer.render import render_plan
+    from problems import bundled_problem_path
+
+    problem = load_problem(bundled_problem_path("deepseek-r1-seed-nvidia"))
+    recent = optimize(cat, with_overrides(problem, {("constraints", "as_of"): ("--as-of", "2025-06-01")}))
+    later = optimize(cat, with_overrides(problem, {("constraints", "as_of"): ("--as-of", "2026-11-30")}))
+    text = render_plan(later)
+    assert "price of 2025-02-11" in text
+    # The seed's prices date from 2025-02-11: 4 months before 2025-06, 21 months before 2026-11.
+    assert not any("older than 12 months" in n for n in recent.notes)
+    stale = [n for n in later.notes if "older than 12 months" in n]
+    assert len(stale) == len(later.purchases) and all("21 months" in n for n in stale)
+    assert all(p["price_date"] == "2025-02-11" for p in later.to_json()["plan"]["purchases"])
