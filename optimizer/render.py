@@ -266,9 +266,13 @@ def render_catalog(catalog: Catalog, section: str, fmt: str = "table") -> str:
         return _csv_dicts(rows, "id")
     if section == "prices":
         if fmt == "md":
+            def cell(r: dict[str, Any], k: str) -> str:
+                if k == "price":
+                    return f"{r[k]:,.2f}".removesuffix(".00")
+                return "" if r[k] is None else " ".join(str(r[k]).split())
             return "\n".join(md_table(["price list", *PRICE_COLUMNS, "currency"],
-                                      [[r["price_list"], *("" if r[k] is None else str(r[k]) for k in PRICE_COLUMNS),
-                                        r["currency"]] for r in rows])) + "\n"
+                                      [[r["price_list"], *(cell(r, k) for k in PRICE_COLUMNS), r["currency"]]
+                                       for r in rows])) + "\n"
         return _prices_table(rows)
     shown = [k for k in (rows[0] if rows else {}) if k not in ("source", "date", "name")]
     cells = [["" if r[k] is None else str(r[k]) for k in shown] for r in rows]
