@@ -120,6 +120,7 @@ def test_dense_figures_are_half_the_sparse_datasheet_figures(cat):
     assert a30.tflops["bf16"] == 330 / 2 and a30.tflops["int8"] == pytest.approx(661 / 2, abs=0.5)
     assert gb300.tflops["fp4"] == 1_080_000 / 72 and gb300.tflops["fp8"] == 720_000 / 72 / 2
     assert l4.memory_bytes == pytest.approx(23034 * 2**20, rel=1e-4)     # nvidia-smi 23034 MiB
+    assert gb300.memory_bytes == pytest.approx(284208 * 2**20, rel=1e-5)  # nvidia-smi 284208 MiB
     server = cat.accelerators["rtx-pro-6000-server"]
     assert server.hardware_class == "datacenter" and server.tdp_w == 600 and server.memory_bandwidth_gbs == 1597
 
