@@ -166,7 +166,8 @@ class Problem(_Record):
                                             "max_model_len, eager); unset = each engine's default.")
     workload: Workload
     constraints: Constraints = Field(default_factory=Constraints)
-    prices: str | list[str] = Field("street-usd-2025", description="Price list id, or several whose offers compete.")
+    prices: str | list[str] = Field("street-usd-2026", description="Price list id, or several whose offers compete "
+                                    "(default: the newest bundled street prices, street-usd-2026).")
     objective: Literal["cost", "power", "tco", "users"] = "cost"
     tco: Tco = Field(default_factory=Tco)
 
