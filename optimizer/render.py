@@ -113,9 +113,12 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
     extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
               for l in plan.lines if l.engine_settings]
-    extra += [f"Buy: {p.quantity} × {p.item} from {p.seller} at {_money(p.unit_price)} = {_money(p.extended)}"
+    extra += [f"Buy: {p.quantity} × {p.item}"
+              + (f" from {p.seller}" if p.seller != "market estimate" else "")
+              + f" at {_money(p.unit_price)} = {_money(p.extended)}"
               + (f" ({p.condition})" if p.condition != "new" else "")
-              + (f", price of {p.date}" if p.date else "") + (" (estimate)" if p.estimate else "")
+              + (f", price of {p.date}" if p.date else "")
+              + (" (market estimate, not a quote)" if p.estimate else "")
               for p in plan.purchases]
     extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
     extra += [f"Left out — {l}" for l in plan.left_out]

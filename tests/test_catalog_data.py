@@ -205,3 +205,20 @@ def test_plans_show_each_purchase_price_date_and_warn_when_stale(cat):
     stale = [n for n in later.notes if "older than 12 months" in n]
     assert len(stale) == len(later.purchases) and all("21 months" in n for n in stale)
     assert all(p["price_date"] == "2025-02-11" for p in later.to_json()["plan"]["purchases"])
+
+
+def test_a_market_estimate_is_shown_as_one_in_the_plan(cat, tmp_path):
+    from optimizer import load_problem, optimize
+    from optimizer.render import render_plan
+
+    path = tmp_path / "amd-2026.yaml"
+    path.write_text("name: amd-2026\ndescription: DeepSeek-R1 for 30 users on AMD at 2026 prices\n"
+                    "model: deepseek-r1\nworkload: {concurrent_users: 30}\n"
+                    "constraints: {vendors: [amd], as_of: 2026-11-30}\nprices: street-usd-2026\n")
+    plan = optimize(cat, load_problem(path))
+    # The only AMD servers priced in street-usd-2026 are the MI355X and MI325X node estimates and
+    # Supermicro's MI300X node; one MI355X node (8 x 288 GB) at 8 x $14,000 + $70,000 = $182,000 is cheapest.
+    assert [(p.item, p.quantity, p.unit_price) for p in plan.purchases] == [("mi355x-8x", 1, 8 * 14_000 + 70_000)]
+    text = render_plan(plan)
+    assert "Buy: 1 × mi355x-8x at 182,000 = 182,000, price of 2026 (market estimate, not a quote)" in text
+    assert not any("older than 12 months" in n for n in plan.notes)   # '2026' is 10 months before 2026-11
