@@ -123,6 +123,7 @@ def test_dense_figures_are_half_the_sparse_datasheet_figures(cat):
     assert gb300.memory_bytes == pytest.approx(284208 * 2**20, rel=1e-5)  # nvidia-smi 284208 MiB
     server = cat.accelerators["rtx-pro-6000-server"]
     assert server.hardware_class == "datacenter" and server.tdp_w == 600 and server.memory_bandwidth_gbs == 1597
+    assert server.memory_bytes == pytest.approx(97887 * 2**20, rel=1e-5)  # nvidia-smi 97887 MiB
 
 
 def test_exchange_rates_are_dated_and_current(cat):
