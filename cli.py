@@ -162,16 +162,29 @@ _PROBLEM_FLAGS = [
     ("--currency", dict(help="Currency of costs and budget (ISO code, e.g. CNY)."), ("constraints", "currency")),
     ("--prices", dict(multiple=True, help="Price list id (see `hwplan catalog prices`); repeat to let several compete."),
      ("prices",)),
+    ("--network-prices", dict(multiple=True, help="Price list of switches, cables and racks (repeatable; default "
+                                                  "network-usd-2026; 'none' leaves the network unpriced)."),
+     ("network_prices",)),
     ("--max-nodes", dict(type=int, help="Most nodes the plan may use."), ("constraints", "max_nodes")),
     ("--max-power-kw", dict(type=float, help="Power cap of the whole plan, kW."), ("constraints", "max_power_w")),
+    ("--max-site-kw", dict(type=float, help="Cap on the facility's draw, kW (maximum IT draw × tco.pue)."),
+     ("constraints", "max_site_kw")),
+    ("--max-rack-kw", dict(type=float, help="Power one air-cooled rack may take, kW (default 40)."),
+     ("constraints", "max_rack_kw")),
+    ("--max-racks", dict(type=int, help="Most racks the plan may fill."), ("constraints", "max_racks")),
     ("--spare-nodes", dict(type=int, help="1: still serve every user with any one node down."),
      ("constraints", "spare_nodes")),
     ("--vendor", dict(multiple=True, help="Allowed accelerator maker (repeatable)."), ("constraints", "vendors")),
     ("--accelerator", dict(multiple=True, help="Allowed accelerator id (repeatable)."), ("constraints", "accelerators")),
+    ("--class", dict(multiple=True, type=click.Choice(["datacenter", "workstation", "consumer", "edge"]),
+                     help="Hardware class a plan may buy (repeatable; default datacenter and workstation)."),
+     ("constraints", "hardware_classes")),
 ]
 
 
 def _flag_param(flag: str) -> str:
+    if flag == "--class":
+        return "hardware_classes"
     return flag.lstrip("-").replace("-", "_") + ("s" if flag in ("--vendor", "--accelerator") else "")
 
 
@@ -204,6 +217,8 @@ def build_problem(problem: str | None, flags: dict):
             value = list(value) or None
         if flag == "--eager" and not value:
             value = None
+        if flag == "--network-prices" and value == ["none"]:
+            value = []
         if flag == "--max-power-kw" and value is not None:
             value = round(value * 1000)
         overrides[loc] = (flag, value)

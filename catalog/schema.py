@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 __all__ = [
-    "DTYPES", "FAMILIES", "KV_DTYPE_BYTES",
+    "DTYPES", "FAMILIES", "KV_DTYPE_BYTES", "HARDWARE_CLASSES",
     "Accelerator", "Platform", "System", "Attention", "Moe", "Variant", "Model",
     "Engine", "EngineEfficiency", "EngineMemory", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
@@ -34,6 +34,10 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Dtype = Literal["fp4", "fp8", "bf16", "fp16", "int8", "int4"]
 FormFactor = Literal["pcie", "sxm", "oam", "cpu", "module"]
 HardwareClass = Literal["datacenter", "workstation", "consumer", "edge"]
+HARDWARE_CLASSES: tuple[str, ...] = ("datacenter", "workstation", "consumer", "edge")
+# complete: sold configured (CPUs, memory, NICs) and ready for its accelerators;
+# barebone: a chassis or "starting at" base configuration that needs parts added.
+ServerClass = Literal["complete", "barebone"]
 # Hardware families group accelerators whose engines behave alike; efficiency
 # factors of the speed model are calibrated per family.
 Family = Literal["pascal", "volta", "ampere", "ada", "hopper", "blackwell", "cdna2", "cdna3", "cdna4",
@@ -80,8 +84,10 @@ class Accelerator(Sourced):
     year: int | None = Field(None, ge=2010, le=2035)
     form_factor: FormFactor
     memory_gb: float = Field(gt=0, le=100_000, description="Memory as the vendor states it (HBM '80 GB' parts hold 80 GiB).")
-    visible_memory_gib: float | None = Field(None, gt=0, description="Memory the driver reports (nvidia-smi/rocm-smi "
-                                             "total, GiB); what engines size their budget from. Default: memory_gb × 10^9 B.")
+    visible_memory_gib: float | None = Field(None, gt=0, description="Memory the driver reports to the engine "
+                                             "(torch.cuda.mem_get_info total, as vLLM's 'total_gpu_memory' and PyTorch's "
+                                             "'total capacity' print it), GiB; what engines size their budget from. "
+                                             "Default: memory_gb × 10^9 B.")
     memory_type: str = ""
     memory_bandwidth_gbs: float = Field(gt=0, le=100_000, description="Peak memory bandwidth, GB/s.")
     tflops: dict[Dtype, float] = Field(description="Dense peak TFLOPS (TOPS for int8) per datatype, no sparsity.")
@@ -123,6 +129,23 @@ class Accelerator(Sourced):
         return self.tflops.get("bf16") or self.tflops["fp16"]  # type: ignore[index]
 
 
+NicProtocol = Literal["infiniband", "roce", "ethernet"]
+NIC_PROTOCOLS: tuple[str, ...] = ("infiniband", "roce", "ethernet")
+
+
+class Nic(Record):
+    """Scale-out NICs of one node: `count` ports of `gbps` each (the backend network between nodes)."""
+
+    count: int = Field(gt=0, le=128, description="Ports per node (8 for a rail-optimised HGX node).")
+    gbps: int = Field(gt=0, le=3200, description="Speed of one port, Gb/s (400 for ConnectX-7 NDR).")
+    protocol: NicProtocol = Field(description="infiniband, roce (RDMA over Ethernet switches) or ethernet.")
+
+    @property
+    def fabric(self) -> str:
+        """The switch family the ports plug into: infiniband, or ethernet (RoCE runs on Ethernet switches)."""
+        return "infiniband" if self.protocol == "infiniband" else "ethernet"
+
+
 class Platform(Sourced):
     """A server that hosts accelerators of one form factor (or CPU sockets)."""
 
@@ -131,16 +154,28 @@ class Platform(Sourced):
     maker: Slug = Field(description="Who builds the server: supermicro, dell, nvidia, huawei ...")
     hardware_class: HardwareClass = Field(description="datacenter (rack server), workstation (desk-side box), "
                                           "consumer or edge.")
+    server_class: ServerClass = Field("complete", description="complete: sold configured (CPUs, memory, NICs); "
+                                      "barebone: a chassis or 'starting at' base configuration that needs parts added.")
     form_factor: FormFactor
     accepts: list[Slug] = Field(default_factory=list, description="Accelerator ids it takes; empty = any of the form factor.")
     gpu_counts: list[int] = Field(min_length=1, description="Accelerators per node it can be bought with.")
-    base_power_w: int = Field(ge=0, le=1_000_000, description="Draw without the accelerators: CPUs, fans, NICs, switches.")
+    base_power_w: int = Field(ge=0, le=1_000_000, description="Maximum draw without the accelerators: CPUs, "
+                              "fans, NICs, switches; a node's maximum draw is this plus count × TDP.")
     rack_units: int = Field(gt=0, le=100)
-    max_system_power_w: int | None = Field(None, gt=0)
+    max_system_power_w: int | None = Field(None, gt=0, description="Most the server's power supplies deliver "
+                                           "(its maker's maximum system power); a node's maximum draw stays below it.")
     link: Literal["native", "pcie"] = Field("native", description="native: the accelerators' own fabric joins all of them; "
                                             "pcie: tensor-parallel traffic crosses PCIe.")
     pcie_gbs: float = Field(64.0, gt=0, description="PCIe bandwidth per accelerator, GB/s bidirectional (Gen4 x16 = 64).")
     network_gbs: float = Field(50.0, gt=0, description="Node-to-node bandwidth for pipeline hops, GB/s (400 Gb/s = 50).")
+    nics: list[Nic] = Field(default_factory=list, description="Scale-out NICs per node (count × speed, protocol); "
+                            "the first entry is the backend network a multi-node replica uses. Empty: none stated.")
+    direct_connect: bool = Field(False, description="Two nodes may be cabled back to back, port to port, without a "
+                                 "switch (InfiniBand with a host subnet manager, or RoCE).")
+    cooling: Literal["air", "liquid"] = Field("air", description="How the node is cooled; liquid-cooled nodes need a "
+                                              "rack with coolant distribution.")
+    scale_up_domain: int | None = Field(None, gt=0, le=100_000, description="Accelerators joined by one scale-up "
+                                        "mesh (NVLink/UB) for tensor and expert parallelism; default: one node's.")
 
     @field_validator("gpu_counts")
     @classmethod
@@ -159,8 +194,17 @@ class System(Sourced):
     platform: Slug
     accelerator: Slug
     count: int = Field(gt=0, le=1024, description="Accelerators in one node.")
-    power_w: int | None = Field(None, gt=0, description="Typical draw of the whole node as its seller states it; "
-                                "default: platform base power + count × TDP.")
+    max_power_w: int | None = Field(None, gt=0, description="Maximum draw of the whole node (power caps, rack "
+                                    "and facility sizing) as its maker states it; default: platform base power + "
+                                    "count × TDP.")
+    typical_power_w: int | None = Field(None, gt=0, description="Typical draw under load (energy in TCO) where a "
+                                        "source states one; default: maximum × tco.load_factor.")
+
+    @model_validator(mode="after")
+    def _typical_le_max(self) -> System:
+        if self.typical_power_w is not None and self.max_power_w is not None and self.typical_power_w > self.max_power_w:
+            raise ValueError(f"typical_power_w {self.typical_power_w} exceeds max_power_w {self.max_power_w}")
+        return self
 
 
 class Attention(Record):
@@ -342,8 +386,8 @@ class EngineMemory(Record):
     fixed_reserve_gib: float = Field(0.0, ge=0, description="fixed: memory held back per accelerator.")
     fixed_reserve_host_gib: float = Field(0.0, ge=0, description="fixed: memory held back per CPU socket "
                                           "(operating system, page cache).")
-    large_defaults_exclude_families: list[Family] = Field(default_factory=list, description="Families that keep "
-                                                          "the small-memory defaults whatever their memory (vLLM: A100).")
+    large_defaults_exclude: list[Slug] = Field(default_factory=list, description="Accelerator ids that keep the "
+                                               "small-memory defaults whatever their memory (vLLM: A100).")
     source: str = Field(min_length=3, description="Public source files and start-up logs of these figures.")
 
     @model_validator(mode="after")
@@ -425,7 +469,7 @@ class Offer(Record):
     read (a page read in 2026 may quote a 2024 price). Plans show the price date.
     """
 
-    item: Slug = Field(description="Id of an accelerator, platform or system.")
+    item: Slug = Field(description="Id of an accelerator, platform, system, network item or rack.")
     price: float = Field(gt=0, le=1e12, description="Price of one item in the list's currency.")
     seller: str = Field("unspecified", min_length=1, description="Who sells it: a distributor, an OEM, a "
                         "marketplace listing — never a description of where a figure came from.")
@@ -464,6 +508,41 @@ class ExchangeRate(Sourced):
     rate: float = Field(gt=0, description="Units of `quote` per one unit of `base`.")
 
 
+class NetworkItem(Sourced):
+    """A scale-out network part a price list can sell: a NIC, a switch, a cable or a transceiver."""
+
+    id: Slug
+    name: str
+    maker: Slug
+    kind: Literal["nic", "switch", "cable", "transceiver"]
+    protocol: Literal["infiniband", "ethernet"] = Field(description="infiniband, or ethernet (RoCE and plain Ethernet).")
+    gbps: int = Field(gt=0, le=3200, description="Speed of one port (switch, NIC) or one link (cable, transceiver), Gb/s.")
+    ports: int | None = Field(None, gt=0, le=4096, description="Switch: ports at `gbps` (a 64-port NDR switch has "
+                              "32 twin-port OSFP cages = 64 × 400 Gb/s). NIC: ports per card.")
+    power_w: int | None = Field(None, gt=0, le=100_000, description="Maximum draw, W (switches).")
+    rack_units: int | None = Field(None, gt=0, le=50)
+    media: Literal["copper", "fiber"] = Field("fiber", description="Cables: copper (direct-attach, a whole link at "
+                                              "its speed) or fiber (needs a transceiver at each end).")
+
+    @model_validator(mode="after")
+    def _switch_has_ports(self) -> NetworkItem:
+        if self.kind in ("switch", "nic") and self.ports is None:
+            raise ValueError(f"a {self.kind} needs `ports` (how many {self.gbps} Gb/s ports it has)")
+        return self
+
+
+class Rack(Sourced):
+    """A rack position as a plan counts it: space, the power it can feed and cool, and how it is cooled."""
+
+    id: Slug
+    name: str
+    maker: Slug = "various"
+    rack_units: int = Field(gt=0, le=60, description="Usable height, U (42 or 48).")
+    max_kw: float = Field(gt=0, le=2000, description="Power the rack's PDUs and cooling are rated for, kW.")
+    cooling: Literal["air", "liquid"] = Field(description="air, or liquid (coolant distribution for direct liquid "
+                                              "cooling); a liquid rack also takes air-cooled nodes.")
+
+
 class CatalogFile(Record):
     """One YAML file: any of the sections below, each a list of records."""
 
@@ -475,3 +554,5 @@ class CatalogFile(Record):
     engines: list[Engine] = Field(default_factory=list)
     price_lists: list[PriceList] = Field(default_factory=list)
     exchange_rates: list[ExchangeRate] = Field(default_factory=list)
+    network_items: list[NetworkItem] = Field(default_factory=list)
+    racks: list[Rack] = Field(default_factory=list)

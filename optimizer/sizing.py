@@ -221,7 +221,8 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
     """
     g = given or EngineSettings()
     memory_gib = acc.memory_bytes / GIB
-    tier_gib = 0.0 if acc.family in engine.memory.large_defaults_exclude_families else memory_gib
+    # Cards that keep the small-memory defaults whatever their memory (vLLM: A100) use the lowest tier.
+    tier_gib = 1.0 if acc.id in engine.memory.large_defaults_exclude else memory_gib
     if g.memory_utilization is not None:
         util = g.memory_utilization
     elif engine.memory.rule == "sglang":
@@ -231,10 +232,8 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
     if g.max_model_len is not None and g.max_model_len > model.max_context:
         raise InputError(f"--max-model-len = {g.max_model_len:,}: {model.id} takes at most {model.max_context:,} "
                          f"tokens (its context); {engine.name} refuses a longer max_model_len.")
-    max_batch = g.max_batch if g.max_batch is not None else engine.max_batch(tier_gib or 1.0)
-    if g.max_batch is None and engine.batch_tiers and tier_gib == 0.0:
-        max_batch = engine.batch_tiers[0].max_batch
-    tokens = g.max_batched_tokens if g.max_batched_tokens is not None else engine.max_batched_tokens(tier_gib or 1.0)
+    max_batch = g.max_batch if g.max_batch is not None else engine.max_batch(tier_gib)
+    tokens = g.max_batched_tokens if g.max_batched_tokens is not None else engine.max_batched_tokens(tier_gib)
     return Settings(memory_utilization=util, max_batch=max_batch, max_batched_tokens=tokens,
                     max_model_len=g.max_model_len or model.max_context, eager=g.eager,
                     given=tuple(k for k, v in g.model_dump().items() if v not in (None, False)))
@@ -256,7 +255,8 @@ def ffn_sizes(model: Model) -> tuple[float, float]:
     moe_i = 0.0
     expert_params = 0.0
     if model.moe:
-        moe_i = model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * h)
+        # Rounded: the catalog's expert_params_b carries two decimals (gpt-oss-120b: 2,879.97 → 2,880).
+        moe_i = float(round(model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * h)))
         expert_params = model.moe.expert_params_b * 1e9
     body = model.params_b * 1e9 - _embedding_params(model) - expert_params
     dense_i = max(body / model.layers - attention, 0.0) / (3 * h)
@@ -264,9 +264,11 @@ def ffn_sizes(model: Model) -> tuple[float, float]:
 
 
 def _embedding_params(model: Model) -> float:
-    """Input embedding + output head (lm_head), vocab × hidden each. assumption: untied, as in every model
+    """Input embedding + output head (lm_head), vocab × hidden each; one matrix when the model ties them
+    (`tie_word_embeddings`, where the catalog records it). assumption: untied otherwise, as in every model
     above 7B in the catalog (tied heads are a small-model choice)."""
-    return 2.0 * model.vocab_size * model.hidden_size
+    copies = 1.0 if getattr(model, "tie_word_embeddings", False) else 2.0
+    return copies * model.vocab_size * model.hidden_size
 
 
 @dataclass(frozen=True)
@@ -328,8 +330,8 @@ def weights_per_rank(parts: WeightParts, layout: Layout) -> float:
     whole on every rank and splits the experts over all tp ranks (expert parallelism).
     """
     if layout.dp_attention:
-        return (parts.embeddings / 2 + parts.dense) / layout.pp + parts.experts / layout.ranks + \
-            (parts.embeddings / 2 if layout.pp == 1 else 0.0)
+        embeddings = parts.embeddings if layout.pp == 1 else parts.embeddings / 2
+        return parts.dense / layout.pp + embeddings + parts.experts / layout.ranks
     if layout.pp == 1:
         return parts.total / layout.tp
     return ((parts.dense + parts.experts) / layout.pp + parts.embeddings / 2) / layout.tp
