@@ -296,8 +296,12 @@ def _prices_table(rows: list[dict[str, Any]], width: int = 80) -> str:
     return "\n".join(line for line in lines if line) + "\n"
 
 
-def render_catalog(catalog: Catalog, section: str, fmt: str = "table") -> str:
+def render_catalog(catalog: Catalog, section: str, fmt: str = "table", price_lists: tuple[str, ...] = ()) -> str:
+    """The catalog's `section` as text; `price_lists` keeps only those lists' offers (CatalogError if unknown)."""
     rows = catalog_rows(catalog, section)
+    if price_lists:
+        wanted = {catalog.price_list(p, "--price-list").id for p in price_lists}
+        rows = [r for r in rows if r.get("price_list") in wanted]
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False, default=str) + "\n"
     if fmt == "csv":

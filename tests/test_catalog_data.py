@@ -228,3 +228,16 @@ def test_a_market_estimate_is_shown_as_one_in_the_plan(cat, tmp_path):
     text = render_plan(plan)
     assert "Buy: 1 × mi355x-8x at 182,000 = 182,000, price of 2026 (market estimate, not a quote)" in text
     assert not any("older than 12 months" in n for n in plan.notes)   # '2026' is 10 months before 2026-11
+
+
+def test_catalog_prices_filters_by_price_list_and_rejects_an_unknown_one():
+    from click.testing import CliRunner
+
+    import cli
+
+    ok = CliRunner().invoke(cli.main, ["catalog", "prices", "--price-list", "street-usd-2026"])
+    assert ok.exit_code == 0, ok.output
+    assert "street-usd-2026 (USD)" in ok.output and "seed-2025-02" not in ok.output
+    bad = CliRunner().invoke(cli.main, ["catalog", "prices", "--price-list", "street-usd-2027"])
+    assert bad.exit_code == 2 and "unknown price list 'street-usd-2027'" in bad.output
+    assert "did you mean" in bad.output and "hwplan catalog prices" in bad.output and "Traceback" not in bad.output
