@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 __all__ = [
     "DTYPES", "FAMILIES", "KV_DTYPE_BYTES", "HARDWARE_CLASSES",
-    "Accelerator", "Platform", "System", "Attention", "Moe", "Variant", "Model",
+    "Accelerator", "Platform", "System", "Attention", "CompressedLayers", "Moe", "Variant", "Model",
     "Engine", "EngineEfficiency", "EngineMemory", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
 
@@ -207,27 +207,77 @@ class System(Sourced):
         return self
 
 
+class CompressedLayers(Record):
+    """Layers that keep, besides their sliding window, one cache entry per `ratio` tokens of the
+    whole context (DeepSeek-V4's compressed sparse attention, ratio 4, and heavily compressed
+    attention, ratio 128; https://huggingface.co/deepseek-ai/DeepSeek-V4-Flash)."""
+
+    layers: int = Field(gt=0, description="How many layers compress at this ratio.")
+    ratio: int = Field(ge=2, description="Tokens pooled into one cache entry.")
+    indexer: bool = Field(False, description="The layers' sparse-attention indexer keeps a key per compressed "
+                          "entry (attention.indexer_bytes_per_token each).")
+
+
+LinearKind = Literal["gated-deltanet", "kda", "mamba2", "lightning"]
+
+
 class Attention(Record):
+    """How a model's layers attend, and what each keeps per sequence.
+
+    Layer kinds: full attention (a KV entry per token), sliding-window or chunked
+    attention (at most `window_tokens` entries), compressed layers (DeepSeek-V4: one
+    entry per `ratio` tokens on top of the window), a sparse-attention indexer's key
+    cache (DeepSeek-V3.2, GLM-5), and linear-attention or state-space layers (Gated
+    DeltaNet, Kimi Delta Attention, Mamba-2) that hold a fixed state per request.
+    """
+
     kind: Literal["mha", "gqa", "mla"]
     heads: int = Field(gt=0)
-    kv_heads: int = Field(gt=0)
-    head_dim: int | None = Field(None, gt=0)
+    kv_heads: int = Field(gt=0, description="KV heads of the full-attention layers.")
+    head_dim: int | None = Field(None, gt=0, description="Per-head dims of the full-attention layers' keys and values.")
     kv_lora_rank: int | None = Field(None, gt=0)
     qk_rope_head_dim: int | None = Field(None, gt=0)
     qk_nope_head_dim: int | None = Field(None, gt=0, description="MLA: per-head query/key dims without RoPE "
                                          "(prefill attention cost); default 128 as in DeepSeek-V3.")
-    v_head_dim: int | None = Field(None, gt=0, description="MLA: per-head value dims; default 128 as in DeepSeek-V3.")
+    v_head_dim: int | None = Field(None, gt=0, description="Per-head value dims when they differ from the key dims "
+                                   "(MLA default 128 as in DeepSeek-V3; GQA default head_dim).")
     window_layers: int = Field(0, ge=0, description="Layers with sliding-window or chunked attention.")
     window_tokens: int | None = Field(None, gt=0, description="Tokens such a layer keeps at most.")
+    window_kv_heads: int | None = Field(None, gt=0, description="KV heads of the sliding-window layers when they "
+                                        "differ from the full layers' (Gemma 4, MiMo-V2); default kv_heads.")
+    window_head_dim: int | None = Field(None, gt=0, description="Head dims of the sliding-window layers when they "
+                                        "differ; default head_dim.")
+    kv_layers: int | None = Field(None, gt=0, description="Layers with softmax attention (full, windowed or "
+                                  "compressed); default: every layer that is not a linear layer.")
+    entry_bytes: float | None = Field(None, gt=0, description="Bytes of one cached token per layer in the model's "
+                                      "own fixed cache format, whatever the KV datatype (DeepSeek-V4: 584).")
+    compressed: list[CompressedLayers] = Field(default_factory=list, description="Layers that also keep a "
+                                               "compressed cache of the whole context.")
+    indexer_layers: int = Field(0, ge=0, description="Layers whose sparse-attention indexer keeps a key for "
+                                "every token (DeepSeek-V3.2: all 61; GLM-5.2: the layers with their own indexer).")
+    indexer_bytes_per_token: float | None = Field(None, gt=0, description="Bytes of one indexer key: fp8 "
+                                                  "values plus one fp32 scale per 128 (132 B for 128 dims).")
+    linear_layers: int = Field(0, ge=0, description="Layers with linear attention or a state-space mixer: a fixed "
+                               "state per request, no per-token cache.")
+    linear_kind: LinearKind | None = None
+    state_bytes_per_layer: float | None = Field(None, gt=0, description="Bytes of one request's state in one "
+                                                "linear layer (convolution state + recurrent state).")
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Attention:
-        if self.kind == "mla" and (self.kv_lora_rank is None or self.qk_rope_head_dim is None):
-            raise ValueError("MLA attention needs kv_lora_rank and qk_rope_head_dim")
+        if self.kind == "mla" and (self.kv_lora_rank is None or self.qk_rope_head_dim is None) \
+                and self.entry_bytes is None:
+            raise ValueError("MLA attention needs kv_lora_rank and qk_rope_head_dim (or entry_bytes)")
         if self.kind != "mla" and self.head_dim is None:
             raise ValueError(f"{self.kind.upper()} attention needs head_dim")
         if self.window_layers and self.window_tokens is None:
             raise ValueError("window_layers needs window_tokens")
+        if self.indexer_layers and self.indexer_bytes_per_token is None:
+            raise ValueError("indexer_layers needs indexer_bytes_per_token")
+        if any(c.indexer for c in self.compressed) and self.indexer_bytes_per_token is None:
+            raise ValueError("a compressed group with an indexer needs indexer_bytes_per_token")
+        if self.linear_layers and (self.state_bytes_per_layer is None or self.linear_kind is None):
+            raise ValueError("linear_layers needs linear_kind and state_bytes_per_layer")
         return self
 
 
@@ -237,6 +287,7 @@ class Moe(Record):
     shared_experts: int = Field(0, ge=0)
     moe_layers: int = Field(gt=0)
     expert_params_b: float = Field(gt=0, description="Parameters in all routed experts of all layers, billions.")
+    moe_intermediate_size: int | None = Field(None, gt=0, description="Hidden width of one routed expert's MLP.")
 
     @model_validator(mode="after")
     def _k_le_e(self) -> Moe:
@@ -266,14 +317,26 @@ class Variant(Sourced):
 
 
 class Model(Sourced):
+    """An LLM's architecture as sizing needs it, with the ways its weights can be held.
+
+    Parameter counts exclude multi-token-prediction (MTP) layers; for a vision-language
+    model they include the vision encoder (its weights are loaded) while `layers`,
+    `hidden_size` and `attention` describe the language model.
+    """
+
     id: Slug
     name: str
     hf_repo: str = ""
     params_b: float = Field(gt=0, le=100_000, description="Total parameters, billions.")
     active_params_b: float = Field(gt=0, description="Parameters used per token, billions.")
-    layers: int = Field(gt=0)
+    layers: int = Field(gt=0, description="Decoder layers of the language model (every kind).")
     hidden_size: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0, description="Hidden width of a dense layer's MLP (config.json "
+                                   "intermediate_size); for all-MoE models the shared expert's or the expert's.")
     vocab_size: int = Field(gt=0)
+    tied_embeddings: bool = Field(False, description="The output head reuses the input embedding matrix.")
+    vision_params_b: float = Field(0.0, ge=0, description="Parameters of a vision encoder and projector, "
+                                   "billions (included in params_b).")
     attention: Attention
     moe: Moe | None = None
     max_context: int = Field(gt=0)
@@ -293,11 +356,30 @@ class Model(Sourced):
                 raise ValueError(f"variant {v.id} falls back to '{v.fallback}', which is not a variant")
         if self.active_params_b > self.params_b:
             raise ValueError("active_params_b exceeds params_b")
-        if self.attention.window_layers > self.layers:
-            raise ValueError("attention.window_layers exceeds layers")
+        att = self.attention
+        kv_layers = self.kv_layers
+        if kv_layers < 1:
+            raise ValueError("no layer keeps a per-token cache: attention.kv_layers must be at least 1")
+        if att.kv_layers is not None and att.kv_layers + att.linear_layers > self.layers:
+            raise ValueError(f"attention.kv_layers ({att.kv_layers}) + linear_layers ({att.linear_layers}) "
+                             f"exceeds layers ({self.layers})")
+        if att.window_layers > kv_layers:
+            raise ValueError(f"attention.window_layers ({att.window_layers}) exceeds the attention layers ({kv_layers})")
+        if sum(c.layers for c in att.compressed) > kv_layers:
+            raise ValueError("attention.compressed names more layers than the attention layers")
+        if att.indexer_layers > kv_layers:
+            raise ValueError("attention.indexer_layers exceeds the attention layers")
         if self.moe and self.moe.expert_params_b >= self.params_b:
             raise ValueError("moe.expert_params_b must be less than params_b")
+        if self.vision_params_b >= self.params_b:
+            raise ValueError("vision_params_b must be less than params_b")
         return self
+
+    @property
+    def kv_layers(self) -> int:
+        """Layers with softmax attention (full, windowed or compressed)."""
+        att = self.attention
+        return att.kv_layers if att.kv_layers is not None else self.layers - att.linear_layers
 
     def variant(self, precision: str) -> Variant:
         for v in self.variants:
