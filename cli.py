@@ -593,13 +593,20 @@ def catalog_group(ctx):
 def _list_command(section: str):
     @common_options
     @handle_errors
-    def command(catalog_files, fmt, output, force, debug):
+    def command(catalog_files, fmt, output, force, debug, price_lists=()):
         from optimizer.render import render_catalog
 
-        write_output(render_catalog(load_catalog(catalog_files), section, fmt), output, force)
+        write_output(render_catalog(load_catalog(catalog_files), section, fmt, price_lists=price_lists), output, force)
 
     command.__doc__ = (f"List the catalog's {section}.\n\n    \b\n    Example:\n"
                        f"      hwplan catalog {section} --format json\n    ")
+    if section == "prices":
+        command.__doc__ = ("List every offer: item, price, currency, seller, condition, price date and source\n"
+                           "    (one 80-column table per price list; JSON and CSV carry every field).\n\n    \b\n"
+                           "    Examples:\n      hwplan catalog prices --price-list street-usd-2026\n"
+                           "      hwplan catalog prices --format json\n    ")
+        command = click.option("--price-list", "price_lists", multiple=True,
+                               help="Only this price list (repeatable).")(command)
     return catalog_group.command(section)(command)
 
 

@@ -97,6 +97,8 @@ class Accelerator(Sourced):
     interconnect_gbs: float = Field(gt=0, description="Per-accelerator scale-up bandwidth, GB/s, bidirectional.")
     max_per_node: int = Field(gt=0, le=1024)
     export_notes: str = ""
+    unpriced_reason: str = Field("", description="Why no bundled price list sells a server with it "
+                                 "(e.g. 'sold used only, no sourced price'); empty when one does.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Accelerator:

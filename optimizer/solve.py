@@ -21,7 +21,7 @@ from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric
 from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
 from .racks import RackKind, rack_kinds
 from .offers import PricedOffer
-from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown
+from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown, stale_price_notes
 from .problem import Problem
 from .prune import prune_dominated
 from .scaling import exact, money_from_int, money_to_int
@@ -221,7 +221,7 @@ def _racks(prep: Prepared, solution: Solution, lines: list[PlanLine]) -> tuple[l
             buys.append(Purchase(item=kind.rack.id, kind="rack", description=kind.rack.name, seller=o.seller,
                                  quantity=count, unit_price=o.price, condition=o.offer.condition,
                                  warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                                 offer=o.key, source=o.offer.source, date=o.offer.price_date))
+                                 offer=o.key, source=o.offer.source, date=o.offer.price_date, estimate=o.offer.estimate))
     return out, tuple(buys)
 
 
@@ -245,7 +245,7 @@ def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tup
             buys.append(Purchase(item=p.item.id, kind=p.item.kind, description=p.item.name, seller=o.seller,
                                  quantity=n, unit_price=o.price, condition=o.offer.condition,
                                  warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                                 offer=o.key, source=o.offer.source, date=o.offer.price_date))
+                                 offer=o.key, source=o.offer.source, date=o.offer.price_date, estimate=o.offer.estimate))
     return lines, tuple(buys)
 
 
@@ -304,7 +304,8 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     purchases = tuple(Purchase(item=o.item, kind=names[o.item][0], description=names[o.item][1], seller=o.seller,
                                quantity=q, unit_price=o.price, condition=o.offer.condition,
                                warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                               offer=o.key, source=o.offer.source, date=o.offer.price_date) for o, q in bought)
+                               offer=o.key, source=o.offer.source, date=o.offer.price_date,
+                               estimate=o.offer.estimate) for o, q in bought)
     notes = []
     problem = prep.problem
     if problem.workload.kv_reserve_gb is not None:
@@ -329,6 +330,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     if network and all(n.priced for n in network):
         notes.append("network: the scale-out fabric of multi-node replicas is bought; front-end and management "
                      "Ethernet are not")
+    notes += stale_price_notes(purchases, problem.constraints.as_of)
     rates = tuple(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in c.rates_used)
     bound = None
     if solution.bound is not None:
