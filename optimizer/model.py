@@ -46,7 +46,6 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Protocol
 
 from catalog.errors import SolverTimeoutError
@@ -439,8 +438,8 @@ class PlanModel:
         for f, value in known.items():
             other = self.coefs[f]
             if value >= 0 and coefs and all(other.get(k, 0) > 0 for k in coefs):
-                ratio = max(Fraction(abs(c), other[k]) for k, c in coefs.items())
-                best = min(best, math.floor(value * ratio))
+                # floor is monotone, so max_k ⌊value·c_k/f_k⌋ = ⌊value · max_k c_k/f_k⌋ (integers only)
+                best = min(best, max(value * abs(c) // other[k] for k, c in coefs.items()))
         return best
 
     def _single_unit_bound(self, term: str) -> int | None:
