@@ -497,7 +497,8 @@ def estimate(model, accelerator, gpus, nodes, precision, kv_dtype, engine, platf
 
 @main.command()
 @click.option("--file", "files", multiple=True, type=click.Path(dir_okay=False),
-              help="Measurements CSV (calibration.csv columns); default: the bundled calibration set. Repeatable.")
+              help="Measurements CSV (catalog/data/measurements-fit.csv columns); its role comes from its "
+              "name (*-fit.csv, *-test.csv, *-memory.csv). Default: every bundled measurements-*.csv. Repeatable.")
 @click.option("--summary-only", is_flag=True, help="Print only the summary, not every row.")
 @common_options
 @handle_errors
@@ -511,16 +512,11 @@ def validate(files, summary_only, catalog_files, fmt, output, force, debug):
     Examples:
       hwplan validate
       hwplan validate --summary-only
-      hwplan validate --file benchmarks/holdout.csv --format json
+      hwplan validate --file catalog/data/measurements-test.csv --format json
     """
-    from optimizer.validate import Report, render_report, validate as run_validate
+    from optimizer.validate import render_report, validate_files
 
-    catalog = load_catalog(catalog_files)
-    report = Report()
-    for f in files or [None]:
-        part = run_validate(catalog, f)
-        report.results += part.results
-        report.unusable += part.unusable
+    report = validate_files(load_catalog(catalog_files), files)
     write_output(render_report(report, "json" if fmt == "json" else "table", rows=not summary_only), output, force)
 
 
