@@ -203,6 +203,12 @@ class Plan(_Record):
         """The decode speed every user gets at least: that of the slowest line."""
         return min((l.tokens_per_s_per_user for l in self.lines if l.tokens_per_s_per_user is not None), default=None)
 
+    def to_frame(self):
+        """One row per plan line as a pandas DataFrame (see optimizer/frames.py for the columns)."""
+        from .frames import plan_frame
+
+        return plan_frame(self)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
