@@ -141,31 +141,40 @@ def fit(cases: list[Case], catalog, min_rows: int, rounds: int = 8) -> Params:
         return huber(loss_terms(cases, apply(catalog, q))) + prior_penalty(q)
 
     best = objective(p)
-    steps = [0.5, 0.8, 0.9, 1.1, 1.25, 2.0]
     for _ in range(rounds):
         improved = False
         knobs = [("engine", e, f) for e in sorted(engines_used) for f in FIELDS]
         knobs += [("scale", fam, None) for fam in sorted(p.family_scale)]
         knobs += [("layer", fam, None) for fam in sorted(p.family_layer_us)]
         for kind, key, fld in knobs:
-            for step in steps:
-                q = p.copy()
-                if kind == "engine":
-                    lo, hi = BOUNDS[fld]
-                    cur = q.engine[key][fld]
-                    q.engine[key][fld] = min(hi, max(lo, (cur if cur > 0 else 1.0) * step))
-                elif kind == "scale":
-                    lo, hi = BOUNDS["scale"]
-                    q.family_scale[key] = min(hi, max(lo, q.family_scale[key] * step))
-                else:
-                    cur = q.family_layer_us[key]
-                    q.family_layer_us[key] = min(5000.0, (cur if cur > 0 else 50.0) * step)
+            for step in STEPS:
+                q = nudged(p, kind, key, fld, step)
                 val = objective(q)
                 if val < best - 1e-9:
                     best, p, improved = val, q, True
         if not improved:
             break
     return p
+
+
+STEPS = (0.5, 0.8, 0.9, 1.1, 1.25, 2.0)   # multiplicative moves of one knob per try
+
+
+def nudged(p: Params, kind: str, key: str, fld: str | None, step: float) -> Params:
+    """A copy of `p` with one knob multiplied by `step`, kept within BOUNDS: an engine's field
+    (kind 'engine'), a family's scale ('scale') or a family's extra per-layer time ('layer')."""
+    q = p.copy()
+    if kind == "engine":
+        lo, hi = BOUNDS[fld]
+        cur = q.engine[key][fld]
+        q.engine[key][fld] = min(hi, max(lo, (cur if cur > 0 else 1.0) * step))
+    elif kind == "scale":
+        lo, hi = BOUNDS["scale"]
+        q.family_scale[key] = min(hi, max(lo, q.family_scale[key] * step))
+    else:
+        cur = q.family_layer_us[key]
+        q.family_layer_us[key] = min(BOUNDS["extra_layer_us"][1], (cur if cur > 0 else 50.0) * step)
+    return q
 
 
 def summarize(label: str, terms: list[float], cases: list[Case], catalog) -> None:
@@ -254,6 +263,32 @@ def figures(terms: list[float]) -> dict:
             "within_25pct": round(sum(e <= 0.25 for e in errs) / max(1, len(errs)), 4)}
 
 
+def print_fit(params: Params, cases: list[Case], fitted, as_yaml: bool, files: list[str]) -> None:
+    """The largest errors after the fit, the fitted factors, and (as_yaml) engines.yaml lines."""
+    print("\nlargest errors after the fit:")
+    terms = loss_terms(cases, fitted)
+    for t, c in sorted(zip(terms, cases), key=lambda x: -x[0])[:25]:
+        value, _ = predict(c, fitted)
+        print(f"  {c.id:<10} {c.metric:<18} {c.gpus}x{c.accelerator:<12} {c.model:<16} {c.engine:<9} "
+              f"{c.input_tokens}/{c.output_tokens} c={c.concurrency} pred={value or 0:,.1f} meas={c.measured:,.1f}")
+    print("\nfitted factors:")
+    for e, v in sorted(params.engine.items()):
+        print(f"  {e:<10} " + "  ".join(f"{k}={v[k]:.3g}" for k in FIELDS))
+    for fam in sorted(params.family_scale):
+        print(f"  family {fam:<10} scale={params.family_scale[fam]:.3g}  "
+              f"extra layer overhead={params.family_layer_us[fam]:.3g} us")
+    if as_yaml:
+        for e in sorted(params.engine):
+            print(f"\n  {e}:")
+            for fam in ["default", *sorted(params.family_scale)]:
+                eff = _efficiency(params, e, fam)
+                print(f"      {fam}: {{bandwidth: {eff.bandwidth:.2f}, compute: {eff.compute:.2f}, prefill: "
+                      f"{eff.prefill:.2f}, step_overhead_ms: {eff.step_overhead_ms:.1f}, layer_overhead_us: "
+                      f"{eff.layer_overhead_us:.0f}, source: \"fitted by benchmarks/calibrate.py (Huber loss on "
+                      f"log error, priors 0.7/0.5/0.5/3 ms/20 us) on {len(cases)} speed rows of "
+                      f"{' and '.join(Path(f).name for f in files)} (test files not fitted on)\"}}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", nargs="*", default=[str(f) for f in measurement_files() if file_role(f) == "fit"],
@@ -304,28 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         SUMMARY.write_text(json.dumps(result, indent=1) + "\n")
         print(f"wrote {SUMMARY.relative_to(ROOT)}")
 
-    print("\nlargest errors after the fit:")
-    terms = loss_terms(cases, fitted)
-    for t, c in sorted(zip(terms, cases), key=lambda x: -x[0])[:25]:
-        value, _ = predict(c, fitted)
-        print(f"  {c.id:<10} {c.metric:<18} {c.gpus}x{c.accelerator:<12} {c.model:<16} {c.engine:<9} "
-              f"{c.input_tokens}/{c.output_tokens} c={c.concurrency} pred={value or 0:,.1f} meas={c.measured:,.1f}")
-    print("\nfitted factors:")
-    for e, v in sorted(params.engine.items()):
-        print(f"  {e:<10} " + "  ".join(f"{k}={v[k]:.3g}" for k in FIELDS))
-    for fam in sorted(params.family_scale):
-        print(f"  family {fam:<10} scale={params.family_scale[fam]:.3g}  "
-              f"extra layer overhead={params.family_layer_us[fam]:.3g} us")
-    if args.yaml:
-        for e in sorted(params.engine):
-            print(f"\n  {e}:")
-            for fam in ["default", *sorted(params.family_scale)]:
-                eff = _efficiency(params, e, fam)
-                print(f"      {fam}: {{bandwidth: {eff.bandwidth:.2f}, compute: {eff.compute:.2f}, prefill: "
-                      f"{eff.prefill:.2f}, step_overhead_ms: {eff.step_overhead_ms:.1f}, layer_overhead_us: "
-                      f"{eff.layer_overhead_us:.0f}, source: \"fitted by benchmarks/calibrate.py (Huber loss on "
-                      f"log error, priors 0.7/0.5/0.5/3 ms/20 us) on {len(cases)} speed rows of "
-                      f"{' and '.join(Path(f).name for f in args.files)} (test files not fitted on)\"}}")
+    print_fit(params, cases, fitted, args.yaml, args.files)
     return 0
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 
-import pytest
 
 from benchmarks import calibrate
 from optimizer.validate import (bundled_measurements, file_role, measurement_files, source_publisher,
