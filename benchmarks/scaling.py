@@ -192,6 +192,9 @@ def reference(units: list[FakeUnit], limits: Limits, time_limit: float,
     by a row `term ≤ value` (exact: the values are integers far below 2**53). `keep`, when a
     list, receives each stage's model (for writing a failing one to MPS)."""
     start = time.perf_counter()
+    if not units:   # nothing fits one replica under the caps (HiGHS calls a model without columns "empty")
+        return {"status": "infeasible", "objective": None, "replicas": {}, "stages": 0,
+                "seconds": time.perf_counter() - start}
     h, n = build_highs(units, limits, options)
     m = h.getNumCol()
     coef = coefficients(units)
@@ -295,8 +298,10 @@ def run_instance(seed: int, n: int, users: int, variant: str, time_limit: float,
                "reference re-solved with presolve off" + ("; " + note if note else "")
     row = {"seed": seed, "variant": variant, "units": n, "units_after_pruning": cp["kept"],
            "reference_units": len(pruned), "reference_presolve_fault": fault, "users": users,
-           "limits": active(limits), "seconds": round(cp["seconds"], 4), "prune_seconds": round(cp["prune_seconds"], 4),
-           "reference_seconds": round(ref["seconds"], 4),
+           "limits": active(limits), "seconds": round(cp["seconds"], 6), "prune_seconds": round(cp["prune_seconds"], 6),
+           "reference_seconds": round(ref["seconds"], 6),
+           "ratio": round(cp["seconds"] / max(ref["seconds"], 1e-6), 4),
+           "solver_ratio": round((cp["seconds"] - cp["prune_seconds"]) / max(ref["seconds"], 1e-6), 4),
            "objective": cp["objective"], "reference_objective": ref["objective"], "status": status, "note": note,
            "cp_status": cp["status"], "reference_status": ref["status"],
            "stages": cp["stages"], "reference_stages": ref["stages"],
@@ -305,7 +310,7 @@ def run_instance(seed: int, n: int, users: int, variant: str, time_limit: float,
     if unpruned:
         raw = run_hwplan(units, limits, time_limit, prune=False)
         raw_status, raw_note = verdict(units, limits, raw, ref)
-        row.update(seconds_unpruned=round(raw["seconds"], 4), objective_unpruned=raw["objective"],
+        row.update(seconds_unpruned=round(raw["seconds"], 6), ratio_unpruned=round(raw["seconds"] / max(ref["seconds"], 1e-6), 4), objective_unpruned=raw["objective"],
                    status_unpruned=raw_status)
         if raw_note:
             row["note"] = (row["note"] + "; " if row["note"] else "") + f"unpruned: {raw_note}"
@@ -338,7 +343,7 @@ def print_table(rows: list[dict], unpruned: bool) -> None:
     print(head)
     for r in rows:
         line = f"{r['units']:>5} {r['units_after_pruning']:>4} {r['users']:>6} {','.join(r['limits']) or '-':<22} "
-        line += f"{r['seconds']:>8.3f} {r['reference_seconds']:>8.3f} {r['seconds'] / r['reference_seconds']:>6.2f} "
+        line += f"{r['seconds']:>8.3f} {r['reference_seconds']:>8.3f} {r['ratio']:>6.2f} "
         line += f"{r['seconds_unpruned']:>8.3f} " if unpruned else ""
         line += f"{_answer(r['objective']):>27} {_answer(r['reference_objective']):>27}  {r['status']}"
         if unpruned and r["status_unpruned"] != r["status"]:
@@ -347,10 +352,12 @@ def print_table(rows: list[dict], unpruned: bool) -> None:
 
 
 def summary(rows: list[dict], unpruned: bool) -> str:
-    ratios = [r["seconds"] / r["reference_seconds"] for r in rows]
-    solver = [(r["seconds"] - r["prune_seconds"]) / r["reference_seconds"] for r in rows]
+    timed = [r for r in rows if r["reference_units"]] or rows   # no unit fits: HiGHS has nothing to solve
+    ratios = [r["ratio"] for r in timed]
+    solver = [r["solver_ratio"] for r in timed]
     good = sum(r["status"] == "optimal" for r in rows)
-    text = (f"{len(rows)} instances; hwplan (pruning + CP-SAT) / HiGHS (on the same pruned units) time ratio: "
+    text = (f"{len(rows)} instances ({len(rows) - len(timed)} where no unit fits, left out of the ratios); "
+            f"hwplan (pruning + CP-SAT) / HiGHS (on the same pruned units) time ratio: "
             f"median {statistics.median(ratios):.2f}, worst {max(ratios):.2f} (best {min(ratios):.2f}); "
             f"CP-SAT alone / HiGHS, both on the pruned units: median {statistics.median(solver):.2f}, "
             f"worst {max(solver):.2f}; pruning worst {max(r['prune_seconds'] for r in rows):.3f} s; "
@@ -360,7 +367,7 @@ def summary(rows: list[dict], unpruned: bool) -> str:
             f"{sum(r['status'] == 'mismatch' for r in rows)} mismatches; "
             f"{sum(r['reference_presolve_fault'] for r in rows)} HiGHS presolve faults (re-solved with presolve off)")
     if unpruned:
-        raw = [r["seconds_unpruned"] / r["reference_seconds"] for r in rows]
+        raw = [r["ratio_unpruned"] for r in timed]
         text += (f"; CP-SAT without pruning / HiGHS: median {statistics.median(raw):.2f}, worst {max(raw):.2f}, "
                  f"{sum(r['status_unpruned'] in ('optimal', 'infeasible') for r in rows)}/{len(rows)} proven and equal")
     return text
