@@ -54,7 +54,7 @@ Objectives (lexicographic; one weighted sum when it fits in 62 bits, else stages
     users   max Σ users_u·r_u, then min cost, power (budget-capped search; demand N = 1:
             a plan must serve someone)
 
-Solver settings come from ../shared/SOLVER-NOTES.md and benchmarks/scaling.py:
+Solver settings are measured by benchmarks/scaling.py (against HiGHS on the same units):
 one worker with linearization level 2 proves these covering knapsacks by their LP
 bound in well under a second, and gives the same answer on every run.
 """

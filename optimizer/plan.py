@@ -1,6 +1,6 @@
 """A plan: what to buy, how it is deployed, whom it serves, and how sure we are.
 
-The JSON shape (DESIGN.md, "CLI and JSON contracts") is `Plan.to_json()`:
+The JSON shape (what `--format json` prints; scripts rely on it) is `Plan.to_json()`:
 `status`, `objective`, `plan.lines[]`, `plan.totals`, `solver`, and notes on
 what the price list could not sell. Money is exact (`Fraction`) inside the
 library and rounded to cents only when rendered.
