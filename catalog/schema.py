@@ -134,7 +134,7 @@ NIC_PROTOCOLS: tuple[str, ...] = ("infiniband", "roce", "ethernet")
 class Nic(Record):
     """Scale-out NICs of one node: `count` ports of `gbps` each (the backend network between nodes)."""
 
-    count: int = Field(gt=0, le=128, description="Ports per node (8 for a rail-optimised HGX node).")
+    count: int = Field(gt=0, le=100_000, description="Ports per node (8 for a rail-optimised HGX node).")
     gbps: int = Field(gt=0, le=3200, description="Speed of one port, Gb/s (400 for ConnectX-7 NDR).")
     protocol: NicProtocol = Field(description="infiniband, roce (RDMA over Ethernet switches) or ethernet.")
 
@@ -174,6 +174,8 @@ class Platform(Sourced):
                                               "rack with coolant distribution.")
     scale_up_domain: int | None = Field(None, gt=0, le=100_000, description="Accelerators joined by one scale-up "
                                         "mesh (NVLink/UB) for tensor and expert parallelism; default: one node's.")
+    racks_per_node: int | None = Field(None, gt=0, le=1000, description="Rack-scale systems: racks one node fills "
+                                       "(GB200 NVL72: 1; CloudMatrix 384: 16). Default: nodes share racks by rack units.")
 
     @field_validator("gpu_counts")
     @classmethod
@@ -249,6 +251,9 @@ class Attention(Record):
                                   "compressed); default: every layer that is not a linear layer.")
     entry_bytes: float | None = Field(None, gt=0, description="Bytes of one cached token per layer in the model's "
                                       "own fixed cache format, whatever the KV datatype (DeepSeek-V4: 584).")
+    fp8_entry_bytes: float | None = Field(None, gt=0, description="Bytes of one cached token per layer when the "
+                                          "KV cache is fp8 and the kernels store scales beside it (DeepSeek-V3.2's "
+                                          "fp8_ds_mla: 512 fp8 + 4 fp32 scales + 64 bf16 RoPE values = 656).")
     compressed: list[CompressedLayers] = Field(default_factory=list, description="Layers that also keep a "
                                                "compressed cache of the whole context.")
     indexer_layers: int = Field(0, ge=0, description="Layers whose sparse-attention indexer keeps a key for "

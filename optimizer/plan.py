@@ -162,11 +162,12 @@ class RackLine(_Record):
     node_power_w: int
     limit_kw: float = Field(description="The kW one rack may take (constraints.max_rack_kw or max_liquid_rack_kw).")
     cost: Fraction
+    racks_per_node: int = Field(1, description="Racks one node fills (rack-scale systems such as CloudMatrix 384).")
 
     @property
     def fullest_rack_kw(self) -> float:
-        """Load of the fullest rack, kW (maximum draw of the nodes in it)."""
-        return min(self.nodes, self.nodes_per_rack) * self.node_power_w / 1000
+        """Load of the fullest rack, kW (maximum draw of the nodes in it, or a rack-scale node's share)."""
+        return min(self.nodes, self.nodes_per_rack) * self.node_power_w / self.racks_per_node / 1000
 
     def to_json(self) -> dict[str, Any]:
         return {"node_type": self.node_type, "rack": self.rack, "cooling": self.cooling, "racks": self.racks,

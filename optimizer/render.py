@@ -191,7 +191,13 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
                    ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"),
                    ("Time to first token", f"{est.ttft_s:,.2f} s")]
     if fmt in ("csv",):
-        return csv_text([[k, v] for k, v in data.items() if k != "notes"], ["field", "value"])
+        rows = []
+        for k, v in data.items():
+            if k in ("notes", "memory_log_lines"):
+                continue
+            # Nested records (memory_gib, engine_settings) flatten to one row per field: memory_gib.kv_cache.
+            rows += [[f"{k}.{sub}", x] for sub, x in v.items()] if isinstance(v, dict) else [[k, v]]
+        return csv_text(rows, ["field", "value"])
     if fmt == "md":
         if breakdown:
             labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + \

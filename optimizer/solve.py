@@ -50,6 +50,15 @@ class Prepared:
     rack_kinds: dict[str, RackKind] = field(default_factory=dict)
 
     @property
+    def explain_args(self) -> dict:
+        """What explain_infeasible needs to price and count the network and racks as the solve did."""
+        return {"fabric": self.fabric, "racks": self.racks, "needs": self.prune_needs, "same_sku": self.rack_sensitive}
+
+    @property
+    def rack_sensitive(self) -> bool:
+        return _rack_sensitive(self.racks, self.limits)
+
+    @property
     def prune_needs(self) -> dict[str, tuple[str, int, int, int]]:
         """Fabric needs in the form dominance pruning compares (class, ports, nodes, direct cables)."""
         return {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in self.fabric_needs.items()}
@@ -75,22 +84,28 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
     fabric = fabric_model(needs, prices, candidates.money_scale)
     prune_needs = {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in needs.items()}
-    # With offers modelled, two node types may compete for the same scarce offer: prune within a node type only.
-    same_sku = same_sku or offers is not None
-    units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
-        else list(candidates.units)
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
-    racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack,
+    racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack, racks_per_node=kind.racks_per_node,
                                          price=money_to_int(kind.price, scale, rounding="ceil"),
                                          hosting=money_to_int(rates.hosting(0, 1), scale, rounding="ceil") if rates else 0)
                                for k, kind in sorted(kinds.items()) if kind.per_rack > 0),
                   units={u.id: (u.sku, u.nodes) for u in candidates.units})
+    # With offers modelled, two node types may compete for the same scarce offer; with racks that cost or
+    # count, moving nodes to another node type's racks can add a rack (rounding up): prune within a node type.
+    same_sku = same_sku or offers is not None or _rack_sensitive(racks, limits)
+    units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
+        else list(candidates.units)
     tco = {u.id: money_to_int(rates.energy(u.power_w, _typical(u)) + rates.hosting(u.nodes), scale, rounding="ceil")
            for u in candidates.units} if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
                     offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
                     rack_kinds=kinds)
+
+
+def _rack_sensitive(racks: Racks | None, limits: Limits) -> bool:
+    """Racks take part in the objective or the limits (a price, a hosting rate, or max_racks)."""
+    return racks is not None and (limits.max_racks is not None or any(g.price or g.hosting for g in racks.groups))
 
 
 def _typical(u: Unit) -> int | None:
@@ -177,10 +192,10 @@ def _racks(prep: Prepared, solution: Solution, lines: list[PlanLine]) -> tuple[l
     out, buys = [], []
     for sku, n in sorted(nodes.items()):
         kind = prep.rack_kinds[sku]
-        count = solution.racks.get(sku, -(-n // kind.per_rack))
+        count = solution.racks.get(sku, -(-n * kind.racks_per_node // kind.per_rack))
         out.append(RackLine(node_type=sku, rack=kind.rack.id, cooling=kind.rack.cooling, racks=count, nodes=n,
                             nodes_per_rack=kind.per_rack, node_power_w=kind.node_power_w, limit_kw=kind.limit_kw,
-                            cost=kind.price * count))
+                            cost=kind.price * count, racks_per_node=kind.racks_per_node))
         if kind.offer is not None and count:
             o = kind.offer
             buys.append(Purchase(item=kind.rack.id, kind="rack", description=kind.rack.name, seller=o.seller,
@@ -319,6 +334,7 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
                            tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers, fabric=prep.fabric,
                            racks=prep.racks)
     if solution is None:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers,
+                                 **prep.explain_args)
     plan = plan_from_solution(prep, solution, problem.objective)
     return assert_plan_ok(plan, catalog, problem)
