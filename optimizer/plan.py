@@ -1,6 +1,6 @@
 """A plan: what to buy, how it is deployed, whom it serves, and how sure we are.
 
-The JSON shape (DESIGN.md, "CLI and JSON contracts") is `Plan.to_json()`:
+The JSON shape (what `--format json` prints; scripts rely on it) is `Plan.to_json()`:
 `status`, `objective`, `plan.lines[]`, `plan.totals`, `solver`, and notes on
 what the price list could not sell. Money is exact (`Fraction`) inside the
 library and rounded to cents only when rendered.
@@ -304,6 +304,12 @@ class Plan(_Record):
     def slowest_tokens_per_s_per_user(self) -> float | None:
         """The decode speed every user gets at least: that of the slowest line."""
         return min((l.tokens_per_s_per_user for l in self.lines if l.tokens_per_s_per_user is not None), default=None)
+
+    def to_frame(self):
+        """One row per plan line as a pandas DataFrame (see optimizer/frames.py for the columns)."""
+        from .frames import plan_frame
+
+        return plan_frame(self)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -2,12 +2,12 @@
 
 Rendering returns strings; only the CLI writes them. The terminal table is what a
 purchaser reads first: what to buy, how many, what it costs, what it draws and
-whom it serves. pandas and rich are imported only here, only when used.
+whom it serves. rich is imported only here, only when used; CSV text goes through
+pandas (optimizer/frames.py), imported only when a CSV is written.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from fractions import Fraction
@@ -16,6 +16,7 @@ from typing import Any
 from catalog import Catalog
 
 from .estimator import Estimate
+from .frames import csv_text
 from .plan import Plan, money_json
 
 __all__ = ["render_plan", "render_estimate", "render_catalog", "render_infeasible", "plan_rows", "FORMATS",
@@ -40,11 +41,7 @@ def md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _csv_dicts(rows: list[dict[str, Any]], empty_header: str) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else [empty_header], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    return csv_text(rows, list(rows[0]) if rows else [empty_header])
 
 
 def plan_rows(plan: Plan) -> list[dict[str, Any]]:
@@ -199,15 +196,13 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
                    ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"),
                    ("Time to first token", f"{est.ttft_s:,.2f} s")]
     if fmt in ("csv",):
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["field", "value"])
+        rows = []
         for k, v in data.items():
             if k in ("notes", "memory_log_lines"):
                 continue
             # Nested records (memory_gib, engine_settings) flatten to one row per field: memory_gib.kv_cache.
-            w.writerows([[f"{k}.{sub}", x] for sub, x in v.items()] if isinstance(v, dict) else [[k, v]])
-        return buf.getvalue()
+            rows += [[f"{k}.{sub}", x] for sub, x in v.items()] if isinstance(v, dict) else [[k, v]]
+        return csv_text(rows, ["field", "value"])
     if fmt == "md":
         if breakdown:
             labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + \
@@ -377,11 +372,7 @@ def render_sweep(points, kind: str, fmt: str = "table", title: str = "") -> str:
         body.append([f"{pt.value:,.0f}", pt.plan.status, _money(t.cost, t.currency), f"{t.users:,}", str(t.nodes),
                      _num(t.power_w / 1000), what])
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(headers)
-        w.writerows(body)
-        return buf.getvalue()
+        return csv_text(body, headers)
     if fmt == "md":
         return "\n".join(md_table(headers, body)) + "\n"
     return (title + "\n" if title else "") + _table(headers, body, right={0, 2, 3, 4, 5})

@@ -18,38 +18,18 @@ from catalog import Catalog
 from .check import assert_plan_ok
 from .explain import explain_infeasible
 from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices
+from .limits import limits_for
 from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
 from .racks import RackKind, rack_kinds
 from .offers import PricedOffer
 from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown, stale_price_notes
 from .problem import Problem
 from .prune import prune_dominated
-from .scaling import exact, money_from_int, money_to_int
+from .scaling import money_from_int, money_to_int
 from .tco import TcoRates, tco_rates
 from .units import Candidates, Unit, offer_model, prepare
 
 __all__ = ["optimize", "limits_for", "plan_from_solution", "Prepared", "prepare_problem", "plan_tco"]
-
-
-def limits_for(problem: Problem, scale: int) -> Limits:
-    """The problem's limits as solver integers (caps floored, so rounding never lets a plan through)."""
-    c, w = problem.constraints, problem.workload
-    power_cap = c.max_power_w
-    if c.max_site_kw is not None:  # the facility draws the IT equipment's maximum × PUE
-        site_cap = math.floor(exact(c.max_site_kw) * 1000 / exact(problem.tco.pue))
-        power_cap = site_cap if power_cap is None else min(power_cap, site_cap)
-    # Maximizing users still needs at least one user served: an empty plan is no answer.
-    demand = 1 if problem.objective == "users" else (w.concurrent_users if w.concurrent_users is not None else 1)
-    return Limits(
-        demand=demand,
-        max_nodes=c.max_nodes,
-        budget=None if c.budget is None else money_to_int(exact(c.budget), scale, rounding="floor"),
-        max_power_w=power_cap,
-        stock=dict(c.stock),
-        max_skus=c.max_skus,
-        spare=c.spare_nodes > 0,
-        max_racks=c.max_racks,
-    )
 
 
 @dataclass(frozen=True)
