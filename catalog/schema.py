@@ -97,6 +97,8 @@ class Accelerator(Sourced):
     interconnect_gbs: float = Field(gt=0, description="Per-accelerator scale-up bandwidth, GB/s, bidirectional.")
     max_per_node: int = Field(gt=0, le=1024)
     export_notes: str = ""
+    unpriced_reason: str = Field("", description="Why no bundled price list sells a server with it "
+                                 "(e.g. 'sold used only, no sourced price'); empty when one does.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Accelerator:
@@ -134,7 +136,7 @@ NIC_PROTOCOLS: tuple[str, ...] = ("infiniband", "roce", "ethernet")
 class Nic(Record):
     """Scale-out NICs of one node: `count` ports of `gbps` each (the backend network between nodes)."""
 
-    count: int = Field(gt=0, le=128, description="Ports per node (8 for a rail-optimised HGX node).")
+    count: int = Field(gt=0, le=100_000, description="Ports per node (8 for a rail-optimised HGX node).")
     gbps: int = Field(gt=0, le=3200, description="Speed of one port, Gb/s (400 for ConnectX-7 NDR).")
     protocol: NicProtocol = Field(description="infiniband, roce (RDMA over Ethernet switches) or ethernet.")
 
@@ -174,6 +176,8 @@ class Platform(Sourced):
                                               "rack with coolant distribution.")
     scale_up_domain: int | None = Field(None, gt=0, le=100_000, description="Accelerators joined by one scale-up "
                                         "mesh (NVLink/UB) for tensor and expert parallelism; default: one node's.")
+    racks_per_node: int | None = Field(None, gt=0, le=1000, description="Rack-scale systems: racks one node fills "
+                                       "(GB200 NVL72: 1; CloudMatrix 384: 16). Default: nodes share racks by rack units.")
 
     @field_validator("gpu_counts")
     @classmethod

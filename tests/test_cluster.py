@@ -299,3 +299,55 @@ def test_the_checker_catches_too_few_racks_and_a_missing_fabric(catalog):
     two = optimize(catalog, problem)
     bare = two.model_copy(update={"network": ()})
     assert any("infiniband-400 fabric" in v and "buys none" in v for v in check_plan(bare, catalog, problem))
+
+
+# -- bill of materials ------------------------------------------------------------------------
+@pytest.mark.parametrize("path", PROBLEMS, ids=[p.stem for p in PROBLEMS])
+def test_every_multi_node_plan_buys_its_fabric_and_the_bom_adds_up(path, catalog):
+    from optimizer.export import bom_rows
+
+    problem = load_problem(path)
+    plan = optimize(catalog, problem)
+    if any(l.nodes_per_replica > 1 for l in plan.lines):
+        kinds = {p.kind for p in plan.purchases}
+        assert plan.network and all(n.priced for n in plan.network)
+        assert "cable" in kinds, "every link of the fabric is a cable in the BOM"
+    assert {r.node_type for r in plan.racks} == {l.system or f"{l.platform}+{l.gpus_per_node}x{l.accelerator}"
+                                                 for l in plan.lines}
+    rows = bom_rows(plan)
+    total = rows[-1]
+    from fractions import Fraction
+    assert sum(Fraction(str(r["extended_price"])) for r in rows[:-1]) == Fraction(str(total["extended_price"]))
+    assert all(r["source"] for r in rows[:-1])
+
+
+def test_the_workbook_summary_lists_network_racks_and_facility(tmp_path, catalog):
+    import openpyxl
+
+    from optimizer.export import export_bom
+
+    path = next(p for p in PROBLEMS if p.stem == "deepseek-r1-seed-nvidia")
+    problem = load_problem(path)
+    plan = optimize(catalog, problem)
+    import io
+
+    content = export_bom(str(tmp_path / "bom.xlsx"), [plan], problem, catalog)
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    labels = [row[0].value for row in book.worksheets[0].iter_rows() if row[0].value]
+    assert "  network infiniband-400" in labels and any(str(l).startswith("  racks ") for l in labels)
+    assert "  facility kW (IT maximum × PUE)" in labels
+
+
+def test_an_explanation_prices_the_fabric_too(catalog):
+    """Two 8×H20 nodes cost 2,200,000 CNY plus 8 × 1,320 USD of InfiniBand cabling; a budget of 2,210,000
+    holds the nodes but not the cabling, and the smallest budget named must include it."""
+    from optimizer import with_overrides
+
+    path = next(p for p in PROBLEMS if p.stem == "deepseek-r1-seed-nvidia")
+    problem = with_overrides(load_problem(path), {("constraints", "budget"): ("--budget", 2_210_000)})
+    with pytest.raises(InfeasibleError) as err:
+        optimize(catalog, problem)
+    fix = err.value.explanation["relaxations"]["budget"]
+    named = int(fix.split("≥")[1].split("CNY")[0].replace(",", ""))
+    exact = 2_200_000 + 8 * 1320 * _usd_cny(catalog)
+    assert exact <= named <= exact + 8   # solver money rounds each link's price up to a whole yuan
