@@ -351,3 +351,21 @@ def test_an_explanation_prices_the_fabric_too(catalog):
     named = int(fix.split("≥")[1].split("CNY")[0].replace(",", ""))
     exact = 2_200_000 + 8 * 1320 * _usd_cny(catalog)
     assert exact <= named <= exact + 8   # solver money rounds each link's price up to a whole yuan
+
+
+def test_cli_class_flag_and_network_section(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    import cli
+
+    args = ["solve", "--model", "llama-3.1-70b", "--users", "50", "--precision", "bf16", "--accelerator", "rtx-5090",
+            "--format", "json"]
+    refused = CliRunner().invoke(cli.main, args)
+    assert refused.exit_code == 1
+    allowed = CliRunner().invoke(cli.main, [*args, "--class", "consumer", "--class", "datacenter"])
+    assert allowed.exit_code == 0, allowed.output
+    data = json.loads(allowed.output)
+    assert any("consumer-class" in n for n in data["notes"])
+    assert data["plan"]["racks"] and data["plan"]["facility"]["pue"] == 1.4
