@@ -369,3 +369,17 @@ def test_cli_class_flag_and_network_section(tmp_path):
     data = json.loads(allowed.output)
     assert any("consumer-class" in n for n in data["notes"])
     assert data["plan"]["racks"] and data["plan"]["facility"]["pue"] == 1.4
+
+
+def test_catalog_lists_network_items_and_racks():
+    import json
+
+    from click.testing import CliRunner
+
+    import cli
+
+    result = CliRunner().invoke(cli.main, ["catalog", "network", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in json.loads(result.output)}
+    assert rows["ib-switch-ndr-64p"]["ports"] == 64 and rows["ib-switch-ndr-64p"]["protocol"] == "infiniband"
+    assert rows["rack-48u-liquid"]["kind"] == "rack"
