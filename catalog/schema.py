@@ -97,6 +97,8 @@ class Accelerator(Sourced):
     interconnect_gbs: float = Field(gt=0, description="Per-accelerator scale-up bandwidth, GB/s, bidirectional.")
     max_per_node: int = Field(gt=0, le=1024)
     export_notes: str = ""
+    unpriced_reason: str = Field("", description="Why no bundled price list sells a server with it "
+                                 "(e.g. 'sold used only, no sourced price'); empty when one does.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Accelerator:
@@ -251,6 +253,9 @@ class Attention(Record):
                                   "compressed); default: every layer that is not a linear layer.")
     entry_bytes: float | None = Field(None, gt=0, description="Bytes of one cached token per layer in the model's "
                                       "own fixed cache format, whatever the KV datatype (DeepSeek-V4: 584).")
+    fp8_entry_bytes: float | None = Field(None, gt=0, description="Bytes of one cached token per layer when the "
+                                          "KV cache is fp8 and the kernels store scales beside it (DeepSeek-V3.2's "
+                                          "fp8_ds_mla: 512 fp8 + 4 fp32 scales + 64 bf16 RoPE values = 656).")
     compressed: list[CompressedLayers] = Field(default_factory=list, description="Layers that also keep a "
                                                "compressed cache of the whole context.")
     indexer_layers: int = Field(0, ge=0, description="Layers whose sparse-attention indexer keeps a key for "

@@ -168,7 +168,7 @@ _OFFER_FILTERS = (("sellers", "constraints.sellers"), ("conditions", "constraint
 
 def _offer_filter_fixes(catalog: Catalog, problem: Problem) -> dict[str, str]:
     """For each offer filter the problem sets: the cheapest plan once that filter alone is dropped."""
-    from .solve import limits_for  # solve.py imports this module
+    from .limits import limits_for
     from .units import offer_model, prepare
 
     fixes = {}

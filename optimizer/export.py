@@ -9,7 +9,6 @@ assumptions and sources), one sheet per plan (or per seller), and an assumptions
 
 from __future__ import annotations
 
-import csv
 import io
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from catalog import Catalog
 from catalog.errors import InputError
 
+from .frames import csv_text
 from .plan import Plan, money_json
 from .problem import Problem
 from .render import md_table
@@ -62,12 +62,7 @@ def bom_rows(plan: Plan, label: str = "1") -> list[dict]:
 
 
 def _csv(plans: list[Plan]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for i, plan in enumerate(plans, 1):
-        w.writerows(bom_rows(plan, str(i)))
-    return buf.getvalue()
+    return csv_text([row for i, plan in enumerate(plans, 1) for row in bom_rows(plan, str(i))], list(COLUMNS))
 
 
 def _md(plans: list[Plan], problem: Problem) -> str:
@@ -83,11 +78,8 @@ def _md(plans: list[Plan], problem: Problem) -> str:
 
 
 def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: list[str]) -> bytes:
-    try:
-        from openpyxl import Workbook
-        from openpyxl.styles import Font
-    except ImportError:
-        raise InputError("--export *.xlsx needs openpyxl (pip install openpyxl); or export .csv / .md.") from None
+    from openpyxl import Workbook   # a dependency; imported only for an .xlsx export
+    from openpyxl.styles import Font
     wb = Workbook()
     summary = wb.active
     summary.title = "Summary"
@@ -139,7 +131,11 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: li
                   r.date])
     for eng in sorted({l.engine for p in plans for l in p.lines}):
         e = catalog.engines[eng]
-        a.append([f"engine {eng}", f"memory utilization {e.memory_utilization}, {e.memory_model}", e.source, e.date])
+        settings = sorted({tuple(sorted(l.engine_settings.items())) for p in plans for l in p.lines
+                           if l.engine == eng and l.engine_settings})
+        assumed = "; ".join(", ".join(f"{k} {v}" for k, v in s) for s in settings)
+        a.append([f"engine {eng}", f"{e.memory.defaults_version} memory rule ({e.memory_model})"
+                  + (f"; settings assumed: {assumed}" if assumed else ""), e.memory.source, e.date])
     for p in sorted({p for plan in plans for p in plan.purchases}, key=lambda p: p.offer):
         a.append([f"offer {p.offer}", f"{p.item} from {p.seller} at {money_json(p.unit_price)}", p.source, p.date])
     a.append(["sizing", "users per replica = largest concurrency the KV cache holds that keeps every user at the "

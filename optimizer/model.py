@@ -54,7 +54,7 @@ Objectives (lexicographic; one weighted sum when it fits in 62 bits, else stages
     users   max Σ users_u·r_u, then min cost, power (budget-capped search; demand N = 1:
             a plan must serve someone)
 
-Solver settings come from ../shared/SOLVER-NOTES.md and benchmarks/scaling.py:
+Solver settings are measured by benchmarks/scaling.py (against HiGHS on the same units):
 one worker with linearization level 2 proves these covering knapsacks by their LP
 bound in well under a second, and gives the same answer on every run.
 """
@@ -66,7 +66,6 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Protocol
 
 from catalog.errors import SolverTimeoutError
@@ -596,8 +595,8 @@ class PlanModel:
         for f, value in known.items():
             other = self.coefs[f]
             if value >= 0 and coefs and all(other.get(k, 0) > 0 for k in coefs):
-                ratio = max(Fraction(abs(c), other[k]) for k, c in coefs.items())
-                best = min(best, math.floor(value * ratio))
+                # floor is monotone, so max_k ⌊value·c_k/f_k⌋ = ⌊value · max_k c_k/f_k⌋ (integers only)
+                best = min(best, max(value * abs(c) // other[k] for k, c in coefs.items()))
         return best
 
     def _single_unit_bound(self, term: str) -> int | None:

@@ -117,6 +117,8 @@ def _entry_bytes(model: Model, kv_dtype: str, heads: int | None, head_dim: int |
     att = model.attention
     if att.entry_bytes is not None:
         return att.entry_bytes
+    if att.fp8_entry_bytes is not None and resolve_kv_dtype(kv_dtype) == "fp8":
+        return att.fp8_entry_bytes
     b = KV_DTYPE_BYTES[resolve_kv_dtype(kv_dtype)]
     if att.kind == "mla":
         return (att.kv_lora_rank + att.qk_rope_head_dim) * b  # type: ignore[operator]
@@ -156,7 +158,8 @@ def kv_bytes_per_token(model: Model, kv_dtype: str = "auto") -> float:
 
     Sum over layer kinds (each at `kv_dtype`, `attention.entry_bytes` when the model fixes
     its cache format):
-      full layers      2 × kv_heads × head_dim × b (GQA/MHA), (kv_lora_rank + rope) × b (MLA)
+      full layers      2 × kv_heads × head_dim × b (GQA/MHA), (kv_lora_rank + rope) × b (MLA;
+                       `attention.fp8_entry_bytes` at fp8 where the kernels store scales beside it)
       window layers    the same with their own heads, counted per token (the window cap is
                        applied per request, `kv_bytes_per_request`)
       compressed       layers × (entry + indexer key) / ratio (DeepSeek-V4 CSA/HCA)

@@ -101,7 +101,8 @@ def test_deepseek_v3_2_indexer_cache_and_checkpoint_size():
     m = _model("DeepSeek-V3.2")
     # MLA latent (512 + 64) × 2 B per layer, plus the indexer key: 128 fp8 + one fp32 scale = 132 B.
     assert sizing.kv_bytes_per_token(m, "bf16") == 61 * (576 * 2 + 132)
-    assert sizing.kv_bytes_per_token(m, "fp8") == 61 * (576 + 132)
+    # fp8 KV: the sparse MLA kernels store 512 fp8 + 4 fp32 scales + 64 bf16 RoPE values = 656 B.
+    assert sizing.kv_bytes_per_token(m, "fp8") == 61 * (512 + 4 * 4 + 64 * 2 + 132)
     h, n, V = 7168, 128, 129280
     mla = h * 1536 + 1536 + 1536 * n * 192 + h * 576 + 512 + 512 * n * 256 + n * 128 * h
     indexer = 1536 * 64 * 128 + h * 128 + 2 * 128 + h * 64
