@@ -16,7 +16,7 @@ import click
 from catalog.errors import HwplanError, InfeasibleError
 
 FORMATS = ("table", "json", "csv", "md")
-CATALOG_SECTIONS = ("accelerators", "platforms", "models", "prices", "engines")
+CATALOG_SECTIONS = ("accelerators", "platforms", "models", "prices", "engines", "network")
 
 
 # -- shared plumbing --------------------------------------------------------------

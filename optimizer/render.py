@@ -253,6 +253,14 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
                  "lead_time_weeks": o.lead_time_weeks, "valid_from": o.valid_from, "valid_until": o.valid_until,
                  "source": o.source, "notes": o.notes}
                 for pl in sorted(catalog.price_lists.values(), key=lambda p: p.id) for o in pl.offers]
+    if section == "network":
+        rows = [{"id": n.id, "kind": n.kind, "name": n.name, "protocol": n.protocol, "gbps": n.gbps,
+                 "ports": n.ports or "", "source": n.source, "date": n.date}
+                for n in sorted(catalog.network_items.values(), key=lambda n: (n.kind, n.protocol, n.gbps, n.id))]
+        rows += [{"id": r.id, "kind": "rack", "name": r.name, "protocol": r.cooling, "gbps": "",
+                  "ports": f"{r.rack_units}U, {r.max_kw:g} kW", "source": r.source, "date": r.date}
+                 for r in sorted(catalog.racks.values(), key=lambda r: r.id)]
+        return rows
     if section == "engines":
         return [{"id": e.id, "name": e.name, "formats": ",".join(e.formats), "memory_model": e.memory_model,
                  "utilization": e.memory_utilization, "defaults": e.memory.defaults_version,
