@@ -316,27 +316,17 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
 
 
 def ffn_sizes(model: Model) -> tuple[float, float]:
-    """(dense MLP intermediate size, MoE expert intermediate size), derived from the parameter counts.
+    """(dense MLP intermediate size, MoE expert intermediate size), from the model's config
+    (`intermediate_size`, `moe.moe_intermediate_size`).
 
-    Expert: expert_params / (moe_layers × experts × 3 × hidden) (gate, up and down projections).
-    Dense: what a non-MoE layer holds beyond its attention, over 3 × hidden; attention = hidden × (heads
-    + 2 × kv_heads) × head_dim + heads × head_dim × hidden (q, k, v, o). Llama-3.1-8B: (8.03e9 − 1.05e9
-    embeddings) / 32 − 41.9e6 = 176e6 = 3 × 4096 × 14,336.
+    A catalog entry without the expert width gets it from its parameters: expert_params / (moe_layers ×
+    experts × 3 × hidden) (gate, up and down projections), rounded (gpt-oss-120b: 2,879.97 → 2,880).
     """
-    h = model.hidden_size
-    att = model.attention
-    head_dim = att.head_dim or ((att.qk_nope_head_dim or 128) + (att.qk_rope_head_dim or 64))
-    kv_heads = att.kv_heads or att.heads
-    attention = h * (att.heads + 2 * kv_heads) * head_dim + att.heads * head_dim * h
     moe_i = 0.0
-    expert_params = 0.0
     if model.moe:
-        # Rounded: the catalog's expert_params_b carries two decimals (gpt-oss-120b: 2,879.97 → 2,880).
-        moe_i = float(round(model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * h)))
-        expert_params = model.moe.expert_params_b * 1e9
-    body = model.params_b * 1e9 - _embedding_params(model) - expert_params
-    dense_i = max(body / model.layers - attention, 0.0) / (3 * h)
-    return dense_i, moe_i
+        moe_i = float(model.moe.moe_intermediate_size or round(
+            model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * model.hidden_size)))
+    return float(model.intermediate_size), moe_i
 
 
 def _embedding_params(model: Model) -> float:
@@ -506,9 +496,18 @@ def request_kv_bytes(model: Model, kv_dtype: str, layout: Layout, tokens: int, s
     if att.window_layers and att.window_tokens:
         engine_window = min(att.window_tokens - 1 + settings.max_batched_tokens, tokens)
         engine_window = _round_up(engine_window, block_tokens) + block_tokens
-        whole += att.window_layers * _per_layer_token_bytes(model, kv_dtype) * \
-            max(engine_window - min(att.window_tokens, rounded), 0)
-    return whole * kv_rank_bytes_per_token(model, kv_dtype, layout) / kv_bytes_per_token(model, kv_dtype)
+        _, window_entry = _layer_entries(model, kv_dtype)
+        whole += att.window_layers * window_entry * max(engine_window - min(att.window_tokens, rounded), 0)
+    return whole * _rank_share(model, kv_dtype, layout)
+
+
+def _rank_share(model: Model, kv_dtype: str, layout: Layout) -> float:
+    """Share of a request's cache bytes one rank holds (its layers and heads); 1 / ranks for a model
+    with no per-token cache (only per-request state)."""
+    whole = kv_bytes_per_token(model, kv_dtype)
+    if whole <= 0:
+        return 1.0 / layout.ranks
+    return kv_rank_bytes_per_token(model, kv_dtype, layout) / whole
 
 
 @dataclass(frozen=True)
@@ -641,7 +640,7 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
         why = (f"activations {_g(acts)} and CUDA graphs {_g(graphs)} need more than the {_g(total - usable)} "
                f"left outside mem_fraction_static {s.memory_utilization:.2f} (out of memory at start-up)")
     holders = layout.tp if layout.dp_attention else 1
-    capacity = int(max(kv, 0.0) // rank_bytes) * holders
+    capacity = int(max(kv, 0.0) // rank_bytes) * holders if rank_bytes > 0 else 0
     return MemoryFit(layout=layout, gpus=gpus, weights_bytes=parts.total, weights_per_gpu=weights,
                      reserve_per_gpu=acts + other + (graphs if mem.graphs_in_budget else 0.0),
                      kv_budget_per_gpu=kv, kv_bytes_per_token=kv_bytes_per_token(model, kv_dtype),
@@ -654,9 +653,7 @@ def max_concurrency(model: Model, fit: MemoryFit, kv_dtype: str, context_tokens:
     (windowed layers keep only their window, via `kv_bytes_per_request`); 0 if the engine does not start."""
     if fit.kv_budget_per_gpu <= 0 or not fit.starts:
         return 0
-    whole = kv_bytes_per_token(model, kv_dtype)
     # Share of a request's bytes that one rank stores, from the per-token ratio.
-    rank_share = fit.rank_bytes_per_token / whole
-    per_request = kv_bytes_per_request(model, kv_dtype, context_tokens) * rank_share
+    per_request = kv_bytes_per_request(model, kv_dtype, context_tokens) * _rank_share(model, kv_dtype, fit.layout)
     holders = fit.layout.tp if fit.layout.dp_attention else 1
     return int(fit.kv_budget_per_gpu // per_request) * holders
