@@ -34,6 +34,7 @@ if __package__ in (None, ""):   # run as a script: make the repository root impo
 import yaml  # noqa: E402
 
 from catalog import load_catalog  # noqa: E402
+from optimizer.units import node_power_w  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ("hgx-h200-8x", "dgx-h200", "hgx-h100-8x", "hgx-h800-8x", "xe9680-h20-8x", "mi300x-8x",
@@ -49,11 +50,11 @@ def make_catalog(n_types: int, offers_per_type: int, stock: bool, seed: int) -> 
     systems, offers = [], []
     for i in range(n_types):
         t = base.systems[TEMPLATES[i % len(TEMPLATES)]]
-        power = t.power_w or (base.platforms[t.platform].base_power_w + t.count * base.accelerators[t.accelerator].tdp_w)
+        power = node_power_w(base.platforms[t.platform], base.accelerators[t.accelerator], t.count, t)
         sid = f"scale-{i:04d}-{t.id}"
         systems.append({"id": sid, "name": f"Synthetic {t.name} #{i}", "maker": "synthetic", "platform": t.platform,
                         "accelerator": t.accelerator, "count": t.count,
-                        "power_w": round(power * rng.uniform(0.9, 1.1)), "source": SOURCE, "date": "2026-11"})
+                        "max_power_w": round(power * rng.uniform(0.9, 1.1)), "source": SOURCE, "date": "2026-11"})
         for j in range(offers_per_type):
             offer = {"item": sid, "price": round(25_000 * t.count * rng.lognormvariate(0, 0.3), 2),
                      "seller": f"seller-{rng.randrange(50):02d}", "source": SOURCE, "price_date": "2026-11"}
