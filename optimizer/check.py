@@ -176,12 +176,15 @@ def _check_fabric(catalog: Catalog, plan: Plan) -> list[str]:
     match the links. Non-blocking two-tier fat tree, as the NVIDIA DGX SuperPOD reference design."""
     out: list[str] = []
     need: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])   # class -> [node ports, nodes, direct cables]
+    nic_ports: dict[str, list[tuple[int, int]]] = defaultdict(list)  # class -> (nodes, ports each) sold without NICs
     for line in plan.lines:
         plat = catalog.platforms[line.platform]
         if line.nodes_per_replica < 2 or not plat.nics:
             continue
         nic = plat.nics[0]
         key = f"{'infiniband' if nic.protocol == 'infiniband' else 'ethernet'}-{nic.gbps}"
+        if not plat.nics_included:
+            nic_ports[key].append((line.nodes_per_replica * line.replicas, nic.count))
         if line.nodes_per_replica == 2 and plat.direct_connect:
             need[key][2] += nic.count * line.replicas
         else:
@@ -220,6 +223,14 @@ def _check_fabric(catalog: Catalog, plan: Plan) -> list[str]:
             out.append(f"{key} fabric: {nodes} nodes exceed a two-tier fat tree of {largest}-port switches")
         if n.links != ports + n.uplinks + direct:
             out.append(f"{key} fabric: {n.links} cables for {ports + n.uplinks + direct} links")
+        nic_items = [p for p in plan.purchases if p.item in catalog.network_items
+                     and catalog.network_items[p.item].kind == "nic" and catalog.network_items[p.item].protocol == protocol
+                     and catalog.network_items[p.item].gbps == int(speed)]
+        card_ports = catalog.network_items[nic_items[0].item].ports or 1 if nic_items else 1
+        cards = sum(nodes_ * -(-each // card_ports) for nodes_, each in nic_ports.get(key, []))
+        if n.nics != cards or (cards and sum(p.quantity for p in nic_items) != cards):
+            out.append(f"{key} fabric: nodes sold without NICs need {cards} NIC cards; the plan lists {n.nics} and "
+                       f"buys {sum(p.quantity for p in nic_items)}")
     bought: dict[str, int] = defaultdict(int)
     for p in plan.purchases:
         if p.item in catalog.network_items:

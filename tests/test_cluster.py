@@ -447,3 +447,23 @@ def test_fabric_and_racks_match_brute_force(seed):
     sol = solve_units(units, Limits(demand=demand, max_racks=max_racks), "cost", fabric=fabric, racks=racks)
     expected = _brute_force_cost(units, need, sw_ports, sw_price, link_price, rack_of, demand, max_racks)
     assert (sol.values["cost"] if sol else None) == expected
+
+
+def test_nodes_sold_without_nics_buy_them(catalog):
+    """Llama 3.1 405B in fp8 (~405 GB) needs two 8 × L40S PCIe Gen5 servers (8 × 48 GB = 384 GB each). That
+    server's price is a base configuration without its 400 Gb/s RoCE NIC (nics_included: false), and two
+    nodes may be cabled directly: 1 link = fiber 120 + 2 × 400G Ethernet transceiver 500, plus 2 NICs × 2,000
+    → 5,120 USD of network."""
+    from optimizer import check_plan
+
+    problem = problem_from_fields({"model": "llama-3.1-405b", "precision": "fp8", "workload": {"concurrent_users": 4},
+                                   "constraints": {"accelerators": ["l40s"]}})
+    plan = optimize(catalog, problem)
+    [line] = plan.lines
+    assert (line.platform, line.nodes_per_replica, line.replicas) == ("pcie-gen5-8gpu", 2, 1)
+    [net] = plan.network
+    assert (net.fabric, net.direct_links, net.links, net.transceivers, net.nics) == ("ethernet-400", 1, 1, 2, 2)
+    assert net.cost == 120 + 2 * 500 + 2 * 2000
+    assert {p.item: p.quantity for p in plan.purchases if p.kind == "nic"} == {"nic-eth-400g": 2}
+    no_nics = plan.model_copy(update={"network": (net.model_copy(update={"nics": 0}),)})
+    assert any("without NICs need 2 NIC cards" in v for v in check_plan(no_nics, catalog, problem))
