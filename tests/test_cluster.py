@@ -386,7 +386,8 @@ def test_catalog_lists_network_items_and_racks():
 
 
 # -- the fabric and rack variables against brute force ------------------------------------------
-def _brute_force_cost(units, fabric_need, sw_ports, sw_price, link_price, rack_of, demand, max_racks):
+def _brute_force_cost(units, fabric_need, sw_ports, sw_price, link_price, rack_of, demand, max_racks,
+                      cards=None, nic_price=0):
     """Cheapest plan by enumeration, fabric and racks priced by the formulas of optimizer/fabric.py and
     optimizer/racks.py written out again: one tier while the switched nodes fit one switch
     (⌈T/P⌉ switches), else two tiers (T uplinks, ⌈3T/P⌉ switches, at most P²/2 nodes); links =
@@ -406,6 +407,7 @@ def _brute_force_cost(units, fabric_need, sw_ports, sw_price, link_price, rack_o
             continue
         uplinks = ports if nodes > sw_ports else 0
         cost += sw_price * -(-(ports + 2 * uplinks) // sw_ports) + link_price * (ports + uplinks + direct)
+        cost += nic_price * sum((cards or {}).get(u.id, 0) * r for u, r in zip(units, counts))
         racks = 0
         for sku, (per_rack, per_node, price) in rack_of.items():
             n = sum(u.nodes * r for u, r in zip(units, counts) if u.sku == sku)
@@ -439,13 +441,17 @@ def test_fabric_and_racks_match_brute_force(seed):
     rack_of = {s: (rng.choice([1, 2, 3]), 1, rng.randint(0, 30)) for s in ("s0", "s1")}
     demand = rng.randint(20, 70)
     max_racks = rng.choice([None, None, 6])
-    fabric = Fabric(classes=(FabricClass("f", (FabricSwitch("sw", sw_ports, sw_price),), link_price),),
+    cards = {u: rng.choice([0, n or 2]) for u, (p, n, d) in need.items()}
+    nic_price = rng.randint(0, 9)
+    fabric = Fabric(classes=(FabricClass("f", (FabricSwitch("sw", sw_ports, sw_price),), link_price, nic_price),),
                     switched={u: ("f", p, n) for u, (p, n, d) in need.items() if p},
-                    direct={u: ("f", d) for u, (p, n, d) in need.items() if d})
+                    direct={u: ("f", d) for u, (p, n, d) in need.items() if d},
+                    nics={u: ("f", c) for u, c in cards.items() if c})
     racks = Racks(groups=tuple(RackGroup(s, per_rack=q, price=c) for s, (q, _, c) in rack_of.items()),
                   units={u.id: (u.sku, u.nodes) for u in units})
     sol = solve_units(units, Limits(demand=demand, max_racks=max_racks), "cost", fabric=fabric, racks=racks)
-    expected = _brute_force_cost(units, need, sw_ports, sw_price, link_price, rack_of, demand, max_racks)
+    expected = _brute_force_cost(units, need, sw_ports, sw_price, link_price, rack_of, demand, max_racks,
+                                 cards, nic_price)
     assert (sol.values["cost"] if sol else None) == expected
 
 
