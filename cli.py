@@ -180,6 +180,8 @@ _PROBLEM_FLAGS = [
      ("constraints", "max_site_kw")),
     ("--max-rack-kw", dict(type=float, help="Power one air-cooled rack may take, kW (default 40)."),
      ("constraints", "max_rack_kw")),
+    ("--max-liquid-rack-kw", dict(type=float, help="Power one liquid-cooled rack may take, kW (default 132)."),
+     ("constraints", "max_liquid_rack_kw")),
     ("--max-racks", dict(type=int, help="Most racks the plan may fill."), ("constraints", "max_racks")),
     ("--spare-nodes", dict(type=int, help="1: still serve every user with any one node down."),
      ("constraints", "spare_nodes")),

@@ -275,7 +275,8 @@ def _check_racks(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:
         units = rack.rack_units if rack is not None else 42
         limit = c.max_liquid_rack_kw if plat.cooling == "liquid" else c.max_rack_kw
         if rack is not None:
-            limit = min(limit, rack.max_kw)
+            if not plat.racks_per_node:   # rack-scale systems bring their own power shelves
+                limit = min(limit, rack.max_kw)
             if rack.cooling != plat.cooling:
                 out.append(f"{sku} is {plat.cooling}-cooled but racked in {rack.id} ({rack.cooling}-cooled)")
         spread = plat.racks_per_node or 1

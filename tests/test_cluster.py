@@ -473,3 +473,21 @@ def test_nodes_sold_without_nics_buy_them(catalog):
     assert {p.item: p.quantity for p in plan.purchases if p.kind == "nic"} == {"nic-eth-400g": 2}
     no_nics = plan.model_copy(update={"network": (net.model_copy(update={"nics": 0}),)})
     assert any("without NICs need 2 NIC cards" in v for v in check_plan(no_nics, catalog, problem))
+
+
+def test_a_rack_scale_system_above_the_liquid_limit_needs_it_raised(catalog):
+    """Vera Rubin NVL72: 30 kW + 72 × 2.3 kW = 195.6 kW in its own rack: over the default 132 kW liquid-rack
+    limit, inside 200 kW (its own power shelves, not the generic rack's 132 kW rating, are what count)."""
+    from optimizer.racks import rack_kinds
+    from optimizer.units import node_power_w
+
+    plat = catalog.platforms["vr200-nvl72-rack"]
+    watts = node_power_w(plat, catalog.accelerators["rubin"], 72)
+    assert watts == 30_000 + 72 * 2300
+    nodes = {"vr200": (plat, watts)}
+    default = rack_kinds(catalog, problem_from_fields({"model": "deepseek-r1", "workload": {"concurrent_users": 1}}),
+                         "USD", nodes)["vr200"]
+    raised = rack_kinds(catalog, problem_from_fields({"model": "deepseek-r1", "workload": {"concurrent_users": 1},
+                                                      "constraints": {"max_liquid_rack_kw": 200}}), "USD", nodes)["vr200"]
+    assert default.per_rack == 0 and "more than the 132 kW" in default.why_not()
+    assert raised.per_rack == 1
