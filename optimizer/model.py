@@ -37,7 +37,9 @@ class, so a rail that fits max_k P_k fits one switch), and link price ℓ_f:
     U_f ∈ ℤ≥0                  leaf-to-spine uplinks              L_f ∈ ℤ≥0: links (cables)
     tiers     N_f ≤ max_k P_k + M·t_f          (one tier while every rail fits one switch)
               U_f ≥ T_f − M·(1 − t_f)          (two tiers: non-blocking, an uplink per node port)
-              N_f ≤ (max_k P_k)²/2             (two tiers at most)
+              N_f ≤ (max_k P_k)²/2             (two tiers at most; M: the largest T_f or N_f the
+                                                replica bounds allow; topology per the NVIDIA DGX
+                                                SuperPOD reference architecture, see fabric.py)
     ports     Σ_k P_k·W_{f,k} ≥ T_f + 2·U_f    (leaves hold node ports and uplinks, spines the uplinks)
     links     L_f = T_f + U_f + D_f
     NICs      C_f = Σ_u cards_u·r_u     (cards for nodes sold without NICs, at price n_f)
