@@ -228,9 +228,33 @@ def common_options(fn):
 
 
 def load_catalog(files):
+    """The bundled catalog, `--catalog` files, and any model `--model-config` imported for this command."""
     from catalog import load_catalog as _load
 
-    return _load(tuple(files))
+    catalog = _load(tuple(files))
+    imported = click.get_current_context().meta.get("hwplan.imported_models")
+    if imported:
+        from catalog.hf_import import with_models
+
+        catalog = with_models(catalog, imported)
+    return catalog
+
+
+def import_model_config(path: str | None) -> str | None:
+    """Import `--model-config` (a Hugging Face folder or config.json); `load_catalog` adds it. Its id, or None."""
+    if path is None:
+        return None
+    from catalog.hf_import import import_model
+
+    model = import_model(path).model
+    click.get_current_context().meta.setdefault("hwplan.imported_models", []).append(model)
+    return model.id
+
+
+def model_config_option(fn):
+    return click.option("--model-config", "model_config", type=click.Path(),
+                        help="A model's Hugging Face folder (or its config.json): import it for this run; "
+                             "it is the model unless --model names another.")(fn)
 
 
 def resolve_problem_path(name: str) -> str:
@@ -265,6 +289,20 @@ def main():
     """
 
 
+# Engine settings (engine-neutral; each engine's own option names in the help).
+_SETTING_HELP = {
+    "memory_utilization": "Memory fraction in (0, 1]: vLLM --gpu-memory-utilization, SGLang --mem-fraction-static, "
+                          "TensorRT-LLM kv_cache_free_gpu_memory_fraction (of the memory FREE after weights) "
+                          "[default: the engine's].",
+    "max_batch": "Most sequences at once: vLLM --max-num-seqs, SGLang --max-running-requests, TensorRT-LLM "
+                 "max_batch_size [default: the engine's].",
+    "max_batched_tokens": "Tokens per forward step: vLLM --max-num-batched-tokens, SGLang --chunked-prefill-size, "
+                          "TensorRT-LLM max_num_tokens [default: the engine's].",
+    "max_model_len": "Longest request (prompt + output): vLLM --max-model-len, SGLang --context-length, "
+                     "TensorRT-LLM max_seq_len [default: the model's context].",
+    "eager": "No CUDA graphs: vLLM --enforce-eager, SGLang --disable-cuda-graph.",
+}
+
 _PROBLEM_FLAGS = [
     # (option, click kwargs, problem field, how the value is stored)
     ("--model", dict(help="Model id (see `hwplan catalog models`)."), ("model",)),
@@ -280,22 +318,41 @@ _PROBLEM_FLAGS = [
     ("--precision", dict(help="auto, or a precision id of the model (fp8, bf16, int4, q4_k_m, ...)."), ("precision",)),
     ("--kv-dtype", dict(help="KV-cache datatype: auto (bf16), fp8, ..."), ("kv_dtype",)),
     ("--engine", dict(help="auto, vllm, sglang, trtllm or llama.cpp."), ("engine",)),
+    *[(flag, kwargs, ("engine_settings", field)) for flag, kwargs, field in (
+        ("--memory-utilization", dict(type=float, help=_SETTING_HELP["memory_utilization"]), "memory_utilization"),
+        ("--max-batch", dict(type=int, help=_SETTING_HELP["max_batch"]), "max_batch"),
+        ("--max-batched-tokens", dict(type=int, help=_SETTING_HELP["max_batched_tokens"]), "max_batched_tokens"),
+        ("--max-model-len", dict(type=int, help=_SETTING_HELP["max_model_len"]), "max_model_len"),
+        ("--eager", dict(is_flag=True, default=None, help=_SETTING_HELP["eager"]), "eager"))],
     ("--objective", dict(type=click.Choice(["cost", "power", "tco", "users"]),
                          help="What to minimize (users: maximize users under the limits, then cost)."), ("objective",)),
     ("--budget", dict(type=float, help="Budget cap, in the problem's currency."), ("constraints", "budget")),
     ("--currency", dict(help="Currency of costs and budget (ISO code, e.g. CNY)."), ("constraints", "currency")),
     ("--prices", dict(multiple=True, help="Price list id (see `hwplan catalog prices`); repeat to let several compete."),
      ("prices",)),
+    ("--network-prices", dict(multiple=True, help="Price list of switches, cables and racks (repeatable; default "
+                                                  "network-usd-2026; 'none' leaves the network unpriced)."),
+     ("network_prices",)),
     ("--max-nodes", dict(type=int, help="Most nodes the plan may use."), ("constraints", "max_nodes")),
     ("--max-power-kw", dict(type=float, help="Power cap of the whole plan, kW."), ("constraints", "max_power_w")),
+    ("--max-site-kw", dict(type=float, help="Cap on the facility's draw, kW (maximum IT draw × tco.pue)."),
+     ("constraints", "max_site_kw")),
+    ("--max-rack-kw", dict(type=float, help="Power one air-cooled rack may take, kW (default 40)."),
+     ("constraints", "max_rack_kw")),
+    ("--max-racks", dict(type=int, help="Most racks the plan may fill."), ("constraints", "max_racks")),
     ("--spare-nodes", dict(type=int, help="1: still serve every user with any one node down."),
      ("constraints", "spare_nodes")),
     ("--vendor", dict(multiple=True, help="Allowed accelerator maker (repeatable)."), ("constraints", "vendors")),
     ("--accelerator", dict(multiple=True, help="Allowed accelerator id (repeatable)."), ("constraints", "accelerators")),
+    ("--class", dict(multiple=True, type=click.Choice(["datacenter", "workstation", "consumer", "edge"]),
+                     help="Hardware class a plan may buy (repeatable; default datacenter and workstation)."),
+     ("constraints", "hardware_classes")),
 ]
 
 
 def _flag_param(flag: str) -> str:
+    if flag == "--class":
+        return "hardware_classes"
     return flag.lstrip("-").replace("-", "_") + ("s" if flag in ("--vendor", "--accelerator") else "")
 
 
@@ -312,6 +369,7 @@ def problem_options(fn=None, *, ranges: tuple[str, ...] = ()):
                 kwargs = {"help": kwargs["help"].rstrip(".") + "; START:STOP:STEP (or a,b,c) to sweep it."}
             fn = click.option(flag, _flag_param(flag), **kwargs)(fn)
         fn = click.argument("problem", required=False)(fn)
+        fn = model_config_option(fn)
         fn = click.option("--time-limit", type=FINITE, default=30.0, show_default=True,
                           help="Solver time limit per solve, seconds (exit 3 if it runs out before any plan).")(fn)
         return fn
@@ -324,13 +382,20 @@ def build_problem(problem: str | None, flags: dict):
     from optimizer import load_problem, problem_from_fields, with_overrides
 
     overrides = {}
+    imported = import_model_config(flags.pop("model_config", None))
     for flag, _, loc in _PROBLEM_FLAGS:
         value = flags.pop(_flag_param(flag))
         if isinstance(value, tuple):
             value = list(value) or None
+        if flag == "--eager" and not value:
+            value = None
+        if flag == "--network-prices" and value == ["none"]:
+            value = []
         if flag == "--max-power-kw" and value is not None:
             value = round(value * 1000)
         overrides[loc] = (flag, value)
+    if imported and overrides[("model",)][1] is None:
+        overrides[("model",)] = ("--model-config", imported)
     if problem:
         return with_overrides(load_problem(resolve_problem_path(problem)), overrides)
     if overrides[("model",)][1] is None:
@@ -561,7 +626,8 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
 
 
 @main.command()
-@click.option("--model", required=True, help="Model id.")
+@click.option("--model", help="Model id (or give --model-config).")
+@model_config_option
 @click.option("--accelerator", required=True, help="Accelerator id.")
 @click.option("--gpus", type=int, required=True, help="Accelerators in the replica (all nodes together).")
 @click.option("--nodes", type=int, default=1, show_default=True, help="Nodes the replica spans.")
@@ -574,16 +640,30 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
 @click.option("--input-tokens", type=int, default=2000, show_default=True, help="Prompt tokens per request.")
 @click.option("--output-tokens", type=int, default=1000, show_default=True, help="Generated tokens per request.")
 @click.option("--concurrency", help="Concurrent requests (a number, or 'max' for what memory holds).")
+@click.option("--memory-utilization", type=float, help=_SETTING_HELP["memory_utilization"])
+@click.option("--max-batch", type=int, help=_SETTING_HELP["max_batch"])
+@click.option("--max-batched-tokens", type=int, help=_SETTING_HELP["max_batched_tokens"])
+@click.option("--max-model-len", type=int, help=_SETTING_HELP["max_model_len"])
+@click.option("--eager", is_flag=True, help=_SETTING_HELP["eager"])
 @common_options
 @handle_errors
-def estimate(model, accelerator, gpus, nodes, precision, kv_dtype, engine, platform, dp_attention, input_tokens,
-             output_tokens, concurrency, catalog_files, fmt, output, force, debug):
-    """Size one replica: weights, KV cache, concurrency, and whether it fits.
+def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype, engine, platform, dp_attention,
+             input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
+             max_model_len, eager, catalog_files, fmt, output, force, debug):
+    """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
+
+    The memory breakdown per accelerator (total, usable, weights, activations, CUDA graphs,
+    other, KV cache) follows the engine's start-up log; `fits` is false with the failing
+    term named when the weights and engine memory leave no KV cache, when one max_model_len
+    request does not fit (vLLM refuses to start) or when CUDA graphs run out of memory.
 
     \b
     Examples:
       hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --precision fp8 --kv-dtype bf16
+      hwplan estimate --model gpt-oss-120b --accelerator h100-sxm --gpus 1 --engine vllm \\
+          --memory-utilization 0.95 --max-model-len 131072 --max-batched-tokens 1024
       hwplan estimate --model deepseek-r1 --accelerator a100-80g-pcie --gpus 8 --format json
+      hwplan estimate --model-config ./Qwen3-8B/ --accelerator h200-sxm --gpus 1
     """
     from optimizer import estimate as run_estimate
     from optimizer.render import render_estimate
@@ -598,10 +678,16 @@ def estimate(model, accelerator, gpus, nodes, precision, kv_dtype, engine, platf
     for flag, value in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)):
         if value < 1:
             raise HwplanError(f"{flag} = {value}: give at least 1 token.")
+    imported = import_model_config(model_config)
+    model = model or imported
+    if model is None:
+        raise HwplanError("give --model (a catalog id) or --model-config (a model's Hugging Face folder).")
     catalog = load_catalog(catalog_files)
     est = run_estimate(catalog, model=model, accelerator=accelerator, gpus=gpus, nodes=nodes, precision=precision,
                        kv_dtype=kv_dtype, engine=engine, platform=platform, dp_attention=dp_attention,
-                       input_tokens=input_tokens, output_tokens=output_tokens, concurrency=concurrency)
+                       input_tokens=input_tokens, output_tokens=output_tokens, concurrency=concurrency,
+                       memory_utilization=memory_utilization, max_batch=max_batch,
+                       max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager)
     write_output(render_estimate(est, fmt), output, force)
 
 
@@ -645,6 +731,7 @@ def catalog_group(ctx):
       hwplan catalog prices
       hwplan catalog validate my-offers.yaml
       hwplan catalog import sheet.csv --seller Acme --map "SKU=item" --map "Price=price" -o acme.yaml
+      hwplan catalog import-model ./Qwen3.5-27B/ -o qwen3.5-27b.yaml
     """
     if ctx.invoked_subcommand is None:
         ctx.invoke(_LISTS["accelerators"])
@@ -726,6 +813,35 @@ def catalog_import(sheet, seller, maps, currency, list_id, date, output, force, 
         raise HwplanError(f"{sheet}: no row could be mapped to an offer ({len(result.rejected)} rejected).")
     click.echo(f"{sheet}: {result.accepted} offers imported, {len(result.rejected)} rows rejected.", err=True)
     write_output(result.yaml_text, output, force)
+
+
+@catalog_group.command("import-model")
+@click.argument("path", type=click.Path())
+@click.option("--id", "model_id", help="Model id (default: the repository's or folder's name as a slug).")
+@click.option("--repo", help="The Hugging Face repository (org/name) the files come from: the model cites it.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the model YAML to FILE.")
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+@handle_errors
+def catalog_import_model(path, model_id, repo, output, force, debug):
+    """Make a catalog model from its Hugging Face files: config.json, and when present
+    model.safetensors.index.json (exact checkpoint size) and hf_quant_config.json.
+
+    PATH is the model's folder or its config.json. The YAML goes to --catalog.
+
+    \b
+    Example:
+      hwplan catalog import-model ./Qwen3.5-27B/ --repo Qwen/Qwen3.5-27B -o qwen3.5-27b.yaml
+      hwplan solve --catalog qwen3.5-27b.yaml --model qwen3.5-27b --users 50
+    """
+    from catalog.hf_import import import_model, model_yaml
+
+    imported = import_model(path, model_id=model_id, repo=repo)
+    m = imported.model
+    click.echo(f"read {', '.join(imported.files[:3])}{' ...' if len(imported.files) > 3 else ''}", err=True)
+    click.echo(f"{m.id}: {m.params_b:,.1f}B parameters, {m.active_params_b:,.1f}B active, {m.layers} layers, "
+               f"native {m.native_precision} ({m.variant(m.native_precision).size_gb:,.1f} GB).", err=True)
+    write_output(model_yaml(m), output, force)
 
 
 if __name__ == "__main__":

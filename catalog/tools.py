@@ -114,7 +114,7 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
             raise InputError(f"--seller = '{shorten(seller)}' gives no usable price-list id (it has no letters or "
                              f"digits); pass --id, e.g. --id acme-offers.")
         price_list_id = slug + "-offers"
-    items = {**catalog.accelerators, **catalog.platforms, **catalog.systems}
+    items = {**catalog.accelerators, **catalog.platforms, **catalog.systems, **catalog.network_items, **catalog.racks}
     mapping = {column: FIELD_ALIASES.get(fld, fld) for column, fld in mapping.items()}
     for column, fld in mapping.items():
         if fld not in OFFER_FIELDS:
@@ -143,8 +143,9 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
             continue
         item = _match_item(values["item"], items)
         if item is None:
-            rejected.append((number, f"item '{shorten(values['item'])}' is not an accelerator, platform or system in the "
-                                     f"catalog{did_you_mean(shorten(values['item'].lower()), items)}"))
+            rejected.append((number, f"item '{shorten(values['item'])}' is not an accelerator, platform, system, "
+                                     f"network item or rack in the catalog"
+                                     f"{did_you_mean(shorten(values['item'].lower()), items)}"))
             continue
         data: dict = {"item": item, "seller": values.get("seller") or seller,
                       "source": values.get("source") or f"{seller} price sheet {Path(path).name}",

@@ -34,6 +34,21 @@ COLUMNS = ["plan", "seller", "item", "kind", "description", "quantity", "unit_pr
            "lead_time_weeks", "warranty_months", "condition", "offer", "source"]
 
 
+def _infrastructure_rows(plan: Plan) -> list[tuple[str, object]]:
+    """Summary rows for the network, the racks and the facility (their items are BOM rows too)."""
+    rows: list[tuple[str, object]] = []
+    for n in plan.network:
+        rows.append((f"  network {n.fabric}", f"{n.node_ports} node ports, {n.direct_links} direct cables, "
+                     + ", ".join(f"{c} × {i}" for i, c, _ in n.switches) + f"; {n.links} links, "
+                     f"{n.transceivers} transceivers; {float(n.cost):,.2f}" + ("" if n.priced else " (not priced)")))
+    for r in plan.racks:
+        rows.append((f"  racks {r.node_type}", f"{r.racks} × {r.rack} ({r.cooling}), fullest rack "
+                     f"{r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW; {float(r.cost):,.2f}"))
+    if plan.facility_power_w is not None:
+        rows.append(("  facility kW (IT maximum × PUE)", f"{plan.facility_power_w / 1000:,.1f} (PUE {plan.pue:g})"))
+    return rows
+
+
 def bom_rows(plan: Plan, label: str = "1") -> list[dict]:
     rows = []
     for p in sorted(plan.purchases, key=lambda p: (p.seller, p.kind, p.item, p.offer)):
@@ -124,6 +139,7 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: li
                  ("  cost", float(t.cost)), ("  power kW", t.power_w / 1000), ("  nodes", t.nodes),
                  ("  accelerators", t.gpus), ("  users served", t.users),
                  ("  tokens/s per user (slowest line)", plan.slowest_tokens_per_s_per_user or "")]
+        rows += _infrastructure_rows(plan)
         if plan.tco:
             rows += [("  TCO total", float(plan.tco.total)), ("  TCO energy", float(plan.tco.energy)),
                      ("  TCO years", plan.tco.years)]
@@ -155,7 +171,11 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: li
                   r.date])
     for eng in sorted({l.engine for p in plans for l in p.lines}):
         e = catalog.engines[eng]
-        a.append([f"engine {eng}", f"memory utilization {e.memory_utilization}, {e.memory_model}", e.source, e.date])
+        settings = sorted({tuple(sorted(l.engine_settings.items())) for p in plans for l in p.lines
+                           if l.engine == eng and l.engine_settings})
+        assumed = "; ".join(", ".join(f"{k} {v}" for k, v in s) for s in settings)
+        a.append([f"engine {eng}", f"{e.memory.defaults_version} memory rule ({e.memory_model})"
+                  + (f"; settings assumed: {assumed}" if assumed else ""), e.memory.source, e.date])
     for p in sorted({p for plan in plans for p in plan.purchases}, key=lambda p: p.offer):
         a.append([f"offer {p.offer}", f"{p.item} from {p.seller} at {money_json(p.unit_price)}", p.source, p.date])
     a.append(["sizing", "users per replica = largest concurrency the KV cache holds that keeps every user at the "
