@@ -286,6 +286,10 @@ def main():
       hwplan report deepseek-r1-30-users -o report.html
       hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --concurrency 30
       hwplan catalog accelerators
+
+    \b
+    Exit codes: 0 an answer; 1 no plan satisfies the limits; 2 bad input; 3 the time limit ran
+    out before any plan was found; 130 interrupted (Ctrl-C).
     """
 
 
@@ -392,6 +396,8 @@ def build_problem(problem: str | None, flags: dict):
         if flag == "--network-prices" and value == ["none"]:
             value = []
         if flag == "--max-power-kw" and value is not None:
+            if abs(value) > 1e12:  # kW → W must stay a finite integer; the field's own limit names the range
+                raise HwplanError(f"--max-power-kw = {value:g}: give at most 10,000,000 kW (10^10 W).")
             value = round(value * 1000)
         overrides[loc] = (flag, value)
     if imported and overrides[("model",)][1] is None:

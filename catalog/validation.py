@@ -66,6 +66,9 @@ def error_lines(exc: ValidationError, root: type[BaseModel], doc: YamlDoc | None
             parts.append(f"{where}: unknown key '{field}'{hint or f' (allowed: {allowed})'}")
         elif kind == "missing":
             parts.append(f"{where}: required field '{field}' is missing")
+        elif not loc:  # a rule over several fields: the message says which
+            msg = err["msg"]
+            parts.append(f"{where}: {msg[len('Value error, '):] if msg.startswith('Value error, ') else msg}")
         else:
             value = err.get("input")
             shown = shorten(repr(value)) if not isinstance(value, (dict, list)) else type(value).__name__

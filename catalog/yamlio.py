@@ -243,7 +243,11 @@ def read_yaml(path: str | Path, *, text: str | None = None, origin: str | None =
 
 def read_csv(path: str | Path, *, what: str, required: list[str] | tuple[str, ...] = (),
              error: type[InputError] = InputError) -> tuple[list[str], list[dict[str, str]]]:
-    """The columns and rows of a UTF-8 CSV file; errors name the file and the missing columns."""
+    """The columns and rows of a UTF-8 CSV file; errors name the file and the missing columns.
+
+    Every row maps each header column to a string ('' where the row is short); cells beyond the
+    header are dropped.
+    """
     import csv
 
     try:
@@ -255,10 +259,17 @@ def read_csv(path: str | Path, *, what: str, required: list[str] | tuple[str, ..
                 hint = did_you_mean(missing[0], columns) if len(missing) == 1 else ""
                 raise error(f"{path}: not a {what}: no column {', '.join(repr(m) for m in missing)}{hint} "
                             f"(columns: {', '.join(columns) or 'none'}).")
-            return columns, list(reader)
+            # A short row leaves None in its missing cells and a long one lists its extras under None:
+            # every row comes back with exactly the header's columns, each a string.
+            return columns, [{c: row.get(c) if isinstance(row.get(c), str) else "" for c in columns}
+                             for row in reader]
     except FileNotFoundError:
         raise error(f"{path}: no such {what}.") from None
     except IsADirectoryError:
         raise error(f"{path}: is a directory, not a {what}.") from None
     except UnicodeDecodeError:
         raise error(f"{path}: is not UTF-8 text; save the {what} as UTF-8 CSV.") from None
+    except csv.Error as exc:  # a NUL byte, a cell past the csv module's 131,072-character limit
+        raise error(f"{path}: is not a readable CSV {what} ({shorten(str(exc))}).") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc.strerror}).") from None

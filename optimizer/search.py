@@ -310,6 +310,8 @@ def sweep(catalog: Catalog, problem: Problem, *, users: list[float] | None = Non
     # Fixed-size chunks: each chunk's first point is solved without a hint, so the answers
     # (and the choice among equal optima) do not depend on how many processes run.
     chunks = [values[i:i + SWEEP_CHUNK] for i in range(0, len(values), SWEEP_CHUNK)]
+    # More processes than chunks (or than a few per core) only costs memory: `--workers 1000000` must not fork-bomb.
+    workers = max(1, min(workers, len(chunks), 4 * (os.cpu_count() or 1)))
     results: list[SweepPoint] = []
     if workers <= 1:
         for chunk in chunks:

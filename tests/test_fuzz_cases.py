@@ -413,3 +413,70 @@ def test_an_invalid_date_in_a_catalog_file_is_located(tmp_path, date):
         result = run(*args)
         assert result.exit_code == 2 and "bad.yaml:9:" in result.output, result.output
 
+
+
+# -- found by benchmarks/fuzz.py ---------------------------------------------------------------------------
+def test_max_power_kw_that_overflows_in_watts():
+    result = run("solve", R1, "--max-power-kw", "1e308")
+    assert result.exit_code == 2 and "--max-power-kw" in result.output
+
+
+def test_short_and_long_csv_rows_read_as_strings(tmp_path):
+    from catalog.yamlio import read_csv
+
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("a,b,c\n1\n1,2,3,4,5\n")
+    assert read_csv(sheet, what="sheet")[1] == [{"a": "1", "b": "", "c": ""}, {"a": "1", "b": "2", "c": "3"}]
+
+
+@pytest.mark.parametrize("content", [b"SKU,Price\nh100-pcie,25\x00000\n",
+                                     b"SKU,Price\nh100-pcie," + b"x" * 200_000 + b"\n"])
+def test_unreadable_csv_is_bad_input(tmp_path, content):
+    sheet = tmp_path / "s.csv"
+    sheet.write_bytes(content)
+    result = run("catalog", "import", sheet, "--seller", "Acme", "--map", "SKU=item", "--map", "Price=price")
+    assert result.exit_code in (0, 2)  # a NUL may still parse; nothing crashes
+    result = run("validate", "--file", sheet)
+    assert result.exit_code == 2 and "s.csv" in result.output
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
+def test_a_non_finite_measurement_is_set_aside(tmp_path, value):
+    from catalog import load_catalog
+    from optimizer.validate import read_cases
+
+    rows = (Path(__file__).parent.parent / "catalog" / "data" / "calibration.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    first = next(csv.DictReader(io.StringIO("\n".join(rows[:2]))))
+    first["value"] = value
+    path = tmp_path / "m.csv"
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    w.writeheader()
+    w.writerow(first)
+    path.write_text(buf.getvalue())
+    cases, skipped = read_cases(path, load_catalog())
+    assert cases == [] and skipped and "not a finite number" in skipped[0][1]
+
+
+def test_estimate_refuses_a_gpu_count_it_cannot_lay_out():
+    # 10^40 accelerators made the layout search loop over every divisor candidate (a hang).
+    result = run("estimate", "--model", "deepseek-r1", "--accelerator", "h200-sxm", "--gpus", "9" * 40)
+    assert result.exit_code == 2 and "--gpus" in result.output
+
+
+def test_sweep_never_starts_more_workers_than_chunks(monkeypatch):
+    import optimizer.search as search
+
+    started = []
+
+    class Pool:
+        def __init__(self, max_workers, **kwargs):
+            started.append(max_workers)
+            raise KeyboardInterrupt  # stop before any process starts
+
+    monkeypatch.setattr(search, "ProcessPoolExecutor", Pool)
+    result = run("sweep", "llama-3.1-70b-100-users", "--users", "10,20,30", "--workers", "1000000")
+    # 3 points make one chunk of SWEEP_CHUNK = 25: one worker process at most.
+    assert started == [] or started == [1]
+    assert result.exit_code in (0, 130)
