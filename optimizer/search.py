@@ -100,7 +100,8 @@ def k_best(model: PlanModel, objective: str, k: int, group_of: Callable[[str], s
         except SolverTimeoutError:
             if not found:
                 raise
-            break  # the plans found so far stand; the time limit ran out before the next one
+            model.front_timed_out = True  # the plans found so far stand; time ran out before the next one
+            break
         if solution is None:
             break
         found.append(solution)
@@ -144,6 +145,10 @@ def shortlist(catalog: Catalog, problem: Problem, k: int = 5, distinct: str = "s
     plans = [_checked(catalog, prep, solution, problem.objective) for solution in found]
     if not plans:
         raise explain_infeasible(catalog, problem, prep.candidates, prep.limits)
+    if getattr(model, "front_timed_out", False):
+        note = (f"the time limit ran out before plan {len(plans) + 1} was found: the shortlist may be shorter "
+                f"than -k {k} (raise --time-limit)")
+        plans[-1] = plans[-1].model_copy(update={"notes": (*plans[-1].notes, note)})
     return plans
 
 

@@ -340,6 +340,25 @@ def test_pareto_keeps_the_points_found_when_time_runs_out(monkeypatch):
     assert "time limit ran out" in result.output and len(calls) == 2
 
 
+def test_shortlist_keeps_the_plans_found_when_time_runs_out(monkeypatch):
+    real = PlanModel.solve
+    calls = []
+
+    def second_times_out(self, objective, options=None):
+        calls.append(objective)
+        if len(calls) == 2:
+            raise SolverTimeoutError("the time limit ran out")
+        return real(self, objective, options) if options else real(self, objective)
+
+    monkeypatch.setattr(PlanModel, "solve", second_times_out)
+    result = run("shortlist", R1, "-k", "3", "--format", "json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    plans = json.loads(result.stdout)["plans"]
+    assert len(plans) == 1 and any("time limit ran out" in n for n in plans[0]["notes"])
+
+
 def test_ctrl_c_exits_130_with_one_line_and_no_output_file(monkeypatch, tmp_path):
     import optimizer.render
 
