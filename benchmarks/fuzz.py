@@ -234,11 +234,13 @@ def _sheet(rng: random.Random) -> str:
 
 
 def _measurements(rng: random.Random) -> str:
-    """A few rows of the bundled calibration CSV, some cells replaced by hostile values."""
+    """A few rows of a bundled measurements CSV, some cells replaced by hostile values."""
     import csv
     import io
 
-    text = (ROOT / "catalog" / "data" / "calibration.csv").read_text(encoding="utf-8")
+    from optimizer.validate import bundled_measurements
+
+    text = rng.choice(bundled_measurements()).read_text(encoding="utf-8")
     rows = list(csv.reader(io.StringIO(text)))
     header, body = rows[0], rows[1:]
     picked = rng.sample(body, min(len(body), rng.randint(1, 6)))

@@ -9,7 +9,6 @@ assumptions and sources), one sheet per plan (or per seller), and an assumptions
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from fractions import Fraction
@@ -18,6 +17,7 @@ from pathlib import Path
 from catalog import Catalog
 from catalog.errors import InputError
 
+from .frames import csv_text
 from .plan import Plan, money_json
 from .problem import Problem
 from .render import md_table
@@ -77,12 +77,8 @@ def neutralise(value):
 
 
 def _csv(plans: list[Plan]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for i, plan in enumerate(plans, 1):
-        w.writerows({k: neutralise(v) for k, v in row.items()} for row in bom_rows(plan, str(i)))
-    return buf.getvalue()
+    return csv_text([{k: neutralise(v) for k, v in row.items()}
+                     for i, plan in enumerate(plans, 1) for row in bom_rows(plan, str(i))], list(COLUMNS))
 
 
 def _md(plans: list[Plan], problem: Problem) -> str:
@@ -114,11 +110,8 @@ class _NeutralSheet:
 
 
 def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: list[str]) -> bytes:
-    try:
-        from openpyxl import Workbook
-        from openpyxl.styles import Font
-    except ImportError:
-        raise InputError("--export *.xlsx needs openpyxl (pip install openpyxl); or export .csv / .md.") from None
+    from openpyxl import Workbook   # a dependency; imported only for an .xlsx export
+    from openpyxl.styles import Font
     wb = Workbook()
     summary = wb.active
     summary.title = "Summary"

@@ -17,39 +17,19 @@ from catalog import Catalog
 
 from .check import assert_plan_ok
 from .explain import explain_infeasible
-from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices
+from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices, nic_cards
+from .limits import limits_for
 from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
 from .racks import RackKind, rack_kinds
 from .offers import PricedOffer
-from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown
+from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown, stale_price_notes
 from .problem import Problem
 from .prune import prune_dominated
-from .scaling import exact, money_from_int, money_to_int
+from .scaling import money_from_int, money_to_int
 from .tco import TcoRates, tco_rates
 from .units import Candidates, Unit, offer_model, prepare
 
 __all__ = ["optimize", "limits_for", "plan_from_solution", "Prepared", "prepare_problem", "plan_tco"]
-
-
-def limits_for(problem: Problem, scale: int) -> Limits:
-    """The problem's limits as solver integers (caps floored, so rounding never lets a plan through)."""
-    c, w = problem.constraints, problem.workload
-    power_cap = c.max_power_w
-    if c.max_site_kw is not None:  # the facility draws the IT equipment's maximum × PUE
-        site_cap = math.floor(exact(c.max_site_kw) * 1000 / exact(problem.tco.pue))
-        power_cap = site_cap if power_cap is None else min(power_cap, site_cap)
-    # Maximizing users still needs at least one user served: an empty plan is no answer.
-    demand = 1 if problem.objective == "users" else (w.concurrent_users if w.concurrent_users is not None else 1)
-    return Limits(
-        demand=demand,
-        max_nodes=c.max_nodes,
-        budget=None if c.budget is None else money_to_int(exact(c.budget), scale, rounding="floor"),
-        max_power_w=power_cap,
-        stock=dict(c.stock),
-        max_skus=c.max_skus,
-        spare=c.spare_nodes > 0,
-        max_racks=c.max_racks,
-    )
 
 
 @dataclass(frozen=True)
@@ -79,9 +59,9 @@ class Prepared:
         return _rack_sensitive(self.racks, self.limits)
 
     @property
-    def prune_needs(self) -> dict[str, tuple[str, int, int, int]]:
-        """Fabric needs in the form dominance pruning compares (class, ports, nodes, direct cables)."""
-        return {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in self.fabric_needs.items()}
+    def prune_needs(self) -> dict[str, tuple[str, int, int, int, int]]:
+        """Fabric needs in the form dominance pruning compares (class, ports, nodes, direct cables, NIC ports)."""
+        return {u: _prune_need(n, self.fabric_prices) for u, n in self.fabric_needs.items()}
 
     def by_id(self) -> dict[str, Unit]:
         return {u.id: u for u in self.candidates.units}
@@ -103,7 +83,7 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     needs = {u.id: n for u in candidates.units if (n := fabric_need(u.node.platform, u.nodes)) is not None}
     prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
     fabric = fabric_model(needs, prices, candidates.money_scale)
-    prune_needs = {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in needs.items()}
+    prune_needs = {u: _prune_need(n, prices) for u, n in needs.items()}
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
     racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack, racks_per_node=kind.racks_per_node,
@@ -121,6 +101,12 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
                     offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
                     rack_kinds=kinds)
+
+
+def _prune_need(n: FabricNeed, prices: dict[str, FabricPrices]) -> tuple[str, int, int, int, int]:
+    """A fabric need as dominance pruning compares it: class, node ports, nodes, direct cables, NIC cards."""
+    fp = prices.get(n.key)
+    return (n.key, n.ports, n.nodes, n.direct_links, nic_cards(n, (fp.nic.item.ports or 1) if fp and fp.nic else 1))
 
 
 def _rack_sensitive(racks: Racks | None, limits: Limits) -> bool:
@@ -221,7 +207,7 @@ def _racks(prep: Prepared, solution: Solution, lines: list[PlanLine]) -> tuple[l
             buys.append(Purchase(item=kind.rack.id, kind="rack", description=kind.rack.name, seller=o.seller,
                                  quantity=count, unit_price=o.price, condition=o.offer.condition,
                                  warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                                 offer=o.key, source=o.offer.source, date=o.offer.price_date))
+                                 offer=o.key, source=o.offer.source, date=o.offer.price_date, estimate=o.offer.estimate))
     return out, tuple(buys)
 
 
@@ -234,18 +220,20 @@ def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tup
         lines.append(NetworkLine(
             fabric=b.key, nodes=b.nodes, node_ports=b.node_ports, direct_links=b.direct_links, uplinks=b.uplinks,
             switches=tuple((p.item.id, n, p.item.ports or 0) for p, n in b.switches), links=b.links,
-            transceivers=b.transceivers, cost=b.cost, power_w=b.power_w, priced=b.priced))
+            transceivers=b.transceivers, nics=b.nics, cost=b.cost, power_w=b.power_w, priced=b.priced))
         rows = [(p, n) for p, n in b.switches]
         if b.cable is not None and b.links:
             rows.append((b.cable, b.links))
         if b.transceiver is not None and b.transceivers:
             rows.append((b.transceiver, b.transceivers))
+        if b.nic is not None and b.nics:
+            rows.append((b.nic, b.nics))
         for p, n in rows:
             o = p.offer
             buys.append(Purchase(item=p.item.id, kind=p.item.kind, description=p.item.name, seller=o.seller,
                                  quantity=n, unit_price=o.price, condition=o.offer.condition,
                                  warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                                 offer=o.key, source=o.offer.source, date=o.offer.price_date))
+                                 offer=o.key, source=o.offer.source, date=o.offer.price_date, estimate=o.offer.estimate))
     return lines, tuple(buys)
 
 
@@ -304,7 +292,8 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     purchases = tuple(Purchase(item=o.item, kind=names[o.item][0], description=names[o.item][1], seller=o.seller,
                                quantity=q, unit_price=o.price, condition=o.offer.condition,
                                warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                               offer=o.key, source=o.offer.source, date=o.offer.price_date) for o, q in bought)
+                               offer=o.key, source=o.offer.source, date=o.offer.price_date,
+                               estimate=o.offer.estimate) for o, q in bought)
     notes = []
     problem = prep.problem
     if problem.workload.kv_reserve_gb is not None:
@@ -329,6 +318,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     if network and all(n.priced for n in network):
         notes.append("network: the scale-out fabric of multi-node replicas is bought; front-end and management "
                      "Ethernet are not")
+    notes += stale_price_notes(purchases, problem.constraints.as_of)
     rates = tuple(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in c.rates_used)
     bound = None
     if solution.bound is not None:

@@ -19,7 +19,7 @@ from catalog import Catalog
 from catalog.schema import Accelerator, Engine, ExchangeRate, Platform, System, Variant
 
 from . import sizing
-from .capacity import ReplicaCapacity, replica_capacity
+from .capacity import ReplicaCapacity, capacity_memo
 from .deployment import Deployment
 from .model import Offers, OfferVar
 from .problem import Problem, check_ids
@@ -226,6 +226,7 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
     if problem.constraints.max_nodes is not None:
         max_k = min(max_k, problem.constraints.max_nodes)
 
+    capacity = capacity_memo(problem.workload)   # node types that differ only in price share their sizing
     units: list[Unit] = []
     filtered: dict[str, str] = {}
     near: dict[str, NearMiss] = {}
@@ -248,7 +249,7 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
                                      engine=engine, gpus_per_node=node.count, nodes=k,
                                      kv_dtype=problem.kv_dtype, dp_attention=problem.dp_attention,
                                      settings=problem.engine_settings)
-                    cap = replica_capacity(dep, problem.workload)
+                    cap = capacity(dep)
                     if not cap.fits:
                         miss = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=cap)
                         if node.id not in near or miss.closeness > near[node.id].closeness:

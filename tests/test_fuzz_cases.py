@@ -464,7 +464,9 @@ def test_a_non_finite_measurement_is_set_aside(tmp_path, value):
     from catalog import load_catalog
     from optimizer.validate import read_cases
 
-    rows = (Path(__file__).parent.parent / "catalog" / "data" / "calibration.csv").read_text().splitlines()
+    from optimizer.validate import bundled_measurements
+
+    rows = bundled_measurements()[0].read_text().splitlines()
     header = rows[0].split(",")
     first = next(csv.DictReader(io.StringIO("\n".join(rows[:2]))))
     first["value"] = value
