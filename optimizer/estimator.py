@@ -17,7 +17,7 @@ from typing import Any
 from catalog import Catalog
 from pydantic import ValidationError
 
-from catalog.errors import InputError, did_you_mean
+from catalog.errors import InputError, did_you_mean, shorten
 from catalog.schema import Accelerator, Platform
 
 from . import serving, sizing, speed
@@ -145,6 +145,13 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     acc = catalog.accelerator(accelerator, "--accelerator")
     if gpus < 1:
         raise InputError(f"--gpus = {gpus}: a replica needs at least one accelerator.")
+    # Upper limits as a problem's (optimizer/problem.py): past them the layout search and the
+    # integer sizing would run for hours on a typo like 10^40.
+    for flag, value, top in (("--gpus", gpus, 100_000), ("--nodes", nodes, 10_000),
+                             ("--input-tokens", input_tokens, 10_000_000), ("--output-tokens", output_tokens, 10_000_000),
+                             ("--concurrency", concurrency if isinstance(concurrency, int) else 1, 1_000_000)):
+        if value > top:
+            raise InputError(f"{flag} = {shorten(value)}: at most {top:,}.")
     if nodes < 1 or gpus % nodes:
         raise InputError(f"--nodes = {nodes}: the {gpus} accelerators must split evenly over the nodes.")
     if settings is None:

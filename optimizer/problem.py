@@ -36,7 +36,13 @@ MAX_MONEY = 10**12
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # NaN and infinities are refused in every number of a problem, whether from YAML or a flag.
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+
+def _once_each(values: list | None) -> list | None:
+    """A list with repeats dropped, first occurrence kept: `--prices a --prices a` means a once."""
+    return None if values is None else list(dict.fromkeys(values))
 
 
 class SpeculativeDecoding(_Record):
@@ -168,6 +174,9 @@ class Constraints(_Record):
     as_of: str | None = Field(None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="Purchase date (YYYY[-MM[-DD]]): "
                               "only offers valid then count.")
 
+    _no_repeats = field_validator("vendors", "accelerators", "exclude_accelerators", "form_factors", "sellers",
+                                  "conditions")(_once_each)
+
     @field_validator("as_of", mode="before")
     @classmethod
     def _date_text(cls, value):
@@ -231,6 +240,11 @@ class Problem(_Record):
     _where: dict[tuple, str] = PrivateAttr(default_factory=dict)
     _flags: dict[tuple, str] = PrivateAttr(default_factory=dict)
     _origin: str = PrivateAttr(default="command line")
+
+    @field_validator("precision", "engine", "prices")
+    @classmethod
+    def _no_repeats(cls, value: str | list[str]) -> str | list[str]:
+        return value if isinstance(value, str) else _once_each(value)
 
     @field_validator("kv_dtype")
     @classmethod

@@ -32,6 +32,7 @@ not flattered by a sibling row of the same study in the fit.
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from dataclasses import dataclass, field
@@ -356,6 +357,8 @@ def _replica_gpus(case_gpus: int, tp_text: str, pp_text: str, model: str, precis
         return case_gpus  # llama.cpp's layer split: one replica over every GPU
     tp = _first_int(tp_text) if re.fullmatch(r"\s*\d+\s*", tp_text) else None
     pp = _first_int(pp_text) if re.fullmatch(r"\s*\d+\s*", pp_text) else None
+    if tp == 0 or pp == 0:
+        raise _Skip(f"tp = '{tp_text}', pp = '{pp_text}': each must be at least 1")
     if tp is not None:
         size = tp * (pp or 1)
         if size <= case_gpus and case_gpus % size == 0:
@@ -462,16 +465,23 @@ def _case(row: dict, catalog: Catalog) -> Case:
             raise
         # Capacity does not depend on the benchmark's lengths.
         input_tokens, output_tokens = UNSTATED_INPUT, UNSTATED_OUTPUT
+    # The ranges a problem may state (optimizer/problem.py): a row outside them is a typo, and a
+    # zero or a 10^12 would divide by zero or size a replica of 10^12 accelerators.
+    for name, value, top in (("num_gpus", total, 100_000), ("input_len", input_tokens, 10_000_000),
+                             ("output_len", output_tokens, 10_000_000), ("nodes", nodes_total, 100_000),
+                             ("concurrency_or_batch", concurrency if isinstance(concurrency, int) else 1, 10**6)):
+        if not 1 <= value <= top:
+            raise _Skip(f"{name} = {value} is outside 1..{top:,}")
     family = catalog.accelerators[acc].family
     settings = notes + " " + conc_text
     util = _UTILIZATION.search(settings)
     max_len = _MAX_MODEL_LEN.search(settings)
     given = {k: (row.get(k) or "").strip() for k in SETTING_COLUMNS}
-    util_value = float(given["memory_utilization"]) if given["memory_utilization"] else \
+    util_value = _finite(given["memory_utilization"], "memory_utilization") if given["memory_utilization"] else \
         (float(util.group(1)) if util else None)
     len_value = int(given["max_model_len"].replace(",", "")) if given["max_model_len"] else \
         (int(max_len.group(1).replace(",", "")) if max_len else None)
-    return Case(id=row["id"], metric=metric, measured=float(row["value"]), family_group=FAMILY_GROUPS[family],
+    return Case(id=row["id"], metric=metric, measured=_finite(row["value"], "value"), family_group=FAMILY_GROUPS[family],
                 model=model, precision=precision, kv_dtype=kv, accelerator=acc, gpus=gpus, nodes=nodes,
                 replicas=replicas, engine=engine, dp_attention=dp, input_tokens=input_tokens,
                 output_tokens=output_tokens, concurrency=concurrency, memory_row=memory_row,
@@ -483,6 +493,14 @@ def _case(row: dict, catalog: Catalog) -> Case:
                 max_model_len=len_value,
                 eager=given["enforce_eager"].lower() in ("1", "true", "yes"),
                 arrivals=_arrivals(concurrency, notes + " " + conc_text), speculative=spec)
+
+
+def _finite(text: str, column: str) -> float:
+    """A measurement cell as a finite number; ValueError (the row is set aside) for nan, inf or 1e400."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{column} = {text!r} is not a finite number")
+    return value
 
 
 def read_cases(path: str | Path, catalog: Catalog) -> tuple[list[Case], list[tuple[str, str]]]:
