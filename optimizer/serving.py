@@ -8,7 +8,10 @@ running sequences (speed.decode_token_time) and P(I) the compute time of one pro
 (speed.prefill_time):
 
 Prefill service of one request (it waits for the prefill "server" FIFO):
-    n_chunks = ceil(I / max(T − B_decode, T/8))        (the decodes take their token slots first)
+    n_chunks = ceil(I / max(T − B_decode, T/8))        (the decodes take their token slots first;
+                                                         assumption: a prompt still gets at least an eighth
+                                                         of the budget per step when decodes fill it, as
+                                                         engines keep admitting prefills under load)
     S        = P(I) + n_chunks · (τ(B_decode) − τ(1))   (every chunk step also runs the decode batch; the
                                                          weights read and fixed step costs, τ(1), are
                                                          shared with the chunk)

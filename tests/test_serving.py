@@ -279,3 +279,29 @@ def test_cli_estimate_speculative_rate_and_bad_input():
     # At 2 requests/s few requests wait (ρ < 0.1), so the p90 TTFT is the prefill alone and the mean, pulled up
     # by the few who wait, may exceed it; both include the 1,000-token prefill.
     assert data["ttft_s"] > 0 and data["ttft_p90_s"] > 0 and data["concurrency"] >= 1
+
+
+def test_ttft_target_changes_the_plan_for_long_prompts(catalog):
+    # 60 users of Llama 3.1 70B with 32,000-token prompts: one 8 × B200 node holds them at 10 tok/s, but a
+    # replica's p90 TTFT is then ~7 s (each prompt ~2 s of prefill, queued behind others). Asking 4 s at p90
+    # makes the plan spread the prompts over more accelerators, at a higher cost.
+    from optimizer import check_plan, optimize
+    from optimizer.problem import Problem
+
+    def plan(ttft):
+        w = {"concurrent_users": 60, "input_tokens": 32000, "output_tokens": 500, "min_tokens_per_s": 10}
+        if ttft:
+            w["max_ttft_s"] = ttft
+        problem = Problem.model_validate({"name": "long-prompts", "description": "RAG with 32k prompts",
+                                          "model": "llama-3.1-70b", "precision": "bf16",
+                                          "prices": ["street-usd-2025"], "workload": w,
+                                          "constraints": {"form_factors": ["sxm", "oam"]}})
+        result = optimize(catalog, problem)
+        assert result.status == "optimal" and check_plan(result, catalog, problem) == []
+        return result
+
+    free, bound = plan(None), plan(4.0)
+    assert max(line.ttft_p90_s for line in free.lines) > 4.0
+    assert all(line.ttft_p90_s <= 4.0 for line in bound.lines)
+    assert bound.totals.cost > free.totals.cost
+    assert bound.totals.gpus > free.totals.gpus
