@@ -305,3 +305,16 @@ def test_ttft_target_changes_the_plan_for_long_prompts(catalog):
     assert all(line.ttft_p90_s <= 4.0 for line in bound.lines)
     assert bound.totals.cost > free.totals.cost
     assert bound.totals.gpus > free.totals.gpus
+
+
+def test_problem_file_with_mtp_on_a_model_without_it_names_the_file(tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    path = tmp_path / "mtp.yaml"
+    path.write_text("name: mtp\ndescription: MTP on Llama\nmodel: llama-3.1-70b\nworkload:\n  concurrent_users: 10\n"
+                    "  speculative: {method: mtp, tokens: 2}\nprices: street-usd-2025\n")
+    out = CliRunner().invoke(main, ["solve", str(path)])
+    assert out.exit_code == 2 and "Traceback" not in out.output
+    assert f"{path}:6" in out.output and "workload.speculative.method = mtp" in out.output
