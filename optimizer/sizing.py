@@ -27,11 +27,14 @@ from dataclasses import dataclass
 
 from catalog.schema import KV_DTYPE_BYTES, Accelerator, Engine, Model, Variant
 
+from .layouts import Layout
+
 __all__ = [
     "GB", "GIB", "Layout", "MemoryFit",
     "weight_bytes", "runnable_variant", "candidate_variants", "resolve_kv_dtype",
     "kv_bytes_per_token", "kv_bytes_per_request", "choose_layout", "kv_rank_bytes_per_token",
-    "memory_fit", "max_concurrency", "kv_reserve_factor", "engine_runs",
+    "memory_fit", "max_concurrency", "kv_reserve_factor", "engine_runs", "attention_params",
+    "attention_replica_bytes",
 ]
 
 GB = 1e9
@@ -117,24 +120,13 @@ def kv_bytes_per_request(model: Model, kv_dtype: str, context_tokens: int) -> fl
     return per_layer * (full_layers * context_tokens + windowed)
 
 
-@dataclass(frozen=True)
-class Layout:
-    """How one replica's accelerators split the model."""
-
-    tp: int  # tensor-parallel ranks (inside a node)
-    pp: int  # pipeline stages (nodes × tensor groups per node)
-    dp_attention: bool = False
-
-    @property
-    def ranks(self) -> int:
-        return self.tp * self.pp
-
-
 def choose_layout(model: Model, gpus_per_node: int, nodes: int, dp_attention: bool = False,
                   split: str = "tensor") -> Layout:
     """Largest tensor-parallel size inside a node that divides both the node and the
     attention heads (engines require heads % tp == 0); the rest is pipeline stages.
-    A `layer` split (llama.cpp across GPUs) puts whole layers on each device: tp = 1."""
+    A `layer` split (llama.cpp across GPUs) puts whole layers on each device: tp = 1.
+    With `dp_attention` (MoE models, tp > 1) the tp ranks become attention data-parallel
+    groups of one rank each (see optimizer/layouts.py for every other layout)."""
     tp = 1
     for t in range(gpus_per_node, 0, -1):
         if split == "layer":
@@ -143,7 +135,9 @@ def choose_layout(model: Model, gpus_per_node: int, nodes: int, dp_attention: bo
             tp = t
             break
     pp = nodes * gpus_per_node // tp
-    return Layout(tp=tp, pp=pp, dp_attention=dp_attention and model.attention.kind == "mla" and tp > 1)
+    if dp_attention and tp > 1 and model.moe is not None:
+        return Layout(tp=1, dp=tp, pp=pp, nodes_per_replica=nodes)
+    return Layout(tp=tp, pp=pp, nodes_per_replica=nodes)
 
 
 def kv_rank_bytes_per_token(model: Model, kv_dtype: str, layout: Layout) -> float:
@@ -155,6 +149,33 @@ def kv_rank_bytes_per_token(model: Model, kv_dtype: str, layout: Layout) -> floa
     else:
         per_layer = _per_layer_token_bytes(model, kv_dtype, kv_heads=math.ceil(att.kv_heads / layout.tp))
     return layers_per_rank * per_layer
+
+
+def attention_params(model: Model) -> float:
+    """Parameters in the attention blocks of all layers.
+
+    GQA/MHA: q and o projections (hidden × heads·hd each) plus k and v (hidden × kv·hd each).
+    MLA: approximated as 4 · hidden² per layer (DeepSeek-V3: 187M actual vs 206M by this rule).
+    """
+    att, h = model.attention, model.hidden_size
+    if att.kind == "mla":
+        per_layer = 4 * h * h
+    else:
+        per_layer = 2 * h * att.heads * att.head_dim + 2 * h * att.kv_heads * att.head_dim  # type: ignore[operator]
+    return per_layer * model.layers
+
+
+def attention_replica_bytes(model: Model, variant: Variant, layout: Layout) -> float:
+    """Extra weight bytes per rank because attention is split over attention TP only, not all ranks.
+
+    Attention weights A of a stage: a rank holds A / (tp · pp) instead of A / (tp · dp · pp),
+    i.e. A / pp · (1/tp − 1/(tp·dp)) more (0 without attention DP).
+    """
+    if layout.dp == 1:
+        return 0.0
+    per_param = weight_bytes(model, variant) / (model.params_b * 1e9)
+    a = attention_params(model) * per_param / layout.pp
+    return a * (1 / layout.tp - 1 / layout.stage_ranks)
 
 
 def engine_runs(engine: Engine, acc: Accelerator, variant: Variant) -> bool:
@@ -187,19 +208,23 @@ class MemoryFit:
 
 def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine, *,
                gpus_per_node: int, nodes: int = 1, kv_dtype: str = "auto", dp_attention: bool = False,
-               utilization: float | None = None) -> MemoryFit:
+               utilization: float | None = None, layout: Layout | None = None) -> MemoryFit:
     """Memory budget of a replica of `nodes` × `gpus_per_node` accelerators.
 
     `utilization` overrides the engine's memory fraction (vLLM --gpu-memory-utilization,
-    SGLang --mem-fraction-static, TensorRT-LLM free_gpu_memory_fraction).
+    SGLang --mem-fraction-static, TensorRT-LLM free_gpu_memory_fraction). `layout` fixes
+    how the replica is split (default: `choose_layout`); its ranks must equal the replica's
+    accelerators. Per rank, attention weights are split over attention TP only (each
+    attention DP group holds a whole copy), every other weight over all ranks of a stage.
     """
     kv_dtype = resolve_kv_dtype(kv_dtype, engine, variant)
     # llama.cpp splits layers across GPUs but spreads one model over CPU sockets' memory.
     split = "tensor" if acc.family == "cpu" else engine.split
-    layout = choose_layout(model, gpus_per_node, nodes, dp_attention and engine.dp_attention, split)
+    if layout is None:
+        layout = choose_layout(model, gpus_per_node, nodes, dp_attention and engine.dp_attention, split)
     gpus = gpus_per_node * nodes
     weights = weight_bytes(model, variant)
-    weights_per_gpu = weights / gpus
+    weights_per_gpu = weights / gpus + attention_replica_bytes(model, variant, layout)
     memory = acc.memory_bytes
     reserve = engine.reserve_gib(memory / GIB, layout.ranks, layout.dp_attention) * GIB
     share = engine.memory_utilization if utilization is None else utilization
@@ -212,9 +237,8 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
         free = memory - weights_per_gpu - reserve
         budget = free * share if free > 0 else free
     rank_bytes = kv_rank_bytes_per_token(model, kv_dtype, layout)
-    # Each tensor group holds every token of its sequences; with DP attention each
-    # of the tp ranks holds different sequences, so the replica holds tp times more.
-    holders = layout.tp if layout.dp_attention else 1
+    # Each attention group holds every token of its own sequences: dp groups hold dp times more.
+    holders = layout.dp
     capacity = int(max(budget, 0.0) // rank_bytes) * holders
     return MemoryFit(layout=layout, gpus=gpus, weights_bytes=weights, weights_per_gpu=weights_per_gpu,
                      reserve_per_gpu=reserve, kv_budget_per_gpu=budget,
@@ -230,5 +254,4 @@ def max_concurrency(model: Model, fit: MemoryFit, kv_dtype: str, context_tokens:
     # Share of a request's bytes that one rank stores, from the per-token ratio.
     rank_share = fit.rank_bytes_per_token / whole
     per_request = kv_bytes_per_request(model, kv_dtype, context_tokens) * rank_share
-    holders = fit.layout.tp if fit.layout.dp_attention else 1
-    return int(fit.kv_budget_per_gpu // per_request) * holders
+    return int(fit.kv_budget_per_gpu // per_request) * fit.layout.dp

@@ -92,8 +92,14 @@ def test_mla_latent_is_replicated_across_tp_unless_dp_attention(cat):
     v = m.variant("fp8")
     plain = sizing.memory_fit(m, v, acc, eng, gpus_per_node=8)
     dp = sizing.memory_fit(m, v, acc, eng, gpus_per_node=8, dp_attention=True)
-    # Same budget per GPU (the fixture engine adds no DP reserve); DP attention holds 8× the tokens.
-    assert dp.kv_capacity_tokens == plain.kv_capacity_tokens * 8
+    # The fixture engine adds no DP reserve, but each of the 8 attention groups holds the whole
+    # attention: MLA ≈ 4 · 7168² · 61 = 12.54e9 parameters at 1 byte (fp8: 690 GB / 671e9 params
+    # ≈ 1.028 B), 7/8 of which a rank holds beyond its 1/8 share.
+    attn = 4 * 7168**2 * 61 * (v.size_gb * 1e9 / (m.params_b * 1e9) if v.size_gb else v.bits_per_weight / 8)
+    assert dp.weights_per_gpu - plain.weights_per_gpu == pytest.approx(attn * 7 / 8)
+    # DP attention holds 8× the tokens of the smaller per-rank budget.
+    assert dp.kv_capacity_tokens == int(plain.kv_budget_per_gpu - attn * 7 / 8) // 70_272 * 8
+    assert dp.kv_capacity_tokens > 7 * plain.kv_capacity_tokens
 
 
 def test_memory_budget_fraction_of_total_by_hand(cat):
