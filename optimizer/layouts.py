@@ -23,8 +23,8 @@ What each engine accepts (read from its source, version named):
 - TensorRT-LLM 1.2 (tensorrt_llm/commands/serve.py: `--tp_size`, `--pp_size`, `--ep_size`;
   `enable_attention_dp` in the LLM API options makes every rank its own attention group,
   so attention TP is 1; `moe_expert_parallel_size` × `moe_tensor_parallel_size` = tp_size).
-- llama.cpp: whole layers per device (`--split-mode layer`), no tensor, data or expert
-  parallelism inside a replica and no replica across servers (RPC offload is not modelled).
+- llama.cpp: whole layers per device (`--split-mode layer`), also across servers through
+  its RPC backend (tools/rpc/README.md); no tensor, data or expert parallelism.
 
 Experts must divide evenly over EP ranks in all three engines (vLLM and SGLang assert
 `num_experts % ep_size == 0`; TensorRT-LLM's MoE load balancer places slots per rank).
@@ -102,6 +102,22 @@ class Layout:
             text += f" over {self.nodes_per_replica} nodes"
         return text
 
+    @property
+    def key(self) -> str:
+        """A short ASCII id: 'tp2-x4', 'tp16-n2', 'dp8-ep8', 'tp8-pp2-n2'."""
+        parts = [f"tp{self.tp}"] if self.dp == 1 or self.tp > 1 else []
+        if self.dp > 1:
+            parts.append(f"dp{self.dp}")
+        if self.ep > 1:
+            parts.append(f"ep{self.ep}")
+        if self.pp > 1:
+            parts.append(f"pp{self.pp}")
+        if self.replicas_per_node > 1:
+            parts.append(f"x{self.replicas_per_node}")
+        if self.nodes_per_replica > 1:
+            parts.append(f"n{self.nodes_per_replica}")
+        return "-".join(parts)
+
     def to_json(self) -> dict[str, int]:
         return {"tp": self.tp, "pp": self.pp, "dp": self.dp, "ep": self.ep,
                 "replicas_per_node": self.replicas_per_node, "nodes_per_replica": self.nodes_per_replica}
@@ -124,8 +140,9 @@ ENGINE_LAYOUTS: dict[str, EngineLayouts] = {
     "vllm": EngineLayouts(version="0.20", attention_dp="any", expert_parallel="all"),
     "sglang": EngineLayouts(version="0.5.23", attention_dp="any", expert_parallel="any"),
     "trtllm": EngineLayouts(version="1.2", attention_dp="full", expert_parallel="any"),
+    # Whole layers per device, across servers through its RPC backend (`rpc-server`, `--rpc`).
     "llama.cpp": EngineLayouts(version="b6000", tensor=False, cross_node_tp=False, attention_dp="none",
-                               expert_parallel="none", multi_node=False),
+                               expert_parallel="none"),
 }
 
 # Engines the catalog adds beyond the four above: plain tensor and pipeline parallel only.

@@ -2,9 +2,12 @@
 
 A *node type* is something a price list lets you buy as one server: a system
 (DGX H200) at its price, or a platform plus `count` accelerators at the sum of
-their prices. A *unit* is one replica of the model on `nodes` such nodes, with a
-precision and an engine; it carries the integers the solver needs (users per
-replica, cost, power, nodes, accelerators).
+their prices. A *unit* is the smallest block the solver buys: one replica of the
+model on `nodes` such nodes, or one node running `replicas_per_node` replicas smaller
+than it, with a layout (optimizer/layouts.py), a precision and an engine; it carries
+the integers the solver needs (users of the whole block, cost, power, nodes,
+accelerators). Of the layouts that fit the same block, only the one serving the most
+users is kept: they cost, draw and occupy the same, so the others are dominated.
 
 `prepare(catalog, problem)` builds every unit that fits, after the problem's
 filters, and says what it left out and why.
@@ -16,11 +19,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from catalog import Catalog
-from catalog.schema import Accelerator, Engine, ExchangeRate, Platform, System, Variant
+from catalog.schema import Accelerator, Engine, ExchangeRate, Model, Platform, System, Variant
 
-from . import sizing
+from . import sizing, speed
 from .capacity import ReplicaCapacity, replica_capacity
 from .deployment import Deployment
+from .layouts import Layout, candidate_layouts
 from .model import Offers, OfferVar
 from .problem import Problem, check_ids
 from .offers import PricedOffer, cheapest, currency_of, eligible_offers
@@ -57,7 +61,7 @@ class NodeType:
 
 @dataclass(frozen=True)
 class Unit:
-    """One replica of the model on `nodes` nodes of one node type."""
+    """One replica on `nodes` nodes of one node type, or one node running `layout.replicas_per_node` replicas."""
 
     node: NodeType
     nodes: int
@@ -65,18 +69,24 @@ class Unit:
     engine: Engine
     kv_dtype: str
     dp_attention: bool
-    capacity: ReplicaCapacity
-    cost: int                # solver money units (see scaling.py), per replica
-    power_w: int             # per replica
+    capacity: ReplicaCapacity      # of ONE replica
+    cost: int                # solver money units (see scaling.py), per unit
+    power_w: int             # per unit
     note: str = ""
+    layout: Layout = Layout()
 
     @property
     def id(self) -> str:
-        return f"{self.node.id}/{self.nodes}n/{self.variant.id}/{self.engine.id}" + ("/dp" if self.dp_attention else "")
+        return f"{self.node.id}/{self.nodes}n/{self.variant.id}/{self.engine.id}/{self.layout.key}"
+
+    @property
+    def replicas_per_node(self) -> int:
+        return self.layout.replicas_per_node
 
     @property
     def users(self) -> int:
-        return self.capacity.users
+        """Users the whole unit serves (every replica on it)."""
+        return self.capacity.users * self.layout.replicas_per_node
 
     @property
     def gpus(self) -> int:
@@ -128,6 +138,7 @@ class Candidates:
     unpriced: list[str] = field(default_factory=list)        # accelerators the price list cannot sell
     filtered: dict[str, str] = field(default_factory=dict)   # accelerator -> why the problem's filters removed it
     near_misses: list[NearMiss] = field(default_factory=list)
+    model: Model | None = None                               # the model the units serve
 
 
 def platform_accepts(platform: Platform, acc: Accelerator) -> bool:
@@ -222,20 +233,16 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
                 if not sizing.engine_runs(engine, acc, variant):
                     continue
                 for k in range(1, max_k + 1):
-                    dep = Deployment(model=model, variant=variant, accelerator=acc, platform=node.platform,
-                                     engine=engine, gpus_per_node=node.count, nodes=k,
-                                     kv_dtype=problem.kv_dtype, dp_attention=problem.dp_attention)
-                    cap = replica_capacity(dep, problem.workload)
-                    if not cap.fits:
-                        miss = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=cap)
-                        if node.id not in near or miss.closeness > near[node.id].closeness:
+                    best, miss = _best_layout(model, variant, engine, node, k, problem)
+                    if best is None:
+                        if miss is not None and (node.id not in near or miss.closeness > near[node.id].closeness):
                             near[node.id] = miss
                         continue
+                    dep, cap = best
                     units.append(Unit(node=node, nodes=k, variant=variant, engine=engine,
-                                      kv_dtype=dep.kv_dtype,
-                                      dp_attention=dep.dp_attention and cap.fit.layout.dp_attention,
+                                      kv_dtype=dep.kv_dtype, dp_attention=cap.fit.layout.dp_attention,
                                       capacity=cap, cost=money_to_int(node.price * k, scale, rounding="ceil"),
-                                      power_w=node.power_w * k, note=note))
+                                      power_w=node.power_w * k, note=note, layout=cap.fit.layout))
     priced = {t.accelerator.id for t in types}
     unpriced = sorted(a for a in catalog.accelerators if a not in priced and _filter_reason(problem, catalog.accelerators[a]) is None)
     served = {u.node.id for u in units}
@@ -243,7 +250,51 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
     units.sort(key=lambda u: u.id)
     return Candidates(units=units, currency=currency, money_scale=scale, price_list=", ".join(problem.price_lists),
                       offers=offers, rejected_offers=rejected, rates_used=rates, unpriced=unpriced,
-                      filtered=filtered, near_misses=misses)
+                      filtered=filtered, near_misses=misses, model=model)
+
+
+def unit_layouts(model, engine: Engine, node: NodeType, nodes: int, problem: Problem) -> list[Layout]:
+    """Layouts to try for a block of `nodes` servers of `node` (CPU sockets: one replica over the sockets)."""
+    if node.accelerator.family == "cpu":
+        return [sizing.choose_layout(model, node.count, nodes, False, "tensor")]
+    layouts = candidate_layouts(model, engine, node.count, nodes, problem.constraints.max_replicas_per_node)
+    if problem.dp_attention:  # the problem asks for attention DP: try those layouts first
+        layouts.sort(key=lambda lay: not lay.dp_attention)
+    return layouts
+
+
+def _best_layout(model, variant: Variant, engine: Engine, node: NodeType, nodes: int,
+                 problem: Problem) -> tuple[tuple[Deployment, ReplicaCapacity] | None, NearMiss | None]:
+    """The layout serving the most users on `nodes` servers (ties: the first listed), or the closest miss."""
+    best: tuple[Deployment, ReplicaCapacity] | None = None
+    best_users = 0
+    miss: NearMiss | None = None
+    for layout in unit_layouts(model, engine, node, nodes, problem):
+        per_node = node.count // layout.replicas_per_node if nodes == 1 else node.count
+        dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
+                         engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
+                         layout=layout)
+        fit = dep.memory()
+        if not fit.weights_fit:
+            cap = ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)
+        else:
+            # Upper bound without the speed search: skip layouts that cannot beat the best one.
+            bound = sizing.max_concurrency(model, fit, dep.kv_dtype, problem.workload.context_tokens)
+            limit = speed.batch_cap(dep, fit)
+            if problem.workload.kv_reserve_gb is None and limit is not None:
+                bound = min(bound, limit)
+            if problem.workload.kv_reserve_gb is None and bound * layout.replicas_per_node <= best_users:
+                continue
+            cap = replica_capacity(dep, problem.workload)
+        if cap.fits:
+            users = cap.users * layout.replicas_per_node
+            if users > best_users:
+                best, best_users = (dep, cap), users
+        elif best is None:
+            candidate = NearMiss(node=node, nodes=nodes, variant=variant, engine=engine, capacity=cap)
+            if miss is None or candidate.closeness > miss.closeness:
+                miss = candidate
+    return best, miss
 
 
 def offer_model(candidates: Candidates, problem: Problem) -> Offers | None:

@@ -1,0 +1,225 @@
+"""Engine command lines that start a plan line's replicas or an estimate's replica.
+
+One command per node role: the head node and the other nodes of a replica that spans
+servers (`$HEAD_IP` and `$NODE_RANK` stand for what the operator fills in), one per
+replica slot of a server that runs several replicas (`CUDA_VISIBLE_DEVICES` picks its
+accelerators, each on its own port), or one command for a replica on one server. The
+commands carry the layout and the engine settings the sizing assumed: memory share,
+running sequences, maximum model length (prompt + output) and KV datatype.
+
+Option names, read from each engine's source (version in optimizer/layouts.py):
+- vLLM 0.20 `vllm serve`: `--tensor-parallel-size --pipeline-parallel-size
+  --data-parallel-size --enable-expert-parallel --gpu-memory-utilization --max-num-seqs
+  --max-model-len --kv-cache-dtype`; across servers `--nnodes --node-rank --master-addr
+  --headless`, data parallel `--data-parallel-size-local --data-parallel-start-rank
+  --data-parallel-address --data-parallel-rpc-port` (vLLM's data_parallel_deployment docs;
+  ai-dynamo/aiconfigurator src/aiconfigurator/generator/builders/fpm_builder.py).
+- SGLang 0.5.23 `python -m sglang.launch_server`: `--model-path --tp-size --pp-size
+  --attn-dp-size --ep-size --moe-a2a-backend --mem-fraction-static --max-running-requests
+  --context-length --kv-cache-dtype --nnodes --node-rank --dist-init-addr`
+  (python/sglang/srt/arg_groups/fields/*.py in the PyPI wheel; `--attn-dp-size N` replaces
+  the deprecated `--dp-size N --enable-dp-attention`).
+- TensorRT-LLM `trtllm-serve` (tensorrt_llm/commands/serve.py): `--backend pytorch --tp_size
+  --pp_size --ep_size --max_batch_size --max_seq_len --kv_cache_free_gpu_memory_fraction
+  --extra_llm_api_options FILE` (a YAML of LLM API options: `enable_attention_dp`,
+  `kv_cache_config.dtype`); across servers under `mpirun ... trtllm-llmapi-launch`.
+- llama.cpp `llama-server`: `-hf REPO:QUANT -ngl 999 --split-mode layer -c --parallel -ctk -ctv`
+  (tools/server/README.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+from catalog.schema import Engine, Model, Variant
+
+from .layouts import Layout
+
+__all__ = ["LaunchSettings", "launch_for", "launch_commands", "memory_fraction"]
+
+PORT = 8000
+SGLANG_DIST_PORT = 20000
+VLLM_DP_RPC_PORT = 13345
+KV_FLAGS = {  # hwplan KV datatype -> each engine's value; bf16/fp16 are the engines' 'auto'
+    "vllm": {"fp8": "fp8"},
+    "sglang": {"fp8": "fp8_e4m3"},
+    "trtllm": {"fp8": "fp8"},
+    "llama.cpp": {"q8_0": "q8_0", "q4_0": "q4_0", "fp16": "f16"},
+}
+
+
+class LaunchSettings:
+    """What a command must say beyond the layout: the settings the sizing assumed."""
+
+    def __init__(self, *, memory_fraction: float | None, max_running: int | None, max_model_len: int,
+                 kv_dtype: str, gpus_per_node: int):
+        self.memory_fraction = memory_fraction
+        self.max_running = max_running
+        self.max_model_len = max_model_len
+        self.kv_dtype = kv_dtype
+        self.gpus_per_node = gpus_per_node
+
+
+def _repo(model: Model, variant: Variant) -> str:
+    """The Hugging Face repository of the variant's own checkpoint when its source names one, else the model's."""
+    found = re.match(r"https://huggingface\.co/([\w.-]+/[\w.-]+)", variant.source or "")
+    if found and found.group(1).split("/")[0] not in ("docs", "blog", "spaces"):
+        return found.group(1)
+    return model.hf_repo or model.id
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def _devices(slot: int, ranks: int) -> str:
+    return ",".join(str(slot * ranks + i) for i in range(ranks))
+
+
+def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, settings: LaunchSettings) -> list[str]:
+    """Command lines, one per node role, that start one replica (or every replica slot of one server)."""
+    repo = _repo(model, variant)
+    quantize = variant.compute_dtype == "fp8" and not variant.quantized and "fp8" not in repo.lower() \
+        and variant.id == "fp8"
+    builder = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm, "llama.cpp": _llama_cpp}.get(engine.id)
+    if builder is None:
+        return [f"# {engine.name}: no command template; layout {layout.label}"]
+    base = builder(repo, layout, settings, quantize, variant)
+    if layout.replicas_per_node > 1:
+        return [f"CUDA_VISIBLE_DEVICES={_devices(i, layout.ranks)} {base(port=PORT + i)}"
+                for i in range(layout.replicas_per_node)]
+    if layout.nodes_per_replica > 1 and engine.id != "trtllm":
+        return [base(port=PORT, node=0), base(port=PORT, node="$NODE_RANK")]
+    return [base(port=PORT)]
+
+
+def _vllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant):
+    args = [f"vllm serve {repo}", f"--tensor-parallel-size {lay.tp}"]
+    if lay.pp > 1:
+        args.append(f"--pipeline-parallel-size {lay.pp}")
+    if lay.dp > 1:
+        args.append(f"--data-parallel-size {lay.dp}")
+    if lay.ep > 1:
+        args.append("--enable-expert-parallel")
+    if quantize:
+        args.append("--quantization fp8")
+    if s.memory_fraction is not None:
+        args.append(f"--gpu-memory-utilization {_fmt(s.memory_fraction)}")
+    args.append(f"--max-model-len {s.max_model_len}")
+    if s.max_running:
+        args.append(f"--max-num-seqs {max(1, s.max_running // lay.dp)}")
+    if s.kv_dtype in KV_FLAGS["vllm"]:
+        args.append(f"--kv-cache-dtype {KV_FLAGS['vllm'][s.kv_dtype]}")
+
+    def cmd(port: int, node=None) -> str:
+        extra = [f"--port {port}"]
+        if node is not None:
+            n = lay.nodes_per_replica
+            if lay.dp > 1:
+                local = lay.dp // n
+                extra += [f"--data-parallel-size-local {local}", "--data-parallel-address $HEAD_IP",
+                          f"--data-parallel-rpc-port {VLLM_DP_RPC_PORT}"]
+                if node != 0:
+                    extra += [f"--data-parallel-start-rank $(({node} * {local}))", "--headless"]
+            else:
+                extra += [f"--nnodes {n}", f"--node-rank {node}", "--master-addr $HEAD_IP"]
+                if node != 0:
+                    extra.append("--headless")
+        return " ".join(args + extra)
+    return cmd
+
+
+def _sglang(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant):
+    args = ["python -m sglang.launch_server", f"--model-path {repo}", f"--tp-size {lay.stage_ranks}"]
+    if lay.pp > 1:
+        args.append(f"--pp-size {lay.pp}")
+    if lay.dp > 1:
+        args.append(f"--attn-dp-size {lay.dp}")
+    if lay.ep > 1:
+        args.append(f"--ep-size {lay.ep}")
+        if lay.dp > 1:
+            args.append("--moe-a2a-backend deepep")
+    if quantize:
+        args.append("--quantization fp8")
+    if s.memory_fraction is not None:
+        args.append(f"--mem-fraction-static {_fmt(s.memory_fraction)}")
+    args.append(f"--context-length {s.max_model_len}")
+    if s.max_running:
+        args.append(f"--max-running-requests {s.max_running}")
+    if s.kv_dtype in KV_FLAGS["sglang"]:
+        args.append(f"--kv-cache-dtype {KV_FLAGS['sglang'][s.kv_dtype]}")
+
+    def cmd(port: int, node=None) -> str:
+        extra = ["--host 0.0.0.0", f"--port {port}"]
+        if node is not None:
+            extra += [f"--nnodes {lay.nodes_per_replica}", f"--node-rank {node}",
+                      f"--dist-init-addr $HEAD_IP:{SGLANG_DIST_PORT}"]
+        return " ".join(args + extra)
+    return cmd
+
+
+def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant):
+    options = []
+    if lay.dp > 1:
+        options.append("enable_attention_dp: true")
+    if s.kv_dtype in KV_FLAGS["trtllm"]:
+        options.append(f"kv_cache_config: {{dtype: {KV_FLAGS['trtllm'][s.kv_dtype]}}}")
+    args = [f"trtllm-serve {repo}", "--backend pytorch", f"--tp_size {lay.stage_ranks}"]
+    if lay.pp > 1:
+        args.append(f"--pp_size {lay.pp}")
+    if lay.ep > 1:
+        args.append(f"--ep_size {lay.ep}")
+    if s.max_running:
+        args.append(f"--max_batch_size {max(1, s.max_running // lay.dp)}")
+    args.append(f"--max_seq_len {s.max_model_len}")
+    if s.memory_fraction is not None:
+        args.append(f"--kv_cache_free_gpu_memory_fraction {_fmt(s.memory_fraction)}")
+    prefix = ""
+    if options:
+        prefix = "printf '%s\\n' " + " ".join(f"'{o}'" for o in options) + " > extra-llm-api.yaml && "
+        args.append("--extra_llm_api_options extra-llm-api.yaml")
+
+    def cmd(port: int, node=None) -> str:
+        line = " ".join(args + ["--host 0.0.0.0", f"--port {port}"])
+        if lay.nodes_per_replica > 1:
+            hosts = ",".join(f"$NODE{i}_IP:{s.gpus_per_node}" for i in range(lay.nodes_per_replica))
+            line = f"mpirun -H {hosts} -n {lay.ranks} trtllm-llmapi-launch {line}"
+        return prefix + line
+    return cmd
+
+
+def _llama_cpp(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant):
+    parallel = max(1, s.max_running or 1)
+    args = [f"llama-server -hf {repo}:{variant.id.upper()}", "-ngl 999"]
+    if lay.pp > 1:
+        args.append("--split-mode layer")
+    args += [f"-c {s.max_model_len * parallel}", f"--parallel {parallel}"]
+    if s.kv_dtype in KV_FLAGS["llama.cpp"]:
+        kv = KV_FLAGS["llama.cpp"][s.kv_dtype]
+        args += [f"-ctk {kv}", f"-ctv {kv}"]
+
+    def cmd(port: int, node=None) -> str:
+        return " ".join(args + ["--host 0.0.0.0", f"--port {port}"])
+    return cmd
+
+
+def launch_commands(model: Model, unit, context_tokens: int) -> list[str]:
+    """The commands for a plan line of `unit` (a `units.Unit`): its layout, and the memory share,
+    running sequences (its users per replica), `max_model_len` (`context_tokens`) and KV datatype it was sized with."""
+    settings = LaunchSettings(memory_fraction=memory_fraction(unit.engine, unit.node.accelerator.memory_bytes,
+                                                              unit.capacity.fit.reserve_per_gpu),
+                              max_running=unit.capacity.users, max_model_len=context_tokens,
+                              kv_dtype=unit.kv_dtype, gpus_per_node=unit.node.count)
+    return launch_for(model, unit.variant, unit.engine, unit.layout, settings)
+
+
+def memory_fraction(engine: Engine, memory_bytes: float, reserve_bytes: float,
+                    utilization: float | None = None) -> float | None:
+    """The memory share the sizing assumed, in the engine's own terms (SGLang: its static fraction)."""
+    if utilization is not None:
+        return utilization
+    if engine.memory_model == "static_fraction":
+        return max(0.0, (memory_bytes - reserve_bytes) / memory_bytes)
+    if engine.memory_model in ("fraction_of_total", "fraction_of_free"):
+        return engine.memory_utilization
+    return None
