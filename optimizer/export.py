@@ -46,12 +46,19 @@ def bom_rows(plan: Plan, label: str = "1") -> list[dict]:
     return rows
 
 
+def launch_rows(plan: Plan, label: str = "1") -> list[dict]:
+    """One row per engine command of each line (kind 'launch'), after the purchases: how to run what is bought."""
+    return [{k: "" for k in COLUMNS} | {"plan": label, "item": line.item, "kind": "launch",
+                                        "description": f"{line.layout}: {cmd}", "quantity": line.replicas}
+            for line in plan.lines for cmd in line.launch]
+
+
 def _csv(plans: list[Plan]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     w.writeheader()
     for i, plan in enumerate(plans, 1):
-        w.writerows(bom_rows(plan, str(i)))
+        w.writerows(bom_rows(plan, str(i)) + launch_rows(plan, str(i)))
     return buf.getvalue()
 
 
@@ -63,6 +70,8 @@ def _md(plans: list[Plan], problem: Problem) -> str:
         if len(plans) > 1:
             out += [f"## Plan {i}: {plan.totals.users:,} users, {money_json(plan.totals.cost):,} {plan.totals.currency}", ""]
         out += md_table(shown, [["" if r[k] is None else str(r[k]) for k in shown] for r in bom_rows(plan, str(i))])
+        out += ["", "How to run it:", ""] + [f"- {r['item']}, {r['description'].split(': ', 1)[0]}: "
+                                              f"`{r['description'].split(': ', 1)[1]}`" for r in launch_rows(plan, str(i))]
         out.append("")
     return "\n".join(out)
 
@@ -108,7 +117,7 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: li
         ws.append(COLUMNS)
         for cell in ws[1]:
             cell.font = bold
-        for r in bom_rows(plan, name):
+        for r in bom_rows(plan, name) + launch_rows(plan, name):
             ws.append([r[k] for k in COLUMNS])
     a = wb.create_sheet("Assumptions")
     a.append(["What", "Value", "Source", "Date"])

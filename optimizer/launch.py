@@ -24,7 +24,7 @@ Option names, read from each engine's source (version in optimizer/layouts.py):
   --extra_llm_api_options FILE` (a YAML of LLM API options: `enable_attention_dp`,
   `kv_cache_config.dtype`); across servers under `mpirun ... trtllm-llmapi-launch`.
 - llama.cpp `llama-server`: `-hf REPO:QUANT -ngl 999 --split-mode layer -c --parallel -ctk -ctv`
-  (tools/server/README.md).
+  (tools/server/README.md), other servers joined with `rpc-server` and `--rpc` (tools/rpc/README.md).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ __all__ = ["LaunchSettings", "launch_for", "launch_commands", "memory_fraction"]
 PORT = 8000
 SGLANG_DIST_PORT = 20000
 VLLM_DP_RPC_PORT = 13345
+LLAMA_RPC_PORT = 50052
 KV_FLAGS = {  # hwplan KV datatype -> each engine's value; bf16/fp16 are the engines' 'auto'
     "vllm": {"fp8": "fp8"},
     "sglang": {"fp8": "fp8_e4m3"},
@@ -72,6 +73,10 @@ def _fmt(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
+def _env(devices: str | None) -> str:
+    return f"CUDA_VISIBLE_DEVICES={devices} " if devices else ""
+
+
 def _devices(slot: int, ranks: int) -> str:
     return ",".join(str(slot * ranks + i) for i in range(ranks))
 
@@ -86,8 +91,7 @@ def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, s
         return [f"# {engine.name}: no command template; layout {layout.label}"]
     base = builder(repo, layout, settings, quantize, variant)
     if layout.replicas_per_node > 1:
-        return [f"CUDA_VISIBLE_DEVICES={_devices(i, layout.ranks)} {base(port=PORT + i)}"
-                for i in range(layout.replicas_per_node)]
+        return [base(port=PORT + i, devices=_devices(i, layout.ranks)) for i in range(layout.replicas_per_node)]
     if layout.nodes_per_replica > 1 and engine.id != "trtllm":
         return [base(port=PORT, node=0), base(port=PORT, node="$NODE_RANK")]
     return [base(port=PORT)]
@@ -111,7 +115,7 @@ def _vllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Va
     if s.kv_dtype in KV_FLAGS["vllm"]:
         args.append(f"--kv-cache-dtype {KV_FLAGS['vllm'][s.kv_dtype]}")
 
-    def cmd(port: int, node=None) -> str:
+    def cmd(port: int, node=None, devices: str | None = None) -> str:
         extra = [f"--port {port}"]
         if node is not None:
             n = lay.nodes_per_replica
@@ -125,7 +129,7 @@ def _vllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Va
                 extra += [f"--nnodes {n}", f"--node-rank {node}", "--master-addr $HEAD_IP"]
                 if node != 0:
                     extra.append("--headless")
-        return " ".join(args + extra)
+        return _env(devices) + " ".join(args + extra)
     return cmd
 
 
@@ -149,12 +153,12 @@ def _sglang(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
     if s.kv_dtype in KV_FLAGS["sglang"]:
         args.append(f"--kv-cache-dtype {KV_FLAGS['sglang'][s.kv_dtype]}")
 
-    def cmd(port: int, node=None) -> str:
+    def cmd(port: int, node=None, devices: str | None = None) -> str:
         extra = ["--host 0.0.0.0", f"--port {port}"]
         if node is not None:
             extra += [f"--nnodes {lay.nodes_per_replica}", f"--node-rank {node}",
                       f"--dist-init-addr $HEAD_IP:{SGLANG_DIST_PORT}"]
-        return " ".join(args + extra)
+        return _env(devices) + " ".join(args + extra)
     return cmd
 
 
@@ -179,12 +183,12 @@ def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
         prefix = "printf '%s\\n' " + " ".join(f"'{o}'" for o in options) + " > extra-llm-api.yaml && "
         args.append("--extra_llm_api_options extra-llm-api.yaml")
 
-    def cmd(port: int, node=None) -> str:
+    def cmd(port: int, node=None, devices: str | None = None) -> str:
         line = " ".join(args + ["--host 0.0.0.0", f"--port {port}"])
         if lay.nodes_per_replica > 1:
             hosts = ",".join(f"$NODE{i}_IP:{s.gpus_per_node}" for i in range(lay.nodes_per_replica))
             line = f"mpirun -H {hosts} -n {lay.ranks} trtllm-llmapi-launch {line}"
-        return prefix + line
+        return prefix + _env(devices) + line
     return cmd
 
 
@@ -198,8 +202,12 @@ def _llama_cpp(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, varian
         kv = KV_FLAGS["llama.cpp"][s.kv_dtype]
         args += [f"-ctk {kv}", f"-ctv {kv}"]
 
-    def cmd(port: int, node=None) -> str:
-        return " ".join(args + ["--host 0.0.0.0", f"--port {port}"])
+    def cmd(port: int, node=None, devices: str | None = None) -> str:
+        if node not in (None, 0):  # the other servers lend their devices over llama.cpp's RPC backend
+            return f"rpc-server --host 0.0.0.0 --port {LLAMA_RPC_PORT}"
+        rpc = [f"--rpc {','.join(f'$NODE{i}_IP:{LLAMA_RPC_PORT}' for i in range(1, lay.nodes_per_replica))}"] \
+            if lay.nodes_per_replica > 1 else []
+        return _env(devices) + " ".join(args + rpc + ["--host 0.0.0.0", f"--port {port}"])
     return cmd
 
 

@@ -60,6 +60,7 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
             "users_per_replica": line.users_per_replica, "tokens_per_s_per_user": j["tokens_per_s_per_user"],
             "node_price": money_json(line.node_price), "cost": money_json(line.cost),
             "currency": plan.totals.currency, "power_w": line.power_w, "memory_gb": round(line.memory_gb, 1),
+            "layout": line.layout, "launch": "\n".join(line.launch),
         })
     return rows
 
@@ -102,6 +103,11 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
              f"{plan.solver.units_considered} candidate units after dominance pruning"
              + (f", gap {plan.solver.gap:.2%} (bound {plan.solver.bound:,.0f})" if plan.status != "optimal" else "")
              + "; checked by the independent plan checker."]
+    for i, l in enumerate(plan.lines, 1):
+        if l.layout:
+            extra.append(f"Line {i}: {l.layout} ({l.engine}): {l.replicas} replicas on {l.nodes} nodes, "
+                         f"{l.users_per_replica:,} users each")
+        extra += [f"  $ {cmd}" for cmd in l.launch]
     extra += [f"Note: {n}" for n in plan.notes]
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
     extra += [f"Buy: {p.quantity} × {p.item} from {p.seller} at {_money(p.unit_price)} = {_money(p.extended)}"
