@@ -167,7 +167,8 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine, currency: st
         return out + [f"{name}: {e}"]
     dep = Deployment(model=model, variant=variant, accelerator=acc, platform=plat, engine=engine,
                      gpus_per_node=ranks if line.replicas_per_node > 1 else line.gpus_per_node,
-                     nodes=line.nodes_per_replica, kv_dtype=line.kv_dtype, layout=layout)
+                     nodes=line.nodes_per_replica, kv_dtype=line.kv_dtype, layout=layout,
+                     settings=problem.engine_settings)
     cap = replica_capacity(dep, problem.workload)
     if not cap.fits:
         out.append(f"{name}: one replica does not fit ({cap.limit})")

@@ -8,6 +8,7 @@ from catalog.schema import Accelerator, Engine, Model, Platform, Variant
 
 from . import sizing
 from .layouts import Layout
+from .problem import EngineSettings
 
 __all__ = ["Deployment"]
 
@@ -26,7 +27,7 @@ class Deployment:
     nodes: int = 1
     kv_dtype: str = "auto"          # 'auto' is resolved on construction (see sizing.resolve_kv_dtype)
     dp_attention: bool = False
-    memory_utilization: float | None = None  # overrides the engine's default memory fraction
+    settings: EngineSettings | None = None   # engine settings; unset fields take the engine's defaults
     layout: Layout | None = None    # how the replica is split (None: sizing.choose_layout's default)
 
     def __post_init__(self) -> None:
@@ -40,4 +41,4 @@ class Deployment:
         return sizing.memory_fit(self.model, self.variant, self.accelerator, self.engine,
                                  gpus_per_node=self.gpus_per_node, nodes=self.nodes,
                                  kv_dtype=self.kv_dtype, dp_attention=self.dp_attention,
-                                 utilization=self.memory_utilization, layout=self.layout)
+                                 settings=self.settings, layout=self.layout)

@@ -51,6 +51,9 @@ class PlanLine(_Record):
     layout: str = Field("", description="The layout in words, e.g. 'TP2 ×4 per node'.")
     launch: tuple[str, ...] = Field((), description="Engine command lines that start this line's replicas, "
                                     "one per node role.")
+    engine_settings: dict[str, float | int | bool | None] = Field(default_factory=dict, description="Engine "
+                                                                  "settings the sizing assumed (memory_utilization, "
+                                                                  "max_batch, max_batched_tokens, max_model_len, eager).")
     users_per_replica: int
     tokens_per_s_per_user: float | None = None
     output_tokens_per_s_per_replica: float | None = None

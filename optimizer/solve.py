@@ -163,6 +163,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
             engine=u.engine.id, kv_dtype=u.kv_dtype, dp_attention=u.dp_attention,
             tp=u.layout.tp, pp=u.layout.pp, dp=u.layout.dp, ep=u.layout.ep, replicas_per_node=u.replicas_per_node,
             layout=u.layout.label, launch=tuple(launch_commands(c.model, u, prep.problem.workload.context_tokens)),
+            engine_settings=u.capacity.fit.settings.to_json() if u.capacity.fit.settings else {},
             users_per_replica=u.capacity.users,
             tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,

@@ -6,9 +6,9 @@ data-parallel groups, MoE layers as ep expert-parallel groups × R/ep tensor-par
 With B running sequences of mean cached context S:
 
 Decode, one pipeline stage, per rank (micro-batch b = ceil(B / p), b_g = ceil(b / dp) per group):
-    weights  = (W_dense + W_experts · f(b)) / (p · R) + A / p · (1/tp − 1/R)
+    weights  = weights on the busiest rank (sizing.weights_per_rank) − W_experts / (p · R) · (1 − f(b))
                f(b) = 1 − (1 − k/E)^b, the expected share of routed experts a batch of b
-               tokens touches; A the attention weights, whole in every attention group
+               tokens touches; attention and dense weights are whole in every attention group
     gemm     = max(weights / BW, 2 · P_active · b · λ / (p · R · F))
                λ = expert load imbalance on the busiest rank (1 without EP)
     attn     = max(b_g · KV bytes per sequence on a rank / BW, attention FLOPs / (R · F))
@@ -19,7 +19,9 @@ Decode, one pipeline stage, per rank (micro-batch b = ceil(B / p), b_g = ceil(b 
     stage    = gemm + attn + comm + layer_overhead · layers/p
 token time   = p · stage + pipeline hops + step_overhead
 BW = peak bandwidth × η_bandwidth, F = dense peak TFLOPS of the datatype the matmuls run in
-× η_compute (η per hardware family and engine, catalog/data/engines.yaml).
+× η_compute (η per hardware family and engine, catalog/data/engines.yaml). GEMMs and attention
+run one after the other, so their times add; each is bound by the slower of its memory
+traffic and its arithmetic.
 
 Links: a group inside one server uses its scale-up fabric (NVLink/xGMI/HCCS, else PCIe);
 a group spanning servers also crosses each accelerator's share of the server's network
@@ -215,8 +217,9 @@ def alltoall_time(dep: Deployment, ranks: int, tokens_per_rank: float, bytes_per
 
 
 def batch_cap(dep: Deployment, fit: sizing.MemoryFit) -> int | None:
-    """The engine's default cap on running sequences for the whole replica (per attention group × groups)."""
-    cap = dep.engine.max_batch(dep.accelerator.memory_bytes / sizing.GIB)
+    """The engine's cap on running sequences for the whole replica (per attention group × groups)."""
+    cap = fit.settings.max_batch if fit.settings is not None else \
+        dep.engine.max_batch(dep.accelerator.memory_bytes / sizing.GIB)
     if cap is None:
         return None
     return cap * fit.layout.dp
@@ -251,15 +254,15 @@ def _stage(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tu
     weights = fit.weights_bytes
     bytes_per_param = weights / (m.params_b * 1e9)
     expert_flops = 0.0
+    # What the busiest rank reads: its weights (sizing.weights_per_rank: attention and dense parts whole in
+    # each attention DP group), less the routed experts on it that no token of the batch reaches.
+    read_rank = fit.weights_per_gpu
     if m.moe is not None:
         experts = m.moe.expert_params_b * 1e9 * bytes_per_param
         touched = 1 - (1 - m.moe.experts_per_token / m.moe.experts) ** b
-        read = (weights - experts) + experts * touched
+        read_rank -= experts / (p * r) * (1 - touched)
         active_expert_params = m.moe.expert_params_b * m.moe.experts_per_token / m.moe.experts
         expert_flops = 2 * active_expert_params * 1e9 * b
-    else:
-        read = weights
-    read_rank = read / (p * r) + sizing.attention_replica_bytes(m, dep.variant, lay)
     gemm_mem = read_rank / bw
     imbalance = EP_IMBALANCE if lay.ep > 1 else 1.0
     total_flops = 2 * m.active_params_b * 1e9 * b + expert_flops * (imbalance - 1)

@@ -273,7 +273,7 @@ def _best_layout(model, variant: Variant, engine: Engine, node: NodeType, nodes:
         per_node = node.count // layout.replicas_per_node if nodes == 1 else node.count
         dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
                          engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
-                         layout=layout)
+                         settings=problem.engine_settings, layout=layout)
         fit = dep.memory()
         if not fit.weights_fit:
             cap = ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)

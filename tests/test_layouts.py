@@ -88,9 +88,10 @@ def test_attention_dp_splits_the_kv_cache_for_gqa_as_for_mla(cat):
     assert dp.rank_bytes_per_token == 2 * 94 * 4 * 128 * 2
     assert tp.kv_capacity_tokens == int(tp.kv_budget_per_gpu // tp.rank_bytes_per_token)
     assert dp.kv_capacity_tokens == int(dp.kv_budget_per_gpu // dp.rank_bytes_per_token) * 8
-    # Each DP rank also holds the whole attention: (1 − 1/8) of it beyond a TP rank's share.
-    att = sizing.attention_params(qwen) * sizing.weight_bytes(qwen, v) / (qwen.params_b * 1e9)
-    assert dp.weights_per_gpu - tp.weights_per_gpu == pytest.approx(att * 7 / 8)
+    # Each DP rank also holds the embeddings and the dense part (attention, norms, router) whole, the experts
+    # split over all 8 ranks: (embeddings + dense) · (1 − 1/8) beyond a TP rank's share.
+    parts = sizing.weight_parts(qwen, v, acc, eng)
+    assert dp.weights_per_gpu - tp.weights_per_gpu == pytest.approx((parts.embeddings + parts.dense) * 7 / 8)
 
 
 def _llama_problem(**constraints):
