@@ -84,8 +84,8 @@ def _devices(slot: int, ranks: int) -> str:
 def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, settings: LaunchSettings) -> list[str]:
     """Command lines, one per node role, that start one replica (or every replica slot of one server)."""
     repo = _repo(model, variant)
-    quantize = variant.compute_dtype == "fp8" and not variant.quantized and "fp8" not in repo.lower() \
-        and variant.id == "fp8"
+    # An fp8 run of a 16-bit checkpoint (no fp8 checkpoint of its own): the engine quantizes on load.
+    quantize = variant.id == "fp8" and model.native_precision != "fp8" and repo == (model.hf_repo or model.id)
     builder = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm, "llama.cpp": _llama_cpp}.get(engine.id)
     if builder is None:
         return [f"# {engine.name}: no command template; layout {layout.label}"]

@@ -146,7 +146,7 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         ("Model / precision", f"{est.model} in {est.precision}" + (
             f" (asked {est.requested_precision})" if est.requested_precision not in ("auto", est.precision) else "")),
         ("Hardware", f"{est.gpus} × {est.accelerator} on {est.nodes} node(s), {est.platform}"),
-        ("Engine / layout", f"{est.engine}, tp {est.tp} × pp {est.pp}" + (", DP attention" if est.dp_attention else "")),
+        ("Engine / layout", f"{est.engine}, {est.layout}"),
         ("Memory installed", f"{est.memory_gb:,.0f} GB"),
         ("Weights", f"{est.weights_gb:,.1f} GB ({est.weights_per_gpu_gb:,.1f} GB per accelerator)"),
         ("KV budget per accelerator", f"{est.kv_budget_per_gpu_gb:,.1f} GB"),
@@ -177,18 +177,20 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["field", "value"])
-        w.writerows([[k, v] for k, v in data.items() if k != "notes"])
+        w.writerows([[k, "\n".join(v) if k == "launch" else v] for k, v in data.items() if k != "notes"])
         return buf.getvalue()
     if fmt == "md":
         if breakdown:
             labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + \
                 [(k.strip(), v.strip()) for k, v in breakdown]
         out = ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in labels]
+        out += ["", "Launch:", ""] + [f"- `{cmd}`" for cmd in est.launch]
         return "\n".join(out + [f"- {n}" for n in est.notes]) + "\n"
     if breakdown:
         labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + breakdown
     width = max(len(k) for k, _ in labels)
-    out = [f"{k:<{width}}  {v}" for k, v in labels] + [f"Note: {n}" for n in est.notes]
+    out = [f"{k:<{width}}  {v}" for k, v in labels] + [f"Launch: {cmd}" for cmd in est.launch]
+    out += [f"Note: {n}" for n in est.notes]
     return "\n".join(out) + "\n"
 
 

@@ -58,8 +58,10 @@ def test_candidates_include_sub_node_replicas_and_cross_node_tensor_parallel(cat
 def test_cross_server_allreduce_follows_nccl_tuning_model_by_hand(cat):
     # 16 ranks on 2 servers, LL protocol (NCCL tuning.cc):
     #   ring = 6.6 + (2·15 − 2·1) · max(0.6, 1.0) + 2·1 · 2.7 = 40.0 µs
-    #   tree = 6.8 + 2 · (7 · 0.6 + log2(2) · 5.0)        = 25.2 µs  → NCCL picks the tree
-    assert speed.nccl_allreduce_latency_s(16, 2) == pytest.approx(10e-6 + 25.2e-6)
+    #   tree = 6.8 + 2 · (7 · 0.6 + log2(2) · 5.0)        = 25.2 µs  → NCCL picks the tree,
+    # × 61.58 / 25.21 (measured over modelled, NVIDIA/nccl#1453), + 10 µs inside the server.
+    lat = 10e-6 + 25.2e-6 * 61.58 / 25.21
+    assert speed.nccl_allreduce_latency_s(16, 2) == pytest.approx(lat)
     assert speed.nccl_allreduce_latency_s(8, 1) == pytest.approx(10e-6)
     r1 = cat.models["deepseek-r1"]
     dep = Deployment(model=r1, variant=r1.variant("fp8"), accelerator=cat.accelerators["h100-sxm"],
@@ -68,7 +70,7 @@ def test_cross_server_allreduce_follows_nccl_tuning_model_by_hand(cat):
     # One token: V = 7168 × 2 B; NVLink part 2·7/8·V over 450 GB/s one way; network part: each of
     # 8 ranks sends V/8 · 2·1/2 over its 400/8 = 50 GB/s share of the servers' NICs.
     v = 7168 * 2
-    by_hand = 35.2e-6 + v * 2 * 7 / 8 / 450e9 + v / 8 * 2 * 1 / 2 / 50e9
+    by_hand = lat + v * 2 * 7 / 8 / 450e9 + v / 8 * 2 * 1 / 2 / 50e9
     assert speed.allreduce_time(dep, 16, 1) == pytest.approx(by_hand)
     # Expert-parallel dispatch of 4 tokens per rank over EP16 on 2 servers, fp8: 4 · 8 experts · 7168 · 1 B
     # · 1.2 imbalance; half of it leaves the server at 0.86 of 50 GB/s, half stays at 0.95 of 450 GB/s.
@@ -144,3 +146,25 @@ def test_launch_commands_carry_layout_and_sizing_settings(cat):
                               Layout(tp=1, dp=16, ep=16, nodes_per_replica=2), settings)
     assert "--data-parallel-size 16 --enable-expert-parallel" in head and "--data-parallel-size-local 8" in head
     assert "--data-parallel-start-rank $(($NODE_RANK * 8)) --headless" in worker
+
+
+def test_estimate_fixes_the_layout_from_flags_or_chooses_the_fastest(cat):
+    from catalog.errors import InputError
+    from optimizer import estimate
+
+    # TP16 over two 8-GPU servers: --gpus derived (16), nodes derived from 8 H100 per server.
+    est = estimate(cat, model="deepseek-r1", accelerator="h100-sxm", gpus=0, tp=16, engine="sglang",
+                   input_tokens=128, output_tokens=128)
+    assert (est.gpus, est.nodes, est.tp, est.pp, est.dp, est.ep) == (16, 2, 16, 1, 1, 1)
+    assert est.layout == "TP16 over 2 nodes" and len(est.launch) == 2 and "--tp-size 16" in est.launch[0]
+    # Left free, the layout is the fastest valid one at the asked concurrency: no slower than TP16.
+    free = estimate(cat, model="deepseek-r1", accelerator="h100-sxm", gpus=16, nodes=2, engine="sglang",
+                    input_tokens=128, output_tokens=128)
+    assert free.decode_tokens_per_s_per_user >= est.decode_tokens_per_s_per_user
+    # --dp-attention stays the shorthand for attention DP over every rank.
+    dp = estimate(cat, model="deepseek-r1", accelerator="h200-sxm", gpus=8, engine="vllm", dp_attention=True)
+    assert (dp.tp, dp.dp, dp.ep) == (1, 8, 8) and "--data-parallel-size 8 --enable-expert-parallel" in dp.launch[0]
+    with pytest.raises(InputError, match="--gpus = 8: the layout --tp 16"):
+        estimate(cat, model="deepseek-r1", accelerator="h100-sxm", gpus=8, tp=16)
+    with pytest.raises(InputError, match="cannot run it"):
+        estimate(cat, model="llama-3.1-70b", accelerator="h100-sxm", gpus=0, tp=1, dp=8, engine="sglang")
