@@ -15,6 +15,12 @@ Where a row's GPUs hold several replicas (MLPerf data-parallel submissions, or a
 tp·pp smaller than the GPU count), totals are per replica times replicas. When the
 tensor-parallel size is not stated, a replica is the fewest GPUs (a power of two) that
 leave at least a third of their memory for the KV cache, as throughput submissions do.
+
+Layout (optimizer/layouts.py), taken as input: the row's `tp`, `pp` and `ep` columns and an
+optional `dp` column (attention data-parallel groups). `tp` is the engine's tensor-parallel
+size, all ranks of a stage as SGLang and TensorRT-LLM count them; with attention DP (a `dp`
+column, or the notes saying DP attention) the attention tensor-parallel size is tp / dp. A row
+without a stated tp runs the default layout (TP inside a server, pipeline across servers).
 """
 
 from __future__ import annotations
@@ -88,6 +94,10 @@ class Case:
     memory_utilization: float | None = None   # as the row states it
     unit_gib: bool = False                    # memory measured in GiB (vLLM logs print GiB as "GB")
     request_tokens: int | None = None         # max_model_len, for vLLM's "maximum concurrency"
+    tp: int | None = None                     # layout as the row states it (None: the default layout)
+    pp: int | None = None
+    dp: int | None = None
+    ep: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,7 @@ class Result:
     predicted: float | None
     error: float | None       # predicted / measured − 1
     note: str = ""
+    layout: str = ""          # the layout the estimate ran
 
 
 @dataclass
@@ -311,6 +322,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
             raise
         # Capacity does not depend on the benchmark's lengths.
         input_tokens, output_tokens = UNSTATED_INPUT, UNSTATED_OUTPUT
+    tp, pp, attn_dp, ep = _layout(row, gpus, dp)
     family = catalog.accelerators[acc].family
     settings = notes + " " + conc_text
     util = _UTILIZATION.search(settings)
@@ -321,7 +333,27 @@ def _case(row: dict, catalog: Catalog) -> Case:
                 output_tokens=output_tokens, concurrency=concurrency, memory_row=memory_row,
                 memory_utilization=float(util.group(1)) if util else None,
                 unit_gib=(row.get("unit") or "").strip().lower().startswith("gib"),
-                request_tokens=int(max_len.group(1).replace(",", "")) if max_len else None)
+                request_tokens=int(max_len.group(1).replace(",", "")) if max_len else None,
+                tp=tp, pp=pp, dp=attn_dp, ep=ep)
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text is not None and re.fullmatch(r"\s*\d+\s*", text) else None
+
+
+def _layout(row: dict, gpus: int, dp_attention: bool) -> tuple[int | None, int | None, int | None, int | None]:
+    """(attention tp, pp, attention dp, ep) as the row states them, or Nones when it states no tp.
+
+    The row's tp counts every rank of a stage (SGLang --tp, TensorRT-LLM tp_size); a `dp` column
+    (or DP attention in the notes, over every rank) splits them into attention groups."""
+    tp, pp = _number(row.get("tp")), _number(row.get("pp")) or 1
+    if tp is None or tp * pp != gpus:
+        return None, None, None, None
+    dp = _number(row.get("dp")) or (tp if dp_attention else 1)
+    if tp % dp:
+        return None, None, None, None
+    ep = _number(row.get("ep")) or 1
+    return tp // dp, pp, dp, ep
 
 
 def read_cases(path: str | Path, catalog: Catalog) -> tuple[list[Case], list[tuple[str, str]]]:
@@ -338,11 +370,13 @@ def read_cases(path: str | Path, catalog: Catalog) -> tuple[list[Case], list[tup
 
 
 def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
+    layout = _default_layout(case, catalog) if case.tp is None else (case.tp, case.pp, case.dp, case.ep)
+    tp, pp, dp, ep = layout if layout else (None, None, None, None)
     est = estimate(catalog, model=case.model, accelerator=case.accelerator, gpus=case.gpus, nodes=case.nodes,
                    precision=case.precision, kv_dtype=case.kv_dtype, engine=case.engine,
                    dp_attention=case.dp_attention, input_tokens=case.input_tokens,
                    output_tokens=case.output_tokens, concurrency=case.concurrency,
-                   memory_utilization=case.memory_utilization)
+                   memory_utilization=case.memory_utilization, tp=tp, pp=pp, dp=dp, ep=ep)
     m = case.metric
     if m == "kv_cache_tokens":
         return float(est.kv_capacity_tokens), est
@@ -367,6 +401,17 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
     return None, est
 
 
+def _default_layout(case: Case, catalog: Catalog) -> tuple[int, int, int, int] | None:
+    """The layout hwplan assumes for a row that states none (None on CPUs: the estimator's own choice)."""
+    from .layouts import default_layout
+
+    if catalog.accelerators[case.accelerator].family == "cpu":
+        return None
+    lay = default_layout(catalog.models[case.model], catalog.engines[case.engine], case.gpus // case.nodes,
+                         case.nodes, dp_attention=case.dp_attention and catalog.engines[case.engine].dp_attention)
+    return lay.tp, lay.pp, lay.dp, lay.ep
+
+
 def validate(catalog: Catalog, path: str | Path | None = None) -> Report:
     """Every usable row of the measurements file, predicted, with its error."""
     cases, skipped = read_cases(path or bundled_measurements(), catalog)
@@ -381,7 +426,7 @@ def validate(catalog: Catalog, path: str | Path | None = None) -> Report:
             report.results.append(Result(case, None, None, "does not fit in hwplan's memory model"))
             continue
         error = value / case.measured - 1 if case.measured else None
-        report.results.append(Result(case, value, error))
+        report.results.append(Result(case, value, error, layout=est.layout))
     return report
 
 
@@ -399,6 +444,7 @@ def render_report(report: Report, fmt: str = "table", rows: bool = True) -> str:
             "summary": report.summary(),
             "rows": [{"id": r.case.id, "metric": r.case.metric, "family": r.case.family_group,
                       "model": r.case.model, "accelerator": r.case.accelerator, "gpus": r.case.gpus,
+                      "layout": r.layout,
                       "engine": r.case.engine, "predicted": r.predicted, "measured": r.case.measured,
                       "error": r.error, "note": r.note} for r in report.results],
             "unusable": [{"id": i, "reason": why} for i, why in report.unusable],

@@ -168,3 +168,19 @@ def test_estimate_fixes_the_layout_from_flags_or_chooses_the_fastest(cat):
         estimate(cat, model="deepseek-r1", accelerator="h100-sxm", gpus=8, tp=16)
     with pytest.raises(InputError, match="cannot run it"):
         estimate(cat, model="llama-3.1-70b", accelerator="h100-sxm", gpus=0, tp=1, dp=8, engine="sglang")
+
+
+def test_validate_reads_each_rows_layout_as_input(cat):
+    from pathlib import Path
+
+    from optimizer.validate import read_cases
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "measurements-layouts-test.csv"
+    cases, skipped = read_cases(path, cat)
+    by_id = {c.id: c for c in cases}
+    # SGLang counts every rank in --tp: --tp 8 --dp 4 is attention TP 2 in 4 groups, EP 8.
+    assert (by_id["LAY-004"].tp, by_id["LAY-004"].dp, by_id["LAY-004"].ep) == (2, 4, 8)
+    assert (by_id["LAY-003"].tp, by_id["LAY-003"].dp, by_id["LAY-003"].ep) == (1, 4, 4)
+    assert (by_id["LAY-001"].tp, by_id["LAY-001"].gpus, by_id["LAY-001"].nodes) == (16, 16, 2)
+    # Disaggregated prefill/decode deployments are set aside by rule, with the reason.
+    assert {i for i, _ in skipped} == {"LAY-005", "LAY-006"}
