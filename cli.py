@@ -84,9 +84,33 @@ def common_options(fn):
 
 
 def load_catalog(files):
+    """The bundled catalog, `--catalog` files, and any model `--model-config` imported for this command."""
     from catalog import load_catalog as _load
 
-    return _load(tuple(files))
+    catalog = _load(tuple(files))
+    imported = click.get_current_context().meta.get("hwplan.imported_models")
+    if imported:
+        from catalog.hf_import import with_models
+
+        catalog = with_models(catalog, imported)
+    return catalog
+
+
+def import_model_config(path: str | None) -> str | None:
+    """Import `--model-config` (a Hugging Face folder or config.json); `load_catalog` adds it. Its id, or None."""
+    if path is None:
+        return None
+    from catalog.hf_import import import_model
+
+    model = import_model(path).model
+    click.get_current_context().meta.setdefault("hwplan.imported_models", []).append(model)
+    return model.id
+
+
+def model_config_option(fn):
+    return click.option("--model-config", "model_config", type=click.Path(),
+                        help="A model's Hugging Face folder (or its config.json): import it for this run; "
+                             "it is the model unless --model names another.")(fn)
 
 
 def resolve_problem_path(name: str) -> str:
@@ -162,16 +186,29 @@ _PROBLEM_FLAGS = [
     ("--currency", dict(help="Currency of costs and budget (ISO code, e.g. CNY)."), ("constraints", "currency")),
     ("--prices", dict(multiple=True, help="Price list id (see `hwplan catalog prices`); repeat to let several compete."),
      ("prices",)),
+    ("--network-prices", dict(multiple=True, help="Price list of switches, cables and racks (repeatable; default "
+                                                  "network-usd-2026; 'none' leaves the network unpriced)."),
+     ("network_prices",)),
     ("--max-nodes", dict(type=int, help="Most nodes the plan may use."), ("constraints", "max_nodes")),
     ("--max-power-kw", dict(type=float, help="Power cap of the whole plan, kW."), ("constraints", "max_power_w")),
+    ("--max-site-kw", dict(type=float, help="Cap on the facility's draw, kW (maximum IT draw × tco.pue)."),
+     ("constraints", "max_site_kw")),
+    ("--max-rack-kw", dict(type=float, help="Power one air-cooled rack may take, kW (default 40)."),
+     ("constraints", "max_rack_kw")),
+    ("--max-racks", dict(type=int, help="Most racks the plan may fill."), ("constraints", "max_racks")),
     ("--spare-nodes", dict(type=int, help="1: still serve every user with any one node down."),
      ("constraints", "spare_nodes")),
     ("--vendor", dict(multiple=True, help="Allowed accelerator maker (repeatable)."), ("constraints", "vendors")),
     ("--accelerator", dict(multiple=True, help="Allowed accelerator id (repeatable)."), ("constraints", "accelerators")),
+    ("--class", dict(multiple=True, type=click.Choice(["datacenter", "workstation", "consumer", "edge"]),
+                     help="Hardware class a plan may buy (repeatable; default datacenter and workstation)."),
+     ("constraints", "hardware_classes")),
 ]
 
 
 def _flag_param(flag: str) -> str:
+    if flag == "--class":
+        return "hardware_classes"
     return flag.lstrip("-").replace("-", "_") + ("s" if flag in ("--vendor", "--accelerator") else "")
 
 
@@ -186,6 +223,7 @@ def problem_options(fn=None, *, ranges: tuple[str, ...] = ()):
                 kwargs = {"help": kwargs["help"].rstrip(".") + "; START:STOP:STEP (or a,b,c) to sweep it."}
             fn = click.option(flag, _flag_param(flag), **kwargs)(fn)
         fn = click.argument("problem", required=False)(fn)
+        fn = model_config_option(fn)
         fn = click.option("--time-limit", type=float, default=30.0, show_default=True,
                           help="Solver time limit per solve, seconds.")(fn)
         return fn
@@ -198,15 +236,20 @@ def build_problem(problem: str | None, flags: dict):
     from optimizer import load_problem, problem_from_fields, with_overrides
 
     overrides = {}
+    imported = import_model_config(flags.pop("model_config", None))
     for flag, _, loc in _PROBLEM_FLAGS:
         value = flags.pop(_flag_param(flag))
         if isinstance(value, tuple):
             value = list(value) or None
         if flag == "--eager" and not value:
             value = None
+        if flag == "--network-prices" and value == ["none"]:
+            value = []
         if flag == "--max-power-kw" and value is not None:
             value = round(value * 1000)
         overrides[loc] = (flag, value)
+    if imported and overrides[("model",)][1] is None:
+        overrides[("model",)] = ("--model-config", imported)
     if problem:
         return with_overrides(load_problem(resolve_problem_path(problem)), overrides)
     if overrides[("model",)][1] is None:
@@ -436,7 +479,8 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
 
 
 @main.command()
-@click.option("--model", required=True, help="Model id.")
+@click.option("--model", help="Model id (or give --model-config).")
+@model_config_option
 @click.option("--accelerator", required=True, help="Accelerator id.")
 @click.option("--gpus", type=int, default=0, help="Accelerators in the replica (all nodes together); "
               "default: TP × DP × PP.")
@@ -461,10 +505,9 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
 @click.option("--eager", is_flag=True, help=_SETTING_HELP["eager"])
 @common_options
 @handle_errors
-def estimate(model, accelerator, gpus, nodes, tp, pp, dp, ep, precision, kv_dtype, engine, platform, dp_attention,
-             input_tokens,
-             output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens, max_model_len, eager,
-             catalog_files, fmt, output, force, debug):
+def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, precision, kv_dtype, engine, platform,
+             dp_attention, input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
+             max_model_len, eager, catalog_files, fmt, output, force, debug):
     """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
 
     The memory breakdown per accelerator (total, usable, weights, activations, CUDA graphs,
@@ -480,6 +523,7 @@ def estimate(model, accelerator, gpus, nodes, tp, pp, dp, ep, precision, kv_dtyp
       hwplan estimate --model deepseek-r1 --accelerator a100-80g-pcie --gpus 8 --format json
       hwplan estimate --model deepseek-r1 --accelerator h100-sxm --tp 16 --engine sglang   # 2 nodes
       hwplan estimate --model deepseek-r1 --accelerator h100-sxm --dp 16 --ep 16 --engine sglang
+      hwplan estimate --model-config ./Qwen3-8B/ --accelerator h200-sxm --gpus 1
     """
     from optimizer import estimate as run_estimate
     from optimizer.render import render_estimate
@@ -494,6 +538,10 @@ def estimate(model, accelerator, gpus, nodes, tp, pp, dp, ep, precision, kv_dtyp
     for flag, value in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)):
         if value < 1:
             raise HwplanError(f"{flag} = {value}: give at least 1 token.")
+    imported = import_model_config(model_config)
+    model = model or imported
+    if model is None:
+        raise HwplanError("give --model (a catalog id) or --model-config (a model's Hugging Face folder).")
     catalog = load_catalog(catalog_files)
     est = run_estimate(catalog, model=model, accelerator=accelerator, gpus=gpus, nodes=nodes, precision=precision,
                        kv_dtype=kv_dtype, engine=engine, platform=platform, dp_attention=dp_attention,
@@ -544,6 +592,7 @@ def catalog_group(ctx):
       hwplan catalog prices
       hwplan catalog validate my-offers.yaml
       hwplan catalog import sheet.csv --seller Acme --map "SKU=item" --map "Price=price" -o acme.yaml
+      hwplan catalog import-model ./Qwen3.5-27B/ -o qwen3.5-27b.yaml
     """
     if ctx.invoked_subcommand is None:
         ctx.invoke(_LISTS["accelerators"])
@@ -625,6 +674,35 @@ def catalog_import(sheet, seller, maps, currency, list_id, date, output, force, 
         raise HwplanError(f"{sheet}: no row could be mapped to an offer ({len(result.rejected)} rejected).")
     click.echo(f"{sheet}: {result.accepted} offers imported, {len(result.rejected)} rows rejected.", err=True)
     write_output(result.yaml_text, output, force)
+
+
+@catalog_group.command("import-model")
+@click.argument("path", type=click.Path())
+@click.option("--id", "model_id", help="Model id (default: the repository's or folder's name as a slug).")
+@click.option("--repo", help="The Hugging Face repository (org/name) the files come from: the model cites it.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the model YAML to FILE.")
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+@handle_errors
+def catalog_import_model(path, model_id, repo, output, force, debug):
+    """Make a catalog model from its Hugging Face files: config.json, and when present
+    model.safetensors.index.json (exact checkpoint size) and hf_quant_config.json.
+
+    PATH is the model's folder or its config.json. The YAML goes to --catalog.
+
+    \b
+    Example:
+      hwplan catalog import-model ./Qwen3.5-27B/ --repo Qwen/Qwen3.5-27B -o qwen3.5-27b.yaml
+      hwplan solve --catalog qwen3.5-27b.yaml --model qwen3.5-27b --users 50
+    """
+    from catalog.hf_import import import_model, model_yaml
+
+    imported = import_model(path, model_id=model_id, repo=repo)
+    m = imported.model
+    click.echo(f"read {', '.join(imported.files[:3])}{' ...' if len(imported.files) > 3 else ''}", err=True)
+    click.echo(f"{m.id}: {m.params_b:,.1f}B parameters, {m.active_params_b:,.1f}B active, {m.layers} layers, "
+               f"native {m.native_precision} ({m.variant(m.native_precision).size_gb:,.1f} GB).", err=True)
+    write_output(model_yaml(m), output, force)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """How many users one replica serves: the one place that decides it.
 
 `replica_capacity(deployment, workload)` returns the largest number of concurrent
-users the replica serves: no more than its KV memory holds (or, in the
+users the replica serves: none if the engine would not start (sizing.MemoryFit.why_not:
+no KV cache left, one max_model_len request too big, CUDA graphs out of memory); no
+more than its KV memory holds (or, in the
 rule-of-thumb mode, one replica whose weights plus a fixed KV reserve fit), no more
 than the engine runs at once, and no more than keep every user at or above
 `min_tokens_per_s` with a time to first token within `max_ttft_s`.
@@ -22,7 +24,7 @@ __all__ = ["ReplicaCapacity", "replica_capacity"]
 class ReplicaCapacity:
     users: int                  # users one replica serves (0: it cannot serve this workload)
     memory_users: int           # concurrent requests its KV memory holds
-    limit: str                  # what bounds `users`: weights, reserve, memory, engine, speed, ttft
+    limit: str                  # what bounds `users`: weights, start, reserve, memory, engine, speed, ttft
     fit: sizing.MemoryFit
     kv_needed_bytes: float = 0.0  # rule-of-thumb mode: the reserve it must hold
     tokens_per_s_per_user: float | None = None
@@ -58,6 +60,10 @@ def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
     fit = dep.memory()
     if not fit.weights_fit:
         return ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)
+    if not fit.starts:
+        # The engine refuses to start (one max_model_len request does not fit, or CUDA graphs run out of
+        # memory): never buy such a replica.
+        return ReplicaCapacity(users=0, memory_users=0, limit="start", fit=fit)
     memory_users, limit, needed = _memory_users(dep, fit, workload)
     if memory_users < 1:
         return ReplicaCapacity(users=0, memory_users=0, limit=limit, fit=fit, kv_needed_bytes=needed)

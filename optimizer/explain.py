@@ -67,6 +67,8 @@ def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> st
     if group == "max_nodes":
         return f"max_nodes {c.max_nodes}"
     if group == "max_power":
+        if c.max_power_w is None or (limits.max_power_w is not None and limits.max_power_w < c.max_power_w):
+            return f"max_site_kw {c.max_site_kw:g} kW (IT draw ≤ {limits.max_power_w:,} W at PUE {problem.tco.pue:g})"
         return f"max_power_w {c.max_power_w:,} W"
     if group == "max_skus":
         return f"max_skus {c.max_skus}"
@@ -110,6 +112,8 @@ def _miss_sentence(miss, model, problem: Problem) -> str:
                 f"{w.min_tokens_per_s:g} tok/s are asked")
     if cap.limit == "ttft":
         return f"{what} answer the first token after {cap.ttft_s:,.2f} s at best; {w.max_ttft_s:g} s are allowed"
+    if cap.limit == "start" and fit.why_not:
+        return f"{what} would not start: {fit.why_not}"
     usable = fit.gpus * (fit.kv_budget_per_gpu + fit.weights_per_gpu)
     need = fit.weights_bytes
     if w.kv_reserve_gb is not None:

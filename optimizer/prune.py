@@ -8,7 +8,9 @@ satisfied and no objective gets worse, so some optimal plan never uses u:
 - demand and the spare-replica rule: capacity does not drop (the largest replica
   may grow by users_v − users_u, but capacity grows by at least as much);
 - node, budget, power and stock caps: totals do not rise;
-- cost, power, nodes, TCO (monotone in cost, power and nodes), users: no worse.
+- cost, power, nodes, TCO (monotone in cost, power and nodes), users: no worse;
+- scale-out fabric (optimizer/fabric.py): v asks no more node ports, nodes on switches and
+  direct cables of any fabric class than u, so the switches and links never grow.
 
 With a cap on distinct SKUs, or when plans must differ in what they buy
 (shortlists), v must be of the same node type as u, or the swap could change
@@ -24,7 +26,7 @@ SKU cap a whole node type goes when another node type dominates each of its unit
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 from .model import Limits, UnitLike, replica_bounds
@@ -34,9 +36,22 @@ __all__ = ["prune_dominated", "dominates"]
 U = TypeVar("U", bound=UnitLike)
 
 
-def dominates(v: UnitLike, u: UnitLike, limits: Limits, same_sku: bool = False) -> bool:
+Need = tuple[str, int, int, int]   # fabric class, node ports, nodes on switches, direct cables per replica
+
+
+def _fabric_le(nv: Need | None, nu: Need | None) -> bool:
+    """v's fabric need is no larger than u's in every fabric class."""
+    if nv is None:
+        return True
+    return nu is not None and nv[0] == nu[0] and all(a <= b for a, b in zip(nv[1:], nu[1:]))
+
+
+def dominates(v: UnitLike, u: UnitLike, limits: Limits, same_sku: bool = False,
+              needs: Mapping[str, Need] | None = None) -> bool:
     """True when v can replace u in every plan without loss."""
     if same_sku and v.sku != u.sku:
+        return False
+    if needs and not _fabric_le(needs.get(v.id), needs.get(u.id)):
         return False
     if v.users < u.users or v.cost > u.cost or v.power_w > u.power_w or v.nodes > u.nodes:
         return False
@@ -48,8 +63,12 @@ def dominates(v: UnitLike, u: UnitLike, limits: Limits, same_sku: bool = False) 
     return True
 
 
-def prune_dominated(units: Sequence[U], limits: Limits, *, same_sku: bool = False) -> list[U]:
-    """The units no other unit dominates (and that fit the caps at all), in id order."""
+def prune_dominated(units: Sequence[U], limits: Limits, *, same_sku: bool = False,
+                    needs: Mapping[str, Need] | None = None) -> list[U]:
+    """The units no other unit dominates (and that fit the caps at all), in id order.
+
+    `needs` (unit id -> fabric class, node ports, nodes on switches, direct cables per replica)
+    keeps a unit that needs a network from dominating one that needs less."""
     # A unit whose single replica already breaks a cap (nodes, budget, power, stock) is never used.
     bounds = replica_bounds(units, limits, maximize_users=True)
     fitting = [u for u in units if bounds[u.id] > 0]
@@ -62,18 +81,18 @@ def prune_dominated(units: Sequence[U], limits: Limits, *, same_sku: bool = Fals
         ordered = sorted(group, key=lambda u: (u.cost, u.power_w, u.nodes, -u.users, getattr(u, "tie_key", u.id)))
         front: list[U] = []
         for u in ordered:
-            if not any(dominates(v, u, limits) for v in front):
+            if not any(dominates(v, u, limits, needs=needs) for v in front):
                 front.append(u)
         kept += front
     if limits.max_skus is not None and not same_sku and len(kept) <= _SKU_PRUNE_MAX_UNITS:
-        kept = _prune_dominated_skus(kept, limits)
+        kept = _prune_dominated_skus(kept, limits, needs or {})
     return sorted(kept, key=lambda u: u.id)
 
 
 _SKU_PRUNE_MAX_UNITS = 6000  # the pairwise matrix below is units² booleans
 
 
-def _prune_dominated_skus(units: list[U], limits: Limits) -> list[U]:
+def _prune_dominated_skus(units: list[U], limits: Limits, needs: Mapping[str, Need]) -> list[U]:
     """Under a cap on distinct SKUs: drop a whole node type when every one of its units is
     dominated by some unit of one other node type. Moving all of its replicas there keeps
     every limit (the SKU count cannot grow) and no objective gets worse. Of two node types
@@ -83,6 +102,9 @@ def _prune_dominated_skus(units: list[U], limits: Limits) -> list[U]:
     cols = [np.array([u.users for u in units]), -np.array([u.cost for u in units]),
             -np.array([u.power_w for u in units]), -np.array([u.nodes for u in units])]
     cols += [-np.array([u.gpus if u.accelerator_id == acc else 0 for u in units]) for acc in limits.stock]
+    for key in sorted({n[0] for n in needs.values()}):   # fabric needs per class: smaller is better
+        for i in (1, 2, 3):
+            cols.append(-np.array([needs[u.id][i] if u.id in needs and needs[u.id][0] == key else 0 for u in units]))
     better = np.stack(cols, axis=1)                                     # larger is better in every column
     dom = np.all(better[:, None, :] >= better[None, :, :], axis=2)      # dom[v, u]: v dominates u
     skus = sorted({u.sku for u in units})

@@ -90,6 +90,39 @@ def _settings_text(settings: dict[str, Any]) -> str:
     return ", ".join(parts + ["eager" if settings.get("eager") else "CUDA graphs"])
 
 
+def _network_text(n) -> str:
+    """One fabric class in words: 'infiniband-400: 16 node ports on 1 × ib-switch-ndr-64p, 16 links, 32 transceivers'."""
+    parts = []
+    if n.node_ports:
+        switches = " + ".join(f"{c} × {i}" for i, c, _ in n.switches) or "no switch priced"
+        parts.append(f"{n.node_ports} node ports of {n.nodes} nodes on {switches}"
+                     + (f" (two tiers, {n.uplinks} uplinks)" if n.uplinks else ""))
+    if n.direct_links:
+        parts.append(f"{n.direct_links} cables node to node (two-node replicas, no switch)")
+    parts.append(f"{n.links} links, {n.transceivers} transceivers, {_money(n.cost)}")
+    return f"{n.fabric}: " + "; ".join(parts)
+
+
+def wrap_command(cmd: str, first: str, width: int = 80) -> list[str]:
+    """A shell command over lines of at most `width` columns (an option stays with its value),
+    continued with ' \\' so it can still be copied and run."""
+    words, groups = cmd.split(" "), []
+    for w in words:
+        if groups and groups[-1].startswith("-") and " " not in groups[-1] and not w.startswith("-") \
+                and not groups[-1].endswith("&&"):
+            groups[-1] += " " + w
+        else:
+            groups.append(w)
+    lines, current = [], first
+    for g in groups:
+        if current not in (first, "    ") and len(current) + 1 + len(g) + 2 > width:
+            lines.append(current + " \\")
+            current = "    " + g
+        else:
+            current = current + g if current in (first, "    ") else current + " " + g
+    return lines + [current]
+
+
 def render_plan(plan: Plan, fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
@@ -114,11 +147,18 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
         if l.layout:
             extra.append(f"Line {i}: {l.layout} ({l.engine}): {l.replicas} replicas on {l.nodes} nodes, "
                          f"{l.users_per_replica:,} users each")
-        extra += [f"  $ {cmd}" for cmd in l.launch]
+        for cmd in l.launch:
+            extra += wrap_command(cmd, "  $ ") if fmt != "md" else [f"  $ {cmd}"]
     extra += [f"Note: {n}" for n in plan.notes]
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
     extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
               for l in plan.lines if l.engine_settings]
+    extra += [f"Network: {_network_text(n)}" for n in plan.network]
+    extra += [f"Racks: {r.racks} × {r.rack} for {r.nodes} × {r.node_type} ({r.nodes_per_rack} per rack; fullest "
+              f"rack {r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW, {r.cooling}-cooled)" for r in plan.racks]
+    if plan.facility_power_w is not None:
+        extra.append(f"Facility: {plan.facility_power_w / 1000:,.1f} kW = {plan.totals.power_w / 1000:,.1f} kW "
+                     f"maximum IT draw × PUE {plan.pue:g}")
     extra += [f"Buy: {p.quantity} × {p.item} from {p.seller} at {_money(p.unit_price)} = {_money(p.extended)}"
               + (f" ({p.condition})" if p.condition != "new" else "") for p in plan.purchases]
     extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
@@ -156,9 +196,14 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         ("Fits", "yes" if est.fits else f"NO — {est.why_not}"),
     ]
     if est.engine_settings:
-        labels.insert(3, ("Engine settings", _settings_text(est.engine_settings)))
+        st = est.engine_settings
+        batch = "engine default" if st.get("max_batch") is None else f"{st['max_batch']:,}"
+        labels.insert(3, ("Engine settings", f"utilization {st['memory_utilization']:g}, max batch {batch}, "
+                                             f"{st['max_batched_tokens']:,} tokens/step"))
+        labels.insert(4, ("", f"max_model_len {st['max_model_len']:,}, "
+                              + ("eager (no CUDA graphs)" if st.get("eager") else "CUDA graphs")))
         if est.engine_defaults_version:
-            labels.insert(4, ("Engine defaults from", est.engine_defaults_version))
+            labels.insert(5, ("Defaults from", est.engine_defaults_version))
     breakdown: list[tuple[str, str]] = []
     if est.memory_gib:
         names = {"total": "total (visible)", "usable": "usable", "weights": "weights",
@@ -168,6 +213,8 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
                      for k, v in est.memory_gib.items()]
         breakdown.append(("  one max_model_len request", f"{est.max_model_len_kv_gib:>7,.2f} GiB  "
                           f"KV of {est.engine_settings.get('max_model_len', 0):,} tokens"))
+        breakdown.append(("  max concurrency", f"{est.max_model_len_concurrency:>7,.2f} x    "
+                          "'Maximum concurrency' (max_model_len)"))
     if est.decode_tokens_per_s_per_user is not None:
         labels += [("Concurrency", f"{est.concurrency:,}"),
                    ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
@@ -188,9 +235,18 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         return "\n".join(out + [f"- {n}" for n in est.notes]) + "\n"
     if breakdown:
         labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + breakdown
+    import textwrap
+
     width = max(len(k) for k, _ in labels)
-    out = [f"{k:<{width}}  {v}" for k, v in labels] + [f"Launch: {cmd}" for cmd in est.launch]
-    out += [f"Note: {n}" for n in est.notes]
+    out = []
+    for k, v in labels:
+        # Wrap long values (the verdict's reason) to an 80-column terminal, continuing under the value.
+        parts = textwrap.wrap(v, 78 - width, break_on_hyphens=False) or [""]
+        out += [f"{k:<{width}}  {parts[0]}"] + [f"{'':<{width}}  {p}" for p in parts[1:]]
+    for cmd in est.launch:
+        out += wrap_command(cmd, "Launch: ")
+    for n in est.notes:
+        out += textwrap.wrap(f"Note: {n}", 80, subsequent_indent="  ", break_on_hyphens=False)
     return "\n".join(out) + "\n"
 
 
@@ -207,7 +263,7 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
                  "counts": ",".join(map(str, p.gpu_counts)), "base_power_w": p.base_power_w, "link": p.link,
                  "source": p.source, "date": p.date} for p in sorted(catalog.platforms.values(), key=lambda p: p.id)]
         rows += [{"id": s.id, "kind": "system", "name": s.name, "maker": s.maker, "form_factor": "",
-                  "accelerators": s.accelerator, "counts": str(s.count), "base_power_w": s.power_w or "",
+                  "accelerators": s.accelerator, "counts": str(s.count), "base_power_w": s.max_power_w or "",
                   "link": s.platform, "source": s.source, "date": s.date}
                  for s in sorted(catalog.systems.values(), key=lambda s: s.id)]
         return rows
@@ -222,7 +278,8 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
                 for pl in sorted(catalog.price_lists.values(), key=lambda p: p.id) for o in pl.offers]
     if section == "engines":
         return [{"id": e.id, "name": e.name, "formats": ",".join(e.formats), "memory_model": e.memory_model,
-                 "utilization": e.memory_utilization, "families": ",".join(e.families), "source": e.source}
+                 "utilization": e.memory_utilization, "defaults": e.memory.defaults_version,
+                 "families": ",".join(e.families), "source": e.source}
                 for e in sorted(catalog.engines.values(), key=lambda e: e.id)]
     raise ValueError(section)
 

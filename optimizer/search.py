@@ -63,7 +63,8 @@ def _prune_within(units: Sequence[Unit], prep: Prepared, level: str) -> list[Uni
     kept: list[Unit] = []
     for group_units in by_group.values():
         # With offers modelled, node types compete for scarce offers: only a unit of the same node type may replace one.
-        kept += prune_dominated(group_units, prep.limits, same_sku=level == "sku" or prep.offers is not None)
+        kept += prune_dominated(group_units, prep.limits, same_sku=level == "sku" or prep.offers is not None,
+                                needs=prep.prune_needs)
     return sorted(kept, key=lambda u: u.id)
 
 
@@ -75,7 +76,7 @@ def _rank(plan: Plan, objective: str) -> tuple:
 
 def _model(prep: Prepared, units: Sequence[Unit], objective: str, *, need_used: bool = False) -> PlanModel:
     return PlanModel(units, prep.limits, maximize_users=objective == "users", need_used=need_used,
-                     tco=prep.tco or None, offers=prep.offers)
+                     tco=prep.tco or None, offers=prep.offers, fabric=prep.fabric, racks=prep.racks)
 
 
 def _checked(catalog: Catalog, prep: Prepared, solution, objective: str, problem: Problem | None = None) -> Plan:

@@ -9,7 +9,9 @@ Pure functions of catalog records. The formulas:
   double. hwplan assumes no software fp8 emulation.
 - KV bytes per token, whole model: GQA/MHA 2 × layers × kv_heads × head_dim × b;
   MLA layers × (kv_lora_rank + qk_rope_head_dim) × b. Sliding-window layers keep at
-  most `window_tokens` per sequence.
+  most `window_tokens` per sequence; compressed layers one entry per `ratio` tokens;
+  indexer layers an indexer key per token; linear-attention and Mamba layers a fixed
+  state per request (`kv_bytes_per_token`, `kv_bytes_per_request`).
 - Tensor parallelism t splits GQA heads across ranks (a head is replicated when
   kv_heads < t); MLA's latent cache is replicated on every rank unless the engine
   runs data-parallel attention, where each rank holds only its own sequences.
@@ -38,7 +40,7 @@ __all__ = [
     "resolve_settings", "ffn_sizes", "weight_parts", "weights_per_rank", "activation_peak_bytes",
     "non_torch_bytes", "cuda_graph_bytes", "captured_graph_sizes", "custom_allreduce", "request_kv_bytes",
     "weight_bytes", "runnable_variant", "candidate_variants", "resolve_kv_dtype",
-    "kv_bytes_per_token", "kv_bytes_per_request", "choose_layout", "kv_rank_bytes_per_token",
+    "kv_bytes_per_token", "kv_bytes_per_request", "state_bytes_per_request", "choose_layout", "kv_rank_bytes_per_token",
     "memory_fit", "max_concurrency", "kv_reserve_factor", "engine_runs", "attention_params",
 ]
 
@@ -109,28 +111,88 @@ def kv_reserve_factor(model: Model, variant: Variant) -> float:
     return 1.0
 
 
-def _per_layer_token_bytes(model: Model, kv_dtype: str, kv_heads: int | None = None) -> float:
-    """KV bytes one layer stores per token (for `kv_heads` heads; default all of them)."""
-    b = KV_DTYPE_BYTES[resolve_kv_dtype(kv_dtype)]
+def _entry_bytes(model: Model, kv_dtype: str, heads: int | None, head_dim: int | None) -> float:
+    """Bytes one layer stores per token: K and V of `heads` heads (GQA/MHA; V at `v_head_dim` when
+    it differs, as in MiMo-V2), the MLA latent plus
+    its RoPE key, or the model's own fixed cache entry (`attention.entry_bytes`)."""
     att = model.attention
+    if att.entry_bytes is not None:
+        return att.entry_bytes
+    b = KV_DTYPE_BYTES[resolve_kv_dtype(kv_dtype)]
     if att.kind == "mla":
         return (att.kv_lora_rank + att.qk_rope_head_dim) * b  # type: ignore[operator]
-    heads = att.kv_heads if kv_heads is None else kv_heads
-    return 2 * heads * att.head_dim * b  # type: ignore[operator]
+    return heads * (head_dim + (att.v_head_dim or head_dim)) * b  # type: ignore[operator]
+
+
+def _layer_entries(model: Model, kv_dtype: str, kv_heads: int | None = None) -> tuple[float, float]:
+    """(bytes per token of a full layer, of a sliding-window layer), for `kv_heads` of the full
+    layers' heads (default all; window layers keep the same share of their own heads)."""
+    att = model.attention
+    share = 1.0 if kv_heads is None else kv_heads / att.kv_heads
+    full = _entry_bytes(model, kv_dtype, att.kv_heads * share, att.head_dim)
+    w_heads = att.window_kv_heads or att.kv_heads
+    window = _entry_bytes(model, kv_dtype, math.ceil(w_heads * share), att.window_head_dim or att.head_dim)
+    return full, window
+
+
+def _per_layer_token_bytes(model: Model, kv_dtype: str, kv_heads: int | None = None) -> float:
+    """KV bytes per token per decoder layer, averaged over `model.layers`, for `kv_heads` of the
+    full-attention heads (default all of them): `kv_bytes_per_token` / layers. Windowed layers
+    count every token here (their cap applies per request); linear layers count nothing."""
+    return _token_bytes(model, kv_dtype, kv_heads) / model.layers
+
+
+def _token_bytes(model: Model, kv_dtype: str, kv_heads: int | None = None) -> float:
+    att = model.attention
+    full, window = _layer_entries(model, kv_dtype, kv_heads)
+    compressed = sum(c.layers * (full + (att.indexer_bytes_per_token or 0.0) * c.indexer) / c.ratio
+                     for c in att.compressed)
+    indexer = att.indexer_layers * (att.indexer_bytes_per_token or 0.0)
+    full_layers = model.kv_layers - att.window_layers
+    return full_layers * full + att.window_layers * window + compressed + indexer
 
 
 def kv_bytes_per_token(model: Model, kv_dtype: str = "auto") -> float:
-    """The model's own KV bytes per token over all layers, before any sharding."""
-    return model.layers * _per_layer_token_bytes(model, kv_dtype)
+    """The model's own KV-cache bytes per token over all layers, before any sharding.
+
+    Sum over layer kinds (each at `kv_dtype`, `attention.entry_bytes` when the model fixes
+    its cache format):
+      full layers      2 × kv_heads × head_dim × b (GQA/MHA), (kv_lora_rank + rope) × b (MLA)
+      window layers    the same with their own heads, counted per token (the window cap is
+                       applied per request, `kv_bytes_per_request`)
+      compressed       layers × (entry + indexer key) / ratio (DeepSeek-V4 CSA/HCA)
+      indexer          indexer_layers × indexer key bytes (DeepSeek-V3.2's lightning indexer)
+      linear layers    nothing per token: a fixed state per request (`state_bytes_per_request`)
+    Sources: vLLM's KV-cache specs (vllm/v1/kv_cache_interface.py; the DeepSeek-V4 cache entry
+    of 448 fp8 + 64 bf16 RoPE + 8 scale bytes and the 128 + 4-byte indexer key in
+    vllm/model_executor/layers/deepseek_v4_attention.py).
+    """
+    return _token_bytes(model, kv_dtype)
+
+
+def state_bytes_per_request(model: Model) -> float:
+    """Bytes of fixed per-request state: linear-attention (Gated DeltaNet, Kimi Delta Attention)
+    and Mamba-2 layers hold a convolution state and a recurrent state whatever the context
+    length. `linear_layers × state_bytes_per_layer`; 0 for models without such layers.
+    State shapes: vLLM's MambaStateShapeCalculator (vllm/model_executor/layers/mamba/mamba_utils.py).
+    """
+    att = model.attention
+    return att.linear_layers * (att.state_bytes_per_layer or 0.0)
 
 
 def kv_bytes_per_request(model: Model, kv_dtype: str, context_tokens: int) -> float:
-    """KV bytes one sequence of `context_tokens` holds, whole model (windowed layers capped)."""
+    """Cache bytes one sequence of `context_tokens` holds, whole model: full layers keep every
+    token, windowed layers at most `window_tokens`, compressed layers one entry per `ratio`
+    tokens (rounded up) on top of their window, indexer keys for every token, plus the fixed
+    state of linear layers (`state_bytes_per_request`)."""
     att = model.attention
-    per_layer = _per_layer_token_bytes(model, kv_dtype)
-    full_layers = model.layers - att.window_layers
-    windowed = att.window_layers * min(context_tokens, att.window_tokens or context_tokens)
-    return per_layer * (full_layers * context_tokens + windowed)
+    full, window = _layer_entries(model, kv_dtype)
+    full_layers = model.kv_layers - att.window_layers
+    windowed = att.window_layers * window * min(context_tokens, att.window_tokens or context_tokens)
+    compressed = sum(c.layers * (full + (att.indexer_bytes_per_token or 0.0) * c.indexer)
+                     * math.ceil(context_tokens / c.ratio) for c in att.compressed)
+    indexer = att.indexer_layers * (att.indexer_bytes_per_token or 0.0) * context_tokens
+    return full_layers * full * context_tokens + windowed + compressed + indexer + state_bytes_per_request(model)
 
 
 def choose_layout(model: Model, gpus_per_node: int, nodes: int, dp_attention: bool = False,
@@ -220,7 +282,8 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
     """
     g = given or EngineSettings()
     memory_gib = acc.memory_bytes / GIB
-    tier_gib = 0.0 if acc.family in engine.memory.large_defaults_exclude_families else memory_gib
+    # Cards that keep the small-memory defaults whatever their memory (vLLM: A100) use the lowest tier.
+    tier_gib = 1.0 if acc.id in engine.memory.large_defaults_exclude else memory_gib
     if g.memory_utilization is not None:
         util = g.memory_utilization
     elif engine.memory.rule == "sglang":
@@ -230,10 +293,8 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
     if g.max_model_len is not None and g.max_model_len > model.max_context:
         raise InputError(f"--max-model-len = {g.max_model_len:,}: {model.id} takes at most {model.max_context:,} "
                          f"tokens (its context); {engine.name} refuses a longer max_model_len.")
-    max_batch = g.max_batch if g.max_batch is not None else engine.max_batch(tier_gib or 1.0)
-    if g.max_batch is None and engine.batch_tiers and tier_gib == 0.0:
-        max_batch = engine.batch_tiers[0].max_batch
-    tokens = g.max_batched_tokens if g.max_batched_tokens is not None else engine.max_batched_tokens(tier_gib or 1.0)
+    max_batch = g.max_batch if g.max_batch is not None else engine.max_batch(tier_gib)
+    tokens = g.max_batched_tokens if g.max_batched_tokens is not None else engine.max_batched_tokens(tier_gib)
     return Settings(memory_utilization=util, max_batch=max_batch, max_batched_tokens=tokens,
                     max_model_len=g.max_model_len or model.max_context, eager=g.eager,
                     given=tuple(k for k, v in g.model_dump().items() if v not in (None, False)))
@@ -255,7 +316,8 @@ def ffn_sizes(model: Model) -> tuple[float, float]:
     moe_i = 0.0
     expert_params = 0.0
     if model.moe:
-        moe_i = model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * h)
+        # Rounded: the catalog's expert_params_b carries two decimals (gpt-oss-120b: 2,879.97 → 2,880).
+        moe_i = float(round(model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * h)))
         expert_params = model.moe.expert_params_b * 1e9
     body = model.params_b * 1e9 - _embedding_params(model) - expert_params
     dense_i = max(body / model.layers - attention, 0.0) / (3 * h)
@@ -263,9 +325,11 @@ def ffn_sizes(model: Model) -> tuple[float, float]:
 
 
 def _embedding_params(model: Model) -> float:
-    """Input embedding + output head (lm_head), vocab × hidden each. assumption: untied, as in every model
+    """Input embedding + output head (lm_head), vocab × hidden each; one matrix when the model ties them
+    (`tie_word_embeddings`, where the catalog records it). assumption: untied otherwise, as in every model
     above 7B in the catalog (tied heads are a small-model choice)."""
-    return 2.0 * model.vocab_size * model.hidden_size
+    copies = 1.0 if getattr(model, "tie_word_embeddings", False) else 2.0
+    return copies * model.vocab_size * model.hidden_size
 
 
 @dataclass(frozen=True)
@@ -328,8 +392,8 @@ def weights_per_rank(parts: WeightParts, layout: Layout) -> float:
     (expert parallel, or MoE tensor parallel: the same bytes per rank).
     """
     if layout.dp > 1:
-        return ((parts.embeddings / 2 + parts.dense) / layout.pp + (parts.embeddings / 2 if layout.pp == 1 else 0.0)) \
-            / layout.tp + parts.experts / layout.ranks
+        embeddings = parts.embeddings if layout.pp == 1 else parts.embeddings / 2
+        return (parts.dense / layout.pp + embeddings) / layout.tp + parts.experts / layout.ranks
     if layout.pp == 1:
         return parts.total / layout.tp
     return ((parts.dense + parts.experts) / layout.pp + parts.embeddings / 2) / layout.tp

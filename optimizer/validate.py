@@ -1,12 +1,19 @@
 """`hwplan validate`: run published measurements through the estimator and report the error.
 
-Each row of a measurements CSV (the bundled `catalog/data/calibration.csv`, or any file
-with the same columns) is read into an estimate: model, precision, KV datatype,
-accelerator, accelerator count, engine, data-parallel attention, prompt and output
-lengths, concurrency. Rows the model does not represent are set aside with the reason,
+Each row of a measurements CSV (by default the bundled `catalog/data/calibration.csv` and
+`catalog/data/measurements-memory.csv`, or any file with the same columns) is read into an
+estimate: model, precision, KV datatype, accelerator, accelerator count, engine,
+data-parallel attention, prompt and output lengths, concurrency — and the engine settings
+the source used (optional columns `memory_utilization`, `max_model_len`, `max_num_seqs`,
+`max_num_batched_tokens`, `enforce_eager`; blank = the engine's default; files without
+them fall back to settings quoted in the notes). Memory metrics: `model_memory_gb` (weights
+per accelerator), `kv_cache_gib` (KV cache memory per accelerator, vLLM's 'Available KV
+cache memory'), `kv_cache_tokens`, `max_concurrency`; `starts` (1 or 0) checks the fit
+verdict. Rows the model does not represent are set aside with the reason,
 by rule, never by row id:
 
 - speculative decoding (MTP, EAGLE) on a speed metric: hwplan models plain decode;
+- a KV connector (LMCache) on a memory metric: its GPU buffers are outside the engine's budget;
 - disaggregated prefill/decode and CPU+GPU hybrid offload: not a single replica;
 - hardware, model, precision or engine missing from the catalog;
 - token lengths or concurrency not given as numbers.
@@ -37,10 +44,13 @@ from catalog.yamlio import read_csv
 
 from .estimator import Estimate, estimate
 
-__all__ = ["Case", "Result", "Report", "read_cases", "validate", "bundled_measurements", "FAMILY_GROUPS",
-           "MEMORY_METRICS", "SPEED_METRICS"]
+__all__ = ["Case", "Result", "Report", "read_cases", "validate", "bundled_measurements", "bundled_memory_measurements",
+           "FAMILY_GROUPS", "MEMORY_METRICS", "SPEED_METRICS", "VERDICT_METRICS", "SETTING_COLUMNS"]
 
-MEMORY_METRICS = ("kv_cache_tokens", "max_concurrency", "model_memory_gb")
+MEMORY_METRICS = ("kv_cache_tokens", "kv_cache_gib", "max_concurrency", "model_memory_gb")
+VERDICT_METRICS = ("starts",)
+# Optional columns: the engine settings the source used (blank = the engine's default).
+SETTING_COLUMNS = ("memory_utilization", "max_model_len", "max_num_seqs", "max_num_batched_tokens", "enforce_eager")
 SPEED_METRICS = ("output_tok_s_total", "tok_s_per_user", "tok_s_per_gpu", "tpot_ms", "ttft_ms")
 COLUMNS = ("id", "model", "precision", "hardware", "num_gpus", "num_nodes", "engine", "tp", "pp",
            "input_len", "output_len", "concurrency_or_batch", "metric", "value", "notes")
@@ -58,7 +68,7 @@ _HARDWARE = [  # (pattern on the lower-cased hardware text, accelerator id); fir
     (r"h200.*nvl", "h200-nvl"), (r"h200", "h200-sxm"), (r"h100.*nvl", "h100-nvl"), (r"h100.*pcie", "h100-pcie"),
     (r"h100", "h100-sxm"), (r"h800", "h800-sxm"), (r"h20\b.*141|h20-141", "h20-141g"), (r"\bh20\b", "h20-96g"),
     (r"a100.*pcie", "a100-80g-pcie"), (r"a100.*40", "a100-40g-sxm"), (r"a100", "a100-80g-sxm"),
-    (r"rtx.pro.6000", "rtx-pro-6000"), (r"5090", "rtx-5090"), (r"4090", "rtx-4090"), (r"3090", "rtx-3090"),
+    (r"\ba10\b", "a10"), (r"rtx.pro.6000", "rtx-pro-6000"), (r"5090", "rtx-5090"), (r"4090", "rtx-4090"), (r"3090", "rtx-3090"),
     (r"6000 ada", "rtx-6000-ada"), (r"a6000", "a6000"), (r"l40s", "l40s"), (r"\bl20\b", "l20"),
     (r"mi355", "mi355x"), (r"mi325", "mi325x"), (r"mi300", "mi300x"), (r"mi250", "mi250x"), (r"mi210", "mi210"),
     (r"910c", "ascend-910c"), (r"910b", "ascend-910b"), (r"gaudi ?3", "gaudi3"), (r"gaudi ?2", "gaudi2"), (r"v100", "v100-32g"),
@@ -98,6 +108,10 @@ class Case:
     pp: int | None = None
     dp: int | None = None
     ep: int | None = None
+    max_batch: int | None = None              # the source's max_num_seqs / max_running_requests / max_batch_size
+    max_batched_tokens: int | None = None     # max_num_batched_tokens / chunked_prefill_size / max_num_tokens
+    max_model_len: int | None = None          # the source's max_model_len (engine default when None)
+    eager: bool = False                       # --enforce-eager
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,11 @@ class Result:
 class Report:
     results: list[Result] = field(default_factory=list)
     unusable: list[tuple[str, str]] = field(default_factory=list)   # (row id, reason)
+
+    def verdicts(self) -> tuple[int, int]:
+        """(right, total) over the fit-verdict rows."""
+        rows = [r for r in self.results if r.case.metric in VERDICT_METRICS and r.error is not None]
+        return sum(r.error == 0 for r in rows), len(rows)
 
     def errors(self, metrics: tuple[str, ...] | None = None, group: str | None = None) -> list[float]:
         return [abs(r.error) for r in self.results if r.error is not None
@@ -130,6 +149,11 @@ class Report:
                              "within_25pct": sum(e <= 0.25 for e in errs) / len(errs)})
 
         add("memory (all)", "memory", self.errors(MEMORY_METRICS))
+        right, total = self.verdicts()
+        if total:
+            rows.append({"group": "fit verdicts", "kind": "verdict", "rows": total, "right": right,
+                         "median_abs_error": statistics.median(self.errors(VERDICT_METRICS)),
+                         "within_25pct": right / total})
         add("speed (all)", "speed", self.errors(SPEED_METRICS))
         for metric in MEMORY_METRICS + SPEED_METRICS:
             add(metric, "metric", self.errors((metric,)))
@@ -140,7 +164,13 @@ class Report:
 
 
 def bundled_measurements() -> Path:
+    """The calibration set (speed rows the efficiency factors were fitted on, and a few memory rows)."""
     return Path(str(resources.files("catalog.data").joinpath("calibration.csv")))
+
+
+def bundled_memory_measurements() -> Path:
+    """Memory rows from public start-up logs with the settings each used; validation only, nothing is fitted."""
+    return Path(str(resources.files("catalog.data").joinpath("measurements-memory.csv")))
 
 
 class _Skip(Exception):
@@ -271,9 +301,11 @@ _MAX_MODEL_LEN = re.compile(r"(?:max[_-]model[_-]len|maximum concurrency for)[\s
 
 def _case(row: dict, catalog: Catalog) -> Case:
     metric = row["metric"].strip()
-    if metric not in MEMORY_METRICS + SPEED_METRICS:
+    if metric not in MEMORY_METRICS + SPEED_METRICS + VERDICT_METRICS:
         raise _Skip(f"metric '{metric}' is not one hwplan estimates")
     notes = (row.get("notes") or "").lower()
+    if metric not in SPEED_METRICS and re.search(r"kv[_ -]connector|kv-transfer|lmcacheconnector", notes):
+        raise _Skip("a KV connector (LMCache) holds GPU buffers outside the engine's memory budget")
     text = " ".join(row.get(k) or "" for k in ("model", "precision", "tp", "ep", "num_gpus", "concurrency_or_batch"))
     if metric in SPEED_METRICS and re.search(r"\bmtp\b|eagle|speculative|nextn", notes + text.lower()) \
             and "no spec-decode" not in notes:
@@ -304,7 +336,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
     dp = bool(re.search(r"dp.attention|attention dp|enable-dp-attention|dep\d", notes + " " + (row.get("tp") or "").lower())) \
         and "dp-attention=false" not in notes
     conc_text = (row.get("concurrency_or_batch") or "").strip().lower()
-    memory_row = metric in MEMORY_METRICS
+    memory_row = metric in MEMORY_METRICS + VERDICT_METRICS
     if memory_row or conc_text in ("startup", "n/a"):
         concurrency: int | str = 1
     elif re.search(r"max|offline|saturat|server", conc_text):
@@ -327,13 +359,22 @@ def _case(row: dict, catalog: Catalog) -> Case:
     settings = notes + " " + conc_text
     util = _UTILIZATION.search(settings)
     max_len = _MAX_MODEL_LEN.search(settings)
+    given = {k: (row.get(k) or "").strip() for k in SETTING_COLUMNS}
+    util_value = float(given["memory_utilization"]) if given["memory_utilization"] else \
+        (float(util.group(1)) if util else None)
+    len_value = int(given["max_model_len"].replace(",", "")) if given["max_model_len"] else \
+        (int(max_len.group(1).replace(",", "")) if max_len else None)
     return Case(id=row["id"], metric=metric, measured=float(row["value"]), family_group=FAMILY_GROUPS[family],
                 model=model, precision=precision, kv_dtype=kv, accelerator=acc, gpus=gpus, nodes=nodes,
                 replicas=replicas, engine=engine, dp_attention=dp, input_tokens=input_tokens,
                 output_tokens=output_tokens, concurrency=concurrency, memory_row=memory_row,
-                memory_utilization=float(util.group(1)) if util else None,
+                memory_utilization=util_value,
                 unit_gib=(row.get("unit") or "").strip().lower().startswith("gib"),
-                request_tokens=int(max_len.group(1).replace(",", "")) if max_len else None,
+                request_tokens=len_value,
+                max_batch=int(given["max_num_seqs"]) if given["max_num_seqs"] else None,
+                max_batched_tokens=int(given["max_num_batched_tokens"]) if given["max_num_batched_tokens"] else None,
+                max_model_len=len_value,
+                eager=given["enforce_eager"].lower() in ("1", "true", "yes"),
                 tp=tp, pp=pp, dp=attn_dp, ep=ep)
 
 
@@ -376,13 +417,19 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
                    precision=case.precision, kv_dtype=case.kv_dtype, engine=case.engine,
                    dp_attention=case.dp_attention, input_tokens=case.input_tokens,
                    output_tokens=case.output_tokens, concurrency=case.concurrency,
-                   memory_utilization=case.memory_utilization, tp=tp, pp=pp, dp=dp, ep=ep)
+                   memory_utilization=case.memory_utilization, max_batch=case.max_batch,
+                   max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager,
+                   tp=tp, pp=pp, dp=dp, ep=ep)
     m = case.metric
+    if m == "starts":
+        return (1.0 if est.fits else 0.0), est
+    if m == "kv_cache_gib":
+        return est.memory_gib["kv_cache"], est
     if m == "kv_cache_tokens":
         return float(est.kv_capacity_tokens), est
     if m == "max_concurrency":
-        if case.request_tokens:  # vLLM reports cache tokens / max_model_len, a fraction
-            return est.kv_capacity_tokens / case.request_tokens, est
+        if case.request_tokens:  # vLLM: KV cache / one max_model_len request's KV (windowed layers as it counts them)
+            return est.max_model_len_concurrency, est
         return float(est.max_concurrency), est
     if m == "model_memory_gb":
         return est.weights_per_gpu_gb * (1e9 / 2**30 if case.unit_gib else 1), est
@@ -413,14 +460,31 @@ def _default_layout(case: Case, catalog: Catalog) -> tuple[int, int, int, int] |
 
 
 def validate(catalog: Catalog, path: str | Path | None = None) -> Report:
-    """Every usable row of the measurements file, predicted, with its error."""
-    cases, skipped = read_cases(path or bundled_measurements(), catalog)
+    """Every usable row of the measurements file (default: both bundled files), predicted, with its error.
+
+    Fit-verdict rows (`starts`) score an error of 0 when the verdict is right, 1 when wrong.
+    """
+    if path is None:
+        report = validate(catalog, bundled_measurements())
+        memory = validate(catalog, bundled_memory_measurements())
+        return Report(results=report.results + memory.results, unusable=report.unusable + memory.unusable)
+    cases, skipped = read_cases(path, catalog)
     report = Report(unusable=skipped)
     for case in cases:
         try:
             value, est = predict(case, catalog)
         except HwplanError as exc:
             report.unusable.append((case.id, str(exc)))
+            continue
+        if case.metric in VERDICT_METRICS:
+            report.results.append(Result(case, value, 0.0 if value == case.measured else 1.0,
+                                         "" if est.fits else (est.why_not or "").split(":")[0][:48]))
+            continue
+        token_metric = case.metric == "kv_cache_tokens" or (case.metric == "max_concurrency" and case.request_tokens)
+        if value is not None and (case.metric in ("kv_cache_gib", "model_memory_gb")
+                                  or (token_metric and est.memory_gib.get("kv_cache", 0) > 0)):
+            # What the start-up log prints before any start-up check: comparable whether or not it starts.
+            report.results.append(Result(case, value, value / case.measured - 1 if case.measured else None))
             continue
         if value is None or not est.fits:
             report.results.append(Result(case, None, None, "does not fit in hwplan's memory model"))
@@ -461,6 +525,9 @@ def render_report(report: Report, fmt: str = "table", rows: bool = True) -> str:
         out.append("")
     out.append(f"{'summary':<36} {'rows':>5} {'median |error|':>15} {'within ±25%':>12}")
     for s in report.summary():
+        if s["kind"] == "verdict":
+            out.append(f"{'fit verdicts (starts or not)':<36} {s['rows']:>5} {s['right']:>9} right")
+            continue
         label = s["group"] if s["kind"] in ("memory", "speed", "metric") else f"{s['kind']}: {s['group']}"
         out.append(f"{label[:36]:<36} {s['rows']:>5} {s['median_abs_error']:>15.1%} {s['within_25pct']:>12.0%}")
     if report.unusable:
