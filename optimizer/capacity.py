@@ -56,8 +56,9 @@ def _meets(s: speed.Speed, workload: Workload) -> bool:
     return workload.max_ttft_s is None or s.ttft_s <= workload.max_ttft_s
 
 
-def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
-    fit = dep.memory()
+def replica_capacity(dep: Deployment, workload: Workload, fit: sizing.MemoryFit | None = None) -> ReplicaCapacity:
+    """Users one replica serves; `fit` is `dep.memory()` when the caller already has it."""
+    fit = fit or dep.memory()
     if not fit.weights_fit:
         return ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)
     if not fit.starts:
@@ -72,8 +73,10 @@ def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
     if cap is not None and cap < top:
         top, limit = cap, "engine"
 
+    prefill = speed.prefill_time(dep, fit, workload.input_tokens)  # the same for every batch
+
     def at(batch: int) -> speed.Speed:
-        return speed.serving_speed(dep, fit, batch, workload.input_tokens, workload.output_tokens)
+        return speed.serving_speed(dep, fit, batch, workload.input_tokens, workload.output_tokens, prefill)
 
     best = at(top)
     if not _meets(best, workload):

@@ -347,12 +347,14 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> f
 
 
 def serving_speed(dep: Deployment, fit: sizing.MemoryFit, batch: int, input_tokens: int,
-                  output_tokens: int) -> Speed:
-    """Speeds with `batch` users in a closed loop of requests of input_tokens → output_tokens."""
+                  output_tokens: int, prefill: float | None = None) -> Speed:
+    """Speeds with `batch` users in a closed loop of requests of input_tokens → output_tokens
+    (`prefill`: `prefill_time(dep, fit, input_tokens)` when the caller already has it)."""
     batch = max(1, batch)
     context = input_tokens + output_tokens / 2
     token, bound = decode_token_time(dep, fit, batch, context)
-    prefill = prefill_time(dep, fit, input_tokens)
+    if prefill is None:
+        prefill = prefill_time(dep, fit, input_tokens)
     per_user = 1 / (token + (batch - 1) * prefill / output_tokens)
     cycle = output_tokens * token + batch * prefill
     total = batch * output_tokens / cycle

@@ -287,27 +287,37 @@ def unit_layouts(model, engine: Engine, node: NodeType, nodes: int, problem: Pro
 
 def _best_layout(model, variant: Variant, engine: Engine, node: NodeType, nodes: int,
                  problem: Problem) -> tuple[tuple[Deployment, ReplicaCapacity] | None, NearMiss | None]:
-    """The layout serving the most users on `nodes` servers (ties: the first listed), or the closest miss."""
+    """The layout serving the most users on `nodes` servers, or the closest miss. Layouts are tried in
+    order of the requests their memory holds (ties: the first listed); the first with the most users wins."""
     best: tuple[Deployment, ReplicaCapacity] | None = None
     best_users = 0
     miss: NearMiss | None = None
+    weights = sizing.weight_bytes(model, variant)
+    fitted = []
     for layout in unit_layouts(model, engine, node, nodes, problem):
+        if layout.replicas_per_node > 1 and weights / layout.ranks >= node.accelerator.memory_bytes:
+            continue  # no rank holds less than an equal share of the weights: a smaller replica cannot fit
         per_node = node.count // layout.replicas_per_node if nodes == 1 else node.count
         dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
                          engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
                          settings=problem.engine_settings, layout=layout)
         fit = dep.memory()
+        bound = None
+        if fit.weights_fit and problem.workload.kv_reserve_gb is None:
+            # Upper bound without the speed search: what memory and the engine's batch cap allow.
+            bound = sizing.max_concurrency(model, fit, dep.kv_dtype, problem.workload.context_tokens)
+            limit = speed.batch_cap(dep, fit)
+            bound = (bound if limit is None else min(bound, limit)) * layout.replicas_per_node
+        fitted.append((layout, dep, fit, bound))
+    # Most promising first, so that the bound sets aside the rest without a speed search.
+    fitted.sort(key=lambda item: -(item[3] or 0))
+    for layout, dep, fit, bound in fitted:
         if not fit.weights_fit:
             cap = ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)
         else:
-            # Upper bound without the speed search: skip layouts that cannot beat the best one.
-            bound = sizing.max_concurrency(model, fit, dep.kv_dtype, problem.workload.context_tokens)
-            limit = speed.batch_cap(dep, fit)
-            if problem.workload.kv_reserve_gb is None and limit is not None:
-                bound = min(bound, limit)
-            if problem.workload.kv_reserve_gb is None and bound * layout.replicas_per_node <= best_users:
+            if bound is not None and bound <= best_users:
                 continue
-            cap = replica_capacity(dep, problem.workload)
+            cap = replica_capacity(dep, problem.workload, fit)
         if cap.fits:
             users = cap.users * layout.replicas_per_node
             if users > best_users:
