@@ -33,7 +33,7 @@ import re
 
 from catalog.schema import Engine, Model, Variant
 
-from .layouts import Layout
+from .layouts import Layout, redundant_experts
 
 __all__ = ["LaunchSettings", "launch_for", "launch_commands", "memory_fraction"]
 
@@ -89,7 +89,8 @@ def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, s
     builder = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm, "llama.cpp": _llama_cpp}.get(engine.id)
     if builder is None:
         return [f"# {engine.name}: no command template; layout {layout.label}"]
-    base = builder(repo, layout, settings, quantize, variant)
+    base = builder(repo, layout, settings, quantize, variant, redundant_experts(model, layout),
+                   model.moe.experts if model.moe else None)
     if layout.replicas_per_node > 1:
         return [base(port=PORT + i, devices=_devices(i, layout.ranks)) for i in range(layout.replicas_per_node)]
     if layout.nodes_per_replica > 1 and engine.id != "trtllm":
@@ -97,7 +98,8 @@ def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, s
     return [base(port=PORT)]
 
 
-def _vllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant):
+def _vllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
+          redundant: int = 0, experts: int | None = None):
     args = [f"vllm serve {repo}", f"--tensor-parallel-size {lay.tp}"]
     if lay.pp > 1:
         args.append(f"--pipeline-parallel-size {lay.pp}")
@@ -105,6 +107,8 @@ def _vllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Va
         args.append(f"--data-parallel-size {lay.dp}")
     if lay.ep > 1:
         args.append("--enable-expert-parallel")
+        if redundant:
+            args.append(f"--enable-eplb --eplb-config '{{\"num_redundant_experts\":{redundant}}}'")
     if quantize:
         args.append("--quantization fp8")
     if s.memory_fraction is not None:
@@ -133,7 +137,8 @@ def _vllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Va
     return cmd
 
 
-def _sglang(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant):
+def _sglang(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
+            redundant: int = 0, experts: int | None = None):
     args = ["python -m sglang.launch_server", f"--model-path {repo}", f"--tp-size {lay.stage_ranks}"]
     if lay.pp > 1:
         args.append(f"--pp-size {lay.pp}")
@@ -143,6 +148,8 @@ def _sglang(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
         args.append(f"--ep-size {lay.ep}")
         if lay.dp > 1:
             args.append("--moe-a2a-backend deepep")
+        if redundant:
+            args.append(f"--enable-eplb --ep-num-redundant-experts {redundant}")
     if quantize:
         args.append("--quantization fp8")
     if s.memory_fraction is not None:
@@ -162,12 +169,15 @@ def _sglang(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
     return cmd
 
 
-def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant):
+def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
+            redundant: int = 0, experts: int | None = None):
     options = []
     if lay.dp > 1:
         options.append("enable_attention_dp: true")
     if s.kv_dtype in KV_FLAGS["trtllm"]:
         options.append(f"kv_cache_config: {{dtype: {KV_FLAGS['trtllm'][s.kv_dtype]}}}")
+    if redundant:
+        options.append(f"moe_config: {{load_balancer: {{num_slots: {redundant + (experts or 0)}}}}}")
     args = [f"trtllm-serve {repo}", "--backend pytorch", f"--tp_size {lay.stage_ranks}"]
     if lay.pp > 1:
         args.append(f"--pp_size {lay.pp}")
@@ -192,7 +202,8 @@ def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
     return cmd
 
 
-def _llama_cpp(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant):
+def _llama_cpp(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
+               redundant: int = 0, experts: int | None = None):
     parallel = max(1, s.max_running or 1)
     args = [f"llama-server -hf {repo}:{variant.id.upper()}", "-ngl 999"]
     if lay.pp > 1:

@@ -26,8 +26,13 @@ What each engine accepts (read from its source, version named):
 - llama.cpp: whole layers per device (`--split-mode layer`), also across servers through
   its RPC backend (tools/rpc/README.md); no tensor, data or expert parallelism.
 
-Experts must divide evenly over EP ranks in all three engines (vLLM and SGLang assert
-`num_experts % ep_size == 0`; TensorRT-LLM's MoE load balancer places slots per rank).
+Experts must divide evenly over EP ranks unless the engine adds redundant experts (expert-parallel
+load balancing): vLLM `--enable-eplb --eplb-config '{"num_redundant_experts": N}'`, SGLang
+`--enable-eplb --ep-num-redundant-experts N` (fields/exec_.py), TensorRT-LLM `moe_config.load_balancer`
+slots. EP ranks that do not divide the experts then hold `redundant_experts` extra copies so that every
+rank holds the same number (DeepSeek's decode units: 256 + 32 = 288 slots over EP144; EP72 on a
+GB200 NVL72 rack: 288 over 72). A scale-up domain sold as one system (the NVL72 rack, 72 GPUs) is one
+node here: TP, EP and several replicas within the rack are layouts like any other.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from dataclasses import dataclass
 from catalog.schema import Engine, Model
 
 __all__ = ["Layout", "EngineLayouts", "ENGINE_LAYOUTS", "engine_layouts", "layout_problem", "candidate_layouts",
-           "default_layout"]
+           "default_layout", "redundant_experts"]
 
 
 @dataclass(frozen=True)
@@ -134,12 +139,13 @@ class EngineLayouts:
     expert_parallel: str = "any"  # "any": ep divides the stage; "all": ep = every rank of the stage; "none"
     pipeline: bool = True
     multi_node: bool = True      # a replica may span servers at all
+    redundant_experts: bool = False  # adds expert copies so that any EP size holds whole experts
 
 
 ENGINE_LAYOUTS: dict[str, EngineLayouts] = {
-    "vllm": EngineLayouts(version="0.20", attention_dp="any", expert_parallel="all"),
-    "sglang": EngineLayouts(version="0.5.23", attention_dp="any", expert_parallel="any"),
-    "trtllm": EngineLayouts(version="1.2", attention_dp="full", expert_parallel="any"),
+    "vllm": EngineLayouts(version="0.20", attention_dp="any", expert_parallel="all", redundant_experts=True),
+    "sglang": EngineLayouts(version="0.5.23", attention_dp="any", expert_parallel="any", redundant_experts=True),
+    "trtllm": EngineLayouts(version="1.2", attention_dp="full", expert_parallel="any", redundant_experts=True),
     # Whole layers per device, across servers through its RPC backend (`rpc-server`, `--rpc`).
     "llama.cpp": EngineLayouts(version="b6000", tensor=False, cross_node_tp=False, attention_dp="none",
                                expert_parallel="none"),
@@ -189,7 +195,9 @@ def layout_problem(model: Model, engine: Engine, layout: Layout, gpus_per_node: 
             return f"{engine.name} has no expert parallelism"
         if rules.expert_parallel == "all" and layout.ep != layout.stage_ranks:
             return f"{engine.name}'s expert parallelism spans every rank of a stage (EP = TP × DP = {layout.stage_ranks})"
-        if model.moe.experts % layout.ep:
+        if layout.ep > model.moe.experts:
+            return f"{model.moe.experts} experts are fewer than the EP {layout.ep} ranks"
+        if model.moe.experts % layout.ep and not rules.redundant_experts:
             return f"{model.moe.experts} experts do not divide over EP {layout.ep}"
     if layout.pp > 1 and not rules.pipeline:
         return f"{engine.name} has no pipeline parallelism"
@@ -205,6 +213,13 @@ def layout_problem(model: Model, engine: Engine, layout: Layout, gpus_per_node: 
     elif layout.ranks * layout.replicas_per_node != gpus_per_node:
         return f"{layout.replicas_per_node} replicas of {layout.ranks} ranks do not fill a server of {gpus_per_node}"
     return None
+
+
+def redundant_experts(model: Model, layout: Layout) -> int:
+    """Expert copies added so that every one of the EP ranks holds the same whole number of experts."""
+    if model.moe is None or layout.ep <= 1:
+        return 0
+    return (-model.moe.experts) % layout.ep
 
 
 def _sub_node_sizes(gpus_per_node: int) -> list[int]:

@@ -108,7 +108,9 @@ def wrap_command(cmd: str, first: str, width: int = 80) -> list[str]:
     continued with ' \\' so it can still be copied and run."""
     words, groups = cmd.split(" "), []
     for w in words:
-        if groups and groups[-1].startswith("-") and " " not in groups[-1] and not w.startswith("-") \
+        if groups and groups[-1].count("'") % 2:  # never break inside a quoted string
+            groups[-1] += " " + w
+        elif groups and groups[-1].startswith("-") and " " not in groups[-1] and not w.startswith("-") \
                 and not groups[-1].endswith("&&"):
             groups[-1] += " " + w
         else:

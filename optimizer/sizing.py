@@ -587,6 +587,9 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
     gpus = gpus_per_node * nodes
     parts = weight_parts(model, variant, acc, engine)
     weights = weights_per_rank(parts, layout)
+    if model.moe is not None and layout.ep > 1 and model.moe.experts % layout.ep:
+        # Redundant experts (optimizer/layouts.py) fill every EP rank with whole experts.
+        weights += parts.experts * ((-model.moe.experts) % layout.ep) / model.moe.experts / layout.ranks
     total = acc.memory_bytes
     mem = engine.memory
     rule = mem.rule

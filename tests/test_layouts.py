@@ -184,3 +184,27 @@ def test_validate_reads_each_rows_layout_as_input(cat):
     assert (by_id["LAY-001"].tp, by_id["LAY-001"].gpus, by_id["LAY-001"].nodes) == (16, 16, 2)
     # Disaggregated prefill/decode deployments are set aside by rule, with the reason.
     assert {i for i, _ in skipped} == {"LAY-005", "LAY-006"}
+
+
+def test_nvl72_rack_is_one_scale_up_domain_with_wide_ep_and_replicas_inside(cat):
+    r1, eng = cat.models["deepseek-r1"], cat.engines["sglang"]
+    rack = candidate_layouts(r1, eng, 72, 1)
+    # EP72 over the rack: 256 experts + 32 redundant copies = 288 slots, 4 per GPU; nine TP8 replicas per rack.
+    assert Layout(tp=1, dp=72, ep=72) in rack and Layout(tp=8, replicas_per_node=9) in rack
+    from optimizer.layouts import redundant_experts
+
+    assert redundant_experts(r1, Layout(tp=1, dp=72, ep=72)) == 32
+    assert redundant_experts(r1, Layout(tp=1, dp=64, ep=64)) == 0
+    v, acc = r1.variant("fp8"), cat.accelerators["gb200"]
+    ep72 = sizing.memory_fit(r1, v, acc, eng, gpus_per_node=72, layout=Layout(tp=1, dp=72, ep=72))
+    ep64 = sizing.memory_fit(r1, v, acc, eng, gpus_per_node=64, layout=Layout(tp=1, dp=64, ep=64))
+    parts = sizing.weight_parts(r1, v, acc, eng)
+    # Per rank: dense and embeddings whole; routed experts 4 of 256 (EP72 with redundancy) vs 4 of 256 (EP64).
+    assert ep72.weights_per_gpu == pytest.approx(parts.dense + parts.embeddings + parts.experts * 288 / 256 / 72)
+    assert ep72.weights_per_gpu == pytest.approx(ep64.weights_per_gpu)
+    settings = LaunchSettings(memory_fraction=0.9, max_running=None, max_model_len=4096, kv_dtype="bf16",
+                              gpus_per_node=72)
+    (cmd,) = launch_for(r1, v, eng, Layout(tp=1, dp=72, ep=72), settings)
+    assert "--ep-size 72" in cmd and "--enable-eplb --ep-num-redundant-experts 32" in cmd
+    (cmd,) = launch_for(r1, v, cat.engines["vllm"], Layout(tp=1, dp=72, ep=72), settings)
+    assert """--eplb-config '{"num_redundant_experts":32}'""" in cmd
