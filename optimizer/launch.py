@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import re
 
-from catalog.schema import Engine, Model, Variant
+from catalog.schema import Model, Variant
 
 from .layouts import Layout, redundant_experts
 
-__all__ = ["LaunchSettings", "launch_for", "launch_commands", "memory_fraction"]
+__all__ = ["LaunchSettings", "launch_for", "launch_commands"]
 
 PORT = 8000
 SGLANG_DIST_PORT = 20000
@@ -224,21 +224,11 @@ def _llama_cpp(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, varian
 
 def launch_commands(model: Model, unit, context_tokens: int) -> list[str]:
     """The commands for a plan line of `unit` (a `units.Unit`): its layout, and the memory share,
-    running sequences (its users per replica), `max_model_len` (`context_tokens`) and KV datatype it was sized with."""
-    settings = LaunchSettings(memory_fraction=memory_fraction(unit.engine, unit.node.accelerator.memory_bytes,
-                                                              unit.capacity.fit.reserve_per_gpu),
-                              max_running=unit.capacity.users, max_model_len=context_tokens,
+    running sequences (its users per replica), `max_model_len` and KV datatype it was sized with
+    (the engine settings the sizing resolved; `context_tokens` when it has none)."""
+    s = unit.capacity.fit.settings
+    settings = LaunchSettings(memory_fraction=s.memory_utilization if s else None,
+                              max_running=unit.capacity.users,
+                              max_model_len=s.max_model_len if s else context_tokens,
                               kv_dtype=unit.kv_dtype, gpus_per_node=unit.node.count)
     return launch_for(model, unit.variant, unit.engine, unit.layout, settings)
-
-
-def memory_fraction(engine: Engine, memory_bytes: float, reserve_bytes: float,
-                    utilization: float | None = None) -> float | None:
-    """The memory share the sizing assumed, in the engine's own terms (SGLang: its static fraction)."""
-    if utilization is not None:
-        return utilization
-    if engine.memory_model == "static_fraction":
-        return max(0.0, (memory_bytes - reserve_bytes) / memory_bytes)
-    if engine.memory_model in ("fraction_of_total", "fraction_of_free"):
-        return engine.memory_utilization
-    return None

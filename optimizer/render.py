@@ -147,8 +147,8 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
              + "; checked by the independent plan checker."]
     for i, l in enumerate(plan.lines, 1):
         if l.layout:
-            extra.append(f"Line {i}: {l.layout} ({l.engine}): {l.replicas} replicas on {l.nodes} nodes, "
-                         f"{l.users_per_replica:,} users each")
+            extra.append(f"Line {i}: {l.layout} ({l.engine}): {l.replicas} replica{'s' * (l.replicas != 1)} on "
+                         f"{l.nodes} node{'s' * (l.nodes != 1)}, {l.users_per_replica:,} users each")
         for cmd in l.launch:
             extra += wrap_command(cmd, "  $ ") if fmt != "md" else [f"  $ {cmd}"]
     extra += [f"Note: {n}" for n in plan.notes]
