@@ -293,6 +293,13 @@ def _best_layout(model, variant: Variant, engine: Engine, node: NodeType, nodes:
     best_users = 0
     miss: NearMiss | None = None
     weights = sizing.weight_bytes(model, variant)
+    w = problem.workload
+    reserve_users = None  # rule-of-thumb mode: a replica's users do not depend on its layout
+    if w.kv_reserve_gb is not None:
+        factor = sizing.kv_reserve_factor(model, variant)
+        reserve_users = 1 if w.concurrent_users is None else int(
+            w.kv_reserve_gb * sizing.GB * factor // (sizing.kv_bytes_per_request(model, problem.kv_dtype, w.context_tokens)
+                                                     * factor))
     fitted = []
     for layout in unit_layouts(model, engine, node, nodes, problem):
         if layout.replicas_per_node > 1 and weights / layout.ranks >= node.accelerator.memory_bytes:
@@ -301,6 +308,9 @@ def _best_layout(model, variant: Variant, engine: Engine, node: NodeType, nodes:
         dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
                          engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
                          settings=problem.engine_settings, layout=layout)
+        if reserve_users is not None:  # bound known without the memory fit: fit lazily below
+            fitted.append((layout, dep, None, reserve_users * layout.replicas_per_node))
+            continue
         fit = dep.memory()
         bound = None
         if fit.weights_fit and problem.workload.kv_reserve_gb is None:
@@ -312,10 +322,14 @@ def _best_layout(model, variant: Variant, engine: Engine, node: NodeType, nodes:
     # Most promising first, so that the bound sets aside the rest without a speed search.
     fitted.sort(key=lambda item: -(item[3] or 0))
     for layout, dep, fit, bound in fitted:
+        if fit is None:
+            if bound <= best_users:
+                continue
+            fit = dep.memory()
         if not fit.weights_fit:
             cap = ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)
         else:
-            if bound is not None and bound <= best_users:
+            if bound is not None and bound <= best_users and reserve_users is None:
                 continue
             cap = replica_capacity(dep, problem.workload, fit)
         if cap.fits:
