@@ -16,7 +16,7 @@ import click
 from catalog.errors import HwplanError, InfeasibleError
 
 FORMATS = ("table", "json", "csv", "md")
-CATALOG_SECTIONS = ("accelerators", "platforms", "models", "prices", "engines")
+CATALOG_SECTIONS = ("accelerators", "platforms", "models", "prices", "engines", "network")
 
 
 # -- shared plumbing --------------------------------------------------------------
@@ -111,21 +111,6 @@ def model_config_option(fn):
     return click.option("--model-config", "model_config", type=click.Path(),
                         help="A model's Hugging Face folder (or its config.json): import it for this run; "
                              "it is the model unless --model names another.")(fn)
-
-
-def resolve_problem_path(name: str) -> str:
-    """A path; else the bundled problem of that name ('deepseek-r1-30-users' or 'problems/x.yaml')."""
-    if Path(name).exists():
-        return name
-    from catalog.errors import did_you_mean
-    from problems import bundled_problem_path, bundled_problems
-
-    found = bundled_problem_path(Path(name).name)
-    if found is None:
-        names = [p.stem for p in bundled_problems()]
-        raise HwplanError(f"{name}: no such problem file, and no bundled problem of that name"
-                          f"{did_you_mean(Path(name).stem, names)} (bundled: {', '.join(names)}).")
-    return str(found)
 
 
 # -- commands ------------------------------------------------------------------------
@@ -232,40 +217,12 @@ def problem_options(fn=None, *, ranges: tuple[str, ...] = ()):
 
 
 def build_problem(problem: str | None, flags: dict):
-    """The problem file (or bundled name) with the flags applied, or a problem made of flags alone."""
-    from optimizer import load_problem, problem_from_fields, with_overrides
+    """Hand the problem flags (popped from `flags`) to the library, which applies them."""
+    from optimizer.flags import build_problem as build
 
-    overrides = {}
     imported = import_model_config(flags.pop("model_config", None))
-    for flag, _, loc in _PROBLEM_FLAGS:
-        value = flags.pop(_flag_param(flag))
-        if isinstance(value, tuple):
-            value = list(value) or None
-        if flag == "--eager" and not value:
-            value = None
-        if flag == "--network-prices" and value == ["none"]:
-            value = []
-        if flag == "--max-power-kw" and value is not None:
-            value = round(value * 1000)
-        overrides[loc] = (flag, value)
-    if imported and overrides[("model",)][1] is None:
-        overrides[("model",)] = ("--model-config", imported)
-    if problem:
-        return with_overrides(load_problem(resolve_problem_path(problem)), overrides)
-    if overrides[("model",)][1] is None:
-        raise HwplanError("give a PROBLEM file (or a bundled problem's name), or at least --model and --users "
-                          "(see --help).")
-    fields: dict = {"workload": {}}
-    names = {}
-    for loc, (flag, value) in overrides.items():
-        if value is None:
-            continue
-        target = fields
-        for key in loc[:-1]:
-            target = target.setdefault(key, {})
-        target[loc[-1]] = value
-        names[loc] = flag
-    return problem_from_fields(fields, names)
+    given = [(flag, field, flags.pop(_flag_param(flag))) for flag, _, field in _PROBLEM_FLAGS]
+    return build(problem, given, model_from_config=imported)
 
 
 def solve_options(time_limit: float):
@@ -554,7 +511,8 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
 
 @main.command()
 @click.option("--file", "files", multiple=True, type=click.Path(dir_okay=False),
-              help="Measurements CSV (calibration.csv columns); default: the bundled calibration set. Repeatable.")
+              help="Measurements CSV (catalog/data/measurements-fit.csv columns); its role comes from its "
+              "name (*-fit.csv, *-test.csv, *-memory.csv). Default: every bundled measurements-*.csv. Repeatable.")
 @click.option("--summary-only", is_flag=True, help="Print only the summary, not every row.")
 @common_options
 @handle_errors
@@ -568,16 +526,11 @@ def validate(files, summary_only, catalog_files, fmt, output, force, debug):
     Examples:
       hwplan validate
       hwplan validate --summary-only
-      hwplan validate --file benchmarks/holdout.csv --format json
+      hwplan validate --file catalog/data/measurements-test.csv --format json
     """
-    from optimizer.validate import Report, render_report, validate as run_validate
+    from optimizer.validate import render_report, validate_files
 
-    catalog = load_catalog(catalog_files)
-    report = Report()
-    for f in files or [None]:
-        part = run_validate(catalog, f)
-        report.results += part.results
-        report.unusable += part.unusable
+    report = validate_files(load_catalog(catalog_files), files)
     write_output(render_report(report, "json" if fmt == "json" else "table", rows=not summary_only), output, force)
 
 
@@ -601,13 +554,20 @@ def catalog_group(ctx):
 def _list_command(section: str):
     @common_options
     @handle_errors
-    def command(catalog_files, fmt, output, force, debug):
+    def command(catalog_files, fmt, output, force, debug, price_lists=()):
         from optimizer.render import render_catalog
 
-        write_output(render_catalog(load_catalog(catalog_files), section, fmt), output, force)
+        write_output(render_catalog(load_catalog(catalog_files), section, fmt, price_lists=price_lists), output, force)
 
     command.__doc__ = (f"List the catalog's {section}.\n\n    \b\n    Example:\n"
                        f"      hwplan catalog {section} --format json\n    ")
+    if section == "prices":
+        command.__doc__ = ("List every offer: item, price, currency, seller, condition, price date and source\n"
+                           "    (one 80-column table per price list; JSON and CSV carry every field).\n\n    \b\n"
+                           "    Examples:\n      hwplan catalog prices --price-list street-usd-2026\n"
+                           "      hwplan catalog prices --format json\n    ")
+        command = click.option("--price-list", "price_lists", multiple=True,
+                               help="Only this price list (repeatable).")(command)
     return catalog_group.command(section)(command)
 
 

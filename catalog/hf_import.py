@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -242,7 +241,7 @@ def _add_moe(b: _Build, c: _Cfg, moe_flags: list[bool], *, h: int, dense_i: int,
     b.routed_active += n_moe * k * _swiglu(eh, expert_i)
     if n_moe:
         b.moe = dict(experts=experts, experts_per_token=k, shared_experts=shared, moe_layers=n_moe,
-                     expert_params_b=n_moe * experts * _swiglu(eh, expert_i) / 1e9, moe_intermediate_size=expert_i)
+                     expert_params_b=_billions(n_moe * experts * _swiglu(eh, expert_i)), moe_intermediate_size=expert_i)
 
 
 def _layer_kinds(c: _Cfg, n: int, key: str = "layer_types") -> list[str] | None:
@@ -369,7 +368,11 @@ def _deepseek(c: _Cfg, arch: str) -> _Build:
         kinds = _layer_kinds(c, n, "indexer_types")
         own = n if kinds is None else sum(k == "full" for k in kinds)
         p.attn += own * _dsa_indexer(c, h)
-        b.attention.update(indexer_layers=own, indexer_bytes_per_token=d_i + d_i // 128 * 4)
+        # With an fp8 KV cache the sparse MLA kernels keep the latent as 512 fp8 values with one
+        # fp32 scale per 128 plus the RoPE part in bf16 (vLLM's fp8_ds_mla cache format).
+        r_kv, rope = c.int("kv_lora_rank"), c.int("qk_rope_head_dim")
+        b.attention.update(indexer_layers=own, indexer_bytes_per_token=d_i + d_i // 128 * 4,
+                           fp8_entry_bytes=r_kv + r_kv // 128 * 4 + rope * 2)
     first_dense = c.int("first_k_dense_replace", 0, minimum=0)
     if c.has("mlp_layer_types"):
         flags = [t == "sparse" for t in c.list("mlp_layer_types", n)[:n]]
@@ -407,7 +410,7 @@ def _deepseek_v4(c: _Cfg, arch: str) -> _Build:
         if r > 1:
             groups_by_ratio[r] = groups_by_ratio.get(r, 0) + 1
             p.attn += 2 * h * d  # the compressor's key/value and gate projections
-            if r == 4:
+            if r == 4:  # ratio-4 layers pick compressed rows with an indexer; ratio-128 ones read all (vLLM C4A/C128A)
                 p.attn += r_q * n_i * d_i + h * n_i + 2 * h * d_i  # indexer: query, weights, its compressor
     # One cached row: 448 fp8 NoPE values + 64 bf16 RoPE values + 7 scale bytes + 1 pad
     # (vLLM DeepseekV4MultiHeadLatentAttentionWrapper.head_bytes).
@@ -415,7 +418,8 @@ def _deepseek_v4(c: _Cfg, arch: str) -> _Build:
     b.attention = dict(kind="mla", heads=heads, kv_heads=c.int("num_key_value_heads", 1), qk_rope_head_dim=rope,
                        entry_bytes=entry, window_layers=n, window_tokens=c.int("sliding_window"),
                        compressed=[dict(layers=k, ratio=r, indexer=(r == 4)) for r, k in sorted(groups_by_ratio.items())],
-                       indexer_bytes_per_token=d_i + d_i // 128 * 4, kv_lora_rank=d - rope)
+                       indexer_bytes_per_token=d_i + d_i // 128 * 4,
+                       kv_lora_rank=d - rope)  # the 512-d row as MLA's latent + RoPE, for the attention FLOPs
     _add_moe(b, c, [True] * n, h=h, dense_i=expert_i, expert_i=expert_i, experts=c.int("n_routed_experts"),
              k=c.int("num_experts_per_tok"), shared_i=expert_i, shared=c.int("n_shared_experts", 0, minimum=0))
     b.max_context = c.int("max_position_embeddings")
@@ -519,7 +523,7 @@ def _nemotron_h(c: _Cfg, arch: str) -> _Build:
         kk = c.int("num_experts_per_tok")
         b.routed_active += n_e * kk * 2 * h * e_i
         b.moe = dict(experts=experts, experts_per_token=kk, shared_experts=c.int("n_shared_experts", 1),
-                     moe_layers=n_e, expert_params_b=n_e * experts * 2 * h * e_i / 1e9, moe_intermediate_size=e_i)
+                     moe_layers=n_e, expert_params_b=_billions(n_e * experts * 2 * h * e_i), moe_intermediate_size=e_i)
     ssm_bytes = 4 if str(c.get("mamba_ssm_cache_dtype", "bfloat16")) == "float32" else 2
     # vLLM mamba2_state_shape: conv (k−1)·(d_in + 2·g·N) at bf16, ssm heads·head_dim·N.
     state = (k - 1) * conv_dim * 2 + mh * md * state_n * ssm_bytes
@@ -882,7 +886,7 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
         model = Model(id=_slug(name), name=name, hf_repo=str(repo), params_b=_billions(total),
                       active_params_b=_billions(active), layers=build.layers, hidden_size=build.hidden,
                       intermediate_size=build.intermediate or (moe.moe_intermediate_size if moe else 1),
-                      vocab_size=build.vocab, tied_embeddings=build.tied, vision_params_b=_billions(p.vision),
+                      vocab_size=build.vocab, tie_word_embeddings=build.tied, vision_params_b=_billions(p.vision),
                       attention=att, moe=moe, max_context=build.max_context, native_precision=native.id,
                       variants=variants, notes=" ".join(notes), source=source, date=_today())
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
@@ -891,8 +895,9 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
 
 
 def _billions(count: float) -> float:
-    """Parameters in billions to 4 significant digits (0.02% at worst)."""
-    return float(f"{count / 1e9:.4g}")
+    """Parameters in billions: 0.01B steps from 10B up, 4 significant digits below (0.05% at worst)."""
+    b = count / 1e9
+    return round(b, 2) if b >= 10 else float(f"{b:.4g}")
 
 
 def _today() -> str:

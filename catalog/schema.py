@@ -97,6 +97,8 @@ class Accelerator(Sourced):
     interconnect_gbs: float = Field(gt=0, description="Per-accelerator scale-up bandwidth, GB/s, bidirectional.")
     max_per_node: int = Field(gt=0, le=1024)
     export_notes: str = ""
+    unpriced_reason: str = Field("", description="Why no bundled price list sells a server with it "
+                                 "(e.g. 'sold used only, no sourced price'); empty when one does.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Accelerator:
@@ -134,7 +136,7 @@ NIC_PROTOCOLS: tuple[str, ...] = ("infiniband", "roce", "ethernet")
 class Nic(Record):
     """Scale-out NICs of one node: `count` ports of `gbps` each (the backend network between nodes)."""
 
-    count: int = Field(gt=0, le=128, description="Ports per node (8 for a rail-optimised HGX node).")
+    count: int = Field(gt=0, le=100_000, description="Ports per node (8 for a rail-optimised HGX node).")
     gbps: int = Field(gt=0, le=3200, description="Speed of one port, Gb/s (400 for ConnectX-7 NDR).")
     protocol: NicProtocol = Field(description="infiniband, roce (RDMA over Ethernet switches) or ethernet.")
 
@@ -174,6 +176,8 @@ class Platform(Sourced):
                                               "rack with coolant distribution.")
     scale_up_domain: int | None = Field(None, gt=0, le=100_000, description="Accelerators joined by one scale-up "
                                         "mesh (NVLink/UB) for tensor and expert parallelism; default: one node's.")
+    racks_per_node: int | None = Field(None, gt=0, le=1000, description="Rack-scale systems: racks one node fills "
+                                       "(GB200 NVL72: 1; CloudMatrix 384: 16). Default: nodes share racks by rack units.")
 
     @field_validator("gpu_counts")
     @classmethod
@@ -249,6 +253,9 @@ class Attention(Record):
                                   "compressed); default: every layer that is not a linear layer.")
     entry_bytes: float | None = Field(None, gt=0, description="Bytes of one cached token per layer in the model's "
                                       "own fixed cache format, whatever the KV datatype (DeepSeek-V4: 584).")
+    fp8_entry_bytes: float | None = Field(None, gt=0, description="Bytes of one cached token per layer when the "
+                                          "KV cache is fp8 and the kernels store scales beside it (DeepSeek-V3.2's "
+                                          "fp8_ds_mla: 512 fp8 + 4 fp32 scales + 64 bf16 RoPE values = 656).")
     compressed: list[CompressedLayers] = Field(default_factory=list, description="Layers that also keep a "
                                                "compressed cache of the whole context.")
     indexer_layers: int = Field(0, ge=0, description="Layers whose sparse-attention indexer keeps a key for "
@@ -332,7 +339,8 @@ class Model(Sourced):
     intermediate_size: int = Field(gt=0, description="Hidden width of a dense layer's MLP (config.json "
                                    "intermediate_size); for all-MoE models the shared expert's or the expert's.")
     vocab_size: int = Field(gt=0)
-    tied_embeddings: bool = Field(False, description="The output head reuses the input embedding matrix.")
+    tie_word_embeddings: bool = Field(False, description="The output head reuses the input embedding matrix "
+                                      "(config.json tie_word_embeddings).")
     vision_params_b: float = Field(0.0, ge=0, description="Parameters of a vision encoder and projector, "
                                    "billions (included in params_b).")
     attention: Attention

@@ -11,13 +11,14 @@ than the engine runs at once, and no more than keep every user at or above
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 from . import sizing, speed
 from .deployment import Deployment
 from .problem import Workload
 
-__all__ = ["ReplicaCapacity", "replica_capacity"]
+__all__ = ["ReplicaCapacity", "replica_capacity", "capacity_memo"]
 
 
 @dataclass(frozen=True)
@@ -100,3 +101,33 @@ def replica_capacity(dep: Deployment, workload: Workload, fit: sizing.MemoryFit 
     return ReplicaCapacity(users=top, memory_users=memory_users, limit=limit, fit=fit, kv_needed_bytes=needed,
                            tokens_per_s_per_user=best.tokens_per_s_per_user,
                            output_tokens_per_s=best.output_tokens_per_s, ttft_s=best.ttft_s)
+
+
+def _identity(value: object) -> object:
+    """A catalog record by its kind and id (ids are unique within one catalog), else the value."""
+    ident = getattr(value, "id", None)
+    return (type(value).__name__, ident) if isinstance(ident, str) else value
+
+
+def capacity_memo(workload: Workload) -> Callable[[Deployment], ReplicaCapacity]:
+    """`replica_capacity(dep, workload)` remembered by the deployment's identity, for one catalog.
+
+    Thousands of node types in a large catalog share a few (accelerator, platform, count)
+    configurations, and the capacity depends on nothing else of the node type (not its price,
+    seller or stated power), so `prepare` sizes each configuration once. Records are keyed by
+    kind and id, which is exact only while every deployment comes from the same catalog: make
+    one memo per `prepare` call. A deployment with an unhashable field is sized every time.
+    """
+    memo: dict[tuple, ReplicaCapacity] = {}
+
+    def capacity(dep: Deployment) -> ReplicaCapacity:
+        try:
+            key = tuple(_identity(getattr(dep, f.name)) for f in fields(dep))
+            hash(key)
+        except TypeError:
+            return replica_capacity(dep, workload)
+        if key not in memo:
+            memo[key] = replica_capacity(dep, workload)
+        return memo[key]
+
+    return capacity

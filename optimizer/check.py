@@ -280,12 +280,16 @@ def _check_racks(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:
             limit = min(limit, rack.max_kw)
             if rack.cooling != plat.cooling:
                 out.append(f"{sku} is {plat.cooling}-cooled but racked in {rack.id} ({rack.cooling}-cooled)")
-        per_rack = min(units // plat.rack_units, int(limit * 1000 // watts)) if watts else units // plat.rack_units
+        spread = plat.racks_per_node or 1
+        if plat.racks_per_node:   # rack-scale: its own racks, an equal share of its draw in each
+            per_rack = 1 if watts <= limit * 1000 * spread and plat.rack_units <= units else 0
+        else:
+            per_rack = min(units // plat.rack_units, int(limit * 1000 // watts)) if watts else units // plat.rack_units
         if per_rack < 1:
             out.append(f"one {sku} ({watts / 1000:,.1f} kW, {plat.rack_units}U) fits no {limit:g} kW, {units}U rack")
-        elif r.racks * per_rack < n:
-            out.append(f"{n} × {sku} need {-(-n // per_rack)} racks at {per_rack} per rack ({limit:g} kW, {units}U); "
-                       f"the plan has {r.racks}")
+        elif r.racks * per_rack < n * spread:
+            out.append(f"{n} × {sku} need {-(-n * spread // per_rack)} racks at {per_rack} per rack ({limit:g} kW, "
+                       f"{units}U); the plan has {r.racks}")
         if r.nodes != n:
             out.append(f"racks of {sku} hold {r.nodes} nodes, the lines have {n}")
     racks = sum(r.racks for r in plan.racks)

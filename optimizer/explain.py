@@ -34,7 +34,8 @@ _EXPLAIN_OPTIONS = SolveOptions(time_limit_s=10.0)
 def _groups(limits: Limits) -> list[str]:
     groups = []
     for name, value in (("max_nodes", limits.max_nodes), ("budget", limits.budget),
-                        ("max_power", limits.max_power_w), ("max_skus", limits.max_skus)):
+                        ("max_power", limits.max_power_w), ("max_skus", limits.max_skus),
+                        ("max_racks", limits.max_racks)):
         if value is not None:
             groups.append(name)
     groups += [f"stock:{acc}" for acc in sorted(limits.stock)]
@@ -51,13 +52,19 @@ def _keep_only(limits: Limits, keep: set[str], demand: bool = True) -> Limits:
         budget=limits.budget if "budget" in keep else None,
         max_power_w=limits.max_power_w if "max_power" in keep else None,
         max_skus=limits.max_skus if "max_skus" in keep else None,
+        max_racks=limits.max_racks if "max_racks" in keep else None,
         stock={a: n for a, n in limits.stock.items() if f"stock:{a}" in keep},
         spare=limits.spare and "spare" in keep,
     )
 
 
+# The scale-out fabric and racks of the problem being explained (set by explain_infeasible), so that
+# every trial model prices and counts them as the solve did.
+_CLUSTER: dict[str, object] = {}
+
+
 def _feasible(units: Sequence[Unit], limits: Limits, offers: Offers | None) -> bool:
-    return PlanModel(units, limits, offers=offers).feasible(_EXPLAIN_OPTIONS) is not False
+    return PlanModel(units, limits, offers=offers, **_CLUSTER).feasible(_EXPLAIN_OPTIONS) is not False
 
 
 def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> str:
@@ -72,6 +79,8 @@ def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> st
         return f"max_power_w {c.max_power_w:,} W"
     if group == "max_skus":
         return f"max_skus {c.max_skus}"
+    if group == "max_racks":
+        return f"max_racks {c.max_racks}"
     if group.startswith("stock:"):
         acc = group.split(":", 1)[1]
         return f"stock of {acc} ({c.stock[acc]})"
@@ -83,10 +92,12 @@ def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> st
 def _smallest_value(group: str, units: Sequence[Unit], limits: Limits, others: set[str], scale: int,
                     currency: str, offers: Offers | None) -> str | None:
     """The least value of `group`'s limit that lets a plan exist with the `others` kept."""
-    term = {"budget": "cost", "max_nodes": "nodes", "max_power": "power"}.get(group)
+    term = {"budget": "cost", "max_nodes": "nodes", "max_power": "power", "max_racks": "racks"}.get(group)
     if group.startswith("stock:"):
         term = "gpus:" + group.split(":", 1)[1]
-    model = PlanModel(units, _keep_only(limits, others), offers=offers)
+    model = PlanModel(units, _keep_only(limits, others), offers=offers, **_CLUSTER)
+    if term == "racks" and "racks" not in model.coefs:
+        term = None
     if term is None:
         return None if model.feasible(_EXPLAIN_OPTIONS) is False else f"without {group}, a plan exists"
     sol = model.solve(((term, 1), ("cost", 1)), _EXPLAIN_OPTIONS)
@@ -99,6 +110,8 @@ def _smallest_value(group: str, units: Sequence[Unit], limits: Limits, others: s
         return f"max_nodes ≥ {value}"
     if term == "power":
         return f"max_power_w ≥ {value:,} W"
+    if term == "racks":
+        return f"max_racks ≥ {value}"
     return f"stock of {group.split(':', 1)[1]} ≥ {value}"
 
 
@@ -155,7 +168,7 @@ _OFFER_FILTERS = (("sellers", "constraints.sellers"), ("conditions", "constraint
 
 def _offer_filter_fixes(catalog: Catalog, problem: Problem) -> dict[str, str]:
     """For each offer filter the problem sets: the cheapest plan once that filter alone is dropped."""
-    from .solve import limits_for  # solve.py imports this module
+    from .limits import limits_for
     from .units import offer_model, prepare
 
     fixes = {}
@@ -175,13 +188,27 @@ def _offer_filter_fixes(catalog: Catalog, problem: Problem) -> dict[str, str]:
 
 
 def explain_infeasible(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits,
-                       offers: Offers | None = None) -> InfeasibleError:
-    """An InfeasibleError whose message and `explanation` say what conflicts, by how much."""
+                       offers: Offers | None = None, *, fabric=None, racks=None,
+                       needs: dict | None = None, same_sku: bool = False) -> InfeasibleError:
+    """An InfeasibleError whose message and `explanation` say what conflicts, by how much.
+
+    `fabric`, `racks` and `needs` (model.Fabric, model.Racks, fabric needs for pruning) make every
+    trial model buy the network and racks the solve bought."""
     if not candidates.units:
         return _no_unit_fits(catalog, problem, candidates)
+    _CLUSTER.clear()
+    _CLUSTER.update({k: v for k, v in (("fabric", fabric), ("racks", racks)) if v is not None})
+    try:
+        return _explain(catalog, problem, candidates, limits, offers, needs, same_sku)
+    finally:
+        _CLUSTER.clear()
+
+
+def _explain(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits, offers: Offers | None,
+             needs: dict | None, same_sku: bool) -> InfeasibleError:
     # Prune without the caps: a unit that breaks the budget alone must still count when the budget is relaxed.
-    uncapped = dataclasses.replace(limits, max_nodes=None, budget=None, max_power_w=None)
-    units = prune_dominated(candidates.units, uncapped, same_sku=offers is not None)
+    uncapped = dataclasses.replace(limits, max_nodes=None, budget=None, max_power_w=None, max_racks=None)
+    units = prune_dominated(candidates.units, uncapped, same_sku=same_sku or offers is not None, needs=needs)
     groups = _groups(limits) + (["max_sellers"] if offers is not None and offers.max_sellers else [])
     core = list(groups)
     for g in groups:
@@ -191,7 +218,7 @@ def explain_infeasible(catalog: Catalog, problem: Problem, candidates: Candidate
     currency, scale = candidates.currency, candidates.money_scale
     demand = limits.demand or 1
     best = PlanModel(units, _keep_only(limits, set(groups), demand=False), maximize_users=True,
-                     offers=offers).solve("users", _EXPLAIN_OPTIONS)
+                     offers=offers, **_CLUSTER).solve("users", _EXPLAIN_OPTIONS)
     max_users = best.values["users"] if best else 0
     unbounded = max_users >= 10**6
     fixes = {g: _smallest_value(g, units, limits, set(core) - {g}, scale, currency, _keep_offers(offers, set(core) - {g}))

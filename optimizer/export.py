@@ -9,7 +9,6 @@ assumptions and sources), one sheet per plan (or per seller), and an assumptions
 
 from __future__ import annotations
 
-import csv
 import io
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from catalog import Catalog
 from catalog.errors import InputError
 
+from .frames import csv_text
 from .plan import Plan, money_json
 from .problem import Problem
 from .render import md_table
@@ -26,6 +26,21 @@ __all__ = ["bom_rows", "export_bom", "EXPORT_FORMATS"]
 EXPORT_FORMATS = (".csv", ".md", ".xlsx")
 COLUMNS = ["plan", "seller", "item", "kind", "description", "quantity", "unit_price", "extended_price", "currency",
            "lead_time_weeks", "warranty_months", "condition", "offer", "source"]
+
+
+def _infrastructure_rows(plan: Plan) -> list[tuple[str, object]]:
+    """Summary rows for the network, the racks and the facility (their items are BOM rows too)."""
+    rows: list[tuple[str, object]] = []
+    for n in plan.network:
+        rows.append((f"  network {n.fabric}", f"{n.node_ports} node ports, {n.direct_links} direct cables, "
+                     + ", ".join(f"{c} × {i}" for i, c, _ in n.switches) + f"; {n.links} links, "
+                     f"{n.transceivers} transceivers; {float(n.cost):,.2f}" + ("" if n.priced else " (not priced)")))
+    for r in plan.racks:
+        rows.append((f"  racks {r.node_type}", f"{r.racks} × {r.rack} ({r.cooling}), fullest rack "
+                     f"{r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW; {float(r.cost):,.2f}"))
+    if plan.facility_power_w is not None:
+        rows.append(("  facility kW (IT maximum × PUE)", f"{plan.facility_power_w / 1000:,.1f} (PUE {plan.pue:g})"))
+    return rows
 
 
 def bom_rows(plan: Plan, label: str = "1") -> list[dict]:
@@ -54,12 +69,7 @@ def launch_rows(plan: Plan, label: str = "1") -> list[dict]:
 
 
 def _csv(plans: list[Plan]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for i, plan in enumerate(plans, 1):
-        w.writerows(bom_rows(plan, str(i)) + launch_rows(plan, str(i)))
-    return buf.getvalue()
+    return csv_text([row for i, plan in enumerate(plans, 1) for row in bom_rows(plan, str(i)) + launch_rows(plan, str(i))], list(COLUMNS))
 
 
 def _md(plans: list[Plan], problem: Problem) -> str:
@@ -77,11 +87,8 @@ def _md(plans: list[Plan], problem: Problem) -> str:
 
 
 def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: list[str]) -> bytes:
-    try:
-        from openpyxl import Workbook
-        from openpyxl.styles import Font
-    except ImportError:
-        raise InputError("--export *.xlsx needs openpyxl (pip install openpyxl); or export .csv / .md.") from None
+    from openpyxl import Workbook   # a dependency; imported only for an .xlsx export
+    from openpyxl.styles import Font
     wb = Workbook()
     summary = wb.active
     summary.title = "Summary"
@@ -102,6 +109,7 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: li
                  ("  cost", float(t.cost)), ("  power kW", t.power_w / 1000), ("  nodes", t.nodes),
                  ("  accelerators", t.gpus), ("  users served", t.users),
                  ("  tokens/s per user (slowest line)", plan.slowest_tokens_per_s_per_user or "")]
+        rows += _infrastructure_rows(plan)
         if plan.tco:
             rows += [("  TCO total", float(plan.tco.total)), ("  TCO energy", float(plan.tco.energy)),
                      ("  TCO years", plan.tco.years)]
@@ -132,7 +140,11 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: li
                   r.date])
     for eng in sorted({l.engine for p in plans for l in p.lines}):
         e = catalog.engines[eng]
-        a.append([f"engine {eng}", f"memory utilization {e.memory_utilization}, {e.memory_model}", e.source, e.date])
+        settings = sorted({tuple(sorted(l.engine_settings.items())) for p in plans for l in p.lines
+                           if l.engine == eng and l.engine_settings})
+        assumed = "; ".join(", ".join(f"{k} {v}" for k, v in s) for s in settings)
+        a.append([f"engine {eng}", f"{e.memory.defaults_version} memory rule ({e.memory_model})"
+                  + (f"; settings assumed: {assumed}" if assumed else ""), e.memory.source, e.date])
     for p in sorted({p for plan in plans for p in plan.purchases}, key=lambda p: p.offer):
         a.append([f"offer {p.offer}", f"{p.item} from {p.seller} at {money_json(p.unit_price)}", p.source, p.date])
     a.append(["sizing", "users per replica = largest concurrency the KV cache holds that keeps every user at the "

@@ -44,7 +44,7 @@ class, so a rail that fits max_k P_k fits one switch), and link price ℓ_f:
 Racks (optimizer/racks.py), per node type s with q_s nodes per rack (space and kW per rack), rack
 price c_s and hosting h_s over the TCO horizon:
     R_s ∈ ℤ≥0                  racks of node type s
-    racks     q_s·R_s ≥ Σ_{u of s} nodes_u·r_u
+    racks     q_s·R_s ≥ k_s·Σ_{u of s} nodes_u·r_u   (k_s racks per node of a rack-scale system, else 1)
     max racks Σ_s R_s ≤ Rmax
     terms     cost += Σ_s c_s·R_s,   tco += Σ_s (c_s + h_s)·R_s,   racks = Σ_s R_s
 Objectives (lexicographic; one weighted sum when it fits in 62 bits, else stages)
@@ -54,7 +54,7 @@ Objectives (lexicographic; one weighted sum when it fits in 62 bits, else stages
     users   max Σ users_u·r_u, then min cost, power (budget-capped search; demand N = 1:
             a plan must serve someone)
 
-Solver settings come from ../shared/SOLVER-NOTES.md and benchmarks/scaling.py:
+Solver settings are measured by benchmarks/scaling.py (against HiGHS on the same units):
 one worker with linearization level 2 proves these covering knapsacks by their LP
 bound in well under a second, and gives the same answer on every run.
 """
@@ -66,7 +66,6 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Protocol
 
 from catalog.errors import SolverTimeoutError
@@ -168,6 +167,7 @@ class RackGroup:
     per_rack: int
     price: int = 0
     hosting: int = 0
+    racks_per_node: int = 1
 
 
 @dataclass(frozen=True)
@@ -402,11 +402,11 @@ class PlanModel:
             members = [(uid, n) for uid, (k, n) in racks.units.items() if k == g.key and uid in self.replicas]
             if not members or g.per_rack <= 0:
                 continue
-            top = -(-sum(n * self.bounds[uid] for uid, n in members) // g.per_rack)
+            top = -(-g.racks_per_node * sum(n * self.bounds[uid] for uid, n in members) // g.per_rack)
             key = f"racks:{g.key}"
             r = self.model.new_int_var(0, top, f"racks[{g.key}]")
             self.vars[key], self.bounds[key] = r, top
-            self.model.add(g.per_rack * r >= sum(n * self.replicas[uid] for uid, n in members))
+            self.model.add(g.per_rack * r >= g.racks_per_node * sum(n * self.replicas[uid] for uid, n in members))
             self.coefs["cost"][key] = g.price
             self.coefs["racks"][key] = 1
 
@@ -595,8 +595,8 @@ class PlanModel:
         for f, value in known.items():
             other = self.coefs[f]
             if value >= 0 and coefs and all(other.get(k, 0) > 0 for k in coefs):
-                ratio = max(Fraction(abs(c), other[k]) for k, c in coefs.items())
-                best = min(best, math.floor(value * ratio))
+                # floor is monotone, so max_k ⌊value·c_k/f_k⌋ = ⌊value · max_k c_k/f_k⌋ (integers only)
+                best = min(best, max(value * abs(c) // other[k] for k, c in coefs.items()))
         return best
 
     def _single_unit_bound(self, term: str) -> int | None:
@@ -620,7 +620,7 @@ class PlanModel:
                 g = groups[rack_key[0]]
                 if g.per_rack <= 0:
                     continue
-                n_racks = -(-rack_key[1] * r // g.per_rack)
+                n_racks = -(-g.racks_per_node * rack_key[1] * r // g.per_rack)
                 cost = self.coefs["cost"].get(u.id, 0) * r + g.price * n_racks
                 if (lim.max_racks is not None and n_racks > lim.max_racks) or \
                         (lim.budget is not None and cost > lim.budget):

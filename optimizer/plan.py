@@ -1,6 +1,6 @@
 """A plan: what to buy, how it is deployed, whom it serves, and how sure we are.
 
-The JSON shape (DESIGN.md, "CLI and JSON contracts") is `Plan.to_json()`:
+The JSON shape (what `--format json` prints; scripts rely on it) is `Plan.to_json()`:
 `status`, `objective`, `plan.lines[]`, `plan.totals`, `solver`, and notes on
 what the price list could not sell. Money is exact (`Fraction`) inside the
 library and rounded to cents only when rendered.
@@ -8,12 +8,17 @@ library and rounded to cents only when rendered.
 
 from __future__ import annotations
 
+import datetime
 from fractions import Fraction
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["PlanLine", "NetworkLine", "RackLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json"]
+__all__ = ["PlanLine", "NetworkLine", "RackLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json",
+           "stale_price_notes", "STALE_PRICE_MONTHS"]
+
+# A price older than this, measured from the plan's purchase date, gets a warning in the plan.
+STALE_PRICE_MONTHS = 12
 
 
 def money_json(value: Fraction | float | int) -> int | float:
@@ -178,11 +183,12 @@ class RackLine(_Record):
     node_power_w: int
     limit_kw: float = Field(description="The kW one rack may take (constraints.max_rack_kw or max_liquid_rack_kw).")
     cost: Fraction
+    racks_per_node: int = Field(1, description="Racks one node fills (rack-scale systems such as CloudMatrix 384).")
 
     @property
     def fullest_rack_kw(self) -> float:
-        """Load of the fullest rack, kW (maximum draw of the nodes in it)."""
-        return min(self.nodes, self.nodes_per_rack) * self.node_power_w / 1000
+        """Load of the fullest rack, kW (maximum draw of the nodes in it, or a rack-scale node's share)."""
+        return min(self.nodes, self.nodes_per_rack) * self.node_power_w / self.racks_per_node / 1000
 
     def to_json(self) -> dict[str, Any]:
         return {"node_type": self.node_type, "rack": self.rack, "cooling": self.cooling, "racks": self.racks,
@@ -205,7 +211,8 @@ class Purchase(_Record):
     lead_time_weeks: float | None = None
     offer: str = Field(description="The offer's key: <price list>#<position>.")
     source: str = ""
-    date: str = ""
+    date: str = Field("", description="The offer's price_date: when the price was quoted (YYYY[-MM[-DD]]).")
+    estimate: bool = Field(False, description="The price is a market estimate, not a seller's quote.")
 
     @property
     def extended(self) -> Fraction:
@@ -216,7 +223,35 @@ class Purchase(_Record):
                 "quantity": self.quantity, "unit_price": money_json(self.unit_price),
                 "extended_price": money_json(self.extended), "condition": self.condition,
                 "warranty_months": self.warranty_months, "lead_time_weeks": self.lead_time_weeks,
-                "offer": self.offer, "source": self.source, "date": self.date}
+                "offer": self.offer, "source": self.source, "date": self.date, "price_date": self.date,
+                "estimate": self.estimate}
+
+
+def _months(date_text: str) -> int:
+    """Months since year 0 of a YYYY[-MM[-DD]] date; a shorter date is its period's start (as offers.py reads it)."""
+    parts = date_text.split("-")
+    return int(parts[0]) * 12 + (int(parts[1]) - 1 if len(parts) > 1 else 0)
+
+
+def stale_price_notes(purchases: tuple[Purchase, ...] | list[Purchase], as_of: str | None,
+                      today: datetime.date | None = None) -> list[str]:
+    """One warning per purchase whose price is more than STALE_PRICE_MONTHS older than the purchase date.
+
+    The purchase date is `as_of` (the problem's constraints.as_of) or else `today`. Ages are whole calendar
+    months between the two dates' months (a '2025' price counts from January 2025), so a price of 2025-10
+    is 13 months old on 2026-11-30. Returns human-readable notes; nothing when every price is recent.
+    """
+    reference = as_of or (today or datetime.date.today()).isoformat()
+    notes = []
+    for p in purchases:
+        if not p.date:
+            continue
+        age = _months(reference) - _months(p.date)
+        if age > STALE_PRICE_MONTHS:
+            notes.append(f"price of {p.item} from {p.seller} is dated {p.date}, {age} months before "
+                         f"{'constraints.as_of ' if as_of else 'today, '}{reference}: older than "
+                         f"{STALE_PRICE_MONTHS} months, ask for a current quote")
+    return notes
 
 
 class TcoBreakdown(_Record):
@@ -285,6 +320,12 @@ class Plan(_Record):
     def slowest_tokens_per_s_per_user(self) -> float | None:
         """The decode speed every user gets at least: that of the slowest line."""
         return min((l.tokens_per_s_per_user for l in self.lines if l.tokens_per_s_per_user is not None), default=None)
+
+    def to_frame(self):
+        """One row per plan line as a pandas DataFrame (see optimizer/frames.py for the columns)."""
+        from .frames import plan_frame
+
+        return plan_frame(self)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -187,7 +187,8 @@ class Problem(_Record):
                                             "max_model_len, eager); unset = each engine's default.")
     workload: Workload
     constraints: Constraints = Field(default_factory=Constraints)
-    prices: str | list[str] = Field("street-usd-2025", description="Price list id, or several whose offers compete.")
+    prices: str | list[str] = Field("street-usd-2026", description="Price list id, or several whose offers compete "
+                                    "(default: the newest bundled street prices, street-usd-2026).")
     network_prices: str | list[str] | None = Field(None, description="Price lists of the scale-out network "
                                                    "(switches, cables, transceivers) and racks; default "
                                                    "network-usd-2026 where the catalog has it; [] leaves them unpriced.")

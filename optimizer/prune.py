@@ -79,17 +79,61 @@ def prune_dominated(units: Sequence[U], limits: Limits, *, same_sku: bool = Fals
     kept: list[U] = []
     for group in groups.values():
         ordered = sorted(group, key=lambda u: (u.cost, u.power_w, u.nodes, -u.users, getattr(u, "tie_key", u.id)))
-        front: list[U] = []
-        for u in ordered:
-            if not any(dominates(v, u, limits, needs=needs) for v in front):
-                front.append(u)
-        kept += front
+        kept += _front(ordered, limits, needs) if len(ordered) >= _VECTOR_MIN_UNITS else \
+            _front_loop(ordered, limits, needs)
     if limits.max_skus is not None and not same_sku and len(kept) <= _SKU_PRUNE_MAX_UNITS:
         kept = _prune_dominated_skus(kept, limits, needs or {})
     return sorted(kept, key=lambda u: u.id)
 
 
 _SKU_PRUNE_MAX_UNITS = 6000  # the pairwise matrix below is units² booleans
+_VECTOR_MIN_UNITS = 64       # smaller groups: the plain loop is faster than numpy's call overhead
+_BLOCK = 256                 # units compared at once in _front
+
+
+def _front_loop(ordered: list[U], limits: Limits, needs: Mapping[str, Need] | None) -> list[U]:
+    """The units of `ordered` (sorted so that a dominating unit comes first) no earlier kept unit dominates."""
+    front: list[U] = []
+    for u in ordered:
+        if not any(dominates(v, u, limits, needs=needs) for v in front):
+            front.append(u)
+    return front
+
+
+def _better_columns(units: Sequence[U], limits: Limits, needs: Mapping[str, Need]):
+    """units × criteria, larger is better in every column, so that v dominates u exactly when v's row
+    is ≥ u's in every column (`dominates` without same_sku): users, −cost, −power, −nodes, −accelerators
+    of each stock-limited kind, and per fabric class −(in the class), −ports, −nodes on switches, −cables."""
+    import numpy as np  # comes with pandas and ortools; only the solver path gets here
+
+    cols = [[u.users for u in units], [-u.cost for u in units], [-u.power_w for u in units],
+            [-u.nodes for u in units]]
+    cols += [[-(u.gpus if u.accelerator_id == acc else 0) for u in units] for acc in limits.stock]
+    for key in sorted({n[0] for n in needs.values()}):
+        of = [needs.get(u.id) if needs.get(u.id) is not None and needs[u.id][0] == key else None for u in units]
+        cols.append([-1 if n is not None else 0 for n in of])
+        cols += [[-(n[i] if n is not None else 0) for n in of] for i in (1, 2, 3)]
+    return np.array(cols, dtype=np.int64).T
+
+
+def _front(ordered: list[U], limits: Limits, needs: Mapping[str, Need] | None) -> list[U]:
+    """`_front_loop` in blocks with numpy. A unit is dropped when an earlier unit dominates it: by
+    transitivity that is the same as an earlier kept unit, so each block is compared with the kept
+    units so far and, in order, with itself."""
+    import numpy as np
+
+    rows = _better_columns(ordered, limits, needs or {})
+    kept = np.zeros(len(ordered), dtype=bool)
+    front = rows[:0]
+    for start in range(0, len(ordered), _BLOCK):
+        block = rows[start:start + _BLOCK]
+        by_front = np.all(front[:, None, :] >= block[None, :, :], axis=2).any(axis=0)
+        within = np.all(block[:, None, :] >= block[None, :, :], axis=2)   # [v, u]: v dominates u
+        within &= np.tri(len(block), k=-1, dtype=bool).T                  # only earlier v (v < u)
+        keep = ~(by_front | within.any(axis=0))
+        kept[start:start + len(block)] = keep
+        front = np.concatenate([front, block[keep]])
+    return [u for u, k in zip(ordered, kept) if k]
 
 
 def _prune_dominated_skus(units: list[U], limits: Limits, needs: Mapping[str, Need]) -> list[U]:

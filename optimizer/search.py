@@ -63,7 +63,8 @@ def _prune_within(units: Sequence[Unit], prep: Prepared, level: str) -> list[Uni
     kept: list[Unit] = []
     for group_units in by_group.values():
         # With offers modelled, node types compete for scarce offers: only a unit of the same node type may replace one.
-        kept += prune_dominated(group_units, prep.limits, same_sku=level == "sku" or prep.offers is not None,
+        kept += prune_dominated(group_units, prep.limits,
+                                same_sku=level == "sku" or prep.offers is not None or prep.rack_sensitive,
                                 needs=prep.prune_needs)
     return sorted(kept, key=lambda u: u.id)
 
@@ -144,7 +145,8 @@ def per_vendor(catalog: Catalog, problem: Problem, options: SolveOptions = Solve
             vendor_problem = with_overrides(problem, {("constraints", "vendors"): ("--per-vendor", [vendor])})
             plans.append(_checked(catalog, replace(prep, units=units), solution, problem.objective, vendor_problem))
     if not plans:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers,
+                                 **prep.explain_args)
     return sorted(plans, key=lambda p: _rank(p, problem.objective))
 
 
@@ -165,7 +167,8 @@ def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power"
     plans = [_checked(catalog, prep, solution, "cost").model_copy(update={"objective": f"{x}/{y}"})
              for solution in pareto_front(model, x, y, max_points, options)]
     if not plans:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers,
+                                 **prep.explain_args)
     return plans
 
 
@@ -185,7 +188,8 @@ def per_seller(catalog: Catalog, problem: Problem, options: SolveOptions = Solve
             continue
     if not found:
         prep = prepare_problem(catalog, problem)
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers,
+                                 **prep.explain_args)
     return sorted(found, key=lambda sp: (*_rank(sp[1], problem.objective), sp[0]))
 
 
@@ -249,8 +253,8 @@ def _solve_chunk(catalog: Catalog, problem: Problem, kind: str, values: list[flo
             out.append(SweepPoint(v, None, {"summary": str(exc)}))
             continue
         if solution is None:
-            out.append(SweepPoint(v, None, explain_infeasible(catalog, point, p.candidates, p.limits, p.offers)
-                                  .explanation))
+            out.append(SweepPoint(v, None, explain_infeasible(catalog, point, p.candidates, p.limits, p.offers,
+                                                                   **p.explain_args).explanation))
             continue
         hint = solution.replicas
         out.append(SweepPoint(v, _checked(catalog, p, solution, point.objective, point), None))

@@ -18,39 +18,19 @@ from catalog import Catalog
 from .check import assert_plan_ok
 from .explain import explain_infeasible
 from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices
+from .limits import limits_for
 from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
 from .racks import RackKind, rack_kinds
 from .offers import PricedOffer
 from .launch import launch_commands
-from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown
+from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown, stale_price_notes
 from .problem import Problem
 from .prune import prune_dominated
-from .scaling import exact, money_from_int, money_to_int
+from .scaling import money_from_int, money_to_int
 from .tco import TcoRates, tco_rates
 from .units import Candidates, Unit, offer_model, prepare
 
 __all__ = ["optimize", "limits_for", "plan_from_solution", "Prepared", "prepare_problem", "plan_tco"]
-
-
-def limits_for(problem: Problem, scale: int) -> Limits:
-    """The problem's limits as solver integers (caps floored, so rounding never lets a plan through)."""
-    c, w = problem.constraints, problem.workload
-    power_cap = c.max_power_w
-    if c.max_site_kw is not None:  # the facility draws the IT equipment's maximum × PUE
-        site_cap = math.floor(exact(c.max_site_kw) * 1000 / exact(problem.tco.pue))
-        power_cap = site_cap if power_cap is None else min(power_cap, site_cap)
-    # Maximizing users still needs at least one user served: an empty plan is no answer.
-    demand = 1 if problem.objective == "users" else (w.concurrent_users if w.concurrent_users is not None else 1)
-    return Limits(
-        demand=demand,
-        max_nodes=c.max_nodes,
-        budget=None if c.budget is None else money_to_int(exact(c.budget), scale, rounding="floor"),
-        max_power_w=power_cap,
-        stock=dict(c.stock),
-        max_skus=c.max_skus,
-        spare=c.spare_nodes > 0,
-        max_racks=c.max_racks,
-    )
 
 
 @dataclass(frozen=True)
@@ -69,6 +49,15 @@ class Prepared:
     fabric_prices: dict[str, FabricPrices] = field(default_factory=dict)
     racks: Racks | None = None                           # racks per node type
     rack_kinds: dict[str, RackKind] = field(default_factory=dict)
+
+    @property
+    def explain_args(self) -> dict:
+        """What explain_infeasible needs to price and count the network and racks as the solve did."""
+        return {"fabric": self.fabric, "racks": self.racks, "needs": self.prune_needs, "same_sku": self.rack_sensitive}
+
+    @property
+    def rack_sensitive(self) -> bool:
+        return _rack_sensitive(self.racks, self.limits)
 
     @property
     def prune_needs(self) -> dict[str, tuple[str, int, int, int]]:
@@ -96,22 +85,28 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
     fabric = fabric_model(needs, prices, candidates.money_scale)
     prune_needs = {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in needs.items()}
-    # With offers modelled, two node types may compete for the same scarce offer: prune within a node type only.
-    same_sku = same_sku or offers is not None
-    units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
-        else list(candidates.units)
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
-    racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack,
+    racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack, racks_per_node=kind.racks_per_node,
                                          price=money_to_int(kind.price, scale, rounding="ceil"),
                                          hosting=money_to_int(rates.hosting(0, 1), scale, rounding="ceil") if rates else 0)
                                for k, kind in sorted(kinds.items()) if kind.per_rack > 0),
                   units={u.id: (u.sku, u.nodes) for u in candidates.units})
+    # With offers modelled, two node types may compete for the same scarce offer; with racks that cost or
+    # count, moving nodes to another node type's racks can add a rack (rounding up): prune within a node type.
+    same_sku = same_sku or offers is not None or _rack_sensitive(racks, limits)
+    units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
+        else list(candidates.units)
     tco = {u.id: money_to_int(rates.energy(u.power_w, _typical(u)) + rates.hosting(u.nodes), scale, rounding="ceil")
            for u in candidates.units} if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
                     offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
                     rack_kinds=kinds)
+
+
+def _rack_sensitive(racks: Racks | None, limits: Limits) -> bool:
+    """Racks take part in the objective or the limits (a price, a hosting rate, or max_racks)."""
+    return racks is not None and (limits.max_racks is not None or any(g.price or g.hosting for g in racks.groups))
 
 
 def _typical(u: Unit) -> int | None:
@@ -198,16 +193,16 @@ def _racks(prep: Prepared, solution: Solution, lines: list[PlanLine]) -> tuple[l
     out, buys = [], []
     for sku, n in sorted(nodes.items()):
         kind = prep.rack_kinds[sku]
-        count = solution.racks.get(sku, -(-n // kind.per_rack))
+        count = solution.racks.get(sku, -(-n * kind.racks_per_node // kind.per_rack))
         out.append(RackLine(node_type=sku, rack=kind.rack.id, cooling=kind.rack.cooling, racks=count, nodes=n,
                             nodes_per_rack=kind.per_rack, node_power_w=kind.node_power_w, limit_kw=kind.limit_kw,
-                            cost=kind.price * count))
+                            cost=kind.price * count, racks_per_node=kind.racks_per_node))
         if kind.offer is not None and count:
             o = kind.offer
             buys.append(Purchase(item=kind.rack.id, kind="rack", description=kind.rack.name, seller=o.seller,
                                  quantity=count, unit_price=o.price, condition=o.offer.condition,
                                  warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                                 offer=o.key, source=o.offer.source, date=o.offer.price_date))
+                                 offer=o.key, source=o.offer.source, date=o.offer.price_date, estimate=o.offer.estimate))
     return out, tuple(buys)
 
 
@@ -231,7 +226,7 @@ def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tup
             buys.append(Purchase(item=p.item.id, kind=p.item.kind, description=p.item.name, seller=o.seller,
                                  quantity=n, unit_price=o.price, condition=o.offer.condition,
                                  warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                                 offer=o.key, source=o.offer.source, date=o.offer.price_date))
+                                 offer=o.key, source=o.offer.source, date=o.offer.price_date, estimate=o.offer.estimate))
     return lines, tuple(buys)
 
 
@@ -292,7 +287,8 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     purchases = tuple(Purchase(item=o.item, kind=names[o.item][0], description=names[o.item][1], seller=o.seller,
                                quantity=q, unit_price=o.price, condition=o.offer.condition,
                                warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                               offer=o.key, source=o.offer.source, date=o.offer.price_date) for o, q in bought)
+                               offer=o.key, source=o.offer.source, date=o.offer.price_date,
+                               estimate=o.offer.estimate) for o, q in bought)
     notes = []
     problem = prep.problem
     if problem.workload.kv_reserve_gb is not None:
@@ -317,6 +313,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     if network and all(n.priced for n in network):
         notes.append("network: the scale-out fabric of multi-node replicas is bought; front-end and management "
                      "Ethernet are not")
+    notes += stale_price_notes(purchases, problem.constraints.as_of)
     rates = tuple(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in c.rates_used)
     bound = None
     if solution.bound is not None:
@@ -342,6 +339,7 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
                            tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers, fabric=prep.fabric,
                            racks=prep.racks)
     if solution is None:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
+        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers,
+                                 **prep.explain_args)
     plan = plan_from_solution(prep, solution, problem.objective)
     return assert_plan_ok(plan, catalog, problem)

@@ -240,6 +240,7 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
     units: list[Unit] = []
     filtered: dict[str, str] = {}
     near: dict[str, NearMiss] = {}
+    searched: dict[tuple, tuple] = {}
     for node in types:
         acc = node.accelerator
         reason = _filter_reason(problem, acc)
@@ -255,7 +256,13 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
                 if not sizing.engine_runs(engine, acc, variant):
                     continue
                 for k in range(1, max_k + 1):
-                    best, miss = _best_layout(model, variant, engine, node, k, problem)
+                    # Node types that differ only in price share their sizing (a large catalog has thousands).
+                    key = (acc.id, node.platform.id, node.count, variant.id, engine.id, k)
+                    if key not in searched:
+                        searched[key] = _best_layout(model, variant, engine, node, k, problem)
+                    best, miss = searched[key]
+                    if miss is not None and miss.node is not node:
+                        miss = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=miss.capacity)
                     if best is None:
                         if miss is not None and (node.id not in near or miss.closeness > near[node.id].closeness):
                             near[node.id] = miss

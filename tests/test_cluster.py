@@ -299,3 +299,151 @@ def test_the_checker_catches_too_few_racks_and_a_missing_fabric(catalog):
     two = optimize(catalog, problem)
     bare = two.model_copy(update={"network": ()})
     assert any("infiniband-400 fabric" in v and "buys none" in v for v in check_plan(bare, catalog, problem))
+
+
+# -- bill of materials ------------------------------------------------------------------------
+@pytest.mark.parametrize("path", PROBLEMS, ids=[p.stem for p in PROBLEMS])
+def test_every_multi_node_plan_buys_its_fabric_and_the_bom_adds_up(path, catalog):
+    from optimizer.export import bom_rows
+
+    problem = load_problem(path)
+    plan = optimize(catalog, problem)
+    if any(l.nodes_per_replica > 1 for l in plan.lines):
+        kinds = {p.kind for p in plan.purchases}
+        assert plan.network and all(n.priced for n in plan.network)
+        assert "cable" in kinds, "every link of the fabric is a cable in the BOM"
+    assert {r.node_type for r in plan.racks} == {l.system or f"{l.platform}+{l.gpus_per_node}x{l.accelerator}"
+                                                 for l in plan.lines}
+    rows = bom_rows(plan)
+    total = rows[-1]
+    from fractions import Fraction
+    assert sum(Fraction(str(r["extended_price"])) for r in rows[:-1]) == Fraction(str(total["extended_price"]))
+    assert all(r["source"] for r in rows[:-1])
+
+
+def test_the_workbook_summary_lists_network_racks_and_facility(tmp_path, catalog):
+    import openpyxl
+
+    from optimizer.export import export_bom
+
+    path = next(p for p in PROBLEMS if p.stem == "deepseek-r1-seed-nvidia")
+    problem = load_problem(path)
+    plan = optimize(catalog, problem)
+    import io
+
+    content = export_bom(str(tmp_path / "bom.xlsx"), [plan], problem, catalog)
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    labels = [row[0].value for row in book.worksheets[0].iter_rows() if row[0].value]
+    assert "  network infiniband-400" in labels and any(str(l).startswith("  racks ") for l in labels)
+    assert "  facility kW (IT maximum × PUE)" in labels
+
+
+def test_an_explanation_prices_the_fabric_too(catalog):
+    """Two 8×H20 nodes cost 2,200,000 CNY plus 8 × 1,320 USD of InfiniBand cabling; a budget of 2,210,000
+    holds the nodes but not the cabling, and the smallest budget named must include it."""
+    from optimizer import with_overrides
+
+    path = next(p for p in PROBLEMS if p.stem == "deepseek-r1-seed-nvidia")
+    problem = with_overrides(load_problem(path), {("constraints", "budget"): ("--budget", 2_210_000)})
+    with pytest.raises(InfeasibleError) as err:
+        optimize(catalog, problem)
+    fix = err.value.explanation["relaxations"]["budget"]
+    named = int(fix.split("≥")[1].split("CNY")[0].replace(",", ""))
+    exact = 2_200_000 + 8 * 1320 * _usd_cny(catalog)
+    assert exact <= named <= exact + 8   # solver money rounds each link's price up to a whole yuan
+
+
+def test_cli_class_flag_and_network_section(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    import cli
+
+    args = ["solve", "--model", "llama-3.1-70b", "--users", "50", "--precision", "bf16", "--accelerator", "rtx-5090",
+            "--format", "json"]
+    refused = CliRunner().invoke(cli.main, args)
+    assert refused.exit_code == 1
+    allowed = CliRunner().invoke(cli.main, [*args, "--class", "consumer", "--class", "datacenter"])
+    assert allowed.exit_code == 0, allowed.output
+    data = json.loads(allowed.output)
+    assert any("consumer-class" in n for n in data["notes"])
+    assert data["plan"]["racks"] and data["plan"]["facility"]["pue"] == 1.4
+
+
+def test_catalog_lists_network_items_and_racks():
+    import json
+
+    from click.testing import CliRunner
+
+    import cli
+
+    result = CliRunner().invoke(cli.main, ["catalog", "network", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in json.loads(result.output)}
+    assert rows["ib-switch-ndr-64p"]["ports"] == 64 and rows["ib-switch-ndr-64p"]["protocol"] == "infiniband"
+    assert rows["rack-48u-liquid"]["kind"] == "rack"
+
+
+# -- the fabric and rack variables against brute force ------------------------------------------
+def _brute_force_cost(units, fabric_need, sw_ports, sw_price, link_price, rack_of, demand, max_racks):
+    """Cheapest plan by enumeration, fabric and racks priced by the formulas of optimizer/fabric.py and
+    optimizer/racks.py written out again: one tier while the switched nodes fit one switch
+    (⌈T/P⌉ switches), else two tiers (T uplinks, ⌈3T/P⌉ switches, at most P²/2 nodes); links =
+    T + uplinks + direct cables; racks ⌈k·nodes/q⌉ per node type at its price."""
+    import itertools
+
+    best = None
+    ranges = [range(0, -(-demand // u.users) + 1) for u in units]
+    for counts in itertools.product(*ranges):
+        if sum(u.users * r for u, r in zip(units, counts)) < demand:
+            continue
+        cost = sum(u.cost * r for u, r in zip(units, counts))
+        ports = sum(fabric_need.get(u.id, (0, 0, 0))[0] * r for u, r in zip(units, counts))
+        nodes = sum(fabric_need.get(u.id, (0, 0, 0))[1] * r for u, r in zip(units, counts))
+        direct = sum(fabric_need.get(u.id, (0, 0, 0))[2] * r for u, r in zip(units, counts))
+        if ports and nodes > sw_ports * sw_ports // 2:
+            continue
+        uplinks = ports if nodes > sw_ports else 0
+        cost += sw_price * -(-(ports + 2 * uplinks) // sw_ports) + link_price * (ports + uplinks + direct)
+        racks = 0
+        for sku, (per_rack, per_node, price) in rack_of.items():
+            n = sum(u.nodes * r for u, r in zip(units, counts) if u.sku == sku)
+            k = -(-per_node * n // per_rack)
+            racks += k
+            cost += price * k
+        if max_racks is not None and racks > max_racks:
+            continue
+        best = cost if best is None else min(best, cost)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fabric_and_racks_match_brute_force(seed):
+    import random
+
+    from optimizer.model import Fabric, FabricClass, FabricSwitch, Limits, RackGroup, Racks, solve_units
+    from tests.synthetic import FakeUnit
+
+    rng = random.Random(seed)
+    units, need = [], {}
+    for i in range(3):
+        nodes = rng.choice([1, 2, 3])
+        u = FakeUnit(f"u{i}", users=rng.randint(5, 30), cost=rng.randint(50, 150) * nodes, power_w=100 * nodes,
+                     nodes=nodes, gpus=8 * nodes, accelerator_id="a", sku=f"s{i % 2}")
+        units.append(u)
+        if nodes > 1:
+            nics = rng.choice([1, 2, 4])
+            need[u.id] = (0, 0, nics) if nodes == 2 and rng.random() < 0.4 else (nodes * nics, nodes, 0)
+    sw_ports, sw_price, link_price = rng.choice([4, 8, 16]), rng.randint(5, 40), rng.randint(0, 5)
+    rack_of = {s: (rng.choice([1, 2, 3]), 1, rng.randint(0, 30)) for s in ("s0", "s1")}
+    demand = rng.randint(20, 70)
+    max_racks = rng.choice([None, None, 6])
+    fabric = Fabric(classes=(FabricClass("f", (FabricSwitch("sw", sw_ports, sw_price),), link_price),),
+                    switched={u: ("f", p, n) for u, (p, n, d) in need.items() if p},
+                    direct={u: ("f", d) for u, (p, n, d) in need.items() if d})
+    racks = Racks(groups=tuple(RackGroup(s, per_rack=q, price=c) for s, (q, _, c) in rack_of.items()),
+                  units={u.id: (u.sku, u.nodes) for u in units})
+    sol = solve_units(units, Limits(demand=demand, max_racks=max_racks), "cost", fabric=fabric, racks=racks)
+    expected = _brute_force_cost(units, need, sw_ports, sw_price, link_price, rack_of, demand, max_racks)
+    assert (sol.values["cost"] if sol else None) == expected

@@ -215,3 +215,33 @@ def test_weights_per_rank_shard_as_the_engines_shard_them():
     # ... and over 2 stages: half the dense layers, one of embedding/head, experts / 16.
     assert sizing.weights_per_rank(parts, sizing.Layout(tp=1, dp=8, pp=2)) == \
         pytest.approx(5e9 + 1e9 + 80e9 / 16)
+
+
+def test_sglang_pool_is_the_static_fraction_less_weights_and_pre_load_memory(cat):
+    # https://github.com/vllm-project/vllm/issues/21348 (SGLang, Qwen3-235B-A22B-FP8, 4 × H100, --tp 4
+    # --mem-fraction-static 0.93): 'KV Cache is allocated. #tokens: 367404'. SGLang model_runner.py
+    # profile_max_num_token: rest = free after loading − total × (1 − fraction), i.e. fraction × total − weights −
+    # what was in use before loading (2.1 GiB with TP peers).
+    fit = _fit(cat, "qwen3-235b-a22b", "fp8", "h100-sxm", 4, "sglang", memory_utilization=0.93)
+    embed = 2 * 151936 * 4096
+    weights = ((235e9 - embed) * 1 + embed * 2) / 4       # fp8 body, bf16 embedding/head, split 4 ways
+    kv = 0.93 * 79.18 * GIB - weights - 2.1 * GIB
+    assert fit.kv_budget_per_gpu == pytest.approx(kv)
+    cell = 94 * 1 * 128 * 2 * 2                            # 94 layers × 1 KV head per rank × 128 × (K, V) × 2 B
+    assert fit.kv_capacity_tokens == int(kv // cell)
+    assert abs(fit.kv_capacity_tokens / 367_404 - 1) < 0.02
+
+
+def test_problem_file_engine_settings_and_flags_override_them(tmp_path):
+    from optimizer.problem import load_problem, with_overrides
+
+    path = tmp_path / "p.yaml"
+    path.write_text("model: llama-3.1-8b\nengine_settings:\n  memory_utilization: 0.8\n  max_model_len: 8192\n"
+                    "workload:\n  concurrent_users: 10\n")
+    prob = load_problem(path)
+    assert (prob.engine_settings.memory_utilization, prob.engine_settings.max_model_len) == (0.8, 8192)
+    assert not prob.engine_settings.eager and prob.engine_settings.max_batch is None
+    over = with_overrides(prob, {("engine_settings", "max_model_len"): ("--max-model-len", 4096),
+                                 ("engine_settings", "eager"): ("--eager", True)})
+    assert (over.engine_settings.memory_utilization, over.engine_settings.max_model_len) == (0.8, 4096)
+    assert over.engine_settings.eager and over.where("engine_settings", "max_model_len") == "--max-model-len"
