@@ -98,100 +98,87 @@ def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, s
     return [base(port=PORT)]
 
 
+def _flags(*pairs: tuple[object, str]) -> list[str]:
+    """The flags whose condition holds, in order."""
+    return [text for condition, text in pairs if condition]
+
+
+def _common(s: LaunchSettings, lay: Layout, engine: str) -> dict[str, object]:
+    kv = KV_FLAGS[engine].get(s.kv_dtype)
+    per_group = max(1, s.max_running // lay.dp) if s.max_running else None
+    return {"kv": kv, "per_group": per_group,
+            "fraction": None if s.memory_fraction is None else _fmt(s.memory_fraction)}
+
+
 def _vllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
           redundant: int = 0, experts: int | None = None):
-    args = [f"vllm serve {repo}", f"--tensor-parallel-size {lay.tp}"]
-    if lay.pp > 1:
-        args.append(f"--pipeline-parallel-size {lay.pp}")
-    if lay.dp > 1:
-        args.append(f"--data-parallel-size {lay.dp}")
-    if lay.ep > 1:
-        args.append("--enable-expert-parallel")
-        if redundant:
-            args.append(f"--enable-eplb --eplb-config '{{\"num_redundant_experts\":{redundant}}}'")
-    if quantize:
-        args.append("--quantization fp8")
-    if s.memory_fraction is not None:
-        args.append(f"--gpu-memory-utilization {_fmt(s.memory_fraction)}")
-    args.append(f"--max-model-len {s.max_model_len}")
-    if s.max_running:
-        args.append(f"--max-num-seqs {max(1, s.max_running // lay.dp)}")
-    if s.kv_dtype in KV_FLAGS["vllm"]:
-        args.append(f"--kv-cache-dtype {KV_FLAGS['vllm'][s.kv_dtype]}")
+    c = _common(s, lay, "vllm")
+    args = [f"vllm serve {repo}", f"--tensor-parallel-size {lay.tp}"] + _flags(
+        (lay.pp > 1, f"--pipeline-parallel-size {lay.pp}"),
+        (lay.dp > 1, f"--data-parallel-size {lay.dp}"),
+        (lay.ep > 1, "--enable-expert-parallel"),
+        (lay.ep > 1 and redundant, f"--enable-eplb --eplb-config '{{\"num_redundant_experts\":{redundant}}}'"),
+        (quantize, "--quantization fp8"),
+        (c["fraction"], f"--gpu-memory-utilization {c['fraction']}"),
+        (True, f"--max-model-len {s.max_model_len}"),
+        (c["per_group"], f"--max-num-seqs {c['per_group']}"),
+        (c["kv"], f"--kv-cache-dtype {c['kv']}"))
 
     def cmd(port: int, node=None, devices: str | None = None) -> str:
-        extra = [f"--port {port}"]
-        if node is not None:
-            n = lay.nodes_per_replica
-            if lay.dp > 1:
-                local = lay.dp // n
-                extra += [f"--data-parallel-size-local {local}", "--data-parallel-address $HEAD_IP",
-                          f"--data-parallel-rpc-port {VLLM_DP_RPC_PORT}"]
-                if node != 0:
-                    extra += [f"--data-parallel-start-rank $(({node} * {local}))", "--headless"]
-            else:
-                extra += [f"--nnodes {n}", f"--node-rank {node}", "--master-addr $HEAD_IP"]
-                if node != 0:
-                    extra.append("--headless")
-        return _env(devices) + " ".join(args + extra)
+        return _env(devices) + " ".join(args + [f"--port {port}"] + _vllm_nodes(lay, node))
     return cmd
+
+
+def _vllm_nodes(lay: Layout, node) -> list[str]:
+    """vLLM's flags for one server of a replica that spans several: data-parallel ranks per server, or
+    one tensor/pipeline group over all (the others headless)."""
+    if node is None:
+        return []
+    if lay.dp > 1:
+        local = lay.dp // lay.nodes_per_replica
+        return [f"--data-parallel-size-local {local}", "--data-parallel-address $HEAD_IP",
+                f"--data-parallel-rpc-port {VLLM_DP_RPC_PORT}"] + _flags(
+            (node != 0, f"--data-parallel-start-rank $(({node} * {local})) --headless"))
+    return [f"--nnodes {lay.nodes_per_replica}", f"--node-rank {node}", "--master-addr $HEAD_IP"] + _flags(
+        (node != 0, "--headless"))
 
 
 def _sglang(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
             redundant: int = 0, experts: int | None = None):
-    args = ["python -m sglang.launch_server", f"--model-path {repo}", f"--tp-size {lay.stage_ranks}"]
-    if lay.pp > 1:
-        args.append(f"--pp-size {lay.pp}")
-    if lay.dp > 1:
-        args.append(f"--attn-dp-size {lay.dp}")
-    if lay.ep > 1:
-        args.append(f"--ep-size {lay.ep}")
-        if lay.dp > 1:
-            args.append("--moe-a2a-backend deepep")
-        if redundant:
-            args.append(f"--enable-eplb --ep-num-redundant-experts {redundant}")
-    if quantize:
-        args.append("--quantization fp8")
-    if s.memory_fraction is not None:
-        args.append(f"--mem-fraction-static {_fmt(s.memory_fraction)}")
-    args.append(f"--context-length {s.max_model_len}")
-    if s.max_running:
-        args.append(f"--max-running-requests {s.max_running}")
-    if s.kv_dtype in KV_FLAGS["sglang"]:
-        args.append(f"--kv-cache-dtype {KV_FLAGS['sglang'][s.kv_dtype]}")
+    c = _common(s, lay, "sglang")
+    args = ["python -m sglang.launch_server", f"--model-path {repo}", f"--tp-size {lay.stage_ranks}"] + _flags(
+        (lay.pp > 1, f"--pp-size {lay.pp}"),
+        (lay.dp > 1, f"--attn-dp-size {lay.dp}"),
+        (lay.ep > 1, f"--ep-size {lay.ep}"),
+        (lay.ep > 1 and lay.dp > 1, "--moe-a2a-backend deepep"),
+        (lay.ep > 1 and redundant, f"--enable-eplb --ep-num-redundant-experts {redundant}"),
+        (quantize, "--quantization fp8"),
+        (c["fraction"], f"--mem-fraction-static {c['fraction']}"),
+        (True, f"--context-length {s.max_model_len}"),
+        (s.max_running, f"--max-running-requests {s.max_running}"),
+        (c["kv"], f"--kv-cache-dtype {c['kv']}"))
 
     def cmd(port: int, node=None, devices: str | None = None) -> str:
-        extra = ["--host 0.0.0.0", f"--port {port}"]
-        if node is not None:
-            extra += [f"--nnodes {lay.nodes_per_replica}", f"--node-rank {node}",
-                      f"--dist-init-addr $HEAD_IP:{SGLANG_DIST_PORT}"]
-        return _env(devices) + " ".join(args + extra)
+        nodes = [] if node is None else [f"--nnodes {lay.nodes_per_replica}", f"--node-rank {node}",
+                                         f"--dist-init-addr $HEAD_IP:{SGLANG_DIST_PORT}"]
+        return _env(devices) + " ".join(args + ["--host 0.0.0.0", f"--port {port}"] + nodes)
     return cmd
 
 
 def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
             redundant: int = 0, experts: int | None = None):
-    options = []
-    if lay.dp > 1:
-        options.append("enable_attention_dp: true")
-    if s.kv_dtype in KV_FLAGS["trtllm"]:
-        options.append(f"kv_cache_config: {{dtype: {KV_FLAGS['trtllm'][s.kv_dtype]}}}")
-    if redundant:
-        options.append(f"moe_config: {{load_balancer: {{num_slots: {redundant + (experts or 0)}}}}}")
-    args = [f"trtllm-serve {repo}", "--backend pytorch", f"--tp_size {lay.stage_ranks}"]
-    if lay.pp > 1:
-        args.append(f"--pp_size {lay.pp}")
-    if lay.ep > 1:
-        args.append(f"--ep_size {lay.ep}")
-    if s.max_running:
-        args.append(f"--max_batch_size {max(1, s.max_running // lay.dp)}")
-    args.append(f"--max_seq_len {s.max_model_len}")
-    if s.memory_fraction is not None:
-        args.append(f"--kv_cache_free_gpu_memory_fraction {_fmt(s.memory_fraction)}")
-    prefix = ""
-    if options:
-        prefix = "printf '%s\\n' " + " ".join(f"'{o}'" for o in options) + " > extra-llm-api.yaml && "
-        args.append("--extra_llm_api_options extra-llm-api.yaml")
+    c = _common(s, lay, "trtllm")
+    options = _flags((lay.dp > 1, "enable_attention_dp: true"),
+                     (c["kv"], f"kv_cache_config: {{dtype: {c['kv']}}}"),
+                     (redundant, f"moe_config: {{load_balancer: {{num_slots: {redundant + (experts or 0)}}}}}"))
+    args = [f"trtllm-serve {repo}", "--backend pytorch", f"--tp_size {lay.stage_ranks}"] + _flags(
+        (lay.pp > 1, f"--pp_size {lay.pp}"),
+        (lay.ep > 1, f"--ep_size {lay.ep}"),
+        (c["per_group"], f"--max_batch_size {c['per_group']}"),
+        (True, f"--max_seq_len {s.max_model_len}"),
+        (c["fraction"], f"--kv_cache_free_gpu_memory_fraction {c['fraction']}"),
+        (options, "--extra_llm_api_options extra-llm-api.yaml"))
+    prefix = ("printf '%s\\n' " + " ".join(f"'{o}'" for o in options) + " > extra-llm-api.yaml && ") if options else ""
 
     def cmd(port: int, node=None, devices: str | None = None) -> str:
         line = " ".join(args + ["--host 0.0.0.0", f"--port {port}"])

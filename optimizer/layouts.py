@@ -168,50 +168,73 @@ def layout_problem(model: Model, engine: Engine, layout: Layout, gpus_per_node: 
     """Why `engine` cannot run `model` in `layout` on servers of `gpus_per_node`, or None if it can.
 
     Checks: heads and KV heads divisible by attention TP (KV heads replicated when fewer
-    than TP, which TP must then be a multiple of); experts divisible by EP; the engine's
-    attention-DP, EP, pipeline and cross-node rules; the ranks filling the servers exactly.
+    than TP, which TP must then be a multiple of); experts divisible by EP (or made so by
+    redundant experts); the engine's attention-DP, EP, pipeline and cross-node rules; the
+    ranks filling the servers exactly.
     """
     rules = engine_layouts(engine)
+    for check in (_tensor_problem, _dp_problem, _ep_problem, _placement_problem):
+        problem = check(model, engine, rules, layout, gpus_per_node)
+        if problem:
+            return problem
+    return None
+
+
+def _tensor_problem(model: Model, engine: Engine, rules: EngineLayouts, layout: Layout, gpus_per_node: int):
     att = model.attention
     if not rules.tensor and layout.stage_ranks > 1:
         return f"{engine.name} splits whole layers over devices (tensor, data or expert parallel size must be 1)"
     if att.heads % layout.tp:
         return f"{att.heads} attention heads do not divide over TP {layout.tp}"
-    if att.kind != "mla" and att.kv_heads:
-        kv = att.kv_heads
-        if (kv >= layout.tp and kv % layout.tp) or (kv < layout.tp and layout.tp % kv):
-            return f"{kv} KV heads do not split or replicate evenly over TP {layout.tp}"
-    if layout.dp > 1:
-        if rules.attention_dp == "none":
-            return f"{engine.name} has no data-parallel attention"
-        if rules.attention_dp == "full" and layout.tp != 1:
-            return f"{engine.name}'s attention DP makes every rank its own attention group (TP 1)"
-        if model.moe is None:
-            return "data-parallel attention inside one replica only helps MoE models (dense models: more replicas)"
-    if layout.ep > 1:
-        if model.moe is None:
-            return "expert parallelism needs an MoE model"
-        if rules.expert_parallel == "none":
-            return f"{engine.name} has no expert parallelism"
-        if rules.expert_parallel == "all" and layout.ep != layout.stage_ranks:
-            return f"{engine.name}'s expert parallelism spans every rank of a stage (EP = TP × DP = {layout.stage_ranks})"
-        if layout.ep > model.moe.experts:
-            return f"{model.moe.experts} experts are fewer than the EP {layout.ep} ranks"
-        if model.moe.experts % layout.ep and not rules.redundant_experts:
-            return f"{model.moe.experts} experts do not divide over EP {layout.ep}"
+    kv = att.kv_heads if att.kind != "mla" else None
+    if kv and ((kv >= layout.tp and kv % layout.tp) or (kv < layout.tp and layout.tp % kv)):
+        return f"{kv} KV heads do not split or replicate evenly over TP {layout.tp}"
+    return None
+
+
+def _dp_problem(model: Model, engine: Engine, rules: EngineLayouts, layout: Layout, gpus_per_node: int):
+    if layout.dp == 1:
+        return None
+    if rules.attention_dp == "none":
+        return f"{engine.name} has no data-parallel attention"
+    if rules.attention_dp == "full" and layout.tp != 1:
+        return f"{engine.name}'s attention DP makes every rank its own attention group (TP 1)"
+    if model.moe is None:
+        return "data-parallel attention inside one replica only helps MoE models (dense models: more replicas)"
+    return None
+
+
+def _ep_problem(model: Model, engine: Engine, rules: EngineLayouts, layout: Layout, gpus_per_node: int):
+    if layout.ep == 1:
+        return None
+    if model.moe is None:
+        return "expert parallelism needs an MoE model"
+    if rules.expert_parallel == "none":
+        return f"{engine.name} has no expert parallelism"
+    if rules.expert_parallel == "all" and layout.ep != layout.stage_ranks:
+        return f"{engine.name}'s expert parallelism spans every rank of a stage (EP = TP × DP = {layout.stage_ranks})"
+    if layout.ep > model.moe.experts:
+        return f"{model.moe.experts} experts are fewer than the EP {layout.ep} ranks"
+    if model.moe.experts % layout.ep and not rules.redundant_experts:
+        return f"{model.moe.experts} experts do not divide over EP {layout.ep}"
+    return None
+
+
+def _placement_problem(model: Model, engine: Engine, rules: EngineLayouts, layout: Layout, gpus_per_node: int):
     if layout.pp > 1 and not rules.pipeline:
         return f"{engine.name} has no pipeline parallelism"
     if layout.pp > model.layers:
         return f"{layout.pp} pipeline stages exceed the model's {model.layers} layers"
-    if layout.nodes_per_replica > 1:
-        if not rules.multi_node:
-            return f"{engine.name} does not span servers with one replica"
-        if layout.ranks != layout.nodes_per_replica * gpus_per_node:
-            return f"{layout.ranks} ranks do not fill {layout.nodes_per_replica} servers of {gpus_per_node}"
-        if layout.stage_ranks > gpus_per_node and not rules.cross_node_tp:
-            return f"{engine.name} keeps tensor parallelism inside a server"
-    elif layout.ranks * layout.replicas_per_node != gpus_per_node:
-        return f"{layout.replicas_per_node} replicas of {layout.ranks} ranks do not fill a server of {gpus_per_node}"
+    if layout.nodes_per_replica == 1:
+        if layout.ranks * layout.replicas_per_node != gpus_per_node:
+            return f"{layout.replicas_per_node} replicas of {layout.ranks} ranks do not fill a server of {gpus_per_node}"
+        return None
+    if not rules.multi_node:
+        return f"{engine.name} does not span servers with one replica"
+    if layout.ranks != layout.nodes_per_replica * gpus_per_node:
+        return f"{layout.ranks} ranks do not fill {layout.nodes_per_replica} servers of {gpus_per_node}"
+    if layout.stage_ranks > gpus_per_node and not rules.cross_node_tp:
+        return f"{engine.name} keeps tensor parallelism inside a server"
     return None
 
 
