@@ -48,16 +48,16 @@ QUESTIONS = [
     ("IX870-c64", "https://github.com/SemiAnalysisAI/InferenceX/issues/870 (SGLang v0.5.7, TPOT 34.6 ms)",
      "deepseek-r1", "deepseek-ai/DeepSeek-R1", "h200-sxm", "h200_sxm", "sglang", "fp8",
      1024, 1024, 64, 8, 1, 1, 1, 8, 1, "tok_s_per_user", 1000 / 34.6),
-    ("IX-001", "InferenceX nightly, catalog/data/calibration.csv IX-001 (SGLang v0.5.12)",
+    ("IX-001", "InferenceX nightly, fit row IX-001 (SGLang v0.5.12)",
      "deepseek-r1", "deepseek-ai/DeepSeek-R1", "h200-sxm", "h200_sxm", "sglang", "fp8",
      1024, 1024, 4, 8, 1, 1, 1, 8, 1, "tok_s_per_user", 102.8),
-    ("IX-007", "InferenceX nightly, catalog/data/calibration.csv IX-007 (TensorRT-LLM)",
+    ("IX-007", "InferenceX nightly, fit row IX-007 (TensorRT-LLM)",
      "deepseek-r1", "deepseek-ai/DeepSeek-R1", "h200-sxm", "h200_sxm", "trtllm", "fp8",
      1024, 1024, 64, 8, 1, 1, 1, 8, 1, "tok_s_per_user", 29.4),
-    ("IX-009", "InferenceX nightly, catalog/data/calibration.csv IX-009 (TensorRT-LLM)",
+    ("IX-009", "InferenceX nightly, fit row IX-009 (TensorRT-LLM)",
      "deepseek-r1", "deepseek-ai/DeepSeek-R1", "h200-sxm", "h200_sxm", "trtllm", "fp8",
      8192, 1024, 64, 8, 1, 1, 1, 8, 1, "tok_s_per_user", 20.1),
-    ("IX-035", "InferenceX nightly, catalog/data/calibration.csv IX-035 (SGLang v0.5.12)",
+    ("IX-035", "InferenceX nightly, fit row IX-035 (SGLang v0.5.12)",
      "deepseek-r1", "deepseek-ai/DeepSeek-R1", "b200", "b200_sxm", "sglang", "fp8",
      1024, 1024, 64, 8, 1, 1, 1, 8, 1, "tok_s_per_user", 45.9),
     ("L70-TP2", "the issue's question: Llama-3.1-70B fp8 on H100, TP2 replica at 128 users (no measurement)",
@@ -123,6 +123,20 @@ def run_aiconfigurator(q, exe: str) -> Answer:
                   seconds)
 
 
+def _fit_row_ids() -> set[str]:
+    """Ids of the rows hwplan's efficiency factors are fitted on (the `*-fit.csv` measurement files)."""
+    import csv
+
+    from optimizer.validate import file_role, measurement_files
+
+    ids: set[str] = set()
+    for path in measurement_files():
+        if file_role(path) == "fit":
+            with open(path, newline="", encoding="utf-8") as f:
+                ids |= {row["id"] for row in csv.DictReader(f)}
+    return ids
+
+
 def _pick(answer: Answer, metric: str) -> float | None:
     return answer.tok_s_per_user if metric == "tok_s_per_user" else answer.output_tok_s
 
@@ -133,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", help="question id (repeatable)")
     args = parser.parse_args(argv)
     exe = shutil.which("aiconfigurator")
+    fitted = _fit_row_ids()
     rows = []
     for q in QUESTIONS:
         if args.only and q[0] not in args.only:
@@ -146,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                      "hwplan_ratio": h / measured if h and measured else None,
                      "aiconfigurator_ratio": a / measured if a and measured else None,
                      "hwplan_s": round(ours.seconds, 3), "aiconfigurator_s": round(theirs.seconds, 1),
-                     "hwplan_fitted": "calibration.csv" in q[1],
+                     "hwplan_fitted": q[0] in fitted,
                      "layout": f"TP{q[11]} DP{q[12]} EP{q[13]} PP{q[14]} on {q[15]} × {q[4]}, {q[6]}, "
                                f"{q[8]}/{q[9]} tokens, concurrency {q[10]}",
                      "errors": "; ".join(e for e in (ours.error and f"hwplan: {ours.error}",
@@ -180,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nOn the {len(both)} questions both answer with a measurement: median |error| hwplan "
               f"{summary['hwplan_median_abs_error']:.1%}, AIConfigurator {summary['aiconfigurator_median_abs_error']:.1%}")
     if unseen:
-        print(f"On the {len(unseen)} of them hwplan's efficiency factors were not fitted on (no calibration.csv row): "
+        print(f"On the {len(unseen)} of them hwplan's efficiency factors were not fitted on (no *-fit.csv row): "
               f"hwplan {summary['hwplan_median_abs_error_not_fitted']:.1%}, "
               f"AIConfigurator {summary['aiconfigurator_median_abs_error_not_fitted']:.1%}")
     return 0
