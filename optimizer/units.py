@@ -240,38 +240,16 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
     units: list[Unit] = []
     filtered: dict[str, str] = {}
     near: dict[str, NearMiss] = {}
-    searched: dict[tuple, tuple] = {}
+    searched: dict[tuple, tuple] = {}   # node types that differ only in price share their sizing
     for node in types:
-        acc = node.accelerator
-        reason = _filter_reason(problem, acc)
+        reason = _filter_reason(problem, node.accelerator)
+        where = node.accelerator.id
+        if not reason:
+            reason, where = _platform_filter_reason(problem, node.platform), node.platform.id
         if reason:
-            filtered[acc.id] = reason
+            filtered[where] = reason
             continue
-        reason = _platform_filter_reason(problem, node.platform)
-        if reason:
-            filtered[node.platform.id] = reason
-            continue
-        for variant, note in sizing.candidate_variants(model, acc, problem.precision):
-            for engine in engines:
-                if not sizing.engine_runs(engine, acc, variant):
-                    continue
-                for k in range(1, max_k + 1):
-                    # Node types that differ only in price share their sizing (a large catalog has thousands).
-                    key = (acc.id, node.platform.id, node.count, variant.id, engine.id, k)
-                    if key not in searched:
-                        searched[key] = _best_layout(model, variant, engine, node, k, problem)
-                    best, miss = searched[key]
-                    if miss is not None and miss.node is not node:
-                        miss = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=miss.capacity)
-                    if best is None:
-                        if miss is not None and (node.id not in near or miss.closeness > near[node.id].closeness):
-                            near[node.id] = miss
-                        continue
-                    dep, cap = best
-                    units.append(Unit(node=node, nodes=k, variant=variant, engine=engine,
-                                      kv_dtype=dep.kv_dtype, dp_attention=cap.fit.layout.dp_attention,
-                                      capacity=cap, cost=money_to_int(node.price * k, scale, rounding="ceil"),
-                                      power_w=node.power_w * k, note=note, layout=cap.fit.layout))
+        units += _node_units(model, node, engines, max_k, problem, scale, searched, near)
     priced = {t.accelerator.id for t in types}
     unpriced = sorted(a for a in catalog.accelerators if a not in priced and _filter_reason(problem, catalog.accelerators[a]) is None)
     served = {u.node.id for u in units}
@@ -280,6 +258,33 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
     return Candidates(units=units, currency=currency, money_scale=scale, price_list=", ".join(problem.price_lists),
                       offers=offers, rejected_offers=rejected, rates_used=rates, unpriced=unpriced,
                       filtered=filtered, near_misses=misses, model=model)
+
+
+def _node_units(model: Model, node: NodeType, engines: list[Engine], max_k: int, problem: Problem, scale: int,
+                searched: dict[tuple, tuple], near: dict[str, NearMiss]) -> list[Unit]:
+    """The units of one node type: per variant, engine and node count, the best layout (`near` keeps
+    the closest miss of a node type that serves no one)."""
+    acc = node.accelerator
+    units = []
+    for variant, note in sizing.candidate_variants(model, acc, problem.precision):
+        for engine in (e for e in engines if sizing.engine_runs(e, acc, variant)):
+            for k in range(1, max_k + 1):
+                key = (acc.id, node.platform.id, node.count, variant.id, engine.id, k)
+                if key not in searched:
+                    searched[key] = _best_layout(model, variant, engine, node, k, problem)
+                best, miss = searched[key]
+                if best is None:
+                    if miss is not None:
+                        miss = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=miss.capacity)
+                        if node.id not in near or miss.closeness > near[node.id].closeness:
+                            near[node.id] = miss
+                    continue
+                dep, cap = best
+                units.append(Unit(node=node, nodes=k, variant=variant, engine=engine,
+                                  kv_dtype=dep.kv_dtype, dp_attention=cap.fit.layout.dp_attention,
+                                  capacity=cap, cost=money_to_int(node.price * k, scale, rounding="ceil"),
+                                  power_w=node.power_w * k, note=note, layout=cap.fit.layout))
+    return units
 
 
 def unit_layouts(model, engine: Engine, node: NodeType, nodes: int, problem: Problem) -> list[Layout]:
@@ -292,22 +297,25 @@ def unit_layouts(model, engine: Engine, node: NodeType, nodes: int, problem: Pro
     return layouts
 
 
-def _best_layout(model, variant: Variant, engine: Engine, node: NodeType, nodes: int,
-                 problem: Problem) -> tuple[tuple[Deployment, ReplicaCapacity] | None, NearMiss | None]:
-    """The layout serving the most users on `nodes` servers, or the closest miss. Layouts are tried in
-    order of the requests their memory holds (ties: the first listed); the first with the most users wins."""
-    best: tuple[Deployment, ReplicaCapacity] | None = None
-    best_users = 0
-    miss: NearMiss | None = None
-    weights = sizing.weight_bytes(model, variant)
+def _reserve_users(model: Model, variant: Variant, problem: Problem) -> int | None:
+    """Users of one replica in the rule-of-thumb mode (the same for every layout that fits), else None."""
     w = problem.workload
-    reserve_users = None  # rule-of-thumb mode: a replica's users do not depend on its layout
-    if w.kv_reserve_gb is not None:
-        factor = sizing.kv_reserve_factor(model, variant)
-        reserve_users = 1 if w.concurrent_users is None else int(
-            w.kv_reserve_gb * sizing.GB * factor // (sizing.kv_bytes_per_request(model, problem.kv_dtype, w.context_tokens)
-                                                     * factor))
-    fitted = []
+    if w.kv_reserve_gb is None:
+        return None
+    if w.concurrent_users is None:
+        return 1
+    factor = sizing.kv_reserve_factor(model, variant)
+    per_request = sizing.kv_bytes_per_request(model, problem.kv_dtype, w.context_tokens) * factor
+    return int(w.kv_reserve_gb * sizing.GB * factor // per_request)
+
+
+def _with_bounds(model: Model, variant: Variant, engine: Engine, node: NodeType, nodes: int,
+                 problem: Problem) -> list[tuple[Layout, Deployment, sizing.MemoryFit | None, int | None]]:
+    """Each layout worth sizing with its deployment, its memory fit (None: fitted later, when the bound
+    alone can set it aside) and an upper bound on the users of the block, most promising first."""
+    weights = sizing.weight_bytes(model, variant)
+    reserve_users = _reserve_users(model, variant, problem)
+    out = []
     for layout in unit_layouts(model, engine, node, nodes, problem):
         if layout.replicas_per_node > 1 and weights / layout.ranks >= node.accelerator.memory_bytes:
             continue  # no rank holds less than an equal share of the weights: a smaller replica cannot fit
@@ -315,35 +323,37 @@ def _best_layout(model, variant: Variant, engine: Engine, node: NodeType, nodes:
         dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
                          engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
                          settings=problem.engine_settings, layout=layout)
-        if reserve_users is not None:  # bound known without the memory fit: fit lazily below
-            fitted.append((layout, dep, None, reserve_users * layout.replicas_per_node))
+        if reserve_users is not None:
+            out.append((layout, dep, None, reserve_users * layout.replicas_per_node))
             continue
         fit = dep.memory()
         bound = None
-        if fit.weights_fit and problem.workload.kv_reserve_gb is None:
-            # Upper bound without the speed search: what memory and the engine's batch cap allow.
-            bound = sizing.max_concurrency(model, fit, dep.kv_dtype, problem.workload.context_tokens)
+        if fit.weights_fit:  # what memory and the engine's batch cap allow, without the speed search
+            held = sizing.max_concurrency(model, fit, dep.kv_dtype, problem.workload.context_tokens)
             limit = speed.batch_cap(dep, fit)
-            bound = (bound if limit is None else min(bound, limit)) * layout.replicas_per_node
-        fitted.append((layout, dep, fit, bound))
-    # Most promising first, so that the bound sets aside the rest without a speed search.
-    fitted.sort(key=lambda item: -(item[3] or 0))
-    for layout, dep, fit, bound in fitted:
-        if fit is None:
-            if bound <= best_users:
-                continue
-            fit = dep.memory()
-        if not fit.weights_fit:
-            cap = ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)
-        else:
-            if bound is not None and bound <= best_users and reserve_users is None:
-                continue
-            cap = replica_capacity(dep, problem.workload, fit)
-        if cap.fits:
-            users = cap.users * layout.replicas_per_node
-            if users > best_users:
-                best, best_users = (dep, cap), users
-        elif best is None:
+            bound = (held if limit is None else min(held, limit)) * layout.replicas_per_node
+        out.append((layout, dep, fit, bound))
+    out.sort(key=lambda item: -(item[3] or 0))
+    return out
+
+
+def _best_layout(model, variant: Variant, engine: Engine, node: NodeType, nodes: int,
+                 problem: Problem) -> tuple[tuple[Deployment, ReplicaCapacity] | None, NearMiss | None]:
+    """The layout serving the most users on `nodes` servers, or the closest miss. Layouts are tried in
+    order of the requests their memory holds (ties: the first listed); the first with the most users wins,
+    and one whose bound cannot beat it is set aside without a speed search."""
+    best: tuple[Deployment, ReplicaCapacity] | None = None
+    best_users = 0
+    miss: NearMiss | None = None
+    for layout, dep, fit, bound in _with_bounds(model, variant, engine, node, nodes, problem):
+        if bound is not None and bound <= best_users:
+            continue
+        fit = fit or dep.memory()
+        cap = replica_capacity(dep, problem.workload, fit) if fit.weights_fit else \
+            ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)
+        if cap.fits and cap.users * layout.replicas_per_node > best_users:
+            best, best_users = (dep, cap), cap.users * layout.replicas_per_node
+        elif not cap.fits and best is None:
             candidate = NearMiss(node=node, nodes=nodes, variant=variant, engine=engine, capacity=cap)
             if miss is None or candidate.closeness > miss.closeness:
                 miss = candidate
