@@ -116,6 +116,10 @@ def test_llama_70b_500_users_packs_replicas_smaller_than_a_server(cat):
         assert line.users == line.replicas * line.users_per_replica
         assert len(line.launch) == line.replicas_per_node
     assert sub.totals.users >= 500
+    line = sub.to_json()["plan"]["lines"][0]
+    assert {"tp", "pp", "dp", "ep", "replicas_per_node", "nodes_per_replica", "launch"} <= set(line)
+    assert line["replicas_per_node"] > 1 and all(cmd.startswith("CUDA_VISIBLE_DEVICES=") or "printf" in cmd
+                                                 for cmd in line["launch"])
     # The whole-server plan buys as many servers as 500 users need at one replica per server.
     per_server = max(line.users_per_replica for line in whole.lines)
     assert whole.totals.nodes >= math.ceil(500 / per_server)
