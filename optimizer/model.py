@@ -398,8 +398,12 @@ class PlanModel:
         """Racks per node type (integer), enough for its nodes; their price joins the cost term, and
         `racks` counts them for the max-racks limit (formulation above)."""
         self.coefs["racks"] = {}
+        by_group: dict[str, list[tuple[str, int]]] = defaultdict(list)   # one pass: thousands of node types
+        for uid, (k, n) in racks.units.items():
+            if uid in self.replicas:
+                by_group[k].append((uid, n))
         for g in racks.groups:
-            members = [(uid, n) for uid, (k, n) in racks.units.items() if k == g.key and uid in self.replicas]
+            members = by_group.get(g.key, [])
             if not members or g.per_rack <= 0:
                 continue
             top = -(-g.racks_per_node * sum(n * self.bounds[uid] for uid, n in members) // g.per_rack)
