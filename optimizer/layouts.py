@@ -12,7 +12,9 @@ spans `nodes_per_replica` whole servers.
 What each engine accepts (read from its source, version named):
 
 - vLLM 0.20 (`--tensor-parallel-size`, `--pipeline-parallel-size`, `--data-parallel-size`,
-  `--enable-expert-parallel`; https://docs.vllm.ai/en/latest/serving/data_parallel_deployment.html,
+  `--enable-expert-parallel`, as ai-dynamo/aiconfigurator's vLLM 0.20.1 command template
+  src/aiconfigurator/generator/config/backend_templates/vllm/cli_args.0.20.1.j2 writes them;
+  https://docs.vllm.ai/en/latest/serving/data_parallel_deployment.html,
   https://docs.vllm.ai/en/latest/serving/expert_parallel_deployment.html): attention heads
   divisible by TP (KV heads replicated when fewer than TP, TP divisible by them); with
   `--data-parallel-size N` MoE layers span all TP × DP ranks, as expert parallel with
@@ -23,8 +25,9 @@ What each engine accepts (read from its source, version named):
 - TensorRT-LLM 1.2 (tensorrt_llm/commands/serve.py: `--tp_size`, `--pp_size`, `--ep_size`;
   `enable_attention_dp` in the LLM API options makes every rank its own attention group,
   so attention TP is 1; `moe_expert_parallel_size` × `moe_tensor_parallel_size` = tp_size).
-- llama.cpp: whole layers per device (`--split-mode layer`), also across servers through
-  its RPC backend (tools/rpc/README.md); no tensor, data or expert parallelism.
+- llama.cpp (no version read: its documentation, tools/server/README.md and tools/rpc/README.md):
+  whole layers per device (`--split-mode layer`), also across servers through its RPC backend;
+  no tensor, data or expert parallelism.
 
 Experts must divide evenly over EP ranks unless the engine adds redundant experts (expert-parallel
 load balancing): vLLM `--enable-eplb --eplb-config '{"num_redundant_experts": N}'`, SGLang
@@ -147,7 +150,7 @@ ENGINE_LAYOUTS: dict[str, EngineLayouts] = {
     "sglang": EngineLayouts(version="0.5.23", attention_dp="any", expert_parallel="any", redundant_experts=True),
     "trtllm": EngineLayouts(version="1.2", attention_dp="full", expert_parallel="any", redundant_experts=True),
     # Whole layers per device, across servers through its RPC backend (`rpc-server`, `--rpc`).
-    "llama.cpp": EngineLayouts(version="b6000", tensor=False, cross_node_tp=False, attention_dp="none",
+    "llama.cpp": EngineLayouts(version="docs", tensor=False, cross_node_tp=False, attention_dp="none",
                                expert_parallel="none"),
 }
 
