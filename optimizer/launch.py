@@ -19,7 +19,7 @@ Option names, read from each engine's source (version in optimizer/layouts.py):
   --context-length --kv-cache-dtype --nnodes --node-rank --dist-init-addr`
   (python/sglang/srt/arg_groups/fields/*.py in the PyPI wheel; `--attn-dp-size N` replaces
   the deprecated `--dp-size N --enable-dp-attention`).
-- TensorRT-LLM `trtllm-serve` (tensorrt_llm/commands/serve.py): `--backend pytorch --tp_size
+- TensorRT-LLM `trtllm-serve` (tensorrt_llm/commands/serve.py at commit 00209af1): `--backend pytorch --tp_size
   --pp_size --ep_size --max_batch_size --max_seq_len --kv_cache_free_gpu_memory_fraction
   --extra_llm_api_options FILE` (a YAML of LLM API options: `enable_attention_dp`,
   `kv_cache_config.dtype`); across servers under `mpirun ... trtllm-llmapi-launch`.

@@ -22,7 +22,7 @@ What each engine accepts (read from its source, version named):
 - SGLang 0.5.23 (python/sglang/srt/arg_groups/fields/parallel.py and parallel_hook.py in the
   PyPI wheel: `--tp-size` counts every rank of a stage, `--attn-dp-size` divides it,
   `--ep-size` divides it; `assert cfg.tp_size % cfg.attn_dp_size == 0`).
-- TensorRT-LLM 1.2 (tensorrt_llm/commands/serve.py: `--tp_size`, `--pp_size`, `--ep_size`;
+- TensorRT-LLM (tensorrt_llm/commands/serve.py at commit 00209af1: `--tp_size`, `--pp_size`, `--ep_size`;
   `enable_attention_dp` in the LLM API options makes every rank its own attention group,
   so attention TP is 1; `moe_expert_parallel_size` × `moe_tensor_parallel_size` = tp_size).
 - llama.cpp (no version read: its documentation, tools/server/README.md and tools/rpc/README.md):
@@ -148,7 +148,7 @@ class EngineLayouts:
 ENGINE_LAYOUTS: dict[str, EngineLayouts] = {
     "vllm": EngineLayouts(version="0.20", attention_dp="any", expert_parallel="all", redundant_experts=True),
     "sglang": EngineLayouts(version="0.5.23", attention_dp="any", expert_parallel="any", redundant_experts=True),
-    "trtllm": EngineLayouts(version="1.2", attention_dp="full", expert_parallel="any", redundant_experts=True),
+    "trtllm": EngineLayouts(version="main@00209af1", attention_dp="full", expert_parallel="any", redundant_experts=True),
     # Whole layers per device, across servers through its RPC backend (`rpc-server`, `--rpc`).
     "llama.cpp": EngineLayouts(version="docs", tensor=False, cross_node_tp=False, attention_dp="none",
                                expert_parallel="none"),
