@@ -172,6 +172,8 @@ class Platform(Sourced):
                             "the first entry is the backend network a multi-node replica uses. Empty: none stated.")
     direct_connect: bool = Field(False, description="Two nodes may be cabled back to back, port to port, without a "
                                  "switch (InfiniBand with a host subnet manager, or RoCE).")
+    nics_included: bool = Field(True, description="The server's price includes its scale-out NICs; false (a "
+                                "barebone or base configuration): a multi-node replica buys them as `nic` items.")
     cooling: Literal["air", "liquid"] = Field("air", description="How the node is cooled; liquid-cooled nodes need a "
                                               "rack with coolant distribution.")
     scale_up_domain: int | None = Field(None, gt=0, le=100_000, description="Accelerators joined by one scale-up "

@@ -155,6 +155,7 @@ class NetworkLine(_Record):
     switches: tuple[tuple[str, int, int], ...] = Field((), description="(switch id, count, ports each).")
     links: int = Field(description="Cables: node-to-leaf + leaf-to-spine + direct.")
     transceivers: int = 0
+    nics: int = Field(0, description="NIC cards bought for nodes whose price leaves them out.")
     cost: Fraction
     power_w: int = 0
     priced: bool = True
@@ -167,7 +168,8 @@ class NetworkLine(_Record):
         return {"fabric": self.fabric, "nodes": self.nodes, "node_ports": self.node_ports,
                 "direct_links": self.direct_links, "uplinks": self.uplinks,
                 "switches": [{"item": i, "count": n, "ports": p} for i, n, p in self.switches],
-                "links": self.links, "transceivers": self.transceivers, "cost": money_json(self.cost),
+                "links": self.links, "transceivers": self.transceivers, "nics": self.nics,
+                "cost": money_json(self.cost),
                 "power_w": self.power_w, "priced": self.priced}
 
 

@@ -96,6 +96,8 @@ def _network_text(n) -> str:
                      + (f" (two tiers, {n.uplinks} uplinks)" if n.uplinks else ""))
     if n.direct_links:
         parts.append(f"{n.direct_links} cables node to node (two-node replicas, no switch)")
+    if n.nics:
+        parts.append(f"{n.nics} NICs for nodes sold without them")
     parts.append(f"{n.links} links, {n.transceivers} transceivers, {_money(n.cost)}")
     return f"{n.fabric}: " + "; ".join(parts)
 

@@ -17,7 +17,7 @@ from catalog import Catalog
 
 from .check import assert_plan_ok
 from .explain import explain_infeasible
-from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices
+from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices, nic_cards
 from .limits import limits_for
 from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
 from .racks import RackKind, rack_kinds
@@ -60,9 +60,9 @@ class Prepared:
         return _rack_sensitive(self.racks, self.limits)
 
     @property
-    def prune_needs(self) -> dict[str, tuple[str, int, int, int]]:
-        """Fabric needs in the form dominance pruning compares (class, ports, nodes, direct cables)."""
-        return {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in self.fabric_needs.items()}
+    def prune_needs(self) -> dict[str, tuple[str, int, int, int, int]]:
+        """Fabric needs in the form dominance pruning compares (class, ports, nodes, direct cables, NIC ports)."""
+        return {u: _prune_need(n, self.fabric_prices) for u, n in self.fabric_needs.items()}
 
     def by_id(self) -> dict[str, Unit]:
         return {u.id: u for u in self.candidates.units}
@@ -84,7 +84,7 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     needs = {u.id: n for u in candidates.units if (n := fabric_need(u.node.platform, u.nodes)) is not None}
     prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
     fabric = fabric_model(needs, prices, candidates.money_scale)
-    prune_needs = {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in needs.items()}
+    prune_needs = {u: _prune_need(n, prices) for u, n in needs.items()}
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
     racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack, racks_per_node=kind.racks_per_node,
@@ -102,6 +102,12 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
                     offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
                     rack_kinds=kinds)
+
+
+def _prune_need(n: FabricNeed, prices: dict[str, FabricPrices]) -> tuple[str, int, int, int, int]:
+    """A fabric need as dominance pruning compares it: class, node ports, nodes, direct cables, NIC cards."""
+    fp = prices.get(n.key)
+    return (n.key, n.ports, n.nodes, n.direct_links, nic_cards(n, (fp.nic.item.ports or 1) if fp and fp.nic else 1))
 
 
 def _rack_sensitive(racks: Racks | None, limits: Limits) -> bool:
@@ -215,12 +221,14 @@ def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tup
         lines.append(NetworkLine(
             fabric=b.key, nodes=b.nodes, node_ports=b.node_ports, direct_links=b.direct_links, uplinks=b.uplinks,
             switches=tuple((p.item.id, n, p.item.ports or 0) for p, n in b.switches), links=b.links,
-            transceivers=b.transceivers, cost=b.cost, power_w=b.power_w, priced=b.priced))
+            transceivers=b.transceivers, nics=b.nics, cost=b.cost, power_w=b.power_w, priced=b.priced))
         rows = [(p, n) for p, n in b.switches]
         if b.cable is not None and b.links:
             rows.append((b.cable, b.links))
         if b.transceiver is not None and b.transceivers:
             rows.append((b.transceiver, b.transceivers))
+        if b.nic is not None and b.nics:
+            rows.append((b.nic, b.nics))
         for p, n in rows:
             o = p.offer
             buys.append(Purchase(item=p.item.id, kind=p.item.kind, description=p.item.name, seller=o.seller,
