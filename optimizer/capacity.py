@@ -78,8 +78,9 @@ def _speculative(workload: Workload):
     return Speculative(spec.method, spec.tokens, spec.acceptance)
 
 
-def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
-    fit = dep.memory()
+def replica_capacity(dep: Deployment, workload: Workload, fit: sizing.MemoryFit | None = None) -> ReplicaCapacity:
+    """Users one replica serves; `fit` is `dep.memory()` when the caller already has it."""
+    fit = fit or dep.memory()
     spec = _speculative(workload)
     if spec is not None:
         from .serving import check_speculative

@@ -22,6 +22,7 @@ from .limits import limits_for
 from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
 from .racks import RackKind, rack_kinds
 from .offers import PricedOffer
+from .launch import launch_commands
 from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown, stale_price_notes
 from .problem import Problem
 from .prune import prune_dominated
@@ -272,10 +273,12 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
         lines.append(PlanLine(
             unit=u.id, accelerator=u.node.accelerator.id, maker=u.node.maker, platform=u.node.platform.id,
             system=u.node.system.id if u.node.system else None, gpus_per_node=u.node.count,
-            nodes_per_replica=u.nodes, replicas=replicas, precision=u.variant.id, engine=u.engine.id,
-            kv_dtype=u.kv_dtype, dp_attention=u.dp_attention,
+            nodes_per_replica=u.nodes, replicas=replicas * u.replicas_per_node, precision=u.variant.id,
+            engine=u.engine.id, kv_dtype=u.kv_dtype, dp_attention=u.dp_attention,
+            tp=u.layout.tp, pp=u.layout.pp, dp=u.layout.dp, ep=u.layout.ep, replicas_per_node=u.replicas_per_node,
+            layout=u.layout.label, launch=tuple(launch_commands(c.model, u, prep.problem.workload.context_tokens)),
             engine_settings=u.capacity.fit.settings.to_json() if u.capacity.fit.settings else {},
-            users_per_replica=u.users,
+            users_per_replica=u.capacity.users,
             tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
             ttft_s=u.capacity.ttft_s, ttft_p90_s=u.capacity.ttft_p90_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
