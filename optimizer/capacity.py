@@ -116,10 +116,11 @@ def capacity_memo(workload: Workload) -> Callable[[Deployment], ReplicaCapacity]
     one memo per `prepare` call. A deployment with an unhashable field is sized every time.
     """
     memo: dict[tuple, ReplicaCapacity] = {}
+    names = [f.name for f in fields(Deployment)]
 
     def capacity(dep: Deployment) -> ReplicaCapacity:
         try:
-            key = tuple(_identity(getattr(dep, f.name)) for f in fields(dep))
+            key = tuple(map(_identity, (getattr(dep, name) for name in names)))
             hash(key)
         except TypeError:
             return replica_capacity(dep, workload)

@@ -13,6 +13,7 @@ filters, and says what it left out and why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from fractions import Fraction
 
 from catalog import Catalog
@@ -71,7 +72,7 @@ class Unit:
     power_w: int             # maximum draw per replica, W
     note: str = ""
 
-    @property
+    @cached_property   # read in every dict of the solver path; the fields it reads never change
     def id(self) -> str:
         return f"{self.node.id}/{self.nodes}n/{self.variant.id}/{self.engine.id}" + ("/dp" if self.dp_attention else "")
 
