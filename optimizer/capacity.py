@@ -102,7 +102,9 @@ def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
 
 def _identity(value: object) -> object:
     """A catalog record by its kind and id (ids are unique within one catalog), else the value."""
-    ident = getattr(value, "id", None)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    ident = getattr(value, "__dict__", {}).get("id")    # not getattr: pydantic's fallback for a missing field is slow
     return (type(value).__name__, ident) if isinstance(ident, str) else value
 
 
