@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -411,7 +410,7 @@ def _deepseek_v4(c: _Cfg, arch: str) -> _Build:
         if r > 1:
             groups_by_ratio[r] = groups_by_ratio.get(r, 0) + 1
             p.attn += 2 * h * d  # the compressor's key/value and gate projections
-            if r == 4:
+            if r == 4:  # ratio-4 layers pick compressed rows with an indexer; ratio-128 ones read all (vLLM C4A/C128A)
                 p.attn += r_q * n_i * d_i + h * n_i + 2 * h * d_i  # indexer: query, weights, its compressor
     # One cached row: 448 fp8 NoPE values + 64 bf16 RoPE values + 7 scale bytes + 1 pad
     # (vLLM DeepseekV4MultiHeadLatentAttentionWrapper.head_bytes).
@@ -419,7 +418,8 @@ def _deepseek_v4(c: _Cfg, arch: str) -> _Build:
     b.attention = dict(kind="mla", heads=heads, kv_heads=c.int("num_key_value_heads", 1), qk_rope_head_dim=rope,
                        entry_bytes=entry, window_layers=n, window_tokens=c.int("sliding_window"),
                        compressed=[dict(layers=k, ratio=r, indexer=(r == 4)) for r, k in sorted(groups_by_ratio.items())],
-                       indexer_bytes_per_token=d_i + d_i // 128 * 4, kv_lora_rank=d - rope)
+                       indexer_bytes_per_token=d_i + d_i // 128 * 4,
+                       kv_lora_rank=d - rope)  # the 512-d row as MLA's latent + RoPE, for the attention FLOPs
     _add_moe(b, c, [True] * n, h=h, dense_i=expert_i, expert_i=expert_i, experts=c.int("n_routed_experts"),
              k=c.int("num_experts_per_tok"), shared_i=expert_i, shared=c.int("n_shared_experts", 0, minimum=0))
     b.max_context = c.int("max_position_embeddings")
@@ -886,7 +886,7 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
         model = Model(id=_slug(name), name=name, hf_repo=str(repo), params_b=_billions(total),
                       active_params_b=_billions(active), layers=build.layers, hidden_size=build.hidden,
                       intermediate_size=build.intermediate or (moe.moe_intermediate_size if moe else 1),
-                      vocab_size=build.vocab, tied_embeddings=build.tied, vision_params_b=_billions(p.vision),
+                      vocab_size=build.vocab, tie_word_embeddings=build.tied, vision_params_b=_billions(p.vision),
                       attention=att, moe=moe, max_context=build.max_context, native_precision=native.id,
                       variants=variants, notes=" ".join(notes), source=source, date=_today())
     except ValueError as exc:  # pydantic's ValidationError is a ValueError

@@ -47,7 +47,7 @@ class Catalog:
             prefix = f"{where}: " if where else ""
             raise CatalogError(
                 f"{prefix}unknown {what} '{item_id}'{did_you_mean(item_id, table)} "
-                f"(`hwplan catalog {section.replace('_', '-')}` lists them)."
+                f"(`hwplan catalog {'prices' if section == 'price_lists' else section}` lists them)."
             ) from None
 
     def accelerator(self, item_id: str, where: str = "") -> Accelerator:

@@ -58,13 +58,9 @@ def _keep_only(limits: Limits, keep: set[str], demand: bool = True) -> Limits:
     )
 
 
-# The scale-out fabric and racks of the problem being explained (set by explain_infeasible), so that
-# every trial model prices and counts them as the solve did.
-_CLUSTER: dict[str, object] = {}
-
-
-def _feasible(units: Sequence[Unit], limits: Limits, offers: Offers | None) -> bool:
-    return PlanModel(units, limits, offers=offers, **_CLUSTER).feasible(_EXPLAIN_OPTIONS) is not False
+def _feasible(units: Sequence[Unit], limits: Limits, offers: Offers | None, cluster: dict | None = None) -> bool:
+    """`cluster`: the fabric and racks of the problem (PlanModel keywords), priced and counted as the solve did."""
+    return PlanModel(units, limits, offers=offers, **(cluster or {})).feasible(_EXPLAIN_OPTIONS) is not False
 
 
 def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> str:
@@ -90,12 +86,12 @@ def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> st
 
 
 def _smallest_value(group: str, units: Sequence[Unit], limits: Limits, others: set[str], scale: int,
-                    currency: str, offers: Offers | None) -> str | None:
+                    currency: str, offers: Offers | None, cluster: dict | None = None) -> str | None:
     """The least value of `group`'s limit that lets a plan exist with the `others` kept."""
     term = {"budget": "cost", "max_nodes": "nodes", "max_power": "power", "max_racks": "racks"}.get(group)
     if group.startswith("stock:"):
         term = "gpus:" + group.split(":", 1)[1]
-    model = PlanModel(units, _keep_only(limits, others), offers=offers, **_CLUSTER)
+    model = PlanModel(units, _keep_only(limits, others), offers=offers, **(cluster or {}))
     if term == "racks" and "racks" not in model.coefs:
         term = None
     if term is None:
@@ -196,16 +192,12 @@ def explain_infeasible(catalog: Catalog, problem: Problem, candidates: Candidate
     trial model buy the network and racks the solve bought."""
     if not candidates.units:
         return _no_unit_fits(catalog, problem, candidates)
-    _CLUSTER.clear()
-    _CLUSTER.update({k: v for k, v in (("fabric", fabric), ("racks", racks)) if v is not None})
-    try:
-        return _explain(catalog, problem, candidates, limits, offers, needs, same_sku)
-    finally:
-        _CLUSTER.clear()
+    cluster = {k: v for k, v in (("fabric", fabric), ("racks", racks)) if v is not None}
+    return _explain(catalog, problem, candidates, limits, offers, needs, same_sku, cluster)
 
 
 def _explain(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits, offers: Offers | None,
-             needs: dict | None, same_sku: bool) -> InfeasibleError:
+             needs: dict | None, same_sku: bool, cluster: dict) -> InfeasibleError:
     # Prune without the caps: a unit that breaks the budget alone must still count when the budget is relaxed.
     uncapped = dataclasses.replace(limits, max_nodes=None, budget=None, max_power_w=None, max_racks=None)
     units = prune_dominated(candidates.units, uncapped, same_sku=same_sku or offers is not None, needs=needs)
@@ -213,15 +205,16 @@ def _explain(catalog: Catalog, problem: Problem, candidates: Candidates, limits:
     core = list(groups)
     for g in groups:
         trial = set(core) - {g}
-        if not _feasible(units, _keep_only(limits, trial), _keep_offers(offers, trial)):
+        if not _feasible(units, _keep_only(limits, trial), _keep_offers(offers, trial), cluster):
             core.remove(g)
     currency, scale = candidates.currency, candidates.money_scale
     demand = limits.demand or 1
     best = PlanModel(units, _keep_only(limits, set(groups), demand=False), maximize_users=True,
-                     offers=offers, **_CLUSTER).solve("users", _EXPLAIN_OPTIONS)
+                     offers=offers, **cluster).solve("users", _EXPLAIN_OPTIONS)
     max_users = best.values["users"] if best else 0
     unbounded = max_users >= 10**6
-    fixes = {g: _smallest_value(g, units, limits, set(core) - {g}, scale, currency, _keep_offers(offers, set(core) - {g}))
+    fixes = {g: _smallest_value(g, units, limits, set(core) - {g}, scale, currency, _keep_offers(offers, set(core) - {g}),
+                                cluster)
              for g in core if g != "max_sellers"}
     fixes.update(_offer_filter_fixes(catalog, problem))
     named = [_describe(g, limits, problem, currency) for g in core]

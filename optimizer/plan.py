@@ -8,12 +8,17 @@ library and rounded to cents only when rendered.
 
 from __future__ import annotations
 
+import datetime
 from fractions import Fraction
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["PlanLine", "NetworkLine", "RackLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json"]
+__all__ = ["PlanLine", "NetworkLine", "RackLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json",
+           "stale_price_notes", "STALE_PRICE_MONTHS"]
+
+# A price older than this, measured from the plan's purchase date, gets a warning in the plan.
+STALE_PRICE_MONTHS = 12
 
 
 def money_json(value: Fraction | float | int) -> int | float:
@@ -48,7 +53,8 @@ class PlanLine(_Record):
     users_per_replica: int
     tokens_per_s_per_user: float | None = None
     output_tokens_per_s_per_replica: float | None = None
-    ttft_s: float | None = None
+    ttft_s: float | None = None          # mean time to first token
+    ttft_p90_s: float | None = None      # 90th percentile (optimizer/serving.py)
     cost: Fraction = Field(description="What this line's nodes cost, from the purchases allocated to it.")
     sellers: tuple[str, ...] = Field((), description="Whom this line's items are bought from.")
     node_power_w: int = Field(description="Maximum draw of one node, W (caps, racks, facility).")
@@ -97,7 +103,7 @@ class PlanLine(_Record):
             "tokens_per_s_per_user": _round(self.tokens_per_s_per_user),
             "output_tokens_per_s": _round(None if self.output_tokens_per_s_per_replica is None
                                           else self.output_tokens_per_s_per_replica * self.replicas),
-            "ttft_s": _round(self.ttft_s, 3),
+            "ttft_s": _round(self.ttft_s, 3), "ttft_p90_s": _round(self.ttft_p90_s, 3),
             "node_price": money_json(self.node_price), "cost": money_json(self.cost),
             "power_w": self.power_w, "memory_gb": round(self.memory_gb, 1), "sellers": list(self.sellers),
             "unit": self.unit,
@@ -134,6 +140,7 @@ class NetworkLine(_Record):
     switches: tuple[tuple[str, int, int], ...] = Field((), description="(switch id, count, ports each).")
     links: int = Field(description="Cables: node-to-leaf + leaf-to-spine + direct.")
     transceivers: int = 0
+    nics: int = Field(0, description="NIC cards bought for nodes whose price leaves them out.")
     cost: Fraction
     power_w: int = 0
     priced: bool = True
@@ -146,7 +153,8 @@ class NetworkLine(_Record):
         return {"fabric": self.fabric, "nodes": self.nodes, "node_ports": self.node_ports,
                 "direct_links": self.direct_links, "uplinks": self.uplinks,
                 "switches": [{"item": i, "count": n, "ports": p} for i, n, p in self.switches],
-                "links": self.links, "transceivers": self.transceivers, "cost": money_json(self.cost),
+                "links": self.links, "transceivers": self.transceivers, "nics": self.nics,
+                "cost": money_json(self.cost),
                 "power_w": self.power_w, "priced": self.priced}
 
 
@@ -190,7 +198,8 @@ class Purchase(_Record):
     lead_time_weeks: float | None = None
     offer: str = Field(description="The offer's key: <price list>#<position>.")
     source: str = ""
-    date: str = ""
+    date: str = Field("", description="The offer's price_date: when the price was quoted (YYYY[-MM[-DD]]).")
+    estimate: bool = Field(False, description="The price is a market estimate, not a seller's quote.")
 
     @property
     def extended(self) -> Fraction:
@@ -201,7 +210,35 @@ class Purchase(_Record):
                 "quantity": self.quantity, "unit_price": money_json(self.unit_price),
                 "extended_price": money_json(self.extended), "condition": self.condition,
                 "warranty_months": self.warranty_months, "lead_time_weeks": self.lead_time_weeks,
-                "offer": self.offer, "source": self.source, "date": self.date}
+                "offer": self.offer, "source": self.source, "date": self.date, "price_date": self.date,
+                "estimate": self.estimate}
+
+
+def _months(date_text: str) -> int:
+    """Months since year 0 of a YYYY[-MM[-DD]] date; a shorter date is its period's start (as offers.py reads it)."""
+    parts = date_text.split("-")
+    return int(parts[0]) * 12 + (int(parts[1]) - 1 if len(parts) > 1 else 0)
+
+
+def stale_price_notes(purchases: tuple[Purchase, ...] | list[Purchase], as_of: str | None,
+                      today: datetime.date | None = None) -> list[str]:
+    """One warning per purchase whose price is more than STALE_PRICE_MONTHS older than the purchase date.
+
+    The purchase date is `as_of` (the problem's constraints.as_of) or else `today`. Ages are whole calendar
+    months between the two dates' months (a '2025' price counts from January 2025), so a price of 2025-10
+    is 13 months old on 2026-11-30. Returns human-readable notes; nothing when every price is recent.
+    """
+    reference = as_of or (today or datetime.date.today()).isoformat()
+    notes = []
+    for p in purchases:
+        if not p.date:
+            continue
+        age = _months(reference) - _months(p.date)
+        if age > STALE_PRICE_MONTHS:
+            notes.append(f"price of {p.item} from {p.seller} is dated {p.date}, {age} months before "
+                         f"{'constraints.as_of ' if as_of else 'today, '}{reference}: older than "
+                         f"{STALE_PRICE_MONTHS} months, ask for a current quote")
+    return notes
 
 
 class TcoBreakdown(_Record):

@@ -95,6 +95,8 @@ def _network_text(n) -> str:
                      + (f" (two tiers, {n.uplinks} uplinks)" if n.uplinks else ""))
     if n.direct_links:
         parts.append(f"{n.direct_links} cables node to node (two-node replicas, no switch)")
+    if n.nics:
+        parts.append(f"{n.nics} NICs for nodes sold without them")
     parts.append(f"{n.links} links, {n.transceivers} transceivers, {_money(n.cost)}")
     return f"{n.fabric}: " + "; ".join(parts)
 
@@ -129,8 +131,13 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
     if plan.facility_power_w is not None:
         extra.append(f"Facility: {plan.facility_power_w / 1000:,.1f} kW = {plan.totals.power_w / 1000:,.1f} kW "
                      f"maximum IT draw × PUE {plan.pue:g}")
-    extra += [f"Buy: {p.quantity} × {p.item} from {p.seller} at {_money(p.unit_price)} = {_money(p.extended)}"
-              + (f" ({p.condition})" if p.condition != "new" else "") for p in plan.purchases]
+    extra += [f"Buy: {p.quantity} × {p.item}"
+              + (f" from {p.seller}" if p.seller != "market estimate" else "")
+              + f" at {_money(p.unit_price)} = {_money(p.extended)}"
+              + (f" ({p.condition})" if p.condition != "new" else "")
+              + (f", price of {p.date}" if p.date else "")
+              + (" (market estimate, not a quote)" if p.estimate else "")
+              for p in plan.purchases]
     extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
     extra += [f"Left out — {l}" for l in plan.left_out]
     if fmt == "md":
@@ -189,7 +196,12 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         labels += [("Concurrency", f"{est.concurrency:,}"),
                    ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
                    ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"),
-                   ("Time to first token", f"{est.ttft_s:,.2f} s")]
+                   ("Time to first token", f"{est.ttft_s:,.2f} s mean, {est.ttft_p90_s:,.2f} s p90"
+                    + (" (synchronized arrivals)" if est.arrivals == "synchronized" else ""))]
+        if est.speculative:
+            labels.append(("Speculative decoding", f"{est.speculative['method']}, {est.speculative['tokens']} draft "
+                           f"tokens, acceptance {est.speculative['acceptance']:.2f}: "
+                           f"{est.speculative['tokens_per_step']:.2f} tokens per step"))
     if fmt in ("csv",):
         rows = []
         for k, v in data.items():
@@ -242,9 +254,20 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
                  "precisions": ",".join(v.id for v in m.variants), "max_context": m.max_context,
                  "source": m.source, "date": m.date} for m in sorted(catalog.models.values(), key=lambda m: m.id)]
     if section == "prices":
-        return [{"price_list": pl.id, "item": o.item, "price": o.price, "currency": pl.currency, "seller": o.seller, "price_date": o.price_date,
-                 "condition": o.condition, "stock": o.stock, "source": o.source}
+        return [{"price_list": pl.id, "item": o.item, "price": o.price, "currency": pl.currency, "seller": o.seller,
+                 "condition": o.condition, "price_date": o.price_date, "retrieved": o.retrieved,
+                 "estimate": o.estimate, "stock": o.stock, "warranty_months": o.warranty_months,
+                 "lead_time_weeks": o.lead_time_weeks, "valid_from": o.valid_from, "valid_until": o.valid_until,
+                 "source": o.source, "notes": o.notes}
                 for pl in sorted(catalog.price_lists.values(), key=lambda p: p.id) for o in pl.offers]
+    if section == "network":
+        rows = [{"id": n.id, "kind": n.kind, "name": n.name, "protocol": n.protocol, "gbps": n.gbps,
+                 "ports": n.ports or "", "source": n.source, "date": n.date}
+                for n in sorted(catalog.network_items.values(), key=lambda n: (n.kind, n.protocol, n.gbps, n.id))]
+        rows += [{"id": r.id, "kind": "rack", "name": r.name, "protocol": r.cooling, "gbps": "",
+                  "ports": f"{r.rack_units}U, {r.max_kw:g} kW", "source": r.source, "date": r.date}
+                 for r in sorted(catalog.racks.values(), key=lambda r: r.id)]
+        return rows
     if section == "engines":
         return [{"id": e.id, "name": e.name, "formats": ",".join(e.formats), "memory_model": e.memory_model,
                  "utilization": e.memory_utilization, "defaults": e.memory.defaults_version,
@@ -253,12 +276,60 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
     raise ValueError(section)
 
 
-def render_catalog(catalog: Catalog, section: str, fmt: str = "table") -> str:
+# Columns of `hwplan catalog prices` as a table or Markdown; JSON and CSV carry every field.
+PRICE_COLUMNS = ("item", "price", "seller", "condition", "price_date", "source")
+
+
+def _prices_table(rows: list[dict[str, Any]], width: int = 80) -> str:
+    """One table per price list in `width` columns: items and sellers wrap, sources are cut with '…'
+    (the JSON output has every field whole)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    # Content widths; the table adds a leading space and one space between columns.
+    fixed = {"Item": 15, "Price": 10, "Seller": 14, "Cond.": 4, "Date": 10}
+    source_width = max(8, width - 2 - len(fixed) - sum(fixed.values()))
+    short = {"new": "new", "used": "used", "refurbished": "refb"}
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, color_system=None, force_terminal=False)
+    for list_id in dict.fromkeys(r["price_list"] for r in rows):
+        mine = [r for r in rows if r["price_list"] == list_id]
+        table = Table(title=f"{list_id} ({mine[0]['currency']}): {len(mine)} offers; est. = market estimate",
+                      box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, padding=(0, 0))
+        for name, w in fixed.items():
+            table.add_column(name, width=w, justify="right" if name == "Price" else "left", overflow="fold",
+                             no_wrap=name in ("Price", "Cond.", "Date"))
+        table.add_column("Source", width=source_width, no_wrap=True, overflow="ellipsis")
+        for r in mine:
+            seller = "est." if r["seller"] == "market estimate" else r["seller"] + (" (est.)" if r["estimate"] else "")
+            table.add_row(r["item"], f"{r['price']:,.2f}".removesuffix(".00"), seller,
+                          short.get(r["condition"], r["condition"]), r["price_date"], " ".join(r["source"].split()))
+        console.print(table)
+    lines = [line.rstrip() for line in buf.getvalue().splitlines()]
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def render_catalog(catalog: Catalog, section: str, fmt: str = "table", price_lists: tuple[str, ...] = ()) -> str:
+    """The catalog's `section` as text; `price_lists` keeps only those lists' offers (CatalogError if unknown)."""
     rows = catalog_rows(catalog, section)
+    if price_lists:
+        wanted = {catalog.price_list(p, "--price-list").id for p in price_lists}
+        rows = [r for r in rows if r.get("price_list") in wanted]
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False, default=str) + "\n"
     if fmt == "csv":
         return _csv_dicts(rows, "id")
+    if section == "prices":
+        if fmt == "md":
+            def cell(r: dict[str, Any], k: str) -> str:
+                if k == "price":
+                    return f"{r[k]:,.2f}".removesuffix(".00")
+                return "" if r[k] is None else " ".join(str(r[k]).split())
+            return "\n".join(md_table(["price list", *PRICE_COLUMNS, "currency"],
+                                      [[r["price_list"], *(cell(r, k) for k in PRICE_COLUMNS), r["currency"]]
+                                       for r in rows])) + "\n"
+        return _prices_table(rows)
     shown = [k for k in (rows[0] if rows else {}) if k not in ("source", "date", "name")]
     cells = [["" if r[k] is None else str(r[k]) for k in shown] for r in rows]
     if fmt == "md":

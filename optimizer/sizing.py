@@ -38,6 +38,7 @@ __all__ = [
     "GB", "GIB", "Layout", "MemoryFit", "RankMemory", "Settings", "WeightParts",
     "resolve_settings", "ffn_sizes", "weight_parts", "weights_per_rank", "activation_peak_bytes",
     "non_torch_bytes", "cuda_graph_bytes", "captured_graph_sizes", "custom_allreduce", "request_kv_bytes",
+    "request_rank_bytes",
     "weight_bytes", "runnable_variant", "candidate_variants", "resolve_kv_dtype",
     "kv_bytes_per_token", "kv_bytes_per_request", "state_bytes_per_request", "choose_layout", "kv_rank_bytes_per_token",
     "memory_fit", "max_concurrency", "kv_reserve_factor", "engine_runs",
@@ -81,8 +82,8 @@ def runnable_variant(model: Model, acc: Accelerator, precision: str) -> tuple[Va
 
 def candidate_variants(model: Model, acc: Accelerator, precision: str | list[str]) -> list[tuple[Variant, str]]:
     """Variants to consider on `acc`: 'auto' is the native precision (or its fallback)."""
-    asked = [model.native_precision] if precision == "auto" else (
-        [precision] if isinstance(precision, str) else list(precision))
+    asked = [model.native_precision if p == "auto" else p  # 'auto' may also stand in a list
+             for p in ([precision] if isinstance(precision, str) else precision)]
     seen: dict[str, tuple[Variant, str]] = {}
     for p in asked:
         found = runnable_variant(model, acc, p)
@@ -125,27 +126,32 @@ def _entry_bytes(model: Model, kv_dtype: str, heads: int | None, head_dim: int |
     return heads * (head_dim + (att.v_head_dim or head_dim)) * b  # type: ignore[operator]
 
 
-def _layer_entries(model: Model, kv_dtype: str, kv_heads: int | None = None) -> tuple[float, float]:
-    """(bytes per token of a full layer, of a sliding-window layer), for `kv_heads` of the full
-    layers' heads (default all; window layers keep the same share of their own heads)."""
+def _layer_entries(model: Model, kv_dtype: str, kv_heads: int | None = None, tp: int = 1) -> tuple[float, float]:
+    """(bytes per token of a full layer, of a sliding-window layer) on one of `tp` tensor-parallel
+    ranks: each keeps ceil(heads / tp) KV heads of each kind (a head is replicated when there are
+    fewer heads than ranks). `kv_heads` instead fixes the full layers' heads per rank (window
+    layers keep the same share of theirs)."""
     att = model.attention
-    share = 1.0 if kv_heads is None else kv_heads / att.kv_heads
-    full = _entry_bytes(model, kv_dtype, att.kv_heads * share, att.head_dim)
     w_heads = att.window_kv_heads or att.kv_heads
-    window = _entry_bytes(model, kv_dtype, math.ceil(w_heads * share), att.window_head_dim or att.head_dim)
+    if kv_heads is None:
+        full_heads, window_heads = math.ceil(att.kv_heads / tp), math.ceil(w_heads / tp)
+    else:
+        full_heads, window_heads = kv_heads, math.ceil(w_heads * kv_heads / att.kv_heads)
+    full = _entry_bytes(model, kv_dtype, full_heads, att.head_dim)
+    window = _entry_bytes(model, kv_dtype, window_heads, att.window_head_dim or att.head_dim)
     return full, window
 
 
-def _per_layer_token_bytes(model: Model, kv_dtype: str, kv_heads: int | None = None) -> float:
-    """KV bytes per token per decoder layer, averaged over `model.layers`, for `kv_heads` of the
-    full-attention heads (default all of them): `kv_bytes_per_token` / layers. Windowed layers
-    count every token here (their cap applies per request); linear layers count nothing."""
-    return _token_bytes(model, kv_dtype, kv_heads) / model.layers
+def _per_layer_token_bytes(model: Model, kv_dtype: str, kv_heads: int | None = None, tp: int = 1) -> float:
+    """KV bytes per token per decoder layer, averaged over `model.layers`, on one of `tp` tensor-parallel
+    ranks (or for `kv_heads` of the full-attention heads): `kv_bytes_per_token` / layers. Windowed
+    layers count every token here (their cap applies per request); linear layers count nothing."""
+    return _token_bytes(model, kv_dtype, kv_heads, tp) / model.layers
 
 
-def _token_bytes(model: Model, kv_dtype: str, kv_heads: int | None = None) -> float:
+def _token_bytes(model: Model, kv_dtype: str, kv_heads: int | None = None, tp: int = 1) -> float:
     att = model.attention
-    full, window = _layer_entries(model, kv_dtype, kv_heads)
+    full, window = _layer_entries(model, kv_dtype, kv_heads, tp)
     compressed = sum(c.layers * (full + (att.indexer_bytes_per_token or 0.0) * c.indexer) / c.ratio
                      for c in att.compressed)
     indexer = att.indexer_layers * (att.indexer_bytes_per_token or 0.0)
@@ -182,19 +188,25 @@ def state_bytes_per_request(model: Model) -> float:
     return att.linear_layers * (att.state_bytes_per_layer or 0.0)
 
 
-def kv_bytes_per_request(model: Model, kv_dtype: str, context_tokens: int) -> float:
+def kv_bytes_per_request(model: Model, kv_dtype: str, context_tokens: int, tp: int = 1) -> float:
     """Cache bytes one sequence of `context_tokens` holds, whole model: full layers keep every
     token, windowed layers at most `window_tokens`, compressed layers one entry per `ratio`
     tokens (rounded up) on top of their window, indexer keys for every token, plus the fixed
-    state of linear layers (`state_bytes_per_request`)."""
+    state of linear layers (`state_bytes_per_request`).
+
+    With `tp` > 1: what one of `tp` tensor-parallel ranks holds of it — ceil(heads / tp) KV heads
+    of each layer kind, the MLA latent and indexer keys whole (replicated), the linear layers'
+    state split by heads (vLLM's MambaStateShapeCalculator divides heads and conv channels by tp).
+    """
     att = model.attention
-    full, window = _layer_entries(model, kv_dtype)
+    full, window = _layer_entries(model, kv_dtype, tp=tp)
     full_layers = model.kv_layers - att.window_layers
     windowed = att.window_layers * window * min(context_tokens, att.window_tokens or context_tokens)
     compressed = sum(c.layers * (full + (att.indexer_bytes_per_token or 0.0) * c.indexer)
                      * math.ceil(context_tokens / c.ratio) for c in att.compressed)
     indexer = att.indexer_layers * (att.indexer_bytes_per_token or 0.0) * context_tokens
-    return full_layers * full * context_tokens + windowed + compressed + indexer + state_bytes_per_request(model)
+    state = state_bytes_per_request(model) / tp
+    return full_layers * full * context_tokens + windowed + compressed + indexer + state
 
 
 @dataclass(frozen=True)
@@ -242,7 +254,7 @@ def kv_rank_bytes_per_token(model: Model, kv_dtype: str, layout: Layout) -> floa
     if att.kind == "mla" or layout.dp_attention:
         per_layer = _per_layer_token_bytes(model, kv_dtype)
     else:
-        per_layer = _per_layer_token_bytes(model, kv_dtype, kv_heads=math.ceil(att.kv_heads / layout.tp))
+        per_layer = _per_layer_token_bytes(model, kv_dtype, tp=layout.tp)
     return layers_per_rank * per_layer
 
 
@@ -305,27 +317,17 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
 
 
 def ffn_sizes(model: Model) -> tuple[float, float]:
-    """(dense MLP intermediate size, MoE expert intermediate size), derived from the parameter counts.
+    """(dense MLP intermediate size, MoE expert intermediate size), from the model's config
+    (`intermediate_size`, `moe.moe_intermediate_size`).
 
-    Expert: expert_params / (moe_layers × experts × 3 × hidden) (gate, up and down projections).
-    Dense: what a non-MoE layer holds beyond its attention, over 3 × hidden; attention = hidden × (heads
-    + 2 × kv_heads) × head_dim + heads × head_dim × hidden (q, k, v, o). Llama-3.1-8B: (8.03e9 − 1.05e9
-    embeddings) / 32 − 41.9e6 = 176e6 = 3 × 4096 × 14,336.
+    A catalog entry without the expert width gets it from its parameters: expert_params / (moe_layers ×
+    experts × 3 × hidden) (gate, up and down projections), rounded (gpt-oss-120b: 2,879.97 → 2,880).
     """
-    h = model.hidden_size
-    att = model.attention
-    head_dim = att.head_dim or ((att.qk_nope_head_dim or 128) + (att.qk_rope_head_dim or 64))
-    kv_heads = att.kv_heads or att.heads
-    attention = h * (att.heads + 2 * kv_heads) * head_dim + att.heads * head_dim * h
     moe_i = 0.0
-    expert_params = 0.0
     if model.moe:
-        # Rounded: the catalog's expert_params_b carries two decimals (gpt-oss-120b: 2,879.97 → 2,880).
-        moe_i = float(round(model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * h)))
-        expert_params = model.moe.expert_params_b * 1e9
-    body = model.params_b * 1e9 - _embedding_params(model) - expert_params
-    dense_i = max(body / model.layers - attention, 0.0) / (3 * h)
-    return dense_i, moe_i
+        moe_i = float(model.moe.moe_intermediate_size or round(
+            model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * model.hidden_size)))
+    return float(model.intermediate_size), moe_i
 
 
 def _embedding_params(model: Model) -> float:
@@ -486,18 +488,33 @@ def request_kv_bytes(model: Model, kv_dtype: str, layout: Layout, tokens: int, s
     (kv_cache_utils.py check_enough_kv_cache_memory: full-attention layers cdiv(tokens, 16) blocks;
     sliding-window layers min(window − 1 + max_batched_tokens, tokens) tokens plus one block).
 
-    The model-neutral request bytes come from `kv_bytes_per_request` (windowed layers capped at the
-    window); vLLM's extra blocks for windowed layers are added on top.
+    The rank's share comes from `kv_bytes_per_request(..., tp)` (its KV heads of each layer kind, the
+    MLA latent whole, linear state split by heads; windowed layers capped at the window) over its
+    pipeline stage's layers; vLLM's extra blocks for windowed layers are added on top.
     """
-    rounded = _round_up(tokens, block_tokens)
-    whole = kv_bytes_per_request(model, kv_dtype, int(rounded))
+    rounded = int(_round_up(tokens, block_tokens))
+    tp = 1 if layout.dp_attention else layout.tp
+    rank = kv_bytes_per_request(model, kv_dtype, rounded, tp=tp)
     att = model.attention
     if att.window_layers and att.window_tokens:
         engine_window = min(att.window_tokens - 1 + settings.max_batched_tokens, tokens)
         engine_window = _round_up(engine_window, block_tokens) + block_tokens
-        whole += att.window_layers * _per_layer_token_bytes(model, kv_dtype) * \
-            max(engine_window - min(att.window_tokens, rounded), 0)
-    return whole * kv_rank_bytes_per_token(model, kv_dtype, layout) / kv_bytes_per_token(model, kv_dtype)
+        _, window_entry = _layer_entries(model, kv_dtype, tp=tp)
+        rank += att.window_layers * window_entry * max(engine_window - min(att.window_tokens, rounded), 0)
+    return rank * _stage_share(model, layout)
+
+
+def request_rank_bytes(model: Model, kv_dtype: str, layout: Layout, context_tokens: int) -> float:
+    """Cache bytes one rank holds of one request of `context_tokens` (prompt + output), engine-neutral:
+    `kv_bytes_per_request` at the attention's tensor-parallel size (1 under data-parallel attention), over
+    the rank's pipeline stage (ceil(layers / pp) of the layers)."""
+    tp = 1 if layout.dp_attention else layout.tp
+    return kv_bytes_per_request(model, kv_dtype, context_tokens, tp=tp) * _stage_share(model, layout)
+
+
+def _stage_share(model: Model, layout: Layout) -> float:
+    """Share of the layers one pipeline stage holds (the largest stage)."""
+    return math.ceil(model.layers / layout.pp) / model.layers
 
 
 @dataclass(frozen=True)
@@ -630,7 +647,7 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
         why = (f"activations {_g(acts)} and CUDA graphs {_g(graphs)} need more than the {_g(total - usable)} "
                f"left outside mem_fraction_static {s.memory_utilization:.2f} (out of memory at start-up)")
     holders = layout.tp if layout.dp_attention else 1
-    capacity = int(max(kv, 0.0) // rank_bytes) * holders
+    capacity = int(max(kv, 0.0) // rank_bytes) * holders if rank_bytes > 0 else 0
     return MemoryFit(layout=layout, gpus=gpus, weights_bytes=parts.total, weights_per_gpu=weights,
                      reserve_per_gpu=acts + other + (graphs if mem.graphs_in_budget else 0.0),
                      kv_budget_per_gpu=kv, kv_bytes_per_token=kv_bytes_per_token(model, kv_dtype),
@@ -643,9 +660,6 @@ def max_concurrency(model: Model, fit: MemoryFit, kv_dtype: str, context_tokens:
     (windowed layers keep only their window, via `kv_bytes_per_request`); 0 if the engine does not start."""
     if fit.kv_budget_per_gpu <= 0 or not fit.starts:
         return 0
-    whole = kv_bytes_per_token(model, kv_dtype)
-    # Share of a request's bytes that one rank stores, from the per-token ratio.
-    rank_share = fit.rank_bytes_per_token / whole
-    per_request = kv_bytes_per_request(model, kv_dtype, context_tokens) * rank_share
+    per_request = request_rank_bytes(model, kv_dtype, fit.layout, context_tokens)
     holders = fit.layout.tp if fit.layout.dp_attention else 1
     return int(fit.kv_budget_per_gpu // per_request) * holders

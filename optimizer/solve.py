@@ -17,12 +17,12 @@ from catalog import Catalog
 
 from .check import assert_plan_ok
 from .explain import explain_infeasible
-from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices
+from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices, nic_cards
 from .limits import limits_for
 from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
 from .racks import RackKind, rack_kinds
 from .offers import PricedOffer
-from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown
+from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown, stale_price_notes
 from .problem import Problem
 from .prune import prune_dominated
 from .scaling import money_from_int, money_to_int
@@ -59,9 +59,9 @@ class Prepared:
         return _rack_sensitive(self.racks, self.limits)
 
     @property
-    def prune_needs(self) -> dict[str, tuple[str, int, int, int]]:
-        """Fabric needs in the form dominance pruning compares (class, ports, nodes, direct cables)."""
-        return {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in self.fabric_needs.items()}
+    def prune_needs(self) -> dict[str, tuple[str, int, int, int, int]]:
+        """Fabric needs in the form dominance pruning compares (class, ports, nodes, direct cables, NIC ports)."""
+        return {u: _prune_need(n, self.fabric_prices) for u, n in self.fabric_needs.items()}
 
     def by_id(self) -> dict[str, Unit]:
         return {u.id: u for u in self.candidates.units}
@@ -83,7 +83,7 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     needs = {u.id: n for u in candidates.units if (n := fabric_need(u.node.platform, u.nodes)) is not None}
     prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
     fabric = fabric_model(needs, prices, candidates.money_scale)
-    prune_needs = {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in needs.items()}
+    prune_needs = {u: _prune_need(n, prices) for u, n in needs.items()}
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
     racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack, racks_per_node=kind.racks_per_node,
@@ -114,6 +114,12 @@ def _tco_by_unit(units: list[Unit], rates: TcoRates, scale: int) -> dict[str, in
                                      rounding="ceil")
         out[u.id] = memo[key]
     return out
+
+
+def _prune_need(n: FabricNeed, prices: dict[str, FabricPrices]) -> tuple[str, int, int, int, int]:
+    """A fabric need as dominance pruning compares it: class, node ports, nodes, direct cables, NIC cards."""
+    fp = prices.get(n.key)
+    return (n.key, n.ports, n.nodes, n.direct_links, nic_cards(n, (fp.nic.item.ports or 1) if fp and fp.nic else 1))
 
 
 def _rack_sensitive(racks: Racks | None, limits: Limits) -> bool:
@@ -214,7 +220,7 @@ def _racks(prep: Prepared, solution: Solution, lines: list[PlanLine]) -> tuple[l
             buys.append(Purchase(item=kind.rack.id, kind="rack", description=kind.rack.name, seller=o.seller,
                                  quantity=count, unit_price=o.price, condition=o.offer.condition,
                                  warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                                 offer=o.key, source=o.offer.source, date=o.offer.price_date))
+                                 offer=o.key, source=o.offer.source, date=o.offer.price_date, estimate=o.offer.estimate))
     return out, tuple(buys)
 
 
@@ -227,18 +233,20 @@ def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tup
         lines.append(NetworkLine(
             fabric=b.key, nodes=b.nodes, node_ports=b.node_ports, direct_links=b.direct_links, uplinks=b.uplinks,
             switches=tuple((p.item.id, n, p.item.ports or 0) for p, n in b.switches), links=b.links,
-            transceivers=b.transceivers, cost=b.cost, power_w=b.power_w, priced=b.priced))
+            transceivers=b.transceivers, nics=b.nics, cost=b.cost, power_w=b.power_w, priced=b.priced))
         rows = [(p, n) for p, n in b.switches]
         if b.cable is not None and b.links:
             rows.append((b.cable, b.links))
         if b.transceiver is not None and b.transceivers:
             rows.append((b.transceiver, b.transceivers))
+        if b.nic is not None and b.nics:
+            rows.append((b.nic, b.nics))
         for p, n in rows:
             o = p.offer
             buys.append(Purchase(item=p.item.id, kind=p.item.kind, description=p.item.name, seller=o.seller,
                                  quantity=n, unit_price=o.price, condition=o.offer.condition,
                                  warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                                 offer=o.key, source=o.offer.source, date=o.offer.price_date))
+                                 offer=o.key, source=o.offer.source, date=o.offer.price_date, estimate=o.offer.estimate))
     return lines, tuple(buys)
 
 
@@ -283,7 +291,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
             users_per_replica=u.users,
             tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
-            ttft_s=u.capacity.ttft_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
+            ttft_s=u.capacity.ttft_s, ttft_p90_s=u.capacity.ttft_p90_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
             node_typical_power_w=u.node.typical_power_w,
             memory_gb_per_node=u.node.memory_gb, note=u.note))
     names: dict[str, tuple[str, str]] = {}
@@ -297,7 +305,8 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     purchases = tuple(Purchase(item=o.item, kind=names[o.item][0], description=names[o.item][1], seller=o.seller,
                                quantity=q, unit_price=o.price, condition=o.offer.condition,
                                warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                               offer=o.key, source=o.offer.source, date=o.offer.price_date) for o, q in bought)
+                               offer=o.key, source=o.offer.source, date=o.offer.price_date,
+                               estimate=o.offer.estimate) for o, q in bought)
     notes = []
     problem = prep.problem
     if problem.workload.kv_reserve_gb is not None:
@@ -322,6 +331,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     if network and all(n.priced for n in network):
         notes.append("network: the scale-out fabric of multi-node replicas is bought; front-end and management "
                      "Ethernet are not")
+    notes += stale_price_notes(purchases, problem.constraints.as_of)
     rates = tuple(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in c.rates_used)
     bound = None
     if solution.bound is not None:

@@ -78,7 +78,7 @@ def test_gemma_4_sliding_and_global_layers_have_their_own_heads():
     text = attn + 30 * 3 * h * 2112 + experts + 30 * h * 128 + V * h  # tied embeddings: no separate head
     _close((m.params_b - m.vision_params_b) * 1e9, text)
     _close(m.active_params_b * 1e9, text - experts + experts * 8 / 128)
-    assert m.tied_embeddings and 0.3 < m.vision_params_b < 0.6      # a SigLIP-size encoder
+    assert m.tie_word_embeddings and 0.3 < m.vision_params_b < 0.6      # a SigLIP-size encoder
 
 
 def test_mimo_v2_flash_value_dims_differ_from_key_dims():
@@ -443,3 +443,22 @@ def test_sliding_window_patterns_without_layer_types(tmp_path, arch, extra, slid
     assert m.attention.window_layers == sliding
     per_layer = 2 * 4 * 128 * 2
     assert sizing.kv_bytes_per_request(m, "bf16", 2048) == per_layer * ((36 - sliding) * 2048 + sliding * 512)
+
+
+def test_tensor_parallel_ranks_keep_their_share_of_each_layer_kinds_heads():
+    m = load_catalog().models["gemma-4-26b-a4b"]
+    # tp 8: sliding layers 8 KV heads -> 1 per rank; global layers 2 KV heads -> 1 per rank (replicated).
+    per_rank = 25 * 2 * 1 * 256 * 2 + 5 * 2 * 1 * 512 * 2
+    assert sizing.kv_rank_bytes_per_token(m, "bf16", sizing.Layout(tp=8, pp=1)) == per_rank
+    # tp 2: 4 sliding heads and 1 global head per rank.
+    assert sizing.kv_rank_bytes_per_token(m, "bf16", sizing.Layout(tp=2, pp=1)) == \
+        25 * 2 * 4 * 256 * 2 + 5 * 2 * 1 * 512 * 2
+
+
+def test_a_tensor_parallel_rank_holds_its_share_of_a_request():
+    m = load_catalog().models["qwen3.5-27b"]
+    # tp 8: 16 full layers keep ceil(4/8) = 1 KV head of 256 dims; the 48 Gated DeltaNet states split
+    # 8 ways by heads.
+    state = 48 * (3 * (2 * 16 * 128 + 48 * 128) * 2 + 48 * 128 * 128 * 4)
+    assert sizing.kv_bytes_per_request(m, "bf16", 3000, tp=8) == 16 * 2 * 1 * 256 * 2 * 3000 + state / 8
+    assert sizing.kv_bytes_per_request(m, "bf16", 3000) == 16 * 2 * 4 * 256 * 2 * 3000 + state
