@@ -97,11 +97,24 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     same_sku = same_sku or offers is not None or _rack_sensitive(racks, limits)
     units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
         else list(candidates.units)
-    tco = {u.id: money_to_int(rates.energy(u.power_w, _typical(u)) + rates.hosting(u.nodes), scale, rounding="ceil")
-           for u in candidates.units} if rates else {}
+    tco = _tco_by_unit(candidates.units, rates, scale) if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
                     offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
                     rack_kinds=kinds)
+
+
+def _tco_by_unit(units: list[Unit], rates: TcoRates, scale: int) -> dict[str, int]:
+    """Energy and hosting of one replica of each unit over the TCO horizon, in solver money units
+    (rounded up); units with the same draw and node count share one exact computation."""
+    memo: dict[tuple, int] = {}
+    out: dict[str, int] = {}
+    for u in units:
+        key = (u.power_w, _typical(u), u.nodes)
+        if key not in memo:
+            memo[key] = money_to_int(rates.energy(u.power_w, _typical(u)) + rates.hosting(u.nodes), scale,
+                                     rounding="ceil")
+        out[u.id] = memo[key]
+    return out
 
 
 def _prune_need(n: FabricNeed, prices: dict[str, FabricPrices]) -> tuple[str, int, int, int, int]:

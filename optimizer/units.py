@@ -16,6 +16,7 @@ filters, and says what it left out and why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from fractions import Fraction
 
 from catalog import Catalog
@@ -76,7 +77,7 @@ class Unit:
     note: str = ""
     layout: Layout = Layout()
 
-    @property
+    @cached_property   # read in every dict of the solver path; the fields it reads never change
     def id(self) -> str:
         return f"{self.node.id}/{self.nodes}n/{self.variant.id}/{self.engine.id}/{self.layout.key}"
 
