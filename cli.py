@@ -302,6 +302,11 @@ _PROBLEM_FLAGS = [
     ("--min-tokens-per-s", dict(type=float, help="Decode speed each user must see."), ("workload", "min_tokens_per_s")),
     ("--max-ttft-s", dict(type=float, help="Longest acceptable time to first token, seconds."),
      ("workload", "max_ttft_s")),
+    ("--ttft-percentile", dict(type=int, help="TTFT that --max-ttft-s bounds: 90 "
+                                                                      "(p90, default) or 50 (mean)."),
+     ("workload", "ttft_percentile")),
+    ("--arrivals", dict(type=click.Choice(["random", "synchronized"]), help="random users (default) or "
+                        "synchronized waves as closed-loop benchmarks run."), ("workload", "arrivals")),
     ("--kv-reserve-gb", dict(type=float, help="Fixed KV-cache reserve per replica (the seed's rule of thumb)."),
      ("workload", "kv_reserve_gb")),
     ("--precision", dict(help="auto, or a precision id of the model (fp8, bf16, int4, q4_k_m, ...)."), ("precision",)),
@@ -609,11 +614,20 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
 @click.option("--max-batched-tokens", type=int, help=_SETTING_HELP["max_batched_tokens"])
 @click.option("--max-model-len", type=int, help=_SETTING_HELP["max_model_len"])
 @click.option("--eager", is_flag=True, help=_SETTING_HELP["eager"])
+@click.option("--arrivals", type=click.Choice(["random", "synchronized"]), default="random", show_default=True,
+              help="random: independent users; synchronized: all --concurrency requests start together "
+                   "(InferenceX, vllm bench serve --max-concurrency).")
+@click.option("--speculative", type=click.Choice(["mtp", "eagle", "ngram"]),
+              help="Speculative decoding method (mtp: DeepSeek-V3/R1, GLM-4.5/4.6 only).")
+@click.option("--spec-tokens", type=int, default=1, show_default=True, help="Draft tokens per step (k).")
+@click.option("--spec-acceptance", type=float,
+              help="Acceptance of each draft token, (0, 1] [default: mtp 0.85, eagle 0.7, ngram 0.5].")
 @common_options
 @handle_errors
 def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype, engine, platform, dp_attention,
              input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
-             max_model_len, eager, catalog_files, fmt, output, force, debug):
+             max_model_len, eager, arrivals, speculative, spec_tokens, spec_acceptance, catalog_files, fmt, output,
+             force, debug):
     """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
 
     The memory breakdown per accelerator (total, usable, weights, activations, CUDA graphs,
@@ -628,8 +642,11 @@ def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype,
           --memory-utilization 0.95 --max-model-len 131072 --max-batched-tokens 1024
       hwplan estimate --model deepseek-r1 --accelerator a100-80g-pcie --gpus 8 --format json
       hwplan estimate --model-config ./Qwen3-8B/ --accelerator h200-sxm --gpus 1
+      hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --concurrency 64 \
+          --input-tokens 8192 --speculative mtp --spec-tokens 3
     """
     from optimizer import estimate as run_estimate
+    from optimizer.serving import Speculative
     from optimizer.render import render_estimate
 
     if concurrency is not None and concurrency != "max":
@@ -651,7 +668,9 @@ def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype,
                        kv_dtype=kv_dtype, engine=engine, platform=platform, dp_attention=dp_attention,
                        input_tokens=input_tokens, output_tokens=output_tokens, concurrency=concurrency,
                        memory_utilization=memory_utilization, max_batch=max_batch,
-                       max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager)
+                       max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager,
+                       arrivals=arrivals, speculative=None if speculative is None else
+                       Speculative(speculative, spec_tokens, spec_acceptance))
     write_output(render_estimate(est, fmt), output, force)
 
 
