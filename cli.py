@@ -198,11 +198,17 @@ def handle_errors(fn):
                 raise
             click.echo(_clip(f"Error: {exc}"), err=True)
             sys.exit(exc.exit_code)
+        except CompleteOutputExit:
+            raise  # the output is whole and meant to stay (e.g. an import with rejected rows)
         except BaseException:
             _remove_created()
             raise
 
     return wrapper
+
+
+class CompleteOutputExit(SystemExit):
+    """A non-zero exit after a complete, wanted output file: handle_errors keeps the file."""
 
 
 class HwplanGroup(click.Group):
@@ -342,7 +348,9 @@ _PROBLEM_FLAGS = [
     ("--vendor", dict(multiple=True, help="Allowed accelerator maker (repeatable)."), ("constraints", "vendors")),
     ("--accelerator", dict(multiple=True, help="Allowed accelerator id (repeatable)."), ("constraints", "accelerators")),
     ("--class", dict(multiple=True, type=click.Choice(["datacenter", "workstation", "consumer", "edge"]),
-                     help="Hardware class a plan may buy (repeatable; default datacenter and workstation)."),
+                     help="Hardware class a plan may buy; it REPLACES the default classes (datacenter, workstation): "
+                          "--class consumer allows only consumer cards; repeat it, e.g. --class datacenter "
+                          "--class consumer."),
      ("constraints", "hardware_classes")),
 ]
 
@@ -457,7 +465,7 @@ def shortlist(problem, time_limit, k, distinct, per_vendor, per_seller, export, 
       hwplan shortlist deepseek-r1-30-users -k 5
       hwplan shortlist deepseek-r1-30-users --distinct vendor
       hwplan shortlist deepseek-r1-30-users --per-vendor --format json
-      hwplan shortlist llama-3.1-70b-vendor-offers --per-seller --export quotes.xlsx
+      hwplan shortlist llama-3.1-70b-seller-quotes --per-seller --export quotes.xlsx
     """
     from optimizer.render import render_plans
     from optimizer.search import per_seller as best_per_seller, per_vendor as best_per_vendor
@@ -784,17 +792,25 @@ def catalog_validate(files, debug):
                    "source, price_date, retrieved, notes, seller. Repeatable; item and price are required.")
 @click.option("--currency", default="USD", show_default=True, help="Currency of the sheet's prices.")
 @click.option("--id", "list_id", help="Price-list id (default: the seller's name as a slug).")
-@click.option("--date", help="Date of the quotes (default: today) where the sheet has no date column.")
+@click.option("--price-date", "--date", "price_date",
+              help="When the sheet's prices were quoted (YYYY[-MM[-DD]]), for rows without a mapped price_date "
+                   "column; required unless such a column is mapped. The import date is recorded as 'retrieved'.")
+@click.option("--allow-rejects", is_flag=True,
+              help="Exit 0 even when some rows were rejected (default: exit 2, still writing the accepted offers).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the price list YAML to FILE.")
 @click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 @handle_errors
-def catalog_import(sheet, seller, maps, currency, list_id, date, output, force, debug):
+def catalog_import(sheet, seller, maps, currency, list_id, price_date, allow_rejects, output, force, debug):
     """Turn a seller's CSV price sheet into a price-list YAML; rows it cannot map are reported with why.
+
+    Exits 0 when every row imported; when some rows were rejected it still writes the accepted
+    offers but exits 2, unless --allow-rejects is given.
 
     \b
     Example:
-      hwplan catalog import acme.csv --seller Acme --map "Part=item" --map "USD=price" --map "Qty=stock" -o acme.yaml
+      hwplan catalog import acme.csv --seller Acme --price-date 2026-03-02 \\
+        --map "Part=item" --map "USD=price" --map "Qty=stock" -o acme.yaml
     """
     from catalog.tools import import_sheet
 
@@ -804,13 +820,19 @@ def catalog_import(sheet, seller, maps, currency, list_id, date, output, force, 
             raise HwplanError(f"--map {m}: write COLUMN=FIELD, e.g. --map 'Unit price=price'.")
         column, fld = m.rsplit("=", 1)
         mapping[column.strip()] = fld.strip()
-    result = import_sheet(sheet, seller=seller, mapping=mapping, price_list_id=list_id, currency=currency, date=date)
+    result = import_sheet(sheet, seller=seller, mapping=mapping, price_list_id=list_id, currency=currency,
+                          price_date=price_date)
     for row, why in result.rejected:
-        click.echo(f"{sheet}: row {row} rejected: {why}", err=True)
+        click.echo(f"{sheet}: row {row}: {why}", err=True)
     if result.price_list is None:
         raise HwplanError(f"{sheet}: no row could be mapped to an offer ({len(result.rejected)} rejected).")
-    click.echo(f"{sheet}: {result.accepted} offers imported, {len(result.rejected)} rows rejected.", err=True)
+    n_bad = len(result.rejected)
+    click.echo(f"{sheet}: {result.accepted} offers imported, {n_bad} row{'s' * (n_bad != 1)} rejected"
+               f"{'.' if not n_bad or allow_rejects else ' (exit 2; pass --allow-rejects to accept a partial import).'}",
+               err=True)
     write_output(result.yaml_text, output, force)
+    if n_bad and not allow_rejects:
+        raise CompleteOutputExit(2)
 
 
 @catalog_group.command("import-model")

@@ -146,9 +146,23 @@ def _cross_check(cat: Catalog) -> None:
     for pl in cat.price_lists.values():
         for i, offer in enumerate(pl.offers):
             if offer.item not in known_items:
-                raise CatalogError(f"{where('price_lists', pl.id)}: price list '{pl.id}' offers[{i}].item = "
-                                   f"'{offer.item}' is not an accelerator, platform, system, network item or rack"
-                                   f"{did_you_mean(offer.item, known_items)}.")
+                hint = did_you_mean(offer.item, known_items).replace(" — did you mean", "; did you mean")
+                raise CatalogError(f"{_offer_item_at(where('price_lists', pl.id), pl.id, i)}: price list "
+                                   f"'{pl.id}' offers[{i}].item = '{offer.item}' is not an accelerator, platform, "
+                                   f"system, network item or rack in the catalog{hint or '.'}")
+
+
+def _offer_item_at(origin: str, list_id: str, index: int) -> str:
+    """`file:line:col` of offer `index`'s item in price list `list_id` of the file `origin`, or `origin`.
+
+    Only called on an error path: the file is read again for its node tree."""
+    try:
+        doc = read_yaml(origin, error=CatalogError, what="catalog file")
+        lists = doc.data.get("price_lists") or []
+        k = next(k for k, pl in enumerate(lists) if isinstance(pl, dict) and pl.get("id") == list_id)
+    except (CatalogError, StopIteration, AttributeError):
+        return origin
+    return doc.where(("price_lists", k, "offers", index, "item"))
 
 
 @functools.lru_cache(maxsize=1)

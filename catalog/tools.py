@@ -87,22 +87,42 @@ def _number(text: str, column: str, fld: str, whole: bool = False) -> float | in
     try:
         value = float(cleaned)
     except ValueError:
-        raise ValueError(f"column '{shorten(column)}' ({fld}) = '{shorten(text)}' is not a number") from None
+        raise ValueError(f"column '{shorten(column)}' = '{shorten(text)}': not a number") from None
     if not math.isfinite(value) or abs(value) > MAX_CELL:
-        raise ValueError(f"column '{shorten(column)}' ({fld}) = '{shorten(text)}' is not a finite number "
+        raise ValueError(f"column '{shorten(column)}' = '{shorten(text)}': not a finite number "
                          f"of at most {MAX_CELL:.0e}")
     if whole:
         if value != int(value):
-            raise ValueError(f"column '{shorten(column)}' ({fld}) = '{shorten(text)}' is not a whole number")
+            raise ValueError(f"column '{shorten(column)}' = '{shorten(text)}': not a whole number")
         return int(value)
     return value
 
 
+def _row_problem(exc: ValidationError, column_of: dict[str, str], values: dict[str, str]) -> str:
+    """One rejected row's reason in the sheet's terms: "column 'Qty' = '-3': input should be ... (offer field stock)"."""
+    err = exc.errors(include_url=False)[0]
+    fld = str(err["loc"][0]) if err["loc"] else ""
+    msg = err["msg"].removeprefix("Value error, ")
+    msg = msg[:1].lower() + msg[1:]
+    if fld in column_of:
+        return f"column '{shorten(column_of[fld])}' = '{shorten(values.get(fld, ''))}': {msg} (offer field {fld})"
+    if fld:
+        return f"{fld} = {shorten(repr(err.get('input')))}: {msg}"
+    return msg  # a rule across fields (e.g. valid_until before valid_from): its message names them
+
+
 def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], price_list_id: str | None = None,
-                 currency: str = "USD", date: str | None = None, catalog: Catalog | None = None) -> ImportResult:
+                 currency: str = "USD", price_date: str | None = None, catalog: Catalog | None = None,
+                 today: datetime.date | None = None) -> ImportResult:
     """A price list from a seller's CSV sheet; `mapping` maps sheet column → offer field.
 
-    The price list's id defaults to the seller's name as a slug plus '-offers'.
+    The price list's id defaults to the seller's name as a slug plus '-offers'. Each offer's
+    `price_date` (when the price was quoted) comes from the sheet's mapped price_date column or
+    else from `price_date` (the `--price-date` flag); one of them is required, since the day a
+    sheet is read is not the day its prices were quoted. `retrieved` is `today` (default: the
+    current date) unless a retrieved column is mapped. Raises `InputError` on a bad flag or
+    mapping; rows it cannot turn into offers come back in `ImportResult.rejected` as
+    (sheet row, "column 'Price' = 'abc': not a number").
     """
     catalog = catalog or load_catalog()
     if price_list_id is not None and (len(price_list_id) > 80 or not _ID.fullmatch(price_list_id)):
@@ -125,33 +145,41 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
                          "--map 'Unit price=price').")
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise InputError(f"--currency = '{currency}': give an ISO code such as USD or CNY.")
-    if date is not None:
+    if price_date is not None:
         try:
-            checked = _date_text(date)
+            checked = _date_text(price_date)
         except ValueError as exc:
-            raise InputError(f"--date = '{shorten(date)}': {exc}; write YYYY-MM-DD.") from None
+            raise InputError(f"--price-date = '{shorten(price_date)}': {exc}; write YYYY-MM-DD.") from None
         if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", str(checked)):
-            raise InputError(f"--date = '{shorten(date)}': write YYYY, YYYY-MM or YYYY-MM-DD.")
-    date = date or datetime.date.today().isoformat()
+            raise InputError(f"--price-date = '{shorten(price_date)}': write YYYY, YYYY-MM or YYYY-MM-DD.")
+    elif "price_date" not in mapping.values():
+        raise InputError(f"{path}: say when the prices were quoted: pass --price-date YYYY-MM-DD, or map the "
+                         f"sheet's date column with --map 'Date=price_date' (the import date is recorded as "
+                         f"'retrieved', not as the price's date).")
+    retrieved = (today or datetime.date.today()).isoformat()
+    date = price_date or retrieved
     _, rows = read_csv(path, what="price sheet", required=list(mapping))
     column_of = {fld: column for column, fld in mapping.items()}
     offers, rejected = [], []
     for number, row in enumerate(rows, start=2):  # row 1 is the header
         values = {fld: (row.get(col) or "").strip() for col, fld in mapping.items()}
         if not values.get("item"):
-            rejected.append((number, "no item"))
+            rejected.append((number, f"column '{shorten(column_of['item'])}' is empty: no item"))
             continue
         item = _match_item(values["item"], items)
         if item is None:
-            rejected.append((number, f"item '{shorten(values['item'])}' is not an accelerator, platform, system, "
-                                     f"network item or rack in the catalog"
+            rejected.append((number, f"column '{shorten(column_of['item'])}' = '{shorten(values['item'])}': "
+                                     f"not an accelerator, platform, system, network item or rack in the catalog"
                                      f"{did_you_mean(shorten(values['item'].lower()), items)}"))
             continue
         data: dict = {"item": item, "seller": values.get("seller") or seller,
                       "source": values.get("source") or f"{seller} price sheet {Path(path).name}",
-                      "price_date": values.get("price_date") or date}
-        if values.get("retrieved"):
-            data["retrieved"] = values["retrieved"]
+                      "price_date": values.get("price_date") or price_date,
+                      "retrieved": values.get("retrieved") or retrieved}
+        if not data["price_date"]:
+            rejected.append((number, f"column '{shorten(column_of['price_date'])}' is empty: the row has no "
+                                     f"price date (pass --price-date for rows without one)"))
+            continue
         try:
             data["price"] = _number(values.get("price", ""), column_of["price"], "price")
             for fld in ("warranty_months", "stock"):
@@ -170,9 +198,7 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
         try:
             offers.append(Offer.model_validate(data))
         except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            rejected.append((number, f"{'.'.join(map(str, err['loc']))} = {shorten(repr(err.get('input')))}: "
-                                     f"{err['msg']}"))
+            rejected.append((number, _row_problem(exc, column_of, values)))
     if not offers:
         return ImportResult(None, "", rejected, 0)
     try:
@@ -180,7 +206,7 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
                           source=f"{seller} price sheet {Path(path).name}", date=date)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        flag = {"date": "--date", "id": "--id", "name": "--seller", "source": "--seller"}.get(str(err["loc"][0]), "")
+        flag = {"date": "--price-date", "id": "--id", "name": "--seller", "source": "--seller"}.get(str(err["loc"][0]), "")
         raise InputError(f"{flag or 'price list'} = {shorten(repr(err.get('input')))}: {err['msg']}.") from None
     dumped = plist.model_dump(exclude_defaults=True)
     ordered = {k: dumped[k] for k in ("id", "name", "currency", "source", "date", "notes", "offers") if k in dumped}

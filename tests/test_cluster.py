@@ -210,7 +210,7 @@ def test_an_infiniband_switch_row_imports(tmp_path, catalog):
     sheet = tmp_path / "sheet.csv"
     sheet.write_text("Part,Price\nib-switch-ndr-64p,\"$31,500\"\nmpo-fiber-3m,95\n")
     result = import_sheet(sheet, seller="Acme", mapping={"Part": "item", "Price": "price"}, price_list_id="acme",
-                          currency="USD", date="2026-11-01", catalog=catalog)
+                          currency="USD", price_date="2026-11-01", catalog=catalog)
     assert result.accepted == 2 and [o.item for o in result.price_list.offers] == ["ib-switch-ndr-64p", "mpo-fiber-3m"]
 
 

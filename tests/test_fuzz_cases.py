@@ -73,7 +73,7 @@ def test_sheet_cells_beyond_range_are_rejected_naming_the_column(tmp_path, cell,
     sheet.write_text(f"SKU,Price,Qty,Warranty\nh100-pcie,25000,{row['Qty']},{row['Warranty']}\n"
                      f"h100-pcie,26000,2,6\n")
     result = import_sheet(sheet, seller="Acme", mapping={"SKU": "item", "Price": "price", "Qty": "stock",
-                                                         "Warranty": "warranty_months"})
+                                                         "Warranty": "warranty_months"}, price_date="2026-01-05")
     assert result.accepted == 1 and [r for r, _ in result.rejected] == [2]
     assert f"'{column}'" in result.rejected[0][1] and cell in result.rejected[0][1]
 
@@ -415,7 +415,7 @@ def test_max_skus_with_a_budget_no_unit_meets(tmp_path):
 @pytest.mark.parametrize("flags, named", [(["--seller", "Acme", "--id", "!!!"], "--id"),
                                           (["--seller", "!!!"], "--seller"),
                                           (["--seller", "Acme", "--id", "a" * 81], "--id"),
-                                          (["--seller", "Acme", "--date", "2025-13-01"], "--date")])
+                                          (["--seller", "Acme", "--date", "2025-13-01"], "--price-date")])
 def test_import_refuses_an_invalid_price_list_id_or_date(tmp_path, flags, named):
     sheet = tmp_path / "s.csv"
     sheet.write_text("SKU,Price\nh100-pcie,25000\n")

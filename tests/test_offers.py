@@ -204,7 +204,7 @@ def test_import_rejects_rows_it_cannot_map_with_reasons(tmp_path):
     """))
     result = import_sheet(sheet, seller="Acme", mapping={"Part": "item", "Price": "price", "Qty": "stock",
                                                          "State": "condition"},
-                          price_list_id="acme", currency="USD", date="2025-06-01")
+                          price_list_id="acme", currency="USD", price_date="2025-06-01")
     assert result.accepted == 1 and result.price_list.offers[0].item == "h200-sxm"
     reasons = dict(result.rejected)
     assert "Z9000" in reasons[3] and "not an accelerator" in reasons[3]
