@@ -142,6 +142,8 @@ _SETTING_HELP = {
     "max_model_len": "Longest request (prompt + output): vLLM --max-model-len, SGLang --context-length, "
                      "TensorRT-LLM max_seq_len [default: the model's context].",
     "eager": "No CUDA graphs: vLLM --enforce-eager, SGLang --disable-cuda-graph.",
+    "version": "Engine release whose memory rules apply, e.g. 0.10.1 or 0.21.0 (vLLM), b6000 (llama.cpp) "
+               "[default: the newest the catalog sources; `hwplan catalog engines` lists them].",
 }
 
 _PROBLEM_FLAGS = [
@@ -164,7 +166,8 @@ _PROBLEM_FLAGS = [
         ("--max-batch", dict(type=int, help=_SETTING_HELP["max_batch"]), "max_batch"),
         ("--max-batched-tokens", dict(type=int, help=_SETTING_HELP["max_batched_tokens"]), "max_batched_tokens"),
         ("--max-model-len", dict(type=int, help=_SETTING_HELP["max_model_len"]), "max_model_len"),
-        ("--eager", dict(is_flag=True, default=None, help=_SETTING_HELP["eager"]), "eager"))],
+        ("--eager", dict(is_flag=True, default=None, help=_SETTING_HELP["eager"]), "eager"),
+        ("--engine-version", dict(help=_SETTING_HELP["version"]), "version"))],
     ("--objective", dict(type=click.Choice(["cost", "power", "tco", "users"]),
                          help="What to minimize (users: maximize users under the limits, then cost)."), ("objective",)),
     ("--budget", dict(type=float, help="Budget cap, in the problem's currency."), ("constraints", "budget")),
@@ -458,11 +461,12 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
 @click.option("--max-batched-tokens", type=int, help=_SETTING_HELP["max_batched_tokens"])
 @click.option("--max-model-len", type=int, help=_SETTING_HELP["max_model_len"])
 @click.option("--eager", is_flag=True, help=_SETTING_HELP["eager"])
+@click.option("--engine-version", help=_SETTING_HELP["version"])
 @common_options
 @handle_errors
 def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype, engine, platform, dp_attention,
              input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
-             max_model_len, eager, catalog_files, fmt, output, force, debug):
+             max_model_len, eager, engine_version, catalog_files, fmt, output, force, debug):
     """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
 
     The memory breakdown per accelerator (total, usable, weights, activations, CUDA graphs,
@@ -500,7 +504,8 @@ def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype,
                        kv_dtype=kv_dtype, engine=engine, platform=platform, dp_attention=dp_attention,
                        input_tokens=input_tokens, output_tokens=output_tokens, concurrency=concurrency,
                        memory_utilization=memory_utilization, max_batch=max_batch,
-                       max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager)
+                       max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager,
+                       engine_version=engine_version)
     write_output(render_estimate(est, fmt), output, force)
 
 

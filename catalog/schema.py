@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 __all__ = [
     "DTYPES", "FAMILIES", "KV_DTYPE_BYTES", "HARDWARE_CLASSES",
     "Accelerator", "Platform", "System", "Attention", "CompressedLayers", "Moe", "Variant", "Model",
-    "Engine", "EngineEfficiency", "EngineMemory", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
+    "Engine", "EngineEfficiency", "EngineMemory", "EngineVersion", "version_key", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._+-]*$", max_length=80)]
@@ -434,6 +434,31 @@ class ReserveTier(Record):
     per_rank_gib: float = Field(0.0, ge=0)
 
 
+class EngineVersion(Record):
+    """One engine release whose memory rules differ from the release before it (engines.yaml
+    `memory.versions`). Its fields replace the engine's `memory` fields of the same name from this
+    release on; unset fields keep the older release's value."""
+
+    version: str = Field(pattern=r"^[0-9]+(\.[0-9]+)*$", description="Release number, e.g. 0.21.0 (llama.cpp: "
+                         "the build number, e.g. 6000).")
+    released: Date = Field(description="Release date (YYYY[-MM[-DD]]).")
+    rule: str = Field(min_length=3, description="What changes in the memory budget from this release on.")
+    source: str = Field(min_length=3, description="Public release note, pull request or source file of the change.")
+    graphs_in_budget: bool | None = None
+    mxfp4_moe_pad: dict[str, int] | None = None
+
+    def key(self) -> tuple[int, ...]:
+        return version_key(self.version)
+
+
+def version_key(text: str) -> tuple[int, ...]:
+    """(0, 21, 0) from '0.21.0', 'v0.21', '~0.21 (Oct 2025)' or 'b6000' (6000,); () when there is no number."""
+    import re
+
+    found = re.search(r"(\d+(?:\.\d+)*)", text)
+    return tuple(int(x) for x in found.group(1).split(".")) if found else ()
+
+
 class EngineMemory(Record):
     """How an engine spends one accelerator's memory at start-up (see optimizer/sizing.py, memory_fit).
 
@@ -478,6 +503,8 @@ class EngineMemory(Record):
                                           "(operating system, page cache).")
     large_defaults_exclude: list[Slug] = Field(default_factory=list, description="Accelerator ids that keep the "
                                                "small-memory defaults whatever their memory (vLLM: A100).")
+    versions: list[EngineVersion] = Field(default_factory=list, description="Later releases whose memory rules "
+                                          "differ, oldest first; the newest is the default version.")
     source: str = Field(min_length=3, description="Public source files and start-up logs of these figures.")
 
     @model_validator(mode="after")
@@ -488,7 +515,41 @@ class EngineMemory(Record):
                 raise ValueError(f"{name} must be sorted by below_gib")
         if self.rule == "sglang" and not self.default_fraction_tiers:
             raise ValueError("the sglang rule needs default_fraction_tiers")
+        keys = [v.key() for v in self.versions]
+        if keys != sorted(keys) or len(set(keys)) != len(keys):
+            raise ValueError("memory.versions must be sorted oldest first, each release once")
         return self
+
+    @property
+    def base_version(self) -> str:
+        """The release `defaults_version` names (its first number: '0.10.1' of 'vLLM 0.10.1 (2025-08)',
+        'b6000' of 'llama.cpp b6000 (2025-07)')."""
+        import re
+
+        found = re.search(r"\b(\d+(?:\.\d+)+|b\d{3,})\b", self.defaults_version)
+        return found.group(1) if found else ""
+
+    def known_versions(self) -> list[str]:
+        """Selectable releases, oldest first: the base release, then each of `versions`."""
+        return [v for v in [self.base_version] if v] + [v.version for v in self.versions]
+
+    def for_version(self, version: str | None) -> tuple[EngineMemory, str]:
+        """(these rules as of `version`, the release whose rules apply). None: the newest release.
+        A release between two listed ones takes the older one's rules (nothing changed in between);
+        one older than the base release takes the base rules."""
+        if not self.versions:
+            return self, self.base_version
+        if version is None:
+            chosen = list(self.versions)
+        else:
+            want = version_key(version)
+            chosen = [v for v in self.versions if v.key() <= want]
+        update: dict = {}
+        for v in chosen:
+            update.update({k: getattr(v, k) for k in ("graphs_in_budget", "mxfp4_moe_pad")
+                           if getattr(v, k) is not None})
+        label = chosen[-1].version if chosen else self.base_version
+        return (self.model_copy(update=update) if update else self), label
 
 
 class Engine(Sourced):

@@ -47,7 +47,7 @@ class PlanLine(_Record):
     engine: str
     kv_dtype: str
     dp_attention: bool = False
-    engine_settings: dict[str, float | int | bool | None] = Field(default_factory=dict, description="Engine "
+    engine_settings: dict[str, float | int | bool | str | None] = Field(default_factory=dict, description="Engine "
                                                                   "settings the sizing assumed (memory_utilization, "
                                                                   "max_batch, max_batched_tokens, max_model_len, eager).")
     users_per_replica: int

@@ -71,6 +71,8 @@ class EngineSettings(_Record):
       `--context-length`, TensorRT-LLM `max_seq_len`. Must not exceed the model's context.
     - `eager` (no CUDA graphs): vLLM `--enforce-eager`, SGLang `--disable-cuda-graph`, TensorRT-LLM
       `cuda_graph_config: null`.
+    - `version`: the engine release whose memory rules apply (vLLM 0.21.0, llama.cpp build 6000, ...);
+      unset: the newest release engines.yaml sources (`memory.versions`).
     """
 
     memory_utilization: float | None = Field(None, gt=0, le=1, description="Memory fraction, in (0, 1]: vLLM "
@@ -86,6 +88,9 @@ class EngineSettings(_Record):
                                       "max_seq_len. Default: the model's context.")
     eager: bool = Field(False, description="Run without CUDA graphs: vLLM --enforce-eager, SGLang "
                         "--disable-cuda-graph.")
+    version: str | None = Field(None, pattern=r"^[vb]?[0-9]+(\.[0-9]+)*$", description="Engine release whose "
+                                "memory rules apply, e.g. 0.10.1, 0.21.0 (vLLM), b6000 (llama.cpp); default: the "
+                                "newest release the catalog sources.")
 
     def flags(self) -> dict[str, object]:
         """The settings given (not the defaults), by field name."""
@@ -95,7 +100,7 @@ class EngineSettings(_Record):
 # (field, CLI flag) of every engine setting: the CLI and the error messages name them alike.
 ENGINE_SETTINGS = (("memory_utilization", "--memory-utilization"), ("max_batch", "--max-batch"),
                    ("max_batched_tokens", "--max-batched-tokens"), ("max_model_len", "--max-model-len"),
-                   ("eager", "--eager"))
+                   ("eager", "--eager"), ("version", "--engine-version"))
 
 
 class Constraints(_Record):

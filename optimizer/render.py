@@ -82,8 +82,10 @@ def _table(headers: list[str], rows: list[list[str]], title: str = "", footer: l
 def _settings_text(settings: dict[str, Any]) -> str:
     """memory_utilization 0.9, max_batch 1024, max_batched_tokens 8192, max_model_len 131072, CUDA graphs."""
     parts = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in settings.items()
-             if k != "eager" and v is not None]
-    return ", ".join(parts + ["eager" if settings.get("eager") else "CUDA graphs"])
+             if k not in ("eager", "cuda_graphs") and v not in (None, "")]
+    graphs = "CUDA graphs" if settings.get("cuda_graphs", not settings.get("eager")) else (
+        "eager" if settings.get("eager") else "no CUDA graphs")
+    return ", ".join(parts + [graphs])
 
 
 def _network_text(n) -> str:
@@ -163,7 +165,9 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         ("Model / precision", f"{est.model} in {est.precision}" + (
             f" (asked {est.requested_precision})" if est.requested_precision not in ("auto", est.precision) else "")),
         ("Hardware", f"{est.gpus} × {est.accelerator} on {est.nodes} node(s), {est.platform}"),
-        ("Engine / layout", f"{est.engine}, tp {est.tp} × pp {est.pp}" + (", DP attention" if est.dp_attention else "")),
+        ("Engine / layout", f"{est.engine}, one process over {est.gpus} sockets (--numa distribute), no TP"
+         if est.numa_spread else
+         f"{est.engine}, tp {est.tp} × pp {est.pp}" + (", DP attention" if est.dp_attention else "")),
         ("Memory installed", f"{est.memory_gb:,.0f} GB"),
         ("Weights", f"{est.weights_gb:,.1f} GB ({est.weights_per_gpu_gb:,.1f} GB per accelerator)"),
         ("KV budget per accelerator", f"{est.kv_budget_per_gpu_gb:,.1f} GB"),
@@ -177,8 +181,9 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         batch = "engine default" if st.get("max_batch") is None else f"{st['max_batch']:,}"
         labels.insert(3, ("Engine settings", f"utilization {st['memory_utilization']:g}, max batch {batch}, "
                                              f"{st['max_batched_tokens']:,} tokens/step"))
-        labels.insert(4, ("", f"max_model_len {st['max_model_len']:,}, "
-                              + ("eager (no CUDA graphs)" if st.get("eager") else "CUDA graphs")))
+        graphs = "CUDA graphs" if st.get("cuda_graphs", not st.get("eager")) else (
+            "eager (no CUDA graphs)" if st.get("eager") else "no CUDA graphs")
+        labels.insert(4, ("", f"max_model_len {st['max_model_len']:,}, {graphs}"))
         if est.engine_defaults_version:
             labels.insert(5, ("Defaults from", est.engine_defaults_version))
     breakdown: list[tuple[str, str]] = []
@@ -186,12 +191,14 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         names = {"total": "total (visible)", "usable": "usable", "weights": "weights",
                  "activations": "activations", "cuda_graphs": "CUDA graphs", "other": "other",
                  "kv_cache": "KV cache"}
-        breakdown = [(f"  {names[k]}", f"{v:>7,.2f} GiB  {est.memory_log_lines.get(k, '')}")
+        lines = est.memory_log_lines
+        breakdown = [(f"  {names[k]}", f"{v:>7,.2f} GiB  {lines.get(k, '')}")
                      for k, v in est.memory_gib.items()]
         breakdown.append(("  one max_model_len request", f"{est.max_model_len_kv_gib:>7,.2f} GiB  "
-                          f"KV of {est.engine_settings.get('max_model_len', 0):,} tokens"))
+                          f"KV of {est.engine_settings.get('max_model_len', 0):,} tokens; "
+                          f"{lines.get('request', '')}"))
         breakdown.append(("  max concurrency", f"{est.max_model_len_concurrency:>7,.2f} x    "
-                          "'Maximum concurrency' (max_model_len)"))
+                          f"{lines.get('concurrency', '')}"))
     if est.decode_tokens_per_s_per_user is not None:
         labels += [("Concurrency", f"{est.concurrency:,}"),
                    ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
