@@ -622,8 +622,8 @@ class Offer(Record):
 
     item: Slug = Field(description="Id of an accelerator, platform, system, network item or rack.")
     price: float = Field(gt=0, le=1e12, description="Price of one item in the list's currency.")
-    seller: str = Field("unspecified", min_length=1, description="Who sells it: a distributor, an OEM, a "
-                        "marketplace listing — never a description of where a figure came from.")
+    seller: str = Field(min_length=1, description="Who sells it: a distributor, an OEM, a "
+                        "marketplace listing — never a description of where a figure came from. Required.")
     condition: Literal["new", "used", "refurbished"] = "new"
     warranty_months: int | None = Field(None, ge=0)
     lead_time_weeks: float | None = Field(None, ge=0)
@@ -643,7 +643,28 @@ class Offer(Record):
             raise ValueError("an estimated price needs notes saying its basis")
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
             raise ValueError(f"valid_until {self.valid_until} is before valid_from {self.valid_from}")
+        if self.seller.strip().lower() in ("unspecified", "unknown", "n/a", "none"):
+            raise ValueError(f"seller = '{self.seller}': name who sells it (a distributor, an OEM, a marketplace "
+                             f"listing)")
+        if self.retrieved and _first_day(self.price_date) > _last_day(self.retrieved):
+            raise ValueError(f"price_date = {self.price_date} is after retrieved = {self.retrieved}: a price "
+                             f"cannot be quoted after the page it was read on")
+        today = datetime.date.today().isoformat()
+        if _first_day(self.price_date) > today:
+            raise ValueError(f"price_date = {self.price_date} is in the future (today is {today})")
+        if self.retrieved and _first_day(self.retrieved) > today:
+            raise ValueError(f"retrieved = {self.retrieved} is in the future (today is {today})")
         return self
+
+
+def _first_day(date: str) -> str:
+    """'2025' → '2025-01-01', '2025-06' → '2025-06-01' (ISO text compares in date order)."""
+    return date + "-01-01"[len(date) - 4:] if len(date) < 10 else date
+
+
+def _last_day(date: str) -> str:
+    """'2025' → '2025-12-31', '2025-06' → '2025-06-31' (a bound for comparison, not a real day)."""
+    return date + "-12-31"[len(date) - 4:] if len(date) < 10 else date
 
 
 class PriceList(Sourced):

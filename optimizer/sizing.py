@@ -253,6 +253,8 @@ def kv_rank_bytes_per_token(model: Model, kv_dtype: str, layout: Layout) -> floa
     """KV bytes one rank stores per token it holds: its layers; its share of the KV heads under tensor
     parallelism, all heads under data-parallel attention (it holds its own sequences); MLA's latent whole."""
     att = model.attention
+    if layout.numa_spread:  # one process: the cache's pages spread evenly over the sockets
+        return _token_bytes(model, kv_dtype) / layout.ranks
     layers_per_rank = math.ceil(model.layers / layout.pp)
     if att.kind == "mla" or layout.dp_attention:
         per_layer = _per_layer_token_bytes(model, kv_dtype)
@@ -508,6 +510,8 @@ def request_kv_bytes(model: Model, kv_dtype: str, layout: Layout, tokens: int, s
     MLA latent whole, linear state split by heads; windowed layers capped at the window) over its
     pipeline stage's layers; vLLM's extra blocks for windowed layers are added on top.
     """
+    if layout.numa_spread:
+        return request_rank_bytes(model, kv_dtype, layout, tokens)
     rounded = int(_round_up(tokens, block_tokens))
     tp = 1 if layout.dp_attention else layout.tp
     rank = kv_bytes_per_request(model, kv_dtype, rounded, tp=tp)
@@ -523,7 +527,10 @@ def request_kv_bytes(model: Model, kv_dtype: str, layout: Layout, tokens: int, s
 def request_rank_bytes(model: Model, kv_dtype: str, layout: Layout, context_tokens: int) -> float:
     """Cache bytes one rank holds of one request of `context_tokens` (prompt + output), engine-neutral:
     `kv_bytes_per_request` at the attention's tensor-parallel size (1 under data-parallel attention), over
-    the rank's pipeline stage (ceil(layers / pp) of the layers)."""
+    the rank's pipeline stage (ceil(layers / pp) of the layers). One NUMA-spread process (llama.cpp on a
+    CPU host): the request's bytes spread evenly over the sockets."""
+    if layout.numa_spread:
+        return kv_bytes_per_request(model, kv_dtype, context_tokens) / layout.ranks
     tp = 1 if layout.dp_attention else layout.tp
     return kv_bytes_per_request(model, kv_dtype, context_tokens, tp=tp) * _stage_share(model, layout)
 
