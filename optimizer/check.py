@@ -382,7 +382,7 @@ def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
             out.append(f"total {label} is {mine}, plan says {theirs}")
 
     w, c = problem.workload, problem.constraints
-    demand = w.concurrent_users if w.concurrent_users is not None else 1
+    demand = w.demand if w.demand is not None else 1   # users, or requests per hour (request_rate)
     if problem.objective != "users" and users < demand:
         out.append(f"the plan serves {users} users; {demand} are needed")
     if c.max_nodes is not None and nodes > c.max_nodes:

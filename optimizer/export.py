@@ -10,6 +10,7 @@ assumptions and sources), one sheet per plan (or per seller), and an assumptions
 from __future__ import annotations
 
 import io
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,7 +22,12 @@ from .plan import Plan, money_json
 from .problem import Problem
 from .render import md_table
 
-__all__ = ["bom_rows", "export_bom", "EXPORT_FORMATS"]
+__all__ = ["bom_rows", "export_bom", "neutralise", "EXPORT_FORMATS"]
+
+# A cell a spreadsheet would read as a formula (or a DDE command) starts with one of these
+# (OWASP, "CSV Injection", https://owasp.org/www-community/attacks/CSV_Injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 EXPORT_FORMATS = (".csv", ".md", ".xlsx")
 COLUMNS = ["plan", "seller", "item", "kind", "description", "quantity", "unit_price", "extended_price", "currency",
@@ -61,8 +67,18 @@ def bom_rows(plan: Plan, label: str = "1") -> list[dict]:
     return rows
 
 
+def neutralise(value):
+    """A cell value that no spreadsheet runs: text starting with =, +, -, @, tab or CR gets a leading
+    single quote (OWASP's CSV-injection advice); numbers, and text that is a plain number such as
+    '-5', are kept as they are. The quote shows in the cell, so the text stays readable."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _csv(plans: list[Plan]) -> str:
-    return csv_text([row for i, plan in enumerate(plans, 1) for row in bom_rows(plan, str(i))], list(COLUMNS))
+    return csv_text([{k: neutralise(v) for k, v in row.items()}
+                     for i, plan in enumerate(plans, 1) for row in bom_rows(plan, str(i))], list(COLUMNS))
 
 
 def _md(plans: list[Plan], problem: Problem) -> str:
@@ -75,6 +91,22 @@ def _md(plans: list[Plan], problem: Problem) -> str:
         out += md_table(shown, [["" if r[k] is None else str(r[k]) for k in shown] for r in bom_rows(plan, str(i))])
         out.append("")
     return "\n".join(out)
+
+
+class _NeutralSheet:
+    """A worksheet whose appended rows are neutralised (the rest passes through)."""
+
+    def __init__(self, ws):
+        self._ws = ws
+
+    def append(self, row):
+        self._ws.append([neutralise(v) for v in row])
+
+    def __getattr__(self, name):
+        return getattr(self._ws, name)
+
+    def __getitem__(self, key):
+        return self._ws[key]
 
 
 def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: list[str]) -> bytes:
@@ -106,19 +138,20 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: li
                      ("  TCO years", plan.tco.years)]
     rows += [("", "")] + [("Exchange rate", r) for r in best.exchange_rates]
     for r in rows:
-        summary.append(list(r))
+        summary.append([neutralise(v) for v in r])
     for cell in summary["A"]:
         cell.font = bold
     summary.column_dimensions["A"].width = 34
     summary.column_dimensions["B"].width = 100
     for plan, name in zip(plans, sheet_names):
-        ws = wb.create_sheet(name[:31])
+        # Excel sheet names: at most 31 characters, none of \\ / ? * [ ] : (openpyxl refuses them).
+        ws = wb.create_sheet(re.sub(r"[\\/?*\[\]:]", "-", name)[:31].strip("'") or "Plan")
         ws.append(COLUMNS)
         for cell in ws[1]:
             cell.font = bold
         for r in bom_rows(plan, name):
-            ws.append([r[k] for k in COLUMNS])
-    a = wb.create_sheet("Assumptions")
+            ws.append([neutralise(r[k]) for k in COLUMNS])
+    a = _NeutralSheet(wb.create_sheet("Assumptions"))
     a.append(["What", "Value", "Source", "Date"])
     for cell in a[1]:
         cell.font = bold

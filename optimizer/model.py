@@ -73,7 +73,7 @@ from typing import Protocol
 
 from catalog.errors import SolverTimeoutError
 
-from .scaling import INT_LIMIT
+from .scaling import INT_LIMIT, check_range
 
 __all__ = ["UnitLike", "Limits", "OfferVar", "Offers", "SolveOptions", "Solution", "PlanModel", "solve_units",
            "replica_bounds", "OBJECTIVE_TERMS", "Fabric", "FabricClass", "FabricSwitch", "Racks", "RackGroup"]
@@ -296,6 +296,8 @@ class PlanModel:
                     self.coefs["tco"][f"racks:{g.key}"] += g.hosting
         for acc in limits.stock:
             self._add_gpu_term(acc)
+        for term, coefs in self.coefs.items():  # before CP-SAT sees a sum that may overflow 64 bits
+            check_range(term, coefs, self.bounds)
         self.terms = {t: sum(c * self.vars[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
         if offers is not None:
             self._add_item_balance(offers)

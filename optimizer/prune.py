@@ -142,6 +142,8 @@ def _prune_dominated_skus(units: list[U], limits: Limits, needs: Mapping[str, Ne
     dominated by some unit of one other node type. Moving all of its replicas there keeps
     every limit (the SKU count cannot grow) and no objective gets worse. Of two node types
     that dominate each other, the one with the smaller id stays."""
+    if not units:  # every unit broke a cap (a budget no single unit meets): nothing to compare
+        return units
     import numpy as np  # comes with pandas and ortools; only the solver path gets here
 
     cols = [np.array([u.users for u in units]), -np.array([u.cost for u in units]),

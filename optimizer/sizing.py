@@ -82,8 +82,8 @@ def runnable_variant(model: Model, acc: Accelerator, precision: str) -> tuple[Va
 
 def candidate_variants(model: Model, acc: Accelerator, precision: str | list[str]) -> list[tuple[Variant, str]]:
     """Variants to consider on `acc`: 'auto' is the native precision (or its fallback)."""
-    asked = [model.native_precision] if precision == "auto" else (
-        [precision] if isinstance(precision, str) else list(precision))
+    asked = [model.native_precision if p == "auto" else p  # 'auto' may also stand in a list
+             for p in ([precision] if isinstance(precision, str) else precision)]
     seen: dict[str, tuple[Variant, str]] = {}
     for p in asked:
         found = runnable_variant(model, acc, p)

@@ -278,7 +278,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
             users_per_replica=u.users,
             tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
-            ttft_s=u.capacity.ttft_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
+            ttft_s=u.capacity.ttft_s, ttft_p90_s=u.capacity.ttft_p90_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
             node_typical_power_w=u.node.typical_power_w,
             memory_gb_per_node=u.node.memory_gb, note=u.note))
     names: dict[str, tuple[str, str]] = {}
