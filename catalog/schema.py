@@ -453,6 +453,9 @@ class EngineVersion(Record):
     source: str = Field(min_length=3, description="Public release note, pull request or source file of the change.")
     graphs_in_budget: bool | None = None
     mxfp4_moe_pad: dict[str, int] | None = None
+    unchunked_up_to_tokens: int | None = Field(None, ge=0, description="Chunked prefill off by default when "
+                                               "max_model_len is at most this: max batched tokens = max(max_model_len,"
+                                               " 2,048) (vLLM's V0 engine); 0 = always chunked.")
 
     def key(self) -> tuple[int, ...]:
         return version_key(self.version)
@@ -512,6 +515,11 @@ class EngineMemory(Record):
                                                "small-memory defaults whatever their memory (vLLM: A100).")
     versions: list[EngineVersion] = Field(default_factory=list, description="Later releases whose memory rules "
                                           "differ, oldest first; the newest is the default version.")
+    older_versions: list[EngineVersion] = Field(default_factory=list, description="Earlier releases whose rules "
+                                                "differ, oldest first: a release up to and including one takes its "
+                                                "fields (the oldest such entry's win).")
+    unchunked_up_to_tokens: int = Field(0, ge=0, description="Chunked prefill off by default when max_model_len is "
+                                        "at most this (0: always chunked, as vLLM V1).")
     source: str = Field(min_length=3, description="Public source files and start-up logs of these figures.")
 
     @model_validator(mode="after")
@@ -544,6 +552,15 @@ class EngineMemory(Record):
         """(these rules as of `version`, the release whose rules apply). None: the newest release.
         A release between two listed ones takes the older one's rules (nothing changed in between);
         one older than the base release takes the base rules."""
+        fields = ("graphs_in_budget", "mxfp4_moe_pad", "unchunked_up_to_tokens")
+        if version is not None and self.older_versions and version_key(version) < version_key(self.base_version):
+            want = version_key(version)
+            older = [v for v in self.older_versions if want <= v.key()]
+            update = {}
+            for v in reversed(older):   # newest first, so the oldest matching entry wins
+                update.update({k: getattr(v, k) for k in fields if getattr(v, k) is not None})
+            if older:
+                return self.model_copy(update=update), older[0].version
         if not self.versions:
             return self, self.base_version
         if version is None:
@@ -553,8 +570,7 @@ class EngineMemory(Record):
             chosen = [v for v in self.versions if v.key() <= want]
         update: dict = {}
         for v in chosen:
-            update.update({k: getattr(v, k) for k in ("graphs_in_budget", "mxfp4_moe_pad")
-                           if getattr(v, k) is not None})
+            update.update({k: getattr(v, k) for k in fields if getattr(v, k) is not None})
         label = chosen[-1].version if chosen else self.base_version
         return (self.model_copy(update=update) if update else self), label
 

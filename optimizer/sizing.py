@@ -325,6 +325,11 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
                          f"tokens (its context); {engine.name} refuses a longer max_model_len.")
     max_batch = g.max_batch if g.max_batch is not None else engine.max_batch(tier_gib)
     tokens = g.max_batched_tokens if g.max_batched_tokens is not None else engine.max_batched_tokens(tier_gib)
+    length = g.max_model_len or model.max_context
+    if g.max_batched_tokens is None and length <= engine.memory.unchunked_up_to_tokens:
+        # vLLM V0 (before 0.8.0): chunked prefill off by default up to 32K tokens, so one step (and the profile
+        # run) takes a whole max_model_len prompt: max(max_model_len, 2,048) tokens.
+        tokens = max(length, 2048)
     _, version = engine.memory.for_version(g.version)
     graphs = not g.eager and acc.family != "cpu"
     return Settings(memory_utilization=util, max_batch=max_batch, max_batched_tokens=tokens,

@@ -145,3 +145,17 @@ def test_capacity_counts_each_layer_kind_per_rank(cat):
     per_request = sizing.kv_bytes_per_request(m, "bf16", 3000, tp=4)
     assert per_request < sizing.kv_bytes_per_request(m, "bf16", 3000)
     assert sizing.max_concurrency(m, fit, "bf16", 3000) == int(fit.kv_budget_per_gpu // per_request)
+
+
+def test_vllm_v0_profiles_a_whole_max_model_len_prompt_up_to_32k(cat):
+    # vLLM V0 (before 0.8.0): no chunked prefill up to 32,768 tokens, so max_num_batched_tokens =
+    # max(max_model_len, 2,048); above 32K, and from V1 on, the default tiers (2,048 below 70 GiB).
+    def tokens(version, length):
+        return _fit(cat, "llama-3.1-8b", "bf16", "rtx-3090", 1, "vllm", max_model_len=length,
+                    version=version).settings.max_batched_tokens
+    assert tokens("0.6", 20000) == 20000 and tokens("0.6", 1024) == 2048
+    assert tokens("0.6", 40000) == 2048 and tokens("0.8.5", 20000) == 2048
+    assert cat.engines["vllm"].memory.for_version("0.6")[1] == "0.7.3"
+    # The profile run's MLP intermediate over 20,000 tokens (3 × 20,000 × 14,336 × 2 B) now sets the peak.
+    v0 = _fit(cat, "llama-3.1-8b", "bf16", "rtx-3090", 1, "vllm", max_model_len=20000, version="0.6")
+    assert v0.rank.activations >= 3 * 20000 * 14336 * 2
