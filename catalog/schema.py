@@ -545,8 +545,9 @@ class EngineMemory(Record):
         return found.group(1) if found else ""
 
     def known_versions(self) -> list[str]:
-        """Selectable releases, oldest first: the base release, then each of `versions`."""
-        return [v for v in [self.base_version] if v] + [v.version for v in self.versions]
+        """Releases with their own rules, oldest first: `older_versions`, the base release, `versions`."""
+        return [v.version for v in self.older_versions] + [v for v in [self.base_version] if v] + \
+            [v.version for v in self.versions]
 
     def for_version(self, version: str | None) -> tuple[EngineMemory, str]:
         """(these rules as of `version`, the release whose rules apply). None: the newest release.

@@ -395,6 +395,12 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
         raise ProblemError(f"{problem.where('engine_settings', 'max_model_len')}: engine_settings.max_model_len = "
                            f"{length:,} is shorter than one request (input + output = "
                            f"{problem.workload.context_tokens:,} tokens); the engine would reject every request.")
+    version = problem.engine_settings.version
+    engines = [problem.engine] if isinstance(problem.engine, str) else list(problem.engine)
+    if version is not None and (engines == ["auto"] or len(engines) != 1):
+        raise ProblemError(f"{problem.where('engine_settings', 'version')}: engine_settings.version = '{version}': "
+                           f"a release number belongs to one engine; name that engine (engine: vllm, "
+                           f"--engine vllm) with it.")
     variants = [v.id for v in model.variants]
     for i, p in enumerate(problem.precisions):
         if p != "auto" and p not in variants:

@@ -278,6 +278,7 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
     if section == "engines":
         return [{"id": e.id, "name": e.name, "formats": ",".join(e.formats), "memory_model": e.memory_model,
                  "utilization": e.memory_utilization, "defaults": e.memory.defaults_version,
+                 "versions": ", ".join(e.memory.known_versions()),
                  "families": ",".join(e.families), "source": e.source}
                 for e in sorted(catalog.engines.values(), key=lambda e: e.id)]
     raise ValueError(section)

@@ -159,3 +159,15 @@ def test_vllm_v0_profiles_a_whole_max_model_len_prompt_up_to_32k(cat):
     # The profile run's MLP intermediate over 20,000 tokens (3 × 20,000 × 14,336 × 2 B) now sets the peak.
     v0 = _fit(cat, "llama-3.1-8b", "bf16", "rtx-3090", 1, "vllm", max_model_len=20000, version="0.6")
     assert v0.rank.activations >= 3 * 20000 * 14336 * 2
+
+
+def test_a_plan_takes_an_engine_version_only_with_its_engine():
+    res = CliRunner().invoke(main, ["solve", "llama-3.1-70b-100-users", "--engine-version", "0.10.1"])
+    assert res.exit_code == 2 and "engine_settings.version = '0.10.1'" in res.output and "--engine vllm" in res.output
+    res = CliRunner().invoke(main, ["solve", "llama-3.1-70b-100-users", "--engine", "vllm", "--engine-version",
+                                    "0.10.1", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    lines = json.loads(res.output)["plan"]["lines"]
+    assert all(l["engine_settings"]["engine_version"] == "0.10.1" for l in lines if l.get("engine_settings"))
