@@ -601,14 +601,19 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
 @click.option("--model", help="Model id (or give --model-config).")
 @model_config_option
 @click.option("--accelerator", required=True, help="Accelerator id.")
-@click.option("--gpus", type=int, required=True, help="Accelerators in the replica (all nodes together).")
+@click.option("--gpus", type=int, default=0, help="Accelerators in the replica (all nodes together); "
+              "default: TP × DP × PP.")
 @click.option("--nodes", type=int, default=1, show_default=True, help="Nodes the replica spans.")
+@click.option("--tp", type=int, help="Attention tensor-parallel size (fixes the layout; default: the fastest).")
+@click.option("--pp", type=int, help="Pipeline-parallel stages.")
+@click.option("--dp", type=int, help="Attention data-parallel groups in the replica (MoE models).")
+@click.option("--ep", type=int, help="Expert-parallel size of the MoE layers.")
 @click.option("--precision", default="auto", show_default=True,
               help="auto (native, or bf16 where fp8 units are missing) or a precision id.")
 @click.option("--kv-dtype", default="auto", show_default=True, help="KV-cache datatype (auto = bf16).")
 @click.option("--engine", default="auto", show_default=True, help="vllm, sglang, trtllm, llama.cpp or auto.")
 @click.option("--platform", help="Server platform id (default: one that takes the accelerator).")
-@click.option("--dp-attention", is_flag=True, help="Data-parallel attention (MLA models): splits the latent cache.")
+@click.option("--dp-attention", is_flag=True, help="Shorthand for attention DP over every rank (MoE models).")
 @click.option("--input-tokens", type=int, default=2000, show_default=True, help="Prompt tokens per request.")
 @click.option("--output-tokens", type=int, default=1000, show_default=True, help="Generated tokens per request.")
 @click.option("--concurrency", help="Concurrent requests (a number, or 'max' for what memory holds).")
@@ -628,8 +633,8 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
               help="Acceptance of each draft token, (0, 1] [default: mtp 0.85, eagle 0.7, ngram 0.5].")
 @common_options
 @handle_errors
-def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype, engine, platform, dp_attention,
-             input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
+def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, precision, kv_dtype, engine, platform,
+             dp_attention, input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
              max_model_len, eager, engine_version, arrivals, speculative, spec_tokens, spec_acceptance, catalog_files,
              fmt, output, force, debug):
     """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
@@ -645,6 +650,8 @@ def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype,
       hwplan estimate --model gpt-oss-120b --accelerator h100-sxm --gpus 1 --engine vllm \\
           --memory-utilization 0.95 --max-model-len 131072 --max-batched-tokens 1024
       hwplan estimate --model deepseek-r1 --accelerator a100-80g-pcie --gpus 8 --format json
+      hwplan estimate --model deepseek-r1 --accelerator h100-sxm --tp 16 --engine sglang   # 2 nodes
+      hwplan estimate --model deepseek-r1 --accelerator h100-sxm --dp 16 --ep 16 --engine sglang
       hwplan estimate --model-config ./Qwen3-8B/ --accelerator h200-sxm --gpus 1
       hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --concurrency 64 \
           --input-tokens 8192 --speculative mtp --spec-tokens 3
@@ -674,7 +681,8 @@ def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype,
                        memory_utilization=memory_utilization, max_batch=max_batch,
                        max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager,
                        engine_version=engine_version, arrivals=arrivals, speculative=None if speculative is None else
-                       Speculative(speculative, spec_tokens, spec_acceptance))
+                       Speculative(speculative, spec_tokens, spec_acceptance),
+                       tp=tp, pp=pp, dp=dp, ep=ep)
     write_output(render_estimate(est, fmt), output, force)
 
 

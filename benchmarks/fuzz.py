@@ -562,6 +562,7 @@ def run_case(case: Case, hang_seconds: float = HANG_SECONDS) -> Outcome:
 
 
 def _repo_snapshot() -> dict[str, str]:
+    """Hashes of the repository's data, problems, benchmarks and tests (edit none of them during a run)."""
     out = {}
     for sub in ("catalog/data", "problems", "benchmarks", "tests"):
         folder = ROOT / sub
@@ -594,8 +595,8 @@ def main(argv: list[str] | None = None) -> int:
                   + "\n  - ".join(p[:2000] for p in outcome.problems), flush=True)
         if args.progress and (i + 1) % args.progress == 0:
             print(f"... {i + 1} cases, {len(failures)} failing, {time.perf_counter() - start:.0f} s", flush=True)
-    repo_changed = sorted(k for k in set(_repo_snapshot()) | set(repo_before)
-                          if _repo_snapshot().get(k) != repo_before.get(k))
+    repo_after = _repo_snapshot()
+    repo_changed = sorted(k for k in set(repo_after) | set(repo_before) if repo_after.get(k) != repo_before.get(k))
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     kinds = ("traceback", "exception", "hang", "limit violated", "touched", "written although", "exit code",

@@ -108,8 +108,11 @@ class _Cfg:
 
     def int(self, key: str, default: Any = _MISSING, minimum: int = 1) -> int:
         value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.error(key, value, f"a whole number ≥ {minimum}")
+        # assumption: Hugging Face configs hold 32-bit integers, and no model has 100,000 layers; a larger
+        # value is a typo that would build per-layer lists of that length.
+        top = 100_000 if "layers" in key else 2**31 - 1
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= top:
+            raise self.error(key, value, f"a whole number from {minimum} to {top:,}")
         return value
 
     def list(self, key: str, n: int | None = None, default: Any = _MISSING) -> list:

@@ -78,8 +78,9 @@ def _speculative(workload: Workload):
     return Speculative(spec.method, spec.tokens, spec.acceptance)
 
 
-def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
-    fit = dep.memory()
+def replica_capacity(dep: Deployment, workload: Workload, fit: sizing.MemoryFit | None = None) -> ReplicaCapacity:
+    """Users one replica serves; `fit` is `dep.memory()` when the caller already has it."""
+    fit = fit or dep.memory()
     spec = _speculative(workload)
     if spec is not None:
         from .serving import check_speculative
@@ -184,7 +185,9 @@ def _rate_capacity(dep: Deployment, fit: sizing.MemoryFit, workload: Workload, t
 
 def _identity(value: object) -> object:
     """A catalog record by its kind and id (ids are unique within one catalog), else the value."""
-    ident = getattr(value, "id", None)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    ident = getattr(value, "__dict__", {}).get("id")    # not getattr: pydantic's fallback for a missing field is slow
     return (type(value).__name__, ident) if isinstance(ident, str) else value
 
 
@@ -198,10 +201,11 @@ def capacity_memo(workload: Workload) -> Callable[[Deployment], ReplicaCapacity]
     one memo per `prepare` call. A deployment with an unhashable field is sized every time.
     """
     memo: dict[tuple, ReplicaCapacity] = {}
+    names = [f.name for f in fields(Deployment)]
 
     def capacity(dep: Deployment) -> ReplicaCapacity:
         try:
-            key = tuple(_identity(getattr(dep, f.name)) for f in fields(dep))
+            key = tuple(map(_identity, (getattr(dep, name) for name in names)))
             hash(key)
         except TypeError:
             return replica_capacity(dep, workload)

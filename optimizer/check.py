@@ -17,6 +17,7 @@ from catalog import Catalog
 
 from .capacity import replica_capacity
 from .deployment import Deployment
+from .layouts import Layout
 from .plan import Plan, PlanLine
 from .problem import Problem
 from .scaling import exact
@@ -156,9 +157,21 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine, currency: st
     engine = catalog.engines.get(line.engine)
     if engine is None:
         return out + [f"{name}: unknown engine {line.engine}"]
+    ranks = line.tp * line.dp * line.pp
+    if line.replicas_per_node > 1 and (line.nodes_per_replica != 1 or ranks * line.replicas_per_node != line.gpus_per_node
+                                       or line.replicas % line.replicas_per_node):
+        return out + [f"{name}: {line.replicas} replicas of {ranks} accelerators, {line.replicas_per_node} per "
+                      f"node, do not fill whole {line.gpus_per_node}-accelerator nodes"]
+    if line.replicas_per_node == 1 and ranks != line.gpus_per_node * line.nodes_per_replica:
+        return out + [f"{name}: a layout of {ranks} ranks on {line.nodes_per_replica} × {line.gpus_per_node} accelerators"]
+    try:
+        layout = Layout(tp=line.tp, pp=line.pp, dp=line.dp, ep=line.ep, replicas_per_node=line.replicas_per_node,
+                        nodes_per_replica=line.nodes_per_replica)
+    except ValueError as e:
+        return out + [f"{name}: {e}"]
     dep = Deployment(model=model, variant=variant, accelerator=acc, platform=plat, engine=engine,
-                     gpus_per_node=line.gpus_per_node, nodes=line.nodes_per_replica,
-                     kv_dtype=line.kv_dtype, dp_attention=line.dp_attention,
+                     gpus_per_node=ranks if line.replicas_per_node > 1 else line.gpus_per_node,
+                     nodes=line.nodes_per_replica, kv_dtype=line.kv_dtype, layout=layout,
                      settings=problem.engine_settings)
     cap = replica_capacity(dep, problem.workload)
     if not cap.fits:
@@ -370,10 +383,10 @@ def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
     out += _check_racks(catalog, problem, plan)
     infra = [p for p in plan.purchases if p.item in catalog.network_items or p.item in catalog.racks]
     cost = sum((l.cost for l in plan.lines), Fraction(0)) + sum((p.unit_price * p.quantity for p in infra), Fraction(0))
-    power = sum(l.node_power_w * l.nodes_per_replica * l.replicas for l in plan.lines) + \
+    power = sum(l.node_power_w * l.nodes for l in plan.lines) + \
         sum((catalog.network_items[p.item].power_w or 0) * p.quantity for p in infra if p.item in catalog.network_items)
-    nodes = sum(l.nodes_per_replica * l.replicas for l in plan.lines)
-    gpus = sum(l.gpus_per_node * l.nodes_per_replica * l.replicas for l in plan.lines)
+    nodes = sum(l.nodes for l in plan.lines)
+    gpus = sum(l.gpus_per_node * l.nodes for l in plan.lines)
     users = sum(l.users_per_replica * l.replicas for l in plan.lines)
     t = plan.totals
     for label, mine, theirs in (("cost", cost, t.cost), ("power", power, t.power_w), ("nodes", nodes, t.nodes),
@@ -397,7 +410,7 @@ def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
             out.append(f"the plan uses {used} × {acc}; only {limit} are in stock")
     if c.spare_nodes and problem.objective != "users":
         # Losing any one node takes down the whole replica it belongs to.
-        worst = max((l.users_per_replica for l in plan.lines), default=0)
+        worst = max((l.users_per_replica * l.replicas_per_node for l in plan.lines), default=0)
         if users - worst < demand:
             out.append(f"with one node down the plan serves {users - worst} users; {demand} are needed "
                        f"(constraints.spare_nodes = 1)")

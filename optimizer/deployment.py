@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from catalog.schema import Accelerator, Engine, Model, Platform, Variant
 
 from . import sizing
+from .layouts import Layout
 from .problem import EngineSettings
 
 __all__ = ["Deployment"]
@@ -14,6 +15,9 @@ __all__ = ["Deployment"]
 
 @dataclass(frozen=True)
 class Deployment:
+    """One replica: `gpus_per_node` accelerators on each of `nodes` servers (a replica smaller than
+    its server has `gpus_per_node` = its own accelerators and nodes = 1), split as `layout` says."""
+
     model: Model
     variant: Variant
     accelerator: Accelerator
@@ -24,6 +28,7 @@ class Deployment:
     kv_dtype: str = "auto"          # 'auto' is resolved on construction (see sizing.resolve_kv_dtype)
     dp_attention: bool = False
     settings: EngineSettings | None = None   # engine settings; unset fields take the engine's defaults
+    layout: Layout | None = None    # how the replica is split (None: sizing.choose_layout's default)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kv_dtype", sizing.resolve_kv_dtype(self.kv_dtype, self.engine, self.variant))
@@ -36,4 +41,4 @@ class Deployment:
         return sizing.memory_fit(self.model, self.variant, self.accelerator, self.engine,
                                  gpus_per_node=self.gpus_per_node, nodes=self.nodes,
                                  kv_dtype=self.kv_dtype, dp_attention=self.dp_attention,
-                                 settings=self.settings)
+                                 settings=self.settings, layout=self.layout)

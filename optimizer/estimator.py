@@ -22,6 +22,8 @@ from catalog.schema import Accelerator, Platform
 
 from . import serving, sizing, speed
 from .deployment import Deployment
+from .launch import LaunchSettings, launch_for
+from .layouts import Layout, candidate_layouts, default_layout, layout_problem
 from .problem import ENGINE_SETTINGS, EngineSettings
 from .units import ENGINE_PREFERENCE, platform_accepts
 
@@ -101,6 +103,10 @@ class Estimate:
     tp: int
     pp: int
     dp_attention: bool
+    dp: int
+    ep: int
+    layout: str
+    launch: list[str]
     weights_gb: float
     weights_per_gpu_gb: float
     memory_gb: float
@@ -142,6 +148,32 @@ class Estimate:
         return out
 
 
+def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv_dtype: str, settings,
+                    context: int, input_tokens: int, output_tokens: int, concurrency) -> Layout:
+    """Of the valid layouts of one replica on `nodes` × `per_node` accelerators, the one with the fastest
+    decode per user at the asked concurrency (at 'max': the most output tokens/s); the default layout
+    (TP inside a server, pipeline across) when none runs."""
+    best, best_score = None, -1.0
+    options = [lay for lay in candidate_layouts(m, engine, per_node, nodes) if lay.replicas_per_node == 1]
+    if acc.family == "cpu" or not options:
+        return sizing.choose_layout(m, per_node, nodes, False, "tensor" if acc.family == "cpu" else engine.split)
+    for lay in options:
+        dep = Deployment(model=m, variant=variant, accelerator=acc, platform=plat, engine=engine,
+                         gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, settings=settings, layout=lay)
+        fit = dep.memory()
+        conc = sizing.max_concurrency(m, fit, dep.kv_dtype, context)
+        if not fit.starts or conc < 1:
+            continue
+        cap = speed.batch_cap(dep, fit)
+        limit = conc if cap is None else min(conc, cap)
+        batch = limit if concurrency == "max" else min(int(concurrency or 1), limit)
+        s = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens)
+        score = s.output_tokens_per_s if concurrency == "max" else s.tokens_per_s_per_user
+        if score > best_score:
+            best, best_score = lay, score
+    return best or options[0]
+
+
 def default_platform(catalog: Catalog, acc: Accelerator, gpus_per_node: int) -> Platform:
     """A server for `acc` that takes `gpus_per_node` of it, preferring one with a native fabric."""
     fitting = [p for p in catalog.platforms.values() if platform_accepts(p, acc)]
@@ -162,20 +194,41 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
              max_batch: int | None = None, max_batched_tokens: int | None = None, max_model_len: int | None = None,
              eager: bool = False, engine_version: str | None = None,
              settings: EngineSettings | None = None, arrivals: str = "random",
-             speculative: Any = None) -> Estimate:
+             speculative: Any = None, tp: int | None = None, pp: int | None = None, dp: int | None = None,
+             ep: int | None = None) -> Estimate:
     """Size one replica of `gpus` accelerators over `nodes` nodes under the given engine settings
     (unset: the engine's defaults; `settings` replaces the six keyword settings when given;
     `engine_version` picks the engine release whose memory rules apply, default the newest sourced).
     llama.cpp allocates its KV cache for -c = max_model_len × --parallel: without `max_batch` the
     estimate runs --parallel = the concurrency asked ('max': as many as memory holds).
 
+    Layout: `tp`, `pp`, `dp` (attention data-parallel groups) and `ep` fix it (gpus = tp × dp × pp;
+    `gpus` may be 0 to derive it); otherwise the valid layout (optimizer/layouts.py) with the fastest
+    decode at the asked concurrency is chosen (at 'max': the most output tokens/s); `dp_attention`
+    is the shorthand for attention DP over every rank.
+
     Raises InputError for unknown ids, counts below one, a setting the engine would reject
-    (utilization outside (0, 1], max_model_len above the model's context).
+    (utilization outside (0, 1], max_model_len above the model's context), a layout the engine
+    cannot run or that does not match the accelerators.
     """
     m = catalog.model(model, "--model")
     acc = catalog.accelerator(accelerator, "--accelerator")
+    fixed = any(x is not None for x in (tp, pp, dp, ep))
+    for flag, value in (("--tp", tp), ("--pp", pp), ("--dp", dp), ("--ep", ep)):
+        if value is not None and value < 1:
+            raise InputError(f"{flag} = {value}: give at least 1.")
+    if fixed:
+        ranks = (tp or 1) * (dp or 1) * (pp or 1)
+        if not gpus:
+            gpus = ranks
+        elif gpus != ranks:
+            raise InputError(f"--gpus = {gpus}: the layout --tp {tp or 1} × --dp {dp or 1} × --pp {pp or 1} "
+                             f"uses {ranks} accelerators; give --gpus {ranks} or leave it out.")
+        if nodes == 1 and gpus > acc.max_per_node and gpus % acc.max_per_node == 0:
+            nodes = gpus // acc.max_per_node
     if gpus < 1:
-        raise InputError(f"--gpus = {gpus}: a replica needs at least one accelerator.")
+        raise InputError(f"--gpus = {gpus}: a replica needs at least one accelerator (or give --tp/--pp/--dp "
+                         f"and leave --gpus out).")
     # Upper limits as a problem's (optimizer/problem.py): past them the layout search and the
     # integer sizing would run for hours on a typo like 10^40.
     for flag, value, top in (("--gpus", gpus, 100_000), ("--nodes", nodes, 10_000),
@@ -221,11 +274,25 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
         settings = settings.model_copy(update={"max_batch": int(concurrency or 1)})
         notes.append(f"{chosen.name} --parallel {settings.max_batch} (the concurrency asked; --max-batch sets it): "
                      f"its KV cache holds -c = --parallel × max_model_len tokens")
+    context = input_tokens + output_tokens
+    if fixed:
+        try:
+            layout = Layout(tp=tp or 1, pp=pp or 1, dp=dp or 1, ep=ep or 1, nodes_per_replica=nodes)
+        except ValueError as e:
+            raise InputError(f"--ep = {ep}: {e}.") from None
+        problem = layout_problem(m, chosen, layout, per_node)
+        if problem:
+            raise InputError(f"--tp {layout.tp} --pp {layout.pp} --dp {layout.dp} --ep {layout.ep} on {nodes} × "
+                             f"{per_node} {acc.id}: {chosen.name} cannot run it ({problem}).")
+    elif dp_attention:
+        layout = default_layout(m, chosen, per_node, nodes, dp_attention=True)
+    else:
+        layout = _fastest_layout(m, variant, acc, plat, chosen, per_node, nodes, kv_dtype, settings, context,
+                                 input_tokens, output_tokens, concurrency)
     dep = Deployment(model=m, variant=variant, accelerator=acc, platform=plat, engine=chosen,
                      gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, dp_attention=dp_attention,
-                     settings=settings)
+                     settings=settings, layout=layout)
     fit = dep.memory()
-    context = input_tokens + output_tokens
     max_conc = sizing.max_concurrency(m, fit, dep.kv_dtype, context)
     notes = ([note] if note else []) + notes
     why_not = fit.why_not
@@ -239,8 +306,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     if not fits:
         notes.append(f"{gpus} × {acc.id} do not run {m.id} in {variant.id} under {chosen.name}: {why_not}")
     if dp_attention and not fit.layout.dp_attention:
-        notes.append("data-parallel attention applies only to MLA or MoE models on engines that support it, "
-                     "with tp > 1")
+        notes.append("data-parallel attention applies only to MoE models on engines that support it, "
+                     "with more than one rank per stage")
     cap = speed.batch_cap(dep, fit)
     limit = max_conc if cap is None else min(max_conc, cap)
     conc = limit if concurrency == "max" else int(concurrency or 1)
@@ -259,7 +326,13 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
         model=m.id, accelerator=acc.id, gpus=gpus, nodes=nodes, platform=plat.id, engine=chosen.id,
         precision=variant.id, requested_precision=precision, kv_dtype=dep.kv_dtype,
         tp=1 if fit.layout.numa_spread else fit.layout.tp, pp=1 if fit.layout.numa_spread else fit.layout.pp,
-        dp_attention=fit.layout.dp_attention, numa_spread=fit.layout.numa_spread,
+        numa_spread=fit.layout.numa_spread, dp_attention=fit.layout.dp_attention, dp=fit.layout.dp,
+        ep=fit.layout.ep, layout=fit.layout.label,
+        launch=launch_for(m, variant, chosen, fit.layout, LaunchSettings(
+            memory_fraction=fit.settings.memory_utilization if fit.settings else None,
+            max_running=(fit.settings.max_batch * fit.layout.dp if fit.settings and fit.settings.max_batch else None),
+            max_model_len=fit.settings.max_model_len if fit.settings else context,
+            kv_dtype=dep.kv_dtype, gpus_per_node=per_node)),
         weights_gb=fit.weights_bytes / sizing.GB, weights_per_gpu_gb=fit.weights_per_gpu / sizing.GB,
         memory_gb=acc.memory_gb * gpus, kv_budget_per_gpu_gb=fit.kv_budget_per_gpu / sizing.GB,
         kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens,

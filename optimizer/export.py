@@ -76,9 +76,17 @@ def neutralise(value):
     return value
 
 
+def launch_rows(plan: Plan, label: str = "1") -> list[dict]:
+    """One row per engine command of each line (kind 'launch'), after the purchases: how to run what is bought."""
+    return [{k: "" for k in COLUMNS} | {"plan": label, "item": line.item, "kind": "launch",
+                                        "description": f"{line.layout}: {cmd}", "quantity": line.replicas}
+            for line in plan.lines for cmd in line.launch]
+
+
 def _csv(plans: list[Plan]) -> str:
     return csv_text([{k: neutralise(v) for k, v in row.items()}
-                     for i, plan in enumerate(plans, 1) for row in bom_rows(plan, str(i))], list(COLUMNS))
+                     for i, plan in enumerate(plans, 1) for row in bom_rows(plan, str(i)) + launch_rows(plan, str(i))],
+                    list(COLUMNS))
 
 
 def _md(plans: list[Plan], problem: Problem) -> str:
@@ -89,6 +97,8 @@ def _md(plans: list[Plan], problem: Problem) -> str:
         if len(plans) > 1:
             out += [f"## Plan {i}: {plan.totals.users:,} users, {money_json(plan.totals.cost):,} {plan.totals.currency}", ""]
         out += md_table(shown, [["" if r[k] is None else str(r[k]) for k in shown] for r in bom_rows(plan, str(i))])
+        out += ["", "How to run it:", ""] + [f"- {r['item']}, {r['description'].split(': ', 1)[0]}: "
+                                              f"`{r['description'].split(': ', 1)[1]}`" for r in launch_rows(plan, str(i))]
         out.append("")
     return "\n".join(out)
 
@@ -149,7 +159,7 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: li
         ws.append(COLUMNS)
         for cell in ws[1]:
             cell.font = bold
-        for r in bom_rows(plan, name):
+        for r in bom_rows(plan, name) + launch_rows(plan, name):
             ws.append([neutralise(r[k]) for k in COLUMNS])
     a = _NeutralSheet(wb.create_sheet("Assumptions"))
     a.append(["What", "Value", "Source", "Date"])

@@ -33,7 +33,8 @@ class _Record(BaseModel):
 
 
 class PlanLine(_Record):
-    """Replicas of one deployment unit."""
+    """Replicas of one deployment unit: `replicas` model replicas in one layout, on
+    `nodes` = replicas × nodes_per_replica / replicas_per_node servers."""
 
     unit: str
     accelerator: str
@@ -47,6 +48,14 @@ class PlanLine(_Record):
     engine: str
     kv_dtype: str
     dp_attention: bool = False
+    tp: int = Field(1, description="Attention tensor-parallel ranks per attention group.")
+    pp: int = Field(1, description="Pipeline stages.")
+    dp: int = Field(1, description="Attention data-parallel groups in one replica.")
+    ep: int = Field(1, description="Expert-parallel ranks of the MoE layers.")
+    replicas_per_node: int = Field(1, description="Replicas sharing one server (a replica smaller than the server).")
+    layout: str = Field("", description="The layout in words, e.g. 'TP2 ×4 per node'.")
+    launch: tuple[str, ...] = Field((), description="Engine command lines that start this line's replicas, "
+                                    "one per node role.")
     engine_settings: dict[str, float | int | bool | str | None] = Field(default_factory=dict, description="Engine "
                                                                   "settings the sizing assumed (memory_utilization, "
                                                                   "max_batch, max_batched_tokens, max_model_len, eager).")
@@ -65,7 +74,12 @@ class PlanLine(_Record):
 
     @property
     def nodes(self) -> int:
-        return self.nodes_per_replica * self.replicas
+        return self.nodes_per_replica * self.replicas // self.replicas_per_node
+
+    @property
+    def users_per_node_group(self) -> int:
+        """Users lost when one server of this line is down (its replica, or every replica it hosts)."""
+        return self.users_per_replica * self.replicas_per_node
 
     @property
     def gpus(self) -> int:
@@ -99,6 +113,8 @@ class PlanLine(_Record):
             "system": self.system, "gpus_per_node": self.gpus_per_node, "nodes": self.nodes,
             "nodes_per_replica": self.nodes_per_replica, "replicas": self.replicas, "precision": self.precision,
             "engine": self.engine, "kv_dtype": self.kv_dtype, "dp_attention": self.dp_attention,
+            "tp": self.tp, "pp": self.pp, "dp": self.dp, "ep": self.ep, "replicas_per_node": self.replicas_per_node,
+            "layout": self.layout, "launch": list(self.launch),
             "engine_settings": dict(self.engine_settings), "users": self.users, "users_per_replica": self.users_per_replica,
             "tokens_per_s_per_user": _round(self.tokens_per_s_per_user),
             "output_tokens_per_s": _round(None if self.output_tokens_per_s_per_replica is None

@@ -150,7 +150,10 @@ class Constraints(_Record):
                                  "default: the price list's.")
     budget: float | None = Field(None, gt=0, le=MAX_MONEY)
     max_nodes: int | None = Field(None, ge=1, le=100_000)
-    max_nodes_per_replica: int = Field(4, ge=1, le=64, description="Nodes one model replica may span (pipeline).")
+    max_nodes_per_replica: int = Field(4, ge=1, le=64, description="Nodes one model replica may span (pipeline, "
+                                       "tensor or expert parallel across servers).")
+    max_replicas_per_node: int | None = Field(None, ge=1, le=1024, description="Most replicas sharing one server "
+                                              "(1: every replica has whole servers; default: no limit).")
     max_power_w: int | None = Field(None, gt=0, le=10**10, description="Cap on the IT equipment's maximum draw, W.")
     max_site_kw: float | None = Field(None, gt=0, le=10**7, description="Cap on the facility's draw, kW: the IT "
                                       "equipment's maximum draw × tco.pue (cooling and power losses).")

@@ -104,7 +104,7 @@ def _front_loop(ordered: list[U], limits: Limits, needs: Mapping[str, Need] | No
 def _better_columns(units: Sequence[U], limits: Limits, needs: Mapping[str, Need]):
     """units × criteria, larger is better in every column, so that v dominates u exactly when v's row
     is ≥ u's in every column (`dominates` without same_sku): users, −cost, −power, −nodes, −accelerators
-    of each stock-limited kind, and per fabric class −(in the class), −ports, −nodes on switches, −cables."""
+    of each stock-limited kind, and per fabric class −(in the class) and minus each number of its need."""
     import numpy as np  # comes with pandas and ortools; only the solver path gets here
 
     cols = [[u.users for u in units], [-u.cost for u in units], [-u.power_w for u in units],
@@ -113,7 +113,8 @@ def _better_columns(units: Sequence[U], limits: Limits, needs: Mapping[str, Need
     for key in sorted({n[0] for n in needs.values()}):
         of = [needs.get(u.id) if needs.get(u.id) is not None and needs[u.id][0] == key else None for u in units]
         cols.append([-1 if n is not None else 0 for n in of])
-        cols += [[-(n[i] if n is not None else 0) for n in of] for i in (1, 2, 3)]
+        width = max(len(n) for n in needs.values())
+        cols += [[-(n[i] if n is not None else 0) for n in of] for i in range(1, width)]
     return np.array(cols, dtype=np.int64).T
 
 

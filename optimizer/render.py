@@ -57,6 +57,7 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
             "users_per_replica": line.users_per_replica, "tokens_per_s_per_user": j["tokens_per_s_per_user"],
             "node_price": money_json(line.node_price), "cost": money_json(line.cost),
             "currency": plan.totals.currency, "power_w": line.power_w, "memory_gb": round(line.memory_gb, 1),
+            "layout": line.layout, "launch": "\n".join(line.launch),
         })
     return rows
 
@@ -103,6 +104,28 @@ def _network_text(n) -> str:
     return f"{n.fabric}: " + "; ".join(parts)
 
 
+def wrap_command(cmd: str, first: str, width: int = 80) -> list[str]:
+    """A shell command over lines of at most `width` columns (an option stays with its value),
+    continued with ' \\' so it can still be copied and run."""
+    words, groups = cmd.split(" "), []
+    for w in words:
+        if groups and groups[-1].count("'") % 2:  # never break inside a quoted string
+            groups[-1] += " " + w
+        elif groups and groups[-1].startswith("-") and " " not in groups[-1] and not w.startswith("-") \
+                and not groups[-1].endswith("&&"):
+            groups[-1] += " " + w
+        else:
+            groups.append(w)
+    lines, current = [], first
+    for g in groups:
+        if current not in (first, "    ") and len(current) + 1 + len(g) + 2 > width:
+            lines.append(current + " \\")
+            current = "    " + g
+        else:
+            current = current + g if current in (first, "    ") else current + " " + g
+    return lines + [current]
+
+
 def render_plan(plan: Plan, fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
@@ -123,6 +146,12 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
              f"{plan.solver.units_considered} candidate units after dominance pruning"
              + (f", gap {plan.solver.gap:.2%} (bound {plan.solver.bound:,.0f})" if plan.status != "optimal" else "")
              + "; checked by the independent plan checker."]
+    for i, l in enumerate(plan.lines, 1):
+        if l.layout:
+            extra.append(f"Line {i}: {l.layout} ({l.engine}): {l.replicas} replica{'s' * (l.replicas != 1)} on "
+                         f"{l.nodes} node{'s' * (l.nodes != 1)}, {l.users_per_replica:,} users each")
+        for cmd in l.launch:
+            extra += wrap_command(cmd, "  $ ") if fmt != "md" else [f"  $ {cmd}"]
     extra += [f"Note: {n}" for n in plan.notes]
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
     extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
@@ -165,9 +194,7 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         ("Model / precision", f"{est.model} in {est.precision}" + (
             f" (asked {est.requested_precision})" if est.requested_precision not in ("auto", est.precision) else "")),
         ("Hardware", f"{est.gpus} × {est.accelerator} on {est.nodes} node(s), {est.platform}"),
-        ("Engine / layout", f"{est.engine}, one process over {est.gpus} sockets (--numa distribute), no TP"
-         if est.numa_spread else
-         f"{est.engine}, tp {est.tp} × pp {est.pp}" + (", DP attention" if est.dp_attention else "")),
+        ("Engine / layout", f"{est.engine}, {est.layout}"),
         ("Memory installed", f"{est.memory_gb:,.0f} GB"),
         ("Weights", f"{est.weights_gb:,.1f} GB ({est.weights_per_gpu_gb:,.1f} GB per accelerator)"),
         ("KV budget per accelerator", f"{est.kv_budget_per_gpu_gb:,.1f} GB"),
@@ -215,6 +242,9 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
             if k in ("notes", "memory_log_lines"):
                 continue
             # Nested records (memory_gib, engine_settings) flatten to one row per field: memory_gib.kv_cache.
+            if k == "launch":
+                rows += [[k, "\n".join(v)]]
+                continue
             rows += [[f"{k}.{sub}", x] for sub, x in v.items()] if isinstance(v, dict) else [[k, v]]
         return csv_text(rows, ["field", "value"])
     if fmt == "md":
@@ -222,6 +252,7 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
             labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + \
                 [(k.strip(), v.strip()) for k, v in breakdown]
         out = ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in labels]
+        out += ["", "Launch:", ""] + [f"- `{cmd}`" for cmd in est.launch]
         return "\n".join(out + [f"- {n}" for n in est.notes]) + "\n"
     if breakdown:
         labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + breakdown
@@ -233,6 +264,8 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         # Wrap long values (the verdict's reason) to an 80-column terminal, continuing under the value.
         parts = textwrap.wrap(v, 78 - width, break_on_hyphens=False) or [""]
         out += [f"{k:<{width}}  {parts[0]}"] + [f"{'':<{width}}  {p}" for p in parts[1:]]
+    for cmd in est.launch:
+        out += wrap_command(cmd, "Launch: ")
     for n in est.notes:
         out += textwrap.wrap(f"Note: {n}", 80, subsequent_indent="  ", break_on_hyphens=False)
     return "\n".join(out) + "\n"

@@ -26,12 +26,14 @@ Units: bytes unless a name says otherwise; GB = 10^9 bytes, GiB = 2^30 bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 from catalog.errors import InputError
 from catalog.schema import KV_DTYPE_BYTES, Accelerator, Engine, Model, Variant
 
+from .layouts import Layout
 from .problem import EngineSettings
 
 __all__ = [
@@ -41,7 +43,7 @@ __all__ = [
     "request_rank_bytes",
     "weight_bytes", "runnable_variant", "candidate_variants", "resolve_kv_dtype",
     "kv_bytes_per_token", "kv_bytes_per_request", "state_bytes_per_request", "choose_layout", "kv_rank_bytes_per_token",
-    "memory_fit", "max_concurrency", "kv_reserve_factor", "engine_runs",
+    "memory_fit", "max_concurrency", "kv_reserve_factor", "engine_runs", "attention_params",
 ]
 
 GB = 1e9
@@ -209,34 +211,13 @@ def kv_bytes_per_request(model: Model, kv_dtype: str, context_tokens: int, tp: i
     return full_layers * full * context_tokens + windowed + compressed + indexer + state
 
 
-@dataclass(frozen=True)
-class Layout:
-    """How one replica's accelerators split the model (a small record other layouts extend).
-
-    `tp` tensor-parallel ranks inside a node, `pp` pipeline stages; `dp_attention`: each of the tp ranks
-    runs attention for its own sequences (attention weights and their KV cache whole on every rank) while
-    MoE experts are split over all ranks (vLLM --data-parallel-size with --enable-expert-parallel,
-    SGLang --enable-dp-attention).
-    """
-
-    tp: int  # tensor-parallel ranks (inside a node)
-    pp: int  # pipeline stages (nodes × tensor groups per node)
-    dp_attention: bool = False
-    # llama.cpp on a multi-socket CPU host: one process, no tensor parallelism; `--numa distribute` spreads
-    # the threads and the model's pages over the sockets, so memory divides as `tp` ranks would divide it.
-    numa_spread: bool = False
-
-    @property
-    def ranks(self) -> int:
-        return self.tp * self.pp
-
-
 def choose_layout(model: Model, gpus_per_node: int, nodes: int, dp_attention: bool = False,
                   split: str = "tensor") -> Layout:
     """Largest tensor-parallel size inside a node that divides both the node and the
     attention heads (engines require heads % tp == 0); the rest is pipeline stages.
     A `layer` split (llama.cpp across GPUs) puts whole layers on each device: tp = 1.
-    Data-parallel attention applies to MLA or MoE models (experts split by expert parallelism) with tp > 1."""
+    Data-parallel attention applies to MLA or MoE models with tp > 1: the tp ranks become attention
+    groups of one rank each (attention TP 1, dp = tp). optimizer/layouts.py searches every other layout."""
     tp = 1
     for t in range(gpus_per_node, 0, -1):
         if split == "layer":
@@ -245,22 +226,38 @@ def choose_layout(model: Model, gpus_per_node: int, nodes: int, dp_attention: bo
             tp = t
             break
     pp = nodes * gpus_per_node // tp
-    dp = dp_attention and tp > 1 and (model.attention.kind == "mla" or model.moe is not None)
-    return Layout(tp=tp, pp=pp, dp_attention=dp)
+    if dp_attention and tp > 1 and (model.attention.kind == "mla" or model.moe is not None):
+        return Layout(tp=1, dp=tp, pp=pp, nodes_per_replica=nodes)
+    return Layout(tp=tp, pp=pp, nodes_per_replica=nodes)
 
 
 def kv_rank_bytes_per_token(model: Model, kv_dtype: str, layout: Layout) -> float:
-    """KV bytes one rank stores per token it holds: its layers; its share of the KV heads under tensor
-    parallelism, all heads under data-parallel attention (it holds its own sequences); MLA's latent whole."""
+    """KV bytes one rank stores per token it holds: its layers; its share of the KV heads under attention
+    tensor parallelism (each attention DP group holds its own sequences; attention TP 1: all heads); MLA's
+    latent whole."""
     att = model.attention
     if layout.numa_spread:  # one process: the cache's pages spread evenly over the sockets
         return _token_bytes(model, kv_dtype) / layout.ranks
     layers_per_rank = math.ceil(model.layers / layout.pp)
-    if att.kind == "mla" or layout.dp_attention:
+    if att.kind == "mla":
         per_layer = _per_layer_token_bytes(model, kv_dtype)
     else:
         per_layer = _per_layer_token_bytes(model, kv_dtype, tp=layout.tp)
     return layers_per_rank * per_layer
+
+
+def attention_params(model: Model) -> float:
+    """Parameters in the attention blocks of all layers.
+
+    GQA/MHA: q and o projections (hidden × heads·hd each) plus k and v (hidden × kv·hd each).
+    MLA: approximated as 4 · hidden² per layer (DeepSeek-V3: 187M actual vs 206M by this rule).
+    """
+    att, h = model.attention, model.hidden_size
+    if att.kind == "mla":
+        per_layer = 4 * h * h
+    else:
+        per_layer = 2 * h * att.heads * att.head_dim + 2 * h * att.kv_heads * att.head_dim  # type: ignore[operator]
+    return per_layer * model.layers
 
 
 def engine_runs(engine: Engine, acc: Accelerator, variant: Variant) -> bool:
@@ -415,12 +412,13 @@ def weights_per_rank(parts: WeightParts, layout: Layout) -> float:
 
     Tensor parallelism splits every part, the vocabulary too (vLLM VocabParallelEmbedding/ParallelLMHead,
     SGLang likewise); pipeline stages split the layers, the first holding the embedding and the last the
-    head (one of the two per stage). Data-parallel attention keeps the embeddings and the dense part
-    whole on every rank and splits the experts over all tp ranks (expert parallelism).
+    head (one of the two per stage). Data-parallel attention splits the embeddings and the dense part
+    over attention TP only (each of the dp groups holds a whole copy) and the experts over all ranks
+    (expert parallel, or MoE tensor parallel: the same bytes per rank).
     """
-    if layout.dp_attention:
+    if layout.dp > 1:
         embeddings = parts.embeddings if layout.pp == 1 else parts.embeddings / 2
-        return parts.dense / layout.pp + embeddings + parts.experts / layout.ranks
+        return (parts.dense / layout.pp + embeddings) / layout.tp + parts.experts / layout.ranks
     if layout.pp == 1:
         return parts.total / layout.tp
     return ((parts.dense + parts.experts) / layout.pp + parts.embeddings / 2) / layout.tp
@@ -444,7 +442,7 @@ def activation_peak_bytes(model: Model, layout: Layout, settings: Settings, engi
     tokens = settings.max_batched_tokens
     h = model.hidden_size
     att = model.attention
-    attention_tp = 1 if layout.dp_attention else layout.tp
+    attention_tp = layout.tp
     head_dim = att.head_dim or ((att.qk_nope_head_dim or 128) + (att.qk_rope_head_dim or 64))
     kv_heads = att.kv_heads or att.heads
     hidden = tokens * h * b
@@ -453,9 +451,9 @@ def activation_peak_bytes(model: Model, layout: Layout, settings: Settings, engi
     dense = tokens * 3 * dense_i * b / attention_tp if (model.moe is None or model.moe.moe_layers < model.layers) else 0.0
     moe = 0.0
     if model.moe:
-        moe_tokens = tokens * (layout.tp if layout.dp_attention else 1)
+        moe_tokens = tokens * layout.dp
         chunk = min(moe_tokens, engine.memory.moe_chunk_tokens)
-        inter = moe_i if layout.dp_attention else moe_i / layout.tp
+        inter = moe_i / layout.moe_tp
         moe = chunk * model.moe.experts_per_token * (max(2 * inter, h) + inter) * b + 2 * moe_tokens * h * b
     forward = 2 * hidden + max(attention, dense, moe)
     rows = min(settings.max_batch or tokens, tokens)
@@ -497,10 +495,10 @@ def cuda_graph_bytes(model: Model, layout: Layout, settings: Settings, engine: E
     layers = math.ceil(model.layers / layout.pp)
     moe_local = math.ceil(moe_layers / layout.pp)
     dense_local = max(layers - moe_local, 0)
-    experts = (model.moe.experts / (layout.tp if layout.dp_attention else 1)) if model.moe else 0
+    experts = (model.moe.experts / layout.ep) if model.moe else 0
     per_size = (dense_local * mem.graph_dense_layer_kib + moe_local * (mem.graph_moe_layer_kib
                 + mem.graph_moe_expert_kib * experts)) * 1024
-    if layout.tp > 1 and not layout.dp_attention and not custom_allreduce(acc, layout):
+    if layout.tp > 1 and layout.dp == 1 and not custom_allreduce(acc, layout):
         per_size += layers * 2 * mem.graph_nccl_allreduce_mib * 2**20
     return len(sizes) * per_size
 
@@ -518,7 +516,7 @@ def request_kv_bytes(model: Model, kv_dtype: str, layout: Layout, tokens: int, s
     if layout.numa_spread:
         return request_rank_bytes(model, kv_dtype, layout, tokens)
     rounded = int(_round_up(tokens, block_tokens))
-    tp = 1 if layout.dp_attention else layout.tp
+    tp = layout.tp  # attention tensor parallel (each attention DP group holds its own sequences)
     rank = kv_bytes_per_request(model, kv_dtype, rounded, tp=tp)
     att = model.attention
     if att.window_layers and att.window_tokens:
@@ -536,7 +534,7 @@ def request_rank_bytes(model: Model, kv_dtype: str, layout: Layout, context_toke
     CPU host): the request's bytes spread evenly over the sockets."""
     if layout.numa_spread:
         return kv_bytes_per_request(model, kv_dtype, context_tokens) / layout.ranks
-    tp = 1 if layout.dp_attention else layout.tp
+    tp = layout.tp  # attention tensor parallel (attention DP groups hold their own requests)
     return kv_bytes_per_request(model, kv_dtype, context_tokens, tp=tp) * _stage_share(model, layout)
 
 
@@ -610,7 +608,7 @@ def _g(x: float) -> str:
 
 def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine, *,
                gpus_per_node: int, nodes: int = 1, kv_dtype: str = "auto", dp_attention: bool = False,
-               settings: EngineSettings | None = None) -> MemoryFit:
+               settings: EngineSettings | None = None, layout: Layout | None = None) -> MemoryFit:
     """Memory of a replica of `nodes` × `gpus_per_node` accelerators, per rank, as `engine` spends it.
 
     Per accelerator (bytes; `total` = visible memory, u = memory utilization):
@@ -626,7 +624,8 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
       fill that memory. On a CPU host one process spreads over the sockets (`Layout.numa_spread`).
     The memory rules are those of `settings.version` (engines.yaml memory.versions; default the newest).
     `why_not` names the first term that fails, with both numbers. Capacity: KV // bytes per token per
-    rank (× tp ranks under data-parallel attention, each holding its own sequences).
+    rank (× dp attention groups, each holding its own sequences). `layout` fixes how the replica is split
+    (optimizer/layouts.py; default: `choose_layout`).
 
     Raises InputError for a max_model_len above the model's context.
     """
@@ -639,13 +638,17 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
     # (`--numa distribute`): no tensor parallelism, the pages spread over the sockets' memory.
     numa = acc.family == "cpu" and engine.split == "layer"
     split = "tensor" if acc.family == "cpu" else engine.split
-    layout = choose_layout(model, gpus_per_node, nodes, dp_attention and engine.dp_attention, split)
+    if layout is None:
+        layout = choose_layout(model, gpus_per_node, nodes, dp_attention and engine.dp_attention, split)
     if numa:
-        layout = Layout(tp=layout.tp, pp=layout.pp, dp_attention=False, numa_spread=True)
+        layout = dataclasses.replace(layout, numa_spread=True)
     s = resolve_settings(engine, acc, model, layout, settings)
     gpus = gpus_per_node * nodes
     parts = weight_parts(model, variant, acc, engine)
     weights = weights_per_rank(parts, layout)
+    if model.moe is not None and layout.ep > 1 and model.moe.experts % layout.ep:
+        # Redundant experts (optimizer/layouts.py) fill every EP rank with whole experts.
+        weights += parts.experts * ((-model.moe.experts) % layout.ep) / model.moe.experts / layout.ranks
     total = acc.memory_bytes
     mem = engine.memory
     rule = mem.rule
@@ -702,8 +705,7 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
     elif rule == "sglang" and acts + graphs > total - usable:
         why = (f"activations {_g(acts)} and CUDA graphs {_g(graphs)} need more than the {_g(total - usable)} "
                f"left outside mem_fraction_static {s.memory_utilization:.2f} (out of memory at start-up)")
-    holders = layout.tp if layout.dp_attention else 1
-    capacity = int(max(kv, 0.0) // rank_bytes) * holders if rank_bytes > 0 else 0
+    capacity = int(max(kv, 0.0) // rank_bytes) * layout.dp if rank_bytes > 0 else 0
     if rule == "fixed" and s.max_batch is not None:
         capacity = s.max_batch * s.max_model_len
     return MemoryFit(layout=layout, gpus=gpus, weights_bytes=parts.total, weights_per_gpu=weights,
@@ -721,6 +723,5 @@ def max_concurrency(model: Model, fit: MemoryFit, kv_dtype: str, context_tokens:
     if fit.kv_budget_per_gpu <= 0 or not fit.starts:
         return 0
     per_request = request_rank_bytes(model, kv_dtype, fit.layout, context_tokens)
-    holders = fit.layout.tp if fit.layout.dp_attention else 1
-    held = int(fit.kv_budget_per_gpu // per_request) * holders
+    held = int(fit.kv_budget_per_gpu // per_request) * fit.layout.dp
     return held if fit.slots is None else min(held, fit.slots)

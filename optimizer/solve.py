@@ -22,6 +22,7 @@ from .limits import limits_for
 from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
 from .racks import RackKind, rack_kinds
 from .offers import PricedOffer
+from .launch import launch_commands
 from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown, stale_price_notes
 from .problem import Problem
 from .prune import prune_dominated
@@ -96,11 +97,24 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     same_sku = same_sku or offers is not None or _rack_sensitive(racks, limits)
     units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
         else list(candidates.units)
-    tco = {u.id: money_to_int(rates.energy(u.power_w, _typical(u)) + rates.hosting(u.nodes), scale, rounding="ceil")
-           for u in candidates.units} if rates else {}
+    tco = _tco_by_unit(candidates.units, rates, scale) if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
                     offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
                     rack_kinds=kinds)
+
+
+def _tco_by_unit(units: list[Unit], rates: TcoRates, scale: int) -> dict[str, int]:
+    """Energy and hosting of one replica of each unit over the TCO horizon, in solver money units
+    (rounded up); units with the same draw and node count share one exact computation."""
+    memo: dict[tuple, int] = {}
+    out: dict[str, int] = {}
+    for u in units:
+        key = (u.power_w, _typical(u), u.nodes)
+        if key not in memo:
+            memo[key] = money_to_int(rates.energy(u.power_w, _typical(u)) + rates.hosting(u.nodes), scale,
+                                     rounding="ceil")
+        out[u.id] = memo[key]
+    return out
 
 
 def _prune_need(n: FabricNeed, prices: dict[str, FabricPrices]) -> tuple[str, int, int, int, int]:
@@ -272,10 +286,12 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
         lines.append(PlanLine(
             unit=u.id, accelerator=u.node.accelerator.id, maker=u.node.maker, platform=u.node.platform.id,
             system=u.node.system.id if u.node.system else None, gpus_per_node=u.node.count,
-            nodes_per_replica=u.nodes, replicas=replicas, precision=u.variant.id, engine=u.engine.id,
-            kv_dtype=u.kv_dtype, dp_attention=u.dp_attention,
+            nodes_per_replica=u.nodes, replicas=replicas * u.replicas_per_node, precision=u.variant.id,
+            engine=u.engine.id, kv_dtype=u.kv_dtype, dp_attention=u.dp_attention,
+            tp=u.layout.tp, pp=u.layout.pp, dp=u.layout.dp, ep=u.layout.ep, replicas_per_node=u.replicas_per_node,
+            layout=u.layout.label, launch=tuple(launch_commands(c.model, u, prep.problem.workload.context_tokens)),
             engine_settings=u.capacity.fit.settings.to_json() if u.capacity.fit.settings else {},
-            users_per_replica=u.users,
+            users_per_replica=u.capacity.users,
             tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
             ttft_s=u.capacity.ttft_s, ttft_p90_s=u.capacity.ttft_p90_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,

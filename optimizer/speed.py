@@ -1,30 +1,45 @@
 """Speed model: decode step, prefill, and the users a replica serves at a target speed.
 
-A calibrated roofline (the formulas below; factors fitted by benchmarks/calibrate.py). For a replica with tensor parallelism t,
-p pipeline stages and B running sequences of mean cached context S:
+A calibrated roofline. A replica's layout (optimizer/layouts.py) has p pipeline stages of
+R = tp × dp ranks: attention tensor parallel over tp ranks in each of dp attention
+data-parallel groups, MoE layers as ep expert-parallel groups × R/ep tensor-parallel ranks.
+With B running sequences of mean cached context S:
 
-Decode, one pipeline stage, per rank (micro-batch b = ceil(B / p)):
-    weights  = (W_dense + W_experts · f(b)) / (p · t)       f(b) = 1 − (1 − k/E)^b,
-               the expected share of routed experts a batch of b tokens touches
-               (plus the attention weights every rank holds under DP attention)
-    gemm     = max(weights / BW, 2 · P_active · b / (p · t · F))
-    attn     = max(KV bytes the rank reads / BW, attention FLOPs / F)
-    comm     = 2 · layers/p · (α + all-reduce bytes / link)   (t > 1; NVLink ≫ PCIe)
+Decode, one pipeline stage, per rank (micro-batch b = ceil(B / p), b_g = ceil(b / dp) per group):
+    weights  = weights on the busiest rank (sizing.weights_per_rank) − W_experts / (p · R) · (1 − f(b))
+               f(b) = 1 − (1 − k/E)^b, the expected share of routed experts a batch of b
+               tokens touches; attention and dense weights are whole in every attention group
+    gemm     = max(weights / BW, 2 · P_active · b · λ / (p · R · F))
+               λ = expert load imbalance on the busiest rank (1 without EP)
+    attn     = max(b_g · KV bytes per sequence on a rank / BW, attention FLOPs / (R · F))
+    comm     = all-reduces of the attention TP group (2 per layer without attention DP,
+               1 with it) + per MoE layer either EP dispatch and combine (ep > 1 with
+               attention DP) or the all-gather and reduce-scatter of MoE tensor parallel
+               (attention DP, ep = 1)
     stage    = gemm + attn + comm + layer_overhead · layers/p
 token time   = p · stage + pipeline hops + step_overhead
-BW = peak bandwidth × η_bandwidth, F = dense peak TFLOPS of the datatype the
-matmuls run in × η_compute (η per hardware family and engine, catalog/data/engines.yaml).
-GEMMs and attention run one after the other, so their times add; each is bound by
-the slower of its memory traffic and its arithmetic.
+BW = peak bandwidth × η_bandwidth, F = dense peak TFLOPS of the datatype the matmuls run in
+× η_compute (η per hardware family and engine, catalog/data/engines.yaml). GEMMs and attention
+run one after the other, so their times add; each is bound by the slower of its memory
+traffic and its arithmetic.
+
+Links: a group inside one server uses its scale-up fabric (NVLink/xGMI/HCCS, else PCIe);
+a group spanning servers also crosses each accelerator's share of the server's network
+(`Platform.network_gbs` / accelerators per server). A cross-server all-reduce costs the
+latency NCCL's own tuning model gives (src/graph/tuning.cc: ring and tree, LL protocol,
+base and per-hop latencies; scaled to a published measurement) plus its bytes over the network
+share; an all-to-all over
+the network runs at DeepEP's measured share of the NIC's bandwidth.
 
 Prefill of I prompt tokens on all G accelerators (compute-bound):
     2 · P_active · I + 2 · layers · heads · (d_qk + d_v) · I²/2   FLOPs over G · F_prefill
-plus the tensor-parallel traffic of I tokens.
+(attention of one prompt on its own attention group's tp · p ranks) plus the
+tensor-parallel and expert-parallel traffic of I tokens.
 
 Serving (closed loop, continuous batching with chunked prefill): optimizer/serving.py — the
 prefill queue by Mean Value Analysis, decode stretched by the prefill share, TTFT mean and p90.
 A replica serves the largest B that its KV memory holds, that the engine runs at
-once, and at which the per-user speed and TTFT targets still hold.
+once (per attention DP group), and at which the per-user speed and TTFT targets still hold.
 """
 
 from __future__ import annotations
@@ -38,13 +53,44 @@ from . import serving, sizing
 from .deployment import Deployment
 
 __all__ = ["Speed", "serving_speed", "serving_times", "decode_token_time", "prefill_time", "attention_params",
-           "ALLREDUCE_LATENCY_S", "batch_cap"]
+           "ALLREDUCE_LATENCY_S", "batch_cap", "allreduce_time", "alltoall_time", "nccl_allreduce_latency_s",
+           "EP_IMBALANCE"]
 
 # Latency of one small all-reduce / hop. Assumptions from NCCL's published small-message
 # latencies (~5–10 µs over NVLink, tens of µs across PCIe or a network), rounded.
 ALLREDUCE_LATENCY_S = {"native": 10e-6, "pcie": 30e-6}
 NETWORK_HOP_LATENCY_S = 30e-6
 ACTIVATION_BYTES = 2  # activations cross links in bf16
+# NCCL's tuning model (https://github.com/NVIDIA/nccl/blob/master/src/graph/tuning.cc,
+# ncclTunerConstantsDefaults and ncclTopoTuneModel, read 2026-06): base latency of an
+# all-reduce and per-step hardware latency, LL protocol, microseconds; on multi-node rings
+# intra-node steps cost at least the network overhead (getNetOverhead: 1.0 µs).
+NCCL_BASE_LATENCY_US = {"ring": 6.6, "tree": 6.8}
+NCCL_NVLINK_STEP_US = {"ring": 0.6, "tree": 0.6}
+NCCL_NET_STEP_US = {"ring": 2.7, "tree": 5.0}
+NCCL_NET_OVERHEAD_US = 1.0
+# Measured over modelled: a 128-byte all-reduce across H100 servers took 61.58 µs in nccl-tests where
+# NCCL's tuning model printed 25.21 µs for it (https://github.com/NVIDIA/nccl/issues/1453, 2024-09).
+NCCL_MEASURED_OVER_MODEL = 61.58 / 25.21
+# DeepEP's measured all-to-all bottleneck bandwidth against the hardware peak
+# (https://github.com/deepseek-ai/DeepEP/blob/main/docs/legacy.md, normal kernels on H800:
+# 153 of ~160 GB/s NVLink intranode, 43-58 of ~50 GB/s RDMA internode at EP 16-64): 0.95 and 0.86.
+A2A_NVLINK_EFFICIENCY = 0.95
+A2A_RDMA_EFFICIENCY = 0.86
+# Latency floor of one dispatch or combine. Inside a server: the NVLink all-reduce latency
+# above (assumption: an all-to-all is no faster than an all-reduce of the same group).
+# Across servers: assumption from NCCL's tuning model for one network round (base 6.8 µs +
+# 2 tree hops × 5.0 µs), rounded to 20 µs; DeepEP's low-latency kernels measure 77-194 µs
+# for 128 tokens per rank at EP 8-256, which the bandwidth term reproduces.
+A2A_NETWORK_LATENCY_S = 20e-6
+# Expert load imbalance: tokens on the busiest expert-parallel rank over the mean.
+# Assumption: 1.2 with expert-parallel load balancing (EPLB), the redundant-expert scheme
+# DeepSeek's inference-system overview and SGLang's large-scale EP blog deploy
+# (https://github.com/deepseek-ai/open-infra-index/blob/main/202502OpenSourceWeek/day_6_one_more_thing_deepseekV3R1_inference_system_overview.md,
+# https://lmsys.org/blog/2025-05-05-large-scale-ep/); neither publishes the max/mean ratio.
+EP_IMBALANCE = 1.2
+DISPATCH_BYTES = 1   # DeepEP dispatches fp8 activations (plus one scale per 128 values, ignored)
+COMBINE_BYTES = 2    # and combines in bf16
 # Weight-only quantized GEMMs (W4A16, MXFP4 on Hopper, GGUF) dequantize in the main loop,
 # so they reach a smaller share of the 16-bit tensor rate than plain bf16 GEMMs.
 # Fitted by benchmarks/calibrate.py on the gpt-oss (Hopper, Ampere) and AWQ rows.
@@ -64,17 +110,8 @@ class Speed:
 
 
 def attention_params(model: Model) -> float:
-    """Parameters in the attention blocks of all layers (replicated per rank under DP attention).
-
-    GQA/MHA: q and o projections (hidden × heads·hd each) plus k and v (hidden × kv·hd each).
-    MLA: approximated as 4 · hidden² per layer (DeepSeek-V3: 187M actual vs 206M by this rule).
-    """
-    att, h = model.attention, model.hidden_size
-    if att.kind == "mla":
-        per_layer = 4 * h * h
-    else:
-        per_layer = 2 * h * att.heads * att.head_dim + 2 * h * att.kv_heads * att.head_dim  # type: ignore[operator]
-    return per_layer * model.layers
+    """Parameters in the attention blocks of all layers (see sizing.attention_params)."""
+    return sizing.attention_params(model)
 
 
 def _attention_dims(model: Model, decode: bool) -> int:
@@ -103,61 +140,155 @@ def _matmul_tflops(dep: Deployment, fit: sizing.MemoryFit) -> float:
 
 
 def _link_bytes_per_s(dep: Deployment) -> float:
-    """One direction of the link tensor-parallel traffic crosses."""
+    """One direction of the scale-up link tensor-parallel traffic crosses inside a server."""
     gbs = dep.accelerator.interconnect_gbs if dep.platform.link == "native" else dep.platform.pcie_gbs
     return gbs * 1e9 / 2
 
 
+def _nic_bytes_per_s(dep: Deployment) -> float:
+    """One accelerator's share of its server's network bandwidth (rail-optimized: one NIC each)."""
+    return dep.platform.network_gbs * 1e9 / max(1, dep.gpus_per_node)
+
+
+def nccl_allreduce_latency_s(ranks: int, nodes: int, link: str = "native") -> float:
+    """Latency of one small all-reduce over `ranks` ranks on `nodes` servers, seconds.
+
+    One server: the calibrated NVLink/PCIe figure (ALLREDUCE_LATENCY_S). Several: NCCL's
+    tuning model, LL protocol, the faster of ring
+        base + (2(N−1) − 2(n−1)) · max(intra step, net overhead) + 2(n−1) · net step
+    and tree
+        base + 2 · ((N/n − 1) · intra step + log2(n) · net step)
+    (src/graph/tuning.cc, ncclTopoTuneModel), scaled by the measured-over-modelled ratio of a published
+    cross-server run (NCCL_MEASURED_OVER_MODEL), plus the in-server latency.
+    """
+    if nodes <= 1:
+        return ALLREDUCE_LATENCY_S[link]
+    per_node = max(1, ranks // nodes)
+    intra = max(NCCL_NVLINK_STEP_US["ring"], NCCL_NET_OVERHEAD_US)
+    ring = NCCL_BASE_LATENCY_US["ring"] + (2 * (ranks - 1) - 2 * (nodes - 1)) * intra \
+        + 2 * (nodes - 1) * NCCL_NET_STEP_US["ring"]
+    tree = NCCL_BASE_LATENCY_US["tree"] + 2 * ((per_node - 1) * NCCL_NVLINK_STEP_US["tree"]
+                                               + math.ceil(math.log2(nodes)) * NCCL_NET_STEP_US["tree"])
+    return ALLREDUCE_LATENCY_S[link] + min(ring, tree) * NCCL_MEASURED_OVER_MODEL * 1e-6
+
+
+def _group_nodes(dep: Deployment, ranks: int) -> int:
+    """Servers a group of `ranks` consecutive ranks spans."""
+    return max(1, math.ceil(ranks / max(1, dep.gpus_per_node))) if dep.nodes > 1 else 1
+
+
+def allreduce_time(dep: Deployment, ranks: int, tokens: float) -> float:
+    """One all-reduce of `tokens` activations over a group of `ranks` ranks, seconds.
+
+    In a server: latency + 2(n−1)/n · V over the scale-up link. Across s servers
+    (hierarchical, as NCCL does): the in-server part, plus each rank's 1/(N/s) share of
+    2(s−1)/s · V over its network share.
+    """
+    if ranks <= 1:
+        return 0.0
+    volume = tokens * dep.model.hidden_size * ACTIVATION_BYTES
+    nodes = _group_nodes(dep, ranks)
+    per_node = max(1, ranks // nodes)
+    t = nccl_allreduce_latency_s(ranks, nodes, dep.platform.link)
+    if per_node > 1:
+        t += volume * 2 * (per_node - 1) / per_node / _link_bytes_per_s(dep)
+    if nodes > 1:
+        t += volume / per_node * 2 * (nodes - 1) / nodes / _nic_bytes_per_s(dep)
+    return t
+
+
+def alltoall_time(dep: Deployment, ranks: int, tokens_per_rank: float, bytes_per_value: float) -> float:
+    """One expert-parallel dispatch or combine: each rank sends its tokens' hidden states to
+    the k experts they route to, spread over `ranks` ranks; seconds on the busiest rank.
+
+    Bytes a rank sends: tokens · k · hidden · bytes · λ (λ = EP_IMBALANCE), the share
+    (r−1)/r leaving the accelerator over NVLink and, across s servers, (s−1)/s of it over
+    the network at DeepEP's measured efficiencies.
+    """
+    m = dep.model
+    if ranks <= 1 or m.moe is None:
+        return 0.0
+    sent = tokens_per_rank * m.moe.experts_per_token * m.hidden_size * bytes_per_value * EP_IMBALANCE
+    nodes = _group_nodes(dep, ranks)
+    if nodes == 1:
+        nvlink = sent * (ranks - 1) / ranks / (_link_bytes_per_s(dep) * A2A_NVLINK_EFFICIENCY)
+        return ALLREDUCE_LATENCY_S[dep.platform.link] + nvlink
+    remote = sent * (nodes - 1) / nodes
+    local = sent - remote
+    return A2A_NETWORK_LATENCY_S + max(remote / (_nic_bytes_per_s(dep) * A2A_RDMA_EFFICIENCY),
+                                       local / (_link_bytes_per_s(dep) * A2A_NVLINK_EFFICIENCY))
+
+
 def batch_cap(dep: Deployment, fit: sizing.MemoryFit) -> int | None:
-    """The engine's default cap on running sequences for the whole replica (per DP rank × ranks)."""
+    """The engine's cap on running sequences for the whole replica (per attention group × groups)."""
     cap = fit.settings.max_batch if fit.settings is not None else \
         dep.engine.max_batch(dep.accelerator.memory_bytes / sizing.GIB)
     if cap is None:
         return None
-    return cap * (fit.layout.tp if fit.layout.dp_attention else 1)
+    return cap * fit.layout.dp
+
+
+def _communication(dep: Deployment, fit: sizing.MemoryFit, b: int, layers: int, moe_layers: int) -> float:
+    """Seconds of tensor- and expert-parallel traffic in one decode stage of `b` tokens."""
+    lay = fit.layout
+    tokens_per_group = math.ceil(b / lay.dp)
+    if lay.dp == 1:
+        # Plain TP (with or without EP: SGLang and vLLM reduce expert outputs with the TP all-reduce).
+        return 2 * layers * allreduce_time(dep, lay.tp, tokens_per_group)
+    comm = layers * allreduce_time(dep, lay.tp, tokens_per_group)
+    if lay.ep > 1:
+        per_rank = b / lay.stage_ranks
+        comm += moe_layers * (alltoall_time(dep, lay.ep, per_rank, DISPATCH_BYTES)
+                              + alltoall_time(dep, lay.ep, per_rank, COMBINE_BYTES))
+    else:
+        # MoE tensor parallel over every rank: gather all groups' tokens, reduce-scatter them back.
+        comm += moe_layers * allreduce_time(dep, lay.stage_ranks, b)
+    return comm
 
 
 def _stage(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tuple[float, str]:
     m, acc = dep.model, dep.accelerator
     eff = dep.engine.efficiency_for(acc.family)
-    t, p = fit.layout.tp, fit.layout.pp
-    dp = fit.layout.dp_attention
+    lay = fit.layout
+    r, p = lay.stage_ranks, lay.pp
     bw = acc.memory_bandwidth_gbs * 1e9 * eff.bandwidth
     flops = _matmul_tflops(dep, fit) * 1e12 * eff.compute
     attn_flops_rate = acc.dense_tflops("bf16") * 1e12 * eff.compute
     weights = fit.weights_bytes
     bytes_per_param = weights / (m.params_b * 1e9)
+    expert_flops = 0.0
+    # What the busiest rank reads: its weights (sizing.weights_per_rank: attention and dense parts whole in
+    # each attention DP group), less the routed experts on it that no token of the batch reaches.
+    read_rank = fit.weights_per_gpu
     if m.moe is not None:
         experts = m.moe.expert_params_b * 1e9 * bytes_per_param
         touched = 1 - (1 - m.moe.experts_per_token / m.moe.experts) ** b
-        read = (weights - experts) + experts * touched
-    else:
-        read = weights
-    read_rank = read / (p * t)
-    if dp:  # every DP rank holds (and reads) the whole attention of its stage
-        read_rank += attention_params(m) * bytes_per_param / p * (1 - 1 / t)
+        read_rank -= experts / (p * r) * (1 - touched)
+        active_expert_params = m.moe.expert_params_b * m.moe.experts_per_token / m.moe.experts
+        expert_flops = 2 * active_expert_params * 1e9 * b
     gemm_mem = read_rank / bw
-    gemm_compute = 2 * m.active_params_b * 1e9 * b / (p * t * flops)
+    imbalance = EP_IMBALANCE if lay.ep > 1 else 1.0
+    total_flops = 2 * m.active_params_b * 1e9 * b + expert_flops * (imbalance - 1)
+    gemm_compute = total_flops / (p * r * flops)
     gemm = max(gemm_mem, gemm_compute)
 
-    # KV traffic and attention arithmetic of b sequences at `context` tokens.
+    # KV traffic and attention arithmetic of the busiest attention group's sequences at `context` tokens.
     ctx = max(1, int(context))
     request_bytes = sizing.kv_bytes_per_request(m, dep.kv_dtype, ctx)
     rank_share = fit.rank_bytes_per_token / fit.kv_bytes_per_token
-    seqs_per_rank = b / t if dp else b
-    kv_read = seqs_per_rank * request_bytes * rank_share
+    seqs_per_group = math.ceil(b / lay.dp)
+    kv_read = seqs_per_group * request_bytes * rank_share
     effective_ctx = request_bytes / fit.kv_bytes_per_token  # windowed layers attend to fewer tokens
-    attn_ops = 2 * m.attention.heads * _attention_dims(m, decode=True) * effective_ctx * m.layers * b / (p * t)
+    attn_ops = 2 * m.attention.heads * _attention_dims(m, decode=True) * effective_ctx * m.layers \
+        * seqs_per_group / (p * lay.tp)
     attn = max(kv_read / bw, attn_ops / attn_flops_rate)
 
     layers = math.ceil(m.layers / p)
-    comm = 0.0
-    if t > 1:
-        volume = b * m.hidden_size * ACTIVATION_BYTES * 2 * (t - 1) / t
-        comm = 2 * layers * (ALLREDUCE_LATENCY_S[dep.platform.link] + volume / _link_bytes_per_s(dep))
+    moe_layers = math.ceil(m.moe.moe_layers / p) if m.moe is not None else 0
+    comm = _communication(dep, fit, b, layers, moe_layers)
     overhead = eff.layer_overhead_us * 1e-6 * layers
     if m.moe is not None:  # eager-mode routing work grows with the tokens in the step
-        overhead += eff.moe_token_overhead_us * 1e-6 * b * math.ceil(m.moe.moe_layers / p)
+        overhead += eff.moe_token_overhead_us * 1e-6 * b * moe_layers
     parts = {"memory": gemm_mem + kv_read / bw, "compute": gemm_compute + attn_ops / attn_flops_rate,
              "communication": comm, "overhead": overhead}
     return gemm + attn + comm + overhead, max(parts, key=parts.get)
@@ -187,9 +318,11 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> f
     """Seconds to process one prompt of `input_tokens` on the whole replica."""
     m, acc = dep.model, dep.accelerator
     eff = dep.engine.efficiency_for(acc.family)
+    lay = fit.layout
     g = fit.gpus
     flops = _matmul_tflops(dep, fit) * 1e12 * eff.prefill * g
-    attn_rate = acc.dense_tflops("bf16") * 1e12 * eff.prefill * g
+    # One prompt's attention runs on its own attention group: tp ranks per stage.
+    attn_rate = acc.dense_tflops("bf16") * 1e12 * eff.prefill * g / lay.dp
     linear = 2 * m.active_params_b * 1e9 * input_tokens
     att = m.attention
     full_layers = m.layers - att.window_layers
@@ -199,12 +332,28 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> f
     # Reading the weights once bounds very short prompts.
     weights = fit.weights_bytes / (g * acc.memory_bandwidth_gbs * 1e9 * eff.bandwidth)
     compute = max(linear / flops + attention / attn_rate, weights)
-    t = fit.layout.tp
-    comm = 0.0
-    if t > 1:
-        volume = input_tokens * m.hidden_size * ACTIVATION_BYTES * 2 * (t - 1) / t
-        comm = 2 * m.layers * (ALLREDUCE_LATENCY_S[dep.platform.link] + volume / _link_bytes_per_s(dep))
+    moe_layers = m.moe.moe_layers if m.moe is not None else 0
+    comm = (2 if lay.dp == 1 else 1) * m.layers * allreduce_time(dep, lay.tp, input_tokens)
+    if lay.dp > 1:
+        if lay.ep > 1:
+            per_rank = input_tokens / lay.stage_ranks
+            comm += moe_layers * (alltoall_time(dep, lay.ep, per_rank, DISPATCH_BYTES)
+                                  + alltoall_time(dep, lay.ep, per_rank, COMBINE_BYTES))
+        else:
+            comm += moe_layers * allreduce_time(dep, lay.stage_ranks, input_tokens)
     return compute + comm + eff.step_overhead_ms * 1e-3
+
+
+def _memo(fn):
+    """`fn` with its results kept: a capacity search asks for the same prompt's prefill at every batch."""
+    seen: dict = {}
+
+    def call(tokens):
+        if tokens not in seen:
+            seen[tokens] = fn(tokens)
+        return seen[tokens]
+
+    return call
 
 
 def serving_times(dep: Deployment, fit: sizing.MemoryFit) -> serving.Times:
@@ -213,7 +362,7 @@ def serving_times(dep: Deployment, fit: sizing.MemoryFit) -> serving.Times:
     optimizer/serving.py."""
     budget = fit.settings.max_batched_tokens if fit.settings is not None else 8192
     return serving.Times(token_time=lambda b, ctx: decode_token_time(dep, fit, b, ctx),
-                         prefill_time=lambda tokens: prefill_time(dep, fit, tokens),
+                         prefill_time=_memo(lambda tokens: prefill_time(dep, fit, tokens)),
                          layers=dep.model.layers, budget=budget, overhead_s=serving.ttft_overhead(dep.engine.id))
 
 

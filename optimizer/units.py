@@ -2,9 +2,12 @@
 
 A *node type* is something a price list lets you buy as one server: a system
 (DGX H200) at its price, or a platform plus `count` accelerators at the sum of
-their prices. A *unit* is one replica of the model on `nodes` such nodes, with a
-precision and an engine; it carries the integers the solver needs (users per
-replica, cost, power, nodes, accelerators).
+their prices. A *unit* is the smallest block the solver buys: one replica of the
+model on `nodes` such nodes, or one node running `replicas_per_node` replicas smaller
+than it, with a layout (optimizer/layouts.py), a precision and an engine; it carries
+the integers the solver needs (users of the whole block, cost, power, nodes,
+accelerators). Of the layouts that fit the same block, only the one serving the most
+users is kept: they cost, draw and occupy the same, so the others are dominated.
 
 `prepare(catalog, problem)` builds every unit that fits, after the problem's
 filters, and says what it left out and why.
@@ -13,14 +16,16 @@ filters, and says what it left out and why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from fractions import Fraction
 
 from catalog import Catalog
-from catalog.schema import Accelerator, Engine, ExchangeRate, Platform, System, Variant
+from catalog.schema import Accelerator, Engine, ExchangeRate, Model, Platform, System, Variant
 
-from . import sizing
-from .capacity import ReplicaCapacity, capacity_memo
+from . import sizing, speed
+from .capacity import ReplicaCapacity, replica_capacity
 from .deployment import Deployment
+from .layouts import Layout, candidate_layouts
 from .model import Offers, OfferVar
 from .problem import Problem, check_ids
 from .offers import PricedOffer, cheapest, currency_of, eligible_offers
@@ -58,7 +63,7 @@ class NodeType:
 
 @dataclass(frozen=True)
 class Unit:
-    """One replica of the model on `nodes` nodes of one node type."""
+    """One replica on `nodes` nodes of one node type, or one node running `layout.replicas_per_node` replicas."""
 
     node: NodeType
     nodes: int
@@ -66,18 +71,24 @@ class Unit:
     engine: Engine
     kv_dtype: str
     dp_attention: bool
-    capacity: ReplicaCapacity
-    cost: int                # solver money units (see scaling.py), per replica
-    power_w: int             # maximum draw per replica, W
+    capacity: ReplicaCapacity      # of ONE replica
+    cost: int                # solver money units (see scaling.py), per unit
+    power_w: int             # maximum draw per unit, W
     note: str = ""
+    layout: Layout = Layout()
+
+    @cached_property   # read in every dict of the solver path; the fields it reads never change
+    def id(self) -> str:
+        return f"{self.node.id}/{self.nodes}n/{self.variant.id}/{self.engine.id}/{self.layout.key}"
 
     @property
-    def id(self) -> str:
-        return f"{self.node.id}/{self.nodes}n/{self.variant.id}/{self.engine.id}" + ("/dp" if self.dp_attention else "")
+    def replicas_per_node(self) -> int:
+        return self.layout.replicas_per_node
 
     @property
     def users(self) -> int:
-        return self.capacity.users
+        """Users the whole unit serves (every replica on it)."""
+        return self.capacity.users * self.layout.replicas_per_node
 
     @property
     def gpus(self) -> int:
@@ -129,6 +140,7 @@ class Candidates:
     unpriced: list[str] = field(default_factory=list)        # accelerators the price list cannot sell
     filtered: dict[str, str] = field(default_factory=dict)   # accelerator -> why the problem's filters removed it
     near_misses: list[NearMiss] = field(default_factory=list)
+    model: Model | None = None                               # the model the units serve
 
 
 def platform_accepts(platform: Platform, acc: Accelerator) -> bool:
@@ -226,40 +238,19 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
     if problem.constraints.max_nodes is not None:
         max_k = min(max_k, problem.constraints.max_nodes)
 
-    capacity = capacity_memo(problem.workload)   # node types that differ only in price share their sizing
     units: list[Unit] = []
     filtered: dict[str, str] = {}
     near: dict[str, NearMiss] = {}
+    searched: dict[tuple, tuple] = {}   # node types that differ only in price share their sizing
     for node in types:
-        acc = node.accelerator
-        reason = _filter_reason(problem, acc)
+        reason = _filter_reason(problem, node.accelerator)
+        where = node.accelerator.id
+        if not reason:
+            reason, where = _platform_filter_reason(problem, node.platform), node.platform.id
         if reason:
-            filtered[acc.id] = reason
+            filtered[where] = reason
             continue
-        reason = _platform_filter_reason(problem, node.platform)
-        if reason:
-            filtered[node.platform.id] = reason
-            continue
-        for variant, note in sizing.candidate_variants(model, acc, problem.precision):
-            for engine in engines:
-                if not sizing.engine_runs(engine, acc, variant):
-                    continue
-                for k in range(1, max_k + 1):
-                    dep = Deployment(model=model, variant=variant, accelerator=acc, platform=node.platform,
-                                     engine=engine, gpus_per_node=node.count, nodes=k,
-                                     kv_dtype=problem.kv_dtype, dp_attention=problem.dp_attention,
-                                     settings=problem.engine_settings)
-                    cap = capacity(dep)
-                    if not cap.fits:
-                        miss = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=cap)
-                        if node.id not in near or miss.closeness > near[node.id].closeness:
-                            near[node.id] = miss
-                        continue
-                    units.append(Unit(node=node, nodes=k, variant=variant, engine=engine,
-                                      kv_dtype=dep.kv_dtype,
-                                      dp_attention=dep.dp_attention and cap.fit.layout.dp_attention,
-                                      capacity=cap, cost=money_to_int(node.price * k, scale, rounding="ceil"),
-                                      power_w=node.power_w * k, note=note))
+        units += _node_units(model, node, engines, max_k, problem, scale, searched, near)
     priced = {t.accelerator.id for t in types}
     unpriced = sorted(a for a in catalog.accelerators if a not in priced and _filter_reason(problem, catalog.accelerators[a]) is None)
     served = {u.node.id for u in units}
@@ -267,7 +258,107 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
     units.sort(key=lambda u: u.id)
     return Candidates(units=units, currency=currency, money_scale=scale, price_list=", ".join(problem.price_lists),
                       offers=offers, rejected_offers=rejected, rates_used=rates, unpriced=unpriced,
-                      filtered=filtered, near_misses=misses)
+                      filtered=filtered, near_misses=misses, model=model)
+
+
+def _node_units(model: Model, node: NodeType, engines: list[Engine], max_k: int, problem: Problem, scale: int,
+                searched: dict[tuple, tuple], near: dict[str, NearMiss]) -> list[Unit]:
+    """The units of one node type: per variant, engine and node count, the best layout (`near` keeps
+    the closest miss of a node type that serves no one)."""
+    acc = node.accelerator
+    units = []
+    for variant, note in sizing.candidate_variants(model, acc, problem.precision):
+        for engine in (e for e in engines if sizing.engine_runs(e, acc, variant)):
+            for k in range(1, max_k + 1):
+                key = (acc.id, node.platform.id, node.count, variant.id, engine.id, k)
+                if key not in searched:
+                    searched[key] = _best_layout(model, variant, engine, node, k, problem)
+                best, miss = searched[key]
+                if best is None:
+                    if miss is not None:
+                        miss = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=miss.capacity)
+                        if node.id not in near or miss.closeness > near[node.id].closeness:
+                            near[node.id] = miss
+                    continue
+                dep, cap = best
+                units.append(Unit(node=node, nodes=k, variant=variant, engine=engine,
+                                  kv_dtype=dep.kv_dtype, dp_attention=cap.fit.layout.dp_attention,
+                                  capacity=cap, cost=money_to_int(node.price * k, scale, rounding="ceil"),
+                                  power_w=node.power_w * k, note=note, layout=cap.fit.layout))
+    return units
+
+
+def unit_layouts(model, engine: Engine, node: NodeType, nodes: int, problem: Problem) -> list[Layout]:
+    """Layouts to try for a block of `nodes` servers of `node` (CPU sockets: one replica over the sockets)."""
+    if node.accelerator.family == "cpu":
+        return [sizing.choose_layout(model, node.count, nodes, False, "tensor")]
+    layouts = candidate_layouts(model, engine, node.count, nodes, problem.constraints.max_replicas_per_node)
+    if problem.dp_attention:  # the problem asks for attention DP: try those layouts first
+        layouts.sort(key=lambda lay: not lay.dp_attention)
+    return layouts
+
+
+def _reserve_users(model: Model, variant: Variant, problem: Problem) -> int | None:
+    """Users of one replica in the rule-of-thumb mode (the same for every layout that fits), else None."""
+    w = problem.workload
+    if w.kv_reserve_gb is None:
+        return None
+    if w.concurrent_users is None:
+        return 1
+    factor = sizing.kv_reserve_factor(model, variant)
+    per_request = sizing.kv_bytes_per_request(model, problem.kv_dtype, w.context_tokens) * factor
+    return int(w.kv_reserve_gb * sizing.GB * factor // per_request)
+
+
+def _with_bounds(model: Model, variant: Variant, engine: Engine, node: NodeType, nodes: int,
+                 problem: Problem) -> list[tuple[Layout, Deployment, sizing.MemoryFit | None, int | None]]:
+    """Each layout worth sizing with its deployment, its memory fit (None: fitted later, when the bound
+    alone can set it aside) and an upper bound on the users of the block, most promising first."""
+    weights = sizing.weight_bytes(model, variant)
+    reserve_users = _reserve_users(model, variant, problem)
+    out = []
+    for layout in unit_layouts(model, engine, node, nodes, problem):
+        if layout.replicas_per_node > 1 and weights / layout.ranks >= node.accelerator.memory_bytes:
+            continue  # no rank holds less than an equal share of the weights: a smaller replica cannot fit
+        per_node = node.count // layout.replicas_per_node if nodes == 1 else node.count
+        dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
+                         engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
+                         settings=problem.engine_settings, layout=layout)
+        if reserve_users is not None:
+            out.append((layout, dep, None, reserve_users * layout.replicas_per_node))
+            continue
+        fit = dep.memory()
+        bound = None
+        if fit.weights_fit:  # what memory and the engine's batch cap allow, without the speed search
+            held = sizing.max_concurrency(model, fit, dep.kv_dtype, problem.workload.context_tokens)
+            limit = speed.batch_cap(dep, fit)
+            bound = (held if limit is None else min(held, limit)) * layout.replicas_per_node
+        out.append((layout, dep, fit, bound))
+    out.sort(key=lambda item: -(item[3] or 0))
+    return out
+
+
+def _best_layout(model, variant: Variant, engine: Engine, node: NodeType, nodes: int,
+                 problem: Problem) -> tuple[tuple[Deployment, ReplicaCapacity] | None, NearMiss | None]:
+    """The layout serving the most users on `nodes` servers, or the closest miss. Layouts are tried in
+    order of the requests their memory holds (ties: the first listed); the first with the most users wins,
+    and one whose bound cannot beat it is set aside without a speed search."""
+    best: tuple[Deployment, ReplicaCapacity] | None = None
+    best_users = 0
+    miss: NearMiss | None = None
+    for layout, dep, fit, bound in _with_bounds(model, variant, engine, node, nodes, problem):
+        if bound is not None and bound <= best_users:
+            continue
+        fit = fit or dep.memory()
+        cap = replica_capacity(dep, problem.workload, fit) if fit.weights_fit else \
+            ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)
+        if cap.fits and cap.users * layout.replicas_per_node > best_users:
+            best, best_users = (dep, cap), cap.users * layout.replicas_per_node
+        elif not cap.fits and best is None:
+            candidate = NearMiss(node=node, nodes=nodes, variant=variant, engine=engine, capacity=cap)
+            if miss is None or candidate.closeness > miss.closeness:
+                miss = candidate
+    return best, miss
 
 
 def offer_model(candidates: Candidates, problem: Problem) -> Offers | None:

@@ -28,6 +28,12 @@ fits the efficiency factors on (in-sample error); `*-test.csv` rows are never fi
 (out-of-sample error); `*-memory.csv` rows check the memory model, which nothing fits.
 Fit and test files never share a publisher (`source_publisher`), so a test row's error is
 not flattered by a sibling row of the same study in the fit.
+
+Layout (optimizer/layouts.py), taken as input: the row's `tp`, `pp` and `ep` columns and an
+optional `dp` column (attention data-parallel groups). `tp` is the engine's tensor-parallel
+size, all ranks of a stage as SGLang and TensorRT-LLM count them; with attention DP (a `dp`
+column, or the notes saying DP attention) the attention tensor-parallel size is tp / dp. A row
+without a stated tp runs the default layout (TP inside a server, pipeline across servers).
 """
 
 from __future__ import annotations
@@ -108,6 +114,10 @@ class Case:
     memory_utilization: float | None = None   # as the row states it
     unit_gib: bool = False                    # memory measured in GiB (vLLM logs print GiB as "GB")
     request_tokens: int | None = None         # max_model_len, for vLLM's "maximum concurrency"
+    tp: int | None = None                     # layout as the row states it (None: the default layout)
+    pp: int | None = None
+    dp: int | None = None
+    ep: int | None = None
     max_batch: int | None = None              # the source's max_num_seqs / max_running_requests / max_batch_size
     max_batched_tokens: int | None = None     # max_num_batched_tokens / chunked_prefill_size / max_num_tokens
     engine_version: str | None = None         # the release the source ran (engine_version column, else its date)
@@ -124,6 +134,7 @@ class Result:
     error: float | None       # predicted / measured − 1
     note: str = ""
     role: str = "other"       # the role of the file the row came from (see ROLES)
+    layout: str = ""          # the layout the estimate ran
 
 
 @dataclass
@@ -188,7 +199,7 @@ class Report:
 
 def _result_row(r: Result) -> dict:
     return {"id": r.case.id, "set": r.role, "metric": r.case.metric, "family": r.case.family_group,
-            "model": r.case.model, "accelerator": r.case.accelerator, "gpus": r.case.gpus,
+            "model": r.case.model, "accelerator": r.case.accelerator, "gpus": r.case.gpus, "layout": r.layout,
             "engine": r.case.engine, "predicted": r.predicted, "measured": r.case.measured,
             "error": r.error, "note": r.note}
 
@@ -498,6 +509,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
                              ("concurrency_or_batch", concurrency if isinstance(concurrency, int) else 1, 10**6)):
         if not 1 <= value <= top:
             raise _Skip(f"{name} = {value} is outside 1..{top:,}")
+    tp, pp, attn_dp, ep = _layout(row, gpus, dp)
     family = catalog.accelerators[acc].family
     settings = notes + " " + conc_text
     util = _UTILIZATION.search(settings)
@@ -519,7 +531,8 @@ def _case(row: dict, catalog: Catalog) -> Case:
                 max_model_len=len_value,
                 eager=given["enforce_eager"].lower() in ("1", "true", "yes"),
                 engine_version=engine_version(row, engine, catalog),
-                arrivals=_arrivals(concurrency, notes + " " + conc_text), speculative=spec)
+                arrivals=_arrivals(concurrency, notes + " " + conc_text), speculative=spec,
+                tp=tp, pp=pp, dp=attn_dp, ep=ep)
 
 
 def _finite(text: str, column: str) -> float:
@@ -528,6 +541,25 @@ def _finite(text: str, column: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{column} = {text!r} is not a finite number")
     return value
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text is not None and re.fullmatch(r"\s*\d+\s*", text) else None
+
+
+def _layout(row: dict, gpus: int, dp_attention: bool) -> tuple[int | None, int | None, int | None, int | None]:
+    """(attention tp, pp, attention dp, ep) as the row states them, or Nones when it states no tp.
+
+    The row's tp counts every rank of a stage (SGLang --tp, TensorRT-LLM tp_size); a `dp` column
+    (or DP attention in the notes, over every rank) splits them into attention groups."""
+    tp, pp = _number(row.get("tp")), _number(row.get("pp")) or 1
+    if tp is None or tp * pp != gpus:
+        return None, None, None, None
+    dp = _number(row.get("dp")) or (tp if dp_attention else 1)
+    if tp % dp:
+        return None, None, None, None
+    ep = _number(row.get("ep")) or 1
+    return tp // dp, pp, dp, ep
 
 
 def read_cases(path: str | Path, catalog: Catalog) -> tuple[list[Case], list[tuple[str, str]]]:
@@ -544,13 +576,16 @@ def read_cases(path: str | Path, catalog: Catalog) -> tuple[list[Case], list[tup
 
 
 def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
+    layout = _default_layout(case, catalog) if case.tp is None else (case.tp, case.pp, case.dp, case.ep)
+    tp, pp, dp, ep = layout if layout else (None, None, None, None)
     est = estimate(catalog, model=case.model, accelerator=case.accelerator, gpus=case.gpus, nodes=case.nodes,
                    precision=case.precision, kv_dtype=case.kv_dtype, engine=case.engine,
                    dp_attention=case.dp_attention, input_tokens=case.input_tokens,
                    output_tokens=case.output_tokens, concurrency=case.concurrency,
                    memory_utilization=case.memory_utilization, max_batch=case.max_batch,
                    max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager,
-                   engine_version=case.engine_version, arrivals=case.arrivals, speculative=case.speculative)
+                   engine_version=case.engine_version, arrivals=case.arrivals, speculative=case.speculative,
+                   tp=tp, pp=pp, dp=dp, ep=ep)
     m = case.metric
     if m == "starts":
         return (1.0 if est.fits else 0.0), est
@@ -577,6 +612,17 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
     if m == "ttft_ms":
         return est.ttft_s * 1000, est
     return None, est
+
+
+def _default_layout(case: Case, catalog: Catalog) -> tuple[int, int, int, int] | None:
+    """The layout hwplan assumes for a row that states none (None on CPUs: the estimator's own choice)."""
+    from .layouts import default_layout
+
+    if catalog.accelerators[case.accelerator].family == "cpu":
+        return None
+    lay = default_layout(catalog.models[case.model], catalog.engines[case.engine], case.gpus // case.nodes,
+                         case.nodes, dp_attention=case.dp_attention and catalog.engines[case.engine].dp_attention)
+    return lay.tp, lay.pp, lay.dp, lay.ep
 
 
 def validate(catalog: Catalog, path: str | Path | None = None) -> Report:
@@ -611,7 +657,7 @@ def validate(catalog: Catalog, path: str | Path | None = None) -> Report:
             report.results.append(Result(case, None, None, "does not fit in hwplan's memory model", role))
             continue
         error = value / case.measured - 1 if case.measured else None
-        report.results.append(Result(case, value, error, role=role))
+        report.results.append(Result(case, value, error, role=role, layout=est.layout))
     return report
 
 

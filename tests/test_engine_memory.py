@@ -217,10 +217,12 @@ def test_weights_per_rank_shard_as_the_engines_shard_them():
     # tp 4 × pp 2: each stage holds half the layers and one of embedding/head, split 4 ways.
     assert sizing.weights_per_rank(parts, sizing.Layout(tp=4, pp=2)) == pytest.approx((90e9 / 2 + 1e9) / 4)
     # Data-parallel attention over 8 ranks: embeddings and dense whole on every rank, experts / 8.
-    assert sizing.weights_per_rank(parts, sizing.Layout(tp=8, pp=1, dp_attention=True)) == \
+    assert sizing.weights_per_rank(parts, sizing.Layout(tp=1, dp=8, pp=1)) == \
         pytest.approx(2e9 + 10e9 + 80e9 / 8)
+    # Attention TP 2 in 4 attention DP groups: embeddings and dense split over the group's 2 ranks, experts / 8.
+    assert sizing.weights_per_rank(parts, sizing.Layout(tp=2, dp=4, ep=8)) == pytest.approx((2e9 + 10e9) / 2 + 80e9 / 8)
     # ... and over 2 stages: half the dense layers, one of embedding/head, experts / 16.
-    assert sizing.weights_per_rank(parts, sizing.Layout(tp=8, pp=2, dp_attention=True)) == \
+    assert sizing.weights_per_rank(parts, sizing.Layout(tp=1, dp=8, pp=2)) == \
         pytest.approx(5e9 + 1e9 + 80e9 / 16)
 
 

@@ -171,3 +171,11 @@ def test_a_plan_takes_an_engine_version_only_with_its_engine():
 
     lines = json.loads(res.output)["plan"]["lines"]
     assert all(l["engine_settings"]["engine_version"] == "0.10.1" for l in lines if l.get("engine_settings"))
+
+
+def test_llama_cpp_launch_on_cpu_sockets_spreads_over_numa_instead_of_offloading():
+    res = CliRunner().invoke(main, ["estimate", "--model", "deepseek-r1", "--accelerator", "xeon-6980p", "--gpus", "2",
+                                    "--precision", "q4_k_m", "--concurrency", "4", "--max-model-len", "32768"])
+    flat = " ".join(res.output.replace("\\\n", " ").split())
+    assert "--numa distribute" in flat and "-ngl" not in flat
+    assert f"-c {4 * 32768}" in flat and "--parallel 4" in flat

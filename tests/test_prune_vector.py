@@ -19,7 +19,8 @@ def test_vector_front_equals_the_loop(seed):
     limits = Limits(demand=rng.choice([10, 1000]), stock=rng.choice([{}, {"acc03": 64, "acc07": 8}]))
     needs = None
     if seed % 2:
-        needs = {u.id: (rng.choice(["ib", "eth"]), rng.randint(0, 3), rng.randint(0, 2), rng.randint(0, 1))
+        needs = {u.id: (rng.choice(["ib", "eth"]), rng.randint(0, 3), rng.randint(0, 2), rng.randint(0, 1),
+                        rng.randint(0, 2))
                  for u in units if rng.random() < 0.7}
     ordered = sorted(units, key=lambda u: (u.cost, u.power_w, u.nodes, -u.users, u.id))
     loop = prune._front_loop(ordered, limits, needs)

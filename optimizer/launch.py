@@ -1,0 +1,223 @@
+"""Engine command lines that start a plan line's replicas or an estimate's replica.
+
+One command per node role: the head node and the other nodes of a replica that spans
+servers (`$HEAD_IP` and `$NODE_RANK` stand for what the operator fills in), one per
+replica slot of a server that runs several replicas (`CUDA_VISIBLE_DEVICES` picks its
+accelerators, each on its own port), or one command for a replica on one server. The
+commands carry the layout and the engine settings the sizing assumed: memory share,
+running sequences, maximum model length (prompt + output) and KV datatype.
+
+Option names, read from each engine's source (version in optimizer/layouts.py):
+- vLLM 0.20 `vllm serve`: `--tensor-parallel-size --pipeline-parallel-size
+  --data-parallel-size --enable-expert-parallel --gpu-memory-utilization --max-num-seqs
+  --max-model-len --kv-cache-dtype`; across servers `--nnodes --node-rank --master-addr
+  --headless`, data parallel `--data-parallel-size-local --data-parallel-start-rank
+  --data-parallel-address --data-parallel-rpc-port` (vLLM's data_parallel_deployment docs;
+  ai-dynamo/aiconfigurator src/aiconfigurator/generator/builders/fpm_builder.py).
+- SGLang 0.5.23 `python -m sglang.launch_server`: `--model-path --tp-size --pp-size
+  --attn-dp-size --ep-size --moe-a2a-backend --mem-fraction-static --max-running-requests
+  --context-length --kv-cache-dtype --nnodes --node-rank --dist-init-addr`
+  (python/sglang/srt/arg_groups/fields/*.py in the PyPI wheel; `--attn-dp-size N` replaces
+  the deprecated `--dp-size N --enable-dp-attention`).
+- TensorRT-LLM `trtllm-serve` (tensorrt_llm/commands/serve.py at commit 00209af1): `--backend pytorch --tp_size
+  --pp_size --ep_size --max_batch_size --max_seq_len --kv_cache_free_gpu_memory_fraction
+  --extra_llm_api_options FILE` (a YAML of LLM API options: `enable_attention_dp`,
+  `kv_cache_config.dtype`); across servers under `mpirun ... trtllm-llmapi-launch`.
+- llama.cpp `llama-server`: `-hf REPO:QUANT -ngl 999 --split-mode layer -c --parallel -ctk -ctv`
+  (tools/server/README.md), other servers joined with `rpc-server` and `--rpc` (tools/rpc/README.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+from catalog.schema import Model, Variant
+
+from .layouts import Layout, redundant_experts
+
+__all__ = ["LaunchSettings", "launch_for", "launch_commands"]
+
+PORT = 8000
+SGLANG_DIST_PORT = 20000
+VLLM_DP_RPC_PORT = 13345
+LLAMA_RPC_PORT = 50052
+KV_FLAGS = {  # hwplan KV datatype -> each engine's value; bf16/fp16 are the engines' 'auto'
+    "vllm": {"fp8": "fp8"},
+    "sglang": {"fp8": "fp8_e4m3"},
+    "trtllm": {"fp8": "fp8"},
+    "llama.cpp": {"q8_0": "q8_0", "q4_0": "q4_0", "fp16": "f16"},
+}
+
+
+class LaunchSettings:
+    """What a command must say beyond the layout: the settings the sizing assumed."""
+
+    def __init__(self, *, memory_fraction: float | None, max_running: int | None, max_model_len: int,
+                 kv_dtype: str, gpus_per_node: int):
+        self.memory_fraction = memory_fraction
+        self.max_running = max_running
+        self.max_model_len = max_model_len
+        self.kv_dtype = kv_dtype
+        self.gpus_per_node = gpus_per_node
+
+
+def _repo(model: Model, variant: Variant) -> str:
+    """The Hugging Face repository of the variant's own checkpoint when its source names one, else the model's."""
+    found = re.match(r"https://huggingface\.co/([\w.-]+/[\w.-]+)", variant.source or "")
+    if found and found.group(1).split("/")[0] not in ("docs", "blog", "spaces"):
+        return found.group(1)
+    return model.hf_repo or model.id
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def _env(devices: str | None) -> str:
+    return f"CUDA_VISIBLE_DEVICES={devices} " if devices else ""
+
+
+def _devices(slot: int, ranks: int) -> str:
+    return ",".join(str(slot * ranks + i) for i in range(ranks))
+
+
+def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, settings: LaunchSettings) -> list[str]:
+    """Command lines, one per node role, that start one replica (or every replica slot of one server)."""
+    repo = _repo(model, variant)
+    # An fp8 run of a 16-bit checkpoint (no fp8 checkpoint of its own): the engine quantizes on load.
+    quantize = variant.id == "fp8" and model.native_precision != "fp8" and repo == (model.hf_repo or model.id)
+    builder = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm, "llama.cpp": _llama_cpp}.get(engine.id)
+    if builder is None:
+        return [f"# {engine.name}: no command template; layout {layout.label}"]
+    base = builder(repo, layout, settings, quantize, variant, redundant_experts(model, layout),
+                   model.moe.experts if model.moe else None)
+    if layout.replicas_per_node > 1:
+        return [base(port=PORT + i, devices=_devices(i, layout.ranks)) for i in range(layout.replicas_per_node)]
+    if layout.nodes_per_replica > 1 and engine.id != "trtllm":
+        return [base(port=PORT, node=0), base(port=PORT, node="$NODE_RANK")]
+    return [base(port=PORT)]
+
+
+def _flags(*pairs: tuple[object, str]) -> list[str]:
+    """The flags whose condition holds, in order."""
+    return [text for condition, text in pairs if condition]
+
+
+def _common(s: LaunchSettings, lay: Layout, engine: str) -> dict[str, object]:
+    kv = KV_FLAGS[engine].get(s.kv_dtype)
+    per_group = max(1, s.max_running // lay.dp) if s.max_running else None
+    return {"kv": kv, "per_group": per_group,
+            "fraction": None if s.memory_fraction is None else _fmt(s.memory_fraction)}
+
+
+def _vllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
+          redundant: int = 0, experts: int | None = None):
+    c = _common(s, lay, "vllm")
+    args = [f"vllm serve {repo}", f"--tensor-parallel-size {lay.tp}"] + _flags(
+        (lay.pp > 1, f"--pipeline-parallel-size {lay.pp}"),
+        (lay.dp > 1, f"--data-parallel-size {lay.dp}"),
+        (lay.ep > 1, "--enable-expert-parallel"),
+        (lay.ep > 1 and redundant, f"--enable-eplb --eplb-config '{{\"num_redundant_experts\":{redundant}}}'"),
+        (quantize, "--quantization fp8"),
+        (c["fraction"], f"--gpu-memory-utilization {c['fraction']}"),
+        (True, f"--max-model-len {s.max_model_len}"),
+        (c["per_group"], f"--max-num-seqs {c['per_group']}"),
+        (c["kv"], f"--kv-cache-dtype {c['kv']}"))
+
+    def cmd(port: int, node=None, devices: str | None = None) -> str:
+        return _env(devices) + " ".join(args + [f"--port {port}"] + _vllm_nodes(lay, node))
+    return cmd
+
+
+def _vllm_nodes(lay: Layout, node) -> list[str]:
+    """vLLM's flags for one server of a replica that spans several: data-parallel ranks per server, or
+    one tensor/pipeline group over all (the others headless)."""
+    if node is None:
+        return []
+    if lay.dp > 1:
+        local = lay.dp // lay.nodes_per_replica
+        return [f"--data-parallel-size-local {local}", "--data-parallel-address $HEAD_IP",
+                f"--data-parallel-rpc-port {VLLM_DP_RPC_PORT}"] + _flags(
+            (node != 0, f"--data-parallel-start-rank $(({node} * {local})) --headless"))
+    return [f"--nnodes {lay.nodes_per_replica}", f"--node-rank {node}", "--master-addr $HEAD_IP"] + _flags(
+        (node != 0, "--headless"))
+
+
+def _sglang(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
+            redundant: int = 0, experts: int | None = None):
+    c = _common(s, lay, "sglang")
+    args = ["python -m sglang.launch_server", f"--model-path {repo}", f"--tp-size {lay.stage_ranks}"] + _flags(
+        (lay.pp > 1, f"--pp-size {lay.pp}"),
+        (lay.dp > 1, f"--attn-dp-size {lay.dp}"),
+        (lay.ep > 1, f"--ep-size {lay.ep}"),
+        (lay.ep > 1 and lay.dp > 1, "--moe-a2a-backend deepep"),
+        (lay.ep > 1 and redundant, f"--enable-eplb --ep-num-redundant-experts {redundant}"),
+        (quantize, "--quantization fp8"),
+        (c["fraction"], f"--mem-fraction-static {c['fraction']}"),
+        (True, f"--context-length {s.max_model_len}"),
+        (s.max_running, f"--max-running-requests {s.max_running}"),
+        (c["kv"], f"--kv-cache-dtype {c['kv']}"))
+
+    def cmd(port: int, node=None, devices: str | None = None) -> str:
+        nodes = [] if node is None else [f"--nnodes {lay.nodes_per_replica}", f"--node-rank {node}",
+                                         f"--dist-init-addr $HEAD_IP:{SGLANG_DIST_PORT}"]
+        return _env(devices) + " ".join(args + ["--host 0.0.0.0", f"--port {port}"] + nodes)
+    return cmd
+
+
+def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
+            redundant: int = 0, experts: int | None = None):
+    c = _common(s, lay, "trtllm")
+    options = _flags((lay.dp > 1, "enable_attention_dp: true"),
+                     (c["kv"], f"kv_cache_config: {{dtype: {c['kv']}}}"),
+                     (redundant, f"moe_config: {{load_balancer: {{num_slots: {redundant + (experts or 0)}}}}}"))
+    args = [f"trtllm-serve {repo}", "--backend pytorch", f"--tp_size {lay.stage_ranks}"] + _flags(
+        (lay.pp > 1, f"--pp_size {lay.pp}"),
+        (lay.ep > 1, f"--ep_size {lay.ep}"),
+        (c["per_group"], f"--max_batch_size {c['per_group']}"),
+        (True, f"--max_seq_len {s.max_model_len}"),
+        (c["fraction"], f"--kv_cache_free_gpu_memory_fraction {c['fraction']}"),
+        (options, "--extra_llm_api_options extra-llm-api.yaml"))
+    prefix = ("printf '%s\\n' " + " ".join(f"'{o}'" for o in options) + " > extra-llm-api.yaml && ") if options else ""
+
+    def cmd(port: int, node=None, devices: str | None = None) -> str:
+        line = " ".join(args + ["--host 0.0.0.0", f"--port {port}"])
+        if lay.nodes_per_replica > 1:
+            hosts = ",".join(f"$NODE{i}_IP:{s.gpus_per_node}" for i in range(lay.nodes_per_replica))
+            line = f"mpirun -H {hosts} -n {lay.ranks} trtllm-llmapi-launch {line}"
+        return prefix + _env(devices) + line
+    return cmd
+
+
+def _llama_cpp(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
+               redundant: int = 0, experts: int | None = None):
+    parallel = max(1, s.max_running or 1)
+    # On a CPU host (Layout.numa_spread) nothing is offloaded: one process spreads over the sockets.
+    args = [f"llama-server -hf {repo}:{variant.id.upper()}",
+            "--numa distribute" if getattr(lay, "numa_spread", False) else "-ngl 999"]
+    if lay.pp > 1 and not getattr(lay, "numa_spread", False):
+        args.append("--split-mode layer")
+    args += [f"-c {s.max_model_len * parallel}", f"--parallel {parallel}"]
+    if s.kv_dtype in KV_FLAGS["llama.cpp"]:
+        kv = KV_FLAGS["llama.cpp"][s.kv_dtype]
+        args += [f"-ctk {kv}", f"-ctv {kv}"]
+
+    def cmd(port: int, node=None, devices: str | None = None) -> str:
+        if node not in (None, 0):  # the other servers lend their devices over llama.cpp's RPC backend
+            return f"rpc-server --host 0.0.0.0 --port {LLAMA_RPC_PORT}"
+        rpc = [f"--rpc {','.join(f'$NODE{i}_IP:{LLAMA_RPC_PORT}' for i in range(1, lay.nodes_per_replica))}"] \
+            if lay.nodes_per_replica > 1 else []
+        return _env(devices) + " ".join(args + rpc + ["--host 0.0.0.0", f"--port {port}"])
+    return cmd
+
+
+def launch_commands(model: Model, unit, context_tokens: int) -> list[str]:
+    """The commands for a plan line of `unit` (a `units.Unit`): its layout, and the memory share,
+    running sequences (its users per replica), `max_model_len` and KV datatype it was sized with
+    (the engine settings the sizing resolved; `context_tokens` when it has none)."""
+    s = unit.capacity.fit.settings
+    settings = LaunchSettings(memory_fraction=s.memory_utilization if s else None,
+                              max_running=unit.capacity.users,
+                              max_model_len=s.max_model_len if s else context_tokens,
+                              kv_dtype=unit.kv_dtype, gpus_per_node=unit.node.count)
+    return launch_for(model, unit.variant, unit.engine, unit.layout, settings)
