@@ -626,6 +626,8 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
 @click.option("--arrivals", type=click.Choice(["random", "synchronized"]), default="random", show_default=True,
               help="random: independent users; synchronized: all --concurrency requests start together "
                    "(InferenceX, vllm bench serve --max-concurrency).")
+@click.option("--request-rate", type=float,
+              help="Requests per second arriving at the replica (Poisson), instead of --concurrency.")
 @click.option("--speculative", type=click.Choice(["mtp", "eagle", "ngram"]),
               help="Speculative decoding method (mtp: DeepSeek-V3/R1, GLM-4.5/4.6 only).")
 @click.option("--spec-tokens", type=int, default=1, show_default=True, help="Draft tokens per step (k).")
@@ -635,8 +637,8 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
 @handle_errors
 def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, precision, kv_dtype, engine, platform,
              dp_attention, input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
-             max_model_len, eager, engine_version, arrivals, speculative, spec_tokens, spec_acceptance, catalog_files,
-             fmt, output, force, debug):
+             max_model_len, eager, engine_version, arrivals, request_rate, speculative, spec_tokens, spec_acceptance,
+             catalog_files, fmt, output, force, debug):
     """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
 
     The memory breakdown per accelerator (total, usable, weights, activations, CUDA graphs,
@@ -655,6 +657,8 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
       hwplan estimate --model-config ./Qwen3-8B/ --accelerator h200-sxm --gpus 1
       hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --concurrency 64 \
           --input-tokens 8192 --speculative mtp --spec-tokens 3
+      hwplan estimate --model llama-3.1-70b --accelerator h200-sxm --gpus 8 --request-rate 0.3 \
+          --input-tokens 32000 --output-tokens 500
     """
     from optimizer import estimate as run_estimate
     from optimizer.serving import Speculative
@@ -680,7 +684,8 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
                        input_tokens=input_tokens, output_tokens=output_tokens, concurrency=concurrency,
                        memory_utilization=memory_utilization, max_batch=max_batch,
                        max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager,
-                       engine_version=engine_version, arrivals=arrivals, speculative=None if speculative is None else
+                       engine_version=engine_version, arrivals=arrivals, request_rate=request_rate,
+                       speculative=None if speculative is None else
                        Speculative(speculative, spec_tokens, spec_acceptance),
                        tp=tp, pp=pp, dp=dp, ep=ep)
     write_output(render_estimate(est, fmt), output, force)

@@ -130,7 +130,8 @@ class Estimate:
     output_tokens_per_s_total: float | None = None
     ttft_s: float | None = None                 # mean time to first token
     ttft_p90_s: float | None = None             # 90th percentile (optimizer/serving.py)
-    arrivals: str = "random"                    # random users, or synchronized benchmark waves
+    arrivals: str = "random"                    # random users, synchronized benchmark waves, or poisson (a rate)
+    request_rate: float | None = None           # requests/s (open loop) when given instead of a concurrency
     speculative: dict[str, Any] | None = None   # method, tokens, acceptance, tokens_per_step
     notes: list[str] = field(default_factory=list)
     numa_spread: bool = False       # llama.cpp on a CPU host: one process over the sockets, no TP
@@ -195,7 +196,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
              eager: bool = False, engine_version: str | None = None,
              settings: EngineSettings | None = None, arrivals: str = "random",
              speculative: Any = None, tp: int | None = None, pp: int | None = None, dp: int | None = None,
-             ep: int | None = None) -> Estimate:
+             ep: int | None = None, request_rate: float | None = None) -> Estimate:
     """Size one replica of `gpus` accelerators over `nodes` nodes under the given engine settings
     (unset: the engine's defaults; `settings` replaces the six keyword settings when given;
     `engine_version` picks the engine release whose memory rules apply, default the newest sourced).
@@ -318,6 +319,24 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
         raise InputError(f"--arrivals = '{arrivals}': allowed {', '.join(serving.ARRIVALS)}.")
     served = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens, arrivals=arrivals,
                                  speculative=speculative) if fits else None
+    if request_rate is not None:
+        if not request_rate > 0:
+            raise InputError(f"--request-rate = {request_rate}: give a positive number of requests per second.")
+        if fits:
+            # Open loop (Poisson arrivals at this rate): optimizer/serving.py `open_loop`.
+            o = serving.open_loop(speed.serving_times(dep, fit), request_rate, input_tokens, output_tokens,
+                                  speculative)
+            if o.utilization >= 1 or o.decode_batch + 1 > limit:
+                notes.append(f"{request_rate:g} requests/s overload one replica: "
+                             + ("prompts arrive faster than it prefills them" if o.utilization >= 1 else
+                                f"{o.decode_batch:,.0f} requests would decode at once, more than the {limit:,} "
+                                f"it holds"))
+            overloaded = o.utilization >= 1 or o.decode_batch + 1 > limit
+            conc = batch = limit if overloaded else max(1, min(round(o.users), limit))
+            served = None if overloaded else speed.Speed(batch=batch, token_time_s=o.step_s, prefill_s=o.prefill_s,
+                                 tokens_per_s_per_user=o.tokens_per_s_per_user,
+                                 output_tokens_per_s=o.output_tokens_per_s, ttft_s=o.ttft_s, bound=o.bound,
+                                 ttft_p90_s=o.ttft_p90_s)
     if fits and conc > limit:
         notes.append(f"only {limit:,} of {conc:,} requests run at once "
                      f"({'the KV cache holds no more' if limit == max_conc else f'{chosen.name} runs at most {cap:,}'}); "
@@ -348,7 +367,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
         decode_tokens_per_s_per_user=served.tokens_per_s_per_user if served else None,
         output_tokens_per_s_total=served.output_tokens_per_s if served else None,
         ttft_s=served.ttft_s if served else None, ttft_p90_s=served.ttft_p90_s if served else None,
-        arrivals=arrivals, speculative=None if speculative is None else
+        arrivals="poisson" if request_rate is not None else arrivals, request_rate=request_rate, speculative=None if speculative is None else
         {"method": speculative.method, "tokens": speculative.tokens, "acceptance": speculative.rate,
          "tokens_per_step": round(speculative.tokens_per_step(), 3)}, notes=notes)
     return result

@@ -120,7 +120,14 @@ def _miss_sentence(miss, model, problem: Problem) -> str:
         return (f"{what} reach at most {cap.tokens_per_s_per_user:,.1f} tok/s per user even serving one user; "
                 f"{w.min_tokens_per_s:g} tok/s are asked")
     if cap.limit == "ttft":
-        return f"{what} answer the first token after {cap.ttft_s:,.2f} s at best; {w.max_ttft_s:g} s are allowed"
+        p90 = w.ttft_percentile == 90 and cap.ttft_p90_s is not None
+        ttft, which = (cap.ttft_p90_s, "at the 90th percentile") if p90 else (cap.ttft_s, "on average")
+        return (f"{what} answer the first token after {ttft:,.2f} s {which} at best; "
+                f"{w.max_ttft_s:g} s are allowed")
+    if cap.limit == "speculative" and w.speculative is not None:
+        return f"{what}: {miss.engine.id} does not run {w.speculative.method} speculative decoding"
+    if cap.limit == "prefill":
+        return f"{what} prefill {w.input_tokens:,}-token prompts slower than one request per hour arrives"
     if cap.limit == "start" and fit.why_not:
         return f"{what} would not start: {fit.why_not}"
     usable = fit.gpus * (fit.kv_budget_per_gpu + fit.weights_per_gpu)

@@ -404,6 +404,14 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
         raise ProblemError(f"{problem.where('engine_settings', 'version')}: engine_settings.version = '{version}': "
                            f"a release number belongs to one engine; name that engine (engine: vllm, "
                            f"--engine vllm) with it.")
+    spec = problem.workload.speculative
+    if spec is not None and spec.method == "mtp":
+        from .serving import MTP_MODELS
+
+        if not model.id.startswith(MTP_MODELS):
+            raise ProblemError(f"{problem.where('workload', 'speculative', 'method')}: workload.speculative.method = "
+                               f"mtp: {model.id} has no multi-token-prediction layers (MTP ships with "
+                               f"{', '.join(p + '*' for p in MTP_MODELS)}); use eagle or ngram.")
     variants = [v.id for v in model.variants]
     for i, p in enumerate(problem.precisions):
         if p != "auto" and p not in variants:

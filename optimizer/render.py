@@ -231,7 +231,8 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
                    ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
                    ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"),
                    ("Time to first token", f"{est.ttft_s:,.2f} s mean, {est.ttft_p90_s:,.2f} s p90"
-                    + (" (synchronized arrivals)" if est.arrivals == "synchronized" else ""))]
+                    + (" (synchronized arrivals)" if est.arrivals == "synchronized" else "")
+                    + (f" at {est.request_rate:g} requests/s" if est.request_rate is not None else ""))]
         if est.speculative:
             labels.append(("Speculative decoding", f"{est.speculative['method']}, {est.speculative['tokens']} draft "
                            f"tokens, acceptance {est.speculative['acceptance']:.2f}: "

@@ -8,7 +8,10 @@ running sequences (speed.decode_token_time) and P(I) the compute time of one pro
 (speed.prefill_time):
 
 Prefill service of one request (it waits for the prefill "server" FIFO):
-    n_chunks = ceil(I / max(T − B_decode, T/8))        (the decodes take their token slots first)
+    n_chunks = ceil(I / max(T − B_decode, T/8))        (the decodes take their token slots first;
+                                                         assumption: a prompt still gets at least an eighth
+                                                         of the budget per step when decodes fill it, as
+                                                         engines keep admitting prefills under load)
     S        = P(I) + n_chunks · (τ(B_decode) − τ(1))   (every chunk step also runs the decode batch; the
                                                          weights read and fixed step costs, τ(1), are
                                                          shared with the chunk)
@@ -71,7 +74,7 @@ from catalog.errors import InputError
 
 __all__ = ["Times", "Speculative", "ServingResult", "closed_loop", "open_loop", "mva", "wait_percentile",
            "md1_wait", "spec_tokens_per_step", "check_speculative", "DEFAULT_ACCEPTANCE", "MTP_MODELS",
-           "TTFT_OVERHEAD_S", "ARRIVALS", "SPEC_METHODS", "EXACT_MVA_MAX"]
+           "TTFT_OVERHEAD_S", "ARRIVALS", "SPEC_METHODS", "EXACT_MVA_MAX", "Pools", "size_pools"]
 
 ARRIVALS = ("random", "synchronized")
 SPEC_METHODS = ("mtp", "eagle", "ngram")
@@ -424,3 +427,72 @@ def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,
                          wait_s=wait, ttft_s=wait + s + overhead,
                          ttft_p90_s=wait_percentile(wait, min(rho, 1.0), 0.9) + s + overhead, bound=bound,
                          arrivals="poisson", output_tokens=o)
+
+
+@dataclass(frozen=True)
+class Pools:
+    """Disaggregated prefill/decode pools for one workload (`size_pools`). Times in seconds."""
+
+    prefill_replicas: int
+    decode_replicas: int
+    decode_batch: int            # sequences one decode replica runs (at most)
+    requests_per_s: float        # X, the rate the prefill pool is sized for
+    prefill_utilization: float   # ρ per prefill replica
+    tpot_s: float
+    ttft_s: float                # mean: M/D/1 wait + prefill + KV transfer + overhead
+    ttft_p90_s: float
+    kv_transfer_s: float
+
+
+def size_pools(prefill: Times, decode: Times, decode_cap: int, users: int, input_tokens: int, output_tokens: int,
+               min_tokens_per_s: float = 0.0, max_ttft_s: float | None = None, ttft_percentile: int = 90,
+               kv_transfer_s: float = 0.0, spec: Speculative | None = None,
+               request_rate: float | None = None) -> Pools | None:
+    """Fewest prefill and decode replicas for `users` concurrent users (or `request_rate` requests/s)
+    when prefill and decode run on separate pools (DistServe, Zhong et al., OSDI 2024,
+    arXiv:2401.09670; Splitwise, Patel et al., ISCA 2024):
+
+    - decode replica: the largest batch B ≤ decode_cap whose step gives each user
+      E/τ(B) ≥ min_tokens_per_s (no prefill interference: TPOT = τ(B)/E); decode replicas =
+      ceil(users / B) (every user may be decoding at once);
+    - request rate, closed loop: X = users / ((O − 1)·TPOT), an upper bound (the rate if TTFT were 0);
+    - prefill replica: service S = P(I) (prompts alone, no decodes in its steps); arrivals split evenly
+      over n replicas, each M/D/1 at X/n; n = the fewest with ρ = X·S/n < 1 and the TTFT (mean or p90,
+      Pollaczek–Khinchine wait with Kingman's exponential tail) + kv_transfer_s + overhead ≤ max_ttft_s.
+
+    None when no decode batch reaches min_tokens_per_s, or the prompt alone (plus the KV transfer)
+    already exceeds max_ttft_s.
+    """
+    i, o = max(1, input_tokens), max(1, output_tokens)
+    step = _Step(decode, i + o / 2, spec)
+    e = step.per_step
+    if e / step(1)[0] < min_tokens_per_s:
+        return None
+    lo, hi = 1, max(1, decode_cap)          # per-user speed falls as the batch grows; lo always meets it
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if e / step(mid)[0] >= min_tokens_per_s:
+            lo = mid
+        else:
+            hi = mid - 1
+    best = lo
+    tpot = step(best)[0] / e
+    decode_replicas = math.ceil(users / best) if request_rate is None else \
+        math.ceil(request_rate * (o - 1) * tpot / best)
+    rate = request_rate if request_rate is not None else users / ((o - 1) * tpot) if o > 1 else users / tpot
+    s = prefill.prefill_time(i)
+    fixed = s + kv_transfer_s + prefill.overhead_s
+    if max_ttft_s is not None and fixed > max_ttft_s:
+        return None
+    n = max(1, math.floor(rate * s) + 1)
+    while True:
+        lam = rate / n
+        w = md1_wait(lam, s)
+        rho = lam * s
+        p90 = wait_percentile(w, rho, 0.9) + fixed
+        mean = w + fixed
+        if max_ttft_s is None or (p90 if ttft_percentile == 90 else mean) <= max_ttft_s:
+            return Pools(prefill_replicas=n, decode_replicas=decode_replicas, decode_batch=best, requests_per_s=rate,
+                         prefill_utilization=rho, tpot_s=tpot, ttft_s=mean, ttft_p90_s=p90,
+                         kv_transfer_s=kv_transfer_s)
+        n += 1

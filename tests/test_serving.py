@@ -9,7 +9,7 @@ import math
 import pytest
 
 from catalog.errors import InputError, ProblemError
-from optimizer import serving, speed
+from optimizer import serving, sizing, speed
 from optimizer.capacity import replica_capacity
 from optimizer.deployment import Deployment
 from optimizer.estimator import default_platform
@@ -210,3 +210,111 @@ def test_a_rate_problem_solves_and_passes_the_checker(catalog):
     assert plan.status == "optimal"
     assert check_plan(plan, catalog, problem) == []
     assert plan.totals.users >= 72000              # 20 requests/s = 72,000 requests per hour
+
+
+def test_disaggregated_pools_by_hand():
+    # Decode replicas: τ(B) = 10 ms + 0.1 ms·B; 50 tok/s per user needs τ ≤ 20 ms → B ≤ 100, capped by the
+    # engine at 64: TPOT = τ(64) = 16.4 ms; 100 users → ceil(100/64) = 2 decode replicas.
+    # Rate (closed loop, upper bound): X = 100 / (100 × 0.0164) = 60.98 requests/s.
+    # Prefill replicas: S = P(1000) = 0.1 ms·1000 = 0.1 s; stable needs n > X·S = 6.1 → n ≥ 7.
+    #   n = 7: λ = 8.711, ρ = 0.8711, W̄ = λS²/(2(1 − ρ)) = 0.3379 s, p90 wait = (W̄/ρ)·ln(ρ/0.1) = 0.840 s;
+    #          TTFT p90 = 0.840 + 0.1 + 0.01 (KV transfer) + 0.015 (overhead) = 0.965 s > 0.9 s.
+    #   n = 8: λ = 7.622, ρ = 0.7622, W̄ = 0.1603 s, p90 wait = 0.4271 s; TTFT p90 = 0.552 s ≤ 0.9 s → 8.
+    prefill = Times(token_time=STUB.token_time, prefill_time=lambda n: 0.0001 * n, layers=50, budget=8192,
+                    overhead_s=0.015)
+    pools = serving.size_pools(prefill, STUB, 64, 100, 1000, 101, min_tokens_per_s=50, max_ttft_s=0.9,
+                               kv_transfer_s=0.01)
+    assert (pools.prefill_replicas, pools.decode_replicas, pools.decode_batch) == (8, 2, 64)
+    assert pools.tpot_s == pytest.approx(tau(64))
+    assert pools.ttft_p90_s == pytest.approx(0.552, abs=0.001)
+    # Without a TTFT target the prefill pool only has to keep up: 7 replicas.
+    assert serving.size_pools(prefill, STUB, 64, 100, 1000, 101, min_tokens_per_s=50).prefill_replicas == 7
+    # A prompt alone longer than the target: no pool meets it.
+    assert serving.size_pools(prefill, STUB, 64, 100, 1000, 101, max_ttft_s=0.1) is None
+
+
+def test_deepseek_8k_prompts_compare_aggregated_and_disaggregated(catalog):
+    from optimizer.disagg import compare_serving
+
+    dep = _dep(catalog, "deepseek-r1", "h200-sxm", 8, "fp8", "sglang")
+    w = Workload(concurrent_users=100, input_tokens=8192, output_tokens=1024, max_ttft_s=2.0, min_tokens_per_s=30)
+    modes = compare_serving(dep, w)
+    pools = modes.pools
+    # Decode pool: every user may be decoding, at most decode_batch per replica.
+    assert pools.decode_replicas == math.ceil(100 / pools.decode_batch)
+    # ... and decode_batch is the largest batch still at 30 tok/s per user (or what memory and the engine hold).
+    fit = dep.memory()
+    held = min(sizing.max_concurrency(dep.model, fit, dep.kv_dtype, 8192 + 1024), speed.batch_cap(dep, fit) or 10**9)
+    assert 1 / speed.decode_token_time(dep, fit, pools.decode_batch, 8192 + 512)[0] >= 30
+    assert pools.decode_batch == held or 1 / speed.decode_token_time(dep, fit, pools.decode_batch + 1,
+                                                                      8192 + 512)[0] < 30
+    assert pools.ttft_p90_s <= 2.0
+    # The KV of an 8,192-token prompt: 61 layers × (512 + 64) × 2 B = 70,272 B per token → 575.7 MB,
+    # over the node's network_gbs.
+    assert modes.kv_transfer_s == pytest.approx(8192 * 70272 / (dep.platform.network_gbs * 1e9) + 30e-6)
+    assert modes.aggregated_replicas == math.ceil(100 / modes.aggregated_users_per_replica)
+    assert modes.cheaper in ("aggregated", "disaggregated", "same")
+
+
+def test_cli_estimate_speculative_rate_and_bad_input():
+    from click.testing import CliRunner
+
+    from cli import main
+
+    runner = CliRunner()
+    bad = runner.invoke(main, ["estimate", "--model", "llama-3.1-8b", "--accelerator", "h100-sxm", "--gpus", "1",
+                               "--speculative", "mtp"])
+    assert bad.exit_code == 2 and "no multi-token-prediction layers" in bad.output and "Traceback" not in bad.output
+    neg = runner.invoke(main, ["estimate", "--model", "llama-3.1-8b", "--accelerator", "h100-sxm", "--gpus", "1",
+                               "--request-rate", "0"])
+    assert neg.exit_code == 2 and "--request-rate = 0" in neg.output
+    ok = runner.invoke(main, ["estimate", "--model", "llama-3.1-8b", "--accelerator", "h100-sxm", "--gpus", "1",
+                              "--request-rate", "2", "--input-tokens", "1000", "--output-tokens", "200",
+                              "--format", "json"])
+    assert ok.exit_code == 0, ok.output
+    import json
+
+    data = json.loads(ok.output)
+    assert data["arrivals"] == "poisson" and data["request_rate"] == 2
+    # At 2 requests/s few requests wait (ρ < 0.1), so the p90 TTFT is the prefill alone and the mean, pulled up
+    # by the few who wait, may exceed it; both include the 1,000-token prefill.
+    assert data["ttft_s"] > 0 and data["ttft_p90_s"] > 0 and data["concurrency"] >= 1
+
+
+def test_ttft_target_changes_the_plan_for_long_prompts(catalog):
+    # 60 users of Llama 3.1 70B with 32,000-token prompts: one 8 × B200 node holds them at 10 tok/s, but a
+    # replica's p90 TTFT is then ~7 s (each prompt ~2 s of prefill, queued behind others). Asking 4 s at p90
+    # makes the plan spread the prompts over more accelerators, at a higher cost.
+    from optimizer import check_plan, optimize
+    from optimizer.problem import Problem
+
+    def plan(ttft):
+        w = {"concurrent_users": 60, "input_tokens": 32000, "output_tokens": 500, "min_tokens_per_s": 10}
+        if ttft:
+            w["max_ttft_s"] = ttft
+        problem = Problem.model_validate({"name": "long-prompts", "description": "RAG with 32k prompts",
+                                          "model": "llama-3.1-70b", "precision": "bf16",
+                                          "prices": ["street-usd-2025"], "workload": w,
+                                          "constraints": {"form_factors": ["sxm", "oam"]}})
+        result = optimize(catalog, problem)
+        assert result.status == "optimal" and check_plan(result, catalog, problem) == []
+        return result
+
+    free, bound = plan(None), plan(4.0)
+    assert max(line.ttft_p90_s for line in free.lines) > 4.0
+    assert all(line.ttft_p90_s <= 4.0 for line in bound.lines)
+    assert bound.totals.cost > free.totals.cost
+    assert bound.totals.gpus > free.totals.gpus
+
+
+def test_problem_file_with_mtp_on_a_model_without_it_names_the_file(tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    path = tmp_path / "mtp.yaml"
+    path.write_text("name: mtp\ndescription: MTP on Llama\nmodel: llama-3.1-70b\nworkload:\n  concurrent_users: 10\n"
+                    "  speculative: {method: mtp, tokens: 2}\nprices: street-usd-2025\n")
+    out = CliRunner().invoke(main, ["solve", str(path)])
+    assert out.exit_code == 2 and "Traceback" not in out.output
+    assert f"{path}:6" in out.output and "workload.speculative.method = mtp" in out.output
