@@ -296,6 +296,8 @@ _SETTING_HELP = {
     "max_model_len": "Longest request (prompt + output): vLLM --max-model-len, SGLang --context-length, "
                      "TensorRT-LLM max_seq_len [default: the model's context].",
     "eager": "No CUDA graphs: vLLM --enforce-eager, SGLang --disable-cuda-graph.",
+    "version": "Engine release whose memory rules apply, e.g. 0.10.1 or 0.21.0 (vLLM), b6000 (llama.cpp) "
+               "[default: the newest the catalog sources; `hwplan catalog engines` lists them].",
 }
 
 _PROBLEM_FLAGS = [
@@ -323,7 +325,8 @@ _PROBLEM_FLAGS = [
         ("--max-batch", dict(type=int, help=_SETTING_HELP["max_batch"]), "max_batch"),
         ("--max-batched-tokens", dict(type=int, help=_SETTING_HELP["max_batched_tokens"]), "max_batched_tokens"),
         ("--max-model-len", dict(type=int, help=_SETTING_HELP["max_model_len"]), "max_model_len"),
-        ("--eager", dict(is_flag=True, default=None, help=_SETTING_HELP["eager"]), "eager"))],
+        ("--eager", dict(is_flag=True, default=None, help=_SETTING_HELP["eager"]), "eager"),
+        ("--engine-version", dict(help=_SETTING_HELP["version"]), "version"))],
     ("--objective", dict(type=click.Choice(["cost", "power", "tco", "users"]),
                          help="What to minimize (users: maximize users under the limits, then cost)."), ("objective",)),
     ("--budget", dict(type=float, help="Budget cap, in the problem's currency."), ("constraints", "budget")),
@@ -627,6 +630,7 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
 @click.option("--max-batched-tokens", type=int, help=_SETTING_HELP["max_batched_tokens"])
 @click.option("--max-model-len", type=int, help=_SETTING_HELP["max_model_len"])
 @click.option("--eager", is_flag=True, help=_SETTING_HELP["eager"])
+@click.option("--engine-version", help=_SETTING_HELP["version"])
 @click.option("--arrivals", type=click.Choice(["random", "synchronized"]), default="random", show_default=True,
               help="random: independent users; synchronized: all --concurrency requests start together "
                    "(InferenceX, vllm bench serve --max-concurrency).")
@@ -641,8 +645,8 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
 @handle_errors
 def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, precision, kv_dtype, engine, platform,
              dp_attention, input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
-             max_model_len, eager, arrivals, request_rate, speculative, spec_tokens, spec_acceptance, catalog_files,
-             fmt, output, force, debug):
+             max_model_len, eager, engine_version, arrivals, request_rate, speculative, spec_tokens, spec_acceptance,
+             catalog_files, fmt, output, force, debug):
     """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
 
     The memory breakdown per accelerator (total, usable, weights, activations, CUDA graphs,
@@ -688,7 +692,8 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
                        input_tokens=input_tokens, output_tokens=output_tokens, concurrency=concurrency,
                        memory_utilization=memory_utilization, max_batch=max_batch,
                        max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager,
-                       arrivals=arrivals, request_rate=request_rate, speculative=None if speculative is None else
+                       engine_version=engine_version, arrivals=arrivals, request_rate=request_rate,
+                       speculative=None if speculative is None else
                        Speculative(speculative, spec_tokens, spec_acceptance),
                        tp=tp, pp=pp, dp=dp, ep=ep)
     write_output(render_estimate(est, fmt), output, force)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 __all__ = [
     "DTYPES", "FAMILIES", "KV_DTYPE_BYTES", "HARDWARE_CLASSES",
     "Accelerator", "Platform", "System", "Attention", "CompressedLayers", "Moe", "Variant", "Model",
-    "Engine", "EngineEfficiency", "EngineMemory", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
+    "Engine", "EngineEfficiency", "EngineMemory", "EngineVersion", "version_key", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._+-]*$", max_length=80)]
@@ -441,6 +441,34 @@ class ReserveTier(Record):
     per_rank_gib: float = Field(0.0, ge=0)
 
 
+class EngineVersion(Record):
+    """One engine release whose memory rules differ from the release before it (engines.yaml
+    `memory.versions`). Its fields replace the engine's `memory` fields of the same name from this
+    release on; unset fields keep the older release's value."""
+
+    version: str = Field(pattern=r"^[0-9]+(\.[0-9]+)*$", description="Release number, e.g. 0.21.0 (llama.cpp: "
+                         "the build number, e.g. 6000).")
+    released: Date = Field(description="Release date (YYYY[-MM[-DD]]).")
+    rule: str = Field(min_length=3, description="What changes in the memory budget from this release on.")
+    source: str = Field(min_length=3, description="Public release note, pull request or source file of the change.")
+    graphs_in_budget: bool | None = None
+    mxfp4_moe_pad: dict[str, int] | None = None
+    unchunked_up_to_tokens: int | None = Field(None, ge=0, description="Chunked prefill off by default when "
+                                               "max_model_len is at most this: max batched tokens = max(max_model_len,"
+                                               " 2,048) (vLLM's V0 engine); 0 = always chunked.")
+
+    def key(self) -> tuple[int, ...]:
+        return version_key(self.version)
+
+
+def version_key(text: str) -> tuple[int, ...]:
+    """(0, 21, 0) from '0.21.0', 'v0.21', '~0.21 (Oct 2025)' or 'b6000' (6000,); () when there is no number."""
+    import re
+
+    found = re.search(r"(\d+(?:\.\d+)*)", text)
+    return tuple(int(x) for x in found.group(1).split(".")) if found else ()
+
+
 class EngineMemory(Record):
     """How an engine spends one accelerator's memory at start-up (see optimizer/sizing.py, memory_fit).
 
@@ -485,6 +513,13 @@ class EngineMemory(Record):
                                           "(operating system, page cache).")
     large_defaults_exclude: list[Slug] = Field(default_factory=list, description="Accelerator ids that keep the "
                                                "small-memory defaults whatever their memory (vLLM: A100).")
+    versions: list[EngineVersion] = Field(default_factory=list, description="Later releases whose memory rules "
+                                          "differ, oldest first; the newest is the default version.")
+    older_versions: list[EngineVersion] = Field(default_factory=list, description="Earlier releases whose rules "
+                                                "differ, oldest first: a release up to and including one takes its "
+                                                "fields (the oldest such entry's win).")
+    unchunked_up_to_tokens: int = Field(0, ge=0, description="Chunked prefill off by default when max_model_len is "
+                                        "at most this (0: always chunked, as vLLM V1).")
     source: str = Field(min_length=3, description="Public source files and start-up logs of these figures.")
 
     @model_validator(mode="after")
@@ -495,7 +530,50 @@ class EngineMemory(Record):
                 raise ValueError(f"{name} must be sorted by below_gib")
         if self.rule == "sglang" and not self.default_fraction_tiers:
             raise ValueError("the sglang rule needs default_fraction_tiers")
+        keys = [v.key() for v in self.versions]
+        if keys != sorted(keys) or len(set(keys)) != len(keys):
+            raise ValueError("memory.versions must be sorted oldest first, each release once")
         return self
+
+    @property
+    def base_version(self) -> str:
+        """The release `defaults_version` names (its first number: '0.10.1' of 'vLLM 0.10.1 (2025-08)',
+        'b6000' of 'llama.cpp b6000 (2025-07)')."""
+        import re
+
+        found = re.search(r"\b(\d+(?:\.\d+)+|b\d{3,})\b", self.defaults_version)
+        return found.group(1) if found else ""
+
+    def known_versions(self) -> list[str]:
+        """Releases with their own rules, oldest first: `older_versions`, the base release, `versions`."""
+        return [v.version for v in self.older_versions] + [v for v in [self.base_version] if v] + \
+            [v.version for v in self.versions]
+
+    def for_version(self, version: str | None) -> tuple[EngineMemory, str]:
+        """(these rules as of `version`, the release whose rules apply). None: the newest release.
+        A release between two listed ones takes the older one's rules (nothing changed in between);
+        one older than the base release takes the base rules."""
+        fields = ("graphs_in_budget", "mxfp4_moe_pad", "unchunked_up_to_tokens")
+        if version is not None and self.older_versions and version_key(version) < version_key(self.base_version):
+            want = version_key(version)
+            older = [v for v in self.older_versions if want <= v.key()]
+            update = {}
+            for v in reversed(older):   # newest first, so the oldest matching entry wins
+                update.update({k: getattr(v, k) for k in fields if getattr(v, k) is not None})
+            if older:
+                return self.model_copy(update=update), older[0].version
+        if not self.versions:
+            return self, self.base_version
+        if version is None:
+            chosen = list(self.versions)
+        else:
+            want = version_key(version)
+            chosen = [v for v in self.versions if v.key() <= want]
+        update: dict = {}
+        for v in chosen:
+            update.update({k: getattr(v, k) for k in fields if getattr(v, k) is not None})
+        label = chosen[-1].version if chosen else self.base_version
+        return (self.model_copy(update=update) if update else self), label
 
 
 class Engine(Sourced):
@@ -568,8 +646,8 @@ class Offer(Record):
 
     item: Slug = Field(description="Id of an accelerator, platform, system, network item or rack.")
     price: float = Field(gt=0, le=1e12, description="Price of one item in the list's currency.")
-    seller: str = Field("unspecified", min_length=1, description="Who sells it: a distributor, an OEM, a "
-                        "marketplace listing — never a description of where a figure came from.")
+    seller: str = Field(min_length=1, description="Who sells it: a distributor, an OEM, a "
+                        "marketplace listing — never a description of where a figure came from. Required.")
     condition: Literal["new", "used", "refurbished"] = "new"
     warranty_months: int | None = Field(None, ge=0)
     lead_time_weeks: float | None = Field(None, ge=0)
@@ -589,7 +667,28 @@ class Offer(Record):
             raise ValueError("an estimated price needs notes saying its basis")
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
             raise ValueError(f"valid_until {self.valid_until} is before valid_from {self.valid_from}")
+        if self.seller.strip().lower() in ("unspecified", "unknown", "n/a", "none"):
+            raise ValueError(f"seller = '{self.seller}': name who sells it (a distributor, an OEM, a marketplace "
+                             f"listing)")
+        if self.retrieved and _first_day(self.price_date) > _last_day(self.retrieved):
+            raise ValueError(f"price_date = {self.price_date} is after retrieved = {self.retrieved}: a price "
+                             f"cannot be quoted after the page it was read on")
+        today = datetime.date.today().isoformat()
+        if _first_day(self.price_date) > today:
+            raise ValueError(f"price_date = {self.price_date} is in the future (today is {today})")
+        if self.retrieved and _first_day(self.retrieved) > today:
+            raise ValueError(f"retrieved = {self.retrieved} is in the future (today is {today})")
         return self
+
+
+def _first_day(date: str) -> str:
+    """'2025' → '2025-01-01', '2025-06' → '2025-06-01' (ISO text compares in date order)."""
+    return date + "-01-01"[len(date) - 4:] if len(date) < 10 else date
+
+
+def _last_day(date: str) -> str:
+    """'2025' → '2025-12-31', '2025-06' → '2025-06-31' (a bound for comparison, not a real day)."""
+    return date + "-12-31"[len(date) - 4:] if len(date) < 10 else date
 
 
 class PriceList(Sourced):

@@ -29,22 +29,33 @@ from .units import ENGINE_PREFERENCE, platform_accepts
 
 __all__ = ["Estimate", "estimate", "default_platform", "engine_settings", "LOG_LINES"]
 
-# Which start-up log line each memory figure corresponds to, per engine rule.
+# Which start-up log line each memory figure corresponds to, per engine rule, in the engine's own words;
+# "no log line" where the engine prints nothing for that figure.
 LOG_LINES: dict[str, dict[str, str]] = {
     "vllm": {"total": "total_gpu_memory (mem_get_info)", "usable": "× --gpu-memory-utilization",
              "weights": "'Model loading took'", "activations": "torch peak increase (profile run)",
              "cuda_graphs": "'Graph capturing … took' (after KV)", "other": "non-torch memory",
-             "kv_cache": "'Available KV cache memory'"},
+             "kv_cache": "'Available KV cache memory'",
+             "request": "'To serve at least one request with the models's max seq len'",
+             "concurrency": "'Maximum concurrency for N tokens per request'"},
     "sglang": {"total": "total GPU memory", "usable": "× --mem-fraction-static",
-               "weights": "'Load weight end … mem usage'", "activations": "outside the static pool",
-               "cuda_graphs": "'Capture cuda graph end'", "other": "in use before loading",
-               "kv_cache": "'KV Cache is allocated' K + V size"},
+               "weights": "'Load weight end … mem usage'", "activations": "outside the static pool (no log line)",
+               "cuda_graphs": "'Capture cuda graph end … mem usage'", "other": "in use before loading",
+               "kv_cache": "'KV Cache is allocated. #tokens … K size + V size'",
+               "request": "no log line (a longer request is rejected, not the start)",
+               "concurrency": "max_total_num_tokens / max_model_len (server log: max_total_num_tokens, "
+                              "max_running_requests)"},
     "trtllm": {"total": "total GPU memory", "usable": "total (fraction of free below)",
                "weights": "'Rank 0 uses … for model weights'", "activations": "'allocated during inference'",
                "cuda_graphs": "'used outside torch' (graphs)", "other": "'used outside torch' (context)",
-               "kv_cache": "'Allocated … in paged KV cache'"},
-    "fixed": {"total": "device memory", "usable": "device memory", "weights": "'model buffer size'",
-              "activations": "—", "cuda_graphs": "—", "other": "'compute buffer size'", "kv_cache": "'KV self size'"},
+               "kv_cache": "'[MemUsageChange] Allocated … for max tokens in paged KV cache'",
+               "request": "no log line (max_seq_len caps a request)",
+               "concurrency": "no log line (max tokens in paged KV cache / max_seq_len)"},
+    "fixed": {"total": "device memory (CPU: the sockets' memory)", "usable": "all of it (no fraction)",
+              "weights": "'model buffer size'", "activations": "in 'compute buffer size'",
+              "cuda_graphs": "none", "other": "'compute buffer size' (CPU: + OS)",
+              "kv_cache": "'KV self size' (-c × --parallel)",
+              "request": "n_ctx_slot = -c / --parallel", "concurrency": "--parallel slots"},
 }
 
 
@@ -60,6 +71,22 @@ def engine_settings(**given) -> EngineSettings:
         raise InputError(f"{flags.get(field, field)} = {given.get(field)}: {err['msg'].lower()} "
                          f"({EngineSettings.model_fields[field].description})") from None
 
+
+
+def _log_lines(engine, fit: sizing.MemoryFit) -> dict[str, str]:
+    """LOG_LINES of the engine's rule; vLLM from 0.21.0 logs its graph estimate inside the budget."""
+    lines = dict(LOG_LINES.get(engine.memory.rule, {}))
+    version = fit.settings.version if fit.settings else None
+    if engine.memory.rule == "vllm" and engine.memory.for_version(version)[0].graphs_in_budget:
+        lines["cuda_graphs"] = "'Estimated CUDA graph memory' (in the budget)"
+    return lines
+
+
+def _defaults_text(engine, version: str) -> str:
+    """'vLLM 0.21.0 memory rules; defaults: vLLM 0.10.1 (2025-08), V1 `vllm serve`'."""
+    if not version or version == engine.memory.base_version:
+        return engine.memory.defaults_version
+    return f"{engine.name} {version} memory rules; defaults: {engine.memory.defaults_version}"
 
 
 @dataclass(frozen=True)
@@ -107,6 +134,7 @@ class Estimate:
     request_rate: float | None = None           # requests/s (open loop) when given instead of a concurrency
     speculative: dict[str, Any] | None = None   # method, tokens, acceptance, tokens_per_step
     notes: list[str] = field(default_factory=list)
+    numa_spread: bool = False       # llama.cpp on a CPU host: one process over the sockets, no TP
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -165,11 +193,15 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
              platform: str | None = None, input_tokens: int = 2000, output_tokens: int = 1000,
              concurrency: int | str | None = None, memory_utilization: float | None = None,
              max_batch: int | None = None, max_batched_tokens: int | None = None, max_model_len: int | None = None,
-             eager: bool = False, settings: EngineSettings | None = None, arrivals: str = "random",
+             eager: bool = False, engine_version: str | None = None,
+             settings: EngineSettings | None = None, arrivals: str = "random",
              speculative: Any = None, tp: int | None = None, pp: int | None = None, dp: int | None = None,
              ep: int | None = None, request_rate: float | None = None) -> Estimate:
     """Size one replica of `gpus` accelerators over `nodes` nodes under the given engine settings
-    (unset: the engine's defaults; `settings` replaces the five keyword settings when given).
+    (unset: the engine's defaults; `settings` replaces the six keyword settings when given;
+    `engine_version` picks the engine release whose memory rules apply, default the newest sourced).
+    llama.cpp allocates its KV cache for -c = max_model_len × --parallel: without `max_batch` the
+    estimate runs --parallel = the concurrency asked ('max': as many as memory holds).
 
     Layout: `tp`, `pp`, `dp` (attention data-parallel groups) and `ep` fix it (gpus = tp × dp × pp;
     `gpus` may be 0 to derive it); otherwise the valid layout (optimizer/layouts.py) with the fastest
@@ -210,7 +242,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     if settings is None:
         settings = engine_settings(memory_utilization=memory_utilization, max_batch=max_batch,
                                    max_batched_tokens=max_batched_tokens, max_model_len=max_model_len,
-                                   eager=eager or None)
+                                   eager=eager or None, version=engine_version)
     if kv_dtype != "auto" and kv_dtype not in sizing.KV_DTYPE_BYTES:
         raise InputError(f"--kv-dtype = '{kv_dtype}': unknown KV datatype{did_you_mean(kv_dtype, sizing.KV_DTYPE_BYTES)} "
                          f"(allowed: auto, {', '.join(sizing.KV_DTYPE_BYTES)}).")
@@ -237,6 +269,12 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
             raise InputError(f"--engine = '{engine}': {chosen.name} does not run {variant.format} weights on "
                              f"{acc.id} ({acc.family}); it runs {', '.join(chosen.formats)} on "
                              f"{', '.join(chosen.families)}.")
+    notes: list[str] = []
+    if chosen.memory.rule == "fixed" and settings.max_batch is None and concurrency != "max":
+        # llama.cpp sizes its KV cache by -c × --parallel: run as many slots as requests asked for.
+        settings = settings.model_copy(update={"max_batch": int(concurrency or 1)})
+        notes.append(f"{chosen.name} --parallel {settings.max_batch} (the concurrency asked; --max-batch sets it): "
+                     f"its KV cache holds -c = --parallel × max_model_len tokens")
     context = input_tokens + output_tokens
     if fixed:
         try:
@@ -257,7 +295,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
                      settings=settings, layout=layout)
     fit = dep.memory()
     max_conc = sizing.max_concurrency(m, fit, dep.kv_dtype, context)
-    notes = [note] if note else []
+    notes = ([note] if note else []) + notes
     why_not = fit.why_not
     if why_not is None and max_conc < 1:
         why_not = (f"one request of {context:,} tokens needs more KV than the "
@@ -306,7 +344,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     result = Estimate(
         model=m.id, accelerator=acc.id, gpus=gpus, nodes=nodes, platform=plat.id, engine=chosen.id,
         precision=variant.id, requested_precision=precision, kv_dtype=dep.kv_dtype,
-        tp=fit.layout.tp, pp=fit.layout.pp, dp_attention=fit.layout.dp_attention, dp=fit.layout.dp,
+        tp=1 if fit.layout.numa_spread else fit.layout.tp, pp=1 if fit.layout.numa_spread else fit.layout.pp,
+        numa_spread=fit.layout.numa_spread, dp_attention=fit.layout.dp_attention, dp=fit.layout.dp,
         ep=fit.layout.ep, layout=fit.layout.label,
         launch=launch_for(m, variant, chosen, fit.layout, LaunchSettings(
             memory_fraction=fit.settings.memory_utilization if fit.settings else None,
@@ -318,8 +357,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
         kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens,
         context_tokens=context, max_concurrency=max_conc if fits else 0, fits=fits, why_not=why_not,
         engine_settings=fit.settings.to_json() if fit.settings else {},
-        engine_defaults_version=chosen.memory.defaults_version,
-        memory_gib=fit.rank.gib() if fit.rank else {}, memory_log_lines=LOG_LINES.get(chosen.memory.rule, {}),
+        engine_defaults_version=_defaults_text(chosen, fit.settings.version if fit.settings else ""),
+        memory_gib=fit.rank.gib() if fit.rank else {}, memory_log_lines=_log_lines(chosen, fit),
         max_model_len_kv_gib=round(fit.request_kv_bytes / sizing.GIB, 2),
         max_model_len_concurrency=round(max(fit.kv_budget_per_gpu, 0.0) / fit.request_kv_bytes
                                         * (fit.layout.tp if fit.layout.dp_attention else 1), 2)

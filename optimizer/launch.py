@@ -192,8 +192,10 @@ def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
 def _llama_cpp(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
                redundant: int = 0, experts: int | None = None):
     parallel = max(1, s.max_running or 1)
-    args = [f"llama-server -hf {repo}:{variant.id.upper()}", "-ngl 999"]
-    if lay.pp > 1:
+    # On a CPU host (Layout.numa_spread) nothing is offloaded: one process spreads over the sockets.
+    args = [f"llama-server -hf {repo}:{variant.id.upper()}",
+            "--numa distribute" if getattr(lay, "numa_spread", False) else "-ngl 999"]
+    if lay.pp > 1 and not getattr(lay, "numa_spread", False):
         args.append("--split-mode layer")
     args += [f"-c {s.max_model_len * parallel}", f"--parallel {parallel}"]
     if s.kv_dtype in KV_FLAGS["llama.cpp"]:

@@ -65,6 +65,9 @@ class Layout:
     ep: int = 1
     replicas_per_node: int = 1
     nodes_per_replica: int = 1
+    # llama.cpp on a multi-socket CPU host: one process, no tensor parallelism; `--numa distribute` spreads
+    # the threads and the model's pages over the sockets (sizing divides memory as tp ranks would).
+    numa_spread: bool = False
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "dp", "ep", "replicas_per_node", "nodes_per_replica"):
@@ -97,6 +100,8 @@ class Layout:
     @property
     def label(self) -> str:
         """'TP2 ×4 per node', 'TP16 over 2 nodes', 'DP8 attention + EP8', 'TP8 × PP2 over 2 nodes'."""
+        if self.numa_spread:
+            return f"one process over {self.ranks} sockets (--numa distribute), no TP"
         parts = [f"TP{self.tp}"] if self.dp == 1 else ([f"DP{self.dp} attention"] if self.tp == 1
                                                        else [f"TP{self.tp} × DP{self.dp} attention"])
         if self.ep > 1:

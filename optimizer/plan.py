@@ -56,7 +56,7 @@ class PlanLine(_Record):
     layout: str = Field("", description="The layout in words, e.g. 'TP2 ×4 per node'.")
     launch: tuple[str, ...] = Field((), description="Engine command lines that start this line's replicas, "
                                     "one per node role.")
-    engine_settings: dict[str, float | int | bool | None] = Field(default_factory=dict, description="Engine "
+    engine_settings: dict[str, float | int | bool | str | None] = Field(default_factory=dict, description="Engine "
                                                                   "settings the sizing assumed (memory_utilization, "
                                                                   "max_batch, max_batched_tokens, max_model_len, eager).")
     users_per_replica: int

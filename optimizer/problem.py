@@ -113,6 +113,8 @@ class EngineSettings(_Record):
       `--context-length`, TensorRT-LLM `max_seq_len`. Must not exceed the model's context.
     - `eager` (no CUDA graphs): vLLM `--enforce-eager`, SGLang `--disable-cuda-graph`, TensorRT-LLM
       `cuda_graph_config: null`.
+    - `version`: the engine release whose memory rules apply (vLLM 0.21.0, llama.cpp build 6000, ...);
+      unset: the newest release engines.yaml sources (`memory.versions`).
     """
 
     memory_utilization: float | None = Field(None, gt=0, le=1, description="Memory fraction, in (0, 1]: vLLM "
@@ -128,6 +130,9 @@ class EngineSettings(_Record):
                                       "max_seq_len. Default: the model's context.")
     eager: bool = Field(False, description="Run without CUDA graphs: vLLM --enforce-eager, SGLang "
                         "--disable-cuda-graph.")
+    version: str | None = Field(None, pattern=r"^[vb]?[0-9]+(\.[0-9]+)*$", description="Engine release whose "
+                                "memory rules apply, e.g. 0.10.1, 0.21.0 (vLLM), b6000 (llama.cpp); default: the "
+                                "newest release the catalog sources.")
 
     def flags(self) -> dict[str, object]:
         """The settings given (not the defaults), by field name."""
@@ -137,7 +142,7 @@ class EngineSettings(_Record):
 # (field, CLI flag) of every engine setting: the CLI and the error messages name them alike.
 ENGINE_SETTINGS = (("memory_utilization", "--memory-utilization"), ("max_batch", "--max-batch"),
                    ("max_batched_tokens", "--max-batched-tokens"), ("max_model_len", "--max-model-len"),
-                   ("eager", "--eager"))
+                   ("eager", "--eager"), ("version", "--engine-version"))
 
 
 class Constraints(_Record):
@@ -393,6 +398,12 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
         raise ProblemError(f"{problem.where('engine_settings', 'max_model_len')}: engine_settings.max_model_len = "
                            f"{length:,} is shorter than one request (input + output = "
                            f"{problem.workload.context_tokens:,} tokens); the engine would reject every request.")
+    version = problem.engine_settings.version
+    engines = [problem.engine] if isinstance(problem.engine, str) else list(problem.engine)
+    if version is not None and (engines == ["auto"] or len(engines) != 1):
+        raise ProblemError(f"{problem.where('engine_settings', 'version')}: engine_settings.version = '{version}': "
+                           f"a release number belongs to one engine; name that engine (engine: vllm, "
+                           f"--engine vllm) with it.")
     spec = problem.workload.speculative
     if spec is not None and spec.method == "mtp":
         from .serving import MTP_MODELS

@@ -83,8 +83,10 @@ def _table(headers: list[str], rows: list[list[str]], title: str = "", footer: l
 def _settings_text(settings: dict[str, Any]) -> str:
     """memory_utilization 0.9, max_batch 1024, max_batched_tokens 8192, max_model_len 131072, CUDA graphs."""
     parts = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in settings.items()
-             if k != "eager" and v is not None]
-    return ", ".join(parts + ["eager" if settings.get("eager") else "CUDA graphs"])
+             if k not in ("eager", "cuda_graphs") and v not in (None, "")]
+    graphs = "CUDA graphs" if settings.get("cuda_graphs", not settings.get("eager")) else (
+        "eager" if settings.get("eager") else "no CUDA graphs")
+    return ", ".join(parts + [graphs])
 
 
 def _network_text(n) -> str:
@@ -206,8 +208,9 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         batch = "engine default" if st.get("max_batch") is None else f"{st['max_batch']:,}"
         labels.insert(3, ("Engine settings", f"utilization {st['memory_utilization']:g}, max batch {batch}, "
                                              f"{st['max_batched_tokens']:,} tokens/step"))
-        labels.insert(4, ("", f"max_model_len {st['max_model_len']:,}, "
-                              + ("eager (no CUDA graphs)" if st.get("eager") else "CUDA graphs")))
+        graphs = "CUDA graphs" if st.get("cuda_graphs", not st.get("eager")) else (
+            "eager (no CUDA graphs)" if st.get("eager") else "no CUDA graphs")
+        labels.insert(4, ("", f"max_model_len {st['max_model_len']:,}, {graphs}"))
         if est.engine_defaults_version:
             labels.insert(5, ("Defaults from", est.engine_defaults_version))
     breakdown: list[tuple[str, str]] = []
@@ -215,12 +218,14 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         names = {"total": "total (visible)", "usable": "usable", "weights": "weights",
                  "activations": "activations", "cuda_graphs": "CUDA graphs", "other": "other",
                  "kv_cache": "KV cache"}
-        breakdown = [(f"  {names[k]}", f"{v:>7,.2f} GiB  {est.memory_log_lines.get(k, '')}")
+        lines = est.memory_log_lines
+        breakdown = [(f"  {names[k]}", f"{v:>7,.2f} GiB  {lines.get(k, '')}")
                      for k, v in est.memory_gib.items()]
         breakdown.append(("  one max_model_len request", f"{est.max_model_len_kv_gib:>7,.2f} GiB  "
-                          f"KV of {est.engine_settings.get('max_model_len', 0):,} tokens"))
+                          f"KV of {est.engine_settings.get('max_model_len', 0):,} tokens; "
+                          f"{lines.get('request', '')}"))
         breakdown.append(("  max concurrency", f"{est.max_model_len_concurrency:>7,.2f} x    "
-                          "'Maximum concurrency' (max_model_len)"))
+                          f"{lines.get('concurrency', '')}"))
     if est.decode_tokens_per_s_per_user is not None:
         labels += [("Concurrency", f"{est.concurrency:,}"),
                    ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
@@ -307,6 +312,7 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
     if section == "engines":
         return [{"id": e.id, "name": e.name, "formats": ",".join(e.formats), "memory_model": e.memory_model,
                  "utilization": e.memory_utilization, "defaults": e.memory.defaults_version,
+                 "versions": ", ".join(e.memory.known_versions()),
                  "families": ",".join(e.families), "source": e.source}
                 for e in sorted(catalog.engines.values(), key=lambda e: e.id)]
     raise ValueError(section)

@@ -26,6 +26,7 @@ Units: bytes unless a name says otherwise; GB = 10^9 bytes, GiB = 2^30 bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -235,6 +236,8 @@ def kv_rank_bytes_per_token(model: Model, kv_dtype: str, layout: Layout) -> floa
     tensor parallelism (each attention DP group holds its own sequences; attention TP 1: all heads); MLA's
     latent whole."""
     att = model.attention
+    if layout.numa_spread:  # one process: the cache's pages spread evenly over the sockets
+        return _token_bytes(model, kv_dtype) / layout.ranks
     layers_per_rank = math.ceil(model.layers / layout.pp)
     if att.kind == "mla":
         per_layer = _per_layer_token_bytes(model, kv_dtype)
@@ -274,24 +277,33 @@ class Settings:
     max_model_len: int
     eager: bool
     given: tuple[str, ...] = ()
+    version: str = ""            # the engine release whose memory rules apply
+    cuda_graphs: bool = True     # False in eager mode, on CPUs, and for engines without graph memory (llama.cpp)
 
     def to_json(self) -> dict:
         return {"memory_utilization": round(self.memory_utilization, 4), "max_batch": self.max_batch,
                 "max_batched_tokens": self.max_batched_tokens, "max_model_len": self.max_model_len,
-                "eager": self.eager}
+                "eager": self.eager, "cuda_graphs": self.cuda_graphs, "engine_version": self.version}
+
+    def graphs_text(self) -> str:
+        """'CUDA graphs', 'eager (no CUDA graphs)' or 'no CUDA graphs' (CPU, llama.cpp)."""
+        if self.cuda_graphs:
+            return "CUDA graphs"
+        return "eager (no CUDA graphs)" if self.eager else "no CUDA graphs"
 
     def short(self) -> str:
         """One line for plans: util 0.90, max batch 1024, 8192 tok/step, max_model_len 131072, graphs."""
         batch = "auto" if self.max_batch is None else f"{self.max_batch}"
         return (f"util {self.memory_utilization:.2f}, max batch {batch}, {self.max_batched_tokens} tok/step, "
-                f"max_model_len {self.max_model_len}, {'eager' if self.eager else 'CUDA graphs'}")
+                f"max_model_len {self.max_model_len}, {self.graphs_text()}")
 
 
 def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Layout,
                      given: EngineSettings | None = None) -> Settings:
     """Each setting as given, else the engine's default (engines.yaml `memory.defaults_version`):
     memory fraction (SGLang: its reserved-memory rule), max batch and max batched tokens by memory tier
-    (vLLM keeps the small-GPU defaults on A100), max_model_len = the model's context, CUDA graphs on.
+    (vLLM keeps the small-GPU defaults on A100), max_model_len = the model's context, CUDA graphs on
+    (never on CPUs, nor for an engine with no graph sizes: llama.cpp), the newest sourced engine release.
 
     Raises InputError when max_model_len exceeds the model's context (vLLM refuses such a value).
     """
@@ -310,9 +322,17 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
                          f"tokens (its context); {engine.name} refuses a longer max_model_len.")
     max_batch = g.max_batch if g.max_batch is not None else engine.max_batch(tier_gib)
     tokens = g.max_batched_tokens if g.max_batched_tokens is not None else engine.max_batched_tokens(tier_gib)
+    length = g.max_model_len or model.max_context
+    if g.max_batched_tokens is None and length <= engine.memory.unchunked_up_to_tokens:
+        # vLLM V0 (before 0.8.0): chunked prefill off by default up to 32K tokens, so one step (and the profile
+        # run) takes a whole max_model_len prompt: max(max_model_len, 2,048) tokens.
+        tokens = max(length, 2048)
+    _, version = engine.memory.for_version(g.version)
+    graphs = not g.eager and acc.family != "cpu"
     return Settings(memory_utilization=util, max_batch=max_batch, max_batched_tokens=tokens,
                     max_model_len=g.max_model_len or model.max_context, eager=g.eager,
-                    given=tuple(k for k, v in g.model_dump().items() if v not in (None, False)))
+                    given=tuple(k for k, v in g.model_dump().items() if v not in (None, False)),
+                    version=version, cuda_graphs=graphs)
 
 
 def ffn_sizes(model: Model) -> tuple[float, float]:
@@ -455,8 +475,9 @@ def custom_allreduce(acc: Accelerator, layout: Layout) -> bool:
 
 
 def captured_graph_sizes(engine: Engine, settings: Settings) -> list[int]:
-    """Batch sizes the engine captures as CUDA graphs: its default list up to max batched tokens; none when eager."""
-    if settings.eager:
+    """Batch sizes the engine captures as CUDA graphs: its default list up to max batched tokens; none when eager
+    or on a CPU."""
+    if settings.eager or not settings.cuda_graphs:
         return []
     return [s for s in engine.memory.cuda_graph_sizes if s <= settings.max_batched_tokens]
 
@@ -492,6 +513,8 @@ def request_kv_bytes(model: Model, kv_dtype: str, layout: Layout, tokens: int, s
     MLA latent whole, linear state split by heads; windowed layers capped at the window) over its
     pipeline stage's layers; vLLM's extra blocks for windowed layers are added on top.
     """
+    if layout.numa_spread:
+        return request_rank_bytes(model, kv_dtype, layout, tokens)
     rounded = int(_round_up(tokens, block_tokens))
     tp = layout.tp  # attention tensor parallel (each attention DP group holds its own sequences)
     rank = kv_bytes_per_request(model, kv_dtype, rounded, tp=tp)
@@ -507,7 +530,10 @@ def request_kv_bytes(model: Model, kv_dtype: str, layout: Layout, tokens: int, s
 def request_rank_bytes(model: Model, kv_dtype: str, layout: Layout, context_tokens: int) -> float:
     """Cache bytes one rank holds of one request of `context_tokens` (prompt + output), engine-neutral:
     `kv_bytes_per_request` at the attention's tensor-parallel size (1 under data-parallel attention), over
-    the rank's pipeline stage (ceil(layers / pp) of the layers)."""
+    the rank's pipeline stage (ceil(layers / pp) of the layers). One NUMA-spread process (llama.cpp on a
+    CPU host): the request's bytes spread evenly over the sockets."""
+    if layout.numa_spread:
+        return kv_bytes_per_request(model, kv_dtype, context_tokens) / layout.ranks
     tp = layout.tp  # attention tensor parallel (attention DP groups hold their own requests)
     return kv_bytes_per_request(model, kv_dtype, context_tokens, tp=tp) * _stage_share(model, layout)
 
@@ -561,6 +587,7 @@ class MemoryFit:
     settings: Settings | None = None
     request_kv_bytes: float = 0.0  # one max_model_len request, per rank
     why_not: str | None = None     # why the engine would not start; None: it starts
+    slots: int | None = None       # fixed request slots (llama.cpp --parallel); None: memory decides
 
     @property
     def kv_budget_total(self) -> float:
@@ -586,12 +613,16 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
 
     Per accelerator (bytes; `total` = visible memory, u = memory utilization):
     - vllm (gpu_worker.py determine_available_memory): KV = u × total − weights − activations − other;
-      CUDA graphs are captured afterwards and must fit in (1 − u) × total − CUDA context; one request of
+      before 0.21.0 CUDA graphs are captured afterwards and must fit in (1 − u) × total − CUDA context,
+      from 0.21.0 their estimate comes out of the budget too (KV = ... − graphs); one request of
       max_model_len must fit in the KV cache (kv_cache_utils.py check_enough_kv_cache_memory).
     - sglang (model_runner.py profile_max_num_token): KV = u × total − weights − other (held before
       loading); activations and graphs must fit in (1 − u) × total.
     - trtllm (_util.py KvCacheCreator): KV = u × (total − weights − activations − other − graphs).
-    - fixed (llama.cpp): KV = total − weights − reserve.
+    - fixed (llama.cpp): KV = --parallel slots (max_batch) × one max_model_len request (its -c), which must
+      fit in total − weights − reserve (compute buffers); with no max_batch, the planner sizes --parallel to
+      fill that memory. On a CPU host one process spreads over the sockets (`Layout.numa_spread`).
+    The memory rules are those of `settings.version` (engines.yaml memory.versions; default the newest).
     `why_not` names the first term that fails, with both numbers. Capacity: KV // bytes per token per
     rank (× dp attention groups, each holding its own sequences). `layout` fixes how the replica is split
     (optimizer/layouts.py; default: `choose_layout`).
@@ -599,10 +630,18 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
     Raises InputError for a max_model_len above the model's context.
     """
     kv_dtype = resolve_kv_dtype(kv_dtype, engine, variant)
-    # llama.cpp splits layers across GPUs but spreads one model over CPU sockets' memory.
+    # The memory rules of the engine release asked for (engines.yaml memory.versions; default the newest).
+    versioned, _ = engine.memory.for_version(settings.version if settings else None)
+    if versioned is not engine.memory:
+        engine = engine.model_copy(update={"memory": versioned})
+    # llama.cpp splits layers across GPUs; on a CPU host it runs one process over the sockets
+    # (`--numa distribute`): no tensor parallelism, the pages spread over the sockets' memory.
+    numa = acc.family == "cpu" and engine.split == "layer"
     split = "tensor" if acc.family == "cpu" else engine.split
     if layout is None:
         layout = choose_layout(model, gpus_per_node, nodes, dp_attention and engine.dp_attention, split)
+    if numa:
+        layout = dataclasses.replace(layout, numa_spread=True)
     s = resolve_settings(engine, acc, model, layout, settings)
     gpus = gpus_per_node * nodes
     parts = weight_parts(model, variant, acc, engine)
@@ -619,7 +658,8 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
     why: str | None = None
     if rule == "vllm":
         usable = s.memory_utilization * total
-        kv = usable - weights - acts - other
+        # From vLLM 0.21.0 the profile run also captures the graphs, so they come out of the budget too.
+        kv = usable - weights - acts - other - (graphs if mem.graphs_in_budget else 0.0)
     elif rule == "sglang":
         usable = s.memory_utilization * total
         kv = usable - weights - other
@@ -632,12 +672,26 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
         usable = total
         other = reserve
         kv = total - weights - reserve
+        if s.max_batch is not None and kv > 0:
+            # llama.cpp allocates the KV cache for -c = max_model_len × --parallel slots, no more.
+            slots = s.max_batch
+            allocated = slots * request_rank_bytes(model, kv_dtype, layout, s.max_model_len)
+            if allocated > kv:
+                why = (f"'KV self size' {_g(allocated)} for -c {slots * s.max_model_len:,} (--parallel {slots} × "
+                       f"max_model_len {s.max_model_len:,}) is more than the {_g(kv)} left after weights "
+                       f"{_g(weights)} and {_g(reserve)} of compute buffers (out of memory at start-up; lower "
+                       f"--max-model-len or --max-batch)")
+            kv = allocated
     rank = RankMemory(total=total, usable=usable, weights=weights, activations=acts, cuda_graphs=graphs,
                       other=other, kv_cache=kv, graphs_in_budget=mem.graphs_in_budget)
     rank_bytes = kv_rank_bytes_per_token(model, kv_dtype, layout)
     request = request_kv_bytes(model, kv_dtype, layout, s.max_model_len, s)
-    if kv <= 0:
-        spent = ", ".join(f"{name} {_g(v)}" for name, v in (("activations", acts), ("other", other)) if v > 0)
+    if why is not None:
+        pass
+    elif kv <= 0:
+        in_budget = graphs if rule == "vllm" and mem.graphs_in_budget else 0.0
+        spent = ", ".join(f"{name} {_g(v)}" for name, v in (("activations", acts), ("CUDA graphs", in_budget),
+                                                              ("other", other)) if v > 0)
         why = (f"weights {_g(weights)}{', ' + spent if spent else ''} leave no KV cache: {_g(usable)} usable on "
                f"{acc.id} ({_g(total)} visible, memory utilization {s.memory_utilization:.2f})")
     elif rule == "vllm" and request > kv:
@@ -652,17 +706,22 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
         why = (f"activations {_g(acts)} and CUDA graphs {_g(graphs)} need more than the {_g(total - usable)} "
                f"left outside mem_fraction_static {s.memory_utilization:.2f} (out of memory at start-up)")
     capacity = int(max(kv, 0.0) // rank_bytes) * layout.dp if rank_bytes > 0 else 0
+    if rule == "fixed" and s.max_batch is not None:
+        capacity = s.max_batch * s.max_model_len
     return MemoryFit(layout=layout, gpus=gpus, weights_bytes=parts.total, weights_per_gpu=weights,
                      reserve_per_gpu=acts + other + (graphs if mem.graphs_in_budget else 0.0),
                      kv_budget_per_gpu=kv, kv_bytes_per_token=kv_bytes_per_token(model, kv_dtype),
                      rank_bytes_per_token=rank_bytes, kv_capacity_tokens=capacity, memory_bytes=total * gpus,
-                     rank=rank, settings=s, request_kv_bytes=request, why_not=why)
+                     rank=rank, settings=s, request_kv_bytes=request, why_not=why,
+                     slots=s.max_batch if rule == "fixed" else None)
 
 
 def max_concurrency(model: Model, fit: MemoryFit, kv_dtype: str, context_tokens: int) -> int:
     """Requests of `context_tokens` (prompt + output) the replica's KV cache holds at once
-    (windowed layers keep only their window, via `kv_bytes_per_request`); 0 if the engine does not start."""
+    (windowed layers keep only their window, via `kv_bytes_per_request`, at the rank's tensor-parallel share);
+    at most the engine's slots where it has fixed ones (llama.cpp --parallel); 0 if the engine does not start."""
     if fit.kv_budget_per_gpu <= 0 or not fit.starts:
         return 0
     per_request = request_rank_bytes(model, kv_dtype, fit.layout, context_tokens)
-    return int(fit.kv_budget_per_gpu // per_request) * fit.layout.dp
+    held = int(fit.kv_budget_per_gpu // per_request) * fit.layout.dp
+    return held if fit.slots is None else min(held, fit.slots)

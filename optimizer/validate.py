@@ -120,6 +120,7 @@ class Case:
     ep: int | None = None
     max_batch: int | None = None              # the source's max_num_seqs / max_running_requests / max_batch_size
     max_batched_tokens: int | None = None     # max_num_batched_tokens / chunked_prefill_size / max_num_tokens
+    engine_version: str | None = None         # the release the source ran (engine_version column, else its date)
     max_model_len: int | None = None          # the source's max_model_len (engine default when None)
     eager: bool = False                       # --enforce-eager
     arrivals: str = "random"                  # synchronized: a benchmark client started C requests together
@@ -393,6 +394,31 @@ _UTILIZATION = re.compile(r"(?:gpu[_-]memory[_-]utilization|mem[_-]fraction[_-]s
 _MAX_MODEL_LEN = re.compile(r"(?:max[_-]model[_-]len|maximum concurrency for)[\s=:]*(\d[\d,]*)")
 
 
+_VERSION = re.compile(r"(?<![\w.])[vV]?(\d+\.\d+(?:\.\d+)?)")
+_BUILD = re.compile(r"\bb(\d{3,})\b")
+
+
+def engine_version(row: dict, engine: str, catalog: Catalog) -> str | None:
+    """The engine release a measurement ran, as `--engine-version` takes it: the number in its
+    `engine_version` column (0.10.1 of 'v0.10.1.dev101', 0.11 of '~0.11 (Oct 2025)', llama.cpp 'b6000');
+    where the column names none ('V1 (2025)', 'n/s (Jul 2025)'), the newest release in engines.yaml
+    `memory.versions` published by the row's date (a year alone counts to its end); None when that is
+    the base release."""
+    text = (row.get("engine_version") or "").strip()
+    found = _BUILD.search(text) if engine == "llama.cpp" else _VERSION.search(text)
+    if found:
+        return found.group(1)
+    date = (row.get("date") or "").strip()
+    if not re.match(r"^\d{4}", date):
+        return None
+    end = date + "-12-31"[len(date) - 4:] if len(date) < 10 else date
+    out = None
+    for v in catalog.engines[engine].memory.versions:
+        if str(v.released) <= end:
+            out = v.version
+    return out or catalog.engines[engine].memory.base_version or None
+
+
 def _speculative(text: str) -> Speculative:
     """The method and draft length a row's notes state ("MTP (3 layers)", "3 nextn layers",
     "EAGLE-3 with 4 draft tokens"); acceptance: the method's default (optimizer/serving.py)."""
@@ -504,6 +530,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
                 max_batched_tokens=int(given["max_num_batched_tokens"]) if given["max_num_batched_tokens"] else None,
                 max_model_len=len_value,
                 eager=given["enforce_eager"].lower() in ("1", "true", "yes"),
+                engine_version=engine_version(row, engine, catalog),
                 arrivals=_arrivals(concurrency, notes + " " + conc_text), speculative=spec,
                 tp=tp, pp=pp, dp=attn_dp, ep=ep)
 
@@ -557,7 +584,8 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
                    output_tokens=case.output_tokens, concurrency=case.concurrency,
                    memory_utilization=case.memory_utilization, max_batch=case.max_batch,
                    max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager,
-                   arrivals=case.arrivals, speculative=case.speculative, tp=tp, pp=pp, dp=dp, ep=ep)
+                   engine_version=case.engine_version, arrivals=case.arrivals, speculative=case.speculative,
+                   tp=tp, pp=pp, dp=dp, ep=ep)
     m = case.metric
     if m == "starts":
         return (1.0 if est.fits else 0.0), est

@@ -120,7 +120,7 @@ def test_offer_for_an_unknown_item_suggests_ids(tmp_path):
             source: "assumption: a quote made up for this test"
             date: 2025
             offers:
-              - {item: h200-sx, price: 30000, source: quote, price_date: 2025-05}
+              - {item: h200-sx, price: 30000, seller: Example Distributor, source: quote, price_date: 2025-05}
     """)
     with pytest.raises(CatalogError, match="did you mean 'h200-sxm'"):
         load_catalog([path])

@@ -166,7 +166,8 @@ def test_engine_settings_reach_the_plan_and_the_estimate(run):
     table = run("solve", SEED_ANY, "--max-model-len", "16384")
     assert "Engine settings assumed" in table.output and "max_model_len 16384" in table.output
     est = run("estimate", "--model", "qwen3-30b-a3b", "--accelerator", "a10", "--gpus", "4", "--engine", "vllm", "--tp", "4",
-              "--max-model-len", "1024", "--max-batch", "1", "--input-tokens", "512", "--output-tokens", "512")
+              "--max-model-len", "1024", "--max-batch", "1", "--engine-version", "0.8.5", "--input-tokens", "512",
+              "--output-tokens", "512")
     assert est.exit_code == 0 and "NO — CUDA graphs need" in est.output and "KV cache" in est.output
     assert all(len(line) <= 80 for line in est.output.splitlines())
     eager = run("estimate", "--model", "qwen3-30b-a3b", "--accelerator", "a10", "--gpus", "4", "--engine", "vllm", "--tp", "4",

@@ -36,7 +36,7 @@ def test_gpt_oss_120b_on_one_h100_does_not_start_at_131072_tokens(cat):
     # max seq len (131072), (4.54 GiB KV cache is needed, which is larger than the available KV cache memory
     # (1.71 GiB)".
     fit = _fit(cat, "gpt-oss-120b", "mxfp4", "h100-sxm", 1, "vllm", memory_utilization=0.95,
-               max_model_len=131072, max_batched_tokens=1024)
+               max_model_len=131072, max_batched_tokens=1024, version="0.11")
     # One request: 18 full layers × 131,072 tokens × 2,048 B (2 × 8 KV heads × 64 × 2 B) = 4,831,838,208 B, plus
     # 18 sliding layers × (min(128 − 1 + 1,024, 131,072) = 1,151 → 1,152 tokens + one 16-token block) × 2,048 B.
     request = 18 * 131072 * 2048 + 18 * (1152 + 16) * 2048
@@ -60,7 +60,7 @@ def test_gpt_oss_120b_on_one_h100_does_not_start_at_131072_tokens(cat):
 def test_qwen3_30b_a3b_on_four_a10_runs_out_of_memory_with_cuda_graphs_and_starts_eager(cat):
     # https://github.com/vllm-project/vllm/issues/17327 (comment by cpwan, vLLM 0.8.5, 4 × A10, TP4):
     # "Gives OOM, even i set max-model-len to 1024, with max-num-seq = 1. Works with enforce-eager."
-    graphs = _fit(cat, "qwen3-30b-a3b", "bf16", "a10", 4, "vllm", max_model_len=1024, max_batch=1)
+    graphs = _fit(cat, "qwen3-30b-a3b", "bf16", "a10", 4, "vllm", max_model_len=1024, max_batch=1, version="0.8.5")
     # 67 capture sizes (1, 2, 4, 8 … 512, all under the 2,048-token default below 70 GiB), each holding
     # 48 MoE layers × (190 KiB + 2 KiB × 128 experts) and, on four PCIe cards without the custom all-reduce,
     # 48 layers × 2 NCCL all-reduces × 0.85 MiB.
@@ -70,7 +70,8 @@ def test_qwen3_30b_a3b_on_four_a10_runs_out_of_memory_with_cuda_graphs_and_start
     assert graphs.rank.cuda_graphs > room
     assert not graphs.starts and "CUDA graphs need" in graphs.why_not and "--eager" in graphs.why_not
 
-    eager = _fit(cat, "qwen3-30b-a3b", "bf16", "a10", 4, "vllm", max_model_len=1024, max_batch=1, eager=True)
+    eager = _fit(cat, "qwen3-30b-a3b", "bf16", "a10", 4, "vllm", max_model_len=1024, max_batch=1, eager=True,
+                 version="0.8.5")
     assert eager.rank.cuda_graphs == 0 and eager.starts
     # KV: 0.9 × 21.99 GiB − 61.0e9 / 4 weights − activations − 0.55 GiB non-torch (TP > 1) > one 1,024-token
     # request (48 layers × 1 KV head per rank × 128 × 2 × 2 B × 1,024 = 25,165,824 B).
@@ -163,7 +164,7 @@ def test_the_optimizer_never_counts_a_replica_that_would_not_start(cat):
     def cap(eager: bool):
         dep = Deployment(model=m, variant=m.variant("bf16"), accelerator=acc, platform=plat,
                          engine=cat.engines["vllm"], gpus_per_node=4,
-                         settings=EngineSettings(max_model_len=1024, max_batch=1, eager=eager))
+                         settings=EngineSettings(max_model_len=1024, max_batch=1, eager=eager, version="0.8.5"))
         return replica_capacity(dep, work)
 
     with_graphs, eager = cap(False), cap(True)
@@ -172,12 +173,20 @@ def test_the_optimizer_never_counts_a_replica_that_would_not_start(cat):
 
 
 def test_estimate_json_breakdown_adds_up_like_the_start_up_log(cat):
-    est = estimate(cat, model="llama-3.1-8b", accelerator="h100-sxm", gpus=1, engine="vllm", max_model_len=16000)
-    mem = est.memory_gib
+    old = estimate(cat, model="llama-3.1-8b", accelerator="h100-sxm", gpus=1, engine="vllm", max_model_len=16000,
+                   engine_version="0.10.1")
+    mem = old.memory_gib
     assert set(mem) == {"total", "usable", "weights", "activations", "cuda_graphs", "other", "kv_cache"}
-    # vLLM: KV = usable − weights − activations − other (graphs are captured afterwards, outside).
+    # vLLM 0.10.1: KV = usable − weights − activations − other (graphs are captured afterwards, outside).
     assert mem["kv_cache"] == pytest.approx(mem["usable"] - mem["weights"] - mem["activations"] - mem["other"],
                                             abs=0.02)
+    est = estimate(cat, model="llama-3.1-8b", accelerator="h100-sxm", gpus=1, engine="vllm", max_model_len=16000)
+    new = est.memory_gib
+    # Default, vLLM 0.21.0 on: the graphs' estimate comes out of the budget too.
+    assert new["cuda_graphs"] > 0 and new["kv_cache"] == pytest.approx(
+        new["usable"] - new["weights"] - new["activations"] - new["other"] - new["cuda_graphs"], abs=0.02)
+    assert new["kv_cache"] == pytest.approx(mem["kv_cache"] - mem["cuda_graphs"], abs=0.02)
+    assert est.engine_settings["engine_version"] == "0.21.0" and old.engine_settings["engine_version"] == "0.10.1"
     data = est.to_json()
     assert data["fits"] is True and data["why_not"] is None
     assert data["engine_settings"]["max_model_len"] == 16000 and data["kv_capacity_tokens"] > 0

@@ -19,7 +19,7 @@ from optimizer.units import prepare
 from .synthetic import satisfies, totals
 
 SRC = {"source": "assumption: random test fixture", "date": "2025"}
-OFFER_SRC = {"source": "assumption: random test fixture", "price_date": "2025"}
+OFFER_SRC = {"source": "assumption: random test fixture", "price_date": "2025", "seller": "Test Seller"}
 
 
 @st.composite
