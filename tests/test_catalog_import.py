@@ -32,15 +32,15 @@ def test_the_price_date_is_required_and_the_import_day_is_retrieved(tmp_path):
     with pytest.raises(InputError, match="--price-date"):
         import_sheet(sheet, seller="Acme", mapping={"Part": "item", "Price": "price"})
     result = import_sheet(sheet, seller="Acme", mapping={"Part": "item", "Price": "price"}, price_date="2026-03-02",
-                          today=datetime.date(2026, 11, 30))
+                          today=datetime.date(2026, 6, 30))
     assert [str(o.price_date) for o in result.price_list.offers] == ["2026-03-02"] * 2
-    assert [str(o.retrieved) for o in result.price_list.offers] == ["2026-11-30"] * 2
+    assert [str(o.retrieved) for o in result.price_list.offers] == ["2026-06-30"] * 2
 
 
 def test_a_mapped_price_date_column_needs_no_flag(tmp_path):
     sheet = _sheet(tmp_path, "Part,Price,Quoted\nh100-sxm,25000,2026-01-15\nh200-sxm,31000,\n")
     mapping = {"Part": "item", "Price": "price", "Quoted": "price_date"}
-    result = import_sheet(sheet, seller="Acme", mapping=mapping, today=datetime.date(2026, 11, 30))
+    result = import_sheet(sheet, seller="Acme", mapping=mapping, today=datetime.date(2026, 6, 30))
     assert [str(o.price_date) for o in result.price_list.offers] == ["2026-01-15"]
     assert result.rejected[0][0] == 3 and "'Quoted'" in result.rejected[0][1]  # an empty date cell, no flag
     result = import_sheet(sheet, seller="Acme", mapping=mapping, price_date="2026-02")
@@ -84,8 +84,8 @@ def test_validate_locates_an_unknown_offer_item(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("schema_version: 1\nprice_lists:\n- id: mine\n  name: mine\n  currency: USD\n"
                    "  source: test sheet\n  date: '2026-02-11'\n  offers:\n"
-                   "  - {item: h100-sxm, price: 25000, source: test sheet, price_date: '2026-02-11'}\n"
-                   "  - {item: h100-sxmm, price: 25000, source: test sheet, price_date: '2026-02-11'}\n")
+                   "  - {item: h100-sxm, seller: Acme, price: 25000, source: test sheet, price_date: '2026-02-11'}\n"
+                   "  - {item: h100-sxmm, seller: Acme, price: 25000, source: test sheet, price_date: '2026-02-11'}\n")
     result = run("catalog", "validate", bad)
     # line 10, column 12: the second offer's item value ("  - {item: " is eleven characters)
     assert result.exit_code == 2 and f"{bad}:10:12" in result.output, result.output
