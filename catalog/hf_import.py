@@ -20,9 +20,17 @@ Parameter counts (billions) follow the module shapes of the reference implementa
   q, k, v, gates and o; Mamba-2 h·(2·d_in + 2·g·N + n_h) + conv + d_in·h.
 - Embeddings V·h, plus the output head V·h unless tied; norms and biases are counted.
 Multi-token-prediction layers are not counted (they are not loaded for plain decoding).
-Active parameters: everything but the routed experts, plus k/E of them, without the
-vision encoder and without the input embedding (a row lookup; tied embeddings count once,
-as the output head). Vision encoders are counted from their block shapes (4·h² + 2·h·i per
+Active parameters (one convention for the importer and the bundled catalog, see
+`Model.active_params_b`): a dense model's active parameters are its total less the vision
+encoder — the input embedding included, as model cards state dense sizes (Llama-3.1-8B:
+8.03B, https://huggingface.co/meta-llama/Llama-3.1-8B) and as the bundled dense models
+have active = total. A MoE model's are everything but the routed experts, plus k/E of
+them, without the vision encoder and without the input embedding (a row lookup; tied
+embeddings count once, as the output head), as MoE makers publish activated counts
+(gpt-oss, arXiv 2508.10925 Table 1).
+`bits_per_weight` of an unquantized checkpoint is its dtype's (16 for bf16/fp16); the
+measured checkpoint size, which also holds norms, buffers and file headers, is `size_gb`.
+A NaN or infinite number in a JSON file is refused, naming the file and the field. Vision encoders are counted from their block shapes (4·h² + 2·h·i per
 block, plus patch embedding and merger), a close approximation.
 """
 
@@ -146,12 +154,33 @@ def _read_json(path: Path) -> dict:
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read the file ({exc.strerror}).") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_NonFinite)
     except json.JSONDecodeError as exc:
         raise CatalogError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
     if not isinstance(data, dict):
         raise CatalogError(f"{path}: expected a JSON object at the top, found {type(data).__name__}.")
+    bad = _non_finite_at(data, ())
+    if bad is not None:
+        where, value = bad
+        raise CatalogError(f"{path}: field '{where}' = {value}: not a finite number (JSON has no NaN or infinity; "
+                           f"give the number, or remove the field).")
     return data
+
+
+class _NonFinite(str):
+    """A NaN, Infinity or -Infinity literal that Python's json module would accept, kept to be refused."""
+
+
+def _non_finite_at(value: Any, path: tuple) -> tuple[str, str] | None:
+    """(dotted field path, literal) of the first NaN/Infinity in a parsed JSON value, or None."""
+    if isinstance(value, _NonFinite):
+        return ".".join(map(str, path)) or "(top)", str(value)
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        found = _non_finite_at(child, path + (key,))
+        if found:
+            return found
+    return None
 
 
 # -- layer shapes -----------------------------------------------------------------------------------
@@ -840,9 +869,13 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
         files.append(str(folder / QUANT))
     quant = _quant(text.data, origin, hf_quant, dtype, p, top)
     total = p.total
-    # A token reads one row of the input embedding: no matrix work, so it is not active (as OpenAI
+    # MoE: a token reads one row of the input embedding: no matrix work, so it is not active (as OpenAI
     # counts gpt-oss, arXiv 2508.10925 Table 1); a tied embedding is also the output head, which is.
-    active = total - p.routed + build.routed_active - p.vision - (0.0 if build.tied else p.embed)
+    # Dense: active = total (less any vision encoder), as dense model cards and the bundled catalog count.
+    if build.moe:
+        active = total - p.routed + build.routed_active - p.vision - (0.0 if build.tied else p.embed)
+    else:
+        active = total - p.vision
     mtp = _mtp_params(text, build)
     size = _size_bytes(p, quant.bits) + _size_bytes(mtp, quant.bits)
     size_note = "checkpoint size from the parameter counts by storage format" + (
@@ -866,7 +899,9 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
             size_note = f"size of the {len(shards)} safetensors file(s) beside {CONFIG} ({int(size):,} B)"
         elif shards:
             size_note += f" (the {len(shards)} safetensors file(s) beside it hold {int(on_disk):,} B: pointers, not weights)"
-    bits_avg = size * 8 / total
+    # An unquantized checkpoint stores every weight in its dtype: report the dtype's bits; the measured
+    # size (with norms, buffers, headers) stays in size_gb. A quantized one mixes formats: the average.
+    bits_avg = 16.0 if not quant.bits else size * 8 / total
     repo = repo or ""
     name = model_id or _slug(repo.rsplit("/", 1)[-1] if repo else folder.name or "model")
     source = (f"https://huggingface.co/{repo}/blob/main/{CONFIG}" if repo else

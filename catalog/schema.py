@@ -342,7 +342,11 @@ class Model(Sourced):
     name: str
     hf_repo: str = ""
     params_b: float = Field(gt=0, le=100_000, description="Total parameters, billions.")
-    active_params_b: float = Field(gt=0, description="Parameters used per token, billions.")
+    active_params_b: float = Field(gt=0, description="Parameters used per token, billions. Dense: the total "
+                                   "less any vision encoder (the input embedding counts, as dense model cards "
+                                   "state it). MoE: the total less the routed experts a token does not use, the "
+                                   "vision encoder and the input embedding (a row lookup), as MoE makers publish "
+                                   "activated counts (gpt-oss, arXiv 2508.10925 Table 1).")
     layers: int = Field(gt=0, description="Decoder layers of the language model (every kind).")
     hidden_size: int = Field(gt=0)
     intermediate_size: int = Field(gt=0, description="Hidden width of a dense layer's MLP (config.json "

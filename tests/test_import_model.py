@@ -222,7 +222,8 @@ def test_index_total_size_is_the_checkpoint_size(tmp_path):
         {"metadata": {"total_size": 55_600_000_000}, "weight_map": {}}))
     m = import_model(tmp_path / "m").model
     assert m.variant("bf16").size_gb == 55.6
-    assert m.variant("bf16").bits_per_weight == pytest.approx(55.6e9 * 8 / (m.params_b * 1e9), rel=1e-3)
+    # A bf16 checkpoint stores 16 bits per weight; the measured size (norms, buffers, headers) is size_gb.
+    assert 55.6e9 * 8 / (m.params_b * 1e9) > 16.2 and m.variant("bf16").bits_per_weight == 16
 
 
 def test_safetensors_files_give_the_size_without_an_index(tmp_path):
