@@ -832,7 +832,9 @@ def catalog_import(sheet, seller, maps, currency, list_id, price_date, allow_rej
     if result.price_list is None:
         raise HwplanError(f"{sheet}: no row could be mapped to an offer ({len(result.rejected)} rejected).")
     n_bad = len(result.rejected)
-    click.echo(f"{sheet}: {result.accepted} offers imported, {n_bad} row{'s' * (n_bad != 1)} rejected"
+    extra = ", ".join(f"{fld} from column '{col}'" for col, fld in mapping.items() if fld not in ("item", "price"))
+    click.echo(f"{sheet}: {result.accepted} offers imported{f' ({extra})' if extra else ''}, "
+               f"{n_bad} row{'s' * (n_bad != 1)} rejected"
                f"{'.' if not n_bad or allow_rejects else ' (exit 2; pass --allow-rejects to accept a partial import).'}",
                err=True)
     write_output(result.yaml_text, output, force)

@@ -58,6 +58,7 @@ def test_a_mapped_qty_column_becomes_the_offers_stock(tmp_path, flag):
     out = tmp_path / "out.yaml"
     result = run("catalog", "import", _sheet(tmp_path), "--seller", "Acme", flag, "2026-03-02", *MAP, "-o", out)
     assert result.exit_code == 0, result.output
+    assert "2 offers imported (stock from column 'Qty')" in result.output   # the summary says where stock came from
     offers = yaml.safe_load(out.read_text())["price_lists"][0]["offers"]
     assert [(o["item"], o["stock"], o["price"], o["price_date"]) for o in offers] == [
         ("h100-sxm", 4, 25000, "2026-03-02"), ("h200-sxm", 7, 31000, "2026-03-02")]
