@@ -5,7 +5,8 @@
   no-good forbids the same set of groups (a superset stays allowed: it can be the
   next-best plan). Dominance pruning is restricted to units of the same group, so
   no alternative is lost.
-- per_vendor: the best plan using one accelerator vendor only, for each vendor.
+- per_vendor / per_seller: for each accelerator maker (seller), `optimize` of the problem
+  restricted to it, so each is exactly what `solve --vendor` (`--seller`) answers.
 - pareto: the exact non-dominated plans on two objectives (cost, power, nodes, tco)
   by ε-constraints: min x (then y), then require y below the last point's y, repeat.
 - sweep: the optimum for each user count (or each budget, maximizing users); points
@@ -132,19 +133,38 @@ def shortlist(catalog: Catalog, problem: Problem, k: int = 5, distinct: str = "s
     return plans
 
 
-def per_vendor(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> list[Plan]:
-    """The best plan for each accelerator vendor that can serve the problem, best first."""
-    prep = prepare_problem(catalog, problem)
-    plans = []
-    for vendor in sorted({u.node.maker for u in prep.units}):
-        units = [u for u in prep.units if u.node.maker == vendor]
-        solution = _model(prep, units, problem.objective).solve(problem.objective, options)
-        if solution is not None:
-            vendor_problem = with_overrides(problem, {("constraints", "vendors"): ("--per-vendor", [vendor])})
-            plans.append(_checked(catalog, replace(prep, units=units), solution, problem.objective, vendor_problem))
-    if not plans:
+def _restricted(problem: Problem, field: str, flag: str, value: str) -> Problem:
+    """`problem` allowed only `value` for constraints.`field` (as `--vendor value` / `--seller value` would)."""
+    return with_overrides(problem, {("constraints", field): (flag, [value])})
+
+
+def _best_each(catalog: Catalog, problem: Problem, field: str, flag: str, values: Sequence[str],
+               options: SolveOptions) -> list[tuple[str, Plan]]:
+    """For each value: `optimize` on the problem restricted to it (its own preparation and pruning)."""
+    from .solve import optimize
+
+    found = []
+    for value in values:
+        try:
+            found.append((value, optimize(catalog, _restricted(problem, field, flag, value), options)))
+        except NoPlanError:
+            continue
+    if not found:
+        prep = prepare_problem(catalog, problem)
         raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
-    return sorted(plans, key=lambda p: _rank(p, problem.objective))
+    return sorted(found, key=lambda vp: (*_rank(vp[1], problem.objective), vp[0]))
+
+
+def per_vendor(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> list[Plan]:
+    """The best plan for each accelerator maker that can serve the problem, best first.
+
+    Each plan is exactly `optimize` of the problem restricted to that maker (`--vendor`): the
+    candidates are pruned per restriction, since a unit dominated by another maker's unit can
+    be that maker's best.
+    """
+    prep = prepare_problem(catalog, problem, prune=False)
+    makers = sorted({u.node.maker for u in prep.units})
+    return [plan for _, plan in _best_each(catalog, problem, "vendors", "--per-vendor", makers, options)]
 
 
 def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power", max_points: int = 50,
@@ -169,23 +189,15 @@ def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power"
 
 
 def per_seller(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> list[tuple[str, Plan]]:
-    """The best plan buying everything from one seller, for each seller that can serve the problem."""
+    """The best plan buying everything from one seller, for each seller that can serve the problem.
+
+    Each plan is exactly `optimize` of the problem restricted to that seller (`--seller`).
+    """
     from .offers import eligible_offers
-    from .solve import optimize
 
     offers, _, _ = eligible_offers(catalog, problem)
     sellers = sorted({o.seller for item_offers in offers.values() for o in item_offers})
-    found = []
-    for seller in sellers:
-        one = with_overrides(problem, {("constraints", "sellers"): ("--per-seller", [seller])})
-        try:
-            found.append((seller, optimize(catalog, one, options)))
-        except NoPlanError:
-            continue
-    if not found:
-        prep = prepare_problem(catalog, problem)
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
-    return sorted(found, key=lambda sp: (*_rank(sp[1], problem.objective), sp[0]))
+    return _best_each(catalog, problem, "sellers", "--per-seller", sellers, options)
 
 
 @dataclass(frozen=True)
