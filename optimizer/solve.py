@@ -181,6 +181,14 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     if problem.workload.kv_reserve_gb is not None:
         notes.append(f"rule-of-thumb mode: each replica keeps {problem.workload.kv_reserve_gb:g} GB for the KV "
                      f"cache (doubled where an fp8 model runs in bf16)")
+    if problem.precision == "auto":
+        tried = sorted({u.variant.id for u in c.units})
+        if len(tried) > 1:
+            used = sorted({units[uid].variant.id for uid in solution.replicas})
+            notes.append(f"precision auto compared {', '.join(tried)} (the native precision and the builds the "
+                         f"model's publisher ships in datatypes the hardware runs natively; other quantized "
+                         f"builds only with --precision): this plan uses {', '.join(used)}, the best for the "
+                         f"{objective} objective")
     if problem.constraints.spare_nodes:
         notes.append("spare capacity: every user is still served with any one node down")
     if len({p.seller for p in purchases}) > 1 and len({p.item for p in purchases}) < len(purchases):
