@@ -28,12 +28,11 @@ from catalog import Catalog
 from catalog.errors import InfeasibleError, InputError, NoPlanError
 
 from .check import assert_plan_ok
-from .explain import explain_infeasible
 from .model import PlanModel, Solution, SolveOptions
 from .plan import Plan
 from .problem import Problem, with_overrides
 from .prune import prune_dominated
-from .solve import Prepared, limits_for, plan_from_solution, prepare_problem
+from .solve import Prepared, explain_no_plan, limits_for, plan_from_solution, prepare_problem
 from .units import Unit
 
 __all__ = ["shortlist", "per_vendor", "per_seller", "pareto", "sweep", "k_best", "pareto_front", "SweepPoint",
@@ -129,7 +128,7 @@ def shortlist(catalog: Catalog, problem: Problem, k: int = 5, distinct: str = "s
     found = k_best(model, problem.objective, k, lambda uid: _group_of(by_id[uid], distinct), options)
     plans = [_checked(catalog, prep, solution, problem.objective) for solution in found]
     if not plans:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits)
+        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits)
     return plans
 
 
@@ -151,7 +150,7 @@ def _best_each(catalog: Catalog, problem: Problem, field: str, flag: str, values
             continue
     if not found:
         prep = prepare_problem(catalog, problem)
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
+        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers)
     return sorted(found, key=lambda vp: (*_rank(vp[1], problem.objective), vp[0]))
 
 
@@ -184,7 +183,7 @@ def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power"
     plans = [_checked(catalog, prep, solution, "cost").model_copy(update={"objective": f"{x}/{y}"})
              for solution in pareto_front(model, x, y, max_points, options)]
     if not plans:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
+        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers)
     return plans
 
 
@@ -260,7 +259,7 @@ def _solve_chunk(catalog: Catalog, problem: Problem, kind: str, values: list[flo
             out.append(SweepPoint(v, None, {"summary": str(exc)}))
             continue
         if solution is None:
-            out.append(SweepPoint(v, None, explain_infeasible(catalog, point, p.candidates, p.limits, p.offers)
+            out.append(SweepPoint(v, None, explain_no_plan(catalog, point, p.candidates, p.limits, p.offers, suggest=False)
                                   .explanation))
             continue
         hint = solution.replicas

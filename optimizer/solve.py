@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from catalog import Catalog
+from catalog.errors import InfeasibleError, NoPlanError
 
 from .check import assert_plan_ok
 from .explain import explain_infeasible
@@ -24,7 +25,11 @@ from .scaling import exact, money_from_int, money_to_int
 from .tco import TcoRates, tco_rates
 from .units import Candidates, Unit, offer_model, prepare
 
-__all__ = ["optimize", "limits_for", "plan_from_solution", "Prepared", "prepare_problem", "plan_tco"]
+__all__ = ["optimize", "try_optimize", "explain_no_plan", "limits_for", "plan_from_solution", "Prepared",
+           "prepare_problem", "plan_tco"]
+
+# Each re-solve behind an explanation gets this long (an explanation may re-solve a dozen changes).
+_ATTEMPT_OPTIONS = SolveOptions(time_limit_s=10.0)
 
 
 def limits_for(problem: Problem, scale: int) -> Limits:
@@ -59,11 +64,22 @@ class Prepared:
         return {u.id: u for u in self.candidates.units}
 
 
-def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, same_sku: bool = False) -> Prepared:
+def explain_no_plan(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits,
+                    offers: Offers | None = None, *, suggest: bool = True) -> InfeasibleError:
+    """`explain_infeasible` with every suggested change re-solved by `try_optimize` (`suggest=False`: none)."""
+    attempt = (lambda changed: try_optimize(catalog, changed, _ATTEMPT_OPTIONS)) if suggest else None
+    return explain_infeasible(catalog, problem, candidates, limits, offers, attempt=attempt)
+
+
+def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, same_sku: bool = False,
+                    explain: bool = True) -> Prepared:
+    """Candidates, limits and (pruned) units; raises InfeasibleError when no unit fits (`explain`: with reasons)."""
     candidates = prepare(catalog, problem)
     limits = limits_for(problem, candidates.money_scale)
     if not candidates.units:
-        raise explain_infeasible(catalog, problem, candidates, limits)
+        if not explain:
+            raise InfeasibleError(f"no replica of {problem.model} fits")
+        raise explain_no_plan(catalog, problem, candidates, limits)
     offers = offer_model(candidates, problem)
     # With offers modelled, two node types may compete for the same scarce offer: prune within a node type only.
     same_sku = same_sku or offers is not None
@@ -211,12 +227,28 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     return plan.model_copy(update={"objective_value": value, "tco": tco})
 
 
+def _solve_prepared(prep: Prepared, problem: Problem, options: SolveOptions) -> Solution | None:
+    return solve_units(prep.units, prep.limits, problem.objective, options,
+                       tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers)
+
+
+def try_optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> Plan | None:
+    """The optimal plan for `problem`, checked, or None when none exists (no explanation is built)."""
+    try:
+        prep = prepare_problem(catalog, problem, explain=False)
+        solution = _solve_prepared(prep, problem, options)
+    except NoPlanError:
+        return None
+    if solution is None:
+        return None
+    return assert_plan_ok(plan_from_solution(prep, solution, problem.objective), catalog, problem)
+
+
 def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> Plan:
     """The optimal plan for `problem`; raises InfeasibleError (with an explanation) if none exists."""
     prep = prepare_problem(catalog, problem)
-    solution = solve_units(prep.units, prep.limits, problem.objective, options,
-                           tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers)
+    solution = _solve_prepared(prep, problem, options)
     if solution is None:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers)
+        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers)
     plan = plan_from_solution(prep, solution, problem.objective)
     return assert_plan_ok(plan, catalog, problem)
