@@ -260,7 +260,7 @@ def solve(problem, time_limit, export, catalog_files, fmt, output, force, debug,
 @problem_options
 @click.option("-k", "k", type=int, default=5, show_default=True, help="How many plans.")
 @click.option("--distinct", type=click.Choice(["sku", "accelerator", "vendor", "platform"]), default="sku",
-              show_default=True, help="Plans must differ in the node types / accelerators / vendors / servers bought.")
+              show_default=True, help="No two plans share a node type / accelerator / vendor / server; each is the best without the earlier ones.")
 @click.option("--per-vendor", is_flag=True, help="Instead: the best plan for each accelerator maker.")
 @click.option("--per-seller", is_flag=True, help="Instead: the best plan buying from one seller only, per seller.")
 @export_option
@@ -268,9 +268,11 @@ def solve(problem, time_limit, export, catalog_files, fmt, output, force, debug,
 @handle_errors
 def shortlist(problem, time_limit, k, distinct, per_vendor, per_seller, export, catalog_files, fmt, output, force,
               debug, **flags):
-    """The K best plans that differ in what is bought — alternatives to take to vendors.
+    """Up to K alternatives to ask quotes for: no two share what --distinct names.
 
-    The first plan is `solve`'s optimum; the rest follow in objective order.
+    The first plan is `solve`'s optimum; each next one is the best plan without the
+    node types (accelerators, vendors, servers) of the earlier ones, and no plan holds a
+    line it does not need.
 
     \b
     Examples:

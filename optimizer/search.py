@@ -1,10 +1,14 @@
 """Search modes on the same CP-SAT model: shortlists, per-vendor plans, Pareto fronts, sweeps.
 
-- shortlist: the K best plans that differ in what is bought — at the level of node
-  types (default), accelerators, vendors or platforms. After each solve an exact
-  no-good forbids the same set of groups (a superset stays allowed: it can be the
-  next-best plan). Dominance pruning is restricted to units of the same group, so
-  no alternative is lost.
+- shortlist: alternatives a buyer would ask quotes for, at the level of node types
+  (default), accelerators, vendors or platforms. Plan 1 is the optimum; plan i+1 is the
+  best plan that uses none of the groups plans 1..i use (no two plans share a node
+  type / accelerator / vendor / platform), so each is the best under its own
+  distinction. Every plan is irredundant: dropping any of its lines breaks the demand
+  (or the spare-node rule); a plan with a line it does not need is re-solved without
+  that line's unit (with positive costs an optimum never has one, but ties in power
+  or TCO could). Dominance pruning is restricted to units of the same group, so no
+  alternative is lost.
 - per_vendor / per_seller: for each accelerator maker (seller), `optimize` of the problem
   restricted to it, so each is exactly what `solve --vendor` (`--seller`) answers.
 - pareto: the exact non-dominated plans on two objectives (cost, power, nodes, tco)
@@ -28,14 +32,15 @@ from catalog import Catalog
 from catalog.errors import InfeasibleError, InputError, NoPlanError
 
 from .check import assert_plan_ok
-from .model import PlanModel, Solution, SolveOptions
+from .model import Limits, PlanModel, Solution, SolveOptions
 from .plan import Plan
 from .problem import Problem, with_overrides
 from .prune import prune_dominated
 from .solve import Prepared, explain_no_plan, limits_for, plan_from_solution, prepare_problem
 from .units import Unit
 
-__all__ = ["shortlist", "per_vendor", "per_seller", "pareto", "sweep", "k_best", "pareto_front", "SweepPoint",
+__all__ = ["shortlist", "per_vendor", "per_seller", "pareto", "sweep", "k_best", "k_disjoint", "redundant_line",
+           "pareto_front", "SweepPoint",
            "DISTINCT_LEVELS", "PARETO_TERMS", "parse_range"]
 
 DISTINCT_LEVELS = ("sku", "accelerator", "vendor", "platform")
@@ -100,6 +105,48 @@ def k_best(model: PlanModel, objective: str, k: int, group_of: Callable[[str], s
     return found
 
 
+def redundant_line(units: Sequence[Unit], replicas: dict[str, int], limits: Limits) -> str | None:
+    """A unit id whose whole line the plan can drop and still serve the demand (and the spare rule); else None."""
+    by_id = {u.id: u for u in units}
+    demand = limits.demand or 1
+    for uid in sorted(replicas):
+        rest = {k: r for k, r in replicas.items() if k != uid and r > 0}
+        if not rest:
+            continue
+        users = sum(by_id[k].users * r for k, r in rest.items())
+        if users < demand:
+            continue
+        if limits.spare and users - max(by_id[k].users for k in rest) < demand:
+            continue
+        return uid
+    return None
+
+
+def k_disjoint(units: Sequence[Unit], limits: Limits, objective: str, k: int, group_of: Callable[[str], str],
+               options: SolveOptions = SolveOptions(), *, tco: dict[str, int] | None = None,
+               offers=None) -> list[Solution]:
+    """Up to `k` plans, each the best that uses no group an earlier one uses, each irredundant (model level)."""
+    left = list(units)
+    found: list[Solution] = []
+    while len(found) < k and left:
+        pool = list(left)
+        while True:
+            solution = PlanModel(pool, limits, maximize_users=objective == "users", tco=tco,
+                                 offers=offers).solve(objective, options)
+            # Maximizing users, every line adds users: none is redundant.
+            extra = None if solution is None or objective == "users" else redundant_line(pool, solution.replicas,
+                                                                                          limits)
+            if extra is None:
+                break
+            pool = [u for u in pool if u.id != extra]
+        if solution is None:
+            break
+        found.append(solution)
+        used = {group_of(uid) for uid in solution.replicas}
+        left = [u for u in left if group_of(u.id) not in used]
+    return found
+
+
 def pareto_front(model: PlanModel, x: str, y: str, max_points: int = 50,
                  options: SolveOptions = SolveOptions()) -> list[Solution]:
     """Non-dominated solutions on (x, y) by ε-constraints, lowest x first (model level)."""
@@ -117,15 +164,15 @@ def pareto_front(model: PlanModel, x: str, y: str, max_points: int = 50,
 
 def shortlist(catalog: Catalog, problem: Problem, k: int = 5, distinct: str = "sku",
               options: SolveOptions = SolveOptions()) -> list[Plan]:
-    """The `k` best plans, in objective order, that differ at the `distinct` level."""
+    """Up to `k` plans, best first, no two sharing a `distinct` group; each the best without the earlier groups."""
     if k < 1:
         raise InputError(f"-k = {k}: ask for at least one plan.")
     prep = prepare_problem(catalog, problem, prune=False)
     units = _prune_within(prep.candidates.units, prep, distinct)
     prep = replace(prep, units=units)
-    model = _model(prep, units, problem.objective, need_used=True)
     by_id = {u.id: u for u in units}
-    found = k_best(model, problem.objective, k, lambda uid: _group_of(by_id[uid], distinct), options)
+    found = k_disjoint(units, prep.limits, problem.objective, k, lambda uid: _group_of(by_id[uid], distinct), options,
+                       tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers)
     plans = [_checked(catalog, prep, solution, problem.objective) for solution in found]
     if not plans:
         raise explain_no_plan(catalog, problem, prep.candidates, prep.limits)
