@@ -121,6 +121,20 @@ def main():
     """
 
 
+# Engine settings (engine-neutral; each engine's own option names in the help).
+_SETTING_HELP = {
+    "memory_utilization": "Memory fraction in (0, 1]: vLLM --gpu-memory-utilization, SGLang --mem-fraction-static, "
+                          "TensorRT-LLM kv_cache_free_gpu_memory_fraction (of the memory FREE after weights) "
+                          "[default: the engine's].",
+    "max_batch": "Most sequences at once: vLLM --max-num-seqs, SGLang --max-running-requests, TensorRT-LLM "
+                 "max_batch_size [default: the engine's].",
+    "max_batched_tokens": "Tokens per forward step: vLLM --max-num-batched-tokens, SGLang --chunked-prefill-size, "
+                          "TensorRT-LLM max_num_tokens [default: the engine's].",
+    "max_model_len": "Longest request (prompt + output): vLLM --max-model-len, SGLang --context-length, "
+                     "TensorRT-LLM max_seq_len [default: the model's context].",
+    "eager": "No CUDA graphs: vLLM --enforce-eager, SGLang --disable-cuda-graph.",
+}
+
 _PROBLEM_FLAGS = [
     # (option, click kwargs, problem field, how the value is stored)
     ("--model", dict(help="Model id (see `hwplan catalog models`)."), ("model",)),
@@ -136,6 +150,12 @@ _PROBLEM_FLAGS = [
     ("--precision", dict(help="auto, or a precision id of the model (fp8, bf16, int4, q4_k_m, ...)."), ("precision",)),
     ("--kv-dtype", dict(help="KV-cache datatype: auto (bf16), fp8, ..."), ("kv_dtype",)),
     ("--engine", dict(help="auto, vllm, sglang, trtllm or llama.cpp."), ("engine",)),
+    *[(flag, kwargs, ("engine_settings", field)) for flag, kwargs, field in (
+        ("--memory-utilization", dict(type=float, help=_SETTING_HELP["memory_utilization"]), "memory_utilization"),
+        ("--max-batch", dict(type=int, help=_SETTING_HELP["max_batch"]), "max_batch"),
+        ("--max-batched-tokens", dict(type=int, help=_SETTING_HELP["max_batched_tokens"]), "max_batched_tokens"),
+        ("--max-model-len", dict(type=int, help=_SETTING_HELP["max_model_len"]), "max_model_len"),
+        ("--eager", dict(is_flag=True, default=None, help=_SETTING_HELP["eager"]), "eager"))],
     ("--objective", dict(type=click.Choice(["cost", "power", "tco", "users"]),
                          help="What to minimize (users: maximize users under the limits, then cost)."), ("objective",)),
     ("--budget", dict(type=float, help="Budget cap, in the problem's currency."), ("constraints", "budget")),
@@ -182,6 +202,8 @@ def build_problem(problem: str | None, flags: dict):
         value = flags.pop(_flag_param(flag))
         if isinstance(value, tuple):
             value = list(value) or None
+        if flag == "--eager" and not value:
+            value = None
         if flag == "--max-power-kw" and value is not None:
             value = round(value * 1000)
         overrides[loc] = (flag, value)
@@ -429,15 +451,28 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
 @click.option("--input-tokens", type=int, default=2000, show_default=True, help="Prompt tokens per request.")
 @click.option("--output-tokens", type=int, default=1000, show_default=True, help="Generated tokens per request.")
 @click.option("--concurrency", help="Concurrent requests (a number, or 'max' for what memory holds).")
+@click.option("--memory-utilization", type=float, help=_SETTING_HELP["memory_utilization"])
+@click.option("--max-batch", type=int, help=_SETTING_HELP["max_batch"])
+@click.option("--max-batched-tokens", type=int, help=_SETTING_HELP["max_batched_tokens"])
+@click.option("--max-model-len", type=int, help=_SETTING_HELP["max_model_len"])
+@click.option("--eager", is_flag=True, help=_SETTING_HELP["eager"])
 @common_options
 @handle_errors
 def estimate(model, accelerator, gpus, nodes, precision, kv_dtype, engine, platform, dp_attention, input_tokens,
-             output_tokens, concurrency, catalog_files, fmt, output, force, debug):
-    """Size one replica: weights, KV cache, concurrency, and whether it fits.
+             output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens, max_model_len, eager,
+             catalog_files, fmt, output, force, debug):
+    """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
+
+    The memory breakdown per accelerator (total, usable, weights, activations, CUDA graphs,
+    other, KV cache) follows the engine's start-up log; `fits` is false with the failing
+    term named when the weights and engine memory leave no KV cache, when one max_model_len
+    request does not fit (vLLM refuses to start) or when CUDA graphs run out of memory.
 
     \b
     Examples:
       hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --precision fp8 --kv-dtype bf16
+      hwplan estimate --model gpt-oss-120b --accelerator h100-sxm --gpus 1 --engine vllm \\
+          --memory-utilization 0.95 --max-model-len 131072 --max-batched-tokens 1024
       hwplan estimate --model deepseek-r1 --accelerator a100-80g-pcie --gpus 8 --format json
     """
     from optimizer import estimate as run_estimate
@@ -456,7 +491,9 @@ def estimate(model, accelerator, gpus, nodes, precision, kv_dtype, engine, platf
     catalog = load_catalog(catalog_files)
     est = run_estimate(catalog, model=model, accelerator=accelerator, gpus=gpus, nodes=nodes, precision=precision,
                        kv_dtype=kv_dtype, engine=engine, platform=platform, dp_attention=dp_attention,
-                       input_tokens=input_tokens, output_tokens=output_tokens, concurrency=concurrency)
+                       input_tokens=input_tokens, output_tokens=output_tokens, concurrency=concurrency,
+                       memory_utilization=memory_utilization, max_batch=max_batch,
+                       max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager)
     write_output(render_estimate(est, fmt), output, force)
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 __all__ = [
     "DTYPES", "FAMILIES", "KV_DTYPE_BYTES",
     "Accelerator", "Platform", "System", "Attention", "Moe", "Variant", "Model",
-    "Engine", "EngineEfficiency", "ReserveTier", "BatchTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
+    "Engine", "EngineEfficiency", "EngineMemory", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._+-]*$", max_length=80)]
@@ -282,12 +282,77 @@ class BatchTier(Record):
     max_batch: int = Field(gt=0)
 
 
+class TokenTier(Record):
+    """Default tokens per forward step (max batched tokens) below `below_gib` of accelerator memory."""
+
+    below_gib: float = Field(gt=0)
+    max_batched_tokens: int = Field(gt=0)
+
+
 class ReserveTier(Record):
-    """Reserve for accelerators with less than `below_gib` of memory: fixed + per_rank × (tp × pp)."""
+    """SGLang's default-fraction rule: below `below_gib` of memory it holds back
+    reserve_gib + per_rank_gib × (tp × pp) and sets mem_fraction_static = (memory − that) / memory."""
 
     below_gib: float = Field(gt=0)
     reserve_gib: float = Field(ge=0)
     per_rank_gib: float = Field(0.0, ge=0)
+
+
+class EngineMemory(Record):
+    """How an engine spends one accelerator's memory at start-up (see optimizer/sizing.py, memory_fit).
+
+    Every figure is per accelerator (rank). `rule` picks the budget:
+    - vllm: KV = utilization × visible − weights − activation peak − non-torch; CUDA graphs are captured
+      after the KV cache and must fit in the memory above the utilization (less the CUDA context).
+    - sglang: KV = mem_fraction_static × visible − weights − memory used before loading (context, NCCL);
+      activations and CUDA graphs live in the rest.
+    - trtllm: KV = free_gpu_memory_fraction × (visible − weights − activation peak − memory outside torch).
+    - fixed: KV = visible − weights − `fixed_reserve_gib` (llama.cpp: compute buffers, no fraction).
+    """
+
+    rule: Literal["vllm", "sglang", "trtllm", "fixed"]
+    defaults_version: str = Field(min_length=3, description="Engine version the defaults below come from.")
+    max_batched_tokens_tiers: list[TokenTier] = Field(default_factory=list, description="Default max batched "
+                                                      "tokens by accelerator memory; empty = 8,192.")
+    max_model_len_default: Literal["model_context"] = "model_context"
+    sampler_bytes_per_logit: float = Field(0.0, ge=0, description="Bytes the profile run's sampler holds per "
+                                           "(sequence × vocabulary entry): the logits and their copies.")
+    moe_chunk_tokens: int = Field(32768, gt=0, description="Tokens per fused-MoE chunk in the profile run.")
+    non_torch_gib: float = Field(0.0, ge=0, description="Memory outside the allocator counted in the budget, "
+                                 "one rank alone (cuBLAS/NCCL workspaces).")
+    non_torch_multi_rank_gib: float = Field(0.0, ge=0, description="The same with tensor/data parallel peers "
+                                            "(NCCL communicators, custom all-reduce buffers).")
+    context_gib: float = Field(0.0, ge=0, description="CUDA context and driver memory outside every budget.")
+    cuda_graph_sizes: list[int] = Field(default_factory=list, description="Batch sizes captured as CUDA graphs "
+                                        "by default (those above max batched tokens are dropped).")
+    graph_dense_layer_kib: float = Field(0.0, ge=0, description="Graph memory per captured size per dense layer.")
+    graph_moe_layer_kib: float = Field(0.0, ge=0, description="Graph memory per captured size per MoE layer.")
+    graph_moe_expert_kib: float = Field(0.0, ge=0, description="Further graph memory per captured size per MoE "
+                                        "layer per local expert.")
+    graph_nccl_allreduce_mib: float = Field(0.0, ge=0, description="Graph memory per captured NCCL all-reduce "
+                                            "(tensor parallel without the custom all-reduce kernel).")
+    graphs_in_budget: bool = Field(True, description="False: graphs are captured after the KV cache, outside "
+                                   "the utilization share (vLLM before 0.21).")
+    mxfp4_moe_pad: dict[str, int] = Field(default_factory=dict, description="Padding of MXFP4 MoE weights where "
+                                          "the card has no fp4 units: multiples for 'hidden' and 'intermediate'.")
+    default_fraction_tiers: list[ReserveTier] = Field(default_factory=list, description="sglang: the reserved "
+                                                      "memory that sets the default mem_fraction_static.")
+    fixed_reserve_gib: float = Field(0.0, ge=0, description="fixed: memory held back per accelerator.")
+    fixed_reserve_host_gib: float = Field(0.0, ge=0, description="fixed: memory held back per CPU socket "
+                                          "(operating system, page cache).")
+    large_defaults_exclude_families: list[Family] = Field(default_factory=list, description="Families that keep "
+                                                          "the small-memory defaults whatever their memory (vLLM: A100).")
+    source: str = Field(min_length=3, description="Public source files and start-up logs of these figures.")
+
+    @model_validator(mode="after")
+    def _tiers_sorted(self) -> EngineMemory:
+        for name in ("max_batched_tokens_tiers", "default_fraction_tiers"):
+            bounds = [t.below_gib for t in getattr(self, name)]
+            if bounds != sorted(bounds):
+                raise ValueError(f"{name} must be sorted by below_gib")
+        if self.rule == "sglang" and not self.default_fraction_tiers:
+            raise ValueError("the sglang rule needs default_fraction_tiers")
+        return self
 
 
 class Engine(Sourced):
@@ -297,18 +362,14 @@ class Engine(Sourced):
     name: str
     formats: list[Literal["safetensors", "gguf"]]
     families: list[Family] = Field(description="Hardware families it runs on.")
-    memory_model: Literal["fraction_of_total", "static_fraction", "fraction_of_free"] = Field(
-        description="fraction_of_total (vLLM): KV = memory × utilization − weights − reserve; "
-                    "static_fraction (SGLang): KV = memory × fraction − weights, the default fraction being "
-                    "(memory − reserve) / memory; fraction_of_free (TensorRT-LLM): KV = utilization × "
-                    "(memory − weights − reserve).")
-    memory_utilization: float = Field(gt=0, le=1, description="The engine's default memory fraction "
-                                      "(static_fraction engines: 1, the reserve tiers decide).")
+    memory_utilization: float = Field(gt=0, le=1, description="The engine's default memory fraction (vLLM "
+                                      "gpu_memory_utilization, TensorRT-LLM free_gpu_memory_fraction; SGLang: 1, "
+                                      "its default fraction comes from memory.default_fraction_tiers).")
+    memory: EngineMemory = Field(description="How it spends memory at start-up, term by term.")
     quantized_kv_dtype: str | None = Field(None, description="KV datatype 'auto' means for quantized fp8/fp4 "
                                            "checkpoints, which carry KV scales (TensorRT-LLM's ModelOpt builds: fp8).")
-    reserve_tiers: list[ReserveTier] = Field(min_length=1, description="Memory held back per accelerator for "
-                                             "activations, CUDA graphs and workspace, by accelerator memory size.")
-    dp_attention_reserve_gib: float = Field(0.0, ge=0, description="Extra reserve per accelerator with DP attention.")
+    dp_attention_reserve_gib: float = Field(0.0, ge=0, description="Extra memory held back per accelerator with "
+                                            "DP attention (SGLang's default-fraction rule).")
     dp_attention: bool = Field(False, description="Can split MLA's latent cache by data-parallel attention ranks.")
     split: Literal["tensor", "layer"] = Field("tensor", description="How it spreads a model over accelerators: "
                                               "tensor parallel inside a node, or whole layers per device (llama.cpp).")
@@ -331,21 +392,28 @@ class Engine(Sourced):
         return self.efficiency.get(family) or self.efficiency["default"]
 
     def max_batch(self, memory_gib: float) -> int | None:
+        """Default cap on running sequences on an accelerator of `memory_gib`; None = memory decides."""
         tier = next((t for t in self.batch_tiers if memory_gib < t.below_gib), None)
         return tier.max_batch if tier else None
 
-    @model_validator(mode="after")
-    def _tiers_sorted(self) -> Engine:
-        bounds = [t.below_gib for t in self.reserve_tiers]
-        if bounds != sorted(bounds):
-            raise ValueError("reserve_tiers must be sorted by below_gib")
-        return self
+    @property
+    def memory_model(self) -> str:
+        """The memory rule's name (vllm, sglang, trtllm, fixed)."""
+        return self.memory.rule
 
-    def reserve_gib(self, memory_gib: float, ranks: int, dp_attention: bool = False) -> float:
-        """Memory held back on one accelerator of `memory_gib` in a replica of `ranks` ranks."""
-        tier = next((t for t in self.reserve_tiers if memory_gib < t.below_gib), self.reserve_tiers[-1])
-        extra = self.dp_attention_reserve_gib if dp_attention else 0.0
-        return tier.reserve_gib + tier.per_rank_gib * ranks + extra
+    def max_batched_tokens(self, memory_gib: float) -> int:
+        """Default tokens per forward step on an accelerator of `memory_gib`."""
+        tier = next((t for t in self.memory.max_batched_tokens_tiers if memory_gib < t.below_gib), None)
+        return tier.max_batched_tokens if tier else 8192
+
+    def default_fraction(self, memory_gib: float, ranks: int, dp_attention: bool = False) -> float:
+        """SGLang's default mem_fraction_static: (memory − reserved) / memory, reserved by memory tier."""
+        tiers = self.memory.default_fraction_tiers
+        if not tiers:
+            return self.memory_utilization
+        tier = next((t for t in tiers if memory_gib < t.below_gib), tiers[-1])
+        reserved = tier.reserve_gib + tier.per_rank_gib * ranks + (self.dp_attention_reserve_gib if dp_attention else 0)
+        return max(memory_gib - reserved, 0.0) / memory_gib
 
 
 class Offer(Record):

@@ -154,7 +154,8 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine, currency: st
         return out + [f"{name}: unknown engine {line.engine}"]
     dep = Deployment(model=model, variant=variant, accelerator=acc, platform=plat, engine=engine,
                      gpus_per_node=line.gpus_per_node, nodes=line.nodes_per_replica,
-                     kv_dtype=line.kv_dtype, dp_attention=line.dp_attention)
+                     kv_dtype=line.kv_dtype, dp_attention=line.dp_attention,
+                     settings=problem.engine_settings)
     cap = replica_capacity(dep, problem.workload)
     if not cap.fits:
         out.append(f"{name}: one replica does not fit ({cap.limit})")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from catalog.schema import Accelerator, Engine, Model, Platform, Variant
 
 from . import sizing
+from .problem import EngineSettings
 
 __all__ = ["Deployment"]
 
@@ -22,7 +23,7 @@ class Deployment:
     nodes: int = 1
     kv_dtype: str = "auto"          # 'auto' is resolved on construction (see sizing.resolve_kv_dtype)
     dp_attention: bool = False
-    memory_utilization: float | None = None  # overrides the engine's default memory fraction
+    settings: EngineSettings | None = None   # engine settings; unset fields take the engine's defaults
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kv_dtype", sizing.resolve_kv_dtype(self.kv_dtype, self.engine, self.variant))
@@ -35,4 +36,4 @@ class Deployment:
         return sizing.memory_fit(self.model, self.variant, self.accelerator, self.engine,
                                  gpus_per_node=self.gpus_per_node, nodes=self.nodes,
                                  kv_dtype=self.kv_dtype, dp_attention=self.dp_attention,
-                                 utilization=self.memory_utilization)
+                                 settings=self.settings)

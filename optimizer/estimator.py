@@ -1,9 +1,11 @@
 """`estimate`: the sizing model's answer for one replica, without buying anything.
 
 Given a model, an accelerator and how many of them, it reports the precision that
-runs (the fp8 rule applied), the weights, the KV bytes per token, how many tokens
-and concurrent requests the KV cache holds, whether it fits at all, and the decode
-speed, throughput and time to first token at a given concurrency (default one user;
+runs (the fp8 rule applied), the engine settings assumed, the memory of one
+accelerator term by term as the engine's start-up log prints it (`memory_gib`),
+how many tokens and concurrent requests the KV cache holds, whether the engine
+starts (`fits`, and `why_not` naming the failing term), and the decode speed,
+throughput and time to first token at a given concurrency (default one user;
 'max' = as many as memory and the engine allow, as offline benchmarks run).
 """
 
@@ -13,14 +15,48 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog import Catalog
+from pydantic import ValidationError
+
 from catalog.errors import InputError, did_you_mean
 from catalog.schema import Accelerator, Platform
 
 from . import sizing, speed
 from .deployment import Deployment
+from .problem import ENGINE_SETTINGS, EngineSettings
 from .units import ENGINE_PREFERENCE, platform_accepts
 
-__all__ = ["Estimate", "estimate", "default_platform"]
+__all__ = ["Estimate", "estimate", "default_platform", "engine_settings", "LOG_LINES"]
+
+# Which start-up log line each memory figure corresponds to, per engine rule.
+LOG_LINES: dict[str, dict[str, str]] = {
+    "vllm": {"total": "total_gpu_memory (mem_get_info)", "usable": "× --gpu-memory-utilization",
+             "weights": "'Model loading took'", "activations": "torch peak increase (profile run)",
+             "cuda_graphs": "'Graph capturing … took' (after KV)", "other": "non-torch memory",
+             "kv_cache": "'Available KV cache memory'"},
+    "sglang": {"total": "total GPU memory", "usable": "× --mem-fraction-static",
+               "weights": "'Load weight end … mem usage'", "activations": "outside the static pool",
+               "cuda_graphs": "'Capture cuda graph end'", "other": "in use before loading",
+               "kv_cache": "'KV Cache is allocated' K + V size"},
+    "trtllm": {"total": "total GPU memory", "usable": "total (fraction of free below)",
+               "weights": "'Rank 0 uses … for model weights'", "activations": "'allocated during inference'",
+               "cuda_graphs": "'used outside torch' (graphs)", "other": "'used outside torch' (context)",
+               "kv_cache": "'Allocated … in paged KV cache'"},
+    "fixed": {"total": "device memory", "usable": "device memory", "weights": "'model buffer size'",
+              "activations": "—", "cuda_graphs": "—", "other": "'compute buffer size'", "kv_cache": "'KV self size'"},
+}
+
+
+def engine_settings(**given) -> EngineSettings:
+    """EngineSettings from keyword values (None = engine default); a bad value raises InputError naming
+    its flag (--memory-utilization, --max-batch, --max-batched-tokens, --max-model-len, --eager)."""
+    flags = dict(ENGINE_SETTINGS)
+    try:
+        return EngineSettings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = str(err["loc"][0]) if err["loc"] else ""
+        raise InputError(f"{flags.get(field, field)} = {given.get(field)}: {err['msg'].lower()} "
+                         f"({EngineSettings.model_fields[field].description})") from None
 
 
 
@@ -47,6 +83,12 @@ class Estimate:
     context_tokens: int
     max_concurrency: int
     fits: bool
+    why_not: str | None = None
+    engine_settings: dict[str, Any] = field(default_factory=dict)
+    engine_defaults_version: str = ""
+    memory_gib: dict[str, float] = field(default_factory=dict)   # per accelerator, as the start-up log
+    memory_log_lines: dict[str, str] = field(default_factory=dict)
+    max_model_len_kv_gib: float = 0.0                           # one max_model_len request, per accelerator
     concurrency: int | None = None
     batch: int | None = None
     bound: str | None = None
@@ -83,16 +125,25 @@ def default_platform(catalog: Catalog, acc: Accelerator, gpus_per_node: int) -> 
 def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes: int = 1,
              precision: str = "auto", kv_dtype: str = "auto", engine: str = "auto", dp_attention: bool = False,
              platform: str | None = None, input_tokens: int = 2000, output_tokens: int = 1000,
-             concurrency: int | str | None = None, memory_utilization: float | None = None) -> Estimate:
-    """Size one replica of `gpus` accelerators over `nodes` nodes."""
+             concurrency: int | str | None = None, memory_utilization: float | None = None,
+             max_batch: int | None = None, max_batched_tokens: int | None = None, max_model_len: int | None = None,
+             eager: bool = False, settings: EngineSettings | None = None) -> Estimate:
+    """Size one replica of `gpus` accelerators over `nodes` nodes under the given engine settings
+    (unset: the engine's defaults; `settings` replaces the five keyword settings when given).
+
+    Raises InputError for unknown ids, counts below one, a setting the engine would reject
+    (utilization outside (0, 1], max_model_len above the model's context).
+    """
     m = catalog.model(model, "--model")
     acc = catalog.accelerator(accelerator, "--accelerator")
     if gpus < 1:
         raise InputError(f"--gpus = {gpus}: a replica needs at least one accelerator.")
     if nodes < 1 or gpus % nodes:
         raise InputError(f"--nodes = {nodes}: the {gpus} accelerators must split evenly over the nodes.")
-    if memory_utilization is not None and not 0 < memory_utilization <= 1:
-        raise InputError(f"--memory-utilization = {memory_utilization}: give a fraction in (0, 1].")
+    if settings is None:
+        settings = engine_settings(memory_utilization=memory_utilization, max_batch=max_batch,
+                                   max_batched_tokens=max_batched_tokens, max_model_len=max_model_len,
+                                   eager=eager or None)
     if kv_dtype != "auto" and kv_dtype not in sizing.KV_DTYPE_BYTES:
         raise InputError(f"--kv-dtype = '{kv_dtype}': unknown KV datatype{did_you_mean(kv_dtype, sizing.KV_DTYPE_BYTES)} "
                          f"(allowed: auto, {', '.join(sizing.KV_DTYPE_BYTES)}).")
@@ -121,18 +172,24 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
                              f"{', '.join(chosen.families)}.")
     dep = Deployment(model=m, variant=variant, accelerator=acc, platform=plat, engine=chosen,
                      gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, dp_attention=dp_attention,
-                     memory_utilization=memory_utilization)
+                     settings=settings)
     fit = dep.memory()
     context = input_tokens + output_tokens
     max_conc = sizing.max_concurrency(m, fit, dep.kv_dtype, context)
     notes = [note] if note else []
-    fits = fit.weights_fit and max_conc >= 1
+    why_not = fit.why_not
+    if why_not is None and max_conc < 1:
+        why_not = (f"one request of {context:,} tokens needs more KV than the "
+                   f"{fit.kv_budget_per_gpu / sizing.GIB:,.2f} GiB per accelerator left for the KV cache")
+    if why_not is None and fit.settings and context > fit.settings.max_model_len:
+        notes.append(f"a request of {context:,} tokens is longer than max_model_len {fit.settings.max_model_len:,}: "
+                     f"the engine rejects it")
+    fits = why_not is None
     if not fits:
-        usable = (fit.kv_budget_per_gpu + fit.weights_per_gpu) * fit.gpus
-        notes.append(f"{gpus} × {acc.id} do not fit {m.id} in {variant.id}: {usable / sizing.GB:,.0f} GB usable "
-                     f"under {chosen.name}, weights alone need {fit.weights_bytes / sizing.GB:,.0f} GB")
+        notes.append(f"{gpus} × {acc.id} do not run {m.id} in {variant.id} under {chosen.name}: {why_not}")
     if dp_attention and not fit.layout.dp_attention:
-        notes.append("data-parallel attention applies only to MLA models on engines that support it, with tp > 1")
+        notes.append("data-parallel attention applies only to MLA or MoE models on engines that support it, "
+                     "with tp > 1")
     cap = speed.batch_cap(dep, fit)
     limit = max_conc if cap is None else min(max_conc, cap)
     conc = limit if concurrency == "max" else int(concurrency or 1)
@@ -149,7 +206,11 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
         weights_gb=fit.weights_bytes / sizing.GB, weights_per_gpu_gb=fit.weights_per_gpu / sizing.GB,
         memory_gb=acc.memory_gb * gpus, kv_budget_per_gpu_gb=fit.kv_budget_per_gpu / sizing.GB,
         kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens if fits else 0,
-        context_tokens=context, max_concurrency=max_conc, fits=fits, concurrency=conc,
+        context_tokens=context, max_concurrency=max_conc if fits else 0, fits=fits, why_not=why_not,
+        engine_settings=fit.settings.to_json() if fit.settings else {},
+        engine_defaults_version=chosen.memory.defaults_version,
+        memory_gib=fit.rank.gib() if fit.rank else {}, memory_log_lines=LOG_LINES.get(chosen.memory.rule, {}),
+        max_model_len_kv_gib=round(fit.request_kv_bytes / sizing.GIB, 2), concurrency=conc,
         batch=batch if fits else None, bound=served.bound if served else None,
         decode_tokens_per_s_per_user=served.tokens_per_s_per_user if served else None,
         output_tokens_per_s_total=served.output_tokens_per_s if served else None,

@@ -42,6 +42,9 @@ class PlanLine(_Record):
     engine: str
     kv_dtype: str
     dp_attention: bool = False
+    engine_settings: dict[str, float | int | bool | None] = Field(default_factory=dict, description="Engine "
+                                                                  "settings the sizing assumed (memory_utilization, "
+                                                                  "max_batch, max_batched_tokens, max_model_len, eager).")
     users_per_replica: int
     tokens_per_s_per_user: float | None = None
     output_tokens_per_s_per_replica: float | None = None

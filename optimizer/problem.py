@@ -20,7 +20,7 @@ from catalog.schema import KV_DTYPE_BYTES
 from catalog.validation import describe_errors
 from catalog.yamlio import YamlDoc, format_loc, read_yaml
 
-__all__ = ["Problem", "Workload", "Constraints", "Tco", "DEFAULT_ELECTRICITY_PER_KWH", "load_problem", "problem_from_fields", "with_overrides",
+__all__ = ["Problem", "Workload", "Constraints", "Tco", "EngineSettings", "ENGINE_SETTINGS", "DEFAULT_ELECTRICITY_PER_KWH", "load_problem", "problem_from_fields", "with_overrides",
            "check_ids", "OBJECTIVES"]
 
 OBJECTIVES = ("cost", "power", "tco", "users")
@@ -46,6 +46,51 @@ class Workload(_Record):
     @property
     def context_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+class EngineSettings(_Record):
+    """Serving-engine settings the memory model takes as inputs; unset = the engine's own default.
+
+    One engine-neutral set; each engine names and reads them its own way (the defaults and the
+    engine version they come from are in catalog/data/engines.yaml):
+
+    - `memory_utilization` (fraction): vLLM `--gpu-memory-utilization` (share of the card's memory the
+      engine may use: weights + activations + KV cache); SGLang `--mem-fraction-static` (share holding
+      weights + KV pool); TensorRT-LLM `kv_cache_free_gpu_memory_fraction` (share of the memory still
+      FREE after weights and the activation profile that the KV cache takes).
+    - `max_batch` (sequences): vLLM `--max-num-seqs`, SGLang `--max-running-requests`, TensorRT-LLM
+      `max_batch_size`.
+    - `max_batched_tokens` (tokens per forward step): vLLM `--max-num-batched-tokens`, SGLang
+      `--chunked-prefill-size`, TensorRT-LLM `max_num_tokens`.
+    - `max_model_len` (tokens, prompt + output of one request): vLLM `--max-model-len`, SGLang
+      `--context-length`, TensorRT-LLM `max_seq_len`. Must not exceed the model's context.
+    - `eager` (no CUDA graphs): vLLM `--enforce-eager`, SGLang `--disable-cuda-graph`, TensorRT-LLM
+      `cuda_graph_config: null`.
+    """
+
+    memory_utilization: float | None = Field(None, gt=0, le=1, description="Memory fraction, in (0, 1]: vLLM "
+                                             "--gpu-memory-utilization, SGLang --mem-fraction-static, TensorRT-LLM "
+                                             "kv_cache_free_gpu_memory_fraction.")
+    max_batch: int | None = Field(None, ge=1, le=1_000_000, description="Most sequences running at once: vLLM "
+                                  "--max-num-seqs, SGLang --max-running-requests, TensorRT-LLM max_batch_size.")
+    max_batched_tokens: int | None = Field(None, ge=1, le=100_000_000, description="Most tokens in one forward "
+                                           "step: vLLM --max-num-batched-tokens, SGLang --chunked-prefill-size, "
+                                           "TensorRT-LLM max_num_tokens.")
+    max_model_len: int | None = Field(None, ge=1, le=100_000_000, description="Longest request (prompt + output), "
+                                      "tokens: vLLM --max-model-len, SGLang --context-length, TensorRT-LLM "
+                                      "max_seq_len. Default: the model's context.")
+    eager: bool = Field(False, description="Run without CUDA graphs: vLLM --enforce-eager, SGLang "
+                        "--disable-cuda-graph.")
+
+    def flags(self) -> dict[str, object]:
+        """The settings given (not the defaults), by field name."""
+        return {k: v for k, v in self.model_dump().items() if v not in (None, False)}
+
+
+# (field, CLI flag) of every engine setting: the CLI and the error messages name them alike.
+ENGINE_SETTINGS = (("memory_utilization", "--memory-utilization"), ("max_batch", "--max-batch"),
+                   ("max_batched_tokens", "--max-batched-tokens"), ("max_model_len", "--max-model-len"),
+                   ("eager", "--eager"))
 
 
 class Constraints(_Record):
@@ -116,6 +161,9 @@ class Problem(_Record):
     kv_dtype: str = "auto"
     engine: str | list[str] = "auto"
     dp_attention: bool = False
+    engine_settings: EngineSettings = Field(default_factory=EngineSettings, description="Engine settings the "
+                                            "sizing assumes (memory utilization, max batch, max batched tokens, "
+                                            "max_model_len, eager); unset = each engine's default.")
     workload: Workload
     constraints: Constraints = Field(default_factory=Constraints)
     prices: str | list[str] = Field("street-usd-2025", description="Price list id, or several whose offers compete.")
@@ -254,6 +302,15 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
             f"{problem.where('workload', 'input_tokens')}: workload.input_tokens + workload.output_tokens = "
             f"{w.input_tokens:,} + {w.output_tokens:,} = {w.context_tokens:,} tokens, more than {model.id}'s "
             f"context of {model.max_context:,} tokens (its max_model_len); shorten the prompt or the output.")
+    length = problem.engine_settings.max_model_len
+    if length is not None and length > model.max_context:
+        raise ProblemError(f"{problem.where('engine_settings', 'max_model_len')}: engine_settings.max_model_len = "
+                           f"{length:,}: {model.id} takes at most {model.max_context:,} tokens (its context); "
+                           f"the engine refuses a longer max_model_len.")
+    if length is not None and length < problem.workload.context_tokens:
+        raise ProblemError(f"{problem.where('engine_settings', 'max_model_len')}: engine_settings.max_model_len = "
+                           f"{length:,} is shorter than one request (input + output = "
+                           f"{problem.workload.context_tokens:,} tokens); the engine would reject every request.")
     variants = [v.id for v in model.variants]
     for i, p in enumerate(problem.precisions):
         if p != "auto" and p not in variants:

@@ -82,6 +82,13 @@ def _table(headers: list[str], rows: list[list[str]], title: str = "", footer: l
     return "\n".join(line for line in lines if line) + "\n"
 
 
+def _settings_text(settings: dict[str, Any]) -> str:
+    """memory_utilization 0.9, max_batch 1024, max_batched_tokens 8192, max_model_len 131072, CUDA graphs."""
+    parts = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in settings.items()
+             if k != "eager" and v is not None]
+    return ", ".join(parts + ["eager" if settings.get("eager") else "CUDA graphs"])
+
+
 def render_plan(plan: Plan, fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
@@ -104,6 +111,8 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
              + "; checked by the independent plan checker."]
     extra += [f"Note: {n}" for n in plan.notes]
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
+    extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
+              for l in plan.lines if l.engine_settings]
     extra += [f"Buy: {p.quantity} × {p.item} from {p.seller} at {_money(p.unit_price)} = {_money(p.extended)}"
               + (f" ({p.condition})" if p.condition != "new" else "") for p in plan.purchases]
     extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
@@ -138,8 +147,21 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         ("KV bytes per token", f"{est.kv_bytes_per_token:,.0f} B ({est.kv_dtype})"),
         ("KV capacity", f"{est.kv_capacity_tokens:,} tokens"),
         ("Max concurrency", f"{est.max_concurrency:,} requests of {est.context_tokens:,} tokens"),
-        ("Fits", "yes" if est.fits else "NO"),
+        ("Fits", "yes" if est.fits else f"NO — {est.why_not}"),
     ]
+    if est.engine_settings:
+        labels.insert(3, ("Engine settings", _settings_text(est.engine_settings)))
+        if est.engine_defaults_version:
+            labels.insert(4, ("Engine defaults from", est.engine_defaults_version))
+    breakdown: list[tuple[str, str]] = []
+    if est.memory_gib:
+        names = {"total": "total (visible)", "usable": "usable", "weights": "weights",
+                 "activations": "activations", "cuda_graphs": "CUDA graphs", "other": "other",
+                 "kv_cache": "KV cache"}
+        breakdown = [(f"  {names[k]}", f"{v:>7,.2f} GiB  {est.memory_log_lines.get(k, '')}")
+                     for k, v in est.memory_gib.items()]
+        breakdown.append(("  one max_model_len request", f"{est.max_model_len_kv_gib:>7,.2f} GiB  "
+                          f"KV of {est.engine_settings.get('max_model_len', 0):,} tokens"))
     if est.decode_tokens_per_s_per_user is not None:
         labels += [("Concurrency", f"{est.concurrency:,}"),
                    ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
@@ -152,8 +174,13 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         w.writerows([[k, v] for k, v in data.items() if k != "notes"])
         return buf.getvalue()
     if fmt == "md":
+        if breakdown:
+            labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + \
+                [(k.strip(), v.strip()) for k, v in breakdown]
         out = ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in labels]
         return "\n".join(out + [f"- {n}" for n in est.notes]) + "\n"
+    if breakdown:
+        labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + breakdown
     width = max(len(k) for k, _ in labels)
     out = [f"{k:<{width}}  {v}" for k, v in labels] + [f"Note: {n}" for n in est.notes]
     return "\n".join(out) + "\n"

@@ -1,8 +1,9 @@
 """Memory sizing: does a model fit a replica, and how much KV cache is left?
 
-Pure functions of catalog records. The formulas (DESIGN.md, "Sizing model"):
+Pure functions of catalog records. The formulas:
 
-- Weights: a variant's measured size if it has one, else params × bits / 8.
+- Weights: a variant's measured size if it has one, else params × bits / 8 (16-bit embeddings
+  and lm_head in quantized checkpoints), sharded per rank as the engine shards them.
 - fp8 rule: a variant that needs native fp8 (or fp4) units runs only on
   hardware that has them; elsewhere its `fallback` (bf16) is used, so weights
   double. hwplan assumes no software fp8 emulation.
@@ -13,9 +14,10 @@ Pure functions of catalog records. The formulas (DESIGN.md, "Sizing model"):
   kv_heads < t); MLA's latent cache is replicated on every rank unless the engine
   runs data-parallel attention, where each rank holds only its own sequences.
   Pipeline parallelism p splits the layers.
-- KV budget per accelerator: memory × utilization − weights share − reserve
-  (`fraction_of_total` engines), or (memory − weights share − reserve) × utilization
-  (`fraction_of_free`, TensorRT-LLM).
+- Engine memory per accelerator (`memory_fit` and below): the engine's own start-up budget —
+  weights, the profile run's activation peak, CUDA graphs, non-torch memory, then the KV cache —
+  with the engine settings (memory utilization, max batch, max batched tokens, max_model_len,
+  eager) as inputs; each term is a small function citing the engine source and start-up logs.
 
 Units: bytes unless a name says otherwise; GB = 10^9 bytes, GiB = 2^30 bytes.
 """
@@ -25,10 +27,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from catalog.errors import InputError
 from catalog.schema import KV_DTYPE_BYTES, Accelerator, Engine, Model, Variant
 
+from .problem import EngineSettings
+
 __all__ = [
-    "GB", "GIB", "Layout", "MemoryFit",
+    "GB", "GIB", "Layout", "MemoryFit", "RankMemory", "Settings", "WeightParts",
+    "resolve_settings", "ffn_sizes", "weight_parts", "weights_per_rank", "activation_peak_bytes",
+    "non_torch_bytes", "cuda_graph_bytes", "captured_graph_sizes", "custom_allreduce", "request_kv_bytes",
     "weight_bytes", "runnable_variant", "candidate_variants", "resolve_kv_dtype",
     "kv_bytes_per_token", "kv_bytes_per_request", "choose_layout", "kv_rank_bytes_per_token",
     "memory_fit", "max_concurrency", "kv_reserve_factor", "engine_runs",
@@ -39,10 +46,18 @@ GIB = float(2**30)
 
 
 def weight_bytes(model: Model, variant: Variant) -> float:
-    """Bytes of the whole model's weights in `variant`."""
+    """Bytes of the whole model's weights in `variant`: its measured size, else params × bits / 8 —
+    except that quantized safetensors checkpoints (bits < 16) keep the embedding and lm_head in 16 bits
+    (2 × vocab × hidden parameters at 2 B): Llama-3.1-8B fp8 = 6.98e9 × 1 B + 1.05e9 × 2 B = 9.08 GB
+    = 8.46 GiB, as TensorRT-LLM logs it ('Rank 0 uses 8.46 GB for model weights',
+    https://github.com/NVIDIA/TensorRT-LLM/issues/6294)."""
     if variant.size_gb is not None:
         return variant.size_gb * GB
-    return model.params_b * 1e9 * variant.bits_per_weight / 8  # type: ignore[operator]
+    bits = variant.bits_per_weight  # type: ignore[assignment]
+    if variant.format == "safetensors" and bits < 16:  # type: ignore[operator]
+        embed = min(_embedding_params(model), model.params_b * 1e9 / 2)
+        return (model.params_b * 1e9 - embed) * bits / 8 + embed * 2  # type: ignore[operator]
+    return model.params_b * 1e9 * bits / 8  # type: ignore[operator]
 
 
 def runnable_variant(model: Model, acc: Accelerator, precision: str) -> tuple[Variant, str] | None:
@@ -141,7 +156,13 @@ def kv_bytes_per_request(model: Model, kv_dtype: str, context_tokens: int) -> fl
 
 @dataclass(frozen=True)
 class Layout:
-    """How one replica's accelerators split the model."""
+    """How one replica's accelerators split the model (a small record other layouts extend).
+
+    `tp` tensor-parallel ranks inside a node, `pp` pipeline stages; `dp_attention`: each of the tp ranks
+    runs attention for its own sequences (attention weights and their KV cache whole on every rank) while
+    MoE experts are split over all ranks (vLLM --data-parallel-size with --enable-expert-parallel,
+    SGLang --enable-dp-attention).
+    """
 
     tp: int  # tensor-parallel ranks (inside a node)
     pp: int  # pipeline stages (nodes × tensor groups per node)
@@ -156,7 +177,8 @@ def choose_layout(model: Model, gpus_per_node: int, nodes: int, dp_attention: bo
                   split: str = "tensor") -> Layout:
     """Largest tensor-parallel size inside a node that divides both the node and the
     attention heads (engines require heads % tp == 0); the rest is pipeline stages.
-    A `layer` split (llama.cpp across GPUs) puts whole layers on each device: tp = 1."""
+    A `layer` split (llama.cpp across GPUs) puts whole layers on each device: tp = 1.
+    Data-parallel attention applies to MLA or MoE models (experts split by expert parallelism) with tp > 1."""
     tp = 1
     for t in range(gpus_per_node, 0, -1):
         if split == "layer":
@@ -165,15 +187,17 @@ def choose_layout(model: Model, gpus_per_node: int, nodes: int, dp_attention: bo
             tp = t
             break
     pp = nodes * gpus_per_node // tp
-    return Layout(tp=tp, pp=pp, dp_attention=dp_attention and model.attention.kind == "mla" and tp > 1)
+    dp = dp_attention and tp > 1 and (model.attention.kind == "mla" or model.moe is not None)
+    return Layout(tp=tp, pp=pp, dp_attention=dp)
 
 
 def kv_rank_bytes_per_token(model: Model, kv_dtype: str, layout: Layout) -> float:
-    """KV bytes one rank stores per token it holds (its layers; its heads, or the whole MLA latent)."""
+    """KV bytes one rank stores per token it holds: its layers; its share of the KV heads under tensor
+    parallelism, all heads under data-parallel attention (it holds its own sequences); MLA's latent whole."""
     att = model.attention
     layers_per_rank = math.ceil(model.layers / layout.pp)
-    if att.kind == "mla":
-        per_layer = _per_layer_token_bytes(model, kv_dtype)  # replicated, or per DP rank for its own tokens
+    if att.kind == "mla" or layout.dp_attention:
+        per_layer = _per_layer_token_bytes(model, kv_dtype)
     else:
         per_layer = _per_layer_token_bytes(model, kv_dtype, kv_heads=math.ceil(att.kv_heads / layout.tp))
     return layers_per_rank * per_layer
@@ -183,20 +207,298 @@ def engine_runs(engine: Engine, acc: Accelerator, variant: Variant) -> bool:
     return acc.family in engine.families and variant.format in engine.formats
 
 
+# ---------------------------------------------------------------- engine memory, per accelerator (rank)
+
+@dataclass(frozen=True)
+class Settings:
+    """Engine settings after defaults: what the sizing assumed (see problem.EngineSettings for each
+    engine's option names). `given` names the fields the user set; the rest are the engine's defaults."""
+
+    memory_utilization: float
+    max_batch: int | None          # None: the engine has no default cap (memory decides)
+    max_batched_tokens: int
+    max_model_len: int
+    eager: bool
+    given: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"memory_utilization": round(self.memory_utilization, 4), "max_batch": self.max_batch,
+                "max_batched_tokens": self.max_batched_tokens, "max_model_len": self.max_model_len,
+                "eager": self.eager}
+
+    def short(self) -> str:
+        """One line for plans: util 0.90, max batch 1024, 8192 tok/step, max_model_len 131072, graphs."""
+        batch = "auto" if self.max_batch is None else f"{self.max_batch}"
+        return (f"util {self.memory_utilization:.2f}, max batch {batch}, {self.max_batched_tokens} tok/step, "
+                f"max_model_len {self.max_model_len}, {'eager' if self.eager else 'CUDA graphs'}")
+
+
+def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Layout,
+                     given: EngineSettings | None = None) -> Settings:
+    """Each setting as given, else the engine's default (engines.yaml `memory.defaults_version`):
+    memory fraction (SGLang: its reserved-memory rule), max batch and max batched tokens by memory tier
+    (vLLM keeps the small-GPU defaults on A100), max_model_len = the model's context, CUDA graphs on.
+
+    Raises InputError when max_model_len exceeds the model's context (vLLM refuses such a value).
+    """
+    g = given or EngineSettings()
+    memory_gib = acc.memory_bytes / GIB
+    tier_gib = 0.0 if acc.family in engine.memory.large_defaults_exclude_families else memory_gib
+    if g.memory_utilization is not None:
+        util = g.memory_utilization
+    elif engine.memory.rule == "sglang":
+        util = engine.default_fraction(memory_gib, layout.ranks, layout.dp_attention)
+    else:
+        util = engine.memory_utilization
+    if g.max_model_len is not None and g.max_model_len > model.max_context:
+        raise InputError(f"--max-model-len = {g.max_model_len:,}: {model.id} takes at most {model.max_context:,} "
+                         f"tokens (its context); {engine.name} refuses a longer max_model_len.")
+    max_batch = g.max_batch if g.max_batch is not None else engine.max_batch(tier_gib or 1.0)
+    if g.max_batch is None and engine.batch_tiers and tier_gib == 0.0:
+        max_batch = engine.batch_tiers[0].max_batch
+    tokens = g.max_batched_tokens if g.max_batched_tokens is not None else engine.max_batched_tokens(tier_gib or 1.0)
+    return Settings(memory_utilization=util, max_batch=max_batch, max_batched_tokens=tokens,
+                    max_model_len=g.max_model_len or model.max_context, eager=g.eager,
+                    given=tuple(k for k, v in g.model_dump().items() if v not in (None, False)))
+
+
+def ffn_sizes(model: Model) -> tuple[float, float]:
+    """(dense MLP intermediate size, MoE expert intermediate size), derived from the parameter counts.
+
+    Expert: expert_params / (moe_layers × experts × 3 × hidden) (gate, up and down projections).
+    Dense: what a non-MoE layer holds beyond its attention, over 3 × hidden; attention = hidden × (heads
+    + 2 × kv_heads) × head_dim + heads × head_dim × hidden (q, k, v, o). Llama-3.1-8B: (8.03e9 − 1.05e9
+    embeddings) / 32 − 41.9e6 = 176e6 = 3 × 4096 × 14,336.
+    """
+    h = model.hidden_size
+    att = model.attention
+    head_dim = att.head_dim or ((att.qk_nope_head_dim or 128) + (att.qk_rope_head_dim or 64))
+    kv_heads = att.kv_heads or att.heads
+    attention = h * (att.heads + 2 * kv_heads) * head_dim + att.heads * head_dim * h
+    moe_i = 0.0
+    expert_params = 0.0
+    if model.moe:
+        moe_i = model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * h)
+        expert_params = model.moe.expert_params_b * 1e9
+    body = model.params_b * 1e9 - _embedding_params(model) - expert_params
+    dense_i = max(body / model.layers - attention, 0.0) / (3 * h)
+    return dense_i, moe_i
+
+
+def _embedding_params(model: Model) -> float:
+    """Input embedding + output head (lm_head), vocab × hidden each. assumption: untied, as in every model
+    above 7B in the catalog (tied heads are a small-model choice)."""
+    return 2.0 * model.vocab_size * model.hidden_size
+
+
+@dataclass(frozen=True)
+class WeightParts:
+    """Bytes of the loaded weights of the whole model, in the three parts engines shard differently."""
+
+    embeddings: float   # embedding + lm_head (16-bit in quantized checkpoints)
+    dense: float        # attention, dense MLP, shared experts, norms, router
+    experts: float      # routed experts
+
+    @property
+    def total(self) -> float:
+        return self.embeddings + self.dense + self.experts
+
+
+def weight_parts(model: Model, variant: Variant, acc: Accelerator | None = None,
+                 engine: Engine | None = None) -> WeightParts:
+    """The checkpoint's bytes by part, as `engine` loads them on `acc`.
+
+    The total is `weight_bytes` (a measured size, or params × bits / 8 with the 16-bit embeddings of
+    quantized safetensors checkpoints). Experts take their share at the variant's bits; where the engine
+    pads MXFP4 MoE weights on cards without fp4 units (vLLM's Marlin path, engines.yaml
+    `memory.mxfp4_moe_pad`), the experts grow by (padded hidden × padded intermediate) / (hidden ×
+    intermediate): gpt-oss-120b 2880 → 3072 × 2944, ×1.0904, 65.9 GiB loaded vs vLLM's 65.97 GiB
+    (https://github.com/vllm-project/vllm/issues/23278).
+    """
+    total = weight_bytes(model, variant)
+    embed = _embedding_params(model) * (2.0 if variant.format == "safetensors" else _bits(model, variant) / 8)
+    embed = min(embed, total * 0.5)
+    experts = 0.0
+    if model.moe:
+        experts = model.moe.expert_params_b * 1e9 * _bits(model, variant) / 8
+        experts = min(experts, total - embed)
+        pad = engine.memory.mxfp4_moe_pad if engine is not None else {}
+        if pad and acc is not None and variant.id.startswith("mxfp4") and not acc.has_native("fp4"):
+            _, moe_i = ffn_sizes(model)
+            h = model.hidden_size
+            grow = (_round_up(h, pad.get("hidden", 1)) * _round_up(moe_i, pad.get("intermediate", 1))) / (h * moe_i)
+            return WeightParts(embeddings=embed, dense=total - embed - experts, experts=experts * grow)
+    return WeightParts(embeddings=embed, dense=total - embed - experts, experts=experts)
+
+
+def _bits(model: Model, variant: Variant) -> float:
+    if variant.bits_per_weight is not None:
+        return variant.bits_per_weight
+    return weight_bytes(model, variant) * 8 / (model.params_b * 1e9)
+
+
+def _round_up(x: float, multiple: int) -> float:
+    return math.ceil(x / multiple) * multiple
+
+
+def weights_per_rank(parts: WeightParts, layout: Layout) -> float:
+    """Bytes of weights on the most loaded rank.
+
+    Tensor parallelism splits every part, the vocabulary too (vLLM VocabParallelEmbedding/ParallelLMHead,
+    SGLang likewise); pipeline stages split the layers, the first holding the embedding and the last the
+    head (one of the two per stage). Data-parallel attention keeps the embeddings and the dense part
+    whole on every rank and splits the experts over all tp ranks (expert parallelism).
+    """
+    if layout.dp_attention:
+        return (parts.embeddings / 2 + parts.dense) / layout.pp + parts.experts / layout.ranks + \
+            (parts.embeddings / 2 if layout.pp == 1 else 0.0)
+    if layout.pp == 1:
+        return parts.total / layout.tp
+    return ((parts.dense + parts.experts) / layout.pp + parts.embeddings / 2) / layout.tp
+
+
+def activation_peak_bytes(model: Model, layout: Layout, settings: Settings, engine: Engine) -> float:
+    """Peak memory of the engine's profile run on one rank, bytes (bf16 activations, 2 B).
+
+    vLLM (gpu_model_runner.py profile_run): a forward pass over `max_batched_tokens` tokens, then
+    `_dummy_sampler_run` on min(max_batch, max_batched_tokens) rows of logits over the vocabulary;
+    the peak is the larger of the two plus the hidden states kept between them. Forward: the residual
+    and layer input (2 × tokens × hidden) plus the largest layer intermediate: attention q/k/v
+    (tokens × (heads + 2 kv_heads) × head_dim / tp), dense MLP gate/up + activation
+    (3 × tokens × intermediate / tp), or the fused-MoE caches of a chunk of at most
+    `memory.moe_chunk_tokens` tokens (tokens × top-k × (max(2 × intermediate, hidden) + intermediate)),
+    with the gathered input and output (2 × tokens × hidden); under data-parallel attention every
+    rank's MoE sees all tp ranks' tokens. Sampler: rows × vocab × `memory.sampler_bytes_per_logit`.
+    TensorRT-LLM's profiling forward over max_num_tokens is sized the same way.
+    """
+    b = 2.0
+    tokens = settings.max_batched_tokens
+    h = model.hidden_size
+    att = model.attention
+    attention_tp = 1 if layout.dp_attention else layout.tp
+    head_dim = att.head_dim or ((att.qk_nope_head_dim or 128) + (att.qk_rope_head_dim or 64))
+    kv_heads = att.kv_heads or att.heads
+    hidden = tokens * h * b
+    attention = tokens * (att.heads + 2 * kv_heads) * head_dim * b / attention_tp
+    dense_i, moe_i = ffn_sizes(model)
+    dense = tokens * 3 * dense_i * b / attention_tp if (model.moe is None or model.moe.moe_layers < model.layers) else 0.0
+    moe = 0.0
+    if model.moe:
+        moe_tokens = tokens * (layout.tp if layout.dp_attention else 1)
+        chunk = min(moe_tokens, engine.memory.moe_chunk_tokens)
+        inter = moe_i if layout.dp_attention else moe_i / layout.tp
+        moe = chunk * model.moe.experts_per_token * (max(2 * inter, h) + inter) * b + 2 * moe_tokens * h * b
+    forward = 2 * hidden + max(attention, dense, moe)
+    rows = min(settings.max_batch or tokens, tokens)
+    sampler = rows * model.vocab_size * engine.memory.sampler_bytes_per_logit
+    return max(forward, sampler) + hidden
+
+
+def non_torch_bytes(engine: Engine, layout: Layout) -> float:
+    """Memory outside the allocator that the engine counts in its budget (cuBLAS/NCCL workspaces,
+    communicators, custom all-reduce buffers), bytes; engines.yaml memory.non_torch_*_gib."""
+    mem = engine.memory
+    return (mem.non_torch_multi_rank_gib if layout.ranks > 1 else mem.non_torch_gib) * GIB
+
+
+def custom_allreduce(acc: Accelerator, layout: Layout) -> bool:
+    """vLLM's custom all-reduce kernel runs on NVLink-connected GPUs, or at most two PCIe GPUs
+    (vllm/distributed/device_communicators/custom_all_reduce.py); elsewhere NCCL does the all-reduce."""
+    return acc.form_factor != "pcie" or layout.tp <= 2
+
+
+def captured_graph_sizes(engine: Engine, settings: Settings) -> list[int]:
+    """Batch sizes the engine captures as CUDA graphs: its default list up to max batched tokens; none when eager."""
+    if settings.eager:
+        return []
+    return [s for s in engine.memory.cuda_graph_sizes if s <= settings.max_batched_tokens]
+
+
+def cuda_graph_bytes(model: Model, layout: Layout, settings: Settings, engine: Engine, acc: Accelerator) -> float:
+    """CUDA-graph memory on one rank, bytes: per captured size, each dense layer's and each MoE layer's
+    pool (the MoE one growing with the experts on the rank), plus, for tensor parallelism without the custom
+    all-reduce, two NCCL all-reduces per layer captured in every graph (engines.yaml memory.graph_*, with
+    the start-up logs they come from). Zero in eager mode."""
+    sizes = captured_graph_sizes(engine, settings)
+    if not sizes:
+        return 0.0
+    mem = engine.memory
+    moe_layers = model.moe.moe_layers if model.moe else 0
+    layers = math.ceil(model.layers / layout.pp)
+    moe_local = math.ceil(moe_layers / layout.pp)
+    dense_local = max(layers - moe_local, 0)
+    experts = (model.moe.experts / (layout.tp if layout.dp_attention else 1)) if model.moe else 0
+    per_size = (dense_local * mem.graph_dense_layer_kib + moe_local * (mem.graph_moe_layer_kib
+                + mem.graph_moe_expert_kib * experts)) * 1024
+    if layout.tp > 1 and not layout.dp_attention and not custom_allreduce(acc, layout):
+        per_size += layers * 2 * mem.graph_nccl_allreduce_mib * 2**20
+    return len(sizes) * per_size
+
+
+def request_kv_bytes(model: Model, kv_dtype: str, layout: Layout, tokens: int, settings: Settings,
+                     block_tokens: int = 16) -> float:
+    """KV bytes one rank needs for one request of `tokens` tokens, as vLLM checks it at start-up
+    (kv_cache_utils.py check_enough_kv_cache_memory: full-attention layers cdiv(tokens, 16) blocks;
+    sliding-window layers min(window − 1 + max_batched_tokens, tokens) tokens plus one block).
+
+    The model-neutral request bytes come from `kv_bytes_per_request` (windowed layers capped at the
+    window); vLLM's extra blocks for windowed layers are added on top.
+    """
+    rounded = _round_up(tokens, block_tokens)
+    whole = kv_bytes_per_request(model, kv_dtype, int(rounded))
+    att = model.attention
+    if att.window_layers and att.window_tokens:
+        engine_window = min(att.window_tokens - 1 + settings.max_batched_tokens, tokens)
+        engine_window = _round_up(engine_window, block_tokens) + block_tokens
+        whole += att.window_layers * _per_layer_token_bytes(model, kv_dtype) * \
+            max(engine_window - min(att.window_tokens, rounded), 0)
+    return whole * kv_rank_bytes_per_token(model, kv_dtype, layout) / kv_bytes_per_token(model, kv_dtype)
+
+
+@dataclass(frozen=True)
+class RankMemory:
+    """One accelerator's memory as the engine spends it, bytes; laid out like the start-up log.
+
+    total: memory the driver reports (vLLM 'total_gpu_memory'); usable: the engine's share of it
+    (vLLM utilization × total, 'requested memory'; SGLang mem_fraction_static × total; TensorRT-LLM
+    total − peak); weights ('Model loading took'); activations (profile-run peak, 'torch peak
+    increase'); cuda_graphs ('Graph capturing finished … took'); other (non-torch memory: NCCL,
+    cuBLAS, CUDA context as the engine counts it); kv_cache ('Available KV cache memory';
+    negative: nothing is left).
+    """
+
+    total: float
+    usable: float
+    weights: float
+    activations: float
+    cuda_graphs: float
+    other: float
+    kv_cache: float
+    graphs_in_budget: bool = True
+
+    def gib(self) -> dict[str, float]:
+        return {k: round(getattr(self, k) / GIB, 2) for k in
+                ("total", "usable", "weights", "activations", "cuda_graphs", "other", "kv_cache")}
+
+
 @dataclass(frozen=True)
 class MemoryFit:
-    """Memory picture of one replica."""
+    """Memory picture of one replica: per-rank terms, capacity and whether the engine starts."""
 
     layout: Layout
     gpus: int
-    weights_bytes: float           # whole replica
-    weights_per_gpu: float
-    reserve_per_gpu: float
+    weights_bytes: float           # whole replica (the checkpoint as loaded)
+    weights_per_gpu: float         # on the most loaded rank
+    reserve_per_gpu: float         # everything else the engine holds back per rank (activations, graphs, other)
     kv_budget_per_gpu: float       # may be negative: the weights do not fit
     kv_bytes_per_token: float      # the model's own, unsharded
     rank_bytes_per_token: float    # what one rank stores per token it holds
     kv_capacity_tokens: int        # tokens the replica can hold
-    memory_bytes: float            # installed memory of the replica
+    memory_bytes: float            # memory of the replica as the driver reports it
+    rank: RankMemory | None = None
+    settings: Settings | None = None
+    request_kv_bytes: float = 0.0  # one max_model_len request, per rank
+    why_not: str | None = None     # why the engine would not start; None: it starts
 
     @property
     def kv_budget_total(self) -> float:
@@ -206,47 +508,95 @@ class MemoryFit:
     def weights_fit(self) -> bool:
         return self.kv_budget_per_gpu > 0
 
+    @property
+    def starts(self) -> bool:
+        return self.why_not is None
+
+
+def _g(x: float) -> str:
+    return f"{x / GIB:,.2f} GiB"
+
 
 def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine, *,
                gpus_per_node: int, nodes: int = 1, kv_dtype: str = "auto", dp_attention: bool = False,
-               utilization: float | None = None) -> MemoryFit:
-    """Memory budget of a replica of `nodes` × `gpus_per_node` accelerators.
+               settings: EngineSettings | None = None) -> MemoryFit:
+    """Memory of a replica of `nodes` × `gpus_per_node` accelerators, per rank, as `engine` spends it.
 
-    `utilization` overrides the engine's memory fraction (vLLM --gpu-memory-utilization,
-    SGLang --mem-fraction-static, TensorRT-LLM free_gpu_memory_fraction).
+    Per accelerator (bytes; `total` = visible memory, u = memory utilization):
+    - vllm (gpu_worker.py determine_available_memory): KV = u × total − weights − activations − other;
+      CUDA graphs are captured afterwards and must fit in (1 − u) × total − CUDA context; one request of
+      max_model_len must fit in the KV cache (kv_cache_utils.py check_enough_kv_cache_memory).
+    - sglang (model_runner.py profile_max_num_token): KV = u × total − weights − other (held before
+      loading); activations and graphs must fit in (1 − u) × total.
+    - trtllm (_util.py KvCacheCreator): KV = u × (total − weights − activations − other − graphs).
+    - fixed (llama.cpp): KV = total − weights − reserve.
+    `why_not` names the first term that fails, with both numbers. Capacity: KV // bytes per token per
+    rank (× tp ranks under data-parallel attention, each holding its own sequences).
+
+    Raises InputError for a max_model_len above the model's context.
     """
     kv_dtype = resolve_kv_dtype(kv_dtype, engine, variant)
     # llama.cpp splits layers across GPUs but spreads one model over CPU sockets' memory.
     split = "tensor" if acc.family == "cpu" else engine.split
     layout = choose_layout(model, gpus_per_node, nodes, dp_attention and engine.dp_attention, split)
+    s = resolve_settings(engine, acc, model, layout, settings)
     gpus = gpus_per_node * nodes
-    weights = weight_bytes(model, variant)
-    weights_per_gpu = weights / gpus
-    memory = acc.memory_bytes
-    reserve = engine.reserve_gib(memory / GIB, layout.ranks, layout.dp_attention) * GIB
-    share = engine.memory_utilization if utilization is None else utilization
-    if engine.memory_model == "fraction_of_total":
-        budget = memory * share - weights_per_gpu - reserve
-    elif engine.memory_model == "static_fraction":
-        static = (memory - reserve) if utilization is None else memory * utilization
-        budget = static - weights_per_gpu
+    parts = weight_parts(model, variant, acc, engine)
+    weights = weights_per_rank(parts, layout)
+    total = acc.memory_bytes
+    mem = engine.memory
+    rule = mem.rule
+    acts = activation_peak_bytes(model, layout, s, engine) if rule in ("vllm", "sglang", "trtllm") else 0.0
+    graphs = cuda_graph_bytes(model, layout, s, engine, acc) if rule in ("vllm", "sglang", "trtllm") else 0.0
+    other = non_torch_bytes(engine, layout)
+    why: str | None = None
+    if rule == "vllm":
+        usable = s.memory_utilization * total
+        kv = usable - weights - acts - other
+    elif rule == "sglang":
+        usable = s.memory_utilization * total
+        kv = usable - weights - other
+    elif rule == "trtllm":
+        free = total - weights - acts - other - graphs
+        usable = total
+        kv = free * s.memory_utilization if free > 0 else free
     else:
-        free = memory - weights_per_gpu - reserve
-        budget = free * share if free > 0 else free
+        reserve = (mem.fixed_reserve_host_gib if acc.family == "cpu" else mem.fixed_reserve_gib) * GIB
+        usable = total
+        other = reserve
+        kv = total - weights - reserve
+    rank = RankMemory(total=total, usable=usable, weights=weights, activations=acts, cuda_graphs=graphs,
+                      other=other, kv_cache=kv, graphs_in_budget=mem.graphs_in_budget)
     rank_bytes = kv_rank_bytes_per_token(model, kv_dtype, layout)
-    # Each tensor group holds every token of its sequences; with DP attention each
-    # of the tp ranks holds different sequences, so the replica holds tp times more.
+    request = request_kv_bytes(model, kv_dtype, layout, s.max_model_len, s)
+    if kv <= 0:
+        spent = ", ".join(f"{name} {_g(v)}" for name, v in (("activations", acts), ("other", other)) if v > 0)
+        why = (f"weights {_g(weights)}{', ' + spent if spent else ''} leave no KV cache: {_g(usable)} usable on "
+               f"{acc.id} ({_g(total)} visible, memory utilization {s.memory_utilization:.2f})")
+    elif rule == "vllm" and request > kv:
+        why = (f"one {s.max_model_len:,}-token request needs {_g(request)} of KV, {_g(kv)} is left after weights "
+               f"{_g(weights)} and activations {_g(acts)} (vLLM refuses to start; lower --max-model-len or raise "
+               f"--memory-utilization)")
+    elif rule == "vllm" and not mem.graphs_in_budget and graphs > total - usable - mem.context_gib * GIB:
+        room = total - usable - mem.context_gib * GIB
+        why = (f"CUDA graphs need {_g(graphs)}, {_g(max(room, 0.0))} is left above memory utilization "
+               f"{s.memory_utilization:.2f} (out of memory while capturing; --eager avoids it)")
+    elif rule == "sglang" and acts + graphs > total - usable:
+        why = (f"activations {_g(acts)} and CUDA graphs {_g(graphs)} need more than the {_g(total - usable)} "
+               f"left outside mem_fraction_static {s.memory_utilization:.2f} (out of memory at start-up)")
     holders = layout.tp if layout.dp_attention else 1
-    capacity = int(max(budget, 0.0) // rank_bytes) * holders
-    return MemoryFit(layout=layout, gpus=gpus, weights_bytes=weights, weights_per_gpu=weights_per_gpu,
-                     reserve_per_gpu=reserve, kv_budget_per_gpu=budget,
-                     kv_bytes_per_token=kv_bytes_per_token(model, kv_dtype), rank_bytes_per_token=rank_bytes,
-                     kv_capacity_tokens=capacity, memory_bytes=acc.memory_bytes * gpus)
+    capacity = int(max(kv, 0.0) // rank_bytes) * holders
+    return MemoryFit(layout=layout, gpus=gpus, weights_bytes=parts.total, weights_per_gpu=weights,
+                     reserve_per_gpu=acts + other + (graphs if mem.graphs_in_budget else 0.0),
+                     kv_budget_per_gpu=kv, kv_bytes_per_token=kv_bytes_per_token(model, kv_dtype),
+                     rank_bytes_per_token=rank_bytes, kv_capacity_tokens=capacity, memory_bytes=total * gpus,
+                     rank=rank, settings=s, request_kv_bytes=request, why_not=why)
 
 
 def max_concurrency(model: Model, fit: MemoryFit, kv_dtype: str, context_tokens: int) -> int:
-    """Requests of `context_tokens` (prompt + output) the replica's KV cache holds at once."""
-    if fit.kv_budget_per_gpu <= 0:
+    """Requests of `context_tokens` (prompt + output) the replica's KV cache holds at once
+    (windowed layers keep only their window, via `kv_bytes_per_request`); 0 if the engine does not start."""
+    if fit.kv_budget_per_gpu <= 0 or not fit.starts:
         return 0
     whole = kv_bytes_per_token(model, kv_dtype)
     # Share of a request's bytes that one rank stores, from the per-token ratio.

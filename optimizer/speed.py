@@ -112,7 +112,8 @@ def _link_bytes_per_s(dep: Deployment) -> float:
 
 def batch_cap(dep: Deployment, fit: sizing.MemoryFit) -> int | None:
     """The engine's default cap on running sequences for the whole replica (per DP rank × ranks)."""
-    cap = dep.engine.max_batch(dep.accelerator.memory_bytes / sizing.GIB)
+    cap = fit.settings.max_batch if fit.settings is not None else \
+        dep.engine.max_batch(dep.accelerator.memory_bytes / sizing.GIB)
     if cap is None:
         return None
     return cap * (fit.layout.tp if fit.layout.dp_attention else 1)

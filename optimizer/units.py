@@ -224,7 +224,8 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
                 for k in range(1, max_k + 1):
                     dep = Deployment(model=model, variant=variant, accelerator=acc, platform=node.platform,
                                      engine=engine, gpus_per_node=node.count, nodes=k,
-                                     kv_dtype=problem.kv_dtype, dp_attention=problem.dp_attention)
+                                     kv_dtype=problem.kv_dtype, dp_attention=problem.dp_attention,
+                                     settings=problem.engine_settings)
                     cap = replica_capacity(dep, problem.workload)
                     if not cap.fits:
                         miss = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=cap)

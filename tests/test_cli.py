@@ -78,7 +78,7 @@ def test_estimate_a100_auto_chooses_bf16_and_does_not_fit(run):
                  "--precision", "auto", "--format", "json")
     data = json.loads(result.output)
     assert data["precision"] == "bf16" and data["fits"] is False
-    assert any("do not fit" in n for n in data["notes"])
+    assert "leave no KV cache" in data["why_not"] and any("do not run" in n for n in data["notes"])
 
 
 def test_catalog_accelerators_json_lists_the_ids(run):

@@ -7,6 +7,7 @@ import pytest
 from catalog import load_catalog
 from catalog.schema import Accelerator, Engine
 from optimizer import sizing
+from optimizer.problem import EngineSettings
 
 GIB = 2**30
 
@@ -26,9 +27,11 @@ def _acc(**kw) -> Accelerator:
 
 
 def _engine(**kw) -> Engine:
+    rule = kw.pop("rule", "vllm")
     base = dict(id="test-engine", name="Test", formats=["safetensors"], families=["hopper", "ampere"],
-                memory_model="fraction_of_total", memory_utilization=0.9,
-                reserve_tiers=[{"below_gib": 1e5, "reserve_gib": 2.0}], dp_attention=True,
+                memory_utilization=0.9, dp_attention=True,
+                memory={"rule": rule, "defaults_version": "test fixture", "non_torch_gib": 2.0,
+                        "non_torch_multi_rank_gib": 2.0, "source": "assumption: test fixture"},
                 efficiency={"default": {"bandwidth": 0.8, "compute": 0.5, "prefill": 0.5, "step_overhead_ms": 2.0,
                                         "source": "assumption: test fixture"}},
                 source="assumption: test fixture", date="2025")
@@ -92,29 +95,49 @@ def test_mla_latent_is_replicated_across_tp_unless_dp_attention(cat):
     v = m.variant("fp8")
     plain = sizing.memory_fit(m, v, acc, eng, gpus_per_node=8)
     dp = sizing.memory_fit(m, v, acc, eng, gpus_per_node=8, dp_attention=True)
-    # Same budget per GPU (the fixture engine adds no DP reserve); DP attention holds 8× the tokens.
-    assert dp.kv_capacity_tokens == plain.kv_capacity_tokens * 8
+    # Each tensor group holds a token once (latent replicated): capacity = budget // 70,272.
+    assert plain.kv_capacity_tokens == int(plain.kv_budget_per_gpu // 70_272)
+    # DP attention: each of the 8 ranks holds its own sequences → 8 × (budget // 70,272) ...
+    assert dp.kv_capacity_tokens == int(dp.kv_budget_per_gpu // 70_272) * 8
+    # ... but every rank keeps the attention and embeddings whole (experts split), so its weights are larger.
+    assert dp.weights_per_gpu > plain.weights_per_gpu
 
 
-def test_memory_budget_fraction_of_total_by_hand(cat):
+def _llama70b_tp2_activations() -> float:
+    """vLLM profile-run peak of Llama-3.1-70B at tp 2, 8,192 batched tokens, no sampler term (fixture)."""
+    h, tokens, layers, tp = 8192, 8192, 80, 2
+    embed = 2 * 128_256 * h                                   # embedding + lm_head parameters
+    attention = h * (64 + 2 * 8) * 128 + 64 * 128 * h         # q, k, v, o: 150,994,944 parameters per layer
+    intermediate = ((70.6e9 - embed) / layers - attention) / (3 * h)   # ≈ 28,695 (config: 28,672)
+    hidden = tokens * h * 2                                    # 134,217,728 B
+    mlp = tokens * 3 * intermediate * 2 / tp                   # gate/up + activation, half per rank
+    return 2 * hidden + mlp + hidden                           # residual + input + MLP, then kept hidden states
+
+
+def test_vllm_budget_by_hand_utilization_minus_weights_activations_other(cat):
     m = cat.models["llama-3.1-70b"]
     acc, eng = _acc(), _engine()
-    fit = sizing.memory_fit(m, m.variant("bf16"), acc, eng, gpus_per_node=2)
+    fit = sizing.memory_fit(m, m.variant("bf16"), acc, eng, gpus_per_node=2,
+                            settings=EngineSettings(max_model_len=3000, eager=True))
     weights = 70.6e9 * 2  # 141.2 GB of bf16 weights, 70.6 GB per GPU
-    budget = 100e9 * 0.9 - weights / 2 - 2 * GIB  # 90 GB − 70.6 GB − 2 GiB = 17,252,516,352 B
+    acts = _llama70b_tp2_activations()
+    assert fit.rank.activations == pytest.approx(acts)
+    budget = 100e9 * 0.9 - weights / 2 - acts - 2 * GIB  # 90 GB − 70.6 GB − activations − 2 GiB non-torch
     assert fit.kv_budget_per_gpu == pytest.approx(budget)
     # tp 2 → 4 KV heads per rank: 2 × 80 × 4 × 128 × 2 = 163,840 B per token per rank.
-    assert fit.kv_capacity_tokens == int(budget // 163_840) == 105_301
-    # Requests of 2,000 + 1,000 tokens: 105,301 // 3,000 = 35 at once.
-    assert sizing.max_concurrency(m, fit, "bf16", 3000) == 35
+    assert fit.kv_capacity_tokens == int(budget // 163_840)
+    # Requests of 2,000 + 1,000 tokens: capacity // 3,000 at once.
+    assert sizing.max_concurrency(m, fit, "bf16", 3000) == int(budget // (163_840 * 3000))
+    assert fit.starts
 
 
-def test_memory_budget_fraction_of_free_by_hand(cat):
+def test_trtllm_budget_by_hand_fraction_of_free(cat):
     m = cat.models["llama-3.1-70b"]
-    acc, eng = _acc(), _engine(memory_model="fraction_of_free")
-    fit = sizing.memory_fit(m, m.variant("bf16"), acc, eng, gpus_per_node=2)
-    # TensorRT-LLM style: (100 GB − 70.6 GB − 2 GiB) × 0.9.
-    assert fit.kv_budget_per_gpu == pytest.approx((100e9 - 70.6e9 - 2 * GIB) * 0.9)
+    acc, eng = _acc(), _engine(rule="trtllm")
+    fit = sizing.memory_fit(m, m.variant("bf16"), acc, eng, gpus_per_node=2,
+                            settings=EngineSettings(max_model_len=3000, eager=True))
+    # TensorRT-LLM: 0.9 × (100 GB − 70.6 GB − activations − 2 GiB outside torch).
+    assert fit.kv_budget_per_gpu == pytest.approx((100e9 - 70.6e9 - _llama70b_tp2_activations() - 2 * GIB) * 0.9)
 
 
 def test_sliding_window_layers_cap_their_cache(cat):
