@@ -203,10 +203,10 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
         tried = sorted({u.variant.id for u in c.units})
         if len(tried) > 1:
             used = sorted({units[uid].variant.id for uid in solution.replicas})
-            notes.append(f"precision auto compared {', '.join(tried)} (the native precision and the builds the "
-                         f"model's publisher ships in datatypes the hardware runs natively; other quantized "
-                         f"builds only with --precision): this plan uses {', '.join(used)}, the best for the "
-                         f"{objective} objective")
+            notes.append(f"precision auto compared {', '.join(tried)} across the node types (the native precision, "
+                         f"its bf16 fallback where native fp8/fp4 units are missing, and the builds the model's "
+                         f"publisher ships in datatypes the hardware runs natively; other quantized builds only "
+                         f"with --precision): this plan uses {', '.join(used)}, the best for the {objective} objective")
     if problem.constraints.spare_nodes:
         notes.append("spare capacity: every user is still served with any one node down")
     if len({p.seller for p in purchases}) > 1 and len({p.item for p in purchases}) < len(purchases):
