@@ -18,7 +18,7 @@ from .check import assert_plan_ok
 from .explain import explain_infeasible
 from .model import Limits, Offers, SolveOptions, Solution, solve_units
 from .offers import PricedOffer
-from .plan import Plan, PlanLine, Purchase, SolverInfo, TcoBreakdown
+from .plan import Plan, PlanLine, Purchase, SizingClaim, SolverInfo, TcoBreakdown
 from .problem import Problem
 from .prune import prune_dominated
 from .scaling import exact, money_from_int, money_to_int
@@ -161,6 +161,13 @@ def _allocate(lines_needs: list[tuple[str, list[tuple[str, int]]]],
     return costs, sellers
 
 
+def _sizing_claim(u: Unit) -> SizingClaim:
+    fit = u.capacity.fit
+    return SizingClaim(tp=fit.layout.tp, pp=fit.layout.pp, dp_attention=fit.layout.dp_attention,
+                       weights_gb_per_gpu=fit.weights_per_gpu / 1e9, kv_budget_gb_per_gpu=fit.kv_budget_per_gpu / 1e9,
+                       memory_users=u.capacity.memory_users)
+
+
 def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Plan:
     units = prep.by_id()
     c = prep.candidates
@@ -181,7 +188,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
             tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
             ttft_s=u.capacity.ttft_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
-            memory_gb_per_node=u.node.memory_gb, note=u.note))
+            memory_gb_per_node=u.node.memory_gb, note=u.note, sizing=_sizing_claim(u)))
     names: dict[str, tuple[str, str]] = {}
     for u in c.units:
         n = u.node
