@@ -371,6 +371,8 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine) -> list[str]
     if engine is None:
         return out + [f"{name}: unknown engine {line.engine}"]
     out += _check_compatibility(catalog, problem, line, model, variant, acc, engine)
+    if line.replicas < 1 or line.nodes_per_replica < 1:
+        return out
     if line.kv_dtype in KV_DTYPE_BYTES:
         out += _check_sizing(problem, line, model, variant, acc)
     out += _check_speed(problem, line, model, variant, acc)
