@@ -16,7 +16,7 @@ import click
 from catalog.errors import HwplanError, InfeasibleError
 
 FORMATS = ("table", "json", "csv", "md")
-CATALOG_SECTIONS = ("accelerators", "platforms", "models", "prices", "engines")
+CATALOG_SECTIONS = ("accelerators", "platforms", "models", "prices", "engines", "network")
 
 
 # -- shared plumbing --------------------------------------------------------------
@@ -84,24 +84,33 @@ def common_options(fn):
 
 
 def load_catalog(files):
+    """The bundled catalog, `--catalog` files, and any model `--model-config` imported for this command."""
     from catalog import load_catalog as _load
 
-    return _load(tuple(files))
+    catalog = _load(tuple(files))
+    imported = click.get_current_context().meta.get("hwplan.imported_models")
+    if imported:
+        from catalog.hf_import import with_models
+
+        catalog = with_models(catalog, imported)
+    return catalog
 
 
-def resolve_problem_path(name: str) -> str:
-    """A path; else the bundled problem of that name ('deepseek-r1-30-users' or 'problems/x.yaml')."""
-    if Path(name).exists():
-        return name
-    from catalog.errors import did_you_mean
-    from problems import bundled_problem_path, bundled_problems
+def import_model_config(path: str | None) -> str | None:
+    """Import `--model-config` (a Hugging Face folder or config.json); `load_catalog` adds it. Its id, or None."""
+    if path is None:
+        return None
+    from catalog.hf_import import import_model
 
-    found = bundled_problem_path(Path(name).name)
-    if found is None:
-        names = [p.stem for p in bundled_problems()]
-        raise HwplanError(f"{name}: no such problem file, and no bundled problem of that name"
-                          f"{did_you_mean(Path(name).stem, names)} (bundled: {', '.join(names)}).")
-    return str(found)
+    model = import_model(path).model
+    click.get_current_context().meta.setdefault("hwplan.imported_models", []).append(model)
+    return model.id
+
+
+def model_config_option(fn):
+    return click.option("--model-config", "model_config", type=click.Path(),
+                        help="A model's Hugging Face folder (or its config.json): import it for this run; "
+                             "it is the model unless --model names another.")(fn)
 
 
 # -- commands ------------------------------------------------------------------------
@@ -162,16 +171,29 @@ _PROBLEM_FLAGS = [
     ("--currency", dict(help="Currency of costs and budget (ISO code, e.g. CNY)."), ("constraints", "currency")),
     ("--prices", dict(multiple=True, help="Price list id (see `hwplan catalog prices`); repeat to let several compete."),
      ("prices",)),
+    ("--network-prices", dict(multiple=True, help="Price list of switches, cables and racks (repeatable; default "
+                                                  "network-usd-2026; 'none' leaves the network unpriced)."),
+     ("network_prices",)),
     ("--max-nodes", dict(type=int, help="Most nodes the plan may use."), ("constraints", "max_nodes")),
     ("--max-power-kw", dict(type=float, help="Power cap of the whole plan, kW."), ("constraints", "max_power_w")),
+    ("--max-site-kw", dict(type=float, help="Cap on the facility's draw, kW (maximum IT draw × tco.pue)."),
+     ("constraints", "max_site_kw")),
+    ("--max-rack-kw", dict(type=float, help="Power one air-cooled rack may take, kW (default 40)."),
+     ("constraints", "max_rack_kw")),
+    ("--max-racks", dict(type=int, help="Most racks the plan may fill."), ("constraints", "max_racks")),
     ("--spare-nodes", dict(type=int, help="1: still serve every user with any one node down."),
      ("constraints", "spare_nodes")),
     ("--vendor", dict(multiple=True, help="Allowed accelerator maker (repeatable)."), ("constraints", "vendors")),
     ("--accelerator", dict(multiple=True, help="Allowed accelerator id (repeatable)."), ("constraints", "accelerators")),
+    ("--class", dict(multiple=True, type=click.Choice(["datacenter", "workstation", "consumer", "edge"]),
+                     help="Hardware class a plan may buy (repeatable; default datacenter and workstation)."),
+     ("constraints", "hardware_classes")),
 ]
 
 
 def _flag_param(flag: str) -> str:
+    if flag == "--class":
+        return "hardware_classes"
     return flag.lstrip("-").replace("-", "_") + ("s" if flag in ("--vendor", "--accelerator") else "")
 
 
@@ -186,6 +208,7 @@ def problem_options(fn=None, *, ranges: tuple[str, ...] = ()):
                 kwargs = {"help": kwargs["help"].rstrip(".") + "; START:STOP:STEP (or a,b,c) to sweep it."}
             fn = click.option(flag, _flag_param(flag), **kwargs)(fn)
         fn = click.argument("problem", required=False)(fn)
+        fn = model_config_option(fn)
         fn = click.option("--time-limit", type=float, default=30.0, show_default=True,
                           help="Solver time limit per solve, seconds.")(fn)
         return fn
@@ -194,35 +217,12 @@ def problem_options(fn=None, *, ranges: tuple[str, ...] = ()):
 
 
 def build_problem(problem: str | None, flags: dict):
-    """The problem file (or bundled name) with the flags applied, or a problem made of flags alone."""
-    from optimizer import load_problem, problem_from_fields, with_overrides
+    """Hand the problem flags (popped from `flags`) to the library, which applies them."""
+    from optimizer.flags import build_problem as build
 
-    overrides = {}
-    for flag, _, loc in _PROBLEM_FLAGS:
-        value = flags.pop(_flag_param(flag))
-        if isinstance(value, tuple):
-            value = list(value) or None
-        if flag == "--eager" and not value:
-            value = None
-        if flag == "--max-power-kw" and value is not None:
-            value = round(value * 1000)
-        overrides[loc] = (flag, value)
-    if problem:
-        return with_overrides(load_problem(resolve_problem_path(problem)), overrides)
-    if overrides[("model",)][1] is None:
-        raise HwplanError("give a PROBLEM file (or a bundled problem's name), or at least --model and --users "
-                          "(see --help).")
-    fields: dict = {"workload": {}}
-    names = {}
-    for loc, (flag, value) in overrides.items():
-        if value is None:
-            continue
-        target = fields
-        for key in loc[:-1]:
-            target = target.setdefault(key, {})
-        target[loc[-1]] = value
-        names[loc] = flag
-    return problem_from_fields(fields, names)
+    imported = import_model_config(flags.pop("model_config", None))
+    given = [(flag, field, flags.pop(_flag_param(flag))) for flag, _, field in _PROBLEM_FLAGS]
+    return build(problem, given, model_from_config=imported)
 
 
 def solve_options(time_limit: float):
@@ -456,7 +456,8 @@ def report(problem, time_limit, title, catalog_files, fmt, output, force, debug,
 
 
 @main.command()
-@click.option("--model", required=True, help="Model id.")
+@click.option("--model", help="Model id (or give --model-config).")
+@model_config_option
 @click.option("--accelerator", required=True, help="Accelerator id.")
 @click.option("--gpus", type=int, required=True, help="Accelerators in the replica (all nodes together).")
 @click.option("--nodes", type=int, default=1, show_default=True, help="Nodes the replica spans.")
@@ -476,9 +477,9 @@ def report(problem, time_limit, title, catalog_files, fmt, output, force, debug,
 @click.option("--eager", is_flag=True, help=_SETTING_HELP["eager"])
 @common_options
 @handle_errors
-def estimate(model, accelerator, gpus, nodes, precision, kv_dtype, engine, platform, dp_attention, input_tokens,
-             output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens, max_model_len, eager,
-             catalog_files, fmt, output, force, debug):
+def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype, engine, platform, dp_attention,
+             input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
+             max_model_len, eager, catalog_files, fmt, output, force, debug):
     """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
 
     The memory breakdown per accelerator (total, usable, weights, activations, CUDA graphs,
@@ -492,6 +493,7 @@ def estimate(model, accelerator, gpus, nodes, precision, kv_dtype, engine, platf
       hwplan estimate --model gpt-oss-120b --accelerator h100-sxm --gpus 1 --engine vllm \\
           --memory-utilization 0.95 --max-model-len 131072 --max-batched-tokens 1024
       hwplan estimate --model deepseek-r1 --accelerator a100-80g-pcie --gpus 8 --format json
+      hwplan estimate --model-config ./Qwen3-8B/ --accelerator h200-sxm --gpus 1
     """
     from optimizer import estimate as run_estimate
     from optimizer.render import render_estimate
@@ -506,6 +508,10 @@ def estimate(model, accelerator, gpus, nodes, precision, kv_dtype, engine, platf
     for flag, value in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)):
         if value < 1:
             raise HwplanError(f"{flag} = {value}: give at least 1 token.")
+    imported = import_model_config(model_config)
+    model = model or imported
+    if model is None:
+        raise HwplanError("give --model (a catalog id) or --model-config (a model's Hugging Face folder).")
     catalog = load_catalog(catalog_files)
     est = run_estimate(catalog, model=model, accelerator=accelerator, gpus=gpus, nodes=nodes, precision=precision,
                        kv_dtype=kv_dtype, engine=engine, platform=platform, dp_attention=dp_attention,
@@ -517,7 +523,8 @@ def estimate(model, accelerator, gpus, nodes, precision, kv_dtype, engine, platf
 
 @main.command()
 @click.option("--file", "files", multiple=True, type=click.Path(dir_okay=False),
-              help="Measurements CSV (calibration.csv columns); default: the bundled calibration set. Repeatable.")
+              help="Measurements CSV (catalog/data/measurements-fit.csv columns); its role comes from its "
+              "name (*-fit.csv, *-test.csv, *-memory.csv). Default: every bundled measurements-*.csv. Repeatable.")
 @click.option("--summary-only", is_flag=True, help="Print only the summary, not every row.")
 @common_options
 @handle_errors
@@ -531,16 +538,11 @@ def validate(files, summary_only, catalog_files, fmt, output, force, debug):
     Examples:
       hwplan validate
       hwplan validate --summary-only
-      hwplan validate --file benchmarks/holdout.csv --format json
+      hwplan validate --file catalog/data/measurements-test.csv --format json
     """
-    from optimizer.validate import Report, render_report, validate as run_validate
+    from optimizer.validate import render_report, validate_files
 
-    catalog = load_catalog(catalog_files)
-    report = Report()
-    for f in files or [None]:
-        part = run_validate(catalog, f)
-        report.results += part.results
-        report.unusable += part.unusable
+    report = validate_files(load_catalog(catalog_files), files)
     write_output(render_report(report, "json" if fmt == "json" else "table", rows=not summary_only), output, force)
 
 
@@ -555,6 +557,7 @@ def catalog_group(ctx):
       hwplan catalog prices
       hwplan catalog validate my-offers.yaml
       hwplan catalog import sheet.csv --seller Acme --map "SKU=item" --map "Price=price" -o acme.yaml
+      hwplan catalog import-model ./Qwen3.5-27B/ -o qwen3.5-27b.yaml
     """
     if ctx.invoked_subcommand is None:
         ctx.invoke(_LISTS["accelerators"])
@@ -563,13 +566,20 @@ def catalog_group(ctx):
 def _list_command(section: str):
     @common_options
     @handle_errors
-    def command(catalog_files, fmt, output, force, debug):
+    def command(catalog_files, fmt, output, force, debug, price_lists=()):
         from optimizer.render import render_catalog
 
-        write_output(render_catalog(load_catalog(catalog_files), section, fmt), output, force)
+        write_output(render_catalog(load_catalog(catalog_files), section, fmt, price_lists=price_lists), output, force)
 
     command.__doc__ = (f"List the catalog's {section}.\n\n    \b\n    Example:\n"
                        f"      hwplan catalog {section} --format json\n    ")
+    if section == "prices":
+        command.__doc__ = ("List every offer: item, price, currency, seller, condition, price date and source\n"
+                           "    (one 80-column table per price list; JSON and CSV carry every field).\n\n    \b\n"
+                           "    Examples:\n      hwplan catalog prices --price-list street-usd-2026\n"
+                           "      hwplan catalog prices --format json\n    ")
+        command = click.option("--price-list", "price_lists", multiple=True,
+                               help="Only this price list (repeatable).")(command)
     return catalog_group.command(section)(command)
 
 
@@ -636,6 +646,35 @@ def catalog_import(sheet, seller, maps, currency, list_id, date, output, force, 
         raise HwplanError(f"{sheet}: no row could be mapped to an offer ({len(result.rejected)} rejected).")
     click.echo(f"{sheet}: {result.accepted} offers imported, {len(result.rejected)} rows rejected.", err=True)
     write_output(result.yaml_text, output, force)
+
+
+@catalog_group.command("import-model")
+@click.argument("path", type=click.Path())
+@click.option("--id", "model_id", help="Model id (default: the repository's or folder's name as a slug).")
+@click.option("--repo", help="The Hugging Face repository (org/name) the files come from: the model cites it.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the model YAML to FILE.")
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+@handle_errors
+def catalog_import_model(path, model_id, repo, output, force, debug):
+    """Make a catalog model from its Hugging Face files: config.json, and when present
+    model.safetensors.index.json (exact checkpoint size) and hf_quant_config.json.
+
+    PATH is the model's folder or its config.json. The YAML goes to --catalog.
+
+    \b
+    Example:
+      hwplan catalog import-model ./Qwen3.5-27B/ --repo Qwen/Qwen3.5-27B -o qwen3.5-27b.yaml
+      hwplan solve --catalog qwen3.5-27b.yaml --model qwen3.5-27b --users 50
+    """
+    from catalog.hf_import import import_model, model_yaml
+
+    imported = import_model(path, model_id=model_id, repo=repo)
+    m = imported.model
+    click.echo(f"read {', '.join(imported.files[:3])}{' ...' if len(imported.files) > 3 else ''}", err=True)
+    click.echo(f"{m.id}: {m.params_b:,.1f}B parameters, {m.active_params_b:,.1f}B active, {m.layers} layers, "
+               f"native {m.native_precision} ({m.variant(m.native_precision).size_gb:,.1f} GB).", err=True)
+    write_output(model_yaml(m), output, force)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,13 @@
 """Fit the speed model's efficiency factors to published measurements, and check they generalize.
 
-    python -m benchmarks.calibrate                     # fit on calibration.csv + holdout.csv, 5-fold CV
-    python -m benchmarks.calibrate --files catalog/data/calibration.csv --folds 0
+    python -m benchmarks.calibrate                     # fit on the fit set, 5-fold CV, error on the test set
+    python benchmarks/calibrate.py --folds 0           # the fit only (as a script too)
     python -m benchmarks.calibrate --yaml              # print the fitted factors as engines.yaml entries
+    python -m benchmarks.calibrate --write-summary     # record the figures in catalog/data/calibration-summary.json
+
+Data: every measurement file whose name ends in `-fit.csv` (catalog/data/measurements-fit.csv)
+is fitted on; files ending in `-test.csv` are only scored, never fitted on (giving one is an
+error), and share no publisher with the fit files (optimizer/validate.py `source_publisher`).
 
 Parameters (few, each with a physical reason):
 - per engine: decode bandwidth efficiency, batched-decode compute efficiency, prefill
@@ -28,11 +33,18 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from catalog import load_catalog
-from catalog.schema import EngineEfficiency
-from optimizer.validate import SPEED_METRICS, Case, bundled_measurements, predict, read_cases
+import json
+from datetime import date
+
+if __package__ in (None, ""):   # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from catalog import load_catalog  # noqa: E402
+from catalog.schema import EngineEfficiency  # noqa: E402
+from optimizer.validate import SPEED_METRICS, Case, file_role, measurement_files, predict, read_cases  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+SUMMARY = ROOT / "catalog" / "data" / "calibration-summary.json"
 FIELDS = ("bandwidth", "compute", "prefill", "step_overhead_ms", "layer_overhead_us")
 BOUNDS = {"bandwidth": (0.2, 0.95), "compute": (0.1, 0.9), "prefill": (0.1, 0.9), "step_overhead_ms": (0.0, 50.0),
           "layer_overhead_us": (0.0, 5000.0), "scale": (0.2, 1.5), "extra_layer_us": (0.0, 5000.0)}
@@ -129,31 +141,40 @@ def fit(cases: list[Case], catalog, min_rows: int, rounds: int = 8) -> Params:
         return huber(loss_terms(cases, apply(catalog, q))) + prior_penalty(q)
 
     best = objective(p)
-    steps = [0.5, 0.8, 0.9, 1.1, 1.25, 2.0]
     for _ in range(rounds):
         improved = False
         knobs = [("engine", e, f) for e in sorted(engines_used) for f in FIELDS]
         knobs += [("scale", fam, None) for fam in sorted(p.family_scale)]
         knobs += [("layer", fam, None) for fam in sorted(p.family_layer_us)]
         for kind, key, fld in knobs:
-            for step in steps:
-                q = p.copy()
-                if kind == "engine":
-                    lo, hi = BOUNDS[fld]
-                    cur = q.engine[key][fld]
-                    q.engine[key][fld] = min(hi, max(lo, (cur if cur > 0 else 1.0) * step))
-                elif kind == "scale":
-                    lo, hi = BOUNDS["scale"]
-                    q.family_scale[key] = min(hi, max(lo, q.family_scale[key] * step))
-                else:
-                    cur = q.family_layer_us[key]
-                    q.family_layer_us[key] = min(5000.0, (cur if cur > 0 else 50.0) * step)
+            for step in STEPS:
+                q = nudged(p, kind, key, fld, step)
                 val = objective(q)
                 if val < best - 1e-9:
                     best, p, improved = val, q, True
         if not improved:
             break
     return p
+
+
+STEPS = (0.5, 0.8, 0.9, 1.1, 1.25, 2.0)   # multiplicative moves of one knob per try
+
+
+def nudged(p: Params, kind: str, key: str, fld: str | None, step: float) -> Params:
+    """A copy of `p` with one knob multiplied by `step`, kept within BOUNDS: an engine's field
+    (kind 'engine'), a family's scale ('scale') or a family's extra per-layer time ('layer')."""
+    q = p.copy()
+    if kind == "engine":
+        lo, hi = BOUNDS[fld]
+        cur = q.engine[key][fld]
+        q.engine[key][fld] = min(hi, max(lo, (cur if cur > 0 else 1.0) * step))
+    elif kind == "scale":
+        lo, hi = BOUNDS["scale"]
+        q.family_scale[key] = min(hi, max(lo, q.family_scale[key] * step))
+    else:
+        cur = q.family_layer_us[key]
+        q.family_layer_us[key] = min(BOUNDS["extra_layer_us"][1], (cur if cur > 0 else 50.0) * step)
+    return q
 
 
 def summarize(label: str, terms: list[float], cases: list[Case], catalog) -> None:
@@ -168,41 +189,82 @@ def summarize(label: str, terms: list[float], cases: list[Case], catalog) -> Non
         print(f"    {g:<40} rows {len(es):>4}  median |error| {statistics.median(es):6.1%}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--files", nargs="*", default=[str(bundled_measurements()), str(ROOT / "benchmarks/holdout.csv")])
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--min-rows", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--yaml", action="store_true", help="print the fitted factors as engines.yaml efficiency maps")
-    args = ap.parse_args(argv)
+ENGINES_YAML = ROOT / "catalog" / "data" / "engines.yaml"
 
-    catalog = load_catalog()
+
+def _source(files: list[str], rows: int) -> str:
+    return (f"fitted by benchmarks/calibrate.py (Huber loss on log error, priors 0.7/0.5/0.5/3 ms/20 us) on {rows} "
+            f"speed rows of {' and '.join(files)}; the test set (measurements-test.csv) is not fitted on")
+
+
+def write_engines(params: Params, files: list[str], rows: int) -> None:
+    """Replace each engine's `efficiency:` map in engines.yaml by the fit: `default`, plus every family
+    the fit gave its own terms (one that equals default is left out). A family keeps the reason written
+    after the first '; ' of its old source; families the fit no longer supports are dropped."""
+    import re
+
+    lines = ENGINES_YAML.read_text().splitlines()
+    out, engine, i = [], None, 0
+    while i < len(lines):
+        line = lines[i]
+        m = re.match(r"  - id: (\S+)", line)
+        if m:
+            engine = m.group(1)
+        if line.strip() == "efficiency:" and engine in params.engine:
+            old, i = {}, i + 1
+            while i < len(lines) and lines[i].startswith("      "):
+                fam_m = re.match(r'      (\w+): .*source: "([^"]*)"', lines[i])
+                if fam_m and "; " in fam_m.group(2):
+                    old[fam_m.group(1)] = fam_m.group(2).split("; ", 1)[1]
+                i += 1
+            out.append(line)
+            default = _efficiency(params, engine, "default")
+            for fam in ["default", *sorted(params.family_scale)]:
+                eff = _efficiency(params, engine, fam)
+                if fam != "default" and (eff.bandwidth, eff.compute, eff.prefill, eff.layer_overhead_us) == \
+                        (default.bandwidth, default.compute, default.prefill, default.layer_overhead_us):
+                    continue
+                reason = f"; {old[fam]}" if fam in old else ""
+                out.append(f"      {fam}: {{bandwidth: {eff.bandwidth:.2f}, compute: {eff.compute:.2f}, prefill: "
+                           f"{eff.prefill:.2f}, step_overhead_ms: {eff.step_overhead_ms:.1f}, layer_overhead_us: "
+                           f"{eff.layer_overhead_us:.0f}, source: \"{_source(files, rows)}{reason}\"}}")
+            continue
+        out.append(line)
+        i += 1
+    ENGINES_YAML.write_text("\n".join(out) + "\n")
+
+
+def speed_cases(files: list[str], catalog) -> list[Case]:
     cases: list[Case] = []
-    for f in args.files:
+    for f in files:
         got, _ = read_cases(f, catalog)
         cases += [c for c in got if c.metric in SPEED_METRICS]
-    print(f"{len(cases)} speed rows from {', '.join(Path(f).name for f in args.files)}")
-    summarize("current catalog", loss_terms(cases, catalog), cases, catalog)
+    return cases
 
-    params = fit(cases, catalog, args.min_rows)
-    fitted = apply(catalog, params)
-    summarize("fitted on all rows (in-sample)", loss_terms(cases, fitted), cases, catalog)
 
-    if args.folds > 1:
-        order = list(range(len(cases)))
-        random.Random(args.seed).shuffle(order)
-        held_terms: list[float] = [0.0] * len(cases)
-        for k in range(args.folds):
-            test = set(order[k::args.folds])
-            train = [c for i, c in enumerate(cases) if i not in test]
-            q = fit(train, catalog, args.min_rows)
-            test_idx = sorted(test)
-            terms = loss_terms([cases[i] for i in test_idx], apply(catalog, q))
-            for i, t in zip(test_idx, terms):
-                held_terms[i] = t
-        summarize(f"{args.folds}-fold cross-validation (unseen rows)", held_terms, cases, catalog)
+def cross_validate(cases: list[Case], catalog, folds: int, min_rows: int, seed: int) -> list[float]:
+    """Each row's |log error| under a fit that did not see it (rows shuffled with `seed`)."""
+    order = list(range(len(cases)))
+    random.Random(seed).shuffle(order)
+    held_terms: list[float] = [0.0] * len(cases)
+    for k in range(folds):
+        test = set(order[k::folds])
+        train = [c for i, c in enumerate(cases) if i not in test]
+        q = fit(train, catalog, min_rows)
+        test_idx = sorted(test)
+        for i, t in zip(test_idx, loss_terms([cases[i] for i in test_idx], apply(catalog, q))):
+            held_terms[i] = t
+    return held_terms
 
+
+def figures(terms: list[float]) -> dict:
+    errs = [math.exp(t) - 1 if t < 3 else float("inf") for t in terms]
+    return {"rows": len(errs), "median_abs_error": round(statistics.median(errs), 4) if errs else None,
+            "within_25pct": round(sum(e <= 0.25 for e in errs) / max(1, len(errs)), 4)}
+
+
+def print_fit(params: Params, cases: list[Case], fitted, as_yaml: bool, files: list[str]) -> None:
+    """The largest errors after the fit, the fitted factors, and (as_yaml) engines.yaml lines."""
     print("\nlargest errors after the fit:")
     terms = loss_terms(cases, fitted)
     for t, c in sorted(zip(terms, cases), key=lambda x: -x[0])[:25]:
@@ -215,14 +277,69 @@ def main(argv: list[str] | None = None) -> int:
     for fam in sorted(params.family_scale):
         print(f"  family {fam:<10} scale={params.family_scale[fam]:.3g}  "
               f"extra layer overhead={params.family_layer_us[fam]:.3g} us")
-    if args.yaml:
+    if as_yaml:
         for e in sorted(params.engine):
             print(f"\n  {e}:")
             for fam in ["default", *sorted(params.family_scale)]:
                 eff = _efficiency(params, e, fam)
                 print(f"      {fam}: {{bandwidth: {eff.bandwidth:.2f}, compute: {eff.compute:.2f}, prefill: "
                       f"{eff.prefill:.2f}, step_overhead_ms: {eff.step_overhead_ms:.1f}, layer_overhead_us: "
-                      f"{eff.layer_overhead_us:.0f}}}")
+                      f"{eff.layer_overhead_us:.0f}, source: \"fitted by benchmarks/calibrate.py (Huber loss on "
+                      f"log error, priors 0.7/0.5/0.5/3 ms/20 us) on {len(cases)} speed rows of "
+                      f"{' and '.join(Path(f).name for f in files)} (test files not fitted on)\"}}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", nargs="*", default=[str(f) for f in measurement_files() if file_role(f) == "fit"],
+                    help="files to fit on (default: every *-fit.csv)")
+    ap.add_argument("--test-files", nargs="*", default=[str(f) for f in measurement_files() if file_role(f) == "test"],
+                    help="files only scored (default: every *-test.csv)")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--min-rows", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--yaml", action="store_true", help="print the fitted factors as engines.yaml efficiency maps")
+    ap.add_argument("--write-engines", action="store_true",
+                    help="write the fitted factors into catalog/data/engines.yaml (each family keeps its reason)")
+    ap.add_argument("--write-summary", action="store_true",
+                    help=f"write the figures to {SUMMARY.relative_to(ROOT)} (hwplan validate prints them)")
+    args = ap.parse_args(argv)
+    tests = [f for f in args.files if file_role(f) == "test"]
+    if tests:
+        print(f"calibrate: {', '.join(tests)} is a test set (its name ends in -test.csv); it is scored, "
+              f"never fitted on. Pass it with --test-files.", file=sys.stderr)
+        return 2
+
+    catalog = load_catalog()
+    cases = speed_cases(args.files, catalog)
+    test_cases = speed_cases(args.test_files, catalog)
+    print(f"{len(cases)} speed rows to fit from {', '.join(Path(f).name for f in args.files)}; "
+          f"{len(test_cases)} test rows from {', '.join(Path(f).name for f in args.test_files) or 'none'}")
+    summarize("current catalog, fit set", loss_terms(cases, catalog), cases, catalog)
+    if test_cases:
+        summarize("current catalog, test set", loss_terms(test_cases, catalog), test_cases, catalog)
+
+    params = fit(cases, catalog, args.min_rows)
+    fitted = apply(catalog, params)
+    result = {"fitted_on": [Path(f).name for f in args.files], "date": date.today().isoformat(),
+              "in_sample": figures(loss_terms(cases, fitted))}
+    summarize("fitted, fit set (in-sample)", loss_terms(cases, fitted), cases, catalog)
+    if test_cases:
+        result["test_files"] = [Path(f).name for f in args.test_files]
+        result["out_of_sample"] = figures(loss_terms(test_cases, fitted))
+        summarize("fitted, test set (out-of-sample)", loss_terms(test_cases, fitted), test_cases, catalog)
+    if args.folds > 1:
+        held = cross_validate(cases, catalog, args.folds, args.min_rows, args.seed)
+        result["cross_validated"] = {"folds": args.folds, "seed": args.seed, **figures(held)}
+        summarize(f"{args.folds}-fold cross-validation on the fit set (unseen rows)", held, cases, catalog)
+    if args.write_engines:
+        write_engines(params, [Path(f).name for f in args.files], len(cases))
+        print("wrote catalog/data/engines.yaml efficiency maps")
+    if args.write_summary:
+        SUMMARY.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {SUMMARY.relative_to(ROOT)}")
+
+    print_fit(params, cases, fitted, args.yaml, args.files)
     return 0
 
 

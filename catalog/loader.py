@@ -14,13 +14,14 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import CatalogError, did_you_mean
-from .schema import (Accelerator, CatalogFile, Engine, ExchangeRate, Model, Platform, PriceList, System)
+from .schema import (Accelerator, CatalogFile, Engine, ExchangeRate, Model, NetworkItem, Platform, PriceList, Rack,
+                     System)
 from .validation import validate_doc
 from .yamlio import read_yaml
 
 __all__ = ["Catalog", "load_catalog", "load_catalog_file", "bundled_files"]
 
-_SECTIONS = ("accelerators", "platforms", "systems", "models", "engines", "price_lists")
+_SECTIONS = ("accelerators", "platforms", "systems", "models", "engines", "price_lists", "network_items", "racks")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Catalog:
     engines: dict[str, Engine] = field(default_factory=dict)
     price_lists: dict[str, PriceList] = field(default_factory=dict)
     exchange_rates: tuple[ExchangeRate, ...] = ()
+    network_items: dict[str, NetworkItem] = field(default_factory=dict)
+    racks: dict[str, Rack] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict, compare=False)
 
     def _get(self, section: str, item_id: str, what: str, where: str):
@@ -44,7 +47,7 @@ class Catalog:
             prefix = f"{where}: " if where else ""
             raise CatalogError(
                 f"{prefix}unknown {what} '{item_id}'{did_you_mean(item_id, table)} "
-                f"(`hwplan catalog {section.replace('_', '-')}` lists them)."
+                f"(`hwplan catalog {'prices' if section == 'price_lists' else section}` lists them)."
             ) from None
 
     def accelerator(self, item_id: str, where: str = "") -> Accelerator:
@@ -119,7 +122,8 @@ def _cross_check(cat: Catalog) -> None:
     def where(section: str, item_id: str) -> str:
         return cat.origins.get(f"{section}:{item_id}", "catalog")
 
-    items = {"accelerator": cat.accelerators, "platform": cat.platforms, "system": cat.systems}
+    items = {"accelerator": cat.accelerators, "platform": cat.platforms, "system": cat.systems,
+             "network item": cat.network_items, "rack": cat.racks}
     for kind_a, table_a in items.items():
         for kind_b, table_b in items.items():
             if kind_a < kind_b:
@@ -138,12 +142,12 @@ def _cross_check(cat: Catalog) -> None:
         if s.accelerator not in cat.accelerators:
             raise CatalogError(f"{where('systems', s.id)}: system '{s.id}' uses unknown accelerator "
                                f"'{s.accelerator}'{did_you_mean(s.accelerator, cat.accelerators)}.")
-    known_items = set(cat.accelerators) | set(cat.platforms) | set(cat.systems)
+    known_items = set(cat.accelerators) | set(cat.platforms) | set(cat.systems) | set(cat.network_items) | set(cat.racks)
     for pl in cat.price_lists.values():
         for i, offer in enumerate(pl.offers):
             if offer.item not in known_items:
                 raise CatalogError(f"{where('price_lists', pl.id)}: price list '{pl.id}' offers[{i}].item = "
-                                   f"'{offer.item}' is not an accelerator, platform or system"
+                                   f"'{offer.item}' is not an accelerator, platform, system, network item or rack"
                                    f"{did_you_mean(offer.item, known_items)}.")
 
 

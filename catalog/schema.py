@@ -16,8 +16,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 __all__ = [
-    "DTYPES", "FAMILIES", "KV_DTYPE_BYTES",
-    "Accelerator", "Platform", "System", "Attention", "Moe", "Variant", "Model",
+    "DTYPES", "FAMILIES", "KV_DTYPE_BYTES", "HARDWARE_CLASSES",
+    "Accelerator", "Platform", "System", "Attention", "CompressedLayers", "Moe", "Variant", "Model",
     "Engine", "EngineEfficiency", "EngineMemory", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
 
@@ -34,6 +34,10 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Dtype = Literal["fp4", "fp8", "bf16", "fp16", "int8", "int4"]
 FormFactor = Literal["pcie", "sxm", "oam", "cpu", "module"]
 HardwareClass = Literal["datacenter", "workstation", "consumer", "edge"]
+HARDWARE_CLASSES: tuple[str, ...] = ("datacenter", "workstation", "consumer", "edge")
+# complete: sold configured (CPUs, memory, NICs) and ready for its accelerators;
+# barebone: a chassis or "starting at" base configuration that needs parts added.
+ServerClass = Literal["complete", "barebone"]
 # Hardware families group accelerators whose engines behave alike; efficiency
 # factors of the speed model are calibrated per family.
 Family = Literal["pascal", "volta", "ampere", "ada", "hopper", "blackwell", "cdna2", "cdna3", "cdna4",
@@ -80,8 +84,10 @@ class Accelerator(Sourced):
     year: int | None = Field(None, ge=2010, le=2035)
     form_factor: FormFactor
     memory_gb: float = Field(gt=0, le=100_000, description="Memory as the vendor states it (HBM '80 GB' parts hold 80 GiB).")
-    visible_memory_gib: float | None = Field(None, gt=0, description="Memory the driver reports (nvidia-smi/rocm-smi "
-                                             "total, GiB); what engines size their budget from. Default: memory_gb × 10^9 B.")
+    visible_memory_gib: float | None = Field(None, gt=0, description="Memory the driver reports to the engine "
+                                             "(torch.cuda.mem_get_info total, as vLLM's 'total_gpu_memory' and PyTorch's "
+                                             "'total capacity' print it), GiB; what engines size their budget from. "
+                                             "Default: memory_gb × 10^9 B.")
     memory_type: str = ""
     memory_bandwidth_gbs: float = Field(gt=0, le=100_000, description="Peak memory bandwidth, GB/s.")
     tflops: dict[Dtype, float] = Field(description="Dense peak TFLOPS (TOPS for int8) per datatype, no sparsity.")
@@ -91,6 +97,8 @@ class Accelerator(Sourced):
     interconnect_gbs: float = Field(gt=0, description="Per-accelerator scale-up bandwidth, GB/s, bidirectional.")
     max_per_node: int = Field(gt=0, le=1024)
     export_notes: str = ""
+    unpriced_reason: str = Field("", description="Why no bundled price list sells a server with it "
+                                 "(e.g. 'sold used only, no sourced price'); empty when one does.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Accelerator:
@@ -121,6 +129,23 @@ class Accelerator(Sourced):
         return self.tflops.get("bf16") or self.tflops["fp16"]  # type: ignore[index]
 
 
+NicProtocol = Literal["infiniband", "roce", "ethernet"]
+NIC_PROTOCOLS: tuple[str, ...] = ("infiniband", "roce", "ethernet")
+
+
+class Nic(Record):
+    """Scale-out NICs of one node: `count` ports of `gbps` each (the backend network between nodes)."""
+
+    count: int = Field(gt=0, le=100_000, description="Ports per node (8 for a rail-optimised HGX node).")
+    gbps: int = Field(gt=0, le=3200, description="Speed of one port, Gb/s (400 for ConnectX-7 NDR).")
+    protocol: NicProtocol = Field(description="infiniband, roce (RDMA over Ethernet switches) or ethernet.")
+
+    @property
+    def fabric(self) -> str:
+        """The switch family the ports plug into: infiniband, or ethernet (RoCE runs on Ethernet switches)."""
+        return "infiniband" if self.protocol == "infiniband" else "ethernet"
+
+
 class Platform(Sourced):
     """A server that hosts accelerators of one form factor (or CPU sockets)."""
 
@@ -129,16 +154,30 @@ class Platform(Sourced):
     maker: Slug = Field(description="Who builds the server: supermicro, dell, nvidia, huawei ...")
     hardware_class: HardwareClass = Field(description="datacenter (rack server), workstation (desk-side box), "
                                           "consumer or edge.")
+    server_class: ServerClass = Field("complete", description="complete: sold configured (CPUs, memory, NICs); "
+                                      "barebone: a chassis or 'starting at' base configuration that needs parts added.")
     form_factor: FormFactor
     accepts: list[Slug] = Field(default_factory=list, description="Accelerator ids it takes; empty = any of the form factor.")
     gpu_counts: list[int] = Field(min_length=1, description="Accelerators per node it can be bought with.")
-    base_power_w: int = Field(ge=0, le=1_000_000, description="Draw without the accelerators: CPUs, fans, NICs, switches.")
+    base_power_w: int = Field(ge=0, le=1_000_000, description="Maximum draw without the accelerators: CPUs, "
+                              "fans, NICs, switches; a node's maximum draw is this plus count × TDP.")
     rack_units: int = Field(gt=0, le=100)
-    max_system_power_w: int | None = Field(None, gt=0)
+    max_system_power_w: int | None = Field(None, gt=0, description="Most the server's power supplies deliver "
+                                           "(its maker's maximum system power); a node's maximum draw stays below it.")
     link: Literal["native", "pcie"] = Field("native", description="native: the accelerators' own fabric joins all of them; "
                                             "pcie: tensor-parallel traffic crosses PCIe.")
     pcie_gbs: float = Field(64.0, gt=0, description="PCIe bandwidth per accelerator, GB/s bidirectional (Gen4 x16 = 64).")
     network_gbs: float = Field(50.0, gt=0, description="Node-to-node bandwidth for pipeline hops, GB/s (400 Gb/s = 50).")
+    nics: list[Nic] = Field(default_factory=list, description="Scale-out NICs per node (count × speed, protocol); "
+                            "the first entry is the backend network a multi-node replica uses. Empty: none stated.")
+    direct_connect: bool = Field(False, description="Two nodes may be cabled back to back, port to port, without a "
+                                 "switch (InfiniBand with a host subnet manager, or RoCE).")
+    cooling: Literal["air", "liquid"] = Field("air", description="How the node is cooled; liquid-cooled nodes need a "
+                                              "rack with coolant distribution.")
+    scale_up_domain: int | None = Field(None, gt=0, le=100_000, description="Accelerators joined by one scale-up "
+                                        "mesh (NVLink/UB) for tensor and expert parallelism; default: one node's.")
+    racks_per_node: int | None = Field(None, gt=0, le=1000, description="Rack-scale systems: racks one node fills "
+                                       "(GB200 NVL72: 1; CloudMatrix 384: 16). Default: nodes share racks by rack units.")
 
     @field_validator("gpu_counts")
     @classmethod
@@ -157,31 +196,93 @@ class System(Sourced):
     platform: Slug
     accelerator: Slug
     count: int = Field(gt=0, le=1024, description="Accelerators in one node.")
-    power_w: int | None = Field(None, gt=0, description="Typical draw of the whole node as its seller states it; "
-                                "default: platform base power + count × TDP.")
+    max_power_w: int | None = Field(None, gt=0, description="Maximum draw of the whole node (power caps, rack "
+                                    "and facility sizing) as its maker states it; default: platform base power + "
+                                    "count × TDP.")
+    typical_power_w: int | None = Field(None, gt=0, description="Typical draw under load (energy in TCO) where a "
+                                        "source states one; default: maximum × tco.load_factor.")
+
+    @model_validator(mode="after")
+    def _typical_le_max(self) -> System:
+        if self.typical_power_w is not None and self.max_power_w is not None and self.typical_power_w > self.max_power_w:
+            raise ValueError(f"typical_power_w {self.typical_power_w} exceeds max_power_w {self.max_power_w}")
+        return self
+
+
+class CompressedLayers(Record):
+    """Layers that keep, besides their sliding window, one cache entry per `ratio` tokens of the
+    whole context (DeepSeek-V4's compressed sparse attention, ratio 4, and heavily compressed
+    attention, ratio 128; https://huggingface.co/deepseek-ai/DeepSeek-V4-Flash)."""
+
+    layers: int = Field(gt=0, description="How many layers compress at this ratio.")
+    ratio: int = Field(ge=2, description="Tokens pooled into one cache entry.")
+    indexer: bool = Field(False, description="The layers' sparse-attention indexer keeps a key per compressed "
+                          "entry (attention.indexer_bytes_per_token each).")
+
+
+LinearKind = Literal["gated-deltanet", "kda", "mamba2", "lightning"]
 
 
 class Attention(Record):
+    """How a model's layers attend, and what each keeps per sequence.
+
+    Layer kinds: full attention (a KV entry per token), sliding-window or chunked
+    attention (at most `window_tokens` entries), compressed layers (DeepSeek-V4: one
+    entry per `ratio` tokens on top of the window), a sparse-attention indexer's key
+    cache (DeepSeek-V3.2, GLM-5), and linear-attention or state-space layers (Gated
+    DeltaNet, Kimi Delta Attention, Mamba-2) that hold a fixed state per request.
+    """
+
     kind: Literal["mha", "gqa", "mla"]
     heads: int = Field(gt=0)
-    kv_heads: int = Field(gt=0)
-    head_dim: int | None = Field(None, gt=0)
+    kv_heads: int = Field(gt=0, description="KV heads of the full-attention layers.")
+    head_dim: int | None = Field(None, gt=0, description="Per-head dims of the full-attention layers' keys and values.")
     kv_lora_rank: int | None = Field(None, gt=0)
     qk_rope_head_dim: int | None = Field(None, gt=0)
     qk_nope_head_dim: int | None = Field(None, gt=0, description="MLA: per-head query/key dims without RoPE "
                                          "(prefill attention cost); default 128 as in DeepSeek-V3.")
-    v_head_dim: int | None = Field(None, gt=0, description="MLA: per-head value dims; default 128 as in DeepSeek-V3.")
+    v_head_dim: int | None = Field(None, gt=0, description="Per-head value dims when they differ from the key dims "
+                                   "(MLA default 128 as in DeepSeek-V3; GQA default head_dim).")
     window_layers: int = Field(0, ge=0, description="Layers with sliding-window or chunked attention.")
     window_tokens: int | None = Field(None, gt=0, description="Tokens such a layer keeps at most.")
+    window_kv_heads: int | None = Field(None, gt=0, description="KV heads of the sliding-window layers when they "
+                                        "differ from the full layers' (Gemma 4, MiMo-V2); default kv_heads.")
+    window_head_dim: int | None = Field(None, gt=0, description="Head dims of the sliding-window layers when they "
+                                        "differ; default head_dim.")
+    kv_layers: int | None = Field(None, gt=0, description="Layers with softmax attention (full, windowed or "
+                                  "compressed); default: every layer that is not a linear layer.")
+    entry_bytes: float | None = Field(None, gt=0, description="Bytes of one cached token per layer in the model's "
+                                      "own fixed cache format, whatever the KV datatype (DeepSeek-V4: 584).")
+    fp8_entry_bytes: float | None = Field(None, gt=0, description="Bytes of one cached token per layer when the "
+                                          "KV cache is fp8 and the kernels store scales beside it (DeepSeek-V3.2's "
+                                          "fp8_ds_mla: 512 fp8 + 4 fp32 scales + 64 bf16 RoPE values = 656).")
+    compressed: list[CompressedLayers] = Field(default_factory=list, description="Layers that also keep a "
+                                               "compressed cache of the whole context.")
+    indexer_layers: int = Field(0, ge=0, description="Layers whose sparse-attention indexer keeps a key for "
+                                "every token (DeepSeek-V3.2: all 61; GLM-5.2: the layers with their own indexer).")
+    indexer_bytes_per_token: float | None = Field(None, gt=0, description="Bytes of one indexer key: fp8 "
+                                                  "values plus one fp32 scale per 128 (132 B for 128 dims).")
+    linear_layers: int = Field(0, ge=0, description="Layers with linear attention or a state-space mixer: a fixed "
+                               "state per request, no per-token cache.")
+    linear_kind: LinearKind | None = None
+    state_bytes_per_layer: float | None = Field(None, gt=0, description="Bytes of one request's state in one "
+                                                "linear layer (convolution state + recurrent state).")
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Attention:
-        if self.kind == "mla" and (self.kv_lora_rank is None or self.qk_rope_head_dim is None):
-            raise ValueError("MLA attention needs kv_lora_rank and qk_rope_head_dim")
+        if self.kind == "mla" and (self.kv_lora_rank is None or self.qk_rope_head_dim is None) \
+                and self.entry_bytes is None:
+            raise ValueError("MLA attention needs kv_lora_rank and qk_rope_head_dim (or entry_bytes)")
         if self.kind != "mla" and self.head_dim is None:
             raise ValueError(f"{self.kind.upper()} attention needs head_dim")
         if self.window_layers and self.window_tokens is None:
             raise ValueError("window_layers needs window_tokens")
+        if self.indexer_layers and self.indexer_bytes_per_token is None:
+            raise ValueError("indexer_layers needs indexer_bytes_per_token")
+        if any(c.indexer for c in self.compressed) and self.indexer_bytes_per_token is None:
+            raise ValueError("a compressed group with an indexer needs indexer_bytes_per_token")
+        if self.linear_layers and (self.state_bytes_per_layer is None or self.linear_kind is None):
+            raise ValueError("linear_layers needs linear_kind and state_bytes_per_layer")
         return self
 
 
@@ -191,6 +292,7 @@ class Moe(Record):
     shared_experts: int = Field(0, ge=0)
     moe_layers: int = Field(gt=0)
     expert_params_b: float = Field(gt=0, description="Parameters in all routed experts of all layers, billions.")
+    moe_intermediate_size: int | None = Field(None, gt=0, description="Hidden width of one routed expert's MLP.")
 
     @model_validator(mode="after")
     def _k_le_e(self) -> Moe:
@@ -220,14 +322,27 @@ class Variant(Sourced):
 
 
 class Model(Sourced):
+    """An LLM's architecture as sizing needs it, with the ways its weights can be held.
+
+    Parameter counts exclude multi-token-prediction (MTP) layers; for a vision-language
+    model they include the vision encoder (its weights are loaded) while `layers`,
+    `hidden_size` and `attention` describe the language model.
+    """
+
     id: Slug
     name: str
     hf_repo: str = ""
     params_b: float = Field(gt=0, le=100_000, description="Total parameters, billions.")
     active_params_b: float = Field(gt=0, description="Parameters used per token, billions.")
-    layers: int = Field(gt=0)
+    layers: int = Field(gt=0, description="Decoder layers of the language model (every kind).")
     hidden_size: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0, description="Hidden width of a dense layer's MLP (config.json "
+                                   "intermediate_size); for all-MoE models the shared expert's or the expert's.")
     vocab_size: int = Field(gt=0)
+    tie_word_embeddings: bool = Field(False, description="The output head reuses the input embedding matrix "
+                                      "(config.json tie_word_embeddings).")
+    vision_params_b: float = Field(0.0, ge=0, description="Parameters of a vision encoder and projector, "
+                                   "billions (included in params_b).")
     attention: Attention
     moe: Moe | None = None
     max_context: int = Field(gt=0)
@@ -247,11 +362,30 @@ class Model(Sourced):
                 raise ValueError(f"variant {v.id} falls back to '{v.fallback}', which is not a variant")
         if self.active_params_b > self.params_b:
             raise ValueError("active_params_b exceeds params_b")
-        if self.attention.window_layers > self.layers:
-            raise ValueError("attention.window_layers exceeds layers")
+        att = self.attention
+        kv_layers = self.kv_layers
+        if kv_layers < 1:
+            raise ValueError("no layer keeps a per-token cache: attention.kv_layers must be at least 1")
+        if att.kv_layers is not None and att.kv_layers + att.linear_layers > self.layers:
+            raise ValueError(f"attention.kv_layers ({att.kv_layers}) + linear_layers ({att.linear_layers}) "
+                             f"exceeds layers ({self.layers})")
+        if att.window_layers > kv_layers:
+            raise ValueError(f"attention.window_layers ({att.window_layers}) exceeds the attention layers ({kv_layers})")
+        if sum(c.layers for c in att.compressed) > kv_layers:
+            raise ValueError("attention.compressed names more layers than the attention layers")
+        if att.indexer_layers > kv_layers:
+            raise ValueError("attention.indexer_layers exceeds the attention layers")
         if self.moe and self.moe.expert_params_b >= self.params_b:
             raise ValueError("moe.expert_params_b must be less than params_b")
+        if self.vision_params_b >= self.params_b:
+            raise ValueError("vision_params_b must be less than params_b")
         return self
+
+    @property
+    def kv_layers(self) -> int:
+        """Layers with softmax attention (full, windowed or compressed)."""
+        att = self.attention
+        return att.kv_layers if att.kv_layers is not None else self.layers - att.linear_layers
 
     def variant(self, precision: str) -> Variant:
         for v in self.variants:
@@ -340,8 +474,8 @@ class EngineMemory(Record):
     fixed_reserve_gib: float = Field(0.0, ge=0, description="fixed: memory held back per accelerator.")
     fixed_reserve_host_gib: float = Field(0.0, ge=0, description="fixed: memory held back per CPU socket "
                                           "(operating system, page cache).")
-    large_defaults_exclude_families: list[Family] = Field(default_factory=list, description="Families that keep "
-                                                          "the small-memory defaults whatever their memory (vLLM: A100).")
+    large_defaults_exclude: list[Slug] = Field(default_factory=list, description="Accelerator ids that keep the "
+                                               "small-memory defaults whatever their memory (vLLM: A100).")
     source: str = Field(min_length=3, description="Public source files and start-up logs of these figures.")
 
     @model_validator(mode="after")
@@ -423,7 +557,7 @@ class Offer(Record):
     read (a page read in 2026 may quote a 2024 price). Plans show the price date.
     """
 
-    item: Slug = Field(description="Id of an accelerator, platform or system.")
+    item: Slug = Field(description="Id of an accelerator, platform, system, network item or rack.")
     price: float = Field(gt=0, le=1e12, description="Price of one item in the list's currency.")
     seller: str = Field("unspecified", min_length=1, description="Who sells it: a distributor, an OEM, a "
                         "marketplace listing — never a description of where a figure came from.")
@@ -462,6 +596,41 @@ class ExchangeRate(Sourced):
     rate: float = Field(gt=0, description="Units of `quote` per one unit of `base`.")
 
 
+class NetworkItem(Sourced):
+    """A scale-out network part a price list can sell: a NIC, a switch, a cable or a transceiver."""
+
+    id: Slug
+    name: str
+    maker: Slug
+    kind: Literal["nic", "switch", "cable", "transceiver"]
+    protocol: Literal["infiniband", "ethernet"] = Field(description="infiniband, or ethernet (RoCE and plain Ethernet).")
+    gbps: int = Field(gt=0, le=3200, description="Speed of one port (switch, NIC) or one link (cable, transceiver), Gb/s.")
+    ports: int | None = Field(None, gt=0, le=4096, description="Switch: ports at `gbps` (a 64-port NDR switch has "
+                              "32 twin-port OSFP cages = 64 × 400 Gb/s). NIC: ports per card.")
+    power_w: int | None = Field(None, gt=0, le=100_000, description="Maximum draw, W (switches).")
+    rack_units: int | None = Field(None, gt=0, le=50)
+    media: Literal["copper", "fiber"] = Field("fiber", description="Cables: copper (direct-attach, a whole link at "
+                                              "its speed) or fiber (needs a transceiver at each end).")
+
+    @model_validator(mode="after")
+    def _switch_has_ports(self) -> NetworkItem:
+        if self.kind in ("switch", "nic") and self.ports is None:
+            raise ValueError(f"a {self.kind} needs `ports` (how many {self.gbps} Gb/s ports it has)")
+        return self
+
+
+class Rack(Sourced):
+    """A rack position as a plan counts it: space, the power it can feed and cool, and how it is cooled."""
+
+    id: Slug
+    name: str
+    maker: Slug = "various"
+    rack_units: int = Field(gt=0, le=60, description="Usable height, U (42 or 48).")
+    max_kw: float = Field(gt=0, le=2000, description="Power the rack's PDUs and cooling are rated for, kW.")
+    cooling: Literal["air", "liquid"] = Field(description="air, or liquid (coolant distribution for direct liquid "
+                                              "cooling); a liquid rack also takes air-cooled nodes.")
+
+
 class CatalogFile(Record):
     """One YAML file: any of the sections below, each a list of records."""
 
@@ -473,3 +642,5 @@ class CatalogFile(Record):
     engines: list[Engine] = Field(default_factory=list)
     price_lists: list[PriceList] = Field(default_factory=list)
     exchange_rates: list[ExchangeRate] = Field(default_factory=list)
+    network_items: list[NetworkItem] = Field(default_factory=list)
+    racks: list[Rack] = Field(default_factory=list)

@@ -85,7 +85,7 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
     """
     catalog = catalog or load_catalog()
     price_list_id = price_list_id or re.sub(r"[^a-z0-9]+", "-", seller.lower()).strip("-") + "-offers"
-    items = {**catalog.accelerators, **catalog.platforms, **catalog.systems}
+    items = {**catalog.accelerators, **catalog.platforms, **catalog.systems, **catalog.network_items, **catalog.racks}
     mapping = {column: FIELD_ALIASES.get(fld, fld) for column, fld in mapping.items()}
     for column, fld in mapping.items():
         if fld not in OFFER_FIELDS:
@@ -106,7 +106,7 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
             continue
         item = _match_item(values["item"], items)
         if item is None:
-            rejected.append((number, f"item '{values['item']}' is not an accelerator, platform or system in the "
+            rejected.append((number, f"item '{values['item']}' is not an accelerator, platform, system, network item or rack in the "
                                      f"catalog{did_you_mean(values['item'].lower(), items)}"))
             continue
         data: dict = {"item": item, "seller": values.get("seller") or seller,

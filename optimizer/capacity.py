@@ -1,7 +1,9 @@
 """How many users one replica serves: the one place that decides it.
 
 `replica_capacity(deployment, workload)` returns the largest number of concurrent
-users the replica serves: no more than its KV memory holds (or, in the
+users the replica serves: none if the engine would not start (sizing.MemoryFit.why_not:
+no KV cache left, one max_model_len request too big, CUDA graphs out of memory); no
+more than its KV memory holds (or, in the
 rule-of-thumb mode, one replica whose weights plus a fixed KV reserve fit), no more
 than the engine runs at once, and no more than keep every user at or above
 `min_tokens_per_s` with a time to first token within `max_ttft_s`.
@@ -9,20 +11,21 @@ than the engine runs at once, and no more than keep every user at or above
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 from . import sizing, speed
 from .deployment import Deployment
 from .problem import Workload
 
-__all__ = ["ReplicaCapacity", "replica_capacity"]
+__all__ = ["ReplicaCapacity", "replica_capacity", "capacity_memo"]
 
 
 @dataclass(frozen=True)
 class ReplicaCapacity:
     users: int                  # users one replica serves (0: it cannot serve this workload)
     memory_users: int           # concurrent requests its KV memory holds
-    limit: str                  # what bounds `users`: weights, reserve, memory, engine, speed, ttft
+    limit: str                  # what bounds `users`: weights, start, reserve, memory, engine, speed, ttft
     fit: sizing.MemoryFit
     kv_needed_bytes: float = 0.0  # rule-of-thumb mode: the reserve it must hold
     tokens_per_s_per_user: float | None = None
@@ -58,6 +61,10 @@ def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
     fit = dep.memory()
     if not fit.weights_fit:
         return ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)
+    if not fit.starts:
+        # The engine refuses to start (one max_model_len request does not fit, or CUDA graphs run out of
+        # memory): never buy such a replica.
+        return ReplicaCapacity(users=0, memory_users=0, limit="start", fit=fit)
     memory_users, limit, needed = _memory_users(dep, fit, workload)
     if memory_users < 1:
         return ReplicaCapacity(users=0, memory_users=0, limit=limit, fit=fit, kv_needed_bytes=needed)
@@ -91,3 +98,33 @@ def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
     return ReplicaCapacity(users=top, memory_users=memory_users, limit=limit, fit=fit, kv_needed_bytes=needed,
                            tokens_per_s_per_user=best.tokens_per_s_per_user,
                            output_tokens_per_s=best.output_tokens_per_s, ttft_s=best.ttft_s)
+
+
+def _identity(value: object) -> object:
+    """A catalog record by its kind and id (ids are unique within one catalog), else the value."""
+    ident = getattr(value, "id", None)
+    return (type(value).__name__, ident) if isinstance(ident, str) else value
+
+
+def capacity_memo(workload: Workload) -> Callable[[Deployment], ReplicaCapacity]:
+    """`replica_capacity(dep, workload)` remembered by the deployment's identity, for one catalog.
+
+    Thousands of node types in a large catalog share a few (accelerator, platform, count)
+    configurations, and the capacity depends on nothing else of the node type (not its price,
+    seller or stated power), so `prepare` sizes each configuration once. Records are keyed by
+    kind and id, which is exact only while every deployment comes from the same catalog: make
+    one memo per `prepare` call. A deployment with an unhashable field is sized every time.
+    """
+    memo: dict[tuple, ReplicaCapacity] = {}
+
+    def capacity(dep: Deployment) -> ReplicaCapacity:
+        try:
+            key = tuple(_identity(getattr(dep, f.name)) for f in fields(dep))
+            hash(key)
+        except TypeError:
+            return replica_capacity(dep, workload)
+        if key not in memo:
+            memo[key] = replica_capacity(dep, workload)
+        return memo[key]
+
+    return capacity

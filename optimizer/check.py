@@ -77,7 +77,7 @@ def _items_of(line: PlanLine) -> list[tuple[str, int]]:
 
 def _offer(catalog: Catalog, problem: Problem, key: str):
     pl_id, _, pos = key.rpartition("#")
-    if pl_id not in problem.price_lists or not pos.isdigit():
+    if (pl_id not in problem.price_lists and pl_id not in problem.network_price_lists) or not pos.isdigit():
         return None, None
     plist = catalog.price_lists.get(pl_id)
     if plist is None or int(pos) >= len(plist.offers):
@@ -116,6 +116,8 @@ def _check_purchases(catalog: Catalog, problem: Problem, plan: Plan) -> list[str
             out.append(f"{p.item} from {p.seller}: quantity {p.quantity}")
         if offer.stock is not None and p.quantity > offer.stock:
             out.append(f"{p.quantity} × {p.item} bought from {p.seller}, who has {offer.stock} in stock")
+        if p.item in catalog.network_items or p.item in catalog.racks:
+            continue  # network and racks: checked by _check_fabric; the node sellers' limits do not apply
         if c.sellers and offer.seller not in c.sellers:
             out.append(f"{p.item} bought from {offer.seller}, not in constraints.sellers")
         if c.conditions and offer.condition not in c.conditions:
@@ -136,6 +138,8 @@ def _check_purchases(catalog: Catalog, problem: Problem, plan: Plan) -> list[str
     for line in plan.lines:
         for item, qty in _items_of(line):
             needed[item] += qty
+    bought = {i: q for i, q in bought.items() if i not in catalog.network_items and i not in catalog.racks}
+    bought = defaultdict(int, bought)
     for item in sorted(set(needed) | set(bought)):
         if needed[item] != bought[item]:
             out.append(f"the lines need {needed[item]} × {item}, the purchases buy {bought[item]}")
@@ -150,8 +154,8 @@ def _check_purchases(catalog: Catalog, problem: Problem, plan: Plan) -> list[str
 
 
 def _node_power(catalog: Catalog, line: PlanLine) -> int:
-    if line.system is not None and catalog.systems[line.system].power_w is not None:
-        return catalog.systems[line.system].power_w  # type: ignore[return-value]
+    if line.system is not None and catalog.systems[line.system].max_power_w is not None:
+        return catalog.systems[line.system].max_power_w  # type: ignore[return-value]
     return catalog.platforms[line.platform].base_power_w + line.gpus_per_node * catalog.accelerators[line.accelerator].tdp_w
 
 
@@ -164,22 +168,30 @@ def _weights_bytes(model, variant) -> float:
     return model.params_b * 1e9 * variant.bits_per_weight / 8
 
 
-def _token_layer_bytes(model, kv_dtype: str, tp: int, whole: bool) -> float:
-    """KV bytes one rank keeps per token and layer: MLA's latent whole; GQA its share of the heads (all if `whole`)."""
-    b = KV_DTYPE_BYTES[kv_dtype]
+def _entry_bytes(model, kv_dtype: str, tp: int, whole: bool, window: bool) -> float:
+    """KV bytes one rank keeps per token in one full (or sliding-window) layer: a fixed cache format's
+    entry; MLA's latent whole; GQA/MHA 2 × its share of the heads (all if `whole`) × head dims."""
     att = model.attention
+    if att.entry_bytes is not None:
+        return att.entry_bytes
+    b = KV_DTYPE_BYTES[kv_dtype]
     if att.kind == "mla":
         return (att.kv_lora_rank + att.qk_rope_head_dim) * b
-    heads = att.kv_heads if whole else math.ceil(att.kv_heads / tp)
-    return 2 * heads * att.head_dim * b
+    heads = (att.window_kv_heads or att.kv_heads) if window else att.kv_heads
+    dims = (att.window_head_dim or att.head_dim) if window else att.head_dim
+    return 2 * (heads if whole else math.ceil(heads / tp)) * dims * b
 
 
 def _request_rank_bytes(model, kv_dtype: str, tp: int, pp: int, whole: bool, tokens: int) -> float:
-    """At least what one rank keeps for one request of `tokens` tokens (a stage holds ≥ layers / pp)."""
+    """At least what one rank keeps for one request of `tokens` tokens: full softmax layers every token,
+    sliding-window layers at most their window; a stage holds at least 1 / pp of it. Compressed caches,
+    indexer keys and linear layers' state only add to it, so they are left out of this lower bound."""
     att = model.attention
-    window = att.window_tokens or tokens
-    token_layers = (model.layers - att.window_layers) * tokens + att.window_layers * min(tokens, window)
-    return _token_layer_bytes(model, kv_dtype, tp, whole) * token_layers / pp
+    softmax = att.kv_layers or (model.layers - att.linear_layers)
+    full = (softmax - att.window_layers) * _entry_bytes(model, kv_dtype, tp, whole, False) * tokens
+    windowed = att.window_layers * _entry_bytes(model, kv_dtype, tp, whole, True) * \
+        min(tokens, att.window_tokens or tokens)
+    return (full + windowed) / pp
 
 
 def _request_bytes(model, kv_dtype: str, tokens: int) -> float:
@@ -354,9 +366,10 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine) -> list[str]
         out.append(f"{name}: {acc.id} is excluded")
     if c.form_factors and acc.form_factor not in c.form_factors:
         out.append(f"{name}: form factor {acc.form_factor} is not allowed")
-    classes = getattr(c, "hardware_classes", None)
-    if classes and getattr(acc, "hardware_class", None) not in classes:
+    if acc.hardware_class not in c.hardware_classes:
         out.append(f"{name}: hardware class {acc.hardware_class} is not in constraints.hardware_classes")
+    if plat.hardware_class not in c.hardware_classes:
+        out.append(f"{name}: server class {plat.hardware_class} is not in constraints.hardware_classes")
     if c.require_native_fp8 and not acc.has_native("fp8"):
         out.append(f"{name}: {acc.id} has no native fp8 units but constraints.require_native_fp8 is set")
     if line.nodes_per_replica > c.max_nodes_per_replica:
@@ -379,6 +392,151 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine) -> list[str]
     return out
 
 
+def _check_fabric(catalog: Catalog, plan: Plan) -> list[str]:
+    """The scale-out network, re-derived from the lines and the catalog: every multi-node replica's
+    NIC ports (or port-to-port cables of a directly connected pair) are counted per fabric class; the
+    switches bought must offer enough ports of the right protocol and speed (twice the node ports
+    when the nodes outnumber a switch's ports: leaves and spines), and cables and transceivers must
+    match the links. Non-blocking two-tier fat tree, as the NVIDIA DGX SuperPOD reference design."""
+    out: list[str] = []
+    need: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])   # class -> [node ports, nodes, direct cables]
+    for line in plan.lines:
+        plat = catalog.platforms[line.platform]
+        if line.nodes_per_replica < 2 or not plat.nics:
+            continue
+        nic = plat.nics[0]
+        key = f"{'infiniband' if nic.protocol == 'infiniband' else 'ethernet'}-{nic.gbps}"
+        if line.nodes_per_replica == 2 and plat.direct_connect:
+            need[key][2] += nic.count * line.replicas
+        else:
+            need[key][0] += nic.count * line.nodes_per_replica * line.replicas
+            need[key][1] += line.nodes_per_replica * line.replicas
+    shown = {n.fabric: n for n in plan.network}
+    for key in sorted(set(need) | set(shown)):
+        ports, nodes, direct = need.get(key, [0, 0, 0])
+        n = shown.get(key)
+        if n is None:
+            out.append(f"the multi-node replicas need a {key} fabric ({ports} switch ports, {direct} direct cables); "
+                       f"the plan buys none")
+            continue
+        if (n.node_ports, n.nodes, n.direct_links) != (ports, nodes, direct):
+            out.append(f"{key} fabric: the lines need {ports} node ports on {nodes} nodes and {direct} direct cables, "
+                       f"the plan says {n.node_ports} on {n.nodes} and {n.direct_links}")
+        if not n.priced:
+            continue
+        protocol, speed = key.rsplit("-", 1)
+        capacity, largest = 0, 0
+        for item, count, _ in n.switches:
+            sw = catalog.network_items.get(item)
+            if sw is None or sw.kind != "switch" or sw.protocol != protocol or sw.gbps < int(speed):
+                out.append(f"{key} fabric: {item} is not a {protocol} switch of {speed} Gb/s or faster")
+                continue
+            capacity += (sw.ports or 0) * count
+            largest = max(largest, sw.ports or 0)
+        uplinks = ports if nodes > largest else 0   # a rail's nodes outnumber one switch's ports: two tiers
+        if ports and n.uplinks < uplinks:
+            out.append(f"{key} fabric: {nodes} nodes exceed the {largest} ports of one switch, so {ports} uplinks "
+                       f"are needed; the plan has {n.uplinks}")
+        if capacity < ports + 2 * n.uplinks:
+            out.append(f"{key} fabric: switches give {capacity} ports, {ports} node ports and {n.uplinks} uplinks "
+                       f"need {ports + 2 * n.uplinks}")
+        if ports and nodes > largest * largest // 2:
+            out.append(f"{key} fabric: {nodes} nodes exceed a two-tier fat tree of {largest}-port switches")
+        if n.links != ports + n.uplinks + direct:
+            out.append(f"{key} fabric: {n.links} cables for {ports + n.uplinks + direct} links")
+    bought: dict[str, int] = defaultdict(int)
+    for p in plan.purchases:
+        if p.item in catalog.network_items:
+            bought[p.item] += p.quantity
+    listed: dict[str, int] = defaultdict(int)
+    for n in plan.network:
+        for item, count, _ in n.switches:
+            listed[item] += count
+    for item in sorted(set(bought) | set(listed)):
+        kind = catalog.network_items[item].kind if item in catalog.network_items else "switch"
+        if kind == "switch" and bought[item] != listed[item]:
+            out.append(f"the fabric lists {listed[item]} × {item}, the purchases buy {bought[item]}")
+    cables = sum(q for i, q in bought.items() if catalog.network_items[i].kind == "cable")
+    xcvrs = sum(q for i, q in bought.items() if catalog.network_items[i].kind == "transceiver")
+    if cables != sum(n.links for n in plan.network if n.priced):
+        out.append(f"{cables} cables bought for {sum(n.links for n in plan.network if n.priced)} links")
+    if xcvrs != sum(n.transceivers for n in plan.network if n.priced):
+        out.append(f"{xcvrs} transceivers bought, the fabric lists {sum(n.transceivers for n in plan.network)}")
+    return out
+
+
+def _check_racks(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:
+    """Racks, re-derived per node type from the catalog: enough rack space and power for every node
+    (a rack's load = its nodes' maximum draw ≤ the cooling's kW limit and the rack's rating), the
+    max-racks limit, rack purchases matching the racks listed, and the facility draw (IT maximum × PUE)
+    under the site cap."""
+    out: list[str] = []
+    c = problem.constraints
+    nodes: dict[str, tuple[int, int, str]] = {}   # node type -> (nodes, node draw W, platform)
+    for line in plan.lines:
+        sku = line.system or f"{line.platform}+{line.gpus_per_node}x{line.accelerator}"
+        n, w, p = nodes.get(sku, (0, line.node_power_w, line.platform))
+        nodes[sku] = (n + line.nodes, w, p)
+    shown = {r.node_type: r for r in plan.racks}
+    for sku, (n, watts, plat_id) in sorted(nodes.items()):
+        r = shown.get(sku)
+        if r is None:
+            out.append(f"{n} × {sku} have no racks")
+            continue
+        plat = catalog.platforms[plat_id]
+        rack = catalog.racks.get(r.rack)
+        units = rack.rack_units if rack is not None else 42
+        limit = c.max_liquid_rack_kw if plat.cooling == "liquid" else c.max_rack_kw
+        if rack is not None:
+            limit = min(limit, rack.max_kw)
+            if rack.cooling != plat.cooling:
+                out.append(f"{sku} is {plat.cooling}-cooled but racked in {rack.id} ({rack.cooling}-cooled)")
+        spread = plat.racks_per_node or 1
+        if plat.racks_per_node:   # rack-scale: its own racks, an equal share of its draw in each
+            per_rack = 1 if watts <= limit * 1000 * spread and plat.rack_units <= units else 0
+        else:
+            per_rack = min(units // plat.rack_units, int(limit * 1000 // watts)) if watts else units // plat.rack_units
+        if per_rack < 1:
+            out.append(f"one {sku} ({watts / 1000:,.1f} kW, {plat.rack_units}U) fits no {limit:g} kW, {units}U rack")
+        elif r.racks * per_rack < n * spread:
+            out.append(f"{n} × {sku} need {-(-n * spread // per_rack)} racks at {per_rack} per rack ({limit:g} kW, "
+                       f"{units}U); the plan has {r.racks}")
+        if r.nodes != n:
+            out.append(f"racks of {sku} hold {r.nodes} nodes, the lines have {n}")
+    racks = sum(r.racks for r in plan.racks)
+    if c.max_racks is not None and racks > c.max_racks:
+        out.append(f"the plan fills {racks} racks, more than the limit of {c.max_racks}")
+    bought: dict[str, int] = defaultdict(int)
+    for p in plan.purchases:
+        if p.item in catalog.racks:
+            bought[p.item] += p.quantity
+    listed: dict[str, int] = defaultdict(int)
+    for r in plan.racks:
+        if r.cost:
+            listed[r.rack] += r.racks
+    if dict(bought) != dict(listed):
+        out.append(f"racks bought {dict(bought)}, racks listed {dict(listed)}")
+    if c.max_site_kw is not None:
+        it_w = sum(l.node_power_w * l.nodes for l in plan.lines) + sum(n.power_w for n in plan.network)
+        if it_w * _exact(problem.tco.pue) > _exact(c.max_site_kw) * 1000:
+            out.append(f"the facility draws {it_w * problem.tco.pue / 1000:,.1f} kW (PUE {problem.tco.pue:g}), "
+                       f"more than the site cap of {c.max_site_kw:g} kW")
+    return out
+
+
+def _check_node_power(catalog: Catalog, plan: Plan) -> list[str]:
+    """Each node's maximum draw covers its accelerators' TDP and stays within its server's power supplies."""
+    out: list[str] = []
+    for line in plan.lines:
+        tdp = line.gpus_per_node * catalog.accelerators[line.accelerator].tdp_w
+        if line.node_power_w < tdp:
+            out.append(f"{line.unit}: a node draws {line.node_power_w} W, less than its accelerators' {tdp} W TDP")
+        cap = catalog.platforms[line.platform].max_system_power_w
+        if line.system is None and cap is not None and line.node_power_w > cap:
+            out.append(f"{line.unit}: a node draws {line.node_power_w} W, more than its {cap} W power supplies")
+    return out
+
+
 def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
     """Every way `plan` breaks the catalog's facts, the physics or the problem's limits, in words."""
     currency = plan.totals.currency
@@ -388,8 +546,14 @@ def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
     if not plan.lines:
         out.append("the plan buys nothing")
     out += _check_purchases(catalog, problem, plan)
-    cost = sum((l.cost for l in plan.lines), Fraction(0))
-    power = sum(l.node_power_w * l.nodes_per_replica * l.replicas for l in plan.lines)
+    if all(l.accelerator in catalog.accelerators and l.platform in catalog.platforms for l in plan.lines):
+        out += _check_fabric(catalog, plan)
+        out += _check_node_power(catalog, plan)
+        out += _check_racks(catalog, problem, plan)
+    infra = [p for p in plan.purchases if p.item in catalog.network_items or p.item in catalog.racks]
+    cost = sum((l.cost for l in plan.lines), Fraction(0)) + sum((p.unit_price * p.quantity for p in infra), Fraction(0))
+    power = sum(l.node_power_w * l.nodes_per_replica * l.replicas for l in plan.lines) + \
+        sum((catalog.network_items[p.item].power_w or 0) * p.quantity for p in infra if p.item in catalog.network_items)
     nodes = sum(l.nodes_per_replica * l.replicas for l in plan.lines)
     gpus = sum(l.gpus_per_node * l.nodes_per_replica * l.replicas for l in plan.lines)
     users = sum(l.users_per_replica * l.replicas for l in plan.lines)

@@ -6,7 +6,9 @@
   text is a document title or a note); None when the source names no URL.
 - `speed_error_bands(catalog)`: the speed model's validated error per hardware family —
   the median absolute error of `hwplan validate` over the bundled measurements
-  (optimizer/validate.py), computed once per catalog per run.
+  (optimizer/validate.py), out of sample (the `*-test.csv` rows the speed factors were never
+  fitted on) where the family has such rows, else in sample (`*-fit.csv`), and it says which;
+  computed once per catalog per run.
 - `line_band(catalog, accelerator_id)`: the band of the family an accelerator belongs
   to, or None when that family has no measurements; `band_text` says it in words.
 """
@@ -34,6 +36,7 @@ class ErrorBand:
     family: str                # the family group validate reports ("NVIDIA Hopper")
     median_abs_error: float    # 0.15 = 15 %
     measurements: int
+    role: str = "test"         # the file role the rows come from: test (out of sample), fit (in sample), other
 
 
 def document_title(problem: Problem, title: str | None = None) -> str:
@@ -65,8 +68,15 @@ def speed_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
         summary = validate(catalog).summary()
     except Exception:  # noqa: BLE001 — a catalog without the measured hardware has no bands, not a failure
         summary = []
-    bands = {row["group"]: ErrorBand(row["group"], row["median_abs_error"], row["rows"])
-             for row in summary if row["kind"] == "speed by family"}
+    preference = {"test": 0, "fit": 1, "other": 2}
+    bands: dict[str, ErrorBand] = {}
+    for row in summary:
+        if row["kind"] != "speed by family":
+            continue
+        role = row.get("set", "other")
+        known = bands.get(row["group"])
+        if known is None or preference.get(role, 3) < preference.get(known.role, 3):
+            bands[row["group"]] = ErrorBand(row["group"], row["median_abs_error"], row["rows"], role)
     _BANDS[id(catalog)] = (catalog, bands)
     return bands
 
@@ -95,11 +105,12 @@ def band_text(band: ErrorBand | None) -> str:
     """'±15% (median error on 37 NVIDIA Hopper measurements)', or that there are none."""
     if band is None:
         return "not validated: no measurements of this hardware family"
-    return f"±{band.median_abs_error:.0%} (median error on {band.measurements} {band.family} measurements)"
+    sample = {"test": " not used in fitting", "fit": " the model was fitted on"}.get(band.role, "")
+    return f"±{band.median_abs_error:.0%} (median error on {band.measurements} {band.family} measurements{sample})"
 
 
 def band_json(band: ErrorBand | None) -> dict | None:
     if band is None:
         return None
     return {"family": band.family, "median_abs_error": round(band.median_abs_error, 3),
-            "measurements": band.measurements}
+            "measurements": band.measurements, "set": band.role}

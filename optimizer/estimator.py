@@ -79,7 +79,7 @@ class Estimate:
     memory_gb: float
     kv_budget_per_gpu_gb: float
     kv_bytes_per_token: float
-    kv_capacity_tokens: int
+    kv_capacity_tokens: int         # what the KV cache holds (logged before any start-up check)
     context_tokens: int
     max_concurrency: int
     fits: bool
@@ -89,6 +89,7 @@ class Estimate:
     memory_gib: dict[str, float] = field(default_factory=dict)   # per accelerator, as the start-up log
     memory_log_lines: dict[str, str] = field(default_factory=dict)
     max_model_len_kv_gib: float = 0.0                           # one max_model_len request, per accelerator
+    max_model_len_concurrency: float = 0.0   # vLLM's 'Maximum concurrency for N tokens per request: X'x
     concurrency: int | None = None
     batch: int | None = None
     bound: str | None = None
@@ -205,12 +206,15 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
         tp=fit.layout.tp, pp=fit.layout.pp, dp_attention=fit.layout.dp_attention,
         weights_gb=fit.weights_bytes / sizing.GB, weights_per_gpu_gb=fit.weights_per_gpu / sizing.GB,
         memory_gb=acc.memory_gb * gpus, kv_budget_per_gpu_gb=fit.kv_budget_per_gpu / sizing.GB,
-        kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens if fits else 0,
+        kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens,
         context_tokens=context, max_concurrency=max_conc if fits else 0, fits=fits, why_not=why_not,
         engine_settings=fit.settings.to_json() if fit.settings else {},
         engine_defaults_version=chosen.memory.defaults_version,
         memory_gib=fit.rank.gib() if fit.rank else {}, memory_log_lines=LOG_LINES.get(chosen.memory.rule, {}),
-        max_model_len_kv_gib=round(fit.request_kv_bytes / sizing.GIB, 2), concurrency=conc,
+        max_model_len_kv_gib=round(fit.request_kv_bytes / sizing.GIB, 2),
+        max_model_len_concurrency=round(max(fit.kv_budget_per_gpu, 0.0) / fit.request_kv_bytes
+                                        * (fit.layout.tp if fit.layout.dp_attention else 1), 2)
+        if fit.request_kv_bytes > 0 else 0.0, concurrency=conc,
         batch=batch if fits else None, bound=served.bound if served else None,
         decode_tokens_per_s_per_user=served.tokens_per_s_per_user if served else None,
         output_tokens_per_s_total=served.output_tokens_per_s if served else None,

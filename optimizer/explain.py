@@ -47,7 +47,8 @@ _MAX_PRECISION_SUGGESTIONS = 3
 def _groups(limits: Limits) -> list[str]:
     groups = []
     for name, value in (("max_nodes", limits.max_nodes), ("budget", limits.budget),
-                        ("max_power", limits.max_power_w), ("max_skus", limits.max_skus)):
+                        ("max_power", limits.max_power_w), ("max_skus", limits.max_skus),
+                        ("max_racks", limits.max_racks)):
         if value is not None:
             groups.append(name)
     groups += [f"stock:{acc}" for acc in sorted(limits.stock)]
@@ -64,13 +65,19 @@ def _keep_only(limits: Limits, keep: set[str], demand: bool = True) -> Limits:
         budget=limits.budget if "budget" in keep else None,
         max_power_w=limits.max_power_w if "max_power" in keep else None,
         max_skus=limits.max_skus if "max_skus" in keep else None,
+        max_racks=limits.max_racks if "max_racks" in keep else None,
         stock={a: n for a, n in limits.stock.items() if f"stock:{a}" in keep},
         spare=limits.spare and "spare" in keep,
     )
 
 
+# The scale-out fabric and racks of the problem being explained (set by explain_infeasible), so that
+# every trial model prices and counts them as the solve did.
+_CLUSTER: dict[str, object] = {}
+
+
 def _feasible(units: Sequence[Unit], limits: Limits, offers: Offers | None) -> bool:
-    return PlanModel(units, limits, offers=offers).feasible(_EXPLAIN_OPTIONS) is not False
+    return PlanModel(units, limits, offers=offers, **_CLUSTER).feasible(_EXPLAIN_OPTIONS) is not False
 
 
 def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> str:
@@ -80,9 +87,13 @@ def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> st
     if group == "max_nodes":
         return f"max_nodes {c.max_nodes}"
     if group == "max_power":
+        if c.max_power_w is None or (limits.max_power_w is not None and limits.max_power_w < c.max_power_w):
+            return f"max_site_kw {c.max_site_kw:g} kW (IT draw ≤ {limits.max_power_w:,} W at PUE {problem.tco.pue:g})"
         return f"max_power_w {c.max_power_w:,} W"
     if group == "max_skus":
         return f"max_skus {c.max_skus}"
+    if group == "max_racks":
+        return f"max_racks {c.max_racks}"
     if group.startswith("stock:"):
         acc = group.split(":", 1)[1]
         return f"stock of {acc} ({c.stock[acc]})"
@@ -91,7 +102,7 @@ def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> st
     return group
 
 
-_TERMS = {"budget": "cost", "max_nodes": "nodes", "max_power": "power"}
+_TERMS = {"budget": "cost", "max_nodes": "nodes", "max_power": "power", "max_racks": "racks"}
 
 
 def _term(group: str) -> str | None:
@@ -114,6 +125,8 @@ def _change(group: str, value: int | None, problem: Problem, scale: int, currenc
     if group.startswith("stock:"):
         acc = group.split(":", 1)[1]
         return f"stock of {acc} ≥ {value}", {("constraints", "stock"): ("constraints.stock", {**c.stock, acc: value})}
+    if group == "max_racks":
+        return f"max_racks ≥ {value}", {("constraints", "max_racks"): ("constraints.max_racks", value)}
     if group == "max_skus":
         return "without max_skus", {("constraints", "max_skus"): ("constraints.max_skus", None)}
     if group == "spare":
@@ -157,6 +170,8 @@ def _plan_value(group: str, plan: Plan) -> Any:
     if group.startswith("stock:"):
         acc = group.split(":", 1)[1]
         return sum(l.gpus for l in plan.lines if l.accelerator == acc)
+    if group == "max_racks" and getattr(plan, "racks", None):
+        return sum(r.racks for r in plan.racks)
     return None
 
 
@@ -195,7 +210,9 @@ def _smallest_value(group: str, units: Sequence[Unit], limits: Limits, others: s
                     problem: Problem, currency: str, offers: Offers | None) -> tuple[str, dict] | None:
     """The least value of `group`'s limit that lets a plan exist with the `others` kept."""
     term = _term(group)
-    model = PlanModel(units, _keep_only(limits, others), offers=offers)
+    model = PlanModel(units, _keep_only(limits, others), offers=offers, **_CLUSTER)
+    if term == "racks" and "racks" not in model.coefs:
+        term = None
     if term is None:
         return None if model.feasible(_EXPLAIN_OPTIONS) is False else _change(group, None, problem, scale, currency)
     sol = model.solve(((term, 1), ("cost", 1)), _EXPLAIN_OPTIONS)
@@ -207,9 +224,11 @@ def _smallest_value(group: str, units: Sequence[Unit], limits: Limits, others: s
 def _smallest_pair(pair: tuple[str, str], units: Sequence[Unit], limits: Limits, others: set[str], scale: int,
                    problem: Problem, currency: str, offers: Offers | None) -> tuple[str, dict] | None:
     """Both limits of `pair` changed: the first term as small as it can be, then the second."""
+    model = PlanModel(units, _keep_only(limits, others), offers=offers, **_CLUSTER)
     terms = [_term(g) for g in pair]
+    terms = [None if t == "racks" and "racks" not in model.coefs else t for t in terms]
     objective = tuple((t, 1) for t in terms if t is not None) + (("cost", 1),)
-    sol = PlanModel(units, _keep_only(limits, others), offers=offers).solve(objective, _EXPLAIN_OPTIONS)
+    sol = model.solve(objective, _EXPLAIN_OPTIONS)
     if sol is None:
         return None
     words, overrides = [], {}
@@ -247,6 +266,8 @@ def _miss_sentence(miss: NearMiss, model, problem: Problem) -> str:
                 f"{w.min_tokens_per_s:g} tok/s are asked")
     if cap.limit == "ttft":
         return f"{what} answer the first token after {cap.ttft_s:,.2f} s at best; {w.max_ttft_s:g} s are allowed"
+    if cap.limit == "start" and fit.why_not:
+        return f"{what} would not start: {fit.why_not}"
     usable = fit.gpus * (fit.kv_budget_per_gpu + fit.weights_per_gpu)
     need = fit.weights_bytes
     if w.kv_reserve_gb is not None:
@@ -303,9 +324,10 @@ def _offer_filter_fixes(problem: Problem, attempt: Attempt | None) -> dict[str, 
     return fixes
 
 
+_ALL_CLASSES = ("datacenter", "workstation", "consumer", "edge")
 # Hardware filters a buyer may widen: (field, flag or field name shown).
 _HARDWARE_FILTERS = (("accelerators", "--accelerator"), ("vendors", "--vendor"),
-                     ("hardware_classes", "--hardware-class"), ("form_factors", "constraints.form_factors"),
+                     ("hardware_classes", "--class"), ("form_factors", "constraints.form_factors"),
                      ("exclude_accelerators", "constraints.exclude_accelerators"),
                      ("require_native_fp8", "constraints.require_native_fp8"))
 
@@ -358,10 +380,15 @@ def _suggestions(catalog: Catalog, problem: Problem, attempt: Attempt | None, no
         if not getattr(c, field, None):
             continue
         drop = {("constraints", field): (flag, None)}
+        if field == "hardware_classes":   # a default list, not an optional filter: widen it to every class
+            if set(c.hardware_classes) >= set(_ALL_CLASSES):
+                continue
+            drop = {("constraints", field): (flag, list(_ALL_CLASSES))}
         plan = _verified(attempt, problem, drop)
         if plan:
-            out.append({"change": f"without {flag} (constraints.{field})", "plan": _plan_words(plan),
-                        "set": _settings(drop)})
+            change = (f"--class {' --class '.join(_ALL_CLASSES)} (every hardware class)" if field == "hardware_classes"
+                      else f"without {flag} (constraints.{field})")
+            out.append({"change": change, "plan": _plan_words(plan), "set": _settings(drop)})
     return out
 
 
@@ -374,19 +401,32 @@ def _with_suggestions(err: InfeasibleError, suggestions: list[dict[str, Any]]) -
 
 
 def explain_infeasible(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits,
-                       offers: Offers | None = None, *, attempt: Attempt | None = None) -> InfeasibleError:
+                       offers: Offers | None = None, *, attempt: Attempt | None = None, fabric=None, racks=None,
+                       needs: dict | None = None, same_sku: bool = False) -> InfeasibleError:
     """An InfeasibleError whose message and `explanation` say what conflicts, by how much, and what would work.
 
     `attempt(changed_problem) -> Plan | None` solves a changed problem; with it every
     suggested change is re-solved before it is given (without it, none is suggested
-    beyond the limit arithmetic, which is solved on the same units).
+    beyond the limit arithmetic, which is solved on the same units). `fabric`, `racks` and
+    `needs` (model.Fabric, model.Racks, fabric needs for pruning) make every trial model buy
+    the network and racks the solve bought.
     """
     if not candidates.units:
         return _with_suggestions(_no_unit_fits(catalog, problem, candidates),
                                  _suggestions(catalog, problem, attempt, no_fit=True))
+    _CLUSTER.clear()
+    _CLUSTER.update({k: v for k, v in (("fabric", fabric), ("racks", racks)) if v is not None})
+    try:
+        return _explain(catalog, problem, candidates, limits, offers, attempt, needs, same_sku)
+    finally:
+        _CLUSTER.clear()
+
+
+def _explain(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits, offers: Offers | None,
+             attempt: Attempt | None, needs: dict | None, same_sku: bool) -> InfeasibleError:
     # Prune without the caps: a unit that breaks the budget alone must still count when the budget is relaxed.
-    uncapped = dataclasses.replace(limits, max_nodes=None, budget=None, max_power_w=None)
-    units = prune_dominated(candidates.units, uncapped, same_sku=offers is not None)
+    uncapped = dataclasses.replace(limits, max_nodes=None, budget=None, max_power_w=None, max_racks=None)
+    units = prune_dominated(candidates.units, uncapped, same_sku=same_sku or offers is not None, needs=needs)
     groups = _groups(limits) + (["max_sellers"] if offers is not None and offers.max_sellers else [])
     core = list(groups)
     for g in groups:
@@ -396,7 +436,7 @@ def explain_infeasible(catalog: Catalog, problem: Problem, candidates: Candidate
     currency, scale = candidates.currency, candidates.money_scale
     demand = limits.demand or 1
     best = PlanModel(units, _keep_only(limits, set(groups), demand=False), maximize_users=True,
-                     offers=offers).solve("users", _EXPLAIN_OPTIONS)
+                     offers=offers, **_CLUSTER).solve("users", _EXPLAIN_OPTIONS)
     max_users = best.values["users"] if best else 0
     unbounded = max_users >= 10**6
     fixes: dict[str, str | None] = {}

@@ -14,7 +14,6 @@ thousands separators; every other number is rounded to what it means.
 
 from __future__ import annotations
 
-import csv
 import io
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +22,7 @@ from catalog import Catalog
 from catalog.errors import InputError
 
 from .documents import band_text, document_title, line_band, source_url
+from .frames import csv_text
 from .plan import Plan, Purchase, money_json
 from .problem import Problem
 from .render import md_table
@@ -31,7 +31,7 @@ __all__ = ["bom_rows", "export_bom", "caveat_rows", "EXPORT_FORMATS", "COLUMNS"]
 
 EXPORT_FORMATS = (".csv", ".md", ".xlsx")
 COLUMNS = ["plan", "seller", "item", "kind", "description", "quantity", "unit_price", "extended_price", "currency",
-           "price_date", "lead_time_weeks", "warranty_months", "condition", "source_url", "source",
+           "price_date", "price_estimate", "lead_time_weeks", "warranty_months", "condition", "source_url", "source",
            "speed_model_error"]
 _MONEY_COLUMNS = ("unit_price", "extended_price")
 
@@ -54,7 +54,8 @@ def bom_rows(plan: Plan, label: str = "1", catalog: Catalog | None = None) -> li
         rows.append({"plan": label, "seller": p.seller, "item": p.item, "kind": p.kind, "description": p.description,
                      "quantity": p.quantity, "unit_price": money_json(p.unit_price),
                      "extended_price": money_json(p.extended), "currency": plan.totals.currency,
-                     "price_date": p.date, "lead_time_weeks": p.lead_time_weeks,
+                     "price_date": p.date, "price_estimate": "estimate" if p.estimate else "",
+                     "lead_time_weeks": p.lead_time_weeks,
                      "warranty_months": p.warranty_months, "condition": p.condition,
                      "source_url": source_url(p.source) or "", "source": p.source,
                      "speed_model_error": band_text(line_band(catalog, acc)) if acc else ""})
@@ -79,12 +80,25 @@ def caveat_rows(plans: list[Plan], catalog: Catalog, labels: list[str]) -> list[
 
 
 def _csv(plans: list[Plan], catalog: Catalog, labels: list[str]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for plan, label in zip(plans, labels):
-        w.writerows(bom_rows(plan, label, catalog))
-    return buf.getvalue()
+    return csv_text([row for plan, label in zip(plans, labels) for row in bom_rows(plan, label, catalog)],
+                    list(COLUMNS))
+
+
+def _infrastructure_rows(plan: Plan) -> list[tuple[str, object, None]]:
+    """Summary rows for the network, the racks and the facility (their items are BOM rows too)."""
+    rows: list[tuple[str, object, None]] = []
+    for n in plan.network:
+        rows.append((f"  network {n.fabric}", f"{n.node_ports} node ports, {n.direct_links} direct cables, "
+                     + ", ".join(f"{c} × {i}" for i, c, _ in n.switches) + f"; {n.links} links, "
+                     f"{n.transceivers} transceivers; {float(n.cost):,.2f}" + ("" if n.priced else " (not priced)"),
+                     None))
+    for r in plan.racks:
+        rows.append((f"  racks {r.node_type}", f"{r.racks} × {r.rack} ({r.cooling}), fullest rack "
+                     f"{r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW; {float(r.cost):,.2f}", None))
+    if plan.facility_power_w is not None:
+        rows.append(("  facility kW (IT maximum × PUE)", f"{plan.facility_power_w / 1000:,.1f} (PUE {plan.pue:g})",
+                     None))
+    return rows
 
 
 def _md_cell(key: str, value) -> str:
@@ -135,11 +149,8 @@ def _labels(plans: list[Plan], sheet_names: list[str] | None) -> list[str]:
 
 def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[str], sheet_names: list[str],
           title: str) -> bytes:
-    try:
-        from openpyxl import Workbook
-        from openpyxl.styles import Font
-    except ImportError:
-        raise InputError("--export *.xlsx needs openpyxl (pip install openpyxl); or export .csv / .md.") from None
+    from openpyxl import Workbook   # a dependency; imported only for an .xlsx export
+    from openpyxl.styles import Font
     wb = Workbook()
     summary = wb.active
     summary.title = "Summary"
@@ -170,6 +181,7 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
                  ("  power (kW)", round(t.power_w / 1000, 1), one_fmt), ("  nodes", t.nodes, int_fmt),
                  ("  accelerators", t.gpus, int_fmt), ("  users served", t.users, int_fmt),
                  ("  tokens/s per user (slowest line)", None if speed is None else round(speed, 1), one_fmt)]
+        rows += _infrastructure_rows(plan)
         if plan.tco:
             rows += [(f"  TCO total ({currency})", float(money_json(plan.tco.total)), money_fmt),
                      (f"  TCO energy ({currency})", float(money_json(plan.tco.energy)), money_fmt),
@@ -198,7 +210,7 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
             if url:
                 cell = ws.cell(row=row, column=COLUMNS.index("source_url") + 1)
                 cell.hyperlink, cell.font = url, link
-        for col, width in zip("ABCDEFGHIJKLMNOP", (16, 22, 18, 11, 40, 9, 14, 16, 9, 11, 10, 10, 11, 40, 50, 50)):
+        for col, width in zip("ABCDEFGHIJKLMNOPQ", (16, 22, 18, 11, 40, 9, 14, 16, 9, 11, 9, 10, 10, 11, 40, 50, 50)):
             ws.column_dimensions[col].width = width
     a = wb.create_sheet("Assumptions")
     a.append(["What", "Value", "Source", "Link", "Date"])
@@ -214,7 +226,11 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
                                        r.source, r.date]
     for eng in sorted({l.engine for p in plans for l in p.lines}):
         e = catalog.engines[eng]
-        facts[f"engine {eng}"] = [f"{e.name}, {e.memory_model}", e.source, e.date]
+        settings = sorted({tuple(sorted(l.engine_settings.items())) for p in plans for l in p.lines
+                           if l.engine == eng and l.engine_settings})
+        assumed = "; ".join(", ".join(f"{k} {v}" for k, v in s) for s in settings)
+        facts[f"engine {eng}"] = [f"{e.name}: {e.memory.defaults_version} memory rule ({e.memory_model})"
+                                  + (f"; settings assumed: {assumed}" if assumed else ""), e.memory.source, e.date]
     for p in sorted({p.offer: p for plan in plans for p in plan.purchases}.values(), key=lambda p: p.offer):
         facts[f"offer {p.offer}"] = [f"{p.item} from {p.seller} at {_money_text(p.unit_price)} {currency}",
                                      p.source, p.date]

@@ -27,6 +27,26 @@ Constraints
     power     Σ power_u·r_u ≤ P
     stock     Σ_{u on a} gpus_u·r_u ≤ stock_a             ∀ a ∈ A
     skus      r_u ≤ R_u·y_u,  y_u ≤ z_{sku_u},  Σ_s z_s ≤ K
+Scale-out fabric (optimizer/fabric.py; only when some unit spans nodes), per fabric class f
+(protocol × speed), with switch types k of P_k ports, price c_k, draw w_k (fabric.py offers one type per
+class, so a rail that fits max_k P_k fits one switch), and link price ℓ_f:
+    T_f = Σ_u ports_u·r_u      node ports on switches (units of class f needing switches)
+    N_f = Σ_u nodes_u·r_u      nodes on switches
+    D_f = Σ_u direct_u·r_u     port-to-port cables of two-node replicas (no switch)
+    W_{f,k} ∈ ℤ≥0              switches of type k bought         t_f ∈ {0, 1}: two tiers
+    U_f ∈ ℤ≥0                  leaf-to-spine uplinks              L_f ∈ ℤ≥0: links (cables)
+    tiers     N_f ≤ max_k P_k + M·t_f          (one tier while every rail fits one switch)
+              U_f ≥ T_f − M·(1 − t_f)          (two tiers: non-blocking, an uplink per node port)
+              N_f ≤ (max_k P_k)²/2             (two tiers at most)
+    ports     Σ_k P_k·W_{f,k} ≥ T_f + 2·U_f    (leaves hold node ports and uplinks, spines the uplinks)
+    links     L_f = T_f + U_f + D_f
+    terms     cost += Σ_k c_k·W_{f,k} + ℓ_f·L_f,   power += Σ_k w_k·W_{f,k}
+Racks (optimizer/racks.py), per node type s with q_s nodes per rack (space and kW per rack), rack
+price c_s and hosting h_s over the TCO horizon:
+    R_s ∈ ℤ≥0                  racks of node type s
+    racks     q_s·R_s ≥ k_s·Σ_{u of s} nodes_u·r_u   (k_s racks per node of a rack-scale system, else 1)
+    max racks Σ_s R_s ≤ Rmax
+    terms     cost += Σ_s c_s·R_s,   tco += Σ_s (c_s + h_s)·R_s,   racks = Σ_s R_s
 Objectives (lexicographic; one weighted sum when it fits in 62 bits, else stages)
     cost    min (Σ cost_u·r_u, Σ power_u·r_u, Σ nodes_u·r_u)
     power   min (power, cost, nodes)
@@ -34,7 +54,7 @@ Objectives (lexicographic; one weighted sum when it fits in 62 bits, else stages
     users   max Σ users_u·r_u, then min cost, power (budget-capped search; demand N = 1:
             a plan must serve someone)
 
-Solver settings come from ../shared/SOLVER-NOTES.md and benchmarks/scaling.py:
+Solver settings are measured by benchmarks/scaling.py (against HiGHS on the same units):
 one worker with linearization level 2 proves these covering knapsacks by their LP
 bound in well under a second, and gives the same answer on every run.
 """
@@ -46,7 +66,6 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Protocol
 
 from catalog.errors import SolverTimeoutError
@@ -54,7 +73,7 @@ from catalog.errors import SolverTimeoutError
 from .scaling import INT_LIMIT
 
 __all__ = ["UnitLike", "Limits", "OfferVar", "Offers", "SolveOptions", "Solution", "PlanModel", "solve_units",
-           "replica_bounds", "OBJECTIVE_TERMS"]
+           "replica_bounds", "OBJECTIVE_TERMS", "Fabric", "FabricClass", "FabricSwitch", "Racks", "RackGroup"]
 
 
 class UnitLike(Protocol):
@@ -89,6 +108,7 @@ class Limits:
     stock: dict[str, int] = field(default_factory=dict)
     max_skus: int | None = None
     spare: bool = False          # the plan must survive the loss of any one replica
+    max_racks: int | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +129,51 @@ class Offers:
     offers: tuple[OfferVar, ...]
     needs: dict[str, tuple[tuple[str, int], ...]]   # unit id -> ((item, quantity per replica), ...)
     max_sellers: int | None = None
+
+
+@dataclass(frozen=True)
+class FabricSwitch:
+    """One switch type a fabric class can use: ports at the class's speed or faster, price (solver money), draw (W)."""
+
+    key: str
+    ports: int
+    price: int
+    power_w: int = 0
+
+
+@dataclass(frozen=True)
+class FabricClass:
+    """One fabric class (protocol × speed): its switch types and the price of one link (cable + transceivers)."""
+
+    key: str
+    switches: tuple[FabricSwitch, ...]
+    link_price: int
+
+
+@dataclass(frozen=True)
+class Fabric:
+    """Network side of the model: fabric classes and what one replica of each unit asks of them."""
+
+    classes: tuple[FabricClass, ...]
+    switched: dict[str, tuple[str, int, int]]   # unit id -> (class key, node ports, nodes) per replica
+    direct: dict[str, tuple[str, int]]          # unit id -> (class key, port-to-port cables) per replica
+
+
+@dataclass(frozen=True)
+class RackGroup:
+    """Racks of one node type: nodes per rack, price of one rack and its hosting over the TCO horizon (solver money)."""
+
+    key: str
+    per_rack: int
+    price: int = 0
+    hosting: int = 0
+    racks_per_node: int = 1
+
+
+@dataclass(frozen=True)
+class Racks:
+    groups: tuple[RackGroup, ...]
+    units: dict[str, tuple[str, int]]   # unit id -> (rack group, nodes per replica)
 
 
 PRESOLVE_MIN_VARIABLES = 300
@@ -143,6 +208,8 @@ class Solution:
     seconds: float
     purchases: dict[str, int] = field(default_factory=dict)   # offer key -> quantity (when offers are modelled)
     stages: int = 1                  # weighted solves the lexicographic objective took
+    fabric: dict[str, dict[str, int]] = field(default_factory=dict)  # fabric class -> switch type -> count
+    racks: dict[str, int] = field(default_factory=dict)              # rack group (node type) -> racks
 
 
 def replica_bounds(units: Sequence[UnitLike], limits: Limits, maximize_users: bool = False) -> dict[str, int]:
@@ -180,7 +247,7 @@ class PlanModel:
 
     def __init__(self, units: Sequence[UnitLike], limits: Limits, *, maximize_users: bool = False,
                  need_used: bool = False, tco: dict[str, int] | None = None,
-                 offers: Offers | None = None):
+                 offers: Offers | None = None, fabric: Fabric | None = None, racks: Racks | None = None):
         from ortools.sat.python import cp_model  # lazy: ortools imports pandas (~0.4 s)
 
         self.cp = cp_model
@@ -208,11 +275,20 @@ class PlanModel:
             "users": {u.id: u.users for u in self.units},
         }
         self.offers = offers
+        self.fabric = fabric
         if offers is not None:
             self._add_purchases(offers)
+        if fabric is not None:
+            self._add_fabric(fabric)
+        self.racks = racks
+        if racks is not None:
+            self._add_racks(racks)
         if tco is not None:  # tco[u] is the energy and hosting of one replica; capital cost is the cost term
             self.coefs["tco"] = {**self.coefs["cost"], **{u.id: self.coefs["cost"].get(u.id, 0) + tco[u.id]
                                                            for u in self.units}}
+            for g in racks.groups if racks is not None else ():
+                if f"racks:{g.key}" in self.vars:
+                    self.coefs["tco"][f"racks:{g.key}"] += g.hosting
         for acc in limits.stock:
             self._add_gpu_term(acc)
         self.terms = {t: sum(c * self.vars[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
@@ -225,6 +301,7 @@ class PlanModel:
         self._add_power_cap()
         self._add_stock()
         self._add_sku_limit()
+        self._add_rack_limit()
 
     # -- helpers -----------------------------------------------------------------
     def _add_gpu_term(self, acc: str) -> str:
@@ -271,6 +348,71 @@ class PlanModel:
             self.bounds[key] = top
             cost[key] = o.price
         self.coefs["cost"] = cost
+
+    # -- scale-out fabric ---------------------------------------------------------------
+    def _add_fabric(self, fabric: Fabric) -> None:
+        """Switches (integer, per type), uplinks and links of each fabric class, tied to the replicas
+        bought (formulation above); their price joins the cost term and their draw the power term."""
+        for fc in fabric.classes:
+            switched = [(uid, p, n) for uid, (k, p, n) in fabric.switched.items() if k == fc.key and uid in self.replicas]
+            direct = [(uid, d) for uid, (k, d) in fabric.direct.items() if k == fc.key and uid in self.replicas]
+            if not switched and not direct:
+                continue
+            t_max = sum(p * self.bounds[uid] for uid, p, _ in switched)
+            n_max = sum(n * self.bounds[uid] for uid, _, n in switched)
+            d_max = sum(d * self.bounds[uid] for uid, d in direct)
+            ports = sum(p * self.replicas[uid] for uid, p, _ in switched)
+            nodes = sum(n * self.replicas[uid] for uid, _, n in switched)
+            links_expr = ports + sum(d * self.replicas[uid] for uid, d in direct)
+            uplinks = self.model.new_int_var(0, t_max, f"uplinks[{fc.key}]")
+            links = self.model.new_int_var(0, 2 * t_max + d_max, f"links[{fc.key}]")
+            self.model.add(links == links_expr + uplinks)
+            key_links = f"fabric:{fc.key}:links"
+            self.vars[key_links], self.bounds[key_links] = links, 2 * t_max + d_max
+            self.coefs["cost"][key_links] = fc.link_price
+            if not switched:
+                self.model.add(uplinks == 0)
+                continue
+            if not fc.switches:  # no switch offered: the fabric stays unpriced (the plan says so)
+                self.model.add(uplinks == 0)
+                continue
+            largest = max(s.ports for s in fc.switches)
+            two_tier = self.model.new_bool_var(f"two_tier[{fc.key}]")
+            self.model.add(nodes <= largest + n_max * two_tier)
+            self.model.add(uplinks >= ports - t_max * (1 - two_tier))
+            self.model.add(nodes <= largest * largest // 2)
+            capacity = []
+            for sw in fc.switches:
+                top = -(-3 * t_max // sw.ports)
+                w = self.model.new_int_var(0, top, f"switches[{fc.key}/{sw.key}]")
+                key = f"fabric:{fc.key}:switch:{sw.key}"
+                self.vars[key], self.bounds[key] = w, top
+                self.coefs["cost"][key] = sw.price
+                if sw.power_w:
+                    self.coefs["power"][key] = sw.power_w
+                capacity.append(sw.ports * w)
+            self.model.add(sum(capacity) >= ports + 2 * uplinks)
+
+    # -- racks ----------------------------------------------------------------------------
+    def _add_racks(self, racks: Racks) -> None:
+        """Racks per node type (integer), enough for its nodes; their price joins the cost term, and
+        `racks` counts them for the max-racks limit (formulation above)."""
+        self.coefs["racks"] = {}
+        for g in racks.groups:
+            members = [(uid, n) for uid, (k, n) in racks.units.items() if k == g.key and uid in self.replicas]
+            if not members or g.per_rack <= 0:
+                continue
+            top = -(-g.racks_per_node * sum(n * self.bounds[uid] for uid, n in members) // g.per_rack)
+            key = f"racks:{g.key}"
+            r = self.model.new_int_var(0, top, f"racks[{g.key}]")
+            self.vars[key], self.bounds[key] = r, top
+            self.model.add(g.per_rack * r >= g.racks_per_node * sum(n * self.replicas[uid] for uid, n in members))
+            self.coefs["cost"][key] = g.price
+            self.coefs["racks"][key] = 1
+
+    def _add_rack_limit(self) -> None:
+        if self.limits.max_racks is not None and "racks" in self.terms:
+            self.model.add(self.terms["racks"] <= self.limits.max_racks)
 
     def _add_item_balance(self, offers: Offers) -> None:
         by_item: dict[str, list[str]] = defaultdict(list)
@@ -399,6 +541,20 @@ class PlanModel:
         purchases = {k[len("offer:"):]: q for k, q in chosen.items() if k.startswith("offer:") and q > 0}
         return replicas, purchases
 
+    @staticmethod
+    def _rack_counts(chosen: dict[str, int]) -> dict[str, int]:
+        return {k[len("racks:"):]: q for k, q in chosen.items() if k.startswith("racks:") and q > 0}
+
+    @staticmethod
+    def _fabric_counts(chosen: dict[str, int]) -> dict[str, dict[str, int]]:
+        """Switches bought per fabric class and switch type, from the decision values."""
+        out: dict[str, dict[str, int]] = {}
+        for k, q in chosen.items():
+            if k.startswith("fabric:") and ":switch:" in k and q > 0:
+                cls, sw = k[len("fabric:"):].split(":switch:")
+                out.setdefault(cls, {})[sw] = q
+        return out
+
     def _canonical(self, values: dict[str, int], terms: list[str], options: SolveOptions) -> dict[str, int] | None:
         """The optimum with the smallest vector of decisions in key order (replicas, then purchases).
 
@@ -439,21 +595,37 @@ class PlanModel:
         for f, value in known.items():
             other = self.coefs[f]
             if value >= 0 and coefs and all(other.get(k, 0) > 0 for k in coefs):
-                ratio = max(Fraction(abs(c), other[k]) for k, c in coefs.items())
-                best = min(best, math.floor(value * ratio))
+                # floor is monotone, so max_k ⌊value·c_k/f_k⌋ = ⌊value · max_k c_k/f_k⌋ (integers only)
+                best = min(best, max(value * abs(c) // other[k] for k, c in coefs.items()))
         return best
 
     def _single_unit_bound(self, term: str) -> int | None:
-        """`term` of the best plan made of one unit alone, if such a plan meets every limit; else None."""
+        """`term` of the best plan made of one unit alone (with its racks), if such a plan meets every
+        limit; else None. Units that need a scale-out fabric are skipped (their plans buy more)."""
         lim = self.limits
         if self.offers is not None or lim.demand is None or self.maximize_users or self._extra_constraints:
             return None
+        groups = {g.key: g for g in self.racks.groups} if self.racks is not None else {}
         best = None
+        fabric_units = set(self.fabric.switched) | set(self.fabric.direct) if self.fabric is not None else set()
         for u in self.units:
+            if u.id in fabric_units:
+                continue  # its plan also buys a fabric, which the unit's own coefficients leave out
             r = math.ceil(lim.demand / u.users) + (1 if lim.spare else 0)
             if r > self.bounds[u.id]:
                 continue  # breaks a cap (the bounds already hold nodes, budget, power and stock)
             value = self.coefs[term].get(u.id, 0) * r
+            rack_key = self.racks.units.get(u.id) if self.racks is not None else None
+            if rack_key is not None:
+                g = groups[rack_key[0]]
+                if g.per_rack <= 0:
+                    continue
+                n_racks = -(-g.racks_per_node * rack_key[1] * r // g.per_rack)
+                cost = self.coefs["cost"].get(u.id, 0) * r + g.price * n_racks
+                if (lim.max_racks is not None and n_racks > lim.max_racks) or \
+                        (lim.budget is not None and cost > lim.budget):
+                    continue
+                value += {"cost": g.price, "tco": g.price + g.hosting, "racks": 1}.get(term, 0) * n_racks
             best = value if best is None else min(best, value)
         return best
 
@@ -495,6 +667,8 @@ class PlanModel:
         gap = 0.0
         replicas: dict[str, int] = {}
         purchases: dict[str, int] = {}
+        fabric_counts: dict[str, dict[str, int]] = {}
+        rack_counts: dict[str, int] = {}
         remaining = terms
         stages = 0
         primary, sense = terms[0]
@@ -528,6 +702,8 @@ class PlanModel:
                     break
                 chosen = {k: int(solver.value(v)) for k, v in self.vars.items()}
                 replicas, purchases = self._split(chosen)
+                fabric_counts = self._fabric_counts(chosen)
+                rack_counts = self._rack_counts(chosen)
                 values = {t: sum(c * chosen[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
                 lead, lead_sense, wt = stage[0]
                 bnd = math.floor(solver.best_objective_bound + 1e-9)
@@ -556,15 +732,20 @@ class PlanModel:
             canonical = self._canonical(values, [t for t, _ in terms], options)
             if canonical is not None:
                 replicas, purchases = self._split(canonical)
+                fabric_counts = self._fabric_counts(canonical)
+                rack_counts = self._rack_counts(canonical)
         return Solution(status=status_all, replicas=replicas, values=values, bound=bound, gap=gap,
-                        seconds=time.perf_counter() - start, purchases=purchases, stages=stages)
+                        seconds=time.perf_counter() - start, purchases=purchases, stages=stages,
+                        fabric=fabric_counts, racks=rack_counts)
 
 
 def solve_units(units: Sequence[UnitLike], limits: Limits, objective: str = "cost",
                 options: SolveOptions = SolveOptions(), *, tco: dict[str, int] | None = None,
-                hint: dict[str, int] | None = None, offers: Offers | None = None) -> Solution | None:
+                hint: dict[str, int] | None = None, offers: Offers | None = None,
+                fabric: Fabric | None = None, racks: Racks | None = None) -> Solution | None:
     """Build and solve the model; None if no plan satisfies the limits."""
-    model = PlanModel(units, limits, maximize_users=objective == "users", tco=tco, offers=offers)
+    model = PlanModel(units, limits, maximize_users=objective == "users", tco=tco, offers=offers, fabric=fabric,
+                      racks=racks)
     if hint:
         model.hint(hint)
     return model.solve(objective, options)

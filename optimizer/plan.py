@@ -1,6 +1,6 @@
 """A plan: what to buy, how it is deployed, whom it serves, and how sure we are.
 
-The JSON shape (DESIGN.md, "CLI and JSON contracts") is `Plan.to_json()`:
+The JSON shape (what `--format json` prints; scripts rely on it) is `Plan.to_json()`:
 `status`, `objective`, `plan.lines[]`, `plan.totals`, `solver`, and notes on
 what the price list could not sell. Money is exact (`Fraction`) inside the
 library and rounded to cents only when rendered.
@@ -8,12 +8,17 @@ library and rounded to cents only when rendered.
 
 from __future__ import annotations
 
+import datetime
 from fractions import Fraction
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SizingClaim", "PlanLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json"]
+__all__ = ["SizingClaim", "PlanLine", "NetworkLine", "RackLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json",
+           "stale_price_notes", "STALE_PRICE_MONTHS"]
+
+# A price older than this, measured from the plan's purchase date, gets a warning in the plan.
+STALE_PRICE_MONTHS = 12
 
 
 def money_json(value: Fraction | float | int) -> int | float:
@@ -62,7 +67,9 @@ class PlanLine(_Record):
     ttft_s: float | None = None
     cost: Fraction = Field(description="What this line's nodes cost, from the purchases allocated to it.")
     sellers: tuple[str, ...] = Field((), description="Whom this line's items are bought from.")
-    node_power_w: int
+    node_power_w: int = Field(description="Maximum draw of one node, W (caps, racks, facility).")
+    node_typical_power_w: int | None = Field(None, description="Typical draw of one node where its source states "
+                                             "one, W (energy in TCO).")
     memory_gb_per_node: float
     note: str = ""
     sizing: SizingClaim | None = None
@@ -103,7 +110,7 @@ class PlanLine(_Record):
             "system": self.system, "gpus_per_node": self.gpus_per_node, "nodes": self.nodes,
             "nodes_per_replica": self.nodes_per_replica, "replicas": self.replicas, "precision": self.precision,
             "engine": self.engine, "kv_dtype": self.kv_dtype, "dp_attention": self.dp_attention,
-            "users": self.users, "users_per_replica": self.users_per_replica,
+            "engine_settings": dict(self.engine_settings), "users": self.users, "users_per_replica": self.users_per_replica,
             "tokens_per_s_per_user": _round(self.tokens_per_s_per_user),
             "output_tokens_per_s": _round(None if self.output_tokens_per_s_per_replica is None
                                           else self.output_tokens_per_s_per_replica * self.replicas),
@@ -134,11 +141,64 @@ class Totals(_Record):
                 "nodes": self.nodes, "gpus": self.gpus, "memory_gb": round(self.memory_gb, 1), "users": self.users}
 
 
+class NetworkLine(_Record):
+    """The scale-out fabric of one class (protocol × speed): switches, uplinks, cables, transceivers."""
+
+    fabric: str = Field(description="'<infiniband|ethernet>-<Gb/s>'.")
+    nodes: int = Field(description="Nodes on switches.")
+    node_ports: int = Field(description="Node NIC ports on switches.")
+    direct_links: int = Field(0, description="Port-to-port cables of two-node replicas (no switch).")
+    uplinks: int = Field(0, description="Leaf-to-spine links (two tiers).")
+    switches: tuple[tuple[str, int, int], ...] = Field((), description="(switch id, count, ports each).")
+    links: int = Field(description="Cables: node-to-leaf + leaf-to-spine + direct.")
+    transceivers: int = 0
+    cost: Fraction
+    power_w: int = 0
+    priced: bool = True
+
+    @property
+    def switch_ports(self) -> int:
+        return sum(n * p for _, n, p in self.switches)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fabric": self.fabric, "nodes": self.nodes, "node_ports": self.node_ports,
+                "direct_links": self.direct_links, "uplinks": self.uplinks,
+                "switches": [{"item": i, "count": n, "ports": p} for i, n, p in self.switches],
+                "links": self.links, "transceivers": self.transceivers, "cost": money_json(self.cost),
+                "power_w": self.power_w, "priced": self.priced}
+
+
+class RackLine(_Record):
+    """The racks of one node type: how many, what each holds and draws, and what they cost."""
+
+    node_type: str
+    rack: str = Field(description="Rack id (catalog racks), e.g. rack-42u-air.")
+    cooling: str
+    racks: int
+    nodes: int
+    nodes_per_rack: int = Field(description="Most nodes one rack holds (space and kW limit).")
+    node_power_w: int
+    limit_kw: float = Field(description="The kW one rack may take (constraints.max_rack_kw or max_liquid_rack_kw).")
+    cost: Fraction
+    racks_per_node: int = Field(1, description="Racks one node fills (rack-scale systems such as CloudMatrix 384).")
+
+    @property
+    def fullest_rack_kw(self) -> float:
+        """Load of the fullest rack, kW (maximum draw of the nodes in it, or a rack-scale node's share)."""
+        return min(self.nodes, self.nodes_per_rack) * self.node_power_w / self.racks_per_node / 1000
+
+    def to_json(self) -> dict[str, Any]:
+        return {"node_type": self.node_type, "rack": self.rack, "cooling": self.cooling, "racks": self.racks,
+                "nodes": self.nodes, "nodes_per_rack": self.nodes_per_rack,
+                "fullest_rack_kw": round(self.fullest_rack_kw, 2), "limit_kw": self.limit_kw,
+                "cost": money_json(self.cost)}
+
+
 class Purchase(_Record):
     """One row of the bill of materials: a quantity of one item from one offer."""
 
     item: str
-    kind: Literal["system", "platform", "accelerator"]
+    kind: Literal["system", "platform", "accelerator", "switch", "cable", "transceiver", "nic", "rack"]
     description: str
     seller: str
     quantity: int
@@ -148,7 +208,8 @@ class Purchase(_Record):
     lead_time_weeks: float | None = None
     offer: str = Field(description="The offer's key: <price list>#<position>.")
     source: str = ""
-    date: str = ""
+    date: str = Field("", description="The offer's price_date: when the price was quoted (YYYY[-MM[-DD]]).")
+    estimate: bool = Field(False, description="The price is a market estimate, not a seller's quote.")
 
     @property
     def extended(self) -> Fraction:
@@ -159,7 +220,35 @@ class Purchase(_Record):
                 "quantity": self.quantity, "unit_price": money_json(self.unit_price),
                 "extended_price": money_json(self.extended), "condition": self.condition,
                 "warranty_months": self.warranty_months, "lead_time_weeks": self.lead_time_weeks,
-                "offer": self.offer, "source": self.source, "date": self.date}
+                "offer": self.offer, "source": self.source, "date": self.date, "price_date": self.date,
+                "estimate": self.estimate}
+
+
+def _months(date_text: str) -> int:
+    """Months since year 0 of a YYYY[-MM[-DD]] date; a shorter date is its period's start (as offers.py reads it)."""
+    parts = date_text.split("-")
+    return int(parts[0]) * 12 + (int(parts[1]) - 1 if len(parts) > 1 else 0)
+
+
+def stale_price_notes(purchases: tuple[Purchase, ...] | list[Purchase], as_of: str | None,
+                      today: datetime.date | None = None) -> list[str]:
+    """One warning per purchase whose price is more than STALE_PRICE_MONTHS older than the purchase date.
+
+    The purchase date is `as_of` (the problem's constraints.as_of) or else `today`. Ages are whole calendar
+    months between the two dates' months (a '2025' price counts from January 2025), so a price of 2025-10
+    is 13 months old on 2026-11-30. Returns human-readable notes; nothing when every price is recent.
+    """
+    reference = as_of or (today or datetime.date.today()).isoformat()
+    notes = []
+    for p in purchases:
+        if not p.date:
+            continue
+        age = _months(reference) - _months(p.date)
+        if age > STALE_PRICE_MONTHS:
+            notes.append(f"price of {p.item} from {p.seller} is dated {p.date}, {age} months before "
+                         f"{'constraints.as_of ' if as_of else 'today, '}{reference}: older than "
+                         f"{STALE_PRICE_MONTHS} months, ask for a current quote")
+    return notes
 
 
 class TcoBreakdown(_Record):
@@ -201,20 +290,39 @@ class Plan(_Record):
     exchange_rates: tuple[str, ...] = ()
     tco: TcoBreakdown | None = None
     purchases: tuple[Purchase, ...] = ()
+    network: tuple[NetworkLine, ...] = ()
+    racks: tuple[RackLine, ...] = ()
+    pue: float | None = None
 
     @classmethod
-    def from_lines(cls, lines: list[PlanLine], currency: str, **fields: Any) -> Plan:
+    def from_lines(cls, lines: list[PlanLine], currency: str, network: tuple[NetworkLine, ...] = (),
+                   racks: tuple[RackLine, ...] = (), **fields: Any) -> Plan:
+        """Totals add the nodes' lines, the network's cost and draw, and the racks' cost."""
         lines = sorted(lines, key=lambda l: l.unit)
-        totals = Totals(cost=sum((l.cost for l in lines), Fraction(0)), currency=currency,
-                        power_w=sum(l.power_w for l in lines), nodes=sum(l.nodes for l in lines),
+        totals = Totals(cost=sum((l.cost for l in lines), Fraction(0)) + sum((n.cost for n in network), Fraction(0))
+                        + sum((r.cost for r in racks), Fraction(0)),
+                        currency=currency,
+                        power_w=sum(l.power_w for l in lines) + sum(n.power_w for n in network),
+                        nodes=sum(l.nodes for l in lines),
                         gpus=sum(l.gpus for l in lines), memory_gb=sum(l.memory_gb for l in lines),
                         users=sum(l.users for l in lines))
-        return cls(lines=tuple(lines), totals=totals, **fields)
+        return cls(lines=tuple(lines), totals=totals, network=tuple(network), racks=tuple(racks), **fields)
+
+    @property
+    def facility_power_w(self) -> int | None:
+        """The site's draw: the IT equipment's maximum × PUE (None when no PUE is stated)."""
+        return None if self.pue is None else round(self.totals.power_w * self.pue)
 
     @property
     def slowest_tokens_per_s_per_user(self) -> float | None:
         """The decode speed every user gets at least: that of the slowest line."""
         return min((l.tokens_per_s_per_user for l in self.lines if l.tokens_per_s_per_user is not None), default=None)
+
+    def to_frame(self):
+        """One row per plan line as a pandas DataFrame (see optimizer/frames.py for the columns)."""
+        from .frames import plan_frame
+
+        return plan_frame(self)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -226,7 +334,10 @@ class Plan(_Record):
             "users_demanded": self.users_demanded,
             "price_list": self.price_list,
             "plan": {"lines": [l.to_json() for l in self.lines], "totals": self.totals.to_json(),
-                     "purchases": [p.to_json() for p in self.purchases]},
+                     "purchases": [p.to_json() for p in self.purchases],
+                     "network": [n.to_json() for n in self.network],
+                     "racks": [r.to_json() for r in self.racks],
+                     "facility": {"pue": self.pue, "power_w": self.facility_power_w}},
             "solver": {"seconds": round(self.solver.seconds, 3), "gap": round(self.solver.gap, 6),
                        "bound": self.solver.bound, "units_considered": self.solver.units_considered,
                        "units_after_pruning": self.solver.units_after_pruning},

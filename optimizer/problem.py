@@ -20,10 +20,15 @@ from catalog.schema import KV_DTYPE_BYTES
 from catalog.validation import describe_errors
 from catalog.yamlio import YamlDoc, format_loc, read_yaml
 
-__all__ = ["Problem", "Workload", "Constraints", "Tco", "EngineSettings", "ENGINE_SETTINGS", "DEFAULT_ELECTRICITY_PER_KWH", "load_problem", "problem_from_fields", "with_overrides",
+__all__ = ["Problem", "Workload", "Constraints", "Tco", "EngineSettings", "ENGINE_SETTINGS", "DEFAULT_ELECTRICITY_PER_KWH",
+           "DEFAULT_HARDWARE_CLASSES", "load_problem", "problem_from_fields", "with_overrides",
            "check_ids", "OBJECTIVES"]
 
 OBJECTIVES = ("cost", "power", "tco", "users")
+# Network and rack prices a plan uses unless the problem names others (when the catalog has them).
+DEFAULT_NETWORK_PRICES = "network-usd-2026"
+# Classes a plan buys unless the problem says otherwise: no consumer cards or edge modules in a data centre.
+DEFAULT_HARDWARE_CLASSES = ("datacenter", "workstation")
 # Upper limits keep every total inside CP-SAT's 64-bit integers (see optimizer/scaling.py).
 MAX_USERS = 10**6
 MAX_MONEY = 10**12
@@ -99,12 +104,23 @@ class Constraints(_Record):
     budget: float | None = Field(None, gt=0, le=MAX_MONEY)
     max_nodes: int | None = Field(None, ge=1, le=100_000)
     max_nodes_per_replica: int = Field(4, ge=1, le=64, description="Nodes one model replica may span (pipeline).")
-    max_power_w: int | None = Field(None, gt=0, le=10**10)
+    max_power_w: int | None = Field(None, gt=0, le=10**10, description="Cap on the IT equipment's maximum draw, W.")
+    max_site_kw: float | None = Field(None, gt=0, le=10**7, description="Cap on the facility's draw, kW: the IT "
+                                      "equipment's maximum draw × tco.pue (cooling and power losses).")
+    max_rack_kw: float = Field(40.0, gt=0, le=2000, description="Power one air-cooled rack may feed and cool, kW "
+                               "(40 kW: about what air cooling removes from one rack).")
+    max_liquid_rack_kw: float = Field(132.0, gt=0, le=2000, description="Power one liquid-cooled rack may take, kW "
+                                      "(132 kW: the GB200 NVL72 power shelves).")
+    max_racks: int | None = Field(None, ge=1, le=100_000, description="Most racks the plan may fill.")
     vendors: list[str] | None = Field(None, min_length=1, description="Accelerator makers allowed.")
     accelerators: list[str] | None = Field(None, min_length=1, description="Only these accelerators.")
     exclude_accelerators: list[str] = Field(default_factory=list)
     form_factors: list[Literal["pcie", "sxm", "oam", "cpu", "module"]] | None = Field(None, min_length=1)
     require_native_fp8: bool = False
+    hardware_classes: list[Literal["datacenter", "workstation", "consumer", "edge"]] = Field(
+        default_factory=lambda: list(DEFAULT_HARDWARE_CLASSES), min_length=1,
+        description="Hardware classes a plan may buy (accelerators and servers): datacenter, workstation, "
+                    "consumer (GeForce-class cards), edge. Default: datacenter and workstation.")
     max_skus: int | None = Field(None, ge=1, le=1000, description="Distinct node types in the plan.")
     stock: dict[str, int] = Field(default_factory=dict, description="Accelerators available, by id.")
     spare_nodes: int = Field(0, ge=0, le=1, description="1: the plan still serves every user with any one node down.")
@@ -145,7 +161,9 @@ class Tco(_Record):
     pue: float = Field(1.4, ge=1, le=3, description="Facility power per IT power; 1.4 is a modern colocation "
                        "figure (Uptime Institute's 2023 global average is 1.58).")
     load_factor: float = Field(1.0, gt=0, le=1, description="Average share of the nodes' rated draw; 1 is conservative.")
-    hosting_per_node_year: float = Field(0.0, ge=0, le=1e9, description="Rack space, cooling contract, support.")
+    hosting_per_node_year: float = Field(0.0, ge=0, le=1e9, description="Support and other costs per node and year.")
+    hosting_per_rack_year: float = Field(0.0, ge=0, le=1e9, description="Colocation rate per rack and year (space, "
+                                         "power feed, cooling contract), in the problem's currency.")
 
     def price_per_kwh(self, currency: str) -> float | None:
         if self.electricity_per_kwh is not None:
@@ -166,7 +184,11 @@ class Problem(_Record):
                                             "max_model_len, eager); unset = each engine's default.")
     workload: Workload
     constraints: Constraints = Field(default_factory=Constraints)
-    prices: str | list[str] = Field("street-usd-2025", description="Price list id, or several whose offers compete.")
+    prices: str | list[str] = Field("street-usd-2026", description="Price list id, or several whose offers compete "
+                                    "(default: the newest bundled street prices, street-usd-2026).")
+    network_prices: str | list[str] | None = Field(None, description="Price lists of the scale-out network "
+                                                   "(switches, cables, transceivers) and racks; default "
+                                                   "network-usd-2026 where the catalog has it; [] leaves them unpriced.")
     objective: Literal["cost", "power", "tco", "users"] = "cost"
     tco: Tco = Field(default_factory=Tco)
 
@@ -185,9 +207,10 @@ class Problem(_Record):
     def _objective_needs(self) -> Problem:
         c, w = self.constraints, self.workload
         if self.objective == "users":
-            if c.budget is None and c.max_nodes is None and c.max_power_w is None:
+            if c.budget is None and c.max_nodes is None and c.max_power_w is None and c.max_site_kw is None \
+                    and c.max_racks is None:
                 raise ValueError("objective 'users' maximizes users under a limit: give constraints.budget, "
-                                 "max_nodes or max_power_w")
+                                 "max_nodes, max_power_w, max_site_kw or max_racks")
         elif w.concurrent_users is None and w.kv_reserve_gb is None:
             raise ValueError("give workload.concurrent_users (or workload.kv_reserve_gb for a single replica)")
         return self
@@ -210,6 +233,12 @@ class Problem(_Record):
     @property
     def price_lists(self) -> list[str]:
         return [self.prices] if isinstance(self.prices, str) else list(self.prices)
+
+    @property
+    def network_price_lists(self) -> list[str]:
+        if self.network_prices is None:
+            return [DEFAULT_NETWORK_PRICES]
+        return [self.network_prices] if isinstance(self.network_prices, str) else list(self.network_prices)
 
     @property
     def engines(self) -> list[str]:
@@ -252,8 +281,13 @@ def load_problem(path: str | Path) -> Problem:
 
 
 def problem_from_fields(fields: dict[str, Any], flag_names: dict[tuple, str] | None = None) -> Problem:
-    """A problem from a nested dict of fields (the CLI's flags-only form)."""
-    problem = _validate(fields, None, "command line")
+    """A problem from a nested dict of fields (the CLI's flags-only form); errors name the flag."""
+    try:
+        problem = Problem.model_validate(fields)
+    except ValidationError as exc:
+        loc = tuple(exc.errors(include_url=False)[0]["loc"])
+        origin = (flag_names or {}).get(loc, "command line")
+        raise ProblemError(describe_errors(exc, Problem, None, origin)) from None
     return _with_locations(problem, None, flag_names)
 
 
@@ -323,6 +357,10 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
     for i, pl in enumerate(problem.price_lists):
         if pl not in catalog.price_lists:
             loc = ("prices",) if isinstance(problem.prices, str) else ("prices", i)
+            raise unknown(loc, "price list", pl, catalog.price_lists)
+    for i, pl in enumerate(problem.network_price_lists if problem.network_prices is not None else []):
+        if pl not in catalog.price_lists:
+            loc = ("network_prices",) if isinstance(problem.network_prices, str) else ("network_prices", i)
             raise unknown(loc, "price list", pl, catalog.price_lists)
     sellers = {o.seller for pl in problem.price_lists for o in catalog.price_lists[pl].offers}
     for i, seller in enumerate(problem.constraints.sellers or []):

@@ -2,12 +2,12 @@
 
 Rendering returns strings; only the CLI writes them. The terminal table is what a
 purchaser reads first: what to buy, how many, what it costs, what it draws and
-whom it serves. pandas and rich are imported only here, only when used.
+whom it serves. rich is imported only here, only when used; CSV text goes through
+pandas (optimizer/frames.py), imported only when a CSV is written.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from fractions import Fraction
@@ -17,6 +17,7 @@ from catalog import Catalog
 
 from .documents import ErrorBand, band_json, band_short, band_text
 from .estimator import Estimate
+from .frames import csv_text
 from .plan import Plan, money_json
 
 __all__ = ["render_plan", "render_estimate", "render_catalog", "render_infeasible", "plan_rows", "FORMATS",
@@ -41,11 +42,7 @@ def md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _csv_dicts(rows: list[dict[str, Any]], empty_header: str) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else [empty_header], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    return csv_text(rows, list(rows[0]) if rows else [empty_header])
 
 
 Bands = dict[str, "ErrorBand | None"]   # accelerator id → the speed model's error band for its family
@@ -110,6 +107,19 @@ def _settings_text(settings: dict[str, Any]) -> str:
     return ", ".join(parts + ["eager" if settings.get("eager") else "CUDA graphs"])
 
 
+def _network_text(n) -> str:
+    """One fabric class in words: 'infiniband-400: 16 node ports on 1 × ib-switch-ndr-64p, 16 links, 32 transceivers'."""
+    parts = []
+    if n.node_ports:
+        switches = " + ".join(f"{c} × {i}" for i, c, _ in n.switches) or "no switch priced"
+        parts.append(f"{n.node_ports} node ports of {n.nodes} nodes on {switches}"
+                     + (f" (two tiers, {n.uplinks} uplinks)" if n.uplinks else ""))
+    if n.direct_links:
+        parts.append(f"{n.direct_links} cables node to node (two-node replicas, no switch)")
+    parts.append(f"{n.links} links, {n.transceivers} transceivers, {_money(n.cost)}")
+    return f"{n.fabric}: " + "; ".join(parts)
+
+
 def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> str:
     """One plan; `bands` (accelerator → error band) puts the speed model's validated error next to each line."""
     if fmt == "json":
@@ -138,8 +148,19 @@ def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> s
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
     extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
               for l in plan.lines if l.engine_settings]
-    extra += [f"Buy: {p.quantity} × {p.item} from {p.seller} at {_money(p.unit_price)} = {_money(p.extended)}"
-              + (f" ({p.condition})" if p.condition != "new" else "") for p in plan.purchases]
+    extra += [f"Network: {_network_text(n)}" for n in plan.network]
+    extra += [f"Racks: {r.racks} × {r.rack} for {r.nodes} × {r.node_type} ({r.nodes_per_rack} per rack; fullest "
+              f"rack {r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW, {r.cooling}-cooled)" for r in plan.racks]
+    if plan.facility_power_w is not None:
+        extra.append(f"Facility: {plan.facility_power_w / 1000:,.1f} kW = {plan.totals.power_w / 1000:,.1f} kW "
+                     f"maximum IT draw × PUE {plan.pue:g}")
+    extra += [f"Buy: {p.quantity} × {p.item}"
+              + (f" from {p.seller}" if p.seller != "market estimate" else "")
+              + f" at {_money(p.unit_price)} = {_money(p.extended)}"
+              + (f" ({p.condition})" if p.condition != "new" else "")
+              + (f", price of {p.date}" if p.date else "")
+              + (" (market estimate, not a quote)" if p.estimate else "")
+              for p in plan.purchases]
     extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
     extra += [f"Left out — {l}" for l in plan.left_out]
     if fmt == "md":
@@ -175,9 +196,14 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         ("Fits", "yes" if est.fits else f"NO — {est.why_not}"),
     ]
     if est.engine_settings:
-        labels.insert(3, ("Engine settings", _settings_text(est.engine_settings)))
+        st = est.engine_settings
+        batch = "engine default" if st.get("max_batch") is None else f"{st['max_batch']:,}"
+        labels.insert(3, ("Engine settings", f"utilization {st['memory_utilization']:g}, max batch {batch}, "
+                                             f"{st['max_batched_tokens']:,} tokens/step"))
+        labels.insert(4, ("", f"max_model_len {st['max_model_len']:,}, "
+                              + ("eager (no CUDA graphs)" if st.get("eager") else "CUDA graphs")))
         if est.engine_defaults_version:
-            labels.insert(4, ("Engine defaults from", est.engine_defaults_version))
+            labels.insert(5, ("Defaults from", est.engine_defaults_version))
     breakdown: list[tuple[str, str]] = []
     if est.memory_gib:
         names = {"total": "total (visible)", "usable": "usable", "weights": "weights",
@@ -187,17 +213,21 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
                      for k, v in est.memory_gib.items()]
         breakdown.append(("  one max_model_len request", f"{est.max_model_len_kv_gib:>7,.2f} GiB  "
                           f"KV of {est.engine_settings.get('max_model_len', 0):,} tokens"))
+        breakdown.append(("  max concurrency", f"{est.max_model_len_concurrency:>7,.2f} x    "
+                          "'Maximum concurrency' (max_model_len)"))
     if est.decode_tokens_per_s_per_user is not None:
         labels += [("Concurrency", f"{est.concurrency:,}"),
                    ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
                    ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"),
                    ("Time to first token", f"{est.ttft_s:,.2f} s")]
     if fmt in ("csv",):
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["field", "value"])
-        w.writerows([[k, v] for k, v in data.items() if k != "notes"])
-        return buf.getvalue()
+        rows = []
+        for k, v in data.items():
+            if k in ("notes", "memory_log_lines"):
+                continue
+            # Nested records (memory_gib, engine_settings) flatten to one row per field: memory_gib.kv_cache.
+            rows += [[f"{k}.{sub}", x] for sub, x in v.items()] if isinstance(v, dict) else [[k, v]]
+        return csv_text(rows, ["field", "value"])
     if fmt == "md":
         if breakdown:
             labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + \
@@ -206,8 +236,16 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         return "\n".join(out + [f"- {n}" for n in est.notes]) + "\n"
     if breakdown:
         labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + breakdown
+    import textwrap
+
     width = max(len(k) for k, _ in labels)
-    out = [f"{k:<{width}}  {v}" for k, v in labels] + [f"Note: {n}" for n in est.notes]
+    out = []
+    for k, v in labels:
+        # Wrap long values (the verdict's reason) to an 80-column terminal, continuing under the value.
+        parts = textwrap.wrap(v, 78 - width, break_on_hyphens=False) or [""]
+        out += [f"{k:<{width}}  {parts[0]}"] + [f"{'':<{width}}  {p}" for p in parts[1:]]
+    for n in est.notes:
+        out += textwrap.wrap(f"Note: {n}", 80, subsequent_indent="  ", break_on_hyphens=False)
     return "\n".join(out) + "\n"
 
 
@@ -224,7 +262,7 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
                  "counts": ",".join(map(str, p.gpu_counts)), "base_power_w": p.base_power_w, "link": p.link,
                  "source": p.source, "date": p.date} for p in sorted(catalog.platforms.values(), key=lambda p: p.id)]
         rows += [{"id": s.id, "kind": "system", "name": s.name, "maker": s.maker, "form_factor": "",
-                  "accelerators": s.accelerator, "counts": str(s.count), "base_power_w": s.power_w or "",
+                  "accelerators": s.accelerator, "counts": str(s.count), "base_power_w": s.max_power_w or "",
                   "link": s.platform, "source": s.source, "date": s.date}
                  for s in sorted(catalog.systems.values(), key=lambda s: s.id)]
         return rows
@@ -234,22 +272,82 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
                  "precisions": ",".join(v.id for v in m.variants), "max_context": m.max_context,
                  "source": m.source, "date": m.date} for m in sorted(catalog.models.values(), key=lambda m: m.id)]
     if section == "prices":
-        return [{"price_list": pl.id, "item": o.item, "price": o.price, "currency": pl.currency, "seller": o.seller, "price_date": o.price_date,
-                 "condition": o.condition, "stock": o.stock, "source": o.source}
+        return [{"price_list": pl.id, "item": o.item, "price": o.price, "currency": pl.currency, "seller": o.seller,
+                 "condition": o.condition, "price_date": o.price_date, "retrieved": o.retrieved,
+                 "estimate": o.estimate, "stock": o.stock, "warranty_months": o.warranty_months,
+                 "lead_time_weeks": o.lead_time_weeks, "valid_from": o.valid_from, "valid_until": o.valid_until,
+                 "source": o.source, "notes": o.notes}
                 for pl in sorted(catalog.price_lists.values(), key=lambda p: p.id) for o in pl.offers]
+    if section == "network":
+        rows = [{"id": n.id, "kind": n.kind, "name": n.name, "protocol": n.protocol, "gbps": n.gbps,
+                 "ports": n.ports or "", "source": n.source, "date": n.date}
+                for n in sorted(catalog.network_items.values(), key=lambda n: (n.kind, n.protocol, n.gbps, n.id))]
+        rows += [{"id": r.id, "kind": "rack", "name": r.name, "protocol": r.cooling, "gbps": "",
+                  "ports": f"{r.rack_units}U, {r.max_kw:g} kW", "source": r.source, "date": r.date}
+                 for r in sorted(catalog.racks.values(), key=lambda r: r.id)]
+        return rows
     if section == "engines":
         return [{"id": e.id, "name": e.name, "formats": ",".join(e.formats), "memory_model": e.memory_model,
-                 "utilization": e.memory_utilization, "families": ",".join(e.families), "source": e.source}
+                 "utilization": e.memory_utilization, "defaults": e.memory.defaults_version,
+                 "families": ",".join(e.families), "source": e.source}
                 for e in sorted(catalog.engines.values(), key=lambda e: e.id)]
     raise ValueError(section)
 
 
-def render_catalog(catalog: Catalog, section: str, fmt: str = "table") -> str:
+# Columns of `hwplan catalog prices` as a table or Markdown; JSON and CSV carry every field.
+PRICE_COLUMNS = ("item", "price", "seller", "condition", "price_date", "source")
+
+
+def _prices_table(rows: list[dict[str, Any]], width: int = 80) -> str:
+    """One table per price list in `width` columns: items and sellers wrap, sources are cut with '…'
+    (the JSON output has every field whole)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    # Content widths; the table adds a leading space and one space between columns.
+    fixed = {"Item": 15, "Price": 10, "Seller": 14, "Cond.": 4, "Date": 10}
+    source_width = max(8, width - 2 - len(fixed) - sum(fixed.values()))
+    short = {"new": "new", "used": "used", "refurbished": "refb"}
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, color_system=None, force_terminal=False)
+    for list_id in dict.fromkeys(r["price_list"] for r in rows):
+        mine = [r for r in rows if r["price_list"] == list_id]
+        table = Table(title=f"{list_id} ({mine[0]['currency']}): {len(mine)} offers; est. = market estimate",
+                      box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, padding=(0, 0))
+        for name, w in fixed.items():
+            table.add_column(name, width=w, justify="right" if name == "Price" else "left", overflow="fold",
+                             no_wrap=name in ("Price", "Cond.", "Date"))
+        table.add_column("Source", width=source_width, no_wrap=True, overflow="ellipsis")
+        for r in mine:
+            seller = "est." if r["seller"] == "market estimate" else r["seller"] + (" (est.)" if r["estimate"] else "")
+            table.add_row(r["item"], f"{r['price']:,.2f}".removesuffix(".00"), seller,
+                          short.get(r["condition"], r["condition"]), r["price_date"], " ".join(r["source"].split()))
+        console.print(table)
+    lines = [line.rstrip() for line in buf.getvalue().splitlines()]
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def render_catalog(catalog: Catalog, section: str, fmt: str = "table", price_lists: tuple[str, ...] = ()) -> str:
+    """The catalog's `section` as text; `price_lists` keeps only those lists' offers (CatalogError if unknown)."""
     rows = catalog_rows(catalog, section)
+    if price_lists:
+        wanted = {catalog.price_list(p, "--price-list").id for p in price_lists}
+        rows = [r for r in rows if r.get("price_list") in wanted]
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False, default=str) + "\n"
     if fmt == "csv":
         return _csv_dicts(rows, "id")
+    if section == "prices":
+        if fmt == "md":
+            def cell(r: dict[str, Any], k: str) -> str:
+                if k == "price":
+                    return f"{r[k]:,.2f}".removesuffix(".00")
+                return "" if r[k] is None else " ".join(str(r[k]).split())
+            return "\n".join(md_table(["price list", *PRICE_COLUMNS, "currency"],
+                                      [[r["price_list"], *(cell(r, k) for k in PRICE_COLUMNS), r["currency"]]
+                                       for r in rows])) + "\n"
+        return _prices_table(rows)
     shown = [k for k in (rows[0] if rows else {}) if k not in ("source", "date", "name")]
     cells = [["" if r[k] is None else str(r[k]) for k in shown] for r in rows]
     if fmt == "md":
@@ -310,11 +408,7 @@ def render_sweep(points, kind: str, fmt: str = "table", title: str = "") -> str:
         body.append([f"{pt.value:,.0f}", pt.plan.status, _money(t.cost, t.currency), f"{t.users:,}", str(t.nodes),
                      _num(t.power_w / 1000), what])
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(headers)
-        w.writerows(body)
-        return buf.getvalue()
+        return csv_text(body, headers)
     if fmt == "md":
         return "\n".join(md_table(headers, body)) + "\n"
     return (title + "\n" if title else "") + _table(headers, body, right={0, 2, 3, 4, 5})

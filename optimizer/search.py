@@ -68,7 +68,9 @@ def _prune_within(units: Sequence[Unit], prep: Prepared, level: str) -> list[Uni
     kept: list[Unit] = []
     for group_units in by_group.values():
         # With offers modelled, node types compete for scarce offers: only a unit of the same node type may replace one.
-        kept += prune_dominated(group_units, prep.limits, same_sku=level == "sku" or prep.offers is not None)
+        kept += prune_dominated(group_units, prep.limits,
+                                same_sku=level == "sku" or prep.offers is not None or prep.rack_sensitive,
+                                needs=prep.prune_needs)
     return sorted(kept, key=lambda u: u.id)
 
 
@@ -80,7 +82,7 @@ def _rank(plan: Plan, objective: str) -> tuple:
 
 def _model(prep: Prepared, units: Sequence[Unit], objective: str, *, need_used: bool = False) -> PlanModel:
     return PlanModel(units, prep.limits, maximize_users=objective == "users", need_used=need_used,
-                     tco=prep.tco or None, offers=prep.offers)
+                     tco=prep.tco or None, offers=prep.offers, fabric=prep.fabric, racks=prep.racks)
 
 
 def _checked(catalog: Catalog, prep: Prepared, solution, objective: str, problem: Problem | None = None) -> Plan:
@@ -124,15 +126,17 @@ def redundant_line(units: Sequence[Unit], replicas: dict[str, int], limits: Limi
 
 def k_disjoint(units: Sequence[Unit], limits: Limits, objective: str, k: int, group_of: Callable[[str], str],
                options: SolveOptions = SolveOptions(), *, tco: dict[str, int] | None = None,
-               offers=None) -> list[Solution]:
-    """Up to `k` plans, each the best that uses no group an earlier one uses, each irredundant (model level)."""
+               offers=None, **model_args) -> list[Solution]:
+    """Up to `k` plans, each the best that uses no group an earlier one uses, each irredundant (model level).
+
+    `model_args` go to every PlanModel (the fabric and racks of the problem)."""
     left = list(units)
     found: list[Solution] = []
     while len(found) < k and left:
         pool = list(left)
         while True:
             solution = PlanModel(pool, limits, maximize_users=objective == "users", tco=tco,
-                                 offers=offers).solve(objective, options)
+                                 offers=offers, **model_args).solve(objective, options)
             # Maximizing users, every line adds users: none is redundant.
             extra = None if solution is None or objective == "users" else redundant_line(pool, solution.replicas,
                                                                                           limits)
@@ -172,10 +176,11 @@ def shortlist(catalog: Catalog, problem: Problem, k: int = 5, distinct: str = "s
     prep = replace(prep, units=units)
     by_id = {u.id: u for u in units}
     found = k_disjoint(units, prep.limits, problem.objective, k, lambda uid: _group_of(by_id[uid], distinct), options,
-                       tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers)
+                       tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers,
+                       fabric=prep.fabric, racks=prep.racks)
     plans = [_checked(catalog, prep, solution, problem.objective) for solution in found]
     if not plans:
-        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits)
+        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers, **prep.explain_args)
     return plans
 
 
@@ -197,7 +202,7 @@ def _best_each(catalog: Catalog, problem: Problem, field: str, flag: str, values
             continue
     if not found:
         prep = prepare_problem(catalog, problem)
-        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers)
+        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers, **prep.explain_args)
     return sorted(found, key=lambda vp: (*_rank(vp[1], problem.objective), vp[0]))
 
 
@@ -230,7 +235,8 @@ def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power"
     plans = [_checked(catalog, prep, solution, "cost").model_copy(update={"objective": f"{x}/{y}"})
              for solution in pareto_front(model, x, y, max_points, options)]
     if not plans:
-        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers)
+        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers,
+                              **prep.explain_args)
     return plans
 
 
@@ -306,8 +312,8 @@ def _solve_chunk(catalog: Catalog, problem: Problem, kind: str, values: list[flo
             out.append(SweepPoint(v, None, {"summary": str(exc)}))
             continue
         if solution is None:
-            out.append(SweepPoint(v, None, explain_no_plan(catalog, point, p.candidates, p.limits, p.offers, suggest=False)
-                                  .explanation))
+            out.append(SweepPoint(v, None, explain_no_plan(catalog, point, p.candidates, p.limits, p.offers,
+                                                           suggest=False, **p.explain_args).explanation))
             continue
         hint = solution.replicas
         out.append(SweepPoint(v, _checked(catalog, p, solution, point.objective, point), None))

@@ -9,7 +9,9 @@ Pure functions of catalog records. The formulas:
   double. hwplan assumes no software fp8 emulation.
 - KV bytes per token, whole model: GQA/MHA 2 × layers × kv_heads × head_dim × b;
   MLA layers × (kv_lora_rank + qk_rope_head_dim) × b. Sliding-window layers keep at
-  most `window_tokens` per sequence.
+  most `window_tokens` per sequence; compressed layers one entry per `ratio` tokens;
+  indexer layers an indexer key per token; linear-attention and Mamba layers a fixed
+  state per request (`kv_bytes_per_token`, `kv_bytes_per_request`).
 - Tensor parallelism t splits GQA heads across ranks (a head is replicated when
   kv_heads < t); MLA's latent cache is replicated on every rank unless the engine
   runs data-parallel attention, where each rank holds only its own sequences.
@@ -37,7 +39,7 @@ __all__ = [
     "resolve_settings", "ffn_sizes", "weight_parts", "weights_per_rank", "activation_peak_bytes",
     "non_torch_bytes", "cuda_graph_bytes", "captured_graph_sizes", "custom_allreduce", "request_kv_bytes",
     "weight_bytes", "runnable_variant", "candidate_variants", "resolve_kv_dtype",
-    "kv_bytes_per_token", "kv_bytes_per_request", "choose_layout", "kv_rank_bytes_per_token",
+    "kv_bytes_per_token", "kv_bytes_per_request", "state_bytes_per_request", "choose_layout", "kv_rank_bytes_per_token",
     "memory_fit", "max_concurrency", "kv_reserve_factor", "engine_runs",
 ]
 
@@ -130,28 +132,102 @@ def kv_reserve_factor(model: Model, variant: Variant) -> float:
     return 1.0
 
 
-def _per_layer_token_bytes(model: Model, kv_dtype: str, kv_heads: int | None = None) -> float:
-    """KV bytes one layer stores per token (for `kv_heads` heads; default all of them)."""
-    b = KV_DTYPE_BYTES[resolve_kv_dtype(kv_dtype)]
+def _entry_bytes(model: Model, kv_dtype: str, heads: int | None, head_dim: int | None) -> float:
+    """Bytes one layer stores per token: K and V of `heads` heads (GQA/MHA; V at `v_head_dim` when
+    it differs, as in MiMo-V2), the MLA latent plus
+    its RoPE key, or the model's own fixed cache entry (`attention.entry_bytes`)."""
     att = model.attention
+    if att.entry_bytes is not None:
+        return att.entry_bytes
+    if att.fp8_entry_bytes is not None and resolve_kv_dtype(kv_dtype) == "fp8":
+        return att.fp8_entry_bytes
+    b = KV_DTYPE_BYTES[resolve_kv_dtype(kv_dtype)]
     if att.kind == "mla":
         return (att.kv_lora_rank + att.qk_rope_head_dim) * b  # type: ignore[operator]
-    heads = att.kv_heads if kv_heads is None else kv_heads
-    return 2 * heads * att.head_dim * b  # type: ignore[operator]
+    return heads * (head_dim + (att.v_head_dim or head_dim)) * b  # type: ignore[operator]
+
+
+def _layer_entries(model: Model, kv_dtype: str, kv_heads: int | None = None, tp: int = 1) -> tuple[float, float]:
+    """(bytes per token of a full layer, of a sliding-window layer) on one of `tp` tensor-parallel
+    ranks: each keeps ceil(heads / tp) KV heads of each kind (a head is replicated when there are
+    fewer heads than ranks). `kv_heads` instead fixes the full layers' heads per rank (window
+    layers keep the same share of theirs)."""
+    att = model.attention
+    w_heads = att.window_kv_heads or att.kv_heads
+    if kv_heads is None:
+        full_heads, window_heads = math.ceil(att.kv_heads / tp), math.ceil(w_heads / tp)
+    else:
+        full_heads, window_heads = kv_heads, math.ceil(w_heads * kv_heads / att.kv_heads)
+    full = _entry_bytes(model, kv_dtype, full_heads, att.head_dim)
+    window = _entry_bytes(model, kv_dtype, window_heads, att.window_head_dim or att.head_dim)
+    return full, window
+
+
+def _per_layer_token_bytes(model: Model, kv_dtype: str, kv_heads: int | None = None, tp: int = 1) -> float:
+    """KV bytes per token per decoder layer, averaged over `model.layers`, on one of `tp` tensor-parallel
+    ranks (or for `kv_heads` of the full-attention heads): `kv_bytes_per_token` / layers. Windowed
+    layers count every token here (their cap applies per request); linear layers count nothing."""
+    return _token_bytes(model, kv_dtype, kv_heads, tp) / model.layers
+
+
+def _token_bytes(model: Model, kv_dtype: str, kv_heads: int | None = None, tp: int = 1) -> float:
+    att = model.attention
+    full, window = _layer_entries(model, kv_dtype, kv_heads, tp)
+    compressed = sum(c.layers * (full + (att.indexer_bytes_per_token or 0.0) * c.indexer) / c.ratio
+                     for c in att.compressed)
+    indexer = att.indexer_layers * (att.indexer_bytes_per_token or 0.0)
+    full_layers = model.kv_layers - att.window_layers
+    return full_layers * full + att.window_layers * window + compressed + indexer
 
 
 def kv_bytes_per_token(model: Model, kv_dtype: str = "auto") -> float:
-    """The model's own KV bytes per token over all layers, before any sharding."""
-    return model.layers * _per_layer_token_bytes(model, kv_dtype)
+    """The model's own KV-cache bytes per token over all layers, before any sharding.
+
+    Sum over layer kinds (each at `kv_dtype`, `attention.entry_bytes` when the model fixes
+    its cache format):
+      full layers      2 × kv_heads × head_dim × b (GQA/MHA), (kv_lora_rank + rope) × b (MLA;
+                       `attention.fp8_entry_bytes` at fp8 where the kernels store scales beside it)
+      window layers    the same with their own heads, counted per token (the window cap is
+                       applied per request, `kv_bytes_per_request`)
+      compressed       layers × (entry + indexer key) / ratio (DeepSeek-V4 CSA/HCA)
+      indexer          indexer_layers × indexer key bytes (DeepSeek-V3.2's lightning indexer)
+      linear layers    nothing per token: a fixed state per request (`state_bytes_per_request`)
+    Sources: vLLM's KV-cache specs (vllm/v1/kv_cache_interface.py; the DeepSeek-V4 cache entry
+    of 448 fp8 + 64 bf16 RoPE + 8 scale bytes and the 128 + 4-byte indexer key in
+    vllm/model_executor/layers/deepseek_v4_attention.py).
+    """
+    return _token_bytes(model, kv_dtype)
 
 
-def kv_bytes_per_request(model: Model, kv_dtype: str, context_tokens: int) -> float:
-    """KV bytes one sequence of `context_tokens` holds, whole model (windowed layers capped)."""
+def state_bytes_per_request(model: Model) -> float:
+    """Bytes of fixed per-request state: linear-attention (Gated DeltaNet, Kimi Delta Attention)
+    and Mamba-2 layers hold a convolution state and a recurrent state whatever the context
+    length. `linear_layers × state_bytes_per_layer`; 0 for models without such layers.
+    State shapes: vLLM's MambaStateShapeCalculator (vllm/model_executor/layers/mamba/mamba_utils.py).
+    """
     att = model.attention
-    per_layer = _per_layer_token_bytes(model, kv_dtype)
-    full_layers = model.layers - att.window_layers
-    windowed = att.window_layers * min(context_tokens, att.window_tokens or context_tokens)
-    return per_layer * (full_layers * context_tokens + windowed)
+    return att.linear_layers * (att.state_bytes_per_layer or 0.0)
+
+
+def kv_bytes_per_request(model: Model, kv_dtype: str, context_tokens: int, tp: int = 1) -> float:
+    """Cache bytes one sequence of `context_tokens` holds, whole model: full layers keep every
+    token, windowed layers at most `window_tokens`, compressed layers one entry per `ratio`
+    tokens (rounded up) on top of their window, indexer keys for every token, plus the fixed
+    state of linear layers (`state_bytes_per_request`).
+
+    With `tp` > 1: what one of `tp` tensor-parallel ranks holds of it — ceil(heads / tp) KV heads
+    of each layer kind, the MLA latent and indexer keys whole (replicated), the linear layers'
+    state split by heads (vLLM's MambaStateShapeCalculator divides heads and conv channels by tp).
+    """
+    att = model.attention
+    full, window = _layer_entries(model, kv_dtype, tp=tp)
+    full_layers = model.kv_layers - att.window_layers
+    windowed = att.window_layers * window * min(context_tokens, att.window_tokens or context_tokens)
+    compressed = sum(c.layers * (full + (att.indexer_bytes_per_token or 0.0) * c.indexer)
+                     * math.ceil(context_tokens / c.ratio) for c in att.compressed)
+    indexer = att.indexer_layers * (att.indexer_bytes_per_token or 0.0) * context_tokens
+    state = state_bytes_per_request(model) / tp
+    return full_layers * full * context_tokens + windowed + compressed + indexer + state
 
 
 @dataclass(frozen=True)
@@ -199,7 +275,7 @@ def kv_rank_bytes_per_token(model: Model, kv_dtype: str, layout: Layout) -> floa
     if att.kind == "mla" or layout.dp_attention:
         per_layer = _per_layer_token_bytes(model, kv_dtype)
     else:
-        per_layer = _per_layer_token_bytes(model, kv_dtype, kv_heads=math.ceil(att.kv_heads / layout.tp))
+        per_layer = _per_layer_token_bytes(model, kv_dtype, tp=layout.tp)
     return layers_per_rank * per_layer
 
 
@@ -243,7 +319,8 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
     """
     g = given or EngineSettings()
     memory_gib = acc.memory_bytes / GIB
-    tier_gib = 0.0 if acc.family in engine.memory.large_defaults_exclude_families else memory_gib
+    # Cards that keep the small-memory defaults whatever their memory (vLLM: A100) use the lowest tier.
+    tier_gib = 1.0 if acc.id in engine.memory.large_defaults_exclude else memory_gib
     if g.memory_utilization is not None:
         util = g.memory_utilization
     elif engine.memory.rule == "sglang":
@@ -253,42 +330,33 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
     if g.max_model_len is not None and g.max_model_len > model.max_context:
         raise InputError(f"--max-model-len = {g.max_model_len:,}: {model.id} takes at most {model.max_context:,} "
                          f"tokens (its context); {engine.name} refuses a longer max_model_len.")
-    max_batch = g.max_batch if g.max_batch is not None else engine.max_batch(tier_gib or 1.0)
-    if g.max_batch is None and engine.batch_tiers and tier_gib == 0.0:
-        max_batch = engine.batch_tiers[0].max_batch
-    tokens = g.max_batched_tokens if g.max_batched_tokens is not None else engine.max_batched_tokens(tier_gib or 1.0)
+    max_batch = g.max_batch if g.max_batch is not None else engine.max_batch(tier_gib)
+    tokens = g.max_batched_tokens if g.max_batched_tokens is not None else engine.max_batched_tokens(tier_gib)
     return Settings(memory_utilization=util, max_batch=max_batch, max_batched_tokens=tokens,
                     max_model_len=g.max_model_len or model.max_context, eager=g.eager,
                     given=tuple(k for k, v in g.model_dump().items() if v not in (None, False)))
 
 
 def ffn_sizes(model: Model) -> tuple[float, float]:
-    """(dense MLP intermediate size, MoE expert intermediate size), derived from the parameter counts.
+    """(dense MLP intermediate size, MoE expert intermediate size), from the model's config
+    (`intermediate_size`, `moe.moe_intermediate_size`).
 
-    Expert: expert_params / (moe_layers × experts × 3 × hidden) (gate, up and down projections).
-    Dense: what a non-MoE layer holds beyond its attention, over 3 × hidden; attention = hidden × (heads
-    + 2 × kv_heads) × head_dim + heads × head_dim × hidden (q, k, v, o). Llama-3.1-8B: (8.03e9 − 1.05e9
-    embeddings) / 32 − 41.9e6 = 176e6 = 3 × 4096 × 14,336.
+    A catalog entry without the expert width gets it from its parameters: expert_params / (moe_layers ×
+    experts × 3 × hidden) (gate, up and down projections), rounded (gpt-oss-120b: 2,879.97 → 2,880).
     """
-    h = model.hidden_size
-    att = model.attention
-    head_dim = att.head_dim or ((att.qk_nope_head_dim or 128) + (att.qk_rope_head_dim or 64))
-    kv_heads = att.kv_heads or att.heads
-    attention = h * (att.heads + 2 * kv_heads) * head_dim + att.heads * head_dim * h
     moe_i = 0.0
-    expert_params = 0.0
     if model.moe:
-        moe_i = model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * h)
-        expert_params = model.moe.expert_params_b * 1e9
-    body = model.params_b * 1e9 - _embedding_params(model) - expert_params
-    dense_i = max(body / model.layers - attention, 0.0) / (3 * h)
-    return dense_i, moe_i
+        moe_i = float(model.moe.moe_intermediate_size or round(
+            model.moe.expert_params_b * 1e9 / (model.moe.moe_layers * model.moe.experts * 3 * model.hidden_size)))
+    return float(model.intermediate_size), moe_i
 
 
 def _embedding_params(model: Model) -> float:
-    """Input embedding + output head (lm_head), vocab × hidden each. assumption: untied, as in every model
+    """Input embedding + output head (lm_head), vocab × hidden each; one matrix when the model ties them
+    (`tie_word_embeddings`, where the catalog records it). assumption: untied otherwise, as in every model
     above 7B in the catalog (tied heads are a small-model choice)."""
-    return 2.0 * model.vocab_size * model.hidden_size
+    copies = 1.0 if getattr(model, "tie_word_embeddings", False) else 2.0
+    return copies * model.vocab_size * model.hidden_size
 
 
 @dataclass(frozen=True)
@@ -350,8 +418,8 @@ def weights_per_rank(parts: WeightParts, layout: Layout) -> float:
     whole on every rank and splits the experts over all tp ranks (expert parallelism).
     """
     if layout.dp_attention:
-        return (parts.embeddings / 2 + parts.dense) / layout.pp + parts.experts / layout.ranks + \
-            (parts.embeddings / 2 if layout.pp == 1 else 0.0)
+        embeddings = parts.embeddings if layout.pp == 1 else parts.embeddings / 2
+        return parts.dense / layout.pp + embeddings + parts.experts / layout.ranks
     if layout.pp == 1:
         return parts.total / layout.tp
     return ((parts.dense + parts.experts) / layout.pp + parts.embeddings / 2) / layout.tp
@@ -450,9 +518,18 @@ def request_kv_bytes(model: Model, kv_dtype: str, layout: Layout, tokens: int, s
     if att.window_layers and att.window_tokens:
         engine_window = min(att.window_tokens - 1 + settings.max_batched_tokens, tokens)
         engine_window = _round_up(engine_window, block_tokens) + block_tokens
-        whole += att.window_layers * _per_layer_token_bytes(model, kv_dtype) * \
-            max(engine_window - min(att.window_tokens, rounded), 0)
-    return whole * kv_rank_bytes_per_token(model, kv_dtype, layout) / kv_bytes_per_token(model, kv_dtype)
+        _, window_entry = _layer_entries(model, kv_dtype)
+        whole += att.window_layers * window_entry * max(engine_window - min(att.window_tokens, rounded), 0)
+    return whole * _rank_share(model, kv_dtype, layout)
+
+
+def _rank_share(model: Model, kv_dtype: str, layout: Layout) -> float:
+    """Share of a request's cache bytes one rank holds (its layers and heads); 1 / ranks for a model
+    with no per-token cache (only per-request state)."""
+    whole = kv_bytes_per_token(model, kv_dtype)
+    if whole <= 0:
+        return 1.0 / layout.ranks
+    return kv_rank_bytes_per_token(model, kv_dtype, layout) / whole
 
 
 @dataclass(frozen=True)
@@ -585,7 +662,7 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
         why = (f"activations {_g(acts)} and CUDA graphs {_g(graphs)} need more than the {_g(total - usable)} "
                f"left outside mem_fraction_static {s.memory_utilization:.2f} (out of memory at start-up)")
     holders = layout.tp if layout.dp_attention else 1
-    capacity = int(max(kv, 0.0) // rank_bytes) * holders
+    capacity = int(max(kv, 0.0) // rank_bytes) * holders if rank_bytes > 0 else 0
     return MemoryFit(layout=layout, gpus=gpus, weights_bytes=parts.total, weights_per_gpu=weights,
                      reserve_per_gpu=acts + other + (graphs if mem.graphs_in_budget else 0.0),
                      kv_budget_per_gpu=kv, kv_bytes_per_token=kv_bytes_per_token(model, kv_dtype),
@@ -598,9 +675,7 @@ def max_concurrency(model: Model, fit: MemoryFit, kv_dtype: str, context_tokens:
     (windowed layers keep only their window, via `kv_bytes_per_request`); 0 if the engine does not start."""
     if fit.kv_budget_per_gpu <= 0 or not fit.starts:
         return 0
-    whole = kv_bytes_per_token(model, kv_dtype)
     # Share of a request's bytes that one rank stores, from the per-token ratio.
-    rank_share = fit.rank_bytes_per_token / whole
-    per_request = kv_bytes_per_request(model, kv_dtype, context_tokens) * rank_share
+    per_request = kv_bytes_per_request(model, kv_dtype, context_tokens) * _rank_share(model, kv_dtype, fit.layout)
     holders = fit.layout.tp if fit.layout.dp_attention else 1
     return int(fit.kv_budget_per_gpu // per_request) * holders

@@ -8,6 +8,8 @@ reuse `prepare_problem` and `plan_from_solution`.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -16,12 +18,16 @@ from catalog.errors import InfeasibleError, NoPlanError
 
 from .check import assert_plan_ok
 from .explain import explain_infeasible
-from .model import Limits, Offers, SolveOptions, Solution, solve_units
+from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices
+from .limits import limits_for
+from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
+from .racks import RackKind, rack_kinds
 from .offers import PricedOffer
-from .plan import Plan, PlanLine, Purchase, SizingClaim, SolverInfo, TcoBreakdown
+from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SizingClaim, SolverInfo, TcoBreakdown, \
+    stale_price_notes
 from .problem import Problem
 from .prune import prune_dominated
-from .scaling import exact, money_from_int, money_to_int
+from .scaling import money_from_int, money_to_int
 from .tco import TcoRates, tco_rates
 from .units import Candidates, Unit, offer_model, prepare
 
@@ -30,22 +36,6 @@ __all__ = ["optimize", "try_optimize", "explain_no_plan", "limits_for", "plan_fr
 
 # Each re-solve behind an explanation gets this long (an explanation may re-solve a dozen changes).
 _ATTEMPT_OPTIONS = SolveOptions(time_limit_s=10.0)
-
-
-def limits_for(problem: Problem, scale: int) -> Limits:
-    """The problem's limits as solver integers (caps floored, so rounding never lets a plan through)."""
-    c, w = problem.constraints, problem.workload
-    # Maximizing users still needs at least one user served: an empty plan is no answer.
-    demand = 1 if problem.objective == "users" else (w.concurrent_users if w.concurrent_users is not None else 1)
-    return Limits(
-        demand=demand,
-        max_nodes=c.max_nodes,
-        budget=None if c.budget is None else money_to_int(exact(c.budget), scale, rounding="floor"),
-        max_power_w=c.max_power_w,
-        stock=dict(c.stock),
-        max_skus=c.max_skus,
-        spare=c.spare_nodes > 0,
-    )
 
 
 @dataclass(frozen=True)
@@ -59,16 +49,36 @@ class Prepared:
     rates: TcoRates | None = None
     tco: dict[str, int] = field(default_factory=dict)   # unit id -> energy + hosting, solver money units
     offers: Offers | None = None                         # purchases modelled offer by offer (stock, sellers)
+    fabric: Fabric | None = None                         # scale-out network of multi-node replicas
+    fabric_needs: dict[str, FabricNeed] = field(default_factory=dict)
+    fabric_prices: dict[str, FabricPrices] = field(default_factory=dict)
+    racks: Racks | None = None                           # racks per node type
+    rack_kinds: dict[str, RackKind] = field(default_factory=dict)
+
+    @property
+    def explain_args(self) -> dict:
+        """What explain_infeasible needs to price and count the network and racks as the solve did."""
+        return {"fabric": self.fabric, "racks": self.racks, "needs": self.prune_needs, "same_sku": self.rack_sensitive}
+
+    @property
+    def rack_sensitive(self) -> bool:
+        return _rack_sensitive(self.racks, self.limits)
+
+    @property
+    def prune_needs(self) -> dict[str, tuple[str, int, int, int]]:
+        """Fabric needs in the form dominance pruning compares (class, ports, nodes, direct cables)."""
+        return {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in self.fabric_needs.items()}
 
     def by_id(self) -> dict[str, Unit]:
         return {u.id: u for u in self.candidates.units}
 
 
 def explain_no_plan(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits,
-                    offers: Offers | None = None, *, suggest: bool = True) -> InfeasibleError:
-    """`explain_infeasible` with every suggested change re-solved by `try_optimize` (`suggest=False`: none)."""
+                    offers: Offers | None = None, *, suggest: bool = True, **cluster) -> InfeasibleError:
+    """`explain_infeasible` with every suggested change re-solved by `try_optimize` (`suggest=False`: none);
+    `cluster` is `Prepared.explain_args` (the network and racks the solve priced)."""
     attempt = (lambda changed: try_optimize(catalog, changed, _ATTEMPT_OPTIONS)) if suggest else None
-    return explain_infeasible(catalog, problem, candidates, limits, offers, attempt=attempt)
+    return explain_infeasible(catalog, problem, candidates, limits, offers, attempt=attempt, **cluster)
 
 
 def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, same_sku: bool = False,
@@ -76,20 +86,49 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     """Candidates, limits and (pruned) units; raises InfeasibleError when no unit fits (`explain`: with reasons)."""
     candidates = prepare(catalog, problem)
     limits = limits_for(problem, candidates.money_scale)
+    kinds = rack_kinds(catalog, problem, candidates.currency,
+                       {u.sku: (u.node.platform, u.node.power_w) for u in candidates.units})
+    unracked = {k: kind.why_not() for k, kind in kinds.items() if kind.per_rack == 0}
+    if unracked:  # a node that fits no rack cannot be bought
+        candidates = dataclasses.replace(
+            candidates, units=[u for u in candidates.units if u.sku not in unracked],
+            filtered={**candidates.filtered, **{k: why for k, why in unracked.items()}})
     if not candidates.units:
         if not explain:
             raise InfeasibleError(f"no replica of {problem.model} fits")
         raise explain_no_plan(catalog, problem, candidates, limits)
     offers = offer_model(candidates, problem)
-    # With offers modelled, two node types may compete for the same scarce offer: prune within a node type only.
-    same_sku = same_sku or offers is not None
-    units = prune_dominated(candidates.units, limits, same_sku=same_sku) if prune else list(candidates.units)
+    needs = {u.id: n for u in candidates.units if (n := fabric_need(u.node.platform, u.nodes)) is not None}
+    prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
+    fabric = fabric_model(needs, prices, candidates.money_scale)
+    prune_needs = {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in needs.items()}
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
-    tco = {u.id: money_to_int(rates.energy(u.power_w) + rates.hosting(u.nodes), scale, rounding="ceil")
+    racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack, racks_per_node=kind.racks_per_node,
+                                         price=money_to_int(kind.price, scale, rounding="ceil"),
+                                         hosting=money_to_int(rates.hosting(0, 1), scale, rounding="ceil") if rates else 0)
+                               for k, kind in sorted(kinds.items()) if kind.per_rack > 0),
+                  units={u.id: (u.sku, u.nodes) for u in candidates.units})
+    # With offers modelled, two node types may compete for the same scarce offer; with racks that cost or
+    # count, moving nodes to another node type's racks can add a rack (rounding up): prune within a node type.
+    same_sku = same_sku or offers is not None or _rack_sensitive(racks, limits)
+    units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
+        else list(candidates.units)
+    tco = {u.id: money_to_int(rates.energy(u.power_w, _typical(u)) + rates.hosting(u.nodes), scale, rounding="ceil")
            for u in candidates.units} if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
-                    offers=offers)
+                    offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
+                    rack_kinds=kinds)
+
+
+def _rack_sensitive(racks: Racks | None, limits: Limits) -> bool:
+    """Racks take part in the objective or the limits (a price, a hosting rate, or max_racks)."""
+    return racks is not None and (limits.max_racks is not None or any(g.price or g.hosting for g in racks.groups))
+
+
+def _typical(u: Unit) -> int | None:
+    """Typical draw of one replica where its node's source states one."""
+    return None if u.node.typical_power_w is None else u.node.typical_power_w * u.nodes
 
 
 def _left_out(c: Candidates) -> tuple[str, ...]:
@@ -114,8 +153,9 @@ def _left_out(c: Candidates) -> tuple[str, ...]:
 def plan_tco(plan: Plan, rates: TcoRates | None) -> TcoBreakdown | None:
     if rates is None:
         return None
-    energy = rates.energy(plan.totals.power_w)
-    hosting = rates.hosting(plan.totals.nodes)
+    energy = sum((rates.energy(l.power_w, None if l.node_typical_power_w is None else l.node_typical_power_w * l.nodes)
+                  for l in plan.lines), Fraction(0)) + rates.energy(sum(n.power_w for n in plan.network))
+    hosting = rates.hosting(plan.totals.nodes, sum(r.racks for r in plan.racks))
     return TcoBreakdown(capex=plan.totals.cost, energy=energy, hosting=hosting,
                         total=plan.totals.cost + energy + hosting, years=rates.years,
                         price_per_kwh=rates.price_per_kwh, pue=rates.pue)
@@ -168,6 +208,74 @@ def _sizing_claim(u: Unit) -> SizingClaim:
                        memory_users=u.capacity.memory_users)
 
 
+def _racks(prep: Prepared, solution: Solution, lines: list[PlanLine]) -> tuple[list[RackLine], tuple[Purchase, ...]]:
+    """The racks of each node type the plan buys (the solver's counts) and their bill-of-materials rows."""
+    units = prep.by_id()
+    nodes: dict[str, int] = {}
+    for uid, r in solution.replicas.items():
+        nodes[units[uid].sku] = nodes.get(units[uid].sku, 0) + units[uid].nodes * r
+    out, buys = [], []
+    for sku, n in sorted(nodes.items()):
+        kind = prep.rack_kinds[sku]
+        count = solution.racks.get(sku, -(-n * kind.racks_per_node // kind.per_rack))
+        out.append(RackLine(node_type=sku, rack=kind.rack.id, cooling=kind.rack.cooling, racks=count, nodes=n,
+                            nodes_per_rack=kind.per_rack, node_power_w=kind.node_power_w, limit_kw=kind.limit_kw,
+                            cost=kind.price * count, racks_per_node=kind.racks_per_node))
+        if kind.offer is not None and count:
+            o = kind.offer
+            buys.append(Purchase(item=kind.rack.id, kind="rack", description=kind.rack.name, seller=o.seller,
+                                 quantity=count, unit_price=o.price, condition=o.offer.condition,
+                                 warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
+                                 offer=o.key, source=o.offer.source, date=o.offer.price_date, estimate=o.offer.estimate))
+    return out, tuple(buys)
+
+
+def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tuple[Purchase, ...]]:
+    """The plan's fabric per class (the solver's switch counts) and its bill-of-materials rows."""
+    builds = build_fabric(prep.fabric_needs, solution.replicas, prep.fabric_prices,
+                          solution.fabric if prep.fabric is not None else None)
+    lines, buys = [], []
+    for b in builds:
+        lines.append(NetworkLine(
+            fabric=b.key, nodes=b.nodes, node_ports=b.node_ports, direct_links=b.direct_links, uplinks=b.uplinks,
+            switches=tuple((p.item.id, n, p.item.ports or 0) for p, n in b.switches), links=b.links,
+            transceivers=b.transceivers, cost=b.cost, power_w=b.power_w, priced=b.priced))
+        rows = [(p, n) for p, n in b.switches]
+        if b.cable is not None and b.links:
+            rows.append((b.cable, b.links))
+        if b.transceiver is not None and b.transceivers:
+            rows.append((b.transceiver, b.transceivers))
+        for p, n in rows:
+            o = p.offer
+            buys.append(Purchase(item=p.item.id, kind=p.item.kind, description=p.item.name, seller=o.seller,
+                                 quantity=n, unit_price=o.price, condition=o.offer.condition,
+                                 warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
+                                 offer=o.key, source=o.offer.source, date=o.offer.price_date, estimate=o.offer.estimate))
+    return lines, tuple(buys)
+
+
+def _class_notes(units: list[Unit], purchases: tuple[Purchase, ...]) -> list[str]:
+    """What a data-centre buyer must be told: consumer, workstation or edge hardware, barebone
+    ("starting at") servers, used or refurbished items."""
+    notes = []
+    by_class: dict[str, set[str]] = {}
+    for u in units:
+        for rec in (u.node.accelerator, u.node.platform):
+            if rec.hardware_class != "datacenter":
+                by_class.setdefault(rec.hardware_class, set()).add(rec.id)
+    for cls, ids in sorted(by_class.items()):
+        notes.append(f"buys {cls}-class hardware (not data-centre parts): {', '.join(sorted(ids))}")
+    barebone = sorted({u.node.platform.id for u in units if u.node.system is None
+                       and u.node.platform.server_class == "barebone"})
+    if barebone:
+        notes.append(f"barebone servers (a chassis or 'starting at' base configuration; CPUs, memory and NICs may "
+                     f"cost extra): {', '.join(barebone)}")
+    second_hand = sorted({f"{p.item} ({p.condition}, {p.seller})" for p in purchases if p.condition != "new"})
+    if second_hand:
+        notes.append(f"buys second-hand items: {', '.join(second_hand)}")
+    return notes
+
+
 def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Plan:
     units = prep.by_id()
     c = prep.candidates
@@ -188,6 +296,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
             tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
             ttft_s=u.capacity.ttft_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
+            node_typical_power_w=u.node.typical_power_w,
             memory_gb_per_node=u.node.memory_gb, note=u.note, sizing=_sizing_claim(u)))
     names: dict[str, tuple[str, str]] = {}
     for u in c.units:
@@ -200,7 +309,8 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     purchases = tuple(Purchase(item=o.item, kind=names[o.item][0], description=names[o.item][1], seller=o.seller,
                                quantity=q, unit_price=o.price, condition=o.offer.condition,
                                warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                               offer=o.key, source=o.offer.source, date=o.offer.price_date) for o, q in bought)
+                               offer=o.key, source=o.offer.source, date=o.offer.price_date,
+                               estimate=o.offer.estimate) for o, q in bought)
     notes = []
     problem = prep.problem
     if problem.workload.kv_reserve_gb is not None:
@@ -218,13 +328,29 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
         notes.append("spare capacity: every user is still served with any one node down")
     if len({p.seller for p in purchases}) > 1 and len({p.item for p in purchases}) < len(purchases):
         notes.append("an item is split across sellers (one seller's stock was short or dearer past a point)")
+    notes += _class_notes([units[uid] for uid in sorted(solution.replicas)], purchases)
+    network, network_buys = _network(prep, solution)
+    purchases += network_buys
+    racks, rack_buys = _racks(prep, solution, lines)
+    purchases += rack_buys
+    if any(r.cost == 0 for r in racks) and not problem.tco.hosting_per_rack_year:
+        notes.append(f"racks counted, not priced: {sum(r.racks for r in racks)} (name racks-usd-2026 in "
+                     f"network_prices to buy them, or give tco.hosting_per_rack_year)")
+    if any(not n.priced for n in network):
+        notes.append("scale-out network not fully priced (no switch or cable offer for "
+                     + ", ".join(n.fabric for n in network if not n.priced)
+                     + f" in network price lists {', '.join(problem.network_price_lists) or '(none)'})")
+    if network and all(n.priced for n in network):
+        notes.append("network: the scale-out fabric of multi-node replicas is bought; front-end and management "
+                     "Ethernet are not")
+    notes += stale_price_notes(purchases, problem.constraints.as_of)
     rates = tuple(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in c.rates_used)
     bound = None
     if solution.bound is not None:
         bound = float(money_from_int(solution.bound, c.money_scale)) if objective in ("cost", "tco") \
             else float(solution.bound)
     plan = Plan.from_lines(
-        lines, c.currency, status=solution.status, objective=objective, objective_value=Fraction(0),
+        lines, c.currency, network=tuple(network), racks=tuple(racks), pue=problem.tco.pue, status=solution.status, objective=objective, objective_value=Fraction(0),
         problem=problem.name, model=problem.model, users_demanded=problem.workload.concurrent_users,
         price_list=c.price_list,
         solver=SolverInfo(seconds=solution.seconds, gap=solution.gap, bound=bound,
@@ -238,7 +364,8 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
 
 def _solve_prepared(prep: Prepared, problem: Problem, options: SolveOptions) -> Solution | None:
     return solve_units(prep.units, prep.limits, problem.objective, options,
-                       tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers)
+                       tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers, fabric=prep.fabric,
+                       racks=prep.racks)
 
 
 def try_optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> Plan | None:
@@ -258,6 +385,7 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
     prep = prepare_problem(catalog, problem)
     solution = _solve_prepared(prep, problem, options)
     if solution is None:
-        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers)
+        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers,
+                              **prep.explain_args)
     plan = plan_from_solution(prep, solution, problem.objective)
     return assert_plan_ok(plan, catalog, problem)

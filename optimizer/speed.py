@@ -1,6 +1,6 @@
 """Speed model: decode step, prefill, and the users a replica serves at a target speed.
 
-A calibrated roofline (DESIGN.md, "Speed"). For a replica with tensor parallelism t,
+A calibrated roofline (the formulas below; factors fitted by benchmarks/calibrate.py). For a replica with tensor parallelism t,
 p pipeline stages and B running sequences of mean cached context S:
 
 Decode, one pipeline stage, per rank (micro-batch b = ceil(B / p)):

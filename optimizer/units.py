@@ -19,7 +19,7 @@ from catalog import Catalog
 from catalog.schema import Accelerator, Engine, ExchangeRate, Platform, System, Variant
 
 from . import sizing
-from .capacity import ReplicaCapacity, replica_capacity
+from .capacity import ReplicaCapacity, capacity_memo
 from .deployment import Deployment
 from .model import Offers, OfferVar
 from .problem import Problem, check_ids
@@ -30,7 +30,7 @@ from .scaling import money_scale, money_to_int
 ENGINE_PREFERENCE = ("vllm", "sglang", "trtllm", "llama.cpp")
 
 __all__ = ["ENGINE_PREFERENCE", "offer_model", "NodeType", "Unit", "Candidates", "NearMiss", "prepare", "node_types", "platform_accepts",
-           "node_power_w"]
+           "node_power_w", "node_typical_power_w"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class NodeType:
     system: System | None
     price: Fraction              # in the problem's currency, exact, from the cheapest eligible offers
     items: tuple[tuple[str, int], ...]   # what one node is bought as: (item id, quantity)
-    power_w: int
+    power_w: int                          # maximum draw, W
+    typical_power_w: int | None = None    # typical draw under load where a source states it, W
 
     @property
     def maker(self) -> str:
@@ -67,7 +68,7 @@ class Unit:
     dp_attention: bool
     capacity: ReplicaCapacity
     cost: int                # solver money units (see scaling.py), per replica
-    power_w: int             # per replica
+    power_w: int             # maximum draw per replica, W
     note: str = ""
 
     @property
@@ -137,10 +138,17 @@ def platform_accepts(platform: Platform, acc: Accelerator) -> bool:
 
 
 def node_power_w(platform: Platform, acc: Accelerator, count: int, system: System | None = None) -> int:
-    """A system's stated draw, else the platform's base draw plus the accelerators' TDP."""
-    if system is not None and system.power_w is not None:
-        return system.power_w
+    """A node's maximum draw, W (power caps, racks, facility): a system's stated maximum, else the
+    platform's maximum non-accelerator draw plus the accelerators' TDP."""
+    if system is not None and system.max_power_w is not None:
+        return system.max_power_w
     return platform.base_power_w + count * acc.tdp_w
+
+
+def node_typical_power_w(system: System | None) -> int | None:
+    """A node's typical draw under load, W, where its source states one (energy in TCO); else None
+    (TCO then takes the maximum × tco.load_factor)."""
+    return system.typical_power_w if system is not None else None
 
 
 def node_types(catalog: Catalog, offers: dict[str, list[PricedOffer]]) -> list[NodeType]:
@@ -153,7 +161,8 @@ def node_types(catalog: Catalog, offers: dict[str, list[PricedOffer]]) -> list[N
             plat, acc = catalog.platforms[s.platform], catalog.accelerators[s.accelerator]
             nodes.append(NodeType(id=s.id, accelerator=acc, platform=plat, count=s.count, system=s,
                                   price=cheapest(offers[item]).price, items=((s.id, 1),),
-                                  power_w=node_power_w(plat, acc, s.count, s)))
+                                  power_w=node_power_w(plat, acc, s.count, s),
+                                  typical_power_w=node_typical_power_w(s)))
     for plat_id in sorted(offers):
         plat = catalog.platforms.get(plat_id)
         if plat is None:
@@ -186,6 +195,15 @@ def _filter_reason(problem: Problem, acc: Accelerator) -> str | None:
         return "no native fp8 units (constraints.require_native_fp8)"
     if c.stock.get(acc.id) == 0:
         return "stock is 0"
+    if acc.hardware_class not in c.hardware_classes:
+        return f"hardware class {acc.hardware_class} is not in constraints.hardware_classes"
+    return None
+
+
+def _platform_filter_reason(problem: Problem, platform: Platform) -> str | None:
+    """Why the problem's hardware classes rule out a server (a workstation tower in a data-centre plan)."""
+    if platform.hardware_class not in problem.constraints.hardware_classes:
+        return f"server class {platform.hardware_class} is not in constraints.hardware_classes"
     return None
 
 
@@ -208,6 +226,7 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
     if problem.constraints.max_nodes is not None:
         max_k = min(max_k, problem.constraints.max_nodes)
 
+    capacity = capacity_memo(problem.workload)   # node types that differ only in price share their sizing
     units: list[Unit] = []
     filtered: dict[str, str] = {}
     near: dict[str, NearMiss] = {}
@@ -216,6 +235,10 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
         reason = _filter_reason(problem, acc)
         if reason:
             filtered[acc.id] = reason
+            continue
+        reason = _platform_filter_reason(problem, node.platform)
+        if reason:
+            filtered[node.platform.id] = reason
             continue
         for variant, note in sizing.candidate_variants(model, acc, problem.precision):
             for engine in engines:
@@ -226,7 +249,7 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
                                      engine=engine, gpus_per_node=node.count, nodes=k,
                                      kv_dtype=problem.kv_dtype, dp_attention=problem.dp_attention,
                                      settings=problem.engine_settings)
-                    cap = replica_capacity(dep, problem.workload)
+                    cap = capacity(dep)
                     if not cap.fits:
                         miss = NearMiss(node=node, nodes=k, variant=variant, engine=engine, capacity=cap)
                         if node.id not in near or miss.closeness > near[node.id].closeness:

@@ -1,12 +1,18 @@
 """`hwplan validate`: run published measurements through the estimator and report the error.
 
-Each row of a measurements CSV (the bundled `catalog/data/calibration.csv`, or any file
-with the same columns) is read into an estimate: model, precision, KV datatype,
-accelerator, accelerator count, engine, data-parallel attention, prompt and output
-lengths, concurrency. Rows the model does not represent are set aside with the reason,
+Each row of a measurements CSV (by default every bundled `catalog/data/measurements-*.csv`,
+or any file with the same columns) is read into an estimate: model, precision, KV datatype,
+accelerator, accelerator count, engine, data-parallel attention, prompt and output lengths,
+concurrency — and the engine settings the source used (optional columns `memory_utilization`,
+`max_model_len`, `max_num_seqs`, `max_num_batched_tokens`, `enforce_eager`; blank = the
+engine's default; files without them fall back to settings quoted in the notes). Memory
+metrics: `model_memory_gb` (weights per accelerator), `kv_cache_gib` (KV cache memory per
+accelerator, vLLM's 'Available KV cache memory'), `kv_cache_tokens`, `max_concurrency`;
+`starts` (1 or 0) checks the fit verdict. Rows the model does not represent are set aside with the reason,
 by rule, never by row id:
 
 - speculative decoding (MTP, EAGLE) on a speed metric: hwplan models plain decode;
+- a KV connector (LMCache) on a memory metric: its GPU buffers are outside the engine's budget;
 - disaggregated prefill/decode and CPU+GPU hybrid offload: not a single replica;
 - hardware, model, precision or engine missing from the catalog;
 - token lengths or concurrency not given as numbers.
@@ -15,6 +21,12 @@ Where a row's GPUs hold several replicas (MLPerf data-parallel submissions, or a
 tp·pp smaller than the GPU count), totals are per replica times replicas. When the
 tensor-parallel size is not stated, a replica is the fewest GPUs (a power of two) that
 leave at least a third of their memory for the KV cache, as throughput submissions do.
+
+Files have roles, named by their last word: `*-fit.csv` rows are what benchmarks/calibrate.py
+fits the efficiency factors on (in-sample error); `*-test.csv` rows are never fitted on
+(out-of-sample error); `*-memory.csv` rows check the memory model, which nothing fits.
+Fit and test files never share a publisher (`source_publisher`), so a test row's error is
+not flattered by a sibling row of the same study in the fit.
 """
 
 from __future__ import annotations
@@ -31,10 +43,15 @@ from catalog.yamlio import read_csv
 
 from .estimator import Estimate, estimate
 
-__all__ = ["Case", "Result", "Report", "read_cases", "validate", "bundled_measurements", "FAMILY_GROUPS",
-           "MEMORY_METRICS", "SPEED_METRICS"]
+__all__ = ["Case", "Result", "Report", "read_cases", "validate", "validate_files", "bundled_measurements",
+           "bundled_memory_measurements", "measurement_files", "calibration_summary", "file_role",
+           "source_publisher", "ROLES", "FAMILY_GROUPS", "MEMORY_METRICS", "SPEED_METRICS", "VERDICT_METRICS",
+           "SETTING_COLUMNS"]
 
-MEMORY_METRICS = ("kv_cache_tokens", "max_concurrency", "model_memory_gb")
+MEMORY_METRICS = ("kv_cache_tokens", "kv_cache_gib", "max_concurrency", "model_memory_gb")
+VERDICT_METRICS = ("starts",)
+# Optional columns: the engine settings the source used (blank = the engine's default).
+SETTING_COLUMNS = ("memory_utilization", "max_model_len", "max_num_seqs", "max_num_batched_tokens", "enforce_eager")
 SPEED_METRICS = ("output_tok_s_total", "tok_s_per_user", "tok_s_per_gpu", "tpot_ms", "ttft_ms")
 COLUMNS = ("id", "model", "precision", "hardware", "num_gpus", "num_nodes", "engine", "tp", "pp",
            "input_len", "output_len", "concurrency_or_batch", "metric", "value", "notes")
@@ -52,7 +69,7 @@ _HARDWARE = [  # (pattern on the lower-cased hardware text, accelerator id); fir
     (r"h200.*nvl", "h200-nvl"), (r"h200", "h200-sxm"), (r"h100.*nvl", "h100-nvl"), (r"h100.*pcie", "h100-pcie"),
     (r"h100", "h100-sxm"), (r"h800", "h800-sxm"), (r"h20\b.*141|h20-141", "h20-141g"), (r"\bh20\b", "h20-96g"),
     (r"a100.*pcie", "a100-80g-pcie"), (r"a100.*40", "a100-40g-sxm"), (r"a100", "a100-80g-sxm"),
-    (r"rtx.pro.6000", "rtx-pro-6000"), (r"5090", "rtx-5090"), (r"4090", "rtx-4090"), (r"3090", "rtx-3090"),
+    (r"\ba10\b", "a10"), (r"rtx.pro.6000", "rtx-pro-6000"), (r"5090", "rtx-5090"), (r"4090", "rtx-4090"), (r"3090", "rtx-3090"),
     (r"6000 ada", "rtx-6000-ada"), (r"a6000", "a6000"), (r"l40s", "l40s"), (r"\bl20\b", "l20"),
     (r"mi355", "mi355x"), (r"mi325", "mi325x"), (r"mi300", "mi300x"), (r"mi250", "mi250x"), (r"mi210", "mi210"),
     (r"910c", "ascend-910c"), (r"910b", "ascend-910b"), (r"gaudi ?3", "gaudi3"), (r"gaudi ?2", "gaudi2"), (r"v100", "v100-32g"),
@@ -88,6 +105,10 @@ class Case:
     memory_utilization: float | None = None   # as the row states it
     unit_gib: bool = False                    # memory measured in GiB (vLLM logs print GiB as "GB")
     request_tokens: int | None = None         # max_model_len, for vLLM's "maximum concurrency"
+    max_batch: int | None = None              # the source's max_num_seqs / max_running_requests / max_batch_size
+    max_batched_tokens: int | None = None     # max_num_batched_tokens / chunked_prefill_size / max_num_tokens
+    max_model_len: int | None = None          # the source's max_model_len (engine default when None)
+    eager: bool = False                       # --enforce-eager
 
 
 @dataclass(frozen=True)
@@ -96,6 +117,7 @@ class Result:
     predicted: float | None
     error: float | None       # predicted / measured − 1
     note: str = ""
+    role: str = "other"       # the role of the file the row came from (see ROLES)
 
 
 @dataclass
@@ -103,33 +125,128 @@ class Report:
     results: list[Result] = field(default_factory=list)
     unusable: list[tuple[str, str]] = field(default_factory=list)   # (row id, reason)
 
-    def errors(self, metrics: tuple[str, ...] | None = None, group: str | None = None) -> list[float]:
+    def verdicts(self, role: str | None = None) -> tuple[int, int]:
+        """(right, total) over the fit-verdict rows (of one file role, or all)."""
+        rows = [r for r in self.results if r.case.metric in VERDICT_METRICS and r.error is not None
+                and (role is None or r.role == role)]
+        return sum(r.error == 0 for r in rows), len(rows)
+
+    def errors(self, metrics: tuple[str, ...] | None = None, group: str | None = None,
+               role: str | None = None) -> list[float]:
         return [abs(r.error) for r in self.results if r.error is not None
                 and (metrics is None or r.case.metric in metrics)
-                and (group is None or r.case.family_group == group)]
+                and (group is None or r.case.family_group == group)
+                and (role is None or r.role == role)]
+
+    def roles(self) -> list[str]:
+        """The roles present, in ROLES order."""
+        present = {r.role for r in self.results}
+        return [role for role in ROLES if role in present]
 
     def summary(self) -> list[dict]:
-        """Median absolute error and share within ±25% per metric kind, metric and family group."""
+        """Median absolute error and share within ±25% per file role ("set"), then per metric kind,
+        metric and family group within it; each row: set, group, kind, rows, median_abs_error,
+        within_25pct (fractions)."""
         rows = []
 
-        def add(label: str, kind: str, errs: list[float]) -> None:
+        def add(role: str, label: str, kind: str, errs: list[float]) -> None:
             if errs:
-                rows.append({"group": label, "kind": kind, "rows": len(errs),
+                rows.append({"set": role, "group": label, "kind": kind, "rows": len(errs),
                              "median_abs_error": statistics.median(errs),
                              "within_25pct": sum(e <= 0.25 for e in errs) / len(errs)})
 
-        add("memory (all)", "memory", self.errors(MEMORY_METRICS))
-        add("speed (all)", "speed", self.errors(SPEED_METRICS))
-        for metric in MEMORY_METRICS + SPEED_METRICS:
-            add(metric, "metric", self.errors((metric,)))
-        for group in sorted({r.case.family_group for r in self.results}):
-            add(group, "speed by family", self.errors(SPEED_METRICS, group))
-            add(group, "memory by family", self.errors(MEMORY_METRICS, group))
+        for role in self.roles():
+            add(role, "memory (all)", "memory", self.errors(MEMORY_METRICS, role=role))
+            right, total = self.verdicts(role)
+            if total:
+                rows.append({"set": role, "group": "fit verdicts", "kind": "verdict", "rows": total, "right": right,
+                             "median_abs_error": statistics.median(self.errors(VERDICT_METRICS, role=role)),
+                             "within_25pct": right / total})
+            add(role, "speed (all)", "speed", self.errors(SPEED_METRICS, role=role))
+            for metric in MEMORY_METRICS + SPEED_METRICS:
+                add(role, metric, "metric", self.errors((metric,), role=role))
+            for group in sorted({r.case.family_group for r in self.results if r.role == role}):
+                add(role, group, "speed by family", self.errors(SPEED_METRICS, group, role))
+                add(role, group, "memory by family", self.errors(MEMORY_METRICS, group, role))
         return rows
 
+    def to_frame(self):
+        """One row per measurement as a pandas DataFrame: id, set, metric, family, model, accelerator,
+        gpus, engine, predicted, measured, error (predicted / measured − 1), note."""
+        import pandas as pd
 
-def bundled_measurements() -> Path:
-    return Path(str(resources.files("catalog.data").joinpath("calibration.csv")))
+        return pd.DataFrame([_result_row(r) for r in self.results],
+                            columns=["id", "set", "metric", "family", "model", "accelerator", "gpus", "engine",
+                                     "predicted", "measured", "error", "note"])
+
+
+def _result_row(r: Result) -> dict:
+    return {"id": r.case.id, "set": r.role, "metric": r.case.metric, "family": r.case.family_group,
+            "model": r.case.model, "accelerator": r.case.accelerator, "gpus": r.case.gpus,
+            "engine": r.case.engine, "predicted": r.predicted, "measured": r.case.measured,
+            "error": r.error, "note": r.note}
+
+
+# File roles by the last word of the file name, in the order reports list them.
+ROLES = ("fit", "test", "memory", "other")
+
+
+def file_role(path: str | Path) -> str:
+    """`fit`, `test` or `memory` when the file's name ends in `-fit.csv`, `-test.csv` or
+    `-memory.csv`; else `other` (a file of your own)."""
+    stem = Path(path).stem
+    for role in ROLES[:-1]:
+        if stem.endswith(f"-{role}"):
+            return role
+    return "other"
+
+
+def source_publisher(source: str) -> str:
+    """Who published a measurement, from its `source` text: the GitHub owner for github.com and
+    *.github.io addresses (NVIDIA's TensorRT-LLM repository and its docs site are one publisher),
+    the paper for arXiv, else the site's name without subdomains (docs.nvidia.com → nvidia).
+    Fit and test files must not share one."""
+    text = source.strip().lower()
+    m = re.search(r"https?://(?:www\.)?([^/\s]+)(?:/([^/\s#?]+))?(?:/([^/\s#?]+))?", text)
+    if not m:
+        return text.split(",")[0].strip()
+    host, first, second = m.group(1), m.group(2) or "", m.group(3) or ""
+    if host in ("github.com", "raw.githubusercontent.com", "gist.github.com"):
+        return first
+    if host.endswith(".github.io"):
+        return host[: -len(".github.io")]
+    if host == "arxiv.org":
+        return f"arxiv:{second}"
+    parts = host.split(".")
+    return parts[-2] if len(parts) >= 2 else host
+
+
+def bundled_measurements() -> list[Path]:
+    """The bundled measurement files, `catalog/data/measurements-*.csv`, by name."""
+    return sorted(Path(str(p)) for p in resources.files("catalog.data").iterdir()
+                  if p.name.startswith("measurements-") and p.name.endswith(".csv"))
+
+
+def calibration_summary() -> dict | None:
+    """What benchmarks/calibrate.py last recorded (catalog/data/calibration-summary.json): the files it
+    fitted on, its in-sample, out-of-sample (test set) and k-fold cross-validated errors; None if absent."""
+    import json
+
+    path = resources.files("catalog.data").joinpath("calibration-summary.json")
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def measurement_files() -> list[Path]:
+    """What `hwplan validate` reads by default: the bundled files, plus `benchmarks/measurements-*.csv`
+    when run from a source checkout (test sets kept with the benchmarks)."""
+    extra = Path(__file__).resolve().parent.parent / "benchmarks"
+    found = sorted(extra.glob("measurements-*.csv")) if extra.is_dir() else []
+    return bundled_measurements() + found
+
+
+def bundled_memory_measurements() -> Path:
+    """Memory rows from public start-up logs with the settings each used; validation only, nothing is fitted."""
+    return Path(str(resources.files("catalog.data").joinpath("measurements-memory.csv")))
 
 
 class _Skip(Exception):
@@ -260,9 +377,11 @@ _MAX_MODEL_LEN = re.compile(r"(?:max[_-]model[_-]len|maximum concurrency for)[\s
 
 def _case(row: dict, catalog: Catalog) -> Case:
     metric = row["metric"].strip()
-    if metric not in MEMORY_METRICS + SPEED_METRICS:
+    if metric not in MEMORY_METRICS + SPEED_METRICS + VERDICT_METRICS:
         raise _Skip(f"metric '{metric}' is not one hwplan estimates")
     notes = (row.get("notes") or "").lower()
+    if metric not in SPEED_METRICS and re.search(r"kv[_ -]connector|kv-transfer|lmcacheconnector", notes):
+        raise _Skip("a KV connector (LMCache) holds GPU buffers outside the engine's memory budget")
     text = " ".join(row.get(k) or "" for k in ("model", "precision", "tp", "ep", "num_gpus", "concurrency_or_batch"))
     if metric in SPEED_METRICS and re.search(r"\bmtp\b|eagle|speculative|nextn", notes + text.lower()) \
             and "no spec-decode" not in notes:
@@ -293,7 +412,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
     dp = bool(re.search(r"dp.attention|attention dp|enable-dp-attention|dep\d", notes + " " + (row.get("tp") or "").lower())) \
         and "dp-attention=false" not in notes
     conc_text = (row.get("concurrency_or_batch") or "").strip().lower()
-    memory_row = metric in MEMORY_METRICS
+    memory_row = metric in MEMORY_METRICS + VERDICT_METRICS
     if memory_row or conc_text in ("startup", "n/a"):
         concurrency: int | str = 1
     elif re.search(r"max|offline|saturat|server", conc_text):
@@ -315,13 +434,22 @@ def _case(row: dict, catalog: Catalog) -> Case:
     settings = notes + " " + conc_text
     util = _UTILIZATION.search(settings)
     max_len = _MAX_MODEL_LEN.search(settings)
+    given = {k: (row.get(k) or "").strip() for k in SETTING_COLUMNS}
+    util_value = float(given["memory_utilization"]) if given["memory_utilization"] else \
+        (float(util.group(1)) if util else None)
+    len_value = int(given["max_model_len"].replace(",", "")) if given["max_model_len"] else \
+        (int(max_len.group(1).replace(",", "")) if max_len else None)
     return Case(id=row["id"], metric=metric, measured=float(row["value"]), family_group=FAMILY_GROUPS[family],
                 model=model, precision=precision, kv_dtype=kv, accelerator=acc, gpus=gpus, nodes=nodes,
                 replicas=replicas, engine=engine, dp_attention=dp, input_tokens=input_tokens,
                 output_tokens=output_tokens, concurrency=concurrency, memory_row=memory_row,
-                memory_utilization=float(util.group(1)) if util else None,
+                memory_utilization=util_value,
                 unit_gib=(row.get("unit") or "").strip().lower().startswith("gib"),
-                request_tokens=int(max_len.group(1).replace(",", "")) if max_len else None)
+                request_tokens=len_value,
+                max_batch=int(given["max_num_seqs"]) if given["max_num_seqs"] else None,
+                max_batched_tokens=int(given["max_num_batched_tokens"]) if given["max_num_batched_tokens"] else None,
+                max_model_len=len_value,
+                eager=given["enforce_eager"].lower() in ("1", "true", "yes"))
 
 
 def read_cases(path: str | Path, catalog: Catalog) -> tuple[list[Case], list[tuple[str, str]]]:
@@ -342,13 +470,18 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
                    precision=case.precision, kv_dtype=case.kv_dtype, engine=case.engine,
                    dp_attention=case.dp_attention, input_tokens=case.input_tokens,
                    output_tokens=case.output_tokens, concurrency=case.concurrency,
-                   memory_utilization=case.memory_utilization)
+                   memory_utilization=case.memory_utilization, max_batch=case.max_batch,
+                   max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager)
     m = case.metric
+    if m == "starts":
+        return (1.0 if est.fits else 0.0), est
+    if m == "kv_cache_gib":
+        return est.memory_gib["kv_cache"], est
     if m == "kv_cache_tokens":
         return float(est.kv_capacity_tokens), est
     if m == "max_concurrency":
-        if case.request_tokens:  # vLLM reports cache tokens / max_model_len, a fraction
-            return est.kv_capacity_tokens / case.request_tokens, est
+        if case.request_tokens:  # vLLM: KV cache / one max_model_len request's KV (windowed layers as it counts them)
+            return est.max_model_len_concurrency, est
         return float(est.max_concurrency), est
     if m == "model_memory_gb":
         return est.weights_per_gpu_gb * (1e9 / 2**30 if case.unit_gib else 1), est
@@ -368,8 +501,15 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
 
 
 def validate(catalog: Catalog, path: str | Path | None = None) -> Report:
-    """Every usable row of the measurements file, predicted, with its error."""
-    cases, skipped = read_cases(path or bundled_measurements(), catalog)
+    """Every usable row of one measurements file (None: every default file, see `validate_files`),
+    predicted, with its error; rows carry the file's role.
+
+    Fit-verdict rows (`starts`) score an error of 0 when the verdict is right, 1 when wrong.
+    """
+    if path is None:
+        return validate_files(catalog)
+    cases, skipped = read_cases(path, catalog)
+    role = file_role(path)
     report = Report(unusable=skipped)
     for case in cases:
         try:
@@ -377,11 +517,32 @@ def validate(catalog: Catalog, path: str | Path | None = None) -> Report:
         except HwplanError as exc:
             report.unusable.append((case.id, str(exc)))
             continue
+        if case.metric in VERDICT_METRICS:
+            report.results.append(Result(case, value, 0.0 if value == case.measured else 1.0,
+                                         "" if est.fits else (est.why_not or "").split(":")[0][:48], role))
+            continue
+        token_metric = case.metric == "kv_cache_tokens" or (case.metric == "max_concurrency" and case.request_tokens)
+        if value is not None and (case.metric in ("kv_cache_gib", "model_memory_gb")
+                                  or (token_metric and est.memory_gib.get("kv_cache", 0) > 0)):
+            # What the start-up log prints before any start-up check: comparable whether or not it starts.
+            report.results.append(Result(case, value, value / case.measured - 1 if case.measured else None,
+                                         role=role))
+            continue
         if value is None or not est.fits:
-            report.results.append(Result(case, None, None, "does not fit in hwplan's memory model"))
+            report.results.append(Result(case, None, None, "does not fit in hwplan's memory model", role))
             continue
         error = value / case.measured - 1 if case.measured else None
-        report.results.append(Result(case, value, error))
+        report.results.append(Result(case, value, error, role=role))
+    return report
+
+
+def validate_files(catalog: Catalog, paths: list[str | Path] | tuple[str | Path, ...] = ()) -> Report:
+    """`validate` over several files (default: `measurement_files()`), in one report."""
+    report = Report()
+    for path in paths or measurement_files():
+        part = validate(catalog, path)
+        report.results += part.results
+        report.unusable += part.unusable
     return report
 
 
@@ -391,16 +552,18 @@ def _fmt(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
 
 
+SET_TITLES = {"fit": "fit set (in-sample)", "test": "test set (out-of-sample)",
+              "memory": "memory set (nothing fitted)", "other": "other files"}
+
+
 def render_report(report: Report, fmt: str = "table", rows: bool = True) -> str:
     import json
 
     if fmt == "json":
         return json.dumps({
             "summary": report.summary(),
-            "rows": [{"id": r.case.id, "metric": r.case.metric, "family": r.case.family_group,
-                      "model": r.case.model, "accelerator": r.case.accelerator, "gpus": r.case.gpus,
-                      "engine": r.case.engine, "predicted": r.predicted, "measured": r.case.measured,
-                      "error": r.error, "note": r.note} for r in report.results],
+            "rows": [_result_row(r) for r in report.results],
+            "calibration": calibration_summary(),
             "unusable": [{"id": i, "reason": why} for i, why in report.unusable],
         }, indent=2) + "\n"
     out = []
@@ -413,12 +576,24 @@ def render_report(report: Report, fmt: str = "table", rows: bool = True) -> str:
                        f"{r.case.model[:22]:<22} {r.case.engine:<9} {_fmt(r.predicted):>10} "
                        f"{_fmt(r.case.measured):>10} {err:>7}" + (f"  {r.note}" if r.note else ""))
         out.append("")
-    out.append(f"{'summary':<36} {'rows':>5} {'median |error|':>15} {'within ±25%':>12}")
-    for s in report.summary():
-        label = s["group"] if s["kind"] in ("memory", "speed", "metric") else f"{s['kind']}: {s['group']}"
-        out.append(f"{label[:36]:<36} {s['rows']:>5} {s['median_abs_error']:>15.1%} {s['within_25pct']:>12.0%}")
-    if report.unusable:
+    summary = report.summary()
+    for role in report.roles():
+        out.append(f"{SET_TITLES[role]:<36} {'rows':>5} {'median |error|':>15} {'within ±25%':>12}")
+        for s in (s for s in summary if s["set"] == role):
+            if s["kind"] == "verdict":
+                out.append(f"  {'fit verdicts (starts or not)':<34} {s['rows']:>5} {s['right']:>9} right")
+                continue
+            label = s["group"] if s["kind"] in ("memory", "speed", "metric") else f"{s['kind']}: {s['group']}"
+            out.append(f"  {label[:34]:<34} {s['rows']:>5} {s['median_abs_error']:>15.1%} {s['within_25pct']:>12.0%}")
         out.append("")
+    cal = calibration_summary()
+    if cal and cal.get("cross_validated"):
+        cv = cal["cross_validated"]
+        out.append(f"Speed factors fitted by benchmarks/calibrate.py on {', '.join(cal['fitted_on'])} ({cal['date']}): "
+                   f"{cv['folds']}-fold cross-validated median |error| {cv['median_abs_error']:.1%} "
+                   f"over {cv['rows']} fit rows.")
+        out.append("")
+    if report.unusable:
         out.append(f"{len(report.unusable)} rows not usable:")
         out += [f"  {i}: {why}" for i, why in sorted(report.unusable)]
     return "\n".join(out) + "\n"

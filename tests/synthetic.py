@@ -1,4 +1,5 @@
-"""Seeded random units and limits, and a brute-force oracle that knows nothing of CP-SAT."""
+"""Seeded random limits and a brute-force oracle that knows nothing of CP-SAT (the random units
+themselves live in benchmarks/synthetic.py, which the benchmarks share)."""
 
 from __future__ import annotations
 
@@ -6,30 +7,8 @@ import itertools
 import random
 from dataclasses import dataclass, field
 
+from benchmarks.synthetic import FakeUnit, random_units  # noqa: F401 (re-exported for the tests)
 from optimizer.model import Limits
-
-
-@dataclass(frozen=True)
-class FakeUnit:
-    id: str
-    users: int
-    cost: int
-    power_w: int
-    nodes: int
-    gpus: int
-    accelerator_id: str
-    sku: str
-
-
-def random_units(rng: random.Random, n: int) -> list[FakeUnit]:
-    units = []
-    for i in range(n):
-        acc = rng.choice(["a", "b", "c"])
-        nodes = rng.randint(1, 3)
-        units.append(FakeUnit(id=f"u{i:02d}", users=rng.randint(1, 40), cost=rng.randint(5, 60) * nodes,
-                              power_w=rng.randint(1, 9) * 100 * nodes, nodes=nodes, gpus=8 * nodes,
-                              accelerator_id=acc, sku=f"{acc}-{rng.randint(0, 1)}"))
-    return units
 
 
 def random_limits(rng: random.Random, units: list[FakeUnit]) -> Limits:

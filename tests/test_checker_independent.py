@@ -92,8 +92,9 @@ def test_precision_engine_and_kv_dtype_must_be_allowed(catalog):
                           ({"dp_attention": True}, "data-parallel attention was not asked for")):
         bad = plan.model_copy(update={"lines": (line.model_copy(update=change),)})
         assert any(words in p for p in check_plan(bad, catalog, problem)), change
-    only_vllm = with_overrides(problem, {("engine",): ("--engine", "vllm")})
-    assert any("engine sglang is not one the problem allows" in p for p in check_plan(plan, catalog, only_vllm))
+    other = "llama.cpp" if line.engine != "llama.cpp" else "vllm"
+    only_other = with_overrides(problem, {("engine",): ("--engine", other)})
+    assert any(f"engine {line.engine} is not one the problem allows" in p for p in check_plan(plan, catalog, only_other))
 
 
 def _dated(catalog, plan, **fields):

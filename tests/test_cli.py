@@ -154,3 +154,23 @@ def test_help_does_not_import_the_solver_or_pandas():
            "print(sorted(m for m in ('ortools', 'pandas', 'pydantic') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_engine_settings_reach_the_plan_and_the_estimate(run):
+    # Flags override the problem file's engine_settings; every plan line shows the settings the sizing assumed.
+    result = run("solve", SEED_ANY, "--memory-utilization", "0.85", "--max-model-len", "16384", "--eager",
+                 "--format", "json")
+    line = json.loads(result.output)["plan"]["lines"][0]
+    assert line["engine_settings"]["memory_utilization"] == 0.85
+    assert line["engine_settings"]["max_model_len"] == 16384 and line["engine_settings"]["eager"] is True
+    table = run("solve", SEED_ANY, "--max-model-len", "16384")
+    assert "Engine settings assumed" in table.output and "max_model_len 16384" in table.output
+    est = run("estimate", "--model", "qwen3-30b-a3b", "--accelerator", "a10", "--gpus", "4", "--engine", "vllm",
+              "--max-model-len", "1024", "--max-batch", "1", "--input-tokens", "512", "--output-tokens", "512")
+    assert est.exit_code == 0 and "NO — CUDA graphs need" in est.output and "KV cache" in est.output
+    assert all(len(line) <= 80 for line in est.output.splitlines())
+    eager = run("estimate", "--model", "qwen3-30b-a3b", "--accelerator", "a10", "--gpus", "4", "--engine", "vllm",
+                "--max-model-len", "1024", "--max-batch", "1", "--eager", "--format", "json",
+                "--input-tokens", "512", "--output-tokens", "512")
+    data = json.loads(eager.output)
+    assert data["fits"] is True and data["memory_gib"]["cuda_graphs"] == 0 and data["engine_settings"]["eager"]

@@ -71,7 +71,8 @@ def test_a_single_change_that_is_printed_works_with_every_other_limit_kept(catal
 def _r1_on_4090s():
     return problem_from_fields({"model": "deepseek-r1", "prices": "street-usd-2025",
                                 "workload": {"concurrent_users": 4},
-                                "constraints": {"accelerators": ["rtx-4090"], "max_nodes": 1}})
+                                "constraints": {"accelerators": ["rtx-4090"], "max_nodes": 1,
+                                                "hardware_classes": ["datacenter", "workstation", "consumer"]}})
 
 
 def test_r1_on_one_4090_node_suggests_the_1_58bit_build_with_its_price(catalog):

@@ -19,6 +19,7 @@ from optimizer import check_plan, load_problem, optimize, with_overrides
 from optimizer.export import export_bom
 from optimizer.model import Limits, Offers, OfferVar, solve_units
 from optimizer.search import per_seller
+from optimizer.units import prepare
 from problems import bundled_problem_path
 
 from .synthetic import FakeUnit
@@ -75,9 +76,11 @@ def test_warranty_lead_time_and_seller_limits(offer_catalog):
     cat, _ = offer_catalog
     plan = optimize(cat, _problem(users=200, min_warranty_months=24, max_lead_time_weeks=4))
     assert {p.seller for p in plan.purchases} == {"Alpha"}  # only Alpha gives 24+ months within 4 weeks
-    with pytest.raises(InfeasibleError) as err:  # Alpha's stock holds one node: 273 users, not 400
+    with pytest.raises(InfeasibleError) as err:  # Alpha's stock holds one node: fewer than 400 users
         optimize(cat, _problem(users=400, min_warranty_months=24))
-    assert "at most 273 users" in str(err.value) and "without constraints.min_warranty_months" in str(err.value)
+    most = max(u.users for u in prepare(cat, _problem(users=400, min_warranty_months=24)).units if u.nodes == 1)
+    assert most < 400
+    assert f"at most {most} users" in str(err.value) and "without constraints.min_warranty_months" in str(err.value)
     one = optimize(cat, _problem(users=400, max_sellers=1, conditions=["new"]))
     assert len({p.seller for p in one.purchases}) == 1
     assert check_plan(one, cat, _problem(users=400, max_sellers=1, conditions=["new"])) == []

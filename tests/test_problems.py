@@ -45,20 +45,30 @@ def test_seed_nvidia_only_buys_two_h20_nodes(catalog):
     # One 8×H20 node holds 768 GB < 690 + 250 GB; two (2.2M) undercut 8×H200 (2.45M).
     plan = _solve(catalog, "deepseek-r1-seed-nvidia")
     assert _bought(plan) == [("xe9680-h20-8x", 2)]
-    assert plan.totals.cost == 2_200_000
+    # plus the fabric between them: XE9680's 8 × 400 Gb/s InfiniBand ports cabled node to node (no
+    # switch), 8 links of one fiber (120 USD) and two transceivers (600 USD each), at the USD→CNY rate
+    from fractions import Fraction
+    rate = Fraction(str(catalog.exchange_rate("USD", "CNY").rate))
+    assert plan.totals.cost == 2_200_000 + 8 * (120 + 2 * 600) * rate
 
 
 def test_seed_nvidia_one_node_buys_the_self_built_h200(catalog):
     # Only 8×H200 (1,128 GB) holds it on one node; self-built is 400k CNY below the DGX.
     plan = _solve(catalog, "deepseek-r1-seed-nvidia-one-node")
     assert _bought(plan) == [("hgx-h200-8x", 1)]
-    assert plan.totals.cost == 2_450_000 and plan.totals.power_w == 8000
+    # power totals are maximum draw: DGX H200-class 10.2 kW (the seed's ~8 kW is its typical draw)
+    assert plan.totals.cost == 2_450_000 and plan.totals.power_w == 10_200
+    assert plan.lines[0].node_typical_power_w == 8000
 
 
 def test_seed_a100_needs_three_nodes_in_bf16(catalog):
     # bf16: 1,342 GB weights + 2 × 250 GB reserve = 1.84 TB > 1.6 TB of two nodes → three nodes.
     plan = _solve(catalog, "deepseek-r1-seed-a100-bf16")
-    assert plan.totals.nodes == 3 and plan.totals.cost == 3_000_000
+    # plus the fabric of the three-node pipeline: 3 × 2 × 25 GbE ports on one 48-port switch (6,000 USD)
+    # and 6 direct-attach cables (40 USD each), at the USD→CNY rate
+    from fractions import Fraction
+    rate = Fraction(str(catalog.exchange_rate("USD", "CNY").rate))
+    assert plan.totals.nodes == 3 and plan.totals.cost == 3_000_000 + (6000 + 6 * 40) * rate
     assert {line.precision for line in plan.lines} == {"bf16"}
 
 

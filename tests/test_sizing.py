@@ -105,10 +105,8 @@ def test_mla_latent_is_replicated_across_tp_unless_dp_attention(cat):
 
 def _llama70b_tp2_activations() -> float:
     """vLLM profile-run peak of Llama-3.1-70B at tp 2, 8,192 batched tokens, no sampler term (fixture)."""
-    h, tokens, layers, tp = 8192, 8192, 80, 2
-    embed = 2 * 128_256 * h                                   # embedding + lm_head parameters
-    attention = h * (64 + 2 * 8) * 128 + 64 * 128 * h         # q, k, v, o: 150,994,944 parameters per layer
-    intermediate = ((70.6e9 - embed) / layers - attention) / (3 * h)   # ≈ 28,695 (config: 28,672)
+    h, tokens, tp = 8192, 8192, 2
+    intermediate = 28_672                                      # config.json intermediate_size
     hidden = tokens * h * 2                                    # 134,217,728 B
     mlp = tokens * 3 * intermediate * 2 / tp                   # gate/up + activation, half per rank
     return 2 * hidden + mlp + hidden                           # residual + input + MLP, then kept hidden states
