@@ -222,7 +222,7 @@ def _allowed_precisions(model, acc, asked: list[str]) -> set[str]:
     return out
 
 
-def _check_compatibility(catalog: Catalog, problem: Problem, line: PlanLine, model, variant, acc, engine) -> list[str]:
+def _check_compatibility(problem: Problem, line: PlanLine, model, variant, acc, engine) -> list[str]:
     out: list[str] = []
     name = line.item
     if acc.family not in engine.families:
@@ -383,7 +383,7 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine) -> list[str]
     engine = catalog.engines.get(line.engine)
     if engine is None:
         return out + [f"{name}: unknown engine {line.engine}"]
-    out += _check_compatibility(catalog, problem, line, model, variant, acc, engine)
+    out += _check_compatibility(problem, line, model, variant, acc, engine)
     if line.replicas < 1 or line.nodes_per_replica < 1:
         return out
     if line.kv_dtype in KV_DTYPE_BYTES:
