@@ -1,74 +1,218 @@
 """hwplan's command line: parse, call the library, render. No domain logic lives here.
 
-Exit codes: 0 an answer, 1 no plan satisfies the limits, 2 bad input or usage.
+Exit codes: 0 an answer, 1 no plan satisfies the limits, 2 bad input or usage, 3 the time limit ran
+out before any plan was found, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
+import re
+import stat
 import sys
 import tempfile
 from pathlib import Path
 
 import click
 
-from catalog.errors import HwplanError, InfeasibleError
+from catalog.errors import HwplanError, InfeasibleError, shorten
 
 FORMATS = ("table", "json", "csv", "md")
 CATALOG_SECTIONS = ("accelerators", "platforms", "models", "prices", "engines", "network")
 
 
 # -- shared plumbing --------------------------------------------------------------
-def write_output(text: str | bytes, output: str | None, force: bool) -> None:
-    """Print `text`, or write it to `output` atomically (temp file, then rename)."""
+EXIT_TIMEOUT = 3        # the time limit ran out before any plan was found
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT), as shells report it
+# The output flags a command may have, by parameter name; every one is checked before any is written.
+OUTPUT_PARAMS = (("export", "--export"), ("plot", "--plot"), ("output", "-o"))
+_MESSAGE_CHARS = 3000
+
+_created: list[Path] = []   # files this command created; removed again if it fails or is interrupted
+
+
+class FiniteFloat(click.ParamType):
+    """A float flag that refuses nan and ±inf (click's float accepts them)."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"'{shorten(value)}' is not a number.", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"'{shorten(value)}' is not a finite number.", param, ctx)
+        return number
+
+
+FINITE = FiniteFloat()
+
+
+def check_output(output: str, force: bool, flag: str = "-o") -> Path:
+    """The path `output` if hwplan may write it: a new file in an existing folder, or (with --force) an
+    existing regular file. Devices, FIFOs, sockets, folders and symbolic links are never replaced."""
+    path = Path(output)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise HwplanError(f"{flag} {shorten(output)}: cannot use this path ({exc.strerror}).") from None
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            raise HwplanError(f"{flag} {shorten(output)}: is a symbolic link; hwplan writes only regular files "
+                              f"and never replaces a link (name the file itself).")
+        if not stat.S_ISREG(st.st_mode):
+            raise HwplanError(f"{flag} {shorten(output)}: is not a regular file (a device, FIFO, socket or folder); "
+                              f"hwplan never replaces one — name a file.")
+        if not force:
+            raise HwplanError(f"{flag} {shorten(output)}: the file exists; pass --force to replace it.")
+    if not path.parent.is_dir():
+        raise HwplanError(f"{flag} {shorten(output)}: the folder {shorten(path.parent)} does not exist.")
+    return path
+
+
+def check_outputs(kwargs: dict) -> None:
+    """Check every output path a command was given before it computes or writes anything."""
+    seen: dict[str, str] = {}
+    for param, flag in OUTPUT_PARAMS:
+        value = kwargs.get(param)
+        if not value:
+            continue
+        check_output(value, kwargs.get("force", False), flag)
+        key = os.path.realpath(value)
+        if key in seen:
+            raise HwplanError(f"{flag} {shorten(value)}: the same file as {seen[key]}; give each output its own file.")
+        seen[key] = flag
+
+
+def write_output(text: str | bytes, output: str | None, force: bool, flag: str = "-o") -> None:
+    """Print `text`, or write it to `output`: complete or not at all (temp file, then link or rename).
+
+    A new file is created exclusively (a hard link fails if the name exists, so of two processes
+    only one writes it); with --force an existing regular file is replaced by rename. Devices,
+    FIFOs and symbolic links are refused (check_output).
+    """
     if output is None:
         click.echo(text, nl=False)
         return
-    path = Path(output)
-    if path.exists() and not force:
-        raise HwplanError(f"{output}: the file exists; pass --force to replace it.")
-    if not path.parent.exists():
-        raise HwplanError(f"{output}: the folder {path.parent} does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    path = check_output(output, force, flag)
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+            fh.write(data)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
+        existing = os.path.lexists(path)
+        if existing:  # check_output allowed it: a regular file and --force; re-check just before replacing
+            check_output(output, force, flag)
+            os.replace(tmp, path)
+        else:
+            _create_exclusively(tmp, path, data, output, flag)
+            _created.append(path)
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
     click.echo(f"wrote {output}", err=True)
 
 
+def _create_exclusively(tmp: str, path: Path, data: bytes, output: str, flag: str) -> None:
+    try:
+        os.link(tmp, path)
+        return
+    except FileExistsError:
+        raise HwplanError(f"{flag} {shorten(output)}: the file appeared while hwplan was writing it (another "
+                          f"process?); it was left alone — pass --force to replace it.") from None
+    except OSError:
+        pass  # no hard links on this file system: create it exclusively instead
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except FileExistsError:
+        raise HwplanError(f"{flag} {shorten(output)}: the file appeared while hwplan was writing it (another "
+                          f"process?); it was left alone — pass --force to replace it.") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _remove_created() -> None:
+    """Remove the files this command created: a failed or interrupted command leaves no output behind."""
+    while _created:
+        _created.pop().unlink(missing_ok=True)
+
+
+def _clip(message: str) -> str:
+    """A message with any very long run of characters (an echoed 100,000-character value) shortened."""
+    message = re.sub(r"\S{201,}", lambda m: shorten(m.group(), 120), message)
+    return message if len(message) <= _MESSAGE_CHARS else message[:_MESSAGE_CHARS] + "… (message shortened)"
+
+
+def interrupted() -> None:
+    """End an interrupted command: no partial output, the cursor shown again, one line, exit 130."""
+    _remove_created()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream.isatty():
+                stream.write("\x1b[?25h")  # a progress bar hides the cursor; show it again
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    click.echo("Interrupted.", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
 def handle_errors(fn):
-    """Turn hwplan's errors into a one-paragraph message and its exit code (traceback only with --debug)."""
+    """Check the output paths first, then turn hwplan's errors into a one-paragraph message and its exit
+    code (traceback only with --debug); Ctrl-C exits 130; a failed command leaves no file it created."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         debug = kwargs.get("debug", False)
         fmt = kwargs.get("fmt")
+        _created.clear()
         try:
+            check_outputs(kwargs)
             return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            interrupted()
         except InfeasibleError as exc:
+            _remove_created()
             if debug:
                 raise
             from optimizer.render import render_infeasible
 
             if fmt == "json":
                 write_output(render_infeasible(exc.explanation, "json"), kwargs.get("output"), kwargs.get("force", False))
-            click.echo(f"No plan: {exc}", err=True)
+            click.echo(_clip(f"No plan: {exc}"), err=True)
             sys.exit(exc.exit_code)
         except HwplanError as exc:
+            _remove_created()
             if debug:
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(_clip(f"Error: {exc}"), err=True)
             sys.exit(exc.exit_code)
+        except BaseException:
+            _remove_created()
+            raise
 
     return wrapper
+
+
+class HwplanGroup(click.Group):
+    """A click group whose commands end with exit 130 on Ctrl-C (click's own 'Aborted!' exits 1)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
 
 
 def common_options(fn):
@@ -114,7 +258,7 @@ def model_config_option(fn):
 
 
 # -- commands ------------------------------------------------------------------------
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=HwplanGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="hwplan")
 def main():
     """Plan the cheapest cluster that serves a large language model to N users at the speed they need.
@@ -127,6 +271,10 @@ def main():
       hwplan report deepseek-r1-30-users -o report.html
       hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --concurrency 30
       hwplan catalog accelerators
+
+    \b
+    Exit codes: 0 an answer; 1 no plan satisfies the limits; 2 bad input; 3 the time limit ran
+    out before any plan was found; 130 interrupted (Ctrl-C).
     """
 
 
@@ -154,6 +302,11 @@ _PROBLEM_FLAGS = [
     ("--min-tokens-per-s", dict(type=float, help="Decode speed each user must see."), ("workload", "min_tokens_per_s")),
     ("--max-ttft-s", dict(type=float, help="Longest acceptable time to first token, seconds."),
      ("workload", "max_ttft_s")),
+    ("--ttft-percentile", dict(type=int, help="TTFT that --max-ttft-s bounds: 90 "
+                                                                      "(p90, default) or 50 (mean)."),
+     ("workload", "ttft_percentile")),
+    ("--arrivals", dict(type=click.Choice(["random", "synchronized"]), help="random users (default) or "
+                        "synchronized waves as closed-loop benchmarks run."), ("workload", "arrivals")),
     ("--kv-reserve-gb", dict(type=float, help="Fixed KV-cache reserve per replica (the seed's rule of thumb)."),
      ("workload", "kv_reserve_gb")),
     ("--precision", dict(help="auto, or a precision id of the model (fp8, bf16, int4, q4_k_m, ...)."), ("precision",)),
@@ -175,11 +328,14 @@ _PROBLEM_FLAGS = [
                                                   "network-usd-2026; 'none' leaves the network unpriced)."),
      ("network_prices",)),
     ("--max-nodes", dict(type=int, help="Most nodes the plan may use."), ("constraints", "max_nodes")),
-    ("--max-power-kw", dict(type=float, help="Power cap of the whole plan, kW."), ("constraints", "max_power_w")),
+    ("--max-power-kw", dict(type=float, help="Cap on the plan's maximum IT draw, kW (nodes and switches)."),
+     ("constraints", "max_power_w")),
     ("--max-site-kw", dict(type=float, help="Cap on the facility's draw, kW (maximum IT draw × tco.pue)."),
      ("constraints", "max_site_kw")),
     ("--max-rack-kw", dict(type=float, help="Power one air-cooled rack may take, kW (default 40)."),
      ("constraints", "max_rack_kw")),
+    ("--max-liquid-rack-kw", dict(type=float, help="Power one liquid-cooled rack may take, kW (default 132)."),
+     ("constraints", "max_liquid_rack_kw")),
     ("--max-racks", dict(type=int, help="Most racks the plan may fill."), ("constraints", "max_racks")),
     ("--spare-nodes", dict(type=int, help="1: still serve every user with any one node down."),
      ("constraints", "spare_nodes")),
@@ -204,13 +360,15 @@ def problem_options(fn=None, *, ranges: tuple[str, ...] = ()):
     """
     def decorate(fn):
         for flag, kwargs, _ in reversed(_PROBLEM_FLAGS):
+            if kwargs.get("type") is float:
+                kwargs = {**kwargs, "type": FINITE}
             if flag in ranges:
                 kwargs = {"help": kwargs["help"].rstrip(".") + "; START:STOP:STEP (or a,b,c) to sweep it."}
             fn = click.option(flag, _flag_param(flag), **kwargs)(fn)
         fn = click.argument("problem", required=False)(fn)
         fn = model_config_option(fn)
-        fn = click.option("--time-limit", type=float, default=30.0, show_default=True,
-                          help="Solver time limit per solve, seconds.")(fn)
+        fn = click.option("--time-limit", type=FINITE, default=30.0, show_default=True,
+                          help="Solver time limit per solve, seconds (exit 3 if it runs out before any plan).")(fn)
         return fn
 
     return decorate(fn) if fn is not None else decorate
@@ -228,7 +386,7 @@ def build_problem(problem: str | None, flags: dict):
 def solve_options(time_limit: float):
     from optimizer import SolveOptions
 
-    if time_limit <= 0:
+    if not math.isfinite(time_limit) or time_limit <= 0:
         raise HwplanError(f"--time-limit = {time_limit}: give a positive number of seconds.")
     return SolveOptions(time_limit_s=time_limit)
 
@@ -248,7 +406,7 @@ def write_export(export, plans, prob, catalog, force, sheet_names=None, title=No
     from optimizer.export import export_bom
 
     if export:
-        write_output(export_bom(export, plans, prob, catalog, sheet_names, title), export, force)
+        write_output(export_bom(export, plans, prob, catalog, sheet_names, title), export, force, "--export")
 
 
 def error_bands(catalog, plans):
@@ -418,9 +576,10 @@ def sweep(problem, time_limit, workers, plot, catalog_files, fmt, output, force,
     catalog = load_catalog(catalog_files)
     total = len(users or budgets)
     if sys.stderr.isatty() and total > 5:
+        from rich.console import Console
         from rich.progress import Progress
 
-        with Progress(transient=True) as bar:
+        with Progress(transient=True, console=Console(stderr=True)) as bar:
             task = bar.add_task("solving", total=total)
             points = run_sweep(catalog, prob, users=users, budgets=budgets, options=options, workers=workers,
                                progress=lambda n: bar.advance(task, n))
@@ -475,11 +634,20 @@ def report(problem, time_limit, title, catalog_files, fmt, output, force, debug,
 @click.option("--max-batched-tokens", type=int, help=_SETTING_HELP["max_batched_tokens"])
 @click.option("--max-model-len", type=int, help=_SETTING_HELP["max_model_len"])
 @click.option("--eager", is_flag=True, help=_SETTING_HELP["eager"])
+@click.option("--arrivals", type=click.Choice(["random", "synchronized"]), default="random", show_default=True,
+              help="random: independent users; synchronized: all --concurrency requests start together "
+                   "(InferenceX, vllm bench serve --max-concurrency).")
+@click.option("--speculative", type=click.Choice(["mtp", "eagle", "ngram"]),
+              help="Speculative decoding method (mtp: DeepSeek-V3/R1, GLM-4.5/4.6 only).")
+@click.option("--spec-tokens", type=int, default=1, show_default=True, help="Draft tokens per step (k).")
+@click.option("--spec-acceptance", type=float,
+              help="Acceptance of each draft token, (0, 1] [default: mtp 0.85, eagle 0.7, ngram 0.5].")
 @common_options
 @handle_errors
 def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype, engine, platform, dp_attention,
              input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
-             max_model_len, eager, catalog_files, fmt, output, force, debug):
+             max_model_len, eager, arrivals, speculative, spec_tokens, spec_acceptance, catalog_files, fmt, output,
+             force, debug):
     """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
 
     The memory breakdown per accelerator (total, usable, weights, activations, CUDA graphs,
@@ -494,8 +662,11 @@ def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype,
           --memory-utilization 0.95 --max-model-len 131072 --max-batched-tokens 1024
       hwplan estimate --model deepseek-r1 --accelerator a100-80g-pcie --gpus 8 --format json
       hwplan estimate --model-config ./Qwen3-8B/ --accelerator h200-sxm --gpus 1
+      hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --concurrency 64 \
+          --input-tokens 8192 --speculative mtp --spec-tokens 3
     """
     from optimizer import estimate as run_estimate
+    from optimizer.serving import Speculative
     from optimizer.render import render_estimate
 
     if concurrency is not None and concurrency != "max":
@@ -517,7 +688,9 @@ def estimate(model, model_config, accelerator, gpus, nodes, precision, kv_dtype,
                        kv_dtype=kv_dtype, engine=engine, platform=platform, dp_attention=dp_attention,
                        input_tokens=input_tokens, output_tokens=output_tokens, concurrency=concurrency,
                        memory_utilization=memory_utilization, max_batch=max_batch,
-                       max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager)
+                       max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager,
+                       arrivals=arrivals, speculative=None if speculative is None else
+                       Speculative(speculative, spec_tokens, spec_acceptance))
     write_output(render_estimate(est, fmt), output, force)
 
 

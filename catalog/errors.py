@@ -9,7 +9,9 @@ CLI) can raise and catch the same classes::
     │   └── ProblemError        a problem file or flag is wrong
     └── NoPlanError             the question is valid but has no answer (exit 1)
         ├── InfeasibleError     no plan meets the limits; carries an explanation
-        └── SolverTimeoutError  the time limit ran out before any plan was found
+        └── SolverTimeoutError  the time limit ran out before any plan was found (exit 3)
+
+The command line exits 130 when interrupted (Ctrl-C), as shells do for SIGINT.
 
 Messages are written for the person who must fix the input: they name the file,
 the location, the field and the value, say what is allowed, and suggest the
@@ -30,7 +32,11 @@ __all__ = [
     "InfeasibleError",
     "SolverTimeoutError",
     "did_you_mean",
+    "shorten",
 ]
+
+# Longest piece of user input echoed in a message: a 100,000-character field must not make a 100 kB error.
+SHOWN_CHARS = 80
 
 
 class HwplanError(Exception):
@@ -72,7 +78,17 @@ class InfeasibleError(NoPlanError):
 
 
 class SolverTimeoutError(NoPlanError):
-    """The time limit expired before the solver found any plan."""
+    """The time limit expired before the solver found any plan (not proof that none exists: exit 3)."""
+
+    exit_code = 3
+
+
+def shorten(text: object, limit: int = SHOWN_CHARS) -> str:
+    """`text` as a string of at most about `limit` characters: its start, '…', and how long it was."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def did_you_mean(value: str, choices: Iterable[str], n: int = 3) -> str:

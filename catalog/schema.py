@@ -11,6 +11,7 @@ GB means 10^9 bytes throughout, as vendors quote memory and bandwidth.
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -26,6 +27,12 @@ def _date_text(value: object) -> object:
     """YAML reads 2025-02-11 as a date and 2025 as an int; both mean the text the user wrote."""
     if isinstance(value, (datetime.date, int)) and not isinstance(value, bool):
         return value.isoformat() if isinstance(value, datetime.date) else str(value)
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", value.strip()):
+        parts = value.strip().split("-")
+        try:  # a quoted '2025-13-45' matches the pattern but is no calendar date
+            datetime.date(int(parts[0]), int(parts[1]), int(parts[2]) if len(parts) == 3 else 1)
+        except ValueError as exc:
+            raise ValueError(f"not a calendar date ({exc})") from None
     return value
 
 
@@ -172,6 +179,8 @@ class Platform(Sourced):
                             "the first entry is the backend network a multi-node replica uses. Empty: none stated.")
     direct_connect: bool = Field(False, description="Two nodes may be cabled back to back, port to port, without a "
                                  "switch (InfiniBand with a host subnet manager, or RoCE).")
+    nics_included: bool = Field(True, description="The server's price includes its scale-out NICs; false (a "
+                                "barebone or base configuration): a multi-node replica buys them as `nic` items.")
     cooling: Literal["air", "liquid"] = Field("air", description="How the node is cooled; liquid-cooled nodes need a "
                                               "rack with coolant distribution.")
     scale_up_domain: int | None = Field(None, gt=0, le=100_000, description="Accelerators joined by one scale-up "

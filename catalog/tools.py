@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,13 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .errors import CatalogError, InputError, did_you_mean
+from .errors import CatalogError, InputError, did_you_mean, shorten
 from .loader import Catalog, load_catalog
-from .schema import CatalogFile, Offer, PriceList
+from .schema import CatalogFile, Offer, PriceList, _date_text
 from .validation import error_lines
 from .yamlio import read_csv, read_yaml
+
+_ID = re.compile(r"[a-z0-9][a-z0-9._+-]*")  # catalog.schema.Slug, checked here to name the flag
 
 __all__ = ["check_file", "import_sheet", "ImportResult", "OFFER_FIELDS"]
 
@@ -72,9 +75,27 @@ def _match_item(text: str, ids: dict) -> str | None:
     return names[close[0]] if close else None
 
 
-def _number(text: str) -> float:
+# Largest number a sheet cell may hold: a price is capped by the schema (Offer.price ≤ 10^12); a
+# stock, warranty or lead time beyond 10^9 is a typo, and every integer the solver builds from
+# it must stay far inside 64 bits (optimizer/scaling.py).
+MAX_CELL = 1e12
+
+
+def _number(text: str, column: str, fld: str, whole: bool = False) -> float | int:
+    """A sheet cell as a finite number (an int when `whole`); ValueError names the column and the cell."""
     cleaned = re.sub(r"[^\d.\-eE]", "", text.replace(",", ""))
-    return float(cleaned)
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise ValueError(f"column '{shorten(column)}' ({fld}) = '{shorten(text)}' is not a number") from None
+    if not math.isfinite(value) or abs(value) > MAX_CELL:
+        raise ValueError(f"column '{shorten(column)}' ({fld}) = '{shorten(text)}' is not a finite number "
+                         f"of at most {MAX_CELL:.0e}")
+    if whole:
+        if value != int(value):
+            raise ValueError(f"column '{shorten(column)}' ({fld}) = '{shorten(text)}' is not a whole number")
+        return int(value)
+    return value
 
 
 def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], price_list_id: str | None = None,
@@ -84,7 +105,15 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
     The price list's id defaults to the seller's name as a slug plus '-offers'.
     """
     catalog = catalog or load_catalog()
-    price_list_id = price_list_id or re.sub(r"[^a-z0-9]+", "-", seller.lower()).strip("-") + "-offers"
+    if price_list_id is not None and (len(price_list_id) > 80 or not _ID.fullmatch(price_list_id)):
+        raise InputError(f"--id = '{shorten(price_list_id)}': a price-list id is lower-case letters, digits and "
+                         f". _ + - (starting with a letter or digit, at most 80 characters), e.g. acme-offers.")
+    if price_list_id is None:
+        slug = re.sub(r"[^a-z0-9]+", "-", seller.lower()).strip("-")[:73].strip("-")
+        if not slug:
+            raise InputError(f"--seller = '{shorten(seller)}' gives no usable price-list id (it has no letters or "
+                             f"digits); pass --id, e.g. --id acme-offers.")
+        price_list_id = slug + "-offers"
     items = {**catalog.accelerators, **catalog.platforms, **catalog.systems, **catalog.network_items, **catalog.racks}
     mapping = {column: FIELD_ALIASES.get(fld, fld) for column, fld in mapping.items()}
     for column, fld in mapping.items():
@@ -96,8 +125,16 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
                          "--map 'Unit price=price').")
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise InputError(f"--currency = '{currency}': give an ISO code such as USD or CNY.")
+    if date is not None:
+        try:
+            checked = _date_text(date)
+        except ValueError as exc:
+            raise InputError(f"--date = '{shorten(date)}': {exc}; write YYYY-MM-DD.") from None
+        if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", str(checked)):
+            raise InputError(f"--date = '{shorten(date)}': write YYYY, YYYY-MM or YYYY-MM-DD.")
     date = date or datetime.date.today().isoformat()
     _, rows = read_csv(path, what="price sheet", required=list(mapping))
+    column_of = {fld: column for column, fld in mapping.items()}
     offers, rejected = [], []
     for number, row in enumerate(rows, start=2):  # row 1 is the header
         values = {fld: (row.get(col) or "").strip() for col, fld in mapping.items()}
@@ -106,8 +143,9 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
             continue
         item = _match_item(values["item"], items)
         if item is None:
-            rejected.append((number, f"item '{values['item']}' is not an accelerator, platform, system, network item or rack in the "
-                                     f"catalog{did_you_mean(values['item'].lower(), items)}"))
+            rejected.append((number, f"item '{shorten(values['item'])}' is not an accelerator, platform, system, "
+                                     f"network item or rack in the catalog"
+                                     f"{did_you_mean(shorten(values['item'].lower()), items)}"))
             continue
         data: dict = {"item": item, "seller": values.get("seller") or seller,
                       "source": values.get("source") or f"{seller} price sheet {Path(path).name}",
@@ -115,14 +153,15 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
         if values.get("retrieved"):
             data["retrieved"] = values["retrieved"]
         try:
-            data["price"] = _number(values.get("price", ""))
+            data["price"] = _number(values.get("price", ""), column_of["price"], "price")
             for fld in ("warranty_months", "stock"):
                 if values.get(fld):
-                    data[fld] = int(_number(values[fld]))
+                    data[fld] = _number(values[fld], column_of[fld], fld, whole=True)
             if values.get("lead_time_weeks"):
-                data["lead_time_weeks"] = _number(values["lead_time_weeks"])
-        except ValueError:
-            rejected.append((number, f"a number cannot be read: {values}"))
+                data["lead_time_weeks"] = _number(values["lead_time_weeks"], column_of["lead_time_weeks"],
+                                                  "lead_time_weeks")
+        except ValueError as exc:
+            rejected.append((number, str(exc)))
             continue
         if values.get("condition"):
             data["condition"] = values["condition"].lower()
@@ -132,11 +171,17 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
             offers.append(Offer.model_validate(data))
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
-            rejected.append((number, f"{'.'.join(map(str, err['loc']))} = {err.get('input')!r}: {err['msg']}"))
+            rejected.append((number, f"{'.'.join(map(str, err['loc']))} = {shorten(repr(err.get('input')))}: "
+                                     f"{err['msg']}"))
     if not offers:
         return ImportResult(None, "", rejected, 0)
-    plist = PriceList(id=price_list_id, name=f"{seller} offers", currency=currency, offers=offers,
-                      source=f"{seller} price sheet {Path(path).name}", date=date)
+    try:
+        plist = PriceList(id=price_list_id, name=f"{seller} offers", currency=currency, offers=offers,
+                          source=f"{seller} price sheet {Path(path).name}", date=date)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        flag = {"date": "--date", "id": "--id", "name": "--seller", "source": "--seller"}.get(str(err["loc"][0]), "")
+        raise InputError(f"{flag or 'price list'} = {shorten(repr(err.get('input')))}: {err['msg']}.") from None
     dumped = plist.model_dump(exclude_defaults=True)
     ordered = {k: dumped[k] for k in ("id", "name", "currency", "source", "date", "notes", "offers") if k in dumped}
     doc = {"schema_version": 1, "price_lists": [ordered]}

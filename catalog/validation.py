@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import InputError, did_you_mean
+from .errors import InputError, did_you_mean, shorten
 from .yamlio import YamlDoc, format_loc
 
 __all__ = ["validate_doc", "describe_errors", "error_lines"]
@@ -58,17 +58,20 @@ def error_lines(exc: ValidationError, root: type[BaseModel], doc: YamlDoc | None
     for err in exc.errors(include_url=False):
         loc = _clean_loc(tuple(err["loc"]))
         where = doc.where(loc) if doc else origin
-        field = format_loc(loc)
+        field = shorten(format_loc(loc))
         kind = err["type"]
         if kind == "extra_forbidden":
-            hint = did_you_mean(str(loc[-1]), _fields_at(root, loc))
+            hint = did_you_mean(shorten(loc[-1]), _fields_at(root, loc))
             allowed = ", ".join(_fields_at(root, loc))
             parts.append(f"{where}: unknown key '{field}'{hint or f' (allowed: {allowed})'}")
         elif kind == "missing":
             parts.append(f"{where}: required field '{field}' is missing")
+        elif not loc:  # a rule over several fields: the message says which
+            msg = err["msg"]
+            parts.append(f"{where}: {msg[len('Value error, '):] if msg.startswith('Value error, ') else msg}")
         else:
             value = err.get("input")
-            shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+            shown = shorten(repr(value)) if not isinstance(value, (dict, list)) else type(value).__name__
             msg = err["msg"]
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, "):]

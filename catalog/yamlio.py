@@ -15,12 +15,22 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError, did_you_mean
+from .errors import InputError, did_you_mean, shorten
 
-__all__ = ["YamlDoc", "read_yaml", "read_csv", "format_loc"]
+__all__ = ["YamlDoc", "read_yaml", "read_csv", "format_loc", "ALIAS_NODE_BUDGET"]
 
 # libyaml's parser when PyYAML was built with it (10× faster); both are safe loaders.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Aliases (*name) may repeat an anchored part of a document, but the nodes they add when
+# expanded must stay within this budget: a few hundred bytes of nested aliases ("billion
+# laughs", https://en.wikipedia.org/wiki/Billion_laughs_attack) otherwise expand to billions
+# of values. assumption: no honest catalog or problem file repeats more than 10,000 values
+# through aliases (the bundled files use none).
+ALIAS_NODE_BUDGET = 10_000
+# assumption: catalog and problem files nest a handful of levels; 64 leaves room and keeps the
+# recursive checks and PyYAML's constructor far from Python's recursion limit.
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,76 @@ def format_loc(loc: tuple) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out or "(top level)"
+
+
+def _mark(node: yaml.Node, origin: str) -> str:
+    return f"{origin}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
+def _check_aliases(root: yaml.Node, origin: str, error: type[InputError]) -> None:
+    """Refuse recursive aliases, nesting deeper than MAX_DEPTH, and documents whose aliases
+    expand past ALIAS_NODE_BUDGET extra nodes.
+
+    The composed tree shares one node object for an anchor and all its aliases, so the
+    expanded size is counted once per distinct node (memoized): linear in the file's size,
+    never in the expansion's.
+    """
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+    distinct = 0
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:  # iterative post-order walk: a deep document cannot exhaust Python's recursion
+        node, depth, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in _children(node))
+            if size[key] - distinct > ALIAS_NODE_BUDGET:
+                raise error(f"{_mark(node, origin)}: YAML aliases here expand to {size[key]:,} values from "
+                            f"{distinct:,} written, more than the {ALIAS_NODE_BUDGET:,} that aliases may add "
+                            f"(an alias bomb?); write the values out instead of nesting aliases.")
+            continue
+        if key in size:
+            continue
+        if depth > MAX_DEPTH:
+            raise error(f"{_mark(node, origin)}: the YAML nests deeper than {MAX_DEPTH} levels; "
+                        f"no catalog or problem file needs that.")
+        distinct += 1
+        on_path.add(key)
+        stack.append((node, depth, True))
+        for child in _children(node):
+            if id(child) in on_path:
+                raise error(f"{_mark(child, origin)}: the YAML alias refers to a mapping or list that contains "
+                            f"it (a recursive alias); write the values out instead.")
+            if id(child) not in size:
+                stack.append((child, depth + 1, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _bad_scalar(root: yaml.Node, origin: str) -> str | None:
+    """`origin:line:col` and text of the first scalar the safe constructor cannot build (e.g. 2025-13-45)."""
+    constructor = _LOADER("")
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node, deep=True)
+            except (ValueError, OverflowError, yaml.YAMLError):
+                return f"{_mark(node, origin)}: {node.tag.rsplit(':', 1)[-1]} '{shorten(node.value)}'"
+        stack.extend(reversed(_children(node)))
+    return None
 
 
 def _check_duplicates(node: yaml.Node, origin: str, error: type[InputError]) -> None:
@@ -144,11 +224,18 @@ def read_yaml(path: str | Path, *, text: str | None = None, origin: str | None =
     if not isinstance(root, yaml.MappingNode):
         kind = {yaml.SequenceNode: "a list", yaml.ScalarNode: "a single value"}.get(type(root), "not a mapping")
         raise error(f"{origin}: the {what} holds {kind}; expected a YAML mapping of fields (key: value).")
+    _check_aliases(root, origin, error)
     _check_duplicates(root, origin, error)
     try:
         data = _LOADER("").construct_document(root)  # build values from the nodes already parsed
     except yaml.YAMLError as exc:  # a tag the safe loader refuses (!!python/...), an unhashable key
         raise error(f"{_yaml_problem(exc, origin)} (only plain YAML is read; tags that run code are refused).") from None
+    except (ValueError, OverflowError, TypeError) as exc:  # a scalar that looks like a date but is none: 2025-13-45
+        bad = _bad_scalar(root, origin)
+        if bad is None:
+            raise error(f"{origin}: a value cannot be read ({shorten(str(exc))}).") from None
+        raise error(f"{bad} is not a valid value ({shorten(str(exc))}); write a real date as YYYY-MM-DD, "
+                    f"or quote the text.") from None
     doc = YamlDoc(data=data, root=root, origin=origin)
     _check_finite(data, (), doc, error)
     return doc
@@ -156,7 +243,11 @@ def read_yaml(path: str | Path, *, text: str | None = None, origin: str | None =
 
 def read_csv(path: str | Path, *, what: str, required: list[str] | tuple[str, ...] = (),
              error: type[InputError] = InputError) -> tuple[list[str], list[dict[str, str]]]:
-    """The columns and rows of a UTF-8 CSV file; errors name the file and the missing columns."""
+    """The columns and rows of a UTF-8 CSV file; errors name the file and the missing columns.
+
+    Every row maps each header column to a string ('' where the row is short); cells beyond the
+    header are dropped.
+    """
     import csv
 
     try:
@@ -168,10 +259,17 @@ def read_csv(path: str | Path, *, what: str, required: list[str] | tuple[str, ..
                 hint = did_you_mean(missing[0], columns) if len(missing) == 1 else ""
                 raise error(f"{path}: not a {what}: no column {', '.join(repr(m) for m in missing)}{hint} "
                             f"(columns: {', '.join(columns) or 'none'}).")
-            return columns, list(reader)
+            # A short row leaves None in its missing cells and a long one lists its extras under None:
+            # every row comes back with exactly the header's columns, each a string.
+            return columns, [{c: row.get(c) if isinstance(row.get(c), str) else "" for c in columns}
+                             for row in reader]
     except FileNotFoundError:
         raise error(f"{path}: no such {what}.") from None
     except IsADirectoryError:
         raise error(f"{path}: is a directory, not a {what}.") from None
     except UnicodeDecodeError:
         raise error(f"{path}: is not UTF-8 text; save the {what} as UTF-8 CSV.") from None
+    except csv.Error as exc:  # a NUL byte, a cell past the csv module's 131,072-character limit
+        raise error(f"{path}: is not a readable CSV {what} ({shorten(str(exc))}).") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc.strerror}).") from None

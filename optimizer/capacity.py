@@ -6,13 +6,17 @@ no KV cache left, one max_model_len request too big, CUDA graphs out of memory);
 more than its KV memory holds (or, in the
 rule-of-thumb mode, one replica whose weights plus a fixed KV reserve fit), no more
 than the engine runs at once, and no more than keep every user at or above
-`min_tokens_per_s` with a time to first token within `max_ttft_s`.
+`min_tokens_per_s` with a time to first token within `max_ttft_s` (the mean or the 90th
+percentile, `ttft_percentile`). With `request_rate` instead of users, the same limits bound the
+requests per hour one replica takes (optimizer/serving.py `open_loop`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+
+from catalog.errors import ProblemError
 
 from . import sizing, speed
 from .deployment import Deployment
@@ -25,12 +29,15 @@ __all__ = ["ReplicaCapacity", "replica_capacity", "capacity_memo"]
 class ReplicaCapacity:
     users: int                  # users one replica serves (0: it cannot serve this workload)
     memory_users: int           # concurrent requests its KV memory holds
-    limit: str                  # what bounds `users`: weights, start, reserve, memory, engine, speed, ttft
+    limit: str                  # what bounds `users`: weights, start, reserve, memory, engine, speed, ttft,
+    #                             speculative (the engine lacks the method), prefill (request_rate: prompts
+    #                             arrive faster than the replica prefills them)
     fit: sizing.MemoryFit
     kv_needed_bytes: float = 0.0  # rule-of-thumb mode: the reserve it must hold
     tokens_per_s_per_user: float | None = None
     output_tokens_per_s: float | None = None
-    ttft_s: float | None = None
+    ttft_s: float | None = None          # mean
+    ttft_p90_s: float | None = None      # 90th percentile
 
     @property
     def fits(self) -> bool:
@@ -51,14 +58,40 @@ def _memory_users(dep: Deployment, fit: sizing.MemoryFit, workload: Workload) ->
     return int(needed // per_request), "reserve", needed
 
 
+def _ttft(s: speed.Speed, workload: Workload) -> float:
+    """The TTFT `max_ttft_s` bounds: the mean (ttft_percentile 50) or the 90th percentile."""
+    return s.ttft_p90_s if workload.ttft_percentile == 90 and s.ttft_p90_s is not None else s.ttft_s
+
+
 def _meets(s: speed.Speed, workload: Workload) -> bool:
     if s.tokens_per_s_per_user < workload.min_tokens_per_s:
         return False
-    return workload.max_ttft_s is None or s.ttft_s <= workload.max_ttft_s
+    return workload.max_ttft_s is None or _ttft(s, workload) <= workload.max_ttft_s
+
+
+def _speculative(workload: Workload):
+    spec = workload.speculative
+    if spec is None:
+        return None
+    from .serving import Speculative
+
+    return Speculative(spec.method, spec.tokens, spec.acceptance)
 
 
 def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
     fit = dep.memory()
+    spec = _speculative(workload)
+    if spec is not None:
+        from .serving import check_speculative
+
+        from .serving import SPEC_ENGINES
+
+        # The model must support the method (else the whole problem is wrong: ProblemError, exit 2);
+        # an engine that does not run it only rules out this replica.
+        check_speculative(spec, dep.model.id, SPEC_ENGINES[spec.method][0], "workload.speculative.method",
+                          error=ProblemError)
+        if dep.engine.id not in SPEC_ENGINES[spec.method]:
+            return ReplicaCapacity(users=0, memory_users=0, limit="speculative", fit=fit)
     if not fit.weights_fit:
         return ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)
     if not fit.starts:
@@ -73,8 +106,12 @@ def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
     if cap is not None and cap < top:
         top, limit = cap, "engine"
 
+    if workload.request_rate is not None:
+        return _rate_capacity(dep, fit, workload, top, memory_users, limit, needed, spec)
+
     def at(batch: int) -> speed.Speed:
-        return speed.serving_speed(dep, fit, batch, workload.input_tokens, workload.output_tokens)
+        return speed.serving_speed(dep, fit, batch, workload.input_tokens, workload.output_tokens,
+                                   arrivals=workload.arrivals, speculative=_speculative(workload))
 
     best = at(top)
     if not _meets(best, workload):
@@ -93,11 +130,56 @@ def replica_capacity(dep: Deployment, workload: Workload) -> ReplicaCapacity:
             slow = at(1)
             return ReplicaCapacity(users=0, memory_users=memory_users, limit=limit, fit=fit, kv_needed_bytes=needed,
                                    tokens_per_s_per_user=slow.tokens_per_s_per_user,
-                                   output_tokens_per_s=slow.output_tokens_per_s, ttft_s=slow.ttft_s)
+                                   output_tokens_per_s=slow.output_tokens_per_s, ttft_s=slow.ttft_s,
+                                   ttft_p90_s=slow.ttft_p90_s)
         best = at(top)
     return ReplicaCapacity(users=top, memory_users=memory_users, limit=limit, fit=fit, kv_needed_bytes=needed,
                            tokens_per_s_per_user=best.tokens_per_s_per_user,
-                           output_tokens_per_s=best.output_tokens_per_s, ttft_s=best.ttft_s)
+                           output_tokens_per_s=best.output_tokens_per_s, ttft_s=best.ttft_s,
+                           ttft_p90_s=best.ttft_p90_s)
+
+
+def _rate_capacity(dep: Deployment, fit: sizing.MemoryFit, workload: Workload, top: int, memory_users: int,
+                   limit: str, needed: float, spec) -> ReplicaCapacity:
+    """Open loop: the most requests per hour one replica takes (Poisson arrivals, optimizer/serving.py
+    `open_loop`) with the decode batch plus the request in prefill within `top` sequences (KV memory,
+    engine cap), per-user speed ≥ min_tokens_per_s and TTFT (ttft_percentile) ≤ max_ttft_s; `users`
+    counts requests per hour (the solver's integer demand, Workload.demand)."""
+    from .serving import open_loop
+
+    times = speed.serving_times(dep, fit)
+    i, o = workload.input_tokens, workload.output_tokens
+
+    def why(rate: float):
+        r = open_loop(times, rate, i, o, spec)
+        if r.decode_batch + 1 > top:
+            return "memory" if limit == "memory" else limit, r
+        if r.tokens_per_s_per_user < workload.min_tokens_per_s:
+            return "speed", r
+        ttft = r.ttft_p90_s if workload.ttft_percentile == 90 else r.ttft_s
+        if workload.max_ttft_s is not None and not ttft <= workload.max_ttft_s:
+            return "ttft", r
+        if r.utilization >= 1:
+            return "prefill", r
+        return None, r
+
+    # Every failing reason grows with the rate: bisect on requests per hour.
+    ceiling = int(3600 / times.prefill_time(i))
+    lo, hi = 0, ceiling + 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if why(mid / 3600)[0] is None:
+            lo = mid
+        else:
+            hi = mid
+    reason = why(hi / 3600)[0] or "prefill"
+    if lo < 1:
+        return ReplicaCapacity(users=0, memory_users=memory_users, limit=reason, fit=fit, kv_needed_bytes=needed)
+    best = why(lo / 3600)[1]
+    return ReplicaCapacity(users=lo, memory_users=memory_users, limit=reason, fit=fit, kv_needed_bytes=needed,
+                           tokens_per_s_per_user=best.tokens_per_s_per_user,
+                           output_tokens_per_s=best.output_tokens_per_s, ttft_s=best.ttft_s,
+                           ttft_p90_s=best.ttft_p90_s)
 
 
 def _identity(value: object) -> object:

@@ -36,7 +36,8 @@ means the plan is sound; every plan hwplan returns or prints has passed it):
   node bandwidth / active weight bytes); all users' tokens need at least 2 × active
   parameters FLOPs each (≤ the replica's peak FLOPs); the first token needs at least
   2 × active parameters × input tokens FLOPs (roofline: Williams et al., CACM 2009,
-  https://doi.org/10.1145/1498765.1498785); and the stated speed meets
+  https://doi.org/10.1145/1498765.1498785) — the bandwidth bound is skipped under speculative
+  decoding, the FLOPS bounds on CPUs (their catalog FLOPS are estimates); and the stated speed meets
   `min_tokens_per_s` and `max_ttft_s`;
 - totals in exact arithmetic, and every limit: demand, spare node, nodes, budget,
   power, stock, distinct node types, nodes per replica, sellers.
@@ -294,8 +295,10 @@ def _check_sizing(problem: Problem, line: PlanLine, model, variant, acc) -> list
     per_request = _request_rank_bytes(model, line.kv_dtype, s.tp, s.pp, s.dp_attention, w.context_tokens)
     holders = s.tp if s.dp_attention else 1
     most = math.floor(kv_budget / per_request * (1 + _REL)) * holders
-    if users > most or s.memory_users > most:
-        out.append(f"{name}: {max(users, s.memory_users):,} users per replica, but a KV budget of "
+    # With a request rate, users_per_replica counts requests per hour: only the concurrent ones hold KV.
+    claimed = s.memory_users if w.request_rate is not None else max(users, s.memory_users)
+    if claimed > most:
+        out.append(f"{name}: {claimed:,} users per replica, but a KV budget of "
                    f"{kv_budget / GB:,.2f} GB per accelerator holds at most {most:,} requests of "
                    f"{w.context_tokens:,} tokens ({per_request / 1e6:,.1f} MB each per rank"
                    + (", MLA's latent whole on every tensor-parallel rank" if model.attention.kind == "mla"
@@ -314,17 +317,23 @@ def _check_speed(problem: Problem, line: PlanLine, model, variant, acc) -> list[
         out.append(f"{name}: {speed:,.2f} tok/s per user, below the {w.min_tokens_per_s:g} asked")
     if w.max_ttft_s is not None and (line.ttft_s is None or line.ttft_s > w.max_ttft_s):
         out.append(f"{name}: first token after {line.ttft_s} s, more than the {w.max_ttft_s:g} s allowed")
+    if w.speculative is not None:   # drafted tokens verified in one pass: fewer weight reads per token
+        return out
     active_bytes = _weights_bytes(model, variant) * model.active_params_b / model.params_b
     bandwidth = acc.memory_bandwidth_gbs * 1e9 * line.gpus_per_node
     ceiling = bandwidth / active_bytes
     if speed > ceiling * (1 + _REL):
         out.append(f"{name}: {speed:,.1f} tok/s per user is faster than reading {active_bytes / GB:,.1f} GB of "
                    f"active weights per token at {bandwidth / 1e12:,.1f} TB/s allows ({ceiling:,.1f})")
+    if acc.family == "cpu":   # CPU FLOPS figures are per-socket vector-unit estimates: no compute bound
+        return out
     peak = max(acc.tflops.values()) * 1e12 * line.gpus_per_node * line.nodes_per_replica
     flops_per_token = 2 * model.active_params_b * 1e9
-    if speed * line.users_per_replica > peak / flops_per_token * (1 + _REL):
-        out.append(f"{name}: {line.users_per_replica} users × {speed:,.1f} tok/s need more than the replica's "
-                   f"peak {peak / 1e12:,.0f} TFLOPS")
+    # Output tokens per second the line claims: users × their speed, or requests per hour × output tokens.
+    rate = line.users_per_replica * w.output_tokens / 3600 if w.request_rate is not None \
+        else speed * line.users_per_replica
+    if rate > peak / flops_per_token * (1 + _REL):
+        out.append(f"{name}: {rate:,.0f} output tok/s need more than the replica's peak {peak / 1e12:,.0f} TFLOPS")
     if line.ttft_s is not None and line.ttft_s < flops_per_token * w.input_tokens / peak * (1 - _REL):
         out.append(f"{name}: a first token after {line.ttft_s:.3f} s is faster than prefilling "
                    f"{w.input_tokens:,} tokens at peak FLOPS allows")
@@ -392,58 +401,70 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine) -> list[str]
     return out
 
 
-def _check_fabric(catalog: Catalog, plan: Plan) -> list[str]:
-    """The scale-out network, re-derived from the lines and the catalog: every multi-node replica's
-    NIC ports (or port-to-port cables of a directly connected pair) are counted per fabric class; the
-    switches bought must offer enough ports of the right protocol and speed (twice the node ports
-    when the nodes outnumber a switch's ports: leaves and spines), and cables and transceivers must
-    match the links. Non-blocking two-tier fat tree, as the NVIDIA DGX SuperPOD reference design."""
-    out: list[str] = []
-    need: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])   # class -> [node ports, nodes, direct cables]
+def _fabric_needs(catalog: Catalog, plan: Plan) -> tuple[dict[str, list[int]], dict[str, list[tuple[int, int]]]]:
+    """Per fabric class, from the lines and the catalog alone: [node ports on switches, nodes on switches,
+    direct cables], and (nodes, NIC ports each) of nodes sold without their NICs."""
+    need: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    nic_ports: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for line in plan.lines:
         plat = catalog.platforms[line.platform]
         if line.nodes_per_replica < 2 or not plat.nics:
             continue
         nic = plat.nics[0]
         key = f"{'infiniband' if nic.protocol == 'infiniband' else 'ethernet'}-{nic.gbps}"
+        if not plat.nics_included:
+            nic_ports[key].append((line.nodes_per_replica * line.replicas, nic.count))
         if line.nodes_per_replica == 2 and plat.direct_connect:
             need[key][2] += nic.count * line.replicas
         else:
             need[key][0] += nic.count * line.nodes_per_replica * line.replicas
             need[key][1] += line.nodes_per_replica * line.replicas
-    shown = {n.fabric: n for n in plan.network}
-    for key in sorted(set(need) | set(shown)):
-        ports, nodes, direct = need.get(key, [0, 0, 0])
-        n = shown.get(key)
-        if n is None:
-            out.append(f"the multi-node replicas need a {key} fabric ({ports} switch ports, {direct} direct cables); "
-                       f"the plan buys none")
+    return need, nic_ports
+
+
+def _check_switches(catalog: Catalog, key: str, n, ports: int, nodes: int) -> list[str]:
+    """The switches of one fabric class: right protocol and speed, enough ports for the node ports
+    and (when the nodes outnumber one switch's ports) as many uplinks, on two tiers at most."""
+    out: list[str] = []
+    protocol, speed = key.rsplit("-", 1)
+    capacity, largest = 0, 0
+    for item, count, _ in n.switches:
+        sw = catalog.network_items.get(item)
+        if sw is None or sw.kind != "switch" or sw.protocol != protocol or sw.gbps < int(speed):
+            out.append(f"{key} fabric: {item} is not a {protocol} switch of {speed} Gb/s or faster")
             continue
-        if (n.node_ports, n.nodes, n.direct_links) != (ports, nodes, direct):
-            out.append(f"{key} fabric: the lines need {ports} node ports on {nodes} nodes and {direct} direct cables, "
-                       f"the plan says {n.node_ports} on {n.nodes} and {n.direct_links}")
-        if not n.priced:
-            continue
-        protocol, speed = key.rsplit("-", 1)
-        capacity, largest = 0, 0
-        for item, count, _ in n.switches:
-            sw = catalog.network_items.get(item)
-            if sw is None or sw.kind != "switch" or sw.protocol != protocol or sw.gbps < int(speed):
-                out.append(f"{key} fabric: {item} is not a {protocol} switch of {speed} Gb/s or faster")
-                continue
-            capacity += (sw.ports or 0) * count
-            largest = max(largest, sw.ports or 0)
-        uplinks = ports if nodes > largest else 0   # a rail's nodes outnumber one switch's ports: two tiers
-        if ports and n.uplinks < uplinks:
-            out.append(f"{key} fabric: {nodes} nodes exceed the {largest} ports of one switch, so {ports} uplinks "
-                       f"are needed; the plan has {n.uplinks}")
-        if capacity < ports + 2 * n.uplinks:
-            out.append(f"{key} fabric: switches give {capacity} ports, {ports} node ports and {n.uplinks} uplinks "
-                       f"need {ports + 2 * n.uplinks}")
-        if ports and nodes > largest * largest // 2:
-            out.append(f"{key} fabric: {nodes} nodes exceed a two-tier fat tree of {largest}-port switches")
-        if n.links != ports + n.uplinks + direct:
-            out.append(f"{key} fabric: {n.links} cables for {ports + n.uplinks + direct} links")
+        capacity += (sw.ports or 0) * count
+        largest = max(largest, sw.ports or 0)
+    uplinks = ports if nodes > largest else 0   # a rail's nodes outnumber one switch's ports: two tiers
+    if ports and n.uplinks < uplinks:
+        out.append(f"{key} fabric: {nodes} nodes exceed the {largest} ports of one switch, so {ports} uplinks "
+                   f"are needed; the plan has {n.uplinks}")
+    if capacity < ports + 2 * n.uplinks:
+        out.append(f"{key} fabric: switches give {capacity} ports, {ports} node ports and {n.uplinks} uplinks "
+                   f"need {ports + 2 * n.uplinks}")
+    if ports and nodes > largest * largest // 2:
+        out.append(f"{key} fabric: {nodes} nodes exceed a two-tier fat tree of {largest}-port switches")
+    return out
+
+
+def _check_nics(catalog: Catalog, plan: Plan, key: str, n, nic_ports: list[tuple[int, int]]) -> list[str]:
+    """NIC cards of one fabric class: ⌈ports per node / ports per card⌉ for every node sold without them."""
+    protocol, speed = key.rsplit("-", 1)
+    items = [p for p in plan.purchases if p.item in catalog.network_items
+             and catalog.network_items[p.item].kind == "nic" and catalog.network_items[p.item].protocol == protocol
+             and catalog.network_items[p.item].gbps == int(speed)]
+    card_ports = (catalog.network_items[items[0].item].ports or 1) if items else 1
+    cards = sum(nodes * -(-each // card_ports) for nodes, each in nic_ports)
+    bought = sum(p.quantity for p in items)
+    if n.nics != cards or (cards and bought != cards):
+        return [f"{key} fabric: nodes sold without NICs need {cards} NIC cards; the plan lists {n.nics} and "
+                f"buys {bought}"]
+    return []
+
+
+def _check_network_purchases(catalog: Catalog, plan: Plan) -> list[str]:
+    """Switches, cables and transceivers bought match the fabric the plan lists."""
+    out: list[str] = []
     bought: dict[str, int] = defaultdict(int)
     for p in plan.purchases:
         if p.item in catalog.network_items:
@@ -458,11 +479,41 @@ def _check_fabric(catalog: Catalog, plan: Plan) -> list[str]:
             out.append(f"the fabric lists {listed[item]} × {item}, the purchases buy {bought[item]}")
     cables = sum(q for i, q in bought.items() if catalog.network_items[i].kind == "cable")
     xcvrs = sum(q for i, q in bought.items() if catalog.network_items[i].kind == "transceiver")
-    if cables != sum(n.links for n in plan.network if n.priced):
-        out.append(f"{cables} cables bought for {sum(n.links for n in plan.network if n.priced)} links")
+    links = sum(n.links for n in plan.network if n.priced)
+    if cables != links:
+        out.append(f"{cables} cables bought for {links} links")
     if xcvrs != sum(n.transceivers for n in plan.network if n.priced):
         out.append(f"{xcvrs} transceivers bought, the fabric lists {sum(n.transceivers for n in plan.network)}")
     return out
+
+
+def _check_fabric(catalog: Catalog, plan: Plan) -> list[str]:
+    """The scale-out network, re-derived from the lines and the catalog: every multi-node replica's
+    NIC ports (or port-to-port cables of a directly connected pair) are counted per fabric class; the
+    switches bought must offer enough ports of the right protocol and speed (twice the node ports
+    when the nodes outnumber a switch's ports: leaves and spines), and cables, transceivers and NICs
+    must match. Non-blocking two-tier fat tree, as the NVIDIA DGX SuperPOD reference design
+    (https://docs.nvidia.com/dgx-superpod/reference-architecture/latest/)."""
+    out: list[str] = []
+    need, nic_ports = _fabric_needs(catalog, plan)
+    shown = {n.fabric: n for n in plan.network}
+    for key in sorted(set(need) | set(shown)):
+        ports, nodes, direct = need.get(key, [0, 0, 0])
+        n = shown.get(key)
+        if n is None:
+            out.append(f"the multi-node replicas need a {key} fabric ({ports} switch ports, {direct} direct cables); "
+                       f"the plan buys none")
+            continue
+        if (n.node_ports, n.nodes, n.direct_links) != (ports, nodes, direct):
+            out.append(f"{key} fabric: the lines need {ports} node ports on {nodes} nodes and {direct} direct cables, "
+                       f"the plan says {n.node_ports} on {n.nodes} and {n.direct_links}")
+        if not n.priced:
+            continue
+        out += _check_switches(catalog, key, n, ports, nodes)
+        if n.links != ports + n.uplinks + direct:
+            out.append(f"{key} fabric: {n.links} cables for {ports + n.uplinks + direct} links")
+        out += _check_nics(catalog, plan, key, n, nic_ports.get(key, []))
+    return out + _check_network_purchases(catalog, plan)
 
 
 def _check_racks(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:
@@ -488,7 +539,8 @@ def _check_racks(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:
         units = rack.rack_units if rack is not None else 42
         limit = c.max_liquid_rack_kw if plat.cooling == "liquid" else c.max_rack_kw
         if rack is not None:
-            limit = min(limit, rack.max_kw)
+            if not plat.racks_per_node:   # rack-scale systems bring their own power shelves
+                limit = min(limit, rack.max_kw)
             if rack.cooling != plat.cooling:
                 out.append(f"{sku} is {plat.cooling}-cooled but racked in {rack.id} ({rack.cooling}-cooled)")
         spread = plat.racks_per_node or 1
@@ -566,7 +618,7 @@ def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
         out.append(f"the plan is in {t.currency}, the problem asks for {problem.constraints.currency}")
 
     w, c = problem.workload, problem.constraints
-    demand = w.concurrent_users if w.concurrent_users is not None else 1
+    demand = w.demand if w.demand is not None else 1   # users, or requests per hour (request_rate)
     if problem.objective != "users" and users < demand:
         out.append(f"the plan serves {users} users; {demand} are needed")
     if problem.objective == "users" and users < 1:

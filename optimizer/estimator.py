@@ -17,10 +17,10 @@ from typing import Any
 from catalog import Catalog
 from pydantic import ValidationError
 
-from catalog.errors import InputError, did_you_mean
+from catalog.errors import InputError, did_you_mean, shorten
 from catalog.schema import Accelerator, Platform
 
-from . import sizing, speed
+from . import serving, sizing, speed
 from .deployment import Deployment
 from .problem import ENGINE_SETTINGS, EngineSettings
 from .units import ENGINE_PREFERENCE, platform_accepts
@@ -95,7 +95,10 @@ class Estimate:
     bound: str | None = None
     decode_tokens_per_s_per_user: float | None = None
     output_tokens_per_s_total: float | None = None
-    ttft_s: float | None = None
+    ttft_s: float | None = None                 # mean time to first token
+    ttft_p90_s: float | None = None             # 90th percentile (optimizer/serving.py)
+    arrivals: str = "random"                    # random users, or synchronized benchmark waves
+    speculative: dict[str, Any] | None = None   # method, tokens, acceptance, tokens_per_step
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -107,6 +110,7 @@ class Estimate:
         for key in ("decode_tokens_per_s_per_user", "output_tokens_per_s_total"):
             out[key] = None if out[key] is None else round(out[key], 2)
         out["ttft_s"] = None if self.ttft_s is None else round(self.ttft_s, 3)
+        out["ttft_p90_s"] = None if self.ttft_p90_s is None else round(self.ttft_p90_s, 3)
         return out
 
 
@@ -128,7 +132,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
              platform: str | None = None, input_tokens: int = 2000, output_tokens: int = 1000,
              concurrency: int | str | None = None, memory_utilization: float | None = None,
              max_batch: int | None = None, max_batched_tokens: int | None = None, max_model_len: int | None = None,
-             eager: bool = False, settings: EngineSettings | None = None) -> Estimate:
+             eager: bool = False, settings: EngineSettings | None = None, arrivals: str = "random",
+             speculative: Any = None) -> Estimate:
     """Size one replica of `gpus` accelerators over `nodes` nodes under the given engine settings
     (unset: the engine's defaults; `settings` replaces the five keyword settings when given).
 
@@ -139,6 +144,13 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     acc = catalog.accelerator(accelerator, "--accelerator")
     if gpus < 1:
         raise InputError(f"--gpus = {gpus}: a replica needs at least one accelerator.")
+    # Upper limits as a problem's (optimizer/problem.py): past them the layout search and the
+    # integer sizing would run for hours on a typo like 10^40.
+    for flag, value, top in (("--gpus", gpus, 100_000), ("--nodes", nodes, 10_000),
+                             ("--input-tokens", input_tokens, 10_000_000), ("--output-tokens", output_tokens, 10_000_000),
+                             ("--concurrency", concurrency if isinstance(concurrency, int) else 1, 1_000_000)):
+        if value > top:
+            raise InputError(f"{flag} = {shorten(value)}: at most {top:,}.")
     if nodes < 1 or gpus % nodes:
         raise InputError(f"--nodes = {nodes}: the {gpus} accelerators must split evenly over the nodes.")
     if settings is None:
@@ -195,7 +207,12 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     limit = max_conc if cap is None else min(max_conc, cap)
     conc = limit if concurrency == "max" else int(concurrency or 1)
     batch = min(conc, limit)
-    served = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens) if fits else None
+    if speculative is not None:
+        serving.check_speculative(speculative, m.id, chosen.id)
+    if arrivals not in serving.ARRIVALS:
+        raise InputError(f"--arrivals = '{arrivals}': allowed {', '.join(serving.ARRIVALS)}.")
+    served = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens, arrivals=arrivals,
+                                 speculative=speculative) if fits else None
     if fits and conc > limit:
         notes.append(f"only {limit:,} of {conc:,} requests run at once "
                      f"({'the KV cache holds no more' if limit == max_conc else f'{chosen.name} runs at most {cap:,}'}); "
@@ -218,5 +235,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
         batch=batch if fits else None, bound=served.bound if served else None,
         decode_tokens_per_s_per_user=served.tokens_per_s_per_user if served else None,
         output_tokens_per_s_total=served.output_tokens_per_s if served else None,
-        ttft_s=served.ttft_s if served else None, notes=notes)
+        ttft_s=served.ttft_s if served else None, ttft_p90_s=served.ttft_p90_s if served else None,
+        arrivals=arrivals, speculative=None if speculative is None else
+        {"method": speculative.method, "tokens": speculative.tokens, "acceptance": speculative.rate,
+         "tokens_per_step": round(speculative.tokens_per_step(), 3)}, notes=notes)
     return result

@@ -71,13 +71,9 @@ def _keep_only(limits: Limits, keep: set[str], demand: bool = True) -> Limits:
     )
 
 
-# The scale-out fabric and racks of the problem being explained (set by explain_infeasible), so that
-# every trial model prices and counts them as the solve did.
-_CLUSTER: dict[str, object] = {}
-
-
-def _feasible(units: Sequence[Unit], limits: Limits, offers: Offers | None) -> bool:
-    return PlanModel(units, limits, offers=offers, **_CLUSTER).feasible(_EXPLAIN_OPTIONS) is not False
+def _feasible(units: Sequence[Unit], limits: Limits, offers: Offers | None, cluster: dict | None = None) -> bool:
+    """`cluster`: the fabric and racks of the problem (PlanModel keywords), priced and counted as the solve did."""
+    return PlanModel(units, limits, offers=offers, **(cluster or {})).feasible(_EXPLAIN_OPTIONS) is not False
 
 
 def _describe(group: str, limits: Limits, problem: Problem, currency: str) -> str:
@@ -207,10 +203,11 @@ def _confirmed(found: tuple[str, dict] | None, groups: Sequence[str], attempt: A
 
 
 def _smallest_value(group: str, units: Sequence[Unit], limits: Limits, others: set[str], scale: int,
-                    problem: Problem, currency: str, offers: Offers | None) -> tuple[str, dict] | None:
+                    problem: Problem, currency: str, offers: Offers | None,
+                    cluster: dict | None = None) -> tuple[str, dict] | None:
     """The least value of `group`'s limit that lets a plan exist with the `others` kept."""
     term = _term(group)
-    model = PlanModel(units, _keep_only(limits, others), offers=offers, **_CLUSTER)
+    model = PlanModel(units, _keep_only(limits, others), offers=offers, **(cluster or {}))
     if term == "racks" and "racks" not in model.coefs:
         term = None
     if term is None:
@@ -222,9 +219,10 @@ def _smallest_value(group: str, units: Sequence[Unit], limits: Limits, others: s
 
 
 def _smallest_pair(pair: tuple[str, str], units: Sequence[Unit], limits: Limits, others: set[str], scale: int,
-                   problem: Problem, currency: str, offers: Offers | None) -> tuple[str, dict] | None:
+                   problem: Problem, currency: str, offers: Offers | None,
+                   cluster: dict | None = None) -> tuple[str, dict] | None:
     """Both limits of `pair` changed: the first term as small as it can be, then the second."""
-    model = PlanModel(units, _keep_only(limits, others), offers=offers, **_CLUSTER)
+    model = PlanModel(units, _keep_only(limits, others), offers=offers, **(cluster or {}))
     terms = [_term(g) for g in pair]
     terms = [None if t == "racks" and "racks" not in model.coefs else t for t in terms]
     objective = tuple((t, 1) for t in terms if t is not None) + (("cost", 1),)
@@ -332,6 +330,10 @@ _HARDWARE_FILTERS = (("accelerators", "--accelerator"), ("vendors", "--vendor"),
                      ("require_native_fp8", "constraints.require_native_fp8"))
 
 
+def _weight_bytes(model, variant) -> float:
+    return variant.size_gb * 1e9 if variant.size_gb is not None else model.params_b * 1e9 * variant.bits_per_weight / 8
+
+
 def _settings(overrides: dict) -> dict[str, Any]:
     """Overrides as {'constraints.max_nodes': 3, ...} (None: the field dropped), for JSON readers and tests."""
     return {".".join(loc): value for loc, (_, value) in overrides.items()}
@@ -344,9 +346,11 @@ def _suggestions(catalog: Catalog, problem: Problem, attempt: Attempt | None, no
     out: list[dict[str, Any]] = []
     model = catalog.models[problem.model]
     asked = set(problem.precisions) | ({model.native_precision} if "auto" in problem.precisions else set())
+    # Only builds smaller than every precision asked can fit where those did not, or fit more users.
+    smallest = min(_weight_bytes(model, model.variant(p)) for p in asked if p != "auto")
     found = []
     for v in model.variants:
-        if v.id in asked:
+        if v.id in asked or _weight_bytes(model, v) >= smallest:
             continue
         plan = _verified(attempt, problem, {("precision",): ("--precision", v.id)})
         if plan:
@@ -414,16 +418,12 @@ def explain_infeasible(catalog: Catalog, problem: Problem, candidates: Candidate
     if not candidates.units:
         return _with_suggestions(_no_unit_fits(catalog, problem, candidates),
                                  _suggestions(catalog, problem, attempt, no_fit=True))
-    _CLUSTER.clear()
-    _CLUSTER.update({k: v for k, v in (("fabric", fabric), ("racks", racks)) if v is not None})
-    try:
-        return _explain(catalog, problem, candidates, limits, offers, attempt, needs, same_sku)
-    finally:
-        _CLUSTER.clear()
+    cluster = {k: v for k, v in (("fabric", fabric), ("racks", racks)) if v is not None}
+    return _explain(catalog, problem, candidates, limits, offers, attempt, needs, same_sku, cluster)
 
 
 def _explain(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits, offers: Offers | None,
-             attempt: Attempt | None, needs: dict | None, same_sku: bool) -> InfeasibleError:
+             attempt: Attempt | None, needs: dict | None, same_sku: bool, cluster: dict) -> InfeasibleError:
     # Prune without the caps: a unit that breaks the budget alone must still count when the budget is relaxed.
     uncapped = dataclasses.replace(limits, max_nodes=None, budget=None, max_power_w=None, max_racks=None)
     units = prune_dominated(candidates.units, uncapped, same_sku=same_sku or offers is not None, needs=needs)
@@ -431,19 +431,19 @@ def _explain(catalog: Catalog, problem: Problem, candidates: Candidates, limits:
     core = list(groups)
     for g in groups:
         trial = set(core) - {g}
-        if not _feasible(units, _keep_only(limits, trial), _keep_offers(offers, trial)):
+        if not _feasible(units, _keep_only(limits, trial), _keep_offers(offers, trial), cluster):
             core.remove(g)
     currency, scale = candidates.currency, candidates.money_scale
     demand = limits.demand or 1
     best = PlanModel(units, _keep_only(limits, set(groups), demand=False), maximize_users=True,
-                     offers=offers, **_CLUSTER).solve("users", _EXPLAIN_OPTIONS)
+                     offers=offers, **cluster).solve("users", _EXPLAIN_OPTIONS)
     max_users = best.values["users"] if best else 0
     unbounded = max_users >= 10**6
     fixes: dict[str, str | None] = {}
     for g in core:
         others = set(groups) - {g}   # every other limit kept, not only the conflicting ones
         found = None if g == "max_sellers" else _smallest_value(g, units, limits, others, scale, problem, currency,
-                                                                _keep_offers(offers, others))
+                                                                _keep_offers(offers, others), cluster)
         found = _confirmed(found, [g], attempt, problem, currency)
         fixes[g] = found[0] if found else None
     together, together_set = None, None
@@ -452,7 +452,7 @@ def _explain(catalog: Catalog, problem: Problem, candidates: Candidates, limits:
         for pair in pairs:
             others = set(groups) - set(pair)
             found = _confirmed(_smallest_pair(pair, units, limits, others, scale, problem, currency,
-                                              _keep_offers(offers, others)), pair, attempt, problem, currency)
+                                              _keep_offers(offers, others), cluster), pair, attempt, problem, currency)
             if found:
                 together = found[0]
                 together_set = _settings(found[1])

@@ -15,6 +15,7 @@ thousands separators; every other number is rounded to what it means.
 from __future__ import annotations
 
 import io
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,7 +28,12 @@ from .plan import Plan, Purchase, money_json
 from .problem import Problem
 from .render import md_table
 
-__all__ = ["bom_rows", "export_bom", "caveat_rows", "EXPORT_FORMATS", "COLUMNS"]
+__all__ = ["bom_rows", "export_bom", "caveat_rows", "neutralise", "EXPORT_FORMATS", "COLUMNS"]
+
+# A cell a spreadsheet would read as a formula (or a DDE command) starts with one of these
+# (OWASP, "CSV Injection", https://owasp.org/www-community/attacks/CSV_Injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 EXPORT_FORMATS = (".csv", ".md", ".xlsx")
 COLUMNS = ["plan", "seller", "item", "kind", "description", "quantity", "unit_price", "extended_price", "currency",
@@ -79,9 +85,18 @@ def caveat_rows(plans: list[Plan], catalog: Catalog, labels: list[str]) -> list[
     return rows
 
 
+def neutralise(value):
+    """A cell value that no spreadsheet runs: text starting with =, +, -, @, tab or CR gets a leading
+    single quote (OWASP's CSV-injection advice); numbers, and text that is a plain number such as
+    '-5', are kept as they are. The quote shows in the cell, so the text stays readable."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _csv(plans: list[Plan], catalog: Catalog, labels: list[str]) -> str:
-    return csv_text([row for plan, label in zip(plans, labels) for row in bom_rows(plan, label, catalog)],
-                    list(COLUMNS))
+    return csv_text([{k: neutralise(v) for k, v in row.items()}
+                     for plan, label in zip(plans, labels) for row in bom_rows(plan, label, catalog)], list(COLUMNS))
 
 
 def _infrastructure_rows(plan: Plan) -> list[tuple[str, object, None]]:
@@ -138,6 +153,22 @@ def _md(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[str]
     return "\n".join(out) + "\n"
 
 
+class _NeutralSheet:
+    """A worksheet whose appended rows are neutralised (the rest passes through)."""
+
+    def __init__(self, ws):
+        self._ws = ws
+
+    def append(self, row):
+        self._ws.append([neutralise(v) for v in row])
+
+    def __getattr__(self, name):
+        return getattr(self._ws, name)
+
+    def __getitem__(self, key):
+        return self._ws[key]
+
+
 def _labels(plans: list[Plan], sheet_names: list[str] | None) -> list[str]:
     """'Plan 1', or 'Plan 1 — Arc Compute' when a sheet is named after a seller or maker."""
     out = []
@@ -160,7 +191,8 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
     currency = best.totals.currency
     w, c = problem.workload, problem.constraints
     rows: list[tuple] = [
-        (title, None, None), ("Question", problem.description or problem.name, None), ("Model", problem.model, None),
+        (title, None, None), ("Question", problem.name, None), ("Description", problem.description, None),
+        ("Model", problem.model, None),
         ("Precision asked", str(problem.precision), None),
         ("Concurrent users", w.concurrent_users or "one replica", int_fmt),
         ("Tokens in / out", f"{w.input_tokens:,} / {w.output_tokens:,}", None),
@@ -188,7 +220,7 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
                      ("  TCO years", plan.tco.years, None)]
     rows += [("", None, None)] + [("Exchange rate", r, None) for r in best.exchange_rates]
     for key, value, fmt in rows:
-        summary.append([key, value])
+        summary.append([neutralise(key), neutralise(value)])
         if fmt and isinstance(value, (int, float)):
             summary.cell(row=summary.max_row, column=2).number_format = fmt
     for cell in summary["A"]:
@@ -197,12 +229,13 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
     summary.column_dimensions["A"].width = 34
     summary.column_dimensions["B"].width = 100
     for plan, label, name in zip(plans, labels, sheet_names):
-        ws = wb.create_sheet(name[:31])
+        # Excel sheet names: at most 31 characters, none of \\ / ? * [ ] : (openpyxl refuses them).
+        ws = wb.create_sheet(re.sub(r"[\\/?*\[\]:]", "-", name)[:31].strip("'") or "Plan")
         ws.append(COLUMNS)
         for cell in ws[1]:
             cell.font = bold
         for r in bom_rows(plan, label, catalog):
-            ws.append([None if r[k] == "" else r[k] for k in COLUMNS])
+            ws.append([None if r[k] == "" else neutralise(r[k]) for k in COLUMNS])
             row = ws.max_row
             for k in _MONEY_COLUMNS:
                 ws.cell(row=row, column=COLUMNS.index(k) + 1).number_format = money_fmt
@@ -212,7 +245,7 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
                 cell.hyperlink, cell.font = url, link
         for col, width in zip("ABCDEFGHIJKLMNOPQ", (16, 22, 18, 11, 40, 9, 14, 16, 9, 11, 9, 10, 10, 11, 40, 50, 50)):
             ws.column_dimensions[col].width = width
-    a = wb.create_sheet("Assumptions")
+    a = _NeutralSheet(wb.create_sheet("Assumptions"))
     a.append(["What", "Value", "Source", "Link", "Date"])
     for cell in a[1]:
         cell.font = bold
@@ -242,7 +275,7 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
             cell.hyperlink, cell.font = url, link
     for col, width in zip("ABCDE", (30, 60, 70, 50, 12)):
         a.column_dimensions[col].width = width
-    cav = wb.create_sheet("Caveats")
+    cav = _NeutralSheet(wb.create_sheet("Caveats"))
     cav.append(["Plan", "Line", "tok/s per user", "Speed model error (median |error| of hwplan validate, "
                 "bundled measurements of the family)"])
     for cell in cav[1]:

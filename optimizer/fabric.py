@@ -18,7 +18,9 @@ two-tier fat tree; https://docs.nvidia.com/dgx-superpod/reference-architecture/l
                             switch ports ≥ T + 2·T,        links = T + T (node-leaf, leaf-spine)
         up to P²/2 nodes per rail (two tiers; beyond needs a third tier, not modelled).
     A link is the cheaper of a direct-attach copper cable of that protocol and speed, or a
-    fiber cable with a transceiver of that protocol and speed at each end.
+    fiber cable with a transceiver of that protocol and speed at each end. Nodes whose price
+    leaves out their NICs (`Platform.nics_included: false`) also buy ⌈ports / ports per card⌉
+    NIC cards each.
 
 Prices come from the problem's `network_prices` lists (default `network-usd-2026`),
 converted into the problem's currency at the catalog's exchange rate; the sellers and
@@ -39,7 +41,7 @@ from .offers import PricedOffer
 from .problem import Problem
 from .scaling import exact, money_to_int
 
-__all__ = ["network_offers", "FabricNeed", "FabricPrices", "fabric_need", "fabric_prices", "fabric_model", "FabricBuild", "build_fabric"]
+__all__ = ["network_offers", "nic_cards", "FabricNeed", "FabricPrices", "fabric_need", "fabric_prices", "fabric_model", "FabricBuild", "build_fabric"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class FabricNeed:
     ports: int = 0         # node ports that plug into switches
     nodes: int = 0         # nodes on switches
     direct_links: int = 0  # cables between two nodes, port to port
+    nic_nodes: int = 0     # nodes whose price leaves out their NICs (Platform.nics_included false)
+    nic_ports: int = 0     # NIC ports each of those nodes needs
 
 
 def fabric_need(platform: Platform, nodes: int) -> FabricNeed | None:
@@ -58,9 +62,15 @@ def fabric_need(platform: Platform, nodes: int) -> FabricNeed | None:
         return None
     nic = platform.nics[0]
     key = f"{nic.fabric}-{nic.gbps}"
+    buy = {} if platform.nics_included else {"nic_nodes": nodes, "nic_ports": nic.count}
     if nodes == 2 and platform.direct_connect:
-        return FabricNeed(key=key, direct_links=nic.count)
-    return FabricNeed(key=key, ports=nodes * nic.count, nodes=nodes)
+        return FabricNeed(key=key, direct_links=nic.count, **buy)
+    return FabricNeed(key=key, ports=nodes * nic.count, nodes=nodes, **buy)
+
+
+def nic_cards(need: FabricNeed, card_ports: int) -> int:
+    """NIC cards one replica buys: ⌈ports per node / ports per card⌉ on each node without NICs."""
+    return need.nic_nodes * -(-need.nic_ports // card_ports) if need.nic_nodes else 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,7 @@ class FabricPrices:
     switches: tuple[Priced, ...]     # the switch used: of the protocol, ports at least this fast, cheapest per port
     cable: Priced | None
     transceiver: Priced | None
+    nic: Priced | None = None        # the NIC bought for nodes sold without one (cheapest per port, this speed)
 
     @property
     def link_price(self) -> Fraction | None:
@@ -128,13 +139,16 @@ def fabric_prices(catalog: Catalog, problem: Problem, currency: str, keys: set[s
                     and (p.item.gbps == speed if exact_speed else p.item.gbps >= speed)]
             return min(fits, key=lambda p: (p.offer.price, p.item.gbps, p.item.id), default=None)
 
+        nic_fits = [p for p in same if p.item.kind == "nic" and p.item.gbps == speed]
+        nic = min(nic_fits, key=lambda p: (p.offer.price / (p.item.ports or 1), p.item.id), default=None)
         copper = cheapest("cable", "copper", exact_speed=True)
         fiber, xcvr = cheapest("cable", "fiber"), cheapest("transceiver", exact_speed=True)
         optical = fiber.offer.price + 2 * xcvr.offer.price if fiber and xcvr else None
         if copper is not None and (optical is None or copper.offer.price <= optical):
-            out[key] = FabricPrices(key=key, switches=switches, cable=copper, transceiver=None)
+            out[key] = FabricPrices(key=key, switches=switches, cable=copper, transceiver=None, nic=nic)
         else:
-            out[key] = FabricPrices(key=key, switches=switches, cable=fiber if xcvr else None, transceiver=xcvr)
+            out[key] = FabricPrices(key=key, switches=switches, cable=fiber if xcvr else None, transceiver=xcvr,
+                                    nic=nic)
     return out
 
 
@@ -149,10 +163,14 @@ def fabric_model(needs: dict[str, FabricNeed], prices: dict[str, FabricPrices], 
                                       power_w=p.item.power_w or 0) for p in fp.switches)
         link = fp.link_price
         classes.append(FabricClass(key=key, switches=switches,
-                                   link_price=0 if link is None else money_to_int(link, scale, rounding="ceil")))
+                                   link_price=0 if link is None else money_to_int(link, scale, rounding="ceil"),
+                                   nic_price=0 if fp.nic is None else money_to_int(fp.nic.offer.price, scale,
+                                                                                   rounding="ceil")))
+    card_ports = {key: (fp.nic.item.ports or 1) if fp.nic else 1 for key, fp in prices.items()}
     return Fabric(classes=tuple(classes),
                   switched={u: (n.key, n.ports, n.nodes) for u, n in needs.items() if n.ports},
-                  direct={u: (n.key, n.direct_links) for u, n in needs.items() if n.direct_links})
+                  direct={u: (n.key, n.direct_links) for u, n in needs.items() if n.direct_links},
+                  nics={u: (n.key, nic_cards(n, card_ports.get(n.key, 1))) for u, n in needs.items() if n.nic_nodes})
 
 
 @dataclass(frozen=True)
@@ -168,6 +186,8 @@ class FabricBuild:
     links: int
     cable: Priced | None
     transceiver: Priced | None
+    nic: Priced | None = None
+    nics: int = 0                    # NIC cards bought for nodes sold without them
 
     @property
     def transceivers(self) -> int:
@@ -180,6 +200,8 @@ class FabricBuild:
             total += self.cable.offer.price * self.links
         if self.transceiver is not None:
             total += self.transceiver.offer.price * self.transceivers
+        if self.nic is not None:
+            total += self.nic.offer.price * self.nics
         return total
 
     @property
@@ -188,7 +210,8 @@ class FabricBuild:
 
     @property
     def priced(self) -> bool:
-        return (self.node_ports == 0 or bool(self.switches)) and (self.links == 0 or self.cable is not None)
+        return (self.node_ports == 0 or bool(self.switches)) and (self.links == 0 or self.cable is not None) \
+            and (self.nics == 0 or self.nic is not None)
 
 
 def build_fabric(needs: dict[str, FabricNeed], replicas: dict[str, int], prices: dict[str, FabricPrices],
@@ -202,6 +225,7 @@ def build_fabric(needs: dict[str, FabricNeed], replicas: dict[str, int], prices:
         nodes = sum(n.nodes * r for n, r in mine)
         direct = sum(n.direct_links * r for n, r in mine)
         fp = prices.get(key) or FabricPrices(key=key, switches=(), cable=None, transceiver=None)
+        cards = sum(nic_cards(n, (fp.nic.item.ports or 1) if fp.nic else 1) * r for n, r in mine)
         largest = max((p.item.ports or 0 for p in fp.switches), default=0)
         uplinks = ports if ports and nodes > largest else 0
         if switch_counts is not None:
@@ -215,5 +239,5 @@ def build_fabric(needs: dict[str, FabricNeed], replicas: dict[str, int], prices:
             chosen = ()
         out.append(FabricBuild(key=key, node_ports=ports, nodes=nodes, direct_links=direct, switches=chosen,
                                uplinks=uplinks, links=ports + uplinks + direct, cable=fp.cable,
-                               transceiver=fp.transceiver))
+                               transceiver=fp.transceiver, nic=fp.nic, nics=cards))
     return out

@@ -10,11 +10,12 @@ prints nothing. Errors are `catalog.errors` exceptions naming the flag or file.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from catalog.errors import HwplanError, did_you_mean
+from catalog.errors import HwplanError, ProblemError, did_you_mean
 
 from .problem import Problem, load_problem, problem_from_fields, with_overrides
 
@@ -52,6 +53,9 @@ def flag_value(flag: str, value: Any) -> Any:
     if flag == "--network-prices" and value == ["none"]:
         return []
     if flag == "--max-power-kw" and value is not None:
+        if not math.isfinite(value) or abs(value) > 1e12:  # W must stay a finite integer (1e308 kW is inf W)
+            raise ProblemError(f"--max-power-kw = {value:g}: give a finite number of kW, at most 10,000,000 "
+                               f"(max_power_w ≤ 10^10 W).")
         return round(value * 1000)
     return value
 

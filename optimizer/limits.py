@@ -22,7 +22,7 @@ def limits_for(problem: Problem, scale: int) -> Limits:
         site_cap = math.floor(exact(c.max_site_kw) * 1000 / exact(problem.tco.pue))
         power_cap = site_cap if power_cap is None else min(power_cap, site_cap)
     # Maximizing users still needs at least one user served: an empty plan is no answer.
-    demand = 1 if problem.objective == "users" else (w.concurrent_users if w.concurrent_users is not None else 1)
+    demand = 1 if problem.objective == "users" else (w.demand if w.demand is not None else 1)
     return Limits(
         demand=demand,
         max_nodes=c.max_nodes,

@@ -37,10 +37,13 @@ class, so a rail that fits max_k P_k fits one switch), and link price ℓ_f:
     U_f ∈ ℤ≥0                  leaf-to-spine uplinks              L_f ∈ ℤ≥0: links (cables)
     tiers     N_f ≤ max_k P_k + M·t_f          (one tier while every rail fits one switch)
               U_f ≥ T_f − M·(1 − t_f)          (two tiers: non-blocking, an uplink per node port)
-              N_f ≤ (max_k P_k)²/2             (two tiers at most)
+              N_f ≤ (max_k P_k)²/2             (two tiers at most; M: the largest T_f or N_f the
+                                                replica bounds allow; topology per the NVIDIA DGX
+                                                SuperPOD reference architecture, see fabric.py)
     ports     Σ_k P_k·W_{f,k} ≥ T_f + 2·U_f    (leaves hold node ports and uplinks, spines the uplinks)
     links     L_f = T_f + U_f + D_f
-    terms     cost += Σ_k c_k·W_{f,k} + ℓ_f·L_f,   power += Σ_k w_k·W_{f,k}
+    NICs      C_f = Σ_u cards_u·r_u     (cards for nodes sold without NICs, at price n_f)
+    terms     cost += Σ_k c_k·W_{f,k} + ℓ_f·L_f + n_f·C_f,   power += Σ_k w_k·W_{f,k}
 Racks (optimizer/racks.py), per node type s with q_s nodes per rack (space and kW per rack), rack
 price c_s and hosting h_s over the TCO horizon:
     R_s ∈ ℤ≥0                  racks of node type s
@@ -70,7 +73,7 @@ from typing import Protocol
 
 from catalog.errors import SolverTimeoutError
 
-from .scaling import INT_LIMIT
+from .scaling import INT_LIMIT, check_range
 
 __all__ = ["UnitLike", "Limits", "OfferVar", "Offers", "SolveOptions", "Solution", "PlanModel", "solve_units",
            "replica_bounds", "OBJECTIVE_TERMS", "Fabric", "FabricClass", "FabricSwitch", "Racks", "RackGroup"]
@@ -148,6 +151,7 @@ class FabricClass:
     key: str
     switches: tuple[FabricSwitch, ...]
     link_price: int
+    nic_price: int = 0
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,7 @@ class Fabric:
     classes: tuple[FabricClass, ...]
     switched: dict[str, tuple[str, int, int]]   # unit id -> (class key, node ports, nodes) per replica
     direct: dict[str, tuple[str, int]]          # unit id -> (class key, port-to-port cables) per replica
+    nics: dict[str, tuple[str, int]] = field(default_factory=dict)  # unit id -> (class key, NIC cards) per replica
 
 
 @dataclass(frozen=True)
@@ -291,6 +296,8 @@ class PlanModel:
                     self.coefs["tco"][f"racks:{g.key}"] += g.hosting
         for acc in limits.stock:
             self._add_gpu_term(acc)
+        for term, coefs in self.coefs.items():  # before CP-SAT sees a sum that may overflow 64 bits
+            check_range(term, coefs, self.bounds)
         self.terms = {t: sum(c * self.vars[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
         if offers is not None:
             self._add_item_balance(offers)
@@ -354,6 +361,14 @@ class PlanModel:
         """Switches (integer, per type), uplinks and links of each fabric class, tied to the replicas
         bought (formulation above); their price joins the cost term and their draw the power term."""
         for fc in fabric.classes:
+            cards = [(uid, c) for uid, (k, c) in fabric.nics.items() if k == fc.key and uid in self.replicas]
+            if cards:
+                top = sum(c * self.bounds[uid] for uid, c in cards)
+                nics = self.model.new_int_var(0, top, f"nics[{fc.key}]")
+                self.model.add(nics == sum(c * self.replicas[uid] for uid, c in cards))
+                key_nics = f"fabric:{fc.key}:nics"
+                self.vars[key_nics], self.bounds[key_nics] = nics, top
+                self.coefs["cost"][key_nics] = fc.nic_price
             switched = [(uid, p, n) for uid, (k, p, n) in fabric.switched.items() if k == fc.key and uid in self.replicas]
             direct = [(uid, d) for uid, (k, d) in fabric.direct.items() if k == fc.key and uid in self.replicas]
             if not switched and not direct:
@@ -398,8 +413,12 @@ class PlanModel:
         """Racks per node type (integer), enough for its nodes; their price joins the cost term, and
         `racks` counts them for the max-racks limit (formulation above)."""
         self.coefs["racks"] = {}
+        by_group: dict[str, list[tuple[str, int]]] = defaultdict(list)   # one pass: thousands of node types
+        for uid, (k, n) in racks.units.items():
+            if uid in self.replicas:
+                by_group[k].append((uid, n))
         for g in racks.groups:
-            members = [(uid, n) for uid, (k, n) in racks.units.items() if k == g.key and uid in self.replicas]
+            members = by_group.get(g.key, [])
             if not members or g.per_rack <= 0:
                 continue
             top = -(-g.racks_per_node * sum(n * self.bounds[uid] for uid, n in members) // g.per_rack)

@@ -64,7 +64,8 @@ class PlanLine(_Record):
     users_per_replica: int
     tokens_per_s_per_user: float | None = None
     output_tokens_per_s_per_replica: float | None = None
-    ttft_s: float | None = None
+    ttft_s: float | None = None          # mean time to first token
+    ttft_p90_s: float | None = None      # 90th percentile (optimizer/serving.py)
     cost: Fraction = Field(description="What this line's nodes cost, from the purchases allocated to it.")
     sellers: tuple[str, ...] = Field((), description="Whom this line's items are bought from.")
     node_power_w: int = Field(description="Maximum draw of one node, W (caps, racks, facility).")
@@ -114,7 +115,7 @@ class PlanLine(_Record):
             "tokens_per_s_per_user": _round(self.tokens_per_s_per_user),
             "output_tokens_per_s": _round(None if self.output_tokens_per_s_per_replica is None
                                           else self.output_tokens_per_s_per_replica * self.replicas),
-            "ttft_s": _round(self.ttft_s, 3),
+            "ttft_s": _round(self.ttft_s, 3), "ttft_p90_s": _round(self.ttft_p90_s, 3),
             "node_price": money_json(self.node_price), "cost": money_json(self.cost),
             "power_w": self.power_w, "memory_gb": round(self.memory_gb, 1), "sellers": list(self.sellers),
             "unit": self.unit,
@@ -152,6 +153,7 @@ class NetworkLine(_Record):
     switches: tuple[tuple[str, int, int], ...] = Field((), description="(switch id, count, ports each).")
     links: int = Field(description="Cables: node-to-leaf + leaf-to-spine + direct.")
     transceivers: int = 0
+    nics: int = Field(0, description="NIC cards bought for nodes whose price leaves them out.")
     cost: Fraction
     power_w: int = 0
     priced: bool = True
@@ -164,7 +166,8 @@ class NetworkLine(_Record):
         return {"fabric": self.fabric, "nodes": self.nodes, "node_ports": self.node_ports,
                 "direct_links": self.direct_links, "uplinks": self.uplinks,
                 "switches": [{"item": i, "count": n, "ports": p} for i, n, p in self.switches],
-                "links": self.links, "transceivers": self.transceivers, "cost": money_json(self.cost),
+                "links": self.links, "transceivers": self.transceivers, "nics": self.nics,
+                "cost": money_json(self.cost),
                 "power_w": self.power_w, "priced": self.priced}
 
 

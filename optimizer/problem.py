@@ -9,6 +9,7 @@ the offending field and the closest valid ids.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,15 +36,42 @@ MAX_MONEY = 10**12
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # NaN and infinities are refused in every number of a problem, whether from YAML or a flag.
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+
+def _once_each(values: list | None) -> list | None:
+    """A list with repeats dropped, first occurrence kept: `--prices a --prices a` means a once."""
+    return None if values is None else list(dict.fromkeys(values))
+
+
+class SpeculativeDecoding(_Record):
+    """Speculative decoding on every replica (optimizer/serving.py): `method` mtp (the model's own
+    multi-token-prediction layers: DeepSeek-V3/R1, GLM-4.5/4.6), eagle (an EAGLE-3 draft head) or
+    ngram (prompt lookup); `tokens` k drafted per step; `acceptance` a of each draft token
+    (default: DeepSeek-V3 report's 0.85 for mtp, assumptions 0.7 eagle, 0.5 ngram)."""
+
+    method: Literal["mtp", "eagle", "ngram"]
+    tokens: int = Field(1, ge=1, le=16, description="Draft tokens per step (k).")
+    acceptance: float | None = Field(None, gt=0, le=1, description="Acceptance of each draft token, (0, 1].")
 
 
 class Workload(_Record):
     concurrent_users: int | None = Field(None, ge=1, le=MAX_USERS, description="Users served at the same time.")
+    request_rate: float | None = Field(None, gt=0, le=1_000_000, description=(
+        "Requests per second over the whole deployment (Poisson arrivals), instead of concurrent_users: "
+        "replicas are then sized by rate (plan 'users' count requests per hour)."))
     input_tokens: int = Field(2000, ge=1, le=10_000_000, description="Prompt tokens per request.")
     output_tokens: int = Field(1000, ge=1, le=10_000_000, description="Generated tokens per request.")
     min_tokens_per_s: float = Field(0.0, ge=0, le=100_000, description="Decode speed each user must see.")
     max_ttft_s: float | None = Field(None, gt=0, le=86_400, description="Longest time to first token.")
+    ttft_percentile: Literal[50, 90] = Field(90, description=(
+        "Which TTFT max_ttft_s bounds: 90 (default: the 90th percentile, as service-level targets are "
+        "usually stated) or 50 (the mean, as benchmarks report it)."))
+    arrivals: Literal["random", "synchronized"] = Field("random", description=(
+        "random: independent users (plans for real traffic); synchronized: all users start together, "
+        "as closed-loop benchmarks (InferenceX, vllm bench serve --max-concurrency) do."))
+    speculative: SpeculativeDecoding | None = Field(None, description="Speculative decoding (mtp, eagle, ngram).")
     kv_reserve_gb: float | None = Field(None, gt=0, le=1_000_000, description=(
         "Reserve this much memory for the KV cache instead of computing it from the workload "
         "(doubled when an fp8 model runs in bf16). Without concurrent_users the plan is one replica."))
@@ -51,6 +79,20 @@ class Workload(_Record):
     @property
     def context_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+    @property
+    def demand(self) -> int | None:
+        """What the plan must serve, as the solver's integer: concurrent users, or — when
+        `request_rate` is given — requests per hour, ceil(request_rate × 3600)."""
+        if self.request_rate is not None:
+            return math.ceil(self.request_rate * 3600 - 1e-9)
+        return self.concurrent_users
+
+    @model_validator(mode="after")
+    def _one_demand(self) -> Workload:
+        if self.request_rate is not None and self.concurrent_users is not None:
+            raise ValueError("give workload.concurrent_users or workload.request_rate, not both")
+        return self
 
 
 class EngineSettings(_Record):
@@ -132,6 +174,9 @@ class Constraints(_Record):
     as_of: str | None = Field(None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="Purchase date (YYYY[-MM[-DD]]): "
                               "only offers valid then count.")
 
+    _no_repeats = field_validator("vendors", "accelerators", "exclude_accelerators", "form_factors", "sellers",
+                                  "conditions")(_once_each)
+
     @field_validator("as_of", mode="before")
     @classmethod
     def _date_text(cls, value):
@@ -196,6 +241,11 @@ class Problem(_Record):
     _flags: dict[tuple, str] = PrivateAttr(default_factory=dict)
     _origin: str = PrivateAttr(default="command line")
 
+    @field_validator("precision", "engine", "prices")
+    @classmethod
+    def _no_repeats(cls, value: str | list[str]) -> str | list[str]:
+        return value if isinstance(value, str) else _once_each(value)
+
     @field_validator("kv_dtype")
     @classmethod
     def _kv_dtype_known(cls, value: str) -> str:
@@ -211,8 +261,9 @@ class Problem(_Record):
                     and c.max_racks is None:
                 raise ValueError("objective 'users' maximizes users under a limit: give constraints.budget, "
                                  "max_nodes, max_power_w, max_site_kw or max_racks")
-        elif w.concurrent_users is None and w.kv_reserve_gb is None:
-            raise ValueError("give workload.concurrent_users (or workload.kv_reserve_gb for a single replica)")
+        elif w.concurrent_users is None and w.request_rate is None and w.kv_reserve_gb is None:
+            raise ValueError("give workload.concurrent_users or workload.request_rate (or workload.kv_reserve_gb "
+                             "for a single replica)")
         return self
 
     def where(self, *loc: Any) -> str:

@@ -9,8 +9,9 @@ satisfied and no objective gets worse, so some optimal plan never uses u:
   may grow by users_v − users_u, but capacity grows by at least as much);
 - node, budget, power and stock caps: totals do not rise;
 - cost, power, nodes, TCO (monotone in cost, power and nodes), users: no worse;
-- scale-out fabric (optimizer/fabric.py): v asks no more node ports, nodes on switches and
-  direct cables of any fabric class than u, so the switches and links never grow.
+- scale-out fabric (optimizer/fabric.py): v asks no more node ports, nodes on switches,
+  direct cables and NIC ports to buy of any fabric class than u, so switches, links and
+  NICs never grow.
 
 With a cap on distinct SKUs, or when plans must differ in what they buy
 (shortlists), v must be of the same node type as u, or the swap could change
@@ -36,7 +37,7 @@ __all__ = ["prune_dominated", "dominates"]
 U = TypeVar("U", bound=UnitLike)
 
 
-Need = tuple[str, int, int, int]   # fabric class, node ports, nodes on switches, direct cables per replica
+Need = tuple   # (fabric class, node ports, nodes on switches, direct cables, NIC ports to buy) per replica
 
 
 def _fabric_le(nv: Need | None, nu: Need | None) -> bool:
@@ -141,13 +142,15 @@ def _prune_dominated_skus(units: list[U], limits: Limits, needs: Mapping[str, Ne
     dominated by some unit of one other node type. Moving all of its replicas there keeps
     every limit (the SKU count cannot grow) and no objective gets worse. Of two node types
     that dominate each other, the one with the smaller id stays."""
+    if not units:  # every unit broke a cap (a budget no single unit meets): nothing to compare
+        return units
     import numpy as np  # comes with pandas and ortools; only the solver path gets here
 
     cols = [np.array([u.users for u in units]), -np.array([u.cost for u in units]),
             -np.array([u.power_w for u in units]), -np.array([u.nodes for u in units])]
     cols += [-np.array([u.gpus if u.accelerator_id == acc else 0 for u in units]) for acc in limits.stock]
     for key in sorted({n[0] for n in needs.values()}):   # fabric needs per class: smaller is better
-        for i in (1, 2, 3):
+        for i in range(1, max(len(n) for n in needs.values())):
             cols.append(-np.array([needs[u.id][i] if u.id in needs and needs[u.id][0] == key else 0 for u in units]))
     better = np.stack(cols, axis=1)                                     # larger is better in every column
     dom = np.all(better[:, None, :] >= better[None, :, :], axis=2)      # dom[v, u]: v dominates u

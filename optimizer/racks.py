@@ -4,7 +4,9 @@ Nodes of one node type share racks of one kind, chosen by the node's cooling: ai
 nodes go into air-cooled racks limited to `constraints.max_rack_kw` (default 40 kW: about
 what air cooling removes from one rack), liquid-cooled nodes (GB200/GB300 NVL72, MI355X)
 into liquid-cooled racks limited to `constraints.max_liquid_rack_kw` (default 132 kW, the
-GB200 NVL72 power shelves). Each limit is also capped by the rack's own rating.
+GB200 NVL72 power shelves). Each limit is also capped by the rack's own rating, except for
+rack-scale systems, which bring their own power shelves (a 196 kW Vera Rubin NVL72 rack needs
+`max_liquid_rack_kw` raised, as the sites built for it do).
 
     nodes per rack = min(⌊rack units / node units⌋, ⌊rack kW limit / node maximum draw⌋)
     racks          = ⌈nodes / nodes per rack⌉   (the solver's integer R_s, model.py)
@@ -81,7 +83,9 @@ def rack_kinds(catalog: Catalog, problem: Problem, currency: str,
         priced = [r for r in fits if r.id in offers]
         pool = priced or fits
         rack = min(pool, key=lambda r: (offers[r.id].price if r.id in offers else 0, r.id)) if pool else DEFAULT_RACK
-        limit = min(rack.max_kw, c.max_liquid_rack_kw if cooling == "liquid" else c.max_rack_kw)
+        limit = c.max_liquid_rack_kw if cooling == "liquid" else c.max_rack_kw
+        if not plat.racks_per_node:   # a rack-scale system brings its own power shelves; others live within the rack's rating
+            limit = min(limit, rack.max_kw)
         spread = plat.racks_per_node or 1
         if plat.racks_per_node:   # a rack-scale system: its own racks, each with an equal share of its draw
             per_rack = 1 if power_w / spread <= limit * 1000 and plat.rack_units <= rack.rack_units else 0

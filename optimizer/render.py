@@ -116,6 +116,8 @@ def _network_text(n) -> str:
                      + (f" (two tiers, {n.uplinks} uplinks)" if n.uplinks else ""))
     if n.direct_links:
         parts.append(f"{n.direct_links} cables node to node (two-node replicas, no switch)")
+    if n.nics:
+        parts.append(f"{n.nics} NICs for nodes sold without them")
     parts.append(f"{n.links} links, {n.transceivers} transceivers, {_money(n.cost)}")
     return f"{n.fabric}: " + "; ".join(parts)
 
@@ -219,7 +221,12 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         labels += [("Concurrency", f"{est.concurrency:,}"),
                    ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
                    ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"),
-                   ("Time to first token", f"{est.ttft_s:,.2f} s")]
+                   ("Time to first token", f"{est.ttft_s:,.2f} s mean, {est.ttft_p90_s:,.2f} s p90"
+                    + (" (synchronized arrivals)" if est.arrivals == "synchronized" else ""))]
+        if est.speculative:
+            labels.append(("Speculative decoding", f"{est.speculative['method']}, {est.speculative['tokens']} draft "
+                           f"tokens, acceptance {est.speculative['acceptance']:.2f}: "
+                           f"{est.speculative['tokens_per_step']:.2f} tokens per step"))
     if fmt in ("csv",):
         rows = []
         for k, v in data.items():

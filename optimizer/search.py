@@ -22,14 +22,16 @@ Every plan returned has passed the independent checker.
 
 from __future__ import annotations
 
+import math
 import os
+import signal
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 from catalog import Catalog
-from catalog.errors import InfeasibleError, InputError, NoPlanError
+from catalog.errors import InfeasibleError, InputError, NoPlanError, SolverTimeoutError, shorten
 
 from .check import assert_plan_ok
 from .model import Limits, PlanModel, Solution, SolveOptions
@@ -98,7 +100,13 @@ def k_best(model: PlanModel, objective: str, k: int, group_of: Callable[[str], s
         groups[group_of(u.id)].append(u.id)
     found: list[Solution] = []
     while len(found) < k:
-        solution = model.solve(objective, options)
+        try:
+            solution = model.solve(objective, options)
+        except SolverTimeoutError:
+            if not found:
+                raise
+            model.front_timed_out = True  # the plans found so far stand; time ran out before the next one
+            break
         if solution is None:
             break
         found.append(solution)
@@ -126,17 +134,25 @@ def redundant_line(units: Sequence[Unit], replicas: dict[str, int], limits: Limi
 
 def k_disjoint(units: Sequence[Unit], limits: Limits, objective: str, k: int, group_of: Callable[[str], str],
                options: SolveOptions = SolveOptions(), *, tco: dict[str, int] | None = None,
-               offers=None, **model_args) -> list[Solution]:
+               offers=None, timed_out: list | None = None, **model_args) -> list[Solution]:
     """Up to `k` plans, each the best that uses no group an earlier one uses, each irredundant (model level).
 
-    `model_args` go to every PlanModel (the fabric and racks of the problem)."""
+    `model_args` go to every PlanModel (the fabric and racks of the problem). When the time limit runs
+    out after the first plan, the plans found stand and `timed_out` (a list) gets an entry."""
     left = list(units)
     found: list[Solution] = []
     while len(found) < k and left:
         pool = list(left)
         while True:
-            solution = PlanModel(pool, limits, maximize_users=objective == "users", tco=tco,
-                                 offers=offers, **model_args).solve(objective, options)
+            try:
+                solution = PlanModel(pool, limits, maximize_users=objective == "users", tco=tco,
+                                     offers=offers, **model_args).solve(objective, options)
+            except SolverTimeoutError:
+                if not found:
+                    raise
+                if timed_out is not None:
+                    timed_out.append(True)   # the plans found so far stand; time ran out before the next one
+                return found
             # Maximizing users, every line adds users: none is redundant.
             extra = None if solution is None or objective == "users" else redundant_line(pool, solution.replicas,
                                                                                           limits)
@@ -157,7 +173,13 @@ def pareto_front(model: PlanModel, x: str, y: str, max_points: int = 50,
     tie = "nodes" if "nodes" not in (x, y) else "cost"
     found: list[Solution] = []
     while len(found) < max_points:
-        solution = model.solve(((x, 1), (y, 1), (tie, 1)), options)
+        try:
+            solution = model.solve(((x, 1), (y, 1), (tie, 1)), options)
+        except SolverTimeoutError:
+            if not found:
+                raise
+            model.front_timed_out = True  # a partial front: every point is non-dominated, more may lie beyond
+            break
         if solution is None:
             break
         found.append(solution)
@@ -175,12 +197,17 @@ def shortlist(catalog: Catalog, problem: Problem, k: int = 5, distinct: str = "s
     units = _prune_within(prep.candidates.units, prep, distinct)
     prep = replace(prep, units=units)
     by_id = {u.id: u for u in units}
+    timed_out: list = []
     found = k_disjoint(units, prep.limits, problem.objective, k, lambda uid: _group_of(by_id[uid], distinct), options,
                        tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers,
-                       fabric=prep.fabric, racks=prep.racks)
+                       fabric=prep.fabric, racks=prep.racks, timed_out=timed_out)
     plans = [_checked(catalog, prep, solution, problem.objective) for solution in found]
     if not plans:
         raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers, **prep.explain_args)
+    if timed_out:
+        note = (f"the time limit ran out before plan {len(plans) + 1} was found: the shortlist may be shorter "
+                f"than -k {k} (raise --time-limit)")
+        plans[-1] = plans[-1].model_copy(update={"notes": (*plans[-1].notes, note)})
     return plans
 
 
@@ -234,6 +261,10 @@ def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power"
     model = _model(prep, prep.units, "cost")
     plans = [_checked(catalog, prep, solution, "cost").model_copy(update={"objective": f"{x}/{y}"})
              for solution in pareto_front(model, x, y, max_points, options)]
+    if getattr(model, "front_timed_out", False) and plans:
+        note = (f"the time limit ran out before the point after this one was found: the front may go on "
+                f"beyond {len(plans)} points (raise --time-limit)")
+        plans[-1] = plans[-1].model_copy(update={"notes": (*plans[-1].notes, note)})
     if not plans:
         raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers,
                               **prep.explain_args)
@@ -259,27 +290,47 @@ class SweepPoint:
     explanation: dict | None    # why no plan exists at this point
 
 
+MAX_SWEEP_POINTS = 10_000
+
+
 def parse_range(text: str, flag: str) -> list[float]:
-    """'16:256:16' → [16, 32, …, 256]; 'a,b,c' → [a, b, c]."""
-    try:
-        if ":" in text:
-            parts = [float(p) for p in text.split(":")]
+    """'16:256:16' → [16, 32, …, 256]; 'a,b,c' → [a, b, c]; at most MAX_SWEEP_POINTS values.
+
+    The number of points is computed before any list is built, so '1:2:1e-9' is refused at once
+    instead of filling memory. Raises InputError naming `flag` for anything else.
+    """
+    usage = (f"{flag} = '{shorten(text)}': give START:STOP:STEP with STEP > 0 and STOP ≥ START, "
+             f"or a comma-separated list of at most {MAX_SWEEP_POINTS:,} numbers.")
+    if ":" in text:
+        parts = text.split(":")
+        try:
             if len(parts) != 3:
                 raise ValueError
-            start, stop, step = parts
-            if step <= 0 or stop < start:
-                raise ValueError
-            n = int((stop - start) // step) + 1
-            values = [start + i * step for i in range(n)]
-        else:
+            start, stop, step = (float(p) for p in parts)
+        except ValueError:
+            raise InputError(usage) from None
+        if not all(math.isfinite(v) for v in (start, stop, step)):
+            raise InputError(f"{flag} = '{shorten(text)}': START, STOP and STEP must be finite numbers.")
+        if step <= 0 or stop < start:
+            raise InputError(usage)
+        ratio = (stop - start) / step  # may be inf for a tiny step: compare before converting
+        count = ratio + 1 if ratio >= MAX_SWEEP_POINTS else math.floor(ratio) + 1
+        if count > MAX_SWEEP_POINTS:
+            raise InputError(f"{flag} = '{shorten(text)}': {f'{count:,.0f}' if math.isfinite(count) else 'too many'} points; sweep at most {MAX_SWEEP_POINTS:,} "
+                             f"(raise STEP).")
+        values = [start + i * step for i in range(int(count))]
+    else:
+        if text.count(",") + 1 > MAX_SWEEP_POINTS:
+            raise InputError(f"{flag} = '{shorten(text)}': {text.count(',') + 1:,} points; sweep at most "
+                             f"{MAX_SWEEP_POINTS:,}.")
+        try:
             values = [float(p) for p in text.split(",")]
-    except ValueError:
-        raise InputError(f"{flag} = '{text}': give START:STOP:STEP with STEP > 0 and STOP ≥ START, "
-                         f"or a comma-separated list.") from None
+        except ValueError:
+            raise InputError(usage) from None
+        if not all(math.isfinite(v) for v in values):
+            raise InputError(f"{flag} = '{shorten(text)}': every value must be a finite number.")
     if not values or any(v <= 0 for v in values):
-        raise InputError(f"{flag} = '{text}': every value must be positive.")
-    if len(values) > 10_000:
-        raise InputError(f"{flag} = '{text}': {len(values):,} points; sweep at most 10,000.")
+        raise InputError(f"{flag} = '{shorten(text)}': every value must be positive.")
     return values
 
 
@@ -332,6 +383,8 @@ def sweep(catalog: Catalog, problem: Problem, *, users: list[float] | None = Non
     # Fixed-size chunks: each chunk's first point is solved without a hint, so the answers
     # (and the choice among equal optima) do not depend on how many processes run.
     chunks = [values[i:i + SWEEP_CHUNK] for i in range(0, len(values), SWEEP_CHUNK)]
+    # More processes than chunks (or than a few per core) only costs memory: `--workers 1000000` must not fork-bomb.
+    workers = max(1, min(workers, len(chunks), 4 * (os.cpu_count() or 1)))
     results: list[SweepPoint] = []
     if workers <= 1:
         for chunk in chunks:
@@ -340,12 +393,58 @@ def sweep(catalog: Catalog, problem: Problem, *, users: list[float] | None = Non
             if progress:
                 progress(len(part))
         return results
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_solve_chunk, catalog, problem, kind, chunk, options) for chunk in chunks]
+    # Workers ignore Ctrl-C: the terminal sends SIGINT to the whole process group, and the parent alone
+    # decides — on KeyboardInterrupt (or any error) it stops the workers and re-raises, so no worker
+    # prints a traceback and no BrokenProcessPool reaches the user.
+    # The catalog goes to each worker once, at its start: the chunks sent through the pool's pipe stay
+    # small, so stopping the workers never leaves the pool's feeder thread blocked on a full pipe.
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(catalog,))
+    try:
+        futures = [pool.submit(_solve_worker_chunk, problem, kind, chunk, options) for chunk in chunks]
         for fut in futures:  # in order: chunks are contiguous
-            part = fut.result()
+            part = _result(fut)
             results += part
             if progress:
                 progress(len(part))
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    pool.shutdown()
     return results
 
+
+_WORKER_CATALOG: Catalog | None = None
+
+
+def _result(future):
+    """`future.result()`, waiting in short steps: a blocked wait would hold Ctrl-C until the chunk ends."""
+    while True:
+        try:
+            return future.result(timeout=0.2)
+        except TimeoutError:
+            continue
+
+
+def _start_worker(catalog: Catalog) -> None:
+    """A sweep worker: keeps the catalog and leaves Ctrl-C to the parent process."""
+    global _WORKER_CATALOG
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER_CATALOG = catalog
+
+
+def _solve_worker_chunk(problem: Problem, kind: str, values: list[float], options: SolveOptions) -> list[SweepPoint]:
+    return _solve_chunk(_WORKER_CATALOG, problem, kind, values, options)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the worker processes now (a solve may run for its time limit)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them: take them first
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)

@@ -38,6 +38,7 @@ __all__ = [
     "GB", "GIB", "Layout", "MemoryFit", "RankMemory", "Settings", "WeightParts",
     "resolve_settings", "ffn_sizes", "weight_parts", "weights_per_rank", "activation_peak_bytes",
     "non_torch_bytes", "cuda_graph_bytes", "captured_graph_sizes", "custom_allreduce", "request_kv_bytes",
+    "request_rank_bytes",
     "weight_bytes", "runnable_variant", "candidate_variants", "resolve_kv_dtype",
     "kv_bytes_per_token", "kv_bytes_per_request", "state_bytes_per_request", "choose_layout", "kv_rank_bytes_per_token",
     "memory_fit", "max_concurrency", "kv_reserve_factor", "engine_runs",
@@ -90,23 +91,28 @@ def _publisher_native_build(model: Model, variant: Variant, acc: Accelerator) ->
 def candidate_variants(model: Model, acc: Accelerator, precision: str | list[str]) -> list[tuple[Variant, str]]:
     """Variants to consider on `acc`, each with a note saying why it is there (empty: as asked).
 
-    'auto' is the native precision (or its fallback) plus every build the model's publisher
-    ships in a datatype `acc` runs natively — Meta's FP8 Llama 4 Maverick, Qwen's FP8 Qwen3 —
-    since those are the same model served as published (see e.g.
+    'auto' (alone or in a list) is the native precision (or its fallback) plus every build the
+    model's publisher ships in a datatype `acc` runs natively — Meta's FP8 Llama 4 Maverick, Qwen's
+    FP8 Qwen3 — since those are the same model served as published (see e.g.
     https://huggingface.co/meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8). Lossy
     third-party builds (AWQ/GPTQ int4, GGUF, int8, another party's FP8/NVFP4) are tried only when
     asked for by id: their accuracy is the buyer's call, not the optimizer's.
     """
-    if precision == "auto":
-        asked = [model.native_precision] + [v.id for v in model.variants if v.id != model.native_precision
-                                            and _publisher_native_build(model, v, acc)]
-    else:
-        asked = [precision] if isinstance(precision, str) else list(precision)
+    asked: list[str] = []
+    from_auto: set[str] = set()
+    for p in ([precision] if isinstance(precision, str) else precision):
+        if p != "auto":
+            asked.append(p)
+            continue
+        builds = [v.id for v in model.variants if v.id != model.native_precision
+                  and _publisher_native_build(model, v, acc)]
+        asked += [model.native_precision, *builds]
+        from_auto |= set(builds)
     seen: dict[str, tuple[Variant, str]] = {}
     for p in asked:
         found = runnable_variant(model, acc, p)
         if found is not None and found[0].id not in seen:
-            if precision == "auto" and p != model.native_precision:
+            if p in from_auto:
                 found = (found[0], f"precision auto: {p} is {model.hf_repo.split('/')[0]}'s own {p} build, "
                                    f"run on {acc.id}'s native {found[0].requires_native} units")
             seen[found[0].id] = found
@@ -509,27 +515,33 @@ def request_kv_bytes(model: Model, kv_dtype: str, layout: Layout, tokens: int, s
     (kv_cache_utils.py check_enough_kv_cache_memory: full-attention layers cdiv(tokens, 16) blocks;
     sliding-window layers min(window − 1 + max_batched_tokens, tokens) tokens plus one block).
 
-    The model-neutral request bytes come from `kv_bytes_per_request` (windowed layers capped at the
-    window); vLLM's extra blocks for windowed layers are added on top.
+    The rank's share comes from `kv_bytes_per_request(..., tp)` (its KV heads of each layer kind, the
+    MLA latent whole, linear state split by heads; windowed layers capped at the window) over its
+    pipeline stage's layers; vLLM's extra blocks for windowed layers are added on top.
     """
-    rounded = _round_up(tokens, block_tokens)
-    whole = kv_bytes_per_request(model, kv_dtype, int(rounded))
+    rounded = int(_round_up(tokens, block_tokens))
+    tp = 1 if layout.dp_attention else layout.tp
+    rank = kv_bytes_per_request(model, kv_dtype, rounded, tp=tp)
     att = model.attention
     if att.window_layers and att.window_tokens:
         engine_window = min(att.window_tokens - 1 + settings.max_batched_tokens, tokens)
         engine_window = _round_up(engine_window, block_tokens) + block_tokens
-        _, window_entry = _layer_entries(model, kv_dtype)
-        whole += att.window_layers * window_entry * max(engine_window - min(att.window_tokens, rounded), 0)
-    return whole * _rank_share(model, kv_dtype, layout)
+        _, window_entry = _layer_entries(model, kv_dtype, tp=tp)
+        rank += att.window_layers * window_entry * max(engine_window - min(att.window_tokens, rounded), 0)
+    return rank * _stage_share(model, layout)
 
 
-def _rank_share(model: Model, kv_dtype: str, layout: Layout) -> float:
-    """Share of a request's cache bytes one rank holds (its layers and heads); 1 / ranks for a model
-    with no per-token cache (only per-request state)."""
-    whole = kv_bytes_per_token(model, kv_dtype)
-    if whole <= 0:
-        return 1.0 / layout.ranks
-    return kv_rank_bytes_per_token(model, kv_dtype, layout) / whole
+def request_rank_bytes(model: Model, kv_dtype: str, layout: Layout, context_tokens: int) -> float:
+    """Cache bytes one rank holds of one request of `context_tokens` (prompt + output), engine-neutral:
+    `kv_bytes_per_request` at the attention's tensor-parallel size (1 under data-parallel attention), over
+    the rank's pipeline stage (ceil(layers / pp) of the layers)."""
+    tp = 1 if layout.dp_attention else layout.tp
+    return kv_bytes_per_request(model, kv_dtype, context_tokens, tp=tp) * _stage_share(model, layout)
+
+
+def _stage_share(model: Model, layout: Layout) -> float:
+    """Share of the layers one pipeline stage holds (the largest stage)."""
+    return math.ceil(model.layers / layout.pp) / model.layers
 
 
 @dataclass(frozen=True)
@@ -675,7 +687,6 @@ def max_concurrency(model: Model, fit: MemoryFit, kv_dtype: str, context_tokens:
     (windowed layers keep only their window, via `kv_bytes_per_request`); 0 if the engine does not start."""
     if fit.kv_budget_per_gpu <= 0 or not fit.starts:
         return 0
-    # Share of a request's bytes that one rank stores, from the per-token ratio.
-    per_request = kv_bytes_per_request(model, kv_dtype, context_tokens) * _rank_share(model, kv_dtype, fit.layout)
+    per_request = request_rank_bytes(model, kv_dtype, fit.layout, context_tokens)
     holders = fit.layout.tp if fit.layout.dp_attention else 1
     return int(fit.kv_budget_per_gpu // per_request) * holders

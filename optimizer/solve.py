@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -18,7 +19,7 @@ from catalog.errors import InfeasibleError, NoPlanError
 
 from .check import assert_plan_ok
 from .explain import explain_infeasible
-from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices
+from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices, nic_cards
 from .limits import limits_for
 from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
 from .racks import RackKind, rack_kinds
@@ -34,8 +35,10 @@ from .units import Candidates, Unit, offer_model, prepare
 __all__ = ["optimize", "try_optimize", "explain_no_plan", "limits_for", "plan_from_solution", "Prepared",
            "prepare_problem", "plan_tco"]
 
-# Each re-solve behind an explanation gets this long (an explanation may re-solve a dozen changes).
-_ATTEMPT_OPTIONS = SolveOptions(time_limit_s=10.0)
+# Each re-solve behind an explanation gets this long, and all of them together this long: an
+# explanation may try a dozen changes (precisions, node counts, filters, limit pairs).
+_ATTEMPT_OPTIONS = SolveOptions(time_limit_s=5.0)
+_SUGGEST_BUDGET_S = 12.0
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,9 @@ class Prepared:
         return _rack_sensitive(self.racks, self.limits)
 
     @property
-    def prune_needs(self) -> dict[str, tuple[str, int, int, int]]:
-        """Fabric needs in the form dominance pruning compares (class, ports, nodes, direct cables)."""
-        return {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in self.fabric_needs.items()}
+    def prune_needs(self) -> dict[str, tuple[str, int, int, int, int]]:
+        """Fabric needs in the form dominance pruning compares (class, ports, nodes, direct cables, NIC ports)."""
+        return {u: _prune_need(n, self.fabric_prices) for u, n in self.fabric_needs.items()}
 
     def by_id(self) -> dict[str, Unit]:
         return {u.id: u for u in self.candidates.units}
@@ -77,8 +80,24 @@ def explain_no_plan(catalog: Catalog, problem: Problem, candidates: Candidates, 
                     offers: Offers | None = None, *, suggest: bool = True, **cluster) -> InfeasibleError:
     """`explain_infeasible` with every suggested change re-solved by `try_optimize` (`suggest=False`: none);
     `cluster` is `Prepared.explain_args` (the network and racks the solve priced)."""
-    attempt = (lambda changed: try_optimize(catalog, changed, _ATTEMPT_OPTIONS)) if suggest else None
-    return explain_infeasible(catalog, problem, candidates, limits, offers, attempt=attempt, **cluster)
+    if not suggest:
+        return explain_infeasible(catalog, problem, candidates, limits, offers, **cluster)
+    deadline = time.monotonic() + _SUGGEST_BUDGET_S
+    skipped: list[Problem] = []
+
+    def attempt(changed: Problem) -> Plan | None:
+        if time.monotonic() > deadline:   # an answer in seconds beats every possible change in minutes
+            skipped.append(changed)
+            return None
+        return try_optimize(catalog, changed, _ATTEMPT_OPTIONS)
+
+    err = explain_infeasible(catalog, problem, candidates, limits, offers, attempt=attempt, **cluster)
+    if not skipped:
+        return err
+    summary = err.explanation["summary"] + (f" ({len(skipped)} further change{'s' if len(skipped) > 1 else ''} "
+                                            f"not tried: the explanation stops re-solving after "
+                                            f"{_SUGGEST_BUDGET_S:g} s.)")
+    return InfeasibleError(summary, {**err.explanation, "summary": summary, "changes_not_tried": len(skipped)})
 
 
 def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, same_sku: bool = False,
@@ -101,7 +120,7 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     needs = {u.id: n for u in candidates.units if (n := fabric_need(u.node.platform, u.nodes)) is not None}
     prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
     fabric = fabric_model(needs, prices, candidates.money_scale)
-    prune_needs = {u: (n.key, n.ports, n.nodes, n.direct_links) for u, n in needs.items()}
+    prune_needs = {u: _prune_need(n, prices) for u, n in needs.items()}
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
     racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack, racks_per_node=kind.racks_per_node,
@@ -119,6 +138,12 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
                     offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
                     rack_kinds=kinds)
+
+
+def _prune_need(n: FabricNeed, prices: dict[str, FabricPrices]) -> tuple[str, int, int, int, int]:
+    """A fabric need as dominance pruning compares it: class, node ports, nodes, direct cables, NIC cards."""
+    fp = prices.get(n.key)
+    return (n.key, n.ports, n.nodes, n.direct_links, nic_cards(n, (fp.nic.item.ports or 1) if fp and fp.nic else 1))
 
 
 def _rack_sensitive(racks: Racks | None, limits: Limits) -> bool:
@@ -239,12 +264,14 @@ def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tup
         lines.append(NetworkLine(
             fabric=b.key, nodes=b.nodes, node_ports=b.node_ports, direct_links=b.direct_links, uplinks=b.uplinks,
             switches=tuple((p.item.id, n, p.item.ports or 0) for p, n in b.switches), links=b.links,
-            transceivers=b.transceivers, cost=b.cost, power_w=b.power_w, priced=b.priced))
+            transceivers=b.transceivers, nics=b.nics, cost=b.cost, power_w=b.power_w, priced=b.priced))
         rows = [(p, n) for p, n in b.switches]
         if b.cable is not None and b.links:
             rows.append((b.cable, b.links))
         if b.transceiver is not None and b.transceivers:
             rows.append((b.transceiver, b.transceivers))
+        if b.nic is not None and b.nics:
+            rows.append((b.nic, b.nics))
         for p, n in rows:
             o = p.offer
             buys.append(Purchase(item=p.item.id, kind=p.item.kind, description=p.item.name, seller=o.seller,
@@ -295,7 +322,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
             users_per_replica=u.users,
             tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
-            ttft_s=u.capacity.ttft_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
+            ttft_s=u.capacity.ttft_s, ttft_p90_s=u.capacity.ttft_p90_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
             node_typical_power_w=u.node.typical_power_w,
             memory_gb_per_node=u.node.memory_gb, note=u.note, sizing=_sizing_claim(u)))
     names: dict[str, tuple[str, str]] = {}

@@ -21,11 +21,8 @@ Prefill of I prompt tokens on all G accelerators (compute-bound):
     2 · P_active · I + 2 · layers · heads · (d_qk + d_v) · I²/2   FLOPs over G · F_prefill
 plus the tensor-parallel traffic of I tokens.
 
-Serving (closed loop, continuous batching): during one request's O output tokens the
-replica also prefills the other B − 1 requests, so
-    per-user decode speed   = 1 / (token time + (B − 1) · prefill / O)
-    output throughput       = B · O / (O · token time + B · prefill)
-    time to first token     = prefill · (1 + ρ) + token time, ρ = the prefill share of time.
+Serving (closed loop, continuous batching with chunked prefill): optimizer/serving.py — the
+prefill queue by Mean Value Analysis, decode stretched by the prefill share, TTFT mean and p90.
 A replica serves the largest B that its KV memory holds, that the engine runs at
 once, and at which the per-user speed and TTFT targets still hold.
 """
@@ -37,10 +34,10 @@ from dataclasses import dataclass
 
 from catalog.schema import Model
 
-from . import sizing
+from . import serving, sizing
 from .deployment import Deployment
 
-__all__ = ["Speed", "serving_speed", "decode_token_time", "prefill_time", "attention_params",
+__all__ = ["Speed", "serving_speed", "serving_times", "decode_token_time", "prefill_time", "attention_params",
            "ALLREDUCE_LATENCY_S", "batch_cap"]
 
 # Latency of one small all-reduce / hop. Assumptions from NCCL's published small-message
@@ -63,6 +60,7 @@ class Speed:
     output_tokens_per_s: float
     ttft_s: float
     bound: str                       # what dominates a decode stage: memory, compute, communication, overhead
+    ttft_p90_s: float | None = None  # 90th percentile time to first token (optimizer/serving.py)
 
 
 def attention_params(model: Model) -> float:
@@ -209,17 +207,25 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> f
     return compute + comm + eff.step_overhead_ms * 1e-3
 
 
+def serving_times(dep: Deployment, fit: sizing.MemoryFit) -> serving.Times:
+    """The replica's step and prefill times, chunk budget (max_batched_tokens; 8192 when the engine
+    states none — assumption: vLLM's and SGLang's default on large GPUs) and TTFT overhead, for
+    optimizer/serving.py."""
+    budget = fit.settings.max_batched_tokens if fit.settings is not None else 8192
+    return serving.Times(token_time=lambda b, ctx: decode_token_time(dep, fit, b, ctx),
+                         prefill_time=lambda tokens: prefill_time(dep, fit, tokens),
+                         layers=dep.model.layers, budget=budget, overhead_s=serving.ttft_overhead(dep.engine.id))
+
+
 def serving_speed(dep: Deployment, fit: sizing.MemoryFit, batch: int, input_tokens: int,
-                  output_tokens: int) -> Speed:
-    """Speeds with `batch` users in a closed loop of requests of input_tokens → output_tokens."""
+                  output_tokens: int, *, arrivals: str = "random",
+                  speculative: serving.Speculative | None = None) -> Speed:
+    """Speeds with `batch` users in a closed loop of requests of input_tokens → output_tokens:
+    queueing of prefills, chunked-prefill interference and speculative decoding as in
+    optimizer/serving.py (`closed_loop`), which this delegates to."""
     batch = max(1, batch)
-    context = input_tokens + output_tokens / 2
-    token, bound = decode_token_time(dep, fit, batch, context)
-    prefill = prefill_time(dep, fit, input_tokens)
-    per_user = 1 / (token + (batch - 1) * prefill / output_tokens)
-    cycle = output_tokens * token + batch * prefill
-    total = batch * output_tokens / cycle
-    rho = batch * prefill / cycle
-    ttft = prefill * (1 + rho) + token
-    return Speed(batch=batch, token_time_s=token, prefill_s=prefill, tokens_per_s_per_user=per_user,
-                 output_tokens_per_s=total, ttft_s=ttft, bound=bound)
+    s = serving.closed_loop(serving_times(dep, fit), batch, input_tokens, output_tokens, arrivals=arrivals,
+                            spec=speculative)
+    return Speed(batch=batch, token_time_s=s.step_s, prefill_s=s.prefill_s,
+                 tokens_per_s_per_user=s.tokens_per_s_per_user, output_tokens_per_s=s.output_tokens_per_s,
+                 ttft_s=s.ttft_s, bound=s.bound, ttft_p90_s=s.ttft_p90_s)

@@ -11,7 +11,8 @@ accelerator, vLLM's 'Available KV cache memory'), `kv_cache_tokens`, `max_concur
 `starts` (1 or 0) checks the fit verdict. Rows the model does not represent are set aside with the reason,
 by rule, never by row id:
 
-- speculative decoding (MTP, EAGLE) on a speed metric: hwplan models plain decode;
+- speculative decoding on a speed metric whose method or draft length the notes do not state
+  (rows that state them run with that method, optimizer/serving.py);
 - a KV connector (LMCache) on a memory metric: its GPU buffers are outside the engine's budget;
 - disaggregated prefill/decode and CPU+GPU hybrid offload: not a single replica;
 - hardware, model, precision or engine missing from the catalog;
@@ -31,6 +32,7 @@ not flattered by a sibling row of the same study in the fit.
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ from catalog.errors import HwplanError
 from catalog.yamlio import read_csv
 
 from .estimator import Estimate, estimate
+from .serving import Speculative
 
 __all__ = ["Case", "Result", "Report", "read_cases", "validate", "validate_files", "bundled_measurements",
            "bundled_memory_measurements", "measurement_files", "calibration_summary", "file_role",
@@ -109,6 +112,8 @@ class Case:
     max_batched_tokens: int | None = None     # max_num_batched_tokens / chunked_prefill_size / max_num_tokens
     max_model_len: int | None = None          # the source's max_model_len (engine default when None)
     eager: bool = False                       # --enforce-eager
+    arrivals: str = "random"                  # synchronized: a benchmark client started C requests together
+    speculative: Speculative | None = None    # the speculative decoding the source ran
 
 
 @dataclass(frozen=True)
@@ -352,6 +357,8 @@ def _replica_gpus(case_gpus: int, tp_text: str, pp_text: str, model: str, precis
         return case_gpus  # llama.cpp's layer split: one replica over every GPU
     tp = _first_int(tp_text) if re.fullmatch(r"\s*\d+\s*", tp_text) else None
     pp = _first_int(pp_text) if re.fullmatch(r"\s*\d+\s*", pp_text) else None
+    if tp == 0 or pp == 0:
+        raise _Skip(f"tp = '{tp_text}', pp = '{pp_text}': each must be at least 1")
     if tp is not None:
         size = tp * (pp or 1)
         if size <= case_gpus and case_gpus % size == 0:
@@ -375,6 +382,33 @@ _UTILIZATION = re.compile(r"(?:gpu[_-]memory[_-]utilization|mem[_-]fraction[_-]s
 _MAX_MODEL_LEN = re.compile(r"(?:max[_-]model[_-]len|maximum concurrency for)[\s=:]*(\d[\d,]*)")
 
 
+def _speculative(text: str) -> Speculative:
+    """The method and draft length a row's notes state ("MTP (3 layers)", "3 nextn layers",
+    "EAGLE-3 with 4 draft tokens"); acceptance: the method's default (optimizer/serving.py)."""
+    method = "mtp" if re.search(r"\bmtp\b|nextn", text) else "eagle" if "eagle" in text else \
+        "ngram" if re.search(r"n-?gram|prompt lookup", text) else None
+    if method is None:
+        raise _Skip("speculative decoding without a stated method (mtp, eagle, ngram)")
+    k = re.search(r"(\d+)\s*(?:nextn|mtp|draft|speculative|spec)[ -]?(?:layers?|tokens?)?|(?:mtp|nextn|draft tokens?)"
+                  r"\s*\(?\s*(\d+)\s*(?:layers?|tokens?)", text)
+    if k is None:
+        raise _Skip(f"{method} speculative decoding without a stated number of draft tokens")
+    return Speculative(method, int(k.group(1) or k.group(2)))
+
+
+def _arrivals(concurrency: int | str, text: str) -> str:
+    """Closed-loop benchmark clients (InferenceX, `vllm bench serve --max-concurrency`, SGLang
+    bench_serving, AIPerf) start all C requests together with near-identical lengths: synchronized
+    waves (optimizer/serving.py). Poisson / request-rate / MLPerf Server rows are random."""
+    if re.search(r"poisson|request[ _-]rate|qps|server scenario|\bserver\b", text):
+        return "random"
+    if re.search(r"burst|offline|at once|infinite rate|trtllm-bench|static batch", text):
+        return "random"  # a whole dataset at once: the engine's batch cap, not the client, sets the waves
+    # "max"/burst rows (all prompts at once, far more than run together) are left random: the engine's
+    # batch cap, not the client, sets who runs together there.
+    return "synchronized" if isinstance(concurrency, int) and concurrency > 1 else "random"
+
+
 def _case(row: dict, catalog: Catalog) -> Case:
     metric = row["metric"].strip()
     if metric not in MEMORY_METRICS + SPEED_METRICS + VERDICT_METRICS:
@@ -383,9 +417,10 @@ def _case(row: dict, catalog: Catalog) -> Case:
     if metric not in SPEED_METRICS and re.search(r"kv[_ -]connector|kv-transfer|lmcacheconnector", notes):
         raise _Skip("a KV connector (LMCache) holds GPU buffers outside the engine's memory budget")
     text = " ".join(row.get(k) or "" for k in ("model", "precision", "tp", "ep", "num_gpus", "concurrency_or_batch"))
+    spec = None
     if metric in SPEED_METRICS and re.search(r"\bmtp\b|eagle|speculative|nextn", notes + text.lower()) \
-            and "no spec-decode" not in notes:
-        raise _Skip("speculative decoding is not modelled (hwplan predicts plain decode)")
+            and not re.search(r"no spec[- ]decod", notes):
+        spec = _speculative(notes + " " + text.lower())
     if re.search(r"disaggregat|pd disagg|prefill trays|decode trays|decode nodes", notes):
         raise _Skip("disaggregated prefill/decode is not a single replica")
     model = _model_id(row["model"], catalog)
@@ -430,16 +465,23 @@ def _case(row: dict, catalog: Catalog) -> Case:
             raise
         # Capacity does not depend on the benchmark's lengths.
         input_tokens, output_tokens = UNSTATED_INPUT, UNSTATED_OUTPUT
+    # The ranges a problem may state (optimizer/problem.py): a row outside them is a typo, and a
+    # zero or a 10^12 would divide by zero or size a replica of 10^12 accelerators.
+    for name, value, top in (("num_gpus", total, 100_000), ("input_len", input_tokens, 10_000_000),
+                             ("output_len", output_tokens, 10_000_000), ("nodes", nodes_total, 100_000),
+                             ("concurrency_or_batch", concurrency if isinstance(concurrency, int) else 1, 10**6)):
+        if not 1 <= value <= top:
+            raise _Skip(f"{name} = {value} is outside 1..{top:,}")
     family = catalog.accelerators[acc].family
     settings = notes + " " + conc_text
     util = _UTILIZATION.search(settings)
     max_len = _MAX_MODEL_LEN.search(settings)
     given = {k: (row.get(k) or "").strip() for k in SETTING_COLUMNS}
-    util_value = float(given["memory_utilization"]) if given["memory_utilization"] else \
+    util_value = _finite(given["memory_utilization"], "memory_utilization") if given["memory_utilization"] else \
         (float(util.group(1)) if util else None)
     len_value = int(given["max_model_len"].replace(",", "")) if given["max_model_len"] else \
         (int(max_len.group(1).replace(",", "")) if max_len else None)
-    return Case(id=row["id"], metric=metric, measured=float(row["value"]), family_group=FAMILY_GROUPS[family],
+    return Case(id=row["id"], metric=metric, measured=_finite(row["value"], "value"), family_group=FAMILY_GROUPS[family],
                 model=model, precision=precision, kv_dtype=kv, accelerator=acc, gpus=gpus, nodes=nodes,
                 replicas=replicas, engine=engine, dp_attention=dp, input_tokens=input_tokens,
                 output_tokens=output_tokens, concurrency=concurrency, memory_row=memory_row,
@@ -449,7 +491,16 @@ def _case(row: dict, catalog: Catalog) -> Case:
                 max_batch=int(given["max_num_seqs"]) if given["max_num_seqs"] else None,
                 max_batched_tokens=int(given["max_num_batched_tokens"]) if given["max_num_batched_tokens"] else None,
                 max_model_len=len_value,
-                eager=given["enforce_eager"].lower() in ("1", "true", "yes"))
+                eager=given["enforce_eager"].lower() in ("1", "true", "yes"),
+                arrivals=_arrivals(concurrency, notes + " " + conc_text), speculative=spec)
+
+
+def _finite(text: str, column: str) -> float:
+    """A measurement cell as a finite number; ValueError (the row is set aside) for nan, inf or 1e400."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{column} = {text!r} is not a finite number")
+    return value
 
 
 def read_cases(path: str | Path, catalog: Catalog) -> tuple[list[Case], list[tuple[str, str]]]:
@@ -471,7 +522,8 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
                    dp_attention=case.dp_attention, input_tokens=case.input_tokens,
                    output_tokens=case.output_tokens, concurrency=case.concurrency,
                    memory_utilization=case.memory_utilization, max_batch=case.max_batch,
-                   max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager)
+                   max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager,
+                   arrivals=case.arrivals, speculative=case.speculative)
     m = case.metric
     if m == "starts":
         return (1.0 if est.fits else 0.0), est

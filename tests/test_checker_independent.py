@@ -54,13 +54,21 @@ def offers_case(catalog):
 def test_a_sizing_that_drops_mla_replication_is_rejected(catalog, monkeypatch):
     problem = load_problem(bundled_problem_path("deepseek-r1-30-users"))
     honest = optimize(catalog, problem)
-    right = sizing.kv_rank_bytes_per_token
+    per_token, per_request = sizing.kv_rank_bytes_per_token, sizing.kv_bytes_per_request
 
-    def dropped(model, kv_dtype, layout):   # the bug: MLA's latent split over tensor-parallel ranks
-        whole = right(model, kv_dtype, layout)
-        return whole / layout.tp if model.attention.kind == "mla" and not layout.dp_attention else whole
+    def mla(model) -> bool:
+        return model.attention.kind == "mla"
 
-    monkeypatch.setattr(sizing, "kv_rank_bytes_per_token", dropped)
+    # The bug: MLA's latent split over tensor-parallel ranks, as if it were GQA heads.
+    def dropped_token(model, kv_dtype, layout):
+        whole = per_token(model, kv_dtype, layout)
+        return whole / layout.tp if mla(model) and not layout.dp_attention else whole
+
+    def dropped_request(model, kv_dtype, tokens, tp=1):
+        return per_request(model, kv_dtype, tokens, tp=tp) / (tp if mla(model) else 1)
+
+    monkeypatch.setattr(sizing, "kv_rank_bytes_per_token", dropped_token)
+    monkeypatch.setattr(sizing, "kv_bytes_per_request", dropped_request)
     with pytest.raises(RuntimeError) as err:
         optimize(catalog, problem)
     # DeepSeek-R1: (kv_lora_rank 512 + rope 64) × 2 B × 61 layers = 70,272 B per token, whole on each rank;

@@ -386,7 +386,8 @@ def test_catalog_lists_network_items_and_racks():
 
 
 # -- the fabric and rack variables against brute force ------------------------------------------
-def _brute_force_cost(units, fabric_need, sw_ports, sw_price, link_price, rack_of, demand, max_racks):
+def _brute_force_cost(units, fabric_need, sw_ports, sw_price, link_price, rack_of, demand, max_racks,
+                      cards=None, nic_price=0):
     """Cheapest plan by enumeration, fabric and racks priced by the formulas of optimizer/fabric.py and
     optimizer/racks.py written out again: one tier while the switched nodes fit one switch
     (⌈T/P⌉ switches), else two tiers (T uplinks, ⌈3T/P⌉ switches, at most P²/2 nodes); links =
@@ -406,6 +407,7 @@ def _brute_force_cost(units, fabric_need, sw_ports, sw_price, link_price, rack_o
             continue
         uplinks = ports if nodes > sw_ports else 0
         cost += sw_price * -(-(ports + 2 * uplinks) // sw_ports) + link_price * (ports + uplinks + direct)
+        cost += nic_price * sum((cards or {}).get(u.id, 0) * r for u, r in zip(units, counts))
         racks = 0
         for sku, (per_rack, per_node, price) in rack_of.items():
             n = sum(u.nodes * r for u, r in zip(units, counts) if u.sku == sku)
@@ -439,11 +441,53 @@ def test_fabric_and_racks_match_brute_force(seed):
     rack_of = {s: (rng.choice([1, 2, 3]), 1, rng.randint(0, 30)) for s in ("s0", "s1")}
     demand = rng.randint(20, 70)
     max_racks = rng.choice([None, None, 6])
-    fabric = Fabric(classes=(FabricClass("f", (FabricSwitch("sw", sw_ports, sw_price),), link_price),),
+    cards = {u: rng.choice([0, n or 2]) for u, (p, n, d) in need.items()}
+    nic_price = rng.randint(0, 9)
+    fabric = Fabric(classes=(FabricClass("f", (FabricSwitch("sw", sw_ports, sw_price),), link_price, nic_price),),
                     switched={u: ("f", p, n) for u, (p, n, d) in need.items() if p},
-                    direct={u: ("f", d) for u, (p, n, d) in need.items() if d})
+                    direct={u: ("f", d) for u, (p, n, d) in need.items() if d},
+                    nics={u: ("f", c) for u, c in cards.items() if c})
     racks = Racks(groups=tuple(RackGroup(s, per_rack=q, price=c) for s, (q, _, c) in rack_of.items()),
                   units={u.id: (u.sku, u.nodes) for u in units})
     sol = solve_units(units, Limits(demand=demand, max_racks=max_racks), "cost", fabric=fabric, racks=racks)
-    expected = _brute_force_cost(units, need, sw_ports, sw_price, link_price, rack_of, demand, max_racks)
+    expected = _brute_force_cost(units, need, sw_ports, sw_price, link_price, rack_of, demand, max_racks,
+                                 cards, nic_price)
     assert (sol.values["cost"] if sol else None) == expected
+
+
+def test_nodes_sold_without_nics_buy_them(catalog):
+    """Llama 3.1 405B in fp8 (~405 GB) needs two 8 × L40S PCIe Gen5 servers (8 × 48 GB = 384 GB each). That
+    server's price is a base configuration without its 400 Gb/s RoCE NIC (nics_included: false), and two
+    nodes may be cabled directly: 1 link = fiber 120 + 2 × 400G Ethernet transceiver 500, plus 2 NICs × 2,000
+    → 5,120 USD of network."""
+    from optimizer import check_plan
+
+    problem = problem_from_fields({"model": "llama-3.1-405b", "precision": "fp8", "workload": {"concurrent_users": 4},
+                                   "constraints": {"accelerators": ["l40s"]}})
+    plan = optimize(catalog, problem)
+    [line] = plan.lines
+    assert (line.platform, line.nodes_per_replica, line.replicas) == ("pcie-gen5-8gpu", 2, 1)
+    [net] = plan.network
+    assert (net.fabric, net.direct_links, net.links, net.transceivers, net.nics) == ("ethernet-400", 1, 1, 2, 2)
+    assert net.cost == 120 + 2 * 500 + 2 * 2000
+    assert {p.item: p.quantity for p in plan.purchases if p.kind == "nic"} == {"nic-eth-400g": 2}
+    no_nics = plan.model_copy(update={"network": (net.model_copy(update={"nics": 0}),)})
+    assert any("without NICs need 2 NIC cards" in v for v in check_plan(no_nics, catalog, problem))
+
+
+def test_a_rack_scale_system_above_the_liquid_limit_needs_it_raised(catalog):
+    """Vera Rubin NVL72: 30 kW + 72 × 2.3 kW = 195.6 kW in its own rack: over the default 132 kW liquid-rack
+    limit, inside 200 kW (its own power shelves, not the generic rack's 132 kW rating, are what count)."""
+    from optimizer.racks import rack_kinds
+    from optimizer.units import node_power_w
+
+    plat = catalog.platforms["vr200-nvl72-rack"]
+    watts = node_power_w(plat, catalog.accelerators["rubin"], 72)
+    assert watts == 30_000 + 72 * 2300
+    nodes = {"vr200": (plat, watts)}
+    default = rack_kinds(catalog, problem_from_fields({"model": "deepseek-r1", "workload": {"concurrent_users": 1}}),
+                         "USD", nodes)["vr200"]
+    raised = rack_kinds(catalog, problem_from_fields({"model": "deepseek-r1", "workload": {"concurrent_users": 1},
+                                                      "constraints": {"max_liquid_rack_kw": 200}}), "USD", nodes)["vr200"]
+    assert default.per_rack == 0 and "more than the 132 kW" in default.why_not()
+    assert raised.per_rack == 1

@@ -1,0 +1,426 @@
+"""Serving under load: time to first token (TTFT) with queueing, decode speed with prefill
+interference, open-loop request rates, and speculative decoding.
+
+One replica runs continuous batching with chunked prefill: each forward step carries the running
+decodes plus up to `max_batched_tokens` (T) prompt tokens (vLLM `--max-num-batched-tokens`, SGLang
+`--chunked-prefill-size`, TensorRT-LLM `max_num_tokens`). With τ(B) the decode step time at B
+running sequences (speed.decode_token_time) and P(I) the compute time of one prompt of I tokens
+(speed.prefill_time):
+
+Prefill service of one request (it waits for the prefill "server" FIFO):
+    n_chunks = ceil(I / max(T − B_decode, T/8))        (the decodes take their token slots first)
+    S        = P(I) + n_chunks · (τ(B_decode) − τ(1))   (every chunk step also runs the decode batch; the
+                                                         weights read and fixed step costs, τ(1), are
+                                                         shared with the chunk)
+Decode, stretched by the prefill share ρ_p = X · P(I) of the replica's time:
+    TPOT     = τ(B_decode) / (1 − ρ_p)                 (X: requests/s through the replica)
+    B_decode = X · (O − 1) · TPOT                       (Little's law, J. D. C. Little, Operations
+                                                         Research 9(3), 1961)
+
+Closed loop (C users, each sends its next request when the last finishes): the prefill queue is a
+single FIFO server fed by C customers whose "think time" is their decode phase Z = (O − 1)·TPOT.
+Mean Value Analysis (M. Reiser and S. S. Lavenberg, "Mean-Value Analysis of Closed Multichain
+Queuing Networks", J. ACM 27(2), 1980) gives throughput X and mean prefill response R:
+    R(n) = S · (1 + Q(n − 1)),  X(n) = n / (R(n) + Z),  Q(n) = X(n) · R(n),   n = 1 … C
+(exact for C ≤ 64; above, Schweitzer's approximation Q(C−1) ≈ Q(C)·(C−1)/C, P. Schweitzer,
+"Approximate analysis of multiclass closed networks of queues", 1979, whose single-queue fixed
+point has the closed form R = ((C·S − Z) + sqrt((C·S − Z)² + 4·S·Z)) / 2.) TPOT and X are solved
+together by fixed-point iteration.
+
+Open loop (`request_rate` λ requests/s, Poisson arrivals): the prefill queue is M/G/1 with all
+prompts of I tokens (deterministic service, E[S²] = S²); Pollaczek–Khinchine mean wait
+    W̄ = λ · E[S²] / (2 (1 − ρ)),  ρ = λ · S
+and the decode concurrency by Little's law B_decode = λ · (O − 1) · TPOT.
+
+Percentiles of TTFT: the waiting time is taken as exponential beyond an atom at zero,
+P(W > t) ≈ ρ · exp(−t · ρ / W̄) (the heavy-traffic limit of J. F. C. Kingman, "The single server
+queue in heavy traffic", Proc. Cambridge Phil. Soc. 57, 1961, with the probability of waiting
+ρ), so the p-th percentile wait is (W̄/ρ) · ln(ρ / (1 − p)) when ρ > 1 − p, else 0;
+    TTFT_p = W_p + S + overhead.
+
+Synchronized arrivals (`arrivals: synchronized`): published closed-loop benchmarks (InferenceX,
+`vllm bench serve --max-concurrency C`) start all C requests together with near-identical lengths,
+so requests move in waves: each wave's C·I prompt tokens are prefilled back to back in
+ceil(C·I / T) chunk steps, the k-th request's first token comes after k/C of the wave's prefill,
+and the mean TTFT is (C + 1) / (2C) of it:
+    wave      = n · P(C·I / n) + n · (τ((C − 1)/2) − τ(1)),  n = ceil(C·I / T) chunk steps
+                (C = 1: P(I))
+    TTFT mean = wave · (C + 1) / (2C) + overhead,   TTFT p90 = wave · ceil(0.9 C) / C + overhead
+    TPOT      = τ(C) + (wave − mean wait) / (O − 1)   (a request decodes through the rest of the wave)
+Plans for real users use `random` (independent users; the MVA above).
+
+Speculative decoding (`Speculative`): k draft tokens per step, each accepted with probability a
+(independently), give E = (1 − a^(k+1)) / (1 − a) tokens per verification step (Y. Leviathan,
+M. Kalman, Y. Matias, "Fast Inference from Transformers via Speculative Decoding", ICML 2023,
+eq. 1). A step verifies B·(k+1) tokens: the same weight reads, (k+1)× the matmul FLOPs, and each
+sequence's KV cache read once — modelled as τ at B·(k+1) query tokens over context/(k+1)) — plus
+the draft: MTP runs one extra transformer layer per draft token, EAGLE one small head per draft
+token (both ≈ one layer's share of the decode step each), n-gram lookup none.
+
+A fixed per-request TTFT overhead per engine (request handling, tokenization, detokenization,
+streaming the first token) is added: TTFT_OVERHEAD_S, an assumption (see there).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from catalog.errors import InputError
+
+__all__ = ["Times", "Speculative", "ServingResult", "closed_loop", "open_loop", "mva", "wait_percentile",
+           "md1_wait", "spec_tokens_per_step", "check_speculative", "DEFAULT_ACCEPTANCE", "MTP_MODELS",
+           "TTFT_OVERHEAD_S", "ARRIVALS", "SPEC_METHODS", "EXACT_MVA_MAX"]
+
+ARRIVALS = ("random", "synchronized")
+SPEC_METHODS = ("mtp", "eagle", "ngram")
+EXACT_MVA_MAX = 64
+
+# Per-request fixed TTFT overhead by engine: HTTP request handling, tokenization, scheduling the
+# request into the next step and streaming/detokenizing the first token. assumption: 15 ms for the
+# Python-served engines (vLLM, SGLang, TensorRT-LLM's trtllm-serve) and 5 ms for llama.cpp's C++
+# server, the order of the single-user TTFT minus prefill compute in public short-prompt runs
+# (e.g. GPUStack's Qwen3-8B H100 latency study, mean TTFT 27.7-64 ms for ~230-token prompts,
+# https://github.com/gpustack/gpustack/blob/1dbc3b8130da92d31539404545a1aff5c3992f8c/docs/performance-lab/qwen3-8b/h100-latency.md);
+# not fitted.
+TTFT_OVERHEAD_S = {"vllm": 0.015, "sglang": 0.015, "trtllm": 0.015, "llama.cpp": 0.005}
+DEFAULT_TTFT_OVERHEAD_S = 0.015
+
+# Acceptance of each draft token when not given. MTP: "the acceptance rate of the second token
+# prediction ranges between 85% and 90%" (DeepSeek-V3 Technical Report, arXiv:2412.19437, §5.4.3,
+# 2024-12): 0.85. EAGLE: assumption 0.7 (EAGLE-3, arXiv:2503.01840, reports mean accepted lengths
+# of about 3-4 tokens per step for chat at k = 6-8, i.e. a ≈ 0.7-0.8 per token). n-gram: assumption
+# 0.5 (prompt-lookup drafts are accepted mostly when the answer copies the prompt).
+DEFAULT_ACCEPTANCE = {"mtp": 0.85, "eagle": 0.7, "ngram": 0.5}
+
+# Models that ship multi-token-prediction layers (config.json `num_nextn_predict_layers` ≥ 1):
+# DeepSeek-V3/R1 family (https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json),
+# GLM-4.5/4.6 (https://huggingface.co/zai-org/GLM-4.5/blob/main/config.json). Catalog id prefixes.
+MTP_MODELS = ("deepseek-v3", "deepseek-r1", "glm-4.5", "glm-4.6")
+# Engines that run each method (vLLM, SGLang and TensorRT-LLM document MTP, EAGLE-3 and n-gram
+# speculation: https://docs.vllm.ai/en/latest/features/spec_decode.html,
+# https://docs.sglang.ai/advanced_features/speculative_decoding.html,
+# https://nvidia.github.io/TensorRT-LLM/advanced/speculative-decoding.html); llama.cpp's server
+# takes a separate draft model only, which hwplan does not model.
+SPEC_ENGINES = {"mtp": ("vllm", "sglang", "trtllm"), "eagle": ("vllm", "sglang", "trtllm"),
+                "ngram": ("vllm", "sglang", "trtllm")}
+
+
+@dataclass(frozen=True)
+class Speculative:
+    """Speculative decoding: `method` (mtp | eagle | ngram), `tokens` k drafted per step (≥ 1),
+    `acceptance` a in (0, 1] of each draft token (None: DEFAULT_ACCEPTANCE[method])."""
+
+    method: str
+    tokens: int = 1
+    acceptance: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return DEFAULT_ACCEPTANCE[self.method] if self.acceptance is None else self.acceptance
+
+    def tokens_per_step(self) -> float:
+        return spec_tokens_per_step(self.tokens, self.rate)
+
+
+def spec_tokens_per_step(k: int, a: float) -> float:
+    """Expected tokens one verification step yields with k drafts each accepted with probability a:
+    (1 − a^(k+1)) / (1 − a), and k + 1 at a = 1 (Leviathan et al., ICML 2023, eq. 1)."""
+    if a >= 1:
+        return float(k + 1)
+    return (1 - a ** (k + 1)) / (1 - a)
+
+
+def check_speculative(spec: Speculative, model_id: str, engine_id: str, where: str = "--speculative",
+                      error: type[Exception] = InputError) -> None:
+    """Raise `error` (InputError by default; naming `where`) when the method, k (1-16) or a (0, 1] is
+    invalid, or the model or the engine does not support the method."""
+    if spec.method not in SPEC_METHODS:
+        raise error(f"{where} = '{spec.method}': unknown speculative decoding method "
+                         f"(allowed: {', '.join(SPEC_METHODS)}).")
+    if spec.tokens < 1 or spec.tokens > 16:
+        raise error(f"{where}: spec tokens = {spec.tokens}: draft between 1 and 16 tokens per step.")
+    if spec.acceptance is not None and not 0 < spec.acceptance <= 1:
+        raise error(f"{where}: spec acceptance = {spec.acceptance}: a probability in (0, 1] is needed.")
+    if spec.method == "mtp" and not model_id.startswith(MTP_MODELS):
+        raise error(f"{where} = mtp: {model_id} has no multi-token-prediction layers (MTP ships with "
+                         f"{', '.join(p + '*' for p in MTP_MODELS)}); use eagle or ngram.")
+    if engine_id not in SPEC_ENGINES[spec.method]:
+        raise error(f"{where} = {spec.method}: the {engine_id} engine does not run {spec.method} "
+                         f"speculative decoding (engines that do: {', '.join(SPEC_ENGINES[spec.method])}).")
+
+
+@dataclass(frozen=True)
+class ServingResult:
+    """One replica's steady state. Times in seconds, rates per second; `decode_batch` and `queued`
+    are mean numbers of requests."""
+
+    users: float                   # closed loop: C; open loop: mean requests in the replica
+    requests_per_s: float          # X
+    decode_batch: float            # B_decode
+    step_s: float                  # one decode (or verification + draft) step at B_decode
+    tokens_per_step: float         # 1, or E under speculative decoding
+    tpot_s: float                  # time per output token one user sees
+    prefill_s: float               # P(I): one prompt alone
+    prefill_service_s: float       # S: one prompt with its chunk steps carrying the decodes
+    utilization: float             # ρ = X · S of the prefill server
+    wait_s: float                  # mean wait before the prefill starts
+    ttft_s: float                  # mean TTFT
+    ttft_p90_s: float              # 90th percentile TTFT
+    bound: str
+    arrivals: str = "random"
+    output_tokens: int = 1         # O, tokens per request
+
+
+    @property
+    def tokens_per_s_per_user(self) -> float:
+        return 1 / self.tpot_s
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        return self.requests_per_s * self.output_tokens
+
+    def ttft_at(self, percentile: int) -> float:
+        return self.ttft_s if percentile == 50 else self.ttft_p90_s
+
+
+def mva(customers: int, service_s: float, think_s: float) -> tuple[float, float]:
+    """(X, R): throughput (1/s) and mean response time (s, wait + service) of one FIFO server with
+    `customers` jobs cycling through it and a think time `think_s` (Reiser & Lavenberg 1980, exact
+    recursion up to EXACT_MVA_MAX customers, Schweitzer's approximation above)."""
+    c, s, z = customers, service_s, think_s
+    if c < 1:
+        return 0.0, s
+    if c <= EXACT_MVA_MAX:
+        q = 0.0
+        x = r = 0.0
+        for n in range(1, c + 1):
+            r = s * (1 + q)
+            x = n / (r + z)
+            q = x * r
+        return x, r
+    b = c * s - z
+    r = (b + math.sqrt(b * b + 4 * s * z)) / 2
+    return c / (r + z), r
+
+
+def md1_wait(rate: float, service_s: float) -> float:
+    """Pollaczek–Khinchine mean wait of M/D/1: λ·S² / (2(1 − λS)); inf when λS ≥ 1."""
+    rho = rate * service_s
+    if rho >= 1:
+        return math.inf
+    return rate * service_s ** 2 / (2 * (1 - rho))
+
+
+def wait_percentile(mean_wait: float, rho: float, p: float) -> float:
+    """p-quantile of the wait with P(W > t) = ρ·exp(−t·ρ/W̄) (Kingman's exponential tail, the
+    waiting probability ρ): (W̄/ρ)·ln(ρ/(1 − p)) when ρ > 1 − p, else 0."""
+    if mean_wait <= 0 or rho <= 1 - p:
+        return 0.0
+    if math.isinf(mean_wait):
+        return math.inf
+    return mean_wait / rho * math.log(rho / (1 - p))
+
+
+def ttft_overhead(engine_id: str) -> float:
+    """TTFT_OVERHEAD_S of an engine (seconds), DEFAULT_TTFT_OVERHEAD_S for others."""
+    return TTFT_OVERHEAD_S.get(engine_id, DEFAULT_TTFT_OVERHEAD_S)
+
+
+@dataclass(frozen=True)
+class Times:
+    """What the queueing model needs of one replica (speed.serving_times builds it):
+    `token_time(batch, context)` → (seconds of one decode step, what bounds it); `prefill_time(tokens)`
+    → seconds of one prompt alone; `layers` of the model; `budget` = max_batched_tokens (tokens per
+    step); `overhead_s` = the engine's fixed TTFT overhead."""
+
+    token_time: Callable[[int, float], tuple[float, str]]
+    prefill_time: Callable[[int], float]
+    layers: int
+    budget: int
+    overhead_s: float
+
+
+class _Step:
+    """τ(B) (plain or speculative) at one context, remembered per batch size."""
+
+    def __init__(self, times: Times, context: float, spec: Speculative | None):
+        self.times, self.context, self.spec = times, context, spec
+        self.memo: dict[int, tuple[float, str]] = {}
+
+    def __call__(self, batch: float) -> tuple[float, str]:
+        b = max(1, math.ceil(batch - 1e-9))
+        if b not in self.memo:
+            self.memo[b] = self._compute(b)
+        return self.memo[b]
+
+    def _compute(self, b: int) -> tuple[float, str]:
+        tok = self.times.token_time
+        if self.spec is None:
+            return tok(b, self.context)
+        k = self.spec.tokens
+        verify, bound = tok(b * (k + 1), self.context / (k + 1))
+        draft = 0.0
+        if self.spec.method in ("mtp", "eagle"):
+            plain, _ = tok(b, self.context)
+            draft = k * plain / self.times.layers
+        return verify + draft, bound
+
+    def smooth(self, batch: float) -> float:
+        """τ at a fractional batch, linear between grid batches 1, 2, 4, 8, … (τ(1) below 1): the
+        fixed points below evaluate τ at many batches, and τ is smooth in the batch."""
+        if batch <= 1:
+            return self(1)[0]
+        low = 1 << (int(batch).bit_length() - 1)     # the power of two at or below the batch
+        if low == batch:
+            return self(low)[0]
+        t_low, t_high = self(low)[0], self(2 * low)[0]
+        return t_low + (batch - low) / low * (t_high - t_low)
+
+    def extra(self, batch: float) -> float:
+        """What B running decodes add to a chunked-prefill step: τ(B) − τ(1). The chunk already reads
+        the weights and pays the step's fixed costs (both in τ(1)); the decodes add their KV reads,
+        their share of the arithmetic and the extra experts they route to."""
+        return max(0.0, self.smooth(batch) - self.smooth(1))
+
+    def solve(self, k: float, cap: float) -> float:
+        """The smallest B ≤ cap with B = k·τ(B) (τ as `smooth`: linear on each segment [L, 2L], so the
+        root of each segment is k·α / (1 − k·β) for τ = α + β·B); `cap` when there is none below it."""
+        b = k * self(1)[0]
+        if b <= 1:
+            return min(b, cap)
+        low = 1
+        while low < cap:
+            t_low, t_high = self(low)[0], self(2 * low)[0]
+            beta = (t_high - t_low) / low
+            alpha = t_low - beta * low
+            if k * beta < 1:
+                b = k * alpha / (1 - k * beta)
+                if low <= b <= 2 * low:
+                    return min(b, cap)
+            low *= 2
+        return cap
+
+    @property
+    def per_step(self) -> float:
+        return 1.0 if self.spec is None else self.spec.tokens_per_step()
+
+
+def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
+                arrivals: str = "random", spec: Speculative | None = None) -> ServingResult:
+    """Steady state of `users` concurrent users cycling requests of input_tokens → output_tokens
+    (formulas in the module docstring). Raises InputError for an unknown `arrivals`."""
+    if arrivals not in ARRIVALS:
+        raise InputError(f"arrivals = '{arrivals}': allowed {', '.join(ARRIVALS)}.")
+    c = max(1, int(users))
+    i, o = max(1, input_tokens), max(1, output_tokens)
+    step = _Step(times, i + o / 2, spec)
+    e = step.per_step
+    prefill = times.prefill_time(i)
+    budget = max(1, times.budget)
+    overhead = times.overhead_s
+    if arrivals == "synchronized":
+        tau_c, bound = step(c)
+        steps = math.ceil(c * i / budget)
+        packed = prefill if c == 1 else steps * times.prefill_time(math.ceil(c * i / steps))
+        wave = packed + (steps * step.extra((c - 1) / 2) if c > 1 else 0.0)
+        mean_first = wave * (c + 1) / (2 * c)
+        p90_first = wave * math.ceil(0.9 * c) / c
+        tpot = tau_c / e + (wave - mean_first) / max(1, o - 1)
+        cycle = wave + (o - 1) * tau_c / e
+        x = c / cycle
+        return ServingResult(users=c, requests_per_s=x, decode_batch=c * (o - 1) * tpot / cycle if o > 1 else 0.0,
+                             step_s=tau_c, tokens_per_step=e, tpot_s=tpot, prefill_s=prefill,
+                             prefill_service_s=wave / c, utilization=wave / cycle, wait_s=mean_first - prefill,
+                             ttft_s=mean_first + overhead, ttft_p90_s=p90_first + overhead, bound=bound,
+                             arrivals=arrivals, output_tokens=o)
+    state = {"b": 0.0}
+
+    def through(x: float) -> float:
+        """X' = MVA throughput when the replica runs at X requests/s: the decode batch B solves
+        B = X·(O − 1)·τ(B) / (E·(1 − X·P)) (its smallest root, `_Step.solve`), then
+        S and Z follow."""
+        stretch = 1 / (e * (1 - x * prefill))
+        b = step.solve(x * (o - 1) * stretch, float(c))
+        tau = step.smooth(b)
+        t = tau * stretch
+        serv = prefill + math.ceil(i / max(budget - b, budget / 8)) * step.extra(b)
+        xn, rn = mva(c, serv, (o - 1) * t)
+        state.update(b=b, t=t, s=serv, x=xn, r=rn)
+        return xn
+
+    # h(X) = X' − X falls as X rises (a busier replica stretches decodes, so users return more slowly):
+    # its root by the Illinois variant of regula falsi (bracketed, superlinear).
+    lo, hi = 0.0, min(1 / prefill, c / prefill) * (1 - 1e-12)
+    h_lo, h_hi = through(lo) - lo, through(hi) - hi
+    side = 0
+    for _ in range(100):
+        if h_hi >= 0 or h_lo <= 0 or hi - lo <= 1e-12 * hi:
+            break
+        mid = (lo * h_hi - hi * h_lo) / (h_hi - h_lo)
+        h_mid = through(mid) - mid
+        if abs(h_mid) <= 1e-10 * max(mid, 1e-12):
+            lo = hi = mid
+            break
+        if h_mid > 0:
+            lo, h_lo = mid, h_mid
+            if side == 1:
+                h_hi /= 2
+            side = 1
+        else:
+            hi, h_hi = mid, h_mid
+            if side == -1:
+                h_lo /= 2
+            side = -1
+    through(lo if h_hi >= 0 else (lo + hi) / 2)
+    x, r, s, tpot, b_dec = state["x"], state["r"], state["s"], state["t"], state["b"]
+    tau, bound = step(b_dec)
+    rho = min(x * s, 0.999999)
+    wait = max(0.0, r - s)
+    return ServingResult(users=c, requests_per_s=x, decode_batch=b_dec, step_s=tau, tokens_per_step=e, tpot_s=tpot,
+                         prefill_s=prefill, prefill_service_s=s, utilization=rho, wait_s=wait,
+                         ttft_s=r + overhead, ttft_p90_s=wait_percentile(wait, rho, 0.9) + s + overhead,
+                         bound=bound, arrivals=arrivals, output_tokens=o)
+
+
+def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,
+              spec: Speculative | None = None) -> ServingResult:
+    """Steady state at `rate` requests/s of Poisson arrivals to this replica (M/D/1 prefill queue,
+    Little's law for the decode batch). An overloaded replica (λ·S ≥ 1) has infinite TTFT and
+    TPOT. Raises InputError for a rate ≤ 0."""
+    if not rate > 0:
+        raise InputError(f"request_rate = {rate}: a positive number of requests per second is needed.")
+    i, o = max(1, input_tokens), max(1, output_tokens)
+    step = _Step(times, i + o / 2, spec)
+    e = step.per_step
+    prefill = times.prefill_time(i)
+    budget = max(1, times.budget)
+    overhead = times.overhead_s
+    if rate * prefill >= 1:
+        return ServingResult(users=math.inf, requests_per_s=rate, decode_batch=math.inf, step_s=math.inf,
+                             tokens_per_step=e, tpot_s=math.inf, prefill_s=prefill, prefill_service_s=math.inf,
+                             utilization=1.0, wait_s=math.inf, ttft_s=math.inf, ttft_p90_s=math.inf,
+                             bound="prefill", arrivals="poisson",
+                             output_tokens=o)
+    stretch = 1 / (e * (1 - rate * prefill))
+    b_dec = rate * (o - 1) * step.smooth(0) * stretch
+    for _ in range(200):   # B = λ·(O − 1)·τ(B)·stretch: τ grows slowly with B, so this converges
+        b_new = rate * (o - 1) * step.smooth(b_dec) * stretch
+        done = abs(b_new - b_dec) <= 1e-10 * max(1.0, b_dec)
+        b_dec = b_new
+        if done or b_dec > 1e7:
+            break
+    tau = step.smooth(b_dec)
+    tpot = tau * stretch
+    bound = step(b_dec)[1]
+    chunks = math.ceil(i / max(budget - b_dec, budget / 8))
+    s = prefill + chunks * step.extra(b_dec)
+    rho = rate * s
+    wait = md1_wait(rate, s)
+    users = b_dec + rate * (wait + s) if not math.isinf(wait) else math.inf
+    return ServingResult(users=users, requests_per_s=rate, decode_batch=b_dec, step_s=tau, tokens_per_step=e,
+                         tpot_s=tpot, prefill_s=prefill, prefill_service_s=s, utilization=min(rho, 1.0),
+                         wait_s=wait, ttft_s=wait + s + overhead,
+                         ttft_p90_s=wait_percentile(wait, min(rho, 1.0), 0.9) + s + overhead, bound=bound,
+                         arrivals="poisson", output_tokens=o)
