@@ -402,16 +402,29 @@ def solve_options(time_limit: float):
     return SolveOptions(time_limit_s=time_limit)
 
 
+def title_option(fn):
+    return click.option("--title", help="Title of the documents written (HTML report, bill of materials); "
+                                        "default: the problem's name.")(fn)
+
+
 def export_option(fn):
+    fn = title_option(fn)
     return click.option("--export", "export", type=click.Path(dir_okay=False),
                         help="Also write the bill of materials to FILE.csv, FILE.md or FILE.xlsx.")(fn)
 
 
-def write_export(export, plans, prob, catalog, force, sheet_names=None) -> None:
+def write_export(export, plans, prob, catalog, force, sheet_names=None, title=None) -> None:
     from optimizer.export import export_bom
 
     if export:
-        write_output(export_bom(export, plans, prob, catalog, sheet_names), export, force, "--export")
+        write_output(export_bom(export, plans, prob, catalog, sheet_names, title), export, force, "--export")
+
+
+def error_bands(catalog, plans):
+    """The speed model's error band per accelerator, for table and JSON output (and CSV, Markdown)."""
+    from optimizer.documents import plan_bands
+
+    return plan_bands(catalog, plans)
 
 
 @main.command()
@@ -419,7 +432,7 @@ def write_export(export, plans, prob, catalog, force, sheet_names=None) -> None:
 @export_option
 @common_options
 @handle_errors
-def solve(problem, time_limit, export, catalog_files, fmt, output, force, debug, **flags):
+def solve(problem, time_limit, export, title, catalog_files, fmt, output, force, debug, **flags):
     """Find the optimal cluster for a problem file or for flags.
 
     Flags given beside PROBLEM override its fields. PROBLEM is a path or the name of
@@ -443,25 +456,27 @@ def solve(problem, time_limit, export, catalog_files, fmt, output, force, debug,
     if plan.status != "optimal":
         click.echo(f"Warning: the time limit ran out; this plan is feasible, not proven optimal "
                    f"(gap {plan.solver.gap:.2%}).", err=True)
-    write_export(export, [plan], prob, catalog, force)
-    write_output(render_plan(plan, fmt), output, force)
+    write_export(export, [plan], prob, catalog, force, title=title)
+    write_output(render_plan(plan, fmt, error_bands(catalog, [plan])), output, force)
 
 
 @main.command()
 @problem_options
 @click.option("-k", "k", type=int, default=5, show_default=True, help="How many plans.")
 @click.option("--distinct", type=click.Choice(["sku", "accelerator", "vendor", "platform"]), default="sku",
-              show_default=True, help="Plans must differ in the node types / accelerators / vendors / servers bought.")
+              show_default=True, help="No two plans share a node type / accelerator / vendor / server; each is the best without the earlier ones.")
 @click.option("--per-vendor", is_flag=True, help="Instead: the best plan for each accelerator maker.")
 @click.option("--per-seller", is_flag=True, help="Instead: the best plan buying from one seller only, per seller.")
 @export_option
 @common_options
 @handle_errors
-def shortlist(problem, time_limit, k, distinct, per_vendor, per_seller, export, catalog_files, fmt, output, force,
-              debug, **flags):
-    """The K best plans that differ in what is bought — alternatives to take to vendors.
+def shortlist(problem, time_limit, k, distinct, per_vendor, per_seller, export, title, catalog_files, fmt, output,
+              force, debug, **flags):
+    """Up to K alternatives to ask quotes for: no two share what --distinct names.
 
-    The first plan is `solve`'s optimum; the rest follow in objective order.
+    The first plan is `solve`'s optimum; each next one is the best plan without the
+    node types (accelerators, vendors, servers) of the earlier ones, and no plan holds a
+    line it does not need.
 
     \b
     Examples:
@@ -483,16 +498,17 @@ def shortlist(problem, time_limit, k, distinct, per_vendor, per_seller, export, 
     if per_vendor:
         plans = best_per_vendor(catalog, prob, options)
         names = [sorted({l.maker for l in p.lines})[0] for p in plans]
-        title = f"{prob.name}: the best plan per accelerator maker"
+        heading = f"{prob.name}: the best plan per accelerator maker"
     elif per_seller:
         found = best_per_seller(catalog, prob, options)
         names, plans = [s for s, _ in found], [p for _, p in found]
-        title = f"{prob.name}: the best plan per seller ({', '.join(names)})"
+        heading = f"{prob.name}: the best plan per seller ({', '.join(names)})"
     else:
         plans = run_shortlist(catalog, prob, k, distinct, options)
-        title = f"{prob.name}: {len(plans)} best plans with different {distinct}s, minimizing {prob.objective}"
-    write_export(export, plans, prob, catalog, force, names)
-    write_output(render_plans(plans, fmt, title), output, force)
+        heading = (f"{prob.name}: {len(plans)} alternatives, no two sharing a {distinct}, "
+                   f"minimizing {prob.objective}")
+    write_export(export, plans, prob, catalog, force, names, title)
+    write_output(render_plans(plans, fmt, heading, error_bands(catalog, plans)), output, force)
 
 
 @main.command()
@@ -517,10 +533,12 @@ def pareto(problem, time_limit, x, y, max_points, plot, catalog_files, fmt, outp
 
     options = solve_options(time_limit)
     prob = build_problem(problem, flags)
-    plans = run_pareto(load_catalog(catalog_files), prob, x, y, max_points, options)
+    catalog = load_catalog(catalog_files)
+    plans = run_pareto(catalog, prob, x, y, max_points, options)
     if plot:
         write_output(save_chart(plot, title=f"{prob.name}: {x} vs {y}", **front_series(plans, x, y)), plot, force)
-    write_output(render_plans(plans, fmt, f"{prob.name}: {len(plans)} plans on the {x}/{y} front"), output, force)
+    write_output(render_plans(plans, fmt, f"{prob.name}: {len(plans)} plans on the {x}/{y} front",
+                              error_bands(catalog, plans)), output, force)
 
 
 def _sweep_value(text: str | None, flag: str, kind):
@@ -587,14 +605,16 @@ def sweep(problem, time_limit, workers, plot, catalog_files, fmt, output, force,
 
 @main.command()
 @problem_options
+@title_option
 @common_options
 @handle_errors
-def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flags):
-    """One self-contained HTML report: plan, alternatives, per-vendor, Pareto front, growth, sources.
+def report(problem, time_limit, title, catalog_files, fmt, output, force, debug, **flags):
+    """One self-contained HTML report: plan, alternatives, per-vendor, Pareto front, growth, caveats, sources.
 
     \b
     Examples:
       hwplan report deepseek-r1-30-users -o report.html
+      hwplan report deepseek-r1-30-users --title "Inference cluster, quote request" -o report.html
     """
     from optimizer.report import html_report
 
@@ -602,7 +622,7 @@ def report(problem, time_limit, catalog_files, fmt, output, force, debug, **flag
         raise HwplanError("give -o FILE.html: the report is an HTML file.")
     options = solve_options(time_limit)
     prob = build_problem(problem, flags)
-    write_output(html_report(load_catalog(catalog_files), prob, options), output, force)
+    write_output(html_report(load_catalog(catalog_files), prob, options, title=title), output, force)
 
 
 @main.command()

@@ -1,28 +1,72 @@
-"""The independent plan checker: recompute everything a plan claims, without the solver.
+"""The independent plan checker: recompute what a plan claims, without the optimizer's code.
 
-From the catalog and the problem alone it re-prices every purchase (the offer it
-names, the exchange rate), checks stock, sellers, conditions, warranty and lead time,
-checks that the purchases buy exactly what the lines need, re-derives node power, re-runs the sizing model for every line's replica,
-re-adds the totals in exact arithmetic, and re-tests every limit. It returns the
-violations as sentences with numbers; an empty list means the plan is sound.
-Every plan hwplan returns or prints has passed it.
+From the catalog and the problem alone — no import from the optimizer's sizing,
+speed, capacity, units, deployment, offers or model modules (a test enforces it) —
+it checks, and returns the violations as sentences with numbers (an empty list
+means the plan is sound; every plan hwplan returns or prints has passed it):
+
+- purchases: each names a real offer of an allowed price list, at its price (converted
+  at the catalog's rate), within its stock, from an allowed seller, in an allowed
+  condition, with enough warranty and a short enough lead time, valid on
+  `constraints.as_of` (from `valid_from`, else its price date, to `valid_until`); the
+  purchases buy exactly what the lines need and add up to the total cost;
+- lines: the node is what the catalog sells (system, or platform with that many of the
+  accelerator), its power and memory; the problem's filters (vendors, accelerators,
+  exclusions, form factors, hardware classes, native fp8); compatibility: the engine runs
+  on the accelerator's family and the variant's file format, the variant's datatype has
+  native units (fp8/fp4 rule), the precision, engine and KV datatype are ones the
+  problem allows, data-parallel attention only where asked and possible;
+- sizing, from its own formulas (a small implementation of the physics, public sources
+  below), against the plan's stated sizing claim (tensor and pipeline ranks, weights and
+  KV budget per accelerator):
+  * ranks: tp × pp = the replica's accelerators; attention heads divisible by tp;
+  * weights: the checkpoint (measured size, else params × bits / 8) spread over all ranks
+    is a lower bound of the most loaded rank's weights; weights + KV budget ≤ memory;
+  * KV per token and rank: MLA keeps its compressed latent (kv_lora_rank + rope dims)
+    whole on every tensor-parallel rank (DeepSeek-V2 paper, https://arxiv.org/abs/2405.04434;
+    vLLM/SGLang replicate it unless attention runs data-parallel); GQA/MHA keep
+    2 × ceil(kv_heads / tp) × head_dim values per layer; sliding-window layers keep at
+    most their window; a pipeline stage holds at least layers / pp of them;
+  * users: a replica serves no more users than its KV budget holds requests of
+    input + output tokens (× tp under data-parallel attention: each rank holds its own
+    sequences); in the rule-of-thumb mode, the fixed reserve (doubled for a 16-bit run of
+    an fp8 model) must fit and bounds the users;
+- speed, by physical bounds: decode reads at least the active weights once per token
+  through at most the node's aggregate memory bandwidth (tokens/s per user ≤
+  node bandwidth / active weight bytes); all users' tokens need at least 2 × active
+  parameters FLOPs each (≤ the replica's peak FLOPs); the first token needs at least
+  2 × active parameters × input tokens FLOPs (roofline: Williams et al., CACM 2009,
+  https://doi.org/10.1145/1498765.1498785) — the bandwidth bound is skipped under speculative
+  decoding, the FLOPS bounds on CPUs (their catalog FLOPS are estimates); and the stated speed meets
+  `min_tokens_per_s` and `max_ttft_s`;
+- totals in exact arithmetic, and every limit: demand, spare node, nodes, budget,
+  power, stock, distinct node types, nodes per replica, sellers.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from fractions import Fraction
 
 from catalog import Catalog
+from catalog.schema import KV_DTYPE_BYTES
 
-from .capacity import replica_capacity
-from .deployment import Deployment
-from .layouts import Layout
 from .plan import Plan, PlanLine
 from .problem import Problem
-from .scaling import exact
 
 __all__ = ["check_plan", "assert_plan_ok"]
+
+GB = 1e9
+_REL = 1e-9   # float slack for recomputed bytes (the optimizer sums the same terms in another order)
+
+
+def _exact(value) -> Fraction:
+    return Fraction(str(value)) if isinstance(value, float) else Fraction(value)
+
+
+def _fmt_money(x: Fraction, currency: str) -> str:
+    return f"{float(x):,.2f} {currency}"
 
 
 def _items_of(line: PlanLine) -> list[tuple[str, int]]:
@@ -42,6 +86,16 @@ def _offer(catalog: Catalog, problem: Problem, key: str):
     return plist, plist.offers[int(pos)]
 
 
+def _offer_dates(offer, as_of: str) -> str | None:
+    """Why the offer is not valid on `as_of` (dates compare as text, a shorter date is its period's start)."""
+    start = offer.valid_from or offer.price_date
+    if start[:len(as_of)] > as_of:
+        return f"is not valid before {start} (constraints.as_of {as_of})"
+    if offer.valid_until is not None and offer.valid_until < as_of[:len(offer.valid_until)]:
+        return f"expired on {offer.valid_until} (constraints.as_of {as_of})"
+    return None
+
+
 def _check_purchases(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:
     out: list[str] = []
     currency = plan.totals.currency
@@ -52,10 +106,10 @@ def _check_purchases(catalog: Catalog, problem: Problem, plan: Plan) -> list[str
         if offer is None or offer.item != p.item or offer.seller != p.seller:
             out.append(f"purchase of {p.item} from {p.seller}: no such offer ({p.offer}) in {problem.price_lists}")
             continue
-        price = exact(offer.price)
+        price = _exact(offer.price)
         if plist.currency != currency:
             rate = catalog.exchange_rate(plist.currency, currency)
-            price = price * exact(rate.rate) if rate else None
+            price = price * _exact(rate.rate) if rate else None
         if price != p.unit_price:
             out.append(f"{p.item} from {p.seller} costs {_fmt_money(price or 0, currency)} each, plan says "
                        f"{_fmt_money(p.unit_price, currency)}")
@@ -76,8 +130,10 @@ def _check_purchases(catalog: Catalog, problem: Problem, plan: Plan) -> list[str
                                                   or offer.lead_time_weeks > c.max_lead_time_weeks):
             out.append(f"{p.item} from {offer.seller} arrives in {offer.lead_time_weeks} weeks, more than "
                        f"{c.max_lead_time_weeks:g}")
-        if c.as_of is not None and offer.valid_until is not None and offer.valid_until < c.as_of[:len(offer.valid_until)]:
-            out.append(f"{p.item} from {offer.seller}: the offer expired on {offer.valid_until}")
+        if c.as_of is not None:
+            why = _offer_dates(offer, c.as_of)
+            if why:
+                out.append(f"the offer of {p.item} from {offer.seller} {why}")
         bought[p.item] += p.quantity
     needed: dict[str, int] = defaultdict(int)
     for line in plan.lines:
@@ -104,13 +160,202 @@ def _node_power(catalog: Catalog, line: PlanLine) -> int:
     return catalog.platforms[line.platform].base_power_w + line.gpus_per_node * catalog.accelerators[line.accelerator].tdp_w
 
 
-def _fmt_money(x: Fraction, currency: str) -> str:
-    return f"{float(x):,.2f} {currency}"
+# ----------------------------------------------------------------------------- the checker's own formulas
+
+def _weights_bytes(model, variant) -> float:
+    """The checkpoint's bytes: a measured size, else params × bits / 8."""
+    if variant.size_gb is not None:
+        return variant.size_gb * GB
+    return model.params_b * 1e9 * variant.bits_per_weight / 8
 
 
-def _check_line(catalog: Catalog, problem: Problem, line: PlanLine, currency: str) -> list[str]:
+def _entry_bytes(model, kv_dtype: str, tp: int, whole: bool, window: bool) -> float:
+    """KV bytes one rank keeps per token in one full (or sliding-window) layer: a fixed cache format's
+    entry; MLA's latent whole; GQA/MHA 2 × its share of the heads (all if `whole`) × head dims."""
+    att = model.attention
+    if att.entry_bytes is not None:
+        return att.entry_bytes
+    b = KV_DTYPE_BYTES[kv_dtype]
+    if att.kind == "mla":
+        return (att.kv_lora_rank + att.qk_rope_head_dim) * b
+    heads = (att.window_kv_heads or att.kv_heads) if window else att.kv_heads
+    dims = (att.window_head_dim or att.head_dim) if window else att.head_dim
+    return 2 * (heads if whole else math.ceil(heads / tp)) * dims * b
+
+
+def _request_rank_bytes(model, kv_dtype: str, tp: int, pp: int, whole: bool, tokens: int) -> float:
+    """At least what one rank keeps for one request of `tokens` tokens: full softmax layers every token,
+    sliding-window layers at most their window; a stage holds at least 1 / pp of it. Compressed caches,
+    indexer keys and linear layers' state only add to it, so they are left out of this lower bound."""
+    att = model.attention
+    softmax = att.kv_layers or (model.layers - att.linear_layers)
+    full = (softmax - att.window_layers) * _entry_bytes(model, kv_dtype, tp, whole, False) * tokens
+    windowed = att.window_layers * _entry_bytes(model, kv_dtype, tp, whole, True) * \
+        min(tokens, att.window_tokens or tokens)
+    return (full + windowed) / pp
+
+
+def _request_bytes(model, kv_dtype: str, tokens: int) -> float:
+    """One request's KV bytes over the whole model, unsharded."""
+    return _request_rank_bytes(model, kv_dtype, 1, 1, True, tokens)
+
+
+def _allowed_precisions(model, acc, asked: list[str]) -> set[str]:
+    """Variants a line may run: those asked (or their fallback where native units are missing); for 'auto',
+    the native one (or its fallback) and the publisher's own builds in a datatype the hardware runs natively."""
+    org = model.hf_repo.split("/")[0] if "/" in model.hf_repo else None
+    by_id = {v.id: v for v in model.variants}
+    out: set[str] = set()
+    for p in asked:
+        if p == "auto":
+            names = [model.native_precision] + [
+                v.id for v in model.variants if org and v.requires_native and acc.has_native(v.requires_native)
+                and f"huggingface.co/{org}/" in v.source]
+        else:
+            names = [p]
+        for name in names:
+            v = by_id.get(name)
+            if v is None:
+                continue
+            out.add(name)
+            if v.requires_native and not acc.has_native(v.requires_native) and v.fallback:
+                out.add(v.fallback)
+    return out
+
+
+def _check_compatibility(problem: Problem, line: PlanLine, model, variant, acc, engine) -> list[str]:
     out: list[str] = []
-    name = line.unit
+    name = line.item
+    if acc.family not in engine.families:
+        out.append(f"{name}: {engine.name} does not run on {acc.id} ({acc.family}; it runs on "
+                   f"{', '.join(engine.families)})")
+    if variant.format not in engine.formats:
+        out.append(f"{name}: {engine.name} does not load {variant.format} weights ({line.precision})")
+    if variant.requires_native and not acc.has_native(variant.requires_native):
+        out.append(f"{name}: {line.precision} needs native {variant.requires_native} units, which {acc.id} lacks")
+    if line.precision not in _allowed_precisions(model, acc, problem.precisions):
+        out.append(f"{name}: precision {line.precision} is not one the problem allows ({problem.precision})")
+    if "auto" not in problem.engines and line.engine not in problem.engines:
+        out.append(f"{name}: engine {line.engine} is not one the problem allows ({problem.engine})")
+    if line.kv_dtype not in KV_DTYPE_BYTES:
+        out.append(f"{name}: unknown KV datatype {line.kv_dtype}")
+    elif problem.kv_dtype != "auto":
+        if line.kv_dtype != problem.kv_dtype:
+            out.append(f"{name}: KV cache in {line.kv_dtype}, the problem asks for {problem.kv_dtype}")
+    else:
+        scaled = engine.quantized_kv_dtype if (variant.quantized and variant.compute_dtype in ("fp8", "fp4")) else None
+        if line.kv_dtype not in {"bf16", scaled}:
+            out.append(f"{name}: KV cache in {line.kv_dtype}; 'auto' means bf16"
+                       + (f" or {scaled} for this quantized build" if scaled else ""))
+    if line.dp_attention and not engine.dp_attention:
+        out.append(f"{name}: {engine.name} cannot run data-parallel attention")
+    return out
+
+
+def _check_sizing(problem: Problem, line: PlanLine, model, variant, acc) -> list[str]:
+    s = line.sizing
+    name = line.item
+    if s is None:
+        return [f"{name}: the plan states no sizing to check"]
+    out: list[str] = []
+    # A replica's ranks: its share of a server (several replicas per server) or its servers.
+    if line.replicas_per_node > 1 and (line.nodes_per_replica != 1 or line.gpus_per_node % line.replicas_per_node
+                                       or line.replicas % line.replicas_per_node):
+        return [f"{name}: {line.replicas} replicas, {line.replicas_per_node} per node, do not fill whole "
+                f"{line.gpus_per_node}-accelerator nodes"]
+    ranks = line.gpus_per_node * line.nodes_per_replica // line.replicas_per_node
+    if s.tp < 1 or s.pp < 1 or s.dp < 1 or s.tp * s.dp * s.pp != ranks:
+        return [f"{name}: tp {s.tp} × dp {s.dp} × pp {s.pp} is not the replica's {ranks} accelerators"]
+    if line.dp_attention != (s.dp > 1):
+        out.append(f"{name}: data-parallel attention is {'on' if line.dp_attention else 'off'} but the layout has "
+                   f"{s.dp} attention group{'s' * (s.dp != 1)}")
+    attention_tp = s.tp  # heads split over the tensor-parallel ranks of one attention group
+    if model.attention.heads % attention_tp:
+        out.append(f"{name}: {model.attention.heads} attention heads do not split over tp {s.tp}")
+    memory = max(acc.memory_gb * GB, acc.memory_bytes)
+    weights_floor = _weights_bytes(model, variant) / ranks
+    weights = s.weights_gb_per_gpu * GB
+    kv_budget = s.kv_budget_gb_per_gpu * GB
+    if weights < weights_floor * (1 - _REL) - 1:
+        out.append(f"{name}: {s.weights_gb_per_gpu:,.2f} GB of weights per accelerator is less than the "
+                   f"{weights_floor / GB:,.2f} GB that {model.id} in {line.precision} spread over {ranks} takes")
+    if weights + kv_budget > memory * (1 + _REL):
+        out.append(f"{name}: weights {weights / GB:,.2f} GB + KV budget {kv_budget / GB:,.2f} GB exceed the "
+                   f"{memory / GB:,.2f} GB of one {acc.id}")
+    if kv_budget <= 0:
+        return out + [f"{name}: no memory is left for the KV cache"]
+    w = problem.workload
+    users = line.users_per_replica
+    if w.kv_reserve_gb is not None:
+        native = model.variant(model.native_precision)
+        factor = 2.0 if (native.compute_dtype == "fp8" and variant.compute_dtype in ("bf16", "fp16")
+                         and not variant.quantized) else 1.0
+        reserve = w.kv_reserve_gb * GB * factor
+        if kv_budget * ranks < reserve * (1 - _REL):
+            out.append(f"{name}: the KV reserve of {reserve / GB:,.0f} GB does not fit the "
+                       f"{kv_budget * ranks / GB:,.0f} GB left after the weights")
+        most = 1 if w.concurrent_users is None else \
+            math.floor(reserve / (_request_bytes(model, line.kv_dtype, w.context_tokens) * factor) * (1 + _REL))
+        if users > most:
+            out.append(f"{name}: {users} users per replica, but the {reserve / GB:,.0f} GB reserve holds {most} "
+                       f"requests of {w.context_tokens:,} tokens")
+        return out
+    per_request = _request_rank_bytes(model, line.kv_dtype, s.tp, s.pp, False, w.context_tokens)
+    holders = s.dp  # each attention data-parallel group holds its own sequences
+    if acc.family == "cpu":  # one llama.cpp process spread over the sockets (--numa distribute): KV split evenly
+        per_request = _request_bytes(model, line.kv_dtype, w.context_tokens) / ranks
+    most = math.floor(kv_budget / per_request * (1 + _REL)) * holders
+    # With a request rate, users_per_replica counts requests per hour: only the concurrent ones hold KV.
+    claimed = s.memory_users if w.request_rate is not None else max(users, s.memory_users)
+    if claimed > most:
+        out.append(f"{name}: {claimed:,} users per replica, but a KV budget of "
+                   f"{kv_budget / GB:,.2f} GB per accelerator holds at most {most:,} requests of "
+                   f"{w.context_tokens:,} tokens ({per_request / 1e6:,.1f} MB each per rank"
+                   + (", MLA's latent whole on every tensor-parallel rank" if model.attention.kind == "mla"
+                      and not s.dp_attention else "") + ")")
+    return out
+
+
+def _check_speed(problem: Problem, line: PlanLine, model, variant, acc) -> list[str]:
+    out: list[str] = []
+    name = line.item
+    w = problem.workload
+    speed = line.tokens_per_s_per_user
+    if speed is None:
+        return [f"{name}: the plan states no speed"] if w.min_tokens_per_s > 0 else []
+    if speed < w.min_tokens_per_s:
+        out.append(f"{name}: {speed:,.2f} tok/s per user, below the {w.min_tokens_per_s:g} asked")
+    if w.max_ttft_s is not None and (line.ttft_s is None or line.ttft_s > w.max_ttft_s):
+        out.append(f"{name}: first token after {line.ttft_s} s, more than the {w.max_ttft_s:g} s allowed")
+    if w.speculative is not None:   # drafted tokens verified in one pass: fewer weight reads per token
+        return out
+    active_bytes = _weights_bytes(model, variant) * model.active_params_b / model.params_b
+    # A token passes every pipeline stage; a stage's tp × dp ranks read their share of the weights together
+    # (tensor parallel may span servers), so no more than those ranks' bandwidth serves one user.
+    stage_ranks = line.sizing.tp * line.sizing.dp if line.sizing is not None else line.gpus_per_node
+    bandwidth = acc.memory_bandwidth_gbs * 1e9 * stage_ranks
+    ceiling = bandwidth / active_bytes
+    if speed > ceiling * (1 + _REL):
+        out.append(f"{name}: {speed:,.1f} tok/s per user is faster than reading {active_bytes / GB:,.1f} GB of "
+                   f"active weights per token at {bandwidth / 1e12:,.1f} TB/s allows ({ceiling:,.1f})")
+    if acc.family == "cpu":   # CPU FLOPS figures are per-socket vector-unit estimates: no compute bound
+        return out
+    peak = max(acc.tflops.values()) * 1e12 * line.gpus_per_node * line.nodes_per_replica
+    flops_per_token = 2 * model.active_params_b * 1e9
+    # Output tokens per second the line claims: users × their speed, or requests per hour × output tokens.
+    rate = line.users_per_replica * w.output_tokens / 3600 if w.request_rate is not None \
+        else speed * line.users_per_replica
+    if rate > peak / flops_per_token * (1 + _REL):
+        out.append(f"{name}: {rate:,.0f} output tok/s need more than the replica's peak {peak / 1e12:,.0f} TFLOPS")
+    if line.ttft_s is not None and line.ttft_s < flops_per_token * w.input_tokens / peak * (1 - _REL):
+        out.append(f"{name}: a first token after {line.ttft_s:.3f} s is faster than prefilling "
+                   f"{w.input_tokens:,} tokens at peak FLOPS allows")
+    return out
+
+
+def _check_line(catalog: Catalog, problem: Problem, line: PlanLine) -> list[str]:
+    out: list[str] = []
+    name = line.item
     if line.accelerator not in catalog.accelerators or line.platform not in catalog.platforms:
         return [f"{name}: unknown accelerator or platform"]
     acc = catalog.accelerators[line.accelerator]
@@ -126,6 +371,8 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine, currency: st
             out.append(f"{name}: platform {plat.id} does not take {line.gpus_per_node} × {acc.id}")
     if line.replicas < 1 or line.nodes_per_replica < 1:
         out.append(f"{name}: replicas and nodes per replica must be positive")
+    if line.maker != acc.maker:
+        out.append(f"{name}: made by {acc.maker}, plan says {line.maker}")
     power = _node_power(catalog, line)
     if power != line.node_power_w:
         out.append(f"{name}: node draws {power} W, plan says {line.node_power_w} W")
@@ -141,6 +388,10 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine, currency: st
         out.append(f"{name}: {acc.id} is excluded")
     if c.form_factors and acc.form_factor not in c.form_factors:
         out.append(f"{name}: form factor {acc.form_factor} is not allowed")
+    if acc.hardware_class not in c.hardware_classes:
+        out.append(f"{name}: hardware class {acc.hardware_class} is not in constraints.hardware_classes")
+    if plat.hardware_class not in c.hardware_classes:
+        out.append(f"{name}: server class {plat.hardware_class} is not in constraints.hardware_classes")
     if c.require_native_fp8 and not acc.has_native("fp8"):
         out.append(f"{name}: {acc.id} has no native fp8 units but constraints.require_native_fp8 is set")
     if line.nodes_per_replica > c.max_nodes_per_replica:
@@ -148,36 +399,18 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine, currency: st
                    f"constraints.max_nodes_per_replica = {c.max_nodes_per_replica}")
 
     model = catalog.models[problem.model]
-    try:
-        variant = model.variant(line.precision)
-    except KeyError:
+    variant = next((v for v in model.variants if v.id == line.precision), None)
+    if variant is None:
         return out + [f"{name}: {model.id} has no precision {line.precision}"]
-    if variant.requires_native and not acc.has_native(variant.requires_native):
-        out.append(f"{name}: {line.precision} needs native {variant.requires_native} units, which {acc.id} lacks")
     engine = catalog.engines.get(line.engine)
     if engine is None:
         return out + [f"{name}: unknown engine {line.engine}"]
-    ranks = line.tp * line.dp * line.pp
-    if line.replicas_per_node > 1 and (line.nodes_per_replica != 1 or ranks * line.replicas_per_node != line.gpus_per_node
-                                       or line.replicas % line.replicas_per_node):
-        return out + [f"{name}: {line.replicas} replicas of {ranks} accelerators, {line.replicas_per_node} per "
-                      f"node, do not fill whole {line.gpus_per_node}-accelerator nodes"]
-    if line.replicas_per_node == 1 and ranks != line.gpus_per_node * line.nodes_per_replica:
-        return out + [f"{name}: a layout of {ranks} ranks on {line.nodes_per_replica} × {line.gpus_per_node} accelerators"]
-    try:
-        layout = Layout(tp=line.tp, pp=line.pp, dp=line.dp, ep=line.ep, replicas_per_node=line.replicas_per_node,
-                        nodes_per_replica=line.nodes_per_replica)
-    except ValueError as e:
-        return out + [f"{name}: {e}"]
-    dep = Deployment(model=model, variant=variant, accelerator=acc, platform=plat, engine=engine,
-                     gpus_per_node=ranks if line.replicas_per_node > 1 else line.gpus_per_node,
-                     nodes=line.nodes_per_replica, kv_dtype=line.kv_dtype, layout=layout,
-                     settings=problem.engine_settings)
-    cap = replica_capacity(dep, problem.workload)
-    if not cap.fits:
-        out.append(f"{name}: one replica does not fit ({cap.limit})")
-    elif cap.users < line.users_per_replica:
-        out.append(f"{name}: a replica serves {cap.users} users, plan says {line.users_per_replica}")
+    out += _check_compatibility(problem, line, model, variant, acc, engine)
+    if line.replicas < 1 or line.nodes_per_replica < 1:
+        return out
+    if line.kv_dtype in KV_DTYPE_BYTES:
+        out += _check_sizing(problem, line, model, variant, acc)
+    out += _check_speed(problem, line, model, variant, acc)
     return out
 
 
@@ -350,7 +583,7 @@ def _check_racks(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:
         out.append(f"racks bought {dict(bought)}, racks listed {dict(listed)}")
     if c.max_site_kw is not None:
         it_w = sum(l.node_power_w * l.nodes for l in plan.lines) + sum(n.power_w for n in plan.network)
-        if it_w * exact(problem.tco.pue) > exact(c.max_site_kw) * 1000:
+        if it_w * _exact(problem.tco.pue) > _exact(c.max_site_kw) * 1000:
             out.append(f"the facility draws {it_w * problem.tco.pue / 1000:,.1f} kW (PUE {problem.tco.pue:g}), "
                        f"more than the site cap of {c.max_site_kw:g} kW")
     return out
@@ -370,17 +603,18 @@ def _check_node_power(catalog: Catalog, plan: Plan) -> list[str]:
 
 
 def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
-    """Every way `plan` breaks the catalog's facts or the problem's limits, in words."""
+    """Every way `plan` breaks the catalog's facts, the physics or the problem's limits, in words."""
     currency = plan.totals.currency
     out: list[str] = []
     for line in plan.lines:
-        out += _check_line(catalog, problem, line, currency)
+        out += _check_line(catalog, problem, line)
     if not plan.lines:
         out.append("the plan buys nothing")
     out += _check_purchases(catalog, problem, plan)
-    out += _check_fabric(catalog, plan)
-    out += _check_node_power(catalog, plan)
-    out += _check_racks(catalog, problem, plan)
+    if all(l.accelerator in catalog.accelerators and l.platform in catalog.platforms for l in plan.lines):
+        out += _check_fabric(catalog, plan)
+        out += _check_node_power(catalog, plan)
+        out += _check_racks(catalog, problem, plan)
     infra = [p for p in plan.purchases if p.item in catalog.network_items or p.item in catalog.racks]
     cost = sum((l.cost for l in plan.lines), Fraction(0)) + sum((p.unit_price * p.quantity for p in infra), Fraction(0))
     power = sum(l.node_power_w * l.nodes for l in plan.lines) + \
@@ -393,17 +627,21 @@ def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
                                 ("accelerators", gpus, t.gpus), ("users", users, t.users)):
         if mine != theirs:
             out.append(f"total {label} is {mine}, plan says {theirs}")
+    if t.currency != (problem.constraints.currency or t.currency):
+        out.append(f"the plan is in {t.currency}, the problem asks for {problem.constraints.currency}")
 
     w, c = problem.workload, problem.constraints
     demand = w.demand if w.demand is not None else 1   # users, or requests per hour (request_rate)
     if problem.objective != "users" and users < demand:
         out.append(f"the plan serves {users} users; {demand} are needed")
+    if problem.objective == "users" and users < 1:
+        out.append("the plan serves nobody")
     if c.max_nodes is not None and nodes > c.max_nodes:
         out.append(f"the plan uses {nodes} nodes, more than the limit of {c.max_nodes}")
-    if c.budget is not None and cost > exact(c.budget):
-        out.append(f"cost {_fmt_money(cost, currency)} exceeds the budget of {_fmt_money(exact(c.budget), currency)}")
+    if c.budget is not None and cost > _exact(c.budget):
+        out.append(f"cost {_fmt_money(cost, currency)} exceeds the budget of {_fmt_money(_exact(c.budget), currency)}")
     if c.max_power_w is not None and power > c.max_power_w:
-        out.append(f"power {power / 1000:,.1f} kW exceeds the cap of {c.max_power_w / 1000:,.1f} kW")
+        out.append(f"power {power:,} W exceeds the cap of {c.max_power_w:,} W")
     for acc, limit in c.stock.items():
         used = sum(l.gpus for l in plan.lines if l.accelerator == acc)
         if used > limit:

@@ -1,10 +1,15 @@
 """Bills of materials a purchaser can send to vendors for quotes: CSV, Markdown or an Excel workbook.
 
 One row per purchased item (seller, item id and description, quantity, unit price,
-extended price = quantity × unit price, currency, lead time, warranty, condition,
-offer source). The rows add up exactly to the plan's total; a last row says so.
-The workbook holds a summary sheet (the question, the plan, totals, TCO, the sizing
-assumptions and sources), one sheet per plan (or per seller), and an assumptions sheet.
+extended price = quantity × unit price, currency, price date, lead time, warranty,
+condition, the offer's public source URL and source text, and for accelerators and
+systems the speed model's validated error band for that hardware family). The rows
+add up exactly to the plan's total; a last row gives the total cost (not a quantity:
+servers and GPUs do not add up). The workbook holds a summary sheet (the title, the
+question, each plan and its totals), one sheet per plan (or per seller), an
+assumptions sheet (each figure once, with its source as a link) and a caveats sheet
+(the error band next to each plan line). Money cells carry a number format with
+thousands separators; every other number is rounded to what it means.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ from pathlib import Path
 from catalog import Catalog
 from catalog.errors import InputError
 
+from .documents import band_text, document_title, line_band, source_url
 from .frames import csv_text
-from .plan import Plan, money_json
+from .plan import Plan, Purchase, money_json
 from .problem import Problem
 from .render import md_table
 
-__all__ = ["bom_rows", "export_bom", "neutralise", "EXPORT_FORMATS"]
+__all__ = ["bom_rows", "export_bom", "caveat_rows", "neutralise", "EXPORT_FORMATS", "COLUMNS"]
 
 # A cell a spreadsheet would read as a formula (or a DDE command) starts with one of these
 # (OWASP, "CSV Injection", https://owasp.org/www-community/attacks/CSV_Injection).
@@ -31,39 +37,51 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 EXPORT_FORMATS = (".csv", ".md", ".xlsx")
 COLUMNS = ["plan", "seller", "item", "kind", "description", "quantity", "unit_price", "extended_price", "currency",
-           "lead_time_weeks", "warranty_months", "condition", "offer", "source"]
+           "price_date", "price_estimate", "lead_time_weeks", "warranty_months", "condition", "source_url", "source",
+           "speed_model_error"]
+_MONEY_COLUMNS = ("unit_price", "extended_price")
 
 
-def _infrastructure_rows(plan: Plan) -> list[tuple[str, object]]:
-    """Summary rows for the network, the racks and the facility (their items are BOM rows too)."""
-    rows: list[tuple[str, object]] = []
-    for n in plan.network:
-        rows.append((f"  network {n.fabric}", f"{n.node_ports} node ports, {n.direct_links} direct cables, "
-                     + ", ".join(f"{c} × {i}" for i, c, _ in n.switches) + f"; {n.links} links, "
-                     f"{n.transceivers} transceivers; {float(n.cost):,.2f}" + ("" if n.priced else " (not priced)")))
-    for r in plan.racks:
-        rows.append((f"  racks {r.node_type}", f"{r.racks} × {r.rack} ({r.cooling}), fullest rack "
-                     f"{r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW; {float(r.cost):,.2f}"))
-    if plan.facility_power_w is not None:
-        rows.append(("  facility kW (IT maximum × PUE)", f"{plan.facility_power_w / 1000:,.1f} (PUE {plan.pue:g})"))
-    return rows
+def _accelerator_of(p: Purchase, catalog: Catalog | None) -> str | None:
+    if catalog is None:
+        return None
+    if p.kind == "accelerator":
+        return p.item
+    if p.kind == "system" and p.item in catalog.systems:
+        return catalog.systems[p.item].accelerator
+    return None
 
 
-def bom_rows(plan: Plan, label: str = "1") -> list[dict]:
+def bom_rows(plan: Plan, label: str = "1", catalog: Catalog | None = None) -> list[dict]:
+    """One row per purchase, then a TOTAL row with the total cost (`catalog`: adds the error bands)."""
     rows = []
     for p in sorted(plan.purchases, key=lambda p: (p.seller, p.kind, p.item, p.offer)):
+        acc = _accelerator_of(p, catalog)
         rows.append({"plan": label, "seller": p.seller, "item": p.item, "kind": p.kind, "description": p.description,
                      "quantity": p.quantity, "unit_price": money_json(p.unit_price),
                      "extended_price": money_json(p.extended), "currency": plan.totals.currency,
-                     "lead_time_weeks": p.lead_time_weeks, "warranty_months": p.warranty_months,
-                     "condition": p.condition, "offer": p.offer, "source": p.source})
+                     "price_date": p.date, "price_estimate": "estimate" if p.estimate else "",
+                     "lead_time_weeks": p.lead_time_weeks,
+                     "warranty_months": p.warranty_months, "condition": p.condition,
+                     "source_url": source_url(p.source) or "", "source": p.source,
+                     "speed_model_error": band_text(line_band(catalog, acc)) if acc else ""})
     total = sum((p.extended for p in plan.purchases), Fraction(0))
     if total != plan.totals.cost:  # the checker already guarantees this; never export a bill that does not add up
         raise RuntimeError(f"bill of materials adds up to {total}, the plan to {plan.totals.cost}")
-    rows.append({"plan": label, "seller": "TOTAL", "item": "", "kind": "", "description": "",
-                 "quantity": sum(p.quantity for p in plan.purchases), "unit_price": "",
-                 "extended_price": money_json(total), "currency": plan.totals.currency, "lead_time_weeks": "",
-                 "warranty_months": "", "condition": "", "offer": "", "source": ""})
+    rows.append({k: "" for k in COLUMNS} | {"plan": label, "seller": "TOTAL", "extended_price": money_json(total),
+                                            "currency": plan.totals.currency})
+    return rows
+
+
+def caveat_rows(plans: list[Plan], catalog: Catalog, labels: list[str]) -> list[dict]:
+    """Per plan line: what it is and the speed model's validated error band for its hardware family."""
+    rows = []
+    for plan, label in zip(plans, labels):
+        for line in plan.lines:
+            speed = line.tokens_per_s_per_user
+            rows.append({"plan": label, "line": f"{line.nodes} × {line.item}, {line.precision}/{line.engine}",
+                         "tokens_per_s_per_user": None if speed is None else round(speed, 1),
+                         "speed_model_error": band_text(line_band(catalog, line.accelerator))})
     return rows
 
 
@@ -83,24 +101,68 @@ def launch_rows(plan: Plan, label: str = "1") -> list[dict]:
             for line in plan.lines for cmd in line.launch]
 
 
-def _csv(plans: list[Plan]) -> str:
+def _csv(plans: list[Plan], catalog: Catalog, labels: list[str]) -> str:
     return csv_text([{k: neutralise(v) for k, v in row.items()}
-                     for i, plan in enumerate(plans, 1) for row in bom_rows(plan, str(i)) + launch_rows(plan, str(i))],
-                    list(COLUMNS))
+                     for plan, label in zip(plans, labels)
+                     for row in bom_rows(plan, label, catalog) + launch_rows(plan, label)], list(COLUMNS))
 
 
-def _md(plans: list[Plan], problem: Problem) -> str:
-    out = [f"# Bill of materials — {problem.name}", ""]
-    shown = ["seller", "item", "description", "quantity", "unit_price", "extended_price", "currency",
-             "lead_time_weeks", "warranty_months", "condition"]
-    for i, plan in enumerate(plans, 1):
-        if len(plans) > 1:
-            out += [f"## Plan {i}: {plan.totals.users:,} users, {money_json(plan.totals.cost):,} {plan.totals.currency}", ""]
-        out += md_table(shown, [["" if r[k] is None else str(r[k]) for k in shown] for r in bom_rows(plan, str(i))])
-        out += ["", "How to run it:", ""] + [f"- {r['item']}, {r['description'].split(': ', 1)[0]}: "
-                                              f"`{r['description'].split(': ', 1)[1]}`" for r in launch_rows(plan, str(i))]
+def _infrastructure_rows(plan: Plan) -> list[tuple[str, object, None]]:
+    """Summary rows for the network, the racks and the facility (their items are BOM rows too)."""
+    rows: list[tuple[str, object, None]] = []
+    for n in plan.network:
+        rows.append((f"  network {n.fabric}", f"{n.node_ports} node ports, {n.direct_links} direct cables, "
+                     + ", ".join(f"{c} × {i}" for i, c, _ in n.switches) + f"; {n.links} links, "
+                     f"{n.transceivers} transceivers; {float(n.cost):,.2f}" + ("" if n.priced else " (not priced)"),
+                     None))
+    for r in plan.racks:
+        rows.append((f"  racks {r.node_type}", f"{r.racks} × {r.rack} ({r.cooling}), fullest rack "
+                     f"{r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW; {float(r.cost):,.2f}", None))
+    if plan.facility_power_w is not None:
+        rows.append(("  facility kW (IT maximum × PUE)", f"{plan.facility_power_w / 1000:,.1f} (PUE {plan.pue:g})",
+                     None))
+    return rows
+
+
+def _md_cell(key: str, value) -> str:
+    if value is None or value == "":
+        return ""
+    if key in _MONEY_COLUMNS or key == "quantity":
+        return f"{value:,.2f}".replace(".00", "") if isinstance(value, float) else f"{value:,}"
+    if key == "source_url":
+        return f"[link]({value})"
+    return str(value).replace("|", "\\|")
+
+
+def _plan_heading(plan: Plan, label: str) -> str:
+    t = plan.totals
+    return f"{label}: {t.users:,} users, {_money_text(t.cost)} {t.currency}, {t.power_w / 1000:,.1f} kW"
+
+
+def _money_text(value: Fraction) -> str:
+    v = money_json(value)
+    return f"{v:,}" if isinstance(v, int) else f"{v:,.2f}"
+
+
+def _md(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[str], title: str) -> str:
+    out = [f"# Bill of materials — {title}", ""]
+    shown = ["seller", "item", "description", "quantity", "unit_price", "extended_price", "currency", "price_date",
+             "lead_time_weeks", "warranty_months", "condition", "source_url"]
+    for plan, label in zip(plans, labels):
+        out += [f"## {_plan_heading(plan, label)}", ""]
+        out += md_table(shown, [[_md_cell(k, r[k]) for k in shown] for r in bom_rows(plan, label, catalog)])
+        commands = launch_rows(plan, label)
+        if commands:
+            out += ["", "How to run it:", ""] + [f"- {r['item']}, {r['description'].split(': ', 1)[0]}: "
+                                                  f"`{r['description'].split(': ', 1)[1]}`" for r in commands]
         out.append("")
-    return "\n".join(out)
+    out += ["## Caveats", "", "The speed model's validated error (median |error| of `hwplan validate` on the bundled "
+            "measurements of that hardware family), next to each plan line:", ""]
+    out += md_table(["plan", "line", "tok/s per user", "speed model error"],
+                    [[r["plan"], r["line"], "—" if r["tokens_per_s_per_user"] is None else
+                      f"{r['tokens_per_s_per_user']:,.1f}", r["speed_model_error"]]
+                     for r in caveat_rows(plans, catalog, labels)])
+    return "\n".join(out) + "\n"
 
 
 class _NeutralSheet:
@@ -119,85 +181,139 @@ class _NeutralSheet:
         return self._ws[key]
 
 
-def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, sheet_names: list[str]) -> bytes:
+def _labels(plans: list[Plan], sheet_names: list[str] | None) -> list[str]:
+    """'Plan 1', or 'Plan 1 — Arc Compute' when a sheet is named after a seller or maker."""
+    out = []
+    for i in range(1, len(plans) + 1):
+        name = sheet_names[i - 1] if sheet_names and i <= len(sheet_names) else ""
+        out.append(f"Plan {i}" + (f" — {name}" if name and name != f"Plan {i}" else ""))
+    return out
+
+
+def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[str], sheet_names: list[str],
+          title: str) -> bytes:
     from openpyxl import Workbook   # a dependency; imported only for an .xlsx export
     from openpyxl.styles import Font
     wb = Workbook()
     summary = wb.active
     summary.title = "Summary"
-    bold = Font(bold=True)
+    bold, link = Font(bold=True), Font(color="0563C1", underline="single")
+    money_fmt, int_fmt, one_fmt = "#,##0.00", "#,##0", "#,##0.0"
     best = plans[0]
+    currency = best.totals.currency
     w, c = problem.workload, problem.constraints
-    rows = [
-        ("Question", problem.name), ("Description", problem.description), ("Model", problem.model),
-        ("Precision", str(problem.precision)), ("Concurrent users", w.concurrent_users or "one replica"),
-        ("Tokens in / out", f"{w.input_tokens} / {w.output_tokens}"), ("Min tokens/s per user", w.min_tokens_per_s),
-        ("Price lists", ", ".join(problem.price_lists)), ("Currency", best.totals.currency),
-        ("Budget", c.budget or ""), ("Max nodes", c.max_nodes or ""), ("", ""),
+    rows: list[tuple] = [
+        (title, None, None), ("Question", problem.name, None), ("Description", problem.description, None),
+        ("Model", problem.model, None),
+        ("Precision asked", str(problem.precision), None),
+        ("Concurrent users", w.concurrent_users or "one replica", int_fmt),
+        ("Tokens in / out", f"{w.input_tokens:,} / {w.output_tokens:,}", None),
+        ("Min tokens/s per user", w.min_tokens_per_s, one_fmt),
+        ("Price lists", ", ".join(problem.price_lists), None), ("Currency", currency, None),
     ]
-    for i, plan in enumerate(plans, 1):
+    if c.budget:
+        rows.append((f"Budget ({currency})", c.budget, money_fmt))
+    if c.max_nodes:
+        rows.append(("Max nodes", c.max_nodes, int_fmt))
+    rows.append(("", None, None))
+    for plan, label in zip(plans, labels):
         t = plan.totals
-        rows += [(f"Plan {i} ({sheet_names[i - 1]})", plan.status),
-                 ("  buys", "; ".join(f"{l.nodes} × {l.item} [{l.precision}/{l.engine}]" for l in plan.lines)),
-                 ("  cost", float(t.cost)), ("  power kW", t.power_w / 1000), ("  nodes", t.nodes),
-                 ("  accelerators", t.gpus), ("  users served", t.users),
-                 ("  tokens/s per user (slowest line)", plan.slowest_tokens_per_s_per_user or "")]
+        speed = plan.slowest_tokens_per_s_per_user
+        rows += [(label, plan.status, None),
+                 ("  buys", "; ".join(f"{l.nodes} × {l.item} [{l.precision}/{l.engine}]" for l in plan.lines), None),
+                 (f"  cost ({currency})", float(money_json(t.cost)), money_fmt),
+                 ("  power (kW)", round(t.power_w / 1000, 1), one_fmt), ("  nodes", t.nodes, int_fmt),
+                 ("  accelerators", t.gpus, int_fmt), ("  users served", t.users, int_fmt),
+                 ("  tokens/s per user (slowest line)", None if speed is None else round(speed, 1), one_fmt)]
         rows += _infrastructure_rows(plan)
         if plan.tco:
-            rows += [("  TCO total", float(plan.tco.total)), ("  TCO energy", float(plan.tco.energy)),
-                     ("  TCO years", plan.tco.years)]
-    rows += [("", "")] + [("Exchange rate", r) for r in best.exchange_rates]
-    for r in rows:
-        summary.append([neutralise(v) for v in r])
+            rows += [(f"  TCO total ({currency})", float(money_json(plan.tco.total)), money_fmt),
+                     (f"  TCO energy ({currency})", float(money_json(plan.tco.energy)), money_fmt),
+                     ("  TCO years", plan.tco.years, None)]
+    rows += [("", None, None)] + [("Exchange rate", r, None) for r in best.exchange_rates]
+    for key, value, fmt in rows:
+        summary.append([neutralise(key), neutralise(value)])
+        if fmt and isinstance(value, (int, float)):
+            summary.cell(row=summary.max_row, column=2).number_format = fmt
     for cell in summary["A"]:
         cell.font = bold
+    summary["A1"].font = Font(bold=True, size=14)
     summary.column_dimensions["A"].width = 34
     summary.column_dimensions["B"].width = 100
-    for plan, name in zip(plans, sheet_names):
+    for plan, label, name in zip(plans, labels, sheet_names):
         # Excel sheet names: at most 31 characters, none of \\ / ? * [ ] : (openpyxl refuses them).
         ws = wb.create_sheet(re.sub(r"[\\/?*\[\]:]", "-", name)[:31].strip("'") or "Plan")
         ws.append(COLUMNS)
         for cell in ws[1]:
             cell.font = bold
-        for r in bom_rows(plan, name) + launch_rows(plan, name):
-            ws.append([neutralise(r[k]) for k in COLUMNS])
+        for r in bom_rows(plan, label, catalog):
+            ws.append([None if r[k] == "" else neutralise(r[k]) for k in COLUMNS])
+            row = ws.max_row
+            for k in _MONEY_COLUMNS:
+                ws.cell(row=row, column=COLUMNS.index(k) + 1).number_format = money_fmt
+            url = r["source_url"]
+            if url:
+                cell = ws.cell(row=row, column=COLUMNS.index("source_url") + 1)
+                cell.hyperlink, cell.font = url, link
+        for r in launch_rows(plan, label):
+            ws.append([None if r[k] == "" else neutralise(r[k]) for k in COLUMNS])
+        for col, width in zip("ABCDEFGHIJKLMNOPQ", (16, 22, 18, 11, 40, 9, 14, 16, 9, 11, 9, 10, 10, 11, 40, 50, 50)):
+            ws.column_dimensions[col].width = width
     a = _NeutralSheet(wb.create_sheet("Assumptions"))
-    a.append(["What", "Value", "Source", "Date"])
+    a.append(["What", "Value", "Source", "Link", "Date"])
     for cell in a[1]:
         cell.font = bold
+    facts: dict[str, list] = {}
     m = catalog.models[problem.model]
-    a.append([f"model {m.id}", f"{m.params_b}B params, {m.active_params_b}B active, {m.layers} layers, "
-              f"{m.attention.kind.upper()} attention", m.source, m.date])
+    facts[f"model {m.id}"] = [f"{m.params_b:g}B params, {m.active_params_b:g}B active, {m.layers} layers, "
+                              f"{m.attention.kind.upper()} attention", m.source, m.date]
     for acc in sorted({l.accelerator for p in plans for l in p.lines}):
         r = catalog.accelerators[acc]
-        a.append([f"accelerator {acc}", f"{r.memory_gb} GB, {r.memory_bandwidth_gbs} GB/s, {r.tdp_w} W", r.source,
-                  r.date])
+        facts[f"accelerator {acc}"] = [f"{r.memory_gb:g} GB, {r.memory_bandwidth_gbs:,.0f} GB/s, {r.tdp_w:,} W",
+                                       r.source, r.date]
     for eng in sorted({l.engine for p in plans for l in p.lines}):
         e = catalog.engines[eng]
         settings = sorted({tuple(sorted(l.engine_settings.items())) for p in plans for l in p.lines
                            if l.engine == eng and l.engine_settings})
         assumed = "; ".join(", ".join(f"{k} {v}" for k, v in s) for s in settings)
-        a.append([f"engine {eng}", f"{e.memory.defaults_version} memory rule ({e.memory_model})"
-                  + (f"; settings assumed: {assumed}" if assumed else ""), e.memory.source, e.date])
-    for p in sorted({p for plan in plans for p in plan.purchases}, key=lambda p: p.offer):
-        a.append([f"offer {p.offer}", f"{p.item} from {p.seller} at {money_json(p.unit_price)}", p.source, p.date])
-    a.append(["sizing", "users per replica = largest concurrency the KV cache holds that keeps every user at the "
-                        "speed target; see hwplan's optimizer/sizing.py and optimizer/speed.py", "hwplan", ""])
-    for col, width in zip("ABCD", (30, 70, 80, 12)):
+        facts[f"engine {eng}"] = [f"{e.name}: {e.memory.defaults_version} memory rule ({e.memory_model})"
+                                  + (f"; settings assumed: {assumed}" if assumed else ""), e.memory.source, e.date]
+    for p in sorted({p.offer: p for plan in plans for p in plan.purchases}.values(), key=lambda p: p.offer):
+        facts[f"offer {p.offer}"] = [f"{p.item} from {p.seller} at {_money_text(p.unit_price)} {currency}",
+                                     p.source, p.date]
+    for what, (value, source, date) in facts.items():
+        a.append([what, value, source, source_url(source), date])
+        url = source_url(source)
+        if url:
+            cell = a.cell(row=a.max_row, column=4)
+            cell.hyperlink, cell.font = url, link
+    for col, width in zip("ABCDE", (30, 60, 70, 50, 12)):
         a.column_dimensions[col].width = width
+    cav = _NeutralSheet(wb.create_sheet("Caveats"))
+    cav.append(["Plan", "Line", "tok/s per user", "Speed model error (median |error| of hwplan validate, "
+                "bundled measurements of the family)"])
+    for cell in cav[1]:
+        cell.font = bold
+    for r in caveat_rows(plans, catalog, labels):
+        cav.append([r["plan"], r["line"], r["tokens_per_s_per_user"], r["speed_model_error"]])
+        cav.cell(row=cav.max_row, column=3).number_format = one_fmt
+    for col, width in zip("ABCD", (24, 60, 14, 70)):
+        cav.column_dimensions[col].width = width
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
 def export_bom(path: str, plans: list[Plan], problem: Problem, catalog: Catalog,
-               sheet_names: list[str] | None = None) -> str | bytes:
-    """The bill(s) of materials in the format `path`'s extension names."""
+               sheet_names: list[str] | None = None, title: str | None = None) -> str | bytes:
+    """The bill(s) of materials in the format `path`'s extension names; `title` heads the document."""
     ext = Path(path).suffix.lower()
     if ext not in EXPORT_FORMATS:
         raise InputError(f"--export {path}: the bill of materials is written as {', '.join(EXPORT_FORMATS)}.")
+    labels = _labels(plans, sheet_names)
     if ext == ".csv":
-        return _csv(plans)
+        return _csv(plans, catalog, labels)
     if ext == ".md":
-        return _md(plans, problem)
-    return _xlsx(plans, problem, catalog, sheet_names or [f"Plan {i}" for i in range(1, len(plans) + 1)])
+        return _md(plans, problem, catalog, labels, document_title(problem, title))
+    return _xlsx(plans, problem, catalog, labels, sheet_names or [f"Plan {i}" for i in range(1, len(plans) + 1)],
+                 document_title(problem, title))

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["PlanLine", "NetworkLine", "RackLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json",
+__all__ = ["SizingClaim", "PlanLine", "NetworkLine", "RackLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json",
            "stale_price_notes", "STALE_PRICE_MONTHS"]
 
 # A price older than this, measured from the plan's purchase date, gets a warning in the plan.
@@ -30,6 +30,18 @@ def money_json(value: Fraction | float | int) -> int | float:
 
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class SizingClaim(_Record):
+    """What the sizing model claims about one replica, so the independent checker can test it."""
+
+    tp: int = Field(description="Tensor-parallel ranks of one attention group.")
+    pp: int = Field(description="Pipeline stages.")
+    dp: int = Field(1, ge=1, description="Attention data-parallel groups; each holds its own sequences' KV.")
+    dp_attention: bool = False
+    weights_gb_per_gpu: float = Field(description="Weights on the most loaded accelerator, GB.")
+    kv_budget_gb_per_gpu: float = Field(description="KV-cache memory left on each accelerator, GB.")
+    memory_users: int = Field(description="Concurrent requests the KV cache holds (before engine and speed caps).")
 
 
 class PlanLine(_Record):
@@ -71,6 +83,7 @@ class PlanLine(_Record):
                                              "one, W (energy in TCO).")
     memory_gb_per_node: float
     note: str = ""
+    sizing: SizingClaim | None = None
 
     @property
     def nodes(self) -> int:
@@ -124,6 +137,7 @@ class PlanLine(_Record):
             "power_w": self.power_w, "memory_gb": round(self.memory_gb, 1), "sellers": list(self.sellers),
             "unit": self.unit,
             "note": self.note,
+            "sizing": None if self.sizing is None else self.sizing.model_dump(),
         }
 
 

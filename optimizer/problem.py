@@ -389,6 +389,12 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
     if problem.model not in catalog.models:
         raise unknown(("model",), "model", problem.model, catalog.models)
     model = catalog.models[problem.model]
+    w = problem.workload
+    if w.context_tokens > model.max_context:
+        raise ProblemError(
+            f"{problem.where('workload', 'input_tokens')}: workload.input_tokens + workload.output_tokens = "
+            f"{w.input_tokens:,} + {w.output_tokens:,} = {w.context_tokens:,} tokens, more than {model.id}'s "
+            f"context of {model.max_context:,} tokens (its max_model_len); shorten the prompt or the output.")
     length = problem.engine_settings.max_model_len
     if length is not None and length > model.max_context:
         raise ProblemError(f"{problem.where('engine_settings', 'max_model_len')}: engine_settings.max_model_len = "

@@ -15,6 +15,7 @@ from typing import Any
 
 from catalog import Catalog
 
+from .documents import ErrorBand, band_json, band_short, band_text
 from .estimator import Estimate
 from .frames import csv_text
 from .plan import Plan, money_json
@@ -44,7 +45,24 @@ def _csv_dicts(rows: list[dict[str, Any]], empty_header: str) -> str:
     return csv_text(rows, list(rows[0]) if rows else [empty_header])
 
 
-def plan_rows(plan: Plan) -> list[dict[str, Any]]:
+Bands = dict[str, "ErrorBand | None"]   # accelerator id → the speed model's error band for its family
+
+
+def _speed_cell(value: float | None, accelerator: str, bands: Bands | None) -> str:
+    """'20.0 ±15%': the speed and the speed model's validated error for that hardware family."""
+    text = _num(value)
+    return text if bands is None or value is None else f"{text} {band_short(bands.get(accelerator))}"
+
+
+def _plan_json(plan: Plan, bands: Bands | None) -> dict[str, Any]:
+    data = plan.to_json()
+    if bands is not None:
+        for line, j in zip(plan.lines, data["plan"]["lines"]):
+            j["speed_error_band"] = band_json(bands.get(line.accelerator))
+    return data
+
+
+def plan_rows(plan: Plan, bands: Bands | None = None) -> list[dict[str, Any]]:
     """One flat row per plan line (the bill of what to buy), plus nothing else."""
     rows = []
     for line in plan.lines:
@@ -59,6 +77,9 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
             "currency": plan.totals.currency, "power_w": line.power_w, "memory_gb": round(line.memory_gb, 1),
             "layout": line.layout, "launch": "\n".join(line.launch),
         })
+        if bands is not None:
+            band = bands.get(line.accelerator)
+            rows[-1]["speed_model_median_abs_error"] = None if band is None else round(band.median_abs_error, 3)
     return rows
 
 
@@ -126,17 +147,19 @@ def wrap_command(cmd: str, first: str, width: int = 80) -> list[str]:
     return lines + [current]
 
 
-def render_plan(plan: Plan, fmt: str = "table") -> str:
+def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> str:
+    """One plan; `bands` (accelerator → error band) puts the speed model's validated error next to each line."""
     if fmt == "json":
-        return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(_plan_json(plan, bands), indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
-        return _csv_dicts(plan_rows(plan), "item")
+        return _csv_dicts(plan_rows(plan, bands), "item")
     t = plan.totals
     headers = ["Buy", "Nodes", "GPUs", "Precision / engine", "Users", "tok/s/user", "Cost", "Power kW"]
     body = [[line.item, str(line.nodes) + (f" ({line.replicas}×{line.nodes_per_replica})" if line.nodes_per_replica > 1 else ""),
              str(line.gpus), f"{line.precision} / {line.engine}",
              f"{line.users:,}" + (f" ({line.replicas}×{line.users_per_replica})" if line.replicas > 1 else ""),
-             _num(line.tokens_per_s_per_user), _money(line.cost), _num(line.power_w / 1000)] for line in plan.lines]
+             _speed_cell(line.tokens_per_s_per_user, line.accelerator, bands), _money(line.cost),
+             _num(line.power_w / 1000)] for line in plan.lines]
     footer = ["Total", str(t.nodes), str(t.gpus), f"{t.memory_gb:,.0f} GB", f"{t.users:,}", "",
               _money(t.cost, t.currency), _num(t.power_w / 1000)]
     demanded = f"{plan.users_demanded:,} users" if plan.users_demanded else "one replica"
@@ -152,6 +175,8 @@ def render_plan(plan: Plan, fmt: str = "table") -> str:
                          f"{l.nodes} node{'s' * (l.nodes != 1)}, {l.users_per_replica:,} users each")
         for cmd in l.launch:
             extra += wrap_command(cmd, "  $ ") if fmt != "md" else [f"  $ {cmd}"]
+    if bands is not None:
+        extra += [f"Speed model error, {a}: {band_text(bands.get(a))}" for a in sorted({l.accelerator for l in plan.lines})]
     extra += [f"Note: {n}" for n in plan.notes]
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
     extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
@@ -379,12 +404,12 @@ def render_catalog(catalog: Catalog, section: str, fmt: str = "table", price_lis
     return _table(shown, cells, title=f"{len(rows)} {section}")
 
 
-def render_plans(plans: list[Plan], fmt: str = "table", title: str = "") -> str:
+def render_plans(plans: list[Plan], fmt: str = "table", title: str = "", bands: Bands | None = None) -> str:
     """Several plans (a shortlist, a per-vendor list, a Pareto front): JSON `{"plans": [...]}`."""
     if fmt == "json":
-        return json.dumps({"plans": [p.to_json() for p in plans]}, indent=2, ensure_ascii=False) + "\n"
+        return json.dumps({"plans": [_plan_json(p, bands) for p in plans]}, indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
-        return _csv_dicts([{"rank": i, **row} for i, p in enumerate(plans, 1) for row in plan_rows(p)], "rank")
+        return _csv_dicts([{"rank": i, **row} for i, p in enumerate(plans, 1) for row in plan_rows(p, bands)], "rank")
     t0 = plans[0].totals if plans else None
     headers = ["#", "Buy", "Nodes", "GPUs", "Users", "tok/s/user", "Cost", "Power kW", "vs #1"]
     body = []
@@ -396,9 +421,12 @@ def render_plans(plans: list[Plan], fmt: str = "table", title: str = "") -> str:
         if sellers and len(sellers) <= 3:
             what += f" from {', '.join(sellers)}"
         speed = p.slowest_tokens_per_s_per_user
+        slowest = min((l for l in p.lines if l.tokens_per_s_per_user is not None),
+                      key=lambda l: l.tokens_per_s_per_user, default=None)
         delta = "" if i == 1 or not t0 else f"+{float(t.cost - t0.cost):,.0f}" if t.cost >= t0.cost \
             else f"{float(t.cost - t0.cost):,.0f}"
-        body.append([str(i), what, str(t.nodes), str(t.gpus), f"{t.users:,}", _num(speed), _money(t.cost, t.currency),
+        body.append([str(i), what, str(t.nodes), str(t.gpus), f"{t.users:,}",
+                     _speed_cell(speed, slowest.accelerator if slowest else "", bands), _money(t.cost, t.currency),
                      _num(t.power_w / 1000), delta])
     if fmt == "md":
         return "\n".join([f"**{title}**", ""] + md_table(headers, body)) + "\n"

@@ -1,11 +1,16 @@
 """Search modes on the same CP-SAT model: shortlists, per-vendor plans, Pareto fronts, sweeps.
 
-- shortlist: the K best plans that differ in what is bought — at the level of node
-  types (default), accelerators, vendors or platforms. After each solve an exact
-  no-good forbids the same set of groups (a superset stays allowed: it can be the
-  next-best plan). Dominance pruning is restricted to units of the same group, so
-  no alternative is lost.
-- per_vendor: the best plan using one accelerator vendor only, for each vendor.
+- shortlist: alternatives a buyer would ask quotes for, at the level of node types
+  (default), accelerators, vendors or platforms. Plan 1 is the optimum; plan i+1 is the
+  best plan that uses none of the groups plans 1..i use (no two plans share a node
+  type / accelerator / vendor / platform), so each is the best under its own
+  distinction. Every plan is irredundant: dropping any of its lines breaks the demand
+  (or the spare-node rule); a plan with a line it does not need is re-solved without
+  that line's unit (with positive costs an optimum never has one, but ties in power
+  or TCO could). Dominance pruning is restricted to units of the same group, so no
+  alternative is lost.
+- per_vendor / per_seller: for each accelerator maker (seller), `optimize` of the problem
+  restricted to it, so each is exactly what `solve --vendor` (`--seller`) answers.
 - pareto: the exact non-dominated plans on two objectives (cost, power, nodes, tco)
   by ε-constraints: min x (then y), then require y below the last point's y, repeat.
 - sweep: the optimum for each user count (or each budget, maximizing users); points
@@ -29,15 +34,15 @@ from catalog import Catalog
 from catalog.errors import InfeasibleError, InputError, NoPlanError, SolverTimeoutError, shorten
 
 from .check import assert_plan_ok
-from .explain import explain_infeasible
-from .model import PlanModel, Solution, SolveOptions
+from .model import Limits, PlanModel, Solution, SolveOptions
 from .plan import Plan
 from .problem import Problem, with_overrides
 from .prune import prune_dominated
-from .solve import Prepared, limits_for, plan_from_solution, prepare_problem
+from .solve import Prepared, explain_no_plan, limits_for, plan_from_solution, prepare_problem
 from .units import Unit
 
-__all__ = ["shortlist", "per_vendor", "per_seller", "pareto", "sweep", "k_best", "pareto_front", "SweepPoint",
+__all__ = ["shortlist", "per_vendor", "per_seller", "pareto", "sweep", "k_best", "k_disjoint", "redundant_line",
+           "pareto_front", "SweepPoint",
            "DISTINCT_LEVELS", "PARETO_TERMS", "parse_range"]
 
 DISTINCT_LEVELS = ("sku", "accelerator", "vendor", "platform")
@@ -110,6 +115,58 @@ def k_best(model: PlanModel, objective: str, k: int, group_of: Callable[[str], s
     return found
 
 
+def redundant_line(units: Sequence[Unit], replicas: dict[str, int], limits: Limits) -> str | None:
+    """A unit id whose whole line the plan can drop and still serve the demand (and the spare rule); else None."""
+    by_id = {u.id: u for u in units}
+    demand = limits.demand or 1
+    for uid in sorted(replicas):
+        rest = {k: r for k, r in replicas.items() if k != uid and r > 0}
+        if not rest:
+            continue
+        users = sum(by_id[k].users * r for k, r in rest.items())
+        if users < demand:
+            continue
+        if limits.spare and users - max(by_id[k].users for k in rest) < demand:
+            continue
+        return uid
+    return None
+
+
+def k_disjoint(units: Sequence[Unit], limits: Limits, objective: str, k: int, group_of: Callable[[str], str],
+               options: SolveOptions = SolveOptions(), *, tco: dict[str, int] | None = None,
+               offers=None, timed_out: list | None = None, **model_args) -> list[Solution]:
+    """Up to `k` plans, each the best that uses no group an earlier one uses, each irredundant (model level).
+
+    `model_args` go to every PlanModel (the fabric and racks of the problem). When the time limit runs
+    out after the first plan, the plans found stand and `timed_out` (a list) gets an entry."""
+    left = list(units)
+    found: list[Solution] = []
+    while len(found) < k and left:
+        pool = list(left)
+        while True:
+            try:
+                solution = PlanModel(pool, limits, maximize_users=objective == "users", tco=tco,
+                                     offers=offers, **model_args).solve(objective, options)
+            except SolverTimeoutError:
+                if not found:
+                    raise
+                if timed_out is not None:
+                    timed_out.append(True)   # the plans found so far stand; time ran out before the next one
+                return found
+            # Maximizing users, every line adds users: none is redundant.
+            extra = None if solution is None or objective == "users" else redundant_line(pool, solution.replicas,
+                                                                                          limits)
+            if extra is None:
+                break
+            pool = [u for u in pool if u.id != extra]
+        if solution is None:
+            break
+        found.append(solution)
+        used = {group_of(uid) for uid in solution.replicas}
+        left = [u for u in left if group_of(u.id) not in used]
+    return found
+
+
 def pareto_front(model: PlanModel, x: str, y: str, max_points: int = 50,
                  options: SolveOptions = SolveOptions()) -> list[Solution]:
     """Non-dominated solutions on (x, y) by ε-constraints, lowest x first (model level)."""
@@ -133,39 +190,59 @@ def pareto_front(model: PlanModel, x: str, y: str, max_points: int = 50,
 
 def shortlist(catalog: Catalog, problem: Problem, k: int = 5, distinct: str = "sku",
               options: SolveOptions = SolveOptions()) -> list[Plan]:
-    """The `k` best plans, in objective order, that differ at the `distinct` level."""
+    """Up to `k` plans, best first, no two sharing a `distinct` group; each the best without the earlier groups."""
     if k < 1:
         raise InputError(f"-k = {k}: ask for at least one plan.")
     prep = prepare_problem(catalog, problem, prune=False)
     units = _prune_within(prep.candidates.units, prep, distinct)
     prep = replace(prep, units=units)
-    model = _model(prep, units, problem.objective, need_used=True)
     by_id = {u.id: u for u in units}
-    found = k_best(model, problem.objective, k, lambda uid: _group_of(by_id[uid], distinct), options)
+    timed_out: list = []
+    found = k_disjoint(units, prep.limits, problem.objective, k, lambda uid: _group_of(by_id[uid], distinct), options,
+                       tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers,
+                       fabric=prep.fabric, racks=prep.racks, timed_out=timed_out)
     plans = [_checked(catalog, prep, solution, problem.objective) for solution in found]
     if not plans:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits)
-    if getattr(model, "front_timed_out", False):
+        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers, **prep.explain_args)
+    if timed_out:
         note = (f"the time limit ran out before plan {len(plans) + 1} was found: the shortlist may be shorter "
                 f"than -k {k} (raise --time-limit)")
         plans[-1] = plans[-1].model_copy(update={"notes": (*plans[-1].notes, note)})
     return plans
 
 
+def _restricted(problem: Problem, field: str, flag: str, value: str) -> Problem:
+    """`problem` allowed only `value` for constraints.`field` (as `--vendor value` / `--seller value` would)."""
+    return with_overrides(problem, {("constraints", field): (flag, [value])})
+
+
+def _best_each(catalog: Catalog, problem: Problem, field: str, flag: str, values: Sequence[str],
+               options: SolveOptions) -> list[tuple[str, Plan]]:
+    """For each value: `optimize` on the problem restricted to it (its own preparation and pruning)."""
+    from .solve import optimize
+
+    found = []
+    for value in values:
+        try:
+            found.append((value, optimize(catalog, _restricted(problem, field, flag, value), options)))
+        except NoPlanError:
+            continue
+    if not found:
+        prep = prepare_problem(catalog, problem)
+        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers, **prep.explain_args)
+    return sorted(found, key=lambda vp: (*_rank(vp[1], problem.objective), vp[0]))
+
+
 def per_vendor(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> list[Plan]:
-    """The best plan for each accelerator vendor that can serve the problem, best first."""
-    prep = prepare_problem(catalog, problem)
-    plans = []
-    for vendor in sorted({u.node.maker for u in prep.units}):
-        units = [u for u in prep.units if u.node.maker == vendor]
-        solution = _model(prep, units, problem.objective).solve(problem.objective, options)
-        if solution is not None:
-            vendor_problem = with_overrides(problem, {("constraints", "vendors"): ("--per-vendor", [vendor])})
-            plans.append(_checked(catalog, replace(prep, units=units), solution, problem.objective, vendor_problem))
-    if not plans:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers,
-                                 **prep.explain_args)
-    return sorted(plans, key=lambda p: _rank(p, problem.objective))
+    """The best plan for each accelerator maker that can serve the problem, best first.
+
+    Each plan is exactly `optimize` of the problem restricted to that maker (`--vendor`): the
+    candidates are pruned per restriction, since a unit dominated by another maker's unit can
+    be that maker's best.
+    """
+    prep = prepare_problem(catalog, problem, prune=False)
+    makers = sorted({u.node.maker for u in prep.units})
+    return [plan for _, plan in _best_each(catalog, problem, "vendors", "--per-vendor", makers, options)]
 
 
 def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power", max_points: int = 50,
@@ -189,30 +266,21 @@ def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power"
                 f"beyond {len(plans)} points (raise --time-limit)")
         plans[-1] = plans[-1].model_copy(update={"notes": (*plans[-1].notes, note)})
     if not plans:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers,
-                                 **prep.explain_args)
+        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers,
+                              **prep.explain_args)
     return plans
 
 
 def per_seller(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> list[tuple[str, Plan]]:
-    """The best plan buying everything from one seller, for each seller that can serve the problem."""
+    """The best plan buying everything from one seller, for each seller that can serve the problem.
+
+    Each plan is exactly `optimize` of the problem restricted to that seller (`--seller`).
+    """
     from .offers import eligible_offers
-    from .solve import optimize
 
     offers, _, _ = eligible_offers(catalog, problem)
     sellers = sorted({o.seller for item_offers in offers.values() for o in item_offers})
-    found = []
-    for seller in sellers:
-        one = with_overrides(problem, {("constraints", "sellers"): ("--per-seller", [seller])})
-        try:
-            found.append((seller, optimize(catalog, one, options)))
-        except NoPlanError:
-            continue
-    if not found:
-        prep = prepare_problem(catalog, problem)
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers,
-                                 **prep.explain_args)
-    return sorted(found, key=lambda sp: (*_rank(sp[1], problem.objective), sp[0]))
+    return _best_each(catalog, problem, "sellers", "--per-seller", sellers, options)
 
 
 @dataclass(frozen=True)
@@ -295,8 +363,8 @@ def _solve_chunk(catalog: Catalog, problem: Problem, kind: str, values: list[flo
             out.append(SweepPoint(v, None, {"summary": str(exc)}))
             continue
         if solution is None:
-            out.append(SweepPoint(v, None, explain_infeasible(catalog, point, p.candidates, p.limits, p.offers,
-                                                                   **p.explain_args).explanation))
+            out.append(SweepPoint(v, None, explain_no_plan(catalog, point, p.candidates, p.limits, p.offers,
+                                                           suggest=False, **p.explain_args).explanation))
             continue
         hint = solution.replicas
         out.append(SweepPoint(v, _checked(catalog, p, solution, point.objective, point), None))

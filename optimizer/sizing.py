@@ -82,14 +82,41 @@ def runnable_variant(model: Model, acc: Accelerator, precision: str) -> tuple[Va
     return fallback, f"{acc.id} has no native {needed} units: {precision} weights run as {fallback.id}"
 
 
+def _publisher_native_build(model: Model, variant: Variant, acc: Accelerator) -> bool:
+    """True for a build the model's own publisher ships (its Hugging Face repo sits in the same
+    organization as `model.hf_repo`) in a datatype `acc` has native matrix units for (fp8, fp4)."""
+    org = model.hf_repo.split("/")[0] if "/" in model.hf_repo else ""
+    return bool(org) and variant.requires_native is not None and acc.has_native(variant.requires_native) \
+        and f"huggingface.co/{org}/" in variant.source
+
+
 def candidate_variants(model: Model, acc: Accelerator, precision: str | list[str]) -> list[tuple[Variant, str]]:
-    """Variants to consider on `acc`: 'auto' is the native precision (or its fallback)."""
-    asked = [model.native_precision if p == "auto" else p  # 'auto' may also stand in a list
-             for p in ([precision] if isinstance(precision, str) else precision)]
+    """Variants to consider on `acc`, each with a note saying why it is there (empty: as asked).
+
+    'auto' (alone or in a list) is the native precision (or its fallback) plus every build the
+    model's publisher ships in a datatype `acc` runs natively — Meta's FP8 Llama 4 Maverick, Qwen's
+    FP8 Qwen3 — since those are the same model served as published (see e.g.
+    https://huggingface.co/meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8). Lossy
+    third-party builds (AWQ/GPTQ int4, GGUF, int8, another party's FP8/NVFP4) are tried only when
+    asked for by id: their accuracy is the buyer's call, not the optimizer's.
+    """
+    asked: list[str] = []
+    from_auto: set[str] = set()
+    for p in ([precision] if isinstance(precision, str) else precision):
+        if p != "auto":
+            asked.append(p)
+            continue
+        builds = [v.id for v in model.variants if v.id != model.native_precision
+                  and _publisher_native_build(model, v, acc)]
+        asked += [model.native_precision, *builds]
+        from_auto |= set(builds)
     seen: dict[str, tuple[Variant, str]] = {}
     for p in asked:
         found = runnable_variant(model, acc, p)
         if found is not None and found[0].id not in seen:
+            if p in from_auto:
+                found = (found[0], f"precision auto: {p} is {model.hf_repo.split('/')[0]}'s own {p} build, "
+                                   f"run on {acc.id}'s native {found[0].requires_native} units")
             seen[found[0].id] = found
     return list(seen.values())
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from catalog import Catalog
+from catalog.errors import InfeasibleError, NoPlanError
 
 from .check import assert_plan_ok
 from .explain import explain_infeasible
@@ -23,14 +25,21 @@ from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solut
 from .racks import RackKind, rack_kinds
 from .offers import PricedOffer
 from .launch import launch_commands
-from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SolverInfo, TcoBreakdown, stale_price_notes
+from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SizingClaim, SolverInfo, TcoBreakdown, \
+    stale_price_notes
 from .problem import Problem
 from .prune import prune_dominated
 from .scaling import money_from_int, money_to_int
 from .tco import TcoRates, tco_rates
 from .units import Candidates, Unit, offer_model, prepare
 
-__all__ = ["optimize", "limits_for", "plan_from_solution", "Prepared", "prepare_problem", "plan_tco"]
+__all__ = ["optimize", "try_optimize", "explain_no_plan", "limits_for", "plan_from_solution", "Prepared",
+           "prepare_problem", "plan_tco"]
+
+# Each re-solve behind an explanation gets this long, and all of them together this long: an
+# explanation may try a dozen changes (precisions, node counts, filters, limit pairs).
+_ATTEMPT_OPTIONS = SolveOptions(time_limit_s=5.0)
+_SUGGEST_BUDGET_S = 12.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,33 @@ class Prepared:
         return {u.id: u for u in self.candidates.units}
 
 
-def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, same_sku: bool = False) -> Prepared:
+def explain_no_plan(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits,
+                    offers: Offers | None = None, *, suggest: bool = True, **cluster) -> InfeasibleError:
+    """`explain_infeasible` with every suggested change re-solved by `try_optimize` (`suggest=False`: none);
+    `cluster` is `Prepared.explain_args` (the network and racks the solve priced)."""
+    if not suggest:
+        return explain_infeasible(catalog, problem, candidates, limits, offers, **cluster)
+    deadline = time.monotonic() + _SUGGEST_BUDGET_S
+    skipped: list[Problem] = []
+
+    def attempt(changed: Problem) -> Plan | None:
+        if time.monotonic() > deadline:   # an answer in seconds beats every possible change in minutes
+            skipped.append(changed)
+            return None
+        return try_optimize(catalog, changed, _ATTEMPT_OPTIONS)
+
+    err = explain_infeasible(catalog, problem, candidates, limits, offers, attempt=attempt, **cluster)
+    if not skipped:
+        return err
+    summary = err.explanation["summary"] + (f" ({len(skipped)} further change{'s' if len(skipped) > 1 else ''} "
+                                            f"not tried: the explanation stops re-solving after "
+                                            f"{_SUGGEST_BUDGET_S:g} s.)")
+    return InfeasibleError(summary, {**err.explanation, "summary": summary, "changes_not_tried": len(skipped)})
+
+
+def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, same_sku: bool = False,
+                    explain: bool = True) -> Prepared:
+    """Candidates, limits and (pruned) units; raises InfeasibleError when no unit fits (`explain`: with reasons)."""
     candidates = prepare(catalog, problem)
     limits = limits_for(problem, candidates.money_scale)
     kinds = rack_kinds(catalog, problem, candidates.currency,
@@ -79,7 +114,9 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
             candidates, units=[u for u in candidates.units if u.sku not in unracked],
             filtered={**candidates.filtered, **{k: why for k, why in unracked.items()}})
     if not candidates.units:
-        raise explain_infeasible(catalog, problem, candidates, limits)
+        if not explain:
+            raise InfeasibleError(f"no replica of {problem.model} fits")
+        raise explain_no_plan(catalog, problem, candidates, limits)
     offers = offer_model(candidates, problem)
     needs = {u.id: n for u in candidates.units if (n := fabric_need(u.node.platform, u.nodes)) is not None}
     prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
@@ -203,6 +240,13 @@ def _allocate(lines_needs: list[tuple[str, list[tuple[str, int]]]],
     return costs, sellers
 
 
+def _sizing_claim(u: Unit) -> SizingClaim:
+    fit = u.capacity.fit
+    return SizingClaim(tp=fit.layout.tp, pp=fit.layout.pp, dp=fit.layout.dp, dp_attention=fit.layout.dp_attention,
+                       weights_gb_per_gpu=fit.weights_per_gpu / 1e9, kv_budget_gb_per_gpu=fit.kv_budget_per_gpu / 1e9,
+                       memory_users=u.capacity.memory_users)
+
+
 def _racks(prep: Prepared, solution: Solution, lines: list[PlanLine]) -> tuple[list[RackLine], tuple[Purchase, ...]]:
     """The racks of each node type the plan buys (the solver's counts) and their bill-of-materials rows."""
     units = prep.by_id()
@@ -296,7 +340,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
             ttft_s=u.capacity.ttft_s, ttft_p90_s=u.capacity.ttft_p90_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
             node_typical_power_w=u.node.typical_power_w,
-            memory_gb_per_node=u.node.memory_gb, note=u.note))
+            memory_gb_per_node=u.node.memory_gb, note=u.note, sizing=_sizing_claim(u)))
     names: dict[str, tuple[str, str]] = {}
     for u in c.units:
         n = u.node
@@ -315,6 +359,14 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     if problem.workload.kv_reserve_gb is not None:
         notes.append(f"rule-of-thumb mode: each replica keeps {problem.workload.kv_reserve_gb:g} GB for the KV "
                      f"cache (doubled where an fp8 model runs in bf16)")
+    if problem.precision == "auto":
+        tried = sorted({u.variant.id for u in c.units})
+        if len(tried) > 1:
+            used = sorted({units[uid].variant.id for uid in solution.replicas})
+            notes.append(f"precision auto compared {', '.join(tried)} across the node types (the native precision, "
+                         f"its bf16 fallback where native fp8/fp4 units are missing, and the builds the model's "
+                         f"publisher ships in datatypes the hardware runs natively; other quantized builds only "
+                         f"with --precision): this plan uses {', '.join(used)}, the best for the {objective} objective")
     if problem.constraints.spare_nodes:
         notes.append("spare capacity: every user is still served with any one node down")
     if len({p.seller for p in purchases}) > 1 and len({p.item for p in purchases}) < len(purchases):
@@ -353,14 +405,30 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     return plan.model_copy(update={"objective_value": value, "tco": tco})
 
 
+def _solve_prepared(prep: Prepared, problem: Problem, options: SolveOptions) -> Solution | None:
+    return solve_units(prep.units, prep.limits, problem.objective, options,
+                       tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers, fabric=prep.fabric,
+                       racks=prep.racks)
+
+
+def try_optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> Plan | None:
+    """The optimal plan for `problem`, checked, or None when none exists (no explanation is built)."""
+    try:
+        prep = prepare_problem(catalog, problem, explain=False)
+        solution = _solve_prepared(prep, problem, options)
+    except NoPlanError:
+        return None
+    if solution is None:
+        return None
+    return assert_plan_ok(plan_from_solution(prep, solution, problem.objective), catalog, problem)
+
+
 def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> Plan:
     """The optimal plan for `problem`; raises InfeasibleError (with an explanation) if none exists."""
     prep = prepare_problem(catalog, problem)
-    solution = solve_units(prep.units, prep.limits, problem.objective, options,
-                           tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers, fabric=prep.fabric,
-                           racks=prep.racks)
+    solution = _solve_prepared(prep, problem, options)
     if solution is None:
-        raise explain_infeasible(catalog, problem, prep.candidates, prep.limits, prep.offers,
-                                 **prep.explain_args)
+        raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers,
+                              **prep.explain_args)
     plan = plan_from_solution(prep, solution, problem.objective)
     return assert_plan_ok(plan, catalog, problem)

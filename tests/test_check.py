@@ -38,7 +38,7 @@ def test_overstated_users_are_caught(catalog):
     problem, plan = _plan(catalog, "deepseek-r1-30-users")
     line = plan.lines[0].model_copy(update={"users_per_replica": plan.lines[0].users_per_replica + 1000})
     bad = plan.model_copy(update={"lines": (line,)})
-    assert any("a replica serves" in p for p in check_plan(bad, catalog, problem))
+    assert any("users per replica, but a KV budget" in p for p in check_plan(bad, catalog, problem))
 
 
 def test_a_plan_over_budget_and_cap_is_caught(catalog):
@@ -47,7 +47,7 @@ def test_a_plan_over_budget_and_cap_is_caught(catalog):
                                        ("constraints", "max_power_w"): ("--max-power-kw", 1000)})
     problems = check_plan(plan, catalog, tighter)
     assert any("exceeds the budget" in p for p in problems)
-    assert any("exceeds the cap of 1.0 kW" in p for p in problems)
+    assert any("exceeds the cap of 1,000 W" in p for p in problems)
 
 
 def test_a_forbidden_vendor_is_caught(catalog):

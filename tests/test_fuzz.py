@@ -57,7 +57,7 @@ def test_the_harness_catches_a_traceback_a_stray_file_and_a_broken_limit(monkeyp
     outcome = run_case(Case(seed=0, kind="flags", args=["solve", "deepseek-r1-30-users", "--time-limit", "2"]))
     assert any(p.startswith("exception RuntimeError") for p in outcome.problems), outcome.problems
 
-    def stray(plan, fmt):
+    def stray(plan, fmt, *args, **kwargs):
         open("stray.txt", "w").close()
         return json.dumps({"plan": {"totals": {"cost": 10**9, "currency": "CNY", "nodes": 99, "power_w": 1,
                                                "users": 1}, "lines": [{"tokens_per_s_per_user": 1.0}]},

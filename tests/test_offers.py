@@ -166,13 +166,13 @@ def test_each_export_adds_up_to_the_plan_total(offer_catalog, tmp_path, ext):
         launches = [r["description"] for r in rows if r["kind"] == "launch"]
         assert launches and len(launches) == sum(len(line.launch) for line in plan.lines)
     elif ext == ".md":
-        assert "| TOTAL |" in content and f"{int(plan.totals.cost)}" in content
+        assert "| TOTAL |" in content and f"{int(plan.totals.cost):,}" in content
     else:
         from openpyxl import load_workbook
 
         (tmp_path / "bom.xlsx").write_bytes(content)
         wb = load_workbook(tmp_path / "bom.xlsx")
-        assert wb.sheetnames == ["Summary", "Plan 1", "Assumptions"]
+        assert wb.sheetnames == ["Summary", "Plan 1", "Assumptions", "Caveats"]
         ws = wb["Plan 1"]
         header = [c.value for c in ws[1]]
         rows = [dict(zip(header, [c.value for c in r])) for r in ws.iter_rows(min_row=2)]
@@ -189,7 +189,7 @@ def test_per_seller_workbook_has_a_sheet_per_seller(offer_catalog, tmp_path):
     from openpyxl import load_workbook
 
     names = load_workbook(out).sheetnames
-    assert names[0] == "Summary" and names[-1] == "Assumptions" and "Beta" in names
+    assert names[0] == "Summary" and names[-2:] == ["Assumptions", "Caveats"] and "Beta" in names
 
 
 def test_import_rejects_rows_it_cannot_map_with_reasons(tmp_path):

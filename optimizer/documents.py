@@ -1,0 +1,116 @@
+"""What every document hwplan writes shares: a title, source links and the speed model's error band.
+
+- `document_title(problem, title)`: the title a buyer gives (`--title`), else the problem's
+  name, else (for a flags-only problem named 'ad-hoc') the question in words.
+- `source_url(text)`: the first public URL in a catalog `source` field (the rest of the
+  text is a document title or a note); None when the source names no URL.
+- `speed_error_bands(catalog)`: the speed model's validated error per hardware family —
+  the median absolute error of `hwplan validate` over the bundled measurements
+  (optimizer/validate.py), out of sample (the `*-test.csv` rows the speed factors were never
+  fitted on) where the family has such rows, else in sample (`*-fit.csv`), and it says which;
+  computed once per catalog per run.
+- `line_band(catalog, accelerator_id)`: the band of the family an accelerator belongs
+  to, or None when that family has no measurements; `band_text` says it in words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from catalog import Catalog
+
+from .problem import Problem
+
+__all__ = ["ErrorBand", "document_title", "source_url", "speed_error_bands", "line_band", "plan_bands", "band_text",
+           "band_short", "band_json"]
+
+_URL = re.compile(r"https?://[^\s;,<>\"')]+")
+_BANDS: dict[int, tuple[Catalog, dict[str, "ErrorBand"]]] = {}
+
+
+@dataclass(frozen=True)
+class ErrorBand:
+    """The speed model's median absolute error on one family's measured rows."""
+
+    family: str                # the family group validate reports ("NVIDIA Hopper")
+    median_abs_error: float    # 0.15 = 15 %
+    measurements: int
+    role: str = "test"         # the file role the rows come from: test (out of sample), fit (in sample), other
+
+
+def document_title(problem: Problem, title: str | None = None) -> str:
+    """`title` if given, else the problem's name, else '<model> for <N> users'."""
+    if title:
+        return title
+    if problem.name and problem.name != "ad-hoc":
+        return problem.name
+    users = problem.workload.concurrent_users
+    return f"{problem.model} for {users:,} users" if users else f"{problem.model}, one replica"
+
+
+def source_url(text: str | None) -> str | None:
+    """The first http(s) URL in a source text, without trailing punctuation; None if there is none."""
+    if not text:
+        return None
+    found = _URL.search(text)
+    return found.group(0).rstrip(".") if found else None
+
+
+def speed_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
+    """Family group → the speed model's median |error| on the bundled measurements (cached per catalog)."""
+    cached = _BANDS.get(id(catalog))
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
+    from .validate import validate  # reads and predicts ~100 rows: only when a document needs it
+
+    try:
+        summary = validate(catalog).summary()
+    except Exception:  # noqa: BLE001 — a catalog without the measured hardware has no bands, not a failure
+        summary = []
+    preference = {"test": 0, "fit": 1, "other": 2}
+    bands: dict[str, ErrorBand] = {}
+    for row in summary:
+        if row["kind"] != "speed by family":
+            continue
+        role = row.get("set", "other")
+        known = bands.get(row["group"])
+        if known is None or preference.get(role, 3) < preference.get(known.role, 3):
+            bands[row["group"]] = ErrorBand(row["group"], row["median_abs_error"], row["rows"], role)
+    _BANDS[id(catalog)] = (catalog, bands)
+    return bands
+
+
+def line_band(catalog: Catalog, accelerator_id: str) -> ErrorBand | None:
+    """The error band of `accelerator_id`'s family; None when the family has no measurements."""
+    from .validate import FAMILY_GROUPS
+
+    acc = catalog.accelerators.get(accelerator_id)
+    if acc is None:
+        return None
+    return speed_error_bands(catalog).get(FAMILY_GROUPS.get(acc.family, ""))
+
+
+def plan_bands(catalog: Catalog, plans) -> dict[str, ErrorBand | None]:
+    """Accelerator id → its family's error band, for every accelerator the plans use."""
+    return {l.accelerator: line_band(catalog, l.accelerator) for p in plans for l in p.lines}
+
+
+def band_short(band: ErrorBand | None) -> str:
+    """'±15%' for a table cell; '±?' when the family has no measurements."""
+    return "±?" if band is None else f"±{band.median_abs_error:.0%}"
+
+
+def band_text(band: ErrorBand | None) -> str:
+    """'±15% (median error on 37 NVIDIA Hopper measurements)', or that there are none."""
+    if band is None:
+        return "not validated: no measurements of this hardware family"
+    sample = {"test": " not used in fitting", "fit": " the model was fitted on"}.get(band.role, "")
+    return f"±{band.median_abs_error:.0%} (median error on {band.measurements} {band.family} measurements{sample})"
+
+
+def band_json(band: ErrorBand | None) -> dict | None:
+    if band is None:
+        return None
+    return {"family": band.family, "median_abs_error": round(band.median_abs_error, 3),
+            "measurements": band.measurements, "set": band.role}
