@@ -505,8 +505,11 @@ def shortlist(problem, time_limit, k, distinct, per_vendor, per_seller, export, 
         heading = f"{prob.name}: the best plan per seller ({', '.join(names)})"
     else:
         plans = run_shortlist(catalog, prob, k, distinct, options)
-        heading = (f"{prob.name}: {len(plans)} alternatives, no two sharing a {distinct}, "
-                   f"minimizing {prob.objective}")
+        from optimizer.render import objective_phrase
+
+        heading = (f"{prob.name}: {len(plans)} alternative{'s' * (len(plans) != 1)}, no two sharing "
+                   f"{'a node type' if distinct == 'sku' else 'an ' + distinct if distinct[0] in 'aeiou' else 'a ' + distinct}, "
+                   f"{objective_phrase(prob.objective)}")
     write_export(export, plans, prob, catalog, force, names, title)
     write_output(render_plans(plans, fmt, heading, error_bands(catalog, plans)), output, force)
 
@@ -537,7 +540,7 @@ def pareto(problem, time_limit, x, y, max_points, plot, catalog_files, fmt, outp
     plans = run_pareto(catalog, prob, x, y, max_points, options)
     if plot:
         write_output(save_chart(plot, title=f"{prob.name}: {x} vs {y}", **front_series(plans, x, y)), plot, force)
-    write_output(render_plans(plans, fmt, f"{prob.name}: {len(plans)} plans on the {x}/{y} front",
+    write_output(render_plans(plans, fmt, f"{prob.name}: {len(plans)} plan{'s' * (len(plans) != 1)} on the {x}/{y} front",
                               error_bands(catalog, plans)), output, force)
 
 

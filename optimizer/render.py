@@ -83,6 +83,11 @@ def plan_rows(plan: Plan, bands: Bands | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+def objective_phrase(objective: str) -> str:
+    """'minimizing cost', or 'maximizing users' for the budget-capped search."""
+    return "maximizing users" if objective == "users" else f"minimizing {objective}"
+
+
 def _table(headers: list[str], rows: list[list[str]], title: str = "", footer: list[str] | None = None,
            right: set[int] | None = None) -> str:
     from rich import box
@@ -164,7 +169,7 @@ def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> s
               _money(t.cost, t.currency), _num(t.power_w / 1000)]
     demanded = f"{plan.users_demanded:,} users" if plan.users_demanded else "one replica"
     title = (f"{plan.problem}: {plan.model} for {demanded}, price list {plan.price_list} — "
-             f"{plan.status} plan, minimizing {plan.objective}")
+             f"{plan.status} plan, {objective_phrase(plan.objective)}")
     extra = [f"Solver: {plan.solver.seconds:.2f} s, {plan.solver.units_after_pruning} of "
              f"{plan.solver.units_considered} candidate units after dominance pruning"
              + (f", gap {plan.solver.gap:.2%} (bound {plan.solver.bound:,.0f})" if plan.status != "optimal" else "")
