@@ -225,8 +225,9 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
         elif gpus != ranks:
             raise InputError(f"--gpus = {gpus}: the layout --tp {tp or 1} × --dp {dp or 1} × --pp {pp or 1} "
                              f"uses {ranks} accelerators; give --gpus {ranks} or leave it out.")
-        if nodes == 1 and gpus > acc.max_per_node and gpus % acc.max_per_node == 0:
-            nodes = gpus // acc.max_per_node
+    # More accelerators than one server holds span whole servers (16 × H200 = 2 nodes of 8).
+    if gpus and nodes == 1 and gpus > acc.max_per_node and gpus % acc.max_per_node == 0 and acc.family != "cpu":
+        nodes = gpus // acc.max_per_node
     if gpus < 1:
         raise InputError(f"--gpus = {gpus}: a replica needs at least one accelerator (or give --tp/--pp/--dp "
                          f"and leave --gpus out).")

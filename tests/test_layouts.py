@@ -213,3 +213,12 @@ def test_nvl72_rack_is_one_scale_up_domain_with_wide_ep_and_replicas_inside(cat)
     assert "--ep-size 72" in cmd and "--enable-eplb --ep-num-redundant-experts 32" in cmd
     (cmd,) = launch_for(r1, v, cat.engines["vllm"], Layout(tp=1, dp=72, ep=72), settings)
     assert """--eplb-config '{"num_redundant_experts":32}'""" in cmd
+
+
+def test_estimate_spreads_more_accelerators_than_a_server_holds_over_whole_servers(catalog):
+    # An H200 server holds 8 (max_per_node); 16 of them are two servers, not one 16-GPU chassis.
+    from optimizer import estimate
+
+    assert catalog.accelerators["h200-sxm"].max_per_node == 8
+    est = estimate(catalog, model="deepseek-r1", accelerator="h200-sxm", gpus=16)
+    assert (est.gpus, est.nodes) == (16, 2)
