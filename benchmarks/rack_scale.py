@@ -3,7 +3,8 @@
     python -m benchmarks.rack_scale            # table
     python -m benchmarks.rack_scale --json     # for scripts
 
-For each system hwplan plans DeepSeek-R1 (fp8, 2,000 tokens in / 1,000 out) for many users
+For each system hwplan plans DeepSeek-R1 (in the published run's precision, 2,000 tokens in /
+1,000 out) for many users
 at a decode-speed floor, buying only that system, and reports the output tokens/s its plan
 delivers per accelerator and per rack-sized group of 72 accelerators, next to the published
 figure it should approach:
@@ -34,12 +35,12 @@ from optimizer import optimize, problem_from_fields
 
 __all__ = ["CASES", "measure"]
 
-# (label, accelerator, published output tok/s per accelerator or None, where it comes from)
+# (label, accelerator, precision of the published run, published output tok/s per accelerator or None, source)
 CASES = (
-    ("GB200 NVL72", "gb200", 7583 * 48 / 56, "LMSYS 2025-06-16 (SGLang, FP8, PD-disaggregated, EP)"),
-    ("GB300 NVL72", "gb300", 420659 / 72, "MLPerf Inference v5.1 Offline (TensorRT-LLM, NVFP4)"),
-    ("CloudMatrix 384", "ascend-910c", 1943.0, "Huawei arXiv 2506.12708 (INT8, TPOT < 50 ms)"),
-    ("8 × B200 nodes", "b200", None, "—"),
+    ("GB200 NVL72", "gb200", "fp8", 7583 * 48 / 56, "LMSYS 2025-06-16 (SGLang, FP8, PD-disaggregated, EP)"),
+    ("GB300 NVL72", "gb300", "fp4", 420659 / 72, "MLPerf Inference v5.1 Offline (TensorRT-LLM, NVFP4)"),
+    ("CloudMatrix 384", "ascend-910c", "int8", 1943.0, "Huawei arXiv 2506.12708 (INT8, TPOT < 50 ms)"),
+    ("8 × B200 nodes", "b200", "fp8", None, "—"),
 )
 
 
@@ -47,9 +48,9 @@ def measure(users: int = 20_000, min_tokens_per_s: float = 10.0) -> list[dict]:
     """One plan per case; output tok/s per accelerator and per 72 accelerators, with the published ratio."""
     catalog = load_catalog()
     rows = []
-    for label, acc, published, where in CASES:
+    for label, acc, precision, published, where in CASES:
         problem = problem_from_fields({
-            "model": "deepseek-r1", "precision": "fp8",
+            "model": "deepseek-r1", "precision": precision,
             "workload": {"concurrent_users": users, "input_tokens": 2000, "output_tokens": 1000,
                          "min_tokens_per_s": min_tokens_per_s},
             "constraints": {"accelerators": [acc], "max_nodes_per_replica": 9}})

@@ -491,3 +491,23 @@ def test_a_rack_scale_system_above_the_liquid_limit_needs_it_raised(catalog):
                                                       "constraints": {"max_liquid_rack_kw": 200}}), "USD", nodes)["vr200"]
     assert default.per_rack == 0 and "more than the 132 kW" in default.why_not()
     assert raised.per_rack == 1
+
+
+def test_the_checker_catches_too_few_switch_ports_and_cables(tmp_path, catalog):
+    """Two 8×H20 XE9680 nodes (one replica) without a direct connection: 16 × 400 Gb/s node ports on one
+    64-port NDR switch, 16 links; a plan listing no switch, or 15 cables, is caught."""
+    from optimizer import check_plan
+
+    cat = _catalog_with(tmp_path, catalog, "xe9680", direct_connect=False)
+    problem = problem_from_fields({"model": "deepseek-r1", "prices": "seed-2025-02", "workload": {"kv_reserve_gb": 250},
+                                   "constraints": {"currency": "CNY", "accelerators": ["h20-96g"],
+                                                   "max_nodes_per_replica": 3}})
+    plan = optimize(cat, problem)
+    [net] = plan.network
+    assert (net.node_ports, net.nodes, net.switches) == (16, 2, (("ib-switch-ndr-64p", 1, 64),))
+    no_switch = plan.model_copy(update={"network": (net.model_copy(update={"switches": ()}),)})
+    problems = check_plan(no_switch, cat, problem)
+    assert any("switches give 0 ports" in v for v in problems)
+    assert any("the fabric lists 0 × ib-switch-ndr-64p, the purchases buy 1" in v for v in problems)
+    fewer_cables = plan.model_copy(update={"network": (net.model_copy(update={"links": 15}),)})
+    assert any("15 cables for 16 links" in v for v in check_plan(fewer_cables, cat, problem))
