@@ -46,7 +46,7 @@ def test_no_catalog_source_is_a_local_path(cat):
 
 
 def test_the_local_path_check_would_catch_one(cat):
-    offer = cat.price_lists["seed-2025-02"].offers[0].model_copy(update={"source": "/work/shared/reference/x.md"})
+    offer = cat.price_lists["seed-2025-02"].offers[0].model_copy(update={"source": "../notes/prices-x.md"})
     assert [w for w, t in _sources([offer], "o") if any(m in t for m in LOCAL_PATH_MARKERS)] == ["o[0]"]
 
 
