@@ -9,14 +9,20 @@ killed: the suite noticed; mutants no test reaches count as survived).
     python -m benchmarks.mutation                      # optimizer/check.py
     python -m benchmarks.mutation check model sizing speed --max-children 2
     python benchmarks/mutation.py check --tests tests/test_check.py tests/test_checker_independent.py
+    python -m benchmarks.mutation sizing --sample 200 --seed 1   # a seeded random sample of sizing's mutants
 
-This is a benchmark, not a CI job: on a 2-core machine check.py takes about ten minutes.
+This is a benchmark, not a CI job: a whole module is 750-1,400 mutants, about 5-25 s each on a
+2-core machine, so a full run takes one to several hours. `--sample N` tests N of the module's
+mutants drawn uniformly with a fixed seed (`random.Random(seed).sample` over the sorted mutant
+names, passed to `mutmut run NAME...`), and prints the score with its 95% Wilson interval.
 Survivors are killed by new tests or justified one by one in benchmarks/mutation-survivors.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import random
 import re
 import shutil
 import subprocess
@@ -25,14 +31,18 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# The tests that exercise each module; the whole suite would also do, at many times the cost.
+# The tests that exercise each module (test files, or pytest node ids). mutmut runs, for each mutant,
+# only the selected tests that reach the mutated function; slow end-to-end files (test_problems,
+# test_search, test_properties: 35-150 s each) are left out so that a 150-mutant sample runs in
+# about half an hour on a shared 2-core machine; tests/test_mutation_<module>.py work the formulas by hand.
 TESTS = {
-    "check": ["tests/test_check.py", "tests/test_checker_independent.py", "tests/test_checker_tampering.py"],
-    "model": ["tests/test_optimizer_bruteforce.py", "tests/test_search.py", "tests/test_shortlist_alternatives.py",
-              "tests/test_offers.py", "tests/test_properties.py"],
-    "sizing": ["tests/test_sizing.py", "tests/test_layers.py", "tests/test_problems.py",
-               "tests/test_checker_independent.py"],
-    "speed": ["tests/test_speed.py", "tests/test_problems.py"],
+    "check": ["tests/test_check.py", "tests/test_checker_independent.py", "tests/test_checker_tampering.py",
+              "tests/test_mutation_check.py"],
+    "model": ["tests/test_optimizer_bruteforce.py", "tests/test_shortlist_alternatives.py", "tests/test_offers.py",
+              "tests/test_mutation_model.py"],
+    "sizing": ["tests/test_sizing.py", "tests/test_layers.py", "tests/test_engine_memory.py",
+               "tests/test_engine_versions.py", "tests/test_mutation_sizing.py"],
+    "speed": ["tests/test_speed.py", "tests/test_layouts.py", "tests/test_mutation_speed.py"],
 }
 COPY = ["catalog", "optimizer", "problems", "tests", "benchmarks", "cli.py", "pyproject.toml", "README.md"]
 
@@ -43,7 +53,7 @@ def _config(modules: list[str], tests: list[str]) -> str:
     return ("\n[tool.mutmut]\n"
             'source_paths = ["optimizer"]\n'
             f"only_mutate = [{only}]\n"
-            'also_copy = ["catalog", "problems", "cli.py"]\n'
+            'also_copy = ["catalog", "problems", "benchmarks", "cli.py"]\n'
             f"pytest_add_cli_args_test_selection = [{selection}]\n"
             'pytest_add_cli_args = ["-x", "-q", "-p", "no:cacheprovider"]\n'
             "use_git_change_detection = false\n")
@@ -66,17 +76,35 @@ def _score(results: str) -> tuple[int, int, list[str]]:
     return killed, survived, survivors
 
 
+def _names(results: str) -> list[str]:
+    """Every mutant name in `mutmut results --all true`, sorted."""
+    return sorted(m.group(1) for m in (re.match(r"\s*(\S+): ", line) for line in results.splitlines()) if m)
+
+
+def wilson(killed: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion killed/total (Wilson 1927, JASA 22:209-212)."""
+    if total == 0:
+        return 0.0, 1.0
+    p = killed / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", default=["check"], help="optimizer modules (check, model, sizing, speed)")
     parser.add_argument("--tests", nargs="*", help="test files to run (default: those listed for the modules)")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("--sample", type=int, help="test this many mutants drawn at random (default: all)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the --sample draw")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy and print its path")
     args = parser.parse_args(argv)
     if shutil.which("mutmut") is None:
         print("mutmut is not installed: pip install -e '.[mutation]'", file=sys.stderr)
         return 2
-    tests = args.tests or sorted({t for m in args.modules for t in TESTS.get(m, ["tests"])})
+    tests = args.tests or sorted({t for m in args.modules for t in TESTS.get(m, ["tests"])
+                                  if (ROOT / t.split("::")[0]).exists()})
     work = Path(tempfile.mkdtemp(prefix="hwplan-mutation-"))
     for name in COPY:
         src = ROOT / name
@@ -86,17 +114,34 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy2(src, work / name)
     with open(work / "pyproject.toml", "a") as f:
         f.write(_config(args.modules, tests))
+    chosen: list[str] = []
     with open(work / "mutmut-run.log", "w") as log:   # mutmut's progress bar, out of the way
-        run = subprocess.run(["mutmut", "run", "--max-children", str(args.max_children)], cwd=work, stdout=log,
-                             stderr=subprocess.STDOUT)
+        if args.sample:
+            # A name no mutant has: mutmut generates every mutant, records which tests reach which
+            # function, then stops ("nothing matches"); the names are then listed and sampled.
+            subprocess.run(["mutmut", "run", "hwplan-list-mutants-only"], cwd=work, stdout=log, stderr=subprocess.STDOUT)
+            listed = subprocess.run(["mutmut", "results", "--all", "true"], cwd=work, capture_output=True, text=True)
+            names = _names(listed.stdout)
+            chosen = random.Random(args.seed).sample(names, min(args.sample, len(names)))
+            print(f"sample: {len(chosen)} of {len(names)} mutants (seed {args.seed})")
+        run = subprocess.run(["mutmut", "run", "--max-children", str(args.max_children), *chosen], cwd=work,
+                             stdout=log, stderr=subprocess.STDOUT)
     results = subprocess.run(["mutmut", "results", "--all", "true"], cwd=work, capture_output=True, text=True)
-    killed, survived, survivors = _score(results.stdout)
+    lines = results.stdout
+    if chosen:
+        wanted = set(chosen)
+        lines = "\n".join(line for line in lines.splitlines() if (line.strip().split(": ")[0] in wanted))
+    killed, survived, survivors = _score(lines)
     for s in survivors:
         print(s)
     total = killed + survived
     print(f"modules: {', '.join(args.modules)}; tests: {' '.join(tests)}")
-    print(f"mutants: {total}, killed: {killed}, survived: {survived}, "
-          f"score: {killed / total:.1%}" if total else "no mutants were tested")
+    if total:
+        low, high = wilson(killed, total)
+        band = f" (95% interval {low:.1%}-{high:.1%})" if chosen else ""
+        print(f"mutants: {total}, killed: {killed}, survived: {survived}, score: {killed / total:.1%}{band}")
+    else:
+        print("no mutants were tested")
     if args.keep:
         print(f"kept: {work}  (mutmut show <name> there shows a mutant's diff)")
     else:

@@ -1,0 +1,122 @@
+"""The checker's fabric rules, one tampered network at a time (written for mutation testing of
+optimizer/check.py, benchmarks/mutation.py).
+
+The plan: DeepSeek-R1 on two 8 × H20 XE9680 nodes in one replica, with the platform's direct connection
+turned off, so its 2 × 8 = 16 InfiniBand 400 Gb/s node ports go through one 64-port NDR switch."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from catalog import load_catalog
+from optimizer import check_plan, optimize, problem_from_fields
+
+KEY = "infiniband-400"
+
+
+@pytest.fixture(scope="module")
+def switched(catalog, tmp_path_factory):
+    record = catalog.platforms["xe9680"].model_dump(mode="json", exclude_defaults=True)
+    record["direct_connect"] = False
+    path = tmp_path_factory.mktemp("catalog") / "override.yaml"
+    path.write_text(yaml.safe_dump({"schema_version": 1, "platforms": [record]}, allow_unicode=True))
+    cat = load_catalog([path])
+    problem = problem_from_fields({"model": "deepseek-r1", "prices": "seed-2025-02", "workload": {"kv_reserve_gb": 250},
+                                   "constraints": {"currency": "CNY", "accelerators": ["h20-96g"],
+                                                   "max_nodes_per_replica": 3}})
+    plan = optimize(cat, problem)
+    [net] = plan.network
+    assert (net.fabric, net.node_ports, net.nodes, net.uplinks) == (KEY, 16, 2, 0)
+    assert net.switches == (("ib-switch-ndr-64p", 1, 64),)
+    return cat, problem, plan
+
+
+def _fabric(plan, catalog, problem, replicas=None, **change):
+    """The fabric messages of the plan with its network changed (and, with `replicas`, its line scaled so the
+    lines need that many node ports: 16 per replica)."""
+    [net] = plan.network
+    if replicas is not None:
+        line = plan.lines[0].model_copy(update={"replicas": replicas})
+        plan = plan.model_copy(update={"lines": (line,)})
+        change = {"node_ports": 16 * replicas, "nodes": 2 * replicas, "links": 16 * replicas + change.get("uplinks", 0),
+                  **change}
+    tampered = plan.model_copy(update={"network": (net.model_copy(update=change),)})
+    return [v for v in check_plan(tampered, catalog, problem) if v.startswith(f"{KEY} fabric:")]
+
+
+def test_the_honest_switched_plan_passes(switched):
+    cat, problem, plan = switched
+    assert check_plan(plan, cat, problem) == []
+
+
+@pytest.mark.parametrize("item, ports", [
+    ("eth-switch-400g-64p", 64),      # right speed and ports, wrong protocol
+    ("ib-switch-hdr-40p", 40),        # InfiniBand, but 200 Gb/s
+    ("nic-ib-400g", 1),               # InfiniBand 400 Gb/s, but a NIC
+])
+def test_a_switch_of_the_wrong_kind_protocol_or_speed_is_named(switched, item, ports):
+    cat, problem, plan = switched
+    found = _fabric(plan, cat, problem, switches=((item, 1, ports),))
+    # No usable switch: no ports, and "the largest switch" has 0 of them.
+    assert found == [f"{KEY} fabric: {item} is not a infiniband switch of 400 Gb/s or faster",
+                     f"{KEY} fabric: 2 nodes exceed the 0 ports of one switch, so 16 uplinks are needed; the plan has 0",
+                     f"{KEY} fabric: switches give 0 ports, 16 node ports and 0 uplinks need 16",
+                     f"{KEY} fabric: 2 nodes exceed a two-tier fat tree of 0-port switches"]
+
+
+def test_a_wrong_switch_is_named_and_the_good_one_after_it_still_counts(switched):
+    cat, problem, plan = switched
+    found = _fabric(plan, cat, problem, switches=(("ib-switch-hdr-40p", 1, 40), ("ib-switch-ndr-64p", 1, 64)))
+    assert found == [f"{KEY} fabric: ib-switch-hdr-40p is not a infiniband switch of 400 Gb/s or faster"]
+
+
+def test_a_faster_switch_of_the_same_protocol_is_fine(switched):
+    cat, problem, plan = switched
+    assert _fabric(plan, cat, problem, switches=(("ib-switch-xdr-144p", 1, 144),)) == []
+
+
+def test_too_few_switch_ports(switched):
+    cat, problem, plan = switched
+    assert _fabric(plan, cat, problem, switches=())[1] == \
+        f"{KEY} fabric: switches give 0 ports, 16 node ports and 0 uplinks need 16"
+    # 3 replicas = 6 nodes, 48 node ports on 1 switch of 64: enough; 5 replicas = 80 ports: not.
+    assert _fabric(plan, cat, problem, replicas=3) == []
+    assert _fabric(plan, cat, problem, replicas=5) == [
+        f"{KEY} fabric: switches give 64 ports, 80 node ports and 0 uplinks need 80"]
+    assert _fabric(plan, cat, problem, replicas=5, switches=(("ib-switch-ndr-64p", 2, 64),)) == []
+
+
+def test_two_tiers_at_their_boundary(switched):
+    """One tier while the nodes fit one switch's 64 ports (32 replicas = 64 nodes, 512 node ports on 8
+    switches); 33 replicas = 66 nodes need leaves and spines: 528 uplinks, 528 + 2 × 528 = 1,584 ports = 24.75
+    switches, so 25."""
+    cat, problem, plan = switched
+    assert _fabric(plan, cat, problem, replicas=32, switches=(("ib-switch-ndr-64p", 8, 64),)) == []
+    assert _fabric(plan, cat, problem, replicas=33, switches=(("ib-switch-ndr-64p", 9, 64),)) == [
+        f"{KEY} fabric: 66 nodes exceed the 64 ports of one switch, so 528 uplinks are needed; the plan has 0"]
+    assert _fabric(plan, cat, problem, replicas=33, uplinks=528, links=528 + 528,
+                   switches=(("ib-switch-ndr-64p", 25, 64),)) == []
+    assert _fabric(plan, cat, problem, replicas=33, uplinks=528, links=528 + 528,
+                   switches=(("ib-switch-ndr-64p", 24, 64),)) == [
+        f"{KEY} fabric: switches give 1536 ports, 528 node ports and 528 uplinks need 1584"]
+    assert _fabric(plan, cat, problem, replicas=33, uplinks=527, links=528 + 527,
+                   switches=(("ib-switch-ndr-64p", 25, 64),)) == [
+        f"{KEY} fabric: 66 nodes exceed the 64 ports of one switch, so 528 uplinks are needed; the plan has 527"]
+
+
+def test_a_two_tier_fat_tree_has_a_ceiling(switched):
+    """64-port switches in two tiers reach 64 × 64 / 2 = 2,048 nodes: 1,024 replicas fit, 1,025 (2,050 nodes)
+    do not."""
+    cat, problem, plan = switched
+    for replicas, over in ((1024, False), (1025, True)):
+        ports = 16 * replicas
+        found = _fabric(plan, cat, problem, replicas=replicas, uplinks=ports, links=2 * ports,
+                        switches=(("ib-switch-ndr-64p", -(-3 * ports // 64), 64),))
+        ceiling = f"{KEY} fabric: {2 * replicas} nodes exceed a two-tier fat tree of 64-port switches"
+        assert found == ([ceiling] if over else [])
+
+
+def test_cables_must_match_the_links(switched):
+    cat, problem, plan = switched
+    assert _fabric(plan, cat, problem, links=17) == [f"{KEY} fabric: 17 cables for 16 links"]
