@@ -120,3 +120,33 @@ def test_a_two_tier_fat_tree_has_a_ceiling(switched):
 def test_cables_must_match_the_links(switched):
     cat, problem, plan = switched
     assert _fabric(plan, cat, problem, links=17) == [f"{KEY} fabric: 17 cables for 16 links"]
+
+
+@pytest.fixture(scope="module")
+def no_nics(catalog):
+    """Llama 3.1 405B fp8 on two 8 × L40S PCIe servers in one replica, sold without their one 400 Gb/s NIC each
+    (nics_included: false): two NIC cards bought, one direct cable."""
+    problem = problem_from_fields({"model": "llama-3.1-405b", "precision": "fp8", "workload": {"concurrent_users": 4},
+                                   "constraints": {"accelerators": ["l40s"]}})
+    plan = optimize(catalog, problem)
+    [net] = plan.network
+    assert (net.fabric, net.nics, net.direct_links) == ("ethernet-400", 2, 1)
+    return problem, plan
+
+
+def _nic_messages(catalog, problem, plan):
+    return [v for v in check_plan(plan, catalog, problem) if "NIC cards" in v]
+
+
+def test_nics_for_nodes_sold_without_them(catalog, no_nics):
+    problem, plan = no_nics
+    assert check_plan(plan, catalog, problem) == []
+    [net] = plan.network
+    listed = plan.model_copy(update={"network": (net.model_copy(update={"nics": 3}),)})
+    assert _nic_messages(catalog, problem, listed) == [
+        "ethernet-400 fabric: nodes sold without NICs need 2 NIC cards; the plan lists 3 and buys 2"]
+    # Listed right, bought short: one card instead of two.
+    purchases = tuple(p.model_copy(update={"quantity": 1}) if p.kind == "nic" else p for p in plan.purchases)
+    short = plan.model_copy(update={"purchases": purchases})
+    assert _nic_messages(catalog, problem, short) == [
+        "ethernet-400 fabric: nodes sold without NICs need 2 NIC cards; the plan lists 2 and buys 1"]

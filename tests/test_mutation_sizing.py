@@ -225,7 +225,7 @@ def test_vllm_start_up_arithmetic_by_hand(catalog):
     token = 32 * 2 * 8 * 128 * 2
     assert fit.rank_bytes_per_token == token and fit.kv_bytes_per_token == token
     assert fit.kv_capacity_tokens == int(kv // token)
-    assert fit.reserve_per_gpu == pytest.approx(acts + other + in_budget)
+    assert fit.reserve_per_gpu == acts + other + in_budget     # exactly: nothing else is held back
     assert fit.memory_bytes == total and fit.gpus == 1 and fit.starts and fit.weights_fit
     assert fit.request_kv_bytes == pytest.approx(token * 8192)
     assert fit.kv_budget_total == pytest.approx(kv)
@@ -262,5 +262,123 @@ def test_weights_that_do_not_fit_name_every_term(catalog):
                             settings=EngineSettings(max_model_len=4096))
     assert not fit.weights_fit and not fit.starts and fit.kv_capacity_tokens == 0 and fit.kv_budget_total == 0.0
     assert fit.why_not.startswith(f"weights {70.6e9 * 2 / GIB:,.2f} GiB, activations ")
+    # From vLLM 0.21.0 (the default release) the graphs come out of the budget and are named; before it they
+    # are captured after the KV cache is sized, and are not.
+    assert ", CUDA graphs " in fit.why_not
+    old = sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=1,
+                            settings=EngineSettings(max_model_len=4096, version="0.10.1"))
+    assert old.why_not.startswith(f"weights {70.6e9 * 2 / GIB:,.2f} GiB, activations ") and "CUDA" not in old.why_not
     assert f"usable on h100-sxm ({acc.memory_bytes / GIB:,.2f} GiB visible, memory utilization 0.90)" in fit.why_not
     assert sizing.max_concurrency(m, fit, "auto", 1000) == 0
+
+
+def test_quantized_checkpoints_keep_one_16_bit_copy_of_tied_embeddings(catalog):
+    """Llama-3.1-8B AWQ int4 (4.156 bits): untied, the embedding and lm_head (2 × 128,256 × 4,096) stay 16-bit;
+    the same model with tied embeddings keeps one such matrix."""
+    llama = catalog.models["llama-3.1-8b"]
+    v = llama.variant("int4")
+    embed = 128256 * 4096
+    assert sizing.weight_bytes(llama, v) == pytest.approx((8.03e9 - 2 * embed) * 4.156 / 8 + 2 * embed * 2)
+    tied = llama.model_copy(update={"tie_word_embeddings": True})
+    assert sizing.weight_bytes(tied, v) == pytest.approx((8.03e9 - embed) * 4.156 / 8 + embed * 2)
+
+
+def test_embeddings_are_at_most_half_of_a_small_models_weights(catalog):
+    """A 1e9-parameter model with Llama-3.1-8B's 128,256 × 4,096 vocabulary (2.1e9 embedding parameters, more than
+    the model): int4 counts at most half the parameters as 16-bit embeddings — 0.5e9 × 4.156/8 + 0.5e9 × 2 B —
+    and weight_parts gives the embeddings at most half of that total."""
+    small = catalog.models["llama-3.1-8b"].model_copy(update={"params_b": 1.0})
+    v = small.variant("int4")
+    total = 0.5e9 * 4.156 / 8 + 0.5e9 * 2
+    assert sizing.weight_bytes(small, v) == pytest.approx(total)
+    parts = sizing.weight_parts(small, v)
+    assert parts.embeddings == pytest.approx(total / 2) and parts.dense == pytest.approx(total / 2)
+
+
+def test_mla_activation_head_dims_follow_the_rope_width(catalog):
+    """An MLA model without head_dim sizes q/k/v activations at qk_nope (128 when unset) + qk_rope dims: with a
+    32-dim RoPE key, 160 dims."""
+    r1 = catalog.models["deepseek-r1"]
+    att = r1.attention.model_copy(update={"qk_rope_head_dim": 32})
+    model = r1.model_copy(update={"attention": att})
+    engine = catalog.engines["trtllm"]
+    layout = Layout(tp=8)
+    s = _settings(catalog, "deepseek-r1", "h200-sxm", "trtllm", layout, max_batched_tokens=8192, max_batch=64)
+    wide = model.model_copy(update={"moe": None})      # no MoE term: attention (vs the dense MLP) decides
+    t = 8192
+    attention = t * (128 + 2 * 128) * (128 + 32) * 2 / 8
+    mlp = t * 3 * 18432 * 2 / 8
+    hidden = t * 7168 * 2
+    sampler = 64 * 129280 * engine.memory.sampler_bytes_per_logit
+    assert attention > mlp
+    assert sizing.activation_peak_bytes(wide, layout, s, engine) == pytest.approx(
+        max(2 * hidden + attention, sampler) + hidden)
+
+
+def test_tensorrt_llm_keeps_fp8_kv_for_a_quantized_fp8_build(catalog):
+    """TensorRT-LLM's FP8 checkpoints carry KV scales: 'auto' KV is fp8, 1 B per value — Llama-3.1-8B stores
+    32 layers × 2 × 8 heads × 128 × 1 B = 65,536 B per token (bf16 under vLLM: twice that)."""
+    m, acc = catalog.models["llama-3.1-8b"], catalog.accelerators["h100-sxm"]
+    trt = sizing.memory_fit(m, m.variant("fp8"), acc, catalog.engines["trtllm"], gpus_per_node=1)
+    assert trt.kv_bytes_per_token == 32 * 2 * 8 * 128 * 1 == trt.rank_bytes_per_token
+    vllm = sizing.memory_fit(m, m.variant("fp8"), acc, catalog.engines["vllm"], gpus_per_node=1)
+    assert vllm.kv_bytes_per_token == 32 * 2 * 8 * 128 * 2
+
+
+def test_llama_cpp_on_a_two_socket_host_is_one_numa_spread_process(catalog):
+    """On a CPU host llama.cpp runs one process over both sockets: tensor-style split of memory (tp = 2 ranks of
+    pages), no pipeline, spread over NUMA nodes."""
+    m = catalog.models["deepseek-r1"]
+    fit = sizing.memory_fit(m, m.variant("q4_k_m"), catalog.accelerators["epyc-9654"], catalog.engines["llama.cpp"],
+                            gpus_per_node=2)
+    assert fit.layout == Layout(tp=2, numa_spread=True)
+
+
+def test_cuda_graphs_that_do_not_fit_above_the_utilization(catalog):
+    """vLLM before 0.21.0 (here 0.10.1) captures graphs after sizing the KV cache, in what utilization leaves: Llama-3.1-70B on
+    8 × H100 PCIe at utilization 0.98 has 0.02 × total − 0.61 GiB (CUDA context) left, less than its graphs
+    (67 sizes × (80 layers × 56 KiB + 80 × 2 NCCL all-reduces × 0.85 MiB))."""
+    m, acc, engine = catalog.models["llama-3.1-70b"], catalog.accelerators["h100-pcie"], catalog.engines["vllm"]
+    mem = engine.memory
+    fit = sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=8,
+                            settings=EngineSettings(memory_utilization=0.98, version="0.10.1"))
+    sizes = len([n for n in mem.cuda_graph_sizes if n <= fit.settings.max_batched_tokens])
+    graphs = sizes * (80 * mem.graph_dense_layer_kib * 1024 + 80 * 2 * mem.graph_nccl_allreduce_mib * 2**20)
+    room = acc.memory_bytes - 0.98 * acc.memory_bytes - mem.context_gib * GIB
+    assert 0 < room < graphs
+    assert fit.why_not == (f"CUDA graphs need {graphs / GIB:,.2f} GiB, {room / GIB:,.2f} GiB is left above memory "
+                           f"utilization 0.98 (out of memory while capturing; --eager avoids it)")
+
+
+def test_sglang_activations_must_fit_outside_its_static_fraction(catalog):
+    """SGLang holds mem_fraction_static for weights and KV; the profile run's activations (and graphs) need the
+    rest: at 0.99 of an H100, 1% is too little for Llama-3.1-8B's activations over 8,192 tokens."""
+    m, acc, engine = catalog.models["llama-3.1-8b"], catalog.accelerators["h100-sxm"], catalog.engines["sglang"]
+    fit = sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=1,
+                            settings=EngineSettings(memory_utilization=0.99, max_batched_tokens=8192))
+    acts = sizing.activation_peak_bytes(m, fit.layout, fit.settings, engine)
+    graphs = sizing.cuda_graph_bytes(m, fit.layout, fit.settings, engine, acc)
+    left = acc.memory_bytes - 0.99 * acc.memory_bytes
+    assert acts + graphs > left
+    assert fit.why_not == (f"activations {acts / GIB:,.2f} GiB and CUDA graphs {graphs / GIB:,.2f} GiB need more "
+                           f"than the {left / GIB:,.2f} GiB left outside mem_fraction_static 0.99 (out of memory at "
+                           f"start-up)")
+
+
+def test_kv_datatype_auto_per_engine_and_build(catalog):
+    """'auto' is bf16, except TensorRT-LLM with a quantized fp8 or fp4 build (KV scales): fp8."""
+    r1, trt, vllm = catalog.models["deepseek-r1"], catalog.engines["trtllm"], catalog.engines["vllm"]
+    assert sizing.resolve_kv_dtype("auto", trt, r1.variant("fp4")) == "fp8"
+    assert sizing.resolve_kv_dtype("auto", trt, r1.variant("fp8")) == "bf16"     # DeepSeek's own fp8: not quantized
+    assert sizing.resolve_kv_dtype("auto", trt, r1.variant("int4")) == "bf16"    # computes in bf16
+    assert sizing.resolve_kv_dtype("auto", vllm, r1.variant("fp4")) == "bf16"
+    assert sizing.resolve_kv_dtype("fp8", vllm, r1.variant("bf16")) == "fp8"
+
+
+def test_indexer_keys_add_to_the_latent_cache(catalog):
+    """DeepSeek-V3.2: 61 MLA layers of (512 + 64) × 2 B, plus its lightning indexer's 132-byte key on each of
+    61 layers; at fp8 the latent entry is the kernels' 656 bytes."""
+    m = catalog.models["deepseek-v3.2"]
+    assert sizing.kv_bytes_per_token(m, "bf16") == 61 * (512 + 64) * 2 + 61 * 132
+    assert sizing.kv_bytes_per_token(m, "fp8") == 61 * 656 + 61 * 132
+    assert sizing.kv_bytes_per_request(m, "bf16", 1000) == 1000 * (61 * (512 + 64) * 2 + 61 * 132)
