@@ -150,3 +150,80 @@ def test_nics_for_nodes_sold_without_them(catalog, no_nics):
     short = plan.model_copy(update={"purchases": purchases})
     assert _nic_messages(catalog, problem, short) == [
         "ethernet-400 fabric: nodes sold without NICs need 2 NIC cards; the plan lists 2 and buys 1"]
+
+
+# -- racks: the H100 PCIe offers plan, one 4-card and one 8-card PCIe Gen5 server (4U, air), 2.9 and 4.3 kW,
+# each node type in its own 42U, 40 kW air rack: 8-card nodes fit min(42 // 4, 40,000 // 4,300) = 9 per rack.
+EIGHT = "pcie-gen5-8gpu+8xh100-pcie"
+
+
+@pytest.fixture(scope="module")
+def pcie(catalog):
+    from optimizer import load_problem
+    from problems import bundled_problem_path
+
+    problem = load_problem(bundled_problem_path("llama-3.1-70b-h100-pcie-offers"))
+    plan = optimize(catalog, problem)
+    assert [(r.node_type, r.rack, r.racks, r.nodes) for r in plan.racks] == [
+        ("pcie-gen5-8gpu+4xh100-pcie", "rack-42u-air", 1, 1), (EIGHT, "rack-42u-air", 1, 1)]
+    assert [l.node_power_w for l in plan.lines] == [2900, 4300]
+    return problem, plan
+
+
+def _with(problem, **constraints):
+    from optimizer import with_overrides
+
+    return with_overrides(problem, {("constraints", k): (f"--{k}", v) for k, v in constraints.items()})
+
+
+def _rack_messages(catalog, problem, plan, eight_nodes=None, **rack_change):
+    if eight_nodes is not None:
+        lines = (plan.lines[0], plan.lines[1].model_copy(update={"replicas": eight_nodes}))
+        plan = plan.model_copy(update={"lines": lines})
+    if rack_change:
+        racks = (plan.racks[0], plan.racks[1].model_copy(update=rack_change))
+        plan = plan.model_copy(update={"racks": racks})
+    words = ("rack", "racks", "facility")
+    return [v for v in check_plan(plan, catalog, problem) if any(w in v for w in words) and "total" not in v]
+
+
+def test_rack_counts_at_their_boundary(catalog, pcie):
+    problem, plan = pcie
+    assert _rack_messages(catalog, problem, plan, eight_nodes=9, nodes=9) == []
+    assert _rack_messages(catalog, problem, plan, eight_nodes=10, nodes=10) == [
+        f"10 × {EIGHT} need 2 racks at 9 per rack (40 kW, 42U); the plan has 1"]
+    assert _rack_messages(catalog, problem, plan, eight_nodes=10, nodes=10, racks=2) == []
+    assert _rack_messages(catalog, problem, plan, nodes=2) == [f"racks of {EIGHT} hold 2 nodes, the lines have 1"]
+
+
+def test_a_node_type_without_racks(catalog, pcie):
+    problem, plan = pcie
+    bare = plan.model_copy(update={"racks": plan.racks[:1]})
+    assert _rack_messages(catalog, problem, bare) == [f"1 × {EIGHT} have no racks"]
+
+
+def test_a_node_above_the_rack_limit_and_at_it(catalog, pcie):
+    problem, plan = pcie
+    assert _rack_messages(catalog, _with(problem, max_rack_kw=4.3), plan) == []
+    assert _rack_messages(catalog, _with(problem, max_rack_kw=4.2), plan) == [
+        f"one {EIGHT} (4.3 kW, 4U) fits no 4.2 kW, 42U rack"]
+
+
+def test_the_rack_must_match_the_cooling(catalog, pcie):
+    problem, plan = pcie
+    found = _rack_messages(catalog, problem, plan, rack="rack-48u-liquid")
+    assert f"{EIGHT} is air-cooled but racked in rack-48u-liquid (liquid-cooled)" in found
+
+
+def test_max_racks_bought_racks_and_the_site_cap(catalog, pcie):
+    problem, plan = pcie
+    assert _rack_messages(catalog, _with(problem, max_racks=2), plan) == []
+    assert _rack_messages(catalog, _with(problem, max_racks=1), plan) == [
+        "the plan fills 2 racks, more than the limit of 1"]
+    assert _rack_messages(catalog, problem, plan, cost=1000) == [
+        "racks bought {}, racks listed {'rack-42u-air': 1}"]
+    # IT draw 2,900 + 4,300 = 7,200 W × PUE 1.4 = 10.08 kW: a cap of 10.08 kW holds, 10.07 does not.
+    assert problem.tco.pue == 1.4
+    assert _rack_messages(catalog, _with(problem, max_site_kw=10.08), plan) == []
+    assert _rack_messages(catalog, _with(problem, max_site_kw=10.07), plan) == [
+        "the facility draws 10.1 kW (PUE 1.4), more than the site cap of 10.07 kW"]
