@@ -202,3 +202,49 @@ def test_a_no_good_forbids_exactly_one_set_of_groups():
     assert model.solve("cost").replicas == {"a": 1, "c": 1}
     model.forbid_group_set({"A": ["a"], "B": ["b"], "C": ["c"]}, {"A", "C"})
     assert model.solve("cost").replicas == {"c": 2}
+
+
+def test_the_best_single_unit_plan_bounds_the_optimum():
+    """_single_unit_bound: the term of the best plan made of one unit alone. A (10 users, cost 100, 300 W) and
+    B (20 users, cost 250, 400 W), 30 users: A × 3 costs 300 (B × 2: 500); by power B × 2 = 800 W (A: 900).
+    With a spare replica: A × 4 = 400. Under a budget of 350, B (needs 2 × 250) is skipped, not the end of the
+    search. Racks (A one per rack at 10, hosting 5): 300 + 3 × 10 = 330 by cost, 3 racks, tco + 3 × 15."""
+    a = _u("a", users=10, cost=100, power=300, sku="A")
+    b = _u("b", users=20, cost=250, power=400, sku="B")
+    assert PlanModel([a, b], Limits(demand=30))._single_unit_bound("cost") == 300
+    assert PlanModel([a, b], Limits(demand=30))._single_unit_bound("power") == 800
+    assert PlanModel([a, b], Limits(demand=30, spare=True))._single_unit_bound("cost") == 400
+    assert PlanModel([b, a], Limits(demand=30, budget=350))._single_unit_bound("cost") == 300
+    racks = Racks(groups=(RackGroup("A", per_rack=1, price=10, hosting=5),), units={"a": ("A", 1)})
+    racked = PlanModel([b, a], Limits(demand=30), racks=racks, tco={"a": 0, "b": 0})
+    assert racked._single_unit_bound("cost") == 330 and racked._single_unit_bound("racks") == 0
+    assert PlanModel([a], Limits(demand=30), racks=racks)._single_unit_bound("racks") == 3
+    assert PlanModel([a], Limits(demand=30), racks=racks, tco={"a": 7})._single_unit_bound("tco") == \
+        3 * (100 + 7) + 3 * (10 + 5)
+    assert PlanModel([a], Limits(demand=30, max_racks=2), racks=racks)._single_unit_bound("cost") is None
+    assert PlanModel([a], Limits(demand=30, budget=329), racks=racks)._single_unit_bound("cost") is None
+    # No bound from this rule: maximizing users, no demand, offers, or constraints added after building.
+    assert PlanModel([a, b], Limits(demand=30), maximize_users=True)._single_unit_bound("cost") is None
+    assert PlanModel([a, b], Limits())._single_unit_bound("cost") is None
+    offers = Offers((OfferVar("o", "server", "s", 1, None),), {"a": (("server", 1),), "b": (("server", 1),)})
+    assert PlanModel([a, b], Limits(demand=30), offers=offers)._single_unit_bound("cost") is None
+    capped = PlanModel([a, b], Limits(demand=30))
+    capped.cap_term("cost", 1000)
+    assert capped._single_unit_bound("cost") is None
+    # A unit that needs a fabric is left out (its plan also buys switches and links).
+    fabric = Fabric(classes=(FabricClass("f", (), 1),), switched={"a": ("f", 8, 2)}, direct={})
+    assert PlanModel([a, b], Limits(demand=30), fabric=fabric)._single_unit_bound("cost") == 500
+
+
+def test_a_known_optimum_bounds_the_next_term_by_ratio():
+    """With the cost held at 300, power is at most max over units of 300 × power / cost: A 300 × 300/100 = 900,
+    B 300 × 400/250 = 480 → 900, below the variables' own bound 3 × 300 + 2 × 400 = 1,700."""
+    a = _u("a", users=10, cost=100, power=300)
+    b = _u("b", users=20, cost=250, power=400)
+    model = PlanModel([a, b], Limits(demand=30))
+    assert model.upper("power") == 1700
+    assert model._bound("power", {}) == 1700
+    assert model._bound("power", {"cost": 300}) == 900
+    free = _u("f", users=10, cost=0, power=50)
+    with_free = PlanModel([a, free], Limits(demand=30))
+    assert with_free._bound("power", {"cost": 300}) == with_free.upper("power")   # a free unit: no ratio
