@@ -227,3 +227,29 @@ def test_max_racks_bought_racks_and_the_site_cap(catalog, pcie):
     assert _rack_messages(catalog, _with(problem, max_site_kw=10.08), plan) == []
     assert _rack_messages(catalog, _with(problem, max_site_kw=10.07), plan) == [
         "the facility draws 10.1 kW (PUE 1.4), more than the site cap of 10.07 kW"]
+
+
+def test_liquid_cooled_nodes_take_the_liquid_rack_limit(catalog, pcie):
+    """The 8-card line restated on a liquid-cooled 4U server (UBB MI355X) in 48U liquid racks: the limit is
+    max_liquid_rack_kw (132 kW), so min(48 // 4, 132,000 // 4,300) = 12 nodes fit a rack — 10 nodes in one
+    rack hold (at the 40 kW air limit only 9 would)."""
+    problem, plan = pcie
+    sku = "ubb-mi355x-8oam+8xh100-pcie"
+    lines = (plan.lines[0], plan.lines[1].model_copy(update={"platform": "ubb-mi355x-8oam", "replicas": 10}))
+    racks = (plan.racks[0], plan.racks[1].model_copy(update={"node_type": sku, "rack": "rack-48u-liquid",
+                                                             "cooling": "liquid", "nodes": 10}))
+    liquid = plan.model_copy(update={"lines": lines, "racks": racks})
+    assert not [v for v in check_plan(liquid, catalog, problem) if "rack" in v]
+    thirteen = liquid.model_copy(update={"racks": (racks[0], racks[1].model_copy(update={"nodes": 13})),
+                                       "lines": (lines[0], lines[1].model_copy(update={"replicas": 13}))})
+    assert f"13 × {sku} need 2 racks at 12 per rack (132 kW, 48U); the plan has 1" in check_plan(thirteen, catalog,
+                                                                                                   problem)
+
+
+def test_a_fabric_no_line_needs_is_named(catalog, pcie, switched):
+    """A single-node plan that lists an InfiniBand fabric: the lines need no node port at all."""
+    problem, plan = pcie
+    _, _, two_nodes = switched
+    listed = plan.model_copy(update={"network": two_nodes.network})
+    assert (f"{KEY} fabric: the lines need 0 node ports on 0 nodes and 0 direct cables, the plan says 16 on 2 and 0"
+            in check_plan(listed, catalog, problem))
