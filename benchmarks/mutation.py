@@ -10,11 +10,15 @@ killed: the suite noticed; mutants no test reaches count as survived).
     python -m benchmarks.mutation check model sizing speed --max-children 2
     python benchmarks/mutation.py check --tests tests/test_check.py tests/test_checker_independent.py
     python -m benchmarks.mutation sizing --sample 200 --seed 1   # a seeded random sample of sizing's mutants
+    python -m benchmarks.mutation sizing --resume /tmp/hwplan-mutation-XXXX   # re-test a kept sample's survivors
 
 This is a benchmark, not a CI job: a whole module is 750-1,400 mutants, about 5-25 s each on a
 2-core machine, so a full run takes one to several hours. `--sample N` tests N of the module's
 mutants drawn uniformly with a fixed seed (`random.Random(seed).sample` over the sorted mutant
 names, passed to `mutmut run NAME...`), and prints the score with its 95% Wilson interval.
+`--resume DIR` takes a copy kept by `--keep` after tests were added: it refreshes its tests/ from the
+repository, makes mutmut record again which tests reach which function, re-tests only the sample's
+survivors and prints the sample's score; the mutated modules must be unchanged since (it checks).
 Survivors are killed by new tests or justified one by one in benchmarks/mutation-survivors.md.
 """
 
@@ -94,6 +98,56 @@ def wilson(killed: int, total: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def _results(work: Path, chosen: list[str]) -> str:
+    """`mutmut results --all true` in `work`, only the lines of the `chosen` mutants when there is a sample."""
+    lines = subprocess.run(["mutmut", "results", "--all", "true"], cwd=work, capture_output=True, text=True).stdout
+    if chosen:
+        wanted = set(chosen)
+        lines = "\n".join(line for line in lines.splitlines() if line.strip().split(": ")[0] in wanted)
+    return lines
+
+
+def _report(work: Path, chosen: list[str], modules: list[str], tests: list[str]) -> int:
+    """Print the survivors and the score; return the number of mutants tested."""
+    killed, survived, survivors = _score(_results(work, chosen))
+    for s in survivors:
+        print(s)
+    total = killed + survived
+    print(f"modules: {', '.join(modules)}; tests: {' '.join(tests)}")
+    if total:
+        low, high = wilson(killed, total)
+        band = f" (95% interval {low:.1%}-{high:.1%})" if chosen else ""
+        print(f"mutants: {total}, killed: {killed}, survived: {survived}, score: {killed / total:.1%}{band}")
+    else:
+        print("no mutants were tested")
+    return total
+
+
+def _resume(work: Path, modules: list[str], max_children: int) -> int:
+    """Re-test the survivors of the sample kept in `work` against the repository's current tests."""
+    for m in modules:
+        if (work / "optimizer" / f"{m}.py").read_bytes() != (ROOT / "optimizer" / f"{m}.py").read_bytes():
+            print(f"{work}: optimizer/{m}.py has changed since this sample was drawn; draw a new one "
+                  f"(--sample) instead.", file=sys.stderr)
+            return 2
+    sample = work / "sample.txt"
+    chosen = sample.read_text().split() if sample.exists() else []
+    before = _score(_results(work, chosen))[2]
+    shutil.copytree(ROOT / "tests", work / "tests", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)   # which tests reach what: record again
+    names = [s.split(": ")[0] for s in before]
+    print(f"re-testing {len(names)} survivors of {len(chosen) or 'all'} mutants in {work}")
+    if names:
+        with open(work / "mutmut-run.log", "a") as log:
+            subprocess.run(["mutmut", "run", "--max-children", str(max_children), *names], cwd=work, stdout=log,
+                           stderr=subprocess.STDOUT)
+    selection = re.search(r"pytest_add_cli_args_test_selection = \[(.*)\]", (work / "pyproject.toml").read_text())
+    tests = [t.strip(' "') for t in selection.group(1).split(",")] if selection else []
+    _report(work, chosen, modules, tests)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", default=["check"], help="optimizer modules (check, model, sizing, speed)")
@@ -102,10 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, help="test this many mutants drawn at random (default: all)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the --sample draw")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy and print its path")
+    parser.add_argument("--resume", type=Path, help="a kept copy: re-test its sample's survivors with today's tests")
     args = parser.parse_args(argv)
     if shutil.which("mutmut") is None:
         print("mutmut is not installed: pip install -e '.[mutation]'", file=sys.stderr)
         return 2
+    if args.resume is not None:
+        return _resume(args.resume, args.modules, args.max_children)
     tests = args.tests or sorted({t for m in args.modules for t in TESTS.get(m, ["tests"])
                                   if (ROOT / t.split("::")[0]).exists()})
     work = Path(tempfile.mkdtemp(prefix="hwplan-mutation-"))
@@ -126,25 +183,11 @@ def main(argv: list[str] | None = None) -> int:
             listed = subprocess.run(["mutmut", "results", "--all", "true"], cwd=work, capture_output=True, text=True)
             names = _names(listed.stdout)
             chosen = random.Random(args.seed).sample(names, min(args.sample, len(names)))
+            (work / "sample.txt").write_text("\n".join(chosen) + "\n")
             print(f"sample: {len(chosen)} of {len(names)} mutants (seed {args.seed})")
         run = subprocess.run(["mutmut", "run", "--max-children", str(args.max_children), *chosen], cwd=work,
                              stdout=log, stderr=subprocess.STDOUT)
-    results = subprocess.run(["mutmut", "results", "--all", "true"], cwd=work, capture_output=True, text=True)
-    lines = results.stdout
-    if chosen:
-        wanted = set(chosen)
-        lines = "\n".join(line for line in lines.splitlines() if (line.strip().split(": ")[0] in wanted))
-    killed, survived, survivors = _score(lines)
-    for s in survivors:
-        print(s)
-    total = killed + survived
-    print(f"modules: {', '.join(args.modules)}; tests: {' '.join(tests)}")
-    if total:
-        low, high = wilson(killed, total)
-        band = f" (95% interval {low:.1%}-{high:.1%})" if chosen else ""
-        print(f"mutants: {total}, killed: {killed}, survived: {survived}, score: {killed / total:.1%}{band}")
-    else:
-        print("no mutants were tested")
+    total = _report(work, chosen, args.modules, tests)
     if args.keep:
         print(f"kept: {work}  (mutmut show <name> there shows a mutant's diff)")
     else:

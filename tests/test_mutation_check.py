@@ -253,3 +253,17 @@ def test_a_fabric_no_line_needs_is_named(catalog, pcie, switched):
     listed = plan.model_copy(update={"network": two_nodes.network})
     assert (f"{KEY} fabric: the lines need 0 node ports on 0 nodes and 0 direct cables, the plan says 16 on 2 and 0"
             in check_plan(listed, catalog, problem))
+
+
+def test_a_rack_scale_node_fills_its_own_racks(catalog, pcie):
+    """CloudMatrix 384 takes 16 racks per node (racks_per_node): one node restated on it needs 16 liquid racks,
+    so 1 rack is short and 16 hold."""
+    problem, plan = pcie
+    sku = "cloudmatrix-384+8xh100-pcie"
+    lines = (plan.lines[0], plan.lines[1].model_copy(update={"platform": "cloudmatrix-384"}))
+    racks = (plan.racks[0], plan.racks[1].model_copy(update={"node_type": sku, "rack": "rack-48u-liquid",
+                                                             "cooling": "liquid"}))
+    one = plan.model_copy(update={"lines": lines, "racks": racks})
+    assert f"1 × {sku} need 16 racks at 1 per rack (132 kW, 48U); the plan has 1" in check_plan(one, catalog, problem)
+    sixteen = one.model_copy(update={"racks": (racks[0], racks[1].model_copy(update={"racks": 16}))})
+    assert not [v for v in check_plan(sixteen, catalog, problem) if "racks at" in v]

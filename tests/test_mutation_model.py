@@ -245,6 +245,7 @@ def test_a_known_optimum_bounds_the_next_term_by_ratio():
     assert model.upper("power") == 1700
     assert model._bound("power", {}) == 1700
     assert model._bound("power", {"cost": 300}) == 900
+    assert model._bound("power", {"cost": 0}) == 0          # nothing bought: no power either
     free = _u("f", users=10, cost=0, power=50)
     with_free = PlanModel([a, free], Limits(demand=30))
     assert with_free._bound("power", {"cost": 300}) == with_free.upper("power")   # a free unit: no ratio
