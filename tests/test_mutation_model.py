@@ -249,3 +249,27 @@ def test_a_known_optimum_bounds_the_next_term_by_ratio():
     free = _u("f", users=10, cost=0, power=50)
     with_free = PlanModel([a, free], Limits(demand=30))
     assert with_free._bound("power", {"cost": 300}) == with_free.upper("power")   # a free unit: no ratio
+
+
+def test_stock_allows_exactly_what_is_in_stock():
+    """8 GPUs per replica of 10 users; 50 users need 5 replicas = 40 GPUs: a stock of 40 suffices, 39 does not."""
+    u = _u("u", users=10, cost=100, gpus=8)
+    assert solve_units([u], Limits(demand=50, stock={"a": 40}), "cost").replicas == {"u": 5}
+    assert solve_units([u], Limits(demand=50, stock={"a": 39}), "cost") is None
+
+
+def test_used_flags_only_when_asked():
+    a = _u("a", users=10, cost=100)
+    assert PlanModel([a], Limits(demand=10)).used == {}
+    assert list(PlanModel([a], Limits(demand=10), need_used=True).used) == ["a"]
+    assert list(PlanModel([a], Limits(demand=10, max_skus=1)).used) == ["a"]
+
+
+def test_a_maximized_primary_term_gets_no_start_bound():
+    """Most users (then least cost) within the replica bounds of a 30-user demand: A ≤ ⌈30/10⌉ = 3 and
+    B ≤ ⌈30/20⌉ = 2 replicas give 3 × 10 + 2 × 20 = 70 users; a minimizing start bound (the best single-unit
+    plan, 30 users) must not cap a maximized term."""
+    a = _u("a", users=10, cost=100)
+    b = _u("b", users=20, cost=250)
+    sol = PlanModel([a, b], Limits(demand=30)).solve((("users", -1), ("cost", 1)))
+    assert sol.values["users"] == 70 and sol.replicas == {"a": 3, "b": 2}
