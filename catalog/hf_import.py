@@ -753,7 +753,12 @@ def _quant(cfg: dict, origin: str, hf_quant: dict | None, dtype: str, p: _Params
     if method in ("awq", "gptq"):
         bits_n, group = int(q.get("bits", q.get("w_bit", 4))), int(q.get("group_size", q.get("q_group_size", 128)))
         b = bits_n + (16 + bits_n) / group
-        return _Quant(f"int{bits_n}", {k: b for k in linear}, "bf16", None, f"{method.upper()} int{bits_n} group {group}")
+        # AWQ's modules_to_not_convert match anywhere in a module's name (vLLM awq.py is_layer_skipped_awq:
+        # `module_name in prefix`); `_whole_layers` drops the buckets they keep in 16 bits.
+        skip = [f"re:{re.escape(m)}" for m in (q.get("modules_to_not_convert") or []) if isinstance(m, str)] \
+            if method == "awq" else []
+        return _Quant(f"int{bits_n}", {k: b for k in linear}, "bf16", None, f"{method.upper()} int{bits_n} group {group}",
+                      skip, method)
     if method == "compressed-tensors":
         groups = q.get("config_groups") or {}
         if not isinstance(groups, dict) or not groups:
@@ -849,7 +854,7 @@ def _module_bits(quant: _Quant, p: _Params, whole: tuple[int, ...]) -> ModuleBit
     dense_bits = (p.dense_mlp * quant.bits.get("dense_mlp", 16.0) + p.shared * quant.bits.get("shared", 16.0)) / dense \
         if dense else None
     return ModuleBits(attention=quant.bits.get("attn", 16.0) if p.attn else None,
-                      dense_mlp=round(dense_bits, 4) if dense_bits else None,
+                      dense_mlp=round(dense_bits, 6) if dense_bits else None,
                       experts=quant.bits.get("routed", 16.0) if p.routed else None,
                       embeddings=16.0, lm_head=quant.bits.get("head", 16.0) if p.head else None)
 

@@ -174,3 +174,19 @@ def test_a_variant_without_module_precision_is_unchanged():
     embed = 2 * 10_000 * 1000
     assert sizing.weight_bytes(m, m.variant("q")) == pytest.approx((2.0e9 - embed) * 4.5 / 8 + embed * 2)
     assert not Variant(id="x", bits_per_weight=8, compute_dtype="fp8", source="assumption: a test variant", date="2026").mixed
+
+
+def test_import_reads_awq_modules_to_not_convert(tmp_path):
+    """AWQ int4 group 128 (4 + 20/128 bits) with 'self_attn' kept in 16 bits (a substring of every attention
+    projection's name, as vLLM's is_layer_skipped_awq matches): attention 16 bits, MLPs 4.156, no whole layer."""
+    cfg = json.loads(_meta_config(tmp_path).joinpath("config.json").read_text())
+    cfg["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm",
+                                  "zero_point": True, "modules_to_not_convert": ["self_attn"]}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    v = import_model(tmp_path).model.variant("int4")
+    bits = 4 + 20 / 128
+    assert v.quant_method == "awq" and v.unquantized_layers == []
+    assert v.module_bits.attention == 16 and v.module_bits.dense_mlp == pytest.approx(bits)
+    norms = L * 2 * H + H
+    want = (L * ATTN_LAYER + 2 * EMBED + norms) * 2 + L * MLP_LAYER * bits / 8
+    assert v.size_gb * 1e9 == pytest.approx(want, rel=1e-4)
