@@ -190,3 +190,21 @@ def test_import_reads_awq_modules_to_not_convert(tmp_path):
     norms = L * 2 * H + H
     want = (L * ATTN_LAYER + 2 * EMBED + norms) * 2 + L * MLP_LAYER * bits / 8
     assert v.size_gb * 1e9 == pytest.approx(want, rel=1e-4)
+
+
+def test_import_reads_fp8_ignored_layers_and_modelopt_exclusions(tmp_path):
+    """Block fp8 (vLLM Fp8Config `ignored_layers`) keeping the last layer whole; ModelOpt FP8 with
+    `exclude_modules` on every layer's attention (wildcards): both leave those modules in 16 bits."""
+    cfg = json.loads(_meta_config(tmp_path).joinpath("config.json").read_text())
+    cfg["quantization_config"] = {"quant_method": "fp8", "weight_block_size": [128, 128],
+                                  "ignored_layers": ["model.layers.125", "lm_head"]}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    v = import_model(tmp_path).model.variant("fp8")
+    assert v.unquantized_layers == [125] and v.module_bits.attention == pytest.approx(8 + 32 / 128**2)
+    del cfg["quantization_config"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    (tmp_path / "hf_quant_config.json").write_text(json.dumps(
+        {"quantization": {"quant_algo": "FP8", "exclude_modules": ["lm_head", "model.layers.*.self_attn*"]}}))
+    v = import_model(tmp_path).model.variant("fp8")
+    assert v.quant_method == "modelopt" and v.unquantized_layers == []
+    assert v.module_bits.attention == 16 and v.module_bits.dense_mlp == 8
