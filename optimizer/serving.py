@@ -50,7 +50,13 @@ and the mean TTFT is (C + 1) / (2C) of it:
                 (C = 1: P(I))
     TTFT mean = wave · (C + 1) / (2C) + overhead,   TTFT p90 = wave · ceil(0.9 C) / C + overhead
     TPOT      = τ(C) + (wave − mean wait) / (O − 1)   (a request decodes through the rest of the wave)
-Plans for real users use `random` (independent users; the MVA above).
+Plans for real users use `random` (independent users; the MVA above). The wave is what every request
+would see if the waves persisted. They do not in InferenceX's runs: 10·C prompts at
+`--max-concurrency C`, lengths uniform in [0.8, 1] × the nominal ones
+(https://github.com/SemiAnalysisAI/InferenceX/blob/ed5867f9e/benchmarks/benchmark_lib.sh), so only the
+first C start together; its published medians stay near one prompt's TTFT while the means and p99s grow
+with C (e.g. MI355X, SGLang, DeepSeek-R1 FP4, 1k/1k, run 22469096331: median 107-115 ms, mean 148 →
+364 ms, p99 535 → 2,488 ms at C = 4 → 32). benchmarks/ttft_breakdown.py sets the two models side by side.
 
 Speculative decoding (`Speculative`): k draft tokens per step, each accepted with probability a
 (independently), give E = (1 − a^(k+1)) / (1 − a) tokens per verification step (Y. Leviathan,
