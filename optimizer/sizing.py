@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from catalog.errors import InputError
 from catalog.schema import KV_DTYPE_BYTES, Accelerator, Engine, Model, Variant
 
-from .layouts import Layout
+from .layouts import Layout, chunk_tokens_per_group
 from .problem import EngineSettings
 
 __all__ = [
@@ -542,7 +542,7 @@ def activation_peak_bytes(model: Model, layout: Layout, settings: Settings, engi
     TensorRT-LLM's profiling forward over max_num_tokens is sized the same way.
     """
     b = 2.0
-    tokens = settings.max_batched_tokens
+    tokens = chunk_tokens_per_group(engine, layout, settings.max_batched_tokens)   # SGLang splits it over DP
     h = model.hidden_size
     att = model.attention
     attention_tp = layout.tp

@@ -338,8 +338,10 @@ def decode_token_time(dep: Deployment, fit: sizing.MemoryFit, batch: int, contex
     return total, bound
 
 
-def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> float:
-    """Seconds to process one prompt of `input_tokens` on the whole replica."""
+def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int, prompts: int = 1) -> float:
+    """Seconds to process one prompt of `input_tokens` on the whole replica; with `prompts` > 1 (at most
+    the attention DP groups), that many prompts at once, one per attention group: their linear layers
+    and expert traffic add up, their attention runs side by side, the weights are read once."""
     m, acc = dep.model, dep.accelerator
     eff = dep.engine.efficiency_for(acc.family)
     lay = fit.layout
@@ -347,7 +349,8 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> f
     flops = _matmul_tflops(dep, fit) * 1e12 * eff.prefill * g
     # One prompt's attention runs on its own attention group: tp ranks per stage.
     attn_rate = acc.dense_tflops("bf16") * 1e12 * eff.prefill * g / lay.dp
-    linear = 2 * m.active_params_b * 1e9 * input_tokens
+    prompts = max(1, min(prompts, lay.dp))
+    linear = 2 * m.active_params_b * 1e9 * input_tokens * prompts
     att = m.attention
     full_layers = m.layers - att.window_layers
     pairs = full_layers * input_tokens**2 / 2 + att.window_layers * input_tokens * min(
@@ -360,11 +363,11 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> f
     comm = (2 if lay.dp == 1 else 1) * m.layers * allreduce_time(dep, lay.tp, input_tokens)
     if lay.dp > 1:
         if lay.ep > 1:
-            per_rank = input_tokens / lay.stage_ranks
+            per_rank = input_tokens * prompts / lay.stage_ranks
             comm += moe_layers * (alltoall_time(dep, lay.ep, per_rank, DISPATCH_BYTES)
                                   + alltoall_time(dep, lay.ep, per_rank, COMBINE_BYTES))
         else:
-            comm += moe_layers * allreduce_time(dep, lay.stage_ranks, input_tokens)
+            comm += moe_layers * allreduce_time(dep, lay.stage_ranks, input_tokens * prompts)
     return compute + comm + eff.step_overhead_ms * 1e-3
 
 
