@@ -62,8 +62,24 @@ def _plan_json(plan: Plan, bands: Bands | None) -> dict[str, Any]:
     return data
 
 
+def _sources(plan: Plan, items: set[str] | tuple[str, ...], sellers: tuple[str, ...] = ()) -> str:
+    """The public sources of the offers `items` were bought from (one each, in purchase order)."""
+    return "; ".join(dict.fromkeys(p.source for p in plan.purchases
+                                   if p.item in items and p.source and (not sellers or p.seller in sellers)))
+
+
+def _rack_text(r) -> str:
+    """'1 × rack-42u-air for 1 × mi300x-8x (4 per rack; fullest rack 9.6 of 40 kW, air-cooled)'."""
+    return (f"{r.racks} × {r.rack} for {r.nodes} × {r.node_type} ({r.nodes_per_rack} per rack; fullest "
+            f"rack {r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW, {r.cooling}-cooled)")
+
+
 def plan_rows(plan: Plan, bands: Bands | None = None) -> list[dict[str, Any]]:
-    """One flat row per plan line (the bill of what to buy), plus nothing else."""
+    """The plan as flat rows whose `cost` adds up to the plan's total: one row per plan line (kind
+    'node': what to buy, how many, whom it serves), then one per network fabric (kind 'network') and one
+    per node type's racks (kind 'rack'). Every row names the public sources of the offers it was priced
+    from; columns a row has no value for are empty."""
+    currency = plan.totals.currency
     rows = []
     for line in plan.lines:
         j = line.to_json()
@@ -74,12 +90,21 @@ def plan_rows(plan: Plan, bands: Bands | None = None) -> list[dict[str, Any]]:
             "gpus": line.gpus, "precision": line.precision, "engine": line.engine, "users": line.users,
             "users_per_replica": line.users_per_replica, "tokens_per_s_per_user": j["tokens_per_s_per_user"],
             "node_price": money_json(line.node_price), "cost": money_json(line.cost),
-            "currency": plan.totals.currency, "power_w": line.power_w, "memory_gb": round(line.memory_gb, 1),
+            "currency": currency, "power_w": line.power_w, "memory_gb": round(line.memory_gb, 1),
             "layout": line.layout, "launch": "\n".join(line.launch),
         })
         if bands is not None:
             band = bands.get(line.accelerator)
             rows[-1]["speed_model_median_abs_error"] = None if band is None else round(band.median_abs_error, 3)
+        rows[-1] |= {"kind": "node", "description": "",
+                     "source": _sources(plan, {line.system or "", line.platform, line.accelerator}, line.sellers)}
+    blank = dict.fromkeys(rows[0] if rows else ["item"], None)
+    for n in plan.network:
+        rows.append(blank | {"item": n.fabric, "cost": money_json(n.cost), "currency": currency, "power_w": n.power_w,
+                             "kind": "network", "description": _network_text(n), "source": _sources(plan, n.items)})
+    for r in plan.racks:
+        rows.append(blank | {"item": r.rack, "cost": money_json(r.cost), "currency": currency, "power_w": 0,
+                             "kind": "rack", "description": _rack_text(r), "source": _sources(plan, {r.rack})})
     return rows
 
 
@@ -187,8 +212,7 @@ def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> s
     extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
               for l in plan.lines if l.engine_settings]
     extra += [f"Network: {_network_text(n)}" for n in plan.network]
-    extra += [f"Racks: {r.racks} × {r.rack} for {r.nodes} × {r.node_type} ({r.nodes_per_rack} per rack; fullest "
-              f"rack {r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW, {r.cooling}-cooled)" for r in plan.racks]
+    extra += [f"Racks: {_rack_text(r)}" for r in plan.racks]
     if plan.facility_power_w is not None:
         extra.append(f"Facility: {plan.facility_power_w / 1000:,.1f} kW = {plan.totals.power_w / 1000:,.1f} kW "
                      f"maximum IT draw × PUE {plan.pue:g}")
