@@ -113,8 +113,9 @@ class EngineSettings(_Record):
       `--context-length`, TensorRT-LLM `max_seq_len`. Must not exceed the model's context.
     - `eager` (no CUDA graphs): vLLM `--enforce-eager`, SGLang `--disable-cuda-graph`, TensorRT-LLM
       `cuda_graph_config: null`.
-    - `version`: the engine release whose memory rules apply (vLLM 0.21.0, llama.cpp build 6000, ...);
-      unset: the newest release engines.yaml sources (`memory.versions`).
+    - `version`: the engine release whose memory rules apply (vLLM 0.21.0, llama.cpp build 6000, ...),
+      and whose `early_releases` speed rules (optimizer/speed.py release_slowdown); unset: the newest
+      release engines.yaml sources (`memory.versions`).
     """
 
     memory_utilization: float | None = Field(None, gt=0, le=1, description="Memory fraction, in (0, 1]: vLLM "
