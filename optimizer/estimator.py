@@ -22,7 +22,7 @@ from catalog.schema import Accelerator, Platform
 
 from . import serving, sizing, speed
 from .deployment import Deployment
-from .launch import LaunchSettings, launch_for
+from .launch import LaunchSettings, given_batched_tokens, launch_for
 from .layouts import Layout, candidate_layouts, default_layout, layout_problem
 from .problem import ENGINE_SETTINGS, EngineSettings
 from .units import ENGINE_PREFERENCE, platform_accepts
@@ -212,9 +212,12 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     (utilization outside (0, 1], max_model_len above the model's context), a layout the engine
     cannot run or that does not match the accelerators.
     """
+    asked = dict(locals())
     m = catalog.model(model, "--model")
     acc = catalog.accelerator(accelerator, "--accelerator")
     fixed = any(x is not None for x in (tp, pp, dp, ep))
+    if gpus == 0 and not fixed:
+        return _fewest_that_fit(asked, acc)
     gpus, nodes = _replica_size(acc, gpus, nodes, (tp, pp, dp, ep),
                                 (("--input-tokens", input_tokens, 10_000_000),
                                  ("--output-tokens", output_tokens, 10_000_000),
@@ -277,7 +280,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
             memory_fraction=fit.settings.memory_utilization if fit.settings else None,
             max_running=(fit.settings.max_batch * fit.layout.dp if fit.settings and fit.settings.max_batch else None),
             max_model_len=fit.settings.max_model_len if fit.settings else context,
-            kv_dtype=dep.kv_dtype, gpus_per_node=per_node)),
+            kv_dtype=dep.kv_dtype, gpus_per_node=per_node,
+            max_batched_tokens=given_batched_tokens(fit.settings), eager=bool(fit.settings and fit.settings.eager))),
         weights_gb=fit.weights_bytes / sizing.GB, weights_per_gpu_gb=fit.weights_per_gpu / sizing.GB,
         memory_gb=acc.memory_gb * gpus, kv_budget_per_gpu_gb=fit.kv_budget_per_gpu / sizing.GB,
         kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens,
@@ -307,6 +311,26 @@ def _slots(chosen, settings: EngineSettings, concurrency: int | str | None, note
         notes.append(f"{chosen.name} --parallel {settings.max_batch} (the concurrency asked; --max-batch sets it): "
                      f"its KV cache holds -c = --parallel × max_model_len tokens")
     return settings
+
+
+def _fewest_that_fit(asked: dict, acc: Accelerator) -> Estimate:
+    """`estimate` with neither --gpus nor a layout: the fewest accelerators that start the model — 1, 2,
+    4 … up to one server's `max_per_node`, then 2 to 8 whole servers (CPUs: sockets of one server) —
+    said in a note; when none does, the largest tried, which says why it does not fit."""
+    per_node = acc.max_per_node
+    counts = sorted({n for n in (1, 2, 4, 8, 16, 32, 64) if n < per_node} | {per_node})
+    if acc.family != "cpu":
+        counts += [k * per_node for k in range(2, 9)]
+    est = None
+    for n in counts:
+        est = estimate(**{**asked, "gpus": n})
+        if est.fits:
+            break
+    assert est is not None  # counts always holds max_per_node
+    est.notes.insert(0, f"--gpus not given: {est.gpus} × {acc.id}, " + (
+        "the fewest that start the model (give --gpus or --tp/--dp/--pp to choose)" if est.fits
+        else f"the most tried ({counts[-1]}); none of {', '.join(map(str, counts))} starts the model"))
+    return est
 
 
 def _layout_gpus(gpus: int, ranks: tuple[int | None, ...]) -> int:

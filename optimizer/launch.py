@@ -5,24 +5,26 @@ servers (`$HEAD_IP` and `$NODE_RANK` stand for what the operator fills in), one 
 replica slot of a server that runs several replicas (`CUDA_VISIBLE_DEVICES` picks its
 accelerators, each on its own port), or one command for a replica on one server. The
 commands carry the layout and the engine settings the sizing assumed: memory share,
-running sequences, maximum model length (prompt + output) and KV datatype.
+running sequences, maximum model length (prompt + output) and KV datatype, plus max batched
+tokens and eager mode when the user set them (otherwise the engine's default is what was sized).
 
 Option names, read from each engine's source (version in optimizer/layouts.py):
 - vLLM 0.20 `vllm serve`: `--tensor-parallel-size --pipeline-parallel-size
   --data-parallel-size --enable-expert-parallel --gpu-memory-utilization --max-num-seqs
-  --max-model-len --kv-cache-dtype`; across servers `--nnodes --node-rank --master-addr
+  --max-model-len --kv-cache-dtype --max-num-batched-tokens --enforce-eager`; across servers `--nnodes --node-rank --master-addr
   --headless`, data parallel `--data-parallel-size-local --data-parallel-start-rank
   --data-parallel-address --data-parallel-rpc-port` (vLLM's data_parallel_deployment docs;
   ai-dynamo/aiconfigurator src/aiconfigurator/generator/builders/fpm_builder.py).
 - SGLang 0.5.23 `python -m sglang.launch_server`: `--model-path --tp-size --pp-size
   --attn-dp-size --ep-size --moe-a2a-backend --mem-fraction-static --max-running-requests
-  --context-length --kv-cache-dtype --nnodes --node-rank --dist-init-addr`
+  --context-length --kv-cache-dtype --chunked-prefill-size --disable-cuda-graph --nnodes --node-rank
+  --dist-init-addr`
   (python/sglang/srt/arg_groups/fields/*.py in the PyPI wheel; `--attn-dp-size N` replaces
   the deprecated `--dp-size N --enable-dp-attention`).
 - TensorRT-LLM `trtllm-serve` (tensorrt_llm/commands/serve.py at commit 00209af1): `--backend pytorch --tp_size
-  --pp_size --ep_size --max_batch_size --max_seq_len --kv_cache_free_gpu_memory_fraction
-  --extra_llm_api_options FILE` (a YAML of LLM API options: `enable_attention_dp`,
-  `kv_cache_config.dtype`); across servers under `mpirun ... trtllm-llmapi-launch`.
+  --pp_size --ep_size --max_batch_size --max_num_tokens --max_seq_len
+  --kv_cache_free_gpu_memory_fraction --extra_llm_api_options FILE` (a YAML of LLM API options:
+  `enable_attention_dp`, `kv_cache_config.dtype`, `cuda_graph_config: null` for eager); across servers under `mpirun ... trtllm-llmapi-launch`.
 - llama.cpp `llama-server`: `-hf REPO:QUANT -ngl 999 --split-mode layer -c --parallel -ctk -ctv`
   (tools/server/README.md), other servers joined with `rpc-server` and `--rpc` (tools/rpc/README.md).
 """
@@ -35,7 +37,7 @@ from catalog.schema import Model, Variant
 
 from .layouts import Layout, redundant_experts
 
-__all__ = ["LaunchSettings", "launch_for", "launch_commands"]
+__all__ = ["LaunchSettings", "launch_for", "launch_commands", "given_batched_tokens"]
 
 PORT = 8000
 SGLANG_DIST_PORT = 20000
@@ -53,8 +55,10 @@ class LaunchSettings:
     """What a command must say beyond the layout: the settings the sizing assumed."""
 
     def __init__(self, *, memory_fraction: float | None, max_running: int | None, max_model_len: int,
-                 kv_dtype: str, gpus_per_node: int):
+                 kv_dtype: str, gpus_per_node: int, max_batched_tokens: int | None = None, eager: bool = False):
         self.memory_fraction = memory_fraction
+        self.max_batched_tokens = max_batched_tokens  # set only when the user gave it (else the engine's default)
+        self.eager = eager
         self.max_running = max_running
         self.max_model_len = max_model_len
         self.kv_dtype = kv_dtype
@@ -62,15 +66,29 @@ class LaunchSettings:
 
 
 def _repo(model: Model, variant: Variant) -> str:
-    """The Hugging Face repository of the variant's own checkpoint when its source names one, else the model's."""
-    found = re.match(r"https://huggingface\.co/([\w.-]+/[\w.-]+)", variant.source or "")
-    if found and found.group(1).split("/")[0] not in ("docs", "blog", "spaces"):
-        return found.group(1)
+    """The Hugging Face repository of the variant's own checkpoint when its source names one (anywhere
+    in the source text), else the model's."""
+    for found in re.finditer(r"https://huggingface\.co/([\w.-]+/[\w.-]+)", variant.source or ""):
+        if found.group(1).split("/")[0] not in ("docs", "blog", "spaces", "datasets"):
+            return found.group(1)
     return model.hf_repo or model.id
 
 
+def _gguf_tag(repo: str, variant: Variant) -> str:
+    """llama.cpp's `-hf REPO:QUANT` tag: the quant folder or file the variant's source names in the GGUF
+    repository (.../DeepSeek-R1-GGUF/tree/main/DeepSeek-R1-UD-IQ1_S -> UD-IQ1_S), else the variant id."""
+    found = re.search(re.escape(repo) + r"/(?:tree|blob|resolve)/[\w.-]+/([\w.-]+)", variant.source or "")
+    if found:
+        stem = re.sub(r"\.gguf$", "", found.group(1))
+        prefix = repo.split("/")[1].removesuffix("-GGUF") + "-"
+        if stem.startswith(prefix) and len(stem) > len(prefix):
+            return stem[len(prefix):]
+    return variant.id.upper()
+
+
 def _fmt(x: float) -> str:
-    return f"{x:.2f}".rstrip("0").rstrip(".")
+    """The memory fraction as sized, to four places (0.8331 stays 0.8331; 0.9 prints 0.9)."""
+    return f"{x:.4f}".rstrip("0").rstrip(".")
 
 
 def _env(devices: str | None) -> str:
@@ -122,6 +140,8 @@ def _vllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Va
         (c["fraction"], f"--gpu-memory-utilization {c['fraction']}"),
         (True, f"--max-model-len {s.max_model_len}"),
         (c["per_group"], f"--max-num-seqs {c['per_group']}"),
+        (s.max_batched_tokens, f"--max-num-batched-tokens {s.max_batched_tokens}"),
+        (s.eager, "--enforce-eager"),
         (c["kv"], f"--kv-cache-dtype {c['kv']}"))
 
     def cmd(port: int, node=None, devices: str | None = None) -> str:
@@ -156,6 +176,8 @@ def _sglang(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
         (c["fraction"], f"--mem-fraction-static {c['fraction']}"),
         (True, f"--context-length {s.max_model_len}"),
         (s.max_running, f"--max-running-requests {s.max_running}"),
+        (s.max_batched_tokens, f"--chunked-prefill-size {s.max_batched_tokens}"),
+        (s.eager, "--disable-cuda-graph"),
         (c["kv"], f"--kv-cache-dtype {c['kv']}"))
 
     def cmd(port: int, node=None, devices: str | None = None) -> str:
@@ -170,11 +192,13 @@ def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
     c = _common(s, lay, "trtllm")
     options = _flags((lay.dp > 1, "enable_attention_dp: true"),
                      (c["kv"], f"kv_cache_config: {{dtype: {c['kv']}}}"),
+                     (s.eager, "cuda_graph_config: null"),
                      (redundant, f"moe_config: {{load_balancer: {{num_slots: {redundant + (experts or 0)}}}}}"))
     args = [f"trtllm-serve {repo}", "--backend pytorch", f"--tp_size {lay.stage_ranks}"] + _flags(
         (lay.pp > 1, f"--pp_size {lay.pp}"),
         (lay.ep > 1, f"--ep_size {lay.ep}"),
         (c["per_group"], f"--max_batch_size {c['per_group']}"),
+        (s.max_batched_tokens, f"--max_num_tokens {s.max_batched_tokens}"),
         (True, f"--max_seq_len {s.max_model_len}"),
         (c["fraction"], f"--kv_cache_free_gpu_memory_fraction {c['fraction']}"),
         (options, "--extra_llm_api_options extra-llm-api.yaml"))
@@ -193,7 +217,7 @@ def _llama_cpp(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, varian
                redundant: int = 0, experts: int | None = None):
     parallel = max(1, s.max_running or 1)
     # On a CPU host (Layout.numa_spread) nothing is offloaded: one process spreads over the sockets.
-    args = [f"llama-server -hf {repo}:{variant.id.upper()}",
+    args = [f"llama-server -hf {repo}:{_gguf_tag(repo, variant)}",
             "--numa distribute" if getattr(lay, "numa_spread", False) else "-ngl 999"]
     if lay.pp > 1 and not getattr(lay, "numa_spread", False):
         args.append("--split-mode layer")
@@ -219,5 +243,14 @@ def launch_commands(model: Model, unit, context_tokens: int) -> list[str]:
     settings = LaunchSettings(memory_fraction=s.memory_utilization if s else None,
                               max_running=unit.capacity.users,
                               max_model_len=s.max_model_len if s else context_tokens,
-                              kv_dtype=unit.kv_dtype, gpus_per_node=unit.node.count)
+                              kv_dtype=unit.kv_dtype, gpus_per_node=unit.node.count,
+                              max_batched_tokens=given_batched_tokens(s), eager=bool(s and s.eager))
     return launch_for(model, unit.variant, unit.engine, unit.layout, settings)
+
+
+def given_batched_tokens(settings) -> int | None:
+    """The max batched tokens to put on the command line: the user's value (else the engine's own
+    default applies, which is what the sizing assumed)."""
+    if settings is not None and "max_batched_tokens" in settings.given:
+        return settings.max_batched_tokens
+    return None
