@@ -257,10 +257,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     limit = max_conc if cap is None else min(max_conc, cap)
     conc = limit if concurrency == "max" else int(concurrency or 1)
     batch = min(conc, limit)
-    if speculative is not None:
-        serving.check_speculative(speculative, m.id, chosen.id)
-    if arrivals not in serving.ARRIVALS:
-        raise InputError(f"--arrivals = '{arrivals}': allowed {', '.join(serving.ARRIVALS)}.")
+    _check_serving_inputs(speculative, arrivals, m.id, chosen.id)
     served = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens, arrivals=arrivals,
                                  speculative=speculative) if fits else None
     if request_rate is not None:
@@ -311,6 +308,14 @@ def _slots(chosen, settings: EngineSettings, concurrency: int | str | None, note
         notes.append(f"{chosen.name} --parallel {settings.max_batch} (the concurrency asked; --max-batch sets it): "
                      f"its KV cache holds -c = --parallel × max_model_len tokens")
     return settings
+
+
+def _check_serving_inputs(speculative, arrivals: str, model_id: str, engine_id: str) -> None:
+    """InputError for speculative decoding the engine or model does not support, or unknown arrivals."""
+    if speculative is not None:
+        serving.check_speculative(speculative, model_id, engine_id)
+    if arrivals not in serving.ARRIVALS:
+        raise InputError(f"--arrivals = '{arrivals}': allowed {', '.join(serving.ARRIVALS)}.")
 
 
 def _fewest_that_fit(asked: dict, acc: Accelerator) -> Estimate:
