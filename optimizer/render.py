@@ -127,6 +127,8 @@ def _network_text(n) -> str:
     if n.nics:
         parts.append(f"{n.nics} NICs for nodes sold without them")
     parts.append(f"{n.links} links, {n.transceivers} transceivers, {_money(n.cost)}")
+    if n.power_w:
+        parts.append(f"{n.power_w / 1000:,.1f} kW max ({n.typical_power_w / 1000:,.1f} typical)")
     return f"{n.fabric}: " + "; ".join(parts)
 
 
@@ -188,7 +190,9 @@ def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> s
               for l in plan.lines if l.engine_settings]
     extra += [f"Network: {_network_text(n)}" for n in plan.network]
     extra += [f"Racks: {r.racks} × {r.rack} for {r.nodes} × {r.node_type} ({r.nodes_per_rack} per rack; fullest "
-              f"rack {r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW, {r.cooling}-cooled)" for r in plan.racks]
+              f"rack {r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW, {r.cooling}-cooled)" if r.load_w is None else
+              f"Racks: {r.racks} × {r.rack} for the network switches ({r.load_units}U, {r.load_w / 1000:,.1f} kW "
+              f"max of {r.limit_kw:g} kW per rack)" for r in plan.racks]
     if plan.facility_power_w is not None:
         extra.append(f"Facility: {plan.facility_power_w / 1000:,.1f} kW = {plan.totals.power_w / 1000:,.1f} kW "
                      f"maximum IT draw × PUE {plan.pue:g}")
