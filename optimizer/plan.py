@@ -177,6 +177,8 @@ class NetworkLine(_Record):
     rack_units: int = Field(0, description="Rack units its switches take (in the network racks).")
     switch_power_w: int = Field(0, description="Maximum draw of its switches alone, W (what the network racks carry).")
     priced: bool = True
+    items: tuple[str, ...] = Field((), description="Catalog ids of the switches, cable, transceiver and NIC "
+                                   "bought for this fabric (their purchases carry the sources).")
 
     @property
     def switch_ports(self) -> int:
