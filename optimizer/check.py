@@ -631,8 +631,8 @@ def _check_network_racks(catalog: Catalog, problem: Problem, plan: Plan) -> list
         nic_w = sum((it.power_w or 0) * q for it, q in nics
                     if it.kind == "nic" and it.protocol == protocol and str(it.gbps) == gbps)
         if n.power_w != sw_w + nic_w:
-            out.append(f"{n.fabric} fabric: its switches and NICs draw {sw_w + nic_w:,} W at most, the plan says "
-                       f"{n.power_w:,} W")
+            out.append(f"network power of {n.fabric}: its switches and NICs draw {sw_w + nic_w:,} W at most, the "
+                       f"plan says {n.power_w:,} W")
     if not units:
         return out
     shown = [r for r in plan.racks if r.load_w is not None]
