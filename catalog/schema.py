@@ -790,7 +790,10 @@ class NetworkItem(Sourced):
     gbps: int = Field(gt=0, le=3200, description="Speed of one port (switch, NIC) or one link (cable, transceiver), Gb/s.")
     ports: int | None = Field(None, gt=0, le=4096, description="Switch: ports at `gbps` (a 64-port NDR switch has "
                               "32 twin-port OSFP cages = 64 × 400 Gb/s). NIC: ports per card.")
-    power_w: int | None = Field(None, gt=0, le=100_000, description="Maximum draw, W (switches).")
+    power_w: int | None = Field(None, gt=0, le=100_000, description="Maximum draw, W (switches and NICs, with a "
+                                "transceiver powered in every port): sizes power caps, racks and the facility.")
+    typical_power_w: int | None = Field(None, gt=0, le=100_000, description="Typical draw, W (the datasheet's "
+                                        "'typical power with passive cables'): energy in TCO.")
     rack_units: int | None = Field(None, gt=0, le=50)
     media: Literal["copper", "fiber"] = Field("fiber", description="Cables: copper (direct-attach, a whole link at "
                                               "its speed) or fiber (needs a transceiver at each end).")
@@ -799,6 +802,12 @@ class NetworkItem(Sourced):
     def _switch_has_ports(self) -> NetworkItem:
         if self.kind in ("switch", "nic") and self.ports is None:
             raise ValueError(f"a {self.kind} needs `ports` (how many {self.gbps} Gb/s ports it has)")
+        if self.typical_power_w is not None and self.power_w is not None and self.typical_power_w > self.power_w:
+            raise ValueError(f"typical_power_w {self.typical_power_w} W is more than the maximum power_w "
+                             f"{self.power_w} W")
+        if self.kind in ("cable", "transceiver") and (self.power_w or self.typical_power_w):
+            raise ValueError(f"a {self.kind} draws from the port it sits in: give its power in the switch's or "
+                             f"NIC's power_w, not here")
         return self
 
 

@@ -614,6 +614,43 @@ def _check_racks(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:
     return out
 
 
+def _check_network_racks(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:
+    """The switches' racks, re-derived from the catalog: their rack units (1 where none is stated) and
+    maximum draw fit the network racks listed, each within constraints.max_rack_kw and the rack's rating:
+    racks ≥ max(⌈units / rack height⌉, ⌈watts / kW limit⌉). Each fabric's stated draw is its switches'
+    and NIC cards' maximum draw from the catalog."""
+    out: list[str] = []
+    units = watts = 0
+    for n in plan.network:
+        items = [(catalog.network_items.get(i), c) for i, c, _ in n.switches]
+        sw_w = sum((it.power_w or 0) * c for it, c in items if it is not None)
+        units += sum((it.rack_units or 1) * c for it, c in items if it is not None)
+        watts += sw_w
+        protocol, _, gbps = n.fabric.rpartition("-")
+        nics = [(catalog.network_items[p.item], p.quantity) for p in plan.purchases if p.item in catalog.network_items]
+        nic_w = sum((it.power_w or 0) * q for it, q in nics
+                    if it.kind == "nic" and it.protocol == protocol and str(it.gbps) == gbps)
+        if n.power_w != sw_w + nic_w:
+            out.append(f"network power of {n.fabric}: its switches and NICs draw {sw_w + nic_w:,} W at most, the "
+                       f"plan says {n.power_w:,} W")
+    if not units:
+        return out
+    shown = [r for r in plan.racks if r.load_w is not None]
+    if not shown:
+        return out + [f"{units}U of switches drawing {watts:,} W have no network racks"]
+    listed = sum(r.racks for r in shown)
+    rack = catalog.racks.get(shown[0].rack)
+    height = rack.rack_units if rack is not None else 42
+    limit = problem.constraints.max_rack_kw if rack is None else min(problem.constraints.max_rack_kw, rack.max_kw)
+    need = max(-(-units // height), math.ceil(watts / (limit * 1000)))
+    if listed < need:
+        out.append(f"{units}U of switches drawing {watts:,} W need {need} network racks ({height}U, {limit:g} kW); "
+                   f"the plan has {listed}")
+    if sum(r.load_w or 0 for r in shown) != watts:
+        out.append(f"network racks carry {sum(r.load_w or 0 for r in shown):,} W, the switches draw {watts:,} W")
+    return out
+
+
 def _check_node_power(catalog: Catalog, plan: Plan) -> list[str]:
     """Each node's maximum draw covers its accelerators' TDP and stays within its server's power supplies."""
     out: list[str] = []
@@ -640,6 +677,7 @@ def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
         out += _check_fabric(catalog, plan)
         out += _check_node_power(catalog, plan)
         out += _check_racks(catalog, problem, plan)
+        out += _check_network_racks(catalog, problem, plan)
     infra = [p for p in plan.purchases if p.item in catalog.network_items or p.item in catalog.racks]
     cost = sum((l.cost for l in plan.lines), Fraction(0)) + sum((p.unit_price * p.quantity for p in infra), Fraction(0))
     power = sum(l.node_power_w * l.nodes for l in plan.lines) + \

@@ -113,7 +113,8 @@ def _infrastructure_rows(plan: Plan) -> list[tuple[str, object, None]]:
     for n in plan.network:
         rows.append((f"  network {n.fabric}", f"{n.node_ports} node ports, {n.direct_links} direct cables, "
                      + ", ".join(f"{c} × {i}" for i, c, _ in n.switches) + f"; {n.links} links, "
-                     f"{n.transceivers} transceivers; {float(n.cost):,.2f}" + ("" if n.priced else " (not priced)"),
+                     f"{n.transceivers} transceivers; {float(n.cost):,.2f}" + ("" if n.priced else " (not priced)")
+                     + (f"; {n.power_w:,} W max, {n.typical_power_w:,} W typical" if n.power_w else ""),
                      None))
     for r in plan.racks:
         rows.append((f"  racks {r.node_type}", f"{r.racks} × {r.rack} ({r.cooling}), fullest rack "

@@ -22,6 +22,11 @@ two-tier fat tree; https://docs.nvidia.com/dgx-superpod/reference-architecture/l
     leaves out their NICs (`Platform.nics_included: false`) also buy ⌈ports / ports per card⌉
     NIC cards each.
 
+Power: every switch and every NIC card bought draws its maximum (`NetworkItem.power_w`: the
+datasheet's typical draw plus a transceiver in each port) in the power cap, the plan's total and the
+facility draw, and its typical draw (`typical_power_w`) in the energy of the TCO. Switches go in
+network racks (racks.py `network_rack`): as many air-cooled racks as their height and maximum draw need.
+
 Prices come from the problem's `network_prices` lists (default `network-usd-2026`),
 converted into the problem's currency at the catalog's exchange rate; the sellers and
 conditions of `constraints` do not apply to them (they are quoted separately).
@@ -36,12 +41,13 @@ from catalog import Catalog
 from catalog.errors import CatalogError
 from catalog.schema import NetworkItem, Platform
 
-from .model import Fabric, FabricClass, FabricSwitch
+from .model import Fabric, FabricClass, FabricSwitch, NetworkRack
 from .offers import PricedOffer
 from .problem import Problem
 from .scaling import exact, money_to_int
 
-__all__ = ["network_offers", "nic_cards", "FabricNeed", "FabricPrices", "fabric_need", "fabric_prices", "fabric_model", "FabricBuild", "build_fabric"]
+__all__ = ["network_offers", "nic_cards", "FabricNeed", "FabricPrices", "fabric_need", "fabric_prices", "fabric_model",
+           "FabricBuild", "build_fabric", "switch_units"]
 
 
 @dataclass(frozen=True)
@@ -152,25 +158,35 @@ def fabric_prices(catalog: Catalog, problem: Problem, currency: str, keys: set[s
     return out
 
 
-def fabric_model(needs: dict[str, FabricNeed], prices: dict[str, FabricPrices], scale: int) -> Fabric | None:
-    """The solver's view: switch types and link price per class, and each unit's need (solver integers)."""
+def switch_units(item: NetworkItem) -> int:
+    """Rack units one switch takes (1 when the catalog states none: the smallest switch there is)."""
+    return item.rack_units or 1
+
+
+def fabric_model(needs: dict[str, FabricNeed], prices: dict[str, FabricPrices], scale: int,
+                 rack: NetworkRack | None = None) -> Fabric | None:
+    """The solver's view: switch types (price, maximum draw, height) and link price per class, the NIC
+    cards' price and draw, each unit's need (solver integers), and the racks switches go in."""
     if not needs:
         return None
     classes = []
     for key, fp in sorted(prices.items()):
         switches = tuple(FabricSwitch(key=p.item.id, ports=p.item.ports or 0,
                                       price=money_to_int(p.offer.price, scale, rounding="ceil"),
-                                      power_w=p.item.power_w or 0) for p in fp.switches)
+                                      power_w=p.item.power_w or 0, rack_units=switch_units(p.item))
+                         for p in fp.switches)
         link = fp.link_price
         classes.append(FabricClass(key=key, switches=switches,
                                    link_price=0 if link is None else money_to_int(link, scale, rounding="ceil"),
                                    nic_price=0 if fp.nic is None else money_to_int(fp.nic.offer.price, scale,
-                                                                                   rounding="ceil")))
+                                                                                   rounding="ceil"),
+                                   nic_power_w=0 if fp.nic is None else fp.nic.item.power_w or 0))
     card_ports = {key: (fp.nic.item.ports or 1) if fp.nic else 1 for key, fp in prices.items()}
     return Fabric(classes=tuple(classes),
                   switched={u: (n.key, n.ports, n.nodes) for u, n in needs.items() if n.ports},
                   direct={u: (n.key, n.direct_links) for u, n in needs.items() if n.direct_links},
-                  nics={u: (n.key, nic_cards(n, card_ports.get(n.key, 1))) for u, n in needs.items() if n.nic_nodes})
+                  nics={u: (n.key, nic_cards(n, card_ports.get(n.key, 1))) for u, n in needs.items() if n.nic_nodes},
+                  rack=rack)
 
 
 @dataclass(frozen=True)
@@ -206,6 +222,27 @@ class FabricBuild:
 
     @property
     def power_w(self) -> int:
+        """Maximum draw, W: the switches and the NIC cards bought, with transceivers in their ports."""
+        nic = (self.nic.item.power_w or 0) * self.nics if self.nic is not None else 0
+        return sum((p.item.power_w or 0) * n for p, n in self.switches) + nic
+
+    @property
+    def typical_power_w(self) -> int:
+        """Typical draw, W (each item's typical_power_w, its maximum where the catalog states none)."""
+        def typical(item: NetworkItem) -> int:
+            return item.typical_power_w or item.power_w or 0
+
+        nic = typical(self.nic.item) * self.nics if self.nic is not None else 0
+        return sum(typical(p.item) * n for p, n in self.switches) + nic
+
+    @property
+    def rack_units(self) -> int:
+        """Rack units its switches take."""
+        return sum(switch_units(p.item) * n for p, n in self.switches)
+
+    @property
+    def switch_power_w(self) -> int:
+        """Maximum draw of its switches alone (what the network racks carry), W."""
         return sum((p.item.power_w or 0) * n for p, n in self.switches)
 
     @property

@@ -43,7 +43,13 @@ class, so a rail that fits max_k P_k fits one switch), and link price ℓ_f:
     ports     Σ_k P_k·W_{f,k} ≥ T_f + 2·U_f    (leaves hold node ports and uplinks, spines the uplinks)
     links     L_f = T_f + U_f + D_f
     NICs      C_f = Σ_u cards_u·r_u     (cards for nodes sold without NICs, at price n_f)
-    terms     cost += Σ_k c_k·W_{f,k} + ℓ_f·L_f + n_f·C_f,   power += Σ_k w_k·W_{f,k}
+    terms     cost += Σ_k c_k·W_{f,k} + ℓ_f·L_f + n_f·C_f,   power += Σ_k w_k·W_{f,k} + v_f·C_f
+              (w_k, v_f: maximum draw of a switch and a NIC card, transceivers in their ports)
+Network racks: the switches of every class in racks of height H and power limit K (the air-cooled
+rack of the site, constraints.max_rack_kw), price c_n, hosting h_n:
+    R_n ∈ ℤ≥0      H·R_n ≥ Σ_{f,k} u_k·W_{f,k}  (u_k: rack units of a switch)
+                   K·R_n ≥ Σ_{f,k} w_k·W_{f,k}
+    terms          cost += c_n·R_n,   tco += (c_n + h_n)·R_n,   racks += R_n
 Racks (optimizer/racks.py), per node type s with q_s nodes per rack (space and kW per rack), rack
 price c_s and hosting h_s over the TCO horizon:
     R_s ∈ ℤ≥0                  racks of node type s
@@ -76,7 +82,7 @@ from catalog.errors import SolverTimeoutError
 from .scaling import INT_LIMIT, check_range
 
 __all__ = ["UnitLike", "Limits", "OfferVar", "Offers", "SolveOptions", "Solution", "PlanModel", "solve_units",
-           "replica_bounds", "OBJECTIVE_TERMS", "Fabric", "FabricClass", "FabricSwitch", "Racks", "RackGroup"]
+           "replica_bounds", "OBJECTIVE_TERMS", "Fabric", "FabricClass", "FabricSwitch", "NetworkRack", "Racks", "RackGroup"]
 
 
 class UnitLike(Protocol):
@@ -142,6 +148,7 @@ class FabricSwitch:
     ports: int
     price: int
     power_w: int = 0
+    rack_units: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,7 @@ class FabricClass:
     switches: tuple[FabricSwitch, ...]
     link_price: int
     nic_price: int = 0
+    nic_power_w: int = 0     # maximum draw of one NIC card bought (W)
 
 
 @dataclass(frozen=True)
@@ -162,6 +170,18 @@ class Fabric:
     switched: dict[str, tuple[str, int, int]]   # unit id -> (class key, node ports, nodes) per replica
     direct: dict[str, tuple[str, int]]          # unit id -> (class key, port-to-port cables) per replica
     nics: dict[str, tuple[str, int]] = field(default_factory=dict)  # unit id -> (class key, NIC cards) per replica
+    rack: NetworkRack | None = None   # where the switches are racked (None: their racks are not counted)
+
+
+@dataclass(frozen=True)
+class NetworkRack:
+    """The racks switches go in (network racks of the rows, as in NVIDIA's DGX SuperPOD reference design):
+    height and power limit of one rack, its price and hosting over the TCO horizon (solver money)."""
+
+    rack_units: int
+    limit_w: int
+    price: int = 0
+    hosting: int = 0
 
 
 @dataclass(frozen=True)
@@ -288,12 +308,16 @@ class PlanModel:
         self.racks = racks
         if racks is not None:
             self._add_racks(racks)
+        if fabric is not None:
+            self._add_network_racks(fabric)
         if tco is not None:  # tco[u] is the energy and hosting of one replica; capital cost is the cost term
             self.coefs["tco"] = {**self.coefs["cost"], **{u.id: self.coefs["cost"].get(u.id, 0) + tco[u.id]
                                                            for u in self.units}}
             for g in racks.groups if racks is not None else ():
                 if f"racks:{g.key}" in self.vars:
                     self.coefs["tco"][f"racks:{g.key}"] += g.hosting
+            if self.NETWORK_RACKS in self.vars and fabric is not None and fabric.rack is not None:
+                self.coefs["tco"][self.NETWORK_RACKS] += fabric.rack.hosting
         for acc in limits.stock:
             self._add_gpu_term(acc)
         for term, coefs in self.coefs.items():  # before CP-SAT sees a sum that may overflow 64 bits
@@ -369,6 +393,8 @@ class PlanModel:
                 key_nics = f"fabric:{fc.key}:nics"
                 self.vars[key_nics], self.bounds[key_nics] = nics, top
                 self.coefs["cost"][key_nics] = fc.nic_price
+                if fc.nic_power_w:
+                    self.coefs["power"][key_nics] = fc.nic_power_w
             switched = [(uid, p, n) for uid, (k, p, n) in fabric.switched.items() if k == fc.key and uid in self.replicas]
             direct = [(uid, d) for uid, (k, d) in fabric.direct.items() if k == fc.key and uid in self.replicas]
             if not switched and not direct:
@@ -407,6 +433,31 @@ class PlanModel:
                     self.coefs["power"][key] = sw.power_w
                 capacity.append(sw.ports * w)
             self.model.add(sum(capacity) >= ports + 2 * uplinks)
+
+    NETWORK_RACKS = "racks:@network"
+
+    def _add_network_racks(self, fabric: Fabric) -> None:
+        """Racks for the switches: R · rack units ≥ Σ units · switches and R · rack limit ≥ Σ maximum draw ·
+        switches (integer R); their price joins the cost, `racks` counts them for max_racks."""
+        rack = fabric.rack
+        keys = [(k, sw) for fc in fabric.classes for sw in fc.switches
+                if (k := f"fabric:{fc.key}:switch:{sw.key}") in self.vars]
+        if rack is None or not keys or not (rack.rack_units > 0 and rack.limit_w > 0):
+            return
+        units = [(k, sw.rack_units) for k, sw in keys if sw.rack_units]
+        watts = [(k, sw.power_w) for k, sw in keys if sw.power_w]
+        if not units and not watts:
+            return
+        top = max(-(-sum(u * self.bounds[k] for k, u in units) // rack.rack_units),
+                  -(-sum(w * self.bounds[k] for k, w in watts) // rack.limit_w))
+        r = self.model.new_int_var(0, top, "racks[@network]")
+        self.vars[self.NETWORK_RACKS], self.bounds[self.NETWORK_RACKS] = r, top
+        if units:
+            self.model.add(rack.rack_units * r >= sum(u * self.vars[k] for k, u in units))
+        if watts:
+            self.model.add(rack.limit_w * r >= sum(w * self.vars[k] for k, w in watts))
+        self.coefs["cost"][self.NETWORK_RACKS] = rack.price
+        self.coefs.setdefault("racks", {})[self.NETWORK_RACKS] = 1
 
     # -- racks ----------------------------------------------------------------------------
     def _add_racks(self, racks: Racks) -> None:

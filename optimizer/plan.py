@@ -172,7 +172,10 @@ class NetworkLine(_Record):
     transceivers: int = 0
     nics: int = Field(0, description="NIC cards bought for nodes whose price leaves them out.")
     cost: Fraction
-    power_w: int = 0
+    power_w: int = Field(0, description="Maximum draw of its switches and NIC cards, W (caps, facility).")
+    typical_power_w: int = Field(0, description="Their typical draw, W (energy in TCO).")
+    rack_units: int = Field(0, description="Rack units its switches take (in the network racks).")
+    switch_power_w: int = Field(0, description="Maximum draw of its switches alone, W (what the network racks carry).")
     priced: bool = True
     items: tuple[str, ...] = Field((), description="Catalog ids of the switches, cable, transceiver and NIC "
                                    "bought for this fabric (their purchases carry the sources).")
@@ -187,7 +190,8 @@ class NetworkLine(_Record):
                 "switches": [{"item": i, "count": n, "ports": p} for i, n, p in self.switches],
                 "links": self.links, "transceivers": self.transceivers, "nics": self.nics,
                 "cost": money_json(self.cost),
-                "power_w": self.power_w, "priced": self.priced}
+                "power_w": self.power_w, "typical_power_w": self.typical_power_w, "rack_units": self.rack_units,
+                "priced": self.priced}
 
 
 class RackLine(_Record):
@@ -203,10 +207,15 @@ class RackLine(_Record):
     limit_kw: float = Field(description="The kW one rack may take (constraints.max_rack_kw or max_liquid_rack_kw).")
     cost: Fraction
     racks_per_node: int = Field(1, description="Racks one node fills (rack-scale systems such as CloudMatrix 384).")
+    load_w: int | None = Field(None, description="Network racks: the switches' maximum draw in all, W.")
+    load_units: int | None = Field(None, description="Network racks: the switches' rack units in all.")
 
     @property
     def fullest_rack_kw(self) -> float:
-        """Load of the fullest rack, kW (maximum draw of the nodes in it, or a rack-scale node's share)."""
+        """Load of the fullest rack, kW (maximum draw of the nodes in it, or a rack-scale node's share; network
+        racks: the switches' draw spread evenly over them)."""
+        if self.load_w is not None:
+            return self.load_w / max(1, self.racks) / 1000
         return min(self.nodes, self.nodes_per_rack) * self.node_power_w / self.racks_per_node / 1000
 
     def to_json(self) -> dict[str, Any]:

@@ -17,8 +17,13 @@ of the node's draw.
 
 A node type that fits no rack (one node draws more than the limit) cannot be bought. Racks
 are priced from the network price lists (`rack` items: enclosure and PDUs, or a liquid
-cooling share); space and power over time are `tco.hosting_per_rack_year`. Switches take
-rack space too; that space is not counted.
+cooling share); space and power over time are `tco.hosting_per_rack_year`.
+
+Switches go in network racks of their own (the network racks of NVIDIA's DGX SuperPOD rows,
+https://docs.nvidia.com/dgx-superpod/reference-architecture/latest/): air-cooled racks (`network_rack`),
+each within `constraints.max_rack_kw` and the rack's rating:
+
+    network racks = max(⌈switch rack units / rack units⌉, ⌈switches' maximum draw / rack kW limit⌉)
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from .fabric import network_offers
 from .offers import PricedOffer
 from .problem import Problem
 
-__all__ = ["RackKind", "rack_kinds", "DEFAULT_RACK"]
+__all__ = ["RackKind", "rack_kinds", "DEFAULT_RACK", "NetworkRackKind", "network_rack"]
 
 # The rack assumed when the catalog has none of the node's cooling.
 DEFAULT_RACK = Rack(id="rack-default", name="42U rack (assumed)", rack_units=42, max_kw=40, cooling="air",
@@ -96,3 +101,36 @@ def rack_kinds(catalog: Catalog, problem: Problem, currency: str,
                                 node_power_w=power_w, per_rack=max(per_rack, 0), offer=offers.get(rack.id),
                                 racks_per_node=spread)
     return out
+
+
+@dataclass(frozen=True)
+class NetworkRackKind:
+    """The rack the switches go in: the rack, its kW limit and its cheapest offer (None = unpriced)."""
+
+    rack: Rack
+    limit_kw: float
+    offer: PricedOffer | None
+
+    @property
+    def price(self) -> Fraction:
+        return self.offer.price if self.offer is not None else Fraction(0)
+
+    def racks_for(self, rack_units: int, power_w: int) -> int:
+        """Racks that hold switches of `rack_units` in all drawing `power_w` at most (module docstring)."""
+        if rack_units <= 0 and power_w <= 0:
+            return 0
+        return max(-(-rack_units // self.rack.rack_units), -(-power_w // int(self.limit_kw * 1000)))
+
+
+def network_rack(catalog: Catalog, problem: Problem, currency: str) -> NetworkRackKind:
+    """The air-cooled rack switches go in: the cheapest priced one in the network price lists (else the
+    catalog's tallest air rack, else DEFAULT_RACK), limited to constraints.max_rack_kw and its rating."""
+    offers = network_offers(catalog, problem, currency)
+    air = [r for r in catalog.racks.values() if r.cooling == "air"]
+    priced = [r for r in air if r.id in offers]
+    if priced:
+        rack = min(priced, key=lambda r: (offers[r.id].price, r.id))
+    else:
+        rack = max(air, key=lambda r: (r.rack_units, r.id)) if air else DEFAULT_RACK
+    return NetworkRackKind(rack=rack, limit_kw=min(problem.constraints.max_rack_kw, rack.max_kw),
+                           offer=offers.get(rack.id))

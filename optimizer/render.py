@@ -71,7 +71,11 @@ def _sources(plan: Plan, items: set[str] | tuple[str, ...], sellers: tuple[str, 
 
 
 def _rack_text(r) -> str:
-    """'1 × rack-42u-air for 1 × mi300x-8x (4 per rack; fullest rack 9.6 of 40 kW, air-cooled)'."""
+    """'1 × rack-42u-air for 1 × mi300x-8x (4 per rack; fullest rack 9.6 of 40 kW, air-cooled)'; network racks:
+    '1 × rack-42u-air for the network switches (1U, 1.5 kW max of 40 kW per rack)'."""
+    if r.load_w is not None:
+        return (f"{r.racks} × {r.rack} for the network switches ({r.load_units}U, {r.load_w / 1000:,.1f} kW max of "
+                f"{r.limit_kw:g} kW per rack)")
     return (f"{r.racks} × {r.rack} for {r.nodes} × {r.node_type} ({r.nodes_per_rack} per rack; fullest "
             f"rack {r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW, {r.cooling}-cooled)")
 
@@ -154,6 +158,8 @@ def _network_text(n) -> str:
     if n.nics:
         parts.append(f"{n.nics} NICs for nodes sold without them")
     parts.append(f"{n.links} links, {n.transceivers} transceivers, {_money(n.cost)}")
+    if n.power_w:
+        parts.append(f"{n.power_w / 1000:,.1f} kW max ({n.typical_power_w / 1000:,.1f} typical)")
     return f"{n.fabric}: " + "; ".join(parts)
 
 

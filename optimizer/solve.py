@@ -21,8 +21,8 @@ from .check import assert_plan_ok
 from .explain import explain_infeasible
 from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices, nic_cards
 from .limits import limits_for
-from .model import Fabric, Limits, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
-from .racks import RackKind, rack_kinds
+from .model import Fabric, Limits, NetworkRack, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
+from .racks import NetworkRackKind, RackKind, network_rack, rack_kinds
 from .offers import PricedOffer
 from .launch import launch_commands
 from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SizingClaim, SolverInfo, TcoBreakdown, \
@@ -58,6 +58,7 @@ class Prepared:
     fabric_prices: dict[str, FabricPrices] = field(default_factory=dict)
     racks: Racks | None = None                           # racks per node type
     rack_kinds: dict[str, RackKind] = field(default_factory=dict)
+    network_rack: NetworkRackKind | None = None          # the racks switches go in
 
     @property
     def explain_args(self) -> dict:
@@ -120,10 +121,14 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     offers = offer_model(candidates, problem)
     needs = {u.id: n for u in candidates.units if (n := fabric_need(u.node.platform, u.nodes)) is not None}
     prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
-    fabric = fabric_model(needs, prices, candidates.money_scale)
-    prune_needs = {u: _prune_need(n, prices) for u, n in needs.items()}
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
+    net_rack = network_rack(catalog, problem, candidates.currency) if needs else None
+    fabric = fabric_model(needs, prices, scale, None if net_rack is None else NetworkRack(
+        rack_units=net_rack.rack.rack_units, limit_w=int(net_rack.limit_kw * 1000),
+        price=money_to_int(net_rack.price, scale, rounding="ceil"),
+        hosting=money_to_int(rates.hosting(0, 1), scale, rounding="ceil") if rates else 0))
+    prune_needs = {u: _prune_need(n, prices) for u, n in needs.items()}
     racks = Racks(groups=tuple(RackGroup(key=k, per_rack=kind.per_rack, racks_per_node=kind.racks_per_node,
                                          price=money_to_int(kind.price, scale, rounding="ceil"),
                                          hosting=money_to_int(rates.hosting(0, 1), scale, rounding="ceil") if rates else 0)
@@ -137,7 +142,7 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     tco = _tco_by_unit(candidates.units, rates, scale) if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
                     offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
-                    rack_kinds=kinds)
+                    rack_kinds=kinds, network_rack=net_rack)
 
 
 def _tco_by_unit(units: list[Unit], rates: TcoRates, scale: int) -> dict[str, int]:
@@ -193,7 +198,8 @@ def plan_tco(plan: Plan, rates: TcoRates | None) -> TcoBreakdown | None:
     if rates is None:
         return None
     energy = sum((rates.energy(l.power_w, None if l.node_typical_power_w is None else l.node_typical_power_w * l.nodes)
-                  for l in plan.lines), Fraction(0)) + rates.energy(sum(n.power_w for n in plan.network))
+                  for l in plan.lines), Fraction(0)) + \
+        rates.energy(sum(n.power_w for n in plan.network), sum(n.typical_power_w for n in plan.network))
     hosting = rates.hosting(plan.totals.nodes, sum(r.racks for r in plan.racks))
     return TcoBreakdown(capex=plan.totals.cost, energy=energy, hosting=hosting,
                         total=plan.totals.cost + energy + hosting, years=rates.years,
@@ -269,6 +275,36 @@ def _racks(prep: Prepared, solution: Solution, lines: list[PlanLine]) -> tuple[l
     return out, tuple(buys)
 
 
+def _with_power(item) -> str:
+    """A network item's name with its draw: 'NVIDIA Quantum-2 QM9700 … (1,484 W max, 940 W typical)'."""
+    if not item.power_w:
+        return item.name
+    typical = f", {item.typical_power_w:,} W typical" if item.typical_power_w else ""
+    return f"{item.name} ({item.power_w:,} W max{typical})"
+
+
+def _network_racks(prep: Prepared, solution: Solution, network: list[NetworkLine]) -> tuple[list[RackLine],
+                                                                                           tuple[Purchase, ...]]:
+    """The racks the plan's switches go in (the solver's count, else racks.NetworkRackKind.racks_for)."""
+    kind = prep.network_rack
+    units = sum(n.rack_units for n in network)
+    watts = sum(n.switch_power_w for n in network)
+    if kind is None or not units:
+        return [], ()
+    count = solution.racks.get("@network", kind.racks_for(units, watts))
+    line = RackLine(node_type="network switches", rack=kind.rack.id, cooling=kind.rack.cooling, racks=count,
+                    nodes=0, nodes_per_rack=0, node_power_w=0, limit_kw=kind.limit_kw, cost=kind.price * count,
+                    load_w=watts, load_units=units)
+    buys: tuple[Purchase, ...] = ()
+    if kind.offer is not None and count:
+        o = kind.offer
+        buys = (Purchase(item=kind.rack.id, kind="rack", description=f"{kind.rack.name} (network switches)",
+                         seller=o.seller, quantity=count, unit_price=o.price, condition=o.offer.condition,
+                         warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
+                         offer=o.key, source=o.offer.source, date=o.offer.price_date, estimate=o.offer.estimate),)
+    return [line], buys
+
+
 def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tuple[Purchase, ...]]:
     """The plan's fabric per class (the solver's switch counts) and its bill-of-materials rows."""
     builds = build_fabric(prep.fabric_needs, solution.replicas, prep.fabric_prices,
@@ -285,11 +321,12 @@ def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tup
         lines.append(NetworkLine(
             fabric=b.key, nodes=b.nodes, node_ports=b.node_ports, direct_links=b.direct_links, uplinks=b.uplinks,
             switches=tuple((p.item.id, n, p.item.ports or 0) for p, n in b.switches), links=b.links,
-            transceivers=b.transceivers, nics=b.nics, cost=b.cost, power_w=b.power_w, priced=b.priced,
-            items=tuple(dict.fromkeys(p.item.id for p, _ in rows))))
+            transceivers=b.transceivers, nics=b.nics, cost=b.cost, power_w=b.power_w,
+            typical_power_w=b.typical_power_w, rack_units=b.rack_units, switch_power_w=b.switch_power_w,
+            priced=b.priced, items=tuple(dict.fromkeys(p.item.id for p, _ in rows))))
         for p, n in rows:
             o = p.offer
-            buys.append(Purchase(item=p.item.id, kind=p.item.kind, description=p.item.name, seller=o.seller,
+            buys.append(Purchase(item=p.item.id, kind=p.item.kind, description=_with_power(p.item), seller=o.seller,
                                  quantity=n, unit_price=o.price, condition=o.offer.condition,
                                  warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
                                  offer=o.key, source=o.offer.source, date=o.offer.price_date, estimate=o.offer.estimate))
@@ -377,6 +414,9 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     purchases += network_buys
     racks, rack_buys = _racks(prep, solution, lines)
     purchases += rack_buys
+    net_racks, net_rack_buys = _network_racks(prep, solution, network)
+    racks += net_racks
+    purchases += net_rack_buys
     if any(r.cost == 0 for r in racks) and not problem.tco.hosting_per_rack_year:
         notes.append(f"racks counted, not priced: {sum(r.racks for r in racks)} (name racks-usd-2026 in "
                      f"network_prices to buy them, or give tco.hosting_per_rack_year)")

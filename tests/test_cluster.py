@@ -312,8 +312,15 @@ def test_every_multi_node_plan_buys_its_fabric_and_the_bom_adds_up(path, catalog
         kinds = {p.kind for p in plan.purchases}
         assert plan.network and all(n.priced for n in plan.network)
         assert "cable" in kinds, "every link of the fabric is a cable in the BOM"
-    assert {r.node_type for r in plan.racks} == {l.system or f"{l.platform}+{l.gpus_per_node}x{l.accelerator}"
+    node_racks = [r for r in plan.racks if r.load_w is None]
+    assert {r.node_type for r in node_racks} == {l.system or f"{l.platform}+{l.gpus_per_node}x{l.accelerator}"
                                                  for l in plan.lines}
+    if any(n.switches for n in plan.network):   # switches are bought, racked and draw power
+        kinds = {p.kind for p in plan.purchases}
+        assert "switch" in kinds
+        [net] = [r for r in plan.racks if r.load_w is not None]
+        assert net.load_w == sum(catalog.network_items[i].power_w * c for n in plan.network for i, c, _ in n.switches)
+        assert plan.totals.power_w == sum(l.power_w for l in plan.lines) + sum(n.power_w for n in plan.network)
     rows = bom_rows(plan)
     total = rows[-1]
     from fractions import Fraction
