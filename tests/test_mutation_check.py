@@ -267,3 +267,40 @@ def test_a_rack_scale_node_fills_its_own_racks(catalog, pcie):
     assert f"1 × {sku} need 16 racks at 1 per rack (132 kW, 48U); the plan has 1" in check_plan(one, catalog, problem)
     sixteen = one.model_copy(update={"racks": (racks[0], racks[1].model_copy(update={"racks": 16}))})
     assert not [v for v in check_plan(sixteen, catalog, problem) if "racks at" in v]
+
+
+def test_the_checkers_own_request_bytes_for_window_layers(catalog):
+    """Gemma 4 26B-A4B: 5 full layers of 2 KV heads × 512 dims and 25 sliding-window layers (1,024 tokens) of
+    8 heads × 256 dims, bf16. One 4,000-token request: 5 × 2 × 2 × 512 × 2 B × 4,000 + 25 × 2 × 8 × 256 × 2 B
+    × 1,024; on one of 2 TP ranks each layer keeps half the heads, and one of 2 stages half of it all."""
+    from optimizer.check import _request_bytes, _request_rank_bytes
+
+    m = catalog.models["gemma-4-26b-a4b"]
+    whole = 5 * 2 * 2 * 512 * 2 * 4000 + 25 * 2 * 8 * 256 * 2 * 1024
+    assert _request_bytes(m, "bf16", 4000) == whole
+    assert _request_rank_bytes(m, "bf16", 2, 2, False, 4000) == (5 * 2 * 1 * 512 * 2 * 4000
+                                                                 + 25 * 2 * 4 * 256 * 2 * 1024) / 2
+
+
+def test_a_cpu_plan_is_checked_without_a_flops_bound(catalog):
+    """Llama-3.1-8B Q4_K_M on a two-socket EPYC 9654 host (llama.cpp, KV spread over the sockets) passes; with
+    1,000 times its users the KV rule objects, but no FLOPS bound does (CPU FLOPS figures are estimates)."""
+    problem = problem_from_fields({"model": "llama-3.1-8b", "precision": "q4_k_m", "prices": "street-usd-2025",
+                                   "workload": {"concurrent_users": 2, "min_tokens_per_s": 5},
+                                   "constraints": {"accelerators": ["epyc-9654"]}})
+    plan = optimize(catalog, problem)
+    assert plan.lines[0].accelerator == "epyc-9654" and check_plan(plan, catalog, problem) == []
+    line = plan.lines[0]
+    crowded = plan.model_copy(update={"lines": (line.model_copy(update={"users_per_replica":
+                                                                         1000 * line.users_per_replica}),)})
+    found = check_plan(crowded, catalog, problem)
+    assert any("users per replica, but a KV budget" in v for v in found)
+    assert not any("TFLOPS" in v for v in found)
+
+
+def test_two_multi_node_lines_add_their_node_ports(catalog, switched):
+    """The two-node line listed twice needs 2 × 16 node ports on 4 nodes; the plan's fabric says 16 on 2."""
+    cat, problem, plan = switched
+    doubled = plan.model_copy(update={"lines": (plan.lines[0], plan.lines[0])})
+    assert (f"{KEY} fabric: the lines need 32 node ports on 4 nodes and 0 direct cables, the plan says 16 on 2 and 0"
+            in check_plan(doubled, cat, problem))

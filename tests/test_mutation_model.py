@@ -249,3 +249,50 @@ def test_a_known_optimum_bounds_the_next_term_by_ratio():
     free = _u("f", users=10, cost=0, power=50)
     with_free = PlanModel([a, free], Limits(demand=30))
     assert with_free._bound("power", {"cost": 300}) == with_free.upper("power")   # a free unit: no ratio
+
+
+def test_stock_allows_exactly_what_is_in_stock():
+    """8 GPUs per replica of 10 users; 50 users need 5 replicas = 40 GPUs: a stock of 40 suffices, 39 does not."""
+    u = _u("u", users=10, cost=100, gpus=8)
+    assert solve_units([u], Limits(demand=50, stock={"a": 40}), "cost").replicas == {"u": 5}
+    assert solve_units([u], Limits(demand=50, stock={"a": 39}), "cost") is None
+
+
+def test_used_flags_only_when_asked():
+    a = _u("a", users=10, cost=100)
+    assert PlanModel([a], Limits(demand=10)).used == {}
+    assert list(PlanModel([a], Limits(demand=10), need_used=True).used) == ["a"]
+    assert list(PlanModel([a], Limits(demand=10, max_skus=1)).used) == ["a"]
+
+
+def test_a_maximized_primary_term_gets_no_start_bound():
+    """Most users (then least cost) within the replica bounds of a 30-user demand: A ≤ ⌈30/10⌉ = 3 and
+    B ≤ ⌈30/20⌉ = 2 replicas give 3 × 10 + 2 × 20 = 70 users; a minimizing start bound (the best single-unit
+    plan, 30 users) must not cap a maximized term."""
+    a = _u("a", users=10, cost=100)
+    b = _u("b", users=20, cost=250)
+    sol = PlanModel([a, b], Limits(demand=30)).solve((("users", -1), ("cost", 1)))
+    assert sol.values["users"] == 70 and sol.replicas == {"a": 3, "b": 2}
+
+
+def test_one_switch_is_counted():
+    """Two replicas: 8 node ports fit one 8-port switch (12) rather than the 16-port one (30)."""
+    pair = _u("p", users=10, cost=100, power=50, nodes=2, gpus=16)
+    cls = FabricClass("ib", (FabricSwitch("big", 16, 30, 20), FabricSwitch("small", 8, 12, 5)), link_price=1)
+    sol = solve_units([pair], Limits(demand=20), "cost", fabric=Fabric((cls,), {"p": ("ib", 4, 2)}, {}))
+    assert sol.fabric == {"ib": {"small": 1}} and sol.values["cost"] == 200 + 12 + 8
+
+
+def test_a_staged_solve_leaves_the_model_as_it_found_it():
+    """The held optima of a staged solve go on a copy: after solving by cost (3 × C, 1.8e12), the same model
+    solved by power still finds 2 × B (200 W). A cap added beforehand (cost ≤ 10^13, which binds nothing)
+    stays."""
+    a = _u("a", users=10, cost=600_000_000_000, power=900_000_000)
+    b = _u("b", users=15, cost=1_000_000_000_000, power=100)
+    c = _u("c", users=10, cost=600_000_000_000, power=800_000_000)
+    model = PlanModel([a, b, c], Limits(demand=30))
+    model.cap_term("cost", 10**13)
+    first = model.solve("cost")
+    assert first.stages > 1 and first.replicas == {"c": 3}
+    second = model.solve("power")
+    assert second.replicas == {"b": 2} and second.values["power"] == 200

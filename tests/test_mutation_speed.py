@@ -402,3 +402,78 @@ def test_prefill_of_attention_groups_without_expert_parallelism(catalog):
     moe = NVLINK_LATENCY + tokens * 7168 * 2 * 2 * 7 / 8 / link
     expected = max(linear + attention, fit.weights_bytes / (8 * 4800e9)) + 61 * group + 58 * moe
     assert speed.prefill_time(dep, fit, tokens) == pytest.approx(expected, rel=1e-9)
+
+
+def test_pcie_all_reduce_latency_and_link(catalog):
+    """TP 4 on H100 PCIe cards: NCCL's PCIe latency (30 µs) and half of the platform's PCIe bandwidth each way."""
+    dep = _dep(catalog, "llama-3.1-70b", "h100-pcie", 4)
+    assert dep.platform.link == "pcie"
+    link = dep.platform.pcie_gbs * 1e9 / 2
+    volume = 10 * 8192 * 2
+    assert speed.allreduce_time(dep, 4, 10) == pytest.approx(PCIE_LATENCY + volume * 2 * 3 / 4 / link, rel=1e-12)
+
+
+def test_all_to_all_across_servers_bound_by_nvlink_when_the_network_is_faster(catalog):
+    """With a network share far above NVLink (8,000 GB/s per server, 1,000 per GPU, against 450), the half of
+    the bytes that stays inside the server decides: sent / 2 over 0.95 × NVLink."""
+    two = _dep(catalog, "deepseek-r1", "h200-sxm", 8, "fp8", nodes=2)
+    two = dataclasses.replace(two, platform=two.platform.model_copy(update={"network_gbs": 8000.0}))
+    sent = 4 * 8 * 7168 * 1 * 1.2
+    local = sent / 2 / (900e9 / 2 * 0.95)
+    assert local > sent / 2 / (1000e9 * 0.86)
+    assert speed.alltoall_time(two, 16, 4, 1) == pytest.approx(20e-6 + local, rel=1e-12)
+
+
+def test_what_bounds_a_step(catalog):
+    """Compute: 16,384 sequences on DeepSeek-R1 EP 8 (its matmuls outweigh reading the weights and the KV).
+    Communication: Llama-3.1-70B as TP 16 over two servers at batch 1 — 160 cross-server all-reduces of about
+    70 µs each against 2.6 ms of weight reads per rank."""
+    ep = _dep(catalog, "deepseek-r1", "h200-sxm", 8, "fp8", engine="sglang", layout=Layout(tp=1, dp=8, ep=8))
+    assert speed.decode_token_time(ep, ep.memory(), 16384, 100)[1] == "compute"
+    tp16 = _dep(catalog, "llama-3.1-70b", "h100-sxm", 8, nodes=2, layout=Layout(tp=16, nodes_per_replica=2))
+    fit = tp16.memory()
+    comm = 2 * 80 * speed.allreduce_time(tp16, 16, 1)
+    assert comm > 70.6e9 * 2 / 16 / 3350e9
+    token, bound = speed.decode_token_time(tp16, fit, 1, 100)
+    assert bound == "communication" and token > comm
+
+
+def test_eager_mode_launches_every_layers_kernels_from_the_host(catalog):
+    """--eager: a stage takes at least EAGER_LAYER_LAUNCH_S per layer (Llama-3.1-8B: 32 layers), above its
+    4.8 ms of weight reads on an ideal H100; the step is then overhead-bound. With CUDA graphs, no floor."""
+    dep = _dep(catalog, "llama-3.1-8b", "h100-sxm", 1)
+    eager = dataclasses.replace(dep, settings=EngineSettings(eager=True))
+    floor = 32 * speed.EAGER_LAYER_LAUNCH_S
+    assert floor > 8.03e9 * 2 / 3350e9
+    assert speed.decode_token_time(eager, eager.memory(), 1, 1) == (pytest.approx(floor, rel=1e-12), "overhead")
+    graphs = speed.decode_token_time(dep, dep.memory(), 1, 1)
+    assert graphs[0] < floor and graphs[1] == "memory"
+
+
+def test_prefill_of_a_single_token_reads_the_weights_at_the_engines_bandwidth(catalog):
+    """One prompt token on Llama-3.1-8B under vLLM on an H100: reading 16.06 GB at 0.68 × 3.35 TB/s dominates,
+    plus the step overhead."""
+    dep = _dep(catalog, "llama-3.1-8b", "h100-sxm", 1, ideal=False)
+    eff = dep.engine.efficiency["default"]
+    expected = 8.03e9 * 2 / (3350e9 * eff.bandwidth) + eff.step_overhead_ms * 1e-3
+    assert speed.prefill_time(dep, dep.memory(), 1) == pytest.approx(expected, rel=1e-9)
+
+
+def test_expert_parallel_prefill_over_two_ranks(catalog):
+    """Qwen3-30B-A3B as attention DP 2 × EP 2 on two H100s: each of 48 MoE layers dispatches (fp8) and combines
+    (bf16) the prompt's 2,000 tokens, 1,000 per rank, top-8, hidden 2,048, half of it leaving the GPU."""
+    dep = _dep(catalog, "qwen3-30b-a3b", "h100-sxm", 2, layout=Layout(tp=1, dp=2, ep=2))
+    fit = dep.memory()
+    tokens, link = 2000, 900e9 / 2
+    linear = 2 * 3.3e9 * tokens / (2 * 989e12)
+    attention = 2 * 32 * 256 * 48 * tokens**2 / 2 / (2 * 989e12 / 2)
+    sent = tokens / 2 * 8 * 2048 * 1.2
+    a2a = 2 * NVLINK_LATENCY + sent * 3 * 1 / 2 / (link * 0.95)
+    expected = max(linear + attention, fit.weights_bytes / (2 * 3350e9)) + 48 * a2a
+    assert speed.prefill_time(dep, fit, tokens) == pytest.approx(expected, rel=1e-9)
+
+
+def test_llama_cpp_has_its_own_ttft_overhead(catalog):
+    dep = _dep(catalog, "llama-3.1-8b", "epyc-9654", 2, "q4_k_m", engine="llama.cpp", ideal=False)
+    assert speed.serving_times(dep, dep.memory()).overhead_s == serving.TTFT_OVERHEAD_S["llama.cpp"] \
+        != serving.DEFAULT_TTFT_OVERHEAD_S
