@@ -388,3 +388,30 @@ def test_indexer_keys_add_to_the_latent_cache(catalog):
     assert sizing.kv_bytes_per_token(m, "bf16") == 61 * (512 + 64) * 2 + 61 * 132
     assert sizing.kv_bytes_per_token(m, "fp8") == 61 * 656 + 61 * 132
     assert sizing.kv_bytes_per_request(m, "bf16", 1000) == 1000 * (61 * (512 + 64) * 2 + 61 * 132)
+
+
+def test_module_parameters_by_hand(catalog):
+    """Parameters by module kind. Llama-3.1-8B: embeddings and lm_head 128,256 × 4,096 each, attention
+    32 × (2 × 4,096 × 32 × 128 + 2 × 4,096 × 8 × 128), dense MLP the rest of 8.03e9. Gemma 4 26B-A4B (tied
+    embeddings: no lm_head): 262,144 × 2,816, attention 30 × (2 × 2,816 × 16 × 512 + 2 × 2,816 × 2 × 512),
+    22.84e9 in experts, 0.4507e9 in the vision encoder, dense the rest of 25.68e9."""
+    llama = sizing.module_params(catalog.models["llama-3.1-8b"])
+    embed, att = 128256 * 4096, 32 * (2 * 4096 * 32 * 128 + 2 * 4096 * 8 * 128)
+    assert (llama["embeddings"], llama["lm_head"], llama["attention"], llama["experts"], llama["vision"]) == \
+        (embed, embed, att, 0.0, 0.0)
+    assert llama["dense_mlp"] == pytest.approx(8.03e9 - embed - embed - att, rel=1e-13)
+    gemma = sizing.module_params(catalog.models["gemma-4-26b-a4b"])
+    embed, att = 262144 * 2816, 30 * (2 * 2816 * 16 * 512 + 2 * 2816 * 2 * 512)
+    assert (gemma["embeddings"], gemma["lm_head"], gemma["attention"]) == (embed, 0.0, att)
+    assert gemma["experts"] == pytest.approx(22.84e9, rel=1e-13) and gemma["vision"] == pytest.approx(0.4507e9,
+                                                                                                     rel=1e-13)
+    assert gemma["dense_mlp"] == pytest.approx(25.68e9 - embed - 0.0 - att - 22.84e9 - 0.4507e9, rel=1e-13)
+
+
+def test_attention_parameters_are_capped_by_what_the_model_has_left(catalog):
+    """A 2e9-parameter model with Llama-3.1-8B's shapes: after 2 × 0.525e9 of embeddings only 0.949e9 are left,
+    less than the 1.34e9 its attention shapes would take; attention takes them all, the dense part nothing."""
+    small = catalog.models["llama-3.1-8b"].model_copy(update={"params_b": 2.0})
+    p = sizing.module_params(small)
+    left = 2e9 - 128256 * 4096 - 128256 * 4096
+    assert p["attention"] == pytest.approx(left, rel=1e-13) and p["dense_mlp"] == 0.0
