@@ -415,3 +415,22 @@ def test_attention_parameters_are_capped_by_what_the_model_has_left(catalog):
     p = sizing.module_params(small)
     left = 2e9 - 128256 * 4096 - 128256 * 4096
     assert p["attention"] == pytest.approx(left, rel=1e-13) and p["dense_mlp"] == 0.0
+
+
+def test_per_module_bytes_of_metas_fp8_405b(catalog):
+    """Llama-3.1-405B 'fp8-meta' (8.002 bits with one fp32 scale per row; attention kept in bf16; layers 0 and
+    125 whole in bf16): embeddings and lm_head 128,256 × 16,384 at 16 bits, attention 126 × (2 × 16,384 × 128 ×
+    128 + 2 × 16,384 × 8 × 128) at 16 bits, the dense MLPs (the rest of 405.9e9) at 8.002 bits plus, for the two
+    bf16 layers, their 1/126 share at the 16 − 8.002 bits more. A GGUF file of the same split would keep its
+    embeddings at the file's own 8.002 bits."""
+    m = catalog.models["llama-3.1-405b"]
+    v = m.variant("fp8-meta")
+    e = 128256 * 16384
+    a = 126 * (2 * 16384 * 128 * 128 + 2 * 16384 * 8 * 128)
+    d = 405.9e9 - e - e - a
+    got = sizing.module_bytes(m, v)
+    assert (got["embeddings"], got["lm_head"], got["attention"]) == (e * 2, e * 2, a * 2)
+    assert got["dense_mlp"] == pytest.approx(d * 8.002 / 8 + 2 * d / 126 * (16 - 8.002) / 8, rel=1e-12)
+    assert got["experts"] == 0.0 and got["vision"] == 0.0
+    gguf = sizing.module_bytes(m, v.model_copy(update={"format": "gguf"}))
+    assert gguf["embeddings"] == pytest.approx(e * 8.002 / 8, rel=1e-12) and gguf["attention"] == a * 2
