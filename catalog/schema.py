@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 __all__ = [
     "DTYPES", "FAMILIES", "KV_DTYPE_BYTES", "HARDWARE_CLASSES",
     "Accelerator", "Platform", "System", "Attention", "CompressedLayers", "Moe", "ModuleBits", "MinEngineVersion", "Variant", "Model",
-    "Engine", "EngineEfficiency", "EngineMemory", "EngineVersion", "version_key", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
+    "Engine", "EngineEfficiency", "EarlyRelease", "EngineMemory", "EngineVersion", "version_key", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._+-]*$", max_length=80)]
@@ -468,6 +468,29 @@ class EngineEfficiency(Record):
                         "or an assumption with its reason.")
 
 
+class EarlyRelease(Record):
+    """Engine releases that ran one model architecture slower than later ones: every step (decode and
+    prefill) takes `slowdown` times as long on releases before `before` (see optimizer/speed.py)."""
+
+    before: str = Field(pattern=r"^[0-9]+(\.[0-9]+)*$", description="First release the slowdown no longer "
+                        "applies to, e.g. 0.8.0.")
+    attention: Literal["mla"] = Field(description="Attention kind of the models it applies to (mla: DeepSeek's "
+                                      "multi-head latent attention models).")
+    precisions: list[str] = Field(default_factory=list, description="Model precisions (variant ids: fp8, int4, "
+                                  "...) it applies to, each running its own kernels; empty: all.")
+    slowdown: float = Field(ge=1, le=20, description="Step time on those releases over the time the efficiency "
+                            "factors give.")
+    source: str = Field(min_length=3, description="Why: what the later releases added, and what the factor was "
+                        "fitted on.")
+
+    def applies(self, version: str | None, attention: str, precision: str) -> bool:
+        """True for a release before `before` (None: the newest release, never early) running a model of that
+        attention kind in one of `precisions` (any when empty)."""
+        return version is not None and attention == self.attention and \
+            (not self.precisions or precision in self.precisions) and \
+            version_key(version.lstrip("vb")) < version_key(self.before)
+
+
 class BatchTier(Record):
     """Default cap on running sequences for accelerators with less than `below_gib` of memory."""
 
@@ -648,6 +671,8 @@ class Engine(Sourced):
                                          "per replica (per DP rank), by accelerator memory; empty = memory decides.")
     efficiency: dict[str, EngineEfficiency] = Field(description="Speed factors by hardware family; 'default' "
                                                     "covers families not listed.")
+    early_releases: list[EarlyRelease] = Field(default_factory=list, description="Releases that ran an "
+                                               "architecture slower than the efficiency factors say (--engine-version).")
 
     @model_validator(mode="after")
     def _efficiency_keys(self) -> Engine:
