@@ -434,3 +434,26 @@ def test_per_module_bytes_of_metas_fp8_405b(catalog):
     assert got["experts"] == 0.0 and got["vision"] == 0.0
     gguf = sizing.module_bytes(m, v.model_copy(update={"format": "gguf"}))
     assert gguf["embeddings"] == pytest.approx(e * 8.002 / 8, rel=1e-12) and gguf["attention"] == a * 2
+
+
+def test_compressed_layers_of_deepseek_v4_by_hand(catalog):
+    """DeepSeek-V4-Flash, one 1,000-token request: 43 sliding-window layers of 584-byte entries keep 128 tokens;
+    21 compressed layers keep one entry plus a 132-byte indexer key per 4 tokens (⌈1000/4⌉ = 250), 20 more one
+    entry per 128 tokens (⌈1000/128⌉ = 8), without indexer."""
+    m = catalog.models["deepseek-v4-flash"]
+    expected = 43 * 584 * 128 + 21 * (584 + 132) * 250 + 20 * 584 * 8
+    assert sizing.kv_bytes_per_request(m, "bf16", 1000) == expected
+
+
+def test_mixed_precision_parts_and_the_expert_width_fallback(catalog):
+    """The parts of a per-module checkpoint add up to its bytes (Meta's FP8 405B: its embeddings and lm_head at
+    16 bits, 2 × 2 × 128,256 × 16,384 B); a MoE entry without moe_intermediate_size gets it from its expert
+    parameters: DeepSeek-R1 653.91e9 / (58 layers × 256 experts × 3 × 7,168) = 2,047.6 → 2,048."""
+    m = catalog.models["llama-3.1-405b"]
+    parts = sizing.weight_parts(m, m.variant("fp8-meta"))
+    assert parts.total == pytest.approx(sum(sizing.module_bytes(m, m.variant("fp8-meta")).values()), rel=1e-12)
+    assert parts.embeddings == pytest.approx(2 * 2 * 128256 * 16384, rel=1e-12) and parts.experts == 0.0
+    r1 = catalog.models["deepseek-r1"]
+    bare = r1.model_copy(update={"moe": r1.moe.model_copy(update={"moe_intermediate_size": None})})
+    assert sizing.ffn_sizes(bare) == (18432.0, 2048.0)
+    assert sizing.ffn_sizes(catalog.models["llama-3.1-8b"]) == (14336.0, 0.0)
