@@ -388,3 +388,72 @@ def test_indexer_keys_add_to_the_latent_cache(catalog):
     assert sizing.kv_bytes_per_token(m, "bf16") == 61 * (512 + 64) * 2 + 61 * 132
     assert sizing.kv_bytes_per_token(m, "fp8") == 61 * 656 + 61 * 132
     assert sizing.kv_bytes_per_request(m, "bf16", 1000) == 1000 * (61 * (512 + 64) * 2 + 61 * 132)
+
+
+def test_module_parameters_by_hand(catalog):
+    """Parameters by module kind. Llama-3.1-8B: embeddings and lm_head 128,256 × 4,096 each, attention
+    32 × (2 × 4,096 × 32 × 128 + 2 × 4,096 × 8 × 128), dense MLP the rest of 8.03e9. Gemma 4 26B-A4B (tied
+    embeddings: no lm_head): 262,144 × 2,816, attention 30 × (2 × 2,816 × 16 × 512 + 2 × 2,816 × 2 × 512),
+    22.84e9 in experts, 0.4507e9 in the vision encoder, dense the rest of 25.68e9."""
+    llama = sizing.module_params(catalog.models["llama-3.1-8b"])
+    embed, att = 128256 * 4096, 32 * (2 * 4096 * 32 * 128 + 2 * 4096 * 8 * 128)
+    assert (llama["embeddings"], llama["lm_head"], llama["attention"], llama["experts"], llama["vision"]) == \
+        (embed, embed, att, 0.0, 0.0)
+    assert llama["dense_mlp"] == pytest.approx(8.03e9 - embed - embed - att, rel=1e-13)
+    gemma = sizing.module_params(catalog.models["gemma-4-26b-a4b"])
+    embed, att = 262144 * 2816, 30 * (2 * 2816 * 16 * 512 + 2 * 2816 * 2 * 512)
+    assert (gemma["embeddings"], gemma["lm_head"], gemma["attention"]) == (embed, 0.0, att)
+    assert gemma["experts"] == pytest.approx(22.84e9, rel=1e-13) and gemma["vision"] == pytest.approx(0.4507e9,
+                                                                                                     rel=1e-13)
+    assert gemma["dense_mlp"] == pytest.approx(25.68e9 - embed - 0.0 - att - 22.84e9 - 0.4507e9, rel=1e-13)
+
+
+def test_attention_parameters_are_capped_by_what_the_model_has_left(catalog):
+    """A 2e9-parameter model with Llama-3.1-8B's shapes: after 2 × 0.525e9 of embeddings only 0.949e9 are left,
+    less than the 1.34e9 its attention shapes would take; attention takes them all, the dense part nothing."""
+    small = catalog.models["llama-3.1-8b"].model_copy(update={"params_b": 2.0})
+    p = sizing.module_params(small)
+    left = 2e9 - 128256 * 4096 - 128256 * 4096
+    assert p["attention"] == pytest.approx(left, rel=1e-13) and p["dense_mlp"] == 0.0
+
+
+def test_per_module_bytes_of_metas_fp8_405b(catalog):
+    """Llama-3.1-405B 'fp8-meta' (8.002 bits with one fp32 scale per row; attention kept in bf16; layers 0 and
+    125 whole in bf16): embeddings and lm_head 128,256 × 16,384 at 16 bits, attention 126 × (2 × 16,384 × 128 ×
+    128 + 2 × 16,384 × 8 × 128) at 16 bits, the dense MLPs (the rest of 405.9e9) at 8.002 bits plus, for the two
+    bf16 layers, their 1/126 share at the 16 − 8.002 bits more. A GGUF file of the same split would keep its
+    embeddings at the file's own 8.002 bits."""
+    m = catalog.models["llama-3.1-405b"]
+    v = m.variant("fp8-meta")
+    e = 128256 * 16384
+    a = 126 * (2 * 16384 * 128 * 128 + 2 * 16384 * 8 * 128)
+    d = 405.9e9 - e - e - a
+    got = sizing.module_bytes(m, v)
+    assert (got["embeddings"], got["lm_head"], got["attention"]) == (e * 2, e * 2, a * 2)
+    assert got["dense_mlp"] == pytest.approx(d * 8.002 / 8 + 2 * d / 126 * (16 - 8.002) / 8, rel=1e-12)
+    assert got["experts"] == 0.0 and got["vision"] == 0.0
+    gguf = sizing.module_bytes(m, v.model_copy(update={"format": "gguf"}))
+    assert gguf["embeddings"] == pytest.approx(e * 8.002 / 8, rel=1e-12) and gguf["attention"] == a * 2
+
+
+def test_compressed_layers_of_deepseek_v4_by_hand(catalog):
+    """DeepSeek-V4-Flash, one 1,000-token request: 43 sliding-window layers of 584-byte entries keep 128 tokens;
+    21 compressed layers keep one entry plus a 132-byte indexer key per 4 tokens (⌈1000/4⌉ = 250), 20 more one
+    entry per 128 tokens (⌈1000/128⌉ = 8), without indexer."""
+    m = catalog.models["deepseek-v4-flash"]
+    expected = 43 * 584 * 128 + 21 * (584 + 132) * 250 + 20 * 584 * 8
+    assert sizing.kv_bytes_per_request(m, "bf16", 1000) == expected
+
+
+def test_mixed_precision_parts_and_the_expert_width_fallback(catalog):
+    """The parts of a per-module checkpoint add up to its bytes (Meta's FP8 405B: its embeddings and lm_head at
+    16 bits, 2 × 2 × 128,256 × 16,384 B); a MoE entry without moe_intermediate_size gets it from its expert
+    parameters: DeepSeek-R1 653.91e9 / (58 layers × 256 experts × 3 × 7,168) = 2,047.6 → 2,048."""
+    m = catalog.models["llama-3.1-405b"]
+    parts = sizing.weight_parts(m, m.variant("fp8-meta"))
+    assert parts.total == pytest.approx(sum(sizing.module_bytes(m, m.variant("fp8-meta")).values()), rel=1e-12)
+    assert parts.embeddings == pytest.approx(2 * 2 * 128256 * 16384, rel=1e-12) and parts.experts == 0.0
+    r1 = catalog.models["deepseek-r1"]
+    bare = r1.model_copy(update={"moe": r1.moe.model_copy(update={"moe_intermediate_size": None})})
+    assert sizing.ffn_sizes(bare) == (18432.0, 2048.0)
+    assert sizing.ffn_sizes(catalog.models["llama-3.1-8b"]) == (14336.0, 0.0)
