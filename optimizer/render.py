@@ -75,7 +75,7 @@ def plan_rows(plan: Plan, bands: Bands | None = None) -> list[dict[str, Any]]:
             "users_per_replica": line.users_per_replica, "tokens_per_s_per_user": j["tokens_per_s_per_user"],
             "node_price": money_json(line.node_price), "cost": money_json(line.cost),
             "currency": plan.totals.currency, "power_w": line.power_w, "memory_gb": round(line.memory_gb, 1),
-            "layout": line.layout, "launch": "\n".join(line.launch),
+            "layout": line.layout, "launch": "\n".join(line.launch), "role": line.role,
         })
         if bands is not None:
             band = bands.get(line.accelerator)
@@ -152,6 +152,23 @@ def wrap_command(cmd: str, first: str, width: int = 80) -> list[str]:
     return lines + [current]
 
 
+def _role_item(line) -> str:
+    """The Buy cell: the item, with its pool in a disaggregated plan."""
+    return line.item if line.role == "aggregated" else f"{line.role}: {line.item}"
+
+
+def _role_text(line) -> str:
+    """What each replica of a line does: users (aggregated), or its pool's rate, TTFT and KV transfer."""
+    if line.role == "prefill":
+        ttft = "" if line.ttft_p90_s is None else f", TTFT p90 {line.ttft_p90_s:.2f} s"
+        kv = "" if line.kv_transfer_s is None else f", KV transfer {line.kv_transfer_s * 1000:,.1f} ms"
+        return f"prefill: {line.requests_per_hour_per_replica or 0:,} requests/h each{ttft}{kv}"
+    if line.role == "decode":
+        return (f"decode: {line.users_per_replica:,} users each, {line.requests_per_hour_per_replica or 0:,} "
+                f"requests/h")
+    return f"{line.users_per_replica:,} users each"
+
+
 def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> str:
     """One plan; `bands` (accelerator → error band) puts the speed model's validated error next to each line."""
     if fmt == "json":
@@ -160,9 +177,10 @@ def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> s
         return _csv_dicts(plan_rows(plan, bands), "item")
     t = plan.totals
     headers = ["Buy", "Nodes", "GPUs", "Precision / engine", "Users", "tok/s/user", "Cost", "Power kW"]
-    body = [[line.item, str(line.nodes) + (f" ({line.replicas}×{line.nodes_per_replica})" if line.nodes_per_replica > 1 else ""),
+    body = [[_role_item(line), str(line.nodes) + (f" ({line.replicas}×{line.nodes_per_replica})" if line.nodes_per_replica > 1 else ""),
              str(line.gpus), f"{line.precision} / {line.engine}",
-             f"{line.users:,}" + (f" ({line.replicas}×{line.users_per_replica})" if line.replicas > 1 else ""),
+             ("—" if line.role == "prefill" else
+              f"{line.users:,}" + (f" ({line.replicas}×{line.users_per_replica})" if line.replicas > 1 else "")),
              _speed_cell(line.tokens_per_s_per_user, line.accelerator, bands), _money(line.cost),
              _num(line.power_w / 1000)] for line in plan.lines]
     footer = ["Total", str(t.nodes), str(t.gpus), f"{t.memory_gb:,.0f} GB", f"{t.users:,}", "",
@@ -174,10 +192,13 @@ def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> s
              f"{plan.solver.units_considered} candidate units after dominance pruning"
              + (f", gap {plan.solver.gap:.2%} (bound {plan.solver.bound:,.0f})" if plan.status != "optimal" else "")
              + "; checked by the independent plan checker."]
+    if plan.serving == "disaggregated":
+        extra.append("Serving: disaggregated — a prefill pool and a decode pool; each prompt's KV cache is sent "
+                     "from prefill to decode over the scale-out network.")
     for i, l in enumerate(plan.lines, 1):
         if l.layout:
             extra.append(f"Line {i}: {l.layout} ({l.engine}): {l.replicas} replica{'s' * (l.replicas != 1)} on "
-                         f"{l.nodes} node{'s' * (l.nodes != 1)}, {l.users_per_replica:,} users each")
+                         f"{l.nodes} node{'s' * (l.nodes != 1)}, " + _role_text(l))
         for cmd in l.launch:
             extra += wrap_command(cmd, "  $ ") if fmt != "md" else [f"  $ {cmd}"]
     if bands is not None:
@@ -420,7 +441,8 @@ def render_plans(plans: list[Plan], fmt: str = "table", title: str = "", bands: 
     body = []
     for i, p in enumerate(plans, 1):
         t = p.totals
-        what = " + ".join(f"{l.nodes} × {l.system or l.platform} ({l.gpus_per_node} × {l.accelerator}, "
+        what = " + ".join(("" if l.role == "aggregated" else f"{l.role} ")
+                          + f"{l.nodes} × {l.system or l.platform} ({l.gpus_per_node} × {l.accelerator}, "
                           f"{l.precision}/{l.engine})" for l in p.lines)
         sellers = sorted({x.seller for x in p.purchases})
         if sellers and len(sellers) <= 3:
@@ -458,7 +480,8 @@ def render_sweep(points, kind: str, fmt: str = "table", title: str = "") -> str:
                          (pt.explanation or {}).get("summary", "")[:70]])
             continue
         t = pt.plan.totals
-        what = " + ".join(f"{l.nodes} × {l.item}" for l in pt.plan.lines)
+        what = " + ".join(("" if l.role == "aggregated" else f"{l.role} ") + f"{l.nodes} × {l.item}"
+                          for l in pt.plan.lines)
         body.append([f"{pt.value:,.0f}", pt.plan.status, _money(t.cost, t.currency), f"{t.users:,}", str(t.nodes),
                      _num(t.power_w / 1000), what])
     if fmt == "csv":
