@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CatalogError
-from .schema import Attention, CompressedLayers, Model, Moe, Variant
+from .schema import Attention, CompressedLayers, Model, ModuleBits, Moe, Variant
 
 __all__ = ["import_model", "model_yaml", "with_models", "ImportedModel"]
 
@@ -669,6 +669,8 @@ class _Quant:
     compute: str
     requires: str | None
     note: str
+    skip: list = dataclasses.field(default_factory=list)  # modules the config keeps unquantized (patterns)
+    method: str | None = None                            # quantization_config.quant_method
 
 
 _BUCKET_SAMPLES = {  # a module path of each bucket, for ignore/exclude patterns
@@ -681,13 +683,25 @@ _BUCKET_SAMPLES = {  # a module path of each bucket, for ignore/exclude patterns
 }
 
 
-def _ignored(patterns: list, bucket: str) -> bool:
+def _ignored(patterns: list, bucket: str, layer: int | None = None) -> bool:
+    """True when a pattern of the config's skip list matches `bucket`'s module in decoder layer `layer`
+    (None: the sample's own layer, a MoE layer for experts, the first for dense MLPs):
+    're:' a regular expression (compressed-tensors `ignore`), '*' a wildcard (ModelOpt `exclude_modules`),
+    else the module's name or a parent of it (fbgemm `modules_to_not_convert`: 'model.layers.0' keeps the
+    whole first layer; transformers integrations/fbgemm_fp8.py matches `key + "."` in the name)."""
     for sample in _BUCKET_SAMPLES[bucket]:
+        if layer is not None:
+            sample = re.sub(r"layers\.\d+\.", f"layers.{layer}.", sample)
         for pat in patterns:
             if not isinstance(pat, str):
                 continue
-            regex = pat[3:] if pat.startswith("re:") else re.escape(pat).replace(r"\*", ".*")
-            if re.search(regex, sample) if pat.startswith("re:") else re.fullmatch(regex, sample):
+            if pat.startswith("re:"):
+                hit = re.search(pat[3:], sample)
+            elif "*" in pat:
+                hit = re.fullmatch(re.escape(pat).replace(r"\*", ".*"), sample)
+            else:
+                hit = sample == pat or sample.startswith(pat + ".") or f".{pat}." in f".{sample}."
+            if hit:
                 return True
     return False
 
@@ -718,19 +732,33 @@ def _quant(cfg: dict, origin: str, hf_quant: dict | None, dtype: str, p: _Params
     method = str(q.get("quant_method", "")).lower()
     if method == "modelopt":
         return _modelopt(q, origin, linear)
+    if method == "fbgemm_fp8":
+        # Meta's row-wise FP8 (one fp32 scale per output row: + 32 / in_features bits, under 0.01 bit);
+        # modules_to_not_convert stay bf16 (transformers integrations/fbgemm_fp8.py).
+        skip = q.get("modules_to_not_convert") or []
+        bits = {k: 8.0 for k in linear}  # `_whole_layers` drops what the list keeps in bf16, layer by layer
+        if not _ignored(skip, "head"):
+            bits["head"] = 8.0
+        return _Quant("fp8", bits, "fp8", "fp8", "FBGEMM row-wise fp8; modules_to_not_convert in bf16", skip, method)
     if method in ("fp8", "deepseek_v4_fp8"):
-        bits = {b: FP8_BLOCK_BITS for b in linear}
+        skip = q.get("ignored_layers") or q.get("modules_to_not_convert") or []
+        bits = {b: FP8_BLOCK_BITS for b in linear if not _ignored(skip, b)}
         note = "fp8 e4m3 with 128×128 block scales; embeddings, norms and routers in bf16"
         if top.get("expert_dtype") == "fp4":
             bits["routed"] = MXFP4_BITS
             note += "; routed experts MXFP4 (4.25 bits)"
-        return _Quant("fp8", bits, "fp8", "fp8", note)
+        return _Quant("fp8", bits, "fp8", "fp8", note, skip, method)
     if method == "mxfp4":
         return _Quant("mxfp4", {"routed": MXFP4_BITS}, "fp4", None, "MoE experts MXFP4 (4.25 bits), the rest bf16")
     if method in ("awq", "gptq"):
         bits_n, group = int(q.get("bits", q.get("w_bit", 4))), int(q.get("group_size", q.get("q_group_size", 128)))
         b = bits_n + (16 + bits_n) / group
-        return _Quant(f"int{bits_n}", {k: b for k in linear}, "bf16", None, f"{method.upper()} int{bits_n} group {group}")
+        # AWQ's modules_to_not_convert match anywhere in a module's name (vLLM awq.py is_layer_skipped_awq:
+        # `module_name in prefix`); `_whole_layers` drops the buckets they keep in 16 bits.
+        skip = [f"re:{re.escape(m)}" for m in (q.get("modules_to_not_convert") or []) if isinstance(m, str)] \
+            if method == "awq" else []
+        return _Quant(f"int{bits_n}", {k: b for k in linear}, "bf16", None, f"{method.upper()} int{bits_n} group {group}",
+                      skip, method)
     if method == "compressed-tensors":
         groups = q.get("config_groups") or {}
         if not isinstance(groups, dict) or not groups:
@@ -752,9 +780,9 @@ def _quant(cfg: dict, origin: str, hf_quant: dict | None, dtype: str, p: _Params
         vid = "mxfp4" if kind == "fp" and n_bits == 4 and scale_bits == 8 else f"{kind}{n_bits}"
         compute = "fp4" if kind == "fp" and n_bits == 4 else ("fp8" if kind == "fp" and n_bits == 8 else "bf16")
         return _Quant(vid, bits, compute, "fp8" if compute == "fp8" else None,
-                      f"compressed-tensors {kind}{n_bits} group {group} on {', '.join(sorted(bits))}")
+                      f"compressed-tensors {kind}{n_bits} group {group} on {', '.join(sorted(bits))}", ignore, method)
     raise CatalogError(f"{origin}: field 'quantization_config.quant_method' = \"{method}\": unknown quantization "
-                       f"method (known: fp8, mxfp4, awq, gptq, compressed-tensors, modelopt).")
+                       f"method (known: fp8, fbgemm_fp8, mxfp4, awq, gptq, compressed-tensors, modelopt).")
 
 
 _MODELOPT_BITS = {"FP8": 8.0, "NVFP4": NVFP4_BITS, "W4A16_NVFP4": NVFP4_BITS, "W4A8_NVFP4_FP8": NVFP4_BITS,
@@ -779,7 +807,8 @@ def _modelopt(q: dict, origin: str, linear: list[str]) -> _Quant:
             bits.setdefault(bucket, _MODELOPT_BITS[a])
         fp4 = any(v == NVFP4_BITS for v in bits.values())
         return _Quant("fp4" if fp4 else "fp8", bits, "fp4" if fp4 else "fp8", "fp4" if fp4 else "fp8",
-                      "NVIDIA ModelOpt mixed precision: " + ", ".join(f"{k} {v:g} bits" for k, v in sorted(bits.items())))
+                      "NVIDIA ModelOpt mixed precision: " + ", ".join(f"{k} {v:g} bits" for k, v in sorted(bits.items())),
+                      method="modelopt")
     if algo not in _MODELOPT_BITS:
         raise CatalogError(f"{origin}: field 'quant_algo' = \"{algo}\": unknown ModelOpt format (known: "
                            f"MIXED_PRECISION, {', '.join(_MODELOPT_BITS)}).")
@@ -790,11 +819,44 @@ def _modelopt(q: dict, origin: str, linear: list[str]) -> _Quant:
         bits["head"] = b
     fp4 = b == NVFP4_BITS
     return _Quant("fp4" if fp4 else "fp8", bits, "fp4" if fp4 else "fp8", "fp4" if fp4 else "fp8",
-                  f"NVIDIA ModelOpt {algo}")
+                  f"NVIDIA ModelOpt {algo}", excluded, "modelopt")
 
 
-def _size_bytes(p: _Params, bits: dict[str, float]) -> float:
-    return sum(v * bits.get(k, 16.0) / 8 for k, v in dataclasses.asdict(p).items())
+def _size_bytes(p: _Params, bits: dict[str, float], whole: tuple[int, ...] = (), layers: int = 1) -> float:
+    """Bytes of the parameters by bucket at their bits (16 where `bits` has none); each layer in `whole` holds
+    its 1/layers share of the linear buckets in 16 bits."""
+    size = sum(v * bits.get(k, 16.0) / 8 for k, v in dataclasses.asdict(p).items())
+    return size + len(whole) * sum(getattr(p, k) / layers * (16.0 - bits.get(k, 16.0)) / 8 for k in _linear_buckets(p))
+
+
+def _whole_layers(quant: _Quant, p: _Params, layers: int) -> tuple[int, ...]:
+    """Decoder layers the config's skip list keeps whole in 16 bits (every linear module of the layer matches:
+    fbgemm's 'model.layers.0'); buckets the list keeps in 16 bits in every other layer (Meta's self_attn of
+    layers 1-124) leave `quant.bits`."""
+    if not quant.skip or not quant.bits:
+        return ()
+    linear = _linear_buckets(p)
+    whole = tuple(i for i in range(layers) if all(_ignored(quant.skip, k, i) for k in linear))
+    for k in [k for k in quant.bits if k in linear]:
+        if all(_ignored(quant.skip, k, i) for i in range(layers) if i not in whole):
+            del quant.bits[k]
+    return whole
+
+
+def _module_bits(quant: _Quant, p: _Params, whole: tuple[int, ...]) -> ModuleBits | None:
+    """The checkpoint's bits per module kind when they differ from the catalog's default rule (every linear
+    layer at one width, input embedding and lm_head in 16 bits); None when the rule already holds."""
+    linear = _linear_buckets(p)
+    widths = {quant.bits.get(k) for k in linear}
+    if not quant.bits or (len(widths) == 1 and None not in widths and "head" not in quant.bits and not whole):
+        return None
+    dense = p.dense_mlp + p.shared
+    dense_bits = (p.dense_mlp * quant.bits.get("dense_mlp", 16.0) + p.shared * quant.bits.get("shared", 16.0)) / dense \
+        if dense else None
+    return ModuleBits(attention=quant.bits.get("attn", 16.0) if p.attn else None,
+                      dense_mlp=round(dense_bits, 6) if dense_bits else None,
+                      experts=quant.bits.get("routed", 16.0) if p.routed else None,
+                      embeddings=16.0, lm_head=quant.bits.get("head", 16.0) if p.head else None)
 
 
 def _mtp_params(c: _Cfg, b: _Build) -> _Params:
@@ -868,6 +930,8 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
         hf_quant = _read_json(folder / QUANT)
         files.append(str(folder / QUANT))
     quant = _quant(text.data, origin, hf_quant, dtype, p, top)
+    whole = _whole_layers(quant, p, build.layers)
+    module_bits = _module_bits(quant, p, whole)
     total = p.total
     # MoE: a token reads one row of the input embedding: no matrix work, so it is not active (as OpenAI
     # counts gpt-oss, arXiv 2508.10925 Table 1); a tied embedding is also the output head, which is.
@@ -877,7 +941,7 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
     else:
         active = total - p.vision
     mtp = _mtp_params(text, build)
-    size = _size_bytes(p, quant.bits) + _size_bytes(mtp, quant.bits)
+    size = _size_bytes(p, quant.bits, whole, build.layers) + _size_bytes(mtp, quant.bits)
     size_note = "checkpoint size from the parameter counts by storage format" + (
         f", with {mtp.total / 1e9:.2f}B parameters of multi-token-prediction modules" if mtp.total else "")
     if (folder / INDEX).exists():
@@ -912,7 +976,9 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
         native = Variant(id=quant.variant_id, bits_per_weight=round(bits_avg, 4), size_gb=round(size / 1e9, 3),
                          compute_dtype=quant.compute, requires_native=quant.requires,
                          fallback="bf16" if quant.requires == "fp8" else None, quantized=False,
-                         notes=f"{quant.note}; {size_note}.", source=source, date=_today())
+                         quant_method=quant.method, module_bits=module_bits, unquantized_layers=list(whole),
+                         notes=f"{quant.note}{_skip_note(module_bits, whole)}; {size_note}.", source=source,
+                         date=_today())
         variants = [native]
         if native.fallback:
             variants.append(Variant(id="bf16", bits_per_weight=16, size_gb=round(total * 2 / 1e9, 3),
@@ -930,6 +996,14 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise CatalogError(f"{origin}: the fields read do not make a valid model: {exc}") from None
     return ImportedModel(model=model, files=files)
+
+
+def _skip_note(bits: ModuleBits | None, whole: tuple[int, ...]) -> str:
+    if bits is None:
+        return ""
+    kinds = ", ".join(f"{k} {v:g}" for k, v in bits.model_dump().items() if v is not None)
+    layers = f"; layers {', '.join(map(str, whole))} whole in 16 bits" if whole else ""
+    return f" (bits by module: {kinds}{layers})"
 
 
 def _billions(count: float) -> float:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 __all__ = [
     "DTYPES", "FAMILIES", "KV_DTYPE_BYTES", "HARDWARE_CLASSES",
-    "Accelerator", "Platform", "System", "Attention", "CompressedLayers", "Moe", "Variant", "Model",
+    "Accelerator", "Platform", "System", "Attention", "CompressedLayers", "Moe", "ModuleBits", "MinEngineVersion", "Variant", "Model",
     "Engine", "EngineEfficiency", "EngineMemory", "EngineVersion", "version_key", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
 
@@ -310,6 +310,21 @@ class Moe(Record):
         return self
 
 
+class ModuleBits(Record):
+    """Bits per weight of each module kind where a checkpoint stores it differently from the variant's
+    `bits_per_weight`, as its quantization config says (fbgemm/mxfp4 `modules_to_not_convert`, fp8
+    `ignored_layers`, compressed-tensors `ignore`, ModelOpt `exclude_modules` or per-layer formats).
+    Unset kinds take the variant's rule: linear layers at `bits_per_weight`, the input embedding and the
+    output head at 16 bits in quantized safetensors checkpoints."""
+
+    attention: float | None = Field(None, gt=0, le=32, description="Attention projections (q, k, v, o; MLA's "
+                                    "low-rank projections), every layer.")
+    dense_mlp: float | None = Field(None, gt=0, le=32, description="Dense MLPs and shared experts.")
+    experts: float | None = Field(None, gt=0, le=32, description="Routed experts.")
+    embeddings: float | None = Field(None, gt=0, le=32, description="The input embedding.")
+    lm_head: float | None = Field(None, gt=0, le=32, description="The output head (lm_head).")
+
+
 class Variant(Sourced):
     """One way to hold the model's weights: a precision or a quantized build."""
 
@@ -322,12 +337,33 @@ class Variant(Sourced):
     fallback: Slug | None = Field(None, description="Variant used where `requires_native` is missing (fp8 -> bf16).")
     quantized: bool = Field(False, description="True for lossy builds below the model's native precision; "
                             "precision 'auto' never picks these.")
+    quant_method: str | None = Field(None, max_length=40, description="The checkpoint's quantization_config."
+                                     "quant_method (fbgemm_fp8, compressed-tensors, modelopt …), naming the build.")
+    module_bits: ModuleBits | None = Field(None, description="Module kinds the checkpoint stores at other bits "
+                                           "than `bits_per_weight` (e.g. attention kept in bf16: 16).")
+    unquantized_layers: list[int] = Field(default_factory=list, description="Decoder layers (0-based) the "
+                                          "checkpoint keeps whole in 16 bits (e.g. Meta's FP8 Llama 3.1 405B: "
+                                          "the first and the last).")
+
+    @property
+    def mixed(self) -> bool:
+        """True when some modules are stored at other bits than `bits_per_weight` (per-module precision)."""
+        return self.module_bits is not None or bool(self.unquantized_layers)
 
     @model_validator(mode="after")
     def _has_size(self) -> Variant:
         if self.bits_per_weight is None and self.size_gb is None:
             raise ValueError("a variant needs bits_per_weight or size_gb")
         return self
+
+
+class MinEngineVersion(Record):
+    """The first release of an engine that serves a model (its architecture or checkpoint format)."""
+
+    engine: Slug = Field(description="Engine id (vllm, sglang, trtllm, llama.cpp).")
+    version: str = Field(pattern=r"^[vb]?[0-9]+(\.[0-9]+)*$", description="First release that runs the model, "
+                         "e.g. 0.10.1 (llama.cpp: the build, b6096).")
+    source: str = Field(min_length=3, description="Public release note, recipe or pull request saying so.")
 
 
 class Model(Sourced):
@@ -361,6 +397,12 @@ class Model(Sourced):
     max_context: int = Field(gt=0)
     native_precision: Slug
     variants: list[Variant] = Field(min_length=1)
+    min_engine_versions: list[MinEngineVersion] = Field(default_factory=list, description="Engines that serve "
+                                                        "the model only from some release on.")
+
+    def min_engine_version(self, engine: str) -> MinEngineVersion | None:
+        """The first release of `engine` that serves this model, or None (no stated minimum)."""
+        return next((m for m in self.min_engine_versions if m.engine == engine), None)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Model:
@@ -373,6 +415,10 @@ class Model(Sourced):
         for v in self.variants:
             if v.fallback is not None and v.fallback not in ids:
                 raise ValueError(f"variant {v.id} falls back to '{v.fallback}', which is not a variant")
+            bad = [i for i in v.unquantized_layers if not 0 <= i < self.layers]
+            if bad or len(set(v.unquantized_layers)) != len(v.unquantized_layers):
+                raise ValueError(f"variant {v.id}: unquantized_layers {v.unquantized_layers} must be distinct layer "
+                                 f"numbers from 0 to {self.layers - 1}")
         if self.active_params_b > self.params_b:
             raise ValueError("active_params_b exceeds params_b")
         att = self.attention

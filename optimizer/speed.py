@@ -17,6 +17,7 @@ Decode, one pipeline stage, per rank (micro-batch b = ceil(B / p), b_g = ceil(b 
                attention DP) or the all-gather and reduce-scatter of MoE tensor parallel
                (attention DP, ep = 1)
     stage    = gemm + attn + comm + layer_overhead · layers/p
+               (eager mode, no CUDA graphs: at least layers/p × the host's launch time per layer)
 token time   = p · stage + pipeline hops + step_overhead
 BW = peak bandwidth × η_bandwidth, F = dense peak TFLOPS of the datatype the matmuls run in
 × η_compute (η per hardware family and engine, catalog/data/engines.yaml). GEMMs and attention
@@ -294,11 +295,34 @@ def _stage(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tu
     return gemm + attn + comm + overhead, max(parts, key=parts.get)
 
 
+# Eager mode (vLLM --enforce-eager, no CUDA graphs): the host launches every kernel of every layer each decode
+# step, so a stage takes at least its layers × this CPU time. 0.3 ms per layer from two public measurements,
+# with the graph-mode step time t_g as the fixed part: vLLM, GPT-2 (12 layers) on H200 at batch 1, 4.8 ms per
+# token eager vs 1.3 ms with graphs: (4.8 − 1.3) / 12 = 0.29 ms
+# (https://github.com/deepspeedai/DeepSpeed/pull/8352, 154.1 vs 41.8 ms for 32 tokens); vLLM, Llama-2-7B
+# (32 layers) at batch 1, 12.0 vs 10.5 ms per token (https://github.com/vllm-project/vllm/pull/1440):
+# about (12.0 − 1) / 32 = 0.34 ms with ~1 ms of fixed step time; SGLang without graphs in the same DeepSpeed
+# run, 4.9 vs 1.04 ms: 0.32 ms. Large batches are GPU-bound and barely change.
+EAGER_LAYER_LAUNCH_S = 0.3e-3
+
+
+def _eager_stage_floor(dep: Deployment, fit: sizing.MemoryFit) -> float:
+    """Seconds the host needs to launch one pipeline stage's kernels in eager mode (0 with CUDA graphs, on CPUs
+    and for llama.cpp): ceil(layers / pp) × EAGER_LAYER_LAUNCH_S."""
+    s = fit.settings
+    if s is None or not s.eager or dep.accelerator.family == "cpu" or dep.engine.memory.rule == "fixed":
+        return 0.0
+    return math.ceil(dep.model.layers / fit.layout.pp) * EAGER_LAYER_LAUNCH_S
+
+
 def decode_token_time(dep: Deployment, fit: sizing.MemoryFit, batch: int, context: float) -> tuple[float, str]:
-    """Seconds between two tokens of one sequence when `batch` sequences decode together."""
+    """Seconds between two tokens of one sequence when `batch` sequences decode together. In eager mode a
+    stage takes at least the host's kernel launches (`EAGER_LAYER_LAUNCH_S` per layer)."""
     p = fit.layout.pp
     b = max(1, math.ceil(batch / p))
     stage, bound = _stage(dep, fit, b, context)
+    if _eager_stage_floor(dep, fit) > stage:
+        stage, bound = _eager_stage_floor(dep, fit), "overhead"
     hops = 0.0
     if p > 1:
         act = b * dep.model.hidden_size * ACTIVATION_BYTES
@@ -314,8 +338,10 @@ def decode_token_time(dep: Deployment, fit: sizing.MemoryFit, batch: int, contex
     return total, bound
 
 
-def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> float:
-    """Seconds to process one prompt of `input_tokens` on the whole replica."""
+def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int, prompts: int = 1) -> float:
+    """Seconds to process one prompt of `input_tokens` on the whole replica; with `prompts` > 1 (at most
+    the attention DP groups), that many prompts at once, one per attention group: their linear layers
+    and expert traffic add up, their attention runs side by side, the weights are read once."""
     m, acc = dep.model, dep.accelerator
     eff = dep.engine.efficiency_for(acc.family)
     lay = fit.layout
@@ -323,7 +349,8 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> f
     flops = _matmul_tflops(dep, fit) * 1e12 * eff.prefill * g
     # One prompt's attention runs on its own attention group: tp ranks per stage.
     attn_rate = acc.dense_tflops("bf16") * 1e12 * eff.prefill * g / lay.dp
-    linear = 2 * m.active_params_b * 1e9 * input_tokens
+    prompts = max(1, min(prompts, lay.dp))
+    linear = 2 * m.active_params_b * 1e9 * input_tokens * prompts
     att = m.attention
     full_layers = m.layers - att.window_layers
     pairs = full_layers * input_tokens**2 / 2 + att.window_layers * input_tokens * min(
@@ -336,11 +363,11 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> f
     comm = (2 if lay.dp == 1 else 1) * m.layers * allreduce_time(dep, lay.tp, input_tokens)
     if lay.dp > 1:
         if lay.ep > 1:
-            per_rank = input_tokens / lay.stage_ranks
+            per_rank = input_tokens * prompts / lay.stage_ranks
             comm += moe_layers * (alltoall_time(dep, lay.ep, per_rank, DISPATCH_BYTES)
                                   + alltoall_time(dep, lay.ep, per_rank, COMBINE_BYTES))
         else:
-            comm += moe_layers * allreduce_time(dep, lay.stage_ranks, input_tokens)
+            comm += moe_layers * allreduce_time(dep, lay.stage_ranks, input_tokens * prompts)
     return compute + comm + eff.step_overhead_ms * 1e-3
 
 

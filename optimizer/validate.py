@@ -47,6 +47,7 @@ from pathlib import Path
 
 from catalog import Catalog
 from catalog.errors import HwplanError
+from catalog.schema import DTYPES
 from catalog.yamlio import read_csv
 
 from .estimator import Estimate, estimate
@@ -343,7 +344,19 @@ def _precision(text: str, model_id: str, catalog: Catalog) -> tuple[str, str]:
         raise _Skip(f"precision '{text}' is not recognised")
     if choice not in variants:
         raise _Skip(f"{model_id} has no '{choice}' variant in the catalog")
-    return choice, kv
+    return _named_build(catalog.models[model_id], choice, low), kv
+
+
+def _named_build(model, choice: str, text: str) -> str:
+    """The variant of `choice`'s datatype whose quantization method the row's precision text names (Meta's
+    'FBGEMM' FP8 checkpoint is `quant_method: fbgemm_fp8`, NVIDIA's 'ModelOpt' one `modelopt`): the row ran
+    that checkpoint, whose unquantized modules differ. Else `choice`."""
+    dtype = model.variant(choice).compute_dtype
+    for v in model.variants:
+        word = re.split(r"[_-]", v.quant_method or "")[0]
+        if word and word not in DTYPES and v.compute_dtype == dtype and re.search(rf"\b{re.escape(word)}\b", text):
+            return v.id
+    return choice
 
 
 def _hardware(text: str) -> tuple[str, int | None]:
