@@ -328,6 +328,9 @@ _PROBLEM_FLAGS = [
         ("--max-model-len", dict(type=int, help=_SETTING_HELP["max_model_len"]), "max_model_len"),
         ("--eager", dict(is_flag=True, default=None, help=_SETTING_HELP["eager"]), "eager"),
         ("--engine-version", dict(help=_SETTING_HELP["version"]), "version"))],
+    ("--serving", dict(type=click.Choice(["aggregated", "disaggregated", "auto"]),
+                       help="aggregated replicas, disaggregated prefill and decode pools, or auto (default): the "
+                            "better of the two, saying what the other would be."), ("serving",)),
     ("--objective", dict(type=click.Choice(["cost", "power", "tco", "users"]),
                          help="What to minimize (users: maximize users under the limits, then cost)."), ("objective",)),
     ("--budget", dict(type=float, help="Budget cap, in the problem's currency."), ("constraints", "budget")),

@@ -3,13 +3,13 @@
     python -m benchmarks.disagg_r1             # table
     python -m benchmarks.disagg_r1 --json      # for scripts
 
-DeepSeek-R1 in fp8, 100 concurrent users, 8,192-token prompts, TTFT ≤ 2 s at the 90th percentile.
-The question states neither the answer length nor a per-user speed: 1,024 output tokens and
-20 tok/s per user are assumptions (common chat targets, as in InferenceX's 8k/1k runs). For each
-node type (one 8-accelerator node per replica, SGLang) it prints the replicas the aggregated mode
-needs (each replica prefills and decodes; optimizer/serving.py) and the prefill + decode replicas
-of the disaggregated mode (optimizer/disagg.py): the same node type each way, so fewer replicas
-is cheaper by the same ratio. Prints figures; asserts nothing.
+The bundled problem `deepseek-r1-8k-disaggregated`: DeepSeek-R1 in fp8, 100 concurrent users,
+8,192-token prompts, 1,024-token answers, ≥ 20 tok/s per user, TTFT ≤ 2 s at the 90th percentile
+(answer length and speed are the problem file's stated assumptions). For the whole catalog and for
+each node type alone it solves the plan both ways — aggregated replicas, and a prefill pool plus a
+decode pool (optimizer/disagg.py; the pools may differ in node type) — priced with the network and
+racks, and prints each plan's cost, nodes and which is cheaper by how much. Prints figures; asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -17,40 +17,50 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):   # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from catalog import load_catalog  # noqa: E402
-from optimizer.deployment import Deployment  # noqa: E402
-from optimizer.disagg import compare_serving  # noqa: E402
-from optimizer.estimator import default_platform  # noqa: E402
-from optimizer.problem import Workload  # noqa: E402
+from catalog.errors import NoPlanError  # noqa: E402
+from optimizer.problem import load_problem  # noqa: E402
+from optimizer.solve import optimize  # noqa: E402
+from problems import bundled_problem_path  # noqa: E402
 
-NODES = (("h200-sxm", "fp8"), ("b200", "fp8"), ("h100-sxm", "fp8"), ("mi300x", "fp8"), ("mi355x", "fp8"))
-WORKLOAD = Workload(concurrent_users=100, input_tokens=8192, output_tokens=1024, max_ttft_s=2.0,
-                    ttft_percentile=90, min_tokens_per_s=20)
+ALONE = ("h200-sxm", "b200", "h100-sxm", "mi300x", "mi355x")
+
+
+def _solve(catalog, problem, serving: str) -> dict:
+    start = time.perf_counter()
+    try:
+        plan = optimize(catalog, problem.model_copy(update={"serving": serving}))
+    except NoPlanError as err:
+        return {"cost": None, "nodes": None, "lines": [], "why": str(err).split(":")[0],
+                "seconds": round(time.perf_counter() - start, 1)}
+    return {"cost": float(plan.totals.cost), "nodes": plan.totals.nodes, "seconds": round(time.perf_counter() - start, 1),
+            "lines": [f"{l.role} {l.replicas}× {l.item} {l.layout}" for l in plan.lines]}
 
 
 def rows() -> list[dict]:
     catalog = load_catalog()
-    model = catalog.models["deepseek-r1"]
+    base = load_problem(bundled_problem_path("deepseek-r1-8k-disaggregated"))
     out = []
-    for acc_id, precision in NODES:
-        acc = catalog.accelerators[acc_id]
-        dep = Deployment(model=model, variant=model.variant(precision), accelerator=acc,
-                         platform=default_platform(catalog, acc, 8), engine=catalog.engines["sglang"], gpus_per_node=8)
-        modes = compare_serving(dep, WORKLOAD)
-        p = modes.pools
-        out.append({"node": f"8×{acc_id}", "aggregated_replicas": modes.aggregated_replicas,
-                    "aggregated_users_per_replica": modes.aggregated_users_per_replica,
-                    "aggregated_limit": modes.aggregated_limit,
-                    "prefill_replicas": p.prefill_replicas if p else None,
-                    "decode_replicas": p.decode_replicas if p else None,
-                    "disaggregated_ttft_p90_s": round(p.ttft_p90_s, 3) if p else None,
-                    "kv_transfer_ms": round(modes.kv_transfer_s * 1000, 2), "cheaper": modes.cheaper})
+    for acc in (None, *ALONE):
+        problem = base if acc is None else base.model_copy(
+            update={"constraints": base.constraints.model_copy(update={"accelerators": [acc]})})
+        agg, dis = _solve(catalog, problem, "aggregated"), _solve(catalog, problem, "disaggregated")
+        cheaper = None
+        if agg["cost"] is not None or dis["cost"] is not None:
+            cheaper = "disaggregated" if agg["cost"] is None or (dis["cost"] is not None and dis["cost"] < agg["cost"]) \
+                else "aggregated"
+        out.append({"node types": acc or "all", "aggregated": agg, "disaggregated": dis, "cheaper": cheaper})
     return out
+
+
+def _money(x: float | None) -> str:
+    return "—" if x is None else f"{x:,.0f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,15 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
-    print("DeepSeek-R1 fp8, 100 users, 8,192 in / 1,024 out, TTFT p90 ≤ 2 s, ≥ 20 tok/s per user")
-    print(f"{'node':<12} {'aggregated':>10} {'(users/rep, limit)':>20} {'prefill+decode':>15} {'p90 TTFT':>9} "
-          f"{'cheaper':>13}")
+    print("DeepSeek-R1 fp8, 100 users, 8,192 in / 1,024 out, ≥ 20 tok/s, TTFT p90 ≤ 2 s (USD)")
+    print(f"{'node types':<10} {'aggregated':>11} {'nodes':>5} {'disaggregated':>13} {'nodes':>5} {'cheaper':>14}")
     for r in data:
-        agg = "—" if r["aggregated_replicas"] is None else str(r["aggregated_replicas"])
-        dis = "—" if r["prefill_replicas"] is None else f"{r['prefill_replicas']}+{r['decode_replicas']}"
-        ttft = "—" if r["disaggregated_ttft_p90_s"] is None else f"{r['disaggregated_ttft_p90_s']:.2f} s"
-        per = f"({r['aggregated_users_per_replica']}, {r['aggregated_limit']})"
-        print(f"{r['node']:<12} {agg:>10} {per:>20} {dis:>15} {ttft:>9} {r['cheaper'] or '—':>13}")
+        a, d = r["aggregated"], r["disaggregated"]
+        print(f"{r['node types']:<10} {_money(a['cost']):>11} {a['nodes'] or '—':>5} {_money(d['cost']):>13} "
+              f"{d['nodes'] or '—':>5} {r['cheaper'] or '—':>14}")
+    for r in data:
+        for mode in ("aggregated", "disaggregated"):
+            for line in r[mode]["lines"]:
+                print(f"  {r['node types']}, {mode}: {line}")
     return 0
 
 

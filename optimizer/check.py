@@ -346,11 +346,13 @@ def _check_speed(problem: Problem, line: PlanLine, model, variant, acc) -> list[
     name = line.item
     w = problem.workload
     speed = line.tokens_per_s_per_user
+    if line.role == "prefill":   # a prefill pool emits first tokens only: its TTFT is checked in _check_pools
+        return out
     if speed is None:
         return [f"{name}: the plan states no speed"] if w.min_tokens_per_s > 0 else []
     if speed < w.min_tokens_per_s:
         out.append(f"{name}: {speed:,.2f} tok/s per user, below the {w.min_tokens_per_s:g} asked")
-    if w.max_ttft_s is not None and (line.ttft_s is None or line.ttft_s > w.max_ttft_s):
+    if line.role == "aggregated" and w.max_ttft_s is not None and (line.ttft_s is None or line.ttft_s > w.max_ttft_s):
         out.append(f"{name}: first token after {line.ttft_s} s, more than the {w.max_ttft_s:g} s allowed")
     if w.speculative is not None:   # drafted tokens verified in one pass: fewer weight reads per token
         return out
@@ -446,17 +448,18 @@ def _fabric_needs(catalog: Catalog, plan: Plan) -> tuple[dict[str, list[int]], d
     nic_ports: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for line in plan.lines:
         plat = catalog.platforms[line.platform]
-        if line.nodes_per_replica < 2 or not plat.nics:
+        pooled = line.role != "aggregated"   # a disaggregated pool's KV caches cross the fabric: every node on it
+        if (line.nodes_per_replica < 2 and not pooled) or not plat.nics:
             continue
         nic = plat.nics[0]
         key = f"{'infiniband' if nic.protocol == 'infiniband' else 'ethernet'}-{nic.gbps}"
         if not plat.nics_included:
-            nic_ports[key].append((line.nodes_per_replica * line.replicas, nic.count))
-        if line.nodes_per_replica == 2 and plat.direct_connect:
+            nic_ports[key].append((line.nodes, nic.count))
+        if line.nodes_per_replica == 2 and plat.direct_connect and not pooled:
             need[key][2] += nic.count * line.replicas
         else:
-            need[key][0] += nic.count * line.nodes_per_replica * line.replicas
-            need[key][1] += line.nodes_per_replica * line.replicas
+            need[key][0] += nic.count * line.nodes
+            need[key][1] += line.nodes
     return need, nic_ports
 
 
@@ -664,6 +667,89 @@ def _check_node_power(catalog: Catalog, plan: Plan) -> list[str]:
     return out
 
 
+def _md1_ttft(rate: float, service: float, fixed: float, percentile: int) -> float:
+    """TTFT of one FIFO prefill server with Poisson arrivals at `rate` (1/s) and a fixed service time:
+    mean wait ρ·S / (2(1 − ρ)) (Pollaczek–Khinchine formula for M/D/1, L. Kleinrock, Queueing Systems
+    Vol. 1, 1975, eq. 5.73), 90th percentile by the exponential tail P(W > t) = ρ·exp(−t·ρ/W̄)
+    (J. F. C. Kingman, "The single server queue in heavy traffic", 1961); plus `fixed` seconds."""
+    rho = rate * service
+    if rho >= 1:
+        return math.inf
+    wait = rho * service / (2 * (1 - rho))
+    if percentile == 90:
+        wait = wait / rho * math.log(rho / 0.1) if rho > 0.1 else 0.0
+    return fixed + wait
+
+
+def _check_pools(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:
+    """A disaggregated plan, pool by pool (DistServe, Zhong et al., OSDI 2024, https://arxiv.org/abs/2401.09670):
+    - both pools are bought and prefill lines serve no users themselves;
+    - decode: each line's requests per hour with its batch full is at least users × tok/s × 3600 / (O − 1)
+      (a user finishes a request every (O − 1) tokens);
+    - prefill capacity: Σ prefill requests per hour ≥ Σ decode requests per hour (closed loop: the most the
+      decode pool can send back), or ≥ 3600 × request_rate (open loop);
+    - KV transfer: one prompt's KV cache (its own formula: layers × per-token entry × input tokens) over the
+      slower of the prefill line's link and the slowest decode node's (platform network_gbs) takes no longer
+      than the line says;
+    - TTFT: each prefill replica at its stated rate, an M/D/1 queue whose service is at least the prompt's
+      FLOPs at peak (2 × active parameters × input tokens, roofline) and at least the stated prefill time,
+      has a TTFT (ttft_percentile; plus the KV transfer) within max_ttft_s and no lower than the line says."""
+    out: list[str] = []
+    w = problem.workload
+    pre = [l for l in plan.lines if l.role == "prefill"]
+    dec = [l for l in plan.lines if l.role == "decode"]
+    if any(l.role == "aggregated" for l in plan.lines):
+        out.append("a disaggregated plan has an aggregated line")
+    if not pre or not dec:
+        return out + [f"a disaggregated plan needs a prefill and a decode pool; it has {len(pre)} prefill and "
+                      f"{len(dec)} decode lines"]
+    kinds = {(l.engine, l.precision, l.kv_dtype) for l in pre + dec}
+    if len(kinds) > 1:
+        out.append(f"the pools must run one engine, precision and KV datatype (the KV cache crosses between "
+                   f"them); the plan mixes {sorted(kinds)}")
+    model = catalog.models[problem.model]
+    o1 = max(1, w.output_tokens - 1)
+    decode_rate = 0.0
+    for l in dec:
+        mu = l.requests_per_hour_per_replica or 0
+        speed = l.tokens_per_s_per_user or 0.0
+        batch = l.users_per_replica if w.request_rate is None else None
+        if batch is not None and mu < batch * speed * 3600 / o1 * (1 - 1e-6) - 1:
+            out.append(f"{l.item} (decode): {batch} users at {speed:,.2f} tok/s finish "
+                       f"{batch * speed * 3600 / o1:,.0f} requests per hour, the line says {mu:,}")
+        decode_rate += mu * l.replicas
+    for l in pre:
+        if l.users_per_replica != 0:
+            out.append(f"{l.item} (prefill): a prefill line serves no users itself, it says {l.users_per_replica}")
+    take = sum((l.requests_per_hour_per_replica or 0) * l.replicas for l in pre)
+    need = math.ceil(w.request_rate * 3600 - 1e-9) if w.request_rate is not None and problem.objective != "users" \
+        else decode_rate
+    if take < need:
+        out.append(f"the prefill pool takes {take:,} requests per hour, the decode pool sends {need:,.0f}")
+    decode_link = min(catalog.platforms[l.platform].network_gbs for l in dec)
+    for l in pre:
+        acc = catalog.accelerators[l.accelerator]
+        slowest = min(catalog.platforms[l.platform].network_gbs, decode_link)   # the path's slower end
+        entry = _request_bytes(model, l.kv_dtype, w.input_tokens)
+        transfer = entry / (slowest * 1e9)
+        if l.kv_transfer_s is None or l.kv_transfer_s < transfer * (1 - 1e-6):
+            out.append(f"{l.item} (prefill): one prompt's KV cache, {entry / GB:,.2f} GB over {slowest:g} GB/s, "
+                       f"takes {transfer * 1000:,.1f} ms; the line says {l.kv_transfer_s}")
+            continue
+        peak = max(acc.tflops.values()) * 1e12 * l.gpus_per_node * l.nodes_per_replica / l.replicas_per_node
+        service = max(2 * model.active_params_b * 1e9 * w.input_tokens / peak, l.prefill_s or 0.0)
+        rate = (l.requests_per_hour_per_replica or 0) / 3600
+        ttft = _md1_ttft(rate, service, service + l.kv_transfer_s, w.ttft_percentile)
+        stated = l.ttft_p90_s if w.ttft_percentile == 90 else l.ttft_s
+        if stated is None or stated < ttft * (1 - 1e-6):
+            out.append(f"{l.item} (prefill): at {rate * 3600:,.0f} requests per hour a prompt of {service:.3f} s "
+                       f"waits to a TTFT of {ttft:.3f} s (p{w.ttft_percentile}); the line says {stated}")
+        elif w.max_ttft_s is not None and stated > w.max_ttft_s * (1 + 1e-9):
+            out.append(f"{l.item} (prefill): TTFT {stated:.3f} s (p{w.ttft_percentile}) exceeds the "
+                       f"{w.max_ttft_s:g} s allowed")
+    return out
+
+
 def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
     """Every way `plan` breaks the catalog's facts, the physics or the problem's limits, in words."""
     currency = plan.totals.currency
@@ -678,6 +764,8 @@ def check_plan(plan: Plan, catalog: Catalog, problem: Problem) -> list[str]:
         out += _check_node_power(catalog, plan)
         out += _check_racks(catalog, problem, plan)
         out += _check_network_racks(catalog, problem, plan)
+        if plan.serving == "disaggregated" or any(l.role != "aggregated" for l in plan.lines):
+            out += _check_pools(catalog, problem, plan)
     infra = [p for p in plan.purchases if p.item in catalog.network_items or p.item in catalog.racks]
     cost = sum((l.cost for l in plan.lines), Fraction(0)) + sum((p.unit_price * p.quantity for p in infra), Fraction(0))
     power = sum(l.node_power_w * l.nodes for l in plan.lines) + \

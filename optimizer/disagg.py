@@ -1,38 +1,404 @@
-"""Aggregated or disaggregated prefill/decode for one node type: which needs fewer replicas.
+"""Disaggregated prefill/decode serving: a prefill pool and a decode pool, bought and sized together.
 
-`compare_serving(dep, workload)` sizes, for one deployment (model, accelerator, engine, layout):
+Prompts run on prefill replicas, generation on decode replicas, and each prompt's KV cache is sent
+from one to the other over the scale-out network (DistServe: Zhong et al., OSDI 2024,
+https://arxiv.org/abs/2401.09670; Splitwise: Patel et al., ISCA 2024, https://arxiv.org/abs/2311.18677;
+as SGLang's `--disaggregation-mode prefill|decode` and vLLM's `--kv-transfer-config` run it). The two
+pools may be different node types. Every block the aggregated plan could buy (node type × nodes ×
+precision × engine × layout, optimizer/units.py) becomes two *role units*, each with its best layout:
 
-- aggregated: replicas = ceil(users / replica_capacity(dep, workload).users) (each replica prefills and
-  decodes, optimizer/serving.py `closed_loop`);
-- disaggregated: a prefill pool and a decode pool of the same replica shape (optimizer/serving.py
-  `size_pools`), the KV cache of each prompt sent from prefill to decode over the nodes' scale-out
-  network: bytes = KV of `input_tokens` (sizing.kv_bytes_per_request), time = bytes / network
-  bandwidth (platform `network_gbs`), added to TTFT.
-
-Both on the same node type, so the one with fewer replicas is the cheaper by the same ratio.
-The CP-SAT optimizer does not yet buy two pools (nor different node types per pool); this answers
-the question for one node type.
+Decode unit (its replicas only decode: no prefill chunk ever shares a step):
+    B_d = the largest batch ≤ min(requests of I + O tokens its KV cache holds, the engine's batch cap)
+          with E/τ(B) ≥ min_tokens_per_s        (τ: decode step, speed.decode_token_time; E tokens per
+                                                 step, 1 or the speculative-decoding mean)
+    μ_d = 3600 · B_d · E / ((O − 1) · τ(B_d))   requests per hour it completes with its batch full
+                                                 (rounded up)
+Prefill unit (its replicas only prefill, one prompt at a time, service S = P(I), speed.prefill_time):
+    T_kv = KV bytes of I tokens / min(its link, f) + one hop's latency (links: platform `network_gbs`),
+           one prefill unit per decode link speed f below its own and one at its own link; a unit sized
+           for f may only be bought with decode nodes whose link is at least f
+    λ_p  = the largest request rate with TTFT(λ) = W(λ) + S + T_kv + overhead ≤ max_ttft_s, W the M/D/1
+           wait (Pollaczek–Khinchine mean, Kingman's exponential tail for the 90th percentile: the same
+           formulas as optimizer/serving.py) at utilization ρ = λ·S; in requests per hour, rounded down.
+           Without a TTFT target λ_p = ρ_max / S with ρ_max = 0.9 (assumption: a queue kept below 90 %
+           busy stays short).
+Pool constraints (optimizer/model.py `Roles`), r the replicas bought:
+    decode   Σ_d users_d · r_d ≥ N                 (only decode units serve users)
+    links    y_f ≥ [a prefill unit sized for link f is bought], Σ_{d: link_d < f} r_d ≤ M·(1 − y_f)
+    prefill  Σ_p λ_p · r_p ≥ Σ_d μ_d · r_d          (closed loop: the requests the decode pool finishes,
+                                                     an upper bound of the arrival rate — a replica's
+                                                     throughput B/τ(B) grows with B, so fewer users per
+                                                     replica never send more)
+             Σ_p λ_p · r_p ≥ 3600 · request_rate     (open loop; decode units then count requests per
+                                                     hour μ_d as their users)
+Arrivals are split over the prefill replicas in proportion to λ_p, so each stays within its TTFT. Both
+pools run one engine, checkpoint (precision) and KV datatype: the KV cache crosses between them in the
+engine's own transfer protocol.
+Node, budget, power, stock, rack and node-type limits cover both pools; every node of a pool is on the
+switched scale-out fabric (optimizer/fabric.py), since prompts' KV caches cross it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
-from . import capacity, serving, sizing, speed
+from catalog.errors import ProblemError
+
+from . import serving, sizing, speed
+from .capacity import ReplicaCapacity, _speculative
 from .deployment import Deployment
-from .problem import Workload
+from .launch import DISAGG_ENGINES
+from .model import Roles
+from .problem import Problem
+from .scaling import money_to_int
+from .units import Candidates, NodeType, Unit, prepare, unit_layouts
 
-__all__ = ["ServingModes", "compare_serving", "kv_transfer_s"]
+__all__ = ["SERVING_MODES", "NO_TARGET_UTILIZATION", "DecodeSize", "PrefillSize", "decode_size", "prefill_rate",
+           "kv_transfer_s", "not_applicable", "check_applicable", "prepare_roles", "roles_of", "lower_bound", "out_of_limits",
+           "prune_roles", "ServingModes", "compare_serving"]
+
+SERVING_MODES = ("aggregated", "disaggregated", "auto")
+NO_TARGET_UTILIZATION = 0.9
+DECODE_LADDER = 4   # decode operating points ceil(N / k) tried below the largest batch, k = 1 … 4
+_P90 = 0.9
+
+
+@dataclass(frozen=True)
+class DecodeSize:
+    """One decode replica: `batch` sequences at `tpot_s` seconds per output token each; `requests_per_s`
+    it completes with that batch (B · E / ((O − 1) · τ))."""
+
+    batch: int
+    tpot_s: float
+    requests_per_s: float
+    limit: str                 # what bounds the batch: memory, engine or speed
+
+
+@dataclass(frozen=True)
+class PrefillSize:
+    """One prefill replica at its largest rate: `requests_per_s` λ, prompt time `prefill_s` S,
+    utilization ρ = λ·S, and TTFT (mean, p90) at that rate including `kv_transfer_s` and the overhead."""
+
+    requests_per_s: float
+    prefill_s: float
+    utilization: float
+    ttft_s: float
+    ttft_p90_s: float
+    kv_transfer_s: float
+
+
+def decode_size(times: serving.Times, cap: int, input_tokens: int, output_tokens: int, min_tokens_per_s: float,
+                spec: serving.Speculative | None = None, cap_limit: str = "memory",
+                users: int | None = None) -> list[DecodeSize]:
+    """Operating points of one decode replica: the largest batch B ≤ `cap` whose decode step keeps each user
+    at ≥ min_tokens_per_s (E/τ(B), τ at the mean context I + O/2, as optimizer/serving.py), and, for `users`
+    concurrent users, the smaller batches ceil(users / k), k = 2 … DECODE_LADDER, below B (a replica capped at
+    b sequences, its engine's batch limit set to b, sends at most b·E / ((O − 1)·τ(b)) requests per second:
+    the prefill pool need not take what a full batch of B would send). Largest batch first; [] when even
+    B = 1 is too slow or cap < 1."""
+    if cap < 1:
+        return []
+    i, o = max(1, input_tokens), max(1, output_tokens)
+    step = serving._Step(times, i + o / 2, spec)
+    e = step.per_step
+    if e / step(1)[0] < min_tokens_per_s:
+        return []
+    lo, hi = 1, cap                    # per-user speed falls as the batch grows; lo always meets it
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if e / step(mid)[0] >= min_tokens_per_s:
+            lo = mid
+        else:
+            hi = mid - 1
+    batches = [lo] + sorted({-(-users // k) for k in range(1, DECODE_LADDER + 1) if -(-users // k) < lo}
+                            if users else (), reverse=True)
+    out = []
+    for b in batches:
+        tpot = step(b)[0] / e
+        limit = (cap_limit if lo == cap else "speed") if b == lo else "batch"
+        out.append(DecodeSize(batch=b, tpot_s=tpot, requests_per_s=b / (max(1, o - 1) * tpot), limit=limit))
+    return out
+
+
+def _ttft(rho: float, s: float, fixed: float, percentile: int) -> float:
+    """TTFT of an M/D/1 prefill queue at utilization ρ: mean wait ρ·S / (2(1 − ρ)) (Pollaczek–Khinchine),
+    p90 by serving.wait_percentile; plus `fixed` (S + transfer + overhead)."""
+    wait = serving.md1_wait(rho / s, s)
+    return fixed + (wait if percentile == 50 else serving.wait_percentile(wait, rho, _P90))
+
+
+def prefill_rate(prefill_s: float, transfer_s: float, overhead_s: float, max_ttft_s: float | None,
+                 percentile: int = 90) -> PrefillSize | None:
+    """The largest rate one prefill replica takes (module docstring): bisection on ρ in (0, 1), the TTFT
+    rising with ρ. None when S + transfer + overhead alone exceeds `max_ttft_s`."""
+    s = prefill_s
+    fixed = s + transfer_s + overhead_s
+    if max_ttft_s is None:
+        rho = NO_TARGET_UTILIZATION
+    elif fixed > max_ttft_s:
+        return None
+    else:
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if _ttft(mid, s, fixed, percentile) <= max_ttft_s:
+                lo = mid
+            else:
+                hi = mid
+        rho = lo
+    return PrefillSize(requests_per_s=rho / s, prefill_s=s, utilization=rho, ttft_s=_ttft(rho, s, fixed, 50),
+                       ttft_p90_s=_ttft(rho, s, fixed, 90), kv_transfer_s=transfer_s)
+
+
+def kv_transfer_s(kv_bytes: float, link_gbs: float) -> float:
+    """Seconds to send one prompt's KV cache (`kv_bytes`, all layers) over a `link_gbs` GB/s scale-out link,
+    plus one network hop (speed.NETWORK_HOP_LATENCY_S)."""
+    return kv_bytes / (link_gbs * 1e9) + speed.NETWORK_HOP_LATENCY_S
+
+
+def not_applicable(problem: Problem) -> str | None:
+    """Why a disaggregated plan is not modelled for `problem` (None: it is)."""
+    w, c = problem.workload, problem.constraints
+    if w.kv_reserve_gb is not None:
+        return "workload.kv_reserve_gb (the rule-of-thumb mode sizes one replica, not pools)"
+    if c.spare_nodes:
+        return "constraints.spare_nodes (a spare node for each pool is not modelled)"
+    if c.max_sellers is not None:
+        return "constraints.max_sellers (the pools' network is bought from its own sellers, which the limit would count)"
+    if w.arrivals == "synchronized":
+        return "workload.arrivals = synchronized (benchmark waves; pools are sized for random arrivals)"
+    return None
+
+
+def check_applicable(problem: Problem) -> None:
+    """Raise ProblemError (naming the field) when `serving: disaggregated` is asked where it is not modelled."""
+    why = not_applicable(problem)
+    if why is not None:
+        raise ProblemError(f"{problem.where('serving')}: serving = disaggregated cannot be planned with {why}; "
+                           f"use serving: aggregated or auto.")
+
+
+@dataclass(frozen=True)
+class _Sized:
+    dep: Deployment
+    capacity: ReplicaCapacity
+    rate: int                       # requests per hour, one replica
+    transfer_s: float = 0.0
+    prefill_s: float = 0.0
+
+
+def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
+                problem: Problem) -> tuple[list[_Sized], _Sized | None]:
+    """(decode operating points, best prefill layout) of one block: the decode layout serving the most users at
+    the speed target, at its largest batch and the smaller batches ceil(N/k) below it (`decode_size`), and the
+    prefill layout taking the most requests per hour per node. Layouts whose memory cannot hold more sequences
+    than the best decode batch so far are not searched for decode."""
+    w = problem.workload
+    spec = _speculative(w)
+    if spec is not None and engine.id not in serving.SPEC_ENGINES.get(spec.method, ()):
+        return [], None
+    best_pre: _Sized | None = None
+    kv_bytes = sizing.kv_bytes_per_request(model, sizing.resolve_kv_dtype(problem.kv_dtype, engine, variant),
+                                           w.input_tokens)
+    fitted = []
+    for layout in unit_layouts(model, engine, node, nodes, problem):
+        per_node = node.count // layout.replicas_per_node if nodes == 1 else node.count
+        dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
+                         engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
+                         settings=problem.engine_settings, layout=layout)
+        fit = dep.memory()
+        if not fit.weights_fit or not fit.starts:
+            continue
+        times = speed.serving_times(dep, fit)
+        rpn = layout.replicas_per_node
+        held = sizing.max_concurrency(model, fit, dep.kv_dtype, w.context_tokens)
+        limit = speed.batch_cap(dep, fit)
+        cap, cap_limit = (held, "memory") if limit is None or held <= limit else (limit, "engine")
+        fitted.append((cap * rpn, dep, fit, times, held, cap, cap_limit))
+        if sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens) < 1:
+            continue
+        s = times.prefill_time(w.input_tokens)
+        pre = prefill_rate(s, kv_transfer_s(kv_bytes, node.platform.network_gbs), times.overhead_s, w.max_ttft_s,
+                           w.ttft_percentile)
+        per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
+        if per_hour >= 1 and (best_pre is None or per_hour * rpn > best_pre.rate * best_pre.dep.layout.replicas_per_node):
+            cap_ = ReplicaCapacity(users=0, memory_users=held, limit="ttft" if w.max_ttft_s else "prefill",
+                                   fit=fit, ttft_s=pre.ttft_s, ttft_p90_s=pre.ttft_p90_s)
+            best_pre = _Sized(dep=dep, capacity=cap_, rate=per_hour, transfer_s=pre.kv_transfer_s, prefill_s=s)
+    return _decode_points(fitted, w, spec), best_pre
+
+
+def _decode_points(fitted: list[tuple], w, spec) -> list[_Sized]:
+    """The decode operating points of the layout (of `fitted`: (sequences per node its memory holds, dep, fit,
+    times, held, cap, cap limit)) serving the most users at the speed target."""
+    best, most = None, 0
+    for bound, dep, fit, times, held, cap, cap_limit in sorted(fitted, key=lambda f: -f[0]):
+        if bound <= most:
+            continue   # its memory holds no more sequences per node than the best batch found
+        points = decode_size(times, cap, w.input_tokens, w.output_tokens, w.min_tokens_per_s, spec, cap_limit)
+        if points and points[0].batch * dep.layout.replicas_per_node > most:
+            best, most = (dep, fit, times, held, cap, cap_limit), points[0].batch * dep.layout.replicas_per_node
+    if best is None:
+        return []
+    dep, fit, times, held, cap, cap_limit = best
+    closed = w.request_rate is None
+    decs = []
+    for dec in decode_size(times, cap, w.input_tokens, w.output_tokens, w.min_tokens_per_s, spec, cap_limit,
+                           users=w.concurrent_users if closed else None):
+        per_hour = math.ceil(dec.requests_per_s * 3600 - 1e-9)
+        cap_ = ReplicaCapacity(users=dec.batch if closed else per_hour, memory_users=held, limit=dec.limit, fit=fit,
+                               tokens_per_s_per_user=1 / dec.tpot_s, output_tokens_per_s=dec.batch / dec.tpot_s)
+        decs.append(_Sized(dep=dep, capacity=cap_, rate=per_hour))
+    return decs
+
+
+def _role_node_units(model, node: NodeType, engines, max_k: int, problem: Problem, scale: int,
+                     searched: dict, near: dict) -> list[Unit]:
+    """The prefill and decode units of one node type (a `units.prepare` sizer)."""
+    acc = node.accelerator
+    out: list[Unit] = []
+    if acc.family == "cpu":
+        return out   # CPU hosts serve small loads; their KV transfer path is not modelled
+    for variant, note in sizing.candidate_variants(model, acc, problem.precision):
+        for engine in (e for e in engines if sizing.engine_runs(e, acc, variant) and e.id in DISAGG_ENGINES):
+            for k in range(1, max_k + 1):
+                key = ("roles", acc.id, node.platform.id, node.count, variant.id, engine.id, k)
+                if key not in searched:
+                    searched[key] = _role_sizes(model, variant, engine, node, k, problem)
+                decs, pre = searched[key]
+                for role, sized in [("decode", d) for d in decs] + ([("prefill", pre)] if pre else []):
+                    lay = sized.dep.layout
+                    out.append(Unit(node=node, nodes=k, variant=variant, engine=engine, kv_dtype=sized.dep.kv_dtype,
+                                    dp_attention=lay.dp_attention, capacity=sized.capacity,
+                                    cost=money_to_int(node.price * k, scale, rounding="ceil"),
+                                    power_w=node.power_w * k, note=note, layout=lay, role=role,
+                                    rate=sized.rate * lay.replicas_per_node, kv_transfer_s=sized.transfer_s,
+                                    prefill_s=sized.prefill_s))
+    return out
+
+
+def _with_link_floors(model, units: list[Unit], problem: Problem) -> list[Unit]:
+    """Each prefill unit once per decode link speed below its own (its KV transfer over that slower link,
+    `link_gbs`), and once at its own link; copies that no longer meet the TTFT target are dropped (all prefill
+    units when no unit decodes). The model lets a copy be bought only with decode nodes at least that fast."""
+    decode_links = sorted({u.node.platform.network_gbs for u in units if u.role == "decode"})
+    if not decode_links:
+        return []
+    w = problem.workload
+    out = []
+    for u in units:
+        own = u.node.platform.network_gbs
+        if u.role != "prefill":
+            out.append(u)
+            continue
+        out.append(dataclasses.replace(u, link_gbs=own))
+        slower = [f for f in decode_links if f < own]
+        if not slower:
+            continue
+        per_node = u.node.count // u.layout.replicas_per_node if u.nodes == 1 else u.node.count
+        dep = Deployment(model=model, variant=u.variant, accelerator=u.node.accelerator, platform=u.node.platform,
+                         engine=u.engine, gpus_per_node=per_node, nodes=u.nodes, kv_dtype=problem.kv_dtype,
+                         settings=problem.engine_settings, layout=u.layout)
+        times = speed.serving_times(dep, u.capacity.fit)
+        kv = sizing.kv_bytes_per_request(model, u.kv_dtype, w.input_tokens)
+        for link in slower:
+            pre = prefill_rate(times.prefill_time(w.input_tokens), kv_transfer_s(kv, link), times.overhead_s,
+                               w.max_ttft_s, w.ttft_percentile)
+            per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
+            if per_hour < 1:
+                continue
+            cap = dataclasses.replace(u.capacity, ttft_s=pre.ttft_s, ttft_p90_s=pre.ttft_p90_s)
+            out.append(dataclasses.replace(u, capacity=cap, rate=per_hour * u.replicas_per_node,
+                                           kv_transfer_s=pre.kv_transfer_s, link_gbs=link))
+    return out
+
+
+def prepare_roles(catalog, problem: Problem) -> Candidates:
+    """Every prefill and decode unit of `problem` (module docstring), as `units.prepare` returns
+    aggregated ones; raises ProblemError when disaggregation is not modelled for the problem."""
+    check_applicable(problem)
+    candidates = prepare(catalog, problem, sizer=_role_node_units)
+    units = _with_link_floors(candidates.model, candidates.units, problem)
+    return dataclasses.replace(candidates, units=sorted(units, key=lambda u: u.id), near_misses=[])
+
+
+@dataclass(frozen=True)
+class _Proxy:
+    """A role unit as dominance pruning sees it: `users` is its users (decode) or requests per hour (prefill)."""
+
+    unit: Unit
+    users: int
+
+    @property
+    def id(self) -> str:
+        return self.unit.id
+
+    @property
+    def cost(self) -> int:
+        return self.unit.cost
+
+    @property
+    def power_w(self) -> int:
+        return self.unit.power_w
+
+    @property
+    def nodes(self) -> int:
+        return self.unit.nodes
+
+    @property
+    def gpus(self) -> int:
+        return self.unit.gpus
+
+    @property
+    def accelerator_id(self) -> str:
+        return self.unit.accelerator_id
+
+    @property
+    def sku(self) -> str:
+        return self.unit.sku
+
+    @property
+    def tie_key(self) -> tuple:
+        return self.unit.tie_key
+
+
+def prune_roles(units: list[Unit], limits, needs: dict, same_sku: bool) -> list[Unit]:
+    """Exact dominance pruning within each pool and engine/precision/KV group (optimizer/prune.py): a decode
+    unit v replaces u when it serves at least as many users, sends no more requests per hour to the prefill
+    pool (an extra need, compared like the fabric's), and costs, draws, occupies and asks of the fabric no
+    more; a prefill unit v replaces u when it takes at least as many requests per hour for no more. Under a
+    node-type cap only units of one node type are compared (a pool's swap could add a node type)."""
+    from .prune import prune_dominated
+
+    same = same_sku or limits.max_skus is not None
+    groups: dict[tuple[str, str], list[Unit]] = {}
+    for u in units:
+        groups.setdefault((u.role, f"{u.engine.id}/{u.variant.id}/{u.kv_dtype}"), []).append(u)
+    kept: list[Unit] = []
+    for (role, _), members in sorted(groups.items()):
+        if role == "decode":   # fewer requests sent back and a faster link (more prefill copies allowed) win
+            proxies = [_Proxy(u, u.users) for u in members]
+            extra = {u.id: tuple(needs.get(u.id) or ("none", 0, 0, 0, 0)) + (u.rate, -_mbs(u.node.platform.network_gbs))
+                     for u in members}
+        else:                  # sized for a slower decode link: allowed with more decode nodes
+            proxies = [_Proxy(u, u.rate) for u in members]
+            extra = {u.id: tuple(needs.get(u.id) or ("none", 0, 0, 0, 0)) + (_mbs(u.link_gbs),) for u in members}
+        kept += [p.unit for p in prune_dominated(proxies, limits, same_sku=same, needs=extra)]
+    return sorted(kept, key=lambda u: u.id)
 
 
 @dataclass(frozen=True)
 class ServingModes:
+    """`compare_serving`: replicas each mode needs on one node type (None: no replica meets the targets)."""
+
     users: int
-    aggregated_replicas: int | None       # None: no aggregated replica meets the targets
+    aggregated_replicas: int | None
     aggregated_users_per_replica: int
     aggregated_limit: str
-    pools: serving.Pools | None           # None: no disaggregated pair meets the targets
+    pools: serving.Pools | None
     kv_transfer_s: float
 
     @property
@@ -52,29 +418,98 @@ class ServingModes:
         return "same"
 
 
-def kv_transfer_s(dep: Deployment, input_tokens: int) -> float:
-    """Seconds to send one prompt's KV cache (all layers, `input_tokens` tokens) from a prefill node
-    to a decode node over one node's scale-out link (platform network_gbs, GB/s), plus one network
-    hop latency (speed.NETWORK_HOP_LATENCY_S)."""
-    data = sizing.kv_bytes_per_request(dep.model, dep.kv_dtype, input_tokens)
-    return data / (dep.platform.network_gbs * 1e9) + speed.NETWORK_HOP_LATENCY_S
+def compare_serving(dep: Deployment, workload) -> ServingModes:
+    """Replicas each mode needs for `workload.concurrent_users` on one deployment `dep` (one node type, one
+    layout, no prices): aggregated replicas (capacity.replica_capacity) against a prefill and a decode pool
+    of the same replica (serving.size_pools, KV transfer over the node's own link). The plan-level answer,
+    over every node type and priced, is `optimize` with `serving: auto`."""
+    from .capacity import replica_capacity
 
-
-def compare_serving(dep: Deployment, workload: Workload) -> ServingModes:
-    """Replicas each mode needs for `workload.concurrent_users` on `dep` (see the module docstring)."""
     users = workload.concurrent_users or 1
-    agg = capacity.replica_capacity(dep, workload)
+    agg = replica_capacity(dep, workload)
     fit = dep.memory()
     times = speed.serving_times(dep, fit)
-    cap = min(c for c in (sizing.max_concurrency(dep.model, fit, dep.kv_dtype, workload.context_tokens),
-                          speed.batch_cap(dep, fit)) if c is not None)
-    spec = capacity._speculative(workload)
-    transfer = kv_transfer_s(dep, workload.input_tokens)
+    held = sizing.max_concurrency(dep.model, fit, dep.kv_dtype, workload.context_tokens)
+    limit = speed.batch_cap(dep, fit)
+    cap = held if limit is None else min(held, limit)
+    transfer = kv_transfer_s(sizing.kv_bytes_per_request(dep.model, dep.kv_dtype, workload.input_tokens),
+                             dep.platform.network_gbs)
     pools = None
     if fit.starts and cap >= 1:
         pools = serving.size_pools(times, times, cap, users, workload.input_tokens, workload.output_tokens,
                                    workload.min_tokens_per_s, workload.max_ttft_s, workload.ttft_percentile,
-                                   transfer, spec)
-    return ServingModes(users=users, aggregated_replicas=math.ceil(users / agg.users) if agg.users else None,
+                                   transfer, _speculative(workload))
+    return ServingModes(users=users, aggregated_replicas=-(-users // agg.users) if agg.users else None,
                         aggregated_users_per_replica=agg.users, aggregated_limit=agg.limit, pools=pools,
                         kv_transfer_s=transfer)
+
+
+def _two_nodes(catalog, problem: Problem) -> tuple[Fraction, int] | None:
+    """(price, maximum draw) of the cheapest block whose accelerators' memory holds the smallest weights its node
+    type could run — each the least over the eligible node types — or None when no node type qualifies."""
+    from .offers import eligible_offers
+    from .units import _filter_reason, _platform_filter_reason, node_types
+
+    model = catalog.models[problem.model]
+    offers, _, _ = eligible_offers(catalog, problem)
+    max_k = problem.constraints.max_nodes_per_replica
+    price, power = None, None
+    for node in node_types(catalog, offers):
+        if _filter_reason(problem, node.accelerator) or _platform_filter_reason(problem, node.platform) \
+                or node.accelerator.family == "cpu":
+            continue
+        variants = sizing.candidate_variants(model, node.accelerator, problem.precision)
+        if not variants:
+            continue
+        weights = min(sizing.weight_bytes(model, v) for v, _ in variants)
+        k = max(1, math.ceil(weights / (node.accelerator.memory_bytes * node.count)))
+        if k > max_k:
+            continue
+        price = node.price * k if price is None else min(price, node.price * k)
+        power = node.power_w * k if power is None else min(power, node.power_w * k)
+    return None if price is None else (price, power)
+
+
+def lower_bound(catalog, problem: Problem) -> Fraction | None:
+    """A value no disaggregated plan beats on the objective's primary term (cost, tco: capital cost, a lower
+    bound of the TCO too; power: maximum draw): two blocks — a prefill and a decode replica are separate
+    nodes — each of the cheapest block whose accelerators' memory holds the smallest weights its node type
+    could run. None for the users objective (or when no node type qualifies)."""
+    least = _two_nodes(catalog, problem)
+    if problem.objective == "users" or least is None:
+        return None
+    return 2 * (Fraction(least[1]) if problem.objective == "power" else least[0])
+
+
+def out_of_limits(catalog, problem: Problem) -> str | None:
+    """Why no disaggregated plan can meet the problem's budget, power cap or node cap (a prefill node and a
+    decode node, each at least the cheapest block that holds the weights), else None."""
+    c = problem.constraints
+    if c.max_nodes is not None and c.max_nodes < 2:
+        return f"constraints.max_nodes = {c.max_nodes}: a prefill and a decode pool need two nodes"
+    least = _two_nodes(catalog, problem)
+    if least is None:
+        return "no GPU node type holds the weights"
+    price, power = least
+    if c.budget is not None and 2 * price > Fraction(str(c.budget)):
+        return f"two nodes that hold the weights cost at least {float(2 * price):,.0f}, over the budget {c.budget:,.0f}"
+    if c.max_power_w is not None and 2 * power > c.max_power_w:
+        return f"two nodes that hold the weights draw at least {2 * power:,} W, over the cap of {c.max_power_w:,} W"
+    return None
+
+
+def _mbs(gbs: float) -> int:
+    """A link speed in whole MB/s (the model's integers)."""
+    return round(gbs * 1000)
+
+
+def roles_of(units: list[Unit], problem: Problem) -> Roles:
+    """The pool constraint's coefficients: requests per hour each prefill unit takes and each decode unit
+    completes; open loop, the demand in requests per hour instead of the decode pool's throughput."""
+    w = problem.workload
+    return Roles(prefill={u.id: u.rate for u in units if u.role == "prefill"},
+                 decode={u.id: u.rate for u in units if u.role == "decode"},
+                 group={u.id: f"{u.engine.id}/{u.variant.id}/{u.kv_dtype}" for u in units},
+                 links={u.id: _mbs(u.link_gbs if u.role == "prefill" else u.node.platform.network_gbs)
+                        for u in units},
+                 rate_demand=w.demand if w.request_rate is not None and problem.objective != "users" else None)

@@ -62,14 +62,16 @@ class FabricNeed:
     nic_ports: int = 0     # NIC ports each of those nodes needs
 
 
-def fabric_need(platform: Platform, nodes: int) -> FabricNeed | None:
-    """The network one replica on `nodes` nodes of `platform` needs; None on one node or without NICs."""
-    if nodes <= 1 or not platform.nics:
+def fabric_need(platform: Platform, nodes: int, pooled: bool = False) -> FabricNeed | None:
+    """The network one replica on `nodes` nodes of `platform` needs; None on one node or without NICs.
+    `pooled`: a replica of a disaggregated pool (optimizer/disagg.py), whose KV caches cross the fabric,
+    has every node on the switches, even alone."""
+    if (nodes <= 1 and not pooled) or not platform.nics:
         return None
     nic = platform.nics[0]
     key = f"{nic.fabric}-{nic.gbps}"
     buy = {} if platform.nics_included else {"nic_nodes": nodes, "nic_ports": nic.count}
-    if nodes == 2 and platform.direct_connect:
+    if nodes == 2 and platform.direct_connect and not pooled:
         return FabricNeed(key=key, direct_links=nic.count, **buy)
     return FabricNeed(key=key, ports=nodes * nic.count, nodes=nodes, **buy)
 

@@ -37,7 +37,8 @@ from catalog.schema import Model, Variant
 
 from .layouts import Layout, redundant_experts
 
-__all__ = ["LaunchSettings", "launch_for", "launch_commands", "given_batched_tokens"]
+__all__ = ["LaunchSettings", "launch_for", "launch_commands", "given_batched_tokens", "role_flags",
+           "router_command", "DISAGG_ENGINES"]
 
 PORT = 8000
 SGLANG_DIST_PORT = 20000
@@ -235,6 +236,65 @@ def _llama_cpp(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, varian
     return cmd
 
 
+# Disaggregated pools (optimizer/disagg.py): each role's flags and the router in front of both.
+# SGLang: `--disaggregation-mode prefill|decode`, `--disaggregation-transfer-backend mooncake|nixl`,
+# `--disaggregation-bootstrap-port` (prefill) and `python -m sglang_router.launch_router --pd-disaggregation
+# --prefill URL BOOTSTRAP_PORT --decode URL` (https://docs.sglang.io/docs/advanced_features/pd_disaggregation).
+# vLLM: `--kv-transfer-config '{"kv_connector":"NixlConnector","kv_role":"kv_both"}'` on both roles and the
+# proxy tests/v1/kv_connector/nixl_integration/toy_proxy_server.py `--prefiller-hosts --prefiller-ports
+# --decoder-hosts --decoder-ports` (https://docs.vllm.ai/en/stable/features/nixl_connector_usage.html).
+# TensorRT-LLM: `cache_transceiver_config: {backend: UCX}` in the LLM API options of both roles
+# (`disable_overlap_scheduler: true` on the context servers) and `trtllm-serve disaggregated -c disagg.yaml`
+# listing the context (prefill) and generation (decode) servers
+# (https://github.com/NVIDIA/TensorRT-LLM/blob/main/examples/disaggregated/README.md). llama.cpp has none.
+DISAGG_ENGINES = ("vllm", "sglang", "trtllm")
+SGLANG_BOOTSTRAP_PORT = 8998
+ROUTER_PORT = 30000
+
+
+def role_flags(engine_id: str, role: str) -> str:
+    """What one replica of a disaggregated pool adds to its engine command (see above)."""
+    if engine_id == "sglang":
+        extra = f" --disaggregation-bootstrap-port {SGLANG_BOOTSTRAP_PORT}" if role == "prefill" else ""
+        return f"--disaggregation-mode {role} --disaggregation-transfer-backend mooncake{extra}"
+    if engine_id == "vllm":
+        return """--kv-transfer-config '{"kv_connector":"NixlConnector","kv_role":"kv_both"}'"""
+    return ""
+
+
+def router_command(engine_id: str) -> str:
+    """The router that sends each request to a prefill replica, then its KV cache and decode to a decode one;
+    $PREFILL_IPS/$DECODE_IPS stand for the pools' addresses, one entry per replica."""
+    if engine_id == "sglang":
+        return (f"python -m sglang_router.launch_router --pd-disaggregation --prefill http://$PREFILL_IP:{PORT} "
+                f"{SGLANG_BOOTSTRAP_PORT} --decode http://$DECODE_IP:{PORT} --host 0.0.0.0 --port {ROUTER_PORT}")
+    if engine_id == "vllm":
+        return (f"python tests/v1/kv_connector/nixl_integration/toy_proxy_server.py --port {ROUTER_PORT} "
+                f"--prefiller-hosts $PREFILL_IPS --prefiller-ports {PORT} --decoder-hosts $DECODE_IPS "
+                f"--decoder-ports {PORT}")
+    return (f"printf 'hostname: 0.0.0.0\\nport: {ROUTER_PORT}\\nbackend: pytorch\\ncontext_servers: {{num_instances: 1, urls: "
+            f"[\"$PREFILL_IP:{PORT}\"]}}\\ngeneration_servers: {{num_instances: 1, urls: [\"$DECODE_IP:{PORT}\"]}}"
+            f"\\n' > disagg.yaml && trtllm-serve disaggregated -c disagg.yaml")
+
+
+def _with_role(commands: list[str], engine_id: str, role: str) -> list[str]:
+    """Each command with its role's flags (TensorRT-LLM: the cache transceiver in its options file); the
+    decode pool's list ends with the router."""
+    if engine_id == "trtllm":
+        option = "'cache_transceiver_config: {backend: UCX}'" + (" 'disable_overlap_scheduler: true'"
+                                                                  if role == "prefill" else "")
+        out = [c.replace("printf '%s\\n' ", f"printf '%s\\n' {option} ", 1) if c.startswith("printf")
+               else f"printf '%s\\n' {option} > extra-llm-api.yaml && "
+               + c.replace("--backend pytorch", "--backend pytorch --extra_llm_api_options extra-llm-api.yaml", 1)
+               for c in commands]
+    else:
+        flags = role_flags(engine_id, role)
+        out = [f"{c} {flags}" if not c.startswith(("rpc-server", "#")) else c for c in commands]
+    if role == "decode":
+        out.append("# router, once, in front of both pools: " + router_command(engine_id))
+    return out
+
+
 def launch_commands(model: Model, unit, context_tokens: int) -> list[str]:
     """The commands for a plan line of `unit` (a `units.Unit`): its layout, and the memory share,
     running sequences (its users per replica), `max_model_len` and KV datatype it was sized with
@@ -245,7 +305,9 @@ def launch_commands(model: Model, unit, context_tokens: int) -> list[str]:
                               max_model_len=s.max_model_len if s else context_tokens,
                               kv_dtype=unit.kv_dtype, gpus_per_node=unit.node.count,
                               max_batched_tokens=given_batched_tokens(s), eager=bool(s and s.eager))
-    return launch_for(model, unit.variant, unit.engine, unit.layout, settings)
+    commands = launch_for(model, unit.variant, unit.engine, unit.layout, settings)
+    role = getattr(unit, "role", "aggregated")
+    return commands if role == "aggregated" else _with_role(commands, unit.engine.id, role)
 
 
 def given_batched_tokens(settings) -> int | None:

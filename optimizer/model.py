@@ -82,7 +82,9 @@ from catalog.errors import SolverTimeoutError
 from .scaling import INT_LIMIT, check_range
 
 __all__ = ["UnitLike", "Limits", "OfferVar", "Offers", "SolveOptions", "Solution", "PlanModel", "solve_units",
-           "replica_bounds", "OBJECTIVE_TERMS", "Fabric", "FabricClass", "FabricSwitch", "NetworkRack", "Racks", "RackGroup"]
+__all__ = ["UnitLike", "Limits", "OfferVar", "Offers", "SolveOptions", "Solution", "PlanModel", "solve_units",
+           "replica_bounds", "OBJECTIVE_TERMS", "Roles", "Fabric", "FabricClass", "FabricSwitch", "NetworkRack", "Racks",
+           "RackGroup"]
 
 
 class UnitLike(Protocol):
@@ -201,6 +203,25 @@ class Racks:
     units: dict[str, tuple[str, int]]   # unit id -> (rack group, nodes per replica)
 
 
+@dataclass(frozen=True)
+class Roles:
+    """Disaggregated serving (optimizer/disagg.py): requests per hour each prefill unit takes within the
+    TTFT target, and each decode unit completes with its batch full. The prefill pool must take what the
+    decode pool completes (closed loop), or `rate_demand` requests per hour (open loop):
+        Σ_p prefill_p · r_p ≥ Σ_d decode_d · r_d      or      Σ_p prefill_p · r_p ≥ rate_demand
+    Prefill units serve no users themselves (users_u = 0): the demand constraint counts decode units.
+    Both pools run one engine, checkpoint and KV datatype (a KV cache crosses between them): with g_u the
+    unit's group, r_u ≤ R_u·z_{g_u} and Σ_g z_g ≤ 1. A prefill unit sized for decode links of at least f
+    (its KV transfer time) is bought only without slower decode nodes: y_f ≥ [such a unit is bought],
+    Σ_{decode d: link_d < f} r_d ≤ (Σ R_d)·(1 − y_f)."""
+
+    prefill: dict[str, int]
+    decode: dict[str, int]
+    rate_demand: int | None = None
+    group: dict[str, str] = field(default_factory=dict)   # unit id -> engine/precision/KV datatype: one per plan
+    links: dict[str, int] = field(default_factory=dict)   # prefill: decode link it was sized for; decode: its own
+
+
 PRESOLVE_MIN_VARIABLES = 300
 
 
@@ -246,7 +267,7 @@ def replica_bounds(units: Sequence[UnitLike], limits: Limits, maximize_users: bo
     bounds: dict[str, int] = {}
     for u in units:
         caps = []
-        if limits.demand is not None and not maximize_users:
+        if limits.demand is not None and not maximize_users and u.users > 0:   # a prefill unit serves no one
             extra = 1 if limits.spare else 0
             caps.append(math.ceil(limits.demand / u.users) + extra)
         if limits.max_nodes is not None:
@@ -263,6 +284,28 @@ def replica_bounds(units: Sequence[UnitLike], limits: Limits, maximize_users: bo
     return bounds
 
 
+def _role_bounds(units: Sequence[UnitLike], bounds: dict[str, int], roles: Roles,
+                 maximize_users: bool, limits_demand: int | None = None) -> dict[str, int]:
+    """Bounds of prefill units: ceil(need / prefill_p), need = the open-loop demand, else the most the decode
+    pool can complete. Minimizing (every term grows with each replica bought), an optimal decode pool drops
+    no replica and still serves N, so Σ_d users_d·r_d < N + max_d users_d and it completes at most
+    max_d(decode_d / users_d) · (N + max_d users_d − 1); maximizing users, Σ_d decode_d · R_d."""
+    users = {u.id: u.users for u in units if u.id in roles.decode and u.users > 0}
+    if roles.rate_demand is not None:
+        need = roles.rate_demand
+    elif not maximize_users and limits_demand is not None and users:
+        most = max(users.values())
+        need = max(-(-roles.decode[k] * (limits_demand + most - 1) // n) for k, n in users.items())
+    else:
+        need = sum(c * bounds.get(k, 0) for k, c in roles.decode.items())
+    out = dict(bounds)
+    for u in units:
+        take = roles.prefill.get(u.id)
+        if take:
+            out[u.id] = min(out[u.id], -(-need // take))
+    return out
+
+
 class PlanModel:
     """CP-SAT variables and constraints for one set of units and limits.
 
@@ -272,7 +315,8 @@ class PlanModel:
 
     def __init__(self, units: Sequence[UnitLike], limits: Limits, *, maximize_users: bool = False,
                  need_used: bool = False, tco: dict[str, int] | None = None,
-                 offers: Offers | None = None, fabric: Fabric | None = None, racks: Racks | None = None):
+                 offers: Offers | None = None, fabric: Fabric | None = None, racks: Racks | None = None,
+                 roles: Roles | None = None):
         from ortools.sat.python import cp_model  # lazy: ortools imports pandas (~0.4 s)
 
         self.cp = cp_model
@@ -282,6 +326,9 @@ class PlanModel:
         self._groups: dict[str, object] = {}
         self._extra_constraints = False  # no-goods or caps added after building: limits alone no longer describe the model
         self.bounds = replica_bounds(units, limits, maximize_users)
+        self.roles = roles
+        if roles is not None:
+            self.bounds = _role_bounds(units, self.bounds, roles, maximize_users, limits.demand)
         self.units = [u for u in units if self.bounds[u.id] > 0]
         self.replicas = {u.id: self.model.new_int_var(0, self.bounds[u.id], f"replicas[{u.id}]") for u in self.units}
         self.used: dict[str, object] = {}
@@ -327,12 +374,48 @@ class PlanModel:
             self._add_item_balance(offers)
             self._add_seller_limit(offers)
         self._add_demand()
+        if roles is not None:
+            self._add_pools(roles)
         self._add_node_cap()
         self._add_budget()
         self._add_power_cap()
         self._add_stock()
         self._add_sku_limit()
         self._add_rack_limit()
+
+    # -- disaggregated pools ---------------------------------------------------------
+    def _add_pools(self, roles: Roles) -> None:
+        """prefill ≥ decode throughput (or the open-loop demand); see `Roles`."""
+        pre = {k: c for k, c in roles.prefill.items() if k in self.replicas}
+        dec = {k: c for k, c in roles.decode.items() if k in self.replicas}
+        check_range("prefill requests per hour", pre, self.bounds)
+        check_range("decode requests per hour", dec, self.bounds)
+        take = sum(c * self.replicas[k] for k, c in pre.items())
+        if roles.rate_demand is not None:
+            self.model.add(take >= roles.rate_demand)
+        else:
+            self.model.add(take >= sum(c * self.replicas[k] for k, c in dec.items()))
+        groups = sorted({g for k, g in roles.group.items() if k in self.replicas})
+        if len(groups) > 1:
+            chosen = {g: self.model.new_bool_var(f"pool_group[{g}]") for g in groups}
+            for k, g in roles.group.items():
+                if k in self.replicas:
+                    self.model.add(self.replicas[k] <= self.bounds[k] * chosen[g])
+            self.model.add(sum(chosen.values()) <= 1)
+        self._add_link_floors(roles, pre, dec)
+
+    def _add_link_floors(self, roles: Roles, pre: dict[str, int], dec: dict[str, int]) -> None:
+        """Prefill units sized for a decode link f exclude decode units on slower links (see `Roles`)."""
+        floors = sorted({roles.links[k] for k in pre if k in roles.links})
+        for f in floors:
+            slower = [k for k in dec if roles.links.get(k, f) < f]
+            if not slower:
+                continue
+            y = self.model.new_bool_var(f"link_floor[{f}]")
+            for k in pre:
+                if roles.links.get(k) == f:
+                    self.model.add(self.replicas[k] <= self.bounds[k] * y)
+            self.model.add(sum(self.replicas[k] for k in slower) <= sum(self.bounds[k] for k in slower) * (1 - y))
 
     # -- helpers -----------------------------------------------------------------
     def _add_gpu_term(self, acc: str) -> str:
@@ -673,7 +756,8 @@ class PlanModel:
         """`term` of the best plan made of one unit alone (with its racks), if such a plan meets every
         limit; else None. Units that need a scale-out fabric are skipped (their plans buy more)."""
         lim = self.limits
-        if self.offers is not None or lim.demand is None or self.maximize_users or self._extra_constraints:
+        if self.offers is not None or lim.demand is None or self.maximize_users or self._extra_constraints \
+                or self.roles is not None:   # a disaggregated plan needs two units
             return None
         groups = {g.key: g for g in self.racks.groups} if self.racks is not None else {}
         best = None
@@ -812,10 +896,10 @@ class PlanModel:
 def solve_units(units: Sequence[UnitLike], limits: Limits, objective: str = "cost",
                 options: SolveOptions = SolveOptions(), *, tco: dict[str, int] | None = None,
                 hint: dict[str, int] | None = None, offers: Offers | None = None,
-                fabric: Fabric | None = None, racks: Racks | None = None) -> Solution | None:
+                fabric: Fabric | None = None, racks: Racks | None = None, roles: Roles | None = None) -> Solution | None:
     """Build and solve the model; None if no plan satisfies the limits."""
     model = PlanModel(units, limits, maximize_users=objective == "users", tco=tco, offers=offers, fabric=fabric,
-                      racks=racks)
+                      racks=racks, roles=roles)
     if hint:
         model.hint(hint)
     return model.solve(objective, options)

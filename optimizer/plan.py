@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SizingClaim", "PlanLine", "NetworkLine", "RackLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json",
+__all__ = ["SizingClaim", "ServingComparison", "PlanLine", "NetworkLine", "RackLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json",
            "stale_price_notes", "STALE_PRICE_MONTHS"]
 
 # A price older than this, measured from the plan's purchase date, gets a warning in the plan.
@@ -84,6 +84,15 @@ class PlanLine(_Record):
     memory_gb_per_node: float
     note: str = ""
     sizing: SizingClaim | None = None
+    role: Literal["aggregated", "prefill", "decode"] = Field("aggregated", description=(
+        "aggregated: its replicas prefill and decode; prefill or decode: its pool in a disaggregated plan."))
+    requests_per_hour_per_replica: int | None = Field(None, description=(
+        "Disaggregated: requests per hour one prefill replica takes within the TTFT target, or one decode "
+        "replica completes with its batch full."))
+    kv_transfer_s: float | None = Field(None, description="Prefill: seconds one prompt's KV cache takes to "
+                                        "reach a decode node over the scale-out network (in its TTFT).")
+    prefill_s: float | None = Field(None, description="Prefill: seconds one prompt takes alone (the queue's "
+                                    "service time).")
 
     @property
     def nodes(self) -> int:
@@ -136,6 +145,10 @@ class PlanLine(_Record):
             "node_price": money_json(self.node_price), "cost": money_json(self.cost),
             "power_w": self.power_w, "memory_gb": round(self.memory_gb, 1), "sellers": list(self.sellers),
             "unit": self.unit,
+            "role": self.role,
+            "requests_per_hour_per_replica": self.requests_per_hour_per_replica,
+            "kv_transfer_s": _round(self.kv_transfer_s, 4),
+            "prefill_s": _round(self.prefill_s, 4),
             "note": self.note,
             "sizing": None if self.sizing is None else self.sizing.model_dump(),
         }
@@ -305,6 +318,29 @@ class SolverInfo(_Record):
     units_after_pruning: int = 0
 
 
+class ServingComparison(_Record):
+    """`serving: auto`: the other mode's best plan for the same objective, or why there is none."""
+
+    other: Literal["aggregated", "disaggregated"]
+    objective_value: Fraction | None = Field(None, description="The other plan's objective value (None: no plan).")
+    cost: Fraction | None = None
+    nodes: int | None = None
+    reason: str = Field("", description="Why the other mode has no plan (infeasible, not modelled, not solved).")
+    at_least: Fraction | None = Field(None, description="Not solved: a lower bound of its objective value.")
+
+    def difference(self, chosen: Fraction) -> Fraction | None:
+        """How much the other plan's objective exceeds the chosen one's (positive: the chosen is better)."""
+        return None if self.objective_value is None else self.objective_value - chosen
+
+    def to_json(self, chosen: Fraction) -> dict[str, Any]:
+        diff = self.difference(chosen)
+        return {"other": self.other, "objective": None if self.objective_value is None else money_json(self.objective_value),
+                "cost": None if self.cost is None else money_json(self.cost), "nodes": self.nodes,
+                "difference": None if diff is None else money_json(diff),
+                "percent": None if diff is None or not chosen else round(float(diff / chosen) * 100, 1),
+                "at_least": None if self.at_least is None else money_json(self.at_least), "reason": self.reason}
+
+
 class Plan(_Record):
     status: Literal["optimal", "feasible"]
     objective: str
@@ -324,6 +360,8 @@ class Plan(_Record):
     network: tuple[NetworkLine, ...] = ()
     racks: tuple[RackLine, ...] = ()
     pue: float | None = None
+    serving: Literal["aggregated", "disaggregated"] = "aggregated"
+    serving_comparison: ServingComparison | None = None
 
     @classmethod
     def from_lines(cls, lines: list[PlanLine], currency: str, network: tuple[NetworkLine, ...] = (),
@@ -376,4 +414,7 @@ class Plan(_Record):
             "left_out": list(self.left_out),
             "exchange_rates": list(self.exchange_rates),
             "notes": list(self.notes),
+            "serving": self.serving,
+            "serving_comparison": None if self.serving_comparison is None
+            else self.serving_comparison.to_json(self.objective_value),
         }

@@ -244,6 +244,10 @@ class Problem(_Record):
                                                    "(switches, cables, transceivers) and racks; default "
                                                    "network-usd-2026 where the catalog has it; [] leaves them unpriced.")
     objective: Literal["cost", "power", "tco", "users"] = "cost"
+    serving: Literal["aggregated", "disaggregated", "auto"] = Field("auto", description=(
+        "aggregated: every replica prefills and decodes; disaggregated: a prefill pool and a decode pool "
+        "(each of any node type) with the KV cache sent between them; auto (default): the better plan of "
+        "the two for the objective, saying by how much the other one differs."))
     tco: Tco = Field(default_factory=Tco)
 
     _where: dict[tuple, str] = PrivateAttr(default_factory=dict)

@@ -97,7 +97,7 @@ def plan_rows(plan: Plan, bands: Bands | None = None) -> list[dict[str, Any]]:
             "users_per_replica": line.users_per_replica, "tokens_per_s_per_user": j["tokens_per_s_per_user"],
             "node_price": money_json(line.node_price), "cost": money_json(line.cost),
             "currency": currency, "power_w": line.power_w, "memory_gb": round(line.memory_gb, 1),
-            "layout": line.layout, "launch": "\n".join(line.launch),
+            "layout": line.layout, "launch": "\n".join(line.launch), "role": line.role,
         })
         if bands is not None:
             band = bands.get(line.accelerator)
@@ -185,6 +185,23 @@ def wrap_command(cmd: str, first: str, width: int = 80) -> list[str]:
     return lines + [current]
 
 
+def _role_item(line) -> str:
+    """The Buy cell: the item, with its pool in a disaggregated plan."""
+    return line.item if line.role == "aggregated" else f"{line.role}: {line.item}"
+
+
+def _role_text(line) -> str:
+    """What each replica of a line does: users (aggregated), or its pool's rate, TTFT and KV transfer."""
+    if line.role == "prefill":
+        ttft = "" if line.ttft_p90_s is None else f", TTFT p90 {line.ttft_p90_s:.2f} s"
+        kv = "" if line.kv_transfer_s is None else f", KV transfer {line.kv_transfer_s * 1000:,.1f} ms"
+        return f"prefill: {line.requests_per_hour_per_replica or 0:,} requests/h each{ttft}{kv}"
+    if line.role == "decode":
+        return (f"decode: {line.users_per_replica:,} users each, {line.requests_per_hour_per_replica or 0:,} "
+                f"requests/h")
+    return f"{line.users_per_replica:,} users each"
+
+
 def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> str:
     """One plan; `bands` (accelerator → error band) puts the speed model's validated error next to each line."""
     if fmt == "json":
@@ -243,18 +260,19 @@ def _plan_notes(plan: Plan, bands: Bands | None, infrastructure: bool) -> list[s
 def _plan_md(plan: Plan, bands: Bands | None) -> str:
     t = plan.totals
     headers = ["Buy", "Nodes", "GPUs", "Precision / engine", "Users", "tok/s/user", "Cost", "Power kW"]
-    body = [[line.item, str(line.nodes) + (f" ({line.replicas}×{line.nodes_per_replica})" if line.nodes_per_replica > 1 else ""),
+    body = [[_role_item(line), str(line.nodes) + (f" ({line.replicas}×{line.nodes_per_replica})" if line.nodes_per_replica > 1 else ""),
              str(line.gpus), f"{line.precision} / {line.engine}",
-             f"{line.users:,}" + (f" ({line.replicas}×{line.users_per_replica})" if line.replicas > 1 else ""),
+             ("—" if line.role == "prefill" else
+              f"{line.users:,}" + (f" ({line.replicas}×{line.users_per_replica})" if line.replicas > 1 else "")),
              _speed_cell(line.tokens_per_s_per_user, line.accelerator, bands), _money(line.cost),
              _num(line.power_w / 1000)] for line in plan.lines]
     footer = ["Total", str(t.nodes), str(t.gpus), f"{t.memory_gb:,.0f} GB", f"{t.users:,}", "",
               _money(t.cost, t.currency), _num(t.power_w / 1000)]
-    extra = [_solver_text(plan)]
+    extra = [_solver_text(plan)] + _serving_text(plan)
     for i, l in enumerate(plan.lines, 1):
         if l.layout:
             extra.append(f"Line {i}: {l.layout} ({l.engine}): {l.replicas} replica{'s' * (l.replicas != 1)} on "
-                         f"{l.nodes} node{'s' * (l.nodes != 1)}, {l.users_per_replica:,} users each")
+                         f"{l.nodes} node{'s' * (l.nodes != 1)}, " + _role_text(l))
         extra += [f"  $ {cmd}" for cmd in l.launch]
     extra += _plan_notes(plan, bands, infrastructure=True)
     lines = [f"**{_plan_title(plan)}**", ""] + md_table(headers, body)
@@ -268,10 +286,21 @@ def _plural(n: int, word: str) -> str:
 
 
 def _line_detail(line) -> str:
-    """'8 × h20-96g per node, fp8/vllm, TP8 × PP2 over 2 nodes: 1 replica of 1 user'."""
-    return (f"{line.gpus_per_node} × {line.accelerator} per node, {line.precision}/{line.engine}"
-            + (f", {line.layout}" if line.layout else "")
-            + f": {_plural(line.replicas, 'replica')} of {_plural(line.users_per_replica, 'user')}")
+    """'8 × h20-96g per node, fp8/vllm, TP8 × PP2 over 2 nodes: 1 replica of 1 user' (a pool of a
+    disaggregated plan: its role, rate, TTFT and KV transfer instead of the users)."""
+    head = (f"{line.gpus_per_node} × {line.accelerator} per node, {line.precision}/{line.engine}"
+            + (f", {line.layout}" if line.layout else ""))
+    if line.role != "aggregated":
+        return f"{head}: {_plural(line.replicas, 'replica')}, {_role_text(line)}"
+    return head + f": {_plural(line.replicas, 'replica')} of {_plural(line.users_per_replica, 'user')}"
+
+
+def _serving_text(plan: Plan) -> list[str]:
+    """The paragraph a disaggregated plan adds: what its two pools do."""
+    if plan.serving != "disaggregated":
+        return []
+    return ["Serving: disaggregated — a prefill pool and a decode pool; each prompt's KV cache is sent "
+            "from prefill to decode over the scale-out network."]
 
 
 def _plan_text(plan: Plan, bands: Bands | None) -> str:
@@ -281,7 +310,8 @@ def _plan_text(plan: Plan, bands: Bands | None) -> str:
     headers = ["#", "Buy", "Nodes", "GPUs", "Users", "tok/s/user", f"Cost {t.currency}", "kW"]
     rows, details = [], []
     for i, l in enumerate(plan.lines, 1):
-        rows.append([str(i), l.system or l.platform, str(l.nodes), str(l.gpus), f"{l.users:,}",
+        rows.append([str(i), ("" if l.role == "aggregated" else f"{l.role}: ") + (l.system or l.platform),
+                     str(l.nodes), str(l.gpus), "—" if l.role == "prefill" else f"{l.users:,}",
                      _speed_cell(l.tokens_per_s_per_user, l.accelerator, bands), _money(l.cost),
                      _num(l.power_w / 1000)])
         details.append([_line_detail(l)])
@@ -298,6 +328,8 @@ def _plan_text(plan: Plan, bands: Bands | None) -> str:
               f"sees" + (" (± the speed model's median error on that hardware family)" if bands is not None else "")
               + "; kW: maximum draw.")
     out += wrap(legend) + wrap(_solver_text(plan))
+    for text in _serving_text(plan):
+        out += wrap(text)
     for i, l in enumerate(plan.lines, 1):
         if l.launch:
             out.append(f"Line {i} starts with:")
@@ -643,7 +675,8 @@ def _plans_md(plans: list[Plan], title: str, bands: Bands | None) -> str:
     body = []
     for i, p in enumerate(plans, 1):
         t = p.totals
-        what = " + ".join(f"{l.nodes} × {l.system or l.platform} ({l.gpus_per_node} × {l.accelerator}, "
+        what = " + ".join(("" if l.role == "aggregated" else f"{l.role} ")
+                          + f"{l.nodes} × {l.system or l.platform} ({l.gpus_per_node} × {l.accelerator}, "
                           f"{l.precision}/{l.engine})" for l in p.lines)
         what += "".join(f" {s}" for s in _sellers_text(p))
         speed, slowest = _slowest(p)
@@ -672,7 +705,8 @@ def render_sweep(points, kind: str, fmt: str = "table", title: str = "") -> str:
                          (pt.explanation or {}).get("summary", "")[:70]])
             continue
         t = pt.plan.totals
-        what = " + ".join(f"{l.nodes} × {l.item}" for l in pt.plan.lines)
+        what = " + ".join(("" if l.role == "aggregated" else f"{l.role} ") + f"{l.nodes} × {l.item}"
+                          for l in pt.plan.lines)
         body.append([f"{pt.value:,.0f}", pt.plan.status, _money(t.cost, t.currency), f"{t.users:,}", str(t.nodes),
                      _num(t.power_w / 1000), what])
     if fmt == "csv":

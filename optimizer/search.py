@@ -37,6 +37,7 @@ from .check import assert_plan_ok
 from .model import Limits, PlanModel, Solution, SolveOptions
 from .plan import Plan
 from .problem import Problem, with_overrides
+from . import disagg
 from .prune import prune_dominated
 from .solve import Prepared, explain_no_plan, limits_for, plan_from_solution, prepare_problem
 from .units import Unit
@@ -70,9 +71,9 @@ def _prune_within(units: Sequence[Unit], prep: Prepared, level: str) -> list[Uni
     kept: list[Unit] = []
     for group_units in by_group.values():
         # With offers modelled, node types compete for scarce offers: only a unit of the same node type may replace one.
-        kept += prune_dominated(group_units, prep.limits,
-                                same_sku=level == "sku" or prep.offers is not None or prep.rack_sensitive,
-                                needs=prep.prune_needs)
+        same = level == "sku" or prep.offers is not None or prep.rack_sensitive
+        kept += disagg.prune_roles(group_units, prep.limits, prep.prune_needs, same) if prep.roles is not None \
+            else prune_dominated(group_units, prep.limits, same_sku=same, needs=prep.prune_needs)
     return sorted(kept, key=lambda u: u.id)
 
 
@@ -84,7 +85,22 @@ def _rank(plan: Plan, objective: str) -> tuple:
 
 def _model(prep: Prepared, units: Sequence[Unit], objective: str, *, need_used: bool = False) -> PlanModel:
     return PlanModel(units, prep.limits, maximize_users=objective == "users", need_used=need_used,
-                     tco=prep.tco or None, offers=prep.offers, fabric=prep.fabric, racks=prep.racks)
+                     tco=prep.tco or None, offers=prep.offers, fabric=prep.fabric, racks=prep.racks, roles=prep.roles)
+
+
+def _serving(problem: Problem) -> str:
+    """The serving mode the shortlist, Pareto and sweep searches plan: disaggregated when asked, else aggregated
+    (`serving: auto` compares the two in `solve`, per-vendor and per-seller, which solve each plan in full)."""
+    return "disaggregated" if problem.serving == "disaggregated" else "aggregated"
+
+
+def _auto_note(plans: list[Plan], problem: Problem) -> list[Plan]:
+    """Under an explicit `serving: auto`, say that this search planned aggregated replicas only."""
+    if problem.serving != "auto" or "serving" not in problem.model_fields_set:
+        return plans
+    note = ("serving auto: this search plans aggregated replicas; --serving disaggregated searches prefill and "
+            "decode pools (solve, --per-vendor and --per-seller compare both)")
+    return [p.model_copy(update={"notes": (*p.notes, note)}) for p in plans]
 
 
 def _checked(catalog: Catalog, prep: Prepared, solution, objective: str, problem: Problem | None = None) -> Plan:
@@ -153,9 +169,10 @@ def k_disjoint(units: Sequence[Unit], limits: Limits, objective: str, k: int, gr
                 if timed_out is not None:
                     timed_out.append(True)   # the plans found so far stand; time ran out before the next one
                 return found
-            # Maximizing users, every line adds users: none is redundant.
-            extra = None if solution is None or objective == "users" else redundant_line(pool, solution.replicas,
-                                                                                          limits)
+            # Maximizing users, every line adds users: none is redundant; nor, with prefill and decode pools,
+            # is a line the pool constraint may need (redundant_line counts users only).
+            extra = None if solution is None or objective == "users" or model_args.get("roles") is not None \
+                else redundant_line(pool, solution.replicas, limits)
             if extra is None:
                 break
             pool = [u for u in pool if u.id != extra]
@@ -193,14 +210,14 @@ def shortlist(catalog: Catalog, problem: Problem, k: int = 5, distinct: str = "s
     """Up to `k` plans, best first, no two sharing a `distinct` group; each the best without the earlier groups."""
     if k < 1:
         raise InputError(f"-k = {k}: ask for at least one plan.")
-    prep = prepare_problem(catalog, problem, prune=False)
+    prep = prepare_problem(catalog, problem, prune=False, serving=_serving(problem))
     units = _prune_within(prep.candidates.units, prep, distinct)
     prep = replace(prep, units=units)
     by_id = {u.id: u for u in units}
     timed_out: list = []
     found = k_disjoint(units, prep.limits, problem.objective, k, lambda uid: _group_of(by_id[uid], distinct), options,
                        tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers,
-                       fabric=prep.fabric, racks=prep.racks, timed_out=timed_out)
+                       fabric=prep.fabric, racks=prep.racks, timed_out=timed_out, roles=prep.roles)
     plans = [_checked(catalog, prep, solution, problem.objective) for solution in found]
     if not plans:
         raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers, **prep.explain_args)
@@ -208,7 +225,7 @@ def shortlist(catalog: Catalog, problem: Problem, k: int = 5, distinct: str = "s
         note = (f"the time limit ran out before plan {len(plans) + 1} was found: the shortlist may be shorter "
                 f"than -k {k} (raise --time-limit)")
         plans[-1] = plans[-1].model_copy(update={"notes": (*plans[-1].notes, note)})
-    return plans
+    return _auto_note(plans, problem)
 
 
 def _restricted(problem: Problem, field: str, flag: str, value: str) -> Problem:
@@ -255,7 +272,7 @@ def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power"
         raise InputError(f"--x and --y are both '{x}'; a front needs two different objectives.")
     if problem.objective == "users":
         raise InputError("a Pareto front minimizes two objectives for a fixed demand; objective 'users' has none.")
-    prep = prepare_problem(catalog, problem)
+    prep = prepare_problem(catalog, problem, serving=_serving(problem))
     if "tco" in (x, y) and not prep.tco:
         raise InputError(f"a TCO front needs an electricity price in {prep.candidates.currency} (tco.electricity_per_kwh).")
     model = _model(prep, prep.units, "cost")
@@ -268,7 +285,7 @@ def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power"
     if not plans:
         raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers,
                               **prep.explain_args)
-    return plans
+    return _auto_note(plans, problem)
 
 
 def per_seller(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> list[tuple[str, Plan]]:
@@ -346,14 +363,15 @@ def _solve_chunk(catalog: Catalog, problem: Problem, kind: str, values: list[flo
     # Pruning drops units that break a cap, so prepare under the loosest point: the largest budget.
     loosest = _point_problem(problem, kind, max(values) if kind == "budget" else values[0])
     try:
-        prep = prepare_problem(catalog, loosest)
+        prep = prepare_problem(catalog, loosest, serving=_serving(problem))
     except InfeasibleError as exc:
         return [SweepPoint(v, None, exc.explanation) for v in values]
     out: list[SweepPoint] = []
     hint: dict[str, int] | None = None
     for v in values:
         point = _point_problem(problem, kind, v)
-        p = replace(prep, problem=point, limits=limits_for(point, prep.candidates.money_scale))
+        p = replace(prep, problem=point, limits=limits_for(point, prep.candidates.money_scale),
+                    roles=None if prep.roles is None else disagg.roles_of(prep.units, point))
         model = _model(p, p.units, point.objective)
         if hint:
             model.hint(hint)
@@ -367,7 +385,8 @@ def _solve_chunk(catalog: Catalog, problem: Problem, kind: str, values: list[flo
                                                            suggest=False, **p.explain_args).explanation))
             continue
         hint = solution.replicas
-        out.append(SweepPoint(v, _checked(catalog, p, solution, point.objective, point), None))
+        out.append(SweepPoint(v, _auto_note([_checked(catalog, p, solution, point.objective, point)], problem)[0],
+                              None))
     return out
 
 

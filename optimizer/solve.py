@@ -21,11 +21,13 @@ from .check import assert_plan_ok
 from .explain import explain_infeasible
 from .fabric import FabricNeed, FabricPrices, build_fabric, fabric_model, fabric_need, fabric_prices, nic_cards
 from .limits import limits_for
-from .model import Fabric, Limits, NetworkRack, Offers, RackGroup, Racks, SolveOptions, Solution, solve_units
+from . import disagg
+from .model import Fabric, Limits, NetworkRack, Offers, RackGroup, Racks, Roles, SolveOptions, Solution, solve_units
 from .racks import NetworkRackKind, RackKind, network_rack, rack_kinds
 from .offers import PricedOffer
 from .launch import launch_commands
-from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, SizingClaim, SolverInfo, TcoBreakdown, \
+from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, ServingComparison, SizingClaim, SolverInfo, \
+    TcoBreakdown, \
     stale_price_notes
 from .problem import Problem
 from .prune import prune_dominated
@@ -59,6 +61,7 @@ class Prepared:
     racks: Racks | None = None                           # racks per node type
     rack_kinds: dict[str, RackKind] = field(default_factory=dict)
     network_rack: NetworkRackKind | None = None          # the racks switches go in
+    roles: Roles | None = None                           # disaggregated: prefill and decode pools
 
     @property
     def explain_args(self) -> dict:
@@ -81,7 +84,10 @@ class Prepared:
 def explain_no_plan(catalog: Catalog, problem: Problem, candidates: Candidates, limits: Limits,
                     offers: Offers | None = None, *, suggest: bool = True, **cluster) -> InfeasibleError:
     """`explain_infeasible` with every suggested change re-solved by `try_optimize` (`suggest=False`: none);
-    `cluster` is `Prepared.explain_args` (the network and racks the solve priced)."""
+    `cluster` is `Prepared.explain_args` (the network and racks the solve priced). Prefill and decode units
+    (a disaggregated search) get `_no_pools`: the explanation re-solves aggregated replicas only."""
+    if any(u.role != "aggregated" for u in candidates.units):
+        return _no_pools(problem, candidates.units)
     if not suggest:
         return explain_infeasible(catalog, problem, candidates, limits, offers, **cluster)
     deadline = time.monotonic() + _SUGGEST_BUDGET_S
@@ -91,6 +97,10 @@ def explain_no_plan(catalog: Catalog, problem: Problem, candidates: Candidates, 
         if time.monotonic() > deadline:   # an answer in seconds beats every possible change in minutes
             skipped.append(changed)
             return None
+        # Each change is re-solved as aggregated replicas (the explanation's own model), unless the problem asks
+        # for pools: a disaggregated solve per change would spend the whole budget on a few changes.
+        if changed.serving == "auto":
+            changed = changed.model_copy(update={"serving": "aggregated"})
         return try_optimize(catalog, changed, _ATTEMPT_OPTIONS)
 
     err = explain_infeasible(catalog, problem, candidates, limits, offers, attempt=attempt, **cluster)
@@ -103,9 +113,12 @@ def explain_no_plan(catalog: Catalog, problem: Problem, candidates: Candidates, 
 
 
 def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, same_sku: bool = False,
-                    explain: bool = True) -> Prepared:
-    """Candidates, limits and (pruned) units; raises InfeasibleError when no unit fits (`explain`: with reasons)."""
-    candidates = prepare(catalog, problem)
+                    explain: bool = True, serving: str = "aggregated") -> Prepared:
+    """Candidates, limits and (pruned) units; raises InfeasibleError when no unit fits (`explain`: with reasons).
+    `serving` 'disaggregated': prefill and decode units with the pool constraint (optimizer/disagg.py; pruned
+    within each pool by `disagg.prune_roles`)."""
+    pooled = serving == "disaggregated"
+    candidates = disagg.prepare_roles(catalog, problem) if pooled else prepare(catalog, problem)
     limits = limits_for(problem, candidates.money_scale)
     kinds = rack_kinds(catalog, problem, candidates.currency,
                        {u.sku: (u.node.platform, u.node.power_w) for u in candidates.units})
@@ -114,12 +127,18 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
         candidates = dataclasses.replace(
             candidates, units=[u for u in candidates.units if u.sku not in unracked],
             filtered={**candidates.filtered, **{k: why for k, why in unracked.items()}})
+    if pooled and not any(u.role == "prefill" for u in candidates.units):
+        candidates = dataclasses.replace(candidates, units=[])
     if not candidates.units:
+        if pooled:
+            summary = (f"no disaggregated plan of {problem.model}: no prefill replica meets the TTFT target "
+                       f"with its KV transfer, or no decode replica meets the per-user speed.")
+            raise InfeasibleError(summary, {"summary": summary, "serving": "disaggregated"})
         if not explain:
             raise InfeasibleError(f"no replica of {problem.model} fits")
         raise explain_no_plan(catalog, problem, candidates, limits)
     offers = offer_model(candidates, problem)
-    needs = {u.id: n for u in candidates.units if (n := fabric_need(u.node.platform, u.nodes)) is not None}
+    needs = {u.id: n for u in candidates.units if (n := fabric_need(u.node.platform, u.nodes, pooled)) is not None}
     prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
@@ -137,12 +156,16 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     # With offers modelled, two node types may compete for the same scarce offer; with racks that cost or
     # count, moving nodes to another node type's racks can add a rack (rounding up): prune within a node type.
     same_sku = same_sku or offers is not None or _rack_sensitive(racks, limits)
-    units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
-        else list(candidates.units)
+    if pooled:
+        units = disagg.prune_roles(candidates.units, limits, prune_needs, same_sku) if prune else list(candidates.units)
+    else:
+        units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
+            else list(candidates.units)
     tco = _tco_by_unit(candidates.units, rates, scale) if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
                     offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
-                    rack_kinds=kinds, network_rack=net_rack)
+                    rack_kinds=kinds, network_rack=net_rack,
+                    roles=disagg.roles_of(candidates.units, problem) if pooled else None)
 
 
 def _tco_by_unit(units: list[Unit], rates: TcoRates, scale: int) -> dict[str, int]:
@@ -262,7 +285,9 @@ def _racks(prep: Prepared, solution: Solution, lines: list[PlanLine]) -> tuple[l
     out, buys = [], []
     for sku, n in sorted(nodes.items()):
         kind = prep.rack_kinds[sku]
-        count = solution.racks.get(sku, -(-n * kind.racks_per_node // kind.per_rack))
+        least = -(-n * kind.racks_per_node // kind.per_rack)
+        # The solver's count, or fewer: unpriced racks leave it free to report more than the nodes fill.
+        count = min(solution.racks.get(sku, least), least)
         out.append(RackLine(node_type=sku, rack=kind.rack.id, cooling=kind.rack.cooling, racks=count, nodes=n,
                             nodes_per_rack=kind.per_rack, node_power_w=kind.node_power_w, limit_kw=kind.limit_kw,
                             cost=kind.price * count, racks_per_node=kind.racks_per_node))
@@ -378,7 +403,10 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
             output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
             ttft_s=u.capacity.ttft_s, ttft_p90_s=u.capacity.ttft_p90_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
             node_typical_power_w=u.node.typical_power_w,
-            memory_gb_per_node=u.node.memory_gb, note=u.note, sizing=_sizing_claim(u)))
+            memory_gb_per_node=u.node.memory_gb, note=u.note, sizing=_sizing_claim(u), role=u.role,
+            requests_per_hour_per_replica=u.rate // u.replicas_per_node if u.role != "aggregated" else None,
+            kv_transfer_s=u.kv_transfer_s if u.role == "prefill" else None,
+            prefill_s=u.prefill_s if u.role == "prefill" else None))
     names: dict[str, tuple[str, str]] = {}
     for u in c.units:
         n = u.node
@@ -439,7 +467,8 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
         price_list=c.price_list,
         solver=SolverInfo(seconds=solution.seconds, gap=solution.gap, bound=bound,
                           units_considered=len(c.units), units_after_pruning=len(prep.units)),
-        left_out=_left_out(c), notes=tuple(notes), exchange_rates=rates, purchases=purchases)
+        left_out=_left_out(c), notes=tuple(notes), exchange_rates=rates, purchases=purchases,
+        serving="disaggregated" if prep.roles is not None else "aggregated")
     tco = plan_tco(plan, prep.rates)
     value = {"cost": plan.totals.cost, "power": Fraction(plan.totals.power_w), "users": Fraction(plan.totals.users),
              "nodes": Fraction(plan.totals.nodes), "tco": tco.total if tco else Fraction(0)}[objective]
@@ -449,13 +478,12 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
 def _solve_prepared(prep: Prepared, problem: Problem, options: SolveOptions) -> Solution | None:
     return solve_units(prep.units, prep.limits, problem.objective, options,
                        tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers, fabric=prep.fabric,
-                       racks=prep.racks)
+                       racks=prep.racks, roles=prep.roles)
 
 
-def try_optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> Plan | None:
-    """The optimal plan for `problem`, checked, or None when none exists (no explanation is built)."""
+def _try_mode(catalog: Catalog, problem: Problem, options: SolveOptions, serving: str) -> Plan | None:
     try:
-        prep = prepare_problem(catalog, problem, explain=False)
+        prep = prepare_problem(catalog, problem, explain=False, serving=serving)
         solution = _solve_prepared(prep, problem, options)
     except NoPlanError:
         return None
@@ -464,12 +492,153 @@ def try_optimize(catalog: Catalog, problem: Problem, options: SolveOptions = Sol
     return assert_plan_ok(plan_from_solution(prep, solution, problem.objective), catalog, problem)
 
 
+def try_optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> Plan | None:
+    """The optimal plan for `problem`, checked, or None when none exists (no explanation is built);
+    `serving: auto` tries both modes and keeps the better (`optimize`)."""
+    modes = _modes(problem)
+    found: list[tuple[str, Plan]] = []
+    bounds: dict[str, Fraction] = {}
+    for mode in modes:
+        skip = _cannot_win(catalog, problem, found) if mode == "disaggregated" else None
+        if skip is not None:
+            bounds[mode] = skip
+            continue
+        if mode == "disaggregated" and disagg.out_of_limits(catalog, problem):
+            continue
+        plan = _try_mode(catalog, problem, options, mode)
+        if plan is not None:
+            found.append((mode, plan))
+    if not found:
+        return None
+    return _choose(problem, found, modes, bounds=bounds)
+
+
+def _cannot_win(catalog: Catalog, problem: Problem, found: list[tuple[str, Plan]]) -> Fraction | None:
+    """Under a default auto (the problem does not name `serving`), a lower bound of the disaggregated plan's
+    objective when it already shows that plan cannot beat the aggregated one (two of the cheapest blocks that
+    hold the weights, disagg.lower_bound); else None. A problem that names `serving: auto` is solved both ways."""
+    if problem.serving != "auto" or not found or "serving" in problem.model_fields_set:
+        return None
+    bound = disagg.lower_bound(catalog, problem)
+    if bound is None or found[0][1].objective_value > bound:
+        return None
+    return bound
+
+
+def _modes(problem: Problem) -> list[str]:
+    """The serving modes to solve: the one asked, or both under auto (aggregated alone where the pools
+    are not modelled)."""
+    if problem.serving == "disaggregated":
+        disagg.check_applicable(problem)
+        return ["disaggregated"]
+    if problem.serving == "auto" and disagg.not_applicable(problem) is None:
+        return ["aggregated", "disaggregated"]
+    return ["aggregated"]
+
+
+def _better(objective: str, a: Plan, b: Plan) -> bool:
+    """a is strictly better than b for the objective (users: more users; else a smaller value)."""
+    if objective == "users":
+        return a.totals.users > b.totals.users
+    return a.objective_value < b.objective_value
+
+
+def _choose(problem: Problem, found: list[tuple[str, Plan]], modes: list[str],
+            reasons: dict[str, str] | None = None, bounds: dict[str, Fraction] | None = None) -> Plan:
+    """The better plan of the modes solved (aggregated on a tie), carrying the other mode's figures."""
+    if problem.serving != "auto":
+        return found[0][1]
+    best_mode, best = found[0]
+    for mode, plan in found[1:]:
+        if _better(problem.objective, plan, best):
+            best_mode, best = mode, plan
+    other = "disaggregated" if best_mode == "aggregated" else "aggregated"
+    other_plan = next((p for m, p in found if m == other), None)
+    if other in (bounds or {}):
+        cmp = ServingComparison(other=other, at_least=bounds[other],
+                                reason="not solved: it buys at least a prefill and a decode node")
+    elif other_plan is not None:
+        cmp = ServingComparison(other=other, objective_value=other_plan.objective_value, cost=other_plan.totals.cost,
+                                nodes=other_plan.totals.nodes)
+    else:
+        why = (reasons or {}).get(other) or (f"not modelled with {disagg.not_applicable(problem)}"
+                                            if other not in modes else "no plan meets the targets and limits")
+        cmp = ServingComparison(other=other, reason=why)
+    return best.model_copy(update={"serving_comparison": cmp, "notes": best.notes + (_comparison_note(best, cmp),)})
+
+
+def _comparison_note(plan: Plan, cmp: ServingComparison) -> str:
+    """One sentence: which serving mode the plan uses and what the other one would cost (or why none)."""
+    mode = plan.serving
+    unit = plan.totals.currency if plan.objective in ("cost", "tco") else ("W" if plan.objective == "power" else "")
+    if cmp.at_least is not None:
+        diff = cmp.at_least - plan.objective_value
+        return (f"serving auto: {mode}; {cmp.other} would be at least {float(cmp.at_least):,.0f} {unit} "
+                f"({float(diff):,.0f} {unit} more): a prefill node and a decode node that each hold the weights "
+                f"already cost that, so it was not solved (serving: {cmp.other} solves it)")
+    if cmp.objective_value is None:
+        return f"serving auto: {mode} (no {cmp.other} plan: {cmp.reason})"
+    if plan.objective == "users":
+        return (f"serving auto: {mode} serves {plan.totals.users:,} users; {cmp.other} serves "
+                f"{int(cmp.objective_value):,} under the same limits")
+    diff = cmp.objective_value - plan.objective_value
+    pct = f" ({float(diff / plan.objective_value) * 100:.1f}% more)" if plan.objective_value else ""
+    return (f"serving auto: {mode} is the better plan for the {plan.objective} objective; {cmp.other} "
+            f"would be {float(cmp.objective_value):,.0f} {unit}, {float(diff):,.0f} {unit} more{pct}").replace("  ", " ")
+
+
 def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> Plan:
-    """The optimal plan for `problem`; raises InfeasibleError (with an explanation) if none exists."""
-    prep = prepare_problem(catalog, problem)
+    """The optimal plan for `problem`; raises InfeasibleError (with an explanation) if none exists.
+
+    `problem.serving`: aggregated, disaggregated (prefill and decode pools, optimizer/disagg.py), or auto:
+    both, the better for the objective (aggregated on a tie), with the other's value in
+    `Plan.serving_comparison` and a note."""
+    modes = _modes(problem)
+    found: list[tuple[str, Plan]] = []
+    failure: InfeasibleError | None = None
+    reasons: dict[str, str] = {}
+    bounds: dict[str, Fraction] = {}
+    for mode in modes:
+        skip = _cannot_win(catalog, problem, found) if mode == "disaggregated" else None
+        if skip is not None:
+            bounds[mode] = skip
+            continue
+        why = disagg.out_of_limits(catalog, problem) if mode == "disaggregated" else None
+        if why:   # no need to size the pools: two nodes already break a limit
+            reasons[mode] = why
+            if failure is None:
+                failure = InfeasibleError(f"no disaggregated plan of {problem.model}: {why}.",
+                                          {"summary": f"no disaggregated plan of {problem.model}: {why}.",
+                                           "serving": "disaggregated"})
+            continue
+        try:
+            found.append((mode, _optimize_mode(catalog, problem, options, mode)))
+        except InfeasibleError as err:
+            if failure is None or mode == "aggregated":
+                failure = err
+            reasons[mode] = "no plan meets the targets and limits"
+    if not found:
+        raise failure
+    return _choose(problem, found, modes, reasons, bounds)
+
+
+def _optimize_mode(catalog: Catalog, problem: Problem, options: SolveOptions, serving: str) -> Plan:
+    prep = prepare_problem(catalog, problem, serving=serving)
     solution = _solve_prepared(prep, problem, options)
     if solution is None:
+        if prep.roles is not None:
+            raise _no_pools(problem, prep.units)
         raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers,
                               **prep.explain_args)
     plan = plan_from_solution(prep, solution, problem.objective)
     return assert_plan_ok(plan, catalog, problem)
+
+
+def _no_pools(problem: Problem, units: list[Unit]) -> InfeasibleError:
+    """No disaggregated plan meets the limits: how many prefill and decode units there were."""
+    pre = sum(1 for u in units if u.role == "prefill")
+    dec = sum(1 for u in units if u.role == "decode")
+    summary = (f"no disaggregated plan of {problem.model} meets the limits: {pre} prefill and {dec} decode "
+               f"candidate units, but no prefill pool and decode pool together fit the budget, power, node, "
+               f"rack and stock limits (try serving: aggregated or auto, or loosen a limit).")
+    return InfeasibleError(summary, {"summary": summary, "serving": "disaggregated"})

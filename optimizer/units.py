@@ -76,10 +76,23 @@ class Unit:
     power_w: int             # maximum draw per unit, W
     note: str = ""
     layout: Layout = Layout()
+    # Disaggregated serving (optimizer/disagg.py): 'prefill' or 'decode' pool, else 'aggregated'; `rate` is
+    # requests per hour the unit prefills within the TTFT target (prefill) or completes with its batch full
+    # (decode); `kv_transfer_s` the time the unit's prompts' KV cache takes to reach a decode node.
+    role: str = "aggregated"
+    rate: int = 0
+    kv_transfer_s: float = 0.0
+    prefill_s: float = 0.0           # prefill: one prompt's compute time alone, s
+    link_gbs: float = 0.0            # prefill: the decode nodes' slowest link it was sized for (GB/s)
 
     @cached_property   # read in every dict of the solver path; the fields it reads never change
     def id(self) -> str:
-        return f"{self.node.id}/{self.nodes}n/{self.variant.id}/{self.engine.id}/{self.layout.key}"
+        base = f"{self.node.id}/{self.nodes}n/{self.variant.id}/{self.engine.id}/{self.layout.key}"
+        if self.role == "decode":   # one decode unit per operating batch (optimizer/disagg.py)
+            return f"{base}/decode-b{self.capacity.users}"
+        if self.role == "prefill" and self.link_gbs < self.node.platform.network_gbs:
+            return f"{base}/prefill-{self.link_gbs:g}gbs"   # sized for decode nodes with slower links
+        return base if self.role == "aggregated" else f"{base}/{self.role}"
 
     @property
     def replicas_per_node(self) -> int:
@@ -225,8 +238,11 @@ def _engines(catalog: Catalog, problem: Problem) -> list[Engine]:
     return [catalog.engines[e] for e in problem.engines]
 
 
-def prepare(catalog: Catalog, problem: Problem) -> Candidates:
-    """Every deployment unit that serves at least one user, priced in the problem's currency."""
+def prepare(catalog: Catalog, problem: Problem, sizer=None) -> Candidates:
+    """Every deployment unit that serves at least one user, priced in the problem's currency.
+
+    `sizer` replaces `_node_units` (same arguments, returns the units of one node type): the
+    disaggregated pools size prefill and decode units their own way (optimizer/disagg.py)."""
     check_ids(problem, catalog)
     model = catalog.models[problem.model]
     currency = currency_of(catalog, problem)
@@ -250,7 +266,7 @@ def prepare(catalog: Catalog, problem: Problem) -> Candidates:
         if reason:
             filtered[where] = reason
             continue
-        units += _node_units(model, node, engines, max_k, problem, scale, searched, near)
+        units += (sizer or _node_units)(model, node, engines, max_k, problem, scale, searched, near)
     priced = {t.accelerator.id for t in types}
     unpriced = sorted(a for a in catalog.accelerators if a not in priced and _filter_reason(problem, catalog.accelerators[a]) is None)
     served = {u.node.id for u in units}

@@ -50,6 +50,7 @@ def random_world(draw, base):
                         "max_power_w": draw(st.sampled_from([None, 4000, 20000])),
                         "max_nodes_per_replica": draw(st.sampled_from([1, 2]))},
         "prices": "rand",
+        "serving": "aggregated",   # the brute force below enumerates aggregated replicas (pools: tests/test_disagg.py)
     })
     return catalog, problem
 
