@@ -82,7 +82,6 @@ from catalog.errors import SolverTimeoutError
 from .scaling import INT_LIMIT, check_range
 
 __all__ = ["UnitLike", "Limits", "OfferVar", "Offers", "SolveOptions", "Solution", "PlanModel", "solve_units",
-__all__ = ["UnitLike", "Limits", "OfferVar", "Offers", "SolveOptions", "Solution", "PlanModel", "solve_units",
            "replica_bounds", "OBJECTIVE_TERMS", "Roles", "Fabric", "FabricClass", "FabricSwitch", "NetworkRack", "Racks",
            "RackGroup"]
 
