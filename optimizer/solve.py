@@ -310,13 +310,15 @@ def _with_power(item) -> str:
 
 def _network_racks(prep: Prepared, solution: Solution, network: list[NetworkLine]) -> tuple[list[RackLine],
                                                                                            tuple[Purchase, ...]]:
-    """The racks the plan's switches go in (the solver's count, else racks.NetworkRackKind.racks_for)."""
+    """The racks the plan's switches go in: racks.NetworkRackKind.racks_for (the solver's count when lower)."""
     kind = prep.network_rack
     units = sum(n.rack_units for n in network)
     watts = sum(n.switch_power_w for n in network)
     if kind is None or not units:
         return [], ()
-    count = solution.racks.get("@network", kind.racks_for(units, watts))
+    # The fewest that hold the switches: with unpriced racks the solver's count is free above that bound.
+    needed = kind.racks_for(units, watts)
+    count = min(solution.racks.get("@network", needed), needed)
     line = RackLine(node_type="network switches", rack=kind.rack.id, cooling=kind.rack.cooling, racks=count,
                     nodes=0, nodes_per_rack=0, node_power_w=0, limit_kw=kind.limit_kw, cost=kind.price * count,
                     load_w=watts, load_units=units)
