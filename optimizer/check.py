@@ -515,9 +515,11 @@ def _check_network_purchases(catalog: Catalog, plan: Plan) -> list[str]:
         for item, count, _ in n.switches:
             listed[item] += count
     for item in sorted(set(bought) | set(listed)):
-        kind = catalog.network_items[item].kind if item in catalog.network_items else "switch"
-        if kind == "switch" and bought[item] != listed[item]:
-            out.append(f"the fabric lists {listed[item]} × {item}, the purchases buy {bought[item]}")
+        if item not in catalog.network_items:
+            out.append(f"the fabric lists {listed[item]} × {item}, which is not a network item of the catalog")
+            continue
+        if catalog.network_items[item].kind == "switch" and bought.get(item, 0) != listed[item]:
+            out.append(f"the fabric lists {listed[item]} × {item}, the purchases buy {bought.get(item, 0)}")
     cables = sum(q for i, q in bought.items() if catalog.network_items[i].kind == "cable")
     xcvrs = sum(q for i, q in bought.items() if catalog.network_items[i].kind == "transceiver")
     links = sum(n.links for n in plan.network if n.priced)

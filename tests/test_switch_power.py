@@ -109,3 +109,13 @@ def test_network_racks_by_power_match_the_formula(limit_w, racks):
                     switched={"u": ("f", 24, 3)}, direct={}, rack=NetworkRack(rack_units=42, limit_w=limit_w))
     sol = solve_units(units, Limits(demand=10), "cost", fabric=fabric)
     assert sol.racks.get("@network") == -(-3 * 1484 // limit_w) == racks
+
+
+def test_the_checker_reports_a_switch_the_catalog_does_not_have(tmp_path, catalog):
+    # A tampered plan naming an unknown switch gets a violation, not a KeyError from the checker.
+    cat, problem = _two_h20_nodes(tmp_path, catalog)
+    plan = optimize(cat, problem)
+    [net] = plan.network
+    ghost = plan.model_copy(update={"network": (net.model_copy(update={"switches": (("no-such-switch", 1, 64),)}),)})
+    found = check_plan(ghost, cat, problem)
+    assert any("no-such-switch, which is not a network item of the catalog" in v for v in found)
