@@ -364,6 +364,18 @@ class Model(Sourced):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Model:
+        self._check_variants()
+        self._check_layers()
+        if self.active_params_b > self.params_b:
+            raise ValueError("active_params_b exceeds params_b")
+        if self.moe and self.moe.expert_params_b >= self.params_b:
+            raise ValueError("moe.expert_params_b must be less than params_b")
+        if self.vision_params_b >= self.params_b:
+            raise ValueError("vision_params_b must be less than params_b")
+        return self
+
+    def _check_variants(self) -> None:
+        """Variant ids are unique, and the native precision and every fallback name one of them."""
         ids = [v.id for v in self.variants]
         dupes = {i for i in ids if ids.count(i) > 1}
         if dupes:
@@ -373,8 +385,9 @@ class Model(Sourced):
         for v in self.variants:
             if v.fallback is not None and v.fallback not in ids:
                 raise ValueError(f"variant {v.id} falls back to '{v.fallback}', which is not a variant")
-        if self.active_params_b > self.params_b:
-            raise ValueError("active_params_b exceeds params_b")
+
+    def _check_layers(self) -> None:
+        """The attention's layer counts fit the model's layers (KV, linear, window, compressed, indexer)."""
         att = self.attention
         kv_layers = self.kv_layers
         if kv_layers < 1:
@@ -388,11 +401,6 @@ class Model(Sourced):
             raise ValueError("attention.compressed names more layers than the attention layers")
         if att.indexer_layers > kv_layers:
             raise ValueError("attention.indexer_layers exceeds the attention layers")
-        if self.moe and self.moe.expert_params_b >= self.params_b:
-            raise ValueError("moe.expert_params_b must be less than params_b")
-        if self.vision_params_b >= self.params_b:
-            raise ValueError("vision_params_b must be less than params_b")
-        return self
 
     @property
     def kv_layers(self) -> int:
