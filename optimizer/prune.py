@@ -89,9 +89,16 @@ def prune_dominated(units: Sequence[U], limits: Limits, *, same_sku: bool = Fals
     fitting = np.flatnonzero(_fits(numbers, limits, units))   # a unit whose single replica breaks a cap goes
     need_same_sku = same_sku or limits.max_skus is not None
     candidates = [units[i] for i in fitting.tolist()]
-    rows = _better_columns(candidates, limits, needs or {}, numbers[fitting], need_same_sku)
+    rows = _better_columns(candidates, limits, needs or {}, numbers[fitting])
     order = _order(rows, candidates)
-    kept = [candidates[i] for i in order[_front(rows[order])].tolist()] if len(order) else []
+    if not need_same_sku:
+        kept = [candidates[i] for i in order[_front(rows[order])].tolist()] if len(order) else []
+    else:   # a front per node type (units of two node types never replace each other)
+        groups: dict[str, list[int]] = {}
+        for i in order.tolist():
+            groups.setdefault(candidates[i].sku, []).append(i)
+        kept = [candidates[i] for members in groups.values()
+                for i in np.asarray(members)[_front(rows[members])].tolist()]
     if limits.max_skus is not None and not same_sku and len(kept) <= _SKU_PRUNE_MAX_UNITS:
         kept = _prune_dominated_skus(kept, limits, needs or {}, cap)
     return sorted(kept, key=lambda u: u.id)
@@ -133,11 +140,11 @@ def _fits(numbers, limits: Limits, units: Sequence[U]):
     return ok
 
 
-def _better_columns(units: Sequence[U], limits: Limits, needs: Mapping[str, Need], numbers, same_sku: bool):
+def _better_columns(units: Sequence[U], limits: Limits, needs: Mapping[str, Need], numbers):
     """units × criteria, larger is better in every column, so that v dominates u exactly when v's row
-    is ≥ u's in every column (`dominates`, with the users of `numbers`): users, −cost, −power, −nodes,
-    −accelerators of each stock-limited kind, per fabric class −(in the class) and minus each number of
-    its need, and with `same_sku` the node type's index and its negative (v ≥ u in both: the same)."""
+    is ≥ u's in every column (`dominates` without same_sku, with the users of `numbers`): users, −cost,
+    −power, −nodes, −accelerators of each stock-limited kind, per fabric class −(in the class) and minus
+    each number of its need."""
     import numpy as np
 
     cols = [numbers[:, 0:1], -numbers[:, 1:]]
@@ -147,10 +154,6 @@ def _better_columns(units: Sequence[U], limits: Limits, needs: Mapping[str, Need
         width = max(len(n) for n in needs.values() if n is not None)
         extra += [[-(n[i] if n is not None else 0) for n in of] for i in range(1, width)]
         cols.append(np.array(extra, dtype=np.int64).T.reshape(len(units), len(extra)))
-    if same_sku:
-        index = {s: i for i, s in enumerate(sorted({u.sku for u in units}))}
-        sku = np.array([index[u.sku] for u in units], dtype=np.int64).reshape(len(units), 1)
-        cols += [sku, -sku]
     return np.concatenate(cols, axis=1)
 
 
@@ -216,8 +219,11 @@ def _prune_dominated_skus(units: list[U], limits: Limits, needs: Mapping[str, Ne
     skus = sorted({u.sku for u in units})
     index = {s: i for i, s in enumerate(skus)}
     of = np.array([index[u.sku] for u in units])
-    covered = np.stack([dom[of == b].any(axis=0) for b in range(len(skus))], axis=1)  # [u, b]
-    by = np.stack([covered[of == a].all(axis=0) for a in range(len(skus))])          # [a, b]: b covers all of a
+    order = np.argsort(of, kind="stable")                              # units grouped by node type, in sku order
+    starts = np.flatnonzero(np.concatenate([[True], of[order][1:] != of[order][:-1]]))
+    dom = dom[order][:, order]
+    covered = np.logical_or.reduceat(dom, starts, axis=0)             # [b, u]: a unit of b dominates u
+    by = np.logical_and.reduceat(covered, starts, axis=1).T           # [a, b]: b covers all of a
     dropped = {a for a in range(len(skus))
                if any(b != a and (not by[b, a] or skus[b] < skus[a]) for b in np.nonzero(by[a])[0])}
     return [u for u in units if index[u.sku] not in dropped]
