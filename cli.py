@@ -296,7 +296,8 @@ _SETTING_HELP = {
     "max_model_len": "Longest request (prompt + output): vLLM --max-model-len, SGLang --context-length, "
                      "TensorRT-LLM max_seq_len [default: the model's context].",
     "eager": "No CUDA graphs: vLLM --enforce-eager, SGLang --disable-cuda-graph.",
-    "version": "Engine release whose memory rules apply, e.g. 0.10.1 or 0.21.0 (vLLM), b6000 (llama.cpp) "
+    "version": "Engine release whose memory rules (and early-release speed rules) apply, e.g. 0.10.1 or 0.21.0 "
+               "(vLLM), b6000 (llama.cpp) "
                "[default: the newest the catalog sources; `hwplan catalog engines` lists them].",
 }
 
@@ -395,11 +396,9 @@ def build_problem(problem: str | None, flags: dict):
 
 
 def solve_options(time_limit: float):
-    from optimizer import SolveOptions
+    from optimizer.commands import solve_options as options
 
-    if not math.isfinite(time_limit) or time_limit <= 0:
-        raise HwplanError(f"--time-limit = {time_limit}: give a positive number of seconds.")
-    return SolveOptions(time_limit_s=time_limit)
+    return options(time_limit)
 
 
 def title_option(fn):
@@ -485,31 +484,15 @@ def shortlist(problem, time_limit, k, distinct, per_vendor, per_seller, export, 
       hwplan shortlist deepseek-r1-30-users --per-vendor --format json
       hwplan shortlist llama-3.1-70b-seller-quotes --per-seller --export quotes.xlsx
     """
+    from optimizer.commands import alternatives
     from optimizer.render import render_plans
-    from optimizer.search import per_seller as best_per_seller, per_vendor as best_per_vendor
-    from optimizer.search import shortlist as run_shortlist
 
     if per_vendor and per_seller:
         raise HwplanError("give --per-vendor or --per-seller, not both.")
     options = solve_options(time_limit)
     prob = build_problem(problem, flags)
     catalog = load_catalog(catalog_files)
-    names = None
-    if per_vendor:
-        plans = best_per_vendor(catalog, prob, options)
-        names = [sorted({l.maker for l in p.lines})[0] for p in plans]
-        heading = f"{prob.name}: the best plan per accelerator maker"
-    elif per_seller:
-        found = best_per_seller(catalog, prob, options)
-        names, plans = [s for s, _ in found], [p for _, p in found]
-        heading = f"{prob.name}: the best plan per seller ({', '.join(names)})"
-    else:
-        plans = run_shortlist(catalog, prob, k, distinct, options)
-        from optimizer.render import objective_phrase
-
-        heading = (f"{prob.name}: {len(plans)} alternative{'s' * (len(plans) != 1)}, no two sharing "
-                   f"{'a node type' if distinct == 'sku' else 'an ' + distinct if distinct[0] in 'aeiou' else 'a ' + distinct}, "
-                   f"{objective_phrase(prob.objective)}")
+    plans, names, heading = alternatives(catalog, prob, options, k, distinct, per_vendor, per_seller)
     write_export(export, plans, prob, catalog, force, names, title)
     write_output(render_plans(plans, fmt, heading, error_bands(catalog, plans)), output, force)
 
@@ -544,20 +527,6 @@ def pareto(problem, time_limit, x, y, max_points, plot, catalog_files, fmt, outp
                               error_bands(catalog, plans)), output, force)
 
 
-def _sweep_value(text: str | None, flag: str, kind):
-    """A sweep flag: (range, None) for START:STOP:STEP or a,b,c; (None, fixed value) for one number."""
-    from optimizer.search import parse_range
-
-    if text is None:
-        return None, None
-    if ":" in text or "," in text:
-        return parse_range(text, flag), None
-    try:
-        return None, kind(text)
-    except ValueError:
-        raise HwplanError(f"{flag} = '{text}': give a number, or START:STOP:STEP to sweep it.") from None
-
-
 @main.command()
 @problem_options(ranges=("--users", "--budget"))
 @click.option("--workers", type=int, help="Worker processes (default: all cores for 200+ points, else 1).")
@@ -575,17 +544,14 @@ def sweep(problem, time_limit, workers, plot, catalog_files, fmt, output, force,
       hwplan sweep llama-3.1-70b-100-users --users 16:256:16
       hwplan sweep deepseek-r1-30-users --budget 1000000:6000000:500000 --plot curve.svg
     """
+    from optimizer.commands import check_workers, sweep_values
     from optimizer.plot import save_chart, sweep_series
     from optimizer.render import render_sweep
     from optimizer.search import sweep as run_sweep
 
     options = solve_options(time_limit)
-    users, flags["users"] = _sweep_value(flags["users"], "--users", int)
-    budgets, flags["budget"] = _sweep_value(flags["budget"], "--budget", float)
-    if (users is None) == (budgets is None):
-        raise HwplanError("give a range to exactly one of --users or --budget (START:STOP:STEP or a,b,c).")
-    if workers is not None and workers < 1:
-        raise HwplanError(f"--workers = {workers}: give at least 1.")
+    users, budgets, flags["users"], flags["budget"] = sweep_values(flags["users"], flags["budget"])
+    check_workers(workers)
     prob = build_problem(problem, flags)
     catalog = load_catalog(catalog_files)
     total = len(users or budgets)
@@ -691,34 +657,19 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
       hwplan estimate --model llama-3.1-70b --accelerator h200-sxm --gpus 8 --request-rate 0.3 \
           --input-tokens 32000 --output-tokens 500
     """
-    from optimizer import estimate as run_estimate
-    from optimizer.serving import Speculative
+    from optimizer.commands import estimate_from_flags
     from optimizer.render import render_estimate
 
-    if concurrency is not None and concurrency != "max":
-        try:
-            concurrency = int(concurrency)
-        except ValueError:
-            raise HwplanError(f"--concurrency = '{concurrency}': give a whole number or 'max'.") from None
-        if concurrency < 1:
-            raise HwplanError(f"--concurrency = {concurrency}: give at least 1.")
-    for flag, value in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)):
-        if value < 1:
-            raise HwplanError(f"{flag} = {value}: give at least 1 token.")
     imported = import_model_config(model_config)
-    model = model or imported
-    if model is None:
-        raise HwplanError("give --model (a catalog id) or --model-config (a model's Hugging Face folder).")
-    catalog = load_catalog(catalog_files)
-    est = run_estimate(catalog, model=model, accelerator=accelerator, gpus=gpus, nodes=nodes, precision=precision,
-                       kv_dtype=kv_dtype, engine=engine, platform=platform, dp_attention=dp_attention,
-                       input_tokens=input_tokens, output_tokens=output_tokens, concurrency=concurrency,
-                       memory_utilization=memory_utilization, max_batch=max_batch,
-                       max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager,
-                       engine_version=engine_version, arrivals=arrivals, request_rate=request_rate,
-                       speculative=None if speculative is None else
-                       Speculative(speculative, spec_tokens, spec_acceptance),
-                       tp=tp, pp=pp, dp=dp, ep=ep)
+    est = estimate_from_flags(load_catalog(catalog_files), model=model or imported, accelerator=accelerator,
+                              gpus=gpus, nodes=nodes, precision=precision, kv_dtype=kv_dtype, engine=engine,
+                              platform=platform, dp_attention=dp_attention, input_tokens=input_tokens,
+                              output_tokens=output_tokens, concurrency=concurrency,
+                              memory_utilization=memory_utilization, max_batch=max_batch,
+                              max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager,
+                              engine_version=engine_version, arrivals=arrivals, request_rate=request_rate,
+                              speculative=speculative, spec_tokens=spec_tokens, spec_acceptance=spec_acceptance,
+                              tp=tp, pp=pp, dp=dp, ep=ep)
     write_output(render_estimate(est, fmt), output, force)
 
 
@@ -840,14 +791,9 @@ def catalog_import(sheet, seller, maps, currency, list_id, price_date, allow_rej
       hwplan catalog import acme.csv --seller Acme --price-date 2026-03-02 \\
         --map "Part=item" --map "USD=price" --map "Qty=stock" -o acme.yaml
     """
-    from catalog.tools import import_sheet
+    from catalog.tools import import_sheet, parse_map
 
-    mapping = {}
-    for m in maps:
-        if "=" not in m:
-            raise HwplanError(f"--map {m}: write COLUMN=FIELD, e.g. --map 'Unit price=price'.")
-        column, fld = m.rsplit("=", 1)
-        mapping[column.strip()] = fld.strip()
+    mapping = parse_map(maps)
     result = import_sheet(sheet, seller=seller, mapping=mapping, price_list_id=list_id, currency=currency,
                           price_date=price_date)
     for row, why in result.rejected:

@@ -14,7 +14,10 @@ Parameters (few, each with a physical reason):
   efficiency, fixed step overhead, per-layer overhead (kernel quality and scheduler cost);
 - per hardware family: one scale on the three efficiencies (software maturity of the
   vendor stack: ROCm, CANN, CPU kernels) and an added per-layer overhead (eager-mode
-  dispatch on stacks without graph capture).
+  dispatch on stacks without graph capture);
+- per engine release rule (engines.yaml `early_releases`): the slowdown of releases from
+  before a model architecture's kernels matured, moved only by the rows that ran such a
+  release (searched over EARLY_GRID, no prior).
 Family terms are fitted only where the family has at least `--min-rows` speed rows;
 elsewhere the engine default applies. The loss is a Huber loss on |log(predicted /
 measured)| so that a few rows from early software (which ran several times slower)
@@ -47,7 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = ROOT / "catalog" / "data" / "calibration-summary.json"
 FIELDS = ("bandwidth", "compute", "prefill", "step_overhead_ms", "layer_overhead_us")
 BOUNDS = {"bandwidth": (0.2, 0.95), "compute": (0.1, 0.9), "prefill": (0.1, 0.9), "step_overhead_ms": (0.0, 50.0),
-          "layer_overhead_us": (0.0, 5000.0), "scale": (0.2, 1.5), "extra_layer_us": (0.0, 5000.0)}
+          "layer_overhead_us": (0.0, 5000.0), "scale": (0.2, 1.5), "extra_layer_us": (0.0, 5000.0),
+          "slowdown": (1.0, 20.0)}
 
 
 @dataclasses.dataclass
@@ -55,9 +59,12 @@ class Params:
     engine: dict[str, dict[str, float]]
     family_scale: dict[str, float]
     family_layer_us: dict[str, float]
+    # engine id -> {`before` release -> slowdown} of engines.yaml `early_releases`
+    early: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
     def copy(self) -> Params:
-        return Params({e: dict(v) for e, v in self.engine.items()}, dict(self.family_scale), dict(self.family_layer_us))
+        return Params({e: dict(v) for e, v in self.engine.items()}, dict(self.family_scale), dict(self.family_layer_us),
+                      {e: dict(v) for e, v in self.early.items()})
 
 
 def _efficiency(p: Params, engine: str, family: str) -> EngineEfficiency:
@@ -75,7 +82,9 @@ def apply(catalog, p: Params):
         eff = {"default": _efficiency(p, eid, "default")}
         for fam in set(p.family_scale) | set(p.family_layer_us):
             eff[fam] = _efficiency(p, eid, fam)
-        engines[eid] = eng.model_copy(update={"efficiency": eff})
+        early = [r.model_copy(update={"slowdown": p.early.get(eid, {}).get(r.before, r.slowdown)})
+                 for r in eng.early_releases]
+        engines[eid] = eng.model_copy(update={"efficiency": eff, "early_releases": early})
     return dataclasses.replace(catalog, engines=engines)
 
 
@@ -84,7 +93,19 @@ def start_params(catalog) -> Params:
     for eid, eng in catalog.engines.items():
         d = eng.efficiency["default"]
         engine[eid] = {f: float(getattr(d, f)) for f in FIELDS}
-    return Params(engine=engine, family_scale={}, family_layer_us={})
+    early = {eid: {r.before: r.slowdown for r in eng.early_releases} for eid, eng in catalog.engines.items()
+             if eng.early_releases}
+    return Params(engine=engine, family_scale={}, family_layer_us={}, early=early)
+
+
+def early_row(case: Case, engine: str, before: str, catalog) -> bool:
+    """Whether `case` ran a release the `early_releases` rule (engine, before) covers: only such rows
+    move that rule's slowdown."""
+    if case.engine != engine:
+        return False
+    kind = catalog.models[case.model].attention.kind
+    return any(r.before == before and r.applies(case.engine_version, kind, case.precision)
+               for r in catalog.engines[engine].early_releases)
 
 
 def family_of(case: Case, catalog) -> str:
@@ -122,52 +143,80 @@ def prior_penalty(p: Params) -> float:
         for f, v in values.items():
             total += math.log(max(v, 0.05) / max(PRIOR[f], 0.05)) ** 2
     total += sum(math.log(s) ** 2 for s in p.family_scale.values())
+    # No prior on an early release's slowdown: nobody has a guess for how much slower a release ran before
+    # a model's kernels matured; only the rows of that release set it.
     return PRIOR_WEIGHT * total
 
 
-def fit(cases: list[Case], catalog, min_rows: int, rounds: int = 8) -> Params:
+def _start(cases: list[Case], catalog, min_rows: int) -> Params:
+    """The catalog's factors, plus a scale and an extra per-layer time for every family other than Hopper
+    (the reference family, most rows) with at least `min_rows` rows."""
     p = start_params(catalog)
     fam_rows = defaultdict(int)
     for c in cases:
         fam_rows[family_of(c, catalog)] += 1
-    # Hopper is the reference family (most rows); others get a scale if they have data.
     for fam, n in fam_rows.items():
         if fam != "hopper" and n >= min_rows:
             p.family_scale[fam] = 1.0
             p.family_layer_us[fam] = 0.0
+    return p
+
+
+def fit(cases: list[Case], catalog, min_rows: int, rounds: int = 8) -> Params:
+    """Coordinate descent on the Huber loss plus priors: each round moves every knob by STEPS (early
+    releases over EARLY_GRID) and keeps any move that lowers the objective."""
+    p = _start(cases, catalog, min_rows)
     engines_used = {c.engine for c in cases}
 
-    def objective(q: Params) -> float:
-        return huber(loss_terms(cases, apply(catalog, q))) + prior_penalty(q)
-
-    best = objective(p)
+    # A knob moves only its own rows (an engine's factors and early releases: that engine's rows; a family's
+    # scale and overhead: that family's rows), so each try re-predicts those rows and keeps the others' terms.
+    by_engine, by_family = defaultdict(list), defaultdict(list)
+    for i, c in enumerate(cases):
+        by_engine[c.engine].append(i)
+        by_family[family_of(c, catalog)].append(i)
+    terms = loss_terms(cases, apply(catalog, p))
+    best = huber(terms) + prior_penalty(p)
     for _ in range(rounds):
         improved = False
         knobs = [("engine", e, f) for e in sorted(engines_used) for f in FIELDS]
         knobs += [("scale", fam, None) for fam in sorted(p.family_scale)]
         knobs += [("layer", fam, None) for fam in sorted(p.family_layer_us)]
+        knobs += [("early", e, before) for e in sorted(p.early) for before in sorted(p.early[e])
+                  if any(early_row(c, e, before, catalog) for c in cases)]
         for kind, key, fld in knobs:
-            for step in STEPS:
+            # An early release's slowdown only moves the few rows of that release: search it over a grid
+            # of absolute values (EARLY_GRID) instead of small steps from where it stands.
+            steps = [v / p.early[key][fld] for v in EARLY_GRID] if kind == "early" else STEPS
+            rows = by_engine[key] if kind in ("engine", "early") else by_family[key]
+            for step in steps:
                 q = nudged(p, kind, key, fld, step)
-                val = objective(q)
+                tried = list(terms)
+                for i, t in zip(rows, loss_terms([cases[i] for i in rows], apply(catalog, q))):
+                    tried[i] = t
+                val = huber(tried) + prior_penalty(q)
                 if val < best - 1e-9:
-                    best, p, improved = val, q, True
+                    best, p, terms, improved = val, q, tried, True
         if not improved:
             break
     return p
 
 
 STEPS = (0.5, 0.8, 0.9, 1.1, 1.25, 2.0)   # multiplicative moves of one knob per try
+EARLY_GRID = tuple(round(1 + 0.1 * i, 1) for i in range(51))   # slowdowns 1.0, 1.1, … 6.0
 
 
 def nudged(p: Params, kind: str, key: str, fld: str | None, step: float) -> Params:
     """A copy of `p` with one knob multiplied by `step`, kept within BOUNDS: an engine's field
-    (kind 'engine'), a family's scale ('scale') or a family's extra per-layer time ('layer')."""
+    (kind 'engine'), a family's scale ('scale'), a family's extra per-layer time ('layer') or the
+    slowdown of an engine's early releases ('early': key the engine, fld the rule's `before`)."""
     q = p.copy()
     if kind == "engine":
         lo, hi = BOUNDS[fld]
         cur = q.engine[key][fld]
         q.engine[key][fld] = min(hi, max(lo, (cur if cur > 0 else 1.0) * step))
+    elif kind == "early":
+        lo, hi = BOUNDS["slowdown"]
+        q.early[key][fld] = min(hi, max(lo, q.early[key][fld] * step))
     elif kind == "scale":
         lo, hi = BOUNDS["scale"]
         q.family_scale[key] = min(hi, max(lo, q.family_scale[key] * step))
@@ -210,6 +259,11 @@ def write_engines(params: Params, files: list[str], rows: int) -> None:
         m = re.match(r"  - id: (\S+)", line)
         if m:
             engine = m.group(1)
+        early = re.match(r'(\s+- \{before: "([^"]+)", attention: \w+, (?:precisions: \[[^]]*\], )?slowdown: )[0-9.]+(,.*)', line)
+        if early and early.group(2) in params.early.get(engine, {}):
+            out.append(f"{early.group(1)}{params.early[engine][early.group(2)]:.2f}{early.group(3)}")
+            i += 1
+            continue
         if line.strip() == "efficiency:" and engine in params.engine:
             old, i = {}, i + 1
             while i < len(lines) and lines[i].startswith("      "):
@@ -277,6 +331,9 @@ def print_fit(params: Params, cases: list[Case], fitted, as_yaml: bool, files: l
     for fam in sorted(params.family_scale):
         print(f"  family {fam:<10} scale={params.family_scale[fam]:.3g}  "
               f"extra layer overhead={params.family_layer_us[fam]:.3g} us")
+    for e, rules in sorted(params.early.items()):
+        for before, slowdown in sorted(rules.items()):
+            print(f"  {e:<10} releases before {before}: slowdown={slowdown:.3g}")
     if as_yaml:
         for e in sorted(params.engine):
             print(f"\n  {e}:")

@@ -263,28 +263,38 @@ def _outputs(rng: random.Random, case: Case, flags: list[str], ext: dict[str, li
             continue
         exts = ext.get(flag, [".txt"])
         name = f"out-{flag.strip('-')}" + (rng.choice(exts) if _hostile(rng) else rng.choice(exts[:-1] or exts))
-        r = rng.random() if _hostile(rng) else 1.0
-        if r < 0.08:
-            case.special[name] = "dir"
-        elif r < 0.14:
-            case.special[name] = "fifo"
-        elif r < 0.2:
-            case.special[name] = "symlink"
-        elif r < 0.3:
-            case.special[name] = "existing"
-        elif r < 0.34:
-            name = "missing-folder/" + name
-        elif r < 0.37:
-            name = "n" * 300 + ".txt"
-        elif r < 0.4 and case.outputs:
-            name = case.outputs[0]  # the same file for two outputs
+        name = _output_target(rng.random() if _hostile(rng) else 1.0, case, name)
         case.args += [flag, name]
         case.outputs.append(name)
     if case.outputs and rng.random() < 0.3:
         case.args.append("--force")
 
 
+def _output_target(r: float, case: Case, name: str) -> str:
+    """The output `name`, or by the draw `r` a hostile target: a folder, FIFO, symlink or existing file
+    (kept in case.special), a missing folder, a 300-character name, or an output already given."""
+    specials = ((0.08, "dir"), (0.14, "fifo"), (0.2, "symlink"), (0.3, "existing"))
+    kind = next((k for top, k in specials if r < top), None)
+    if kind is not None:
+        case.special[name] = kind
+    elif r < 0.34:
+        name = "missing-folder/" + name
+    elif r < 0.37:
+        name = "n" * 300 + ".txt"
+    elif r < 0.4 and case.outputs:
+        name = case.outputs[0]  # the same file for two outputs
+    return name
+
+
+# Numeric problem flags a case may add: (flag, chance, sane values, the problem field it overrides).
+_NUMBER_FLAGS = (("--budget", 0.3, ["1000000", "3000000", "100", "1e12"], ("constraints", "budget")),
+                 ("--max-nodes", 0.2, ["1", "2", "4"], ("constraints", "max_nodes")),
+                 ("--max-power-kw", 0.2, ["5", "20", "100"], ("constraints", "max_power_kw")),
+                 ("--min-tokens-per-s", 0.2, ["5", "15", "30"], ("workload", "min_tokens_per_s")))
+
+
 def _problem_flags(rng: random.Random, case: Case, sweep: bool = False) -> None:
+    """Add problem flags (users, limits, ids, choices, time limit), noting the overrides the limit check uses."""
     if sweep or case.kind == "flags" or rng.random() < 0.5:
         users = _number(rng, ["1", "30", "100", "1000", "1000000"])
         if sweep:
@@ -292,22 +302,11 @@ def _problem_flags(rng: random.Random, case: Case, sweep: bool = False) -> None:
                                 "1e400:1e401:1"]) if _hostile(rng) else rng.choice(["16:64:16", "10,20,30", "10:30:10"])
         case.args += ["--users", users]
         case.overrides[("workload", "concurrent_users")] = users
-    if rng.random() < 0.3:
-        v = _number(rng, ["1000000", "3000000", "100", "1e12"])
-        case.args += ["--budget", v]
-        case.overrides[("constraints", "budget")] = v
-    if rng.random() < 0.2:
-        v = _number(rng, ["1", "2", "4"])
-        case.args += ["--max-nodes", v]
-        case.overrides[("constraints", "max_nodes")] = v
-    if rng.random() < 0.2:
-        v = _number(rng, ["5", "20", "100"])
-        case.args += ["--max-power-kw", v]
-        case.overrides[("constraints", "max_power_kw")] = v
-    if rng.random() < 0.2:
-        v = _number(rng, ["5", "15", "30"])
-        case.args += ["--min-tokens-per-s", v]
-        case.overrides[("workload", "min_tokens_per_s")] = v
+    for flag, chance, values, loc in _NUMBER_FLAGS:
+        if rng.random() < chance:
+            v = _number(rng, values)
+            case.args += [flag, v]
+            case.overrides[loc] = v
     for flag, values in (("--prices", ids()["prices"]), ("--vendor", ids()["makers"]),
                          ("--accelerator", ids()["accelerators"])):
         if rng.random() < 0.15:
@@ -336,71 +335,104 @@ def make_case(seed: int, kind: str | None = None) -> Case:
     kind = kind or drawn
     case = Case(seed=seed, kind=kind, args=[])
     command = rng.choices(["solve", "shortlist", "pareto", "sweep"], weights=[6, 2, 1, 1])[0]
-    if kind in ("problem", "yaml", "report"):
-        text, data = (_yaml_attack(rng), None) if kind == "yaml" else _problem_text(rng)
-        case.files["problem.yaml"] = text
-        command = "report" if kind == "report" else command
-        case.args = [command, "problem.yaml"]
-        case.problem_file = "problem.yaml" if data is not None else None
-        _problem_flags(rng, case, sweep=command == "sweep")
-        if command == "sweep" and "--users" not in case.args and "--budget" not in case.args:
-            case.args += ["--users", rng.choice(["10:30:10", "1,2"])]
-    elif kind == "flags":
-        model = _text(rng, ids()["models"][:8] + ["deepseek-r1", "llama-3.1-70b"])
-        case.args = [command, "--model", model]
-        _problem_flags(rng, case, sweep=command == "sweep")
-        if command == "sweep" and "--users" not in case.args:
-            case.args += ["--users", "10:30:10"]
-    elif kind == "catalog":
-        text, pid = _price_list(rng)
-        case.files["prices.yaml"] = text
-        r = rng.random()
-        if r < 0.35:
-            case.args = ["catalog", "validate", "prices.yaml"] + (["prices.yaml"] if rng.random() < 0.2 else [])
-        elif r < 0.45:
-            case.args = ["catalog", "prices", "--catalog", "prices.yaml"]
-        else:
-            problem = rng.choice(_bundled_problems())
-            case.args = [command, str(problem), "--catalog", "prices.yaml", "--prices", pid]
-            case.problem_file = str(problem)
-            _problem_flags(rng, case, sweep=command == "sweep")
-            if command == "sweep" and "--users" not in case.args and "--budget" not in case.args:
-                case.args += ["--users", "10,20"]
-    elif kind == "sheet":
-        case.files["sheet.csv"] = _sheet(rng) if rng.random() < 0.9 else _yaml_attack(rng)
-        extra = ["Qty=stock", "Warranty=warranty_months", "Lead=lead_time_weeks", "Cond=condition",
-                 "Seller=seller", "Date=price_date"] + (["Nope=stock", "Qty=bogus", "noequals"] if _hostile(rng) else [])
-        maps = ["SKU=item", "Price=price"] + rng.sample(extra, rng.randint(0, 4))
-        case.args = ["catalog", "import", "sheet.csv", "--seller", _text(rng, ["Acme", "Beta GmbH"])]
-        for m in maps:
-            case.args += ["--map", m]
-        for flag, values in (("--id", ["acme-offers", "x"]), ("--date", ["2025-02-11", "2025-13-45", "2025"]),
-                             ("--currency", ["USD", "CNY", "usd"])):
-            if rng.random() < 0.2:
-                case.args += [flag, _text(rng, values)]
-    elif kind == "estimate":
-        case.args = ["estimate", "--model", _text(rng, ids()["models"]), "--accelerator",
-                     _text(rng, ids()["accelerators"]), "--gpus", _number(rng, ["1", "2", "8", "16"])]
-        for flag, values in (("--nodes", ["1", "2"]), ("--concurrency", ["1", "30", "max", "0"]),
-                             ("--input-tokens", ["1000", "0"]), ("--output-tokens", ["500"]),
-                             ("--precision", ["auto", "fp8", "bf16"]), ("--engine", ["auto", "vllm"]),
-                             ("--kv-dtype", ["auto", "fp8"])):
-            if rng.random() < 0.3:
-                case.args += [flag, _number(rng, values) if values[0][0].isdigit() else _text(rng, values)]
-        if rng.random() < 0.2:
-            case.args.append("--dp-attention")
-    elif kind == "validate":
-        case.args = ["validate", "--summary-only"] if rng.random() < 0.5 else ["validate"]
-        if rng.random() < 0.7:
-            case.files["m.csv"] = _measurements(rng) if rng.random() < 0.8 else _sheet(rng)
-            case.args += ["--file", "m.csv"]
-    else:
-        case.args = ["catalog", rng.choice(["accelerators", "platforms", "models", "prices", "engines"])]
+    _CASE_BUILDERS.get(kind, _list_case)(rng, case, command)
     if rng.random() < 0.4 and case.args[:2] not in (["catalog", "validate"], ["catalog", "import"]):
         case.args += ["--format", rng.choice(["table", "json", "csv", "md"])]
+    _add_outputs(rng, case)
+    return case
+
+
+def _problem_case(rng: random.Random, case: Case, command: str) -> None:
+    """A problem file (sane, mutated or a YAML attack) given to a search command or `report`."""
+    text, data = (_yaml_attack(rng), None) if case.kind == "yaml" else _problem_text(rng)
+    case.files["problem.yaml"] = text
+    command = "report" if case.kind == "report" else command
+    case.args = [command, "problem.yaml"]
+    case.problem_file = "problem.yaml" if data is not None else None
+    _problem_flags(rng, case, sweep=command == "sweep")
+    if command == "sweep" and "--users" not in case.args and "--budget" not in case.args:
+        case.args += ["--users", rng.choice(["10:30:10", "1,2"])]
+
+
+def _flags_case(rng: random.Random, case: Case, command: str) -> None:
+    """A problem made of flags alone."""
+    model = _text(rng, ids()["models"][:8] + ["deepseek-r1", "llama-3.1-70b"])
+    case.args = [command, "--model", model]
+    _problem_flags(rng, case, sweep=command == "sweep")
+    if command == "sweep" and "--users" not in case.args:
+        case.args += ["--users", "10:30:10"]
+
+
+def _catalog_case(rng: random.Random, case: Case, command: str) -> None:
+    """A user price list: validated, listed, or used by a search on a bundled problem."""
+    text, pid = _price_list(rng)
+    case.files["prices.yaml"] = text
+    r = rng.random()
+    if r < 0.35:
+        case.args = ["catalog", "validate", "prices.yaml"] + (["prices.yaml"] if rng.random() < 0.2 else [])
+    elif r < 0.45:
+        case.args = ["catalog", "prices", "--catalog", "prices.yaml"]
+    else:
+        problem = rng.choice(_bundled_problems())
+        case.args = [command, str(problem), "--catalog", "prices.yaml", "--prices", pid]
+        case.problem_file = str(problem)
+        _problem_flags(rng, case, sweep=command == "sweep")
+        if command == "sweep" and "--users" not in case.args and "--budget" not in case.args:
+            case.args += ["--users", "10,20"]
+
+
+def _sheet_case(rng: random.Random, case: Case, command: str) -> None:
+    """A seller's CSV sheet (or a YAML attack) through `catalog import` with column mappings and flags."""
+    case.files["sheet.csv"] = _sheet(rng) if rng.random() < 0.9 else _yaml_attack(rng)
+    extra = ["Qty=stock", "Warranty=warranty_months", "Lead=lead_time_weeks", "Cond=condition",
+             "Seller=seller", "Date=price_date"] + (["Nope=stock", "Qty=bogus", "noequals"] if _hostile(rng) else [])
+    maps = ["SKU=item", "Price=price"] + rng.sample(extra, rng.randint(0, 4))
+    case.args = ["catalog", "import", "sheet.csv", "--seller", _text(rng, ["Acme", "Beta GmbH"])]
+    for m in maps:
+        case.args += ["--map", m]
+    for flag, values in (("--id", ["acme-offers", "x"]), ("--date", ["2025-02-11", "2025-13-45", "2025"]),
+                         ("--currency", ["USD", "CNY", "usd"])):
+        if rng.random() < 0.2:
+            case.args += [flag, _text(rng, values)]
+
+
+def _estimate_case(rng: random.Random, case: Case, command: str) -> None:
+    """`estimate` with ids, counts and options, sane or hostile."""
+    case.args = ["estimate", "--model", _text(rng, ids()["models"]), "--accelerator",
+                 _text(rng, ids()["accelerators"]), "--gpus", _number(rng, ["1", "2", "8", "16"])]
+    for flag, values in (("--nodes", ["1", "2"]), ("--concurrency", ["1", "30", "max", "0"]),
+                         ("--input-tokens", ["1000", "0"]), ("--output-tokens", ["500"]),
+                         ("--precision", ["auto", "fp8", "bf16"]), ("--engine", ["auto", "vllm"]),
+                         ("--kv-dtype", ["auto", "fp8"])):
+        if rng.random() < 0.3:
+            case.args += [flag, _number(rng, values) if values[0][0].isdigit() else _text(rng, values)]
+    if rng.random() < 0.2:
+        case.args.append("--dp-attention")
+
+
+def _validate_case(rng: random.Random, case: Case, command: str) -> None:
+    """`validate`, sometimes on a generated measurements file (or a price sheet in its place)."""
+    case.args = ["validate", "--summary-only"] if rng.random() < 0.5 else ["validate"]
+    if rng.random() < 0.7:
+        case.files["m.csv"] = _measurements(rng) if rng.random() < 0.8 else _sheet(rng)
+        case.args += ["--file", "m.csv"]
+
+
+def _list_case(rng: random.Random, case: Case, command: str) -> None:
+    """A catalog listing."""
+    case.args = ["catalog", rng.choice(["accelerators", "platforms", "models", "prices", "engines"])]
+
+
+_CASE_BUILDERS = {"problem": _problem_case, "yaml": _problem_case, "report": _problem_case, "flags": _flags_case,
+                  "catalog": _catalog_case, "sheet": _sheet_case, "estimate": _estimate_case,
+                  "validate": _validate_case}
+
+
+def _add_outputs(rng: random.Random, case: Case) -> None:
+    """The output flags the case's command takes (-o, --export, --plot), and pareto's and shortlist's counts."""
     out_flags = []
     if case.args[0] in ("solve", "shortlist", "pareto", "sweep", "report", "estimate", "validate") or \
-            case.args[:2] in (["catalog", "import"], ["catalog", "prices"]) or kind == "list":
+            case.args[:2] in (["catalog", "import"], ["catalog", "prices"]) or case.kind == "list":
         out_flags.append("-o")
     if case.args[0] in ("solve", "shortlist"):
         out_flags.append("--export")
@@ -411,7 +443,6 @@ def make_case(seed: int, kind: str | None = None) -> Case:
         case.args += ["-k", rng.choice(["0", "-1", "1e9"]) if _hostile(rng) else rng.choice(["2", "3"])]
     _outputs(rng, case, out_flags, {"--export": [".csv", ".xlsx", ".md", ".pdf"], "--plot": [".svg", ".png", ".gif"],
                                     "-o": [".txt", ".json", ".html"]})
-    return case
 
 
 # -- running and checking --------------------------------------------------------------------------------
@@ -468,6 +499,18 @@ def _limit_problems(case: Case, folder: Path, stdout: str) -> list[str]:
     plans = _plans(stdout)
     if not plans or case.problem_file is None:
         return []
+    problem = _case_problem(case, folder)
+    if problem is None:
+        return []
+    found = []
+    for p in plans:
+        found += _plan_violations(p, problem, sweeping=case.args[0] == "sweep")
+    return found
+
+
+def _case_problem(case: Case, folder: Path):
+    """The case's problem file with its flags applied as the CLI applies them; None when the CLI parsed
+    them differently (e.g. a sweep range) and the check is skipped."""
     from optimizer import load_problem, with_overrides
 
     try:
@@ -483,28 +526,30 @@ def _limit_problems(case: Case, folder: Path, stdout: str) -> list[str]:
                 overrides[loc] = ("--objective", value)
             else:
                 overrides[loc] = ("flag", float(value))
-        problem = with_overrides(problem, overrides)
+        return with_overrides(problem, overrides)
     except Exception:  # noqa: BLE001 - the CLI parsed it differently (e.g. a sweep range): skip the check
-        return []
+        return None
+
+
+def _plan_violations(p: dict, problem, sweeping: bool) -> list[str]:
+    """Limits one printed plan (JSON) breaks: budget (not checked across a sweep), nodes, power, users, speed."""
     found = []
     c, w = problem.constraints, problem.workload
-    sweeping = case.args[0] == "sweep"
-    for p in plans:
-        t = p["plan"]["totals"]
-        if c.budget is not None and not sweeping and t["cost"] > c.budget * (1 + 1e-9) and \
-                (c.currency is None or t["currency"] == c.currency):
-            found.append(f"cost {t['cost']} > budget {c.budget}")
-        if c.max_nodes is not None and t["nodes"] > c.max_nodes:
-            found.append(f"nodes {t['nodes']} > max_nodes {c.max_nodes}")
-        if c.max_power_w is not None and t["power_w"] > c.max_power_w:
-            found.append(f"power {t['power_w']} W > max_power_w {c.max_power_w}")
-        demanded = p.get("users_demanded")
-        if demanded and problem.objective != "users" and t["users"] < demanded:
-            found.append(f"users {t['users']} < demanded {demanded}")
-        for line in p["plan"]["lines"]:
-            speed = line.get("tokens_per_s_per_user")
-            if speed is not None and speed + 0.01 < w.min_tokens_per_s:
-                found.append(f"{line.get('accelerator')}: {speed} tok/s < min_tokens_per_s {w.min_tokens_per_s}")
+    t = p["plan"]["totals"]
+    if c.budget is not None and not sweeping and t["cost"] > c.budget * (1 + 1e-9) and \
+            (c.currency is None or t["currency"] == c.currency):
+        found.append(f"cost {t['cost']} > budget {c.budget}")
+    if c.max_nodes is not None and t["nodes"] > c.max_nodes:
+        found.append(f"nodes {t['nodes']} > max_nodes {c.max_nodes}")
+    if c.max_power_w is not None and t["power_w"] > c.max_power_w:
+        found.append(f"power {t['power_w']} W > max_power_w {c.max_power_w}")
+    demanded = p.get("users_demanded")
+    if demanded and problem.objective != "users" and t["users"] < demanded:
+        found.append(f"users {t['users']} < demanded {demanded}")
+    for line in p["plan"]["lines"]:
+        speed = line.get("tokens_per_s_per_user")
+        if speed is not None and speed + 0.01 < w.min_tokens_per_s:
+            found.append(f"{line.get('accelerator')}: {speed} tok/s < min_tokens_per_s {w.min_tokens_per_s}")
     return found
 
 
@@ -549,20 +594,27 @@ def run_case(case: Case, hang_seconds: float = HANG_SECONDS) -> Outcome:
             exc = result.exception
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
             problems.append(f"exception {type(exc).__name__}: {str(exc)[:300]}\n{tb[-1500:]}")
-        after = _snapshot(folder)
-        named = set(case.outputs)
-        for name in sorted(set(after) | set(before)):
-            if before.get(name) == after.get(name):
-                continue
-            if name.startswith(".") and name.endswith(".tmp"):
-                problems.append(f"temporary file left: {name}")
-            elif name not in named:
-                problems.append(f"touched a file that is no named output: {name}")
-            elif code != 0 and not (code == 1 and "--format" in case.args and "json" in case.args):
-                problems.append(f"output {name} written although the command failed (exit {code})")
+        problems += _file_problems(case, before, _snapshot(folder), code)
         if code == 0:
             problems += [f"limit violated: {p}" for p in _limit_problems(case, folder, result.stdout)]
     return Outcome(case.seed, case.kind, case.args, code, seconds, problems)
+
+
+def _file_problems(case: Case, before: dict[str, str], after: dict[str, str], code: int | None) -> list[str]:
+    """Files the command changed that it should not have: temporary files left, files it was not told to
+    write, outputs written by a failed command (an infeasible JSON answer excepted)."""
+    problems = []
+    named = set(case.outputs)
+    for name in sorted(set(after) | set(before)):
+        if before.get(name) == after.get(name):
+            continue
+        if name.startswith(".") and name.endswith(".tmp"):
+            problems.append(f"temporary file left: {name}")
+        elif name not in named:
+            problems.append(f"touched a file that is no named output: {name}")
+        elif code != 0 and not (code == 1 and "--format" in case.args and "json" in case.args):
+            problems.append(f"output {name} written although the command failed (exit {code})")
+    return problems
 
 
 def _repo_snapshot() -> dict[str, str]:

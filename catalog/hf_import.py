@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CatalogError
-from .schema import Attention, CompressedLayers, Model, Moe, Variant
+from .schema import Attention, CompressedLayers, Model, ModuleBits, Moe, Variant
 
 __all__ = ["import_model", "model_yaml", "with_models", "ImportedModel"]
 
@@ -298,9 +298,22 @@ def _llama_like(c: _Cfg, arch: str) -> _Build:
     p = _Params()
     b = _Build(layers=n, hidden=h, intermediate=inter, vocab=vocab, tied=tied, attention={}, params=p)
     _embed(p, c, h, vocab, tied)
-    bias = bool(c.get("attention_bias", arch.startswith("Qwen2")))
-    gate = bool(c.get("attn_output_gate", False))
-    # Layer kinds: explicit layer_types, or a sliding window on every layer, or none.
+    b.attention = _llama_attention(c, arch, p, n, h, (heads, kv, d))
+    experts = c.int_any("num_experts", "num_local_experts", "n_routed_experts", default=0, minimum=0) \
+        if not arch.startswith("Gemma4") or c.get("enable_moe_block", False) else 0
+    if experts:
+        _llama_moe(c, arch, b, experts)
+    else:
+        if not inter:
+            raise c.error("intermediate_size", c.get("intermediate_size", None), "the MLP width")
+        p.dense_mlp += n * _swiglu(h, inter)
+    b.max_context = c.int("max_position_embeddings")
+    return b
+
+
+def _llama_kinds(c: _Cfg, arch: str, n: int) -> list[str]:
+    """Each layer's attention kind: explicit layer_types, or a sliding window on every layer (Mistral),
+    or Gemma 2/3's alternation, or full attention everywhere."""
     kinds = _layer_kinds(c, n)
     window = c.get("sliding_window", None)
     if kinds is None and window and c.get("use_sliding_window", True) and arch.startswith("Mistral"):
@@ -310,7 +323,18 @@ def _llama_like(c: _Cfg, arch: str) -> _Build:
         # Gemma 3 has one global layer every `sliding_window_pattern` (6) layers.
         every = 2 if arch.startswith("Gemma2") else c.int("sliding_window_pattern", 6)
         kinds = ["full_attention" if (i + 1) % every == 0 else "sliding_attention" for i in range(n)]
-    kinds = kinds or ["full_attention"] * n
+    return kinds or ["full_attention"] * n
+
+
+def _llama_attention(c: _Cfg, arch: str, p: _Params, n: int, h: int, shape: tuple[int, int, int]) -> dict:
+    """Adds the attention and norm parameters of `n` layers of width `h` to `p` (`shape`: query heads,
+    KV heads, head dim); returns the schema's attention fields (GQA or MHA, and the sliding-window
+    layers with their own KV geometry where Gemma 4 has one)."""
+    heads, kv, d = shape
+    bias = bool(c.get("attention_bias", arch.startswith("Qwen2")))
+    gate = bool(c.get("attn_output_gate", False))
+    kinds = _llama_kinds(c, arch, n)
+    window = c.get("sliding_window", None)
     full = [k for k in kinds if k == "full_attention"]
     sliding = [k for k in kinds if k in ("sliding_attention", "chunked_attention")]
     if len(full) + len(sliding) != n:
@@ -336,46 +360,47 @@ def _llama_like(c: _Cfg, arch: str) -> _Build:
         att.update(window_layers=len(sliding), window_tokens=int(window))
         if (g_d, g_kv) != (d, kv):
             att.update(window_kv_heads=kv, window_head_dim=d)
-    b.attention = att
-    # MLP / MoE.
-    experts = c.int_any("num_experts", "num_local_experts", "n_routed_experts", default=0, minimum=0) \
-        if not arch.startswith("Gemma4") or c.get("enable_moe_block", False) else 0
-    if experts:
-        k = c.int_any("num_experts_per_tok", "top_k_experts", "experts_per_token")
-        expert_i = c.int("moe_intermediate_size", inter)
-        first_dense = c.int("first_k_dense_replace", 0, minimum=0)
-        if c.has("mlp_only_layers") and c.list("mlp_only_layers"):
-            flags = [i not in c.list("mlp_only_layers") for i in range(n)]
-        elif c.has("decoder_sparse_step"):
-            step = c.int("decoder_sparse_step")
-            flags = [(i + 1) % step == 0 for i in range(n)]
-        elif c.has("moe_layer_freq"):
-            flags = _moe_layers(c, n, first_dense)
-        else:
-            flags = [i >= first_dense for i in range(n)]
-        shared_i = c.int_any("shared_expert_intermediate_size", "share_expert_dim", "shared_intermediate_size",
-                             "moe_shared_expert_intermediate_size", default=expert_i, minimum=0)
-        shared = c.int("n_shared_experts", 1 if shared_i and c.has("shared_expert_intermediate_size") else 0,
-                       minimum=0) if shared_i else 0
-        dense_i = c.int("dense_intermediate_size", inter, minimum=0)
-        b.intermediate = b.intermediate or shared_i or expert_i
-        if arch.startswith("Gemma4"):
-            # Gemma 4 MoE layers keep their dense MLP beside the experts.
-            p.dense_mlp += n * _swiglu(h, inter)
-            _add_moe(b, c, [True] * n, h=h, dense_i=inter, expert_i=expert_i, experts=experts, k=k)
-        else:
-            _add_moe(b, c, flags, h=h, dense_i=dense_i, expert_i=expert_i, experts=experts, k=k,
-                     shared_i=shared_i, shared=shared)
-        if shared and c.has("shared_expert_intermediate_size"):
-            p.router += sum(flags) * h  # Qwen's shared-expert gate
-        if arch.startswith("GptOss"):
-            p.other += sum(flags) * experts * (2 * expert_i + h) + sum(flags) * experts  # expert and router biases
-    else:
-        if not inter:
-            raise c.error("intermediate_size", c.get("intermediate_size", None), "the MLP width")
+    return att
+
+
+def _moe_flags(c: _Cfg, n: int) -> list[bool]:
+    """Which of the `n` layers are MoE: mlp_only_layers, decoder_sparse_step, moe_layer_freq, or every
+    layer after first_k_dense_replace."""
+    first_dense = c.int("first_k_dense_replace", 0, minimum=0)
+    if c.has("mlp_only_layers") and c.list("mlp_only_layers"):
+        return [i not in c.list("mlp_only_layers") for i in range(n)]
+    if c.has("decoder_sparse_step"):
+        step = c.int("decoder_sparse_step")
+        return [(i + 1) % step == 0 for i in range(n)]
+    if c.has("moe_layer_freq"):
+        return _moe_layers(c, n, first_dense)
+    return [i >= first_dense for i in range(n)]
+
+
+def _llama_moe(c: _Cfg, arch: str, b: _Build, experts: int) -> None:
+    """Adds the MoE layers (routed and shared experts, the dense layers between them, router and bias
+    terms) to `b`."""
+    p, n, h, inter = b.params, b.layers, b.hidden, b.intermediate
+    k = c.int_any("num_experts_per_tok", "top_k_experts", "experts_per_token")
+    expert_i = c.int("moe_intermediate_size", inter)
+    flags = _moe_flags(c, n)
+    shared_i = c.int_any("shared_expert_intermediate_size", "share_expert_dim", "shared_intermediate_size",
+                         "moe_shared_expert_intermediate_size", default=expert_i, minimum=0)
+    shared = c.int("n_shared_experts", 1 if shared_i and c.has("shared_expert_intermediate_size") else 0,
+                   minimum=0) if shared_i else 0
+    dense_i = c.int("dense_intermediate_size", inter, minimum=0)
+    b.intermediate = b.intermediate or shared_i or expert_i
+    if arch.startswith("Gemma4"):
+        # Gemma 4 MoE layers keep their dense MLP beside the experts.
         p.dense_mlp += n * _swiglu(h, inter)
-    b.max_context = c.int("max_position_embeddings")
-    return b
+        _add_moe(b, c, [True] * n, h=h, dense_i=inter, expert_i=expert_i, experts=experts, k=k)
+    else:
+        _add_moe(b, c, flags, h=h, dense_i=dense_i, expert_i=expert_i, experts=experts, k=k,
+                 shared_i=shared_i, shared=shared)
+    if shared and c.has("shared_expert_intermediate_size"):
+        p.router += sum(flags) * h  # Qwen's shared-expert gate
+    if arch.startswith("GptOss"):
+        p.other += sum(flags) * experts * (2 * expert_i + h) + sum(flags) * experts  # expert and router biases
 
 
 def _deepseek(c: _Cfg, arch: str) -> _Build:
@@ -669,6 +694,8 @@ class _Quant:
     compute: str
     requires: str | None
     note: str
+    skip: list = dataclasses.field(default_factory=list)  # modules the config keeps unquantized (patterns)
+    method: str | None = None                            # quantization_config.quant_method
 
 
 _BUCKET_SAMPLES = {  # a module path of each bucket, for ignore/exclude patterns
@@ -681,13 +708,25 @@ _BUCKET_SAMPLES = {  # a module path of each bucket, for ignore/exclude patterns
 }
 
 
-def _ignored(patterns: list, bucket: str) -> bool:
+def _ignored(patterns: list, bucket: str, layer: int | None = None) -> bool:
+    """True when a pattern of the config's skip list matches `bucket`'s module in decoder layer `layer`
+    (None: the sample's own layer, a MoE layer for experts, the first for dense MLPs):
+    're:' a regular expression (compressed-tensors `ignore`), '*' a wildcard (ModelOpt `exclude_modules`),
+    else the module's name or a parent of it (fbgemm `modules_to_not_convert`: 'model.layers.0' keeps the
+    whole first layer; transformers integrations/fbgemm_fp8.py matches `key + "."` in the name)."""
     for sample in _BUCKET_SAMPLES[bucket]:
+        if layer is not None:
+            sample = re.sub(r"layers\.\d+\.", f"layers.{layer}.", sample)
         for pat in patterns:
             if not isinstance(pat, str):
                 continue
-            regex = pat[3:] if pat.startswith("re:") else re.escape(pat).replace(r"\*", ".*")
-            if re.search(regex, sample) if pat.startswith("re:") else re.fullmatch(regex, sample):
+            if pat.startswith("re:"):
+                hit = re.search(pat[3:], sample)
+            elif "*" in pat:
+                hit = re.fullmatch(re.escape(pat).replace(r"\*", ".*"), sample)
+            else:
+                hit = sample == pat or sample.startswith(pat + ".") or f".{pat}." in f".{sample}."
+            if hit:
                 return True
     return False
 
@@ -704,57 +743,99 @@ def _quant(cfg: dict, origin: str, hf_quant: dict | None, dtype: str, p: _Params
         return _modelopt(q, origin, linear)
     q = cfg.get("quantization_config") or top.get("quantization_config")
     if not q:
-        if top.get("expert_dtype") == "fp4":
-            raise CatalogError(f"{origin}: field 'expert_dtype' = \"fp4\" without a quantization_config: cannot "
-                               f"tell how the other weights are stored.")
-        vid = {"bfloat16": "bf16", "float16": "fp16", "float32": "bf16"}.get(dtype)
-        if vid is None:
-            raise CatalogError(f"{origin}: field 'torch_dtype' = \"{dtype}\": cannot read it (expected bfloat16, "
-                               f"float16 or float32).")
-        return _Quant(vid, {}, "bf16" if vid == "bf16" else "fp16", None, f"{dtype} checkpoint")
+        return _unquantized(origin, dtype, top)
     if not isinstance(q, dict):
         raise CatalogError(f"{origin}: field 'quantization_config' = {json.dumps(q)[:60]}: cannot read it "
                            f"(expected an object).")
     method = str(q.get("quant_method", "")).lower()
     if method == "modelopt":
         return _modelopt(q, origin, linear)
+    if method == "fbgemm_fp8":
+        return _fbgemm_fp8(q, linear)
     if method in ("fp8", "deepseek_v4_fp8"):
-        bits = {b: FP8_BLOCK_BITS for b in linear}
-        note = "fp8 e4m3 with 128×128 block scales; embeddings, norms and routers in bf16"
-        if top.get("expert_dtype") == "fp4":
-            bits["routed"] = MXFP4_BITS
-            note += "; routed experts MXFP4 (4.25 bits)"
-        return _Quant("fp8", bits, "fp8", "fp8", note)
+        return _block_fp8(q, method, linear, top)
     if method == "mxfp4":
         return _Quant("mxfp4", {"routed": MXFP4_BITS}, "fp4", None, "MoE experts MXFP4 (4.25 bits), the rest bf16")
     if method in ("awq", "gptq"):
-        bits_n, group = int(q.get("bits", q.get("w_bit", 4))), int(q.get("group_size", q.get("q_group_size", 128)))
-        b = bits_n + (16 + bits_n) / group
-        return _Quant(f"int{bits_n}", {k: b for k in linear}, "bf16", None, f"{method.upper()} int{bits_n} group {group}")
+        return _int_groups(q, method, linear)
     if method == "compressed-tensors":
-        groups = q.get("config_groups") or {}
-        if not isinstance(groups, dict) or not groups:
-            raise CatalogError(f"{origin}: field 'quantization_config.config_groups' is missing or empty: cannot "
-                               f"tell how the weights are stored.")
-        w = next(iter(groups.values())).get("weights") or {}
-        n_bits = w.get("num_bits")
-        if not isinstance(n_bits, int):
-            raise CatalogError(f"{origin}: field 'quantization_config.config_groups.*.weights.num_bits' = "
-                               f"{json.dumps(n_bits)}: cannot read it (expected a whole number).")
-        group = w.get("group_size") or 128
-        scale_bits = 8 if "uint8" in str(w.get("scale_dtype", "")) or "mxfp4" in str(q.get("format", "")) else 16
-        b = n_bits + scale_bits / group
-        kind = "fp" if w.get("type") == "float" else "int"
-        ignore = q.get("ignore") or []
-        bits = {k: b for k in linear if not _ignored(ignore, k)}
-        if not _ignored(ignore, "head"):
-            bits["head"] = b
-        vid = "mxfp4" if kind == "fp" and n_bits == 4 and scale_bits == 8 else f"{kind}{n_bits}"
-        compute = "fp4" if kind == "fp" and n_bits == 4 else ("fp8" if kind == "fp" and n_bits == 8 else "bf16")
-        return _Quant(vid, bits, compute, "fp8" if compute == "fp8" else None,
-                      f"compressed-tensors {kind}{n_bits} group {group} on {', '.join(sorted(bits))}")
+        return _compressed_tensors(q, origin, linear)
     raise CatalogError(f"{origin}: field 'quantization_config.quant_method' = \"{method}\": unknown quantization "
-                       f"method (known: fp8, mxfp4, awq, gptq, compressed-tensors, modelopt).")
+                       f"method (known: fp8, fbgemm_fp8, mxfp4, awq, gptq, compressed-tensors, modelopt).")
+
+
+def _fbgemm_fp8(q: dict, linear: list[str]) -> _Quant:
+    """Meta's row-wise FP8 (one fp32 scale per output row: + 32 / in_features bits, under 0.01 bit);
+    modules_to_not_convert stay bf16 (transformers integrations/fbgemm_fp8.py)."""
+    skip = q.get("modules_to_not_convert") or []
+    bits = {k: 8.0 for k in linear}  # `_whole_layers` drops what the list keeps in bf16, layer by layer
+    if not _ignored(skip, "head"):
+        bits["head"] = 8.0
+    return _Quant("fp8", bits, "fp8", "fp8", "FBGEMM row-wise fp8; modules_to_not_convert in bf16", skip, "fbgemm_fp8")
+
+
+def _block_fp8(q: dict, method: str, linear: list[str], top: dict) -> _Quant:
+    """fp8 e4m3 with 128×128 block scales on the linear buckets its ignored_layers do not name
+    (DeepSeek-V4: routed experts MXFP4 when `expert_dtype` is fp4)."""
+    skip = q.get("ignored_layers") or q.get("modules_to_not_convert") or []
+    bits = {b: FP8_BLOCK_BITS for b in linear if not _ignored(skip, b)}
+    note = "fp8 e4m3 with 128×128 block scales; embeddings, norms and routers in bf16"
+    if top.get("expert_dtype") == "fp4":
+        bits["routed"] = MXFP4_BITS
+        note += "; routed experts MXFP4 (4.25 bits)"
+    return _Quant("fp8", bits, "fp8", "fp8", note, skip, method)
+
+
+def _int_groups(q: dict, method: str, linear: list[str]) -> _Quant:
+    """AWQ or GPTQ: `bits`-bit integers with a 16-bit scale and a zero point per group of `group_size`."""
+    bits_n, group = int(q.get("bits", q.get("w_bit", 4))), int(q.get("group_size", q.get("q_group_size", 128)))
+    b = bits_n + (16 + bits_n) / group
+    # AWQ's modules_to_not_convert match anywhere in a module's name (vLLM awq.py is_layer_skipped_awq:
+    # `module_name in prefix`); `_whole_layers` drops the buckets they keep in 16 bits.
+    skip = [f"re:{re.escape(m)}" for m in (q.get("modules_to_not_convert") or []) if isinstance(m, str)] \
+        if method == "awq" else []
+    return _Quant(f"int{bits_n}", {k: b for k in linear}, "bf16", None, f"{method.upper()} int{bits_n} group {group}",
+                  skip, method)
+
+
+def _unquantized(origin: str, dtype: str, top: dict) -> _Quant:
+    """A checkpoint without a quantization_config: bf16 or fp16 as `torch_dtype` says (float32 is served
+    as bf16)."""
+    if top.get("expert_dtype") == "fp4":
+        raise CatalogError(f"{origin}: field 'expert_dtype' = \"fp4\" without a quantization_config: cannot "
+                           f"tell how the other weights are stored.")
+    vid = {"bfloat16": "bf16", "float16": "fp16", "float32": "bf16"}.get(dtype)
+    if vid is None:
+        raise CatalogError(f"{origin}: field 'torch_dtype' = \"{dtype}\": cannot read it (expected bfloat16, "
+                           f"float16 or float32).")
+    return _Quant(vid, {}, "bf16" if vid == "bf16" else "fp16", None, f"{dtype} checkpoint")
+
+
+def _compressed_tensors(q: dict, origin: str, linear: list[str]) -> _Quant:
+    """llm-compressor's `compressed-tensors` format: the first config group's weight bits and group size,
+    on every linear bucket its `ignore` list does not name."""
+    groups = q.get("config_groups") or {}
+    if not isinstance(groups, dict) or not groups:
+        raise CatalogError(f"{origin}: field 'quantization_config.config_groups' is missing or empty: cannot "
+                           f"tell how the weights are stored.")
+    w = next(iter(groups.values())).get("weights") or {}
+    n_bits = w.get("num_bits")
+    if not isinstance(n_bits, int):
+        raise CatalogError(f"{origin}: field 'quantization_config.config_groups.*.weights.num_bits' = "
+                           f"{json.dumps(n_bits)}: cannot read it (expected a whole number).")
+    group = w.get("group_size") or 128
+    scale_bits = 8 if "uint8" in str(w.get("scale_dtype", "")) or "mxfp4" in str(q.get("format", "")) else 16
+    b = n_bits + scale_bits / group
+    kind = "fp" if w.get("type") == "float" else "int"
+    ignore = q.get("ignore") or []
+    bits = {k: b for k in linear if not _ignored(ignore, k)}
+    if not _ignored(ignore, "head"):
+        bits["head"] = b
+    vid = "mxfp4" if kind == "fp" and n_bits == 4 and scale_bits == 8 else f"{kind}{n_bits}"
+    compute = "fp4" if kind == "fp" and n_bits == 4 else ("fp8" if kind == "fp" and n_bits == 8 else "bf16")
+    return _Quant(vid, bits, compute, "fp8" if compute == "fp8" else None,
+                  f"compressed-tensors {kind}{n_bits} group {group} on {', '.join(sorted(bits))}", ignore,
+                  "compressed-tensors")
 
 
 _MODELOPT_BITS = {"FP8": 8.0, "NVFP4": NVFP4_BITS, "W4A16_NVFP4": NVFP4_BITS, "W4A8_NVFP4_FP8": NVFP4_BITS,
@@ -779,7 +860,8 @@ def _modelopt(q: dict, origin: str, linear: list[str]) -> _Quant:
             bits.setdefault(bucket, _MODELOPT_BITS[a])
         fp4 = any(v == NVFP4_BITS for v in bits.values())
         return _Quant("fp4" if fp4 else "fp8", bits, "fp4" if fp4 else "fp8", "fp4" if fp4 else "fp8",
-                      "NVIDIA ModelOpt mixed precision: " + ", ".join(f"{k} {v:g} bits" for k, v in sorted(bits.items())))
+                      "NVIDIA ModelOpt mixed precision: " + ", ".join(f"{k} {v:g} bits" for k, v in sorted(bits.items())),
+                      method="modelopt")
     if algo not in _MODELOPT_BITS:
         raise CatalogError(f"{origin}: field 'quant_algo' = \"{algo}\": unknown ModelOpt format (known: "
                            f"MIXED_PRECISION, {', '.join(_MODELOPT_BITS)}).")
@@ -790,11 +872,44 @@ def _modelopt(q: dict, origin: str, linear: list[str]) -> _Quant:
         bits["head"] = b
     fp4 = b == NVFP4_BITS
     return _Quant("fp4" if fp4 else "fp8", bits, "fp4" if fp4 else "fp8", "fp4" if fp4 else "fp8",
-                  f"NVIDIA ModelOpt {algo}")
+                  f"NVIDIA ModelOpt {algo}", excluded, "modelopt")
 
 
-def _size_bytes(p: _Params, bits: dict[str, float]) -> float:
-    return sum(v * bits.get(k, 16.0) / 8 for k, v in dataclasses.asdict(p).items())
+def _size_bytes(p: _Params, bits: dict[str, float], whole: tuple[int, ...] = (), layers: int = 1) -> float:
+    """Bytes of the parameters by bucket at their bits (16 where `bits` has none); each layer in `whole` holds
+    its 1/layers share of the linear buckets in 16 bits."""
+    size = sum(v * bits.get(k, 16.0) / 8 for k, v in dataclasses.asdict(p).items())
+    return size + len(whole) * sum(getattr(p, k) / layers * (16.0 - bits.get(k, 16.0)) / 8 for k in _linear_buckets(p))
+
+
+def _whole_layers(quant: _Quant, p: _Params, layers: int) -> tuple[int, ...]:
+    """Decoder layers the config's skip list keeps whole in 16 bits (every linear module of the layer matches:
+    fbgemm's 'model.layers.0'); buckets the list keeps in 16 bits in every other layer (Meta's self_attn of
+    layers 1-124) leave `quant.bits`."""
+    if not quant.skip or not quant.bits:
+        return ()
+    linear = _linear_buckets(p)
+    whole = tuple(i for i in range(layers) if all(_ignored(quant.skip, k, i) for k in linear))
+    for k in [k for k in quant.bits if k in linear]:
+        if all(_ignored(quant.skip, k, i) for i in range(layers) if i not in whole):
+            del quant.bits[k]
+    return whole
+
+
+def _module_bits(quant: _Quant, p: _Params, whole: tuple[int, ...]) -> ModuleBits | None:
+    """The checkpoint's bits per module kind when they differ from the catalog's default rule (every linear
+    layer at one width, input embedding and lm_head in 16 bits); None when the rule already holds."""
+    linear = _linear_buckets(p)
+    widths = {quant.bits.get(k) for k in linear}
+    if not quant.bits or (len(widths) == 1 and None not in widths and "head" not in quant.bits and not whole):
+        return None
+    dense = p.dense_mlp + p.shared
+    dense_bits = (p.dense_mlp * quant.bits.get("dense_mlp", 16.0) + p.shared * quant.bits.get("shared", 16.0)) / dense \
+        if dense else None
+    return ModuleBits(attention=quant.bits.get("attn", 16.0) if p.attn else None,
+                      dense_mlp=round(dense_bits, 6) if dense_bits else None,
+                      experts=quant.bits.get("routed", 16.0) if p.routed else None,
+                      embeddings=16.0, lm_head=quant.bits.get("head", 16.0) if p.head else None)
 
 
 def _mtp_params(c: _Cfg, b: _Build) -> _Params:
@@ -830,29 +945,11 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
     `repo` ("org/name") names the Hugging Face repository the files come from; the model
     then cites its public config.json URL.
     """
-    path = Path(path)
-    if path.is_dir():
-        folder, config_path = path, path / CONFIG
-        if not config_path.exists():
-            raise CatalogError(f"{path}: no {CONFIG} in this folder; give a model folder or its {CONFIG}.")
-    elif path.exists():
-        folder, config_path = path.parent, path
-    else:
-        raise CatalogError(f"{path}: no such file or folder.")
+    folder, config_path = _config_file(Path(path))
     origin = str(config_path)
     top = _read_json(config_path)
     files = [origin]
-    archs = top.get("architectures")
-    if not isinstance(archs, list) or not archs or not isinstance(archs[0], str):
-        raise CatalogError(f"{origin}: field 'architectures' = {json.dumps(archs)[:60]}: cannot read it "
-                           f"(expected a list naming the model class, e.g. [\"LlamaForCausalLM\"]).")
-    arch = archs[0]
-    reader = _READERS.get(arch)
-    if reader is None:
-        from .errors import did_you_mean
-
-        raise CatalogError(f"{origin}: field 'architectures' = [\"{arch}\"]: unknown architecture"
-                           f"{did_you_mean(arch, _READERS)}; hwplan reads {', '.join(sorted(_READERS))}.")
+    arch, reader = _reader(top, origin)
     top_cfg = _Cfg(top, origin)
     text = top_cfg.sub("text_config")
     build = reader(text, arch)
@@ -868,6 +965,8 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
         hf_quant = _read_json(folder / QUANT)
         files.append(str(folder / QUANT))
     quant = _quant(text.data, origin, hf_quant, dtype, p, top)
+    whole = _whole_layers(quant, p, build.layers)
+    module_bits = _module_bits(quant, p, whole)
     total = p.total
     # MoE: a token reads one row of the input embedding: no matrix work, so it is not active (as OpenAI
     # counts gpt-oss, arXiv 2508.10925 Table 1); a tied embedding is also the output head, which is.
@@ -877,28 +976,10 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
     else:
         active = total - p.vision
     mtp = _mtp_params(text, build)
-    size = _size_bytes(p, quant.bits) + _size_bytes(mtp, quant.bits)
+    size = _size_bytes(p, quant.bits, whole, build.layers) + _size_bytes(mtp, quant.bits)
     size_note = "checkpoint size from the parameter counts by storage format" + (
         f", with {mtp.total / 1e9:.2f}B parameters of multi-token-prediction modules" if mtp.total else "")
-    if (folder / INDEX).exists():
-        index = _read_json(folder / INDEX)
-        files.append(str(folder / INDEX))
-        meta = index.get("metadata")
-        ts = meta.get("total_size") if isinstance(meta, dict) else None
-        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or ts <= 0:
-            raise CatalogError(f"{folder / INDEX}: field 'metadata.total_size' = {json.dumps(ts)}: cannot read it "
-                               f"(expected the checkpoint's size in bytes).")
-        size, size_note = float(ts), f"size from {INDEX} metadata.total_size ({int(ts):,} B)"
-    else:
-        shards = sorted(folder.glob("*.safetensors"))
-        on_disk = float(sum(f.stat().st_size for f in shards))
-        # Below one bit per parameter the files are Git LFS pointers or a partial download.
-        if shards and on_disk * 8 / total >= 1:
-            size = on_disk
-            files += [str(f) for f in shards]
-            size_note = f"size of the {len(shards)} safetensors file(s) beside {CONFIG} ({int(size):,} B)"
-        elif shards:
-            size_note += f" (the {len(shards)} safetensors file(s) beside it hold {int(on_disk):,} B: pointers, not weights)"
+    size, size_note = _checkpoint_size(folder, total, size, size_note, files)
     # An unquantized checkpoint stores every weight in its dtype: report the dtype's bits; the measured
     # size (with norms, buffers, headers) stays in size_gb. A quantized one mixes formats: the average.
     bits_avg = 16.0 if not quant.bits else size * 8 / total
@@ -912,7 +993,9 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
         native = Variant(id=quant.variant_id, bits_per_weight=round(bits_avg, 4), size_gb=round(size / 1e9, 3),
                          compute_dtype=quant.compute, requires_native=quant.requires,
                          fallback="bf16" if quant.requires == "fp8" else None, quantized=False,
-                         notes=f"{quant.note}; {size_note}.", source=source, date=_today())
+                         quant_method=quant.method, module_bits=module_bits, unquantized_layers=list(whole),
+                         notes=f"{quant.note}{_skip_note(module_bits, whole)}; {size_note}.", source=source,
+                         date=_today())
         variants = [native]
         if native.fallback:
             variants.append(Variant(id="bf16", bits_per_weight=16, size_gb=round(total * 2 / 1e9, 3),
@@ -930,6 +1013,64 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise CatalogError(f"{origin}: the fields read do not make a valid model: {exc}") from None
     return ImportedModel(model=model, files=files)
+
+
+def _config_file(path: Path) -> tuple[Path, Path]:
+    """(the model folder, its config.json) from a folder or a config file; CatalogError if there is none."""
+    if path.is_dir():
+        if not (path / CONFIG).exists():
+            raise CatalogError(f"{path}: no {CONFIG} in this folder; give a model folder or its {CONFIG}.")
+        return path, path / CONFIG
+    if path.exists():
+        return path.parent, path
+    raise CatalogError(f"{path}: no such file or folder.")
+
+
+def _reader(top: dict, origin: str):
+    """(architecture, its reader) from config.json's `architectures`; CatalogError for an unknown one."""
+    archs = top.get("architectures")
+    if not isinstance(archs, list) or not archs or not isinstance(archs[0], str):
+        raise CatalogError(f"{origin}: field 'architectures' = {json.dumps(archs)[:60]}: cannot read it "
+                           f"(expected a list naming the model class, e.g. [\"LlamaForCausalLM\"]).")
+    arch = archs[0]
+    reader = _READERS.get(arch)
+    if reader is None:
+        from .errors import did_you_mean
+
+        raise CatalogError(f"{origin}: field 'architectures' = [\"{arch}\"]: unknown architecture"
+                           f"{did_you_mean(arch, _READERS)}; hwplan reads {', '.join(sorted(_READERS))}.")
+    return arch, reader
+
+
+def _checkpoint_size(folder: Path, total: float, size: float, size_note: str, files: list[str]) -> tuple[float, str]:
+    """(bytes, how they were found): the safetensors index's total_size, else the *.safetensors files beside
+    config.json (unless they hold under one bit per parameter: Git LFS pointers or a partial download),
+    else `size` from the parameter counts. The files read are added to `files`."""
+    if (folder / INDEX).exists():
+        index = _read_json(folder / INDEX)
+        files.append(str(folder / INDEX))
+        meta = index.get("metadata")
+        ts = meta.get("total_size") if isinstance(meta, dict) else None
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or ts <= 0:
+            raise CatalogError(f"{folder / INDEX}: field 'metadata.total_size' = {json.dumps(ts)}: cannot read it "
+                               f"(expected the checkpoint's size in bytes).")
+        return float(ts), f"size from {INDEX} metadata.total_size ({int(ts):,} B)"
+    shards = sorted(folder.glob("*.safetensors"))
+    on_disk = float(sum(f.stat().st_size for f in shards))
+    if shards and on_disk * 8 / total >= 1:
+        files += [str(f) for f in shards]
+        return on_disk, f"size of the {len(shards)} safetensors file(s) beside {CONFIG} ({int(on_disk):,} B)"
+    if shards:
+        size_note += f" (the {len(shards)} safetensors file(s) beside it hold {int(on_disk):,} B: pointers, not weights)"
+    return size, size_note
+
+
+def _skip_note(bits: ModuleBits | None, whole: tuple[int, ...]) -> str:
+    if bits is None:
+        return ""
+    kinds = ", ".join(f"{k} {v:g}" for k, v in bits.model_dump().items() if v is not None)
+    layers = f"; layers {', '.join(map(str, whole))} whole in 16 bits" if whole else ""
+    return f" (bits by module: {kinds}{layers})"
 
 
 def _billions(count: float) -> float:

@@ -23,6 +23,12 @@ __all__ = ["Catalog", "load_catalog", "load_catalog_file", "bundled_files"]
 
 _SECTIONS = ("accelerators", "platforms", "systems", "models", "engines", "price_lists", "network_items", "racks")
 
+# The `hwplan catalog <command>` that lists each section (systems are listed with platforms,
+# racks with network items).
+LIST_COMMANDS = {"accelerators": "accelerators", "platforms": "platforms", "systems": "platforms",
+                 "models": "models", "engines": "engines", "price_lists": "prices", "network_items": "network",
+                 "racks": "network"}
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -47,7 +53,7 @@ class Catalog:
             prefix = f"{where}: " if where else ""
             raise CatalogError(
                 f"{prefix}unknown {what} '{item_id}'{did_you_mean(item_id, table)} "
-                f"(`hwplan catalog {'prices' if section == 'price_lists' else section}` lists them)."
+                f"(`hwplan catalog {LIST_COMMANDS[section]}` lists them)."
             ) from None
 
     def accelerator(self, item_id: str, where: str = "") -> Accelerator:
@@ -64,6 +70,9 @@ class Catalog:
 
     def price_list(self, item_id: str, where: str = "") -> PriceList:
         return self._get("price_lists", item_id, "price list", where)
+
+    def system(self, item_id: str, where: str = "") -> System:
+        return self._get("systems", item_id, "system", where)
 
     def vendors(self) -> set[str]:
         return {a.maker for a in self.accelerators.values()}

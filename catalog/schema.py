@@ -18,8 +18,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 __all__ = [
     "DTYPES", "FAMILIES", "KV_DTYPE_BYTES", "HARDWARE_CLASSES",
-    "Accelerator", "Platform", "System", "Attention", "CompressedLayers", "Moe", "Variant", "Model",
-    "Engine", "EngineEfficiency", "EngineMemory", "EngineVersion", "version_key", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
+    "Accelerator", "Platform", "System", "Attention", "CompressedLayers", "Moe", "ModuleBits", "MinEngineVersion", "Variant", "Model",
+    "Engine", "EngineEfficiency", "EarlyRelease", "EngineMemory", "EngineVersion", "version_key", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._+-]*$", max_length=80)]
@@ -310,6 +310,21 @@ class Moe(Record):
         return self
 
 
+class ModuleBits(Record):
+    """Bits per weight of each module kind where a checkpoint stores it differently from the variant's
+    `bits_per_weight`, as its quantization config says (fbgemm/mxfp4 `modules_to_not_convert`, fp8
+    `ignored_layers`, compressed-tensors `ignore`, ModelOpt `exclude_modules` or per-layer formats).
+    Unset kinds take the variant's rule: linear layers at `bits_per_weight`, the input embedding and the
+    output head at 16 bits in quantized safetensors checkpoints."""
+
+    attention: float | None = Field(None, gt=0, le=32, description="Attention projections (q, k, v, o; MLA's "
+                                    "low-rank projections), every layer.")
+    dense_mlp: float | None = Field(None, gt=0, le=32, description="Dense MLPs and shared experts.")
+    experts: float | None = Field(None, gt=0, le=32, description="Routed experts.")
+    embeddings: float | None = Field(None, gt=0, le=32, description="The input embedding.")
+    lm_head: float | None = Field(None, gt=0, le=32, description="The output head (lm_head).")
+
+
 class Variant(Sourced):
     """One way to hold the model's weights: a precision or a quantized build."""
 
@@ -322,12 +337,33 @@ class Variant(Sourced):
     fallback: Slug | None = Field(None, description="Variant used where `requires_native` is missing (fp8 -> bf16).")
     quantized: bool = Field(False, description="True for lossy builds below the model's native precision; "
                             "precision 'auto' never picks these.")
+    quant_method: str | None = Field(None, max_length=40, description="The checkpoint's quantization_config."
+                                     "quant_method (fbgemm_fp8, compressed-tensors, modelopt …), naming the build.")
+    module_bits: ModuleBits | None = Field(None, description="Module kinds the checkpoint stores at other bits "
+                                           "than `bits_per_weight` (e.g. attention kept in bf16: 16).")
+    unquantized_layers: list[int] = Field(default_factory=list, description="Decoder layers (0-based) the "
+                                          "checkpoint keeps whole in 16 bits (e.g. Meta's FP8 Llama 3.1 405B: "
+                                          "the first and the last).")
+
+    @property
+    def mixed(self) -> bool:
+        """True when some modules are stored at other bits than `bits_per_weight` (per-module precision)."""
+        return self.module_bits is not None or bool(self.unquantized_layers)
 
     @model_validator(mode="after")
     def _has_size(self) -> Variant:
         if self.bits_per_weight is None and self.size_gb is None:
             raise ValueError("a variant needs bits_per_weight or size_gb")
         return self
+
+
+class MinEngineVersion(Record):
+    """The first release of an engine that serves a model (its architecture or checkpoint format)."""
+
+    engine: Slug = Field(description="Engine id (vllm, sglang, trtllm, llama.cpp).")
+    version: str = Field(pattern=r"^[vb]?[0-9]+(\.[0-9]+)*$", description="First release that runs the model, "
+                         "e.g. 0.10.1 (llama.cpp: the build, b6096).")
+    source: str = Field(min_length=3, description="Public release note, recipe or pull request saying so.")
 
 
 class Model(Sourced):
@@ -361,13 +397,19 @@ class Model(Sourced):
     max_context: int = Field(gt=0)
     native_precision: Slug
     variants: list[Variant] = Field(min_length=1)
+    min_engine_versions: list[MinEngineVersion] = Field(default_factory=list, description="Engines that serve "
+                                                        "the model only from some release on.")
+
+    def min_engine_version(self, engine: str) -> MinEngineVersion | None:
+        """The first release of `engine` that serves this model, or None (no stated minimum)."""
+        return next((m for m in self.min_engine_versions if m.engine == engine), None)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Model:
         self._check_variants()
-        self._check_layers()
         if self.active_params_b > self.params_b:
             raise ValueError("active_params_b exceeds params_b")
+        self._check_layers()
         if self.moe and self.moe.expert_params_b >= self.params_b:
             raise ValueError("moe.expert_params_b must be less than params_b")
         if self.vision_params_b >= self.params_b:
@@ -375,7 +417,8 @@ class Model(Sourced):
         return self
 
     def _check_variants(self) -> None:
-        """Variant ids are unique, and the native precision and every fallback name one of them."""
+        """Variant ids are unique, the native precision and every fallback name one of them, and each
+        variant's unquantized layers are distinct layer numbers."""
         ids = [v.id for v in self.variants]
         dupes = {i for i in ids if ids.count(i) > 1}
         if dupes:
@@ -385,6 +428,10 @@ class Model(Sourced):
         for v in self.variants:
             if v.fallback is not None and v.fallback not in ids:
                 raise ValueError(f"variant {v.id} falls back to '{v.fallback}', which is not a variant")
+            bad = [i for i in v.unquantized_layers if not 0 <= i < self.layers]
+            if bad or len(set(v.unquantized_layers)) != len(v.unquantized_layers):
+                raise ValueError(f"variant {v.id}: unquantized_layers {v.unquantized_layers} must be distinct layer "
+                                 f"numbers from 0 to {self.layers - 1}")
 
     def _check_layers(self) -> None:
         """The attention's layer counts fit the model's layers (KV, linear, window, compressed, indexer)."""
@@ -428,6 +475,29 @@ class EngineEfficiency(Record):
                                          "(token permutation in eager-mode MoE; 0 where fused kernels hide it).")
     source: str = Field(min_length=3, description="Why these values: the calibration rows they were fitted on, "
                         "or an assumption with its reason.")
+
+
+class EarlyRelease(Record):
+    """Engine releases that ran one model architecture slower than later ones: every step (decode and
+    prefill) takes `slowdown` times as long on releases before `before` (see optimizer/speed.py)."""
+
+    before: str = Field(pattern=r"^[0-9]+(\.[0-9]+)*$", description="First release the slowdown no longer "
+                        "applies to, e.g. 0.8.0.")
+    attention: Literal["mla"] = Field(description="Attention kind of the models it applies to (mla: DeepSeek's "
+                                      "multi-head latent attention models).")
+    precisions: list[str] = Field(default_factory=list, description="Model precisions (variant ids: fp8, int4, "
+                                  "...) it applies to, each running its own kernels; empty: all.")
+    slowdown: float = Field(ge=1, le=20, description="Step time on those releases over the time the efficiency "
+                            "factors give.")
+    source: str = Field(min_length=3, description="Why: what the later releases added, and what the factor was "
+                        "fitted on.")
+
+    def applies(self, version: str | None, attention: str, precision: str) -> bool:
+        """True for a release before `before` (None: the newest release, never early) running a model of that
+        attention kind in one of `precisions` (any when empty)."""
+        return version is not None and attention == self.attention and \
+            (not self.precisions or precision in self.precisions) and \
+            version_key(version.lstrip("vb")) < version_key(self.before)
 
 
 class BatchTier(Record):
@@ -610,6 +680,8 @@ class Engine(Sourced):
                                          "per replica (per DP rank), by accelerator memory; empty = memory decides.")
     efficiency: dict[str, EngineEfficiency] = Field(description="Speed factors by hardware family; 'default' "
                                                     "covers families not listed.")
+    early_releases: list[EarlyRelease] = Field(default_factory=list, description="Releases that ran an "
+                                               "architecture slower than the efficiency factors say (--engine-version).")
 
     @model_validator(mode="after")
     def _efficiency_keys(self) -> Engine:

@@ -26,7 +26,7 @@ from .yamlio import read_csv, read_yaml
 
 _ID = re.compile(r"[a-z0-9][a-z0-9._+-]*")  # catalog.schema.Slug, checked here to name the flag
 
-__all__ = ["check_file", "import_sheet", "ImportResult", "OFFER_FIELDS"]
+__all__ = ["check_file", "import_sheet", "parse_map", "ImportResult", "OFFER_FIELDS"]
 
 OFFER_FIELDS = ("item", "price", "condition", "warranty_months", "lead_time_weeks", "stock", "source", "price_date",
                 "retrieved", "notes", "seller")
@@ -111,6 +111,18 @@ def _row_problem(exc: ValidationError, column_of: dict[str, str], values: dict[s
     return msg  # a rule across fields (e.g. valid_until before valid_from): its message names them
 
 
+def parse_map(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """`--map COLUMN=FIELD` flags as {sheet column: offer field} (the last '=' splits, so a column name may
+    hold one); InputError for a pair without '='."""
+    mapping = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InputError(f"--map {pair}: write COLUMN=FIELD, e.g. --map 'Unit price=price'.")
+        column, fld = pair.rsplit("=", 1)
+        mapping[column.strip()] = fld.strip()
+    return mapping
+
+
 def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], price_list_id: str | None = None,
                  currency: str = "USD", price_date: str | None = None, catalog: Catalog | None = None,
                  today: datetime.date | None = None) -> ImportResult:
@@ -125,16 +137,49 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
     (sheet row, "column 'Price' = 'abc': not a number").
     """
     catalog = catalog or load_catalog()
+    price_list_id = _list_id(price_list_id, seller)
+    items = {**catalog.accelerators, **catalog.platforms, **catalog.systems, **catalog.network_items, **catalog.racks}
+    mapping = _checked_mapping(mapping)
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise InputError(f"--currency = '{currency}': give an ISO code such as USD or CNY.")
+    _check_price_date(path, price_date, mapping)
+    retrieved = (today or datetime.date.today()).isoformat()
+    sheet = _Sheet(path, seller, mapping, {fld: column for column, fld in mapping.items()}, items, price_date,
+                   retrieved)
+    _, rows = read_csv(path, what="price sheet", required=list(mapping))
+    offers, rejected = [], []
+    for number, row in enumerate(rows, start=2):  # row 1 is the header
+        try:
+            offers.append(sheet.offer(row))
+        except _Rejected as why:
+            rejected.append((number, str(why)))
+    if not offers:
+        return ImportResult(None, "", rejected, 0)
+    plist = _price_list(price_list_id, seller, currency, offers, path, price_date or retrieved)
+    dumped = plist.model_dump(exclude_defaults=True)
+    ordered = {k: dumped[k] for k in ("id", "name", "currency", "source", "date", "notes", "offers") if k in dumped}
+    doc = {"schema_version": 1, "price_lists": [ordered]}
+    text = "# Imported by `hwplan catalog import`; review before use.\n" + yaml.safe_dump(
+        doc, sort_keys=False, allow_unicode=True)
+    return ImportResult(plist, text, rejected, len(offers))
+
+
+def _list_id(price_list_id: str | None, seller: str) -> str:
+    """The --id given (checked), else the seller's name as a slug plus '-offers'."""
     if price_list_id is not None and (len(price_list_id) > 80 or not _ID.fullmatch(price_list_id)):
         raise InputError(f"--id = '{shorten(price_list_id)}': a price-list id is lower-case letters, digits and "
                          f". _ + - (starting with a letter or digit, at most 80 characters), e.g. acme-offers.")
-    if price_list_id is None:
-        slug = re.sub(r"[^a-z0-9]+", "-", seller.lower()).strip("-")[:73].strip("-")
-        if not slug:
-            raise InputError(f"--seller = '{shorten(seller)}' gives no usable price-list id (it has no letters or "
-                             f"digits); pass --id, e.g. --id acme-offers.")
-        price_list_id = slug + "-offers"
-    items = {**catalog.accelerators, **catalog.platforms, **catalog.systems, **catalog.network_items, **catalog.racks}
+    if price_list_id is not None:
+        return price_list_id
+    slug = re.sub(r"[^a-z0-9]+", "-", seller.lower()).strip("-")[:73].strip("-")
+    if not slug:
+        raise InputError(f"--seller = '{shorten(seller)}' gives no usable price-list id (it has no letters or "
+                         f"digits); pass --id, e.g. --id acme-offers.")
+    return slug + "-offers"
+
+
+def _checked_mapping(mapping: dict[str, str]) -> dict[str, str]:
+    """The mapping with old field names replaced; InputError for an unknown field or no item/price column."""
     mapping = {column: FIELD_ALIASES.get(fld, fld) for column, fld in mapping.items()}
     for column, fld in mapping.items():
         if fld not in OFFER_FIELDS:
@@ -143,8 +188,11 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
     if "item" not in mapping.values() or "price" not in mapping.values():
         raise InputError("--map must name the sheet's item column and its price column (e.g. --map 'SKU=item' "
                          "--map 'Unit price=price').")
-    if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise InputError(f"--currency = '{currency}': give an ISO code such as USD or CNY.")
+    return mapping
+
+
+def _check_price_date(path: str | Path, price_date: str | None, mapping: dict[str, str]) -> None:
+    """--price-date is a YYYY[-MM[-DD]] date, or a price_date column is mapped (one is required)."""
     if price_date is not None:
         try:
             checked = _date_text(price_date)
@@ -156,61 +204,69 @@ def import_sheet(path: str | Path, *, seller: str, mapping: dict[str, str], pric
         raise InputError(f"{path}: say when the prices were quoted: pass --price-date YYYY-MM-DD, or map the "
                          f"sheet's date column with --map 'Date=price_date' (the import date is recorded as "
                          f"'retrieved', not as the price's date).")
-    retrieved = (today or datetime.date.today()).isoformat()
-    date = price_date or retrieved
-    _, rows = read_csv(path, what="price sheet", required=list(mapping))
-    column_of = {fld: column for column, fld in mapping.items()}
-    offers, rejected = [], []
-    for number, row in enumerate(rows, start=2):  # row 1 is the header
-        values = {fld: (row.get(col) or "").strip() for col, fld in mapping.items()}
+
+
+class _Rejected(Exception):
+    """A sheet row that is not an offer; the message says why in the sheet's terms."""
+
+
+@dataclass(frozen=True)
+class _Sheet:
+    """What turns one sheet row into an offer: the flags, the column mapping both ways, the catalog's items."""
+
+    path: str | Path
+    seller: str
+    mapping: dict[str, str]        # column → offer field
+    column_of: dict[str, str]      # offer field → column
+    items: dict
+    price_date: str | None
+    retrieved: str
+
+    def offer(self, row: dict) -> Offer:
+        """The row as a validated offer; _Rejected (naming the column and cell) if it is not one."""
+        values = {fld: (row.get(col) or "").strip() for col, fld in self.mapping.items()}
+        item_column = shorten(self.column_of["item"])
         if not values.get("item"):
-            rejected.append((number, f"column '{shorten(column_of['item'])}' is empty: no item"))
-            continue
-        item = _match_item(values["item"], items)
+            raise _Rejected(f"column '{item_column}' is empty: no item")
+        item = _match_item(values["item"], self.items)
         if item is None:
-            rejected.append((number, f"column '{shorten(column_of['item'])}' = '{shorten(values['item'])}': "
-                                     f"not an accelerator, platform, system, network item or rack in the catalog"
-                                     f"{did_you_mean(shorten(values['item'].lower()), items)}"))
-            continue
-        data: dict = {"item": item, "seller": values.get("seller") or seller,
-                      "source": values.get("source") or f"{seller} price sheet {Path(path).name}",
-                      "price_date": values.get("price_date") or price_date,
-                      "retrieved": values.get("retrieved") or retrieved}
+            raise _Rejected(f"column '{item_column}' = '{shorten(values['item'])}': not an accelerator, platform, "
+                            f"system, network item or rack in the catalog"
+                            f"{did_you_mean(shorten(values['item'].lower()), self.items)}")
+        data: dict = {"item": item, "seller": values.get("seller") or self.seller,
+                      "source": values.get("source") or f"{self.seller} price sheet {Path(self.path).name}",
+                      "price_date": values.get("price_date") or self.price_date,
+                      "retrieved": values.get("retrieved") or self.retrieved}
         if not data["price_date"]:
-            rejected.append((number, f"column '{shorten(column_of['price_date'])}' is empty: the row has no "
-                                     f"price date (pass --price-date for rows without one)"))
-            continue
+            raise _Rejected(f"column '{shorten(self.column_of['price_date'])}' is empty: the row has no "
+                            f"price date (pass --price-date for rows without one)")
         try:
-            data["price"] = _number(values.get("price", ""), column_of["price"], "price")
-            for fld in ("warranty_months", "stock"):
-                if values.get(fld):
-                    data[fld] = _number(values[fld], column_of[fld], fld, whole=True)
-            if values.get("lead_time_weeks"):
-                data["lead_time_weeks"] = _number(values["lead_time_weeks"], column_of["lead_time_weeks"],
-                                                  "lead_time_weeks")
+            data |= self._numbers(values)
         except ValueError as exc:
-            rejected.append((number, str(exc)))
-            continue
-        if values.get("condition"):
-            data["condition"] = values["condition"].lower()
-        if values.get("notes"):
-            data["notes"] = values["notes"]
+            raise _Rejected(str(exc)) from None
+        data |= {k: v for k, v in (("condition", values.get("condition", "").lower()),
+                                   ("notes", values.get("notes"))) if v}
         try:
-            offers.append(Offer.model_validate(data))
+            return Offer.model_validate(data)
         except ValidationError as exc:
-            rejected.append((number, _row_problem(exc, column_of, values)))
-    if not offers:
-        return ImportResult(None, "", rejected, 0)
+            raise _Rejected(_row_problem(exc, self.column_of, values)) from None
+
+    def _numbers(self, values: dict[str, str]) -> dict[str, float | int]:
+        """price, and where given warranty_months, stock (whole) and lead_time_weeks; ValueError names the cell."""
+        out = {"price": _number(values.get("price", ""), self.column_of["price"], "price")}
+        for fld, whole in (("warranty_months", True), ("stock", True), ("lead_time_weeks", False)):
+            if values.get(fld):
+                out[fld] = _number(values[fld], self.column_of[fld], fld, whole=whole)
+        return out
+
+
+def _price_list(list_id: str, seller: str, currency: str, offers: list[Offer], path: str | Path,
+                date: str) -> PriceList:
+    """The imported price list; InputError naming the flag whose value the schema refuses."""
     try:
-        plist = PriceList(id=price_list_id, name=f"{seller} offers", currency=currency, offers=offers,
-                          source=f"{seller} price sheet {Path(path).name}", date=date)
+        return PriceList(id=list_id, name=f"{seller} offers", currency=currency, offers=offers,
+                         source=f"{seller} price sheet {Path(path).name}", date=date)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         flag = {"date": "--price-date", "id": "--id", "name": "--seller", "source": "--seller"}.get(str(err["loc"][0]), "")
         raise InputError(f"{flag or 'price list'} = {shorten(repr(err.get('input')))}: {err['msg']}.") from None
-    dumped = plist.model_dump(exclude_defaults=True)
-    ordered = {k: dumped[k] for k in ("id", "name", "currency", "source", "date", "notes", "offers") if k in dumped}
-    doc = {"schema_version": 1, "price_lists": [ordered]}
-    text = "# Imported by `hwplan catalog import`; review before use.\n" + yaml.safe_dump(
-        doc, sort_keys=False, allow_unicode=True)
-    return ImportResult(plist, text, rejected, len(offers))

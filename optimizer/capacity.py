@@ -78,14 +78,11 @@ def _speculative(workload: Workload):
     return Speculative(spec.method, spec.tokens, spec.acceptance)
 
 
-def replica_capacity(dep: Deployment, workload: Workload, fit: sizing.MemoryFit | None = None) -> ReplicaCapacity:
-    """Users one replica serves; `fit` is `dep.memory()` when the caller already has it."""
-    fit = fit or dep.memory()
-    spec = _speculative(workload)
+def _unsupported(dep: Deployment, fit: sizing.MemoryFit, spec) -> ReplicaCapacity | None:
+    """The replica that cannot serve at all (engine lacks the speculative method, weights do not fit, the
+    engine would not start), else None. Raises ProblemError when the model lacks the method."""
     if spec is not None:
-        from .serving import check_speculative
-
-        from .serving import SPEC_ENGINES
+        from .serving import SPEC_ENGINES, check_speculative
 
         # The model must support the method (else the whole problem is wrong: ProblemError, exit 2);
         # an engine that does not run it only rules out this replica.
@@ -99,6 +96,24 @@ def replica_capacity(dep: Deployment, workload: Workload, fit: sizing.MemoryFit 
         # The engine refuses to start (one max_model_len request does not fit, or CUDA graphs run out of
         # memory): never buy such a replica.
         return ReplicaCapacity(users=0, memory_users=0, limit="start", fit=fit)
+    return None
+
+
+def _with_speed(users: int, memory_users: int, limit: str, fit: sizing.MemoryFit, needed: float, s) -> ReplicaCapacity:
+    """A ReplicaCapacity carrying the speeds and TTFTs of `s` (a speed.Speed or serving.ServingResult)."""
+    return ReplicaCapacity(users=users, memory_users=memory_users, limit=limit, fit=fit, kv_needed_bytes=needed,
+                           tokens_per_s_per_user=s.tokens_per_s_per_user, output_tokens_per_s=s.output_tokens_per_s,
+                           ttft_s=s.ttft_s, ttft_p90_s=s.ttft_p90_s)
+
+
+def replica_capacity(dep: Deployment, workload: Workload, fit: sizing.MemoryFit | None = None) -> ReplicaCapacity:
+    """Users one replica serves; `fit` is `dep.memory()` when the caller already has it. Raises
+    ProblemError when the workload's speculative method does not exist for the model."""
+    fit = fit or dep.memory()
+    spec = _speculative(workload)
+    out = _unsupported(dep, fit, spec)
+    if out is not None:
+        return out
     memory_users, limit, needed = _memory_users(dep, fit, workload)
     if memory_users < 1:
         return ReplicaCapacity(users=0, memory_users=0, limit=limit, fit=fit, kv_needed_bytes=needed)
@@ -106,38 +121,36 @@ def replica_capacity(dep: Deployment, workload: Workload, fit: sizing.MemoryFit 
     cap = speed.batch_cap(dep, fit)
     if cap is not None and cap < top:
         top, limit = cap, "engine"
-
     if workload.request_rate is not None:
         return _rate_capacity(dep, fit, workload, top, memory_users, limit, needed, spec)
+    return _users_capacity(dep, fit, workload, top, memory_users, limit, needed, spec)
+
+
+def _users_capacity(dep: Deployment, fit: sizing.MemoryFit, workload: Workload, top: int, memory_users: int,
+                    limit: str, needed: float, spec) -> ReplicaCapacity:
+    """Closed loop: the largest batch ≤ `top` (KV memory, engine cap) whose users all get
+    min_tokens_per_s and a TTFT (ttft_percentile) within max_ttft_s (optimizer/serving.py `closed_loop`)."""
 
     def at(batch: int) -> speed.Speed:
         return speed.serving_speed(dep, fit, batch, workload.input_tokens, workload.output_tokens,
-                                   arrivals=workload.arrivals, speculative=_speculative(workload))
+                                   arrivals=workload.arrivals, speculative=spec)
 
     best = at(top)
-    if not _meets(best, workload):
-        # Per-user speed falls and TTFT rises as the batch grows: find the largest batch that meets both.
-        lo, hi = 0, top
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if _meets(at(mid), workload):
-                lo = mid
-            else:
-                hi = mid
-        top = lo
-        # What the first batch too many (hi = lo + 1) misses: per-user speed, else time to first token.
-        limit = "speed" if at(hi).tokens_per_s_per_user < workload.min_tokens_per_s else "ttft"
-        if top < 1:
-            slow = at(1)
-            return ReplicaCapacity(users=0, memory_users=memory_users, limit=limit, fit=fit, kv_needed_bytes=needed,
-                                   tokens_per_s_per_user=slow.tokens_per_s_per_user,
-                                   output_tokens_per_s=slow.output_tokens_per_s, ttft_s=slow.ttft_s,
-                                   ttft_p90_s=slow.ttft_p90_s)
-        best = at(top)
-    return ReplicaCapacity(users=top, memory_users=memory_users, limit=limit, fit=fit, kv_needed_bytes=needed,
-                           tokens_per_s_per_user=best.tokens_per_s_per_user,
-                           output_tokens_per_s=best.output_tokens_per_s, ttft_s=best.ttft_s,
-                           ttft_p90_s=best.ttft_p90_s)
+    if _meets(best, workload):
+        return _with_speed(top, memory_users, limit, fit, needed, best)
+    # Per-user speed falls and TTFT rises as the batch grows: find the largest batch that meets both.
+    lo, hi = 0, top
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _meets(at(mid), workload):
+            lo = mid
+        else:
+            hi = mid
+    # What the first batch too many (hi = lo + 1) misses: per-user speed, else time to first token.
+    limit = "speed" if at(hi).tokens_per_s_per_user < workload.min_tokens_per_s else "ttft"
+    if lo < 1:
+        return _with_speed(0, memory_users, limit, fit, needed, at(1))
+    return _with_speed(lo, memory_users, limit, fit, needed, at(lo))
 
 
 def _rate_capacity(dep: Deployment, fit: sizing.MemoryFit, workload: Workload, top: int, memory_users: int,
@@ -176,11 +189,7 @@ def _rate_capacity(dep: Deployment, fit: sizing.MemoryFit, workload: Workload, t
     reason = why(hi / 3600)[0] or "prefill"
     if lo < 1:
         return ReplicaCapacity(users=0, memory_users=memory_users, limit=reason, fit=fit, kv_needed_bytes=needed)
-    best = why(lo / 3600)[1]
-    return ReplicaCapacity(users=lo, memory_users=memory_users, limit=reason, fit=fit, kv_needed_bytes=needed,
-                           tokens_per_s_per_user=best.tokens_per_s_per_user,
-                           output_tokens_per_s=best.output_tokens_per_s, ttft_s=best.ttft_s,
-                           ttft_p90_s=best.ttft_p90_s)
+    return _with_speed(lo, memory_users, reason, fit, needed, why(lo / 3600)[1])
 
 
 def _identity(value: object) -> object:

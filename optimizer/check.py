@@ -20,7 +20,8 @@ means the plan is sound; every plan hwplan returns or prints has passed it):
   below), against the plan's stated sizing claim (tensor and pipeline ranks, weights and
   KV budget per accelerator):
   * ranks: tp × pp = the replica's accelerators; attention heads divisible by tp;
-  * weights: the checkpoint (measured size, else params × bits / 8) spread over all ranks
+  * weights: the checkpoint (measured size, else params × bits / 8, with the modules a checkpoint keeps
+    unquantized at their own bits) spread over all ranks
     is a lower bound of the most loaded rank's weights; weights + KV budget ≤ memory;
   * KV per token and rank: MLA keeps its compressed latent (kv_lora_rank + rope dims)
     whole on every tensor-parallel rank (DeepSeek-V2 paper, https://arxiv.org/abs/2405.04434;
@@ -163,10 +164,34 @@ def _node_power(catalog: Catalog, line: PlanLine) -> int:
 # ----------------------------------------------------------------------------- the checker's own formulas
 
 def _weights_bytes(model, variant) -> float:
-    """The checkpoint's bytes: a measured size, else params × bits / 8."""
+    """The checkpoint's bytes: a measured size, else params × bits / 8. A checkpoint that keeps some modules at
+    other bits (`module_bits`, `unquantized_layers`: its config's modules_to_not_convert / ignore /
+    exclude_modules) gives a lower bound from the modules the checker counts exactly: input embedding and
+    output head (vocab × hidden each; 16 bits in safetensors unless stated), GQA/MHA projections
+    (2 × heads + 2 × kv_heads) × head_dim × hidden per layer, routed experts; the rest at the smallest bits the
+    checkpoint uses; a listed layer of a dense model holds its attention and its 1/layers of the rest in 16 bits.
+    Shapes: Hugging Face transformers modeling_llama.py (LlamaAttention, LlamaMLP)."""
     if variant.size_gb is not None:
         return variant.size_gb * GB
-    return model.params_b * 1e9 * variant.bits_per_weight / 8
+    base = variant.bits_per_weight
+    own = variant.module_bits.model_dump() if variant.module_bits is not None else {}
+    if not own and not variant.unquantized_layers:
+        return model.params_b * 1e9 * base / 8
+    edge = 16.0 if variant.format == "safetensors" else base
+    h, att = model.hidden_size, model.attention
+    counted = {"embeddings": model.vocab_size * h, "lm_head": 0 if model.tie_word_embeddings else model.vocab_size * h,
+               "attention": 0 if att.kind == "mla" else model.layers * (2 * att.heads + 2 * att.kv_heads) * att.head_dim * h,
+               "experts": model.moe.expert_params_b * 1e9 if model.moe else 0.0}
+    bits = {"embeddings": own.get("embeddings") or edge, "lm_head": own.get("lm_head") or edge,
+            "attention": own.get("attention") or base, "experts": own.get("experts") or base}
+    rest = model.params_b * 1e9 - sum(counted.values())
+    low = min([base, *(b for b in own.values() if b)])
+    total = sum(counted[k] * bits[k] / 8 for k in counted) + max(rest, 0.0) * low / 8
+    for _ in variant.unquantized_layers:
+        total += counted["attention"] / model.layers * (16 - bits["attention"]) / 8
+        if model.moe is None:
+            total += max(rest, 0.0) / model.layers * (16 - low) / 8
+    return total
 
 
 def _entry_bytes(model, kv_dtype: str, tp: int, whole: bool, window: bool) -> float:

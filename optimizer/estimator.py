@@ -215,77 +215,23 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     m = catalog.model(model, "--model")
     acc = catalog.accelerator(accelerator, "--accelerator")
     fixed = any(x is not None for x in (tp, pp, dp, ep))
-    for flag, value in (("--tp", tp), ("--pp", pp), ("--dp", dp), ("--ep", ep)):
-        if value is not None and value < 1:
-            raise InputError(f"{flag} = {value}: give at least 1.")
-    if fixed:
-        ranks = (tp or 1) * (dp or 1) * (pp or 1)
-        if not gpus:
-            gpus = ranks
-        elif gpus != ranks:
-            raise InputError(f"--gpus = {gpus}: the layout --tp {tp or 1} × --dp {dp or 1} × --pp {pp or 1} "
-                             f"uses {ranks} accelerators; give --gpus {ranks} or leave it out.")
-    # More accelerators than one server holds span whole servers (16 × H200 = 2 nodes of 8).
-    if gpus and nodes == 1 and gpus > acc.max_per_node and gpus % acc.max_per_node == 0 and acc.family != "cpu":
-        nodes = gpus // acc.max_per_node
-    if gpus < 1:
-        raise InputError(f"--gpus = {gpus}: a replica needs at least one accelerator (or give --tp/--pp/--dp "
-                         f"and leave --gpus out).")
-    # Upper limits as a problem's (optimizer/problem.py): past them the layout search and the
-    # integer sizing would run for hours on a typo like 10^40.
-    for flag, value, top in (("--gpus", gpus, 100_000), ("--nodes", nodes, 10_000),
-                             ("--input-tokens", input_tokens, 10_000_000), ("--output-tokens", output_tokens, 10_000_000),
-                             ("--concurrency", concurrency if isinstance(concurrency, int) else 1, 1_000_000)):
-        if value > top:
-            raise InputError(f"{flag} = {shorten(value)}: at most {top:,}.")
-    if nodes < 1 or gpus % nodes:
-        raise InputError(f"--nodes = {nodes}: the {gpus} accelerators must split evenly over the nodes.")
+    gpus, nodes = _replica_size(acc, gpus, nodes, (tp, pp, dp, ep),
+                                (("--input-tokens", input_tokens, 10_000_000),
+                                 ("--output-tokens", output_tokens, 10_000_000),
+                                 ("--concurrency", concurrency if isinstance(concurrency, int) else 1, 1_000_000)))
     if settings is None:
         settings = engine_settings(memory_utilization=memory_utilization, max_batch=max_batch,
                                    max_batched_tokens=max_batched_tokens, max_model_len=max_model_len,
                                    eager=eager or None, version=engine_version)
-    if kv_dtype != "auto" and kv_dtype not in sizing.KV_DTYPE_BYTES:
-        raise InputError(f"--kv-dtype = '{kv_dtype}': unknown KV datatype{did_you_mean(kv_dtype, sizing.KV_DTYPE_BYTES)} "
-                         f"(allowed: auto, {', '.join(sizing.KV_DTYPE_BYTES)}).")
-    variants = [v.id for v in m.variants]
-    asked = m.native_precision if precision == "auto" else precision
-    if asked not in variants:
-        raise InputError(f"--precision = '{precision}': {m.id} has no such precision{did_you_mean(precision, variants)} "
-                         f"(allowed: auto, {', '.join(variants)}).")
-    runnable = sizing.runnable_variant(m, acc, asked)
-    if runnable is None:
-        raise InputError(f"--precision = '{precision}': {acc.id} cannot run {m.id} in {asked} "
-                         f"(it needs native {m.variant(asked).requires_native} units and has no fallback).")
-    variant, note = runnable
+    variant, note = _variant(m, acc, precision, kv_dtype)
     per_node = gpus // nodes
     plat = catalog.platform(platform, "--platform") if platform else default_platform(catalog, acc, per_node)
-    if engine == "auto":
-        chosen = next((catalog.engines[e] for e in ENGINE_PREFERENCE
-                       if e in catalog.engines and sizing.engine_runs(catalog.engines[e], acc, variant)), None)
-        if chosen is None:
-            raise InputError(f"no engine in the catalog runs {variant.format} weights on {acc.id} ({acc.family}).")
-    else:
-        chosen = catalog.engine(engine, "--engine")
-        if not sizing.engine_runs(chosen, acc, variant):
-            raise InputError(f"--engine = '{engine}': {chosen.name} does not run {variant.format} weights on "
-                             f"{acc.id} ({acc.family}); it runs {', '.join(chosen.formats)} on "
-                             f"{', '.join(chosen.families)}.")
+    chosen = _engine(catalog, engine, acc, variant)
     notes: list[str] = []
-    if chosen.memory.rule == "fixed" and settings.max_batch is None and concurrency != "max":
-        # llama.cpp sizes its KV cache by -c × --parallel: run as many slots as requests asked for.
-        settings = settings.model_copy(update={"max_batch": int(concurrency or 1)})
-        notes.append(f"{chosen.name} --parallel {settings.max_batch} (the concurrency asked; --max-batch sets it): "
-                     f"its KV cache holds -c = --parallel × max_model_len tokens")
+    settings = _slots(chosen, settings, concurrency, notes)
     context = input_tokens + output_tokens
     if fixed:
-        try:
-            layout = Layout(tp=tp or 1, pp=pp or 1, dp=dp or 1, ep=ep or 1, nodes_per_replica=nodes)
-        except ValueError as e:
-            raise InputError(f"--ep = {ep}: {e}.") from None
-        problem = layout_problem(m, chosen, layout, per_node)
-        if problem:
-            raise InputError(f"--tp {layout.tp} --pp {layout.pp} --dp {layout.dp} --ep {layout.ep} on {nodes} × "
-                             f"{per_node} {acc.id}: {chosen.name} cannot run it ({problem}).")
+        layout = _fixed_layout(m, chosen, acc, (tp, pp, dp, ep), nodes, per_node)
     elif dp_attention:
         layout = default_layout(m, chosen, per_node, nodes, dp_attention=True)
     else:
@@ -297,13 +243,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     fit = dep.memory()
     max_conc = sizing.max_concurrency(m, fit, dep.kv_dtype, context)
     notes = ([note] if note else []) + notes
-    why_not = fit.why_not
-    if why_not is None and max_conc < 1:
-        why_not = (f"one request of {context:,} tokens needs more KV than the "
-                   f"{fit.kv_budget_per_gpu / sizing.GIB:,.2f} GiB per accelerator left for the KV cache")
-    if why_not is None and fit.settings and context > fit.settings.max_model_len:
-        notes.append(f"a request of {context:,} tokens is longer than max_model_len {fit.settings.max_model_len:,}: "
-                     f"the engine rejects it")
+    why_not = _why_not(fit, max_conc, context, notes)
     fits = why_not is None
     if not fits:
         notes.append(f"{gpus} × {acc.id} do not run {m.id} in {variant.id} under {chosen.name}: {why_not}")
@@ -321,28 +261,13 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     served = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens, arrivals=arrivals,
                                  speculative=speculative) if fits else None
     if request_rate is not None:
-        if not request_rate > 0:
-            raise InputError(f"--request-rate = {request_rate}: give a positive number of requests per second.")
-        if fits:
-            # Open loop (Poisson arrivals at this rate): optimizer/serving.py `open_loop`.
-            o = serving.open_loop(speed.serving_times(dep, fit), request_rate, input_tokens, output_tokens,
-                                  speculative)
-            if o.utilization >= 1 or o.decode_batch + 1 > limit:
-                notes.append(f"{request_rate:g} requests/s overload one replica: "
-                             + ("prompts arrive faster than it prefills them" if o.utilization >= 1 else
-                                f"{o.decode_batch:,.0f} requests would decode at once, more than the {limit:,} "
-                                f"it holds"))
-            overloaded = o.utilization >= 1 or o.decode_batch + 1 > limit
-            conc = batch = limit if overloaded else max(1, min(round(o.users), limit))
-            served = None if overloaded else speed.Speed(batch=batch, token_time_s=o.step_s, prefill_s=o.prefill_s,
-                                 tokens_per_s_per_user=o.tokens_per_s_per_user,
-                                 output_tokens_per_s=o.output_tokens_per_s, ttft_s=o.ttft_s, bound=o.bound,
-                                 ttft_p90_s=o.ttft_p90_s)
+        conc, batch, served = _open_loop(dep, fit, request_rate, input_tokens, output_tokens, speculative, limit,
+                                         notes, (conc, batch, served))
     if fits and conc > limit:
         notes.append(f"only {limit:,} of {conc:,} requests run at once "
                      f"({'the KV cache holds no more' if limit == max_conc else f'{chosen.name} runs at most {cap:,}'}); "
                      f"the rest wait")
-    result = Estimate(
+    return Estimate(
         model=m.id, accelerator=acc.id, gpus=gpus, nodes=nodes, platform=plat.id, engine=chosen.id,
         precision=variant.id, requested_precision=precision, kv_dtype=dep.kv_dtype,
         tp=1 if fit.layout.numa_spread else fit.layout.tp, pp=1 if fit.layout.numa_spread else fit.layout.pp,
@@ -368,7 +293,140 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
         decode_tokens_per_s_per_user=served.tokens_per_s_per_user if served else None,
         output_tokens_per_s_total=served.output_tokens_per_s if served else None,
         ttft_s=served.ttft_s if served else None, ttft_p90_s=served.ttft_p90_s if served else None,
-        arrivals="poisson" if request_rate is not None else arrivals, request_rate=request_rate, speculative=None if speculative is None else
+        arrivals="poisson" if request_rate is not None else arrivals, request_rate=request_rate,
+        speculative=None if speculative is None else
         {"method": speculative.method, "tokens": speculative.tokens, "acceptance": speculative.rate,
          "tokens_per_step": round(speculative.tokens_per_step(), 3)}, notes=notes)
-    return result
+
+
+def _slots(chosen, settings: EngineSettings, concurrency: int | str | None, notes: list[str]) -> EngineSettings:
+    """llama.cpp sizes its KV cache by -c × --parallel: without --max-batch, as many slots as requests
+    asked for (noted in `notes`); other engines' settings unchanged."""
+    if chosen.memory.rule == "fixed" and settings.max_batch is None and concurrency != "max":
+        settings = settings.model_copy(update={"max_batch": int(concurrency or 1)})
+        notes.append(f"{chosen.name} --parallel {settings.max_batch} (the concurrency asked; --max-batch sets it): "
+                     f"its KV cache holds -c = --parallel × max_model_len tokens")
+    return settings
+
+
+def _layout_gpus(gpus: int, ranks: tuple[int | None, ...]) -> int:
+    """`gpus`, or with 0 the accelerators the layout uses (tp × dp × pp); InputError for a rank below
+    one or a layout that does not use `gpus` accelerators."""
+    tp, pp, dp, ep = ranks
+    for flag, value in (("--tp", tp), ("--pp", pp), ("--dp", dp), ("--ep", ep)):
+        if value is not None and value < 1:
+            raise InputError(f"{flag} = {value}: give at least 1.")
+    if all(x is None for x in ranks):
+        return gpus
+    used = (tp or 1) * (dp or 1) * (pp or 1)
+    if gpus and gpus != used:
+        raise InputError(f"--gpus = {gpus}: the layout --tp {tp or 1} × --dp {dp or 1} × --pp {pp or 1} "
+                         f"uses {used} accelerators; give --gpus {used} or leave it out.")
+    return used
+
+
+def _replica_size(acc, gpus: int, nodes: int, ranks: tuple[int | None, ...],
+                  limits: tuple[tuple[str, int, int], ...]) -> tuple[int, int]:
+    """(accelerators, nodes) of the replica: `gpus` 0 is derived from the layout (tp, pp, dp, ep) `ranks`;
+    more accelerators than one server holds span whole servers (16 × H200 = 2 nodes of 8). Raises
+    InputError for counts below one, above the problem limits (`limits`: flag, value, top; past them
+    the layout search and the integer sizing would run for hours on a typo like 10^40), a layout
+    that does not match `gpus`, or accelerators that do not split evenly over the nodes."""
+    gpus = _layout_gpus(gpus, ranks)
+    if gpus and nodes == 1 and gpus > acc.max_per_node and gpus % acc.max_per_node == 0 and acc.family != "cpu":
+        nodes = gpus // acc.max_per_node
+    if gpus < 1:
+        raise InputError(f"--gpus = {gpus}: a replica needs at least one accelerator (or give --tp/--pp/--dp "
+                         f"and leave --gpus out).")
+    for flag, value, top in (("--gpus", gpus, 100_000), ("--nodes", nodes, 10_000), *limits):
+        if value > top:
+            raise InputError(f"{flag} = {shorten(value)}: at most {top:,}.")
+    if nodes < 1 or gpus % nodes:
+        raise InputError(f"--nodes = {nodes}: the {gpus} accelerators must split evenly over the nodes.")
+    return gpus, nodes
+
+
+def _variant(m, acc, precision: str, kv_dtype: str):
+    """(the variant `acc` runs for `precision` — 'auto': the native one —, a note when it falls back);
+    InputError for an unknown KV datatype or precision, or one the accelerator cannot run."""
+    if kv_dtype != "auto" and kv_dtype not in sizing.KV_DTYPE_BYTES:
+        raise InputError(f"--kv-dtype = '{kv_dtype}': unknown KV datatype{did_you_mean(kv_dtype, sizing.KV_DTYPE_BYTES)} "
+                         f"(allowed: auto, {', '.join(sizing.KV_DTYPE_BYTES)}).")
+    variants = [v.id for v in m.variants]
+    asked = m.native_precision if precision == "auto" else precision
+    if asked not in variants:
+        raise InputError(f"--precision = '{precision}': {m.id} has no such precision{did_you_mean(precision, variants)} "
+                         f"(allowed: auto, {', '.join(variants)}).")
+    runnable = sizing.runnable_variant(m, acc, asked)
+    if runnable is None:
+        raise InputError(f"--precision = '{precision}': {acc.id} cannot run {m.id} in {asked} "
+                         f"(it needs native {m.variant(asked).requires_native} units and has no fallback).")
+    return runnable
+
+
+def _engine(catalog: Catalog, engine: str, acc, variant):
+    """The engine asked (or, for 'auto', the first of ENGINE_PREFERENCE) that runs the variant's weights
+    on the accelerator; InputError if it does not (or none does)."""
+    if engine == "auto":
+        chosen = next((catalog.engines[e] for e in ENGINE_PREFERENCE
+                       if e in catalog.engines and sizing.engine_runs(catalog.engines[e], acc, variant)), None)
+        if chosen is None:
+            raise InputError(f"no engine in the catalog runs {variant.format} weights on {acc.id} ({acc.family}).")
+        return chosen
+    chosen = catalog.engine(engine, "--engine")
+    if not sizing.engine_runs(chosen, acc, variant):
+        raise InputError(f"--engine = '{engine}': {chosen.name} does not run {variant.format} weights on "
+                         f"{acc.id} ({acc.family}); it runs {', '.join(chosen.formats)} on "
+                         f"{', '.join(chosen.families)}.")
+    return chosen
+
+
+def _fixed_layout(m, chosen, acc, ranks: tuple[int | None, ...], nodes: int, per_node: int) -> Layout:
+    """The layout --tp/--pp/--dp/--ep give (unset: 1); InputError if the engine cannot run it."""
+    tp, pp, dp, ep = ranks
+    try:
+        layout = Layout(tp=tp or 1, pp=pp or 1, dp=dp or 1, ep=ep or 1, nodes_per_replica=nodes)
+    except ValueError as e:
+        raise InputError(f"--ep = {ep}: {e}.") from None
+    problem = layout_problem(m, chosen, layout, per_node)
+    if problem:
+        raise InputError(f"--tp {layout.tp} --pp {layout.pp} --dp {layout.dp} --ep {layout.ep} on {nodes} × "
+                         f"{per_node} {acc.id}: {chosen.name} cannot run it ({problem}).")
+    return layout
+
+
+def _why_not(fit, max_conc: int, context: int, notes: list[str]) -> str | None:
+    """Why the engine does not start or serves no request (None: it does); a request longer than
+    max_model_len is noted in `notes` (the engine starts but rejects it)."""
+    why_not = fit.why_not
+    if why_not is None and max_conc < 1:
+        why_not = (f"one request of {context:,} tokens needs more KV than the "
+                   f"{fit.kv_budget_per_gpu / sizing.GIB:,.2f} GiB per accelerator left for the KV cache")
+    if why_not is None and fit.settings and context > fit.settings.max_model_len:
+        notes.append(f"a request of {context:,} tokens is longer than max_model_len {fit.settings.max_model_len:,}: "
+                     f"the engine rejects it")
+    return why_not
+
+
+def _open_loop(dep, fit, request_rate: float, input_tokens: int, output_tokens: int, speculative, limit: int,
+               notes: list[str], closed: tuple):
+    """(concurrency, batch, speed) of one replica under Poisson arrivals at `request_rate` requests/s
+    (optimizer/serving.py `open_loop`); `closed` (the closed-loop figures) when the replica does not
+    fit; speed None and a note when the rate overloads it. InputError unless the rate is positive."""
+    if not request_rate > 0:
+        raise InputError(f"--request-rate = {request_rate}: give a positive number of requests per second.")
+    if closed[2] is None:   # the replica does not fit: nothing is served at any rate
+        return closed
+    o = serving.open_loop(speed.serving_times(dep, fit), request_rate, input_tokens, output_tokens, speculative)
+    overloaded = o.utilization >= 1 or o.decode_batch + 1 > limit
+    if overloaded:
+        notes.append(f"{request_rate:g} requests/s overload one replica: "
+                     + ("prompts arrive faster than it prefills them" if o.utilization >= 1 else
+                        f"{o.decode_batch:,.0f} requests would decode at once, more than the {limit:,} "
+                        f"it holds"))
+    conc = batch = limit if overloaded else max(1, min(round(o.users), limit))
+    served = None if overloaded else speed.Speed(batch=batch, token_time_s=o.step_s, prefill_s=o.prefill_s,
+                                                 tokens_per_s_per_user=o.tokens_per_s_per_user,
+                                                 output_tokens_per_s=o.output_tokens_per_s, ttft_s=o.ttft_s,
+                                                 bound=o.bound, ttft_p90_s=o.ttft_p90_s)
+    return conc, batch, served

@@ -350,10 +350,17 @@ def _suggestions(catalog: Catalog, problem: Problem, attempt: Attempt | None, no
     """Changes of precision, node count or hardware filter that give a plan, each re-solved."""
     if attempt is None:
         return []
-    out: list[dict[str, Any]] = []
+    out = _precision_suggestions(catalog, problem, attempt)
+    if no_fit:
+        out += _node_suggestions(problem, attempt)
+    return out + _filter_suggestions(problem, attempt)
+
+
+def _precision_suggestions(catalog: Catalog, problem: Problem, attempt: Attempt) -> list[dict[str, Any]]:
+    """The best few builds smaller than every precision asked (only those can fit where the asked ones did
+    not, or fit more users), best plan first."""
     model = catalog.models[problem.model]
     asked = set(problem.precisions) | ({model.native_precision} if "auto" in problem.precisions else set())
-    # Only builds smaller than every precision asked can fit where those did not, or fit more users.
     smallest = min(_weight_bytes(model, model.variant(p)) for p in asked if p != "auto")
     found = []
     for v in model.variants:
@@ -364,29 +371,41 @@ def _suggestions(catalog: Catalog, problem: Problem, attempt: Attempt | None, no
             found.append((v, plan))
     found.sort(key=lambda vp: (vp[1].objective_value if problem.objective != "users" else -vp[1].totals.users,
                                vp[0].id))
+    out = []
     for v, plan in found[:_MAX_PRECISION_SUGGESTIONS]:
         lossy = " (a lossy quantized build: check its accuracy for your use)" if v.quantized else ""
         out.append({"change": f"--precision {v.id}", "plan": _plan_words(plan) + lossy,
                     "set": {"precision": v.id}})
+    return out
+
+
+def _node_suggestions(problem: Problem, attempt: Attempt) -> list[dict[str, Any]]:
+    """Longer pipelines or more nodes: the fewest nodes any plan needs, then that cap re-solved."""
     c = problem.constraints
-    if no_fit:
-        # Longer pipelines or more nodes: the fewest nodes any plan needs, then that cap re-solved.
-        wide = {("constraints", "max_nodes"): ("--max-nodes", None),
-                ("constraints", "max_nodes_per_replica"): ("constraints.max_nodes_per_replica",
-                                                           max(8, c.max_nodes_per_replica))}
-        plan = _verified(attempt, problem, wide)
-        if plan:
-            overrides = dict(wide)
-            overrides[("constraints", "max_nodes")] = ("--max-nodes", plan.totals.nodes)
-            overrides[("constraints", "max_nodes_per_replica")] = (
-                "constraints.max_nodes_per_replica",
-                max(c.max_nodes_per_replica, max(l.nodes_per_replica for l in plan.lines)))
-            again = _verified(attempt, problem, overrides)
-            if again:
-                span = overrides[("constraints", "max_nodes_per_replica")][1]
-                change = f"--max-nodes {plan.totals.nodes}" + (
-                    f" with constraints.max_nodes_per_replica = {span}" if span != c.max_nodes_per_replica else "")
-                out.append({"change": change, "plan": _plan_words(again), "set": _settings(overrides)})
+    wide = {("constraints", "max_nodes"): ("--max-nodes", None),
+            ("constraints", "max_nodes_per_replica"): ("constraints.max_nodes_per_replica",
+                                                       max(8, c.max_nodes_per_replica))}
+    plan = _verified(attempt, problem, wide)
+    if not plan:
+        return []
+    overrides = dict(wide)
+    overrides[("constraints", "max_nodes")] = ("--max-nodes", plan.totals.nodes)
+    overrides[("constraints", "max_nodes_per_replica")] = (
+        "constraints.max_nodes_per_replica",
+        max(c.max_nodes_per_replica, max(l.nodes_per_replica for l in plan.lines)))
+    again = _verified(attempt, problem, overrides)
+    if not again:
+        return []
+    span = overrides[("constraints", "max_nodes_per_replica")][1]
+    change = f"--max-nodes {plan.totals.nodes}" + (
+        f" with constraints.max_nodes_per_replica = {span}" if span != c.max_nodes_per_replica else "")
+    return [{"change": change, "plan": _plan_words(again), "set": _settings(overrides)}]
+
+
+def _filter_suggestions(problem: Problem, attempt: Attempt) -> list[dict[str, Any]]:
+    """Each hardware filter the problem sets, dropped (hardware classes: widened to every class), re-solved."""
+    c = problem.constraints
+    out = []
     for field, flag in _HARDWARE_FILTERS:
         if not getattr(c, field, None):
             continue

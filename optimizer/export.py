@@ -190,15 +190,34 @@ def _labels(plans: list[Plan], sheet_names: list[str] | None) -> list[str]:
     return out
 
 
+_MONEY_FMT, _INT_FMT, _ONE_FMT = "#,##0.00", "#,##0", "#,##0.0"   # Excel number formats
+
+
+def _fonts():
+    """(bold, link) fonts of the workbook."""
+    from openpyxl.styles import Font
+
+    return Font(bold=True), Font(color="0563C1", underline="single")
+
+
 def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[str], sheet_names: list[str],
           title: str) -> bytes:
+    """The workbook: a summary sheet, one sheet per plan, the assumptions with their sources, the caveats."""
     from openpyxl import Workbook   # a dependency; imported only for an .xlsx export
-    from openpyxl.styles import Font
+
     wb = Workbook()
-    summary = wb.active
-    summary.title = "Summary"
-    bold, link = Font(bold=True), Font(color="0563C1", underline="single")
-    money_fmt, int_fmt, one_fmt = "#,##0.00", "#,##0", "#,##0.0"
+    _summary_sheet(wb.active, _summary_rows(plans, problem, labels, title))
+    for plan, label, name in zip(plans, labels, sheet_names):
+        _plan_sheet(wb, plan, label, name, catalog)
+    _assumptions_sheet(wb, _assumptions(plans, problem, catalog))
+    _caveats_sheet(wb, plans, catalog, labels)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _summary_rows(plans: list[Plan], problem: Problem, labels: list[str], title: str) -> list[tuple]:
+    """(label, value, number format) rows: the question, then each plan's totals and infrastructure."""
     best = plans[0]
     currency = best.totals.currency
     w, c = problem.workload, problem.constraints
@@ -206,31 +225,38 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
         (title, None, None), ("Question", problem.name, None), ("Description", problem.description, None),
         ("Model", problem.model, None),
         ("Precision asked", str(problem.precision), None),
-        ("Concurrent users", w.concurrent_users or "one replica", int_fmt),
+        ("Concurrent users", w.concurrent_users or "one replica", _INT_FMT),
         ("Tokens in / out", f"{w.input_tokens:,} / {w.output_tokens:,}", None),
-        ("Min tokens/s per user", w.min_tokens_per_s, one_fmt),
+        ("Min tokens/s per user", w.min_tokens_per_s, _ONE_FMT),
         ("Price lists", ", ".join(problem.price_lists), None), ("Currency", currency, None),
     ]
     if c.budget:
-        rows.append((f"Budget ({currency})", c.budget, money_fmt))
+        rows.append((f"Budget ({currency})", c.budget, _MONEY_FMT))
     if c.max_nodes:
-        rows.append(("Max nodes", c.max_nodes, int_fmt))
+        rows.append(("Max nodes", c.max_nodes, _INT_FMT))
     rows.append(("", None, None))
     for plan, label in zip(plans, labels):
         t = plan.totals
         speed = plan.slowest_tokens_per_s_per_user
         rows += [(label, plan.status, None),
                  ("  buys", "; ".join(f"{l.nodes} × {l.item} [{l.precision}/{l.engine}]" for l in plan.lines), None),
-                 (f"  cost ({currency})", float(money_json(t.cost)), money_fmt),
-                 ("  power (kW)", round(t.power_w / 1000, 1), one_fmt), ("  nodes", t.nodes, int_fmt),
-                 ("  accelerators", t.gpus, int_fmt), ("  users served", t.users, int_fmt),
-                 ("  tokens/s per user (slowest line)", None if speed is None else round(speed, 1), one_fmt)]
+                 (f"  cost ({currency})", float(money_json(t.cost)), _MONEY_FMT),
+                 ("  power (kW)", round(t.power_w / 1000, 1), _ONE_FMT), ("  nodes", t.nodes, _INT_FMT),
+                 ("  accelerators", t.gpus, _INT_FMT), ("  users served", t.users, _INT_FMT),
+                 ("  tokens/s per user (slowest line)", None if speed is None else round(speed, 1), _ONE_FMT)]
         rows += _infrastructure_rows(plan)
         if plan.tco:
-            rows += [(f"  TCO total ({currency})", float(money_json(plan.tco.total)), money_fmt),
-                     (f"  TCO energy ({currency})", float(money_json(plan.tco.energy)), money_fmt),
+            rows += [(f"  TCO total ({currency})", float(money_json(plan.tco.total)), _MONEY_FMT),
+                     (f"  TCO energy ({currency})", float(money_json(plan.tco.energy)), _MONEY_FMT),
                      ("  TCO years", plan.tco.years, None)]
-    rows += [("", None, None)] + [("Exchange rate", r, None) for r in best.exchange_rates]
+    return rows + [("", None, None)] + [("Exchange rate", r, None) for r in best.exchange_rates]
+
+
+def _summary_sheet(summary, rows: list[tuple]) -> None:
+    from openpyxl.styles import Font
+
+    bold, _ = _fonts()
+    summary.title = "Summary"
     for key, value, fmt in rows:
         summary.append([neutralise(key), neutralise(value)])
         if fmt and isinstance(value, (int, float)):
@@ -240,29 +266,34 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
     summary["A1"].font = Font(bold=True, size=14)
     summary.column_dimensions["A"].width = 34
     summary.column_dimensions["B"].width = 100
-    for plan, label, name in zip(plans, labels, sheet_names):
-        # Excel sheet names: at most 31 characters, none of \\ / ? * [ ] : (openpyxl refuses them).
-        ws = wb.create_sheet(re.sub(r"[\\/?*\[\]:]", "-", name)[:31].strip("'") or "Plan")
-        ws.append(COLUMNS)
-        for cell in ws[1]:
-            cell.font = bold
-        for r in bom_rows(plan, label, catalog):
-            ws.append([None if r[k] == "" else neutralise(r[k]) for k in COLUMNS])
-            row = ws.max_row
-            for k in _MONEY_COLUMNS:
-                ws.cell(row=row, column=COLUMNS.index(k) + 1).number_format = money_fmt
-            url = r["source_url"]
-            if url:
-                cell = ws.cell(row=row, column=COLUMNS.index("source_url") + 1)
-                cell.hyperlink, cell.font = url, link
-        for r in launch_rows(plan, label):
-            ws.append([None if r[k] == "" else neutralise(r[k]) for k in COLUMNS])
-        for col, width in zip("ABCDEFGHIJKLMNOPQ", (16, 22, 18, 11, 40, 9, 14, 16, 9, 11, 9, 10, 10, 11, 40, 50, 50)):
-            ws.column_dimensions[col].width = width
-    a = _NeutralSheet(wb.create_sheet("Assumptions"))
-    a.append(["What", "Value", "Source", "Link", "Date"])
-    for cell in a[1]:
+
+
+def _plan_sheet(wb, plan: Plan, label: str, name: str, catalog: Catalog) -> None:
+    """One plan's bill of materials (money formatted, sources as links), then its launch commands."""
+    bold, link = _fonts()
+    # Excel sheet names: at most 31 characters, none of \\ / ? * [ ] : (openpyxl refuses them).
+    ws = wb.create_sheet(re.sub(r"[\\/?*\[\]:]", "-", name)[:31].strip("'") or "Plan")
+    ws.append(COLUMNS)
+    for cell in ws[1]:
         cell.font = bold
+    for r in bom_rows(plan, label, catalog):
+        ws.append([None if r[k] == "" else neutralise(r[k]) for k in COLUMNS])
+        row = ws.max_row
+        for k in _MONEY_COLUMNS:
+            ws.cell(row=row, column=COLUMNS.index(k) + 1).number_format = _MONEY_FMT
+        url = r["source_url"]
+        if url:
+            cell = ws.cell(row=row, column=COLUMNS.index("source_url") + 1)
+            cell.hyperlink, cell.font = url, link
+    for r in launch_rows(plan, label):
+        ws.append([None if r[k] == "" else neutralise(r[k]) for k in COLUMNS])
+    for col, width in zip("ABCDEFGHIJKLMNOPQ", (16, 22, 18, 11, 40, 9, 14, 16, 9, 11, 9, 10, 10, 11, 40, 50, 50)):
+        ws.column_dimensions[col].width = width
+
+
+def _assumptions(plans: list[Plan], problem: Problem, catalog: Catalog) -> dict[str, list]:
+    """Each figure the plans rest on, once: what → [value, source, date] (model, accelerators, engines, offers)."""
+    currency = plans[0].totals.currency
     facts: dict[str, list] = {}
     m = catalog.models[problem.model]
     facts[f"model {m.id}"] = [f"{m.params_b:g}B params, {m.active_params_b:g}B active, {m.layers} layers, "
@@ -281,6 +312,15 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
     for p in sorted({p.offer: p for plan in plans for p in plan.purchases}.values(), key=lambda p: p.offer):
         facts[f"offer {p.offer}"] = [f"{p.item} from {p.seller} at {_money_text(p.unit_price)} {currency}",
                                      p.source, p.date]
+    return facts
+
+
+def _assumptions_sheet(wb, facts: dict[str, list]) -> None:
+    bold, link = _fonts()
+    a = _NeutralSheet(wb.create_sheet("Assumptions"))
+    a.append(["What", "Value", "Source", "Link", "Date"])
+    for cell in a[1]:
+        cell.font = bold
     for what, (value, source, date) in facts.items():
         a.append([what, value, source, source_url(source), date])
         url = source_url(source)
@@ -289,6 +329,10 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
             cell.hyperlink, cell.font = url, link
     for col, width in zip("ABCDE", (30, 60, 70, 50, 12)):
         a.column_dimensions[col].width = width
+
+
+def _caveats_sheet(wb, plans: list[Plan], catalog: Catalog, labels: list[str]) -> None:
+    bold, _ = _fonts()
     cav = _NeutralSheet(wb.create_sheet("Caveats"))
     cav.append(["Plan", "Line", "tok/s per user", "Speed model error (median |error| of hwplan validate, "
                 "bundled measurements of the family)"])
@@ -296,12 +340,9 @@ def _xlsx(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[st
         cell.font = bold
     for r in caveat_rows(plans, catalog, labels):
         cav.append([r["plan"], r["line"], r["tokens_per_s_per_user"], r["speed_model_error"]])
-        cav.cell(row=cav.max_row, column=3).number_format = one_fmt
+        cav.cell(row=cav.max_row, column=3).number_format = _ONE_FMT
     for col, width in zip("ABCD", (24, 60, 14, 70)):
         cav.column_dimensions[col].width = width
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 def export_bom(path: str, plans: list[Plan], problem: Problem, catalog: Catalog,

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from catalog.schema import Engine, Model
 
 __all__ = ["Layout", "EngineLayouts", "ENGINE_LAYOUTS", "engine_layouts", "layout_problem", "candidate_layouts",
-           "default_layout", "redundant_experts"]
+           "default_layout", "redundant_experts", "chunk_tokens_per_group"]
 
 
 @dataclass(frozen=True)
@@ -148,11 +148,17 @@ class EngineLayouts:
     pipeline: bool = True
     multi_node: bool = True      # a replica may span servers at all
     redundant_experts: bool = False  # adds expert copies so that any EP size holds whole experts
+    # With attention DP the engine's prefill chunk (max batched tokens) is the whole replica's, split
+    # over the DP groups (SGLang: `chunked_prefill_size // dp_size`), rather than each group's own.
+    dp_splits_chunk: bool = False
 
 
 ENGINE_LAYOUTS: dict[str, EngineLayouts] = {
     "vllm": EngineLayouts(version="0.20", attention_dp="any", expert_parallel="all", redundant_experts=True),
-    "sglang": EngineLayouts(version="0.5.23", attention_dp="any", expert_parallel="any", redundant_experts=True),
+    # SGLang server_args.py (_handle_data_parallelism): "DP attention is enabled. The chunked prefill size is
+    # adjusted to {chunked_prefill_size // dp_size} to avoid MoE kernel issues."
+    "sglang": EngineLayouts(version="0.5.23", attention_dp="any", expert_parallel="any", redundant_experts=True,
+                            dp_splits_chunk=True),
     "trtllm": EngineLayouts(version="main@00209af1", attention_dp="full", expert_parallel="any", redundant_experts=True),
     # Whole layers per device, across servers through its RPC backend (`rpc-server`, `--rpc`).
     "llama.cpp": EngineLayouts(version="docs", tensor=False, cross_node_tp=False, attention_dp="none",
@@ -170,6 +176,19 @@ def engine_layouts(engine: Engine) -> EngineLayouts:
         return EngineLayouts(version=rules.version, tensor=False, cross_node_tp=False, attention_dp="none",
                              expert_parallel="none", multi_node=rules.multi_node)
     return rules
+
+
+def chunk_tokens_per_group(engine: Engine, layout: Layout, max_batched_tokens: int) -> int:
+    """Prompt tokens one attention DP group prefills in one step (its chunk), tokens.
+
+    `max_batched_tokens` as the engine option sets it; SGLang divides it over the attention DP groups
+    (server_args.py: `chunked_prefill_size // dp_size` with `--enable-dp-attention`), vLLM's and
+    TensorRT-LLM's DP ranks each schedule their own `max_num_batched_tokens` / `max_num_tokens`.
+    At least one token.
+    """
+    if layout.dp > 1 and engine_layouts(engine).dp_splits_chunk:
+        return max(1, max_batched_tokens // layout.dp)
+    return max_batched_tokens
 
 
 def layout_problem(model: Model, engine: Engine, layout: Layout, gpus_per_node: int) -> str | None:

@@ -174,6 +174,8 @@ class NetworkLine(_Record):
     cost: Fraction
     power_w: int = 0
     priced: bool = True
+    items: tuple[str, ...] = Field((), description="Catalog ids of the switches, cable, transceiver and NIC "
+                                   "bought for this fabric (their purchases carry the sources).")
 
     @property
     def switch_ports(self) -> int:

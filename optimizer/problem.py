@@ -113,8 +113,9 @@ class EngineSettings(_Record):
       `--context-length`, TensorRT-LLM `max_seq_len`. Must not exceed the model's context.
     - `eager` (no CUDA graphs): vLLM `--enforce-eager`, SGLang `--disable-cuda-graph`, TensorRT-LLM
       `cuda_graph_config: null`.
-    - `version`: the engine release whose memory rules apply (vLLM 0.21.0, llama.cpp build 6000, ...);
-      unset: the newest release engines.yaml sources (`memory.versions`).
+    - `version`: the engine release whose memory rules apply (vLLM 0.21.0, llama.cpp build 6000, ...),
+      and whose `early_releases` speed rules (optimizer/speed.py release_slowdown); unset: the newest
+      release engines.yaml sources (`memory.versions`).
     """
 
     memory_utilization: float | None = Field(None, gt=0, le=1, description="Memory fraction, in (0, 1]: vLLM "
@@ -380,15 +381,25 @@ def with_overrides(problem: Problem, overrides: dict[tuple, tuple[str, Any]]) ->
 
 
 def check_ids(problem: Problem, catalog: Catalog) -> None:
-    """Every id the problem names exists in the catalog; raise ProblemError with a suggestion if not."""
-
-    def unknown(loc: tuple, kind: str, value: str, choices) -> ProblemError:
-        return ProblemError(f"{problem.where(*loc)}: {format_loc(loc)} = '{value}': unknown {kind}"
-                            f"{did_you_mean(value, choices)} (allowed: {', '.join(sorted(choices))}).")
-
+    """Every id the problem names exists in the catalog, and the lengths and settings it gives suit its
+    model; raise ProblemError naming the field (with a suggestion for an unknown id) if not."""
     if problem.model not in catalog.models:
-        raise unknown(("model",), "model", problem.model, catalog.models)
+        raise _unknown(problem, ("model",), "model", problem.model, catalog.models)
     model = catalog.models[problem.model]
+    _check_lengths(problem, model)
+    _check_engine_settings(problem, model)
+    _check_choices(problem, catalog, model)
+    _check_constraint_ids(problem, catalog)
+    _check_constraints_leave_something(problem, catalog)
+
+
+def _unknown(problem: Problem, loc: tuple, kind: str, value: str, choices) -> ProblemError:
+    return ProblemError(f"{problem.where(*loc)}: {format_loc(loc)} = '{value}': unknown {kind}"
+                        f"{did_you_mean(value, choices)} (allowed: {', '.join(sorted(choices))}).")
+
+
+def _check_lengths(problem: Problem, model) -> None:
+    """A request (input + output) fits the model's context, and max_model_len lies between the two."""
     w = problem.workload
     if w.context_tokens > model.max_context:
         raise ProblemError(
@@ -404,6 +415,10 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
         raise ProblemError(f"{problem.where('engine_settings', 'max_model_len')}: engine_settings.max_model_len = "
                            f"{length:,} is shorter than one request (input + output = "
                            f"{problem.workload.context_tokens:,} tokens); the engine would reject every request.")
+
+
+def _check_engine_settings(problem: Problem, model) -> None:
+    """An engine version names one engine; MTP speculative decoding needs a model with MTP layers."""
     version = problem.engine_settings.version
     engines = [problem.engine] if isinstance(problem.engine, str) else list(problem.engine)
     if version is not None and (engines == ["auto"] or len(engines) != 1):
@@ -418,39 +433,46 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
             raise ProblemError(f"{problem.where('workload', 'speculative', 'method')}: workload.speculative.method = "
                                f"mtp: {model.id} has no multi-token-prediction layers (MTP ships with "
                                f"{', '.join(p + '*' for p in MTP_MODELS)}); use eagle or ngram.")
+
+
+def _check_choices(problem: Problem, catalog: Catalog, model) -> None:
+    """Precisions, engines, price lists and network price lists exist (each a string or a list)."""
     variants = [v.id for v in model.variants]
-    for i, p in enumerate(problem.precisions):
-        if p != "auto" and p not in variants:
-            loc = ("precision",) if isinstance(problem.precision, str) else ("precision", i)
-            raise unknown(loc, f"precision for {model.id}", p, ["auto", *variants])
-    for i, e in enumerate(problem.engines):
-        if e != "auto" and e not in catalog.engines:
-            loc = ("engine",) if isinstance(problem.engine, str) else ("engine", i)
-            raise unknown(loc, "engine", e, ["auto", *catalog.engines])
-    for i, pl in enumerate(problem.price_lists):
-        if pl not in catalog.price_lists:
-            loc = ("prices",) if isinstance(problem.prices, str) else ("prices", i)
-            raise unknown(loc, "price list", pl, catalog.price_lists)
-    for i, pl in enumerate(problem.network_price_lists if problem.network_prices is not None else []):
-        if pl not in catalog.price_lists:
-            loc = ("network_prices",) if isinstance(problem.network_prices, str) else ("network_prices", i)
-            raise unknown(loc, "price list", pl, catalog.price_lists)
+    listed = (("precision", problem.precision, problem.precisions, f"precision for {model.id}", ["auto", *variants]),
+              ("engine", problem.engine, problem.engines, "engine", ["auto", *catalog.engines]),
+              ("prices", problem.prices, problem.price_lists, "price list", list(catalog.price_lists)),
+              ("network_prices", problem.network_prices,
+               problem.network_price_lists if problem.network_prices is not None else [], "price list",
+               list(catalog.price_lists)))
+    for field, given, values, kind, allowed in listed:
+        for i, value in enumerate(values):
+            if value not in allowed:
+                loc = (field,) if isinstance(given, str) else (field, i)
+                raise _unknown(problem, loc, kind, value, allowed)
+
+
+def _check_constraint_ids(problem: Problem, catalog: Catalog) -> None:
+    """Sellers, vendors and accelerators named in constraints exist."""
     sellers = {o.seller for pl in problem.price_lists for o in catalog.price_lists[pl].offers}
     for i, seller in enumerate(problem.constraints.sellers or []):
         if seller not in sellers:
-            raise unknown(("constraints", "sellers", i), f"seller in {', '.join(problem.price_lists)}", seller, sellers)
+            raise _unknown(problem, ("constraints", "sellers", i), f"seller in {', '.join(problem.price_lists)}",
+                           seller, sellers)
     c = problem.constraints
     vendors = catalog.vendors()
     for i, v in enumerate(c.vendors or []):
         if v not in vendors:
-            raise unknown(("constraints", "vendors", i), "vendor", v, vendors)
-    for field in ("accelerators", "exclude_accelerators"):
-        for i, a in enumerate(getattr(c, field) or []):
-            if a not in catalog.accelerators:
-                raise unknown(("constraints", field, i), "accelerator", a, catalog.accelerators)
-    for a in c.stock:
+            raise _unknown(problem, ("constraints", "vendors", i), "vendor", v, vendors)
+    named = [(("constraints", f, i), a) for f in ("accelerators", "exclude_accelerators")
+             for i, a in enumerate(getattr(c, f) or [])] + [(("constraints", "stock", a), a) for a in c.stock]
+    for loc, a in named:
         if a not in catalog.accelerators:
-            raise unknown(("constraints", "stock", a), "accelerator", a, catalog.accelerators)
+            raise _unknown(problem, loc, "accelerator", a, catalog.accelerators)
+
+
+def _check_constraints_leave_something(problem: Problem, catalog: Catalog) -> None:
+    """vendors and exclude_accelerators leave at least one of constraints.accelerators to buy."""
+    c = problem.constraints
     if c.accelerators and c.vendors:
         kept = [a for a in c.accelerators if catalog.accelerators[a].maker in c.vendors]
         if not kept:

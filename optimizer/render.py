@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from fractions import Fraction
 from typing import Any
 
@@ -19,6 +20,7 @@ from .documents import ErrorBand, band_json, band_short, band_text
 from .estimator import Estimate
 from .frames import csv_text
 from .plan import Plan, money_json
+from .textlayout import narrow_table, wrap
 
 __all__ = ["render_plan", "render_estimate", "render_catalog", "render_infeasible", "plan_rows", "FORMATS",
            "catalog_rows"]
@@ -62,8 +64,24 @@ def _plan_json(plan: Plan, bands: Bands | None) -> dict[str, Any]:
     return data
 
 
+def _sources(plan: Plan, items: set[str] | tuple[str, ...], sellers: tuple[str, ...] = ()) -> str:
+    """The public sources of the offers `items` were bought from (one each, in purchase order)."""
+    return "; ".join(dict.fromkeys(p.source for p in plan.purchases
+                                   if p.item in items and p.source and (not sellers or p.seller in sellers)))
+
+
+def _rack_text(r) -> str:
+    """'1 × rack-42u-air for 1 × mi300x-8x (4 per rack; fullest rack 9.6 of 40 kW, air-cooled)'."""
+    return (f"{r.racks} × {r.rack} for {r.nodes} × {r.node_type} ({r.nodes_per_rack} per rack; fullest "
+            f"rack {r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW, {r.cooling}-cooled)")
+
+
 def plan_rows(plan: Plan, bands: Bands | None = None) -> list[dict[str, Any]]:
-    """One flat row per plan line (the bill of what to buy), plus nothing else."""
+    """The plan as flat rows whose `cost` adds up to the plan's total: one row per plan line (kind
+    'node': what to buy, how many, whom it serves), then one per network fabric (kind 'network') and one
+    per node type's racks (kind 'rack'). Every row names the public sources of the offers it was priced
+    from; columns a row has no value for are empty."""
+    currency = plan.totals.currency
     rows = []
     for line in plan.lines:
         j = line.to_json()
@@ -74,12 +92,21 @@ def plan_rows(plan: Plan, bands: Bands | None = None) -> list[dict[str, Any]]:
             "gpus": line.gpus, "precision": line.precision, "engine": line.engine, "users": line.users,
             "users_per_replica": line.users_per_replica, "tokens_per_s_per_user": j["tokens_per_s_per_user"],
             "node_price": money_json(line.node_price), "cost": money_json(line.cost),
-            "currency": plan.totals.currency, "power_w": line.power_w, "memory_gb": round(line.memory_gb, 1),
+            "currency": currency, "power_w": line.power_w, "memory_gb": round(line.memory_gb, 1),
             "layout": line.layout, "launch": "\n".join(line.launch),
         })
         if bands is not None:
             band = bands.get(line.accelerator)
             rows[-1]["speed_model_median_abs_error"] = None if band is None else round(band.median_abs_error, 3)
+        rows[-1] |= {"kind": "node", "description": "",
+                     "source": _sources(plan, {line.system or "", line.platform, line.accelerator}, line.sellers)}
+    blank = dict.fromkeys(rows[0] if rows else ["item"], None)
+    for n in plan.network:
+        rows.append(blank | {"item": n.fabric, "cost": money_json(n.cost), "currency": currency, "power_w": n.power_w,
+                             "kind": "network", "description": _network_text(n), "source": _sources(plan, n.items)})
+    for r in plan.racks:
+        rows.append(blank | {"item": r.rack, "cost": money_json(r.cost), "currency": currency, "power_w": 0,
+                             "kind": "rack", "description": _rack_text(r), "source": _sources(plan, {r.rack})})
     return rows
 
 
@@ -158,6 +185,56 @@ def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> s
         return json.dumps(_plan_json(plan, bands), indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
         return _csv_dicts(plan_rows(plan, bands), "item")
+    if fmt == "md":
+        return _plan_md(plan, bands)
+    return _plan_text(plan, bands)
+
+
+def _plan_title(plan: Plan) -> str:
+    demanded = f"{plan.users_demanded:,} users" if plan.users_demanded else "one replica"
+    return (f"{plan.problem}: {plan.model} for {demanded}, price list {plan.price_list} — "
+            f"{plan.status} plan, {objective_phrase(plan.objective)}")
+
+
+def _solver_text(plan: Plan) -> str:
+    return (f"Solver: {plan.solver.seconds:.2f} s, {plan.solver.units_after_pruning} of "
+            f"{plan.solver.units_considered} candidate units after dominance pruning"
+            + (f", gap {plan.solver.gap:.2%} (bound {plan.solver.bound:,.0f})" if plan.status != "optimal" else "")
+            + "; checked by the independent plan checker.")
+
+
+def _purchase_text(p) -> str:
+    return (f"Buy: {p.quantity} × {p.item}"
+            + (f" from {p.seller}" if p.seller != "market estimate" else "")
+            + f" at {_money(p.unit_price)} = {_money(p.extended)}"
+            + (f" ({p.condition})" if p.condition != "new" else "")
+            + (f", price of {p.date}" if p.date else "")
+            + (" (market estimate, not a quote)" if p.estimate else ""))
+
+
+def _plan_notes(plan: Plan, bands: Bands | None, infrastructure: bool) -> list[str]:
+    """The lines after the plan's table, one paragraph each (`infrastructure`: with the network, racks
+    and facility, which the terminal table shows as rows instead)."""
+    extra = []
+    if bands is not None:
+        extra += [f"Speed model error, {a}: {band_text(bands.get(a))}" for a in sorted({l.accelerator for l in plan.lines})]
+    extra += [f"Note: {n}" for n in plan.notes]
+    extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
+    extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
+              for l in plan.lines if l.engine_settings]
+    if infrastructure:
+        extra += [f"Network: {_network_text(n)}" for n in plan.network]
+        extra += [f"Racks: {_rack_text(r)}" for r in plan.racks]
+    if plan.facility_power_w is not None:
+        extra.append(f"Facility: {plan.facility_power_w / 1000:,.1f} kW = {plan.totals.power_w / 1000:,.1f} kW "
+                     f"maximum IT draw × PUE {plan.pue:g}")
+    extra += [_purchase_text(p) for p in plan.purchases]
+    extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
+    extra += [f"Left out — {l}" for l in plan.left_out]
+    return extra
+
+
+def _plan_md(plan: Plan, bands: Bands | None) -> str:
     t = plan.totals
     headers = ["Buy", "Nodes", "GPUs", "Precision / engine", "Users", "tok/s/user", "Cost", "Power kW"]
     body = [[line.item, str(line.nodes) + (f" ({line.replicas}×{line.nodes_per_replica})" if line.nodes_per_replica > 1 else ""),
@@ -167,46 +244,62 @@ def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> s
              _num(line.power_w / 1000)] for line in plan.lines]
     footer = ["Total", str(t.nodes), str(t.gpus), f"{t.memory_gb:,.0f} GB", f"{t.users:,}", "",
               _money(t.cost, t.currency), _num(t.power_w / 1000)]
-    demanded = f"{plan.users_demanded:,} users" if plan.users_demanded else "one replica"
-    title = (f"{plan.problem}: {plan.model} for {demanded}, price list {plan.price_list} — "
-             f"{plan.status} plan, {objective_phrase(plan.objective)}")
-    extra = [f"Solver: {plan.solver.seconds:.2f} s, {plan.solver.units_after_pruning} of "
-             f"{plan.solver.units_considered} candidate units after dominance pruning"
-             + (f", gap {plan.solver.gap:.2%} (bound {plan.solver.bound:,.0f})" if plan.status != "optimal" else "")
-             + "; checked by the independent plan checker."]
+    extra = [_solver_text(plan)]
     for i, l in enumerate(plan.lines, 1):
         if l.layout:
             extra.append(f"Line {i}: {l.layout} ({l.engine}): {l.replicas} replica{'s' * (l.replicas != 1)} on "
                          f"{l.nodes} node{'s' * (l.nodes != 1)}, {l.users_per_replica:,} users each")
+        extra += [f"  $ {cmd}" for cmd in l.launch]
+    extra += _plan_notes(plan, bands, infrastructure=True)
+    lines = [f"**{_plan_title(plan)}**", ""] + md_table(headers, body)
+    lines += ["| " + " | ".join(f"**{c}**" if c else "" for c in footer) + " |", ""]
+    lines += [f"- {e}" for e in extra]
+    return "\n".join(lines) + "\n"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'s' * (n != 1)}"
+
+
+def _line_detail(line) -> str:
+    """'8 × h20-96g per node, fp8/vllm, TP8 × PP2 over 2 nodes: 1 replica of 1 user'."""
+    return (f"{line.gpus_per_node} × {line.accelerator} per node, {line.precision}/{line.engine}"
+            + (f", {line.layout}" if line.layout else "")
+            + f": {_plural(line.replicas, 'replica')} of {_plural(line.users_per_replica, 'user')}")
+
+
+def _plan_text(plan: Plan, bands: Bands | None) -> str:
+    """The plan for an 80-column terminal: one row per line, network fabric and racks (they add up to
+    the total), each with its details on an indented line; then the launch commands and the notes."""
+    t = plan.totals
+    headers = ["#", "Buy", "Nodes", "GPUs", "Users", "tok/s/user", f"Cost {t.currency}", "kW"]
+    rows, details = [], []
+    for i, l in enumerate(plan.lines, 1):
+        rows.append([str(i), l.system or l.platform, str(l.nodes), str(l.gpus), f"{l.users:,}",
+                     _speed_cell(l.tokens_per_s_per_user, l.accelerator, bands), _money(l.cost),
+                     _num(l.power_w / 1000)])
+        details.append([_line_detail(l)])
+    for n in plan.network:
+        rows.append(["", n.fabric, "", "", "", "", _money(n.cost) if n.priced else "—", _num(n.power_w / 1000)])
+        details.append([_network_text(n).split(": ", 1)[1]])
+    for r in plan.racks:
+        rows.append(["", r.rack, "", "", "", "", _money(r.cost) if r.cost else "—", ""])
+        details.append([_rack_text(r) + ("" if r.cost else "; not priced")])
+    footer = ["", "Total", str(t.nodes), str(t.gpus), f"{t.users:,}", "", _money(t.cost), _num(t.power_w / 1000)]
+    out = wrap(_plan_title(plan))
+    out += narrow_table(headers, rows, details, footer, right={2, 3, 4, 5, 6, 7})
+    legend = (f"{t.gpus:,} accelerators with {t.memory_gb:,.0f} GB of memory. tok/s/user: decode speed each user "
+              f"sees" + (" (± the speed model's median error on that hardware family)" if bands is not None else "")
+              + "; kW: maximum draw.")
+    out += wrap(legend) + wrap(_solver_text(plan))
+    for i, l in enumerate(plan.lines, 1):
+        if l.launch:
+            out.append(f"Line {i} starts with:")
         for cmd in l.launch:
-            extra += wrap_command(cmd, "  $ ") if fmt != "md" else [f"  $ {cmd}"]
-    if bands is not None:
-        extra += [f"Speed model error, {a}: {band_text(bands.get(a))}" for a in sorted({l.accelerator for l in plan.lines})]
-    extra += [f"Note: {n}" for n in plan.notes]
-    extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
-    extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
-              for l in plan.lines if l.engine_settings]
-    extra += [f"Network: {_network_text(n)}" for n in plan.network]
-    extra += [f"Racks: {r.racks} × {r.rack} for {r.nodes} × {r.node_type} ({r.nodes_per_rack} per rack; fullest "
-              f"rack {r.fullest_rack_kw:,.1f} of {r.limit_kw:g} kW, {r.cooling}-cooled)" for r in plan.racks]
-    if plan.facility_power_w is not None:
-        extra.append(f"Facility: {plan.facility_power_w / 1000:,.1f} kW = {plan.totals.power_w / 1000:,.1f} kW "
-                     f"maximum IT draw × PUE {plan.pue:g}")
-    extra += [f"Buy: {p.quantity} × {p.item}"
-              + (f" from {p.seller}" if p.seller != "market estimate" else "")
-              + f" at {_money(p.unit_price)} = {_money(p.extended)}"
-              + (f" ({p.condition})" if p.condition != "new" else "")
-              + (f", price of {p.date}" if p.date else "")
-              + (" (market estimate, not a quote)" if p.estimate else "")
-              for p in plan.purchases]
-    extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
-    extra += [f"Left out — {l}" for l in plan.left_out]
-    if fmt == "md":
-        lines = [f"**{title}**", ""] + md_table(headers, body)
-        lines += ["| " + " | ".join(f"**{c}**" if c else "" for c in footer) + " |", ""]
-        lines += [f"- {e}" for e in extra]
-        return "\n".join(lines) + "\n"
-    return title + "\n" + _table(headers, body, footer=footer, right={1, 2, 4, 5, 6, 7}) + "\n".join(extra) + "\n"
+            out += wrap_command(cmd, "  $ ")
+    for text in _plan_notes(plan, bands, infrastructure=False):
+        out += wrap(text)
+    return "\n".join(out) + "\n"
 
 
 def render_infeasible(explanation: dict, fmt: str) -> str:
@@ -217,9 +310,53 @@ def render_infeasible(explanation: dict, fmt: str) -> str:
 
 
 def render_estimate(est: Estimate, fmt: str = "table") -> str:
+    """One replica's estimate: JSON as `Estimate.to_json`; CSV one field per row (nested records flattened
+    to memory_gib.kv_cache); a table of labelled values, the memory breakdown per accelerator in the
+    engine's start-up log wording, the launch commands and the notes (Markdown: the same as a table)."""
     data = est.to_json()
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        return _estimate_csv(data)
+    labels = _estimate_labels(est)
+    breakdown = _memory_breakdown(est)
+    if fmt == "md":
+        if breakdown:
+            labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + \
+                [(k.strip(), v.strip()) for k, v in breakdown]
+        out = ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in labels]
+        out += ["", "Launch:", ""] + [f"- `{cmd}`" for cmd in est.launch]
+        return "\n".join(out + [f"- {n}" for n in est.notes]) + "\n"
+    if breakdown:
+        labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + breakdown
+    width = max(len(k) for k, _ in labels)
+    out = []
+    for k, v in labels:
+        # Wrap long values (the verdict's reason) to an 80-column terminal, continuing under the value.
+        parts = wrap(v, width=78 - width, more="") or [""]
+        out += [f"{k:<{width}}  {parts[0]}"] + [f"{'':<{width}}  {p}" for p in parts[1:]]
+    for cmd in est.launch:
+        out += wrap_command(cmd, "Launch: ")
+    for n in est.notes:
+        out += wrap(f"Note: {n}")
+    return "\n".join(out) + "\n"
+
+
+def _estimate_csv(data: dict[str, Any]) -> str:
+    rows = []
+    for k, v in data.items():
+        if k in ("notes", "memory_log_lines"):
+            continue
+        # Nested records (memory_gib, engine_settings) flatten to one row per field: memory_gib.kv_cache.
+        if k == "launch":
+            rows += [[k, "\n".join(v)]]
+            continue
+        rows += [[f"{k}.{sub}", x] for sub, x in v.items()] if isinstance(v, dict) else [[k, v]]
+    return csv_text(rows, ["field", "value"])
+
+
+def _estimate_labels(est: Estimate) -> list[tuple[str, str]]:
+    """(label, value) rows: the replica, its engine settings, memory and KV sizing, and its speed."""
     labels = [
         ("Model / precision", f"{est.model} in {est.precision}" + (
             f" (asked {est.requested_precision})" if est.requested_precision not in ("auto", est.precision) else "")),
@@ -234,72 +371,55 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         ("Fits", "yes" if est.fits else f"NO — {est.why_not}"),
     ]
     if est.engine_settings:
-        st = est.engine_settings
-        batch = "engine default" if st.get("max_batch") is None else f"{st['max_batch']:,}"
-        labels.insert(3, ("Engine settings", f"utilization {st['memory_utilization']:g}, max batch {batch}, "
-                                             f"{st['max_batched_tokens']:,} tokens/step"))
-        graphs = "CUDA graphs" if st.get("cuda_graphs", not st.get("eager")) else (
-            "eager (no CUDA graphs)" if st.get("eager") else "no CUDA graphs")
-        labels.insert(4, ("", f"max_model_len {st['max_model_len']:,}, {graphs}"))
-        if est.engine_defaults_version:
-            labels.insert(5, ("Defaults from", est.engine_defaults_version))
-    breakdown: list[tuple[str, str]] = []
-    if est.memory_gib:
-        names = {"total": "total (visible)", "usable": "usable", "weights": "weights",
-                 "activations": "activations", "cuda_graphs": "CUDA graphs", "other": "other",
-                 "kv_cache": "KV cache"}
-        lines = est.memory_log_lines
-        breakdown = [(f"  {names[k]}", f"{v:>7,.2f} GiB  {lines.get(k, '')}")
-                     for k, v in est.memory_gib.items()]
-        breakdown.append(("  one max_model_len request", f"{est.max_model_len_kv_gib:>7,.2f} GiB  "
-                          f"KV of {est.engine_settings.get('max_model_len', 0):,} tokens; "
-                          f"{lines.get('request', '')}"))
-        breakdown.append(("  max concurrency", f"{est.max_model_len_concurrency:>7,.2f} x    "
-                          f"{lines.get('concurrency', '')}"))
+        labels[3:3] = _settings_labels(est)
     if est.decode_tokens_per_s_per_user is not None:
-        labels += [("Concurrency", f"{est.concurrency:,}"),
-                   ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
-                   ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"),
-                   ("Time to first token", f"{est.ttft_s:,.2f} s mean, {est.ttft_p90_s:,.2f} s p90"
-                    + (" (synchronized arrivals)" if est.arrivals == "synchronized" else "")
-                    + (f" at {est.request_rate:g} requests/s" if est.request_rate is not None else ""))]
-        if est.speculative:
-            labels.append(("Speculative decoding", f"{est.speculative['method']}, {est.speculative['tokens']} draft "
-                           f"tokens, acceptance {est.speculative['acceptance']:.2f}: "
-                           f"{est.speculative['tokens_per_step']:.2f} tokens per step"))
-    if fmt in ("csv",):
-        rows = []
-        for k, v in data.items():
-            if k in ("notes", "memory_log_lines"):
-                continue
-            # Nested records (memory_gib, engine_settings) flatten to one row per field: memory_gib.kv_cache.
-            if k == "launch":
-                rows += [[k, "\n".join(v)]]
-                continue
-            rows += [[f"{k}.{sub}", x] for sub, x in v.items()] if isinstance(v, dict) else [[k, v]]
-        return csv_text(rows, ["field", "value"])
-    if fmt == "md":
-        if breakdown:
-            labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + \
-                [(k.strip(), v.strip()) for k, v in breakdown]
-        out = ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in labels]
-        out += ["", "Launch:", ""] + [f"- `{cmd}`" for cmd in est.launch]
-        return "\n".join(out + [f"- {n}" for n in est.notes]) + "\n"
-    if breakdown:
-        labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + breakdown
-    import textwrap
+        labels += _speed_labels(est)
+    return labels
 
-    width = max(len(k) for k, _ in labels)
-    out = []
-    for k, v in labels:
-        # Wrap long values (the verdict's reason) to an 80-column terminal, continuing under the value.
-        parts = textwrap.wrap(v, 78 - width, break_on_hyphens=False) or [""]
-        out += [f"{k:<{width}}  {parts[0]}"] + [f"{'':<{width}}  {p}" for p in parts[1:]]
-    for cmd in est.launch:
-        out += wrap_command(cmd, "Launch: ")
-    for n in est.notes:
-        out += textwrap.wrap(f"Note: {n}", 80, subsequent_indent="  ", break_on_hyphens=False)
-    return "\n".join(out) + "\n"
+
+def _settings_labels(est: Estimate) -> list[tuple[str, str]]:
+    st = est.engine_settings
+    batch = "engine default" if st.get("max_batch") is None else f"{st['max_batch']:,}"
+    graphs = "CUDA graphs" if st.get("cuda_graphs", not st.get("eager")) else (
+        "eager (no CUDA graphs)" if st.get("eager") else "no CUDA graphs")
+    out = [("Engine settings", f"utilization {st['memory_utilization']:g}, max batch {batch}, "
+                               f"{st['max_batched_tokens']:,} tokens/step"),
+           ("", f"max_model_len {st['max_model_len']:,}, {graphs}")]
+    if est.engine_defaults_version:
+        out.append(("Defaults from", est.engine_defaults_version))
+    return out
+
+
+def _speed_labels(est: Estimate) -> list[tuple[str, str]]:
+    out = [("Concurrency", f"{est.concurrency:,}"),
+           ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
+           ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"),
+           ("Time to first token", f"{est.ttft_s:,.2f} s mean, {est.ttft_p90_s:,.2f} s p90"
+            + (" (synchronized arrivals)" if est.arrivals == "synchronized" else "")
+            + (f" at {est.request_rate:g} requests/s" if est.request_rate is not None else ""))]
+    if est.speculative:
+        sp = est.speculative
+        out.append(("Speculative decoding", f"{sp['method']}, {sp['tokens']} draft tokens, acceptance "
+                    f"{sp['acceptance']:.2f}: {sp['tokens_per_step']:.2f} tokens per step"))
+    return out
+
+
+def _memory_breakdown(est: Estimate) -> list[tuple[str, str]]:
+    """Per accelerator, as the engine's start-up log prints it: each memory term, one max_model_len
+    request's KV and the concurrency it allows."""
+    if not est.memory_gib:
+        return []
+    names = {"total": "total (visible)", "usable": "usable", "weights": "weights",
+             "activations": "activations", "cuda_graphs": "CUDA graphs", "other": "other",
+             "kv_cache": "KV cache"}
+    lines = est.memory_log_lines
+    breakdown = [(f"  {names[k]}", f"{v:>7,.2f} GiB  {lines.get(k, '')}") for k, v in est.memory_gib.items()]
+    breakdown.append(("  one max_model_len request", f"{est.max_model_len_kv_gib:>7,.2f} GiB  "
+                      f"KV of {est.engine_settings.get('max_model_len', 0):,} tokens; "
+                      f"{lines.get('request', '')}"))
+    breakdown.append(("  max concurrency", f"{est.max_model_len_concurrency:>7,.2f} x    "
+                      f"{lines.get('concurrency', '')}"))
+    return breakdown
 
 
 def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
@@ -353,20 +473,20 @@ PRICE_COLUMNS = ("item", "price", "seller", "condition", "price_date", "source")
 
 
 def _prices_table(rows: list[dict[str, Any]], width: int = 80) -> str:
-    """One table per price list in `width` columns: items and sellers wrap, sources are cut with '…'
-    (the JSON output has every field whole)."""
+    """One table per price list in `width` columns: items stay whole, sellers wrap, sources are cut with
+    '…' (the JSON output has every field whole)."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    # Content widths; the table adds a leading space and one space between columns.
-    fixed = {"Item": 15, "Price": 10, "Seller": 14, "Cond.": 4, "Date": 10}
-    source_width = max(8, width - 2 - len(fixed) - sum(fixed.values()))
     short = {"new": "new", "used": "used", "refurbished": "refb"}
     buf = io.StringIO()
     console = Console(file=buf, width=width, color_system=None, force_terminal=False)
     for list_id in dict.fromkeys(r["price_list"] for r in rows):
         mine = [r for r in rows if r["price_list"] == list_id]
+        # Content widths (items whole, never folded); the table adds a leading space and one between columns.
+        fixed = {"Item": max(len(r["item"]) for r in mine), "Price": 10, "Seller": 14, "Cond.": 4, "Date": 10}
+        source_width = max(8, width - 2 - len(fixed) - sum(fixed.values()))
         table = Table(title=f"{list_id} ({mine[0]['currency']}): {len(mine)} offers; est. = market estimate",
                       box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, padding=(0, 0))
         for name, w in fixed.items():
@@ -402,11 +522,69 @@ def render_catalog(catalog: Catalog, section: str, fmt: str = "table", price_lis
                                       [[r["price_list"], *(cell(r, k) for k in PRICE_COLUMNS), r["currency"]]
                                        for r in rows])) + "\n"
         return _prices_table(rows)
-    shown = [k for k in (rows[0] if rows else {}) if k not in ("source", "date", "name")]
-    cells = [["" if r[k] is None else str(r[k]) for k in shown] for r in rows]
     if fmt == "md":
-        return "\n".join(md_table(shown, cells)) + "\n"
-    return _table(shown, cells, title=f"{len(rows)} {section}")
+        shown = [k for k in (rows[0] if rows else {}) if k not in ("source", "date", "name")]
+        return "\n".join(md_table(shown, [["" if r[k] is None else str(r[k]) for k in shown] for r in rows])) + "\n"
+    return _catalog_text(rows, section)
+
+
+# Per catalog section, for an 80-column terminal: the table's columns (row key, header), the keys on the
+# detail line under each row (the name first), and a legend. JSON, CSV and Markdown carry every field.
+_CATALOG_LAYOUT: dict[str, tuple[list[tuple[str, str]], list[str], str]] = {
+    "accelerators": ([("id", "id"), ("maker", "maker"), ("memory_gb", "GB"), ("bandwidth_gbs", "GB/s"),
+                      ("bf16_tflops", "bf16"), ("fp8_tflops", "fp8"), ("fp4_tflops", "fp4"), ("tdp_w", "TDP W")],
+                     ["name", "class", "family", "form_factor", "native"],
+                     "GB: memory; GB/s: memory bandwidth; bf16, fp8, fp4: dense peak TFLOPS at that datatype "
+                     "(empty: none listed); TDP W: thermal design power."),
+    "platforms": ([("id", "id"), ("kind", "kind"), ("maker", "maker"), ("form_factor", "form"),
+                   ("counts", "accelerators"), ("base_power_w", "base W")],
+                  ["name", "accelerators", "link"],
+                  "accelerators: how many one node holds; base W: maximum draw without the accelerators (a "
+                  "system: the whole node). Under each: the accelerators it takes, and its link (native fabric "
+                  "or PCIe; a system: the platform it is built on)."),
+    "models": ([("id", "id"), ("params_b", "params"), ("active_b", "active"), ("attention", "attn"),
+                ("native", "native"), ("max_context", "context")],
+               ["name", "layers", "precisions"],
+               "params, active: total and active parameters, billions; attn: attention kind; native: the "
+               "precision the publisher ships; context: longest context, tokens."),
+    "engines": ([("id", "id"), ("formats", "formats"), ("memory_model", "memory"), ("utilization", "util."),
+                 ("versions", "versions")],
+                ["name", "defaults", "families"],
+                "memory: the engine's memory rules; util.: default memory utilization; versions: releases "
+                "whose memory rules the catalog sources."),
+    "network": ([("id", "id"), ("kind", "kind"), ("protocol", "protocol"), ("gbps", "Gb/s"), ("ports", "ports")],
+                ["name"], "Gb/s: port speed; ports: switch ports (a rack: height and kW it may take)."),
+}
+
+
+_LIST_COMMA = re.compile(r",(?=\S)")   # 'bf16,fp16' → 'bf16, fp16', so a long list wraps between items
+
+
+def _catalog_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _catalog_text(rows: list[dict[str, Any]], section: str) -> str:
+    """A catalog section for an 80-column terminal: the short fields in columns, the name and the lists
+    on an indented line under each row."""
+    columns, detail_keys, legend = _CATALOG_LAYOUT[section]
+    cells = [[_catalog_cell(r.get(k)) for k, _ in columns] for r in rows]
+    right = {i for i, (k, _) in enumerate(columns)
+             if any(isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool) for r in rows)}
+    details = []
+    for r in rows:
+        parts = [str(r["name"])] if r.get("name") else []
+        parts += [f"{k.replace('_', ' ')}: {_LIST_COMMA.sub(', ', str(r[k]))}" for k in detail_keys[1:]
+                  if r.get(k) not in (None, "")]
+        details.append(["; ".join(parts)] if parts else [])
+    out = [f"{len(rows)} {section}"] + narrow_table([h for _, h in columns], cells, details, right=right)
+    return "\n".join(out + wrap(legend)) + "\n"
 
 
 def render_plans(plans: list[Plan], fmt: str = "table", title: str = "", bands: Bands | None = None) -> str:
@@ -415,6 +593,45 @@ def render_plans(plans: list[Plan], fmt: str = "table", title: str = "", bands: 
         return json.dumps({"plans": [_plan_json(p, bands) for p in plans]}, indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
         return _csv_dicts([{"rank": i, **row} for i, p in enumerate(plans, 1) for row in plan_rows(p, bands)], "rank")
+    if fmt == "md":
+        return _plans_md(plans, title, bands)
+    t0 = plans[0].totals if plans else None
+    currency = t0.currency if t0 else ""
+    headers = ["#", "Nodes", "GPUs", "Users", "tok/s/user", f"Cost {currency}", "kW", "vs #1"]
+    rows, details = [], []
+    for i, p in enumerate(plans, 1):
+        t = p.totals
+        speed, slowest = _slowest(p)
+        rows.append([str(i), str(t.nodes), str(t.gpus), f"{t.users:,}", _speed_cell(speed, slowest, bands),
+                     _money(t.cost), _num(t.power_w / 1000), _delta(t, t0) if i > 1 else ""])
+        details.append([f"{l.nodes} × {l.system or l.platform} ({l.gpus_per_node} × {l.accelerator}), "
+                        f"{l.precision}/{l.engine}" for l in p.lines] + _sellers_text(p))
+    out = wrap(title) if title else []
+    out += narrow_table(headers, rows, details, right={0, 1, 2, 3, 4, 5, 6, 7})
+    out += wrap("Under each plan: what it buys (nodes × node type, accelerators per node, precision/engine) and "
+                "from whom. tok/s/user: the slowest line's decode speed per user"
+                + (" (± the speed model's median error)" if bands is not None else "") + "; kW: maximum draw.")
+    return "\n".join(out) + "\n"
+
+
+def _slowest(plan: Plan) -> tuple[float | None, str]:
+    """The slowest line's tok/s per user and its accelerator."""
+    slowest = min((l for l in plan.lines if l.tokens_per_s_per_user is not None),
+                  key=lambda l: l.tokens_per_s_per_user, default=None)
+    return plan.slowest_tokens_per_s_per_user, slowest.accelerator if slowest else ""
+
+
+def _delta(t, t0) -> str:
+    """'+200,000' or '-5,000': the cost against the first plan's."""
+    return f"+{float(t.cost - t0.cost):,.0f}" if t.cost >= t0.cost else f"{float(t.cost - t0.cost):,.0f}"
+
+
+def _sellers_text(plan: Plan) -> list[str]:
+    sellers = sorted({x.seller for x in plan.purchases})
+    return [f"from {', '.join(sellers)}"] if sellers and len(sellers) <= 3 else []
+
+
+def _plans_md(plans: list[Plan], title: str, bands: Bands | None) -> str:
     t0 = plans[0].totals if plans else None
     headers = ["#", "Buy", "Nodes", "GPUs", "Users", "tok/s/user", "Cost", "Power kW", "vs #1"]
     body = []
@@ -422,20 +639,11 @@ def render_plans(plans: list[Plan], fmt: str = "table", title: str = "", bands: 
         t = p.totals
         what = " + ".join(f"{l.nodes} × {l.system or l.platform} ({l.gpus_per_node} × {l.accelerator}, "
                           f"{l.precision}/{l.engine})" for l in p.lines)
-        sellers = sorted({x.seller for x in p.purchases})
-        if sellers and len(sellers) <= 3:
-            what += f" from {', '.join(sellers)}"
-        speed = p.slowest_tokens_per_s_per_user
-        slowest = min((l for l in p.lines if l.tokens_per_s_per_user is not None),
-                      key=lambda l: l.tokens_per_s_per_user, default=None)
-        delta = "" if i == 1 or not t0 else f"+{float(t.cost - t0.cost):,.0f}" if t.cost >= t0.cost \
-            else f"{float(t.cost - t0.cost):,.0f}"
-        body.append([str(i), what, str(t.nodes), str(t.gpus), f"{t.users:,}",
-                     _speed_cell(speed, slowest.accelerator if slowest else "", bands), _money(t.cost, t.currency),
-                     _num(t.power_w / 1000), delta])
-    if fmt == "md":
-        return "\n".join([f"**{title}**", ""] + md_table(headers, body)) + "\n"
-    return (title + "\n" if title else "") + _table(headers, body, right={0, 2, 3, 4, 5, 6, 7, 8})
+        what += "".join(f" {s}" for s in _sellers_text(p))
+        speed, slowest = _slowest(p)
+        body.append([str(i), what, str(t.nodes), str(t.gpus), f"{t.users:,}", _speed_cell(speed, slowest, bands),
+                     _money(t.cost, t.currency), _num(t.power_w / 1000), "" if i == 1 else _delta(t, t0)])
+    return "\n".join([f"**{title}**", ""] + md_table(headers, body)) + "\n"
 
 
 def render_sweep(points, kind: str, fmt: str = "table", title: str = "") -> str:
@@ -465,4 +673,30 @@ def render_sweep(points, kind: str, fmt: str = "table", title: str = "") -> str:
         return csv_text(body, headers)
     if fmt == "md":
         return "\n".join(md_table(headers, body)) + "\n"
-    return (title + "\n" if title else "") + _table(headers, body, right={0, 2, 3, 4, 5})
+    return _sweep_text(points, label, title)
+
+
+def _sweep_text(points, label: str, title: str) -> str:
+    """The sweep for an 80-column terminal: one row per point, what it buys (or why nothing) under it."""
+    currency = next((pt.plan.totals.currency for pt in points if pt.plan is not None), "")
+    headers = [label, "Status", f"Cost {currency}".strip(), "Served", "Nodes", "kW"]
+    import textwrap
+
+    rows, details, before = [], [], None
+    for pt in points:
+        if pt.plan is None:
+            rows.append([f"{pt.value:,.0f}", "infeasible", "—", "—", "—", "—"])
+            details.append([textwrap.shorten((pt.explanation or {}).get("summary", ""), 150, placeholder=" …")])
+            before = None
+            continue
+        t = pt.plan.totals
+        rows.append([f"{pt.value:,.0f}", pt.plan.status, _money(t.cost), f"{t.users:,}", str(t.nodes),
+                     _num(t.power_w / 1000)])
+        what = " + ".join(f"{l.nodes} × {l.item}" for l in pt.plan.lines)
+        details.append([what] if what != before else [])
+        before = what
+    out = wrap(title) if title else []
+    out += narrow_table(headers, rows, details, right={0, 2, 3, 4, 5})
+    out += wrap("Under a point: what it buys (nodes × node type with its accelerators) where that changes from "
+                "the point above, or why no plan exists. Served: users the plan serves; kW: maximum draw.")
+    return "\n".join(out) + "\n"

@@ -50,15 +50,26 @@ and the mean TTFT is (C + 1) / (2C) of it:
                 (C = 1: P(I))
     TTFT mean = wave · (C + 1) / (2C) + overhead,   TTFT p90 = wave · ceil(0.9 C) / C + overhead
     TPOT      = τ(C) + (wave − mean wait) / (O − 1)   (a request decodes through the rest of the wave)
-Plans for real users use `random` (independent users; the MVA above).
+Plans for real users use `random` (independent users; the MVA above). The wave is what every request
+would see if the waves persisted. They do not in InferenceX's runs: 10·C prompts at
+`--max-concurrency C`, lengths uniform in [0.8, 1] × the nominal ones
+(https://github.com/SemiAnalysisAI/InferenceX/blob/ed5867f9e/benchmarks/benchmark_lib.sh), so only the
+first C start together; its published medians stay near one prompt's TTFT while the means and p99s grow
+with C (e.g. MI355X, SGLang, DeepSeek-R1 FP4, 1k/1k, run 22469096331: median 107-115 ms, mean 148 →
+364 ms, p99 535 → 2,488 ms at C = 4 → 32). benchmarks/ttft_breakdown.py sets the two models side by side.
 
 Speculative decoding (`Speculative`): k draft tokens per step, each accepted with probability a
 (independently), give E = (1 − a^(k+1)) / (1 − a) tokens per verification step (Y. Leviathan,
 M. Kalman, Y. Matias, "Fast Inference from Transformers via Speculative Decoding", ICML 2023,
-eq. 1). A step verifies B·(k+1) tokens: the same weight reads, (k+1)× the matmul FLOPs, and each
-sequence's KV cache read once — modelled as τ at B·(k+1) query tokens over context/(k+1)) — plus
-the draft: MTP runs one extra transformer layer per draft token, EAGLE one small head per draft
-token (both ≈ one layer's share of the decode step each), n-gram lookup none.
+eq. 1). DeepSeek's MTP chains one MTP layer k times, and its later drafts are accepted far less
+often than the first: without a stated acceptance, E is the published mean acceptance length per
+k (MTP_ACCEPTED_LENGTH). A step verifies B·(k+1) tokens: the same weight reads, (k+1)× the matmul
+FLOPs, and each sequence's KV cache read once — modelled as τ at B·(k+1) query tokens over
+context/(k+1) — plus the draft: MTP and EAGLE run one small forward (one layer and the LM head) per
+draft token, costing DRAFT_STEP_SHARE·τ(1) each at batch 1 plus one layer's share of what the batch
+adds, (τ(B) − τ(1))/layers; n-gram lookup none. Once the verification's (k+1)·B tokens make the
+step compute-bound, each step costs about (k+1)× and speculation's gain falls towards E/(k+1) —
+why engines turn it off at large batches.
 
 A fixed per-request TTFT overhead per engine (request handling, tokenization, detokenization,
 streaming the first token) is added: TTFT_OVERHEAD_S, an assumption (see there).
@@ -74,7 +85,7 @@ from catalog.errors import InputError
 
 __all__ = ["Times", "Speculative", "ServingResult", "closed_loop", "open_loop", "mva", "wait_percentile",
            "md1_wait", "spec_tokens_per_step", "check_speculative", "DEFAULT_ACCEPTANCE", "MTP_MODELS",
-           "TTFT_OVERHEAD_S", "ARRIVALS", "SPEC_METHODS", "EXACT_MVA_MAX", "Pools", "size_pools"]
+           "TTFT_OVERHEAD_S", "ARRIVALS", "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "EXACT_MVA_MAX", "Pools", "size_pools"]
 
 ARRIVALS = ("random", "synchronized")
 SPEC_METHODS = ("mtp", "eagle", "ngram")
@@ -90,12 +101,29 @@ EXACT_MVA_MAX = 64
 TTFT_OVERHEAD_S = {"vllm": 0.015, "sglang": 0.015, "trtllm": 0.015, "llama.cpp": 0.005}
 DEFAULT_TTFT_OVERHEAD_S = 0.015
 
-# Acceptance of each draft token when not given. MTP: "the acceptance rate of the second token
-# prediction ranges between 85% and 90%" (DeepSeek-V3 Technical Report, arXiv:2412.19437, §5.4.3,
-# 2024-12): 0.85. EAGLE: assumption 0.7 (EAGLE-3, arXiv:2503.01840, reports mean accepted lengths
+# Acceptance of each draft token when not given. MTP: the first draft's, 0.92 (1.92 tokens per step with
+# one MTP draft in MTP_ACCEPTED_LENGTH's table; DeepSeek report 85-90% for the second token, DeepSeek-V3
+# Technical Report, arXiv:2412.19437, §5.4.3, 2024-12); MTP's E without a stated acceptance comes from that
+# table, so this figure is what plans and estimates print. EAGLE: assumption 0.7 (EAGLE-3, arXiv:2503.01840, reports mean accepted lengths
 # of about 3-4 tokens per step for chat at k = 6-8, i.e. a ≈ 0.7-0.8 per token). n-gram: assumption
 # 0.5 (prompt-lookup drafts are accepted mostly when the answer copies the prompt).
-DEFAULT_ACCEPTANCE = {"mtp": 0.85, "eagle": 0.7, "ngram": 0.5}
+DEFAULT_ACCEPTANCE = {"mtp": 0.92, "eagle": 0.7, "ngram": 0.5}
+
+# DeepSeek-R1 MTP without a stated acceptance: mean tokens per verification step (accepted drafts + the
+# verified token) with k chained MTP drafts, strict acceptance: TensorRT-LLM's "Pushing Latency Boundaries:
+# Optimizing DeepSeek-R1 Performance on NVIDIA B200 GPUs", table "Autoregressive MTP Layers" (8× B200,
+# ISL 1k / OSL 2k, real dataset, 2025-05):
+# https://github.com/NVIDIA/TensorRT-LLM/blob/01c4ece911eb569e72cf4177f83238a0520641c2/docs/source/blogs/tech_blog/blog1_Pushing_Latency_Boundaries_Optimizing_DeepSeek-R1_Performance_on_NVIDIA_B200_GPUs.md
+# Beyond 5 drafts: 3.01 (the table gains 0.02 from 4 to 5 drafts; assumption: no further gain).
+MTP_ACCEPTED_LENGTH = {1: 1.92, 2: 2.58, 3: 2.82, 4: 2.99, 5: 3.01}
+
+# One draft forward (the MTP layer or EAGLE head and the LM head) at batch 1, as a share of the plain decode
+# step τ(1). Calibrated on the same table (fit source): its speedups over no MTP, 1.78 at k = 1 and 2.28 at
+# k = 3, against accepted lengths 1.92 and 2.82 make a step 1.079 and 1.237 plain steps; on 8× B200 NVFP4
+# (TP8, EP2, TensorRT-LLM) the model's verification of 2 and 4 tokens is 1.046 and 1.133 plain steps, leaving
+# 0.033 and 0.035 of a step per draft: 0.033 (about two of the 61 layers: each draft is its own small forward
+# with the LM head and the sampling). EAGLE's one-layer head: the same (assumption: the same forward shape).
+DRAFT_STEP_SHARE = 0.033
 
 # Models that ship multi-token-prediction layers (config.json `num_nextn_predict_layers` ≥ 1):
 # DeepSeek-V3/R1 family (https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json),
@@ -113,7 +141,8 @@ SPEC_ENGINES = {"mtp": ("vllm", "sglang", "trtllm"), "eagle": ("vllm", "sglang",
 @dataclass(frozen=True)
 class Speculative:
     """Speculative decoding: `method` (mtp | eagle | ngram), `tokens` k drafted per step (≥ 1),
-    `acceptance` a in (0, 1] of each draft token (None: DEFAULT_ACCEPTANCE[method])."""
+    `acceptance` a in (0, 1] of each draft token (None: DEFAULT_ACCEPTANCE[method]; MTP's tokens per step
+    then come from MTP_ACCEPTED_LENGTH)."""
 
     method: str
     tokens: int = 1
@@ -124,6 +153,9 @@ class Speculative:
         return DEFAULT_ACCEPTANCE[self.method] if self.acceptance is None else self.acceptance
 
     def tokens_per_step(self) -> float:
+        """E: the stated acceptance by Leviathan et al.'s formula; MTP without one: MTP_ACCEPTED_LENGTH."""
+        if self.method == "mtp" and self.acceptance is None:
+            return MTP_ACCEPTED_LENGTH[min(self.tokens, max(MTP_ACCEPTED_LENGTH))]
         return spec_tokens_per_step(self.tokens, self.rate)
 
 
@@ -266,8 +298,9 @@ class _Step:
         verify, bound = tok(b * (k + 1), self.context / (k + 1))
         draft = 0.0
         if self.spec.method in ("mtp", "eagle"):
+            one, _ = tok(1, self.context)
             plain, _ = tok(b, self.context)
-            draft = k * plain / self.times.layers
+            draft = k * (DRAFT_STEP_SHARE * one + (plain - one) / self.times.layers)
         return verify + draft, bound
 
     def smooth(self, batch: float) -> float:
@@ -310,6 +343,14 @@ class _Step:
         return 1.0 if self.spec is None else self.spec.tokens_per_step()
 
 
+def _setup(times: Times, input_tokens: int, output_tokens: int, spec: Speculative | None):
+    """What both loops start from: (I, O, τ at the mean context I + O/2, E tokens per step, P(I) seconds,
+    chunk budget T tokens, fixed TTFT overhead seconds), with I, O and T at least 1."""
+    i, o = max(1, input_tokens), max(1, output_tokens)
+    step = _Step(times, i + o / 2, spec)
+    return i, o, step, step.per_step, times.prefill_time(i), max(1, times.budget), times.overhead_s
+
+
 def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
                 arrivals: str = "random", spec: Speculative | None = None) -> ServingResult:
     """Steady state of `users` concurrent users cycling requests of input_tokens → output_tokens
@@ -317,12 +358,7 @@ def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
     if arrivals not in ARRIVALS:
         raise InputError(f"arrivals = '{arrivals}': allowed {', '.join(ARRIVALS)}.")
     c = max(1, int(users))
-    i, o = max(1, input_tokens), max(1, output_tokens)
-    step = _Step(times, i + o / 2, spec)
-    e = step.per_step
-    prefill = times.prefill_time(i)
-    budget = max(1, times.budget)
-    overhead = times.overhead_s
+    i, o, step, e, prefill, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
     if arrivals == "synchronized":
         tau_c, bound = step(c)
         steps = math.ceil(c * i / budget)
@@ -394,12 +430,7 @@ def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,
     TPOT. Raises InputError for a rate ≤ 0."""
     if not rate > 0:
         raise InputError(f"request_rate = {rate}: a positive number of requests per second is needed.")
-    i, o = max(1, input_tokens), max(1, output_tokens)
-    step = _Step(times, i + o / 2, spec)
-    e = step.per_step
-    prefill = times.prefill_time(i)
-    budget = max(1, times.budget)
-    overhead = times.overhead_s
+    i, o, step, e, prefill, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
     if rate * prefill >= 1:
         return ServingResult(users=math.inf, requests_per_s=rate, decode_batch=math.inf, step_s=math.inf,
                              tokens_per_step=e, tpot_s=math.inf, prefill_s=prefill, prefill_service_s=math.inf,

@@ -3,7 +3,8 @@
 Pure functions of catalog records. The formulas:
 
 - Weights: a variant's measured size if it has one, else params × bits / 8 (16-bit embeddings
-  and lm_head in quantized checkpoints), sharded per rank as the engine shards them.
+  and lm_head in quantized checkpoints; per module kind where the checkpoint keeps some modules
+  unquantized, `module_bytes`), sharded per rank as the engine shards them.
 - fp8 rule: a variant that needs native fp8 (or fp4) units runs only on
   hardware that has them; elsewhere its `fallback` (bf16) is used, so weights
   double. hwplan assumes no software fp8 emulation.
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from catalog.errors import InputError
 from catalog.schema import KV_DTYPE_BYTES, Accelerator, Engine, Model, Variant
 
-from .layouts import Layout
+from .layouts import Layout, chunk_tokens_per_group
 from .problem import EngineSettings
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "weight_bytes", "runnable_variant", "candidate_variants", "resolve_kv_dtype",
     "kv_bytes_per_token", "kv_bytes_per_request", "state_bytes_per_request", "choose_layout", "kv_rank_bytes_per_token",
     "memory_fit", "max_concurrency", "kv_reserve_factor", "engine_runs", "attention_params",
+    "MODULE_KINDS", "module_params", "module_bytes",
 ]
 
 GB = 1e9
@@ -58,11 +60,66 @@ def weight_bytes(model: Model, variant: Variant) -> float:
     https://github.com/NVIDIA/TensorRT-LLM/issues/6294)."""
     if variant.size_gb is not None:
         return variant.size_gb * GB
+    if variant.mixed:
+        return sum(module_bytes(model, variant).values())
     bits = variant.bits_per_weight  # type: ignore[assignment]
     if variant.format == "safetensors" and bits < 16:  # type: ignore[operator]
         embed = min(_embedding_params(model), model.params_b * 1e9 / 2)
         return (model.params_b * 1e9 - embed) * bits / 8 + embed * 2  # type: ignore[operator]
     return model.params_b * 1e9 * bits / 8  # type: ignore[operator]
+
+
+MODULE_KINDS = ("embeddings", "lm_head", "attention", "dense_mlp", "experts", "vision")
+
+
+def module_params(model: Model) -> dict[str, float]:
+    """Parameters of the whole model by module kind (`MODULE_KINDS`), summing to `params_b`:
+    embeddings and lm_head vocab × hidden each (lm_head 0 when tied), attention `attention_params`,
+    experts `moe.expert_params_b`, vision `vision_params_b`, and dense_mlp the rest (dense MLPs, shared
+    experts, routers, norms). Shapes as in Hugging Face transformers modeling_llama.py / modeling_deepseek_v3.py."""
+    total = model.params_b * 1e9
+    embed = model.vocab_size * model.hidden_size
+    head = 0.0 if model.tie_word_embeddings else float(embed)
+    experts = model.moe.expert_params_b * 1e9 if model.moe else 0.0
+    vision = model.vision_params_b * 1e9
+    attention = min(attention_params(model), max(total - embed - head - experts - vision, 0.0))
+    dense = max(total - embed - head - attention - experts - vision, 0.0)
+    return {"embeddings": float(embed), "lm_head": head, "attention": attention, "dense_mlp": dense,
+            "experts": experts, "vision": vision}
+
+
+def module_bytes(model: Model, variant: Variant) -> dict[str, float]:
+    """Bytes of each module kind in a checkpoint with per-module precision (`variant.module_bits`,
+    `variant.unquantized_layers`), before any measured size: params × bits / 8 per kind, where
+
+    - linear kinds (attention, dense_mlp, experts) take `bits_per_weight` unless `module_bits` names them;
+    - embeddings and lm_head take 16 bits in safetensors checkpoints (no engine quantizes them unless the
+      config says so), the vision encoder 16 bits;
+    - each layer in `unquantized_layers` holds its share in 16 bits: attention / layers, dense_mlp / layers
+      and, when it is a MoE layer (the last `moe_layers` layers, as DeepSeek's first_k_dense_replace
+      orders them), experts / moe_layers.
+
+    Meta's FP8 Llama 3.1 405B (config.json quantization_config, quant_method fbgemm_fp8,
+    https://huggingface.co/meta-llama/Llama-3.1-405B-Instruct-FP8/blob/main/config.json): attention of every
+    layer, layers 0 and 125 and lm_head in bf16, the other 124 MLPs in fp8 with one fp32 scale per row:
+    (71.87B + 2 × 2.62B + 4.20B) × 2 B + 124 × 2.62B × 1 B = 487.1 GB (vLLM logs 57.75 GiB per TP8 rank,
+    https://github.com/vllm-project/vllm/issues/6746)."""
+    params = module_params(model)
+    mb = variant.module_bits
+    base = variant.bits_per_weight or 16.0
+    edge = 16.0 if variant.format == "safetensors" else base
+    bits = {"embeddings": edge, "lm_head": edge, "attention": base, "dense_mlp": base, "experts": base,
+            "vision": 16.0}
+    if mb is not None:
+        bits.update({k: v for k, v in mb.model_dump().items() if v is not None})
+    out = {k: params[k] * bits[k] / 8 for k in MODULE_KINDS}
+    moe_layers = model.moe.moe_layers if model.moe else 0
+    for layer in variant.unquantized_layers:
+        share = {"attention": 1 / model.layers, "dense_mlp": 1 / model.layers,
+                 "experts": 1 / moe_layers if moe_layers and layer >= model.layers - moe_layers else 0.0}
+        for kind, part in share.items():
+            out[kind] += params[kind] * part * (16.0 - bits[kind]) / 8
+    return out
 
 
 def runnable_variant(model: Model, acc: Accelerator, precision: str) -> tuple[Variant, str] | None:
@@ -332,7 +389,8 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
     (vLLM keeps the small-GPU defaults on A100), max_model_len = the model's context, CUDA graphs on
     (never on CPUs, nor for an engine with no graph sizes: llama.cpp), the newest sourced engine release.
 
-    Raises InputError when max_model_len exceeds the model's context (vLLM refuses such a value).
+    Raises InputError when max_model_len exceeds the model's context (vLLM refuses such a value), or when the
+    engine version is older than the first release that serves the model (`Model.min_engine_versions`).
     """
     g = given or EngineSettings()
     memory_gib = acc.memory_bytes / GIB
@@ -354,12 +412,27 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
         # vLLM V0 (before 0.8.0): chunked prefill off by default up to 32K tokens, so one step (and the profile
         # run) takes a whole max_model_len prompt: max(max_model_len, 2,048) tokens.
         tokens = max(length, 2048)
+    _check_min_version(model, engine, g.version)
     _, version = engine.memory.for_version(g.version)
     graphs = not g.eager and acc.family != "cpu"
     return Settings(memory_utilization=util, max_batch=max_batch, max_batched_tokens=tokens,
                     max_model_len=g.max_model_len or model.max_context, eager=g.eager,
                     given=tuple(k for k, v in g.model_dump().items() if v not in (None, False)),
                     version=version, cuda_graphs=graphs)
+
+
+def _check_min_version(model: Model, engine: Engine, version: str | None) -> None:
+    """InputError when `version` (--engine-version) is older than the first release of `engine` that serves
+    `model` (catalog `min_engine_versions`, with its source). No version given: the newest release, which does."""
+    need = model.min_engine_version(engine.id)
+    if version is None or need is None:
+        return
+    from catalog.schema import version_key
+
+    if version_key(version) < version_key(need.version):
+        raise InputError(f"--engine-version (engine_settings.version) = {version}: {engine.name} serves {model.id} from release {need.version} "
+                         f"on ({need.source.split()[0]}); {engine.name} {version} cannot load it. Give --engine-version "
+                         f"{need.version} or later, or leave it unset for the newest release.")
 
 
 def ffn_sizes(model: Model) -> tuple[float, float]:
@@ -402,25 +475,28 @@ def weight_parts(model: Model, variant: Variant, acc: Accelerator | None = None,
     """The checkpoint's bytes by part, as `engine` loads them on `acc`.
 
     The total is `weight_bytes` (a measured size, or params × bits / 8 with the 16-bit embeddings of
-    quantized safetensors checkpoints). Experts take their share at the variant's bits; where the engine
+    quantized safetensors checkpoints; `module_bytes` per kind for per-module precision). Experts take their
+    share at the variant's bits (or their own); where the engine
     pads MXFP4 MoE weights on cards without fp4 units (vLLM's Marlin path, engines.yaml
     `memory.mxfp4_moe_pad`), the experts grow by (padded hidden × padded intermediate) / (hidden ×
     intermediate): gpt-oss-120b 2880 → 3072 × 2944, ×1.0904, 65.9 GiB loaded vs vLLM's 65.97 GiB
     (https://github.com/vllm-project/vllm/issues/23278).
     """
     total = weight_bytes(model, variant)
-    embed = _embedding_params(model) * (2.0 if variant.format == "safetensors" else _bits(model, variant) / 8)
-    embed = min(embed, total * 0.5)
-    experts = 0.0
-    if model.moe:
-        experts = model.moe.expert_params_b * 1e9 * _bits(model, variant) / 8
-        experts = min(experts, total - embed)
-        pad = engine.memory.mxfp4_moe_pad if engine is not None else {}
-        if pad and acc is not None and variant.id.startswith("mxfp4") and not acc.has_native("fp4"):
-            _, moe_i = ffn_sizes(model)
-            h = model.hidden_size
-            grow = (_round_up(h, pad.get("hidden", 1)) * _round_up(moe_i, pad.get("intermediate", 1))) / (h * moe_i)
-            return WeightParts(embeddings=embed, dense=total - embed - experts, experts=experts * grow)
+    if variant.mixed:  # per-module precision: each kind at its own bits (a measured size spread in proportion)
+        by_kind = module_bytes(model, variant)
+        scale = total / sum(by_kind.values())
+        embed, experts = (by_kind["embeddings"] + by_kind["lm_head"]) * scale, by_kind["experts"] * scale
+    else:
+        embed = _embedding_params(model) * (2.0 if variant.format == "safetensors" else _bits(model, variant) / 8)
+        embed = min(embed, total * 0.5)
+        experts = min(model.moe.expert_params_b * 1e9 * _bits(model, variant) / 8, total - embed) if model.moe else 0.0
+    pad = engine.memory.mxfp4_moe_pad if engine is not None else {}
+    if model.moe and pad and acc is not None and variant.id.startswith("mxfp4") and not acc.has_native("fp4"):
+        _, moe_i = ffn_sizes(model)
+        h = model.hidden_size
+        grow = (_round_up(h, pad.get("hidden", 1)) * _round_up(moe_i, pad.get("intermediate", 1))) / (h * moe_i)
+        return WeightParts(embeddings=embed, dense=total - embed - experts, experts=experts * grow)
     return WeightParts(embeddings=embed, dense=total - embed - experts, experts=experts)
 
 
@@ -466,7 +542,7 @@ def activation_peak_bytes(model: Model, layout: Layout, settings: Settings, engi
     TensorRT-LLM's profiling forward over max_num_tokens is sized the same way.
     """
     b = 2.0
-    tokens = settings.max_batched_tokens
+    tokens = chunk_tokens_per_group(engine, layout, settings.max_batched_tokens)   # SGLang splits it over DP
     h = model.hidden_size
     att = model.attention
     attention_tp = layout.tp

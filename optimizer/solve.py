@@ -279,10 +279,6 @@ def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tup
                           solution.fabric if prep.fabric is not None else None)
     lines, buys = [], []
     for b in builds:
-        lines.append(NetworkLine(
-            fabric=b.key, nodes=b.nodes, node_ports=b.node_ports, direct_links=b.direct_links, uplinks=b.uplinks,
-            switches=tuple((p.item.id, n, p.item.ports or 0) for p, n in b.switches), links=b.links,
-            transceivers=b.transceivers, nics=b.nics, cost=b.cost, power_w=b.power_w, priced=b.priced))
         rows = [(p, n) for p, n in b.switches]
         if b.cable is not None and b.links:
             rows.append((b.cable, b.links))
@@ -290,6 +286,11 @@ def _network(prep: Prepared, solution: Solution) -> tuple[list[NetworkLine], tup
             rows.append((b.transceiver, b.transceivers))
         if b.nic is not None and b.nics:
             rows.append((b.nic, b.nics))
+        lines.append(NetworkLine(
+            fabric=b.key, nodes=b.nodes, node_ports=b.node_ports, direct_links=b.direct_links, uplinks=b.uplinks,
+            switches=tuple((p.item.id, n, p.item.ports or 0) for p, n in b.switches), links=b.links,
+            transceivers=b.transceivers, nics=b.nics, cost=b.cost, power_w=b.power_w, priced=b.priced,
+            items=tuple(dict.fromkeys(p.item.id for p, _ in rows))))
         for p, n in rows:
             o = p.offer
             buys.append(Purchase(item=p.item.id, kind=p.item.kind, description=p.item.name, seller=o.seller,

@@ -17,7 +17,11 @@ Decode, one pipeline stage, per rank (micro-batch b = ceil(B / p), b_g = ceil(b 
                attention DP) or the all-gather and reduce-scatter of MoE tensor parallel
                (attention DP, ep = 1)
     stage    = gemm + attn + comm + layer_overhead · layers/p
-token time   = p · stage + pipeline hops + step_overhead
+               (eager mode, no CUDA graphs: at least layers/p × the host's launch time per layer)
+token time   = (p · stage + pipeline hops + step_overhead) · slowdown
+               slowdown: the engine's `early_releases` rule (engines.yaml) for the release asked
+               (`--engine-version`) and the model's attention kind, else 1 — releases from before a
+               model's kernels matured (DeepSeek's MLA models before March 2025) ran every step slower
 BW = peak bandwidth × η_bandwidth, F = dense peak TFLOPS of the datatype the matmuls run in
 × η_compute (η per hardware family and engine, catalog/data/engines.yaml). GEMMs and attention
 run one after the other, so their times add; each is bound by the slower of its memory
@@ -34,7 +38,7 @@ the network runs at DeepEP's measured share of the NIC's bandwidth.
 Prefill of I prompt tokens on all G accelerators (compute-bound):
     2 · P_active · I + 2 · layers · heads · (d_qk + d_v) · I²/2   FLOPs over G · F_prefill
 (attention of one prompt on its own attention group's tp · p ranks) plus the
-tensor-parallel and expert-parallel traffic of I tokens.
+tensor-parallel and expert-parallel traffic of I tokens, times the same slowdown.
 
 Serving (closed loop, continuous batching with chunked prefill): optimizer/serving.py — the
 prefill queue by Mean Value Analysis, decode stretched by the prefill share, TTFT mean and p90.
@@ -54,7 +58,7 @@ from .deployment import Deployment
 
 __all__ = ["Speed", "serving_speed", "serving_times", "decode_token_time", "prefill_time", "attention_params",
            "ALLREDUCE_LATENCY_S", "batch_cap", "allreduce_time", "alltoall_time", "nccl_allreduce_latency_s",
-           "EP_IMBALANCE"]
+           "EP_IMBALANCE", "stage_breakdown", "release_slowdown"]
 
 # Latency of one small all-reduce / hop. Assumptions from NCCL's published small-message
 # latencies (~5–10 µs over NVLink, tens of µs across PCIe or a network), rounded.
@@ -246,16 +250,15 @@ def _communication(dep: Deployment, fit: sizing.MemoryFit, b: int, layers: int, 
     return comm
 
 
-def _stage(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tuple[float, str]:
+def _gemm_parts(dep: Deployment, fit: sizing.MemoryFit, b: int) -> tuple[float, float]:
+    """(memory seconds, arithmetic seconds) of the weight GEMMs of one decode stage of `b` tokens."""
     m, acc = dep.model, dep.accelerator
     eff = dep.engine.efficiency_for(acc.family)
     lay = fit.layout
     r, p = lay.stage_ranks, lay.pp
     bw = acc.memory_bandwidth_gbs * 1e9 * eff.bandwidth
     flops = _matmul_tflops(dep, fit) * 1e12 * eff.compute
-    attn_flops_rate = acc.dense_tflops("bf16") * 1e12 * eff.compute
-    weights = fit.weights_bytes
-    bytes_per_param = weights / (m.params_b * 1e9)
+    bytes_per_param = fit.weights_bytes / (m.params_b * 1e9)
     expert_flops = 0.0
     # What the busiest rank reads: its weights (sizing.weights_per_rank: attention and dense parts whole in
     # each attention DP group), less the routed experts on it that no token of the batch reaches.
@@ -266,13 +269,19 @@ def _stage(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tu
         read_rank -= experts / (p * r) * (1 - touched)
         active_expert_params = m.moe.expert_params_b * m.moe.experts_per_token / m.moe.experts
         expert_flops = 2 * active_expert_params * 1e9 * b
-    gemm_mem = read_rank / bw
     imbalance = EP_IMBALANCE if lay.ep > 1 else 1.0
     total_flops = 2 * m.active_params_b * 1e9 * b + expert_flops * (imbalance - 1)
-    gemm_compute = total_flops / (p * r * flops)
-    gemm = max(gemm_mem, gemm_compute)
+    return read_rank / bw, total_flops / (p * r * flops)
 
-    # KV traffic and attention arithmetic of the busiest attention group's sequences at `context` tokens.
+
+def _attention_parts(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tuple[float, float]:
+    """(memory seconds, arithmetic seconds) of attention in one decode stage: the KV traffic and the
+    attention arithmetic of the busiest attention group's sequences at `context` tokens."""
+    m, acc = dep.model, dep.accelerator
+    eff = dep.engine.efficiency_for(acc.family)
+    lay = fit.layout
+    bw = acc.memory_bandwidth_gbs * 1e9 * eff.bandwidth
+    attn_flops_rate = acc.dense_tflops("bf16") * 1e12 * eff.compute
     ctx = max(1, int(context))
     request_bytes = sizing.kv_bytes_per_request(m, dep.kv_dtype, ctx)
     rank_share = fit.rank_bytes_per_token / fit.kv_bytes_per_token
@@ -280,25 +289,77 @@ def _stage(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tu
     kv_read = seqs_per_group * request_bytes * rank_share
     effective_ctx = request_bytes / fit.kv_bytes_per_token  # windowed layers attend to fewer tokens
     attn_ops = 2 * m.attention.heads * _attention_dims(m, decode=True) * effective_ctx * m.layers \
-        * seqs_per_group / (p * lay.tp)
-    attn = max(kv_read / bw, attn_ops / attn_flops_rate)
+        * seqs_per_group / (lay.pp * lay.tp)
+    return kv_read / bw, attn_ops / attn_flops_rate
 
+
+def stage_breakdown(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> dict[str, float]:
+    """Seconds of one decode pipeline stage of `b` tokens at mean cached `context`, by part:
+    gemm_memory, gemm_compute, attention_memory, attention_compute, communication, overhead.
+
+    The stage takes max(gemm_memory, gemm_compute) + max(attention_memory, attention_compute)
+    + communication + overhead (module docstring)."""
+    m = dep.model
+    eff = dep.engine.efficiency_for(dep.accelerator.family)
+    p = fit.layout.pp
+    gemm_mem, gemm_compute = _gemm_parts(dep, fit, b)
+    attn_mem, attn_compute = _attention_parts(dep, fit, b, context)
     layers = math.ceil(m.layers / p)
     moe_layers = math.ceil(m.moe.moe_layers / p) if m.moe is not None else 0
     comm = _communication(dep, fit, b, layers, moe_layers)
     overhead = eff.layer_overhead_us * 1e-6 * layers
     if m.moe is not None:  # eager-mode routing work grows with the tokens in the step
         overhead += eff.moe_token_overhead_us * 1e-6 * b * moe_layers
-    parts = {"memory": gemm_mem + kv_read / bw, "compute": gemm_compute + attn_ops / attn_flops_rate,
-             "communication": comm, "overhead": overhead}
-    return gemm + attn + comm + overhead, max(parts, key=parts.get)
+    return {"gemm_memory": gemm_mem, "gemm_compute": gemm_compute, "attention_memory": attn_mem,
+            "attention_compute": attn_compute, "communication": comm, "overhead": overhead}
+
+
+def _stage(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tuple[float, str]:
+    d = stage_breakdown(dep, fit, b, context)
+    total = max(d["gemm_memory"], d["gemm_compute"]) + max(d["attention_memory"], d["attention_compute"]) \
+        + d["communication"] + d["overhead"]
+    parts = {"memory": d["gemm_memory"] + d["attention_memory"], "compute": d["gemm_compute"] + d["attention_compute"],
+             "communication": d["communication"], "overhead": d["overhead"]}
+    return total, max(parts, key=parts.get)
+
+
+def release_slowdown(dep: Deployment) -> float:
+    """How many times longer every step takes on the engine release asked for (`--engine-version`)
+    than the efficiency factors say: the `early_releases` rule of the engine (engines.yaml) that covers
+    the release, the model's attention kind and its precision, else 1. No release asked: the newest, 1."""
+    version = dep.settings.version if dep.settings is not None else None
+    kind = dep.model.attention.kind
+    return next((r.slowdown for r in dep.engine.early_releases if r.applies(version, kind, dep.variant.id)), 1.0)
+
+
+# Eager mode (vLLM --enforce-eager, no CUDA graphs): the host launches every kernel of every layer each decode
+# step, so a stage takes at least its layers × this CPU time. 0.3 ms per layer from two public measurements,
+# with the graph-mode step time t_g as the fixed part: vLLM, GPT-2 (12 layers) on H200 at batch 1, 4.8 ms per
+# token eager vs 1.3 ms with graphs: (4.8 − 1.3) / 12 = 0.29 ms
+# (https://github.com/deepspeedai/DeepSpeed/pull/8352, 154.1 vs 41.8 ms for 32 tokens); vLLM, Llama-2-7B
+# (32 layers) at batch 1, 12.0 vs 10.5 ms per token (https://github.com/vllm-project/vllm/pull/1440):
+# about (12.0 − 1) / 32 = 0.34 ms with ~1 ms of fixed step time; SGLang without graphs in the same DeepSpeed
+# run, 4.9 vs 1.04 ms: 0.32 ms. Large batches are GPU-bound and barely change.
+EAGER_LAYER_LAUNCH_S = 0.3e-3
+
+
+def _eager_stage_floor(dep: Deployment, fit: sizing.MemoryFit) -> float:
+    """Seconds the host needs to launch one pipeline stage's kernels in eager mode (0 with CUDA graphs, on CPUs
+    and for llama.cpp): ceil(layers / pp) × EAGER_LAYER_LAUNCH_S."""
+    s = fit.settings
+    if s is None or not s.eager or dep.accelerator.family == "cpu" or dep.engine.memory.rule == "fixed":
+        return 0.0
+    return math.ceil(dep.model.layers / fit.layout.pp) * EAGER_LAYER_LAUNCH_S
 
 
 def decode_token_time(dep: Deployment, fit: sizing.MemoryFit, batch: int, context: float) -> tuple[float, str]:
-    """Seconds between two tokens of one sequence when `batch` sequences decode together."""
+    """Seconds between two tokens of one sequence when `batch` sequences decode together. In eager mode a
+    stage takes at least the host's kernel launches (`EAGER_LAYER_LAUNCH_S` per layer)."""
     p = fit.layout.pp
     b = max(1, math.ceil(batch / p))
     stage, bound = _stage(dep, fit, b, context)
+    if _eager_stage_floor(dep, fit) > stage:
+        stage, bound = _eager_stage_floor(dep, fit), "overhead"
     hops = 0.0
     if p > 1:
         act = b * dep.model.hidden_size * ACTIVATION_BYTES
@@ -308,14 +369,16 @@ def decode_token_time(dep: Deployment, fit: sizing.MemoryFit, batch: int, contex
             + inside * (ALLREDUCE_LATENCY_S[dep.platform.link] + act / _link_bytes_per_s(dep))
     eff = dep.engine.efficiency_for(dep.accelerator.family)
     overhead = eff.step_overhead_ms * 1e-3
-    total = p * stage + hops + overhead
+    total = (p * stage + hops + overhead) * release_slowdown(dep)
     if overhead > p * stage:
         bound = "overhead"
     return total, bound
 
 
-def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> float:
-    """Seconds to process one prompt of `input_tokens` on the whole replica."""
+def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int, prompts: int = 1) -> float:
+    """Seconds to process one prompt of `input_tokens` on the whole replica; with `prompts` > 1 (at most
+    the attention DP groups), that many prompts at once, one per attention group: their linear layers
+    and expert traffic add up, their attention runs side by side, the weights are read once."""
     m, acc = dep.model, dep.accelerator
     eff = dep.engine.efficiency_for(acc.family)
     lay = fit.layout
@@ -323,7 +386,8 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> f
     flops = _matmul_tflops(dep, fit) * 1e12 * eff.prefill * g
     # One prompt's attention runs on its own attention group: tp ranks per stage.
     attn_rate = acc.dense_tflops("bf16") * 1e12 * eff.prefill * g / lay.dp
-    linear = 2 * m.active_params_b * 1e9 * input_tokens
+    prompts = max(1, min(prompts, lay.dp))
+    linear = 2 * m.active_params_b * 1e9 * input_tokens * prompts
     att = m.attention
     full_layers = m.layers - att.window_layers
     pairs = full_layers * input_tokens**2 / 2 + att.window_layers * input_tokens * min(
@@ -336,12 +400,12 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int) -> f
     comm = (2 if lay.dp == 1 else 1) * m.layers * allreduce_time(dep, lay.tp, input_tokens)
     if lay.dp > 1:
         if lay.ep > 1:
-            per_rank = input_tokens / lay.stage_ranks
+            per_rank = input_tokens * prompts / lay.stage_ranks
             comm += moe_layers * (alltoall_time(dep, lay.ep, per_rank, DISPATCH_BYTES)
                                   + alltoall_time(dep, lay.ep, per_rank, COMBINE_BYTES))
         else:
-            comm += moe_layers * allreduce_time(dep, lay.stage_ranks, input_tokens)
-    return compute + comm + eff.step_overhead_ms * 1e-3
+            comm += moe_layers * allreduce_time(dep, lay.stage_ranks, input_tokens * prompts)
+    return (compute + comm + eff.step_overhead_ms * 1e-3) * release_slowdown(dep)
 
 
 def _memo(fn):

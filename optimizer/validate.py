@@ -44,9 +44,11 @@ import statistics
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from catalog import Catalog
 from catalog.errors import HwplanError
+from catalog.schema import DTYPES
 from catalog.yamlio import read_csv
 
 from .estimator import Estimate, estimate
@@ -315,35 +317,41 @@ def _model_id(name: str, catalog: Catalog) -> str:
     raise _Skip(f"model '{name}' is not in the catalog")
 
 
+# Words of a measurement's precision cell → the catalog variant it names; the first match wins (GGUF
+# names before the datatypes they contain, 4-bit before 8-bit).
+_PRECISION_WORDS = ((("ud-iq1_s", "1.58"), "ud-1.58bit"), (("q8_0",), "q8_0"), (("q4_k_m",), "q4_k_m"),
+                    (("q4_k_s",), "q4_k_s"), (("awq", "int4", "w4a16"), "int4"), (("mxfp4", "fp4"), "fp4"),
+                    (("int8", "w8a8"), "int8"), (("fp8",), "fp8"), (("bf16", "fp16"), "bf16"))
+
+
 def _precision(text: str, model_id: str, catalog: Catalog) -> tuple[str, str]:
+    """(variant id, KV datatype) a measurement's precision cell names; _Skip when the catalog has no
+    such variant of the model (mixed per-layer precisions included)."""
     low = text.lower()
     variants = [v.id for v in catalog.models[model_id].variants]
     kv = "fp8" if re.search(r"fp8 kv|weights\+kv", low) else ("bf16" if "bf16 kv" in low else "auto")
     if "+" in low and "moe" in low:
         raise _Skip(f"mixed precision '{text}' (different datatypes per layer type) is not a catalog variant")
-    if "ud-iq1_s" in low or "1.58" in low:
-        choice = "ud-1.58bit"
-    elif "q8_0" in low:
-        choice = "q8_0"
-    elif "q4_k_m" in low:
-        choice = "q4_k_m"
-    elif "q4_k_s" in low:
-        choice = "q4_k_s"
-    elif "awq" in low or "int4" in low or "w4a16" in low:
-        choice = "int4"
-    elif "mxfp4" in low or "fp4" in low:
-        choice = "mxfp4" if "mxfp4" in variants and "mxfp4" in low or model_id.startswith("gpt-oss") else "fp4"
-    elif "int8" in low or "w8a8" in low:
-        choice = "int8"
-    elif "fp8" in low:
-        choice = "fp8"
-    elif "bf16" in low or "fp16" in low:
-        choice = "bf16"
-    else:
+    choice = next((variant for words, variant in _PRECISION_WORDS if any(w in low for w in words)), None)
+    if choice is None:
         raise _Skip(f"precision '{text}' is not recognised")
+    if choice == "fp4" and ("mxfp4" in variants and "mxfp4" in low or model_id.startswith("gpt-oss")):
+        choice = "mxfp4"
     if choice not in variants:
         raise _Skip(f"{model_id} has no '{choice}' variant in the catalog")
-    return choice, kv
+    return _named_build(catalog.models[model_id], choice, low), kv
+
+
+def _named_build(model, choice: str, text: str) -> str:
+    """The variant of `choice`'s datatype whose quantization method the row's precision text names (Meta's
+    'FBGEMM' FP8 checkpoint is `quant_method: fbgemm_fp8`, NVIDIA's 'ModelOpt' one `modelopt`): the row ran
+    that checkpoint, whose unquantized modules differ. Else `choice`."""
+    dtype = model.variant(choice).compute_dtype
+    for v in model.variants:
+        word = re.split(r"[_-]", v.quant_method or "")[0]
+        if word and word not in DTYPES and v.compute_dtype == dtype and re.search(rf"\b{re.escape(word)}\b", text):
+            return v.id
+    return choice
 
 
 def _hardware(text: str) -> tuple[str, int | None]:
@@ -447,12 +455,10 @@ def _arrivals(concurrency: int | str, text: str) -> str:
 
 
 def _case(row: dict, catalog: Catalog) -> Case:
+    """One measurements row as a case hwplan can estimate; _Skip (with why) for a row it cannot."""
     metric = row["metric"].strip()
-    if metric not in MEMORY_METRICS + SPEED_METRICS + VERDICT_METRICS:
-        raise _Skip(f"metric '{metric}' is not one hwplan estimates")
     notes = (row.get("notes") or "").lower()
-    if metric not in SPEED_METRICS and re.search(r"kv[_ -]connector|kv-transfer|lmcacheconnector", notes):
-        raise _Skip("a KV connector (LMCache) holds GPU buffers outside the engine's memory budget")
+    _skip_unmodelled(metric, notes)
     text = " ".join(row.get(k) or "" for k in ("model", "precision", "tp", "ep", "num_gpus", "concurrency_or_batch"))
     spec = None
     if metric in SPEED_METRICS and re.search(r"\bmtp\b|eagle|speculative|nextn", notes + text.lower()) \
@@ -463,15 +469,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
     model = _model_id(row["model"], catalog)
     precision, kv = _precision(row["precision"], model, catalog)
     acc, sockets = _hardware(row["hardware"])
-    if "ktransformers" in row["engine"].lower():
-        raise _Skip("KTransformers offloads experts to the CPU (hybrid)")
-    engine = _match(_ENGINES, row["engine"], "engine")
-    variant = catalog.models[model].variant(precision)
-    if variant.format not in catalog.engines[engine].formats:
-        twin = f"{precision}-gguf" if engine == "llama.cpp" else precision.removesuffix("-gguf")
-        if twin not in [v.id for v in catalog.models[model].variants]:
-            raise _Skip(f"{engine} does not load {model} in {precision}")
-        precision = twin
+    engine, precision = _engine_and_precision(row["engine"], model, precision, catalog)
     total = sockets if sockets is not None else _first_int(row["num_gpus"])
     if not total:
         raise _Skip(f"accelerator count '{row['num_gpus']}' is not a number")
@@ -485,54 +483,96 @@ def _case(row: dict, catalog: Catalog) -> Case:
         and "dp-attention=false" not in notes
     conc_text = (row.get("concurrency_or_batch") or "").strip().lower()
     memory_row = metric in MEMORY_METRICS + VERDICT_METRICS
-    if memory_row or conc_text in ("startup", "n/a"):
-        concurrency: int | str = 1
-    elif re.search(r"max|offline|saturat|server", conc_text):
-        concurrency = "max"
-    else:
-        n = _first_int(conc_text)
-        if n is None or re.search(r"unspecified|per npu|production", conc_text):
-            raise _Skip(f"concurrency '{row['concurrency_or_batch']}' is not a number")
-        concurrency = max(1, n // replicas)
-    try:
-        input_tokens = _length(row.get("input_len") or "n/s", UNSTATED_INPUT)
-        output_tokens = _length(row.get("output_len") or "n/s", UNSTATED_OUTPUT)
-    except _Skip:
-        if not memory_row:
-            raise
-        # Capacity does not depend on the benchmark's lengths.
-        input_tokens, output_tokens = UNSTATED_INPUT, UNSTATED_OUTPUT
-    # The ranges a problem may state (optimizer/problem.py): a row outside them is a typo, and a
-    # zero or a 10^12 would divide by zero or size a replica of 10^12 accelerators.
-    for name, value, top in (("num_gpus", total, 100_000), ("input_len", input_tokens, 10_000_000),
-                             ("output_len", output_tokens, 10_000_000), ("nodes", nodes_total, 100_000),
-                             ("concurrency_or_batch", concurrency if isinstance(concurrency, int) else 1, 10**6)):
-        if not 1 <= value <= top:
-            raise _Skip(f"{name} = {value} is outside 1..{top:,}")
+    concurrency = _concurrency(row, conc_text, memory_row, replicas)
+    input_tokens, output_tokens = _lengths(row, memory_row)
+    _check_ranges((("num_gpus", total, 100_000), ("input_len", input_tokens, 10_000_000),
+                   ("output_len", output_tokens, 10_000_000), ("nodes", nodes_total, 100_000),
+                   ("concurrency_or_batch", concurrency if isinstance(concurrency, int) else 1, 10**6)))
     tp, pp, attn_dp, ep = _layout(row, gpus, dp)
     family = catalog.accelerators[acc].family
-    settings = notes + " " + conc_text
-    util = _UTILIZATION.search(settings)
-    max_len = _MAX_MODEL_LEN.search(settings)
-    given = {k: (row.get(k) or "").strip() for k in SETTING_COLUMNS}
-    util_value = _finite(given["memory_utilization"], "memory_utilization") if given["memory_utilization"] else \
-        (float(util.group(1)) if util else None)
-    len_value = int(given["max_model_len"].replace(",", "")) if given["max_model_len"] else \
-        (int(max_len.group(1).replace(",", "")) if max_len else None)
+    settings = _row_settings(row, notes + " " + conc_text)
     return Case(id=row["id"], metric=metric, measured=_finite(row["value"], "value"), family_group=FAMILY_GROUPS[family],
                 model=model, precision=precision, kv_dtype=kv, accelerator=acc, gpus=gpus, nodes=nodes,
                 replicas=replicas, engine=engine, dp_attention=dp, input_tokens=input_tokens,
                 output_tokens=output_tokens, concurrency=concurrency, memory_row=memory_row,
-                memory_utilization=util_value,
                 unit_gib=(row.get("unit") or "").strip().lower().startswith("gib"),
-                request_tokens=len_value,
-                max_batch=int(given["max_num_seqs"]) if given["max_num_seqs"] else None,
-                max_batched_tokens=int(given["max_num_batched_tokens"]) if given["max_num_batched_tokens"] else None,
-                max_model_len=len_value,
-                eager=given["enforce_eager"].lower() in ("1", "true", "yes"),
+                request_tokens=settings["max_model_len"], **settings,
                 engine_version=engine_version(row, engine, catalog),
                 arrivals=_arrivals(concurrency, notes + " " + conc_text), speculative=spec,
                 tp=tp, pp=pp, dp=attn_dp, ep=ep)
+
+
+def _skip_unmodelled(metric: str, notes: str) -> None:
+    """_Skip for a metric hwplan does not estimate, or a memory row whose engine ran a KV connector."""
+    if metric not in MEMORY_METRICS + SPEED_METRICS + VERDICT_METRICS:
+        raise _Skip(f"metric '{metric}' is not one hwplan estimates")
+    if metric not in SPEED_METRICS and re.search(r"kv[_ -]connector|kv-transfer|lmcacheconnector", notes):
+        raise _Skip("a KV connector (LMCache) holds GPU buffers outside the engine's memory budget")
+
+
+def _engine_and_precision(text: str, model: str, precision: str, catalog: Catalog) -> tuple[str, str]:
+    """The catalog engine a row names, and the precision's twin in the format that engine loads (GGUF for
+    llama.cpp, safetensors for the others); _Skip when there is none."""
+    if "ktransformers" in text.lower():
+        raise _Skip("KTransformers offloads experts to the CPU (hybrid)")
+    engine = _match(_ENGINES, text, "engine")
+    variant = catalog.models[model].variant(precision)
+    if variant.format not in catalog.engines[engine].formats:
+        twin = f"{precision}-gguf" if engine == "llama.cpp" else precision.removesuffix("-gguf")
+        if twin not in [v.id for v in catalog.models[model].variants]:
+            raise _Skip(f"{engine} does not load {model} in {precision}")
+        precision = twin
+    return engine, precision
+
+
+def _concurrency(row: dict, conc_text: str, memory_row: bool, replicas: int) -> int | str:
+    """Requests in flight per replica: 1 for memory rows and start-up figures, 'max' for saturated runs."""
+    if memory_row or conc_text in ("startup", "n/a"):
+        return 1
+    if re.search(r"max|offline|saturat|server", conc_text):
+        return "max"
+    n = _first_int(conc_text)
+    if n is None or re.search(r"unspecified|per npu|production", conc_text):
+        raise _Skip(f"concurrency '{row['concurrency_or_batch']}' is not a number")
+    return max(1, n // replicas)
+
+
+def _lengths(row: dict, memory_row: bool) -> tuple[int, int]:
+    """(input, output) tokens per request; a memory row without them takes the defaults (capacity does
+    not depend on the benchmark's lengths)."""
+    try:
+        return (_length(row.get("input_len") or "n/s", UNSTATED_INPUT),
+                _length(row.get("output_len") or "n/s", UNSTATED_OUTPUT))
+    except _Skip:
+        if not memory_row:
+            raise
+        return UNSTATED_INPUT, UNSTATED_OUTPUT
+
+
+def _check_ranges(values: tuple[tuple[str, int, int], ...]) -> None:
+    """_Skip unless each (column, value, top) lies in 1..top: the ranges a problem may state
+    (optimizer/problem.py); a zero or a 10^12 would divide by zero or size a replica of 10^12
+    accelerators."""
+    for name, value, top in values:
+        if not 1 <= value <= top:
+            raise _Skip(f"{name} = {value} is outside 1..{top:,}")
+
+
+def _row_settings(row: dict, text: str) -> dict[str, Any]:
+    """Engine settings a row gives in its own columns, else in its notes (`text`): memory_utilization,
+    max_model_len, max_batch, max_batched_tokens, eager."""
+    given = {k: (row.get(k) or "").strip() for k in SETTING_COLUMNS}
+    util = _UTILIZATION.search(text)
+    max_len = _MAX_MODEL_LEN.search(text)
+    return {
+        "memory_utilization": _finite(given["memory_utilization"], "memory_utilization")
+        if given["memory_utilization"] else (float(util.group(1)) if util else None),
+        "max_model_len": int(given["max_model_len"].replace(",", "")) if given["max_model_len"] else
+        (int(max_len.group(1).replace(",", "")) if max_len else None),
+        "max_batch": int(given["max_num_seqs"]) if given["max_num_seqs"] else None,
+        "max_batched_tokens": int(given["max_num_batched_tokens"]) if given["max_num_batched_tokens"] else None,
+        "eager": given["enforce_eager"].lower() in ("1", "true", "yes"),
+    }
 
 
 def _finite(text: str, column: str) -> float:
@@ -575,7 +615,28 @@ def read_cases(path: str | Path, catalog: Catalog) -> tuple[list[Case], list[tup
     return cases, skipped
 
 
+# What each metric reads from an estimate of one replica (case: the measured row).
+_CAPACITY_READINGS = {
+    "starts": lambda est, case: 1.0 if est.fits else 0.0,
+    "kv_cache_gib": lambda est, case: est.memory_gib["kv_cache"],
+    "kv_cache_tokens": lambda est, case: float(est.kv_capacity_tokens),
+    # vLLM's max concurrency: KV cache / one max_model_len request's KV (windowed layers as it counts them).
+    "max_concurrency": lambda est, case: est.max_model_len_concurrency if case.request_tokens
+    else float(est.max_concurrency),
+    "model_memory_gb": lambda est, case: est.weights_per_gpu_gb * (1e9 / 2**30 if case.unit_gib else 1),
+}
+_SPEED_READINGS = {
+    "output_tok_s_total": lambda est, case: est.output_tokens_per_s_total * case.replicas,
+    "tok_s_per_gpu": lambda est, case: est.output_tokens_per_s_total / case.gpus,
+    "tok_s_per_user": lambda est, case: est.decode_tokens_per_s_per_user,
+    "tpot_ms": lambda est, case: 1000 / est.decode_tokens_per_s_per_user,
+    "ttft_ms": lambda est, case: est.ttft_s * 1000,
+}
+
+
 def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
+    """hwplan's figure for the case's metric (None: no speed where the replica does not run), and the
+    estimate it comes from."""
     layout = _default_layout(case, catalog) if case.tp is None else (case.tp, case.pp, case.dp, case.ep)
     tp, pp, dp, ep = layout if layout else (None, None, None, None)
     est = estimate(catalog, model=case.model, accelerator=case.accelerator, gpus=case.gpus, nodes=case.nodes,
@@ -586,32 +647,11 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
                    max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager,
                    engine_version=case.engine_version, arrivals=case.arrivals, speculative=case.speculative,
                    tp=tp, pp=pp, dp=dp, ep=ep)
-    m = case.metric
-    if m == "starts":
-        return (1.0 if est.fits else 0.0), est
-    if m == "kv_cache_gib":
-        return est.memory_gib["kv_cache"], est
-    if m == "kv_cache_tokens":
-        return float(est.kv_capacity_tokens), est
-    if m == "max_concurrency":
-        if case.request_tokens:  # vLLM: KV cache / one max_model_len request's KV (windowed layers as it counts them)
-            return est.max_model_len_concurrency, est
-        return float(est.max_concurrency), est
-    if m == "model_memory_gb":
-        return est.weights_per_gpu_gb * (1e9 / 2**30 if case.unit_gib else 1), est
-    if est.decode_tokens_per_s_per_user is None:
+    if case.metric in _CAPACITY_READINGS:
+        return _CAPACITY_READINGS[case.metric](est, case), est
+    if est.decode_tokens_per_s_per_user is None or case.metric not in _SPEED_READINGS:
         return None, est
-    if m == "output_tok_s_total":
-        return est.output_tokens_per_s_total * case.replicas, est
-    if m == "tok_s_per_gpu":
-        return est.output_tokens_per_s_total / case.gpus, est
-    if m == "tok_s_per_user":
-        return est.decode_tokens_per_s_per_user, est
-    if m == "tpot_ms":
-        return 1000 / est.decode_tokens_per_s_per_user, est
-    if m == "ttft_ms":
-        return est.ttft_s * 1000, est
-    return None, est
+    return _SPEED_READINGS[case.metric](est, case), est
 
 
 def _default_layout(case: Case, catalog: Catalog) -> tuple[int, int, int, int] | None:
@@ -691,34 +731,67 @@ def render_report(report: Report, fmt: str = "table", rows: bool = True) -> str:
             "calibration": calibration_summary(),
             "unusable": [{"id": i, "reason": why} for i, why in report.unusable],
         }, indent=2) + "\n"
+    out = _rows_text(report) if rows else []
+    return "\n".join(out + _summary_text(report)) + "\n"
+
+
+# Metric names as the measurements CSV spells them → the short column text of the table.
+METRIC_SHORT = {"output_tok_s_total": "out tok/s", "tok_s_per_user": "tok/s/user", "tok_s_per_gpu": "tok/s/GPU",
+                "tpot_ms": "TPOT ms", "ttft_ms": "TTFT ms", "model_memory_gb": "model GB",
+                "kv_cache_tokens": "KV tokens", "kv_cache_gib": "KV GiB", "max_concurrency": "max conc.",
+                "starts": "starts"}
+
+
+def _rows_text(report: Report) -> list[str]:
+    """Every row for an 80-column terminal, grouped under its model (ids in order within a model);
+    a row's note goes on an indented line under it."""
+    from .textlayout import narrow_table, wrap
+
+    headers = ["id", "hardware", "engine", "metric", "predicted", "measured", "error"]
     out = []
-    if rows:
-        out.append(f"{'id':<11} {'metric':<18} {'hardware':<18} {'model':<22} {'engine':<9} "
-                   f"{'predicted':>10} {'measured':>10} {'error':>7}")
-        for r in sorted(report.results, key=lambda r: r.case.id):
-            err = "—" if r.error is None else f"{r.error:+.0%}"
-            out.append(f"{r.case.id:<11} {r.case.metric:<18} {f'{r.case.gpus}×{r.case.accelerator}':<18} "
-                       f"{r.case.model[:22]:<22} {r.case.engine:<9} {_fmt(r.predicted):>10} "
-                       f"{_fmt(r.case.measured):>10} {err:>7}" + (f"  {r.note}" if r.note else ""))
-        out.append("")
+    by_model: dict[str, list[Result]] = {}
+    for r in sorted(report.results, key=lambda r: r.case.id):
+        by_model.setdefault(r.case.model, []).append(r)
+    table_rows, details, headings = [], [], {}
+    for model in sorted(by_model):
+        headings[len(table_rows)] = f"{model}:"
+        for r in by_model[model]:
+            table_rows.append([f"  {r.case.id}", f"{r.case.gpus}×{r.case.accelerator}", r.case.engine,
+                               METRIC_SHORT.get(r.case.metric, r.case.metric), _fmt(r.predicted),
+                               _fmt(r.case.measured), "—" if r.error is None else f"{r.error:+.0%}"])
+            details.append([r.note] if r.note else [])
+    out += narrow_table(headers, table_rows, details, right={4, 5, 6}, headings=headings)
+    legend = ("Rows grouped by model. metric: " + ", ".join(
+        f"{short} = {name}" for name, short in METRIC_SHORT.items() if short != name)
+        + "; error = predicted / measured - 1.")
+    return out + wrap(legend) + [""]
+
+
+def _summary_text(report: Report) -> list[str]:
+    """Median |error| and the share within ±25% per set and group, the cross-validated figure, and the
+    rows set aside with why."""
+    from .textlayout import wrap
+
+    out = []
     summary = report.summary()
     for role in report.roles():
-        out.append(f"{SET_TITLES[role]:<36} {'rows':>5} {'median |error|':>15} {'within ±25%':>12}")
+        out.append(f"{SET_TITLES[role]:<40} {'rows':>5} {'median |error|':>15} {'within ±25%':>12}")
         for s in (s for s in summary if s["set"] == role):
             if s["kind"] == "verdict":
-                out.append(f"  {'fit verdicts (starts or not)':<34} {s['rows']:>5} {s['right']:>9} right")
+                out.append(f"  {'fit verdicts (starts or not)':<38} {s['rows']:>5} {s['right']:>9} right")
                 continue
             label = s["group"] if s["kind"] in ("memory", "speed", "metric") else f"{s['kind']}: {s['group']}"
-            out.append(f"  {label[:34]:<34} {s['rows']:>5} {s['median_abs_error']:>15.1%} {s['within_25pct']:>12.0%}")
+            out.append(f"  {label[:38]:<38} {s['rows']:>5} {s['median_abs_error']:>15.1%} {s['within_25pct']:>12.0%}")
         out.append("")
     cal = calibration_summary()
     if cal and cal.get("cross_validated"):
         cv = cal["cross_validated"]
-        out.append(f"Speed factors fitted by benchmarks/calibrate.py on {', '.join(cal['fitted_on'])} ({cal['date']}): "
-                   f"{cv['folds']}-fold cross-validated median |error| {cv['median_abs_error']:.1%} "
-                   f"over {cv['rows']} fit rows.")
+        out += wrap(f"Speed factors fitted by benchmarks/calibrate.py on {', '.join(cal['fitted_on'])} "
+                    f"({cal['date']}): {cv['folds']}-fold cross-validated median |error| "
+                    f"{cv['median_abs_error']:.1%} over {cv['rows']} fit rows.")
         out.append("")
     if report.unusable:
         out.append(f"{len(report.unusable)} rows not usable:")
-        out += [f"  {i}: {why}" for i, why in sorted(report.unusable)]
-    return "\n".join(out) + "\n"
+        for i, why in sorted(report.unusable):
+            out += wrap(f"{i}: {why}", "  ", "    ")
+    return out

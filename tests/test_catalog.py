@@ -137,3 +137,26 @@ def test_missing_schema_version_and_non_mapping_files(tmp_path):
     garbage.write_bytes(b"\x00\xff\xfe")
     with pytest.raises(CatalogError, match="binary"):
         load_catalog([garbage])
+
+
+def test_unknown_id_errors_name_a_catalog_command_that_exists(catalog):
+    """Every section's "`hwplan catalog X` lists them" names a real subcommand: systems are listed by
+    `catalog platforms`, racks and network items by `catalog network` (there is no `catalog systems`)."""
+    import json
+    import re
+
+    from click.testing import CliRunner
+
+    import cli
+    from catalog.loader import LIST_COMMANDS, _SECTIONS
+
+    assert set(LIST_COMMANDS) == set(_SECTIONS)
+    for section in _SECTIONS:
+        assert LIST_COMMANDS[section] in cli.catalog_group.commands, section
+    with pytest.raises(CatalogError) as err:
+        catalog.system("gb200-nvl73", "problem.yaml")
+    command = re.search(r"`hwplan catalog (\S+)` lists them", str(err.value)).group(1)
+    assert command == "platforms"
+    listing = CliRunner().invoke(cli.main, ["catalog", command, "--format", "json"])
+    assert listing.exit_code == 0
+    assert "gb200-nvl72" in {row["id"] for row in json.loads(listing.output)}

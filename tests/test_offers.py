@@ -107,6 +107,26 @@ def _greedy_cost(offers, needs, allowed):
     return total
 
 
+def _brute_force_cheapest(units, items, offers, demand: int, max_sellers: int | None):
+    """The cheapest purchase over every replica count 0..4 per unit that serves `demand` users and every
+    set of at most `max_sellers` sellers (each bought greedily, cheapest offer first); None if none does."""
+    best = None
+    sellers = sorted({o.seller for o in offers})
+    subsets = [set(c) for k in range(1, len(sellers) + 1) for c in itertools.combinations(sellers, k)
+               if max_sellers is None or k <= max_sellers]
+    for combo in itertools.product(range(5), repeat=len(units)):
+        if sum(u.users * r for u, r in zip(units, combo)) < demand:
+            continue
+        needs: dict[str, int] = {}
+        for u, r in zip(units, combo):
+            for item, q in items[u.id]:
+                needs[item] = needs.get(item, 0) + q * r
+        costs = [c for c in (_greedy_cost(offers, needs, allowed) for allowed in subsets) if c is not None]
+        if costs and (best is None or min(costs) < best):
+            best = min(costs)
+    return best
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_cheapest_mix_across_offers_equals_brute_force(seed):
     rng = random.Random(seed)
@@ -126,21 +146,7 @@ def test_cheapest_mix_across_offers_equals_brute_force(seed):
     max_sellers = rng.choice([None, 1, 2])
     model_offers = Offers(offers=tuple(offers), needs=items, max_sellers=max_sellers)
     sol = solve_units(units, Limits(demand=demand), "cost", offers=model_offers)
-    best = None
-    sellers = sorted({o.seller for o in offers})
-    subsets = [set(c) for k in range(1, len(sellers) + 1) for c in itertools.combinations(sellers, k)
-               if max_sellers is None or k <= max_sellers]
-    for combo in itertools.product(range(5), repeat=len(units)):
-        if sum(u.users * r for u, r in zip(units, combo)) < demand:
-            continue
-        needs: dict[str, int] = {}
-        for u, r in zip(units, combo):
-            for item, q in items[u.id]:
-                needs[item] = needs.get(item, 0) + q * r
-        for allowed in subsets:
-            cost = _greedy_cost(offers, needs, allowed)
-            if cost is not None and (best is None or cost < best):
-                best = cost
+    best = _brute_force_cheapest(units, items, offers, demand, max_sellers)
     if best is None:
         assert sol is None
     else:

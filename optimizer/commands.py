@@ -1,0 +1,129 @@
+"""What each command-line command asks of the library, from its parsed flags.
+
+The CLI (cli.py) parses flags, calls one of these and renders the answer; the rules about what the
+flags mean live here: a time limit must be positive, a sweep takes a range on exactly one of
+--users/--budget, `estimate --concurrency` is a whole number or 'max', a shortlist is either K
+alternatives, the best plan per maker or the best plan per seller. Problems themselves are built
+from flags by optimizer/flags.py. Errors are `catalog.errors` exceptions naming the flag.
+
+    options = solve_options(30.0)
+    users, budgets, fixed_users, fixed_budget = sweep_values("16:64:16", None)
+    plans, names, heading = alternatives(catalog, problem, options, k=5, distinct="sku")
+    est = estimate_from_flags(catalog, model="deepseek-r1", accelerator="h200-sxm", gpus=8, concurrency="30")
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from catalog import Catalog
+from catalog.errors import HwplanError
+
+from .model import SolveOptions
+from .plan import Plan
+from .problem import Problem
+
+__all__ = ["solve_options", "sweep_values", "check_workers", "alternatives", "estimate_from_flags",
+           "parse_concurrency"]
+
+
+def solve_options(time_limit: float) -> SolveOptions:
+    """Solver options for `--time-limit` seconds per solve; HwplanError unless it is a positive number."""
+    if not math.isfinite(time_limit) or time_limit <= 0:
+        raise HwplanError(f"--time-limit = {time_limit}: give a positive number of seconds.")
+    return SolveOptions(time_limit_s=time_limit)
+
+
+def _sweep_value(text: str | None, flag: str, kind):
+    """A sweep flag: (range, None) for START:STOP:STEP or a,b,c; (None, fixed value) for one number."""
+    from .search import parse_range
+
+    if text is None:
+        return None, None
+    if ":" in text or "," in text:
+        return parse_range(text, flag), None
+    try:
+        return None, kind(text)
+    except ValueError:
+        raise HwplanError(f"{flag} = '{text}': give a number, or START:STOP:STEP to sweep it.") from None
+
+
+def sweep_values(users: str | None, budget: str | None) -> tuple[list | None, list | None, int | None, float | None]:
+    """(users to sweep, budgets to sweep, fixed user count, fixed budget) from the text of --users and
+    --budget: exactly one of them is a range (START:STOP:STEP or a,b,c); the other may be one number
+    (e.g. a budget cap while sweeping users). HwplanError naming the flag otherwise."""
+    user_range, fixed_users = _sweep_value(users, "--users", int)
+    budget_range, fixed_budget = _sweep_value(budget, "--budget", float)
+    if (user_range is None) == (budget_range is None):
+        raise HwplanError("give a range to exactly one of --users or --budget (START:STOP:STEP or a,b,c).")
+    return user_range, budget_range, fixed_users, fixed_budget
+
+
+def check_workers(workers: int | None) -> None:
+    """`--workers`, when given, is at least 1."""
+    if workers is not None and workers < 1:
+        raise HwplanError(f"--workers = {workers}: give at least 1.")
+
+
+def _article(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def alternatives(catalog: Catalog, problem: Problem, options: SolveOptions, k: int = 5, distinct: str = "sku",
+                 per_vendor: bool = False, per_seller: bool = False) -> tuple[list[Plan], list[str] | None, str]:
+    """(plans, a name per plan or None, a heading) for `shortlist`: up to `k` plans no two of which share
+    what `distinct` names (sku, accelerator, vendor or platform), or the best plan per accelerator maker
+    (`per_vendor`, named by maker), or per seller (`per_seller`, named by seller). HwplanError when both
+    `per_vendor` and `per_seller` are asked; the searches raise InfeasibleError or SolverTimeoutError."""
+    from .render import objective_phrase
+    from .search import per_seller as best_per_seller, per_vendor as best_per_vendor, shortlist
+
+    if per_vendor and per_seller:
+        raise HwplanError("give --per-vendor or --per-seller, not both.")
+    if per_vendor:
+        plans = best_per_vendor(catalog, problem, options)
+        return (plans, [sorted({line.maker for line in p.lines})[0] for p in plans],
+                f"{problem.name}: the best plan per accelerator maker")
+    if per_seller:
+        found = best_per_seller(catalog, problem, options)
+        names = [s for s, _ in found]
+        return [p for _, p in found], names, f"{problem.name}: the best plan per seller ({', '.join(names)})"
+    plans = shortlist(catalog, problem, k, distinct, options)
+    shared = "a node type" if distinct == "sku" else _article(distinct)
+    return (plans, None, f"{problem.name}: {len(plans)} alternative{'s' * (len(plans) != 1)}, no two sharing "
+                         f"{shared}, {objective_phrase(problem.objective)}")
+
+
+def parse_concurrency(text: str | None) -> int | str | None:
+    """`--concurrency`: None (not given), 'max' (what memory holds) or a whole number of at least 1."""
+    if text is None or text == "max":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise HwplanError(f"--concurrency = '{text}': give a whole number or 'max'.") from None
+    if value < 1:
+        raise HwplanError(f"--concurrency = {value}: give at least 1.")
+    return value
+
+
+def estimate_from_flags(catalog: Catalog, *, model: str | None, concurrency: str | None = None,
+                        input_tokens: int = 2000, output_tokens: int = 1000, speculative: str | None = None,
+                        spec_tokens: int = 1, spec_acceptance: float | None = None, **settings: Any):
+    """`estimate`'s answer: one replica sized by optimizer.estimate from the flags (`model` may be the id
+    of a model imported with --model-config; `speculative` a method name with `spec_tokens` draft tokens
+    and `spec_acceptance`; `settings` the other keyword arguments of optimizer.estimate). HwplanError for
+    a missing model, a concurrency that is not a whole number or 'max', or lengths below one token."""
+    from .estimator import estimate
+    from .serving import Speculative
+
+    conc = parse_concurrency(concurrency)
+    for flag, value in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)):
+        if value < 1:
+            raise HwplanError(f"{flag} = {value}: give at least 1 token.")
+    if model is None:
+        raise HwplanError("give --model (a catalog id) or --model-config (a model's Hugging Face folder).")
+    spec = None if speculative is None else Speculative(speculative, spec_tokens, spec_acceptance)
+    return estimate(catalog, model=model, input_tokens=input_tokens, output_tokens=output_tokens, concurrency=conc,
+                    speculative=spec, **settings)

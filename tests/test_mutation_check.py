@@ -1,0 +1,306 @@
+"""The checker's fabric rules, one tampered network at a time (written for mutation testing of
+optimizer/check.py, benchmarks/mutation.py).
+
+The plan: DeepSeek-R1 on two 8 × H20 XE9680 nodes in one replica, with the platform's direct connection
+turned off, so its 2 × 8 = 16 InfiniBand 400 Gb/s node ports go through one 64-port NDR switch."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from catalog import load_catalog
+from optimizer import check_plan, optimize, problem_from_fields
+
+KEY = "infiniband-400"
+
+
+@pytest.fixture(scope="module")
+def switched(catalog, tmp_path_factory):
+    record = catalog.platforms["xe9680"].model_dump(mode="json", exclude_defaults=True)
+    record["direct_connect"] = False
+    path = tmp_path_factory.mktemp("catalog") / "override.yaml"
+    path.write_text(yaml.safe_dump({"schema_version": 1, "platforms": [record]}, allow_unicode=True))
+    cat = load_catalog([path])
+    problem = problem_from_fields({"model": "deepseek-r1", "prices": "seed-2025-02", "workload": {"kv_reserve_gb": 250},
+                                   "constraints": {"currency": "CNY", "accelerators": ["h20-96g"],
+                                                   "max_nodes_per_replica": 3}})
+    plan = optimize(cat, problem)
+    [net] = plan.network
+    assert (net.fabric, net.node_ports, net.nodes, net.uplinks) == (KEY, 16, 2, 0)
+    assert net.switches == (("ib-switch-ndr-64p", 1, 64),)
+    return cat, problem, plan
+
+
+def _fabric(plan, catalog, problem, replicas=None, **change):
+    """The fabric messages of the plan with its network changed (and, with `replicas`, its line scaled so the
+    lines need that many node ports: 16 per replica)."""
+    [net] = plan.network
+    if replicas is not None:
+        line = plan.lines[0].model_copy(update={"replicas": replicas})
+        plan = plan.model_copy(update={"lines": (line,)})
+        change = {"node_ports": 16 * replicas, "nodes": 2 * replicas, "links": 16 * replicas + change.get("uplinks", 0),
+                  **change}
+    tampered = plan.model_copy(update={"network": (net.model_copy(update=change),)})
+    return [v for v in check_plan(tampered, catalog, problem) if v.startswith(f"{KEY} fabric:")]
+
+
+def test_the_honest_switched_plan_passes(switched):
+    cat, problem, plan = switched
+    assert check_plan(plan, cat, problem) == []
+
+
+@pytest.mark.parametrize("item, ports", [
+    ("eth-switch-400g-64p", 64),      # right speed and ports, wrong protocol
+    ("ib-switch-hdr-40p", 40),        # InfiniBand, but 200 Gb/s
+    ("nic-ib-400g", 1),               # InfiniBand 400 Gb/s, but a NIC
+])
+def test_a_switch_of_the_wrong_kind_protocol_or_speed_is_named(switched, item, ports):
+    cat, problem, plan = switched
+    found = _fabric(plan, cat, problem, switches=((item, 1, ports),))
+    # No usable switch: no ports, and "the largest switch" has 0 of them.
+    assert found == [f"{KEY} fabric: {item} is not a infiniband switch of 400 Gb/s or faster",
+                     f"{KEY} fabric: 2 nodes exceed the 0 ports of one switch, so 16 uplinks are needed; the plan has 0",
+                     f"{KEY} fabric: switches give 0 ports, 16 node ports and 0 uplinks need 16",
+                     f"{KEY} fabric: 2 nodes exceed a two-tier fat tree of 0-port switches"]
+
+
+def test_a_wrong_switch_is_named_and_the_good_one_after_it_still_counts(switched):
+    cat, problem, plan = switched
+    found = _fabric(plan, cat, problem, switches=(("ib-switch-hdr-40p", 1, 40), ("ib-switch-ndr-64p", 1, 64)))
+    assert found == [f"{KEY} fabric: ib-switch-hdr-40p is not a infiniband switch of 400 Gb/s or faster"]
+
+
+def test_a_faster_switch_of_the_same_protocol_is_fine(switched):
+    cat, problem, plan = switched
+    assert _fabric(plan, cat, problem, switches=(("ib-switch-xdr-144p", 1, 144),)) == []
+
+
+def test_too_few_switch_ports(switched):
+    cat, problem, plan = switched
+    assert _fabric(plan, cat, problem, switches=())[1] == \
+        f"{KEY} fabric: switches give 0 ports, 16 node ports and 0 uplinks need 16"
+    # 3 replicas = 6 nodes, 48 node ports on 1 switch of 64: enough; 5 replicas = 80 ports: not.
+    assert _fabric(plan, cat, problem, replicas=3) == []
+    assert _fabric(plan, cat, problem, replicas=5) == [
+        f"{KEY} fabric: switches give 64 ports, 80 node ports and 0 uplinks need 80"]
+    assert _fabric(plan, cat, problem, replicas=5, switches=(("ib-switch-ndr-64p", 2, 64),)) == []
+
+
+def test_two_tiers_at_their_boundary(switched):
+    """One tier while the nodes fit one switch's 64 ports (32 replicas = 64 nodes, 512 node ports on 8
+    switches); 33 replicas = 66 nodes need leaves and spines: 528 uplinks, 528 + 2 × 528 = 1,584 ports = 24.75
+    switches, so 25."""
+    cat, problem, plan = switched
+    assert _fabric(plan, cat, problem, replicas=32, switches=(("ib-switch-ndr-64p", 8, 64),)) == []
+    assert _fabric(plan, cat, problem, replicas=33, switches=(("ib-switch-ndr-64p", 9, 64),)) == [
+        f"{KEY} fabric: 66 nodes exceed the 64 ports of one switch, so 528 uplinks are needed; the plan has 0"]
+    assert _fabric(plan, cat, problem, replicas=33, uplinks=528, links=528 + 528,
+                   switches=(("ib-switch-ndr-64p", 25, 64),)) == []
+    assert _fabric(plan, cat, problem, replicas=33, uplinks=528, links=528 + 528,
+                   switches=(("ib-switch-ndr-64p", 24, 64),)) == [
+        f"{KEY} fabric: switches give 1536 ports, 528 node ports and 528 uplinks need 1584"]
+    assert _fabric(plan, cat, problem, replicas=33, uplinks=527, links=528 + 527,
+                   switches=(("ib-switch-ndr-64p", 25, 64),)) == [
+        f"{KEY} fabric: 66 nodes exceed the 64 ports of one switch, so 528 uplinks are needed; the plan has 527"]
+
+
+def test_a_two_tier_fat_tree_has_a_ceiling(switched):
+    """64-port switches in two tiers reach 64 × 64 / 2 = 2,048 nodes: 1,024 replicas fit, 1,025 (2,050 nodes)
+    do not."""
+    cat, problem, plan = switched
+    for replicas, over in ((1024, False), (1025, True)):
+        ports = 16 * replicas
+        found = _fabric(plan, cat, problem, replicas=replicas, uplinks=ports, links=2 * ports,
+                        switches=(("ib-switch-ndr-64p", -(-3 * ports // 64), 64),))
+        ceiling = f"{KEY} fabric: {2 * replicas} nodes exceed a two-tier fat tree of 64-port switches"
+        assert found == ([ceiling] if over else [])
+
+
+def test_cables_must_match_the_links(switched):
+    cat, problem, plan = switched
+    assert _fabric(plan, cat, problem, links=17) == [f"{KEY} fabric: 17 cables for 16 links"]
+
+
+@pytest.fixture(scope="module")
+def no_nics(catalog):
+    """Llama 3.1 405B fp8 on two 8 × L40S PCIe servers in one replica, sold without their one 400 Gb/s NIC each
+    (nics_included: false): two NIC cards bought, one direct cable."""
+    problem = problem_from_fields({"model": "llama-3.1-405b", "precision": "fp8", "workload": {"concurrent_users": 4},
+                                   "constraints": {"accelerators": ["l40s"]}})
+    plan = optimize(catalog, problem)
+    [net] = plan.network
+    assert (net.fabric, net.nics, net.direct_links) == ("ethernet-400", 2, 1)
+    return problem, plan
+
+
+def _nic_messages(catalog, problem, plan):
+    return [v for v in check_plan(plan, catalog, problem) if "NIC cards" in v]
+
+
+def test_nics_for_nodes_sold_without_them(catalog, no_nics):
+    problem, plan = no_nics
+    assert check_plan(plan, catalog, problem) == []
+    [net] = plan.network
+    listed = plan.model_copy(update={"network": (net.model_copy(update={"nics": 3}),)})
+    assert _nic_messages(catalog, problem, listed) == [
+        "ethernet-400 fabric: nodes sold without NICs need 2 NIC cards; the plan lists 3 and buys 2"]
+    # Listed right, bought short: one card instead of two.
+    purchases = tuple(p.model_copy(update={"quantity": 1}) if p.kind == "nic" else p for p in plan.purchases)
+    short = plan.model_copy(update={"purchases": purchases})
+    assert _nic_messages(catalog, problem, short) == [
+        "ethernet-400 fabric: nodes sold without NICs need 2 NIC cards; the plan lists 2 and buys 1"]
+
+
+# -- racks: the H100 PCIe offers plan, one 4-card and one 8-card PCIe Gen5 server (4U, air), 2.9 and 4.3 kW,
+# each node type in its own 42U, 40 kW air rack: 8-card nodes fit min(42 // 4, 40,000 // 4,300) = 9 per rack.
+EIGHT = "pcie-gen5-8gpu+8xh100-pcie"
+
+
+@pytest.fixture(scope="module")
+def pcie(catalog):
+    from optimizer import load_problem
+    from problems import bundled_problem_path
+
+    problem = load_problem(bundled_problem_path("llama-3.1-70b-h100-pcie-offers"))
+    plan = optimize(catalog, problem)
+    assert [(r.node_type, r.rack, r.racks, r.nodes) for r in plan.racks] == [
+        ("pcie-gen5-8gpu+4xh100-pcie", "rack-42u-air", 1, 1), (EIGHT, "rack-42u-air", 1, 1)]
+    assert [l.node_power_w for l in plan.lines] == [2900, 4300]
+    return problem, plan
+
+
+def _with(problem, **constraints):
+    from optimizer import with_overrides
+
+    return with_overrides(problem, {("constraints", k): (f"--{k}", v) for k, v in constraints.items()})
+
+
+def _rack_messages(catalog, problem, plan, eight_nodes=None, **rack_change):
+    if eight_nodes is not None:
+        lines = (plan.lines[0], plan.lines[1].model_copy(update={"replicas": eight_nodes}))
+        plan = plan.model_copy(update={"lines": lines})
+    if rack_change:
+        racks = (plan.racks[0], plan.racks[1].model_copy(update=rack_change))
+        plan = plan.model_copy(update={"racks": racks})
+    words = ("rack", "racks", "facility")
+    return [v for v in check_plan(plan, catalog, problem) if any(w in v for w in words) and "total" not in v]
+
+
+def test_rack_counts_at_their_boundary(catalog, pcie):
+    problem, plan = pcie
+    assert _rack_messages(catalog, problem, plan, eight_nodes=9, nodes=9) == []
+    assert _rack_messages(catalog, problem, plan, eight_nodes=10, nodes=10) == [
+        f"10 × {EIGHT} need 2 racks at 9 per rack (40 kW, 42U); the plan has 1"]
+    assert _rack_messages(catalog, problem, plan, eight_nodes=10, nodes=10, racks=2) == []
+    assert _rack_messages(catalog, problem, plan, nodes=2) == [f"racks of {EIGHT} hold 2 nodes, the lines have 1"]
+
+
+def test_a_node_type_without_racks(catalog, pcie):
+    problem, plan = pcie
+    bare = plan.model_copy(update={"racks": plan.racks[:1]})
+    assert _rack_messages(catalog, problem, bare) == [f"1 × {EIGHT} have no racks"]
+
+
+def test_a_node_above_the_rack_limit_and_at_it(catalog, pcie):
+    problem, plan = pcie
+    assert _rack_messages(catalog, _with(problem, max_rack_kw=4.3), plan) == []
+    assert _rack_messages(catalog, _with(problem, max_rack_kw=4.2), plan) == [
+        f"one {EIGHT} (4.3 kW, 4U) fits no 4.2 kW, 42U rack"]
+
+
+def test_the_rack_must_match_the_cooling(catalog, pcie):
+    problem, plan = pcie
+    found = _rack_messages(catalog, problem, plan, rack="rack-48u-liquid")
+    assert f"{EIGHT} is air-cooled but racked in rack-48u-liquid (liquid-cooled)" in found
+
+
+def test_max_racks_bought_racks_and_the_site_cap(catalog, pcie):
+    problem, plan = pcie
+    assert _rack_messages(catalog, _with(problem, max_racks=2), plan) == []
+    assert _rack_messages(catalog, _with(problem, max_racks=1), plan) == [
+        "the plan fills 2 racks, more than the limit of 1"]
+    assert _rack_messages(catalog, problem, plan, cost=1000) == [
+        "racks bought {}, racks listed {'rack-42u-air': 1}"]
+    # IT draw 2,900 + 4,300 = 7,200 W × PUE 1.4 = 10.08 kW: a cap of 10.08 kW holds, 10.07 does not.
+    assert problem.tco.pue == 1.4
+    assert _rack_messages(catalog, _with(problem, max_site_kw=10.08), plan) == []
+    assert _rack_messages(catalog, _with(problem, max_site_kw=10.07), plan) == [
+        "the facility draws 10.1 kW (PUE 1.4), more than the site cap of 10.07 kW"]
+
+
+def test_liquid_cooled_nodes_take_the_liquid_rack_limit(catalog, pcie):
+    """The 8-card line restated on a liquid-cooled 4U server (UBB MI355X) in 48U liquid racks: the limit is
+    max_liquid_rack_kw (132 kW), so min(48 // 4, 132,000 // 4,300) = 12 nodes fit a rack — 10 nodes in one
+    rack hold (at the 40 kW air limit only 9 would)."""
+    problem, plan = pcie
+    sku = "ubb-mi355x-8oam+8xh100-pcie"
+    lines = (plan.lines[0], plan.lines[1].model_copy(update={"platform": "ubb-mi355x-8oam", "replicas": 10}))
+    racks = (plan.racks[0], plan.racks[1].model_copy(update={"node_type": sku, "rack": "rack-48u-liquid",
+                                                             "cooling": "liquid", "nodes": 10}))
+    liquid = plan.model_copy(update={"lines": lines, "racks": racks})
+    assert not [v for v in check_plan(liquid, catalog, problem) if "rack" in v]
+    thirteen = liquid.model_copy(update={"racks": (racks[0], racks[1].model_copy(update={"nodes": 13})),
+                                       "lines": (lines[0], lines[1].model_copy(update={"replicas": 13}))})
+    assert f"13 × {sku} need 2 racks at 12 per rack (132 kW, 48U); the plan has 1" in check_plan(thirteen, catalog,
+                                                                                                   problem)
+
+
+def test_a_fabric_no_line_needs_is_named(catalog, pcie, switched):
+    """A single-node plan that lists an InfiniBand fabric: the lines need no node port at all."""
+    problem, plan = pcie
+    _, _, two_nodes = switched
+    listed = plan.model_copy(update={"network": two_nodes.network})
+    assert (f"{KEY} fabric: the lines need 0 node ports on 0 nodes and 0 direct cables, the plan says 16 on 2 and 0"
+            in check_plan(listed, catalog, problem))
+
+
+def test_a_rack_scale_node_fills_its_own_racks(catalog, pcie):
+    """CloudMatrix 384 takes 16 racks per node (racks_per_node): one node restated on it needs 16 liquid racks,
+    so 1 rack is short and 16 hold."""
+    problem, plan = pcie
+    sku = "cloudmatrix-384+8xh100-pcie"
+    lines = (plan.lines[0], plan.lines[1].model_copy(update={"platform": "cloudmatrix-384"}))
+    racks = (plan.racks[0], plan.racks[1].model_copy(update={"node_type": sku, "rack": "rack-48u-liquid",
+                                                             "cooling": "liquid"}))
+    one = plan.model_copy(update={"lines": lines, "racks": racks})
+    assert f"1 × {sku} need 16 racks at 1 per rack (132 kW, 48U); the plan has 1" in check_plan(one, catalog, problem)
+    sixteen = one.model_copy(update={"racks": (racks[0], racks[1].model_copy(update={"racks": 16}))})
+    assert not [v for v in check_plan(sixteen, catalog, problem) if "racks at" in v]
+
+
+def test_the_checkers_own_request_bytes_for_window_layers(catalog):
+    """Gemma 4 26B-A4B: 5 full layers of 2 KV heads × 512 dims and 25 sliding-window layers (1,024 tokens) of
+    8 heads × 256 dims, bf16. One 4,000-token request: 5 × 2 × 2 × 512 × 2 B × 4,000 + 25 × 2 × 8 × 256 × 2 B
+    × 1,024; on one of 2 TP ranks each layer keeps half the heads, and one of 2 stages half of it all."""
+    from optimizer.check import _request_bytes, _request_rank_bytes
+
+    m = catalog.models["gemma-4-26b-a4b"]
+    whole = 5 * 2 * 2 * 512 * 2 * 4000 + 25 * 2 * 8 * 256 * 2 * 1024
+    assert _request_bytes(m, "bf16", 4000) == whole
+    assert _request_rank_bytes(m, "bf16", 2, 2, False, 4000) == (5 * 2 * 1 * 512 * 2 * 4000
+                                                                 + 25 * 2 * 4 * 256 * 2 * 1024) / 2
+
+
+def test_a_cpu_plan_is_checked_without_a_flops_bound(catalog):
+    """Llama-3.1-8B Q4_K_M on a two-socket EPYC 9654 host (llama.cpp, KV spread over the sockets) passes; with
+    1,000 times its users the KV rule objects, but no FLOPS bound does (CPU FLOPS figures are estimates)."""
+    problem = problem_from_fields({"model": "llama-3.1-8b", "precision": "q4_k_m", "prices": "street-usd-2025",
+                                   "workload": {"concurrent_users": 2, "min_tokens_per_s": 5},
+                                   "constraints": {"accelerators": ["epyc-9654"]}})
+    plan = optimize(catalog, problem)
+    assert plan.lines[0].accelerator == "epyc-9654" and check_plan(plan, catalog, problem) == []
+    line = plan.lines[0]
+    crowded = plan.model_copy(update={"lines": (line.model_copy(update={"users_per_replica":
+                                                                         1000 * line.users_per_replica}),)})
+    found = check_plan(crowded, catalog, problem)
+    assert any("users per replica, but a KV budget" in v for v in found)
+    assert not any("TFLOPS" in v for v in found)
+
+
+def test_two_multi_node_lines_add_their_node_ports(catalog, switched):
+    """The two-node line listed twice needs 2 × 16 node ports on 4 nodes; the plan's fabric says 16 on 2."""
+    cat, problem, plan = switched
+    doubled = plan.model_copy(update={"lines": (plan.lines[0], plan.lines[0])})
+    assert (f"{KEY} fabric: the lines need 32 node ports on 4 nodes and 0 direct cables, the plan says 16 on 2 and 0"
+            in check_plan(doubled, cat, problem))

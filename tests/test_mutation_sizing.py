@@ -1,0 +1,390 @@
+"""optimizer/sizing.py's formulas worked by hand from the catalog's figures (written for mutation testing,
+benchmarks/mutation.py): the profile run's activation peak, CUDA-graph memory, weights per rank, measured-size
+builds, 'auto' precision, layouts, attention parameters and each engine rule's start-up check."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from optimizer import sizing
+from optimizer.layouts import Layout
+from optimizer.problem import EngineSettings
+
+GIB = 2**30
+
+
+def _settings(catalog, model, acc, engine, layout, **given):
+    return sizing.resolve_settings(catalog.engines[engine], catalog.accelerators[acc], catalog.models[model], layout,
+                                   EngineSettings(**given))
+
+
+def test_activation_peak_of_a_dense_model_by_hand(catalog):
+    """Llama-3.1-70B, TP 8, 4,096 tokens per step: the forward pass holds the residual and layer input
+    (2 × T × hidden × 2 B) plus the largest intermediate — here the MLP's gate/up/activation, 3 × T × 28,672 / 8
+    — and the hidden states again on top; the sampler (256 rows × vocab × 39 B per logit in vLLM) is larger."""
+    engine = catalog.engines["vllm"]
+    layout = Layout(tp=8)
+    s = _settings(catalog, "llama-3.1-70b", "h100-sxm", "vllm", layout, max_batched_tokens=4096, max_batch=256)
+    t, h = 4096, 8192
+    hidden = t * h * 2
+    attention = t * (64 + 2 * 8) * 128 * 2 / 8
+    mlp = t * 3 * 28672 * 2 / 8
+    forward = 2 * hidden + max(attention, mlp)
+    sampler = 256 * 128256 * engine.memory.sampler_bytes_per_logit
+    expected = max(forward, sampler) + hidden
+    assert sampler > forward and mlp > attention
+    assert sizing.activation_peak_bytes(catalog.models["llama-3.1-70b"], layout, s, engine) == pytest.approx(expected)
+    # Fewer rows than tokens: the sampler runs min(max_batch, tokens) rows; with 16 rows the forward dominates.
+    s16 = _settings(catalog, "llama-3.1-70b", "h100-sxm", "vllm", layout, max_batched_tokens=4096, max_batch=16)
+    assert sizing.activation_peak_bytes(catalog.models["llama-3.1-70b"], layout, s16, engine) == \
+        pytest.approx(forward + hidden)
+
+
+def test_activation_peak_of_a_moe_model_by_hand(catalog):
+    """Qwen3-30B-A3B (every layer MoE, no dense MLP), TP 2, 16,384 tokens: the fused-MoE caches of a chunk of
+    min(T, 32,768) tokens × top-8 × (max(2 × 768/2, 2,048) + 768/2) plus the gathered input and output
+    2 × T × hidden, all at 2 B."""
+    engine = catalog.engines["vllm"]
+    layout = Layout(tp=2)
+    s = _settings(catalog, "qwen3-30b-a3b", "h100-sxm", "vllm", layout, max_batched_tokens=16384, max_batch=8)
+    t, h = 16384, 2048
+    chunk = min(t, engine.memory.moe_chunk_tokens)
+    inter = 768 / 2
+    moe = chunk * 8 * (max(2 * inter, h) + inter) * 2 + 2 * t * h * 2
+    attention = t * (32 + 2 * 4) * 128 * 2 / 2
+    hidden = t * h * 2
+    assert moe > attention
+    expected = 2 * hidden + moe + hidden      # the sampler's 8 rows are far smaller
+    assert sizing.activation_peak_bytes(catalog.models["qwen3-30b-a3b"], layout, s, engine) == pytest.approx(expected)
+
+
+def test_activation_peak_of_mla_with_a_dense_prefix_by_hand(catalog):
+    """DeepSeek-R1 (3 dense layers before 58 MoE layers), TP 8, 8,192 tokens on TensorRT-LLM (MoE chunk 8,192):
+    attention q/k/v of 128 heads at 128 + 64 = 192 dims (MLA: nope + rope), the dense MLP of 18,432, and the
+    MoE of 2,048-wide experts split 8 ways; the MoE term is the largest."""
+    engine = catalog.engines["trtllm"]
+    layout = Layout(tp=8)
+    s = _settings(catalog, "deepseek-r1", "h200-sxm", "trtllm", layout, max_batched_tokens=8192, max_batch=64)
+    t, h = 8192, 7168
+    attention = t * (128 + 2 * 128) * (128 + 64) * 2 / 8
+    dense = t * 3 * 18432 * 2 / 8
+    inter = 2048 / 8
+    moe = min(t, engine.memory.moe_chunk_tokens) * 8 * (max(2 * inter, h) + inter) * 2 + 2 * t * h * 2
+    hidden = t * h * 2
+    sampler = 64 * 129280 * engine.memory.sampler_bytes_per_logit
+    expected = max(2 * hidden + max(attention, dense, moe), sampler) + hidden
+    assert sizing.activation_peak_bytes(catalog.models["deepseek-r1"], layout, s, engine) == pytest.approx(expected)
+
+
+def test_cuda_graph_memory_by_hand(catalog):
+    """vLLM on 8 × H100 PCIe (no custom all-reduce beyond 2 PCIe GPUs): per captured size, 80 dense layers ×
+    56 KiB plus two NCCL all-reduces per layer × 0.85 MiB; sizes up to max batched tokens."""
+    engine = catalog.engines["vllm"]
+    mem = engine.memory
+    model = catalog.models["llama-3.1-70b"]
+    layout = Layout(tp=8)
+    pcie = catalog.accelerators["h100-pcie"]
+    s = _settings(catalog, "llama-3.1-70b", "h100-pcie", "vllm", layout, max_batched_tokens=256)
+    sizes = [n for n in mem.cuda_graph_sizes if n <= 256]
+    assert sizing.captured_graph_sizes(engine, s) == sizes and len(sizes) < len(mem.cuda_graph_sizes)
+    per_size = 80 * mem.graph_dense_layer_kib * 1024 + 80 * 2 * mem.graph_nccl_allreduce_mib * 2**20
+    assert sizing.cuda_graph_bytes(model, layout, s, engine, pcie) == pytest.approx(len(sizes) * per_size)
+    # NVLink (SXM): the custom all-reduce needs no NCCL graph memory.
+    sxm = catalog.accelerators["h100-sxm"]
+    assert sizing.cuda_graph_bytes(model, layout, s, engine, sxm) == pytest.approx(len(sizes) * 80 * 56 * 1024)
+    # One GPU: no all-reduce at all, even on PCIe.
+    one = Layout(tp=1)
+    assert sizing.cuda_graph_bytes(model, one, s, engine, pcie) == pytest.approx(len(sizes) * 80 * 56 * 1024)
+    # Eager: nothing captured.
+    eager = _settings(catalog, "llama-3.1-70b", "h100-pcie", "vllm", layout, max_batched_tokens=256, eager=True)
+    assert sizing.captured_graph_sizes(engine, eager) == [] and sizing.cuda_graph_bytes(model, layout, eager, engine,
+                                                                                         pcie) == 0.0
+
+
+def test_cuda_graph_memory_of_moe_stages_by_hand(catalog):
+    """Qwen3-30B-A3B, PP 2 × EP 2 on SXM: each stage holds ⌈48/2⌉ = 24 MoE layers, no dense layer, each MoE
+    layer's pool 190 KiB + 2 KiB × 128/2 experts on the rank."""
+    engine = catalog.engines["vllm"]
+    mem = engine.memory
+    layout = Layout(tp=2, pp=2, ep=2)
+    s = _settings(catalog, "qwen3-30b-a3b", "h100-sxm", "vllm", layout, max_batched_tokens=8192)
+    sizes = len([n for n in mem.cuda_graph_sizes if n <= 8192])
+    per_size = 24 * (mem.graph_moe_layer_kib + mem.graph_moe_expert_kib * 128 / 2) * 1024
+    got = sizing.cuda_graph_bytes(catalog.models["qwen3-30b-a3b"], layout, s, engine, catalog.accelerators["h100-sxm"])
+    assert got == pytest.approx(sizes * per_size)
+
+
+def test_custom_allreduce_and_non_torch_memory(catalog):
+    pcie, sxm = catalog.accelerators["h100-pcie"], catalog.accelerators["h100-sxm"]
+    assert sizing.custom_allreduce(sxm, Layout(tp=8))
+    assert sizing.custom_allreduce(pcie, Layout(tp=2)) and not sizing.custom_allreduce(pcie, Layout(tp=4))
+    mem = catalog.engines["vllm"].memory
+    assert sizing.non_torch_bytes(catalog.engines["vllm"], Layout(tp=1)) == mem.non_torch_gib * GIB
+    assert sizing.non_torch_bytes(catalog.engines["vllm"], Layout(tp=2)) == mem.non_torch_multi_rank_gib * GIB
+    assert sizing.non_torch_bytes(catalog.engines["vllm"], Layout(pp=2)) == mem.non_torch_multi_rank_gib * GIB
+
+
+@pytest.mark.parametrize("layout, expected", [
+    (Layout(tp=4), 1110 / 4),                              # everything split over TP
+    (Layout(tp=2, pp=2), ((100 + 1000) / 2 + 10 / 2) / 2),  # a stage: half the layers and one of embed / head
+    (Layout(tp=2, dp=4, ep=8), (100 + 10) / 2 + 1000 / 8),  # attention DP: dense and embeddings whole per group
+    (Layout(tp=2, dp=4, ep=8, pp=2), (100 / 2 + 10 / 2) / 2 + 1000 / 16),
+])
+def test_weights_on_the_busiest_rank(layout, expected):
+    parts = sizing.WeightParts(embeddings=10.0, dense=100.0, experts=1000.0)
+    assert parts.total == 1110.0
+    assert sizing.weights_per_rank(parts, layout) == pytest.approx(expected)
+
+
+def test_measured_size_builds_take_their_bits_from_the_size(catalog):
+    """A GGUF build known by its size (Llama-3.1-70B Q4_K_M, 43.1 GB) has 43.1e9 × 8 / 70.6e9 bits per weight,
+    and its embedding and head take that share too; DeepSeek-R1's 1.58-bit build (131 GB) likewise for its
+    653.91e9 expert parameters."""
+    llama = catalog.models["llama-3.1-70b"]
+    parts = sizing.weight_parts(llama, llama.variant("q4_k_m"))
+    bits = 43.1e9 * 8 / 70.6e9
+    assert parts.total == pytest.approx(43.1e9)
+    assert parts.embeddings == pytest.approx(2 * 128256 * 8192 * bits / 8)
+    assert parts.experts == 0.0
+    r1 = catalog.models["deepseek-r1"]
+    parts = sizing.weight_parts(r1, r1.variant("ud-1.58bit"))
+    bits = 131e9 * 8 / 671e9
+    assert parts.embeddings == pytest.approx(2 * 129280 * 7168 * bits / 8)
+    assert parts.experts == pytest.approx(653.91e9 * bits / 8)
+    assert parts.dense == pytest.approx(131e9 - parts.embeddings - parts.experts)
+
+
+def test_auto_precision_adds_the_publishers_own_native_builds(catalog):
+    """'auto' on H100 (fp8 units): Llama 4 Maverick's native bf16 plus Meta's own FP8 build, with the reason;
+    on an A100 (no fp8) only bf16; Llama 3.1 70B's FP8 is NVIDIA's build, not Meta's, so auto stays bf16."""
+    maverick = catalog.models["llama-4-maverick"]
+    h100, a100 = catalog.accelerators["h100-sxm"], catalog.accelerators["a100-80g-sxm"]
+    found = sizing.candidate_variants(maverick, h100, "auto")
+    assert [(v.id, note) for v, note in found] == [
+        ("bf16", ""), ("fp8", "precision auto: fp8 is meta-llama's own fp8 build, run on h100-sxm's native fp8 units")]
+    assert [v.id for v, _ in sizing.candidate_variants(maverick, a100, "auto")] == ["bf16"]
+    assert [v.id for v, _ in sizing.candidate_variants(catalog.models["llama-3.1-70b"], h100, ["auto"])] == ["bf16"]
+    # Asked by id alone, a build comes without a note; asked twice (by id and by 'auto'), once.
+    assert [(v.id, n) for v, n in sizing.candidate_variants(maverick, h100, "fp8")] == [("fp8", "")]
+    assert [v.id for v, _ in sizing.candidate_variants(maverick, h100, ["fp8", "auto"])] == ["fp8", "bf16"]
+
+
+def test_choose_layout_names_the_servers_it_spans(catalog):
+    llama = catalog.models["llama-3.1-70b"]
+    assert sizing.choose_layout(llama, 8, 2) == Layout(tp=8, pp=2, nodes_per_replica=2)
+    assert sizing.choose_layout(llama, 8, 1, split="layer") == Layout(tp=1, pp=8)
+    r1 = catalog.models["deepseek-r1"]
+    assert sizing.choose_layout(r1, 8, 2, dp_attention=True) == Layout(tp=1, dp=8, pp=2, nodes_per_replica=2)
+    assert sizing.choose_layout(llama, 8, 1, dp_attention=True) == Layout(tp=8)   # dense GQA: no attention DP
+    assert sizing.choose_layout(r1, 1, 1, dp_attention=True) == Layout()            # one GPU: nothing to split
+
+
+def test_attention_parameters_by_hand(catalog):
+    # Llama-3.1-8B: per layer q and o 2 × 4,096 × 32 × 128, k and v 2 × 4,096 × 8 × 128; 32 layers.
+    assert sizing.attention_params(catalog.models["llama-3.1-8b"]) == 32 * (2 * 4096 * 32 * 128 + 2 * 4096 * 8 * 128)
+    # MLA: 4 × hidden² per layer (DeepSeek-R1: 61 × 4 × 7,168²).
+    assert sizing.attention_params(catalog.models["deepseek-r1"]) == 61 * 4 * 7168 * 7168
+
+
+def test_settings_text(catalog):
+    s = _settings(catalog, "llama-3.1-8b", "h100-sxm", "vllm", Layout(), max_batch=64, max_batched_tokens=4096,
+                  max_model_len=8192)
+    assert s.graphs_text() == "CUDA graphs"
+    assert s.short() == "util 0.90, max batch 64, 4096 tok/step, max_model_len 8192, CUDA graphs"
+    eager = _settings(catalog, "llama-3.1-8b", "h100-sxm", "vllm", Layout(), eager=True)
+    assert eager.graphs_text() == "eager (no CUDA graphs)"
+    cpu = _settings(catalog, "llama-3.1-8b", "epyc-9654", "llama.cpp", Layout())
+    assert cpu.graphs_text() == "no CUDA graphs" and not cpu.cuda_graphs
+    sgl = _settings(catalog, "llama-3.1-8b", "h100-sxm", "sglang", Layout())
+    assert sgl.max_batch is None and "max batch auto" in sgl.short()
+    j = s.to_json()
+    assert (j["max_batch"], j["max_batched_tokens"], j["max_model_len"], j["eager"], j["cuda_graphs"]) == \
+        (64, 4096, 8192, False, True)
+    assert j["memory_utilization"] == 0.9 and j["engine_version"] == s.version
+    assert set(s.given) == {"max_batch", "max_batched_tokens", "max_model_len"}
+
+
+def test_vllm_start_up_arithmetic_by_hand(catalog):
+    """Llama-3.1-8B bf16 on one H100 SXM under vLLM with 0.9 utilization: KV = 0.9 × total − weights −
+    activations − non-torch (graphs captured afterwards, outside the budget before 0.21.0)."""
+    m, acc, engine = catalog.models["llama-3.1-8b"], catalog.accelerators["h100-sxm"], catalog.engines["vllm"]
+    given = EngineSettings(max_batch=256, max_batched_tokens=8192, max_model_len=8192)
+    fit = sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=1, settings=given)
+    s = fit.settings
+    total = acc.memory_bytes
+    weights = 8.03e9 * 2
+    acts = sizing.activation_peak_bytes(m, fit.layout, s, engine)
+    other = engine.memory.non_torch_gib * GIB
+    graphs = sizing.cuda_graph_bytes(m, fit.layout, s, engine, acc)
+    in_budget = graphs if fit.rank.graphs_in_budget else 0.0
+    kv = s.memory_utilization * total - weights - acts - other - in_budget
+    assert fit.weights_per_gpu == pytest.approx(weights)
+    assert fit.kv_budget_per_gpu == pytest.approx(kv)
+    token = 32 * 2 * 8 * 128 * 2
+    assert fit.rank_bytes_per_token == token and fit.kv_bytes_per_token == token
+    assert fit.kv_capacity_tokens == int(kv // token)
+    assert fit.reserve_per_gpu == acts + other + in_budget     # exactly: nothing else is held back
+    # vLLM 0.10.1 captures its graphs outside the budget: the reserve is activations and non-torch memory only.
+    old = sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=1,
+                            settings=EngineSettings(max_batch=256, max_batched_tokens=8192, max_model_len=8192,
+                                                    version="0.10.1"))
+    assert not old.rank.graphs_in_budget and old.rank.cuda_graphs > 0
+    assert old.reserve_per_gpu == sizing.activation_peak_bytes(m, old.layout, old.settings, engine) + other
+    assert fit.memory_bytes == total and fit.gpus == 1 and fit.starts and fit.weights_fit
+    assert fit.request_kv_bytes == pytest.approx(token * 8192)
+    assert fit.kv_budget_total == pytest.approx(kv)
+    # Requests of 4,000 tokens: ⌊KV / (4,000 × 131,072 B)⌋ of them.
+    assert sizing.max_concurrency(m, fit, "auto", 4000) == int(kv // (4000 * token))
+    r = fit.rank.gib()
+    assert r["weights"] == round(weights / GIB, 2) and r["total"] == round(total / GIB, 2)
+
+
+def test_sglang_and_trtllm_start_up_arithmetic_by_hand(catalog):
+    m, acc = catalog.models["llama-3.1-8b"], catalog.accelerators["h100-sxm"]
+    sgl = catalog.engines["sglang"]
+    fit = sizing.memory_fit(m, m.variant("bf16"), acc, sgl, gpus_per_node=1,
+                            settings=EngineSettings(memory_utilization=0.8))
+    # SGLang: KV = fraction × total − weights − non-torch; activations and graphs live outside the fraction.
+    kv = 0.8 * acc.memory_bytes - 8.03e9 * 2 - sgl.memory.non_torch_gib * GIB
+    assert fit.kv_budget_per_gpu == pytest.approx(kv) and fit.rank.usable == pytest.approx(0.8 * acc.memory_bytes)
+    trt = catalog.engines["trtllm"]
+    fit = sizing.memory_fit(m, m.variant("bf16"), acc, trt, gpus_per_node=1,
+                            settings=EngineSettings(memory_utilization=0.9, max_batched_tokens=8192, max_batch=64))
+    s = fit.settings
+    acts = sizing.activation_peak_bytes(m, fit.layout, s, trt)
+    graphs = sizing.cuda_graph_bytes(m, fit.layout, s, trt, acc)
+    free = acc.memory_bytes - 8.03e9 * 2 - acts - trt.memory.non_torch_gib * GIB - graphs
+    # TensorRT-LLM: KV = fraction × what is free after weights, activations, non-torch memory and graphs.
+    assert fit.kv_budget_per_gpu == pytest.approx(0.9 * free) and fit.rank.usable == acc.memory_bytes
+
+
+def test_weights_that_do_not_fit_name_every_term(catalog):
+    """Llama-3.1-70B bf16 (141.2 GB) on one 80 GB H100: no KV cache; the message names the weights and what
+    else the budget holds, the usable and visible memory and the utilization."""
+    m, acc, engine = catalog.models["llama-3.1-70b"], catalog.accelerators["h100-sxm"], catalog.engines["vllm"]
+    fit = sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=1,
+                            settings=EngineSettings(max_model_len=4096))
+    assert not fit.weights_fit and not fit.starts and fit.kv_capacity_tokens == 0 and fit.kv_budget_total == 0.0
+    assert fit.why_not.startswith(f"weights {70.6e9 * 2 / GIB:,.2f} GiB, activations ")
+    # From vLLM 0.21.0 (the default release) the graphs come out of the budget and are named; before it they
+    # are captured after the KV cache is sized, and are not.
+    assert ", CUDA graphs " in fit.why_not
+    old = sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=1,
+                            settings=EngineSettings(max_model_len=4096, version="0.10.1"))
+    assert old.why_not.startswith(f"weights {70.6e9 * 2 / GIB:,.2f} GiB, activations ") and "CUDA" not in old.why_not
+    assert f"usable on h100-sxm ({acc.memory_bytes / GIB:,.2f} GiB visible, memory utilization 0.90)" in fit.why_not
+    assert sizing.max_concurrency(m, fit, "auto", 1000) == 0
+
+
+def test_quantized_checkpoints_keep_one_16_bit_copy_of_tied_embeddings(catalog):
+    """Llama-3.1-8B AWQ int4 (4.156 bits): untied, the embedding and lm_head (2 × 128,256 × 4,096) stay 16-bit;
+    the same model with tied embeddings keeps one such matrix."""
+    llama = catalog.models["llama-3.1-8b"]
+    v = llama.variant("int4")
+    embed = 128256 * 4096
+    assert sizing.weight_bytes(llama, v) == pytest.approx((8.03e9 - 2 * embed) * 4.156 / 8 + 2 * embed * 2)
+    tied = llama.model_copy(update={"tie_word_embeddings": True})
+    assert sizing.weight_bytes(tied, v) == pytest.approx((8.03e9 - embed) * 4.156 / 8 + embed * 2)
+
+
+def test_embeddings_are_at_most_half_of_a_small_models_weights(catalog):
+    """A 1e9-parameter model with Llama-3.1-8B's 128,256 × 4,096 vocabulary (2.1e9 embedding parameters, more than
+    the model): int4 counts at most half the parameters as 16-bit embeddings — 0.5e9 × 4.156/8 + 0.5e9 × 2 B —
+    and weight_parts gives the embeddings at most half of that total."""
+    small = catalog.models["llama-3.1-8b"].model_copy(update={"params_b": 1.0})
+    v = small.variant("int4")
+    total = 0.5e9 * 4.156 / 8 + 0.5e9 * 2
+    assert sizing.weight_bytes(small, v) == pytest.approx(total)
+    parts = sizing.weight_parts(small, v)
+    assert parts.embeddings == pytest.approx(total / 2) and parts.dense == pytest.approx(total / 2)
+
+
+def test_mla_activation_head_dims_follow_the_rope_width(catalog):
+    """An MLA model without head_dim sizes q/k/v activations at qk_nope (128 when unset) + qk_rope dims: with a
+    32-dim RoPE key, 160 dims."""
+    r1 = catalog.models["deepseek-r1"]
+    att = r1.attention.model_copy(update={"qk_rope_head_dim": 32})
+    model = r1.model_copy(update={"attention": att})
+    engine = catalog.engines["trtllm"]
+    layout = Layout(tp=8)
+    s = _settings(catalog, "deepseek-r1", "h200-sxm", "trtllm", layout, max_batched_tokens=8192, max_batch=64)
+    wide = model.model_copy(update={"moe": None})      # no MoE term: attention (vs the dense MLP) decides
+    t = 8192
+    attention = t * (128 + 2 * 128) * (128 + 32) * 2 / 8
+    mlp = t * 3 * 18432 * 2 / 8
+    hidden = t * 7168 * 2
+    sampler = 64 * 129280 * engine.memory.sampler_bytes_per_logit
+    assert attention > mlp
+    assert sizing.activation_peak_bytes(wide, layout, s, engine) == pytest.approx(
+        max(2 * hidden + attention, sampler) + hidden)
+
+
+def test_tensorrt_llm_keeps_fp8_kv_for_a_quantized_fp8_build(catalog):
+    """TensorRT-LLM's FP8 checkpoints carry KV scales: 'auto' KV is fp8, 1 B per value — Llama-3.1-8B stores
+    32 layers × 2 × 8 heads × 128 × 1 B = 65,536 B per token (bf16 under vLLM: twice that)."""
+    m, acc = catalog.models["llama-3.1-8b"], catalog.accelerators["h100-sxm"]
+    trt = sizing.memory_fit(m, m.variant("fp8"), acc, catalog.engines["trtllm"], gpus_per_node=1)
+    assert trt.kv_bytes_per_token == 32 * 2 * 8 * 128 * 1 == trt.rank_bytes_per_token
+    vllm = sizing.memory_fit(m, m.variant("fp8"), acc, catalog.engines["vllm"], gpus_per_node=1)
+    assert vllm.kv_bytes_per_token == 32 * 2 * 8 * 128 * 2
+
+
+def test_llama_cpp_on_a_two_socket_host_is_one_numa_spread_process(catalog):
+    """On a CPU host llama.cpp runs one process over both sockets: tensor-style split of memory (tp = 2 ranks of
+    pages), no pipeline, spread over NUMA nodes."""
+    m = catalog.models["deepseek-r1"]
+    fit = sizing.memory_fit(m, m.variant("q4_k_m"), catalog.accelerators["epyc-9654"], catalog.engines["llama.cpp"],
+                            gpus_per_node=2)
+    assert fit.layout == Layout(tp=2, numa_spread=True)
+
+
+def test_cuda_graphs_that_do_not_fit_above_the_utilization(catalog):
+    """vLLM before 0.21.0 (here 0.10.1) captures graphs after sizing the KV cache, in what utilization leaves: Llama-3.1-70B on
+    8 × H100 PCIe at utilization 0.98 has 0.02 × total − 0.61 GiB (CUDA context) left, less than its graphs
+    (67 sizes × (80 layers × 56 KiB + 80 × 2 NCCL all-reduces × 0.85 MiB))."""
+    m, acc, engine = catalog.models["llama-3.1-70b"], catalog.accelerators["h100-pcie"], catalog.engines["vllm"]
+    mem = engine.memory
+    fit = sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=8,
+                            settings=EngineSettings(memory_utilization=0.98, version="0.10.1"))
+    sizes = len([n for n in mem.cuda_graph_sizes if n <= fit.settings.max_batched_tokens])
+    graphs = sizes * (80 * mem.graph_dense_layer_kib * 1024 + 80 * 2 * mem.graph_nccl_allreduce_mib * 2**20)
+    room = acc.memory_bytes - 0.98 * acc.memory_bytes - mem.context_gib * GIB
+    assert 0 < room < graphs
+    assert fit.why_not == (f"CUDA graphs need {graphs / GIB:,.2f} GiB, {room / GIB:,.2f} GiB is left above memory "
+                           f"utilization 0.98 (out of memory while capturing; --eager avoids it)")
+
+
+def test_sglang_activations_must_fit_outside_its_static_fraction(catalog):
+    """SGLang holds mem_fraction_static for weights and KV; the profile run's activations (and graphs) need the
+    rest: at 0.99 of an H100, 1% is too little for Llama-3.1-8B's activations over 8,192 tokens."""
+    m, acc, engine = catalog.models["llama-3.1-8b"], catalog.accelerators["h100-sxm"], catalog.engines["sglang"]
+    fit = sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=1,
+                            settings=EngineSettings(memory_utilization=0.99, max_batched_tokens=8192))
+    acts = sizing.activation_peak_bytes(m, fit.layout, fit.settings, engine)
+    graphs = sizing.cuda_graph_bytes(m, fit.layout, fit.settings, engine, acc)
+    left = acc.memory_bytes - 0.99 * acc.memory_bytes
+    assert acts + graphs > left
+    assert fit.why_not == (f"activations {acts / GIB:,.2f} GiB and CUDA graphs {graphs / GIB:,.2f} GiB need more "
+                           f"than the {left / GIB:,.2f} GiB left outside mem_fraction_static 0.99 (out of memory at "
+                           f"start-up)")
+
+
+def test_kv_datatype_auto_per_engine_and_build(catalog):
+    """'auto' is bf16, except TensorRT-LLM with a quantized fp8 or fp4 build (KV scales): fp8."""
+    r1, trt, vllm = catalog.models["deepseek-r1"], catalog.engines["trtllm"], catalog.engines["vllm"]
+    assert sizing.resolve_kv_dtype("auto", trt, r1.variant("fp4")) == "fp8"
+    assert sizing.resolve_kv_dtype("auto", trt, r1.variant("fp8")) == "bf16"     # DeepSeek's own fp8: not quantized
+    assert sizing.resolve_kv_dtype("auto", trt, r1.variant("int4")) == "bf16"    # computes in bf16
+    assert sizing.resolve_kv_dtype("auto", vllm, r1.variant("fp4")) == "bf16"
+    assert sizing.resolve_kv_dtype("fp8", vllm, r1.variant("bf16")) == "fp8"
+
+
+def test_indexer_keys_add_to_the_latent_cache(catalog):
+    """DeepSeek-V3.2: 61 MLA layers of (512 + 64) × 2 B, plus its lightning indexer's 132-byte key on each of
+    61 layers; at fp8 the latent entry is the kernels' 656 bytes."""
+    m = catalog.models["deepseek-v3.2"]
+    assert sizing.kv_bytes_per_token(m, "bf16") == 61 * (512 + 64) * 2 + 61 * 132
+    assert sizing.kv_bytes_per_token(m, "fp8") == 61 * 656 + 61 * 132
+    assert sizing.kv_bytes_per_request(m, "bf16", 1000) == 1000 * (61 * (512 + 64) * 2 + 61 * 132)
