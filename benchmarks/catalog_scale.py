@@ -77,14 +77,16 @@ def make_problem(users: int, stock: bool) -> dict:
             "constraints": constraints, "prices": "scale-bench", "objective": "cost"}
 
 
-def run(cmd: list[str]) -> tuple[float, float, int, str]:
-    """Wall seconds, peak RSS (MB) and exit code of `cmd`, and its stderr's last line."""
+def run(cmd: list[str]) -> tuple[float, float, float, int, str]:
+    """Wall seconds, CPU seconds (user + system), peak RSS (MB) and exit code of `cmd`, and its
+    stderr's last line. CPU seconds tell a slow program from a busy machine."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read().strip().splitlines() if proc.stderr else []   # before waiting: a full pipe blocks
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    err = proc.stderr.read().strip().splitlines() if proc.stderr else []
-    return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), (err[-1] if err else "")
+    return (seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status),
+            (err[-1] if err else ""))
 
 
 def profile(cat_path: Path, prob_path: Path, top: int) -> None:
@@ -134,10 +136,10 @@ def main(argv: list[str] | None = None) -> None:
         for name, sub in commands.items():
             if args.only and name not in args.only:
                 continue
-            seconds, mb, code, err = run(hw + sub + common)
+            seconds, cpu, mb, code, err = run(hw + sub + common)
             times[name] = seconds
             ratio = f"  {seconds / times['solve']:.1f}× solve" if name != "solve" and "solve" in times else ""
-            print(f"  {name:<10} {seconds:8.1f} s {mb:8.0f} MB peak  exit {code}{ratio}"
+            print(f"  {name:<10} {seconds:8.1f} s ({cpu:.1f} s CPU) {mb:6.0f} MB peak  exit {code}{ratio}"
                   + (f"  [{err}]" if code else ""))
 
 

@@ -128,35 +128,51 @@ def _merge(files: list[tuple[str, CatalogFile]]) -> Catalog:
 
 
 def _cross_check(cat: Catalog) -> None:
-    def where(section: str, item_id: str) -> str:
-        return cat.origins.get(f"{section}:{item_id}", "catalog")
+    """Ids unique across item sections, and every reference (accepted accelerators, a system's
+    platform and accelerator, an offer's item) names a record of the catalog; raises CatalogError
+    naming the file, the record and the unknown id (with a suggestion)."""
+    _check_unique_ids(cat)
+    _check_references(cat)
+    _check_offer_items(cat)
 
+
+def _where(cat: Catalog, section: str, item_id: str) -> str:
+    return cat.origins.get(f"{section}:{item_id}", "catalog")
+
+
+def _check_unique_ids(cat: Catalog) -> None:
     items = {"accelerator": cat.accelerators, "platform": cat.platforms, "system": cat.systems,
              "network item": cat.network_items, "rack": cat.racks}
     for kind_a, table_a in items.items():
         for kind_b, table_b in items.items():
-            if kind_a < kind_b:
-                for clash in sorted(set(table_a) & set(table_b)):
-                    raise CatalogError(f"id '{clash}' is both an {kind_a} and a {kind_b}; "
-                                       f"offers refer to items by id, so ids must differ across sections.")
+            clashes = sorted(set(table_a) & set(table_b)) if kind_a < kind_b else []
+            if clashes:
+                raise CatalogError(f"id '{clashes[0]}' is both an {kind_a} and a {kind_b}; "
+                                   f"offers refer to items by id, so ids must differ across sections.")
+
+
+def _check_references(cat: Catalog) -> None:
     for p in cat.platforms.values():
         for acc in p.accepts:
             if acc not in cat.accelerators:
-                raise CatalogError(f"{where('platforms', p.id)}: platform '{p.id}' accepts unknown accelerator "
+                raise CatalogError(f"{_where(cat, 'platforms', p.id)}: platform '{p.id}' accepts unknown accelerator "
                                    f"'{acc}'{did_you_mean(acc, cat.accelerators)}.")
     for s in cat.systems.values():
         if s.platform not in cat.platforms:
-            raise CatalogError(f"{where('systems', s.id)}: system '{s.id}' uses unknown platform "
+            raise CatalogError(f"{_where(cat, 'systems', s.id)}: system '{s.id}' uses unknown platform "
                                f"'{s.platform}'{did_you_mean(s.platform, cat.platforms)}.")
         if s.accelerator not in cat.accelerators:
-            raise CatalogError(f"{where('systems', s.id)}: system '{s.id}' uses unknown accelerator "
+            raise CatalogError(f"{_where(cat, 'systems', s.id)}: system '{s.id}' uses unknown accelerator "
                                f"'{s.accelerator}'{did_you_mean(s.accelerator, cat.accelerators)}.")
+
+
+def _check_offer_items(cat: Catalog) -> None:
     known_items = set(cat.accelerators) | set(cat.platforms) | set(cat.systems) | set(cat.network_items) | set(cat.racks)
     for pl in cat.price_lists.values():
         for i, offer in enumerate(pl.offers):
             if offer.item not in known_items:
                 hint = did_you_mean(offer.item, known_items).replace(" — did you mean", "; did you mean")
-                raise CatalogError(f"{_offer_item_at(where('price_lists', pl.id), pl.id, i)}: price list "
+                raise CatalogError(f"{_offer_item_at(_where(cat, 'price_lists', pl.id), pl.id, i)}: price list "
                                    f"'{pl.id}' offers[{i}].item = '{offer.item}' is not an accelerator, platform, "
                                    f"system, network item or rack in the catalog{hint or '.'}")
 

@@ -406,6 +406,19 @@ class Model(Sourced):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Model:
+        self._check_variants()
+        if self.active_params_b > self.params_b:
+            raise ValueError("active_params_b exceeds params_b")
+        self._check_layers()
+        if self.moe and self.moe.expert_params_b >= self.params_b:
+            raise ValueError("moe.expert_params_b must be less than params_b")
+        if self.vision_params_b >= self.params_b:
+            raise ValueError("vision_params_b must be less than params_b")
+        return self
+
+    def _check_variants(self) -> None:
+        """Variant ids are unique, the native precision and every fallback name one of them, and each
+        variant's unquantized layers are distinct layer numbers."""
         ids = [v.id for v in self.variants]
         dupes = {i for i in ids if ids.count(i) > 1}
         if dupes:
@@ -419,8 +432,9 @@ class Model(Sourced):
             if bad or len(set(v.unquantized_layers)) != len(v.unquantized_layers):
                 raise ValueError(f"variant {v.id}: unquantized_layers {v.unquantized_layers} must be distinct layer "
                                  f"numbers from 0 to {self.layers - 1}")
-        if self.active_params_b > self.params_b:
-            raise ValueError("active_params_b exceeds params_b")
+
+    def _check_layers(self) -> None:
+        """The attention's layer counts fit the model's layers (KV, linear, window, compressed, indexer)."""
         att = self.attention
         kv_layers = self.kv_layers
         if kv_layers < 1:
@@ -434,11 +448,6 @@ class Model(Sourced):
             raise ValueError("attention.compressed names more layers than the attention layers")
         if att.indexer_layers > kv_layers:
             raise ValueError("attention.indexer_layers exceeds the attention layers")
-        if self.moe and self.moe.expert_params_b >= self.params_b:
-            raise ValueError("moe.expert_params_b must be less than params_b")
-        if self.vision_params_b >= self.params_b:
-            raise ValueError("vision_params_b must be less than params_b")
-        return self
 
     @property
     def kv_layers(self) -> int:

@@ -17,6 +17,8 @@ Variables
     r_u ∈ {0, …, R_u}   replicas of u, R_u its tightest valid upper bound
     y_u ∈ {0, 1}        u is used (only when SKUs are limited or plans must differ)
     z_s ∈ {0, 1}        SKU s is used (only when SKUs are limited)
+    t_k ∈ ℤ             t_k = the value of objective term k (cost, power, ...); a solve narrows
+                        its domain to hold a solved term at its optimum, then restores it
 Constraints
     demand    Σ users_u·r_u ≥ N
     spare     Σ users_u·r_u − users_v ≥ N for every unit v that may be used,
@@ -56,7 +58,8 @@ price c_s and hosting h_s over the TCO horizon:
     racks     q_s·R_s ≥ k_s·Σ_{u of s} nodes_u·r_u   (k_s racks per node of a rack-scale system, else 1)
     max racks Σ_s R_s ≤ Rmax
     terms     cost += Σ_s c_s·R_s,   tco += Σ_s (c_s + h_s)·R_s,   racks = Σ_s R_s
-Objectives (lexicographic; one weighted sum when it fits in 62 bits, else stages)
+Objectives (lexicographic; one weighted sum Σ w_k·t_k when it fits in 62 bits, else stages, each
+stage's terms then held at their optimum)
     cost    min (Σ cost_u·r_u, Σ power_u·r_u, Σ nodes_u·r_u)
     power   min (power, cost, nodes)
     tco     min (Σ tco_u·r_u, cost, power) with tco_u = cost_u + energy and hosting
@@ -323,6 +326,7 @@ class PlanModel:
         self.limits = limits
         self.maximize_users = maximize_users
         self._groups: dict[str, object] = {}
+        self._term_vars: dict[str, object] = {}   # term -> integer variable equal to it (objectives, held optima)
         self._extra_constraints = False  # no-goods or caps added after building: limits alone no longer describe the model
         self.bounds = replica_bounds(units, limits, maximize_users)
         self.roles = roles
@@ -332,11 +336,7 @@ class PlanModel:
         self.replicas = {u.id: self.model.new_int_var(0, self.bounds[u.id], f"replicas[{u.id}]") for u in self.units}
         self.used: dict[str, object] = {}
         if need_used or limits.max_skus is not None or limits.spare:
-            for u in self.units:
-                y = self.model.new_bool_var(f"used[{u.id}]")
-                self.model.add(self.replicas[u.id] <= self.bounds[u.id] * y)
-                self.model.add(self.replicas[u.id] >= y)
-                self.used[u.id] = y
+            self._add_used()
         # Every decision variable by key: replica counts by unit id, offer purchases by "offer:<key>".
         self.vars: dict[str, object] = dict(self.replicas)
         self.coefs: dict[str, dict[str, int]] = {
@@ -345,30 +345,44 @@ class PlanModel:
             "nodes": {u.id: u.nodes for u in self.units},
             "users": {u.id: u.users for u in self.units},
         }
-        self.offers = offers
-        self.fabric = fabric
+        self.offers, self.fabric, self.racks = offers, fabric, racks
         if offers is not None:
             self._add_purchases(offers)
         if fabric is not None:
             self._add_fabric(fabric)
-        self.racks = racks
         if racks is not None:
             self._add_racks(racks)
         if fabric is not None:
             self._add_network_racks(fabric)
-        if tco is not None:  # tco[u] is the energy and hosting of one replica; capital cost is the cost term
-            self.coefs["tco"] = {**self.coefs["cost"], **{u.id: self.coefs["cost"].get(u.id, 0) + tco[u.id]
-                                                           for u in self.units}}
-            for g in racks.groups if racks is not None else ():
-                if f"racks:{g.key}" in self.vars:
-                    self.coefs["tco"][f"racks:{g.key}"] += g.hosting
-            if self.NETWORK_RACKS in self.vars and fabric is not None and fabric.rack is not None:
-                self.coefs["tco"][self.NETWORK_RACKS] += fabric.rack.hosting
+        if tco is not None:
+            self._add_tco_term(tco, racks, fabric)
         for acc in limits.stock:
             self._add_gpu_term(acc)
         for term, coefs in self.coefs.items():  # before CP-SAT sees a sum that may overflow 64 bits
             check_range(term, coefs, self.bounds)
         self.terms = {t: sum(c * self.vars[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
+        self._add_constraints(offers, roles)
+
+    def _add_used(self) -> None:
+        """y_u with r_u ≤ R_u·y_u and r_u ≥ y_u, so y_u = 1 exactly when u is bought."""
+        for u in self.units:
+            y = self.model.new_bool_var(f"used[{u.id}]")
+            self.model.add(self.replicas[u.id] <= self.bounds[u.id] * y)
+            self.model.add(self.replicas[u.id] >= y)
+            self.used[u.id] = y
+
+    def _add_tco_term(self, tco: dict[str, int], racks: Racks | None, fabric: Fabric | None) -> None:
+        """tco[u] is the energy and hosting of one replica; capital cost is the cost term (racks, the
+        switches' racks included: plus hosting)."""
+        self.coefs["tco"] = {**self.coefs["cost"], **{u.id: self.coefs["cost"].get(u.id, 0) + tco[u.id]
+                                                       for u in self.units}}
+        for g in racks.groups if racks is not None else ():
+            if f"racks:{g.key}" in self.vars:
+                self.coefs["tco"][f"racks:{g.key}"] += g.hosting
+        if self.NETWORK_RACKS in self.vars and fabric is not None and fabric.rack is not None:
+            self.coefs["tco"][self.NETWORK_RACKS] += fabric.rack.hosting
+
+    def _add_constraints(self, offers: Offers | None, roles: Roles | None) -> None:
         if offers is not None:
             self._add_item_balance(offers)
             self._add_seller_limit(offers)
@@ -431,18 +445,30 @@ class PlanModel:
         bounds = bounds or self.bounds
         return sum(abs(c) * bounds[k] for k, c in self.coefs[term].items())
 
-    def _tighten(self, bounds: dict[str, int], term: str, value: int) -> dict[str, int]:
-        """Shrink the domains of `self.model` (a clone) to what term ≤ value allows.
+    def _tightened(self, bounds: dict[str, int], term: str, value: int) -> dict[str, int]:
+        """`bounds` shrunk to what term ≤ value allows (each variable alone: value // its coefficient).
 
-        CP-SAT checks an objective for overflow over the variables' domains, so a held
-        term must narrow the domains before its ratio bounds can buy smaller weights.
+        Computed here, not written into the model: the ratio bounds of `_bound` then buy smaller weights.
         """
         tight = dict(bounds)
         for k, c in self.coefs[term].items():
             if c > 0 and value // c < tight[k]:
                 tight[k] = max(0, value // c)
-                self.model.proto.variables[self.vars[k].index].domain[1] = tight[k]
         return tight
+
+    def term_var(self, term: str):
+        """An integer variable equal to `term` (made once, over the term's whole range).
+
+        Objectives are written over these variables; `solve` holds a solved term at its optimum, and
+        keeps each weighted objective inside 64 bits, by narrowing this variable's domain for the
+        duration of one solve (`IntVar.with_domain`), then restoring it.
+        """
+        var = self._term_vars.get(term)
+        if var is None:
+            var = self.model.new_int_var(*self._term_range(term), f"term[{term}]")
+            self.model.add(var == self.terms[term])
+            self._term_vars[term] = var
+        return var
 
     # -- purchases from offers -------------------------------------------------------
     def _add_purchases(self, offers: Offers) -> None:
@@ -712,21 +738,28 @@ class PlanModel:
 
         Several workers may return different solutions among equal optima; minimizing
         each variable in turn (each a unique value) gives one answer whatever the
-        number of workers.
+        number of workers. Each term is held at its optimum and each decision, once
+        minimized, at its value by narrowing variable domains; every domain is restored
+        before returning.
         """
-        model = self.model.clone()
-        for t in terms:
-            model.add(self.terms[t] == values[t])
-        chosen: dict[str, int] = {}
-        for key in sorted(self.replicas) + sorted(k for k in self.vars if k not in self.replicas):
-            var = self.vars[key]
-            model.minimize(var)
-            solver = self.solver(options, options.time_limit_s)
-            if solver.solve(model) != self.cp.OPTIMAL:
-                return None
-            chosen[key] = int(solver.value(var))
-            model.add(var == chosen[key])
-        return chosen
+        saved: dict[str, object] = {}
+        try:
+            for t in terms:
+                self._hold_term(t, values[t], values[t])
+            chosen: dict[str, int] = {}
+            for key in sorted(self.replicas) + sorted(k for k in self.vars if k not in self.replicas):
+                var = self.vars[key]
+                self.model.minimize(var)
+                solver = self.solver(options, options.time_limit_s)
+                if solver.solve(self.model) != self.cp.OPTIMAL:
+                    return None
+                chosen[key] = int(solver.value(var))
+                saved[key] = var.domain
+                var.with_domain(self.cp.Domain(chosen[key], chosen[key]))
+            return chosen
+        finally:
+            for key, domain in saved.items():
+                self.vars[key].with_domain(domain)
 
     def feasible(self, options: SolveOptions = SolveOptions()) -> bool | None:
         """True or False when decided, None when the time limit ran out first."""
@@ -783,113 +816,146 @@ class PlanModel:
         return best
 
     def _next_stage(self, remaining: list[tuple[str, int]], known: dict[str, int],
-                    bounds: dict[str, int]) -> list[tuple[str, int, int]]:
-        """The longest run of terms, in order, whose weighted sum stays inside 62-bit integers —
-        both on the plans still allowed (lexicographic exactness) and over the variables'
-        domains (CP-SAT's overflow check)."""
+                    bounds: dict[str, int]) -> list[tuple[str, int, int, int]]:
+        """The longest run of terms, in order, whose weighted sum stays inside 62-bit integers on the
+        plans still allowed: (term, sense, weight, bound) with weight_i = Π_{j>i} (bound_j + 1), which
+        makes the weighted sum order plans exactly as the terms do lexicographically. Each bound also
+        becomes the top of the term's variable for the stage, so CP-SAT's overflow check (over the
+        objective's domains) sees the same sum."""
+        tops = {t: self._bound(t, known, bounds) for t, _ in remaining}
         for n in range(len(remaining), 0, -1):
             group = remaining[:n]
             weights, w = [], 1
             for t, _ in reversed(group):
                 weights.append(w)
-                w *= self._bound(t, known, bounds) + 1
+                w *= tops[t] + 1
             weights.reverse()
-            reach = sum(wt * self.upper(t, bounds) for (t, _), wt in zip(group, weights))
-            if n == 1 or (w < INT_LIMIT and reach < INT_LIMIT):
-                return [(t, sense, wt) for (t, sense), wt in zip(group, weights)]
+            if n == 1 or w < INT_LIMIT:
+                return [(t, sense, wt, tops[t]) for (t, sense), wt in zip(group, weights)]
         raise AssertionError("unreachable")
+
+    def _hold_term(self, term: str, low: int, high: int) -> None:
+        """Keep `term` within [low, high] (clipped to its range) until `_release_terms`."""
+        lo, hi = self._term_range(term)
+        self.term_var(term).with_domain(self.cp.Domain(max(lo, low), min(hi, high)))
+
+    def _term_range(self, term: str) -> tuple[int, int]:
+        coefs = self.coefs[term]
+        return (sum(min(0, c) * self.bounds[k] for k, c in coefs.items()),
+                sum(max(0, c) * self.bounds[k] for k, c in coefs.items()))
+
+    def _release_terms(self, terms: list[str]) -> None:
+        for t in terms:
+            self._hold_term(t, *self._term_range(t))
+
+    def _objective_terms(self, objective: str | tuple[tuple[str, int], ...]) -> list[tuple[str, int]]:
+        terms = list(OBJECTIVE_TERMS[objective] if isinstance(objective, str) else objective)
+        for t, _ in terms:
+            if t.startswith("gpus:"):
+                self._add_gpu_term(t.split(":", 1)[1])
+        return terms
 
     def solve(self, objective: str | tuple[tuple[str, int], ...],
               options: SolveOptions = SolveOptions()) -> Solution | None:
         """Optimize lexicographically; None if infeasible. Raises SolverTimeoutError if time ran out empty.
 
         `objective` names an entry of OBJECTIVE_TERMS or gives the (term, sense) pairs itself.
-        Terms are solved in as few weighted stages as 62-bit weights allow; after a stage its
-        terms are held at their optimum (one-sided), which also tightens the next weights.
+        Terms are solved in as few weighted stages as 62-bit weights allow (`_next_stage`); after a
+        stage its terms are held at their optimum, which also tightens the next weights. Terms are
+        held by narrowing the domains of their `term_var`s, restored before returning, so the model
+        keeps only the constraints its caller added (no-goods, caps) from one solve to the next.
         """
         start = time.perf_counter()
-        terms = list(OBJECTIVE_TERMS[objective] if isinstance(objective, str) else objective)
-        for t, _ in terms:
-            if t.startswith("gpus:"):
-                self._add_gpu_term(t.split(":", 1)[1])
-        base = self.model
-        status_all = "optimal"
-        known: dict[str, int] = {}
-        values: dict[str, int] = {}
-        bound = None
-        gap = 0.0
-        replicas: dict[str, int] = {}
-        purchases: dict[str, int] = {}
-        fabric_counts: dict[str, dict[str, int]] = {}
-        rack_counts: dict[str, int] = {}
-        remaining = terms
-        stages = 0
-        primary, sense = terms[0]
-        bounds = dict(self.bounds)
-        start_bound = self._single_unit_bound(primary) if sense > 0 else None
-        if start_bound is not None and len(terms) > 1:
-            # Any feasible plan bounds the optimum: holding the primary term under it narrows the
-            # domains and the ratio bounds of the other terms, often enough for one weighted solve.
-            self.model = base.clone()
-            self.model.add(self.terms[primary] <= start_bound)
-            bounds = self._tighten(bounds, primary, start_bound)
-            known[primary] = start_bound
+        terms = self._objective_terms(objective)
         try:
-            while remaining:
-                stage = self._next_stage(remaining, known, bounds)
-                remaining = remaining[len(stage):]
-                stages += 1
-                self.model.minimize(sum(s * wt * self.terms[t] for t, s, wt in stage))
-                solver = self.solver(options, options.time_limit_s - (time.perf_counter() - start))
-                status = solver.solve(self.model)
-                if status == self.cp.INFEASIBLE:
-                    return None
-                if status not in (self.cp.OPTIMAL, self.cp.FEASIBLE):
-                    if stages == 1:
-                        if status == self.cp.MODEL_INVALID:
-                            raise RuntimeError(f"CP-SAT rejected the model: {self.model.validate()}")
-                        raise SolverTimeoutError(
-                            f"the time limit of {options.time_limit_s:g} s ran out before any plan was found; "
-                            f"raise --time-limit or narrow the problem.")
-                    status_all = "feasible"
-                    break
-                chosen = {k: int(solver.value(v)) for k, v in self.vars.items()}
-                replicas, purchases = self._split(chosen)
-                fabric_counts = self._fabric_counts(chosen)
-                rack_counts = self._rack_counts(chosen)
-                values = {t: sum(c * chosen[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
-                lead, lead_sense, wt = stage[0]
-                bnd = math.floor(solver.best_objective_bound + 1e-9)
-                # The bound of the weighted sum gives a bound of its lead term.
-                stage_bound = bnd // wt if lead_sense > 0 else -(bnd // wt)
-                if stages == 1:
-                    bound = stage_bound
-                if status != self.cp.OPTIMAL:
-                    # The gap of the stage that did not finish (a later stage: its own term's gap, not 0).
-                    gap = abs(values[lead] - stage_bound) / max(1, abs(values[lead]))
-                    status_all = "feasible"
-                    break
-                if remaining:  # hold each solved term at its optimum, on a copy of the caller's model
-                    if self.model is base:
-                        self.model = base.clone()
-                    for t, s, _ in stage:
-                        known[t] = values[t]
-                        self.model.add(s * self.terms[t] <= s * values[t])
-                        if s > 0:
-                            bounds = self._tighten(bounds, t, values[t])
-                    self.hint(replicas)
+            run = self._stages(terms, options, start)
+            if run is not None and options.workers > 1 and run.status == "optimal":
+                run.chosen = self._canonical(run.values, [t for t, _ in terms], options) or run.chosen
         finally:
-            self.model = base
-        values = {t: int(v) for t, v in values.items()}
-        if options.workers > 1 and status_all == "optimal":
-            canonical = self._canonical(values, [t for t, _ in terms], options)
-            if canonical is not None:
-                replicas, purchases = self._split(canonical)
-                fabric_counts = self._fabric_counts(canonical)
-                rack_counts = self._rack_counts(canonical)
-        return Solution(status=status_all, replicas=replicas, values=values, bound=bound, gap=gap,
-                        seconds=time.perf_counter() - start, purchases=purchases, stages=stages,
-                        fabric=fabric_counts, racks=rack_counts)
+            self._release_terms([t for t, _ in terms])
+        if run is None:
+            return None
+        replicas, purchases = self._split(run.chosen)
+        return Solution(status=run.status, replicas=replicas, values=run.values, bound=run.bound, gap=run.gap,
+                        seconds=time.perf_counter() - start, purchases=purchases, stages=run.stages,
+                        fabric=self._fabric_counts(run.chosen), racks=self._rack_counts(run.chosen))
+
+    def _stages(self, terms: list[tuple[str, int]], options: SolveOptions, start: float) -> _Run | None:
+        """The lexicographic stages of `solve`; None when the first proves that no plan exists."""
+        run = _Run()
+        known: dict[str, int] = {}
+        bounds = dict(self.bounds)
+        primary, sense = terms[0]
+        start_bound = self._single_unit_bound(primary) if sense > 0 and len(terms) > 1 else None
+        if start_bound is not None:
+            # Any feasible plan bounds the optimum: holding the primary term under it narrows the
+            # ratio bounds of the other terms, often enough for one weighted solve.
+            known[primary] = start_bound
+            bounds = self._tightened(bounds, primary, start_bound)
+        remaining = terms
+        while remaining:
+            stage = self._next_stage(remaining, known, bounds)
+            remaining = remaining[len(stage):]
+            run.stages += 1
+            for t, _, _, top in stage:
+                self._hold_term(t, -INT_LIMIT, top)   # valid on every plan left; keeps the objective in 64 bits
+            self.model.minimize(sum(s * wt * self.term_var(t) for t, s, wt, _ in stage))
+            solver = self.solver(options, options.time_limit_s - (time.perf_counter() - start))
+            status = solver.solve(self.model)
+            if status == self.cp.INFEASIBLE:
+                return None
+            if not self._record(run, stage, solver, status, options):
+                break
+            for t, _, _, _ in stage:   # hold each solved term at its optimum (the optimum of every plan left)
+                known[t] = run.values[t]
+                bounds = self._tightened(bounds, t, run.values[t])
+                self._hold_term(t, run.values[t], run.values[t])
+            if remaining:
+                self.hint(self._split(run.chosen)[0])
+        return run
+
+    def _record(self, run: _Run, stage: list[tuple[str, int, int, int]], solver, status, options: SolveOptions) -> bool:
+        """Take a stage's answer into `run`; True when it is optimal (the next stage may start).
+
+        Raises SolverTimeoutError (RuntimeError for a model CP-SAT rejects) when the first stage
+        ends without a plan; a later stage that does keeps the previous stage's plan, as feasible.
+        """
+        if status not in (self.cp.OPTIMAL, self.cp.FEASIBLE):
+            if run.stages == 1:
+                if status == self.cp.MODEL_INVALID:
+                    raise RuntimeError(f"CP-SAT rejected the model: {self.model.validate()}")
+                raise SolverTimeoutError(
+                    f"the time limit of {options.time_limit_s:g} s ran out before any plan was found; "
+                    f"raise --time-limit or narrow the problem.")
+            run.status = "feasible"
+            return False
+        run.chosen = {k: int(solver.value(v)) for k, v in self.vars.items()}
+        run.values = {t: sum(c * run.chosen[k] for k, c in coefs.items()) for t, coefs in self.coefs.items()}
+        lead, lead_sense, wt, _ = stage[0]
+        bnd = math.floor(solver.best_objective_bound + 1e-9)
+        # The bound of the weighted sum gives a bound of its lead term.
+        stage_bound = bnd // wt if lead_sense > 0 else -(bnd // wt)
+        if run.stages == 1:
+            run.bound = stage_bound
+        if status != self.cp.OPTIMAL:
+            # The gap of the stage that did not finish (a later stage: its own term's gap, not 0).
+            run.gap = abs(run.values[lead] - stage_bound) / max(1, abs(run.values[lead]))
+            run.status = "feasible"
+            return False
+        return True
+
+
+@dataclass
+class _Run:
+    """What the lexicographic stages of one `PlanModel.solve` found: the last stage's decision values
+    (by variable key) and term values, the bound on the primary term, the gap of a stage that stopped."""
+
+    status: str = "optimal"
+    chosen: dict[str, int] = field(default_factory=dict)
+    values: dict[str, int] = field(default_factory=dict)
+    bound: int | None = None
+    gap: float = 0.0
+    stages: int = 0
 
 
 def solve_units(units: Sequence[UnitLike], limits: Limits, objective: str = "cost",

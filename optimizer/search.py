@@ -7,8 +7,8 @@
   distinction. Every plan is irredundant: dropping any of its lines breaks the demand
   (or the spare-node rule); a plan with a line it does not need is re-solved without
   that line's unit (with positive costs an optimum never has one, but ties in power
-  or TCO could). Dominance pruning is restricted to units of the same group, so no
-  alternative is lost.
+  or TCO could). Each plan's units are pruned anew from those of the groups still allowed
+  (a unit that could replace a pruned one is among them), so no alternative is lost.
 - per_vendor / per_seller: for each accelerator maker (seller), `optimize` of the problem
   restricted to it, so each is exactly what `solve --vendor` (`--seller`) answers.
 - pareto: the exact non-dominated plans on two objectives (cost, power, nodes, tco)
@@ -63,18 +63,17 @@ def _group_of(unit: Unit, level: str) -> str:
     raise InputError(f"--distinct = '{level}': choose one of {', '.join(DISTINCT_LEVELS)}.")
 
 
-def _prune_within(units: Sequence[Unit], prep: Prepared, level: str) -> list[Unit]:
-    """Dominance pruning that only lets a unit replace another of the same group."""
-    by_group: dict[str, list[Unit]] = defaultdict(list)
-    for u in units:
-        by_group[_group_of(u, level)].append(u)
-    kept: list[Unit] = []
-    for group_units in by_group.values():
+def _pruner(prep: Prepared) -> Callable[[Sequence[Unit]], list[Unit]]:
+    """Dominance pruning of the units a shortlist plan may still use (those of no group an earlier plan
+    used): every unit that could replace a pruned one is among them, so each plan stays exact."""
+    def prune(units: Sequence[Unit]) -> list[Unit]:
         # With offers modelled, node types compete for scarce offers: only a unit of the same node type may replace one.
-        same = level == "sku" or prep.offers is not None or prep.rack_sensitive
-        kept += disagg.prune_roles(group_units, prep.limits, prep.prune_needs, same) if prep.roles is not None \
-            else prune_dominated(group_units, prep.limits, same_sku=same, needs=prep.prune_needs)
-    return sorted(kept, key=lambda u: u.id)
+        same = prep.offers is not None or prep.rack_sensitive
+        if prep.roles is not None:   # disaggregated: prefill and decode units prune within their own pool
+            return disagg.prune_roles(list(units), prep.limits, prep.prune_needs, same)
+        return prune_dominated(units, prep.limits, same_sku=same,
+                               needs=prep.prune_needs, demand_cap=prep.problem.objective != "users")
+    return prune
 
 
 def _rank(plan: Plan, objective: str) -> tuple:
@@ -150,15 +149,18 @@ def redundant_line(units: Sequence[Unit], replicas: dict[str, int], limits: Limi
 
 def k_disjoint(units: Sequence[Unit], limits: Limits, objective: str, k: int, group_of: Callable[[str], str],
                options: SolveOptions = SolveOptions(), *, tco: dict[str, int] | None = None,
-               offers=None, timed_out: list | None = None, **model_args) -> list[Solution]:
+               offers=None, timed_out: list | None = None,
+               prune: Callable[[Sequence[Unit]], list[Unit]] | None = None, **model_args) -> list[Solution]:
     """Up to `k` plans, each the best that uses no group an earlier one uses, each irredundant (model level).
 
-    `model_args` go to every PlanModel (the fabric and racks of the problem). When the time limit runs
-    out after the first plan, the plans found stand and `timed_out` (a list) gets an entry."""
+    `prune`, when given, shrinks the units each plan may use before its model is built (exact
+    dominance pruning over those units). `model_args` go to every PlanModel (the fabric and racks of
+    the problem). When the time limit runs out after the first plan, the plans found stand and
+    `timed_out` (a list) gets an entry."""
     left = list(units)
     found: list[Solution] = []
     while len(found) < k and left:
-        pool = list(left)
+        pool = prune(left) if prune is not None else list(left)
         while True:
             try:
                 solution = PlanModel(pool, limits, maximize_users=objective == "users", tco=tco,
@@ -211,13 +213,14 @@ def shortlist(catalog: Catalog, problem: Problem, k: int = 5, distinct: str = "s
     if k < 1:
         raise InputError(f"-k = {k}: ask for at least one plan.")
     prep = prepare_problem(catalog, problem, prune=False, serving=_serving(problem))
-    units = _prune_within(prep.candidates.units, prep, distinct)
-    prep = replace(prep, units=units)
+    units = prep.candidates.units
+    prune = _pruner(prep)
+    prep = replace(prep, units=prune(units))   # what plan 1 is solved over
     by_id = {u.id: u for u in units}
     timed_out: list = []
     found = k_disjoint(units, prep.limits, problem.objective, k, lambda uid: _group_of(by_id[uid], distinct), options,
                        tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers,
-                       fabric=prep.fabric, racks=prep.racks, timed_out=timed_out, roles=prep.roles)
+                       fabric=prep.fabric, racks=prep.racks, timed_out=timed_out, roles=prep.roles, prune=prune)
     plans = [_checked(catalog, prep, solution, problem.objective) for solution in found]
     if not plans:
         raise explain_no_plan(catalog, problem, prep.candidates, prep.limits, prep.offers, **prep.explain_args)
@@ -272,7 +275,7 @@ def pareto(catalog: Catalog, problem: Problem, x: str = "cost", y: str = "power"
         raise InputError(f"--x and --y are both '{x}'; a front needs two different objectives.")
     if problem.objective == "users":
         raise InputError("a Pareto front minimizes two objectives for a fixed demand; objective 'users' has none.")
-    prep = prepare_problem(catalog, problem, serving=_serving(problem))
+    prep = prepare_problem(catalog, problem, serving=_serving(problem), demand_cap=True)
     if "tco" in (x, y) and not prep.tco:
         raise InputError(f"a TCO front needs an electricity price in {prep.candidates.currency} (tco.electricity_per_kwh).")
     model = _model(prep, prep.units, "cost")
@@ -318,36 +321,44 @@ def parse_range(text: str, flag: str) -> list[float]:
     """
     usage = (f"{flag} = '{shorten(text)}': give START:STOP:STEP with STEP > 0 and STOP ≥ START, "
              f"or a comma-separated list of at most {MAX_SWEEP_POINTS:,} numbers.")
-    if ":" in text:
-        parts = text.split(":")
-        try:
-            if len(parts) != 3:
-                raise ValueError
-            start, stop, step = (float(p) for p in parts)
-        except ValueError:
-            raise InputError(usage) from None
-        if not all(math.isfinite(v) for v in (start, stop, step)):
-            raise InputError(f"{flag} = '{shorten(text)}': START, STOP and STEP must be finite numbers.")
-        if step <= 0 or stop < start:
-            raise InputError(usage)
-        ratio = (stop - start) / step  # may be inf for a tiny step: compare before converting
-        count = ratio + 1 if ratio >= MAX_SWEEP_POINTS else math.floor(ratio) + 1
-        if count > MAX_SWEEP_POINTS:
-            raise InputError(f"{flag} = '{shorten(text)}': {f'{count:,.0f}' if math.isfinite(count) else 'too many'} points; sweep at most {MAX_SWEEP_POINTS:,} "
-                             f"(raise STEP).")
-        values = [start + i * step for i in range(int(count))]
-    else:
-        if text.count(",") + 1 > MAX_SWEEP_POINTS:
-            raise InputError(f"{flag} = '{shorten(text)}': {text.count(',') + 1:,} points; sweep at most "
-                             f"{MAX_SWEEP_POINTS:,}.")
-        try:
-            values = [float(p) for p in text.split(",")]
-        except ValueError:
-            raise InputError(usage) from None
-        if not all(math.isfinite(v) for v in values):
-            raise InputError(f"{flag} = '{shorten(text)}': every value must be a finite number.")
+    values = _parse_steps(text, flag, usage) if ":" in text else _parse_list(text, flag, usage)
     if not values or any(v <= 0 for v in values):
         raise InputError(f"{flag} = '{shorten(text)}': every value must be positive.")
+    return values
+
+
+def _parse_steps(text: str, flag: str, usage: str) -> list[float]:
+    """START:STOP:STEP, counted before it is built."""
+    parts = text.split(":")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        start, stop, step = (float(p) for p in parts)
+    except ValueError:
+        raise InputError(usage) from None
+    if not all(math.isfinite(v) for v in (start, stop, step)):
+        raise InputError(f"{flag} = '{shorten(text)}': START, STOP and STEP must be finite numbers.")
+    if step <= 0 or stop < start:
+        raise InputError(usage)
+    ratio = (stop - start) / step  # may be inf for a tiny step: compare before converting
+    count = ratio + 1 if ratio >= MAX_SWEEP_POINTS else math.floor(ratio) + 1
+    if count > MAX_SWEEP_POINTS:
+        raise InputError(f"{flag} = '{shorten(text)}': {f'{count:,.0f}' if math.isfinite(count) else 'too many'} "
+                         f"points; sweep at most {MAX_SWEEP_POINTS:,} (raise STEP).")
+    return [start + i * step for i in range(int(count))]
+
+
+def _parse_list(text: str, flag: str, usage: str) -> list[float]:
+    """a,b,c: at most MAX_SWEEP_POINTS finite numbers."""
+    if text.count(",") + 1 > MAX_SWEEP_POINTS:
+        raise InputError(f"{flag} = '{shorten(text)}': {text.count(',') + 1:,} points; sweep at most "
+                         f"{MAX_SWEEP_POINTS:,}.")
+    try:
+        values = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise InputError(usage) from None
+    if not all(math.isfinite(v) for v in values):
+        raise InputError(f"{flag} = '{shorten(text)}': every value must be a finite number.")
     return values
 
 

@@ -113,10 +113,13 @@ def explain_no_plan(catalog: Catalog, problem: Problem, candidates: Candidates, 
 
 
 def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, same_sku: bool = False,
-                    explain: bool = True, serving: str = "aggregated") -> Prepared:
+                    explain: bool = True, serving: str = "aggregated", demand_cap: bool = False) -> Prepared:
     """Candidates, limits and (pruned) units; raises InfeasibleError when no unit fits (`explain`: with reasons).
+
     `serving` 'disaggregated': prefill and decode units with the pool constraint (optimizer/disagg.py; pruned
-    within each pool by `disagg.prune_roles`)."""
+    within each pool by `disagg.prune_roles`). `demand_cap`: the units are solved for this problem's demand
+    alone (no sweep re-uses them for another), so pruning may count a replica's users only up to the demand
+    (`prune_dominated`)."""
     pooled = serving == "disaggregated"
     candidates = disagg.prepare_roles(catalog, problem) if pooled else prepare(catalog, problem)
     limits = limits_for(problem, candidates.money_scale)
@@ -159,7 +162,8 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     if pooled:
         units = disagg.prune_roles(candidates.units, limits, prune_needs, same_sku) if prune else list(candidates.units)
     else:
-        units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs) if prune \
+        units = prune_dominated(candidates.units, limits, same_sku=same_sku, needs=prune_needs,
+                                demand_cap=demand_cap and problem.objective != "users") if prune \
             else list(candidates.units)
     tco = _tco_by_unit(candidates.units, rates, scale) if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
@@ -383,81 +387,26 @@ def _class_notes(units: list[Unit], purchases: tuple[Purchase, ...]) -> list[str
 
 
 def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Plan:
+    """The plan a solver solution describes: its lines, purchases (offers, network, racks), notes and
+    totals, with the objective's value and the TCO breakdown."""
     units = prep.by_id()
     c = prep.candidates
     bought = _purchases(prep, solution)
     needs = [(uid, [(item, qty * units[uid].nodes * r) for item, qty in units[uid].node.items])
              for uid, r in sorted(solution.replicas.items())]
     line_cost, line_sellers = _allocate(needs, bought)
-    lines = []
-    for uid, replicas in sorted(solution.replicas.items()):
-        u = units[uid]
-        lines.append(PlanLine(
-            unit=u.id, accelerator=u.node.accelerator.id, maker=u.node.maker, platform=u.node.platform.id,
-            system=u.node.system.id if u.node.system else None, gpus_per_node=u.node.count,
-            nodes_per_replica=u.nodes, replicas=replicas * u.replicas_per_node, precision=u.variant.id,
-            engine=u.engine.id, kv_dtype=u.kv_dtype, dp_attention=u.dp_attention,
-            tp=u.layout.tp, pp=u.layout.pp, dp=u.layout.dp, ep=u.layout.ep, replicas_per_node=u.replicas_per_node,
-            layout=u.layout.label, launch=tuple(launch_commands(c.model, u, prep.problem.workload.context_tokens)),
-            engine_settings=u.capacity.fit.settings.to_json() if u.capacity.fit.settings else {},
-            users_per_replica=u.capacity.users,
-            tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
-            output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
-            ttft_s=u.capacity.ttft_s, ttft_p90_s=u.capacity.ttft_p90_s, cost=line_cost[uid], sellers=line_sellers[uid], node_power_w=u.node.power_w,
-            node_typical_power_w=u.node.typical_power_w,
-            memory_gb_per_node=u.node.memory_gb, note=u.note, sizing=_sizing_claim(u), role=u.role,
-            requests_per_hour_per_replica=u.rate // u.replicas_per_node if u.role != "aggregated" else None,
-            kv_transfer_s=u.kv_transfer_s if u.role == "prefill" else None,
-            prefill_s=u.prefill_s if u.role == "prefill" else None))
-    names: dict[str, tuple[str, str]] = {}
-    for u in c.units:
-        n = u.node
-        if n.system:
-            names[n.system.id] = ("system", n.system.name)
-        else:
-            names[n.platform.id] = ("platform", n.platform.name)
-            names[n.accelerator.id] = ("accelerator", n.accelerator.name)
-    purchases = tuple(Purchase(item=o.item, kind=names[o.item][0], description=names[o.item][1], seller=o.seller,
-                               quantity=q, unit_price=o.price, condition=o.offer.condition,
-                               warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
-                               offer=o.key, source=o.offer.source, date=o.offer.price_date,
-                               estimate=o.offer.estimate) for o, q in bought)
-    notes = []
-    problem = prep.problem
-    if problem.workload.kv_reserve_gb is not None:
-        notes.append(f"rule-of-thumb mode: each replica keeps {problem.workload.kv_reserve_gb:g} GB for the KV "
-                     f"cache (doubled where an fp8 model runs in bf16)")
-    if problem.precision == "auto":
-        tried = sorted({u.variant.id for u in c.units})
-        if len(tried) > 1:
-            used = sorted({units[uid].variant.id for uid in solution.replicas})
-            notes.append(f"precision auto compared {', '.join(tried)} across the node types (the native precision, "
-                         f"its bf16 fallback where native fp8/fp4 units are missing, and the builds the model's "
-                         f"publisher ships in datatypes the hardware runs natively; other quantized builds only "
-                         f"with --precision): this plan uses {', '.join(used)}, the best for the {objective} objective")
-    if problem.constraints.spare_nodes:
-        notes.append("spare capacity: every user is still served with any one node down")
-    if len({p.seller for p in purchases}) > 1 and len({p.item for p in purchases}) < len(purchases):
-        notes.append("an item is split across sellers (one seller's stock was short or dearer past a point)")
-    notes += _class_notes([units[uid] for uid in sorted(solution.replicas)], purchases)
+    lines = [_plan_line(prep, units[uid], replicas, line_cost[uid], line_sellers[uid])
+             for uid, replicas in sorted(solution.replicas.items())]
+    purchases = _purchase_rows(c, bought)
     network, network_buys = _network(prep, solution)
-    purchases += network_buys
     racks, rack_buys = _racks(prep, solution, lines)
-    purchases += rack_buys
     net_racks, net_rack_buys = _network_racks(prep, solution, network)
     racks += net_racks
-    purchases += net_rack_buys
-    if any(r.cost == 0 for r in racks) and not problem.tco.hosting_per_rack_year:
-        notes.append(f"racks counted, not priced: {sum(r.racks for r in racks)} (name racks-usd-2026 in "
-                     f"network_prices to buy them, or give tco.hosting_per_rack_year)")
-    if any(not n.priced for n in network):
-        notes.append("scale-out network not fully priced (no switch or cable offer for "
-                     + ", ".join(n.fabric for n in network if not n.priced)
-                     + f" in network price lists {', '.join(problem.network_price_lists) or '(none)'})")
-    if network and all(n.priced for n in network):
-        notes.append("network: the scale-out fabric of multi-node replicas is bought; front-end and management "
-                     "Ethernet are not")
-    notes += stale_price_notes(purchases, problem.constraints.as_of)
+    rack_buys = tuple(rack_buys) + tuple(net_rack_buys)
+    notes = _plan_notes(prep, solution, objective, purchases) + \
+        _cluster_notes(prep.problem, network, racks, purchases + network_buys + rack_buys)
+    purchases += network_buys + rack_buys
+    problem = prep.problem
     rates = tuple(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in c.rates_used)
     bound = None
     if solution.bound is not None:
@@ -477,6 +426,86 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     return plan.model_copy(update={"objective_value": value, "tco": tco})
 
 
+def _plan_line(prep: Prepared, u: Unit, replicas: int, cost: Fraction, sellers: tuple[str, ...]) -> PlanLine:
+    """One plan line: `replicas` units of `u` (replicas of the model: × replicas per node)."""
+    return PlanLine(
+        unit=u.id, accelerator=u.node.accelerator.id, maker=u.node.maker, platform=u.node.platform.id,
+        system=u.node.system.id if u.node.system else None, gpus_per_node=u.node.count,
+        nodes_per_replica=u.nodes, replicas=replicas * u.replicas_per_node, precision=u.variant.id,
+        engine=u.engine.id, kv_dtype=u.kv_dtype, dp_attention=u.dp_attention,
+        tp=u.layout.tp, pp=u.layout.pp, dp=u.layout.dp, ep=u.layout.ep, replicas_per_node=u.replicas_per_node,
+        layout=u.layout.label,
+        launch=tuple(launch_commands(prep.candidates.model, u, prep.problem.workload.context_tokens)),
+        engine_settings=u.capacity.fit.settings.to_json() if u.capacity.fit.settings else {},
+        users_per_replica=u.capacity.users,
+        tokens_per_s_per_user=u.capacity.tokens_per_s_per_user,
+        output_tokens_per_s_per_replica=u.capacity.output_tokens_per_s,
+        ttft_s=u.capacity.ttft_s, ttft_p90_s=u.capacity.ttft_p90_s, cost=cost, sellers=sellers,
+        node_power_w=u.node.power_w, node_typical_power_w=u.node.typical_power_w,
+        memory_gb_per_node=u.node.memory_gb, note=u.note, sizing=_sizing_claim(u), role=u.role,
+        requests_per_hour_per_replica=u.rate // u.replicas_per_node if u.role != "aggregated" else None,
+        kv_transfer_s=u.kv_transfer_s if u.role == "prefill" else None,
+        prefill_s=u.prefill_s if u.role == "prefill" else None)
+
+
+def _purchase_rows(c: Candidates, bought: list[tuple[PricedOffer, int]]) -> tuple[Purchase, ...]:
+    """Bill-of-materials rows of the servers and accelerators bought, with each offer's terms."""
+    names: dict[str, tuple[str, str]] = {}
+    for u in c.units:
+        n = u.node
+        if n.system:
+            names[n.system.id] = ("system", n.system.name)
+        else:
+            names[n.platform.id] = ("platform", n.platform.name)
+            names[n.accelerator.id] = ("accelerator", n.accelerator.name)
+    return tuple(Purchase(item=o.item, kind=names[o.item][0], description=names[o.item][1], seller=o.seller,
+                          quantity=q, unit_price=o.price, condition=o.offer.condition,
+                          warranty_months=o.offer.warranty_months, lead_time_weeks=o.offer.lead_time_weeks,
+                          offer=o.key, source=o.offer.source, date=o.offer.price_date,
+                          estimate=o.offer.estimate) for o, q in bought)
+
+
+def _plan_notes(prep: Prepared, solution: Solution, objective: str, purchases: tuple[Purchase, ...]) -> list[str]:
+    """What the plan's reader must know about how it was sized and bought (rule-of-thumb KV, precision
+    auto, spare nodes, split purchases, hardware classes)."""
+    units = prep.by_id()
+    problem = prep.problem
+    notes = []
+    if problem.workload.kv_reserve_gb is not None:
+        notes.append(f"rule-of-thumb mode: each replica keeps {problem.workload.kv_reserve_gb:g} GB for the KV "
+                     f"cache (doubled where an fp8 model runs in bf16)")
+    if problem.precision == "auto":
+        tried = sorted({u.variant.id for u in prep.candidates.units})
+        if len(tried) > 1:
+            used = sorted({units[uid].variant.id for uid in solution.replicas})
+            notes.append(f"precision auto compared {', '.join(tried)} across the node types (the native precision, "
+                         f"its bf16 fallback where native fp8/fp4 units are missing, and the builds the model's "
+                         f"publisher ships in datatypes the hardware runs natively; other quantized builds only "
+                         f"with --precision): this plan uses {', '.join(used)}, the best for the {objective} objective")
+    if problem.constraints.spare_nodes:
+        notes.append("spare capacity: every user is still served with any one node down")
+    if len({p.seller for p in purchases}) > 1 and len({p.item for p in purchases}) < len(purchases):
+        notes.append("an item is split across sellers (one seller's stock was short or dearer past a point)")
+    return notes + _class_notes([units[uid] for uid in sorted(solution.replicas)], purchases)
+
+
+def _cluster_notes(problem: Problem, network: list[NetworkLine], racks: list[RackLine],
+                   purchases: tuple[Purchase, ...]) -> list[str]:
+    """Notes on racks and the scale-out network (counted, priced or not), then stale prices."""
+    notes = []
+    if any(r.cost == 0 for r in racks) and not problem.tco.hosting_per_rack_year:
+        notes.append(f"racks counted, not priced: {sum(r.racks for r in racks)} (name racks-usd-2026 in "
+                     f"network_prices to buy them, or give tco.hosting_per_rack_year)")
+    if any(not n.priced for n in network):
+        notes.append("scale-out network not fully priced (no switch or cable offer for "
+                     + ", ".join(n.fabric for n in network if not n.priced)
+                     + f" in network price lists {', '.join(problem.network_price_lists) or '(none)'})")
+    if network and all(n.priced for n in network):
+        notes.append("network: the scale-out fabric of multi-node replicas is bought; front-end and management "
+                     "Ethernet are not")
+    return notes + stale_price_notes(purchases, problem.constraints.as_of)
+
+
 def _solve_prepared(prep: Prepared, problem: Problem, options: SolveOptions) -> Solution | None:
     return solve_units(prep.units, prep.limits, problem.objective, options,
                        tco=prep.tco if problem.objective == "tco" else None, offers=prep.offers, fabric=prep.fabric,
@@ -485,7 +514,7 @@ def _solve_prepared(prep: Prepared, problem: Problem, options: SolveOptions) -> 
 
 def _try_mode(catalog: Catalog, problem: Problem, options: SolveOptions, serving: str) -> Plan | None:
     try:
-        prep = prepare_problem(catalog, problem, explain=False, serving=serving)
+        prep = prepare_problem(catalog, problem, explain=False, serving=serving, demand_cap=True)
         solution = _solve_prepared(prep, problem, options)
     except NoPlanError:
         return None
@@ -625,7 +654,7 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
 
 
 def _optimize_mode(catalog: Catalog, problem: Problem, options: SolveOptions, serving: str) -> Plan:
-    prep = prepare_problem(catalog, problem, serving=serving)
+    prep = prepare_problem(catalog, problem, serving=serving, demand_cap=True)
     solution = _solve_prepared(prep, problem, options)
     if solution is None:
         if prep.roles is not None:

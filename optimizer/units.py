@@ -283,6 +283,8 @@ def _node_units(model: Model, node: NodeType, engines: list[Engine], max_k: int,
     the closest miss of a node type that serves no one)."""
     acc = node.accelerator
     units = []
+    # money_to_int(price × k, scale, "ceil") in integers: ⌈num·scale·k / den⌉ (no Fraction per unit)
+    num, den = node.price.numerator * scale, node.price.denominator
     for variant, note in sizing.candidate_variants(model, acc, problem.precision):
         for engine in (e for e in engines if sizing.engine_runs(e, acc, variant)):
             for k in range(1, max_k + 1):
@@ -299,7 +301,7 @@ def _node_units(model: Model, node: NodeType, engines: list[Engine], max_k: int,
                 dep, cap = best
                 units.append(Unit(node=node, nodes=k, variant=variant, engine=engine,
                                   kv_dtype=dep.kv_dtype, dp_attention=cap.fit.layout.dp_attention,
-                                  capacity=cap, cost=money_to_int(node.price * k, scale, rounding="ceil"),
+                                  capacity=cap, cost=-(-num * k // den),
                                   power_w=node.power_w * k, note=note, layout=cap.fit.layout))
     return units
 

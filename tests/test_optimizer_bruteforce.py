@@ -34,7 +34,7 @@ def test_min_objective_equals_brute_force(seed, objective):
     units, limits = _instance(seed)
     order = OBJECTIVE_TERMS[objective]
     expected = brute_force(units, limits, order, max_replicas=5)
-    for candidate_units in (units, prune_dominated(units, limits)):
+    for candidate_units in (units, prune_dominated(units, limits), prune_dominated(units, limits, demand_cap=True)):
         sol = solve_units(candidate_units, limits, objective)
         if expected is None:
             assert sol is None, f"seed {seed}: solver found {sol} but brute force found nothing"
@@ -59,6 +59,22 @@ def test_max_users_under_budget_equals_brute_force(seed):
     sol = solve_units(prune_dominated(units, limits), limits, "users")
     assert sol is not None
     assert tuple(s * sol.values[t] for t, s in order) == expected
+
+
+@pytest.mark.parametrize("spare", [False, True])
+def test_demand_cap_lets_a_unit_serving_the_whole_demand_dominate_a_larger_one(spare):
+    big = FakeUnit("big", users=100, cost=10, power_w=500, nodes=1, gpus=8, accelerator_id="a", sku="x")
+    enough = FakeUnit("enough", users=50, cost=9, power_w=500, nodes=1, gpus=8, accelerator_id="a", sku="y")
+    limits = Limits(demand=40, spare=spare)
+    # Without the cap, 'big' serves more users than 'enough': neither dominates the other.
+    assert [u.id for u in prune_dominated([big, enough], limits)] == ["big", "enough"]
+    # With it, both serve the 40 users demanded (min(100, 40) ≤ 50) and 'enough' costs less.
+    assert [u.id for u in prune_dominated([big, enough], limits, demand_cap=True)] == ["enough"]
+    # The answer is unchanged: one replica of 'enough' (50 ≥ 40 users) at 9, or with a spare
+    # replica two of them at 18, against 10 and 20 for 'big'.
+    sol = solve_units(prune_dominated([big, enough], limits, demand_cap=True), limits, "cost")
+    assert sol.replicas == {"enough": 2 if spare else 1} and sol.values["cost"] == (18 if spare else 9)
+    assert sol.values["cost"] == solve_units([big, enough], limits, "cost").values["cost"]
 
 
 def test_pruning_keeps_the_better_unit_and_drops_the_dominated_one():
