@@ -601,7 +601,7 @@ def report(problem, time_limit, title, catalog_files, fmt, output, force, debug,
 @click.option("--model", help="Model id (or give --model-config).")
 @model_config_option
 @click.option("--accelerator", required=True, help="Accelerator id.")
-@click.option("--gpus", type=int, default=0, help="Accelerators in the replica (all nodes together); "
+@click.option("--gpus", type=int, default=None, help="Accelerators in the replica (all nodes together); "
               "default: TP × DP × PP when a layout is given, else the fewest that start the model.")
 @click.option("--nodes", type=int, default=1, show_default=True, help="Nodes the replica spans.")
 @click.option("--tp", type=int, help="Attention tensor-parallel size (fixes the layout; default: the fastest).")

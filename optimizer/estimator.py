@@ -188,7 +188,7 @@ def default_platform(catalog: Catalog, acc: Accelerator, gpus_per_node: int) -> 
     return sorted(pool, key=lambda p: (p.link != "native", p.id))[0]
 
 
-def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes: int = 1,
+def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None, nodes: int = 1,
              precision: str = "auto", kv_dtype: str = "auto", engine: str = "auto", dp_attention: bool = False,
              platform: str | None = None, input_tokens: int = 2000, output_tokens: int = 1000,
              concurrency: int | str | None = None, memory_utilization: float | None = None,
@@ -203,8 +203,9 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     llama.cpp allocates its KV cache for -c = max_model_len × --parallel: without `max_batch` the
     estimate runs --parallel = the concurrency asked ('max': as many as memory holds).
 
-    Layout: `tp`, `pp`, `dp` (attention data-parallel groups) and `ep` fix it (gpus = tp × dp × pp;
-    `gpus` may be 0 to derive it); otherwise the valid layout (optimizer/layouts.py) with the fastest
+    Accelerators: `gpus` None takes the fewest that start the model (1, 2, 4 … per server, then whole
+    servers), or with a layout its size. Layout: `tp`, `pp`, `dp` (attention data-parallel groups) and
+    `ep` fix it (gpus = tp × dp × pp; `gpus` may be 0 or None to derive it); otherwise the valid layout (optimizer/layouts.py) with the fastest
     decode at the asked concurrency is chosen (at 'max': the most output tokens/s); `dp_attention`
     is the shorthand for attention DP over every rank.
 
@@ -216,8 +217,9 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int, nodes
     m = catalog.model(model, "--model")
     acc = catalog.accelerator(accelerator, "--accelerator")
     fixed = any(x is not None for x in (tp, pp, dp, ep))
-    if gpus == 0 and not fixed:
+    if gpus is None and not fixed:
         return _fewest_that_fit(asked, acc)
+    gpus = gpus or 0   # None with a layout: derived from it (tp × dp × pp)
     gpus, nodes = _replica_size(acc, gpus, nodes, (tp, pp, dp, ep),
                                 (("--input-tokens", input_tokens, 10_000_000),
                                  ("--output-tokens", output_tokens, 10_000_000),

@@ -49,7 +49,7 @@ def test_gguf_build_names_its_own_repository_and_quant(catalog):
 
 
 def test_without_gpus_the_fewest_that_start_the_model(catalog):
-    est = estimate(catalog, model="llama-3.1-70b", accelerator="h100-sxm", gpus=0, precision="bf16")
+    est = estimate(catalog, model="llama-3.1-70b", accelerator="h100-sxm", gpus=None, precision="bf16")
     # 70.6e9 parameters × 2 bytes = 141 GB of bf16 weights: more than one 80 GB H100 holds.
     assert 70.6e9 * 2 > 80e9 and est.gpus > 1
     assert est.fits and est.notes[0].startswith(f"--gpus not given: {est.gpus} × h100-sxm")
@@ -59,5 +59,5 @@ def test_without_gpus_the_fewest_that_start_the_model(catalog):
 
 def test_without_gpus_spans_servers_when_one_is_not_enough(catalog):
     # DeepSeek-R1 in fp8 is 690 GB of weights; 8 × 24 GB RTX 4090 (192 GB) cannot hold it.
-    est = estimate(catalog, model="deepseek-r1", accelerator="rtx-4090", gpus=0, precision="fp8")
+    est = estimate(catalog, model="deepseek-r1", accelerator="rtx-4090", gpus=None, precision="fp8")
     assert est.gpus * 24 > 690 and est.nodes > 1
