@@ -709,7 +709,7 @@ def _g(x: float) -> str:
     return f"{x / GIB:,.2f} GiB"
 
 
-def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine, *,
+def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine, *,  # noqa: C901 — the engine's start-up sequence in its own order, one branch per engine memory rule
                gpus_per_node: int, nodes: int = 1, kv_dtype: str = "auto", dp_attention: bool = False,
                settings: EngineSettings | None = None, layout: Layout | None = None) -> MemoryFit:
     """Memory of a replica of `nodes` × `gpus_per_node` accelerators, per rank, as `engine` spends it.
