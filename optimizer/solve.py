@@ -61,6 +61,7 @@ class Prepared:
     racks: Racks | None = None                           # racks per node type
     rack_kinds: dict[str, RackKind] = field(default_factory=dict)
     network_rack: NetworkRackKind | None = None          # the racks switches go in
+    network_rates: dict[str, object] = field(default_factory=dict)  # price list -> rate into the plan's currency
     roles: Roles | None = None                           # disaggregated: prefill and decode pools
 
     @property
@@ -146,6 +147,7 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
     net_rack = network_rack(catalog, problem, candidates.currency) if needs else None
+    net_rates = _network_rates(catalog, problem, candidates.currency) if needs else {}
     fabric = fabric_model(needs, prices, scale, None if net_rack is None else NetworkRack(
         rack_units=net_rack.rack.rack_units, limit_w=int(net_rack.limit_kw * 1000),
         price=money_to_int(net_rack.price, scale, rounding="ceil"),
@@ -168,8 +170,21 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
     tco = _tco_by_unit(candidates.units, rates, scale) if rates else {}
     return Prepared(problem=problem, candidates=candidates, limits=limits, units=units, rates=rates, tco=tco,
                     offers=offers, fabric=fabric, fabric_needs=needs, fabric_prices=prices, racks=racks,
-                    rack_kinds=kinds, network_rack=net_rack,
+                    rack_kinds=kinds, network_rack=net_rack, network_rates=net_rates,
                     roles=disagg.roles_of(candidates.units, problem) if pooled else None)
+
+
+def _network_rates(catalog: Catalog, problem: Problem, currency: str) -> dict[str, object]:
+    """The exchange rate each network price list in another currency is converted at (fabric.network_offers),
+    by price list, so the plan states it beside the hardware offers' rates."""
+    out = {}
+    for pl_id in problem.network_price_lists:
+        plist = catalog.price_lists.get(pl_id)
+        if plist is not None and plist.currency != currency:
+            rate = catalog.exchange_rate(plist.currency, currency)
+            if rate is not None:
+                out[pl_id] = rate
+    return out
 
 
 def _tco_by_unit(units: list[Unit], rates: TcoRates, scale: int) -> dict[str, int]:
@@ -407,7 +422,9 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
         _cluster_notes(prep.problem, network, racks, purchases + network_buys + rack_buys)
     purchases += network_buys + rack_buys
     problem = prep.problem
-    rates = tuple(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in c.rates_used)
+    used = list(c.rates_used) + [r for pl, r in prep.network_rates.items()
+                                 if any(p.offer.startswith(f"{pl}#") for p in network_buys + rack_buys if p.offer)]
+    rates = tuple(dict.fromkeys(f"1 {r.base} = {r.rate} {r.quote} ({r.source}, {r.date})" for r in used))
     bound = None
     if solution.bound is not None:
         bound = float(money_from_int(solution.bound, c.money_scale)) if objective in ("cost", "tco") \
