@@ -3,6 +3,7 @@ and a priced server (or a stated reason) for every accelerator."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -10,7 +11,14 @@ from pydantic import BaseModel
 
 from catalog import load_catalog
 
-LOCAL_PATH_MARKERS = ("/work/", "shared/", "../")
+URL = re.compile(r"https?://\S+")
+# After its URLs are removed, a source must not name a file on some machine: an absolute, home or
+# relative path (a source is a public URL or a document title).
+FILE_REFERENCE = re.compile(r"(?:^|[\s(;,])(?:\.{1,2}/|~/|/)\S+")
+
+
+def _names_a_file(text: str) -> bool:
+    return FILE_REFERENCE.search(URL.sub("", text)) is not None
 # Words that describe where a figure came from rather than who sells the item.
 DESCRIPTION_WORDS = re.compile(r"\b(statement|field|msrp|estimate|estimated|press|quote|seed|remark|launch)\b", re.I)
 
@@ -40,14 +48,15 @@ def test_no_catalog_source_is_a_local_path(cat):
     records = {s: getattr(cat, s) for s in ("accelerators", "platforms", "systems", "models", "engines", "price_lists")}
     records["exchange_rates"] = list(cat.exchange_rates)
     found = [(where, text) for section, table in records.items() for where, text in _sources(table, section)
-             if any(marker in text for marker in LOCAL_PATH_MARKERS)]
+             if _names_a_file(text)]
     assert found == []
     assert sum(1 for _ in _sources(records["price_lists"], "p")) > 100  # the walk does reach the offers
 
 
 def test_the_local_path_check_would_catch_one(cat):
-    offer = cat.price_lists["seed-2025-02"].offers[0].model_copy(update={"source": "../notes/prices-x.md"})
-    assert [w for w, t in _sources([offer], "o") if any(m in t for m in LOCAL_PATH_MARKERS)] == ["o[0]"]
+    offer = cat.price_lists["seed-2025-02"].offers[0].model_copy(update={"source": "team notes, " + os.path.join(".", "notes", "prices-x.md")})
+    assert [w for w, t in _sources([offer], "o") if _names_a_file(t)] == ["o[0]"]
+    assert not _names_a_file("NVIDIA H100/H200 datasheet; https://example.com/a/b.md")
 
 
 def test_every_offer_has_a_price_date_and_a_seller_not_a_description(cat):
