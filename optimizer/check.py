@@ -693,9 +693,11 @@ def _check_pools(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:  
     - KV transfer: one prompt's KV cache (its own formula: layers × per-token entry × input tokens) over the
       slower of the prefill line's link and the slowest decode node's (platform network_gbs) takes no longer
       than the line says;
-    - TTFT: each prefill replica at its stated rate, an M/D/1 queue whose service is at least the prompt's
-      FLOPs at peak (2 × active parameters × input tokens, roofline) and at least the stated prefill time,
-      has a TTFT (ttft_percentile; plus the KV transfer) within max_ttft_s and no lower than the line says."""
+    - TTFT: each prefill replica at its stated rate, a forward pass of its stated prompts (at most one per
+      attention DP group) lasting at least their FLOPs at peak (prompts × 2 × active parameters × input
+      tokens, roofline) and at least the stated pass time, is an M/D/1 queue at a prompt's share of the
+      pass; a prompt also waits for the rest of the pass under way and then its own pass. Its TTFT
+      (ttft_percentile; plus the KV transfer) is within max_ttft_s and no lower than the line says."""
     out: list[str] = []
     w = problem.workload
     pre = [l for l in plan.lines if l.role == "prefill"]
@@ -738,10 +740,18 @@ def _check_pools(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:  
             out.append(f"{l.item} (prefill): one prompt's KV cache, {entry / GB:,.2f} GB over {slowest:g} GB/s, "
                        f"takes {transfer * 1000:,.1f} ms; the line says {l.kv_transfer_s}")
             continue
+        n = l.prefill_prompts or 1
+        if n > max(1, l.dp):
+            out.append(f"{l.item} (prefill): a forward pass takes at most one prompt per attention DP group "
+                       f"({l.dp}); the line says {n}")
+            continue
         peak = max(acc.tflops.values()) * 1e12 * l.gpus_per_node * l.nodes_per_replica / l.replicas_per_node
-        service = max(2 * model.active_params_b * 1e9 * w.input_tokens / peak, l.prefill_s or 0.0)
+        # one forward pass of n prompts, at least their linear FLOPs at peak; a prompt's share of it is pass / n,
+        # and it also waits for the rest of the pass under way before its own pass
+        passes = max(n * 2 * model.active_params_b * 1e9 * w.input_tokens / peak, l.prefill_s or 0.0)
+        service = passes / n
         rate = (l.requests_per_hour_per_replica or 0) / 3600
-        ttft = _md1_ttft(rate, service, service + l.kv_transfer_s, w.ttft_percentile)
+        ttft = _md1_ttft(rate, service, 2 * passes - service + l.kv_transfer_s, w.ttft_percentile)
         stated = l.ttft_p90_s if w.ttft_percentile == 90 else l.ttft_s
         if stated is None or stated < ttft * (1 - 1e-6):
             out.append(f"{l.item} (prefill): at {rate * 3600:,.0f} requests per hour a prompt of {service:.3f} s "

@@ -13,13 +13,16 @@ Decode unit (its replicas only decode: no prefill chunk ever shares a step):
                                                  step, 1 or the speculative-decoding mean)
     μ_d = 3600 · B_d · E / ((O − 1) · τ(B_d))   requests per hour it completes with its batch full
                                                  (rounded up)
-Prefill unit (its replicas only prefill, one prompt at a time, service S = P(I), speed.prefill_time):
+Prefill unit (its replicas only prefill; a forward pass takes n prompts, n = 1 or one per attention DP
+group (`prefill_batches`: SGLang's prefill servers run every DP rank's own batch at once), and lasts
+S_n = speed.prefill_time(I, prompts=n); a prompt's share of it is s = S_n / n):
     T_kv = KV bytes of I tokens / min(its link, f) + one hop's latency (links: platform `network_gbs`),
            one prefill unit per decode link speed f below its own and one at its own link; a unit sized
            for f may only be bought with decode nodes whose link is at least f
-    λ_p  = the largest request rate with TTFT(λ) = W(λ) + S + T_kv + overhead ≤ max_ttft_s, W the M/D/1
-           wait (Pollaczek–Khinchine mean, Kingman's exponential tail for the 90th percentile: the same
-           formulas as optimizer/serving.py) at utilization ρ = λ·S; in requests per hour, rounded down.
+    λ_p  = the largest request rate with TTFT(λ) = W(λ) + (S_n − s) + S_n + T_kv + overhead ≤ max_ttft_s,
+           W the M/D/1 wait at the prompt's share s (Pollaczek–Khinchine mean, Kingman's exponential tail
+           for the 90th percentile: the same formulas as optimizer/serving.py), S_n − s the rest of the pass
+           under way, at utilization ρ = λ·s; the better n; in requests per hour, rounded down.
            Without a TTFT target λ_p = ρ_max / S with ρ_max = 0.9 (assumption: a queue kept below 90 %
            busy stays short).
 Pool constraints (optimizer/model.py `Roles`), r the replicas bought:
@@ -57,7 +60,7 @@ from .scaling import money_to_int
 from .units import Candidates, NodeType, Unit, prepare, unit_layouts
 
 __all__ = ["SERVING_MODES", "NO_TARGET_UTILIZATION", "DecodeSize", "PrefillSize", "decode_size", "prefill_rate",
-           "kv_transfer_s", "not_applicable", "check_applicable", "prepare_roles", "roles_of", "lower_bound", "out_of_limits",
+           "kv_transfer_s", "prefill_batches", "not_applicable", "check_applicable", "prepare_roles", "roles_of", "lower_bound", "out_of_limits",
            "prune_roles", "ServingModes", "compare_serving"]
 
 SERVING_MODES = ("aggregated", "disaggregated", "auto")
@@ -88,6 +91,7 @@ class PrefillSize:
     ttft_s: float
     ttft_p90_s: float
     kv_transfer_s: float
+    prompts: int = 1           # prompts one forward pass takes at once (prefill_s is that pass)
 
 
 def decode_size(times: serving.Times, cap: int, input_tokens: int, output_tokens: int, min_tokens_per_s: float,
@@ -124,18 +128,25 @@ def decode_size(times: serving.Times, cap: int, input_tokens: int, output_tokens
 
 
 def _ttft(rho: float, s: float, fixed: float, percentile: int) -> float:
-    """TTFT of an M/D/1 prefill queue at utilization ρ: mean wait ρ·S / (2(1 − ρ)) (Pollaczek–Khinchine),
-    p90 by serving.wait_percentile; plus `fixed` (S + transfer + overhead)."""
+    """TTFT of an M/D/1 prefill queue at utilization ρ and per-prompt service `s`: mean wait ρ·s / (2(1 − ρ))
+    (Pollaczek–Khinchine), p90 by serving.wait_percentile; plus `fixed` (pass + transfer + overhead)."""
     wait = serving.md1_wait(rho / s, s)
     return fixed + (wait if percentile == 50 else serving.wait_percentile(wait, rho, _P90))
 
 
 def prefill_rate(prefill_s: float, transfer_s: float, overhead_s: float, max_ttft_s: float | None,
-                 percentile: int = 90) -> PrefillSize | None:
+                 percentile: int = 90, prompts: int = 1) -> PrefillSize | None:
     """The largest rate one prefill replica takes (module docstring): bisection on ρ in (0, 1), the TTFT
-    rising with ρ. None when S + transfer + overhead alone exceeds `max_ttft_s`."""
-    s = prefill_s
-    fixed = s + transfer_s + overhead_s
+    rising with ρ. `prefill_s` is one forward pass of `prompts` prompts (one per attention DP group, as
+    SGLang's prefill servers schedule each DP rank's own batch), so a prompt's service share is
+    s = prefill_s / prompts and λ = ρ / s. A prompt waits for the prompts ahead of it (M/D/1 at s), for the
+    rest of the pass under way (prefill_s − s: the M/D/1 wait counts only s of it), then its own pass:
+        TTFT = W(ρ, s) + (prefill_s − s) + prefill_s + transfer + overhead
+    (with one prompt per pass, the plain M/D/1 of the module docstring). None when the fixed part alone
+    exceeds `max_ttft_s`."""
+    n = max(1, prompts)
+    s = prefill_s / n
+    fixed = 2 * prefill_s - s + transfer_s + overhead_s
     if max_ttft_s is None:
         rho = NO_TARGET_UTILIZATION
     elif fixed > max_ttft_s:
@@ -149,8 +160,8 @@ def prefill_rate(prefill_s: float, transfer_s: float, overhead_s: float, max_ttf
             else:
                 hi = mid
         rho = lo
-    return PrefillSize(requests_per_s=rho / s, prefill_s=s, utilization=rho, ttft_s=_ttft(rho, s, fixed, 50),
-                       ttft_p90_s=_ttft(rho, s, fixed, 90), kv_transfer_s=transfer_s)
+    return PrefillSize(requests_per_s=rho / s, prefill_s=prefill_s, utilization=rho, ttft_s=_ttft(rho, s, fixed, 50),
+                       ttft_p90_s=_ttft(rho, s, fixed, 90), kv_transfer_s=transfer_s, prompts=n)
 
 
 def kv_transfer_s(kv_bytes: float, link_gbs: float) -> float:
@@ -188,6 +199,7 @@ class _Sized:
     rate: int                       # requests per hour, one replica
     transfer_s: float = 0.0
     prefill_s: float = 0.0
+    prompts: int = 1                # prefill: prompts per forward pass (prefill_s is that pass)
 
 
 def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
@@ -220,15 +232,31 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
         fitted.append((cap * rpn, dep, fit, times, held, cap, cap_limit))
         if sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens) < 1:
             continue
-        s = times.prefill_time(w.input_tokens)
-        pre = prefill_rate(s, kv_transfer_s(kv_bytes, node.platform.network_gbs), times.overhead_s, w.max_ttft_s,
-                           w.ttft_percentile)
-        per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
-        if per_hour >= 1 and (best_pre is None or per_hour * rpn > best_pre.rate * best_pre.dep.layout.replicas_per_node):
-            cap_ = ReplicaCapacity(users=0, memory_users=held, limit="ttft" if w.max_ttft_s else "prefill",
-                                   fit=fit, ttft_s=pre.ttft_s, ttft_p90_s=pre.ttft_p90_s)
-            best_pre = _Sized(dep=dep, capacity=cap_, rate=per_hour, transfer_s=pre.kv_transfer_s, prefill_s=s)
+        transfer = kv_transfer_s(kv_bytes, node.platform.network_gbs)
+        for n in prefill_batches(layout, sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens)):
+            s = times.prefill_time(w.input_tokens) if n == 1 else speed.prefill_time(dep, fit, w.input_tokens, prompts=n)
+            pre = prefill_rate(s, transfer, times.overhead_s, w.max_ttft_s, w.ttft_percentile, prompts=n)
+            per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
+            if per_hour >= 1 and (best_pre is None
+                                  or per_hour * rpn > best_pre.rate * best_pre.dep.layout.replicas_per_node):
+                cap_ = ReplicaCapacity(users=0, memory_users=held, limit="ttft" if w.max_ttft_s else "prefill",
+                                       fit=fit, ttft_s=pre.ttft_s, ttft_p90_s=pre.ttft_p90_s)
+                best_pre = _Sized(dep=dep, capacity=cap_, rate=per_hour, transfer_s=pre.kv_transfer_s, prefill_s=s,
+                                  prompts=n)
     return _decode_points(fitted, w, spec), best_pre
+
+
+def prefill_batches(layout, prompts_held: int) -> list[int]:
+    """Prompts one forward pass of a prefill replica may take: one, or one per attention DP group.
+
+    SGLang's prefill servers run attention DP with each DP rank scheduling its own prompts
+    (`--enable-dp-attention --dp-size N`); the published large-scale prefill commands give every rank
+    16,384 prompt tokens per pass (`--chunked-prefill-size` = 131,072 per 8-GPU node, SGLang issue #6017,
+    https://github.com/sgl-project/sglang/issues/6017, 2025-05), so all DP groups prefill at once. One prompt
+    per group is what speed.prefill_time models (its weights read once, the groups' attention side by side);
+    only as many prompts as the replica's KV memory holds (`prompts_held`, requests of I tokens)."""
+    dp = min(layout.dp, max(1, prompts_held))
+    return [1] if dp <= 1 else [1, dp]
 
 
 def _decode_points(fitted: list[tuple], w, spec) -> list[_Sized]:
@@ -276,7 +304,7 @@ def _role_node_units(model, node: NodeType, engines, max_k: int, problem: Proble
                                     cost=money_to_int(node.price * k, scale, rounding="ceil"),
                                     power_w=node.power_w * k, note=note, layout=lay, role=role,
                                     rate=sized.rate * lay.replicas_per_node, kv_transfer_s=sized.transfer_s,
-                                    prefill_s=sized.prefill_s))
+                                    prefill_s=sized.prefill_s, prefill_prompts=sized.prompts))
     return out
 
 
@@ -298,15 +326,11 @@ def _with_link_floors(model, units: list[Unit], problem: Problem) -> list[Unit]:
         slower = [f for f in decode_links if f < own]
         if not slower:
             continue
-        per_node = u.node.count // u.layout.replicas_per_node if u.nodes == 1 else u.node.count
-        dep = Deployment(model=model, variant=u.variant, accelerator=u.node.accelerator, platform=u.node.platform,
-                         engine=u.engine, gpus_per_node=per_node, nodes=u.nodes, kv_dtype=problem.kv_dtype,
-                         settings=problem.engine_settings, layout=u.layout)
-        times = speed.serving_times(dep, u.capacity.fit)
+        overhead_s = serving.ttft_overhead(u.engine.id)
         kv = sizing.kv_bytes_per_request(model, u.kv_dtype, w.input_tokens)
-        for link in slower:
-            pre = prefill_rate(times.prefill_time(w.input_tokens), kv_transfer_s(kv, link), times.overhead_s,
-                               w.max_ttft_s, w.ttft_percentile)
+        for link in slower:   # the same forward pass (u.prefill_s, u.prefill_prompts), a slower transfer
+            pre = prefill_rate(u.prefill_s, kv_transfer_s(kv, link), overhead_s, w.max_ttft_s, w.ttft_percentile,
+                               prompts=u.prefill_prompts)
             per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
             if per_hour < 1:
                 continue

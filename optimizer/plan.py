@@ -91,8 +91,10 @@ class PlanLine(_Record):
         "replica completes with its batch full."))
     kv_transfer_s: float | None = Field(None, description="Prefill: seconds one prompt's KV cache takes to "
                                         "reach a decode node over the scale-out network (in its TTFT).")
-    prefill_s: float | None = Field(None, description="Prefill: seconds one prompt takes alone (the queue's "
-                                    "service time).")
+    prefill_s: float | None = Field(None, description="Prefill: seconds one forward pass of `prefill_prompts` "
+                                    "prompts takes (the queue's service time).")
+    prefill_prompts: int | None = Field(None, description="Prefill: prompts one forward pass takes at once (one "
+                                        "per attention DP group, or 1).")
 
     @property
     def nodes(self) -> int:
@@ -149,6 +151,7 @@ class PlanLine(_Record):
             "requests_per_hour_per_replica": self.requests_per_hour_per_replica,
             "kv_transfer_s": _round(self.kv_transfer_s, 4),
             "prefill_s": _round(self.prefill_s, 4),
+            "prefill_prompts": self.prefill_prompts,
             "note": self.note,
             "sizing": None if self.sizing is None else self.sizing.model_dump(),
         }

@@ -462,7 +462,8 @@ def _plan_line(prep: Prepared, u: Unit, replicas: int, cost: Fraction, sellers: 
         memory_gb_per_node=u.node.memory_gb, note=u.note, sizing=_sizing_claim(u), role=u.role,
         requests_per_hour_per_replica=u.rate // u.replicas_per_node if u.role != "aggregated" else None,
         kv_transfer_s=u.kv_transfer_s if u.role == "prefill" else None,
-        prefill_s=u.prefill_s if u.role == "prefill" else None)
+        prefill_s=u.prefill_s if u.role == "prefill" else None,
+        prefill_prompts=u.prefill_prompts if u.role == "prefill" else None)
 
 
 def _purchase_rows(c: Candidates, bought: list[tuple[PricedOffer, int]]) -> tuple[Purchase, ...]:

@@ -82,7 +82,8 @@ class Unit:
     role: str = "aggregated"
     rate: int = 0
     kv_transfer_s: float = 0.0
-    prefill_s: float = 0.0           # prefill: one prompt's compute time alone, s
+    prefill_s: float = 0.0           # prefill: one forward pass of `prefill_prompts` prompts, s
+    prefill_prompts: int = 1         # prefill: prompts one forward pass takes (one per attention DP group)
     link_gbs: float = 0.0            # prefill: the decode nodes' slowest link it was sized for (GB/s)
 
     @cached_property   # read in every dict of the solver path; the fields it reads never change

@@ -109,3 +109,95 @@ def test_a_gb200_rack_beats_nine_b200_servers_through_wide_ep(catalog, splits):
     assert rack.decode.batch / rack.decode.gpus > b200.decode.batch / b200.decode.gpus
     assert rack.decode.per_gpu > b200.decode.per_gpu
     assert rack.per_gpu > b200.per_gpu
+
+
+# --------------------------------------------------------------------------- prefill pools batch their prompts
+
+
+def test_prefill_rate_of_a_pass_of_several_prompts_by_hand():
+    """A pass of n = 8 prompts lasting S = 0.8 s: a prompt's share s = 0.1 s. Without a TTFT target the
+    replica runs 90 % busy: λ = 0.9 / s = 9 prompts/s. With a mean TTFT of 2 s: the fixed part is its own
+    pass S, the rest of the pass under way S − s, the transfer 0.05 s and the overhead 0.015 s =
+    1.565 s; the M/D/1 wait ρ·s / (2(1 − ρ)) takes the remaining b = 0.435 s: ρ = 2b / (s + 2b)."""
+    from optimizer import disagg
+
+    free = disagg.prefill_rate(0.8, 0.05, 0.015, None, prompts=8)
+    assert free.utilization == pytest.approx(0.9)
+    assert free.requests_per_s == pytest.approx(0.9 * 8 / 0.8)
+    assert free.prefill_s == 0.8 and free.prompts == 8
+    size = disagg.prefill_rate(0.8, 0.05, 0.015, 2.0, percentile=50, prompts=8)
+    b = 2.0 - (0.8 + 0.7 + 0.05 + 0.015)
+    rho = 2 * b / (0.1 + 2 * b)
+    assert size.utilization == pytest.approx(rho, rel=1e-9)
+    assert size.requests_per_s == pytest.approx(rho / 0.1, rel=1e-9)
+    assert size.ttft_s == pytest.approx(2.0, rel=1e-9)
+    # one prompt per pass is the plain M/D/1 (fixed part S + transfer + overhead)
+    one = disagg.prefill_rate(0.1, 0.05, 0.015, 2.0, percentile=50)
+    b1 = 2.0 - (0.1 + 0.05 + 0.015)
+    assert one.utilization == pytest.approx(2 * b1 / (0.1 + 2 * b1), rel=1e-9)
+    # the fixed part alone over the target: no rate
+    assert disagg.prefill_rate(0.8, 0.05, 0.015, 1.5, prompts=8) is None
+
+
+def test_prefill_batches_one_prompt_per_attention_group():
+    from optimizer.disagg import prefill_batches
+
+    assert prefill_batches(Layout(tp=1, dp=8, ep=8), 500) == [1, 8]
+    assert prefill_batches(Layout(tp=1, dp=8, ep=8), 3) == [1, 3]     # KV memory for three prompts only
+    assert prefill_batches(Layout(tp=8), 500) == [1]
+
+
+def _gb200_problem(users: int, serving: str = "disaggregated", **workload):
+    from optimizer import problem_from_fields
+
+    return problem_from_fields({
+        "model": "deepseek-r1", "precision": "fp8", "engine": "sglang", "serving": serving,
+        "workload": {"concurrent_users": users, "input_tokens": I, "output_tokens": O, "min_tokens_per_s": 10.0,
+                     **workload},
+        "constraints": {"accelerators": ["gb200"], "max_nodes_per_replica": 9}})
+
+
+@pytest.fixture(scope="module")
+def gb200_pools(catalog):
+    from optimizer import optimize
+
+    problem = _gb200_problem(38_000)
+    return optimize(catalog, problem), problem
+
+
+def test_a_gb200_prefill_pool_takes_one_prompt_per_attention_group(catalog, gb200_pools):
+    """The prefill line of a GB200 NVL72 disaggregated plan, derived from speed.prefill_time: its replicas
+    prefill dp prompts per pass, so each GPU takes 0.9 · dp · I / (S_dp · ranks) input tokens/s, and that
+    is within 25 % of LMSYS's 18,471 per prefill GPU (2025-09-25, BF16 attention + FP8 MoE, 2,000-token
+    prompts; https://lmsys.org/blog/2025-09-25-gb200-part-2/) — one prompt per pass reached about half."""
+    plan, problem = gb200_pools
+    pre = next(l for l in plan.lines if l.role == "prefill")
+    assert pre.dp > 1 and pre.prefill_prompts == pre.dp
+    ranks = pre.tp * pre.dp * pre.pp
+    dep = _dep(catalog, "gb200", "gb200-nvl72-rack", Layout(tp=pre.tp, dp=pre.dp, ep=pre.ep, pp=pre.pp), ranks)
+    s = speed.prefill_time(dep, dep.memory(), I, prompts=pre.dp)
+    assert pre.prefill_s == pytest.approx(s)
+    assert pre.requests_per_hour_per_replica == int(3600 * 0.9 * pre.dp / s + 1e-9)
+    per_gpu = pre.requests_per_hour_per_replica * I / 3600 / ranks
+    assert per_gpu == pytest.approx(0.9 * pre.dp * I / (s * ranks), rel=1e-3)
+    assert 0.75 * 18471 <= per_gpu <= 1.25 * 18471
+    one = speed.prefill_time(dep, dep.memory(), I)
+    assert 0.9 * I / (one * ranks) < 0.75 * 18471
+
+
+def test_checker_holds_a_prefill_line_to_its_prompts_per_pass(catalog, gb200_pools):
+    from optimizer.check import check_plan
+
+    plan, problem = gb200_pools
+    assert check_plan(plan, catalog, problem) == []
+    pre = next(l for l in plan.lines if l.role == "prefill")
+
+    def tampered(**fields):
+        lines = tuple(l.model_copy(update=fields) if l.role == "prefill" else l for l in plan.lines)
+        return check_plan(plan.model_copy(update={"lines": lines}), catalog, problem)
+
+    # the same rate from one prompt per pass would keep the replica 0.9 · dp busy: no finite TTFT
+    assert any("waits to a TTFT of inf" in v for v in tampered(prefill_prompts=1))
+    assert any("at most one prompt per attention DP group" in v for v in tampered(prefill_prompts=pre.dp + 1))
+    # a pass of dp prompts cannot be shorter than their FLOPs at peak: a tiny stated pass is floored there
+    assert any("waits to a TTFT" in v for v in tampered(prefill_s=1e-6, ttft_p90_s=1e-3))
