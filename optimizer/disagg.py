@@ -57,10 +57,11 @@ from .launch import DISAGG_ENGINES
 from .model import Roles
 from .problem import Problem
 from .scaling import money_to_int
-from .units import Candidates, NodeType, Unit, prepare, unit_layouts
+from .layouts import Layout, candidate_layouts
+from .units import Candidates, InDomainPrefill, NodeType, Unit, prepare, unit_layouts
 
 __all__ = ["SERVING_MODES", "NO_TARGET_UTILIZATION", "DecodeSize", "PrefillSize", "decode_size", "prefill_rate",
-           "kv_transfer_s", "prefill_batches", "not_applicable", "check_applicable", "prepare_roles", "roles_of", "lower_bound", "out_of_limits",
+           "kv_transfer_s", "prefill_batches", "rack_scale", "net_rate", "self_contained", "not_applicable", "check_applicable", "prepare_roles", "roles_of", "lower_bound", "out_of_limits",
            "prune_roles", "ServingModes", "compare_serving"]
 
 SERVING_MODES = ("aggregated", "disaggregated", "auto")
@@ -218,18 +219,12 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
     fitted = []
     for layout in unit_layouts(model, engine, node, nodes, problem):
         per_node = node.count // layout.replicas_per_node if nodes == 1 else node.count
-        dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
-                         engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
-                         settings=problem.engine_settings, layout=layout)
-        fit = dep.memory()
-        if not fit.weights_fit or not fit.starts:
+        sized = _fitted(model, variant, engine, node, per_node, nodes, layout, problem)
+        if sized is None:
             continue
-        times = speed.serving_times(dep, fit)
+        fitted.append(sized)
+        _, dep, fit, times, held, _, _ = sized
         rpn = layout.replicas_per_node
-        held = sizing.max_concurrency(model, fit, dep.kv_dtype, w.context_tokens)
-        limit = speed.batch_cap(dep, fit)
-        cap, cap_limit = (held, "memory") if limit is None or held <= limit else (limit, "engine")
-        fitted.append((cap * rpn, dep, fit, times, held, cap, cap_limit))
         if sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens) < 1:
             continue
         transfer = kv_transfer_s(kv_bytes, node.platform.network_gbs)
@@ -244,6 +239,98 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
                 best_pre = _Sized(dep=dep, capacity=cap_, rate=per_hour, transfer_s=pre.kv_transfer_s, prefill_s=s,
                                   prompts=n)
     return _decode_points(fitted, w, spec), best_pre
+
+
+def _fitted(model, variant, engine, node: NodeType, per_node: int, nodes: int, layout, problem: Problem):
+    """(sequences per node its memory and engine hold, deployment, memory fit, times, requests of the context its
+    KV cache holds, batch cap, what caps it) of one layout on `per_node` accelerators of `node` × `nodes`, or None
+    when it does not start."""
+    dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
+                     engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
+                     settings=problem.engine_settings, layout=layout)
+    fit = dep.memory()
+    if not fit.weights_fit or not fit.starts:
+        return None
+    times = speed.serving_times(dep, fit)
+    held = sizing.max_concurrency(model, fit, dep.kv_dtype, problem.workload.context_tokens)
+    limit = speed.batch_cap(dep, fit)
+    cap, cap_limit = (held, "memory") if limit is None or held <= limit else (limit, "engine")
+    return cap * layout.replicas_per_node, dep, fit, times, held, cap, cap_limit
+
+
+def rack_scale(node: NodeType) -> bool:
+    """A rack-scale system sold as one node: its platform states the racks one node fills and one scale-up
+    domain holding all of the node's accelerators (GB200/GB300 NVL72, CloudMatrix 384; platforms.yaml)."""
+    plat = node.platform
+    return plat.racks_per_node is not None and plat.scale_up_domain is not None and plat.scale_up_domain >= node.count
+
+
+def _balanced_batch(times: serving.Times, top: int, input_tokens: int, output_tokens: int, spec,
+                    per_hour: float) -> int:
+    """The largest batch b ≤ `top` whose decode completes no more than `per_hour` requests per hour,
+    μ(b) = 3600 · b · E / ((O − 1) · τ(b)) (decode_size's formula, growing with b); 0 when even b = 1 does."""
+    step = serving._Step(times, max(1, input_tokens) + max(1, output_tokens) / 2, spec)
+    o1 = max(1, max(1, output_tokens) - 1)
+
+    def mu(b: int) -> float:
+        return 3600 * b * step.per_step / (o1 * step(b)[0])
+
+    lo, hi = 0, top
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if mu(mid) <= per_hour:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _in_domain_units(model, variant, engine, node: NodeType, problem: Problem, pre: _Sized) -> list[tuple[_Sized, object]]:
+    """Decode operating points on part of a rack-scale node with prefill replicas on the rest, as the published
+    rack-scale runs split one NVLink domain (LMSYS 2025-09-25, https://lmsys.org/blog/2025-09-25-gb200-part-2/:
+    4-GPU prefill instances beside one 48-GPU decode instance, sglang#10903): for every p = k · s (s the best
+    prefill replica's accelerators, k ≥ 1, p < the node's count), the decode layout serving the most users on
+    the d = count − p others (one instance, `_decode_points`), at its largest batch, the smaller batches
+    ceil(N/k) below it, and the largest batch its own prefill replicas keep up with (`_balanced_batch`). The KV
+    cache crosses the domain's own links (accelerator `interconnect_gbs`). Closed loop only (an open-loop
+    demand counts prefill takes, which this unit does not export)."""
+    w = problem.workload
+    s = pre.dep.layout.ranks
+    if w.request_rate is not None or s >= node.count:
+        return []
+    spec = _speculative(w)
+    kv = sizing.kv_bytes_per_request(model, pre.dep.kv_dtype, w.input_tokens)
+    transfer = kv_transfer_s(kv, node.accelerator.interconnect_gbs)
+    one = prefill_rate(pre.prefill_s, transfer, serving.ttft_overhead(engine.id), w.max_ttft_s, w.ttft_percentile,
+                       prompts=pre.prompts)
+    if one is None:
+        return []
+    single = Layout(tp=pre.dep.layout.tp, pp=pre.dep.layout.pp, dp=pre.dep.layout.dp, ep=pre.dep.layout.ep)
+    out = []
+    for p in range(s, node.count, s):
+        d = node.count - p
+        fitted = [f for f in (_fitted(model, variant, engine, node, d, 1, lay, problem)
+                              for lay in candidate_layouts(model, engine, d, 1) if lay.replicas_per_node == 1)
+                  if f is not None]
+        points = _decode_points(fitted, w, spec)
+        if not points:
+            continue
+        take = math.floor((p // s) * one.requests_per_s * 3600 + 1e-9)
+        side = InDomainPrefill(layout=dataclasses.replace(single, replicas_per_node=p // s), gpus=p, rate=take,
+                               prefill_s=pre.prefill_s, prompts=pre.prompts, kv_transfer_s=transfer,
+                               ttft_s=one.ttft_s, ttft_p90_s=one.ttft_p90_s)
+        dep = points[0].dep
+        times = speed.serving_times(dep, points[0].capacity.fit)
+        balanced = _balanced_batch(times, points[0].capacity.users, w.input_tokens, w.output_tokens, spec, take)
+        if balanced >= 1 and all(pt.capacity.users != balanced for pt in points):
+            step = serving._Step(times, max(1, w.input_tokens) + max(1, w.output_tokens) / 2, spec)
+            tpot = step(balanced)[0] / step.per_step
+            cap = dataclasses.replace(points[0].capacity, users=balanced, limit="prefill",
+                                      tokens_per_s_per_user=1 / tpot, output_tokens_per_s=balanced / tpot)
+            points.append(_Sized(dep=dep, capacity=cap,
+                                 rate=math.ceil(balanced / (max(1, w.output_tokens - 1) * tpot) * 3600 - 1e-9)))
+        out += [(pt, side) for pt in points if pt.capacity.tokens_per_s_per_user >= w.min_tokens_per_s]
+    return out
 
 
 def prefill_batches(layout, prompts_held: int) -> list[int]:
@@ -297,6 +384,16 @@ def _role_node_units(model, node: NodeType, engines, max_k: int, problem: Proble
                 if key not in searched:
                     searched[key] = _role_sizes(model, variant, engine, node, k, problem)
                 decs, pre = searched[key]
+                if k == 1 and pre is not None and rack_scale(node):
+                    split_key = ("in-domain",) + key
+                    if split_key not in searched:
+                        searched[split_key] = _in_domain_units(model, variant, engine, node, problem, pre)
+                    for dec, side in searched[split_key]:
+                        lay = dec.dep.layout
+                        out.append(Unit(node=node, nodes=1, variant=variant, engine=engine, kv_dtype=dec.dep.kv_dtype,
+                                        dp_attention=lay.dp_attention, capacity=dec.capacity,
+                                        cost=money_to_int(node.price, scale, rounding="ceil"), power_w=node.power_w,
+                                        note=note, layout=lay, role="decode", rate=dec.rate, in_domain=side))
                 for role, sized in [("decode", d) for d in decs] + ([("prefill", pre)] if pre else []):
                     lay = sized.dep.layout
                     out.append(Unit(node=node, nodes=k, variant=variant, engine=engine, kv_dtype=sized.dep.kv_dtype,
@@ -405,7 +502,7 @@ def prune_roles(units: list[Unit], limits, needs: dict, same_sku: bool) -> list[
     for (role, _), members in sorted(groups.items()):
         if role == "decode":   # fewer requests sent back and a faster link (more prefill copies allowed) win
             proxies = [_Proxy(u, u.users) for u in members]
-            extra = {u.id: tuple(needs.get(u.id) or ("none", 0, 0, 0, 0)) + (u.rate, -_mbs(u.node.platform.network_gbs))
+            extra = {u.id: tuple(needs.get(u.id) or ("none", 0, 0, 0, 0)) + (net_rate(u), -_mbs(u.node.platform.network_gbs))
                      for u in members}
         else:                  # sized for a slower decode link: allowed with more decode nodes
             proxies = [_Proxy(u, u.rate) for u in members]
@@ -468,16 +565,19 @@ def compare_serving(dep: Deployment, workload) -> ServingModes:
                         kv_transfer_s=transfer)
 
 
-def _two_nodes(catalog, problem: Problem) -> tuple[Fraction, int] | None:
-    """(price, maximum draw) of the cheapest block whose accelerators' memory holds the smallest weights its node
-    type could run — each the least over the eligible node types — or None when no node type qualifies."""
+def _two_nodes(catalog, problem: Problem) -> tuple[Fraction, int, int] | None:
+    """(price, maximum draw, nodes) of the least a prefill and a decode pool take — each the least over the
+    eligible node types: two of the cheapest block whose accelerators' memory holds the smallest weights its node
+    type could run (a prefill and a decode replica are separate nodes), or one such block of a rack-scale node,
+    whose scale-up domain holds both pools (`_in_domain_units`, closed loop) — or None when no node type
+    qualifies."""
     from .offers import eligible_offers
     from .units import _filter_reason, _platform_filter_reason, node_types
 
     model = catalog.models[problem.model]
     offers, _, _ = eligible_offers(catalog, problem)
     max_k = problem.constraints.max_nodes_per_replica
-    price, power = None, None
+    price, power, nodes = None, None, None
     for node in node_types(catalog, offers):
         if _filter_reason(problem, node.accelerator) or _platform_filter_reason(problem, node.platform) \
                 or node.accelerator.family == "cpu":
@@ -489,37 +589,50 @@ def _two_nodes(catalog, problem: Problem) -> tuple[Fraction, int] | None:
         k = max(1, math.ceil(weights / (node.accelerator.memory_bytes * node.count)))
         if k > max_k:
             continue
-        price = node.price * k if price is None else min(price, node.price * k)
-        power = node.power_w * k if power is None else min(power, node.power_w * k)
-    return None if price is None else (price, power)
+        blocks = 1 if k == 1 and rack_scale(node) and problem.workload.request_rate is None else 2
+        price = node.price * k * blocks if price is None else min(price, node.price * k * blocks)
+        power = node.power_w * k * blocks if power is None else min(power, node.power_w * k * blocks)
+        nodes = k * blocks if nodes is None else min(nodes, k * blocks)
+    return None if price is None else (price, power, nodes)
 
 
 def lower_bound(catalog, problem: Problem) -> Fraction | None:
     """A value no disaggregated plan beats on the objective's primary term (cost, tco: capital cost, a lower
-    bound of the TCO too; power: maximum draw): two blocks — a prefill and a decode replica are separate
-    nodes — each of the cheapest block whose accelerators' memory holds the smallest weights its node type
-    could run. None for the users objective (or when no node type qualifies)."""
+    bound of the TCO too; power: maximum draw): the least a prefill and a decode pool take (`_two_nodes`: two
+    blocks, one of a rack-scale node). None for the users objective (or when no node type qualifies)."""
     least = _two_nodes(catalog, problem)
     if problem.objective == "users" or least is None:
         return None
-    return 2 * (Fraction(least[1]) if problem.objective == "power" else least[0])
+    return Fraction(least[1]) if problem.objective == "power" else least[0]
 
 
 def out_of_limits(catalog, problem: Problem) -> str | None:
-    """Why no disaggregated plan can meet the problem's budget, power cap or node cap (a prefill node and a
-    decode node, each at least the cheapest block that holds the weights), else None."""
+    """Why no disaggregated plan can meet the problem's budget, power cap or node cap (the least a prefill and a
+    decode pool take, `_two_nodes`), else None."""
     c = problem.constraints
-    if c.max_nodes is not None and c.max_nodes < 2:
-        return f"constraints.max_nodes = {c.max_nodes}: a prefill and a decode pool need two nodes"
     least = _two_nodes(catalog, problem)
     if least is None:
         return "no GPU node type holds the weights"
-    price, power = least
-    if c.budget is not None and 2 * price > Fraction(str(c.budget)):
-        return f"two nodes that hold the weights cost at least {float(2 * price):,.0f}, over the budget {c.budget:,.0f}"
-    if c.max_power_w is not None and 2 * power > c.max_power_w:
-        return f"two nodes that hold the weights draw at least {2 * power:,} W, over the cap of {c.max_power_w:,} W"
+    price, power, nodes = least
+    if c.max_nodes is not None and c.max_nodes < nodes:
+        return f"constraints.max_nodes = {c.max_nodes}: a prefill and a decode pool need {nodes} nodes"
+    if c.budget is not None and price > Fraction(str(c.budget)):
+        return f"a prefill and a decode pool that hold the weights cost at least {float(price):,.0f}, over the budget {c.budget:,.0f}"
+    if c.max_power_w is not None and power > c.max_power_w:
+        return f"a prefill and a decode pool that hold the weights draw at least {power:,} W, over the cap of {c.max_power_w:,} W"
     return None
+
+
+def net_rate(u: Unit) -> int:
+    """Requests per hour a unit asks of the prefill pool: a prefill unit's take, a decode unit's completions
+    less what its own in-domain prefill replicas take (never below 0: their surplus stays in the domain)."""
+    return max(0, u.rate - u.in_domain.rate) if u.in_domain is not None else u.rate
+
+
+def self_contained(u: Unit) -> bool:
+    """A decode unit whose in-domain prefill replicas take every request it completes: no prompt's KV cache
+    reaches it over the scale-out fabric."""
+    return u.in_domain is not None and net_rate(u) == 0
 
 
 def _mbs(gbs: float) -> int:
@@ -532,7 +645,7 @@ def roles_of(units: list[Unit], problem: Problem) -> Roles:
     completes; open loop, the demand in requests per hour instead of the decode pool's throughput."""
     w = problem.workload
     return Roles(prefill={u.id: u.rate for u in units if u.role == "prefill"},
-                 decode={u.id: u.rate for u in units if u.role == "decode"},
+                 decode={u.id: net_rate(u) for u in units if u.role == "decode"},
                  group={u.id: f"{u.engine.id}/{u.variant.id}/{u.kv_dtype}" for u in units},
                  links={u.id: _mbs(u.link_gbs if u.role == "prefill" else u.node.platform.network_gbs)
                         for u in units},

@@ -197,8 +197,12 @@ def _role_text(line) -> str:
         kv = "" if line.kv_transfer_s is None else f", KV transfer {line.kv_transfer_s * 1000:,.1f} ms"
         return f"prefill: {line.requests_per_hour_per_replica or 0:,} requests/h each{ttft}{kv}"
     if line.role == "decode":
+        side = line.in_domain_prefill
+        beside = "" if side is None else (
+            f"; prefill beside it: {side.requests_per_hour:,} requests/h"
+            + ("" if side.ttft_p90_s is None else f", TTFT p90 {side.ttft_p90_s:.2f} s"))
         return (f"decode: {line.users_per_replica:,} users each, {line.requests_per_hour_per_replica or 0:,} "
-                f"requests/h")
+                f"requests/h{beside}")
     return f"{line.users_per_replica:,} users each"
 
 
@@ -299,8 +303,11 @@ def _serving_text(plan: Plan) -> list[str]:
     """The paragraph a disaggregated plan adds: what its two pools do."""
     if plan.serving != "disaggregated":
         return []
+    beside = any(line.in_domain_prefill is not None for line in plan.lines)
     return ["Serving: disaggregated — a prefill pool and a decode pool; each prompt's KV cache is sent "
-            "from prefill to decode over the scale-out network."]
+            "from prefill to decode over the scale-out network"
+            + (" (inside a rack-scale node with prefill beside its decode: over its own NVLink domain)."
+               if beside else ".")]
 
 
 def _plan_text(plan: Plan, bands: Bands | None) -> str:
