@@ -23,12 +23,19 @@ S_n = speed.prefill_time(I, prompts=n); a prompt's share of it is s = S_n / n):
            W the M/D/1 wait at the prompt's share s (Pollaczek–Khinchine mean, Kingman's exponential tail
            for the 90th percentile: the same formulas as optimizer/serving.py), S_n − s the rest of the pass
            under way, at utilization ρ = λ·s; the better n; in requests per hour, rounded down.
-           Without a TTFT target λ_p = ρ_max / S with ρ_max = 0.9 (assumption: a queue kept below 90 %
+           Without a TTFT target λ_p = ρ_max / s with ρ_max = 0.9 (assumption: a queue kept below 90 %
            busy stays short).
+Decode unit with prefill beside it (rack-scale nodes only, `rack_scale`: one node is one scale-up domain, as
+the published GB200 NVL72 runs split a rack into prefill instances and one decode instance): p = k · s_p
+accelerators run k replicas of the best prefill layout (s_p accelerators each), the other d = G − p one
+decode instance (the decode layout serving the most users on d accelerators, at B_d, the ladder below it,
+and the largest batch its own prefill keeps up with); its KV cache crosses the domain's own links
+(accelerator `interconnect_gbs`), and it asks the prefill pool only for μ_d − k·λ_p (≥ 0, `net_rate`). One
+with nothing to ask is not on the scale-out fabric (`self_contained`).
 Pool constraints (optimizer/model.py `Roles`), r the replicas bought:
     decode   Σ_d users_d · r_d ≥ N                 (only decode units serve users)
     links    y_f ≥ [a prefill unit sized for link f is bought], Σ_{d: link_d < f} r_d ≤ M·(1 − y_f)
-    prefill  Σ_p λ_p · r_p ≥ Σ_d μ_d · r_d          (closed loop: the requests the decode pool finishes,
+    prefill  Σ_p λ_p · r_p ≥ Σ_d net_d · r_d        (closed loop: the requests the decode pool finishes,
                                                      an upper bound of the arrival rate — a replica's
                                                      throughput B/τ(B) grows with B, so fewer users per
                                                      replica never send more)
@@ -38,7 +45,8 @@ Arrivals are split over the prefill replicas in proportion to λ_p, so each stay
 pools run one engine, checkpoint (precision) and KV datatype: the KV cache crosses between them in the
 engine's own transfer protocol.
 Node, budget, power, stock, rack and node-type limits cover both pools; every node of a pool is on the
-switched scale-out fabric (optimizer/fabric.py), since prompts' KV caches cross it.
+switched scale-out fabric (optimizer/fabric.py), since prompts' KV caches cross it (net_d = μ_d, or
+μ_d − k·λ_p with prefill beside the decode).
 """
 
 from __future__ import annotations
