@@ -419,7 +419,23 @@ def _estimate_labels(est: Estimate) -> list[tuple[str, str]]:
         labels[3:3] = _settings_labels(est)
     if est.decode_tokens_per_s_per_user is not None:
         labels += _speed_labels(est)
+    if est.disaggregated:
+        labels += _split_labels(est.disaggregated)
     return labels
+
+
+def _split_labels(d: dict[str, Any]) -> list[tuple[str, str]]:
+    """`--serving disaggregated`: the prefill and decode pools the accelerators split into (optimizer/rackscale.py)."""
+    span = f" over {d['decode_nodes_per_replica']} nodes" if d["decode_nodes_per_replica"] > 1 else ""
+    return [("Disaggregated split", f"{d['prefill_gpus']} prefill + {d['decode_gpus']} decode of {d['gpus']} "
+                                    f"accelerators, each user ≥ {d['min_tokens_per_s']:g} tok/s"),
+            ("  prefill", f"{d['prefill_layout']} ({d['prefill_replica_gpus']} each): "
+                          f"{d['prefill_input_tokens_per_s_per_gpu']:,.0f} input tok/s per accelerator"),
+            ("  decode", f"{d['decode_layout']}{span}, batch {d['decode_batch']:,}, TPOT "
+                         f"{d['decode_tpot_s'] * 1000:,.0f} ms: {d['decode_output_tokens_per_s_per_gpu']:,.0f} "
+                         f"output tok/s per accelerator"),
+            ("  output", f"{d['output_tokens_per_s']:,.0f} tok/s, {d['output_tokens_per_s_per_gpu']:,.0f} per "
+                         f"accelerator ({d['requests_per_s']:,.1f} requests/s)")]
 
 
 def _settings_labels(est: Estimate) -> list[tuple[str, str]]:

@@ -348,3 +348,49 @@ def test_disaggregation_fits_in_one_rack_but_not_in_one_server(catalog):
     b200 = _gb200_problem(100).constraints.model_copy(update={"accelerators": ["b200"], "max_nodes": 1})
     why = disagg.out_of_limits(catalog, _gb200_problem(100).model_copy(update={"constraints": b200}))
     assert why is not None and "need 2 nodes" in why
+
+
+# --------------------------------------------------------------------------- hwplan estimate --serving disaggregated
+
+
+def _estimate(*extra):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    return CliRunner().invoke(main, ["estimate", "--model", "deepseek-r1", "--accelerator", "gb200", "--gpus", "72",
+                                     "--precision", "fp8", "--engine", "sglang", *extra])
+
+
+def test_estimate_splits_a_gb200_rack_into_prefill_and_decode(catalog, splits):
+    """`hwplan estimate --serving disaggregated` on one GB200 NVL72 rack reports the split of optimizer/rackscale.py:
+    requests/s = min(decode GPUs · D / O, prefill GPUs · P / I), output = O · requests/s, within 25 % of the
+    4,580 output tok/s per GPU derived from LMSYS's 18,471 / 9,087 (2025-09-25)."""
+    import json
+
+    result = _estimate("--serving", "disaggregated", "--format", "json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.output)["disaggregated"]
+    rate = min(d["decode_gpus"] * d["decode_output_tokens_per_s_per_gpu"] / O,
+               d["prefill_gpus"] * d["prefill_input_tokens_per_s_per_gpu"] / I)
+    assert d["output_tokens_per_s"] == pytest.approx(O * rate, rel=1e-3)
+    assert d["output_tokens_per_s_per_gpu"] == pytest.approx(O * rate / 72, rel=1e-3)
+    assert d["prefill_gpus"] + d["decode_gpus"] <= 72
+    rack, _ = splits   # the same split the benchmark's split model sizes
+    assert d["output_tokens_per_s"] == pytest.approx(rack.output_tokens_per_s, rel=1e-3)
+    published = 1 / (1 / 9087 + I / (O * 18471))
+    assert 0.75 * published <= d["output_tokens_per_s_per_gpu"] <= 1.25 * published
+    table = _estimate("--serving", "disaggregated")
+    assert "Disaggregated split" in table.output and max(map(len, table.output.splitlines())) <= 80
+    assert json.loads(_estimate("--format", "json").output)["disaggregated"] is None
+
+
+@pytest.mark.parametrize("extra, words", [
+    (("--speculative", "mtp"), "--speculative = mtp"),
+    (("--request-rate", "2"), "--request-rate = 2.0"),
+    (("--min-tokens-per-s", "0"), "--min-tokens-per-s = 0.0"),
+])
+def test_estimate_disaggregated_bad_flags_exit_2_naming_the_flag(extra, words):
+    result = _estimate("--serving", "disaggregated", *extra)
+    assert result.exit_code == 2
+    assert words in result.output and "Traceback" not in result.output
