@@ -369,7 +369,9 @@ def _check_speed(problem: Problem, line: PlanLine, model, variant, acc) -> list[
                    f"active weights per token at {bandwidth / 1e12:,.1f} TB/s allows ({ceiling:,.1f})")
     if acc.family == "cpu":   # CPU FLOPS figures are per-socket vector-unit estimates: no compute bound
         return out
-    peak = max(acc.tflops.values()) * 1e12 * line.gpus_per_node * line.nodes_per_replica
+    decoding = line.gpus_per_node * line.nodes_per_replica - (
+        line.in_domain_prefill.gpus if line.in_domain_prefill is not None else 0)   # its prefill replicas emit none
+    peak = max(acc.tflops.values()) * 1e12 * decoding
     flops_per_token = 2 * model.active_params_b * 1e9
     # Output tokens per second the line claims: users × their speed, or requests per hour × output tokens.
     rate = line.users_per_replica * w.output_tokens / 3600 if w.request_rate is not None \

@@ -317,7 +317,9 @@ def launch_commands(model: Model, unit, context_tokens: int) -> list[str]:
         devices = ",".join(str(i) for i in range(side.gpus, side.gpus + unit.layout.ranks))
         commands = [f"{_env(devices)}{c.replace(f'--port {PORT}', f'--port {PORT + side.replicas}', 1)}"
                     for c in commands]
-        return _with_role(pre, unit.engine.id, "prefill") + _with_role(commands, unit.engine.id, role)
+        decode = [c.replace(f"$DECODE_IP:{PORT}", f"$DECODE_IP:{PORT + side.replicas}")   # the router's line too
+                  for c in _with_role(commands, unit.engine.id, role)]
+        return _with_role(pre, unit.engine.id, "prefill") + decode
     return commands if role == "aggregated" else _with_role(commands, unit.engine.id, role)
 
 

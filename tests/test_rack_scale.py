@@ -315,6 +315,15 @@ def test_checker_holds_in_domain_prefill_to_its_rules(catalog, one_rack):
     assert any("at most one prompt per attention DP group" in v for v in broken(prompts=side.dp + 1))
     assert any("the TTFT is" in v for v in broken(requests_per_hour=side.requests_per_hour * 2))
     assert any("whole prefill replicas" in v for v in broken(gpus=side.gpus + 1))
+    # output tokens come from the decode accelerators alone: a speed their peak FLOPS cannot give is flagged even
+    # when all 72 accelerators' peak could
+    acc = catalog.accelerators["gb200"]
+    per_token = 2 * catalog.models["deepseek-r1"].active_params_b * 1e9
+    decode_peak = max(acc.tflops.values()) * 1e12 * (72 - side.gpus) / per_token
+    fast = 1.1 * decode_peak / line.users_per_replica
+    assert 1.1 * decode_peak < max(acc.tflops.values()) * 1e12 * 72 / per_token
+    quick = line.model_copy(update={"tokens_per_s_per_user": fast})
+    assert any("peak" in v for v in check_plan(plan.model_copy(update={"lines": (quick,)}), catalog, problem))
     spread = line.model_copy(update={"nodes_per_replica": 2})
     assert any("one decode instance per node" in v
                for v in check_plan(plan.model_copy(update={"lines": (spread,)}), catalog, problem))
@@ -338,6 +347,12 @@ def test_a_split_rack_launches_prefill_and_decode(one_rack):
     assert f"--tp-size {line.tp * line.dp} " in decode[0] and f"--tp-size {side.replica_gpus} " in prefill[0]
     assert f"--max-running-requests {line.users_per_replica} " in decode[0]
     assert "--max-running-requests" not in prefill[0]
+    # the decode instance listens after the prefill replicas' ports, on the accelerators they leave, and the
+    # router sends decode traffic there
+    port = 8000 + side.gpus // side.replica_gpus
+    assert f"--port {port} " in decode[0]
+    assert decode[0].startswith("CUDA_VISIBLE_DEVICES=" + ",".join(map(str, range(side.gpus, 72))) + " ")
+    assert any(f"$DECODE_IP:{port}" in c for c in launch if "router" in c)
 
 
 def test_disaggregation_fits_in_one_rack_but_not_in_one_server(catalog):
