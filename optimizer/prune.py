@@ -23,11 +23,18 @@ maximizing users), users beyond N count for nothing: a replica serving N or more
 demand alone, so v need only serve min(users_u, N) (see `prune_dominated`). At N = 10 this
 leaves a handful of 5,000 units instead of about 150.
 
-Sorting by cost (then power, nodes, most users) means a dominating unit always comes first, so
-the non-dominated units are found in rounds over the sorted rows (`_front`, numpy): the first
-rows still in play are compared among themselves, and every later row one of the survivors
-dominates leaves play. Units that cannot fit one replica under the caps go first. Under a
-SKU cap a whole node type goes when another node type dominates each of its units.
+Each criterion is read from every unit once (`_columns`, numpy, column-major). Units that one of
+a few leading units strictly dominates go first (`_beaten_by_leaders`: one numpy pass, no sort).
+The rest are sorted by cost (then power, nodes, most users, the other criteria), so a dominating
+unit always comes first, and the non-dominated units are found in rounds over the sorted rows
+(`_front`): the first rows still in play are compared among themselves, and every later row one of
+the survivors dominates leaves play. Units that cannot fit one replica under the caps go first.
+Under a SKU cap the fronts of all node types are taken at once (`_fronts_by_group`), then a whole
+node type goes when another node type dominates each of its units. Of identical units the first
+by `tie_key` stays, whatever the input order (`_first_by_tie_key`).
+
+With `bound` (a fixed demand and an objective whose first term is one unit attribute summed over the
+replicas) a unit dearer alone than a known feasible plan goes before anything else is read.
 """
 
 from __future__ import annotations
@@ -71,7 +78,8 @@ def dominates(v: UnitLike, u: UnitLike, limits: Limits, same_sku: bool = False,
 
 
 def prune_dominated(units: Sequence[U], limits: Limits, *, same_sku: bool = False,
-                    needs: Mapping[str, Need] | None = None, demand_cap: bool = False) -> list[U]:
+                    needs: Mapping[str, Need] | None = None, demand_cap: bool = False,
+                    bound: str | None = None) -> list[U]:
     """The units no other unit dominates (and that fit the caps at all), in id order.
 
     `needs` (unit id -> fabric class, node ports, nodes on switches, direct cables per replica)
@@ -80,12 +88,23 @@ def prune_dominated(units: Sequence[U], limits: Limits, *, same_sku: bool = Fals
     larger demand), so users beyond the demand count for nothing: v then needs to serve only
     min(users_u, N). Exact: a plan that used u and now buys v's replicas instead serves at least
     N when users_v ≥ N (one replica of v does), and with the spare rule still N after losing its
-    largest replica (two replicas of v, or v's one and the rest, which covered N without u's)."""
+    largest replica (two replicas of v, or v's one and the rest, which covered N without u's).
+
+    `bound` ("cost", "power_w" or "nodes"; with `demand_cap`): the caller solves for the least of that
+    unit attribute summed over the replicas, and nothing else adds to the objective's first term (no
+    offers, fabric or racks priced; no rack cap). A unit whose ONE replica already exceeds what a plan
+    known to meet every limit needs is then in no optimal plan (all values are ≥ 0), and goes before
+    the other attributes are read (`_within_bound`); not for shortlists or any search that wants
+    plans other than the optimum."""
     if not units:
         return []
     import numpy as np  # comes with pandas and ortools; only the solver path gets here
 
     cap = limits.demand if demand_cap and limits.demand is not None else None
+    if bound is not None and cap is not None and not needs and limits.max_racks is None:
+        units = _within_bound(units, limits, bound, cap)
+        if not units:
+            return []
     cols, accelerators = _columns(units, limits, cap)
     fitting = np.flatnonzero(_fits(cols, limits, accelerators))   # a unit whose single replica breaks a cap goes
     candidates = units if len(fitting) == len(units) else _Picked(units, fitting.tolist())
@@ -125,6 +144,44 @@ class _Picked(Sequence):
 _SKU_PRUNE_MAX_UNITS = 6000  # the pairwise matrix below is units² booleans
 _BLOCK = 64                  # rows taken at once by _front (measured on 5,000 units: 64 beats 32 to 512)
 _CHUNK = 64                  # front rows compared with every row still in play at once
+
+
+def _within_bound(units: Sequence[U], limits: Limits, attribute: str, demand: int) -> Sequence[U]:
+    """`units` without those whose one replica's `attribute` exceeds that of a known feasible plan.
+
+    The plans tried are "k replicas of one unit", k = ⌈demand / users⌉ (+1 under the spare rule),
+    cheapest in `attribute` first (at most 512 tried, one unit at a time): the first that keeps every
+    cap (nodes, budget, power, stock; one SKU) bounds the optimum. Units are returned as given when no plan is found or a
+    value is negative (the argument needs every unit's value ≥ 0)."""
+    import numpy as np
+
+    n = len(units)
+    users = np.fromiter(map(attrgetter("users"), units), dtype=np.int64, count=n)
+    value = np.fromiter(map(attrgetter(attribute), units), dtype=np.int64, count=n)
+    if (value < 0).any() or limits.max_skus == 0:
+        return units
+    serving = users > 0
+    k = np.where(serving, -(-demand // np.maximum(users, 1)) + (1 if limits.spare else 0), 0)
+    plan = np.where(serving, k * value, np.iinfo(np.int64).max)
+    def cheapest_first():
+        first = np.argpartition(plan, 63)[:64] if n > 64 else np.arange(n)   # usually enough: no full sort
+        first = first[np.lexsort((first, plan[first]))].tolist()
+        yield from first
+        if n > 64:
+            seen = set(first)
+            yield from (i for i in np.argsort(plan, kind="stable")[:512].tolist() if i not in seen)
+
+    for i in cheapest_first():
+        u, r = units[i], int(k[i])
+        if not serving[i]:
+            break
+        if (limits.max_nodes is None or r * u.nodes <= limits.max_nodes) and \
+                (limits.budget is None or r * u.cost <= limits.budget) and \
+                (limits.max_power_w is None or r * u.power_w <= limits.max_power_w) and \
+                (u.accelerator_id not in limits.stock or r * u.gpus <= limits.stock[u.accelerator_id]):
+            keep = np.flatnonzero(value <= plan[i])
+            return units if len(keep) == n else [units[j] for j in keep.tolist()]
+    return units
 
 
 def _columns(units: Sequence[U], limits: Limits, cap: int | None):

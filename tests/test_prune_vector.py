@@ -121,3 +121,28 @@ def test_a_node_type_another_covers_goes_under_a_sku_cap():
     assert [u.id for u in prune_dominated([b, a], Limits(demand=10, max_skus=1))] == ["a1"]
     assert [u.id for u in prune_dominated([b, a], Limits(demand=10), same_sku=True)] == ["a1", "b1"]
     assert [u.id for u in prune_dominated([c, b, a], Limits(demand=10, max_skus=2))] == ["a1"]
+
+
+def test_a_bound_drops_units_dearer_than_a_known_plan():
+    # 10 users wanted; users counted up to 10. a: 10 users, 100, 700 W; b: 4, 30, 700 W; c: 50 (10), 120,
+    # 100 W; d: 10, 90, 800 W. No unit dominates another (c draws least, d is cheaper than a but draws
+    # more, b serves fewest): the front is all four. Single-unit plans: a 1 × 100, b ⌈10/4⌉ = 3 × 30 = 90,
+    # c 120, d 90; the cheapest that keeps the caps bounds the optimum's cost.
+    a, b = _Keyed("a", 10, 100, 700, 1, 8, "acc", "s", 0), _Keyed("b", 4, 30, 700, 1, 8, "acc", "s", 0)
+    c, d = _Keyed("c", 50, 120, 100, 1, 8, "acc", "s", 0), _Keyed("d", 10, 90, 800, 1, 8, "acc", "s", 0)
+    units = [a, b, c, d]
+    ids = lambda kept: {u.id for u in kept}                                  # noqa: E731
+    assert ids(prune_dominated(units, Limits(demand=10), demand_cap=True)) == {"a", "b", "c", "d"}
+    # No caps: b's plan (90) bounds it; a (100) and c (120) go, d (90, a tie) stays.
+    assert ids(prune_dominated(units, Limits(demand=10), demand_cap=True, bound="cost")) == {"b", "d"}
+    assert ids(prune_dominated(units, Limits(demand=10), bound="cost")) == {"a", "b", "c", "d"}   # needs the demand cap
+    # 750 W at most: b's plan draws 3 × 700 = 2,100 W and d alone 800 W; a's (100, 700 W) is the bound,
+    # so c (120) goes; d goes anyway (one replica breaks the cap).
+    capped = Limits(demand=10, max_power_w=750)
+    assert ids(prune_dominated(units, capped, demand_cap=True)) == {"a", "b", "c"}
+    assert ids(prune_dominated(units, capped, demand_cap=True, bound="cost")) == {"a", "b"}
+    # Under the spare rule one more replica: a 2 × 100 = 200 is over the 750 W cap too (1,400 W); with
+    # 1,400 W, b (4 × 30 = 120, 2,800 W) fails and a's 200 bounds: nothing goes but what the cap removes.
+    spare = Limits(demand=10, max_power_w=1400, spare=True)
+    assert ids(prune_dominated(units, spare, demand_cap=True, bound="cost")) == \
+        ids(prune_dominated(units, spare, demand_cap=True))
