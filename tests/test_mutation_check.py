@@ -379,3 +379,30 @@ def test_each_pool_rule_states_its_numbers(catalog, pooled):
     tight = problem.model_copy(update={"workload": problem.workload.model_copy(
         update={"max_ttft_s": pre.ttft_p90_s * 0.999})})
     assert any("exceeds the" in m for m in check_plan(plan, catalog, tight))
+
+
+def test_a_switch_without_stated_height_counts_as_one_rack_unit(switched, tmp_path):
+    """The plan's one 64-port NDR switch restated without `rack_units`: it counts 1U, and with its network
+    rack removed the rule names 1U and the switch's maximum draw."""
+    cat, problem, plan = switched
+    sw = cat.network_items["ib-switch-ndr-64p"]
+    record = sw.model_dump(mode="json", exclude_defaults=True)
+    record.pop("rack_units")
+    xe = cat.platforms["xe9680"].model_dump(mode="json", exclude_defaults=True)   # the fixture's own override
+    path = tmp_path / "override.yaml"
+    path.write_text(yaml.safe_dump({"schema_version": 1, "platforms": [xe], "network_items": [record]},
+                                   allow_unicode=True))
+    unstated = load_catalog([path])
+    assert unstated.network_items[sw.id].rack_units is None
+    no_rack = plan.model_copy(update={"racks": tuple(r for r in plan.racks if r.load_w is None)})
+    assert f"1U of switches drawing {sw.power_w:,} W have no network racks" in check_plan(no_rack, unstated, problem)
+
+
+def test_request_bytes_keep_every_window_head_when_whole(catalog):
+    """Gemma 4 26B-A4B on 2 TP ranks but with the cache whole on each (as MLA is): every head of every
+    layer, the same bytes as unsharded (see the window-layer test above for the arithmetic)."""
+    from optimizer.check import _request_bytes, _request_rank_bytes
+
+    m = catalog.models["gemma-4-26b-a4b"]
+    assert _request_rank_bytes(m, "bf16", 2, 1, True, 4000) == _request_bytes(m, "bf16", 4000) == \
+        5 * 2 * 2 * 512 * 2 * 4000 + 25 * 2 * 8 * 256 * 2 * 1024
