@@ -406,3 +406,38 @@ def test_request_bytes_keep_every_window_head_when_whole(catalog):
     m = catalog.models["gemma-4-26b-a4b"]
     assert _request_rank_bytes(m, "bf16", 2, 1, True, 4000) == _request_bytes(m, "bf16", 4000) == \
         5 * 2 * 2 * 512 * 2 * 4000 + 25 * 2 * 8 * 256 * 2 * 1024
+
+
+def test_the_checkers_md1_ttft_by_hand():
+    """One prefill server, 1 prompt/s of 0.5 s: ρ = 0.5, mean wait ρS / 2(1 − ρ) = 0.25 s; p90 by Kingman's tail
+    W̄/ρ · ln(ρ / 0.1) = 0.5 · ln 5; below ρ = 0.1 no p90 wait; at ρ ≥ 1 no finite TTFT. `fixed` adds."""
+    import math
+
+    from optimizer.check import _md1_ttft
+
+    assert _md1_ttft(1.0, 0.5, 1.0, 50) == pytest.approx(1.25)
+    assert _md1_ttft(1.0, 0.5, 1.0, 90) == pytest.approx(1.0 + 0.5 * math.log(5))
+    assert _md1_ttft(0.1, 0.5, 1.0, 90) == 1.0
+    assert _md1_ttft(0.1, 0.5, 1.0, 50) == pytest.approx(1.0 + 0.05 * 0.5 / (2 * 0.95))
+    assert _md1_ttft(2.0, 0.5, 1.0, 50) == math.inf
+
+
+def test_open_loop_pools_take_the_request_rate(catalog, pooled):
+    """Given a request rate, the prefill pool must take rate × 3,600 requests per hour (not what the decode pool
+    returns): one request per second more than the pool takes is named."""
+    plan, problem = pooled
+    take = sum(l.requests_per_hour_per_replica * l.replicas for l in plan.lines if l.role == "prefill")
+    rate = (take + 3600) / 3600
+    open_loop = problem.model_copy(update={"workload": problem.workload.model_copy(update={"request_rate": rate})})
+    assert f"the prefill pool takes {take:,} requests per hour, the decode pool sends {take + 3600:,}" in \
+        check_plan(plan, catalog, open_loop)
+
+
+def test_a_mean_ttft_target_reads_the_mean_ttft(catalog, pooled):
+    """With ttft_percentile 50 the rule reads the line's mean TTFT: a mean stated below the queue's is named,
+    whatever its p90 says."""
+    plan, problem = pooled
+    mean = problem.model_copy(update={"workload": problem.workload.model_copy(update={"ttft_percentile": 50})})
+    pre = next(l for l in plan.lines if l.role == "prefill")
+    low = _pool_messages(catalog, mean, plan, "prefill", ttft_s=pre.prefill_s * 0.5)
+    assert any("waits to a TTFT" in m and "(p50)" in m for m in low)
