@@ -16,7 +16,9 @@ Decode, one pipeline stage, per rank (micro-batch b = ceil(B / p), b_g = ceil(b 
                1 with it) + per MoE layer either EP dispatch and combine (ep > 1 with
                attention DP) or the all-gather and reduce-scatter of MoE tensor parallel
                (attention DP, ep = 1)
-    stage    = gemm + attn + comm + layer_overhead · layers/p
+    stage    = gemm + attn + comm + layer_overhead · layers/p + moe_layer_overhead · moe_layers/p
+               (moe_layer_overhead: the extra kernels of an MoE layer — router, top-k, permutation,
+               grouped GEMMs — which take ~50 µs however few tokens they carry; engines.yaml per engine)
                (eager mode, no CUDA graphs: at least layers/p × the host's launch time per layer)
 token time   = (p · stage + pipeline hops + step_overhead) · slowdown
                slowdown: the engine's `early_releases` rule (engines.yaml) for the release asked
@@ -82,9 +84,10 @@ NCCL_MEASURED_OVER_MODEL = 61.58 / 25.21
 # transfers. Solved from the fit set's one cross-server tensor-parallel row (measurements-fit.csv SGLX-001,
 # https://github.com/sgl-project/sglang/issues/3956, 2025-03-06): DeepSeek-R1 TP16 over 2 × 8 H20, SGLang 0.4.3,
 # one request at 37 tok/s = 27.0 ms per token; ÷ 1.5 (engines.yaml: SGLang before 0.4.4 on MLA) = 18.0 ms, of which
-# weights, KV, per-layer and step overheads take 5.5 ms, leaving 12.6 ms for 122 all-reduces = 103 µs each;
-# less 10 µs inside the server, 93 µs over NCCL's modelled 25.2 µs tree = 3.69, over nccl-tests' 2.44: 1.51.
-SERVING_OVER_NCCL_TESTS = 1.51
+# weights and KV (0.85 ms), per-layer and MoE-layer overheads (4.24 ms) and the step (1.0 ms) take 6.1 ms, leaving
+# 11.9 ms for 122 all-reduces = 97.8 µs each; less 10 µs inside the server, 87.8 µs over NCCL's modelled 25.2 µs
+# tree = 3.48, over nccl-tests' 2.44: 1.43 (with engines.yaml's SGLang factors as fitted).
+SERVING_OVER_NCCL_TESTS = 1.43
 # DeepEP's measured all-to-all bottleneck bandwidth against the hardware peak
 # (https://github.com/deepseek-ai/DeepEP/blob/main/docs/legacy.md, normal kernels on H800:
 # 153 of ~160 GB/s NVLink intranode, 43-58 of ~50 GB/s RDMA internode at EP 16-64): 0.95 and 0.86.
@@ -318,8 +321,8 @@ def stage_breakdown(dep: Deployment, fit: sizing.MemoryFit, b: int, context: flo
     moe_layers = math.ceil(m.moe.moe_layers / p) if m.moe is not None else 0
     comm = _communication(dep, fit, b, layers, moe_layers)
     overhead = eff.layer_overhead_us * 1e-6 * layers
-    if m.moe is not None:  # eager-mode routing work grows with the tokens in the step
-        overhead += eff.moe_token_overhead_us * 1e-6 * b * moe_layers
+    if m.moe is not None:  # the MoE layers' extra kernels; eager-mode routing work grows with the tokens
+        overhead += (eff.moe_layer_overhead_us + eff.moe_token_overhead_us * b) * 1e-6 * moe_layers
     return {"gemm_memory": gemm_mem, "gemm_compute": gemm_compute, "attention_memory": attn_mem,
             "attention_compute": attn_compute, "communication": comm, "overhead": overhead}
 
