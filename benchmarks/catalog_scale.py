@@ -66,7 +66,9 @@ def make_catalog(n_types: int, offers_per_type: int, stock: bool, seed: int) -> 
                              "source": SOURCE, "date": "2026-11", "offers": offers}]}
 
 
-def make_problem(users: int, stock: bool) -> dict:
+def make_problem(users: int, stock: bool, serving: str | None = None) -> dict:
+    """The question asked of the generated catalog; `serving` None leaves hwplan's default (auto: an aggregated
+    and a disaggregated plan, the better one kept)."""
     constraints: dict = {"form_factors": ["sxm", "oam", "pcie"], "max_nodes_per_replica": 6}
     if stock:
         constraints["max_sellers"] = 3
@@ -74,7 +76,8 @@ def make_problem(users: int, stock: bool) -> dict:
             "model": "llama-3.1-70b", "precision": "auto",
             "workload": {"concurrent_users": users, "input_tokens": 1000, "output_tokens": 500,
                          "min_tokens_per_s": 20},
-            "constraints": constraints, "prices": "scale-bench", "objective": "cost"}
+            "constraints": constraints, "prices": "scale-bench", "objective": "cost",
+            **({"serving": serving} if serving else {})}
 
 
 def run(cmd: list[str]) -> tuple[float, float, float, int, str]:
@@ -117,12 +120,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--only", choices=("solve", "shortlist", "pareto"), action="append",
                     help="run only these commands (repeatable)")
     ap.add_argument("--profile", action="store_true", help="profile one solve in process instead")
+    ap.add_argument("--serving", choices=("aggregated", "disaggregated", "auto"),
+                    help="the problem's serving mode (default: unset, hwplan's default auto)")
     args = ap.parse_args(argv)
     types = args.types or (200 if args.stock else 2000)
     with tempfile.TemporaryDirectory(prefix="hwplan-scale-") as tmp:
         cat_path, prob_path = Path(tmp) / "catalog.yaml", Path(tmp) / "problem.yaml"
         cat_path.write_text(yaml.safe_dump(make_catalog(types, args.offers, args.stock, args.seed), sort_keys=False))
-        prob_path.write_text(yaml.safe_dump(make_problem(args.users, args.stock), sort_keys=False))
+        prob_path.write_text(yaml.safe_dump(make_problem(args.users, args.stock, args.serving), sort_keys=False))
         if args.profile:
             profile(cat_path, prob_path, 30)
             return
@@ -131,7 +136,8 @@ def main(argv: list[str] | None = None) -> None:
         commands = {"solve": ["solve"], "shortlist": ["shortlist", "-k", "3"],
                     "pareto": ["pareto", "--max-points", "10"]}
         print(f"{types:,} node types, {types * args.offers:,} offers"
-              f"{' with stock, at most 3 sellers' if args.stock else ''}; {args.users:,} users of llama-3.1-70b")
+              f"{' with stock, at most 3 sellers' if args.stock else ''}; {args.users:,} users of llama-3.1-70b; "
+              f"serving: {args.serving or 'unset (auto)'}")
         times: dict[str, float] = {}
         for name, sub in commands.items():
             if args.only and name not in args.only:
