@@ -43,7 +43,7 @@ TESTS = {
     "check": ["tests/test_check.py", "tests/test_checker_independent.py", "tests/test_checker_tampering.py",
               "tests/test_mutation_check.py"],
     "model": ["tests/test_optimizer_bruteforce.py", "tests/test_shortlist_alternatives.py", "tests/test_offers.py",
-              "tests/test_mutation_model.py",
+              "tests/test_mutation_model.py", "tests/test_model_relaxation.py",
               "tests/test_cluster.py::test_the_solver_prices_a_two_tier_fabric_as_worked_by_hand",
               "tests/test_cluster.py::test_racks_are_counted_and_their_price_and_limit_move_the_optimum",
               "tests/test_cluster.py::test_fabric_and_racks_match_brute_force"],

@@ -238,7 +238,7 @@ def reference(units: list[FakeUnit], limits: Limits, time_limit: float,
 # -- hwplan, one instance, the report ----------------------------------------------------
 def run_hwplan(units: list[FakeUnit], limits: Limits, time_limit: float, prune: bool = True) -> dict:
     start = clock()
-    kept = prune_dominated(units, limits, demand_cap=True) if prune else list(units)
+    kept = prune_dominated(units, limits, demand_cap=True, bound="cost") if prune else list(units)
     prune_seconds = clock() - start
     try:
         sol = solve_units(kept, limits, "cost", SolveOptions(time_limit_s=time_limit))
@@ -292,7 +292,7 @@ def run_instance(seed: int, n: int, users: int, variant: str, time_limit: float,
     units = make_catalog(random.Random(f"{seed}:{n}"), n)
     limits = make_limits(random.Random(f"{seed}:{n}:{users}:{variant}"), units, users, variant, time_limit)
     cp = fastest(lambda: run_hwplan(units, limits, time_limit), run_hwplan(units, limits, time_limit))
-    pruned = prune_dominated(units, limits, demand_cap=True)          # the units hwplan solved
+    pruned = prune_dominated(units, limits, demand_cap=True, bound="cost")   # the units hwplan solved
     ref = fastest(lambda: reference(pruned, limits, time_limit), reference(pruned, limits, time_limit))
     fault = ref["status"] == "fault"
     if fault:   # a stage wrongly "infeasible" under presolve: the whole reference again without it

@@ -34,7 +34,9 @@ def test_min_objective_equals_brute_force(seed, objective):
     units, limits = _instance(seed)
     order = OBJECTIVE_TERMS[objective]
     expected = brute_force(units, limits, order, max_replicas=5)
-    for candidate_units in (units, prune_dominated(units, limits), prune_dominated(units, limits, demand_cap=True)):
+    bound = {"cost": "cost", "power": "power_w"}[objective]   # the objective's first term, a plain unit sum here
+    for candidate_units in (units, prune_dominated(units, limits), prune_dominated(units, limits, demand_cap=True),
+                            prune_dominated(units, limits, demand_cap=True, bound=bound)):
         sol = solve_units(candidate_units, limits, objective)
         if expected is None:
             assert sol is None, f"seed {seed}: solver found {sol} but brute force found nothing"
