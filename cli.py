@@ -633,12 +633,17 @@ def report(problem, time_limit, title, catalog_files, fmt, output, force, debug,
 @click.option("--spec-tokens", type=int, default=1, show_default=True, help="Draft tokens per step (k).")
 @click.option("--spec-acceptance", type=float,
               help="Acceptance of each draft token, (0, 1] [default: mtp 0.85, eagle 0.7, ngram 0.5].")
+@click.option("--serving", type=click.Choice(["aggregated", "disaggregated"]), default="aggregated",
+              show_default=True, help="disaggregated: also split the accelerators into prefill replicas and a decode "
+              "pool (one scale-up domain, e.g. a GB200 NVL72 rack, or whole servers) for the most output tok/s.")
+@click.option("--min-tokens-per-s", type=float, default=10.0, show_default=True,
+              help="With --serving disaggregated: the decode speed each user must see.")
 @common_options
 @handle_errors
 def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, precision, kv_dtype, engine, platform,
              dp_attention, input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
              max_model_len, eager, engine_version, arrivals, request_rate, speculative, spec_tokens, spec_acceptance,
-             catalog_files, fmt, output, force, debug):
+             serving, min_tokens_per_s, catalog_files, fmt, output, force, debug):
     """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
 
     The memory breakdown per accelerator (total, usable, weights, activations, CUDA graphs,
@@ -659,6 +664,8 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
           --input-tokens 8192 --speculative mtp --spec-tokens 3
       hwplan estimate --model llama-3.1-70b --accelerator h200-sxm --gpus 8 --request-rate 0.3 \
           --input-tokens 32000 --output-tokens 500
+      hwplan estimate --model deepseek-r1 --accelerator gb200 --gpus 72 --precision fp8 --engine sglang \
+          --serving disaggregated   # a GB200 NVL72 rack split into prefill and decode
     """
     from optimizer.commands import estimate_from_flags
     from optimizer.render import render_estimate
@@ -672,7 +679,7 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
                               max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager,
                               engine_version=engine_version, arrivals=arrivals, request_rate=request_rate,
                               speculative=speculative, spec_tokens=spec_tokens, spec_acceptance=spec_acceptance,
-                              tp=tp, pp=pp, dp=dp, ep=ep)
+                              serving=serving, min_tokens_per_s=min_tokens_per_s, tp=tp, pp=pp, dp=dp, ep=ep)
     write_output(render_estimate(est, fmt), output, force)
 
 

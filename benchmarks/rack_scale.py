@@ -1,12 +1,18 @@
 """Rack-scale DeepSeek-R1 capacity against published figures: GB200/GB300 NVL72, CloudMatrix 384, 9 × 8×B200.
 
-    python -m benchmarks.rack_scale            # table
+    python -m benchmarks.rack_scale            # table: plans, then the split model
     python -m benchmarks.rack_scale --json     # for scripts
     python -m benchmarks.rack_scale --plans    # also the optimizer's one-pool (aggregated) plans
 
-The published rack-scale runs split the rack into prefill instances and one wide-EP decode instance
-(prefill/decode disaggregation). For each system hwplan sizes the same arrangement with its own speed
-model (optimizer/rackscale.py `split_capacity`): the best prefill replica (input tokens/s per
+Plans first: what `hwplan solve` gives on the published run's workload (DeepSeek-R1, FP8 weights,
+SGLang, 2,000 tokens in, 1,000 out, ≥ 10 tok/s per user, `serving: disaggregated`, `objective: users`)
+with one GB200 NVL72 rack (`max_nodes: 1`; its prefill replicas and one decode instance share the
+NVLink domain, optimizer/disagg.py) and with nine 8×B200 servers (`max_nodes: 9`): users, output tok/s
+(the decode lines' batch over their time per output token) per rack and per GPU.
+
+Then the split model: the published rack-scale runs split the rack into prefill instances and one wide-EP
+decode instance (prefill/decode disaggregation). For each system hwplan sizes the same arrangement with its
+own speed model (optimizer/rackscale.py `split_capacity`): the best prefill replica (input tokens/s per
 accelerator), the best decode replica over the accelerators the prefill pool leaves (output tokens/s
 per accelerator at the largest batch its KV cache holds, each user at ≥ 10 tok/s), and the split of the
 72 accelerators (9 whole servers for B200) that serves the most requests of 2,000 tokens in, 1,000 out.
@@ -45,7 +51,7 @@ if __package__ in (None, ""):   # run as a script: make the repository root impo
 from catalog import load_catalog  # noqa: E402
 from optimizer.rackscale import continuous_split_per_gpu, split_capacity  # noqa: E402
 
-__all__ = ["CASES", "PUBLISHED_GB200", "measure", "aggregated_plans"]
+__all__ = ["CASES", "PUBLISHED_GB200", "measure", "plan_rows", "aggregated_plans"]
 
 INPUT_TOKENS, OUTPUT_TOKENS = 2000, 1000
 # LMSYS 2025-09-25, GB200 NVL72, SGLang, BF16 attention + FP8 MoE, 2,000-token inputs (per GPU).
@@ -103,6 +109,34 @@ def measure() -> list[dict]:
     return rows
 
 
+PLAN_CASES = (("GB200 NVL72 rack", "gb200", 1), ("9 × 8×B200", "b200", 9))
+
+
+def plan_rows() -> list[dict]:
+    """The optimizer's disaggregated plans serving the most users on one GB200 NVL72 rack and on nine 8×B200
+    servers (module docstring): users, output tok/s per system and per GPU, the published figure's ratio."""
+    from optimizer import optimize, problem_from_fields
+
+    catalog = load_catalog()
+    published = CASES[0][8]
+    rows = []
+    for label, acc, nodes in PLAN_CASES:
+        problem = problem_from_fields({
+            "model": "deepseek-r1", "precision": "fp8", "engine": "sglang", "serving": "disaggregated",
+            "objective": "users",
+            "workload": {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS, "min_tokens_per_s": 10.0},
+            "constraints": {"accelerators": [acc], "max_nodes": nodes, "max_nodes_per_replica": 9}})
+        plan = optimize(catalog, problem)
+        tok_s = sum((line.output_tokens_per_s_per_replica or 0) * line.replicas for line in plan.lines)
+        rows.append({"system": label, "nodes": plan.totals.nodes, "gpus": plan.totals.gpus,
+                     "users": plan.totals.users, "output_per_system": round(tok_s),
+                     "output_per_gpu": round(tok_s / plan.totals.gpus),
+                     "ratio": round(tok_s / plan.totals.gpus / published, 3) if acc == "gb200" else None,
+                     "lines": [f"{line.role} {line.replicas} × {line.layout}" for line in plan.lines]})
+    rows[0]["over_b200"] = round(rows[0]["output_per_system"] / rows[1]["output_per_system"], 2)
+    return rows
+
+
 def aggregated_plans(users: int = 20_000, max_ttft_s: float = 10.0) -> list[dict]:
     """The optimizer's own plans (one pool: every replica prefills and decodes) for GB200 NVL72 and B200,
     SGLang, fp8, ≥ 10 tok/s per user and p90 TTFT ≤ `max_ttft_s`: output tok/s per GPU."""
@@ -129,10 +163,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plans", action="store_true", help="also run the optimizer's aggregated plans (slower)")
     args = parser.parse_args(argv)
     rows = measure()
+    solved = plan_rows()
     plans = aggregated_plans() if args.plans else None
     if args.json:
-        print(json.dumps({"rows": rows, "aggregated_plans": plans}, indent=2))
+        print(json.dumps({"plans": solved, "rows": rows, "aggregated_plans": plans}, indent=2))
         return 0
+    published = CASES[0][8]
+    print(f"Plans (hwplan solve, serving: disaggregated, objective: users); published {published:,.0f} per GPU")
+    for r in solved:
+        ratio = f" = {r['ratio']:.2f} × published" if "over_b200" in r else ""
+        extra = f", {r['over_b200']:.2f} × nine B200 servers" if "over_b200" in r else ""
+        print(f"{r['system']:<16} {r['output_per_gpu']:>6,} output tok/s per GPU{ratio}")
+        print(f"{'':<16} {r['users']:,} users, {r['output_per_system']:,} tok/s on {r['nodes']} node(s){extra}")
+        for text in r["lines"]:
+            print(f"{'':<16} {text}")
+    print("Split model (optimizer/rackscale.py)")
     for r in rows:
         if "error" in r:
             print(f"{r['system']:<16} no plan: {r['error']}")

@@ -289,6 +289,8 @@ def _check_sizing(problem: Problem, line: PlanLine, model, variant, acc) -> list
         return [f"{name}: {line.replicas} replicas, {line.replicas_per_node} per node, do not fill whole "
                 f"{line.gpus_per_node}-accelerator nodes"]
     ranks = line.gpus_per_node * line.nodes_per_replica // line.replicas_per_node
+    if line.in_domain_prefill is not None:   # decode on the accelerators its node's prefill replicas leave
+        ranks -= line.in_domain_prefill.gpus
     if s.tp < 1 or s.pp < 1 or s.dp < 1 or s.tp * s.dp * s.pp != ranks:
         return [f"{name}: tp {s.tp} × dp {s.dp} × pp {s.pp} is not the replica's {ranks} accelerators"]
     if line.dp_attention != (s.dp > 1):
@@ -367,7 +369,9 @@ def _check_speed(problem: Problem, line: PlanLine, model, variant, acc) -> list[
                    f"active weights per token at {bandwidth / 1e12:,.1f} TB/s allows ({ceiling:,.1f})")
     if acc.family == "cpu":   # CPU FLOPS figures are per-socket vector-unit estimates: no compute bound
         return out
-    peak = max(acc.tflops.values()) * 1e12 * line.gpus_per_node * line.nodes_per_replica
+    decoding = line.gpus_per_node * line.nodes_per_replica - (
+        line.in_domain_prefill.gpus if line.in_domain_prefill is not None else 0)   # its prefill replicas emit none
+    peak = max(acc.tflops.values()) * 1e12 * decoding
     flops_per_token = 2 * model.active_params_b * 1e9
     # Output tokens per second the line claims: users × their speed, or requests per hour × output tokens.
     rate = line.users_per_replica * w.output_tokens / 3600 if w.request_rate is not None \
@@ -448,7 +452,9 @@ def _fabric_needs(catalog: Catalog, plan: Plan) -> tuple[dict[str, list[int]], d
     nic_ports: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for line in plan.lines:
         plat = catalog.platforms[line.platform]
-        pooled = line.role != "aggregated"   # a disaggregated pool's KV caches cross the fabric: every node on it
+        side = line.in_domain_prefill   # prefill beside decode that keeps up with it: no KV cache crosses the fabric
+        pooled = line.role != "aggregated" and not (
+            side is not None and side.requests_per_hour >= (line.requests_per_hour_per_replica or 0))
         if (line.nodes_per_replica < 2 and not pooled) or not plat.nics:
             continue
         nic = plat.nics[0]
@@ -683,6 +689,54 @@ def _md1_ttft(rate: float, service: float, fixed: float, percentile: int) -> flo
     return fixed + wait
 
 
+def _prefill_ttft(rate_per_hour: float, prompts: int, prefill_s: float, min_pass_s: float, transfer_s: float,
+                  percentile: int) -> float:
+    """TTFT of one prefill replica taking `rate_per_hour` requests: a forward pass of `prompts` prompts lasts at
+    least `min_pass_s` (their FLOPs at peak) and the stated `prefill_s`; an M/D/1 queue at a prompt's share of the
+    pass, plus the rest of the pass under way, its own pass and the KV transfer."""
+    passes = max(min_pass_s, prefill_s)
+    service = passes / prompts
+    return _md1_ttft(rate_per_hour / 3600, service, 2 * passes - service + transfer_s, percentile)
+
+
+def _check_in_domain(catalog: Catalog, problem: Problem, model, l: PlanLine) -> list[str]:
+    """A decode line's in-domain prefill replicas: whole replicas of a layout the engine could run beside the decode
+    ranks on one node; its KV cache timed over the accelerator's own scale-up link; its TTFT as a prefill line's."""
+    side, w = l.in_domain_prefill, problem.workload
+    name = f"{l.item} (prefill beside decode)"
+    out: list[str] = []
+    if l.nodes_per_replica != 1 or l.replicas_per_node != 1:
+        out.append(f"{name}: prefill beside decode needs one decode instance per node")
+    if side.replica_gpus != side.tp * side.dp * side.pp or side.gpus < side.replica_gpus \
+            or side.gpus % side.replica_gpus:
+        return out + [f"{name}: {side.gpus} accelerators are not whole prefill replicas of tp {side.tp} × dp "
+                      f"{side.dp} × pp {side.pp}"]
+    if l.sizing is not None and l.sizing.tp * l.sizing.dp * l.sizing.pp + side.gpus != l.gpus_per_node:
+        out.append(f"{name}: {side.gpus} prefill and {l.sizing.tp * l.sizing.dp * l.sizing.pp} decode accelerators "
+                   f"are not the node's {l.gpus_per_node}")
+    if side.prompts > max(1, side.dp):
+        out.append(f"{name}: a forward pass takes at most one prompt per attention DP group ({side.dp}); "
+                   f"the line says {side.prompts}")
+        return out
+    acc = catalog.accelerators[l.accelerator]
+    entry = _request_bytes(model, l.kv_dtype, w.input_tokens)
+    if side.kv_transfer_s < entry / (acc.interconnect_gbs * 1e9) * (1 - 1e-6):
+        out.append(f"{name}: one prompt's KV cache, {entry / GB:,.2f} GB over {acc.interconnect_gbs:g} GB/s, takes "
+                   f"longer than the {side.kv_transfer_s} s the line says")
+    peak = max(acc.tflops.values()) * 1e12 * side.replica_gpus
+    floor = side.prompts * 2 * model.active_params_b * 1e9 * w.input_tokens / peak
+    replicas = side.gpus // side.replica_gpus
+    ttft = _prefill_ttft(side.requests_per_hour / replicas, side.prompts, side.prefill_s, floor, side.kv_transfer_s,
+                         w.ttft_percentile)
+    stated = side.ttft_p90_s if w.ttft_percentile == 90 else side.ttft_s
+    if stated is None or stated < ttft * (1 - 1e-6):
+        out.append(f"{name}: at {side.requests_per_hour / replicas:,.0f} requests per hour per replica the TTFT is "
+                   f"{ttft:.3f} s (p{w.ttft_percentile}); the line says {stated}")
+    elif w.max_ttft_s is not None and stated > w.max_ttft_s * (1 + 1e-9):
+        out.append(f"{name}: TTFT {stated:.3f} s (p{w.ttft_percentile}) exceeds the {w.max_ttft_s:g} s allowed")
+    return out
+
+
 def _check_pools(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:  # noqa: C901 — one flat rule per pool fact of a disaggregated plan
     """A disaggregated plan, pool by pool (DistServe, Zhong et al., OSDI 2024, https://arxiv.org/abs/2401.09670):
     - both pools are bought and prefill lines serve no users themselves;
@@ -693,16 +747,19 @@ def _check_pools(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:  
     - KV transfer: one prompt's KV cache (its own formula: layers × per-token entry × input tokens) over the
       slower of the prefill line's link and the slowest decode node's (platform network_gbs) takes no longer
       than the line says;
-    - TTFT: each prefill replica at its stated rate, an M/D/1 queue whose service is at least the prompt's
-      FLOPs at peak (2 × active parameters × input tokens, roofline) and at least the stated prefill time,
-      has a TTFT (ttft_percentile; plus the KV transfer) within max_ttft_s and no lower than the line says."""
+    - TTFT: each prefill replica at its stated rate, a forward pass of its stated prompts (at most one per
+      attention DP group) lasting at least their FLOPs at peak (prompts × 2 × active parameters × input
+      tokens, roofline) and at least the stated pass time, is an M/D/1 queue at a prompt's share of the
+      pass; a prompt also waits for the rest of the pass under way and then its own pass. Its TTFT
+      (ttft_percentile; plus the KV transfer) is within max_ttft_s and no lower than the line says."""
     out: list[str] = []
     w = problem.workload
     pre = [l for l in plan.lines if l.role == "prefill"]
     dec = [l for l in plan.lines if l.role == "decode"]
     if any(l.role == "aggregated" for l in plan.lines):
         out.append("a disaggregated plan has an aggregated line")
-    if not pre or not dec:
+    beside = [l for l in dec if l.in_domain_prefill is not None]
+    if (not pre and not beside) or not dec:
         return out + [f"a disaggregated plan needs a prefill and a decode pool; it has {len(pre)} prefill and "
                       f"{len(dec)} decode lines"]
     kinds = {(l.engine, l.precision, l.kv_dtype) for l in pre + dec}
@@ -724,6 +781,9 @@ def _check_pools(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:  
         if l.users_per_replica != 0:
             out.append(f"{l.item} (prefill): a prefill line serves no users itself, it says {l.users_per_replica}")
     take = sum((l.requests_per_hour_per_replica or 0) * l.replicas for l in pre)
+    for l in beside:   # in-domain prefill feeds only its own decode instance
+        take += min(l.in_domain_prefill.requests_per_hour, l.requests_per_hour_per_replica or 0) * l.replicas
+        out += _check_in_domain(catalog, problem, model, l)
     need = math.ceil(w.request_rate * 3600 - 1e-9) if w.request_rate is not None and problem.objective != "users" \
         else decode_rate
     if take < need:
@@ -738,10 +798,18 @@ def _check_pools(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:  
             out.append(f"{l.item} (prefill): one prompt's KV cache, {entry / GB:,.2f} GB over {slowest:g} GB/s, "
                        f"takes {transfer * 1000:,.1f} ms; the line says {l.kv_transfer_s}")
             continue
+        n = l.prefill_prompts or 1
+        if n > max(1, l.dp):
+            out.append(f"{l.item} (prefill): a forward pass takes at most one prompt per attention DP group "
+                       f"({l.dp}); the line says {n}")
+            continue
         peak = max(acc.tflops.values()) * 1e12 * l.gpus_per_node * l.nodes_per_replica / l.replicas_per_node
-        service = max(2 * model.active_params_b * 1e9 * w.input_tokens / peak, l.prefill_s or 0.0)
+        # one forward pass of n prompts, at least their linear FLOPs at peak; a prompt's share of it is pass / n,
+        # and it also waits for the rest of the pass under way before its own pass
+        passes = max(n * 2 * model.active_params_b * 1e9 * w.input_tokens / peak, l.prefill_s or 0.0)
+        service = passes / n
         rate = (l.requests_per_hour_per_replica or 0) / 3600
-        ttft = _md1_ttft(rate, service, service + l.kv_transfer_s, w.ttft_percentile)
+        ttft = _md1_ttft(rate, service, 2 * passes - service + l.kv_transfer_s, w.ttft_percentile)
         stated = l.ttft_p90_s if w.ttft_percentile == 90 else l.ttft_s
         if stated is None or stated < ttft * (1 - 1e-6):
             out.append(f"{l.item} (prefill): at {rate * 3600:,.0f} requests per hour a prompt of {service:.3f} s "

@@ -110,11 +110,17 @@ def parse_concurrency(text: str | None) -> int | str | None:
 
 def estimate_from_flags(catalog: Catalog, *, model: str | None, concurrency: str | None = None,
                         input_tokens: int = 2000, output_tokens: int = 1000, speculative: str | None = None,
-                        spec_tokens: int = 1, spec_acceptance: float | None = None, **settings: Any):
+                        spec_tokens: int = 1, spec_acceptance: float | None = None, serving: str = "aggregated",
+                        min_tokens_per_s: float = 10.0, **settings: Any):
     """`estimate`'s answer: one replica sized by optimizer.estimate from the flags (`model` may be the id
     of a model imported with --model-config; `speculative` a method name with `spec_tokens` draft tokens
-    and `spec_acceptance`; `settings` the other keyword arguments of optimizer.estimate). HwplanError for
-    a missing model, a concurrency that is not a whole number or 'max', or lengths below one token."""
+    and `spec_acceptance`; `settings` the other keyword arguments of optimizer.estimate). With `serving`
+    'disaggregated' it also splits the same accelerators into a prefill and a decode pool, each user at
+    ≥ `min_tokens_per_s` (optimizer/rackscale.py `split_summary`). HwplanError for a missing model, a
+    concurrency that is not a whole number or 'max', lengths below one token, or a disaggregated split asked
+    with speculative decoding, a request rate or a speed target not above 0."""
+    import dataclasses
+
     from .estimator import estimate
     from .serving import Speculative
 
@@ -124,6 +130,24 @@ def estimate_from_flags(catalog: Catalog, *, model: str | None, concurrency: str
             raise HwplanError(f"{flag} = {value}: give at least 1 token.")
     if model is None:
         raise HwplanError("give --model (a catalog id) or --model-config (a model's Hugging Face folder).")
+    if serving == "disaggregated":
+        for flag, value in (("--speculative", speculative), ("--request-rate", settings.get("request_rate"))):
+            if value is not None:
+                raise HwplanError(f"{flag} = {value}: --serving disaggregated splits the accelerators for a closed "
+                                  f"loop without speculative decoding; drop {flag} or use --serving aggregated.")
+        if not min_tokens_per_s > 0:
+            raise HwplanError(f"--min-tokens-per-s = {min_tokens_per_s}: give a decode speed above 0 tok/s.")
     spec = None if speculative is None else Speculative(speculative, spec_tokens, spec_acceptance)
-    return estimate(catalog, model=model, input_tokens=input_tokens, output_tokens=output_tokens, concurrency=conc,
-                    speculative=spec, **settings)
+    est = estimate(catalog, model=model, input_tokens=input_tokens, output_tokens=output_tokens, concurrency=conc,
+                   speculative=spec, **settings)
+    if serving != "disaggregated" or not est.fits:
+        return est
+    from .rackscale import split_summary
+
+    split = split_summary(catalog, model=est.model, precision=est.precision, accelerator=est.accelerator,
+                          platform=est.platform, engine=est.engine, gpus_per_node=est.gpus // est.nodes,
+                          nodes=est.nodes, kv_dtype=est.kv_dtype, min_tokens_per_s=min_tokens_per_s,
+                          input_tokens=input_tokens, output_tokens=output_tokens)
+    note = [] if split is not None else [f"--serving disaggregated: no prefill/decode split of these {est.gpus} "
+                                         f"accelerators keeps a user at {min_tokens_per_s:g} tok/s"]
+    return dataclasses.replace(est, disaggregated=split, notes=est.notes + note)

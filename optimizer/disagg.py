@@ -13,19 +13,29 @@ Decode unit (its replicas only decode: no prefill chunk ever shares a step):
                                                  step, 1 or the speculative-decoding mean)
     μ_d = 3600 · B_d · E / ((O − 1) · τ(B_d))   requests per hour it completes with its batch full
                                                  (rounded up)
-Prefill unit (its replicas only prefill, one prompt at a time, service S = P(I), speed.prefill_time):
+Prefill unit (its replicas only prefill; a forward pass takes n prompts, n = 1 or one per attention DP
+group (`prefill_batches`: SGLang's prefill servers run every DP rank's own batch at once), and lasts
+S_n = speed.prefill_time(I, prompts=n); a prompt's share of it is s = S_n / n):
     T_kv = KV bytes of I tokens / min(its link, f) + one hop's latency (links: platform `network_gbs`),
            one prefill unit per decode link speed f below its own and one at its own link; a unit sized
            for f may only be bought with decode nodes whose link is at least f
-    λ_p  = the largest request rate with TTFT(λ) = W(λ) + S + T_kv + overhead ≤ max_ttft_s, W the M/D/1
-           wait (Pollaczek–Khinchine mean, Kingman's exponential tail for the 90th percentile: the same
-           formulas as optimizer/serving.py) at utilization ρ = λ·S; in requests per hour, rounded down.
-           Without a TTFT target λ_p = ρ_max / S with ρ_max = 0.9 (assumption: a queue kept below 90 %
+    λ_p  = the largest request rate with TTFT(λ) = W(λ) + (S_n − s) + S_n + T_kv + overhead ≤ max_ttft_s,
+           W the M/D/1 wait at the prompt's share s (Pollaczek–Khinchine mean, Kingman's exponential tail
+           for the 90th percentile: the same formulas as optimizer/serving.py), S_n − s the rest of the pass
+           under way, at utilization ρ = λ·s; the better n; in requests per hour, rounded down.
+           Without a TTFT target λ_p = ρ_max / s with ρ_max = 0.9 (assumption: a queue kept below 90 %
            busy stays short).
+Decode unit with prefill beside it (rack-scale nodes only, `rack_scale`: one node is one scale-up domain, as
+the published GB200 NVL72 runs split a rack into prefill instances and one decode instance): p = k · s_p
+accelerators run k replicas of the best prefill layout (s_p accelerators each), the other d = G − p one
+decode instance (the decode layout serving the most users on d accelerators, at B_d, the ladder below it,
+and the largest batch its own prefill keeps up with); its KV cache crosses the domain's own links
+(accelerator `interconnect_gbs`), and it asks the prefill pool only for μ_d − k·λ_p (≥ 0, `net_rate`). One
+with nothing to ask is not on the scale-out fabric (`self_contained`).
 Pool constraints (optimizer/model.py `Roles`), r the replicas bought:
     decode   Σ_d users_d · r_d ≥ N                 (only decode units serve users)
     links    y_f ≥ [a prefill unit sized for link f is bought], Σ_{d: link_d < f} r_d ≤ M·(1 − y_f)
-    prefill  Σ_p λ_p · r_p ≥ Σ_d μ_d · r_d          (closed loop: the requests the decode pool finishes,
+    prefill  Σ_p λ_p · r_p ≥ Σ_d net_d · r_d        (closed loop: the requests the decode pool finishes,
                                                      an upper bound of the arrival rate — a replica's
                                                      throughput B/τ(B) grows with B, so fewer users per
                                                      replica never send more)
@@ -35,7 +45,8 @@ Arrivals are split over the prefill replicas in proportion to λ_p, so each stay
 pools run one engine, checkpoint (precision) and KV datatype: the KV cache crosses between them in the
 engine's own transfer protocol.
 Node, budget, power, stock, rack and node-type limits cover both pools; every node of a pool is on the
-switched scale-out fabric (optimizer/fabric.py), since prompts' KV caches cross it.
+switched scale-out fabric (optimizer/fabric.py), since prompts' KV caches cross it (net_d = μ_d, or
+μ_d − k·λ_p with prefill beside the decode).
 """
 
 from __future__ import annotations
@@ -54,10 +65,11 @@ from .launch import DISAGG_ENGINES
 from .model import Roles
 from .problem import Problem
 from .scaling import money_to_int
-from .units import Candidates, NodeType, Unit, prepare, unit_layouts
+from .layouts import Layout, candidate_layouts
+from .units import Candidates, InDomainPrefill, NodeType, Unit, prepare, unit_layouts
 
 __all__ = ["SERVING_MODES", "NO_TARGET_UTILIZATION", "DecodeSize", "PrefillSize", "decode_size", "prefill_rate",
-           "kv_transfer_s", "not_applicable", "check_applicable", "prepare_roles", "roles_of", "lower_bound", "out_of_limits",
+           "kv_transfer_s", "prefill_batches", "rack_scale", "net_rate", "self_contained", "not_applicable", "check_applicable", "prepare_roles", "roles_of", "lower_bound", "out_of_limits",
            "prune_roles", "ServingModes", "compare_serving"]
 
 SERVING_MODES = ("aggregated", "disaggregated", "auto")
@@ -88,6 +100,7 @@ class PrefillSize:
     ttft_s: float
     ttft_p90_s: float
     kv_transfer_s: float
+    prompts: int = 1           # prompts one forward pass takes at once (prefill_s is that pass)
 
 
 def decode_size(times: serving.Times, cap: int, input_tokens: int, output_tokens: int, min_tokens_per_s: float,
@@ -124,18 +137,25 @@ def decode_size(times: serving.Times, cap: int, input_tokens: int, output_tokens
 
 
 def _ttft(rho: float, s: float, fixed: float, percentile: int) -> float:
-    """TTFT of an M/D/1 prefill queue at utilization ρ: mean wait ρ·S / (2(1 − ρ)) (Pollaczek–Khinchine),
-    p90 by serving.wait_percentile; plus `fixed` (S + transfer + overhead)."""
+    """TTFT of an M/D/1 prefill queue at utilization ρ and per-prompt service `s`: mean wait ρ·s / (2(1 − ρ))
+    (Pollaczek–Khinchine), p90 by serving.wait_percentile; plus `fixed` (pass + transfer + overhead)."""
     wait = serving.md1_wait(rho / s, s)
     return fixed + (wait if percentile == 50 else serving.wait_percentile(wait, rho, _P90))
 
 
 def prefill_rate(prefill_s: float, transfer_s: float, overhead_s: float, max_ttft_s: float | None,
-                 percentile: int = 90) -> PrefillSize | None:
+                 percentile: int = 90, prompts: int = 1) -> PrefillSize | None:
     """The largest rate one prefill replica takes (module docstring): bisection on ρ in (0, 1), the TTFT
-    rising with ρ. None when S + transfer + overhead alone exceeds `max_ttft_s`."""
-    s = prefill_s
-    fixed = s + transfer_s + overhead_s
+    rising with ρ. `prefill_s` is one forward pass of `prompts` prompts (one per attention DP group, as
+    SGLang's prefill servers schedule each DP rank's own batch), so a prompt's service share is
+    s = prefill_s / prompts and λ = ρ / s. A prompt waits for the prompts ahead of it (M/D/1 at s), for the
+    rest of the pass under way (prefill_s − s: the M/D/1 wait counts only s of it), then its own pass:
+        TTFT = W(ρ, s) + (prefill_s − s) + prefill_s + transfer + overhead
+    (with one prompt per pass, the plain M/D/1 of the module docstring). None when the fixed part alone
+    exceeds `max_ttft_s`."""
+    n = max(1, prompts)
+    s = prefill_s / n
+    fixed = 2 * prefill_s - s + transfer_s + overhead_s
     if max_ttft_s is None:
         rho = NO_TARGET_UTILIZATION
     elif fixed > max_ttft_s:
@@ -149,8 +169,8 @@ def prefill_rate(prefill_s: float, transfer_s: float, overhead_s: float, max_ttf
             else:
                 hi = mid
         rho = lo
-    return PrefillSize(requests_per_s=rho / s, prefill_s=s, utilization=rho, ttft_s=_ttft(rho, s, fixed, 50),
-                       ttft_p90_s=_ttft(rho, s, fixed, 90), kv_transfer_s=transfer_s)
+    return PrefillSize(requests_per_s=rho / s, prefill_s=prefill_s, utilization=rho, ttft_s=_ttft(rho, s, fixed, 50),
+                       ttft_p90_s=_ttft(rho, s, fixed, 90), kv_transfer_s=transfer_s, prompts=n)
 
 
 def kv_transfer_s(kv_bytes: float, link_gbs: float) -> float:
@@ -188,6 +208,7 @@ class _Sized:
     rate: int                       # requests per hour, one replica
     transfer_s: float = 0.0
     prefill_s: float = 0.0
+    prompts: int = 1                # prefill: prompts per forward pass (prefill_s is that pass)
 
 
 def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
@@ -206,29 +227,131 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
     fitted = []
     for layout in unit_layouts(model, engine, node, nodes, problem):
         per_node = node.count // layout.replicas_per_node if nodes == 1 else node.count
-        dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
-                         engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
-                         settings=problem.engine_settings, layout=layout)
-        fit = dep.memory()
-        if not fit.weights_fit or not fit.starts:
+        sized = _fitted(model, variant, engine, node, per_node, nodes, layout, problem)
+        if sized is None:
             continue
-        times = speed.serving_times(dep, fit)
+        fitted.append(sized)
+        _, dep, fit, times, held, _, _ = sized
         rpn = layout.replicas_per_node
-        held = sizing.max_concurrency(model, fit, dep.kv_dtype, w.context_tokens)
-        limit = speed.batch_cap(dep, fit)
-        cap, cap_limit = (held, "memory") if limit is None or held <= limit else (limit, "engine")
-        fitted.append((cap * rpn, dep, fit, times, held, cap, cap_limit))
         if sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens) < 1:
             continue
-        s = times.prefill_time(w.input_tokens)
-        pre = prefill_rate(s, kv_transfer_s(kv_bytes, node.platform.network_gbs), times.overhead_s, w.max_ttft_s,
-                           w.ttft_percentile)
-        per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
-        if per_hour >= 1 and (best_pre is None or per_hour * rpn > best_pre.rate * best_pre.dep.layout.replicas_per_node):
-            cap_ = ReplicaCapacity(users=0, memory_users=held, limit="ttft" if w.max_ttft_s else "prefill",
-                                   fit=fit, ttft_s=pre.ttft_s, ttft_p90_s=pre.ttft_p90_s)
-            best_pre = _Sized(dep=dep, capacity=cap_, rate=per_hour, transfer_s=pre.kv_transfer_s, prefill_s=s)
+        transfer = kv_transfer_s(kv_bytes, node.platform.network_gbs)
+        for n in prefill_batches(layout, sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens)):
+            s = times.prefill_time(w.input_tokens) if n == 1 else speed.prefill_time(dep, fit, w.input_tokens, prompts=n)
+            pre = prefill_rate(s, transfer, times.overhead_s, w.max_ttft_s, w.ttft_percentile, prompts=n)
+            per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
+            if per_hour >= 1 and (best_pre is None
+                                  or per_hour * rpn > best_pre.rate * best_pre.dep.layout.replicas_per_node):
+                cap_ = ReplicaCapacity(users=0, memory_users=held, limit="ttft" if w.max_ttft_s else "prefill",
+                                       fit=fit, ttft_s=pre.ttft_s, ttft_p90_s=pre.ttft_p90_s)
+                best_pre = _Sized(dep=dep, capacity=cap_, rate=per_hour, transfer_s=pre.kv_transfer_s, prefill_s=s,
+                                  prompts=n)
     return _decode_points(fitted, w, spec), best_pre
+
+
+def _fitted(model, variant, engine, node: NodeType, per_node: int, nodes: int, layout, problem: Problem):
+    """(sequences per node its memory and engine hold, deployment, memory fit, times, requests of the context its
+    KV cache holds, batch cap, what caps it) of one layout on `per_node` accelerators of `node` × `nodes`, or None
+    when it does not start."""
+    dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
+                     engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
+                     settings=problem.engine_settings, layout=layout)
+    fit = dep.memory()
+    if not fit.weights_fit or not fit.starts:
+        return None
+    times = speed.serving_times(dep, fit)
+    held = sizing.max_concurrency(model, fit, dep.kv_dtype, problem.workload.context_tokens)
+    limit = speed.batch_cap(dep, fit)
+    cap, cap_limit = (held, "memory") if limit is None or held <= limit else (limit, "engine")
+    return cap * layout.replicas_per_node, dep, fit, times, held, cap, cap_limit
+
+
+def rack_scale(node: NodeType) -> bool:
+    """A rack-scale system sold as one node: its platform states the racks one node fills and one scale-up
+    domain holding all of the node's accelerators (GB200/GB300 NVL72, CloudMatrix 384; platforms.yaml)."""
+    plat = node.platform
+    return plat.racks_per_node is not None and plat.scale_up_domain is not None and plat.scale_up_domain >= node.count
+
+
+def _balanced_batch(times: serving.Times, top: int, input_tokens: int, output_tokens: int, spec,
+                    per_hour: float) -> int:
+    """The largest batch b ≤ `top` whose decode completes no more than `per_hour` requests per hour,
+    μ(b) = 3600 · b · E / ((O − 1) · τ(b)) (decode_size's formula, growing with b); 0 when even b = 1 does."""
+    step = serving._Step(times, max(1, input_tokens) + max(1, output_tokens) / 2, spec)
+    o1 = max(1, max(1, output_tokens) - 1)
+
+    def mu(b: int) -> float:
+        return 3600 * b * step.per_step / (o1 * step(b)[0])
+
+    lo, hi = 0, top
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if mu(mid) <= per_hour:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _in_domain_units(model, variant, engine, node: NodeType, problem: Problem, pre: _Sized) -> list[tuple[_Sized, object]]:
+    """Decode operating points on part of a rack-scale node with prefill replicas on the rest, as the published
+    rack-scale runs split one NVLink domain (LMSYS 2025-09-25, https://lmsys.org/blog/2025-09-25-gb200-part-2/:
+    4-GPU prefill instances beside one 48-GPU decode instance, sglang#10903): for every p = k · s (s the best
+    prefill replica's accelerators, k ≥ 1, p < the node's count), the decode layout serving the most users on
+    the d = count − p others (one instance, `_decode_points`), at its largest batch, the smaller batches
+    ceil(N/k) below it, and the largest batch its own prefill replicas keep up with (`_balanced_batch`). The KV
+    cache crosses the domain's own links (accelerator `interconnect_gbs`). Closed loop only (an open-loop
+    demand counts prefill takes, which this unit does not export)."""
+    w = problem.workload
+    s = pre.dep.layout.ranks
+    if w.request_rate is not None or s >= node.count:
+        return []
+    spec = _speculative(w)
+    kv = sizing.kv_bytes_per_request(model, pre.dep.kv_dtype, w.input_tokens)
+    transfer = kv_transfer_s(kv, node.accelerator.interconnect_gbs)
+    one = prefill_rate(pre.prefill_s, transfer, serving.ttft_overhead(engine.id), w.max_ttft_s, w.ttft_percentile,
+                       prompts=pre.prompts)
+    if one is None:
+        return []
+    single = Layout(tp=pre.dep.layout.tp, pp=pre.dep.layout.pp, dp=pre.dep.layout.dp, ep=pre.dep.layout.ep)
+    out = []
+    for p in range(s, node.count, s):
+        d = node.count - p
+        fitted = [f for f in (_fitted(model, variant, engine, node, d, 1, lay, problem)
+                              for lay in candidate_layouts(model, engine, d, 1) if lay.replicas_per_node == 1)
+                  if f is not None]
+        points = _decode_points(fitted, w, spec)
+        if not points:
+            continue
+        take = math.floor((p // s) * one.requests_per_s * 3600 + 1e-9)
+        side = InDomainPrefill(layout=dataclasses.replace(single, replicas_per_node=p // s), gpus=p, rate=take,
+                               prefill_s=pre.prefill_s, prompts=pre.prompts, kv_transfer_s=transfer,
+                               ttft_s=one.ttft_s, ttft_p90_s=one.ttft_p90_s)
+        dep = points[0].dep
+        times = speed.serving_times(dep, points[0].capacity.fit)
+        balanced = _balanced_batch(times, points[0].capacity.users, w.input_tokens, w.output_tokens, spec, take)
+        if balanced >= 1 and all(pt.capacity.users != balanced for pt in points):
+            step = serving._Step(times, max(1, w.input_tokens) + max(1, w.output_tokens) / 2, spec)
+            tpot = step(balanced)[0] / step.per_step
+            cap = dataclasses.replace(points[0].capacity, users=balanced, limit="prefill",
+                                      tokens_per_s_per_user=1 / tpot, output_tokens_per_s=balanced / tpot)
+            points.append(_Sized(dep=dep, capacity=cap,
+                                 rate=math.ceil(balanced / (max(1, w.output_tokens - 1) * tpot) * 3600 - 1e-9)))
+        out += [(pt, side) for pt in points if pt.capacity.tokens_per_s_per_user >= w.min_tokens_per_s]
+    return out
+
+
+def prefill_batches(layout, prompts_held: int) -> list[int]:
+    """Prompts one forward pass of a prefill replica may take: one, or one per attention DP group.
+
+    SGLang's prefill servers run attention DP with each DP rank scheduling its own prompts
+    (`--enable-dp-attention --dp-size N`); the published large-scale prefill commands give every rank
+    16,384 prompt tokens per pass (`--chunked-prefill-size` = 131,072 per 8-GPU node, SGLang issue #6017,
+    https://github.com/sgl-project/sglang/issues/6017, 2025-05), so all DP groups prefill at once. One prompt
+    per group is what speed.prefill_time models (its weights read once, the groups' attention side by side);
+    only as many prompts as the replica's KV memory holds (`prompts_held`, requests of I tokens)."""
+    dp = min(layout.dp, max(1, prompts_held))
+    return [1] if dp <= 1 else [1, dp]
 
 
 def _decode_points(fitted: list[tuple], w, spec) -> list[_Sized]:
@@ -269,6 +392,16 @@ def _role_node_units(model, node: NodeType, engines, max_k: int, problem: Proble
                 if key not in searched:
                     searched[key] = _role_sizes(model, variant, engine, node, k, problem)
                 decs, pre = searched[key]
+                if k == 1 and pre is not None and rack_scale(node):
+                    split_key = ("in-domain",) + key
+                    if split_key not in searched:
+                        searched[split_key] = _in_domain_units(model, variant, engine, node, problem, pre)
+                    for dec, side in searched[split_key]:
+                        lay = dec.dep.layout
+                        out.append(Unit(node=node, nodes=1, variant=variant, engine=engine, kv_dtype=dec.dep.kv_dtype,
+                                        dp_attention=lay.dp_attention, capacity=dec.capacity,
+                                        cost=money_to_int(node.price, scale, rounding="ceil"), power_w=node.power_w,
+                                        note=note, layout=lay, role="decode", rate=dec.rate, in_domain=side))
                 for role, sized in [("decode", d) for d in decs] + ([("prefill", pre)] if pre else []):
                     lay = sized.dep.layout
                     out.append(Unit(node=node, nodes=k, variant=variant, engine=engine, kv_dtype=sized.dep.kv_dtype,
@@ -276,7 +409,7 @@ def _role_node_units(model, node: NodeType, engines, max_k: int, problem: Proble
                                     cost=money_to_int(node.price * k, scale, rounding="ceil"),
                                     power_w=node.power_w * k, note=note, layout=lay, role=role,
                                     rate=sized.rate * lay.replicas_per_node, kv_transfer_s=sized.transfer_s,
-                                    prefill_s=sized.prefill_s))
+                                    prefill_s=sized.prefill_s, prefill_prompts=sized.prompts))
     return out
 
 
@@ -298,15 +431,11 @@ def _with_link_floors(model, units: list[Unit], problem: Problem) -> list[Unit]:
         slower = [f for f in decode_links if f < own]
         if not slower:
             continue
-        per_node = u.node.count // u.layout.replicas_per_node if u.nodes == 1 else u.node.count
-        dep = Deployment(model=model, variant=u.variant, accelerator=u.node.accelerator, platform=u.node.platform,
-                         engine=u.engine, gpus_per_node=per_node, nodes=u.nodes, kv_dtype=problem.kv_dtype,
-                         settings=problem.engine_settings, layout=u.layout)
-        times = speed.serving_times(dep, u.capacity.fit)
+        overhead_s = serving.ttft_overhead(u.engine.id)
         kv = sizing.kv_bytes_per_request(model, u.kv_dtype, w.input_tokens)
-        for link in slower:
-            pre = prefill_rate(times.prefill_time(w.input_tokens), kv_transfer_s(kv, link), times.overhead_s,
-                               w.max_ttft_s, w.ttft_percentile)
+        for link in slower:   # the same forward pass (u.prefill_s, u.prefill_prompts), a slower transfer
+            pre = prefill_rate(u.prefill_s, kv_transfer_s(kv, link), overhead_s, w.max_ttft_s, w.ttft_percentile,
+                               prompts=u.prefill_prompts)
             per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
             if per_hour < 1:
                 continue
@@ -381,7 +510,7 @@ def prune_roles(units: list[Unit], limits, needs: dict, same_sku: bool) -> list[
     for (role, _), members in sorted(groups.items()):
         if role == "decode":   # fewer requests sent back and a faster link (more prefill copies allowed) win
             proxies = [_Proxy(u, u.users) for u in members]
-            extra = {u.id: tuple(needs.get(u.id) or ("none", 0, 0, 0, 0)) + (u.rate, -_mbs(u.node.platform.network_gbs))
+            extra = {u.id: tuple(needs.get(u.id) or ("none", 0, 0, 0, 0)) + (net_rate(u), -_mbs(u.node.platform.network_gbs))
                      for u in members}
         else:                  # sized for a slower decode link: allowed with more decode nodes
             proxies = [_Proxy(u, u.rate) for u in members]
@@ -444,16 +573,19 @@ def compare_serving(dep: Deployment, workload) -> ServingModes:
                         kv_transfer_s=transfer)
 
 
-def _two_nodes(catalog, problem: Problem) -> tuple[Fraction, int] | None:
-    """(price, maximum draw) of the cheapest block whose accelerators' memory holds the smallest weights its node
-    type could run — each the least over the eligible node types — or None when no node type qualifies."""
+def _two_nodes(catalog, problem: Problem) -> tuple[Fraction, int, int] | None:
+    """(price, maximum draw, nodes) of the least a prefill and a decode pool take — each the least over the
+    eligible node types: two of the cheapest block whose accelerators' memory holds the smallest weights its node
+    type could run (a prefill and a decode replica are separate nodes), or one such block of a rack-scale node,
+    whose scale-up domain holds both pools (`_in_domain_units`, closed loop) — or None when no node type
+    qualifies."""
     from .offers import eligible_offers
     from .units import _filter_reason, _platform_filter_reason, node_types
 
     model = catalog.models[problem.model]
     offers, _, _ = eligible_offers(catalog, problem)
     max_k = problem.constraints.max_nodes_per_replica
-    price, power = None, None
+    price, power, nodes = None, None, None
     for node in node_types(catalog, offers):
         if _filter_reason(problem, node.accelerator) or _platform_filter_reason(problem, node.platform) \
                 or node.accelerator.family == "cpu":
@@ -465,37 +597,50 @@ def _two_nodes(catalog, problem: Problem) -> tuple[Fraction, int] | None:
         k = max(1, math.ceil(weights / (node.accelerator.memory_bytes * node.count)))
         if k > max_k:
             continue
-        price = node.price * k if price is None else min(price, node.price * k)
-        power = node.power_w * k if power is None else min(power, node.power_w * k)
-    return None if price is None else (price, power)
+        blocks = 1 if k == 1 and rack_scale(node) and problem.workload.request_rate is None else 2
+        price = node.price * k * blocks if price is None else min(price, node.price * k * blocks)
+        power = node.power_w * k * blocks if power is None else min(power, node.power_w * k * blocks)
+        nodes = k * blocks if nodes is None else min(nodes, k * blocks)
+    return None if price is None else (price, power, nodes)
 
 
 def lower_bound(catalog, problem: Problem) -> Fraction | None:
     """A value no disaggregated plan beats on the objective's primary term (cost, tco: capital cost, a lower
-    bound of the TCO too; power: maximum draw): two blocks — a prefill and a decode replica are separate
-    nodes — each of the cheapest block whose accelerators' memory holds the smallest weights its node type
-    could run. None for the users objective (or when no node type qualifies)."""
+    bound of the TCO too; power: maximum draw): the least a prefill and a decode pool take (`_two_nodes`: two
+    blocks, one of a rack-scale node). None for the users objective (or when no node type qualifies)."""
     least = _two_nodes(catalog, problem)
     if problem.objective == "users" or least is None:
         return None
-    return 2 * (Fraction(least[1]) if problem.objective == "power" else least[0])
+    return Fraction(least[1]) if problem.objective == "power" else least[0]
 
 
 def out_of_limits(catalog, problem: Problem) -> str | None:
-    """Why no disaggregated plan can meet the problem's budget, power cap or node cap (a prefill node and a
-    decode node, each at least the cheapest block that holds the weights), else None."""
+    """Why no disaggregated plan can meet the problem's budget, power cap or node cap (the least a prefill and a
+    decode pool take, `_two_nodes`), else None."""
     c = problem.constraints
-    if c.max_nodes is not None and c.max_nodes < 2:
-        return f"constraints.max_nodes = {c.max_nodes}: a prefill and a decode pool need two nodes"
     least = _two_nodes(catalog, problem)
     if least is None:
         return "no GPU node type holds the weights"
-    price, power = least
-    if c.budget is not None and 2 * price > Fraction(str(c.budget)):
-        return f"two nodes that hold the weights cost at least {float(2 * price):,.0f}, over the budget {c.budget:,.0f}"
-    if c.max_power_w is not None and 2 * power > c.max_power_w:
-        return f"two nodes that hold the weights draw at least {2 * power:,} W, over the cap of {c.max_power_w:,} W"
+    price, power, nodes = least
+    if c.max_nodes is not None and c.max_nodes < nodes:
+        return f"constraints.max_nodes = {c.max_nodes}: a prefill and a decode pool need {nodes} nodes"
+    if c.budget is not None and price > Fraction(str(c.budget)):
+        return f"a prefill and a decode pool that hold the weights cost at least {float(price):,.0f}, over the budget {c.budget:,.0f}"
+    if c.max_power_w is not None and power > c.max_power_w:
+        return f"a prefill and a decode pool that hold the weights draw at least {power:,} W, over the cap of {c.max_power_w:,} W"
     return None
+
+
+def net_rate(u: Unit) -> int:
+    """Requests per hour a unit asks of the prefill pool: a prefill unit's take, a decode unit's completions
+    less what its own in-domain prefill replicas take (never below 0: their surplus stays in the domain)."""
+    return max(0, u.rate - u.in_domain.rate) if u.in_domain is not None else u.rate
+
+
+def self_contained(u: Unit) -> bool:
+    """A decode unit whose in-domain prefill replicas take every request it completes: no prompt's KV cache
+    reaches it over the scale-out fabric."""
+    return u.in_domain is not None and net_rate(u) == 0
 
 
 def _mbs(gbs: float) -> int:
@@ -508,7 +653,7 @@ def roles_of(units: list[Unit], problem: Problem) -> Roles:
     completes; open loop, the demand in requests per hour instead of the decode pool's throughput."""
     w = problem.workload
     return Roles(prefill={u.id: u.rate for u in units if u.role == "prefill"},
-                 decode={u.id: u.rate for u in units if u.role == "decode"},
+                 decode={u.id: net_rate(u) for u in units if u.role == "decode"},
                  group={u.id: f"{u.engine.id}/{u.variant.id}/{u.kv_dtype}" for u in units},
                  links={u.id: _mbs(u.link_gbs if u.role == "prefill" else u.node.platform.network_gbs)
                         for u in units},

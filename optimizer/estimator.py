@@ -135,6 +135,7 @@ class Estimate:
     speculative: dict[str, Any] | None = None   # method, tokens, acceptance, tokens_per_step
     notes: list[str] = field(default_factory=list)
     numa_spread: bool = False       # llama.cpp on a CPU host: one process over the sockets, no TP
+    disaggregated: dict[str, Any] | None = None   # --serving disaggregated: optimizer/rackscale.py split_summary
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -31,6 +31,7 @@ Option names, read from each engine's source (version in optimizer/layouts.py):
 
 from __future__ import annotations
 
+import copy
 import re
 
 from catalog.schema import Model, Variant
@@ -307,6 +308,18 @@ def launch_commands(model: Model, unit, context_tokens: int) -> list[str]:
                               max_batched_tokens=given_batched_tokens(s), eager=bool(s and s.eager))
     commands = launch_for(model, unit.variant, unit.engine, unit.layout, settings)
     role = getattr(unit, "role", "aggregated")
+    side = getattr(unit, "in_domain", None)
+    if side is not None:   # a rack-scale node: its prefill replicas first, on accelerators the decode leaves
+        pre_settings = copy.copy(settings)
+        pre_settings.max_running = None
+        pre = launch_for(model, unit.variant, unit.engine, side.layout, pre_settings)
+        # the decode instance on the accelerators after the prefill replicas', on the next port
+        devices = ",".join(str(i) for i in range(side.gpus, side.gpus + unit.layout.ranks))
+        commands = [f"{_env(devices)}{c.replace(f'--port {PORT}', f'--port {PORT + side.replicas}', 1)}"
+                    for c in commands]
+        decode = [c.replace(f"$DECODE_IP:{PORT}", f"$DECODE_IP:{PORT + side.replicas}")   # the router's line too
+                  for c in _with_role(commands, unit.engine.id, role)]
+        return _with_role(pre, unit.engine.id, "prefill") + decode
     return commands if role == "aggregated" else _with_role(commands, unit.engine.id, role)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SizingClaim", "ServingComparison", "PlanLine", "NetworkLine", "RackLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json",
+__all__ = ["SizingClaim", "ServingComparison", "InDomainPrefillLine", "PlanLine", "NetworkLine", "RackLine", "Totals", "SolverInfo", "TcoBreakdown", "Purchase", "Plan", "money_json",
            "stale_price_notes", "STALE_PRICE_MONTHS"]
 
 # A price older than this, measured from the plan's purchase date, gets a warning in the plan.
@@ -42,6 +42,24 @@ class SizingClaim(_Record):
     weights_gb_per_gpu: float = Field(description="Weights on the most loaded accelerator, GB.")
     kv_budget_gb_per_gpu: float = Field(description="KV-cache memory left on each accelerator, GB.")
     memory_users: int = Field(description="Concurrent requests the KV cache holds (before engine and speed caps).")
+
+
+class InDomainPrefillLine(BaseModel):
+    """Prefill replicas on part of a rack-scale node, beside its decode instance (optimizer/disagg.py)."""
+
+    gpus: int = Field(description="Accelerators of each node that prefill (replicas × replica_gpus).")
+    replica_gpus: int = Field(description="Accelerators of one prefill replica (tp × dp × pp).")
+    tp: int = 1
+    dp: int = 1
+    ep: int = 1
+    pp: int = 1
+    layout: str = ""
+    requests_per_hour: int = Field(description="Requests per hour all of a node's prefill replicas take.")
+    prefill_s: float = Field(description="Seconds one forward pass of `prompts` prompts takes.")
+    prompts: int = 1
+    kv_transfer_s: float = Field(description="Seconds a prompt's KV cache takes over the domain's own links.")
+    ttft_s: float | None = None
+    ttft_p90_s: float | None = None
 
 
 class PlanLine(_Record):
@@ -91,8 +109,13 @@ class PlanLine(_Record):
         "replica completes with its batch full."))
     kv_transfer_s: float | None = Field(None, description="Prefill: seconds one prompt's KV cache takes to "
                                         "reach a decode node over the scale-out network (in its TTFT).")
-    prefill_s: float | None = Field(None, description="Prefill: seconds one prompt takes alone (the queue's "
-                                    "service time).")
+    prefill_s: float | None = Field(None, description="Prefill: seconds one forward pass of `prefill_prompts` "
+                                    "prompts takes (the queue's service time).")
+    prefill_prompts: int | None = Field(None, description="Prefill: prompts one forward pass takes at once (one "
+                                        "per attention DP group, or 1).")
+    in_domain_prefill: InDomainPrefillLine | None = Field(None, description=(
+        "Decode on a rack-scale node: the prefill replicas on the rest of its scale-up domain (tp, dp, ep, pp "
+        "and the memory sizing above are the decode instance's)."))
 
     @property
     def nodes(self) -> int:
@@ -149,6 +172,8 @@ class PlanLine(_Record):
             "requests_per_hour_per_replica": self.requests_per_hour_per_replica,
             "kv_transfer_s": _round(self.kv_transfer_s, 4),
             "prefill_s": _round(self.prefill_s, 4),
+            "prefill_prompts": self.prefill_prompts,
+            "in_domain_prefill": None if self.in_domain_prefill is None else self.in_domain_prefill.model_dump(),
             "note": self.note,
             "sizing": None if self.sizing is None else self.sizing.model_dump(),
         }

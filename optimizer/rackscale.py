@@ -37,7 +37,7 @@ from .deployment import Deployment
 from .layouts import Layout, candidate_layouts
 
 __all__ = ["PoolSpeed", "SplitCapacity", "decode_speed", "prefill_speed", "best_decode", "best_prefill",
-           "split_capacity", "continuous_split_per_gpu"]
+           "split_capacity", "continuous_split_per_gpu", "split_summary"]
 
 
 @dataclass(frozen=True)
@@ -210,3 +210,28 @@ def continuous_split_per_gpu(decode_per_gpu: float, prefill_per_gpu: float, inpu
     return 1 / (1 / decode_per_gpu + input_tokens / (output_tokens * prefill_per_gpu)) if \
         decode_per_gpu > 0 and prefill_per_gpu > 0 else 0.0
 
+
+
+def split_summary(catalog, *, model: str, precision: str, accelerator: str, platform: str, engine: str,
+                  gpus_per_node: int, nodes: int, kv_dtype: str, min_tokens_per_s: float, input_tokens: int,
+                  output_tokens: int) -> dict | None:
+    """`hwplan estimate --serving disaggregated`: `split_capacity` of the estimate's hardware (catalog ids;
+    `nodes` servers of `gpus_per_node`, one scale-up domain when nodes = 1) as a record: each pool's
+    accelerators, layout and tokens/s per accelerator, the decode batch and time per output token, and
+    output tokens/s of the whole (per accelerator and in total). None when no split serves anyone."""
+    m = catalog.models[model]
+    s = split_capacity(m, m.variant(precision), catalog.accelerators[accelerator], catalog.platforms[platform],
+                       catalog.engines[engine], gpus_per_node=gpus_per_node, nodes=nodes,
+                       min_tokens_per_s=min_tokens_per_s, input_tokens=input_tokens, output_tokens=output_tokens,
+                       kv_dtype=kv_dtype)
+    if s is None:
+        return None
+    return {"gpus": s.gpus, "min_tokens_per_s": min_tokens_per_s,
+            "prefill_gpus": s.prefill_gpus, "prefill_layout": s.prefill.layout.label,
+            "prefill_replica_gpus": s.prefill.gpus, "prefill_input_tokens_per_s_per_gpu": round(s.prefill.per_gpu, 1),
+            "decode_gpus": s.decode_gpus, "decode_layout": s.decode.layout.label,
+            "decode_nodes_per_replica": s.decode.nodes, "decode_batch": s.decode.batch,
+            "decode_tpot_s": round(s.decode.tpot_s, 4),
+            "decode_output_tokens_per_s_per_gpu": round(s.decode.per_gpu, 1),
+            "requests_per_s": round(s.requests_per_s, 3),
+            "output_tokens_per_s": round(s.output_tokens_per_s, 1), "output_tokens_per_s_per_gpu": round(s.per_gpu, 1)}

@@ -197,8 +197,12 @@ def _role_text(line) -> str:
         kv = "" if line.kv_transfer_s is None else f", KV transfer {line.kv_transfer_s * 1000:,.1f} ms"
         return f"prefill: {line.requests_per_hour_per_replica or 0:,} requests/h each{ttft}{kv}"
     if line.role == "decode":
+        side = line.in_domain_prefill
+        beside = "" if side is None else (
+            f"; prefill beside it: {side.requests_per_hour:,} requests/h"
+            + ("" if side.ttft_p90_s is None else f", TTFT p90 {side.ttft_p90_s:.2f} s"))
         return (f"decode: {line.users_per_replica:,} users each, {line.requests_per_hour_per_replica or 0:,} "
-                f"requests/h")
+                f"requests/h{beside}")
     return f"{line.users_per_replica:,} users each"
 
 
@@ -299,8 +303,11 @@ def _serving_text(plan: Plan) -> list[str]:
     """The paragraph a disaggregated plan adds: what its two pools do."""
     if plan.serving != "disaggregated":
         return []
+    beside = any(line.in_domain_prefill is not None for line in plan.lines)
     return ["Serving: disaggregated — a prefill pool and a decode pool; each prompt's KV cache is sent "
-            "from prefill to decode over the scale-out network."]
+            "from prefill to decode over the scale-out network"
+            + (" (inside a rack-scale node with prefill beside its decode: over its own NVLink domain)."
+               if beside else ".")]
 
 
 def _plan_text(plan: Plan, bands: Bands | None) -> str:
@@ -412,7 +419,23 @@ def _estimate_labels(est: Estimate) -> list[tuple[str, str]]:
         labels[3:3] = _settings_labels(est)
     if est.decode_tokens_per_s_per_user is not None:
         labels += _speed_labels(est)
+    if est.disaggregated:
+        labels += _split_labels(est.disaggregated)
     return labels
+
+
+def _split_labels(d: dict[str, Any]) -> list[tuple[str, str]]:
+    """`--serving disaggregated`: the prefill and decode pools the accelerators split into (optimizer/rackscale.py)."""
+    span = f" over {d['decode_nodes_per_replica']} nodes" if d["decode_nodes_per_replica"] > 1 else ""
+    return [("Disaggregated split", f"{d['prefill_gpus']} prefill + {d['decode_gpus']} decode of {d['gpus']} "
+                                    f"accelerators, each user ≥ {d['min_tokens_per_s']:g} tok/s"),
+            ("  prefill", f"{d['prefill_layout']} ({d['prefill_replica_gpus']} each): "
+                          f"{d['prefill_input_tokens_per_s_per_gpu']:,.0f} input tok/s per accelerator"),
+            ("  decode", f"{d['decode_layout']}{span}, batch {d['decode_batch']:,}, TPOT "
+                         f"{d['decode_tpot_s'] * 1000:,.0f} ms: {d['decode_output_tokens_per_s_per_gpu']:,.0f} "
+                         f"output tok/s per accelerator"),
+            ("  output", f"{d['output_tokens_per_s']:,.0f} tok/s, {d['output_tokens_per_s_per_gpu']:,.0f} per "
+                         f"accelerator ({d['requests_per_s']:,.1f} requests/s)")]
 
 
 def _settings_labels(est: Estimate) -> list[tuple[str, str]]:

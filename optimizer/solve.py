@@ -26,7 +26,7 @@ from .model import Fabric, Limits, NetworkRack, Offers, RackGroup, Racks, Roles,
 from .racks import NetworkRackKind, RackKind, network_rack, rack_kinds
 from .offers import PricedOffer
 from .launch import launch_commands
-from .plan import NetworkLine, Plan, PlanLine, Purchase, RackLine, ServingComparison, SizingClaim, SolverInfo, \
+from .plan import InDomainPrefillLine, NetworkLine, Plan, PlanLine, Purchase, RackLine, ServingComparison, SizingClaim, SolverInfo, \
     TcoBreakdown, \
     stale_price_notes
 from .problem import Problem
@@ -131,7 +131,7 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
         candidates = dataclasses.replace(
             candidates, units=[u for u in candidates.units if u.sku not in unracked],
             filtered={**candidates.filtered, **{k: why for k, why in unracked.items()}})
-    if pooled and not any(u.role == "prefill" for u in candidates.units):
+    if pooled and not any(u.role == "prefill" or u.in_domain is not None for u in candidates.units):
         candidates = dataclasses.replace(candidates, units=[])
     if not candidates.units:
         if pooled:
@@ -142,7 +142,9 @@ def prepare_problem(catalog: Catalog, problem: Problem, *, prune: bool = True, s
             raise InfeasibleError(f"no replica of {problem.model} fits")
         raise explain_no_plan(catalog, problem, candidates, limits)
     offers = offer_model(candidates, problem)
-    needs = {u.id: n for u in candidates.units if (n := fabric_need(u.node.platform, u.nodes, pooled)) is not None}
+    # a rack-scale unit whose own prefill replicas keep up with its decode sends no KV cache over the fabric
+    needs = {u.id: n for u in candidates.units
+             if (n := fabric_need(u.node.platform, u.nodes, pooled and not disagg.self_contained(u))) is not None}
     prices = fabric_prices(catalog, problem, candidates.currency, {n.key for n in needs.values()}) if needs else {}
     rates = tco_rates(problem, candidates.currency)
     scale = candidates.money_scale
@@ -451,7 +453,6 @@ def _plan_line(prep: Prepared, u: Unit, replicas: int, cost: Fraction, sellers: 
         nodes_per_replica=u.nodes, replicas=replicas * u.replicas_per_node, precision=u.variant.id,
         engine=u.engine.id, kv_dtype=u.kv_dtype, dp_attention=u.dp_attention,
         tp=u.layout.tp, pp=u.layout.pp, dp=u.layout.dp, ep=u.layout.ep, replicas_per_node=u.replicas_per_node,
-        layout=u.layout.label,
         launch=tuple(launch_commands(prep.candidates.model, u, prep.problem.workload.context_tokens)),
         engine_settings=u.capacity.fit.settings.to_json() if u.capacity.fit.settings else {},
         users_per_replica=u.capacity.users,
@@ -462,7 +463,23 @@ def _plan_line(prep: Prepared, u: Unit, replicas: int, cost: Fraction, sellers: 
         memory_gb_per_node=u.node.memory_gb, note=u.note, sizing=_sizing_claim(u), role=u.role,
         requests_per_hour_per_replica=u.rate // u.replicas_per_node if u.role != "aggregated" else None,
         kv_transfer_s=u.kv_transfer_s if u.role == "prefill" else None,
-        prefill_s=u.prefill_s if u.role == "prefill" else None)
+        prefill_s=u.prefill_s if u.role == "prefill" else None,
+        prefill_prompts=u.prefill_prompts if u.role == "prefill" else None,
+        layout=u.layout.label + (_in_domain_label(u.in_domain) if u.in_domain is not None else ""),
+        in_domain_prefill=_in_domain_line(u.in_domain) if u.in_domain is not None else None)
+
+
+def _in_domain_label(side) -> str:
+    """' + prefill 5 × DP8 attention + EP8 (40 GPUs)': the in-domain prefill replicas of a rack-scale line."""
+    return f" + prefill {side.replicas} × {side.layout.label.split(' ×')[0]} ({side.gpus} GPUs)"
+
+
+def _in_domain_line(side) -> InDomainPrefillLine:
+    lay = side.layout
+    return InDomainPrefillLine(gpus=side.gpus, replica_gpus=lay.ranks, tp=lay.tp, dp=lay.dp, ep=lay.ep, pp=lay.pp,
+                               layout=lay.label, requests_per_hour=side.rate, prefill_s=side.prefill_s,
+                               prompts=side.prompts, kv_transfer_s=side.kv_transfer_s, ttft_s=side.ttft_s,
+                               ttft_p90_s=side.ttft_p90_s)
 
 
 def _purchase_rows(c: Candidates, bought: list[tuple[PricedOffer, int]]) -> tuple[Purchase, ...]:

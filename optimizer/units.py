@@ -34,7 +34,7 @@ from .scaling import money_scale, money_to_int
 # Engines in the order a tie between otherwise equal units is broken (most widely deployed first).
 ENGINE_PREFERENCE = ("vllm", "sglang", "trtllm", "llama.cpp")
 
-__all__ = ["ENGINE_PREFERENCE", "offer_model", "NodeType", "Unit", "Candidates", "NearMiss", "prepare", "node_types", "platform_accepts",
+__all__ = ["ENGINE_PREFERENCE", "offer_model", "NodeType", "InDomainPrefill", "Unit", "Candidates", "NearMiss", "prepare", "node_types", "platform_accepts",
            "node_power_w", "node_typical_power_w"]
 
 
@@ -62,6 +62,27 @@ class NodeType:
 
 
 @dataclass(frozen=True)
+class InDomainPrefill:
+    """The prefill pool a rack-scale unit runs on part of its own scale-up domain (optimizer/disagg.py): `gpus`
+    accelerators as `gpus // layout.ranks` prefill replicas of `layout`, taking `rate` requests per hour
+    together within the TTFT target; each forward pass of `prompts` prompts lasts `prefill_s`, and a prompt's KV
+    cache reaches the decode ranks over the domain's own links in `kv_transfer_s`."""
+
+    layout: Layout
+    gpus: int
+    rate: int
+    prefill_s: float
+    prompts: int
+    kv_transfer_s: float
+    ttft_s: float
+    ttft_p90_s: float
+
+    @property
+    def replicas(self) -> int:
+        return self.gpus // self.layout.ranks
+
+
+@dataclass(frozen=True)
 class Unit:
     """One replica on `nodes` nodes of one node type, or one node running `layout.replicas_per_node` replicas."""
 
@@ -82,12 +103,16 @@ class Unit:
     role: str = "aggregated"
     rate: int = 0
     kv_transfer_s: float = 0.0
-    prefill_s: float = 0.0           # prefill: one prompt's compute time alone, s
+    prefill_s: float = 0.0           # prefill: one forward pass of `prefill_prompts` prompts, s
+    prefill_prompts: int = 1         # prefill: prompts one forward pass takes (one per attention DP group)
+    in_domain: InDomainPrefill | None = None   # decode on a rack-scale node: the prefill pool beside it
     link_gbs: float = 0.0            # prefill: the decode nodes' slowest link it was sized for (GB/s)
 
     @cached_property   # read in every dict of the solver path; the fields it reads never change
     def id(self) -> str:
         base = f"{self.node.id}/{self.nodes}n/{self.variant.id}/{self.engine.id}/{self.layout.key}"
+        if self.role == "decode" and self.in_domain is not None:   # decode beside its own prefill replicas
+            return f"{base}/decode-b{self.capacity.users}-p{self.in_domain.gpus}"
         if self.role == "decode":   # one decode unit per operating batch (optimizer/disagg.py)
             return f"{base}/decode-b{self.capacity.users}"
         if self.role == "prefill" and self.link_gbs < self.node.platform.network_gbs:

@@ -304,3 +304,78 @@ def test_two_multi_node_lines_add_their_node_ports(catalog, switched):
     doubled = plan.model_copy(update={"lines": (plan.lines[0], plan.lines[0])})
     assert (f"{KEY} fabric: the lines need 32 node ports on 4 nodes and 0 direct cables, the plan says 16 on 2 and 0"
             in check_plan(doubled, cat, problem))
+
+
+def test_a_node_type_without_racks_does_not_hide_the_next_one(catalog, pcie):
+    """The 4-card node type (first by name) has no racks and the 8-card one needs 2 racks for 10 nodes but
+    lists 1: both are named (the rule goes on to the next node type)."""
+    problem, plan = pcie
+    ten = plan.model_copy(update={"lines": (plan.lines[0], plan.lines[1].model_copy(update={"replicas": 10})),
+                                  "racks": (plan.racks[1].model_copy(update={"nodes": 10}),)})
+    assert _rack_messages(catalog, problem, ten) == [
+        "1 × pcie-gen5-8gpu+4xh100-pcie have no racks",
+        f"10 × {EIGHT} need 2 racks at 9 per rack (40 kW, 42U); the plan has 1"]
+
+
+def test_the_site_cap_counts_every_node_of_a_line(catalog, pcie):
+    """Nine 8-card nodes: IT draw 2,900 + 9 × 4,300 = 41,600 W, × PUE 1.4 = 58.24 kW: 58.24 holds, 58.23 not."""
+    problem, plan = pcie
+    assert _rack_messages(catalog, _with(problem, max_site_kw=58.24), plan, eight_nodes=9, nodes=9) == []
+    assert _rack_messages(catalog, _with(problem, max_site_kw=58.23), plan, eight_nodes=9, nodes=9) == [
+        "the facility draws 58.2 kW (PUE 1.4), more than the site cap of 58.23 kW"]
+
+
+def test_racks_bought_match_the_racks_listed(catalog, pcie):
+    """With the rack price list the plan buys the racks it lists: it passes; without the purchases the rule
+    names both sides."""
+    problem, _ = pcie
+    priced = problem.model_copy(update={"network_prices": ["racks-usd-2026"]})
+    plan = optimize(catalog, priced)
+    bought: dict[str, int] = {}
+    listed: dict[str, int] = {}
+    for p in plan.purchases:                               # one row per offer; the same rack may recur
+        if p.kind == "rack":
+            bought[p.item] = bought.get(p.item, 0) + p.quantity
+    for r in plan.racks:                                   # one row per node type
+        listed[r.rack] = listed.get(r.rack, 0) + r.racks
+    assert bought and bought == listed and check_plan(plan, catalog, priced) == []
+    unbought = plan.model_copy(update={"purchases": tuple(p for p in plan.purchases if p.kind != "rack")})
+    assert f"racks bought {{}}, racks listed {listed}" in check_plan(unbought, catalog, priced)
+
+
+# -- a disaggregated plan (DeepSeek-R1, 8k-token prompts, SGLang on H200 or MI355X): each pool rule's numbers
+
+
+@pytest.fixture(scope="module")
+def pooled(catalog):
+    from .test_disagg import _small_problem
+
+    problem = _small_problem(serving="disaggregated")
+    return optimize(catalog, problem), problem
+
+
+def _pool_messages(catalog, problem, plan, role, **fields):
+    lines = tuple(l.model_copy(update=fields) if l.role == role else l for l in plan.lines)
+    return check_plan(plan.model_copy(update={"lines": lines}), catalog, problem)
+
+
+def test_each_pool_rule_states_its_numbers(catalog, pooled):
+    plan, problem = pooled
+    assert check_plan(plan, catalog, problem) == []
+    pre = next(l for l in plan.lines if l.role == "prefill")
+    dec = next(l for l in plan.lines if l.role == "decode")
+    # Decode: users × tok/s × 3600 / (output − 1) requests per hour with the batch full.
+    finish = dec.users_per_replica * dec.tokens_per_s_per_user * 3600 / (problem.workload.output_tokens - 1)
+    slow = _pool_messages(catalog, problem, plan, "decode", requests_per_hour_per_replica=int(finish * 0.9))
+    assert any(f"finish {finish:,.0f} requests per hour, the line says {int(finish * 0.9):,}" in m for m in slow)
+    # A prefill line that states no rate takes no request.
+    none = _pool_messages(catalog, problem, plan, "prefill", requests_per_hour_per_replica=None)
+    assert any(m.startswith("the prefill pool takes 0 requests per hour") for m in none)
+    # TTFT: the message names the line's rate.
+    early = _pool_messages(catalog, problem, plan, "prefill", ttft_p90_s=pre.prefill_s)
+    assert any(m.startswith(f"{pre.item} (prefill): at {pre.requests_per_hour_per_replica:,.0f} requests per hour")
+               and "waits to a TTFT" in m for m in early)
+    # The TTFT target: the plan's own p90 TTFT passes at a target equal to it and fails just below.
+    tight = problem.model_copy(update={"workload": problem.workload.model_copy(
+        update={"max_ttft_s": pre.ttft_p90_s * 0.999})})
+    assert any("exceeds the" in m for m in check_plan(plan, catalog, tight))
