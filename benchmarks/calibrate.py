@@ -11,7 +11,8 @@ error), and share no publisher with the fit files (optimizer/validate.py `source
 
 Parameters (few, each with a physical reason):
 - per engine: decode bandwidth efficiency, batched-decode compute efficiency, prefill
-  efficiency, fixed step overhead, per-layer overhead (kernel quality and scheduler cost);
+  efficiency, fixed step overhead, per-layer overhead, and the extra overhead of an MoE layer
+  (router, top-k, permutation and grouped-GEMM kernels) (kernel quality and scheduler cost);
 - per hardware family: one scale on the three efficiencies (software maturity of the
   vendor stack: ROCm, CANN, CPU kernels) and an added per-layer overhead (eager-mode
   dispatch on stacks without graph capture);
@@ -48,9 +49,10 @@ from optimizer.validate import SPEED_METRICS, Case, file_role, measurement_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = ROOT / "catalog" / "data" / "calibration-summary.json"
-FIELDS = ("bandwidth", "compute", "prefill", "step_overhead_ms", "layer_overhead_us")
+FIELDS = ("bandwidth", "compute", "prefill", "step_overhead_ms", "layer_overhead_us", "moe_layer_overhead_us")
 BOUNDS = {"bandwidth": (0.2, 0.95), "compute": (0.1, 0.9), "prefill": (0.1, 0.9), "step_overhead_ms": (0.0, 50.0),
-          "layer_overhead_us": (0.0, 5000.0), "scale": (0.2, 1.5), "extra_layer_us": (0.0, 5000.0),
+          "layer_overhead_us": (0.0, 5000.0), "moe_layer_overhead_us": (0.0, 5000.0),
+          "scale": (0.2, 1.5), "extra_layer_us": (0.0, 5000.0),
           "slowdown": (1.0, 20.0)}
 
 
@@ -73,6 +75,7 @@ def _efficiency(p: Params, engine: str, family: str) -> EngineEfficiency:
     return EngineEfficiency(bandwidth=min(0.98, base["bandwidth"] * s), compute=min(0.98, base["compute"] * s),
                             prefill=min(0.98, base["prefill"] * s), step_overhead_ms=base["step_overhead_ms"],
                             layer_overhead_us=base["layer_overhead_us"] + p.family_layer_us.get(family, 0.0),
+                            moe_layer_overhead_us=base["moe_layer_overhead_us"],
                             source="fitted by benchmarks/calibrate.py")
 
 
@@ -131,9 +134,18 @@ def huber(xs: list[float], delta: float = 0.3) -> float:
 
 
 # Priors: the values a reader would guess before seeing data (published kernel efficiencies of
-# 60–80% of peak bandwidth and ~50% of peak FLOPS; a few ms of scheduling per step). The fit may
-# move away from them only as far as the data pays for.
-PRIOR = {"bandwidth": 0.7, "compute": 0.5, "prefill": 0.5, "step_overhead_ms": 3.0, "layer_overhead_us": 20.0}
+# 60–80% of peak bandwidth and ~50% of peak FLOPS), and two measured overheads. The fit may move away
+# from them only as far as the data pays for.
+# - step_overhead_ms 1.0: the fixed time of one CUDA-graph decode step, from a model whose weights take no
+#   time to read: GPT-2 (12 layers) on H200 at batch 1, 1.3 ms per token under vLLM and 1.04 ms under SGLang
+#   with CUDA graphs (https://github.com/deepspeedai/DeepSpeed/pull/8352), less 12 layers × 20 µs.
+# - moe_layer_overhead_us 50: the fixed time of one MoE layer's kernels beyond its weight reads: SGLang 0.5.9's
+#   fused MoE for DeepSeek-V3's shape (hidden 7168, 256 experts, top 8, fp8 block, TP8) on H200 takes 51.9 µs
+#   for one token, whose 8 experts' weights (5.5 MB per rank) read in 1.2 µs (AIConfigurator's database,
+#   https://github.com/ai-dynamo/aiconfigurator, commit 095f58a,
+#   aic-core/src/aiconfigurator_core/systems/data/h200_sxm/moe/sglang/0.5.9/moe_perf.parquet).
+PRIOR = {"bandwidth": 0.7, "compute": 0.5, "prefill": 0.5, "step_overhead_ms": 1.0, "layer_overhead_us": 20.0,
+         "moe_layer_overhead_us": 50.0}
 PRIOR_WEIGHT = 0.01
 
 
@@ -213,7 +225,7 @@ def nudged(p: Params, kind: str, key: str, fld: str | None, step: float) -> Para
     if kind == "engine":
         lo, hi = BOUNDS[fld]
         cur = q.engine[key][fld]
-        q.engine[key][fld] = min(hi, max(lo, (cur if cur > 0 else 1.0) * step))
+        q.engine[key][fld] = min(hi, max(lo, (cur if cur > 0 else PRIOR.get(fld, 1.0)) * step))
     elif kind == "early":
         lo, hi = BOUNDS["slowdown"]
         q.early[key][fld] = min(hi, max(lo, q.early[key][fld] * step))
@@ -242,7 +254,7 @@ ENGINES_YAML = ROOT / "catalog" / "data" / "engines.yaml"
 
 
 def _source(files: list[str], rows: int) -> str:
-    return (f"fitted by benchmarks/calibrate.py (Huber loss on log error, priors 0.7/0.5/0.5/3 ms/20 us) on {rows} "
+    return (f"fitted by benchmarks/calibrate.py (Huber loss on log error, priors 0.7/0.5/0.5/1 ms/20 us/50 us) on {rows} "
             f"speed rows of {' and '.join(files)}; the test set (measurements-test.csv) is not fitted on")
 
 
@@ -268,8 +280,12 @@ def write_engines(params: Params, files: list[str], rows: int) -> None:
             old, i = {}, i + 1
             while i < len(lines) and lines[i].startswith("      "):
                 fam_m = re.match(r'      (\w+): .*source: "([^"]*)"', lines[i])
-                if fam_m and "; " in fam_m.group(2):
-                    old[fam_m.group(1)] = fam_m.group(2).split("; ", 1)[1]
+                # The family's own reason: what follows the fit's text (whose "; the test set ..." clause
+                # is the fit's, not a reason, and would pile up over repeated writes).
+                reasons = [r for r in fam_m.group(2).split("; ")[1:] if not r.startswith("the test set (")] \
+                    if fam_m else []
+                if reasons:
+                    old[fam_m.group(1)] = "; ".join(reasons)
                 i += 1
             out.append(line)
             default = _efficiency(params, engine, "default")
@@ -281,7 +297,8 @@ def write_engines(params: Params, files: list[str], rows: int) -> None:
                 reason = f"; {old[fam]}" if fam in old else ""
                 out.append(f"      {fam}: {{bandwidth: {eff.bandwidth:.2f}, compute: {eff.compute:.2f}, prefill: "
                            f"{eff.prefill:.2f}, step_overhead_ms: {eff.step_overhead_ms:.1f}, layer_overhead_us: "
-                           f"{eff.layer_overhead_us:.0f}, source: \"{_source(files, rows)}{reason}\"}}")
+                           f"{eff.layer_overhead_us:.0f}, moe_layer_overhead_us: {eff.moe_layer_overhead_us:.0f}, "
+                           f"source: \"{_source(files, rows)}{reason}\"}}")
             continue
         out.append(line)
         i += 1
@@ -341,8 +358,9 @@ def print_fit(params: Params, cases: list[Case], fitted, as_yaml: bool, files: l
                 eff = _efficiency(params, e, fam)
                 print(f"      {fam}: {{bandwidth: {eff.bandwidth:.2f}, compute: {eff.compute:.2f}, prefill: "
                       f"{eff.prefill:.2f}, step_overhead_ms: {eff.step_overhead_ms:.1f}, layer_overhead_us: "
-                      f"{eff.layer_overhead_us:.0f}, source: \"fitted by benchmarks/calibrate.py (Huber loss on "
-                      f"log error, priors 0.7/0.5/0.5/3 ms/20 us) on {len(cases)} speed rows of "
+                      f"{eff.layer_overhead_us:.0f}, moe_layer_overhead_us: {eff.moe_layer_overhead_us:.0f}, "
+                      f"source: \"fitted by benchmarks/calibrate.py (Huber loss on "
+                      f"log error, priors 0.7/0.5/0.5/1 ms/20 us/50 us) on {len(cases)} speed rows of "
                       f"{' and '.join(Path(f).name for f in files)} (test files not fitted on)\"}}")
 
 

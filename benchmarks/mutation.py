@@ -41,14 +41,18 @@ ROOT = Path(__file__).resolve().parents[1]
 # about half an hour on a shared 2-core machine; tests/test_mutation_<module>.py work the formulas by hand.
 TESTS = {
     "check": ["tests/test_check.py", "tests/test_checker_independent.py", "tests/test_checker_tampering.py",
-              "tests/test_mutation_check.py"],
+              "tests/test_mutation_check.py",
+              "tests/test_disagg.py::test_checker_passes_the_pools_and_catches_each_broken_one",
+              "tests/test_rack_scale.py::test_checker_holds_a_prefill_line_to_its_prompts_per_pass",
+              "tests/test_rack_scale.py::test_one_gb200_rack_runs_both_pools_derived_by_hand",
+              "tests/test_rack_scale.py::test_checker_holds_in_domain_prefill_to_its_rules"],
     "model": ["tests/test_optimizer_bruteforce.py", "tests/test_shortlist_alternatives.py", "tests/test_offers.py",
               "tests/test_mutation_model.py", "tests/test_model_relaxation.py",
               "tests/test_cluster.py::test_the_solver_prices_a_two_tier_fabric_as_worked_by_hand",
               "tests/test_cluster.py::test_racks_are_counted_and_their_price_and_limit_move_the_optimum",
               "tests/test_cluster.py::test_fabric_and_racks_match_brute_force"],
     "sizing": ["tests/test_sizing.py", "tests/test_layers.py", "tests/test_engine_memory.py",
-               "tests/test_engine_versions.py", "tests/test_mutation_sizing.py"],
+               "tests/test_engine_versions.py", "tests/test_mutation_sizing.py", "tests/test_module_precision.py"],
     "speed": ["tests/test_speed.py", "tests/test_layouts.py", "tests/test_mutation_speed.py"],
 }
 COPY = ["catalog", "optimizer", "problems", "tests", "benchmarks", "cli.py", "pyproject.toml", "README.md"]

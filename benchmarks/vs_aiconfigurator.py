@@ -12,6 +12,13 @@ Install the benchmark extra first (`pip install -e ".[bench]"`), then:
     python -m benchmarks.vs_aiconfigurator            # every question, a table
     python -m benchmarks.vs_aiconfigurator --json     # the same as JSON
     python -m benchmarks.vs_aiconfigurator --only LAY-001
+    python -m benchmarks.vs_aiconfigurator --test-set  # also every test-set row AIConfigurator can be asked
+
+`--test-set` adds, by rule rather than by choice, every speed row of the `*-test.csv` files (nothing
+fitted on them; tok/s per user, TPOT or output tok/s at a stated concurrency) whose GPU, model and
+engine AIConfigurator covers (TEST_SYSTEMS, TEST_MODELS); hwplan answers each as `hwplan validate`
+does (the row's layout, engine release, settings and arrivals), AIConfigurator with the row's layout
+at batch = concurrency per attention group.
 
 It prints figures and never asserts. A question AIConfigurator cannot answer (a model or
 system outside its database) shows its error in place of a prediction.
@@ -66,6 +73,58 @@ QUESTIONS = [
 ]
 
 
+# --test-set: hwplan accelerator -> AIConfigurator system; hwplan model -> the model path AIConfigurator
+# knows (its model_configs); hwplan precision -> AIConfigurator's quantization flags.
+TEST_SYSTEMS = {"h100-sxm": "h100_sxm", "h200-sxm": "h200_sxm", "b200": "b200_sxm", "b300": "b300_sxm",
+                "a100-80g-sxm": "a100_sxm"}
+TEST_MODELS = {"deepseek-r1": "deepseek-ai/DeepSeek-R1", "deepseek-v3": "deepseek-ai/DeepSeek-V3",
+               "qwen3-8b": "Qwen/Qwen3-8B", "qwen3-32b": "Qwen/Qwen3-32B", "qwen3-30b-a3b": "Qwen/Qwen3-30B-A3B",
+               "qwen3-235b-a22b": "Qwen/Qwen3-235B-A22B", "gpt-oss-120b": "openai/gpt-oss-120b",
+               "gpt-oss-20b": "openai/gpt-oss-20b", "llama-3.1-8b": "meta-llama/Meta-Llama-3.1-8B",
+               "llama-3.1-70b": "meta-llama/Meta-Llama-3.1-70B", "llama-3.1-405b": "meta-llama/Meta-Llama-3.1-405B"}
+_TEST_METRICS = ("tok_s_per_user", "tpot_ms", "output_tok_s_total")
+
+
+def test_set_questions():
+    """(question, case) for every speed row of the *-test.csv files AIConfigurator can be asked (TEST_SYSTEMS,
+    TEST_MODELS, a numeric concurrency); the question in QUESTIONS' shape with the row's layout, or TP over
+    every GPU of the replica when the row states none."""
+    from catalog import load_catalog
+    from optimizer.validate import file_role, measurement_files, read_cases
+
+    cat = load_catalog()
+    out = []
+    for path in measurement_files():
+        if file_role(path) != "test":
+            continue
+        for c in read_cases(path, cat)[0]:
+            if c.metric not in _TEST_METRICS or not isinstance(c.concurrency, int) or c.speculative is not None \
+                    or c.accelerator not in TEST_SYSTEMS or c.model not in TEST_MODELS:
+                continue
+            tp, pp, dp, ep = (c.tp, c.pp, c.dp, c.ep) if c.tp is not None else (c.gpus, 1, 1, 1)
+            metric = "output_tok_s_total" if c.metric == "output_tok_s_total" else "tok_s_per_user"
+            measured = 1000 / c.measured if c.metric == "tpot_ms" else c.measured / max(1, c.replicas) \
+                if metric == "output_tok_s_total" else c.measured
+            out.append(((c.id, f"test row {c.id} ({c.metric})", c.model, TEST_MODELS[c.model], c.accelerator,
+                         TEST_SYSTEMS[c.accelerator], c.engine, c.precision, c.input_tokens, c.output_tokens,
+                         c.concurrency, tp, dp, ep, pp, c.gpus, c.nodes, metric, measured), c))
+    return out
+
+
+def run_hwplan_case(case) -> Answer:
+    """hwplan's answer to a test row as `hwplan validate` gives it (optimizer/validate.py `predict`)."""
+    from catalog import load_catalog
+    from optimizer.validate import predict
+
+    start = time.perf_counter()
+    try:
+        _, est = predict(case, load_catalog())
+    except Exception as exc:  # noqa: BLE001 - a benchmark reports every failure and goes on
+        return Answer(None, None, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
+    return Answer(est.decode_tokens_per_s_per_user, est.output_tokens_per_s_total, time.perf_counter() - start,
+                  "" if est.fits else "does not fit")
+
+
 @dataclass
 class Answer:
     tok_s_per_user: float | None
@@ -91,7 +150,7 @@ def run_hwplan(q) -> Answer:
 
 
 _QUANT = {"fp8": ["--gemm-quant-mode", "fp8_block", "--moe-quant-mode", "fp8_block"],
-          "mxfp4": ["--moe-quant-mode", "w4a16_mxfp4"]}
+          "mxfp4": ["--moe-quant-mode", "w4a16_mxfp4"], "bf16": ["--gemm-quant-mode", "bfloat16"]}
 
 
 def run_aiconfigurator(q, exe: str) -> Answer:
@@ -110,6 +169,8 @@ def run_aiconfigurator(q, exe: str) -> Answer:
         cmd += ["--attention-dp-size", str(dp)]
     if moe:  # AIConfigurator needs the MoE split: EP × MoE-TP = every rank of a stage
         cmd += ["--moe-ep-size", str(ep), "--moe-tp-size", str(tp * dp // ep)]
+        if precision == "bf16":
+            cmd += ["--moe-quant-mode", "bfloat16"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     seconds = time.perf_counter() - start
@@ -145,15 +206,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--only", action="append", help="question id (repeatable)")
+    parser.add_argument("--test-set", action="store_true",
+                        help="also ask every test-set row AIConfigurator covers (see the module docstring)")
     args = parser.parse_args(argv)
     exe = shutil.which("aiconfigurator")
     fitted = _fit_row_ids()
     rows = []
-    for q in QUESTIONS:
-        if args.only and q[0] not in args.only:
+    asked = [(q, None) for q in QUESTIONS] + (test_set_questions() if args.test_set else [])
+    seen: set[str] = set()
+    for q, case in asked:
+        if (args.only and q[0] not in args.only) or q[0] in seen:
             continue
+        seen.add(q[0])
         metric, measured = q[-2], q[-1]
-        ours = run_hwplan(q)
+        ours = run_hwplan(q) if case is None else run_hwplan_case(case)
         theirs = run_aiconfigurator(q, exe) if exe else Answer(None, None, 0.0, "aiconfigurator is not installed "
                                                                 "(pip install -e '.[bench]')")
         h, a = _pick(ours, metric), _pick(theirs, metric)

@@ -471,6 +471,9 @@ class EngineEfficiency(Record):
     step_overhead_ms: float = Field(ge=0, le=1000, description="Fixed time per decode step: scheduling, sampling.")
     layer_overhead_us: float = Field(0.0, ge=0, le=10_000, description="Kernel launch and sync time per layer "
                                      "per step (MoE layers run many small kernels).")
+    moe_layer_overhead_us: float = Field(0.0, ge=0, le=10_000, description="Extra kernel launch and sync time "
+                                         "per MoE layer per step over a dense layer's (router, top-k, token "
+                                         "permutation and grouped-GEMM kernels).")
     moe_token_overhead_us: float = Field(0.0, ge=0, le=1000, description="Routing time per token per MoE layer "
                                          "(token permutation in eager-mode MoE; 0 where fused kernels hide it).")
     source: str = Field(min_length=3, description="Why these values: the calibration rows they were fitted on, "

@@ -212,32 +212,28 @@ def _entry_bytes(model: Model, kv_dtype: str, heads: int | None, head_dim: int |
     return heads * (head_dim + (att.v_head_dim or head_dim)) * b  # type: ignore[operator]
 
 
-def _layer_entries(model: Model, kv_dtype: str, kv_heads: int | None = None, tp: int = 1) -> tuple[float, float]:
+def _layer_entries(model: Model, kv_dtype: str, tp: int = 1) -> tuple[float, float]:
     """(bytes per token of a full layer, of a sliding-window layer) on one of `tp` tensor-parallel
     ranks: each keeps ceil(heads / tp) KV heads of each kind (a head is replicated when there are
-    fewer heads than ranks). `kv_heads` instead fixes the full layers' heads per rank (window
-    layers keep the same share of theirs)."""
+    fewer heads than ranks)."""
     att = model.attention
     w_heads = att.window_kv_heads or att.kv_heads
-    if kv_heads is None:
-        full_heads, window_heads = math.ceil(att.kv_heads / tp), math.ceil(w_heads / tp)
-    else:
-        full_heads, window_heads = kv_heads, math.ceil(w_heads * kv_heads / att.kv_heads)
+    full_heads, window_heads = math.ceil(att.kv_heads / tp), math.ceil(w_heads / tp)
     full = _entry_bytes(model, kv_dtype, full_heads, att.head_dim)
     window = _entry_bytes(model, kv_dtype, window_heads, att.window_head_dim or att.head_dim)
     return full, window
 
 
-def _per_layer_token_bytes(model: Model, kv_dtype: str, kv_heads: int | None = None, tp: int = 1) -> float:
+def _per_layer_token_bytes(model: Model, kv_dtype: str, tp: int) -> float:
     """KV bytes per token per decoder layer, averaged over `model.layers`, on one of `tp` tensor-parallel
-    ranks (or for `kv_heads` of the full-attention heads): `kv_bytes_per_token` / layers. Windowed
-    layers count every token here (their cap applies per request); linear layers count nothing."""
-    return _token_bytes(model, kv_dtype, kv_heads, tp) / model.layers
+    ranks: `kv_bytes_per_token` / layers. Windowed layers count every token here (their cap applies per
+    request); linear layers count nothing."""
+    return _token_bytes(model, kv_dtype, tp) / model.layers
 
 
-def _token_bytes(model: Model, kv_dtype: str, kv_heads: int | None = None, tp: int = 1) -> float:
+def _token_bytes(model: Model, kv_dtype: str, tp: int = 1) -> float:
     att = model.attention
-    full, window = _layer_entries(model, kv_dtype, kv_heads, tp)
+    full, window = _layer_entries(model, kv_dtype, tp)
     compressed = sum(c.layers * (full + (att.indexer_bytes_per_token or 0.0) * c.indexer) / c.ratio
                      for c in att.compressed)
     indexer = att.indexer_layers * (att.indexer_bytes_per_token or 0.0)
@@ -319,15 +315,11 @@ def kv_rank_bytes_per_token(model: Model, kv_dtype: str, layout: Layout) -> floa
     """KV bytes one rank stores per token it holds: its layers; its share of the KV heads under attention
     tensor parallelism (each attention DP group holds its own sequences; attention TP 1: all heads); MLA's
     latent whole."""
-    att = model.attention
     if layout.numa_spread:  # one process: the cache's pages spread evenly over the sockets
         return _token_bytes(model, kv_dtype) / layout.ranks
     layers_per_rank = math.ceil(model.layers / layout.pp)
-    if att.kind == "mla":
-        per_layer = _per_layer_token_bytes(model, kv_dtype)
-    else:
-        per_layer = _per_layer_token_bytes(model, kv_dtype, tp=layout.tp)
-    return layers_per_rank * per_layer
+    # MLA's latent entry does not depend on the heads a rank holds: it is whole on every rank.
+    return layers_per_rank * _per_layer_token_bytes(model, kv_dtype, layout.tp)
 
 
 def attention_params(model: Model) -> float:

@@ -16,7 +16,9 @@ Decode, one pipeline stage, per rank (micro-batch b = ceil(B / p), b_g = ceil(b 
                1 with it) + per MoE layer either EP dispatch and combine (ep > 1 with
                attention DP) or the all-gather and reduce-scatter of MoE tensor parallel
                (attention DP, ep = 1)
-    stage    = gemm + attn + comm + layer_overhead · layers/p
+    stage    = gemm + attn + comm + layer_overhead · layers/p + moe_layer_overhead · moe_layers/p
+               (moe_layer_overhead: the extra kernels of an MoE layer — router, top-k, permutation,
+               grouped GEMMs — which take ~50 µs however few tokens they carry; engines.yaml per engine)
                (eager mode, no CUDA graphs: at least layers/p × the host's launch time per layer)
 token time   = (p · stage + pipeline hops + step_overhead) · slowdown
                slowdown: the engine's `early_releases` rule (engines.yaml) for the release asked
@@ -31,7 +33,8 @@ Links: a group inside one server uses its scale-up fabric (NVLink/xGMI/HCCS, els
 a group spanning servers also crosses each accelerator's share of the server's network
 (`Platform.network_gbs` / accelerators per server). A cross-server all-reduce costs the
 latency NCCL's own tuning model gives (src/graph/tuning.cc: ring and tree, LL protocol,
-base and per-hop latencies; scaled to a published measurement) plus its bytes over the network
+base and per-hop latencies; scaled to a published nccl-tests measurement and to a serving engine's
+measured decode step across servers) plus its bytes over the network
 share; an all-to-all over
 the network runs at DeepEP's measured share of the NIC's bandwidth.
 
@@ -58,7 +61,7 @@ from .deployment import Deployment
 
 __all__ = ["Speed", "serving_speed", "serving_times", "decode_token_time", "prefill_time", "attention_params",
            "ALLREDUCE_LATENCY_S", "batch_cap", "allreduce_time", "alltoall_time", "nccl_allreduce_latency_s",
-           "EP_IMBALANCE", "stage_breakdown", "release_slowdown"]
+           "EP_IMBALANCE", "stage_breakdown", "release_slowdown", "SERVING_OVER_NCCL_TESTS"]
 
 # Latency of one small all-reduce / hop. Assumptions from NCCL's published small-message
 # latencies (~5–10 µs over NVLink, tens of µs across PCIe or a network), rounded.
@@ -76,6 +79,15 @@ NCCL_NET_OVERHEAD_US = 1.0
 # Measured over modelled: a 128-byte all-reduce across H100 servers took 61.58 µs in nccl-tests where
 # NCCL's tuning model printed 25.21 µs for it (https://github.com/NVIDIA/nccl/issues/1453, 2024-09).
 NCCL_MEASURED_OVER_MODEL = 61.58 / 25.21
+# A serving engine's cross-server all-reduce over nccl-tests' loop of the same collective: a decode step issues
+# two small all-reduces per layer between short kernels, each waiting on NCCL's proxy thread to post its network
+# transfers. Solved from the fit set's one cross-server tensor-parallel row (measurements-fit.csv SGLX-001,
+# https://github.com/sgl-project/sglang/issues/3956, 2025-03-06): DeepSeek-R1 TP16 over 2 × 8 H20, SGLang 0.4.3,
+# one request at 37 tok/s = 27.0 ms per token; ÷ 1.5 (engines.yaml: SGLang before 0.4.4 on MLA) = 18.0 ms, of which
+# weights and KV (0.85 ms), per-layer and MoE-layer overheads (4.24 ms) and the step (1.0 ms) take 6.1 ms, leaving
+# 11.9 ms for 122 all-reduces = 97.8 µs each; less 10 µs inside the server, 87.8 µs over NCCL's modelled 25.2 µs
+# tree = 3.48, over nccl-tests' 2.44: 1.43 (with engines.yaml's SGLang factors as fitted).
+SERVING_OVER_NCCL_TESTS = 1.43
 # DeepEP's measured all-to-all bottleneck bandwidth against the hardware peak
 # (https://github.com/deepseek-ai/DeepEP/blob/main/docs/legacy.md, normal kernels on H800:
 # 153 of ~160 GB/s NVLink intranode, 43-58 of ~50 GB/s RDMA internode at EP 16-64): 0.95 and 0.86.
@@ -163,7 +175,8 @@ def nccl_allreduce_latency_s(ranks: int, nodes: int, link: str = "native") -> fl
     and tree
         base + 2 · ((N/n − 1) · intra step + log2(n) · net step)
     (src/graph/tuning.cc, ncclTopoTuneModel), scaled by the measured-over-modelled ratio of a published
-    cross-server run (NCCL_MEASURED_OVER_MODEL), plus the in-server latency.
+    cross-server nccl-tests run (NCCL_MEASURED_OVER_MODEL) and by what a serving engine's decode step pays
+    over nccl-tests (SERVING_OVER_NCCL_TESTS), plus the in-server latency.
     """
     if nodes <= 1:
         return ALLREDUCE_LATENCY_S[link]
@@ -173,7 +186,7 @@ def nccl_allreduce_latency_s(ranks: int, nodes: int, link: str = "native") -> fl
         + 2 * (nodes - 1) * NCCL_NET_STEP_US["ring"]
     tree = NCCL_BASE_LATENCY_US["tree"] + 2 * ((per_node - 1) * NCCL_NVLINK_STEP_US["tree"]
                                                + math.ceil(math.log2(nodes)) * NCCL_NET_STEP_US["tree"])
-    return ALLREDUCE_LATENCY_S[link] + min(ring, tree) * NCCL_MEASURED_OVER_MODEL * 1e-6
+    return ALLREDUCE_LATENCY_S[link] + min(ring, tree) * NCCL_MEASURED_OVER_MODEL * SERVING_OVER_NCCL_TESTS * 1e-6
 
 
 def _group_nodes(dep: Deployment, ranks: int) -> int:
@@ -308,8 +321,8 @@ def stage_breakdown(dep: Deployment, fit: sizing.MemoryFit, b: int, context: flo
     moe_layers = math.ceil(m.moe.moe_layers / p) if m.moe is not None else 0
     comm = _communication(dep, fit, b, layers, moe_layers)
     overhead = eff.layer_overhead_us * 1e-6 * layers
-    if m.moe is not None:  # eager-mode routing work grows with the tokens in the step
-        overhead += eff.moe_token_overhead_us * 1e-6 * b * moe_layers
+    if m.moe is not None:  # the MoE layers' extra kernels; eager-mode routing work grows with the tokens
+        overhead += (eff.moe_layer_overhead_us + eff.moe_token_overhead_us * b) * 1e-6 * moe_layers
     return {"gemm_memory": gemm_mem, "gemm_compute": gemm_compute, "attention_memory": attn_mem,
             "attention_compute": attn_compute, "communication": comm, "overhead": overhead}
 

@@ -62,3 +62,18 @@ def test_calibrate_refuses_to_fit_on_a_test_file(capsys):
     test_file = next(str(p) for p in bundled_measurements() if file_role(p) == "test")
     assert calibrate.main(["--files", test_file, "--folds", "0"]) == 2
     assert "never fitted on" in capsys.readouterr().err
+
+
+def test_writing_the_fit_twice_keeps_each_familys_reason_once(catalog, tmp_path, monkeypatch):
+    target = tmp_path / "engines.yaml"
+    target.write_text(calibrate.ENGINES_YAML.read_text())
+    monkeypatch.setattr(calibrate, "ENGINES_YAML", target)
+    params = calibrate.start_params(catalog)
+    params.family_scale, params.family_layer_us = {"cdna3": 0.9}, {"cdna3": 100.0}
+    calibrate.write_engines(params, ["measurements-fit.csv"], 90)
+    once = target.read_text()
+    calibrate.write_engines(params, ["measurements-fit.csv"], 90)
+    assert target.read_text() == once
+    line = next(x for x in once.splitlines() if x.strip().startswith("cdna3:") and "MI300-series" in x)
+    assert line.count("the test set (measurements-test.csv) is not fitted on") == 1
+    assert "moe_layer_overhead_us:" in line

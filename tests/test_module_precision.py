@@ -95,6 +95,7 @@ def test_a_measured_size_spreads_over_the_module_kinds():
     parts = sizing.weight_parts(m, v)
     assert parts.total == pytest.approx(2.0e9)
     assert parts.experts == pytest.approx(2.0e9 * by_kind["experts"] / sum(by_kind.values()))
+    assert parts.embeddings == pytest.approx(2.0e9 * (by_kind["embeddings"] + by_kind["lm_head"]) / sum(by_kind.values()))
     assert by_kind["experts"] == pytest.approx(1.2e9 * 4 / 8)
 
 

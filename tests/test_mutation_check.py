@@ -379,3 +379,65 @@ def test_each_pool_rule_states_its_numbers(catalog, pooled):
     tight = problem.model_copy(update={"workload": problem.workload.model_copy(
         update={"max_ttft_s": pre.ttft_p90_s * 0.999})})
     assert any("exceeds the" in m for m in check_plan(plan, catalog, tight))
+
+
+def test_a_switch_without_stated_height_counts_as_one_rack_unit(switched, tmp_path):
+    """The plan's one 64-port NDR switch restated without `rack_units`: it counts 1U, and with its network
+    rack removed the rule names 1U and the switch's maximum draw."""
+    cat, problem, plan = switched
+    sw = cat.network_items["ib-switch-ndr-64p"]
+    record = sw.model_dump(mode="json", exclude_defaults=True)
+    record.pop("rack_units")
+    xe = cat.platforms["xe9680"].model_dump(mode="json", exclude_defaults=True)   # the fixture's own override
+    path = tmp_path / "override.yaml"
+    path.write_text(yaml.safe_dump({"schema_version": 1, "platforms": [xe], "network_items": [record]},
+                                   allow_unicode=True))
+    unstated = load_catalog([path])
+    assert unstated.network_items[sw.id].rack_units is None
+    no_rack = plan.model_copy(update={"racks": tuple(r for r in plan.racks if r.load_w is None)})
+    assert f"1U of switches drawing {sw.power_w:,} W have no network racks" in check_plan(no_rack, unstated, problem)
+
+
+def test_request_bytes_keep_every_window_head_when_whole(catalog):
+    """Gemma 4 26B-A4B on 2 TP ranks but with the cache whole on each (as MLA is): every head of every
+    layer, the same bytes as unsharded (see the window-layer test above for the arithmetic)."""
+    from optimizer.check import _request_bytes, _request_rank_bytes
+
+    m = catalog.models["gemma-4-26b-a4b"]
+    assert _request_rank_bytes(m, "bf16", 2, 1, True, 4000) == _request_bytes(m, "bf16", 4000) == \
+        5 * 2 * 2 * 512 * 2 * 4000 + 25 * 2 * 8 * 256 * 2 * 1024
+
+
+def test_the_checkers_md1_ttft_by_hand():
+    """One prefill server, 1 prompt/s of 0.5 s: ρ = 0.5, mean wait ρS / 2(1 − ρ) = 0.25 s; p90 by Kingman's tail
+    W̄/ρ · ln(ρ / 0.1) = 0.5 · ln 5; below ρ = 0.1 no p90 wait; at ρ ≥ 1 no finite TTFT. `fixed` adds."""
+    import math
+
+    from optimizer.check import _md1_ttft
+
+    assert _md1_ttft(1.0, 0.5, 1.0, 50) == pytest.approx(1.25)
+    assert _md1_ttft(1.0, 0.5, 1.0, 90) == pytest.approx(1.0 + 0.5 * math.log(5))
+    assert _md1_ttft(0.1, 0.5, 1.0, 90) == 1.0
+    assert _md1_ttft(0.1, 0.5, 1.0, 50) == pytest.approx(1.0 + 0.05 * 0.5 / (2 * 0.95))
+    assert _md1_ttft(2.0, 0.5, 1.0, 50) == math.inf
+
+
+def test_open_loop_pools_take_the_request_rate(catalog, pooled):
+    """Given a request rate, the prefill pool must take rate × 3,600 requests per hour (not what the decode pool
+    returns): one request per second more than the pool takes is named."""
+    plan, problem = pooled
+    take = sum(l.requests_per_hour_per_replica * l.replicas for l in plan.lines if l.role == "prefill")
+    rate = (take + 3600) / 3600
+    open_loop = problem.model_copy(update={"workload": problem.workload.model_copy(update={"request_rate": rate})})
+    assert f"the prefill pool takes {take:,} requests per hour, the decode pool sends {take + 3600:,}" in \
+        check_plan(plan, catalog, open_loop)
+
+
+def test_a_mean_ttft_target_reads_the_mean_ttft(catalog, pooled):
+    """With ttft_percentile 50 the rule reads the line's mean TTFT: a mean stated below the queue's is named,
+    whatever its p90 says."""
+    plan, problem = pooled
+    mean = problem.model_copy(update={"workload": problem.workload.model_copy(update={"ttft_percentile": 50})})
+    pre = next(l for l in plan.lines if l.role == "prefill")
+    low = _pool_messages(catalog, mean, plan, "prefill", ttft_s=pre.prefill_s * 0.5)
+    assert any("waits to a TTFT" in m and "(p50)" in m for m in low)

@@ -457,3 +457,29 @@ def test_mixed_precision_parts_and_the_expert_width_fallback(catalog):
     bare = r1.model_copy(update={"moe": r1.moe.model_copy(update={"moe_intermediate_size": None})})
     assert sizing.ffn_sizes(bare) == (18432.0, 2048.0)
     assert sizing.ffn_sizes(catalog.models["llama-3.1-8b"]) == (14336.0, 0.0)
+
+
+def test_attention_dp_applies_to_mla_models_without_experts_too(catalog):
+    """Data-parallel attention turns the TP ranks into attention groups for MLA models whether or not they
+    have experts (DeepSeek-R1 restated without its MoE), and for MoE models; not for a dense GQA model."""
+    r1 = catalog.models["deepseek-r1"]
+    dense_mla = r1.model_copy(update={"moe": None})
+    assert sizing.choose_layout(dense_mla, 8, 1, dp_attention=True) == Layout(tp=1, dp=8, pp=1, nodes_per_replica=1)
+    assert sizing.choose_layout(r1, 8, 1, dp_attention=True) == Layout(tp=1, dp=8, pp=1, nodes_per_replica=1)
+    llama = catalog.models["llama-3.1-70b"]
+    assert sizing.choose_layout(llama, 8, 1, dp_attention=True) == Layout(tp=8, pp=1, nodes_per_replica=1)
+
+
+def test_a_too_old_engine_names_the_release_and_its_source(catalog):
+    """gpt-oss-120b needs vLLM 0.10.1 (the catalog's min_engine_versions): 0.10.0 is refused, and the message
+    gives the source's URL (the first word of the source field)."""
+    from catalog.errors import InputError
+
+    model, engine = catalog.models["gpt-oss-120b"], catalog.engines["vllm"]
+    need = model.min_engine_version("vllm")
+    url = need.source.split()[0]
+    assert url.startswith("https://")
+    with pytest.raises(InputError) as err:
+        sizing._check_min_version(model, engine, "0.10.0")
+    assert f"from release {need.version} on ({url});" in str(err.value)
+    sizing._check_min_version(model, engine, need.version)   # the release itself serves it

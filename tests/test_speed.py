@@ -121,3 +121,22 @@ def test_seed_verdict_h20_holds_r1_but_prefills_far_slower_than_h200(catalog):
     assert h20.fits and h200.fits
     # H20's dense fp8 is 296 TFLOPS vs 1,979 (15%): prompts take several times longer.
     assert h20.ttft_s > 3 * h200.ttft_s
+
+
+def _with_overheads(dep, layer_us: float, moe_layer_us: float, moe_token_us: float = 0.0):
+    eff = {"bandwidth": 1.0, "compute": 1.0, "prefill": 1.0, "step_overhead_ms": 0.0, "layer_overhead_us": layer_us,
+           "moe_layer_overhead_us": moe_layer_us, "moe_token_overhead_us": moe_token_us, "source": "a test"}
+    cls = type(dep.engine.efficiency["default"])
+    return dataclasses.replace(dep, engine=dep.engine.model_copy(update={"efficiency": {"default": cls.model_validate(eff)}}))
+
+
+def test_moe_layers_add_their_own_overhead_and_dense_models_do_not(catalog):
+    # DeepSeek-R1 on 8 H200, TP8, one stage: 61 layers, 58 of them MoE. Per-layer overhead 20 µs on all 61,
+    # the MoE layers' 50 µs on the 58, and 0.5 µs per token per MoE layer at 4 tokens:
+    #   61 × 20 + 58 × (50 + 0.5 × 4) = 1220 + 3016 = 4236 µs.
+    r1 = _with_overheads(_dep(catalog, "deepseek-r1", "h200-sxm", 8, "fp8", "sglang"), 20, 50, 0.5)
+    parts = speed.stage_breakdown(r1, r1.memory(), 4, 1000)
+    assert parts["overhead"] == pytest.approx((61 * 20 + 58 * (50 + 0.5 * 4)) * 1e-6, rel=1e-12)
+    # A dense model pays only the per-layer part: Llama-3.1-8B's 32 layers × 20 µs.
+    llama = _with_overheads(_dep(catalog), 20, 50, 0.5)
+    assert speed.stage_breakdown(llama, llama.memory(), 4, 1000)["overhead"] == pytest.approx(32 * 20e-6, rel=1e-12)
