@@ -10,21 +10,19 @@ states (optimizer/validate.py), it prints, in milliseconds:
 - wave: the mean TTFT if every request started in a wave of C (`arrivals: synchronized`,
   optimizer/serving.py) and steady: the mean TTFT of C independent users (`arrivals: random`,
   Mean Value Analysis), both with the engine's fixed overhead;
-- mix: the mean over a benchmark of N = 10·C prompts whose first C start together and the rest
-  when a slot frees, (C·wave + (N − C)·steady) / N. InferenceX runs 10·C prompts at
-  `--max-concurrency C` with lengths uniform in [0.8, 1] × the nominal ones
-  (https://github.com/SemiAnalysisAI/InferenceX/blob/ed5867f9e/benchmarks/benchmark_lib.sh,
-  `run_benchmark_serving`; benchmarks/single_node/dsr1_fp8_*.sh `--num-prompts $((CONC * 10))`;
-  RANDOM_RANGE_RATIO 0.8 in .github/workflows/benchmark-tmpl.yml), so after the first wave the
-  requests drift apart;
-- k: how many times slower than modelled prefill would have to be for `mix` to equal the
-  measurement (the overhead held fixed);
+- model: what `hwplan validate` predicts for the row: for InferenceX rows the row's own benchmark run
+  replayed request by request (`serving.benchmark_run`): 10·C prompts at `--max-concurrency C` with lengths
+  uniform in [0.8, 1] × the nominal ones
+  (https://github.com/SemiAnalysisAI/InferenceX/blob/ed5867f9e/benchmarks/benchmark_lib.sh), the
+  engine's chunk budget and intake interval as the row's launch settings state them; for other rows
+  the wave or the steady figure, as the row's arrivals;
+- k: how many times slower than modelled prefill would have to be for `replay` to equal the
+  measurement (P(I) scaled inside the model, so queueing follows);
 - rho_max: the largest share of the replica's time prefill can take and still leave the measured
   TPOT, 1 − τ(C)/TPOT (decodes wait while prompts run), when the row's notes give the mean TPOT.
-  A k far above 1 with rho_max near 0 says the TTFT is not prefill compute at all (queueing in
-  the client or the engine's request intake), not a slow prefill. τ(C) is the decode model's,
-  whose factors were fitted on these runs' tok/s rows (measurements-fit.csv), so rho_max leans on
-  that fit.
+  A k far above 1 at C = 1-4 (no queueing) says one prompt's prefill (or the engine's fixed per-request
+  latency) is slower than the speed model's P(I); τ(C) is the decode model's, whose factors were fitted
+  on these runs' tok/s rows (measurements-fit.csv), so rho_max leans on that fit.
 
 Prints figures; asserts nothing.
 """
@@ -32,7 +30,9 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -44,16 +44,16 @@ from catalog import load_catalog  # noqa: E402
 from catalog.yamlio import read_csv  # noqa: E402
 from optimizer import serving, speed, validate  # noqa: E402
 
-PROMPTS_PER_USER = 10   # InferenceX: --num-prompts $((CONC * 10)) (see the module docstring)
 
 
-def _times(case: validate.Case, catalog) -> tuple[serving.Times, int, int, int, str]:
+def _times(case: validate.Case, catalog) -> tuple[serving.Times, int, int, int, str | serving.Benchmark]:
     """The replica's serving times for one row, captured from the estimator's own call."""
     seen: dict = {}
     real = serving.closed_loop
 
     def spy(times, users, i, o, arrivals="random", spec=None):
-        seen.update(times=times, users=users, i=i, o=o, arrivals=arrivals)
+        if not seen:     # the estimator's call (a replay calls closed_loop again for its steady state)
+            seen.update(times=times, users=users, i=i, o=o, arrivals=arrivals)
         return real(times, users, i, o, arrivals=arrivals, spec=spec)
 
     serving.closed_loop = spy
@@ -69,6 +69,23 @@ def _measured_tpot_s(notes: str) -> float | None:
     return float(found.group(1)) / 1000 if found else None
 
 
+def _scaled(times: serving.Times, k: float) -> serving.Times:
+    return dataclasses.replace(times, prefill_time=lambda tokens: k * times.prefill_time(tokens))
+
+
+def _prefill_multiple(times, c, i, o, arrivals, measured_s: float) -> float:
+    """k with the row's TTFT (replayed, or steady) at k × P(I) equal to `measured_s` (bisection on a log
+    scale over 1/4 … 64, 16 steps: within 0.01%)."""
+    lo, hi = 0.25, 64.0
+    for _ in range(16):
+        mid = math.sqrt(lo * hi)
+        if serving.closed_loop(_scaled(times, mid), c, i, o, arrivals=arrivals).ttft_s < measured_s:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def rows() -> list[dict]:
     catalog = load_catalog()
     out = []
@@ -82,16 +99,16 @@ def rows() -> list[dict]:
             times, c, i, o, arrivals = _times(case, catalog)
             wave = serving.closed_loop(times, c, i, o, arrivals="synchronized")
             steady = serving.closed_loop(times, c, i, o, arrivals="random")
-            share = 1 / PROMPTS_PER_USER if arrivals == "synchronized" else 0.0
-            mix = share * wave.ttft_s + (1 - share) * steady.ttft_s
-            overhead = times.overhead_s
-            k = (case.measured / 1000 - overhead) / (mix - overhead)
+            replay = serving.closed_loop(times, c, i, o, arrivals=arrivals)
+            k = _prefill_multiple(times, c, i, o, arrivals, case.measured / 1000)
             tpot = _measured_tpot_s(notes.get(case.id, ""))
             rho_max = None if tpot is None else max(0.0, 1 - steady.step_s / tpot)
             out.append({"id": case.id, "file": Path(path).name, "engine": case.engine,
                         "accelerator": case.accelerator, "users": c, "input": i, "output": o,
+                        "budget": times.budget,
+                        "intake_steps": arrivals.intake_steps if isinstance(arrivals, serving.Benchmark) else 1,
                         "prefill_ms": round(steady.prefill_s * 1000, 1), "wave_ms": round(wave.ttft_s * 1000),
-                        "steady_ms": round(steady.ttft_s * 1000), "mix_ms": round(mix * 1000),
+                        "steady_ms": round(steady.ttft_s * 1000), "replay_ms": round(replay.ttft_s * 1000),
                         "measured_ms": case.measured, "k": round(k, 2),
                         "rho_max": None if rho_max is None else round(rho_max, 2)})
     return out
@@ -105,13 +122,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps(data, indent=2))
         return
-    print(f"{'row':9} {'engine':7} {'C':>4} {'I':>5} {'P(I)':>6} {'wave':>6} {'steady':>6} {'mix':>6} "
-          f"{'meas':>6} {'k':>5} {'rho':>5}")
+    print(f"{'row':9} {'engine':7} {'C':>4} {'I':>5} {'P(I)':>5} {'wave':>6} {'steady':>6} {'model':>6} "
+          f"{'meas':>6} {'k':>5} {'rho':>4}")
     for r in data:
         rho = "—" if r["rho_max"] is None else f"{r['rho_max']:.2f}"
-        print(f"{r['id']:9} {r['engine']:7} {r['users']:>4} {r['input']:>5} {r['prefill_ms']:>6.0f} "
-              f"{r['wave_ms']:>6} {r['steady_ms']:>6} {r['mix_ms']:>6} {r['measured_ms']:>6.0f} {r['k']:>5.1f} {rho:>5}")
-
+        print(f"{r['id']:9} {r['engine']:7} {r['users']:>4} {r['input']:>5} {r['prefill_ms']:>5.0f} "
+              f"{r['wave_ms']:>6} {r['steady_ms']:>6} {r['replay_ms']:>6} {r['measured_ms']:>6.0f} {r['k']:>5.1f} "
+              f"{rho:>4}")
 
 if __name__ == "__main__":
     main()

@@ -195,7 +195,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
              concurrency: int | str | None = None, memory_utilization: float | None = None,
              max_batch: int | None = None, max_batched_tokens: int | None = None, max_model_len: int | None = None,
              eager: bool = False, engine_version: str | None = None,
-             settings: EngineSettings | None = None, arrivals: str = "random",
+             settings: EngineSettings | None = None, arrivals: str | serving.Benchmark = "random",
              speculative: Any = None, tp: int | None = None, pp: int | None = None, dp: int | None = None,
              ep: int | None = None, request_rate: float | None = None) -> Estimate:
     """Size one replica of `gpus` accelerators over `nodes` nodes under the given engine settings
@@ -297,7 +297,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         decode_tokens_per_s_per_user=served.tokens_per_s_per_user if served else None,
         output_tokens_per_s_total=served.output_tokens_per_s if served else None,
         ttft_s=served.ttft_s if served else None, ttft_p90_s=served.ttft_p90_s if served else None,
-        arrivals="poisson" if request_rate is not None else arrivals, request_rate=request_rate,
+        arrivals="poisson" if request_rate is not None else
+        "benchmark" if isinstance(arrivals, serving.Benchmark) else arrivals, request_rate=request_rate,
         speculative=None if speculative is None else
         {"method": speculative.method, "tokens": speculative.tokens, "acceptance": speculative.rate,
          "tokens_per_step": round(speculative.tokens_per_step(), 3)}, notes=notes)
@@ -313,11 +314,12 @@ def _slots(chosen, settings: EngineSettings, concurrency: int | str | None, note
     return settings
 
 
-def _check_serving_inputs(speculative, arrivals: str, model_id: str, engine_id: str) -> None:
-    """InputError for speculative decoding the engine or model does not support, or unknown arrivals."""
+def _check_serving_inputs(speculative, arrivals: str | serving.Benchmark, model_id: str, engine_id: str) -> None:
+    """InputError for speculative decoding the engine or model does not support, or unknown arrivals
+    (a `serving.Benchmark` replays a benchmark run: `hwplan validate`)."""
     if speculative is not None:
         serving.check_speculative(speculative, model_id, engine_id)
-    if arrivals not in serving.ARRIVALS:
+    if not isinstance(arrivals, serving.Benchmark) and arrivals not in serving.ARRIVALS:
         raise InputError(f"--arrivals = '{arrivals}': allowed {', '.join(serving.ARRIVALS)}.")
 
 

@@ -56,7 +56,23 @@ would see if the waves persisted. They do not in InferenceX's runs: 10·C prompt
 (https://github.com/SemiAnalysisAI/InferenceX/blob/ed5867f9e/benchmarks/benchmark_lib.sh), so only the
 first C start together; its published medians stay near one prompt's TTFT while the means and p99s grow
 with C (e.g. MI355X, SGLang, DeepSeek-R1 FP4, 1k/1k, run 22469096331: median 107-115 ms, mean 148 →
-364 ms, p99 535 → 2,488 ms at C = 4 → 32). benchmarks/ttft_breakdown.py sets the two models side by side.
+364 ms, p99 535 → 2,488 ms at C = 4 → 32). benchmarks/ttft_breakdown.py sets the models side by side.
+
+A benchmark run (`Benchmark`, `benchmark_run`): such a client replayed request by request. N = n·C
+prompts; prompt j has ⌈r·I + (1 − r)·I·u_j⌉ prompt and as many output tokens by v_j (u_j, v_j: the
+van der Corput sequences in bases 2 and 3, a deterministic stand-in for the client's uniform draws
+in [r, 1]); the first C start at 0 and each later one when a running one ends (the client's
+semaphore). The replica: one prefill queue, FIFO; each prefill step takes the received prompts in
+order up to T tokens (a longer prompt alone, in ⌈tokens/T⌉ chunks) and lasts
+    steps · P(tokens/steps) + steps · (τ(B) − τ(1))       (B: the steady decode batch, as above);
+a prompt's first token comes at the end of its step plus the fixed overhead, and its request then
+decodes O_j − 1 tokens at the steady TPOT of C users. The engine receives new requests at once when
+idle or right after a prefill step, otherwise every `intake_steps` decode steps (SGLang
+`--scheduler-recv-interval`: its scheduler polls the tokenizer's socket once its counter of decode
+steps reaches the interval, and after any prefill,
+https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/managers/scheduler_recv_skipper.py;
+`--num-continuous-decode-steps` likewise runs that many decode steps between intakes). TTFT mean and
+p90 are over the N prompts.
 
 Speculative decoding (`Speculative`): k draft tokens per step, each accepted with probability a
 (independently), give E = (1 − a^(k+1)) / (1 − a) tokens per verification step (Y. Leviathan,
@@ -77,13 +93,16 @@ streaming the first token) is added: TTFT_OVERHEAD_S, an assumption (see there).
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from catalog.errors import InputError
 
-__all__ = ["Times", "Speculative", "ServingResult", "closed_loop", "open_loop", "mva", "wait_percentile",
+__all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "benchmark_run", "open_loop", "mva",
+           "wait_percentile",
            "md1_wait", "spec_tokens_per_step", "check_speculative", "DEFAULT_ACCEPTANCE", "MTP_MODELS",
            "TTFT_OVERHEAD_S", "ARRIVALS", "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "EXACT_MVA_MAX", "Pools", "size_pools"]
 
@@ -220,6 +239,24 @@ class ServingResult:
         return self.ttft_s if percentile == 50 else self.ttft_p90_s
 
 
+@dataclass(frozen=True)
+class Benchmark:
+    """A closed-loop benchmark client's run (`benchmark_run`): `prompts_per_user` · C prompts at
+    `--max-concurrency C`, prompt and output lengths uniform in [`range_ratio`, 1] × the nominal ones
+    (InferenceX: 10 and 0.8); `intake_steps`: the served engine takes in new requests every that many
+    decode steps while it decodes (SGLang `--scheduler-recv-interval`, `--num-continuous-decode-steps`;
+    1 for the engines' defaults)."""
+
+    prompts_per_user: int = 10
+    range_ratio: float = 0.8
+    intake_steps: int = 1
+
+    def __post_init__(self):
+        if self.prompts_per_user < 1 or not 0 < self.range_ratio <= 1 or self.intake_steps < 1:
+            raise InputError(f"benchmark: {self.prompts_per_user} prompts per user, range ratio {self.range_ratio}, "
+                             f"intake every {self.intake_steps} steps: at least 1 prompt and 1 step, a ratio in (0, 1].")
+
+
 def mva(customers: int, service_s: float, think_s: float) -> tuple[float, float]:
     """(X, R): throughput (1/s) and mean response time (s, wait + service) of one FIFO server with
     `customers` jobs cycling through it and a think time `think_s` (Reiser & Lavenberg 1980, exact
@@ -351,29 +388,46 @@ def _setup(times: Times, input_tokens: int, output_tokens: int, spec: Speculativ
     return i, o, step, step.per_step, times.prefill_time(i), max(1, times.budget), times.overhead_s
 
 
-def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
-                arrivals: str = "random", spec: Speculative | None = None) -> ServingResult:
-    """Steady state of `users` concurrent users cycling requests of input_tokens → output_tokens
-    (formulas in the module docstring). Raises InputError for an unknown `arrivals`."""
+def _waves(times: Times, c: int, input_tokens: int, output_tokens: int, spec: Speculative | None) -> ServingResult:
+    """`closed_loop` with synchronized arrivals: every request in a wave of `c` (module docstring)."""
+    i, o, step, e, prefill, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
+    tau_c, bound = step(c)
+    steps = math.ceil(c * i / budget)
+    packed = prefill if c == 1 else steps * times.prefill_time(math.ceil(c * i / steps))
+    wave = packed + (steps * step.extra((c - 1) / 2) if c > 1 else 0.0)
+    mean_first = wave * (c + 1) / (2 * c)
+    p90_first = wave * math.ceil(0.9 * c) / c
+    tpot = tau_c / e + (wave - mean_first) / max(1, o - 1)
+    cycle = wave + (o - 1) * tau_c / e
+    x = c / cycle
+    return ServingResult(users=c, requests_per_s=x, decode_batch=c * (o - 1) * tpot / cycle if o > 1 else 0.0,
+                         step_s=tau_c, tokens_per_step=e, tpot_s=tpot, prefill_s=prefill,
+                         prefill_service_s=wave / c, utilization=wave / cycle, wait_s=mean_first - prefill,
+                         ttft_s=mean_first + overhead, ttft_p90_s=p90_first + overhead, bound=bound,
+                         arrivals="synchronized", output_tokens=o)
+
+
+def _other_arrivals(times: Times, users: int, input_tokens: int, output_tokens: int, arrivals: str | Benchmark,
+                    spec: Speculative | None) -> ServingResult | None:
+    """`closed_loop` for a benchmark replay or synchronized waves; None for random arrivals. Raises InputError
+    for an unknown `arrivals`."""
+    if isinstance(arrivals, Benchmark):
+        return benchmark_run(times, users, input_tokens, output_tokens, arrivals, spec)
     if arrivals not in ARRIVALS:
         raise InputError(f"arrivals = '{arrivals}': allowed {', '.join(ARRIVALS)}.")
+    return _waves(times, max(1, int(users)), input_tokens, output_tokens, spec) if arrivals == "synchronized" else None
+
+
+def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
+                arrivals: str | Benchmark = "random", spec: Speculative | None = None) -> ServingResult:
+    """Steady state of `users` concurrent users cycling requests of input_tokens → output_tokens
+    (formulas in the module docstring); a `Benchmark` as `arrivals` replays that benchmark run
+    (`benchmark_run`). Raises InputError for an unknown `arrivals`."""
+    other = _other_arrivals(times, users, input_tokens, output_tokens, arrivals, spec)
+    if other is not None:
+        return other
     c = max(1, int(users))
     i, o, step, e, prefill, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
-    if arrivals == "synchronized":
-        tau_c, bound = step(c)
-        steps = math.ceil(c * i / budget)
-        packed = prefill if c == 1 else steps * times.prefill_time(math.ceil(c * i / steps))
-        wave = packed + (steps * step.extra((c - 1) / 2) if c > 1 else 0.0)
-        mean_first = wave * (c + 1) / (2 * c)
-        p90_first = wave * math.ceil(0.9 * c) / c
-        tpot = tau_c / e + (wave - mean_first) / max(1, o - 1)
-        cycle = wave + (o - 1) * tau_c / e
-        x = c / cycle
-        return ServingResult(users=c, requests_per_s=x, decode_batch=c * (o - 1) * tpot / cycle if o > 1 else 0.0,
-                             step_s=tau_c, tokens_per_step=e, tpot_s=tpot, prefill_s=prefill,
-                             prefill_service_s=wave / c, utilization=wave / cycle, wait_s=mean_first - prefill,
-                             ttft_s=mean_first + overhead, ttft_p90_s=p90_first + overhead, bound=bound,
-                             arrivals=arrivals, output_tokens=o)
     state = {"b": 0.0}
 
     def through(x: float) -> float:
@@ -421,6 +475,73 @@ def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
                          prefill_s=prefill, prefill_service_s=s, utilization=rho, wait_s=wait,
                          ttft_s=r + overhead, ttft_p90_s=wait_percentile(wait, rho, 0.9) + s + overhead,
                          bound=bound, arrivals=arrivals, output_tokens=o)
+
+
+def _van_der_corput(j: int, base: int) -> float:
+    """The j-th term (j ≥ 1) of the van der Corput sequence in `base`: evenly spread in (0, 1)."""
+    out, scale = 0.0, 1.0
+    while j:
+        scale /= base
+        out += scale * (j % base)
+        j //= base
+    return out
+
+
+def benchmark_run(times: Times, users: int, input_tokens: int, output_tokens: int, bench: Benchmark,
+                  spec: Speculative | None = None) -> ServingResult:
+    """Mean and p90 TTFT over a closed-loop benchmark run of `bench.prompts_per_user` × `users` prompts
+    at concurrency `users` (the replay in the module docstring); decode as in the steady state
+    (`closed_loop` with random arrivals), whose other figures the result keeps. Deterministic."""
+    c = max(1, int(users))
+    steady = closed_loop(times, c, input_tokens, output_tokens, "random", spec)
+    i, o, step, _, _, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
+    carried = step.extra(steady.decode_batch)          # the decodes each prefill step also runs
+    period = bench.intake_steps * steady.step_s
+    n = bench.prompts_per_user * c
+
+    def length(nominal: int, j: int, base: int) -> int:
+        return max(1, math.ceil(nominal * (bench.range_ratio + (1 - bench.range_ratio) * _van_der_corput(j + 1, base))))
+
+    started = [(0.0, j) for j in range(c)]       # (start, prompt) the engine has not received yet: a heap
+    queue: list[tuple[float, int]] = []          # received, waiting for prefill (FIFO)
+    t = last = busy_until = 0.0                  # engine clock, last intake, end of the running decodes
+    next_prompt, ttfts = c, []
+
+    def receive(now: float) -> None:
+        while started and started[0][0] <= now + 1e-12:
+            queue.append(heapq.heappop(started))
+
+    while started or queue:
+        if not queue:
+            arrival = started[0][0]
+            if bench.intake_steps > 1 and arrival < busy_until:   # decoding: the next intake
+                t = max(t, last + math.ceil((arrival - last) / period - 1e-9) * period)
+            else:
+                t = max(t, arrival)
+            receive(t)
+            last = t
+            continue
+        batch, tokens = [], 0
+        while queue and (not batch or tokens + length(i, queue[0][1], 2) <= budget):
+            batch.append(queue.pop(0))
+            tokens += length(i, batch[-1][1], 2)
+        steps = math.ceil(tokens / budget)
+        t += steps * (times.prefill_time(math.ceil(tokens / steps)) + carried)
+        for start, j in batch:
+            first = t + overhead
+            ttfts.append(first - start)
+            end = first + (length(o, j, 3) - 1) * steady.tpot_s
+            busy_until = max(busy_until, end)
+            if next_prompt < n:                  # the client's next prompt takes the freed slot
+                heapq.heappush(started, (end, next_prompt))
+                next_prompt += 1
+        receive(t)                               # the engine receives after every prefill step
+        last = t
+    ttfts.sort()
+    mean = sum(ttfts) / len(ttfts)
+    p90 = ttfts[math.ceil(0.9 * len(ttfts)) - 1]
+    return dataclasses.replace(steady, ttft_s=mean, ttft_p90_s=p90, arrivals="benchmark",
+                               wait_s=max(0.0, mean - steady.prefill_s - overhead))
 
 
 def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,

@@ -18,6 +18,11 @@ by rule, never by row id:
 - hardware, model, precision or engine missing from the catalog;
 - token lengths or concurrency not given as numbers.
 
+Mean-TTFT rows of InferenceX runs replay their benchmark run (optimizer/serving.py `benchmark_run`):
+10·C prompts at concurrency C, lengths uniform in [0.8, 1] × the nominal ones, and the engine's chunk
+budget and intake interval as the launch settings quoted in the notes give them (`--chunked-prefill-size`,
+`--max-num-batched-tokens`, `--max_num_tokens`; `--scheduler-recv-interval`, `--num-continuous-decode-steps`).
+
 Where a row's GPUs hold several replicas (MLPerf data-parallel submissions, or a stated
 tp·pp smaller than the GPU count), totals are per replica times replicas. When the
 tensor-parallel size is not stated, a replica is the fewest GPUs (a power of two) that
@@ -52,7 +57,7 @@ from catalog.schema import DTYPES
 from catalog.yamlio import read_csv
 
 from .estimator import Estimate, estimate
-from .serving import Speculative
+from .serving import Benchmark, Speculative
 
 __all__ = ["Case", "Result", "Report", "read_cases", "validate", "validate_files", "bundled_measurements",
            "bundled_memory_measurements", "measurement_files", "calibration_summary", "file_role",
@@ -127,6 +132,7 @@ class Case:
     eager: bool = False                       # --enforce-eager
     arrivals: str = "random"                  # synchronized: a benchmark client started C requests together
     speculative: Speculative | None = None    # the speculative decoding the source ran
+    benchmark: Benchmark | None = None        # the benchmark run a TTFT row averages over (InferenceX's protocol)
 
 
 @dataclass(frozen=True)
@@ -454,6 +460,25 @@ def _arrivals(concurrency: int | str, text: str) -> str:
     return "synchronized" if isinstance(concurrency, int) and concurrency > 1 else "random"
 
 
+# InferenceX's client: `--num-prompts $((CONC * 10)) --max-concurrency $CONC --random-range-ratio 0.8`
+# (https://github.com/SemiAnalysisAI/InferenceX/blob/ed5867f9e/benchmarks/benchmark_lib.sh, run_benchmark_serving;
+# RANDOM_RANGE_RATIO 0.8 in .github/workflows/benchmark-tmpl.yml).
+INFERENCEX_PROMPTS_PER_USER = 10
+INFERENCEX_RANGE_RATIO = 0.8
+_INTAKE = re.compile(r"--(?:scheduler-recv-interval|num-continuous-decode-steps)[\s=]+(\d+)")
+_BATCHED_TOKENS = re.compile(r"--(?:chunked-prefill-size|max-num-batched-tokens|max_num_tokens)[\s=]+(\d+)(?![\d,])")
+
+
+def _benchmark(row: dict, notes: str, metric: str) -> Benchmark | None:
+    """The benchmark run a TTFT row of InferenceX averages over (its client's protocol, above), with the
+    engine's intake interval its launch command set (SGLang `--scheduler-recv-interval`,
+    `--num-continuous-decode-steps`: the largest stated); None for other rows."""
+    if metric != "ttft_ms" or "inferencex" not in (row.get("source") or "").lower() + notes:
+        return None
+    intake = max([int(v) for v in _INTAKE.findall(notes)] or [1])
+    return Benchmark(INFERENCEX_PROMPTS_PER_USER, INFERENCEX_RANGE_RATIO, max(1, intake))
+
+
 def _case(row: dict, catalog: Catalog) -> Case:
     """One measurements row as a case hwplan can estimate; _Skip (with why) for a row it cannot."""
     metric = row["metric"].strip()
@@ -499,7 +524,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
                 request_tokens=settings["max_model_len"], **settings,
                 engine_version=engine_version(row, engine, catalog),
                 arrivals=_arrivals(concurrency, notes + " " + conc_text), speculative=spec,
-                tp=tp, pp=pp, dp=attn_dp, ep=ep)
+                benchmark=_benchmark(row, notes, metric), tp=tp, pp=pp, dp=attn_dp, ep=ep)
 
 
 def _skip_unmodelled(metric: str, notes: str) -> None:
@@ -564,13 +589,15 @@ def _row_settings(row: dict, text: str) -> dict[str, Any]:
     given = {k: (row.get(k) or "").strip() for k in SETTING_COLUMNS}
     util = _UTILIZATION.search(text)
     max_len = _MAX_MODEL_LEN.search(text)
+    batched = _BATCHED_TOKENS.search(text)
     return {
         "memory_utilization": _finite(given["memory_utilization"], "memory_utilization")
         if given["memory_utilization"] else (float(util.group(1)) if util else None),
         "max_model_len": int(given["max_model_len"].replace(",", "")) if given["max_model_len"] else
         (int(max_len.group(1).replace(",", "")) if max_len else None),
         "max_batch": int(given["max_num_seqs"]) if given["max_num_seqs"] else None,
-        "max_batched_tokens": int(given["max_num_batched_tokens"]) if given["max_num_batched_tokens"] else None,
+        "max_batched_tokens": int(given["max_num_batched_tokens"]) if given["max_num_batched_tokens"] else
+        (int(batched.group(1)) if batched else None),
         "eager": given["enforce_eager"].lower() in ("1", "true", "yes"),
     }
 
@@ -645,8 +672,8 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
                    output_tokens=case.output_tokens, concurrency=case.concurrency,
                    memory_utilization=case.memory_utilization, max_batch=case.max_batch,
                    max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager,
-                   engine_version=case.engine_version, arrivals=case.arrivals, speculative=case.speculative,
-                   tp=tp, pp=pp, dp=dp, ep=ep)
+                   engine_version=case.engine_version, speculative=case.speculative, tp=tp, pp=pp, dp=dp, ep=ep,
+                   arrivals=case.benchmark if case.benchmark is not None else case.arrivals)
     if case.metric in _CAPACITY_READINGS:
         return _CAPACITY_READINGS[case.metric](est, case), est
     if est.decode_tokens_per_s_per_user is None or case.metric not in _SPEED_READINGS:
