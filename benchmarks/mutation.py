@@ -48,6 +48,7 @@ TESTS = {
               "tests/test_rack_scale.py::test_checker_holds_in_domain_prefill_to_its_rules"],
     "model": ["tests/test_optimizer_bruteforce.py", "tests/test_shortlist_alternatives.py", "tests/test_offers.py",
               "tests/test_mutation_model.py", "tests/test_model_relaxation.py",
+              "tests/test_disagg.py::test_two_pool_model_equals_brute_force",
               "tests/test_cluster.py::test_the_solver_prices_a_two_tier_fabric_as_worked_by_hand",
               "tests/test_cluster.py::test_racks_are_counted_and_their_price_and_limit_move_the_optimum",
               "tests/test_cluster.py::test_fabric_and_racks_match_brute_force"],
