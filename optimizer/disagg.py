@@ -117,15 +117,9 @@ def decode_size(times: serving.Times, cap: int, input_tokens: int, output_tokens
     i, o = max(1, input_tokens), max(1, output_tokens)
     step = serving._Step(times, i + o / 2, spec)
     e = step.per_step
-    if e / step(1)[0] < min_tokens_per_s:
+    lo = serving.largest_batch(step, cap, min_tokens_per_s)
+    if lo is None:
         return []
-    lo, hi = 1, cap                    # per-user speed falls as the batch grows; lo always meets it
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if e / step(mid)[0] >= min_tokens_per_s:
-            lo = mid
-        else:
-            hi = mid - 1
     batches = [lo] + sorted({-(-users // k) for k in range(1, DECODE_LADDER + 1) if -(-users // k) < lo}
                             if users else (), reverse=True)
     out = []

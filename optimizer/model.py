@@ -913,8 +913,12 @@ class PlanModel:
         from fractions import Fraction
 
         n = self.limits.demand
-        if n is None or self.maximize_users or self.roles is not None or not self.units:
-            return not self.units and n is not None and n > 0 and not self.maximize_users
+        if n is None or self.maximize_users:
+            return False
+        if not self.units:
+            return n > 0
+        if self.roles is not None:   # prefill units serve no users: the pools' own constraints decide
+            return False
         users = {u.id: u.users for u in self.units}
         reach = {u.id: u.users * self.bounds[u.id] for u in self.units}
         if sum(reach.values()) < n:
@@ -925,17 +929,22 @@ class PlanModel:
             if limit is not None and all(coefs.get(k, 0) > 0 for k in users):
                 if limit * max(Fraction(users[k], coefs[k]) for k in users) < n:
                     return True
-        if self.limits.stock:
-            total = Fraction(0)
-            for acc in {u.accelerator_id for u in self.units}:
-                on = [u for u in self.units if u.accelerator_id == acc]
-                most = sum(reach[u.id] for u in on)
-                if acc in self.limits.stock and all(u.gpus > 0 for u in on):
-                    most = min(most, self.limits.stock[acc] * max(Fraction(u.users, u.gpus) for u in on))
-                total += most
-            if total < n:
-                return True
-        return False
+        return bool(self.limits.stock) and self._stock_reach(reach) < n
+
+    def _stock_reach(self, reach: dict[str, int]):
+        """Most users the units can serve under the stock limits alone (`_demand_out_of_reach`): per
+        accelerator, Σ users_u·R_u, or for a stock-limited one the smaller of that and stock × its best
+        users per accelerator; an exact Fraction."""
+        from fractions import Fraction
+
+        total = Fraction(0)
+        for acc in {u.accelerator_id for u in self.units}:
+            on = [u for u in self.units if u.accelerator_id == acc]
+            most = sum(reach[u.id] for u in on)
+            if acc in self.limits.stock and all(u.gpus > 0 for u in on):
+                most = min(most, self.limits.stock[acc] * max(Fraction(u.users, u.gpus) for u in on))
+            total += most
+        return total
 
     def _stages(self, terms: list[tuple[str, int]], options: SolveOptions, start: float) -> _Run | None:
         """The lexicographic stages of `solve`; None when the first proves that no plan exists."""

@@ -101,7 +101,7 @@ from dataclasses import dataclass
 
 from catalog.errors import InputError
 
-__all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "benchmark_run", "open_loop", "mva",
+__all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run", "open_loop", "mva",
            "wait_percentile",
            "md1_wait", "spec_tokens_per_step", "check_speculative", "DEFAULT_ACCEPTANCE", "MTP_MODELS",
            "TTFT_OVERHEAD_S", "ARRIVALS", "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "EXACT_MVA_MAX", "Pools", "size_pools"]
@@ -380,6 +380,23 @@ class _Step:
         return 1.0 if self.spec is None else self.spec.tokens_per_step()
 
 
+def largest_batch(step: _Step, cap: int, min_tokens_per_s: float) -> int | None:
+    """Largest batch B in [1, `cap`] whose decode step keeps each user at ≥ `min_tokens_per_s` tokens/s
+    (E / τ(B), E tokens per step); None when even B = 1 is too slow. Binary search: per-user speed falls
+    as the batch grows."""
+    e = step.per_step
+    if e / step(1)[0] < min_tokens_per_s:
+        return None
+    lo, hi = 1, cap                         # lo always meets the speed
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if e / step(mid)[0] >= min_tokens_per_s:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _setup(times: Times, input_tokens: int, output_tokens: int, spec: Speculative | None):
     """What both loops start from: (I, O, τ at the mean context I + O/2, E tokens per step, P(I) seconds,
     chunk budget T tokens, fixed TTFT overhead seconds), with I, O and T at least 1."""
@@ -618,16 +635,9 @@ def size_pools(prefill: Times, decode: Times, decode_cap: int, users: int, input
     i, o = max(1, input_tokens), max(1, output_tokens)
     step = _Step(decode, i + o / 2, spec)
     e = step.per_step
-    if e / step(1)[0] < min_tokens_per_s:
+    best = largest_batch(step, max(1, decode_cap), min_tokens_per_s)
+    if best is None:
         return None
-    lo, hi = 1, max(1, decode_cap)          # per-user speed falls as the batch grows; lo always meets it
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if e / step(mid)[0] >= min_tokens_per_s:
-            lo = mid
-        else:
-            hi = mid - 1
-    best = lo
     tpot = step(best)[0] / e
     decode_replicas = math.ceil(users / best) if request_rate is None else \
         math.ceil(request_rate * (o - 1) * tpot / best)

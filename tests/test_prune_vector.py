@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from benchmarks.synthetic import make_catalog
+from benchmarks.synthetic import FakeUnit, make_catalog
 from optimizer.model import Limits, replica_bounds
 from optimizer.prune import dominates, prune_dominated
 
@@ -47,17 +47,9 @@ def test_vector_front_equals_the_loop(seed):
 
 
 @dataclasses.dataclass(frozen=True)
-class _Keyed:
+class _Keyed(FakeUnit):
     """A unit whose `tie_key` orders identical units by something other than the id."""
-    id: str
-    users: int
-    cost: int
-    power_w: int
-    nodes: int
-    gpus: int
-    accelerator_id: str
-    sku: str
-    rank: int
+    rank: int = 0
 
     @property
     def tie_key(self) -> tuple:
