@@ -562,7 +562,7 @@ def try_optimize(catalog: Catalog, problem: Problem, options: SolveOptions = Sol
     `serving: auto` tries both modes and keeps the better (`optimize`)."""
     modes = _modes(problem)
     found: list[tuple[str, Plan]] = []
-    bounds: dict[str, Fraction] = {}
+    bounds: dict[str, tuple[Fraction, str]] = {}
     for mode in modes:
         skip = _cannot_win(catalog, problem, found) if mode == "disaggregated" else None
         if skip is not None:
@@ -578,16 +578,23 @@ def try_optimize(catalog: Catalog, problem: Problem, options: SolveOptions = Sol
     return _choose(problem, found, modes, bounds=bounds)
 
 
-def _cannot_win(catalog: Catalog, problem: Problem, found: list[tuple[str, Plan]]) -> Fraction | None:
+def _cannot_win(catalog: Catalog, problem: Problem, found: list[tuple[str, Plan]]) -> tuple[Fraction, str] | None:
     """Under a default auto (the problem does not name `serving`), a lower bound of the disaggregated plan's
-    objective when it already shows that plan cannot beat the aggregated one (two of the cheapest blocks that
-    hold the weights, disagg.lower_bound); else None. A problem that names `serving: auto` is solved both ways."""
+    objective and what it counts, when it already shows that plan cannot beat the aggregated one: two of the
+    cheapest blocks that hold the weights (disagg.lower_bound), else the pools' linear relaxation
+    (disagg.pools_floor, which sizes the blocks but builds no unit); else None. A problem that names `serving: auto` is solved both ways."""
     if problem.serving != "auto" or not found or "serving" in problem.model_fields_set:
         return None
+    best = found[0][1].objective_value
     bound = disagg.lower_bound(catalog, problem)
-    if bound is None or found[0][1].objective_value > bound:
-        return None
-    return bound
+    if bound is not None and best <= bound:
+        return bound, "it buys at least a prefill node and a decode node that each hold the weights"
+    bound = disagg.pools_floor(catalog, problem)
+    if bound is not None and best <= bound:
+        return bound, ("its decode pool serves every user and its prefill pool takes their prompts, at best at "
+                       "the lowest " + ("draw" if problem.objective == "power" else "price")
+                       + " per user and per prompt of any replica")
+    return None
 
 
 def _modes(problem: Problem) -> list[str]:
@@ -609,7 +616,7 @@ def _better(objective: str, a: Plan, b: Plan) -> bool:
 
 
 def _choose(problem: Problem, found: list[tuple[str, Plan]], modes: list[str],
-            reasons: dict[str, str] | None = None, bounds: dict[str, Fraction] | None = None) -> Plan:
+            reasons: dict[str, str] | None = None, bounds: dict[str, tuple[Fraction, str]] | None = None) -> Plan:
     """The better plan of the modes solved (aggregated on a tie), carrying the other mode's figures."""
     if problem.serving != "auto":
         return found[0][1]
@@ -620,8 +627,8 @@ def _choose(problem: Problem, found: list[tuple[str, Plan]], modes: list[str],
     other = "disaggregated" if best_mode == "aggregated" else "aggregated"
     other_plan = next((p for m, p in found if m == other), None)
     if other in (bounds or {}):
-        cmp = ServingComparison(other=other, at_least=bounds[other],
-                                reason="not solved: it buys at least a prefill and a decode node")
+        at_least, why = bounds[other]
+        cmp = ServingComparison(other=other, at_least=at_least, reason=f"not solved: {why}")
     elif other_plan is not None:
         cmp = ServingComparison(other=other, objective_value=other_plan.objective_value, cost=other_plan.totals.cost,
                                 nodes=other_plan.totals.nodes)
@@ -639,8 +646,8 @@ def _comparison_note(plan: Plan, cmp: ServingComparison) -> str:
     if cmp.at_least is not None:
         diff = cmp.at_least - plan.objective_value
         return (f"serving auto: {mode}; {cmp.other} would be at least {float(cmp.at_least):,.0f} {unit} "
-                f"({float(diff):,.0f} {unit} more): a prefill node and a decode node that each hold the weights "
-                f"already cost that, so it was not solved (serving: {cmp.other} solves it)")
+                f"({float(diff):,.0f} {unit} more) — {cmp.reason.removeprefix('not solved: ')} — so it was not "
+                f"solved (serving: {cmp.other} solves it)")
     if cmp.objective_value is None:
         return f"serving auto: {mode} (no {cmp.other} plan: {cmp.reason})"
     if plan.objective == "users":
@@ -662,7 +669,7 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
     found: list[tuple[str, Plan]] = []
     failure: InfeasibleError | None = None
     reasons: dict[str, str] = {}
-    bounds: dict[str, Fraction] = {}
+    bounds: dict[str, tuple[Fraction, str]] = {}
     for mode in modes:
         skip = _cannot_win(catalog, problem, found) if mode == "disaggregated" else None
         if skip is not None:
