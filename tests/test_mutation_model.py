@@ -343,7 +343,7 @@ def test_a_pool_rate_too_large_for_the_solver_names_the_prefill_pool():
 
     d, p = _u("d", users=10, cost=100), _u("p", users=0, cost=50)
     roles = Roles(prefill={"p": 2**62}, decode={"d": 30})   # one replica already reaches 2^62
-    with pytest.raises(ProblemError, match="prefill requests per hour"):
+    with pytest.raises(ProblemError, match="the prefill requests per hour of a plan could reach"):
         PlanModel([d, p], Limits(demand=10, max_nodes=8), roles=roles)
 
 
