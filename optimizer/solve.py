@@ -560,22 +560,14 @@ def _try_mode(catalog: Catalog, problem: Problem, options: SolveOptions, serving
 def try_optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> Plan | None:
     """The optimal plan for `problem`, checked, or None when none exists (no explanation is built);
     `serving: auto` tries both modes and keeps the better (`optimize`)."""
-    modes = _modes(problem)
-    found: list[tuple[str, Plan]] = []
-    bounds: dict[str, tuple[Fraction, str]] = {}
-    for mode in modes:
-        skip = _cannot_win(catalog, problem, found) if mode == "disaggregated" else None
-        if skip is not None:
-            bounds[mode] = skip
-            continue
-        if mode == "disaggregated" and disagg.out_of_limits(catalog, problem):
-            continue
+    def attempt(mode: str) -> Plan:
         plan = _try_mode(catalog, problem, options, mode)
-        if plan is not None:
-            found.append((mode, plan))
-    if not found:
-        return None
-    return _choose(problem, found, modes, bounds=bounds)
+        if plan is None:
+            raise InfeasibleError(f"no {mode} plan")
+        return plan
+
+    modes, found, reasons, bounds, _ = _each_mode(catalog, problem, attempt)
+    return _choose(problem, found, modes, reasons, bounds) if found else None
 
 
 def _cannot_win(catalog: Catalog, problem: Problem, found: list[tuple[str, Plan]]) -> tuple[Fraction, str] | None:
@@ -665,6 +657,19 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
     `problem.serving`: aggregated, disaggregated (prefill and decode pools, optimizer/disagg.py), or auto:
     both, the better for the objective (aggregated on a tie), with the other's value in
     `Plan.serving_comparison` and a note."""
+    modes, found, reasons, bounds, failure = _each_mode(
+        catalog, problem, lambda mode: _optimize_mode(catalog, problem, options, mode))
+    if not found:
+        raise failure
+    return _choose(problem, found, modes, reasons, bounds)
+
+
+def _each_mode(catalog: Catalog, problem: Problem, solve_mode):
+    """Solve each serving mode of `problem` (`_modes`) with `solve_mode(mode)` → Plan (raises InfeasibleError
+    when there is none), skipping a disaggregated solve that a lower bound shows cannot win (`_cannot_win`) or
+    that two nodes already put out of the limits (`disagg.out_of_limits`). Returns (modes, [(mode, plan)],
+    {mode: why it has no plan}, {mode: (lower bound, what it counts)}, the error to raise when no mode has a
+    plan: the aggregated one's, else the first)."""
     modes = _modes(problem)
     found: list[tuple[str, Plan]] = []
     failure: InfeasibleError | None = None
@@ -679,19 +684,16 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
         if why:   # no need to size the pools: two nodes already break a limit
             reasons[mode] = why
             if failure is None:
-                failure = InfeasibleError(f"no disaggregated plan of {problem.model}: {why}.",
-                                          {"summary": f"no disaggregated plan of {problem.model}: {why}.",
-                                           "serving": "disaggregated"})
+                summary = f"no disaggregated plan of {problem.model}: {why}."
+                failure = InfeasibleError(summary, {"summary": summary, "serving": "disaggregated"})
             continue
         try:
-            found.append((mode, _optimize_mode(catalog, problem, options, mode)))
+            found.append((mode, solve_mode(mode)))
         except InfeasibleError as err:
             if failure is None or mode == "aggregated":
                 failure = err
             reasons[mode] = "no plan meets the targets and limits"
-    if not found:
-        raise failure
-    return _choose(problem, found, modes, reasons, bounds)
+    return modes, found, reasons, bounds, failure
 
 
 def _optimize_mode(catalog: Catalog, problem: Problem, options: SolveOptions, serving: str) -> Plan:
