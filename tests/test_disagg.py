@@ -451,8 +451,8 @@ def test_trtllm_pools_use_the_cache_transceiver_and_the_disaggregated_server(cat
 
 def _floor_from_units(units, problem: Problem, power: bool = False):
     """disagg.pools_floor recomputed from the built role units (prepare_roles), group by group: the pools'
-    linear relaxation N · min_d (c_d + p* · net_d) / users_d (closed loop) with p* = min_p c_p / rate_p over
-    the prefill units sized at their own link."""
+    linear relaxation N · min_d (c_d + p* · net_d) / users_d (closed loop), N · (min_d c_d / users_d + p*) (open
+    loop: N requests per hour), with p* = min_p c_p / rate_p over the prefill units sized at their own link."""
     from fractions import Fraction
 
     def c(u):
@@ -464,10 +464,15 @@ def _floor_from_units(units, problem: Problem, power: bool = False):
         members = [u for u in units if (u.engine.id, u.variant.id, u.kv_dtype) == g]
         pre = [c(u) / u.rate for u in members if u.role == "prefill" and u.link_gbs == u.node.platform.network_gbs]
         p = min(pre) if pre else None
-        ratios = [(c(u) + (p or 0) * disagg.net_rate(u)) / u.users for u in members
-                  if u.role == "decode" and u.users > 0 and (p is not None or disagg.net_rate(u) == 0)]
-        if ratios and (best is None or n * min(ratios) < best):
-            best = n * min(ratios)
+        decode = [u for u in members if u.role == "decode" and u.users > 0]
+        if problem.workload.request_rate is not None:   # open loop: the prefill pool takes the demand itself
+            value = n * (min(c(u) / u.users for u in decode) + p) if decode and p is not None else None
+        else:
+            ratios = [(c(u) + (p or 0) * disagg.net_rate(u)) / u.users for u in decode
+                      if p is not None or disagg.net_rate(u) == 0]
+            value = n * min(ratios) if ratios else None
+        if value is not None and (best is None or value < best):
+            best = value
     return best
 
 
@@ -483,6 +488,14 @@ def test_pools_floor_is_the_relaxation_of_the_built_units_and_bounds_the_plan(ca
     power = problem.model_copy(update={"objective": "power"})
     assert disagg.pools_floor(catalog, power) == _floor_from_units(units, power, power=True)
     assert disagg.pools_floor(catalog, problem.model_copy(update={"objective": "users"})) is None
+
+
+def test_pools_floor_in_an_open_loop_prices_the_demand_in_both_pools(catalog):
+    workload = {**_small_problem().workload.model_dump(), "concurrent_users": None, "request_rate": 2.0}
+    problem = _small_problem(serving="disaggregated", workload=workload)
+    floor = disagg.pools_floor(catalog, problem)
+    assert floor == _floor_from_units(disagg.prepare_roles(catalog, problem).units, problem)
+    assert floor <= optimize(catalog, problem).totals.cost
 
 
 def test_default_auto_skips_the_disaggregated_solve_by_the_pools_floor(tmp_path):
