@@ -20,6 +20,11 @@ engine AIConfigurator covers (TEST_SYSTEMS, TEST_MODELS); hwplan answers each as
 does (the row's layout, engine release, settings and arrivals), AIConfigurator with the row's layout
 at batch = concurrency per attention group.
 
+The summary gives both tools' median |error| against the measurement on the questions both answer:
+over all of them; over those neither side was fitted on (the original questions with no `*-fit.csv`
+row and the test-set rows: the union the target is judged on; AIConfigurator predicts from its own
+kernel database and is fitted on no published run); and over each of the union's two parts.
+
 It prints figures and never asserts. A question AIConfigurator cannot answer (a model or
 system outside its database) shows its error in place of a prediction.
 """
