@@ -106,3 +106,24 @@ def test_the_decode_stage_is_the_sum_of_its_parts(catalog):
     assert token == pytest.approx(stage + eff.step_overhead_ms * 1e-3, rel=1e-12)
     # 8 ranks of TP: two all-reduces per layer over NVLink are in the communication part.
     assert parts["communication"] > 2 * dep.model.layers * speed.ALLREDUCE_LATENCY_S["native"]
+
+
+def test_an_early_release_does_not_slow_the_pipeline_hops(catalog):
+    """TP4 × PP2 in one H200 server, batch 2 (one token per stage): each of the 2 stages has 2 · 31 all-reduces
+    of its token over 4 ranks, and the one hop between the stages costs the in-server latency plus the token's
+    7168 bf16 activations over one direction of NVLink. Neither is slowed: t_old = s · (t_new − both) + both."""
+    from optimizer.layouts import Layout
+
+    m, a = catalog.models["deepseek-r1"], catalog.accelerators["h200-sxm"]
+    base = Deployment(model=m, variant=m.variant("fp8"), accelerator=a, platform=default_platform(catalog, a, 8),
+                      engine=catalog.engines["sglang"], gpus_per_node=8, layout=Layout(tp=4, pp=2))
+    rule = EarlyRelease(before="0.4.4", attention="mla", slowdown=2.0, source="a rule for a test")
+    old = dataclasses.replace(base, engine=base.engine.model_copy(update={"early_releases": [rule]}),
+                              settings=EngineSettings(version="0.4.3"))
+    fit_new, fit_old = base.memory(), old.memory()
+    assert (fit_new.layout.tp, fit_new.layout.pp) == (4, 2)
+    t_new = speed.decode_token_time(base, fit_new, 2, 500)[0]
+    t_old = speed.decode_token_time(old, fit_old, 2, 500)[0]
+    comm = 2 * (2 * 31 * speed.allreduce_time(base, 4, 1))
+    hop = speed.ALLREDUCE_LATENCY_S["native"] + 7168 * 2 / (a.interconnect_gbs * 1e9 / 2)
+    assert t_old == pytest.approx(2.0 * (t_new - comm - hop) + comm + hop, rel=1e-9)
