@@ -94,7 +94,11 @@ step compute-bound, each step costs about (k+1)× and speculation's gain falls t
 why engines turn it off at large batches.
 
 A fixed per-request TTFT overhead per engine (request handling, tokenization, detokenization,
-streaming the first token) is added: TTFT_OVERHEAD_S, an assumption (see there).
+streaming the first token) is added: TTFT_OVERHEAD_S, an assumption (see there). So is the wait for the
+decode steps the engine is running or has already launched when a request arrives (open loop:
+QUEUED_STEPS × τ(B_decode) × min(1, B_decode); closed loop: the other users' decodes, B_decode·(C − 1)/C,
+in place of B_decode; 1.5 steps under SGLang's and TensorRT-LLM's overlap
+schedulers, 0.5 under vLLM's; none for a disaggregated prefill server, which runs no decodes).
 """
 
 from __future__ import annotations
@@ -360,13 +364,15 @@ class Times:
     """What the queueing model needs of one replica (speed.serving_times builds it):
     `token_time(batch, context)` → (seconds of one decode step, what bounds it); `prefill_time(tokens)`
     → seconds of one prompt alone; `layers` of the model; `budget` = max_batched_tokens (tokens per
-    step); `overhead_s` = the engine's fixed TTFT overhead."""
+    step); `overhead_s` = the engine's fixed TTFT overhead; `queued_steps` = decode steps a new request waits
+    behind the running and already launched steps while decodes run (QUEUED_STEPS; 0: none)."""
 
     token_time: Callable[[int, float], tuple[float, str]]
     prefill_time: Callable[[int], float]
     layers: int
     budget: int
     overhead_s: float
+    queued_steps: float = 0.0
 
 
 class _Step:
@@ -543,10 +549,21 @@ def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
     tau, bound = step(b_dec)
     rho = min(x * s, 0.999999)
     wait = max(0.0, r - s)
+    queued = _queued(times, tau, b_dec * (c - 1) / c)       # the other users' decodes: the arriving one's ended
     return ServingResult(users=c, requests_per_s=x, decode_batch=b_dec, step_s=tau, tokens_per_step=e, tpot_s=tpot,
-                         prefill_s=prefill, prefill_service_s=s, utilization=rho, wait_s=wait,
-                         ttft_s=r + overhead, ttft_p90_s=wait_percentile(wait, rho, 0.9) + s + overhead,
+                         prefill_s=prefill, prefill_service_s=s, utilization=rho, wait_s=wait + queued,
+                         ttft_s=r + queued + overhead,
+                         ttft_p90_s=wait_percentile(wait, rho, 0.9) + s + queued + overhead,
                          bound=bound, arrivals=arrivals, output_tokens=o)
+
+
+def _queued(times: Times, step_s: float, decode_batch: float) -> float:
+    """Seconds a new request waits, on average, for the running and already launched decode steps before its
+    prefill can start: `times.queued_steps` × τ, times min(1, B), the share of time decodes run as the
+    arrival sees it (B: the mean decode batch it finds; taken as 1 from B = 1 on, an assumption). Poisson
+    arrivals see the time average B_decode (PASTA, R. W. Wolff, Operations Research 30(2), 1982); a closed-loop
+    user's new request finds the other users' decodes, B_decode·(C − 1)/C (its own ended)."""
+    return times.queued_steps * step_s * min(1.0, max(0.0, decode_batch))
 
 
 def _van_der_corput(j: int, base: int) -> float:
@@ -659,10 +676,11 @@ def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,
     rho = rate * s
     wait = md1_wait(rate, s)
     users = b_dec + rate * (wait + s) if not math.isinf(wait) else math.inf
+    queued = _queued(times, tau, b_dec)
     return ServingResult(users=users, requests_per_s=rate, decode_batch=b_dec, step_s=tau, tokens_per_step=e,
                          tpot_s=tpot, prefill_s=prefill, prefill_service_s=s, utilization=min(rho, 1.0),
-                         wait_s=wait, ttft_s=wait + s + overhead,
-                         ttft_p90_s=wait_percentile(wait, min(rho, 1.0), 0.9) + s + overhead, bound=bound,
+                         wait_s=wait + queued, ttft_s=wait + s + queued + overhead,
+                         ttft_p90_s=wait_percentile(wait, min(rho, 1.0), 0.9) + s + queued + overhead, bound=bound,
                          arrivals="poisson", output_tokens=o)
 
 
