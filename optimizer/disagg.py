@@ -69,7 +69,8 @@ from .layouts import Layout, candidate_layouts
 from .units import Candidates, InDomainPrefill, NodeType, Unit, prepare, unit_layouts
 
 __all__ = ["SERVING_MODES", "NO_TARGET_UTILIZATION", "DecodeSize", "PrefillSize", "decode_size", "prefill_rate",
-           "kv_transfer_s", "prefill_batches", "rack_scale", "net_rate", "self_contained", "not_applicable", "check_applicable", "prepare_roles", "roles_of", "lower_bound", "out_of_limits",
+           "kv_transfer_s", "prefill_batches", "rack_scale", "net_rate", "self_contained", "not_applicable", "check_applicable", "prepare_roles", "roles_of", "lower_bound", "pools_floor",
+           "out_of_limits",
            "prune_roles", "ServingModes", "compare_serving"]
 
 SERVING_MODES = ("aggregated", "disaggregated", "auto")
@@ -372,13 +373,13 @@ def _decode_points(fitted: list[tuple], w, spec) -> list[_Sized]:
     return decs
 
 
-def _role_node_units(model, node: NodeType, engines, max_k: int, problem: Problem, scale: int,
-                     searched: dict, near: dict) -> list[Unit]:
-    """The prefill and decode units of one node type (a `units.prepare` sizer)."""
+def _role_blocks(model, node: NodeType, engines, max_k: int, problem: Problem, searched: dict):
+    """The sized prefill and decode blocks of one node type: (variant, precision note, engine, nodes, role,
+    `_Sized`, the in-domain prefill beside a rack-scale decode block or None); `searched` keeps each sizing
+    for node types that differ only in price."""
     acc = node.accelerator
-    out: list[Unit] = []
     if acc.family == "cpu":
-        return out   # CPU hosts serve small loads; their KV transfer path is not modelled
+        return   # CPU hosts serve small loads; their KV transfer path is not modelled
     for variant, note in sizing.candidate_variants(model, acc, problem.precision):
         for engine in (e for e in engines if sizing.engine_runs(e, acc, variant) and e.id in DISAGG_ENGINES):
             for k in range(1, max_k + 1):
@@ -391,19 +392,30 @@ def _role_node_units(model, node: NodeType, engines, max_k: int, problem: Proble
                     if split_key not in searched:
                         searched[split_key] = _in_domain_units(model, variant, engine, node, problem, pre)
                     for dec, side in searched[split_key]:
-                        lay = dec.dep.layout
-                        out.append(Unit(node=node, nodes=1, variant=variant, engine=engine, kv_dtype=dec.dep.kv_dtype,
-                                        dp_attention=lay.dp_attention, capacity=dec.capacity,
-                                        cost=money_to_int(node.price, scale, rounding="ceil"), power_w=node.power_w,
-                                        note=note, layout=lay, role="decode", rate=dec.rate, in_domain=side))
+                        yield variant, note, engine, 1, "decode", dec, side
                 for role, sized in [("decode", d) for d in decs] + ([("prefill", pre)] if pre else []):
-                    lay = sized.dep.layout
-                    out.append(Unit(node=node, nodes=k, variant=variant, engine=engine, kv_dtype=sized.dep.kv_dtype,
-                                    dp_attention=lay.dp_attention, capacity=sized.capacity,
-                                    cost=money_to_int(node.price * k, scale, rounding="ceil"),
-                                    power_w=node.power_w * k, note=note, layout=lay, role=role,
-                                    rate=sized.rate * lay.replicas_per_node, kv_transfer_s=sized.transfer_s,
-                                    prefill_s=sized.prefill_s, prefill_prompts=sized.prompts))
+                    yield variant, note, engine, k, role, sized, None
+
+
+def _role_node_units(model, node: NodeType, engines, max_k: int, problem: Problem, scale: int,
+                     searched: dict, near: dict) -> list[Unit]:
+    """The prefill and decode units of one node type (a `units.prepare` sizer)."""
+    out: list[Unit] = []
+    num, den = node.price.numerator * scale, node.price.denominator   # ⌈price·k·scale⌉ in integers
+    for variant, note, engine, k, role, sized, side in _role_blocks(model, node, engines, max_k, problem, searched):
+        lay = sized.dep.layout
+        cost = -(-num * k // den)
+        if side is not None:
+            out.append(Unit(node=node, nodes=1, variant=variant, engine=engine, kv_dtype=sized.dep.kv_dtype,
+                            dp_attention=lay.dp_attention, capacity=sized.capacity, cost=cost,
+                            power_w=node.power_w, note=note, layout=lay, role="decode", rate=sized.rate,
+                            in_domain=side))
+            continue
+        out.append(Unit(node=node, nodes=k, variant=variant, engine=engine, kv_dtype=sized.dep.kv_dtype,
+                        dp_attention=lay.dp_attention, capacity=sized.capacity, cost=cost,
+                        power_w=node.power_w * k, note=note, layout=lay, role=role,
+                        rate=sized.rate * lay.replicas_per_node, kv_transfer_s=sized.transfer_s,
+                        prefill_s=sized.prefill_s, prefill_prompts=sized.prompts))
     return out
 
 
@@ -606,6 +618,68 @@ def lower_bound(catalog, problem: Problem) -> Fraction | None:
     if problem.objective == "users" or least is None:
         return None
     return Fraction(least[1]) if problem.objective == "power" else least[0]
+
+
+def pools_floor(catalog, problem: Problem) -> Fraction | None:
+    """A value no disaggregated plan beats on the objective's primary term (cost, tco: capital cost; power:
+    maximum draw), from the linear relaxation of its two pool constraints. Over the blocks the pools could
+    use (`_role_blocks`, sized as `prepare_roles` sizes them), within one engine, precision and KV group g
+    (both pools run one): c_u a block's price or draw, users_d and net_d (`net_rate`) a decode block's users
+    and requests per hour sent to prefill, λ_p a prefill block's requests per hour at its own link (a copy
+    sized for a slower link takes fewer), p*_g = min_p c_p / λ_p. With the demand N (users, or requests per
+    hour in an open loop), the pools take at least
+        closed loop:  N · min_d (c_d + p*_g · net_d) / users_d      (Σ users_d·r_d ≥ N, Σ λ_p·r_p ≥ Σ net_d·r_d)
+        open loop:    N · (min_d c_d / users_d + p*_g)              (Σ users_d·r_d ≥ N, Σ λ_p·r_p ≥ N)
+    the least over g — the fractional knapsack's optimum (Dantzig 1957, "Discrete-variable extremum
+    problems", Operations Research 5(2)) with the prefill need priced at its cheapest rate. Every other
+    term of a plan (fabric, racks, energy) is ≥ 0. None for the users objective or when no group has both
+    pools (or a decode block that sends nothing)."""
+    if problem.objective == "users":
+        return None
+    demand = problem.workload.demand or 1
+    closed = problem.workload.request_rate is None
+    power = problem.objective == "power"
+    # per group, the least price (or draw) of a node type for each distinct block: (nodes, users, net) of a
+    # decode block, (nodes, requests per hour) of a prefill block; node types sharing a sizing collapse here
+    decode: dict[tuple, dict[tuple[int, int, int], Fraction]] = {}
+    prefill: dict[tuple, dict[tuple[int, int], Fraction]] = {}
+
+    def keep(blocks: dict, key: tuple, c: Fraction) -> None:
+        if key not in blocks or c < blocks[key]:
+            blocks[key] = c
+
+    def sizer(model, node, engines, max_k, problem, scale, searched, near):
+        c = Fraction(node.power_w) if power else node.price
+        for variant, _, engine, k, role, sized, side in _role_blocks(model, node, engines, max_k, problem, searched):
+            group = (engine.id, variant.id, sized.dep.kv_dtype)
+            rpn = sized.dep.layout.replicas_per_node
+            if role == "prefill":
+                keep(prefill.setdefault(group, {}), (k, sized.rate * rpn), c)
+            elif sized.capacity.users > 0:   # as Unit.users and net_rate
+                net = max(0, sized.rate - side.rate) if side is not None else sized.rate * rpn
+                keep(decode.setdefault(group, {}), (k, sized.capacity.users * rpn, net), c)
+        return []
+
+    check_applicable(problem)
+    prepare(catalog, problem, sizer=sizer)
+    return _relaxed_pools(decode, prefill, demand, closed)
+
+
+def _relaxed_pools(decode: dict, prefill: dict, demand: int, closed: bool) -> Fraction | None:
+    """`pools_floor`'s least over the groups, from each group's distinct decode blocks {(nodes, users, net):
+    price} and prefill blocks {(nodes, requests per hour): price}."""
+    least = None
+    for group, blocks in decode.items():
+        p = min((c * k / rate for (k, rate), c in prefill.get(group, {}).items()), default=None)
+        if closed:
+            ratios = [(c * k + (p * net if p is not None else 0)) / users
+                      for (k, users, net), c in blocks.items() if p is not None or net == 0]
+            value = demand * min(ratios) if ratios else None
+        else:
+            value = None if p is None else demand * (min(c * k / users for (k, users, _), c in blocks.items()) + p)
+        if value is not None and (least is None or value < least):
+            least = value
+    return least
 
 
 def out_of_limits(catalog, problem: Problem) -> str | None:

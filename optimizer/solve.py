@@ -560,34 +560,33 @@ def _try_mode(catalog: Catalog, problem: Problem, options: SolveOptions, serving
 def try_optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOptions()) -> Plan | None:
     """The optimal plan for `problem`, checked, or None when none exists (no explanation is built);
     `serving: auto` tries both modes and keeps the better (`optimize`)."""
-    modes = _modes(problem)
-    found: list[tuple[str, Plan]] = []
-    bounds: dict[str, Fraction] = {}
-    for mode in modes:
-        skip = _cannot_win(catalog, problem, found) if mode == "disaggregated" else None
-        if skip is not None:
-            bounds[mode] = skip
-            continue
-        if mode == "disaggregated" and disagg.out_of_limits(catalog, problem):
-            continue
+    def attempt(mode: str) -> Plan:
         plan = _try_mode(catalog, problem, options, mode)
-        if plan is not None:
-            found.append((mode, plan))
-    if not found:
-        return None
-    return _choose(problem, found, modes, bounds=bounds)
+        if plan is None:
+            raise InfeasibleError(f"no {mode} plan")
+        return plan
+
+    modes, found, reasons, bounds, _ = _each_mode(catalog, problem, attempt)
+    return _choose(problem, found, modes, reasons, bounds) if found else None
 
 
-def _cannot_win(catalog: Catalog, problem: Problem, found: list[tuple[str, Plan]]) -> Fraction | None:
+def _cannot_win(catalog: Catalog, problem: Problem, found: list[tuple[str, Plan]]) -> tuple[Fraction, str] | None:
     """Under a default auto (the problem does not name `serving`), a lower bound of the disaggregated plan's
-    objective when it already shows that plan cannot beat the aggregated one (two of the cheapest blocks that
-    hold the weights, disagg.lower_bound); else None. A problem that names `serving: auto` is solved both ways."""
+    objective and what it counts, when it already shows that plan cannot beat the aggregated one: two of the
+    cheapest blocks that hold the weights (disagg.lower_bound), else the pools' linear relaxation
+    (disagg.pools_floor, which sizes the blocks but builds no unit); else None. A problem that names `serving: auto` is solved both ways."""
     if problem.serving != "auto" or not found or "serving" in problem.model_fields_set:
         return None
+    best = found[0][1].objective_value
     bound = disagg.lower_bound(catalog, problem)
-    if bound is None or found[0][1].objective_value > bound:
-        return None
-    return bound
+    if bound is not None and best <= bound:
+        return bound, "it buys at least a prefill node and a decode node that each hold the weights"
+    bound = disagg.pools_floor(catalog, problem)
+    if bound is not None and best <= bound:
+        return bound, ("its decode pool serves every user and its prefill pool takes their prompts, at best at "
+                       "the lowest " + ("draw" if problem.objective == "power" else "price")
+                       + " per user and per prompt of any replica")
+    return None
 
 
 def _modes(problem: Problem) -> list[str]:
@@ -609,7 +608,7 @@ def _better(objective: str, a: Plan, b: Plan) -> bool:
 
 
 def _choose(problem: Problem, found: list[tuple[str, Plan]], modes: list[str],
-            reasons: dict[str, str] | None = None, bounds: dict[str, Fraction] | None = None) -> Plan:
+            reasons: dict[str, str] | None = None, bounds: dict[str, tuple[Fraction, str]] | None = None) -> Plan:
     """The better plan of the modes solved (aggregated on a tie), carrying the other mode's figures."""
     if problem.serving != "auto":
         return found[0][1]
@@ -620,8 +619,8 @@ def _choose(problem: Problem, found: list[tuple[str, Plan]], modes: list[str],
     other = "disaggregated" if best_mode == "aggregated" else "aggregated"
     other_plan = next((p for m, p in found if m == other), None)
     if other in (bounds or {}):
-        cmp = ServingComparison(other=other, at_least=bounds[other],
-                                reason="not solved: it buys at least a prefill and a decode node")
+        at_least, why = bounds[other]
+        cmp = ServingComparison(other=other, at_least=at_least, reason=f"not solved: {why}")
     elif other_plan is not None:
         cmp = ServingComparison(other=other, objective_value=other_plan.objective_value, cost=other_plan.totals.cost,
                                 nodes=other_plan.totals.nodes)
@@ -639,8 +638,8 @@ def _comparison_note(plan: Plan, cmp: ServingComparison) -> str:
     if cmp.at_least is not None:
         diff = cmp.at_least - plan.objective_value
         return (f"serving auto: {mode}; {cmp.other} would be at least {float(cmp.at_least):,.0f} {unit} "
-                f"({float(diff):,.0f} {unit} more): a prefill node and a decode node that each hold the weights "
-                f"already cost that, so it was not solved (serving: {cmp.other} solves it)")
+                f"({float(diff):,.0f} {unit} more) — {cmp.reason.removeprefix('not solved: ')} — so it was not "
+                f"solved (serving: {cmp.other} solves it)")
     if cmp.objective_value is None:
         return f"serving auto: {mode} (no {cmp.other} plan: {cmp.reason})"
     if plan.objective == "users":
@@ -658,11 +657,24 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
     `problem.serving`: aggregated, disaggregated (prefill and decode pools, optimizer/disagg.py), or auto:
     both, the better for the objective (aggregated on a tie), with the other's value in
     `Plan.serving_comparison` and a note."""
+    modes, found, reasons, bounds, failure = _each_mode(
+        catalog, problem, lambda mode: _optimize_mode(catalog, problem, options, mode))
+    if not found:
+        raise failure
+    return _choose(problem, found, modes, reasons, bounds)
+
+
+def _each_mode(catalog: Catalog, problem: Problem, solve_mode):
+    """Solve each serving mode of `problem` (`_modes`) with `solve_mode(mode)` → Plan (raises InfeasibleError
+    when there is none), skipping a disaggregated solve that a lower bound shows cannot win (`_cannot_win`) or
+    that two nodes already put out of the limits (`disagg.out_of_limits`). Returns (modes, [(mode, plan)],
+    {mode: why it has no plan}, {mode: (lower bound, what it counts)}, the error to raise when no mode has a
+    plan: the aggregated one's, else the first)."""
     modes = _modes(problem)
     found: list[tuple[str, Plan]] = []
     failure: InfeasibleError | None = None
     reasons: dict[str, str] = {}
-    bounds: dict[str, Fraction] = {}
+    bounds: dict[str, tuple[Fraction, str]] = {}
     for mode in modes:
         skip = _cannot_win(catalog, problem, found) if mode == "disaggregated" else None
         if skip is not None:
@@ -672,19 +684,16 @@ def optimize(catalog: Catalog, problem: Problem, options: SolveOptions = SolveOp
         if why:   # no need to size the pools: two nodes already break a limit
             reasons[mode] = why
             if failure is None:
-                failure = InfeasibleError(f"no disaggregated plan of {problem.model}: {why}.",
-                                          {"summary": f"no disaggregated plan of {problem.model}: {why}.",
-                                           "serving": "disaggregated"})
+                summary = f"no disaggregated plan of {problem.model}: {why}."
+                failure = InfeasibleError(summary, {"summary": summary, "serving": "disaggregated"})
             continue
         try:
-            found.append((mode, _optimize_mode(catalog, problem, options, mode)))
+            found.append((mode, solve_mode(mode)))
         except InfeasibleError as err:
             if failure is None or mode == "aggregated":
                 failure = err
             reasons[mode] = "no plan meets the targets and limits"
-    if not found:
-        raise failure
-    return _choose(problem, found, modes, reasons, bounds)
+    return modes, found, reasons, bounds, failure
 
 
 def _optimize_mode(catalog: Catalog, problem: Problem, options: SolveOptions, serving: str) -> Plan:

@@ -447,3 +447,76 @@ def test_trtllm_pools_use_the_cache_transceiver_and_the_disaggregated_server(cat
     assert "cache_transceiver_config: {backend: UCX}" in dec[0] and "disable_overlap_scheduler" not in dec[0]
     assert "--extra_llm_api_options extra-llm-api.yaml" in pre[0] and pre[0].count("--extra_llm_api_options") == 1
     assert "trtllm-serve disaggregated -c disagg.yaml" in dec[-1] and "context_servers" in dec[-1]
+
+
+def _floor_from_units(units, problem: Problem, power: bool = False):
+    """disagg.pools_floor recomputed from the built role units (prepare_roles), group by group: the pools'
+    linear relaxation N · min_d (c_d + p* · net_d) / users_d (closed loop), N · (min_d c_d / users_d + p*) (open
+    loop: N requests per hour), with p* = min_p c_p / rate_p over the prefill units sized at their own link."""
+    from fractions import Fraction
+
+    def c(u):
+        return Fraction(u.power_w) if power else u.node.price * u.nodes
+
+    n = problem.workload.demand
+    best = None
+    for g in {(u.engine.id, u.variant.id, u.kv_dtype) for u in units}:
+        members = [u for u in units if (u.engine.id, u.variant.id, u.kv_dtype) == g]
+        pre = [c(u) / u.rate for u in members if u.role == "prefill" and u.link_gbs == u.node.platform.network_gbs]
+        p = min(pre) if pre else None
+        decode = [u for u in members if u.role == "decode" and u.users > 0]
+        if problem.workload.request_rate is not None:   # open loop: the prefill pool takes the demand itself
+            value = n * (min(c(u) / u.users for u in decode) + p) if decode and p is not None else None
+        else:
+            ratios = [(c(u) + (p or 0) * disagg.net_rate(u)) / u.users for u in decode
+                      if p is not None or disagg.net_rate(u) == 0]
+            value = n * min(ratios) if ratios else None
+        if value is not None and (best is None or value < best):
+            best = value
+    return best
+
+
+@pytest.mark.parametrize("users", [100, 1200])
+def test_pools_floor_is_the_relaxation_of_the_built_units_and_bounds_the_plan(catalog, users):
+    problem = _small_problem(serving="disaggregated",
+                             workload={**_small_problem().workload.model_dump(), "concurrent_users": users})
+    units = disagg.prepare_roles(catalog, problem).units
+    floor = disagg.pools_floor(catalog, problem)
+    assert floor == _floor_from_units(units, problem)
+    plan = optimize(catalog, problem)
+    assert floor <= plan.totals.cost
+    power = problem.model_copy(update={"objective": "power"})
+    assert disagg.pools_floor(catalog, power) == _floor_from_units(units, power, power=True)
+    assert disagg.pools_floor(catalog, problem.model_copy(update={"objective": "users"})) is None
+
+
+def test_pools_floor_in_an_open_loop_prices_the_demand_in_both_pools(catalog):
+    workload = {**_small_problem().workload.model_dump(), "concurrent_users": None, "request_rate": 2.0}
+    problem = _small_problem(serving="disaggregated", workload=workload)
+    floor = disagg.pools_floor(catalog, problem)
+    assert floor == _floor_from_units(disagg.prepare_roles(catalog, problem).units, problem)
+    assert floor <= optimize(catalog, problem).totals.cost
+
+
+def test_default_auto_skips_the_disaggregated_solve_by_the_pools_floor(tmp_path):
+    """On the catalog-scale benchmark's generator (10 synthetic node types), two nodes cost less than the
+    aggregated plan, but a decode pool for every user with a prefill pool for their prompts cannot cost less:
+    the disaggregated plan is bounded by the relaxation, not solved, and the note says which bound."""
+    import yaml
+
+    from benchmarks.catalog_scale import make_catalog, make_problem
+    from catalog.loader import load_catalog
+
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(make_catalog(10, 3, False, 0)))
+    synthetic = load_catalog([str(tmp_path / "catalog.yaml")])
+    problem = Problem.model_validate(make_problem(2000, False, None))
+    plan = optimize(synthetic, problem)
+    units = disagg.prepare_roles(synthetic, problem).units
+    two, floor = disagg.lower_bound(synthetic, problem), disagg.pools_floor(synthetic, problem)
+    solved = optimize(synthetic, problem.model_copy(update={"serving": "disaggregated"}))
+    assert floor == _floor_from_units(units, problem)
+    assert two < plan.objective_value <= floor <= solved.objective_value
+    cmp = plan.serving_comparison
+    assert plan.serving == "aggregated" and cmp.objective_value is None and cmp.at_least == floor
+    assert "prefill pool takes their prompts" in cmp.reason
+    assert any("so it was not solved" in n for n in plan.notes)

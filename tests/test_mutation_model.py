@@ -296,3 +296,140 @@ def test_a_staged_solve_leaves_the_model_as_it_found_it():
     assert first.stages > 1 and first.replicas == {"c": 3}
     second = model.solve("power")
     assert second.replicas == {"b": 2} and second.values["power"] == 200
+
+
+# -- pools, network racks, rack groups, relaxations and bounds (model run 3's survivors) ----------------------
+
+def _pools():
+    """Two decode units (10 and 20 users, 30 and 50 requests per hour sent to prefill), one unit in the decode
+    table serving no one, and one prefill unit taking 40 requests per hour."""
+    from optimizer.model import Roles
+
+    d1, d2 = _u("d1", users=10, cost=100), _u("d2", users=20, cost=150)
+    idle = _u("idle", users=0, cost=10)
+    pre = _u("p", users=0, cost=50)
+    roles = Roles(prefill={"p": 40}, decode={"d1": 30, "d2": 50, "idle": 5})
+    return [d1, d2, idle, pre], roles
+
+
+def test_prefill_bounds_cover_what_an_optimal_decode_pool_sends():
+    """Minimizing for N = 35 users: a decode pool dropping no replica holds < 35 + 20 users, so it sends at most
+    max(⌈30·(35+19)/10⌉, ⌈50·(35+19)/20⌉) = max(162, 135) = 162 requests per hour: ⌈162 / 40⌉ = 5 prefill
+    replicas. A decode entry serving no one is left out of that ratio. Maximizing users: Σ decode · R =
+    30·4 + 50·2 + 5·7 = 255 requests per hour, ⌈255 / 40⌉ = 7."""
+    from optimizer.model import _role_bounds
+
+    units, roles = _pools()
+    bounds = {"d1": 4, "d2": 2, "idle": 7, "p": 100}
+    assert _role_bounds(units, bounds, roles, False, 35)["p"] == 5
+    assert _role_bounds(units, bounds, roles, True, 35)["p"] == 7
+    assert _role_bounds(units, bounds, roles, False, 35)["d1"] == 4   # decode bounds stay
+
+
+def test_a_decode_unit_without_a_stated_link_is_not_slower_than_a_link_floor():
+    """The prefill unit was sized for decode links of at least 400: a decode unit whose link is not stated is
+    not excluded, so one of each serves 10 users (cost 100 + 50)."""
+    from optimizer.model import Roles
+
+    d, p = _u("d", users=10, cost=100), _u("p", users=0, cost=50)
+    roles = Roles(prefill={"p": 40}, decode={"d": 30}, links={"p": 400})
+    sol = solve_units([d, p], Limits(demand=10), "cost", roles=roles)
+    assert sol.replicas == {"d": 1, "p": 1} and sol.values["cost"] == 150
+
+
+def test_a_pool_rate_too_large_for_the_solver_names_the_prefill_pool():
+    from catalog.errors import ProblemError
+    from optimizer.model import Roles
+
+    d, p = _u("d", users=10, cost=100), _u("p", users=0, cost=50)
+    roles = Roles(prefill={"p": 2**62}, decode={"d": 30})   # one replica already reaches 2^62
+    with pytest.raises(ProblemError, match="the prefill requests per hour of a plan could reach"):
+        PlanModel([d, p], Limits(demand=10, max_nodes=8), roles=roles)
+
+
+def _switched(power_w=1484, rack_units=1, rack=None):
+    from optimizer.model import Fabric, FabricClass, FabricSwitch
+
+    unit = _u("u", users=10, cost=100, power=100, nodes=3, gpus=24)
+    fabric = Fabric(classes=(FabricClass("f", (FabricSwitch("sw", ports=8, price=5, power_w=power_w,
+                                                             rack_units=rack_units),), link_price=0),),
+                    switched={"u": ("f", 24, 3)}, direct={}, rack=rack)
+    return unit, fabric   # one replica: 24 node ports on 8-port switches, one tier: ⌈24 / 8⌉ = 3 switches
+
+
+def test_network_racks_by_height_alone():
+    """Three 20U switches that draw nothing stated in 42U racks: ⌈60 / 42⌉ = 2 racks at 7 each."""
+    from optimizer.model import NetworkRack
+
+    unit, fabric = _switched(power_w=0, rack_units=20, rack=NetworkRack(rack_units=42, limit_w=2000, price=7))
+    sol = solve_units([unit], Limits(demand=10), "cost", fabric=fabric)
+    assert sol.racks == {"@network": 2} and sol.values["cost"] == 100 + 3 * 5 + 2 * 7
+
+
+@pytest.mark.parametrize("limit_w, racks", [(1484 * 3, 1), (1, 3 * 1484)])
+def test_network_racks_at_the_power_limit(limit_w, racks):
+    """R · limit ≥ 3 × 1,484 W: a rack taking exactly the three switches' draw holds them (1 rack); a 1 W limit
+    needs one rack per watt."""
+    from optimizer.model import NetworkRack
+
+    unit, fabric = _switched(rack=NetworkRack(rack_units=42, limit_w=limit_w))
+    assert solve_units([unit], Limits(demand=10), "cost", fabric=fabric).racks == {"@network": racks}
+
+
+def test_network_racks_join_the_tco_with_their_price_and_hosting():
+    """TCO = the replica (100 + 40 of energy and hosting) + 3 switches × 5 + 3 racks × (7 + 2)."""
+    from optimizer.model import NetworkRack
+
+    unit, fabric = _switched(rack=NetworkRack(rack_units=42, limit_w=1484, price=7, hosting=2))
+    sol = solve_units([unit], Limits(demand=10), "tco", tco={"u": 40}, fabric=fabric)
+    assert sol.racks == {"@network": 3} and sol.values["tco"] == 140 + 15 + 3 * 9
+
+
+def test_a_rack_group_holding_no_node_buys_no_rack():
+    """A node type whose racks hold 0 nodes (no rack fits it) gets no rack variable: the unit is costed alone."""
+    racks = Racks(groups=(RackGroup(key="g", per_rack=0, price=1000),), units={"u": ("g", 2)})
+    sol = solve_units([U], Limits(demand=10), "cost", racks=racks)
+    assert sol.replicas == {"u": 1} and sol.racks == {} and sol.values["cost"] == 100
+
+
+def test_the_node_cap_relaxation_answers_without_a_solve():
+    """Three 1-node units of 10 users under a 2-node cap: each may take 2 replicas (60 users in reach), but two
+    nodes serve at most 2 × 10 = 20 < 50 users."""
+    units = [_u(k, users=10, cost=100) for k in "abc"]
+    model = PlanModel(units, Limits(demand=50, max_nodes=2))
+    assert model._demand_out_of_reach() is True
+    assert PlanModel(units, Limits(demand=20, max_nodes=2))._demand_out_of_reach() is False
+
+
+def test_the_single_unit_start_bound_by_hand():
+    """Demand 30. 'big' (cost 90, 30 users) breaks the 4-node cap at 5 nodes; 'net' needs the fabric; 'norack'
+    sits in a group whose racks hold no node; 'a' (cost 100, 10 users, 1 node) needs 3 replicas and ⌈3/2⌉ = 2
+    racks at 50: 300 + 100 = 400, exactly the budget; 'b' (cost 130, 15 users) 2 replicas, 1 rack: 310. Every
+    skipped unit comes first in the list, so none may end the search: the bound is min(400, 310) = 310."""
+    from optimizer.model import Fabric
+
+    big = _u("big", users=30, cost=90, nodes=5)
+    net = _u("net", users=30, cost=10)
+    norack = _u("norack", users=30, cost=20)
+    a, b = _u("a", users=10, cost=100), _u("b", users=15, cost=130)
+    racks = Racks(groups=(RackGroup(key="g", per_rack=2, price=50), RackGroup(key="z", per_rack=0)),
+                  units={"a": ("g", 1), "b": ("g", 1), "norack": ("z", 1)})
+    fabric = Fabric(classes=(), switched={"net": ("f", 8, 1)}, direct={})
+    model = PlanModel([big, net, norack, a, b], Limits(demand=30, max_nodes=4, budget=400), racks=racks,
+                      fabric=fabric)
+    assert model._single_unit_bound("cost") == 310
+    only_a = PlanModel([big, net, norack, a], Limits(demand=30, max_nodes=4, budget=400), racks=racks, fabric=fabric)
+    assert only_a._single_unit_bound("cost") == 400   # a plan costing exactly the budget meets it
+
+
+def test_solve_returns_the_canonical_choice_with_several_workers(monkeypatch):
+    """With more than one worker, the answer is what `_canonical` chooses, not the first optimum found."""
+    monkeypatch.setattr(PlanModel, "_canonical", lambda self, values, terms, options: {"x": 7, "y": 0})
+    x, y = _u("x", users=10, cost=100), _u("y", users=10, cost=100)
+    sol = solve_units([x, y], Limits(demand=30), "cost", SolveOptions(workers=2))
+    assert sol.replicas == {"x": 7}
+
+
+def test_a_replica_costing_one_money_unit_is_still_capped_by_the_budget():
+    cheap = _u("c", users=1, cost=1)
+    assert replica_bounds([cheap], Limits(budget=5)) == {"c": 5}

@@ -200,6 +200,25 @@ def test_checker_holds_a_prefill_line_to_its_prompts_per_pass(catalog, one_rack)
     assert any("at most one prompt per attention DP group" in v for v in tampered(prefill_prompts=pre.dp + 1))
     # a pass of dp prompts cannot be shorter than their FLOPs at peak: a tiny stated pass is floored there
     assert any("waits to a TTFT" in v for v in tampered(prefill_s=1e-6, ttft_p90_s=1e-3))
+    # At one request per hour nothing waits (ρ ≈ 0, below 1 − 0.9: no p90 wait), so a prompt's TTFT is the rest
+    # of the pass under way, its own pass and the KV transfer: (2 − 1/n) · F + T_kv with F the pass's FLOPs at
+    # peak, n = dp prompts × 2 × active parameters × input tokens / the replica's peak. A stated TTFT of
+    # 0.6 of that pass term is too low; the floor of a quarter of it would let it through.
+    acc = catalog.accelerators[pre.accelerator]
+    peak = max(acc.tflops.values()) * 1e12 * pre.gpus_per_node * pre.nodes_per_replica / pre.replicas_per_node
+    f = pre.dp * 2 * catalog.models["deepseek-r1"].active_params_b * 1e9 * I / peak
+    stated = 0.6 * (2 - 1 / pre.dp) * f + pre.kv_transfer_s
+    low = tampered(prefill_s=1e-9, requests_per_hour_per_replica=1, ttft_s=stated, ttft_p90_s=stated)
+    assert any(f"(prefill): at 1 requests per hour a prompt of {f / pre.dp:.3f} s waits to a TTFT of "
+               f"{(2 - 1 / pre.dp) * f + pre.kv_transfer_s:.3f} s" in v for v in low)
+    # every prefill line is checked: a broken KV transfer on the first does not hide the second's
+    dec = [l for l in plan.lines if l.role != "prefill"]
+    two = (pre.model_copy(update={"kv_transfer_s": 0.0}),
+           pre.model_copy(update={"prefill_prompts": pre.dp + 1}))
+    found = check_plan(plan.model_copy(update={"lines": two + tuple(dec)}), catalog, problem)
+    assert any("one prompt's KV cache" in v for v in found)
+    assert any(f"(prefill): a forward pass takes at most one prompt per attention DP group ({pre.dp}); the line "
+               f"says {pre.dp + 1}" in v for v in found)
 
 
 # --------------------------------------------------------------------------- both pools inside one rack
@@ -314,6 +333,9 @@ def test_checker_holds_in_domain_prefill_to_its_rules(catalog, one_rack):
     assert any("KV cache" in v for v in broken(kv_transfer_s=0.0))
     assert any("at most one prompt per attention DP group" in v for v in broken(prompts=side.dp + 1))
     assert any("the TTFT is" in v for v in broken(requests_per_hour=side.requests_per_hour * 2))
+    replicas = side.gpus // side.replica_gpus   # the TTFT is judged per replica, at its share of the rate
+    assert any(f"at {side.requests_per_hour * 2 / replicas:,.0f} requests per hour per replica the TTFT is" in v
+               for v in broken(requests_per_hour=side.requests_per_hour * 2))
     assert any("whole prefill replicas" in v for v in broken(gpus=side.gpus + 1))
     # output tokens come from the decode accelerators alone: a speed their peak FLOPS cannot give is flagged even
     # when all 72 accelerators' peak could
