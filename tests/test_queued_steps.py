@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 
 from optimizer import serving, speed
+from optimizer.deployment import Deployment
+from optimizer.estimator import default_platform
 from optimizer.serving import Times
 
 TAU = 0.01                # decode step, the same at every batch
@@ -62,10 +64,15 @@ def test_synchronized_waves_and_disaggregated_prefill_do_not_wait():
         serving.size_pools(_times(0.0), _times(0.0), **kwargs).ttft_s
 
 
+def _dep(catalog, acc, gpus, precision, engine):
+    m, a = catalog.models["llama-3.1-8b"], catalog.accelerators[acc]
+    return Deployment(model=m, variant=m.variant(precision), accelerator=a, platform=default_platform(catalog, a, gpus),
+                      engine=catalog.engines[engine], gpus_per_node=gpus, nodes=1)
+
+
 def test_serving_times_carry_the_engines_queued_steps(catalog):
-    from tests.test_mutation_speed import _dep
     for engine, q in (("vllm", 0.5), ("sglang", 1.5), ("trtllm", 1.5)):
-        dep = _dep(catalog, "llama-3.1-8b", "h100-sxm", 1, engine=engine)
+        dep = _dep(catalog, "h100-sxm", 1, "bf16", engine)
         assert speed.serving_times(dep, dep.memory()).queued_steps == q
-    cpu = _dep(catalog, "llama-3.1-8b", "epyc-9654", 2, "q4_k_m", engine="llama.cpp", ideal=False)
+    cpu = _dep(catalog, "epyc-9654", 2, "q4_k_m", "llama.cpp")
     assert speed.serving_times(cpu, cpu.memory()).queued_steps == 0.0      # not listed: no queued steps
