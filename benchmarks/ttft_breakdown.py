@@ -2,6 +2,7 @@
 
     python -m benchmarks.ttft_breakdown            # table
     python -m benchmarks.ttft_breakdown --json     # for scripts
+    python -m benchmarks.ttft_breakdown --fit benchmarks/ttft-fit.csv   # fit serving.COLD_STALL_S
 
 For every `ttft_ms` row of the files `hwplan validate` reads, on the layout and settings the row
 states (optimizer/validate.py), it prints, in milliseconds:
@@ -12,7 +13,7 @@ states (optimizer/validate.py), it prints, in milliseconds:
   Mean Value Analysis), both with the engine's fixed overhead;
 - model: what `hwplan validate` predicts for the row: for InferenceX rows the row's own benchmark run
   replayed request by request (`serving.benchmark_run`): 10·C prompts at `--max-concurrency C` with lengths
-  uniform in [0.8, 1] × the nominal ones
+  uniform in [0.8, 1] × the nominal ones, the engine's queued steps and cold-shape stall
   (https://github.com/SemiAnalysisAI/InferenceX/blob/ed5867f9e/benchmarks/benchmark_lib.sh), the
   engine's chunk budget and intake interval as the row's launch settings state them; for other rows
   the wave or the steady figure, as the row's arrivals;
@@ -24,6 +25,13 @@ states (optimizer/validate.py), it prints, in milliseconds:
   latency) is slower than the speed model's P(I); τ(C) is the decode model's, whose factors were fitted
   on these runs' tok/s rows (measurements-fit.csv), so rho_max leans on that fit.
 
+`--fit FILE` fits the cold-shape stall of each engine in FILE (serving.COLD_STALL_S) instead: for every
+stall on a grid of 0-3 s in 0.05 s steps it replays the file's InferenceX TTFT rows and prints the stall
+with the smallest mean |log(predicted / measured)| (ties: the smaller stall; the log scale weighs an
+over- and an under-prediction by the same factor alike, as benchmarks/calibrate.py does), with each row's error.
+The fit file is benchmarks/ttft-fit.csv (InferenceX issue 870's SGLang runs); the rows scored out of
+sample are benchmarks/measurements-ttft-inferencex.csv.
+
 Prints figures; asserts nothing.
 """
 
@@ -34,6 +42,7 @@ import dataclasses
 import json
 import math
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -86,6 +95,26 @@ def _prefill_multiple(times, c, i, o, arrivals, measured_s: float) -> float:
     return lo
 
 
+def fit_cold_stall(path: Path, grid: int = 60, step_s: float = 0.05) -> dict[str, tuple[float, list]]:
+    """Per engine of `path`'s InferenceX TTFT rows: (stall s, [(row id, predicted / measured − 1)]) with the
+    smallest mean |log(predicted / measured)| over stalls 0, step_s, …, grid·step_s (ties: the smaller stall)."""
+    catalog = load_catalog()
+    cases, _ = validate.read_cases(path, catalog)
+    cases = [c for c in cases if c.metric == "ttft_ms" and c.benchmark is not None]
+    best: dict[str, tuple[float, float, list]] = {}
+    for engine in sorted({c.engine for c in cases}):
+        mine = [c for c in cases if c.engine == engine]
+        for n in range(grid + 1):
+            stall = n * step_s
+            errors = [(c.id, validate.predict(dataclasses.replace(
+                c, benchmark=dataclasses.replace(c.benchmark, cold_stall_s=stall)), catalog)[0] / c.measured - 1)
+                for c in mine]
+            score = statistics.fmean(abs(math.log1p(e)) for _, e in errors)
+            if engine not in best or score < best[engine][1] - 1e-12:
+                best[engine] = (stall, score, errors)
+    return {e: (stall, errors) for e, (stall, _, errors) in best.items()}
+
+
 def rows() -> list[dict]:
     catalog = load_catalog()
     out = []
@@ -117,7 +146,14 @@ def rows() -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--fit", metavar="FILE", help="fit each engine's cold-shape stall on FILE's TTFT rows")
     args = parser.parse_args(argv)
+    if args.fit:
+        for engine, (stall, errors) in fit_cold_stall(Path(args.fit)).items():
+            shown = ", ".join(f"{i} {e:+.0%}" for i, e in errors)
+            print(f"{engine}: COLD_STALL_S = {stall:.2f} s, median |error| "
+                  f"{statistics.median(abs(e) for _, e in errors):.1%} ({shown})")
+        return
     data = rows()
     if args.json:
         print(json.dumps(data, indent=2))

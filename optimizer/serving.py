@@ -71,8 +71,14 @@ idle or right after a prefill step, otherwise every `intake_steps` decode steps 
 `--scheduler-recv-interval`: its scheduler polls the tokenizer's socket once its counter of decode
 steps reaches the interval, and after any prefill,
 https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/managers/scheduler_recv_skipper.py;
-`--num-continuous-decode-steps` likewise runs that many decode steps between intakes). TTFT mean and
-p90 are over the N prompts.
+`--num-continuous-decode-steps` likewise runs that many decode steps between intakes). A request that
+arrives while others decode also waits `queued_steps` decode steps on average before its prefill can
+start (the rest of the running step and the steps the scheduler has already launched: QUEUED_STEPS, 1.5
+for the overlap schedulers of SGLang and TensorRT-LLM, 0.5 for vLLM's one-step-at-a-time loop; with an
+intake interval the intake ends the running step, so `queued_steps` − 0.5 is added). The client's warm-up
+ran only batches of min(C, ⌊T / I⌋) copies of one prompt, so the first prefill step of any other number of
+prompts stalls once by `cold_stall_s` (kernels compiled at first use; COLD_STALL_S, fitted per engine on
+benchmarks/ttft-fit.csv). TTFT mean and p90 are over the N prompts.
 
 Speculative decoding (`Speculative`): k draft tokens per step, each accepted with probability a
 (independently), give E = (1 − a^(k+1)) / (1 − a) tokens per verification step (Y. Leviathan,
@@ -88,7 +94,11 @@ step compute-bound, each step costs about (k+1)× and speculation's gain falls t
 why engines turn it off at large batches.
 
 A fixed per-request TTFT overhead per engine (request handling, tokenization, detokenization,
-streaming the first token) is added: TTFT_OVERHEAD_S, an assumption (see there).
+streaming the first token) is added: TTFT_OVERHEAD_S, an assumption (see there). So is the wait for the
+decode steps the engine is running or has already launched when a request arrives (open loop:
+QUEUED_STEPS × τ(B_decode) × min(1, B_decode); closed loop: the other users' decodes, B_decode·(C − 1)/C,
+in place of B_decode; 1.5 steps under SGLang's and TensorRT-LLM's overlap
+schedulers, 0.5 under vLLM's; none for a disaggregated prefill server, which runs no decodes).
 """
 
 from __future__ import annotations
@@ -104,7 +114,7 @@ from catalog.errors import InputError
 __all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run", "open_loop", "mva",
            "wait_percentile",
            "md1_wait", "spec_tokens_per_step", "check_speculative", "DEFAULT_ACCEPTANCE", "MTP_MODELS",
-           "TTFT_OVERHEAD_S", "ARRIVALS", "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "EXACT_MVA_MAX", "Pools", "size_pools"]
+           "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS", "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "EXACT_MVA_MAX", "Pools", "size_pools"]
 
 ARRIVALS = ("random", "synchronized")
 SPEC_METHODS = ("mtp", "eagle", "ngram")
@@ -119,6 +129,40 @@ EXACT_MVA_MAX = 64
 # not fitted.
 TTFT_OVERHEAD_S = {"vllm": 0.015, "sglang": 0.015, "trtllm": 0.015, "llama.cpp": 0.005}
 DEFAULT_TTFT_OVERHEAD_S = 0.015
+
+# Decode steps a request that arrives while the engine decodes waits, on average, before its prefill can
+# start: the rest of the running step (half a step for an arrival uniform within it) plus every step the
+# scheduler has already launched behind it.
+# - SGLang's default overlap scheduler receives new requests at the top of its loop, after launching batch
+#   N + 1 and while it waits for batch N's results (`event_loop_overlap`:
+#   https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/managers/scheduler.py; "zero-overhead
+#   batch scheduler", https://lmsys.org/blog/2024-12-04-sglang-v0-4/): a request that arrives during step N
+#   is scheduled behind step N + 1: 0.5 + 1 = 1.5 steps.
+# - TensorRT-LLM's PyTorch executor with its default overlap scheduler (`disable_overlap_scheduler: false`)
+#   launches step N + 1 before it processes step N's outputs and fetches new requests
+#   (`_executor_loop_overlap`,
+#   https://github.com/NVIDIA/TensorRT-LLM/blob/main/tensorrt_llm/_torch/pyexecutor/py_executor.py): 1.5.
+# - vLLM's V1 engine core runs one step at a time (`EngineCore.step`: schedule, execute, update; new requests
+#   are taken between steps, https://github.com/vllm-project/vllm/blob/main/vllm/v1/engine/core.py): 0.5.
+# Used by benchmark replays (`Benchmark.for_engine`); 0 for engines not listed.
+QUEUED_STEPS = {"sglang": 1.5, "trtllm": 1.5, "vllm": 0.5}
+
+# A benchmark's warm-up sends copies of one prompt at the run's concurrency C (InferenceX: 2·C copies of the
+# first prompt, `--num-warmups $((2 * max_concurrency))`,
+# https://github.com/SemiAnalysisAI/InferenceX/blob/ed5867f9e/utils/bench_serving/benchmark_serving.py), so the
+# engine has prefilled only batches of min(C, budget / I) prompts before the measured run. The run's random
+# lengths and staggered arrivals then bring prefill batches of other token counts, whose kernels (Triton's
+# fused MoE, chosen by token-count bucket; DeepGEMM and Triton JIT compiles per shape) are compiled at first
+# use: the engine stalls once per new batch size, and the prompts queued behind it wait. Signature in
+# published runs: a C = 1 run's mean, median and p99 TTFT agree, while at C ≥ 4 the median stays near one
+# prompt's TTFT but the p99 reaches 1-3 s whatever C is (SGLang DeepSeek runs: 139/140/148 ms at C = 1 and
+# median 164, mean 331, p99 1,278 ms at C = 4, https://github.com/sgl-project/sglang/pull/6606; InferenceX
+# H200 runs at C = 8-64: p99 1,975-2,741 ms, https://github.com/SemiAnalysisAI/InferenceX/issues/870).
+# The stall per new batch size, by engine, fitted on the fit file benchmarks/ttft-fit.csv (InferenceX
+# issue 870's four SGLang v0.5.7 runs on 8× H200, 2026-03-05: 1.15 s, the smallest mean |log error|;
+# `python -m benchmarks.ttft_breakdown --fit benchmarks/ttft-fit.csv`). Engines without fit rows
+# (vLLM, TensorRT-LLM): 0. Benchmark replays only: a deployment in steady use has compiled its shapes.
+COLD_STALL_S = {"sglang": 1.15}
 
 # Acceptance of each draft token when not given. MTP: the first draft's, 0.92 (1.92 tokens per step with
 # one MTP draft in MTP_ACCEPTED_LENGTH's table; DeepSeek report 85-90% for the second token, DeepSeek-V3
@@ -245,16 +289,31 @@ class Benchmark:
     `--max-concurrency C`, prompt and output lengths uniform in [`range_ratio`, 1] × the nominal ones
     (InferenceX: 10 and 0.8); `intake_steps`: the served engine takes in new requests every that many
     decode steps while it decodes (SGLang `--scheduler-recv-interval`, `--num-continuous-decode-steps`;
-    1 for the engines' defaults)."""
+    1 for the engines' defaults); `queued_steps`: decode steps a request that arrives while others decode
+    waits, on average, before its prefill can start (QUEUED_STEPS); `cold_stall_s`: seconds the engine
+    stalls once, the first time it prefills a number of prompts together that the client's warm-up did not
+    run (COLD_STALL_S). Raises InputError for a count below 1, a ratio outside (0, 1] or a negative wait."""
 
     prompts_per_user: int = 10
     range_ratio: float = 0.8
     intake_steps: int = 1
+    queued_steps: float = 0.0
+    cold_stall_s: float = 0.0
 
     def __post_init__(self):
         if self.prompts_per_user < 1 or not 0 < self.range_ratio <= 1 or self.intake_steps < 1:
             raise InputError(f"benchmark: {self.prompts_per_user} prompts per user, range ratio {self.range_ratio}, "
                              f"intake every {self.intake_steps} steps: at least 1 prompt and 1 step, a ratio in (0, 1].")
+        if self.queued_steps < 0 or self.cold_stall_s < 0:
+            raise InputError(f"benchmark: {self.queued_steps} queued steps, cold stall {self.cold_stall_s} s: "
+                             f"neither may be negative.")
+
+    @classmethod
+    def for_engine(cls, engine_id: str, prompts_per_user: int = 10, range_ratio: float = 0.8,
+                   intake_steps: int = 1) -> Benchmark:
+        """The run on `engine_id`: its scheduler's QUEUED_STEPS and its COLD_STALL_S (0 for engines not listed)."""
+        return cls(prompts_per_user, range_ratio, intake_steps, QUEUED_STEPS.get(engine_id, 0.0),
+                   COLD_STALL_S.get(engine_id, 0.0))
 
 
 def mva(customers: int, service_s: float, think_s: float) -> tuple[float, float]:
@@ -305,13 +364,15 @@ class Times:
     """What the queueing model needs of one replica (speed.serving_times builds it):
     `token_time(batch, context)` → (seconds of one decode step, what bounds it); `prefill_time(tokens)`
     → seconds of one prompt alone; `layers` of the model; `budget` = max_batched_tokens (tokens per
-    step); `overhead_s` = the engine's fixed TTFT overhead."""
+    step); `overhead_s` = the engine's fixed TTFT overhead; `queued_steps` = decode steps a new request waits
+    behind the running and already launched steps while decodes run (QUEUED_STEPS; 0: none)."""
 
     token_time: Callable[[int, float], tuple[float, str]]
     prefill_time: Callable[[int], float]
     layers: int
     budget: int
     overhead_s: float
+    queued_steps: float = 0.0
 
 
 class _Step:
@@ -488,10 +549,21 @@ def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
     tau, bound = step(b_dec)
     rho = min(x * s, 0.999999)
     wait = max(0.0, r - s)
+    queued = _queued(times, tau, b_dec * (c - 1) / c)       # the other users' decodes: the arriving one's ended
     return ServingResult(users=c, requests_per_s=x, decode_batch=b_dec, step_s=tau, tokens_per_step=e, tpot_s=tpot,
-                         prefill_s=prefill, prefill_service_s=s, utilization=rho, wait_s=wait,
-                         ttft_s=r + overhead, ttft_p90_s=wait_percentile(wait, rho, 0.9) + s + overhead,
+                         prefill_s=prefill, prefill_service_s=s, utilization=rho, wait_s=wait + queued,
+                         ttft_s=r + queued + overhead,
+                         ttft_p90_s=wait_percentile(wait, rho, 0.9) + s + queued + overhead,
                          bound=bound, arrivals=arrivals, output_tokens=o)
+
+
+def _queued(times: Times, step_s: float, decode_batch: float) -> float:
+    """Seconds a new request waits, on average, for the running and already launched decode steps before its
+    prefill can start: `times.queued_steps` × τ, times min(1, B), the share of time decodes run as the
+    arrival sees it (B: the mean decode batch it finds; taken as 1 from B = 1 on, an assumption). Poisson
+    arrivals see the time average B_decode (PASTA, R. W. Wolff, Operations Research 30(2), 1982); a closed-loop
+    user's new request finds the other users' decodes, B_decode·(C − 1)/C (its own ended)."""
+    return times.queued_steps * step_s * min(1.0, max(0.0, decode_batch))
 
 
 def _van_der_corput(j: int, base: int) -> float:
@@ -504,6 +576,19 @@ def _van_der_corput(j: int, base: int) -> float:
     return out
 
 
+def _intake(bench: Benchmark, arrival: float, last: float, busy_until: float, step_s: float) -> float:
+    """When an idle-queued engine takes in a request that arrives at `arrival` (seconds): at once when no decode
+    runs (`busy_until` ≤ arrival); while decodes run, `queued_steps` steps of `step_s` later, or with an intake
+    interval at the next intake after `last` (every `intake_steps` steps, which ends the running step) plus the
+    `queued_steps` − 0.5 launched steps beyond it."""
+    if arrival >= busy_until:
+        return arrival
+    if bench.intake_steps > 1:
+        period = bench.intake_steps * step_s
+        return last + math.ceil((arrival - last) / period - 1e-9) * period + max(0.0, bench.queued_steps - 0.5) * step_s
+    return arrival + bench.queued_steps * step_s
+
+
 def benchmark_run(times: Times, users: int, input_tokens: int, output_tokens: int, bench: Benchmark,
                   spec: Speculative | None = None) -> ServingResult:
     """Mean and p90 TTFT over a closed-loop benchmark run of `bench.prompts_per_user` × `users` prompts
@@ -513,7 +598,6 @@ def benchmark_run(times: Times, users: int, input_tokens: int, output_tokens: in
     steady = closed_loop(times, c, input_tokens, output_tokens, "random", spec)
     i, o, step, _, _, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
     carried = step.extra(steady.decode_batch)          # the decodes each prefill step also runs
-    period = bench.intake_steps * steady.step_s
     n = bench.prompts_per_user * c
 
     def length(nominal: int, j: int, base: int) -> int:
@@ -523,6 +607,8 @@ def benchmark_run(times: Times, users: int, input_tokens: int, output_tokens: in
     queue: list[tuple[float, int]] = []          # received, waiting for prefill (FIFO)
     t = last = busy_until = 0.0                  # engine clock, last intake, end of the running decodes
     next_prompt, ttfts = c, []
+    # The warm-up ran batches of min(C, T // I) copies of prompt 0; other batch sizes stall once (COLD_STALL_S).
+    warmed = {max(1, min(c, budget // length(i, 0, 2)))}
 
     def receive(now: float) -> None:
         while started and started[0][0] <= now + 1e-12:
@@ -530,11 +616,7 @@ def benchmark_run(times: Times, users: int, input_tokens: int, output_tokens: in
 
     while started or queue:
         if not queue:
-            arrival = started[0][0]
-            if bench.intake_steps > 1 and arrival < busy_until:   # decoding: the next intake
-                t = max(t, last + math.ceil((arrival - last) / period - 1e-9) * period)
-            else:
-                t = max(t, arrival)
+            t = max(t, _intake(bench, started[0][0], last, busy_until, steady.step_s))
             receive(t)
             last = t
             continue
@@ -542,6 +624,9 @@ def benchmark_run(times: Times, users: int, input_tokens: int, output_tokens: in
         while queue and (not batch or tokens + length(i, queue[0][1], 2) <= budget):
             batch.append(queue.pop(0))
             tokens += length(i, batch[-1][1], 2)
+        if len(batch) not in warmed:
+            warmed.add(len(batch))
+            t += bench.cold_stall_s
         steps = math.ceil(tokens / budget)
         t += steps * (times.prefill_time(math.ceil(tokens / steps)) + carried)
         for start, j in batch:
@@ -591,10 +676,11 @@ def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,
     rho = rate * s
     wait = md1_wait(rate, s)
     users = b_dec + rate * (wait + s) if not math.isinf(wait) else math.inf
+    queued = _queued(times, tau, b_dec)
     return ServingResult(users=users, requests_per_s=rate, decode_batch=b_dec, step_s=tau, tokens_per_step=e,
                          tpot_s=tpot, prefill_s=prefill, prefill_service_s=s, utilization=min(rho, 1.0),
-                         wait_s=wait, ttft_s=wait + s + overhead,
-                         ttft_p90_s=wait_percentile(wait, min(rho, 1.0), 0.9) + s + overhead, bound=bound,
+                         wait_s=wait + queued, ttft_s=wait + s + queued + overhead,
+                         ttft_p90_s=wait_percentile(wait, min(rho, 1.0), 0.9) + s + queued + overhead, bound=bound,
                          arrivals="poisson", output_tokens=o)
 
 

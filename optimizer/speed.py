@@ -440,12 +440,13 @@ def _memo(fn):
 
 def serving_times(dep: Deployment, fit: sizing.MemoryFit) -> serving.Times:
     """The replica's step and prefill times, chunk budget (max_batched_tokens; 8192 when the engine
-    states none — assumption: vLLM's and SGLang's default on large GPUs) and TTFT overhead, for
-    optimizer/serving.py."""
+    states none — assumption: vLLM's and SGLang's default on large GPUs), TTFT overhead and the engine's
+    queued steps (serving.QUEUED_STEPS), for optimizer/serving.py."""
     budget = fit.settings.max_batched_tokens if fit.settings is not None else 8192
     return serving.Times(token_time=lambda b, ctx: decode_token_time(dep, fit, b, ctx),
                          prefill_time=_memo(lambda tokens: prefill_time(dep, fit, tokens)),
-                         layers=dep.model.layers, budget=budget, overhead_s=serving.ttft_overhead(dep.engine.id))
+                         layers=dep.model.layers, budget=budget, overhead_s=serving.ttft_overhead(dep.engine.id),
+                         queued_steps=serving.QUEUED_STEPS.get(dep.engine.id, 0.0))
 
 
 def serving_speed(dep: Deployment, fit: sizing.MemoryFit, batch: int, input_tokens: int,

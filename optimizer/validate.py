@@ -469,14 +469,15 @@ _INTAKE = re.compile(r"--(?:scheduler-recv-interval|num-continuous-decode-steps)
 _BATCHED_TOKENS = re.compile(r"--(?:chunked-prefill-size|max-num-batched-tokens|max_num_tokens)[\s=]+(\d+)(?![\d,])")
 
 
-def _benchmark(row: dict, notes: str, metric: str) -> Benchmark | None:
+def _benchmark(row: dict, notes: str, metric: str, engine: str) -> Benchmark | None:
     """The benchmark run a TTFT row of InferenceX averages over (its client's protocol, above), with the
     engine's intake interval its launch command set (SGLang `--scheduler-recv-interval`,
-    `--num-continuous-decode-steps`: the largest stated); None for other rows."""
+    `--num-continuous-decode-steps`: the largest stated) and the engine's (catalog id `engine`) scheduler
+    wait and cold-shape stall (`Benchmark.for_engine`); None for other rows."""
     if metric != "ttft_ms" or "inferencex" not in (row.get("source") or "").lower() + notes:
         return None
     intake = max([int(v) for v in _INTAKE.findall(notes)] or [1])
-    return Benchmark(INFERENCEX_PROMPTS_PER_USER, INFERENCEX_RANGE_RATIO, max(1, intake))
+    return Benchmark.for_engine(engine, INFERENCEX_PROMPTS_PER_USER, INFERENCEX_RANGE_RATIO, max(1, intake))
 
 
 def _case(row: dict, catalog: Catalog) -> Case:
@@ -524,7 +525,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
                 request_tokens=settings["max_model_len"], **settings,
                 engine_version=engine_version(row, engine, catalog),
                 arrivals=_arrivals(concurrency, notes + " " + conc_text), speculative=spec,
-                benchmark=_benchmark(row, notes, metric), tp=tp, pp=pp, dp=attn_dp, ep=ep)
+                benchmark=_benchmark(row, notes, metric, engine), tp=tp, pp=pp, dp=attn_dp, ep=ep)
 
 
 def _skip_unmodelled(metric: str, notes: str) -> None:

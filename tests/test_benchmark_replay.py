@@ -109,7 +109,64 @@ def test_validate_reads_inferencex_protocol_and_launch_settings(tmp_path):
     cases, skipped = validate.read_cases(path, load_catalog())
     assert not skipped
     by_id = {c.id: c for c in cases}
-    assert by_id["X-1"].benchmark == Benchmark(10, 0.8, 30)
+    # SGLang: its overlap scheduler queues a request behind the running step (half a step on average) and the one
+    # already launched (1 step): 1.5 steps; and its fitted cold-shape stall.
+    assert by_id["X-1"].benchmark == Benchmark(10, 0.8, 30, 0.5 + 1, serving.COLD_STALL_S["sglang"])
     assert by_id["X-1"].max_batched_tokens == 32768
     assert by_id["X-2"].benchmark is None and by_id["X-2"].max_batched_tokens == 1152
     assert by_id["X-3"].max_batched_tokens is None    # a token count, not a launch flag
+
+
+def test_a_request_arriving_during_decodes_waits_the_queued_steps():
+    # As the budget-of-one-prompt case (P = 0.1, τ = 0.01, C = 2, 4 prompts), with q = 1.5 queued steps. Wave 1:
+    # P + ov and 2P + ov. Prompt 2 starts when prompt 0 ends, while prompt 1 still decodes: the engine takes it
+    # q·τ later, so its TTFT is q·τ + P + ov. Prompt 3 starts P later (when prompt 1 ends), before prompt 2's
+    # prefill step is over: it is received after that step and prefilled next, ending P after prompt 2's first
+    # token: TTFT = (q·τ + 2P) − P + ov = q·τ + P + ov.
+    # Mean = (P + 2P + 2(q·τ + P)) / 4 + ov = 1.25·P + q·τ/2 + ov.
+    q, p = 1.5, 0.1
+    r = serving.closed_loop(_times(150), 2, 100, 50, arrivals=Benchmark(2, 1.0, 1, q))
+    assert r.ttft_s == pytest.approx(1.25 * p + q * TAU / 2 + OVERHEAD)
+    assert r.ttft_p90_s == pytest.approx(2 * p + OVERHEAD)
+
+
+def test_queued_steps_add_to_the_intake_interval_beyond_the_running_step():
+    # With an intake interval the next intake already ends the running step; only the launched steps beyond it
+    # (q − 0.5) are added: the interval case's TTFTs of prompts 2 and 3 grow by (q − 0.5)·τ each.
+    times, n_steps, p, q = _times(150), 50, 0.1, 1.5
+    base = serving.closed_loop(times, 2, 100, 50, arrivals=Benchmark(2, 1.0, n_steps))
+    r = serving.closed_loop(times, 2, 100, 50, arrivals=Benchmark(2, 1.0, n_steps, q))
+    assert r.ttft_s == pytest.approx(base.ttft_s + 2 * (q - 0.5) * TAU / 4)
+
+
+def test_a_batch_size_the_warmup_did_not_run_stalls_once():
+    # C = 3, fixed 100-token prompts, budget 200, 2 prompts per user (6 prompts). The warm-up ran batches of
+    # min(3, 200 // 100) = 2 prompts. Wave 1: prompts 0 and 1 in one step (2 prompts: warm), TTFT P(200) + ov =
+    # 0.2 + ov; prompt 2 alone: a new size, the engine stalls D first: TTFT 0.2 + D + 0.1 + ov. Prompts 3 and 4
+    # start together when 0 and 1 end (one warm step: 0.2 + ov each); prompt 5 starts when prompt 2 ends,
+    # 0.1 + D after them, inside their 0.2 s step, and is prefilled alone right after it (size 1 is warm now):
+    # TTFT = 0.2 + 0.1 − (0.1 + D) + ov = 0.2 − D + ov.
+    # Mean = (4 × 0.2 + 0.3 + D + 0.2 − D) / 6 + ov = 1.3 / 6 + ov; p90 = the 6th of 6 = 0.3 + D + ov.
+    d = 0.05
+    r = serving.closed_loop(_times(200), 3, 100, 50, arrivals=Benchmark(2, 1.0, 1, 0.0, d))
+    assert r.ttft_s == pytest.approx(1.3 / 6 + OVERHEAD)
+    assert r.ttft_p90_s == pytest.approx(0.3 + d + OVERHEAD)
+    # Without the stall the slowest prompt is 0.3 + ov; with one user every batch is warm: no stall at all.
+    assert serving.closed_loop(_times(200), 3, 100, 50, arrivals=Benchmark(2, 1.0, 1)).ttft_p90_s == \
+        pytest.approx(0.3 + OVERHEAD)
+    assert serving.closed_loop(_times(8192), 1, 100, 50, arrivals=Benchmark(10, 1.0, 1, 0.0, d)).ttft_s == \
+        pytest.approx(0.1 + OVERHEAD)
+
+
+def test_engine_constants_of_a_benchmark_run():
+    b = Benchmark.for_engine("sglang", 10, 0.8, 30)
+    assert (b.prompts_per_user, b.range_ratio, b.intake_steps) == (10, 0.8, 30)
+    assert b.queued_steps == 1.5 and b.cold_stall_s == serving.COLD_STALL_S["sglang"] > 0
+    assert Benchmark.for_engine("vllm").queued_steps == 0.5      # one step at a time: half the running step
+    assert Benchmark.for_engine("trtllm").queued_steps == 1.5
+    other = Benchmark.for_engine("llama.cpp")
+    assert (other.queued_steps, other.cold_stall_s) == (0.0, 0.0)
+    with pytest.raises(InputError, match="negative"):
+        Benchmark(10, 0.8, 1, -1.0)
+    with pytest.raises(InputError, match="negative"):
+        Benchmark(10, 0.8, 1, 0.0, -0.5)
