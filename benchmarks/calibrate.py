@@ -16,6 +16,12 @@ Parameters (few, each with a physical reason):
 - per hardware family: one scale on the three efficiencies (software maturity of the
   vendor stack: ROCm, CANN, CPU kernels) and an added per-layer overhead (eager-mode
   dispatch on stacks without graph capture);
+- per engine on a family (where that pair has at least `--min-rows` speed rows): a further
+  scale on the efficiencies and an added time per MoE layer, because one engine's kernels
+  for a family can differ from another's on the same family: on CPU sockets, SGLang's AMX
+  MoE kernels read weights at 85% of peak bandwidth while llama.cpp computes a token's
+  experts one after another, each split over every core
+  (https://github.com/lm-sys/lm-sys.github.io/blob/429fb171de3718b34ac0739003d09e927d59a910/blog/2025-07-14-intel-xeon-optimization.md);
 - per engine release rule (engines.yaml `early_releases`): the slowdown of releases from
   before a model architecture's kernels matured, moved only by the rows that ran such a
   release (searched over EARLY_GRID, no prior).
@@ -63,19 +69,26 @@ class Params:
     family_layer_us: dict[str, float]
     # engine id -> {`before` release -> slowdown} of engines.yaml `early_releases`
     early: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    # (engine id, family) -> a scale on top of the family's, and an added time per MoE layer (µs)
+    pair_scale: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)
+    pair_moe_us: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)
 
     def copy(self) -> Params:
         return Params({e: dict(v) for e, v in self.engine.items()}, dict(self.family_scale), dict(self.family_layer_us),
-                      {e: dict(v) for e, v in self.early.items()})
+                      {e: dict(v) for e, v in self.early.items()}, dict(self.pair_scale), dict(self.pair_moe_us))
+
+    def families(self) -> list[str]:
+        """Every family with terms of its own (for the family or for one engine on it)."""
+        return sorted(set(self.family_scale) | set(self.family_layer_us) | {f for _, f in self.pair_scale})
 
 
 def _efficiency(p: Params, engine: str, family: str) -> EngineEfficiency:
     base = p.engine[engine]
-    s = p.family_scale.get(family, 1.0)
+    s = p.family_scale.get(family, 1.0) * p.pair_scale.get((engine, family), 1.0)
     return EngineEfficiency(bandwidth=min(0.98, base["bandwidth"] * s), compute=min(0.98, base["compute"] * s),
                             prefill=min(0.98, base["prefill"] * s), step_overhead_ms=base["step_overhead_ms"],
                             layer_overhead_us=base["layer_overhead_us"] + p.family_layer_us.get(family, 0.0),
-                            moe_layer_overhead_us=base["moe_layer_overhead_us"],
+                            moe_layer_overhead_us=base["moe_layer_overhead_us"] + p.pair_moe_us.get((engine, family), 0.0),
                             source="fitted by benchmarks/calibrate.py")
 
 
@@ -83,7 +96,7 @@ def apply(catalog, p: Params):
     engines = {}
     for eid, eng in catalog.engines.items():
         eff = {"default": _efficiency(p, eid, "default")}
-        for fam in set(p.family_scale) | set(p.family_layer_us):
+        for fam in p.families():
             eff[fam] = _efficiency(p, eid, fam)
         early = [r.model_copy(update={"slowdown": p.early.get(eid, {}).get(r.before, r.slowdown)})
                  for r in eng.early_releases]
@@ -155,37 +168,75 @@ def prior_penalty(p: Params) -> float:
         for f, v in values.items():
             total += math.log(max(v, 0.05) / max(PRIOR[f], 0.05)) ** 2
     total += sum(math.log(s) ** 2 for s in p.family_scale.values())
+    total += sum(math.log(s) ** 2 for s in p.pair_scale.values())
     # No prior on an early release's slowdown: nobody has a guess for how much slower a release ran before
     # a model's kernels matured; only the rows of that release set it.
     return PRIOR_WEIGHT * total
 
 
-def _start(cases: list[Case], catalog, min_rows: int) -> Params:
+def _start(cases: list[Case], catalog, min_rows: int, warm: bool = True) -> Params:
     """The catalog's factors, plus a scale and an extra per-layer time for every family other than Hopper
-    (the reference family, most rows) with at least `min_rows` rows."""
+    (the reference family, most rows) with at least `min_rows` rows, and a scale and an extra MoE-layer
+    time for every engine on such a family that itself has `min_rows` rows there, when the family's rows
+    come from more than one engine (else the family's own terms are that engine's). `warm`: those terms start
+    where engines.yaml has them (`_warm`), else at scale 1 and no added time."""
     p = start_params(catalog)
-    fam_rows = defaultdict(int)
+    fam_rows, pair_rows = defaultdict(int), defaultdict(int)
     for c in cases:
         fam_rows[family_of(c, catalog)] += 1
+        pair_rows[(c.engine, family_of(c, catalog))] += 1
     for fam, n in fam_rows.items():
         if fam != "hopper" and n >= min_rows:
             p.family_scale[fam] = 1.0
             p.family_layer_us[fam] = 0.0
+    for (engine, fam), n in pair_rows.items():
+        if fam in p.family_scale and n >= min_rows and n < fam_rows[fam] and fam in PAIR_FAMILIES:
+            p.pair_scale[(engine, fam)] = 1.0
+            p.pair_moe_us[(engine, fam)] = 0.0
+    if warm:
+        _warm(p, catalog)
     return p
 
 
-def fit(cases: list[Case], catalog, min_rows: int, rounds: int = 8) -> Params:
+def _warm(p: Params, catalog) -> None:
+    """Start every family and pair term where engines.yaml stands (the last fit), so that a refit moves on from
+    it instead of from scratch: a family's scale and extra per-layer time from the first engine (by id) without
+    pair terms on it; a pair's scale and extra MoE-layer time from its engine's map over the family's terms."""
+    for fam in p.family_scale:
+        for eid in sorted(catalog.engines):
+            eff, base = catalog.engines[eid].efficiency.get(fam), catalog.engines[eid].efficiency["default"]
+            if eff is not None and (eid, fam) not in p.pair_scale and eff.bandwidth < 0.98:
+                p.family_scale[fam] = min(BOUNDS["scale"][1], max(BOUNDS["scale"][0], eff.bandwidth / base.bandwidth))
+                p.family_layer_us[fam] = max(0.0, eff.layer_overhead_us - base.layer_overhead_us)
+                break
+    for eid, fam in p.pair_scale:
+        eff, base = catalog.engines[eid].efficiency.get(fam), catalog.engines[eid].efficiency["default"]
+        if eff is not None:
+            scale = eff.bandwidth / (base.bandwidth * p.family_scale[fam])
+            p.pair_scale[(eid, fam)] = min(BOUNDS["scale"][1], max(BOUNDS["scale"][0], scale))
+            p.pair_moe_us[(eid, fam)] = max(0.0, eff.moe_layer_overhead_us - base.moe_layer_overhead_us)
+
+
+# Families whose engines get terms of their own (`_start`): CPU sockets, where each engine brings its own kernels
+# (SGLang's AMX backend, llama.cpp's ggml) rather than sharing the vendor's GEMM, attention and MoE libraries.
+PAIR_FAMILIES = ("cpu",)
+
+
+def fit(cases: list[Case], catalog, min_rows: int, rounds: int = 8, warm: bool = True) -> Params:
     """Coordinate descent on the Huber loss plus priors: each round moves every knob by STEPS (early
-    releases over EARLY_GRID) and keeps any move that lowers the objective."""
-    p = _start(cases, catalog, min_rows)
+    releases over EARLY_GRID) and keeps any move that lowers the objective. `warm`: start the family and
+    pair terms from engines.yaml (a refit); cross-validation starts them cold, since engines.yaml was
+    fitted on the rows a fold holds out."""
+    p = _start(cases, catalog, min_rows, warm)
     engines_used = {c.engine for c in cases}
 
     # A knob moves only its own rows (an engine's factors and early releases: that engine's rows; a family's
     # scale and overhead: that family's rows), so each try re-predicts those rows and keeps the others' terms.
-    by_engine, by_family = defaultdict(list), defaultdict(list)
+    by_engine, by_family, by_pair = defaultdict(list), defaultdict(list), defaultdict(list)
     for i, c in enumerate(cases):
         by_engine[c.engine].append(i)
         by_family[family_of(c, catalog)].append(i)
+        by_pair[(c.engine, family_of(c, catalog))].append(i)
     terms = loss_terms(cases, apply(catalog, p))
     best = huber(terms) + prior_penalty(p)
     for _ in range(rounds):
@@ -193,13 +244,15 @@ def fit(cases: list[Case], catalog, min_rows: int, rounds: int = 8) -> Params:
         knobs = [("engine", e, f) for e in sorted(engines_used) for f in FIELDS]
         knobs += [("scale", fam, None) for fam in sorted(p.family_scale)]
         knobs += [("layer", fam, None) for fam in sorted(p.family_layer_us)]
+        knobs += [(kind, pair, None) for pair in sorted(p.pair_scale) for kind in ("pair_scale", "pair_moe")]
         knobs += [("early", e, before) for e in sorted(p.early) for before in sorted(p.early[e])
                   if any(early_row(c, e, before, catalog) for c in cases)]
         for kind, key, fld in knobs:
             # An early release's slowdown only moves the few rows of that release: search it over a grid
             # of absolute values (EARLY_GRID) instead of small steps from where it stands.
             steps = [v / p.early[key][fld] for v in EARLY_GRID] if kind == "early" else STEPS
-            rows = by_engine[key] if kind in ("engine", "early") else by_family[key]
+            rows = by_engine[key] if kind in ("engine", "early") else by_pair[key] if kind.startswith("pair") \
+                else by_family[key]
             for step in steps:
                 q = nudged(p, kind, key, fld, step)
                 tried = list(terms)
@@ -219,7 +272,8 @@ EARLY_GRID = tuple(round(1 + 0.1 * i, 1) for i in range(51))   # slowdowns 1.0, 
 
 def nudged(p: Params, kind: str, key: str, fld: str | None, step: float) -> Params:
     """A copy of `p` with one knob multiplied by `step`, kept within BOUNDS: an engine's field
-    (kind 'engine'), a family's scale ('scale'), a family's extra per-layer time ('layer') or the
+    (kind 'engine'), a family's scale ('scale'), a family's extra per-layer time ('layer'), an engine's
+    scale or extra MoE-layer time on a family ('pair_scale', 'pair_moe': key (engine, family)) or the
     slowdown of an engine's early releases ('early': key the engine, fld the rule's `before`)."""
     q = p.copy()
     if kind == "engine":
@@ -232,6 +286,12 @@ def nudged(p: Params, kind: str, key: str, fld: str | None, step: float) -> Para
     elif kind == "scale":
         lo, hi = BOUNDS["scale"]
         q.family_scale[key] = min(hi, max(lo, q.family_scale[key] * step))
+    elif kind == "pair_scale":
+        lo, hi = BOUNDS["scale"]
+        q.pair_scale[key] = min(hi, max(lo, q.pair_scale[key] * step))
+    elif kind == "pair_moe":
+        cur = q.pair_moe_us[key]
+        q.pair_moe_us[key] = min(BOUNDS["extra_layer_us"][1], (cur if cur > 0 else 50.0) * step)
     else:
         cur = q.family_layer_us[key]
         q.family_layer_us[key] = min(BOUNDS["extra_layer_us"][1], (cur if cur > 0 else 50.0) * step)
@@ -289,10 +349,12 @@ def write_engines(params: Params, files: list[str], rows: int) -> None:
                 i += 1
             out.append(line)
             default = _efficiency(params, engine, "default")
-            for fam in ["default", *sorted(params.family_scale)]:
+            for fam in ["default", *params.families()]:
                 eff = _efficiency(params, engine, fam)
-                if fam != "default" and (eff.bandwidth, eff.compute, eff.prefill, eff.layer_overhead_us) == \
-                        (default.bandwidth, default.compute, default.prefill, default.layer_overhead_us):
+                if fam != "default" and (eff.bandwidth, eff.compute, eff.prefill, eff.layer_overhead_us,
+                                         eff.moe_layer_overhead_us) == \
+                        (default.bandwidth, default.compute, default.prefill, default.layer_overhead_us,
+                         default.moe_layer_overhead_us):
                     continue
                 reason = f"; {old[fam]}" if fam in old else ""
                 out.append(f"      {fam}: {{bandwidth: {eff.bandwidth:.2f}, compute: {eff.compute:.2f}, prefill: "
@@ -321,7 +383,7 @@ def cross_validate(cases: list[Case], catalog, folds: int, min_rows: int, seed: 
     for k in range(folds):
         test = set(order[k::folds])
         train = [c for i, c in enumerate(cases) if i not in test]
-        q = fit(train, catalog, min_rows)
+        q = fit(train, catalog, min_rows, warm=False)
         test_idx = sorted(test)
         for i, t in zip(test_idx, loss_terms([cases[i] for i in test_idx], apply(catalog, q))):
             held_terms[i] = t
@@ -348,13 +410,15 @@ def print_fit(params: Params, cases: list[Case], fitted, as_yaml: bool, files: l
     for fam in sorted(params.family_scale):
         print(f"  family {fam:<10} scale={params.family_scale[fam]:.3g}  "
               f"extra layer overhead={params.family_layer_us[fam]:.3g} us")
+    for (e, fam), s in sorted(params.pair_scale.items()):
+        print(f"  {e} on {fam:<10} scale={s:.3g}  extra MoE-layer overhead={params.pair_moe_us[(e, fam)]:.3g} us")
     for e, rules in sorted(params.early.items()):
         for before, slowdown in sorted(rules.items()):
             print(f"  {e:<10} releases before {before}: slowdown={slowdown:.3g}")
     if as_yaml:
         for e in sorted(params.engine):
             print(f"\n  {e}:")
-            for fam in ["default", *sorted(params.family_scale)]:
+            for fam in ["default", *params.families()]:
                 eff = _efficiency(params, e, fam)
                 print(f"      {fam}: {{bandwidth: {eff.bandwidth:.2f}, compute: {eff.compute:.2f}, prefill: "
                       f"{eff.prefill:.2f}, step_overhead_ms: {eff.step_overhead_ms:.1f}, layer_overhead_us: "

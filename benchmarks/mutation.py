@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # about half an hour on a shared 2-core machine; tests/test_mutation_<module>.py work the formulas by hand.
 TESTS = {
     "check": ["tests/test_check.py", "tests/test_checker_independent.py", "tests/test_checker_tampering.py",
-              "tests/test_mutation_check.py",
+              "tests/test_mutation_check.py", "tests/test_module_precision.py",
               "tests/test_disagg.py::test_checker_passes_the_pools_and_catches_each_broken_one",
               "tests/test_rack_scale.py::test_checker_holds_a_prefill_line_to_its_prompts_per_pass",
               "tests/test_rack_scale.py::test_one_gb200_rack_runs_both_pools_derived_by_hand",

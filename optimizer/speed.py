@@ -20,10 +20,11 @@ Decode, one pipeline stage, per rank (micro-batch b = ceil(B / p), b_g = ceil(b 
                (moe_layer_overhead: the extra kernels of an MoE layer — router, top-k, permutation,
                grouped GEMMs — which take ~50 µs however few tokens they carry; engines.yaml per engine)
                (eager mode, no CUDA graphs: at least layers/p × the host's launch time per layer)
-token time   = (p · stage + pipeline hops + step_overhead) · slowdown
+token time   = (p · (stage − comm) + step_overhead) · slowdown + p · comm + pipeline hops
                slowdown: the engine's `early_releases` rule (engines.yaml) for the release asked
                (`--engine-version`) and the model's attention kind, else 1 — releases from before a
-               model's kernels matured (DeepSeek's MLA models before March 2025) ran every step slower
+               model's kernels matured (DeepSeek's MLA models before March 2025) ran their kernels and
+               scheduler slower; the collectives (NCCL, the same library either way) are not slowed
 BW = peak bandwidth × η_bandwidth, F = dense peak TFLOPS of the datatype the matmuls run in
 × η_compute (η per hardware family and engine, catalog/data/engines.yaml). GEMMs and attention
 run one after the other, so their times add; each is bound by the slower of its memory
@@ -40,8 +41,8 @@ the network runs at DeepEP's measured share of the NIC's bandwidth.
 
 Prefill of I prompt tokens on all G accelerators (compute-bound):
     2 · P_active · I + 2 · layers · heads · (d_qk + d_v) · I²/2   FLOPs over G · F_prefill
-(attention of one prompt on its own attention group's tp · p ranks) plus the
-tensor-parallel and expert-parallel traffic of I tokens, times the same slowdown.
+(attention of one prompt on its own attention group's tp · p ranks), times the same slowdown,
+plus the tensor-parallel and expert-parallel traffic of I tokens.
 
 Serving (closed loop, continuous batching with chunked prefill): optimizer/serving.py — the
 prefill queue by Mean Value Analysis, decode stretched by the prefill share, TTFT mean and p90.
@@ -83,11 +84,12 @@ NCCL_MEASURED_OVER_MODEL = 61.58 / 25.21
 # two small all-reduces per layer between short kernels, each waiting on NCCL's proxy thread to post its network
 # transfers. Solved from the fit set's one cross-server tensor-parallel row (measurements-fit.csv SGLX-001,
 # https://github.com/sgl-project/sglang/issues/3956, 2025-03-06): DeepSeek-R1 TP16 over 2 × 8 H20, SGLang 0.4.3,
-# one request at 37 tok/s = 27.0 ms per token; ÷ 1.5 (engines.yaml: SGLang before 0.4.4 on MLA) = 18.0 ms, of which
-# weights and KV (0.85 ms), per-layer and MoE-layer overheads (4.24 ms) and the step (1.0 ms) take 6.1 ms, leaving
-# 11.9 ms for 122 all-reduces = 97.8 µs each; less 10 µs inside the server, 87.8 µs over NCCL's modelled 25.2 µs
-# tree = 3.48, over nccl-tests' 2.44: 1.43 (with engines.yaml's SGLang factors as fitted).
-SERVING_OVER_NCCL_TESTS = 1.43
+# one request at 37 tok/s = 27.0 ms per token. Weights and KV (0.87 ms), per-layer and MoE-layer overheads (4.24 ms)
+# and the step (1.0 ms) take 6.1 ms, × 1.5 (engines.yaml: SGLang before 0.4.4 on MLA, whose kernels had not matured;
+# NCCL's collectives are the same library either way and are not slowed) = 9.2 ms, leaving 17.8 ms for
+# 122 all-reduces = 145.5 µs each; less 10 µs inside the server, 135.5 µs over NCCL's modelled 25.2 µs tree = 5.38,
+# over nccl-tests' 2.44: 2.20 (with engines.yaml's SGLang factors as fitted).
+SERVING_OVER_NCCL_TESTS = 2.20
 # DeepEP's measured all-to-all bottleneck bandwidth against the hardware peak
 # (https://github.com/deepseek-ai/DeepEP/blob/main/docs/legacy.md, normal kernels on H800:
 # 153 of ~160 GB/s NVLink intranode, 43-58 of ~50 GB/s RDMA internode at EP 16-64): 0.95 and 0.86.
@@ -327,13 +329,14 @@ def stage_breakdown(dep: Deployment, fit: sizing.MemoryFit, b: int, context: flo
             "attention_compute": attn_compute, "communication": comm, "overhead": overhead}
 
 
-def _stage(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tuple[float, str]:
+def _stage(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tuple[float, str, float]:
+    """(seconds, what dominates, seconds of communication) of one decode stage of `b` tokens."""
     d = stage_breakdown(dep, fit, b, context)
     total = max(d["gemm_memory"], d["gemm_compute"]) + max(d["attention_memory"], d["attention_compute"]) \
         + d["communication"] + d["overhead"]
     parts = {"memory": d["gemm_memory"] + d["attention_memory"], "compute": d["gemm_compute"] + d["attention_compute"],
              "communication": d["communication"], "overhead": d["overhead"]}
-    return total, max(parts, key=parts.get)
+    return total, max(parts, key=parts.get), d["communication"]
 
 
 def release_slowdown(dep: Deployment) -> float:
@@ -367,10 +370,12 @@ def _eager_stage_floor(dep: Deployment, fit: sizing.MemoryFit) -> float:
 
 def decode_token_time(dep: Deployment, fit: sizing.MemoryFit, batch: int, context: float) -> tuple[float, str]:
     """Seconds between two tokens of one sequence when `batch` sequences decode together. In eager mode a
-    stage takes at least the host's kernel launches (`EAGER_LAYER_LAUNCH_S` per layer)."""
+    stage takes at least the host's kernel launches (`EAGER_LAYER_LAUNCH_S` per layer). An early release's
+    slowdown (`release_slowdown`) stretches the stage's kernels and the step overhead, not its tensor- and
+    expert-parallel communication nor the pipeline hops."""
     p = fit.layout.pp
     b = max(1, math.ceil(batch / p))
-    stage, bound = _stage(dep, fit, b, context)
+    stage, bound, comm = _stage(dep, fit, b, context)
     if _eager_stage_floor(dep, fit) > stage:
         stage, bound = _eager_stage_floor(dep, fit), "overhead"
     hops = 0.0
@@ -382,7 +387,7 @@ def decode_token_time(dep: Deployment, fit: sizing.MemoryFit, batch: int, contex
             + inside * (ALLREDUCE_LATENCY_S[dep.platform.link] + act / _link_bytes_per_s(dep))
     eff = dep.engine.efficiency_for(dep.accelerator.family)
     overhead = eff.step_overhead_ms * 1e-3
-    total = (p * stage + hops + overhead) * release_slowdown(dep)
+    total = (p * (stage - comm) + overhead) * release_slowdown(dep) + p * comm + hops
     if overhead > p * stage:
         bound = "overhead"
     return total, bound
@@ -418,7 +423,7 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int, prom
                                   + alltoall_time(dep, lay.ep, per_rank, COMBINE_BYTES))
         else:
             comm += moe_layers * allreduce_time(dep, lay.stage_ranks, input_tokens * prompts)
-    return (compute + comm + eff.step_overhead_ms * 1e-3) * release_slowdown(dep)
+    return (compute + eff.step_overhead_ms * 1e-3) * release_slowdown(dep) + comm
 
 
 def _memo(fn):

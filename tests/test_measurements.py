@@ -6,6 +6,7 @@ import csv
 
 
 from benchmarks import calibrate
+from catalog.schema import EngineEfficiency
 from optimizer.validate import (bundled_measurements, file_role, measurement_files, source_publisher,
                                 validate_files)
 
@@ -77,3 +78,93 @@ def test_writing_the_fit_twice_keeps_each_familys_reason_once(catalog, tmp_path,
     line = next(x for x in once.splitlines() if x.strip().startswith("cdna3:") and "MI300-series" in x)
     assert line.count("the test set (measurements-test.csv) is not fitted on") == 1
     assert "moe_layer_overhead_us:" in line
+
+
+def test_an_engines_own_terms_on_a_family_stack_on_the_familys(catalog):
+    """(engine, family) terms: the bandwidth, compute and prefill factors are the engine's default × the family's
+    scale × the pair's scale; the MoE-layer time is the default's plus the pair's; other engines on that family
+    keep the family's terms alone."""
+    params = calibrate.start_params(catalog)
+    params.family_scale, params.family_layer_us = {"cpu": 0.8}, {"cpu": 300.0}
+    params.pair_scale, params.pair_moe_us = {("llama.cpp", "cpu"): 1.5}, {("llama.cpp", "cpu"): 1000.0}
+    base = params.engine["llama.cpp"]
+    pair = calibrate._efficiency(params, "llama.cpp", "cpu")
+    assert abs(pair.bandwidth - min(0.98, base["bandwidth"] * 0.8 * 1.5)) < 1e-12
+    assert abs(pair.prefill - base["prefill"] * 0.8 * 1.5) < 1e-12
+    assert pair.moe_layer_overhead_us == base["moe_layer_overhead_us"] + 1000.0
+    assert pair.layer_overhead_us == base["layer_overhead_us"] + 300.0
+    other = calibrate._efficiency(params, "sglang", "cpu")
+    sg = params.engine["sglang"]
+    assert abs(other.bandwidth - sg["bandwidth"] * 0.8) < 1e-12
+    assert other.moe_layer_overhead_us == sg["moe_layer_overhead_us"]
+    assert params.families() == ["cpu"]
+
+
+def test_pair_terms_only_for_an_engine_with_enough_rows_on_a_cpu_family_shared_with_another(catalog):
+    """The fit set's CPU rows: llama.cpp has 5 (LMSYS-003, -017, -018, KTR-003, LCPP-003), SGLang 3 (LMSYS-004,
+    -005, -016). With 4 rows needed, llama.cpp gets terms of its own on CPU and SGLang does not; with 6 needed,
+    neither; GPU families never do (PAIR_FAMILIES)."""
+    fit_files = [str(f) for f in measurement_files() if file_role(f) == "fit"]
+    cases = calibrate.speed_cases(fit_files, catalog)
+    cpu = [c for c in cases if calibrate.family_of(c, catalog) == "cpu"]
+    assert sorted(c.engine for c in cpu).count("llama.cpp") == 5 and len(cpu) == 8
+    p = calibrate._start(cases, catalog, min_rows=4)
+    assert set(p.pair_scale) == set(p.pair_moe_us) == {("llama.cpp", "cpu")}
+    assert set(calibrate._start(cases, catalog, min_rows=6).pair_scale) == set()
+
+
+def test_a_pairs_knobs_move_only_that_pair(catalog):
+    params = calibrate.start_params(catalog)
+    params.family_scale, params.family_layer_us = {"cpu": 1.0}, {"cpu": 0.0}
+    params.pair_scale, params.pair_moe_us = {("llama.cpp", "cpu"): 1.0}, {("llama.cpp", "cpu"): 0.0}
+    q = calibrate.nudged(params, "pair_scale", ("llama.cpp", "cpu"), None, 1.25)
+    assert q.pair_scale[("llama.cpp", "cpu")] == 1.25 and params.pair_scale[("llama.cpp", "cpu")] == 1.0
+    # An unset MoE time starts from 50 µs, then steps: 50 × 2 = 100.
+    q = calibrate.nudged(params, "pair_moe", ("llama.cpp", "cpu"), None, 2.0)
+    assert q.pair_moe_us[("llama.cpp", "cpu")] == 100.0 and q.family_scale == {"cpu": 1.0}
+    q = calibrate.nudged(q, "pair_scale", ("llama.cpp", "cpu"), None, 100.0)
+    assert q.pair_scale[("llama.cpp", "cpu")] == calibrate.BOUNDS["scale"][1]
+
+
+def test_writing_an_engines_own_family_terms(catalog, tmp_path, monkeypatch):
+    """write_engines puts the pair's MoE-layer time on that engine's family line only."""
+    target = tmp_path / "engines.yaml"
+    target.write_text(calibrate.ENGINES_YAML.read_text())
+    monkeypatch.setattr(calibrate, "ENGINES_YAML", target)
+    params = calibrate.start_params(catalog)
+    params.family_scale, params.family_layer_us = {"cpu": 1.0}, {"cpu": 100.0}
+    params.pair_scale, params.pair_moe_us = {("llama.cpp", "cpu"): 1.0}, {("llama.cpp", "cpu"): 950.0}
+    calibrate.write_engines(params, ["measurements-fit.csv"], 93)
+    text = target.read_text()
+    llama = text[text.index("- id: llama.cpp"):]
+    line = next(x for x in llama.splitlines() if x.strip().startswith("cpu:"))
+    moe = params.engine["llama.cpp"]["moe_layer_overhead_us"] + 950
+    assert f"moe_layer_overhead_us: {moe:.0f}," in line
+    sglang = text[text.index("- id: sglang"):text.index("- id: trtllm")]
+    sg_line = next(x for x in sglang.splitlines() if x.strip().startswith("cpu:"))
+    assert f"moe_layer_overhead_us: {params.engine['sglang']['moe_layer_overhead_us']:.0f}," in sg_line
+
+
+def test_a_refit_starts_from_the_family_and_pair_terms_engines_yaml_has(catalog):
+    """Warm start: SGLang (no terms of its own on CPU) gives the CPU family's scale, 0.6 / 0.5 = 1.2, and extra
+    per-layer time, 320 − 20 = 300 µs; llama.cpp's own CPU terms are what is left of its CPU map: scale
+    0.36 / (0.4 × 1.2) = 0.75, MoE-layer time 1050 − 50 = 1000 µs. Cold (as cross-validation runs): 1 and 0."""
+    import dataclasses
+
+    def eff(bw, layer, moe):
+        return EngineEfficiency(bandwidth=bw, compute=0.5, prefill=0.5, step_overhead_ms=1.0, layer_overhead_us=layer,
+                                moe_layer_overhead_us=moe, source="test")
+
+    maps = {"sglang": {"default": eff(0.5, 20, 50), "cpu": eff(0.6, 320, 50)},
+            "llama.cpp": {"default": eff(0.4, 20, 50), "cpu": eff(0.36, 320, 1050)}}
+    engines = {e: (x.model_copy(update={"efficiency": maps[e]}) if e in maps else x) for e, x in catalog.engines.items()}
+    cat = dataclasses.replace(catalog, engines=engines)
+    fit_files = [str(f) for f in measurement_files() if file_role(f) == "fit"]
+    cases = calibrate.speed_cases(fit_files, cat)
+    warm = calibrate._start(cases, cat, min_rows=4)
+    assert abs(warm.family_scale["cpu"] - 1.2) < 1e-9 and abs(warm.family_layer_us["cpu"] - 300) < 1e-9
+    assert abs(warm.pair_scale[("llama.cpp", "cpu")] - 0.75) < 1e-9
+    assert abs(warm.pair_moe_us[("llama.cpp", "cpu")] - 1000) < 1e-9
+    cold = calibrate._start(cases, cat, min_rows=4, warm=False)
+    assert cold.family_scale["cpu"] == 1.0 and cold.family_layer_us["cpu"] == 0.0
+    assert cold.pair_scale[("llama.cpp", "cpu")] == 1.0 and cold.pair_moe_us[("llama.cpp", "cpu")] == 0.0

@@ -441,3 +441,75 @@ def test_a_mean_ttft_target_reads_the_mean_ttft(catalog, pooled):
     pre = next(l for l in plan.lines if l.role == "prefill")
     low = _pool_messages(catalog, mean, plan, "prefill", ttft_s=pre.prefill_s * 0.5)
     assert any("waits to a TTFT" in m and "(p50)" in m for m in low)
+
+
+# -- check run 5's survivors: module bits, purchase order, the layout's attention DP ------------------------------
+
+def _small_model(catalog, moe: bool):
+    """A model with round shapes: hidden 1,000, vocabulary 100,000, 10 layers of GQA (8 heads, 2 KV heads of 100
+    dims), 2 B parameters, untied head; with `moe`, 1 B of them in routed experts."""
+    base = catalog.models["qwen3-235b-a22b" if moe else "llama-3.1-70b"]
+    att = base.attention.model_copy(update={"kind": "gqa", "heads": 8, "kv_heads": 2, "head_dim": 100})
+    update = {"hidden_size": 1000, "vocab_size": 100_000, "layers": 10, "params_b": 2.0, "attention": att,
+              "tie_word_embeddings": False}
+    if moe:
+        update["moe"] = base.moe.model_copy(update={"expert_params_b": 1.0})
+    return base.model_copy(update=update)
+
+
+def _variant(model, **fields):
+    from catalog.schema import ModuleBits
+
+    v = model.variants[0]
+    if "module_bits" in fields:
+        fields["module_bits"] = ModuleBits(**fields["module_bits"])
+    return v.model_copy(update={"size_gb": None, "format": "safetensors", "bits_per_weight": 8.0,
+                                "module_bits": None, "unquantized_layers": [], **fields})
+
+
+def test_weights_with_module_bits_by_hand(catalog):
+    """Embedding and head 1e8 parameters each, attention 10 × (2·8 + 2·2) × 100 × 1,000 = 2e7, experts 1e9, the
+    rest 2e9 − 1.22e9 = 7.8e8. Experts at 4 bits and the head at 8; the embedding at 16 (safetensors), attention
+    at the checkpoint's 8; the rest at the smallest bits used, 4:
+    1e8·2 + 1e8·1 + 2e7·1 + 1e9·0.5 + 7.8e8·0.5 = 1.21e9 bytes."""
+    from optimizer.check import _weights_bytes
+
+    m = _small_model(catalog, moe=True)
+    v = _variant(m, module_bits={"experts": 4, "lm_head": 8})
+    assert _weights_bytes(m, v) == pytest.approx(2e8 + 1e8 + 2e7 + 5e8 + 3.9e8, rel=1e-9)
+    gguf = _variant(m, format="gguf", module_bits={"experts": 4, "lm_head": 8})   # the embedding at 8 bits too
+    assert _weights_bytes(m, gguf) == pytest.approx(1e8 + 1e8 + 2e7 + 5e8 + 3.9e8, rel=1e-9)
+
+
+def test_unquantized_layers_of_a_dense_model_by_hand(catalog):
+    """Dense, 8 bits, layers 0 and 3 kept in 16 bits: embedding and head at 16 bits (2e8 bytes each), attention
+    2e7 bytes, the rest 2e9 − 2.2e8 = 1.78e9 bytes; each listed layer adds its attention's 2e7 / 10 and its tenth of
+    the rest, 1.78e8, at 8 more bits: 2.2e9 + 2 × (2e6 + 1.78e8) = 2.56e9 bytes."""
+    from optimizer.check import _weights_bytes
+
+    m = _small_model(catalog, moe=False)
+    assert _weights_bytes(m, _variant(m, unquantized_layers=[0, 3])) == pytest.approx(2.56e9, rel=1e-9)
+
+
+def test_a_network_purchase_listed_first_does_not_hide_the_node_sellers_rule(switched):
+    """The sellers rule is skipped for the switch only: with the switch's purchase first, the node's seller
+    outside constraints.sellers is still named."""
+    cat, problem, plan = switched
+    net = [p for p in plan.purchases if p.item in cat.network_items]
+    nodes = [p for p in plan.purchases if p.item not in cat.network_items and p.item not in cat.racks]
+    assert net and nodes
+    reordered = plan.model_copy(update={"purchases": tuple(net) + tuple(p for p in plan.purchases if p not in net)})
+    only = _with(problem, sellers=["nobody"])
+    found = check_plan(reordered, cat, only)
+    assert any(f"{nodes[0].item} bought from {nodes[0].seller}, not in constraints.sellers" in v for v in found)
+    assert not any(f"{net[0].item} bought from" in v and "constraints.sellers" in v for v in found)
+
+
+def test_the_attention_dp_message_says_the_line_has_it_on(switched):
+    """The H20 plan's layout has one attention group; a line claiming attention DP is named as having it on."""
+    cat, problem, plan = switched
+    line = plan.lines[0]
+    assert not line.dp_attention and line.sizing.dp == 1
+    bad = line.model_copy(update={"dp_attention": True})
+    found = check_plan(plan.model_copy(update={"lines": (bad,)}), cat, problem)
+    assert any("data-parallel attention is on but the layout has" in v for v in found), found

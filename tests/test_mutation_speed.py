@@ -16,9 +16,9 @@ from optimizer.problem import EngineSettings
 
 # NCCL's tuning model, LL protocol, microseconds (https://github.com/NVIDIA/nccl/blob/master/src/graph/tuning.cc):
 # base latency ring 6.6 / tree 6.8, NVLink step 0.6, network step ring 2.7 / tree 5.0, network overhead 1.0;
-# scaled by 61.58 / 25.21, measured over modelled (https://github.com/NVIDIA/nccl/issues/1453), and by 1.43, a serving
+# scaled by 61.58 / 25.21, measured over modelled (https://github.com/NVIDIA/nccl/issues/1453), and by 2.20, a serving
 # engine's decode step over nccl-tests (solved from the fit row SGLX-001, speed.py SERVING_OVER_NCCL_TESTS).
-SCALE = 61.58 / 25.21 * 1.43
+SCALE = 61.58 / 25.21 * 2.20
 NVLINK_LATENCY, PCIE_LATENCY, HOP_LATENCY = 10e-6, 30e-6, 30e-6   # speed.py's stated assumptions
 
 

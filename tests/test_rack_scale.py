@@ -219,6 +219,9 @@ def test_checker_holds_a_prefill_line_to_its_prompts_per_pass(catalog, one_rack)
     assert any("one prompt's KV cache" in v for v in found)
     assert any(f"(prefill): a forward pass takes at most one prompt per attention DP group ({pre.dp}); the line "
                f"says {pre.dp + 1}" in v for v in found)
+    # and the other way round: too many prompts per pass on the first does not hide the second's KV transfer
+    found = check_plan(plan.model_copy(update={"lines": (two[1], two[0]) + tuple(dec)}), catalog, problem)
+    assert any("one prompt's KV cache" in v for v in found)
 
 
 # --------------------------------------------------------------------------- both pools inside one rack
