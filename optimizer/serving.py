@@ -162,6 +162,9 @@ QUEUED_STEPS = {"sglang": 1.5, "trtllm": 1.5, "vllm": 0.5}
 # issue 870's four SGLang v0.5.7 runs on 8× H200, 2026-03-05: 1.15 s, the smallest mean |log error|;
 # `python -m benchmarks.ttft_breakdown --fit benchmarks/ttft-fit.csv`). Engines without fit rows
 # (vLLM, TensorRT-LLM): 0. Benchmark replays only: a deployment in steady use has compiled its shapes.
+# Corroboration, not fitted: an SGLang DeepSeek run of 5 requests at C = 1 after a one-request warm-up has mean
+# TTFT 363.6 ms against a median of 125.9 ms and a p99 of 1,063 ms, i.e. one request about 5 × (363.6 − 125.9)
+# ≈ 1.19 s slower (https://github.com/sgl-project/sglang/pull/8552, 2025-08).
 COLD_STALL_S = {"sglang": 1.15}
 
 # Acceptance of each draft token when not given. MTP: the first draft's, 0.92 (1.92 tokens per step with
