@@ -54,7 +54,8 @@ TESTS = {
               "tests/test_cluster.py::test_fabric_and_racks_match_brute_force"],
     "sizing": ["tests/test_sizing.py", "tests/test_layers.py", "tests/test_engine_memory.py",
                "tests/test_engine_versions.py", "tests/test_mutation_sizing.py", "tests/test_module_precision.py"],
-    "speed": ["tests/test_speed.py", "tests/test_layouts.py", "tests/test_mutation_speed.py"],
+    "speed": ["tests/test_speed.py", "tests/test_layouts.py", "tests/test_mutation_speed.py",
+              "tests/test_speed_releases.py", "tests/test_queued_steps.py"],
 }
 COPY = ["catalog", "optimizer", "problems", "tests", "benchmarks", "cli.py", "pyproject.toml", "README.md"]
 
