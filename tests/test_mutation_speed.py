@@ -478,3 +478,25 @@ def test_llama_cpp_has_its_own_ttft_overhead(catalog):
     dep = _dep(catalog, "llama-3.1-8b", "epyc-9654", 2, "q4_k_m", engine="llama.cpp", ideal=False)
     assert speed.serving_times(dep, dep.memory()).overhead_s == serving.TTFT_OVERHEAD_S["llama.cpp"] \
         != serving.DEFAULT_TTFT_OVERHEAD_S
+
+
+def test_all_to_all_over_four_servers_by_hand(catalog):
+    """32 ranks on 4 servers of 8: three quarters of the bytes leave the server over RDMA (0.86 of the NIC's
+    share), a quarter stays on NVLink (0.95 of half the GPU's interconnect)."""
+    four = _dep(catalog, "deepseek-r1", "h200-sxm", 8, "fp8", nodes=4)
+    sent = 4 * 8 * 7168 * 1 * 1.2          # 4 tokens × top-8 × hidden 7,168 × 1 B × imbalance 1.2
+    nic = four.platform.network_gbs * 1e9 / 8
+    link = catalog.accelerators["h200-sxm"].interconnect_gbs * 1e9 / 2
+    expected = 20e-6 + max(sent * 3 / 4 / (nic * 0.86), sent / 4 / (link * 0.95))
+    assert speed.alltoall_time(four, 32, 4, 1) == pytest.approx(expected, rel=1e-12)
+
+
+def test_weight_reads_run_at_the_engines_bandwidth_efficiency(catalog):
+    """vLLM on Hopper reaches a fraction e of HBM bandwidth (engines.yaml): one TP8 rank of Llama-3.1-70B bf16
+    reads its weights in weights_per_gpu / (3,350 GB/s × e) — slower than the ideal read, never faster."""
+    dep = _dep(catalog, "llama-3.1-70b", "h100-sxm", 8, ideal=False)
+    fit = dep.memory()
+    e = catalog.engines["vllm"].efficiency_for("hopper").bandwidth
+    assert 0 < e < 1
+    memory_s, _ = speed._gemm_parts(dep, fit, 1)
+    assert memory_s == pytest.approx(fit.weights_per_gpu / (3350e9 * e), rel=1e-12)
