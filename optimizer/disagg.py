@@ -633,7 +633,8 @@ def pools_floor(catalog, problem: Problem) -> Fraction | None:
     the least over g — the fractional knapsack's optimum (Dantzig 1957, "Discrete-variable extremum
     problems", Operations Research 5(2)) with the prefill need priced at its cheapest rate. Every other
     term of a plan (fabric, racks, energy) is ≥ 0. None for the users objective or when no group has both
-    pools (or a decode block that sends nothing)."""
+    pools (or a decode block that sends nothing). Raises ProblemError when disaggregation is not modelled
+    for the problem (`check_applicable`)."""
     if problem.objective == "users":
         return None
     demand = problem.workload.demand or 1
