@@ -106,15 +106,16 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from catalog.errors import InputError
 
-__all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run", "open_loop", "mva",
-           "wait_percentile",
-           "md1_wait", "spec_tokens_per_step", "check_speculative", "DEFAULT_ACCEPTANCE", "MTP_MODELS",
-           "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS", "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "EXACT_MVA_MAX", "Pools", "size_pools"]
+__all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
+           "open_loop", "mva", "wait_percentile", "md1_wait", "spec_tokens_per_step", "check_speculative",
+           "DEFAULT_ACCEPTANCE", "MTP_MODELS", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS",
+           "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "EXACT_MVA_MAX", "Pools", "size_pools"]
 
 ARRIVALS = ("random", "synchronized")
 SPEC_METHODS = ("mtp", "eagle", "ngram")
@@ -144,7 +145,8 @@ DEFAULT_TTFT_OVERHEAD_S = 0.015
 #   https://github.com/NVIDIA/TensorRT-LLM/blob/main/tensorrt_llm/_torch/pyexecutor/py_executor.py): 1.5.
 # - vLLM's V1 engine core runs one step at a time (`EngineCore.step`: schedule, execute, update; new requests
 #   are taken between steps, https://github.com/vllm-project/vllm/blob/main/vllm/v1/engine/core.py): 0.5.
-# Used by benchmark replays (`Benchmark.for_engine`); 0 for engines not listed.
+# Used by plans (speed.serving_times → `Times.queued_steps`) and benchmark replays (`Benchmark.for_engine`);
+# 0 for engines not listed.
 QUEUED_STEPS = {"sglang": 1.5, "trtllm": 1.5, "vllm": 0.5}
 
 # A benchmark's warm-up sends copies of one prompt at the run's concurrency C (InferenceX: 2·C copies of the
@@ -607,7 +609,7 @@ def benchmark_run(times: Times, users: int, input_tokens: int, output_tokens: in
         return max(1, math.ceil(nominal * (bench.range_ratio + (1 - bench.range_ratio) * _van_der_corput(j + 1, base))))
 
     started = [(0.0, j) for j in range(c)]       # (start, prompt) the engine has not received yet: a heap
-    queue: list[tuple[float, int]] = []          # received, waiting for prefill (FIFO)
+    queue: deque[tuple[float, int]] = deque()    # received, waiting for prefill (FIFO)
     t = last = busy_until = 0.0                  # engine clock, last intake, end of the running decodes
     next_prompt, ttfts = c, []
     # The warm-up ran batches of min(C, T // I) copies of prompt 0; other batch sizes stall once (COLD_STALL_S).
@@ -625,7 +627,7 @@ def benchmark_run(times: Times, users: int, input_tokens: int, output_tokens: in
             continue
         batch, tokens = [], 0
         while queue and (not batch or tokens + length(i, queue[0][1], 2) <= budget):
-            batch.append(queue.pop(0))
+            batch.append(queue.popleft())
             tokens += length(i, batch[-1][1], 2)
         if len(batch) not in warmed:
             warmed.add(len(batch))

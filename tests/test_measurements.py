@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+import pytest
 
 from benchmarks import calibrate
 from catalog.schema import EngineEfficiency
@@ -65,10 +66,17 @@ def test_calibrate_refuses_to_fit_on_a_test_file(capsys):
     assert "never fitted on" in capsys.readouterr().err
 
 
-def test_writing_the_fit_twice_keeps_each_familys_reason_once(catalog, tmp_path, monkeypatch):
+@pytest.fixture
+def engines_copy(tmp_path, monkeypatch):
+    """calibrate writes to a copy of engines.yaml: its path."""
     target = tmp_path / "engines.yaml"
     target.write_text(calibrate.ENGINES_YAML.read_text())
     monkeypatch.setattr(calibrate, "ENGINES_YAML", target)
+    return target
+
+
+def test_writing_the_fit_twice_keeps_each_familys_reason_once(catalog, engines_copy):
+    target = engines_copy
     params = calibrate.start_params(catalog)
     params.family_scale, params.family_layer_us = {"cdna3": 0.9}, {"cdna3": 100.0}
     calibrate.write_engines(params, ["measurements-fit.csv"], 90)
@@ -126,11 +134,9 @@ def test_a_pairs_knobs_move_only_that_pair(catalog):
     assert q.pair_scale[("llama.cpp", "cpu")] == calibrate.BOUNDS["scale"][1]
 
 
-def test_writing_an_engines_own_family_terms(catalog, tmp_path, monkeypatch):
+def test_writing_an_engines_own_family_terms(catalog, engines_copy):
     """write_engines puts the pair's MoE-layer time on that engine's family line only."""
-    target = tmp_path / "engines.yaml"
-    target.write_text(calibrate.ENGINES_YAML.read_text())
-    monkeypatch.setattr(calibrate, "ENGINES_YAML", target)
+    target = engines_copy
     params = calibrate.start_params(catalog)
     params.family_scale, params.family_layer_us = {"cpu": 1.0}, {"cpu": 100.0}
     params.pair_scale, params.pair_moe_us = {("llama.cpp", "cpu"): 1.0}, {("llama.cpp", "cpu"): 950.0}
