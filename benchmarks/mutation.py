@@ -55,7 +55,7 @@ TESTS = {
     "sizing": ["tests/test_sizing.py", "tests/test_layers.py", "tests/test_engine_memory.py",
                "tests/test_engine_versions.py", "tests/test_mutation_sizing.py", "tests/test_module_precision.py"],
     "speed": ["tests/test_speed.py", "tests/test_layouts.py", "tests/test_mutation_speed.py",
-              "tests/test_speed_releases.py", "tests/test_queued_steps.py"],
+              "tests/test_speed_releases.py", "tests/test_queued_steps.py", "tests/test_prefill_launch_floor.py"],
 }
 COPY = ["catalog", "optimizer", "problems", "tests", "benchmarks", "cli.py", "pyproject.toml", "README.md"]
 

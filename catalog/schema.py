@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 __all__ = [
     "DTYPES", "FAMILIES", "KV_DTYPE_BYTES", "HARDWARE_CLASSES",
     "Accelerator", "Platform", "System", "Attention", "CompressedLayers", "Moe", "ModuleBits", "MinEngineVersion", "Variant", "Model",
-    "Engine", "EngineEfficiency", "EarlyRelease", "EngineMemory", "EngineVersion", "version_key", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
+    "Engine", "EngineEfficiency", "EarlyRelease", "EagerPrefill", "EngineMemory", "EngineVersion", "version_key", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._+-]*$", max_length=80)]
@@ -503,6 +503,20 @@ class EarlyRelease(Record):
             version_key(version.lstrip("vb")) < version_key(self.before)
 
 
+class EagerPrefill(Record):
+    """Releases of an engine that run prefill outside CUDA graphs by default, so the host launching every kernel
+    bounds a short prompt's step (see optimizer/speed.py, prefill_launch_floor)."""
+
+    until: str | None = Field(None, pattern=r"^[0-9]+(\.[0-9]+)*$", description="First release whose prefill runs "
+                              "in CUDA graphs by default; null: every release prefills eagerly.")
+    source: str = Field(min_length=3, description="Where the engine says which batches its CUDA graphs cover.")
+
+    def applies(self, version: str | None) -> bool:
+        """True for every release when `until` is null, else for a release before it (None: the newest release)."""
+        return self.until is None or (version is not None
+                                      and version_key(version.lstrip("vb")) < version_key(self.until))
+
+
 class BatchTier(Record):
     """Default cap on running sequences for accelerators with less than `below_gib` of memory."""
 
@@ -685,6 +699,8 @@ class Engine(Sourced):
                                                     "covers families not listed.")
     early_releases: list[EarlyRelease] = Field(default_factory=list, description="Releases that ran an "
                                                "architecture slower than the efficiency factors say (--engine-version).")
+    eager_prefill: EagerPrefill | None = Field(None, description="Releases whose prefill runs outside CUDA "
+                                               "graphs (--engine-version); null: its prefill is graphed or compiled.")
 
     @model_validator(mode="after")
     def _efficiency_keys(self) -> Engine:

@@ -15,7 +15,8 @@ Decode unit (its replicas only decode: no prefill chunk ever shares a step):
                                                  (rounded up)
 Prefill unit (its replicas only prefill; a forward pass takes n prompts, n = 1 or one per attention DP
 group (`prefill_batches`: SGLang's prefill servers run every DP rank's own batch at once), and lasts
-S_n = speed.prefill_time(I, prompts=n); a prompt's share of it is s = S_n / n):
+S_n = speed.prefill_time(I, prompts=n), at least the host's launch floor of an eager prefill
+(speed.prefill_launch_floor); a prompt's share of it is s = S_n / n):
     T_kv = KV bytes of I tokens / min(its link, f) + one hop's latency (links: platform `network_gbs`),
            one prefill unit per decode link speed f below its own and one at its own link; a unit sized
            for f may only be bought with decode nodes whose link is at least f
@@ -232,7 +233,8 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
             continue
         transfer = kv_transfer_s(kv_bytes, node.platform.network_gbs)
         for n in prefill_batches(layout, sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens)):
-            s = times.prefill_time(w.input_tokens) if n == 1 else speed.prefill_time(dep, fit, w.input_tokens, prompts=n)
+            s = times.prefill_step(w.input_tokens) if n == 1 else max(
+                speed.prefill_time(dep, fit, w.input_tokens, prompts=n), times.launch_floor_s)   # the pass's launch floor
             pre = prefill_rate(s, transfer, times.overhead_s, w.max_ttft_s, w.ttft_percentile, prompts=n)
             per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
             if per_hour >= 1 and (best_pre is None

@@ -64,7 +64,8 @@ van der Corput sequences in bases 2 and 3, a deterministic stand-in for the clie
 in [r, 1]); the first C start at 0 and each later one when a running one ends (the client's
 semaphore). The replica: one prefill queue, FIFO; each prefill step takes the received prompts in
 order up to T tokens (a longer prompt alone, in ⌈tokens/T⌉ chunks) and lasts
-    steps · P(tokens/steps) + steps · (τ(B) − τ(1))       (B: the steady decode batch, as above);
+    steps · max(P(tokens/steps), L) + steps · (τ(B) − τ(1))   (B: the steady decode batch, as above;
+                                                              L: the launch floor, below);
 a prompt's first token comes at the end of its step plus the fixed overhead, and its request then
 decodes O_j − 1 tokens at the steady TPOT of C users. The engine receives new requests at once when
 idle or right after a prefill step, otherwise every `intake_steps` decode steps (SGLang
@@ -92,6 +93,13 @@ draft token, costing DRAFT_STEP_SHARE·τ(1) each at batch 1 plus one layer's sh
 adds, (τ(B) − τ(1))/layers; n-gram lookup none. Once the verification's (k+1)·B tokens make the
 step compute-bound, each step costs about (k+1)× and speculation's gain falls towards E/(k+1) —
 why engines turn it off at large batches.
+
+Prefill outside CUDA graphs (`Times.launch_floor_s`, L: speed.prefill_launch_floor): where the engine release
+prefills eagerly, a prefill step takes at least the host's time to launch its kernels. Every prefill step above
+(the waves' chunk steps, a benchmark replay's steps, a disaggregated prefill pass) lasts max(its GPU time, L), and
+the prompts sharing a step share it. In the steady states (Mean Value Analysis, M/D/1) the prefill server's
+occupancy keeps the GPU's time P(I), as under load the engine packs the queued prompts into one step, and each
+TTFT adds max(0, L − P(I)) once: its own step lasts at least L.
 
 A fixed per-request TTFT overhead per engine (request handling, tokenization, detokenization,
 streaming the first token) is added: TTFT_OVERHEAD_S, an assumption (see there). So is the wait for the
@@ -161,13 +169,14 @@ QUEUED_STEPS = {"sglang": 1.5, "trtllm": 1.5, "vllm": 0.5}
 # median 164, mean 331, p99 1,278 ms at C = 4, https://github.com/sgl-project/sglang/pull/6606; InferenceX
 # H200 runs at C = 8-64: p99 1,975-2,741 ms, https://github.com/SemiAnalysisAI/InferenceX/issues/870).
 # The stall per new batch size, by engine, fitted on the fit file benchmarks/ttft-fit.csv (InferenceX
-# issue 870's four SGLang v0.5.7 runs on 8× H200, 2026-03-05: 1.15 s, the smallest mean |log error|;
+# issue 870's four SGLang v0.5.7 runs on 8× H200, 2026-03-05, whose release prefills eagerly (speed.prefill_launch_floor):
+# 0.95 s, the smallest mean |log error|;
 # `python -m benchmarks.ttft_breakdown --fit benchmarks/ttft-fit.csv`). Engines without fit rows
 # (vLLM, TensorRT-LLM): 0. Benchmark replays only: a deployment in steady use has compiled its shapes.
 # Corroboration, not fitted: an SGLang DeepSeek run of 5 requests at C = 1 after a one-request warm-up has mean
 # TTFT 363.6 ms against a median of 125.9 ms and a p99 of 1,063 ms, i.e. one request about 5 × (363.6 − 125.9)
 # ≈ 1.19 s slower (https://github.com/sgl-project/sglang/pull/8552, 2025-08).
-COLD_STALL_S = {"sglang": 1.15}
+COLD_STALL_S = {"sglang": 0.95}
 
 # Acceptance of each draft token when not given. MTP: the first draft's, 0.92 (1.92 tokens per step with
 # one MTP draft in MTP_ACCEPTED_LENGTH's table; DeepSeek report 85-90% for the second token, DeepSeek-V3
@@ -370,7 +379,9 @@ class Times:
     `token_time(batch, context)` → (seconds of one decode step, what bounds it); `prefill_time(tokens)`
     → seconds of one prompt alone; `layers` of the model; `budget` = max_batched_tokens (tokens per
     step); `overhead_s` = the engine's fixed TTFT overhead; `queued_steps` = decode steps a new request waits
-    behind the running and already launched steps while decodes run (QUEUED_STEPS; 0: none)."""
+    behind the running and already launched steps while decodes run (QUEUED_STEPS; 0: none); `launch_floor_s` =
+    seconds a prefill step takes at least, the host launching its kernels where the engine prefills outside
+    CUDA graphs (speed.prefill_launch_floor; 0: none)."""
 
     token_time: Callable[[int, float], tuple[float, str]]
     prefill_time: Callable[[int], float]
@@ -378,6 +389,17 @@ class Times:
     budget: int
     overhead_s: float
     queued_steps: float = 0.0
+    launch_floor_s: float = 0.0
+
+    def prefill_step(self, tokens: int) -> float:
+        """Seconds of one prefill step of `tokens` prompt tokens: the GPU's time, at least the launch floor."""
+        return max(self.prefill_time(tokens), self.launch_floor_s)
+
+    def own_step_extra(self, prefill_s: float) -> float:
+        """What the launch floor adds to the TTFT of a prompt whose prefill alone takes `prefill_s` on the GPU:
+        its own step lasts at least the floor. The prefill server's occupancy keeps the GPU's time: under load
+        the engine packs the queued prompts into one step, which shares the floor."""
+        return max(0.0, self.launch_floor_s - prefill_s)
 
 
 class _Step:
@@ -476,7 +498,7 @@ def _waves(times: Times, c: int, input_tokens: int, output_tokens: int, spec: Sp
     i, o, step, e, prefill, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
     tau_c, bound = step(c)
     steps = math.ceil(c * i / budget)
-    packed = prefill if c == 1 else steps * times.prefill_time(math.ceil(c * i / steps))
+    packed = times.prefill_step(i) if c == 1 else steps * times.prefill_step(math.ceil(c * i / steps))
     wave = packed + (steps * step.extra((c - 1) / 2) if c > 1 else 0.0)
     mean_first = wave * (c + 1) / (2 * c)
     p90_first = wave * math.ceil(0.9 * c) / c
@@ -555,10 +577,11 @@ def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
     rho = min(x * s, 0.999999)
     wait = max(0.0, r - s)
     queued = _queued(times, tau, b_dec * (c - 1) / c)       # the other users' decodes: the arriving one's ended
+    own = times.own_step_extra(prefill)
     return ServingResult(users=c, requests_per_s=x, decode_batch=b_dec, step_s=tau, tokens_per_step=e, tpot_s=tpot,
-                         prefill_s=prefill, prefill_service_s=s, utilization=rho, wait_s=wait + queued,
-                         ttft_s=r + queued + overhead,
-                         ttft_p90_s=wait_percentile(wait, rho, 0.9) + s + queued + overhead,
+                         prefill_s=prefill + own, prefill_service_s=s, utilization=rho, wait_s=wait + queued,
+                         ttft_s=r + own + queued + overhead,
+                         ttft_p90_s=wait_percentile(wait, rho, 0.9) + s + own + queued + overhead,
                          bound=bound, arrivals=arrivals, output_tokens=o)
 
 
@@ -633,7 +656,7 @@ def benchmark_run(times: Times, users: int, input_tokens: int, output_tokens: in
             warmed.add(len(batch))
             t += bench.cold_stall_s
         steps = math.ceil(tokens / budget)
-        t += steps * (times.prefill_time(math.ceil(tokens / steps)) + carried)
+        t += steps * (times.prefill_step(math.ceil(tokens / steps)) + carried)
         for start, j in batch:
             first = t + overhead
             ttfts.append(first - start)
@@ -682,10 +705,11 @@ def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,
     wait = md1_wait(rate, s)
     users = b_dec + rate * (wait + s) if not math.isinf(wait) else math.inf
     queued = _queued(times, tau, b_dec)
+    own = times.own_step_extra(prefill)
     return ServingResult(users=users, requests_per_s=rate, decode_batch=b_dec, step_s=tau, tokens_per_step=e,
-                         tpot_s=tpot, prefill_s=prefill, prefill_service_s=s, utilization=min(rho, 1.0),
-                         wait_s=wait + queued, ttft_s=wait + s + queued + overhead,
-                         ttft_p90_s=wait_percentile(wait, min(rho, 1.0), 0.9) + s + queued + overhead, bound=bound,
+                         tpot_s=tpot, prefill_s=prefill + own, prefill_service_s=s, utilization=min(rho, 1.0),
+                         wait_s=wait + queued, ttft_s=wait + s + own + queued + overhead,
+                         ttft_p90_s=wait_percentile(wait, min(rho, 1.0), 0.9) + s + own + queued + overhead, bound=bound,
                          arrivals="poisson", output_tokens=o)
 
 
@@ -734,7 +758,7 @@ def size_pools(prefill: Times, decode: Times, decode_cap: int, users: int, input
         math.ceil(request_rate * (o - 1) * tpot / best)
     rate = request_rate if request_rate is not None else users / ((o - 1) * tpot) if o > 1 else users / tpot
     s = prefill.prefill_time(i)
-    fixed = s + kv_transfer_s + prefill.overhead_s
+    fixed = s + prefill.own_step_extra(s) + kv_transfer_s + prefill.overhead_s
     if max_ttft_s is not None and fixed > max_ttft_s:
         return None
     n = max(1, math.floor(rate * s) + 1)

@@ -42,7 +42,9 @@ the network runs at DeepEP's measured share of the NIC's bandwidth.
 Prefill of I prompt tokens on all G accelerators (compute-bound):
     2 · P_active · I + 2 · layers · heads · (d_qk + d_v) · I²/2   FLOPs over G · F_prefill
 (attention of one prompt on its own attention group's tp · p ranks), times the same slowdown,
-plus the tensor-parallel and expert-parallel traffic of I tokens.
+plus the tensor-parallel and expert-parallel traffic of I tokens; at least the host's launch time of
+every layer where the release prefills outside CUDA graphs (engines.yaml `eager_prefill`, eager mode:
+`prefill_launch_floor`), which bounds short prompts of MoE models; serving.py applies it per prefill step.
 
 Serving (closed loop, continuous batching with chunked prefill): optimizer/serving.py — the
 prefill queue by Mean Value Analysis, decode stretched by the prefill share, TTFT mean and p90.
@@ -62,7 +64,8 @@ from .deployment import Deployment
 
 __all__ = ["Speed", "serving_speed", "serving_times", "decode_token_time", "prefill_time", "attention_params",
            "ALLREDUCE_LATENCY_S", "batch_cap", "allreduce_time", "alltoall_time", "nccl_allreduce_latency_s",
-           "EP_IMBALANCE", "stage_breakdown", "release_slowdown", "SERVING_OVER_NCCL_TESTS"]
+           "EP_IMBALANCE", "stage_breakdown", "release_slowdown", "SERVING_OVER_NCCL_TESTS",
+           "prefill_launch_floor", "EAGER_PREFILL_MOE_LAYER_S"]
 
 # Latency of one small all-reduce / hop. Assumptions from NCCL's published small-message
 # latencies (~5–10 µs over NVLink, tens of µs across PCIe or a network), rounded.
@@ -359,6 +362,33 @@ def release_slowdown(dep: Deployment) -> float:
 EAGER_LAYER_LAUNCH_S = 0.3e-3
 
 
+# Prefill outside CUDA graphs. Engines capture CUDA graphs for decode batches; where a release runs prefill eagerly
+# (the engine's `eager_prefill` rule in engines.yaml: SGLang before its piecewise prefill graphs became the default,
+# vLLM's V0 engine, TensorRT-LLM's PyTorch backend) the host launches every kernel of a prefill step from Python, so
+# the step takes at least: dense layers × EAGER_LAYER_LAUNCH_S + MoE layers × EAGER_PREFILL_MOE_LAYER_S, an MoE layer's
+# router, top-k, permutation, grouped GEMMs and combine each being launched. EAGER_PREFILL_MOE_LAYER_S is fitted on one
+# public log (a fit source: no TTFT row `hwplan validate` scores comes from it): SGLang, DeepSeek-V3 (3 dense and 58
+# MoE layers), one new token prefilled eagerly took 82.6 ms, 23.1 ms with a prefill CUDA graph
+# (https://github.com/sgl-project/sglang/pull/12160, 2025-10): (82.6 − 3 × 0.3) / 58 = 1.41 ms. Corroboration, not
+# fitted: Grok-2 (64 MoE layers) on SGLang TP8, one 1,024-token prompt, TTFT 104.6 ms without piecewise CUDA graphs
+# (https://github.com/sgl-project/sglang/pull/13622, 2025-11), 64 × 1.4 ms = 90 ms plus the request's overhead.
+EAGER_PREFILL_MOE_LAYER_S = 1.4e-3
+
+
+def prefill_launch_floor(dep: Deployment, fit: sizing.MemoryFit) -> float:
+    """Seconds the host needs to launch one prefill step's kernels where the release runs prefill outside CUDA
+    graphs (the engine's `eager_prefill` rule for the release asked, `--engine-version`; or eager mode), not on
+    CPUs nor for llama.cpp: dense layers × EAGER_LAYER_LAUNCH_S + MoE layers × EAGER_PREFILL_MOE_LAYER_S, over
+    all pipeline stages (one prompt passes through each in turn); else 0."""
+    s, asked = fit.settings, dep.settings
+    rule = dep.engine.eager_prefill
+    eager = (s is not None and s.eager) or (rule is not None and rule.applies(asked.version if asked else None))
+    if not eager or dep.accelerator.family == "cpu" or dep.engine.memory.rule == "fixed":
+        return 0.0
+    moe_layers = dep.model.moe.moe_layers if dep.model.moe is not None else 0
+    return (dep.model.layers - moe_layers) * EAGER_LAYER_LAUNCH_S + moe_layers * EAGER_PREFILL_MOE_LAYER_S
+
+
 def _eager_stage_floor(dep: Deployment, fit: sizing.MemoryFit) -> float:
     """Seconds the host needs to launch one pipeline stage's kernels in eager mode (0 with CUDA graphs, on CPUs
     and for llama.cpp): ceil(layers / pp) × EAGER_LAYER_LAUNCH_S."""
@@ -396,7 +426,9 @@ def decode_token_time(dep: Deployment, fit: sizing.MemoryFit, batch: int, contex
 def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int, prompts: int = 1) -> float:
     """Seconds to process one prompt of `input_tokens` on the whole replica; with `prompts` > 1 (at most
     the attention DP groups), that many prompts at once, one per attention group: their linear layers
-    and expert traffic add up, their attention runs side by side, the weights are read once."""
+    and expert traffic add up, their attention runs side by side, the weights are read once. The GPU's time:
+    the host's launch floor of an eager prefill step (`prefill_launch_floor`) is applied per step by
+    optimizer/serving.py, where prompts that share a step share it."""
     m, acc = dep.model, dep.accelerator
     eff = dep.engine.efficiency_for(acc.family)
     lay = fit.layout
@@ -440,13 +472,15 @@ def _memo(fn):
 
 def serving_times(dep: Deployment, fit: sizing.MemoryFit) -> serving.Times:
     """The replica's step and prefill times, chunk budget (max_batched_tokens; 8192 when the engine
-    states none — assumption: vLLM's and SGLang's default on large GPUs), TTFT overhead and the engine's
-    queued steps (serving.QUEUED_STEPS), for optimizer/serving.py."""
+    states none — assumption: vLLM's and SGLang's default on large GPUs), TTFT overhead, the engine's
+    queued steps (serving.QUEUED_STEPS) and its eager prefill's launch floor (`prefill_launch_floor`), for
+    optimizer/serving.py."""
     budget = fit.settings.max_batched_tokens if fit.settings is not None else 8192
     return serving.Times(token_time=lambda b, ctx: decode_token_time(dep, fit, b, ctx),
                          prefill_time=_memo(lambda tokens: prefill_time(dep, fit, tokens)),
                          layers=dep.model.layers, budget=budget, overhead_s=serving.ttft_overhead(dep.engine.id),
-                         queued_steps=serving.QUEUED_STEPS.get(dep.engine.id, 0.0))
+                         queued_steps=serving.QUEUED_STEPS.get(dep.engine.id, 0.0),
+                         launch_floor_s=prefill_launch_floor(dep, fit))
 
 
 def serving_speed(dep: Deployment, fit: sizing.MemoryFit, batch: int, input_tokens: int,
