@@ -500,3 +500,57 @@ def test_weight_reads_run_at_the_engines_bandwidth_efficiency(catalog):
     assert 0 < e < 1
     memory_s, _ = speed._gemm_parts(dep, fit, 1)
     assert memory_s == pytest.approx(fit.weights_per_gpu / (3350e9 * e), rel=1e-12)
+
+
+def test_two_prompts_under_attention_dp_add_their_flops_and_their_tokens_to_the_moe_all_reduce(catalog):
+    """Attention DP 8 × TP 1 with EP 1, DeepSeek-R1 fp8 on 8 × H200: two prompts prefilled at once, one per
+    attention group, do twice the linear FLOPs, attend side by side (one prompt's attention at 1/8 of the GPUs'
+    rate each) and all-reduce both prompts' tokens over the 8 ranks on each of the 58 MoE layers."""
+    dep = _dep(catalog, "deepseek-r1", "h200-sxm", 8, "fp8", engine="sglang", layout=Layout(tp=1, dp=8, ep=1))
+    fit = dep.memory()
+    tokens = 2000
+    link = 900e9 / 2
+    attention = 2 * 128 * (128 + 64 + 128) * 61 * tokens**2 / 2 / (8 * 989e12 / 8)
+    for prompts in (1, 2):
+        linear = 2 * 37e9 * tokens * prompts / (8 * 1979e12)
+        moe_allreduce = NVLINK_LATENCY + tokens * prompts * 7168 * 2 * 2 * 7 / 8 / link
+        expected = max(linear + attention, fit.weights_bytes / (8 * 4800e9)) + 58 * moe_allreduce
+        assert speed.prefill_time(dep, fit, tokens, prompts=prompts) == pytest.approx(expected, rel=1e-9)
+
+
+def test_serving_speed_passes_speculative_decoding_through(catalog):
+    """A speculative decoding setting reaches the closed loop: EAGLE with 2 drafts accepted at 0.8 gives the
+    closed loop's per-user speed with that setting, which is not the plain one."""
+    dep = _dep(catalog, "llama-3.1-8b", "h100-sxm", 1, ideal=False)
+    fit = dep.memory()
+    spec = serving.Speculative("eagle", 2, 0.8)
+    s = speed.serving_speed(dep, fit, 8, 100, 200, speculative=spec)
+    loop = serving.closed_loop(speed.serving_times(dep, fit), 8, 100, 200, spec=spec)
+    plain = serving.closed_loop(speed.serving_times(dep, fit), 8, 100, 200)
+    assert s.tokens_per_s_per_user == loop.tokens_per_s_per_user
+    assert s.tokens_per_s_per_user != pytest.approx(plain.tokens_per_s_per_user, rel=1e-3)
+
+
+def test_a_stage_counts_its_own_share_of_the_moe_layers(catalog):
+    """Two pipeline stages of DeepSeek-R1 (61 layers, 58 MoE): a stage's overhead is ⌈61/2⌉ = 31 layers at
+    20 µs and ⌈58/2⌉ = 29 MoE layers at 50 µs."""
+    dep = _dep(catalog, "deepseek-r1", "h200-sxm", 8, "fp8", engine="sglang", layout=Layout(tp=4, pp=2))
+    eff = {"bandwidth": 1.0, "compute": 1.0, "prefill": 1.0, "step_overhead_ms": 0.0, "layer_overhead_us": 20.0,
+           "moe_layer_overhead_us": 50.0, "moe_token_overhead_us": 0.0, "source": "overheads for a test"}
+    cls = type(dep.engine.efficiency["default"])
+    dep = dataclasses.replace(dep, engine=dep.engine.model_copy(update={"efficiency": {"default": cls.model_validate(eff)}}))
+    parts = speed.stage_breakdown(dep, dep.memory(), 1, 1000)
+    assert parts["overhead"] == pytest.approx(31 * 20e-6 + 29 * 50e-6)
+
+
+def test_no_launch_floor_on_a_cpu_socket(catalog):
+    """A release that prefills eagerly on GPUs (SGLang 0.5.9) sets no launch floor on a CPU socket, which has no
+    CUDA graphs to miss."""
+    m, a = catalog.models["qwen3-30b-a3b"], catalog.accelerators["epyc-9654"]
+    assert a.family == "cpu" and m.moe is not None
+    dep = Deployment(model=m, variant=m.variant("bf16"), accelerator=a, platform=default_platform(catalog, a, 1),
+                     engine=catalog.engines["sglang"], gpus_per_node=1, settings=EngineSettings(version="0.5.9"))
+    assert speed.prefill_launch_floor(dep, dep.memory()) == 0.0
+    gpu = _dep(catalog, "qwen3-30b-a3b", "h100-sxm", 1, engine="sglang", ideal=False)
+    gpu = dataclasses.replace(gpu, settings=EngineSettings(version="0.5.9"))
+    assert speed.prefill_launch_floor(gpu, gpu.memory()) > 0
