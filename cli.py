@@ -296,7 +296,7 @@ _SETTING_HELP = {
     "max_model_len": "Longest request (prompt + output): vLLM --max-model-len, SGLang --context-length, "
                      "TensorRT-LLM max_seq_len [default: the model's context].",
     "eager": "No CUDA graphs: vLLM --enforce-eager, SGLang --disable-cuda-graph.",
-    "version": "Engine release whose memory rules (and early-release speed rules) apply, e.g. 0.10.1 or 0.21.0 "
+    "version": "Engine release whose memory rules (and early-release speed rules: slowdowns, eager prefill) apply, e.g. 0.10.1 or 0.21.0 "
                "(vLLM), b6000 (llama.cpp) "
                "[default: the newest the catalog sources; `hwplan catalog engines` lists them].",
 }

@@ -130,6 +130,7 @@ class Estimate:
     output_tokens_per_s_total: float | None = None
     ttft_s: float | None = None                 # mean time to first token
     ttft_p90_s: float | None = None             # 90th percentile (optimizer/serving.py)
+    prefill_launch_floor_s: float = 0.0         # a prefill step's least time where the release prefills eagerly
     arrivals: str = "random"                    # random users, synchronized benchmark waves, or poisson (a rate)
     request_rate: float | None = None           # requests/s (open loop) when given instead of a concurrency
     speculative: dict[str, Any] | None = None   # method, tokens, acceptance, tokens_per_step
@@ -147,6 +148,7 @@ class Estimate:
             out[key] = None if out[key] is None else round(out[key], 2)
         out["ttft_s"] = None if self.ttft_s is None else round(self.ttft_s, 3)
         out["ttft_p90_s"] = None if self.ttft_p90_s is None else round(self.ttft_p90_s, 3)
+        out["prefill_launch_floor_s"] = round(self.prefill_launch_floor_s, 4)
         return out
 
 
@@ -297,6 +299,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         decode_tokens_per_s_per_user=served.tokens_per_s_per_user if served else None,
         output_tokens_per_s_total=served.output_tokens_per_s if served else None,
         ttft_s=served.ttft_s if served else None, ttft_p90_s=served.ttft_p90_s if served else None,
+        prefill_launch_floor_s=speed.prefill_launch_floor(dep, fit),
         arrivals="poisson" if request_rate is not None else
         "benchmark" if isinstance(arrivals, serving.Benchmark) else arrivals, request_rate=request_rate,
         speculative=None if speculative is None else

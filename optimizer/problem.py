@@ -114,8 +114,8 @@ class EngineSettings(_Record):
     - `eager` (no CUDA graphs): vLLM `--enforce-eager`, SGLang `--disable-cuda-graph`, TensorRT-LLM
       `cuda_graph_config: null`.
     - `version`: the engine release whose memory rules apply (vLLM 0.21.0, llama.cpp build 6000, ...),
-      and whose `early_releases` speed rules (optimizer/speed.py release_slowdown); unset: the newest
-      release engines.yaml sources (`memory.versions`).
+      and whose `early_releases` and `eager_prefill` speed rules (optimizer/speed.py release_slowdown,
+      prefill_launch_floor); unset: the newest release engines.yaml sources (`memory.versions`).
     """
 
     memory_utilization: float | None = Field(None, gt=0, le=1, description="Memory fraction, in (0, 1]: vLLM "

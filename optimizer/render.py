@@ -458,6 +458,9 @@ def _speed_labels(est: Estimate) -> list[tuple[str, str]]:
            ("Time to first token", f"{est.ttft_s:,.2f} s mean, {est.ttft_p90_s:,.2f} s p90"
             + (" (synchronized arrivals)" if est.arrivals == "synchronized" else "")
             + (f" at {est.request_rate:g} requests/s" if est.request_rate is not None else ""))]
+    if est.prefill_launch_floor_s > 0:
+        out.append(("Prefill launch floor", f"{est.prefill_launch_floor_s * 1000:,.0f} ms per prefill step (this "
+                    "release prefills outside CUDA graphs)"))
     if est.speculative:
         sp = est.speculative
         out.append(("Speculative decoding", f"{sp['method']}, {sp['tokens']} draft tokens, acceptance "

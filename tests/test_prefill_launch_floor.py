@@ -123,3 +123,22 @@ def test_a_disaggregated_prefill_pool_counts_the_floor_in_ttft():
     one = serving.size_pools(_times(FLOOR), decode, 64, 10, 100, 50)
     none = serving.size_pools(_times(0.0), decode, 64, 10, 100, 50)
     assert one.ttft_s - none.ttft_s == pytest.approx(FLOOR - 100 * 1e-5, rel=1e-6)
+
+
+def test_estimate_states_the_floor_it_assumed():
+    """`hwplan estimate` says when the release prefills outside CUDA graphs, and its JSON carries the floor."""
+    import json
+
+    from click.testing import CliRunner
+
+    import cli
+
+    args = ["estimate", "--model", "deepseek-r1", "--accelerator", "h200-sxm", "--gpus", "8", "--precision", "fp8",
+            "--concurrency", "1", "--input-tokens", "500"]
+    trt = CliRunner().invoke(cli.main, [*args, "--engine", "trtllm"])
+    assert trt.exit_code == 0 and "Prefill launch floor" in trt.output and "82 ms per prefill step" in trt.output
+    data = json.loads(CliRunner().invoke(cli.main, [*args, "--engine", "trtllm", "--format", "json"]).output)
+    assert data["prefill_launch_floor_s"] == pytest.approx(R1_FLOOR_S, abs=1e-4)
+    assert data["ttft_s"] >= R1_FLOOR_S
+    sgl = CliRunner().invoke(cli.main, [*args, "--engine", "sglang"])
+    assert sgl.exit_code == 0 and "Prefill launch floor" not in sgl.output
