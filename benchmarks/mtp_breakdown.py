@@ -14,7 +14,9 @@ layout and settings the row states, it prints, in milliseconds at the row's batc
 - step/plain: what speculation costs per step, (verify + draft) / plain;
 - predicted and measured per-user tok/s;
 - extra: the time per step that would have to be added to (verify + draft) for E / step to equal the
-  measurement, E / measured − (verify + draft);
+  measurement, E · TPOT − (verify + draft), with TPOT = 1 / measured, or, for trtllm-bench's per-user
+  speed (output tokens O over the whole request, optimizer/validate.py), (O / measured − TTFT) / (O − 1)
+  with the modelled TTFT;
 - plain_implied: plain + extra, the plain step the measurement implies if the missing time is a fixed
   cost of every step (the same in a plain and a speculative step).
 
@@ -55,10 +57,10 @@ def _captured(case: validate.Case, catalog) -> dict:
 
     serving.closed_loop = spy
     try:
-        predicted, _ = validate.predict(case, catalog)
+        predicted, est = validate.predict(case, catalog)
     finally:
         serving.closed_loop = real
-    seen["predicted"] = predicted
+    seen.update(predicted=predicted, ttft_s=est.ttft_s)
     return seen
 
 
@@ -80,7 +82,11 @@ def rows() -> list[dict]:
             draft = k * (serving.DRAFT_STEP_SHARE * one + (plain - one) / times.layers) \
                 if spec.method in ("mtp", "eagle") else 0.0
             e = spec.tokens_per_step()
-            extra = e / case.measured - (verify + draft)
+            o = case.output_tokens
+            # trtllm-bench's per-user speed counts the whole request: take the modelled TTFT out of it.
+            measured_tpot = (o / case.measured - got["ttft_s"]) / (o - 1) if case.per_user_with_context \
+                else 1 / case.measured
+            extra = e * measured_tpot - (verify + draft)
             out.append({"id": case.id, "file": Path(path).name, "engine": case.engine,
                         "accelerator": case.accelerator, "layout": f"tp{case.tp} ep{case.ep}", "batch": b,
                         "method": spec.method, "k": k, "tokens_per_step": round(e, 3),

@@ -133,6 +133,7 @@ class Case:
     arrivals: str = "random"                  # synchronized: a benchmark client started C requests together
     speculative: Speculative | None = None    # the speculative decoding the source ran
     benchmark: Benchmark | None = None        # the benchmark run a TTFT row averages over (InferenceX's protocol)
+    per_user_with_context: bool = False       # tok/s per user = output tokens / request latency, TTFT included
 
 
 @dataclass(frozen=True)
@@ -480,6 +481,15 @@ def _benchmark(row: dict, notes: str, metric: str, engine: str) -> Benchmark | N
     return Benchmark.for_engine(engine, INFERENCEX_PROMPTS_PER_USER, INFERENCEX_RANGE_RATIO, max(1, intake))
 
 
+def _per_user_with_context(metric: str, notes: str) -> bool:
+    """True for a per-user speed measured by trtllm-bench, whose "Per User Output Throughput" is a request's
+    output tokens over its whole latency, first token included: its DeepSeek-R1 min-latency run on 8 × B200 prints
+    274.7188 tokens/s/user with an average request latency of 7,456.1 ms for 2K output tokens, and
+    2,048 / 7.4561 s = 274.7 (https://github.com/NVIDIA/TensorRT-LLM/blob/01c4ece911eb569e72cf4177f83238a0520641c2/docs/source/blogs/Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md;
+    later releases label it "Per User Output Throughput [w/ ctx]"). Other clients' per-user speeds are 1/TPOT."""
+    return metric == "tok_s_per_user" and "trtllm-bench" in notes
+
+
 def _case(row: dict, catalog: Catalog) -> Case:
     """One measurements row as a case hwplan can estimate; _Skip (with why) for a row it cannot."""
     metric = row["metric"].strip()
@@ -525,7 +535,8 @@ def _case(row: dict, catalog: Catalog) -> Case:
                 request_tokens=settings["max_model_len"], **settings,
                 engine_version=engine_version(row, engine, catalog),
                 arrivals=_arrivals(concurrency, notes + " " + conc_text), speculative=spec,
-                benchmark=_benchmark(row, notes, metric, engine), tp=tp, pp=pp, dp=attn_dp, ep=ep)
+                benchmark=_benchmark(row, notes, metric, engine), tp=tp, pp=pp, dp=attn_dp, ep=ep,
+                per_user_with_context=_per_user_with_context(metric, notes))
 
 
 def _skip_unmodelled(metric: str, notes: str) -> None:
@@ -656,7 +667,10 @@ _CAPACITY_READINGS = {
 _SPEED_READINGS = {
     "output_tok_s_total": lambda est, case: est.output_tokens_per_s_total * case.replicas,
     "tok_s_per_gpu": lambda est, case: est.output_tokens_per_s_total / case.gpus,
-    "tok_s_per_user": lambda est, case: est.decode_tokens_per_s_per_user,
+    # trtllm-bench: output tokens O over the request's latency, TTFT + (O − 1) · TPOT (`_per_user_with_context`).
+    "tok_s_per_user": lambda est, case: case.output_tokens / (est.ttft_s + (case.output_tokens - 1)
+                                                              / est.decode_tokens_per_s_per_user)
+    if case.per_user_with_context else est.decode_tokens_per_s_per_user,
     "tpot_ms": lambda est, case: 1000 / est.decode_tokens_per_s_per_user,
     "ttft_ms": lambda est, case: est.ttft_s * 1000,
 }

@@ -174,3 +174,31 @@ def test_a_refit_starts_from_the_family_and_pair_terms_engines_yaml_has(catalog)
     cold = calibrate._start(cases, cat, min_rows=4, warm=False)
     assert cold.family_scale["cpu"] == 1.0 and cold.family_layer_us["cpu"] == 0.0
     assert cold.pair_scale[("llama.cpp", "cpu")] == 1.0 and cold.pair_moe_us[("llama.cpp", "cpu")] == 0.0
+
+
+def test_trtllm_bench_per_user_speed_counts_the_whole_request(catalog, tmp_path):
+    """trtllm-bench prints a request's output tokens over its whole latency (first token included) as its per-user
+    speed; other clients print 1 / TPOT. The same row read both ways: with trtllm-bench named in its notes the
+    prediction is O / (TTFT + (O − 1) / speed), where speed and TTFT are the estimate's, else the speed itself."""
+    from optimizer.validate import predict, read_cases
+
+    src = next(p for p in bundled_measurements() if file_role(p) == "fit")
+    with open(src, newline="") as fh:
+        reader = csv.DictReader(fh)
+        row, fields = next(r for r in reader if r["id"] == "TRTR1-004"), reader.fieldnames
+    assert "trtllm-bench" in row["notes"] and row["metric"] == "tok_s_per_user"
+    other = dict(row, id="TRTR1-004-other-client", notes=row["notes"].replace("trtllm-bench", "a client"))
+    path = tmp_path / "two-fit.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows([row, other])
+    cases, _ = read_cases(path, catalog)
+    with_context, plain = (next(c for c in cases if c.id == i) for i in (row["id"], other["id"]))
+    assert with_context.per_user_with_context and not plain.per_user_with_context
+    got, est = predict(with_context, catalog)
+    o = with_context.output_tokens
+    assert o == 2048 and est.ttft_s > 0
+    assert got == pytest.approx(o / (est.ttft_s + (o - 1) / est.decode_tokens_per_s_per_user), rel=1e-12)
+    assert predict(plain, catalog)[0] == pytest.approx(est.decode_tokens_per_s_per_user, rel=1e-12)
+    assert got < est.decode_tokens_per_s_per_user
