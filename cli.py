@@ -630,9 +630,11 @@ def report(problem, time_limit, title, catalog_files, fmt, output, force, debug,
               help="Requests per second arriving at the replica (Poisson), instead of --concurrency.")
 @click.option("--speculative", type=click.Choice(["mtp", "eagle", "ngram"]),
               help="Speculative decoding method (mtp: DeepSeek-V3/R1, GLM-4.5/4.6 only).")
-@click.option("--spec-tokens", type=int, default=1, show_default=True, help="Draft tokens per step (k).")
+@click.option("--spec-tokens", type=int, help="Draft tokens per step (k), with --speculative. [default: 1]")
 @click.option("--spec-acceptance", type=float,
-              help="Acceptance of each draft token, (0, 1] [default: mtp 0.85, eagle 0.7, ngram 0.5].")
+              help="Acceptance of each draft token, (0, 1], with --speculative [default: mtp: the tokens per "
+                   "step TensorRT-LLM measured on DeepSeek-R1 (1.92 at k = 1, 2.82 at k = 3; acceptance 0.92); "
+                   "eagle 0.7; ngram 0.5].")
 @click.option("--serving", type=click.Choice(["aggregated", "disaggregated"]), default="aggregated",
               show_default=True, help="disaggregated: also split the accelerators into prefill replicas and a decode "
               "pool (one scale-up domain, e.g. a GB200 NVL72 rack, or whole servers) for the most output tok/s.")

@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fit", metavar="FILE", help="fit each engine's cold-shape stall on FILE's TTFT rows")
     args = parser.parse_args(argv)
     if args.fit:
+        if not Path(args.fit).is_file():
+            print(f"Error: --fit = {args.fit}: no such file (give a measurements CSV such as "
+                  f"benchmarks/ttft-fit.csv).", file=sys.stderr)
+            raise SystemExit(2)
         for engine, (stall, errors) in fit_cold_stall(Path(args.fit)).items():
             shown = ", ".join(f"{i} {e:+.0%}" for i, e in errors)
             print(f"{engine}: COLD_STALL_S = {stall:.2f} s, median |error| "

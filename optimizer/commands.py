@@ -108,9 +108,24 @@ def parse_concurrency(text: str | None) -> int | str | None:
     return value
 
 
+def _speculative(method: str | None, tokens: int | None, acceptance: float | None):
+    """A serving.Speculative from --speculative, --spec-tokens (default 1) and --spec-acceptance; None without
+    --speculative, and HwplanError when --spec-tokens or --spec-acceptance come without it."""
+    from .serving import Speculative
+
+    if method is None:
+        for flag, value in (("--spec-tokens", tokens), ("--spec-acceptance", acceptance)):
+            if value is not None:
+                raise HwplanError(f"{flag} = {value}: it sets speculative decoding; give --speculative "
+                                  f"mtp|eagle|ngram with it, or leave {flag} out.")
+        return None
+    return Speculative(method, 1 if tokens is None else tokens, acceptance)
+
+
 def estimate_from_flags(catalog: Catalog, *, model: str | None, concurrency: str | None = None,
                         input_tokens: int = 2000, output_tokens: int = 1000, speculative: str | None = None,
-                        spec_tokens: int = 1, spec_acceptance: float | None = None, serving: str = "aggregated",
+                        spec_tokens: int | None = None, spec_acceptance: float | None = None,
+                        serving: str = "aggregated",
                         min_tokens_per_s: float = 10.0, **settings: Any):
     """`estimate`'s answer: one replica sized by optimizer.estimate from the flags (`model` may be the id
     of a model imported with --model-config; `speculative` a method name with `spec_tokens` draft tokens
@@ -122,7 +137,6 @@ def estimate_from_flags(catalog: Catalog, *, model: str | None, concurrency: str
     import dataclasses
 
     from .estimator import estimate
-    from .serving import Speculative
 
     conc = parse_concurrency(concurrency)
     for flag, value in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)):
@@ -137,7 +151,7 @@ def estimate_from_flags(catalog: Catalog, *, model: str | None, concurrency: str
                                   f"loop without speculative decoding; drop {flag} or use --serving aggregated.")
         if not min_tokens_per_s > 0:
             raise HwplanError(f"--min-tokens-per-s = {min_tokens_per_s}: give a decode speed above 0 tok/s.")
-    spec = None if speculative is None else Speculative(speculative, spec_tokens, spec_acceptance)
+    spec = _speculative(speculative, spec_tokens, spec_acceptance)
     est = estimate(catalog, model=model, input_tokens=input_tokens, output_tokens=output_tokens, concurrency=conc,
                    speculative=spec, **settings)
     if serving != "disaggregated" or not est.fits:

@@ -24,7 +24,7 @@ from . import serving, sizing, speed
 from .deployment import Deployment
 from .launch import LaunchSettings, given_batched_tokens, launch_for
 from .layouts import Layout, candidate_layouts, default_layout, layout_problem
-from .problem import ENGINE_SETTINGS, EngineSettings
+from .problem import ENGINE_SETTINGS, VERSION_NEEDS_ENGINE, EngineSettings, Workload, version_names_engine
 from .units import ENGINE_PREFERENCE, platform_accepts
 
 __all__ = ["Estimate", "estimate", "default_platform", "engine_settings", "LOG_LINES"]
@@ -217,6 +217,9 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     cannot run or that does not match the accelerators.
     """
     asked = dict(locals())
+    _check_demand(concurrency, request_rate, input_tokens, output_tokens)
+    if not version_names_engine(engine_version if settings is None else settings.version, [engine]):
+        raise InputError(f"--engine-version = '{engine_version}': {VERSION_NEEDS_ENGINE}")
     m = catalog.model(model, "--model")
     acc = catalog.accelerator(accelerator, "--accelerator")
     fixed = any(x is not None for x in (tp, pp, dp, ep))
@@ -283,7 +286,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
             max_running=(fit.settings.max_batch * fit.layout.dp if fit.settings and fit.settings.max_batch else None),
             max_model_len=fit.settings.max_model_len if fit.settings else context,
             kv_dtype=dep.kv_dtype, gpus_per_node=per_node,
-            max_batched_tokens=given_batched_tokens(fit.settings), eager=bool(fit.settings and fit.settings.eager))),
+            max_batched_tokens=given_batched_tokens(fit.settings), eager=bool(fit.settings and fit.settings.eager),
+            speculative=speculative)),
         weights_gb=fit.weights_bytes / sizing.GB, weights_per_gpu_gb=fit.weights_per_gpu / sizing.GB,
         memory_gb=acc.memory_gb * gpus, kv_budget_per_gpu_gb=fit.kv_budget_per_gpu / sizing.GB,
         kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens,
@@ -305,6 +309,35 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         speculative=None if speculative is None else
         {"method": speculative.method, "tokens": speculative.tokens, "acceptance": speculative.rate,
          "tokens_per_step": round(speculative.tokens_per_step(), 3)}, notes=notes)
+
+
+_DEMAND_FLAGS = {"concurrent_users": "--concurrency", "request_rate": "--request-rate",
+                 "input_tokens": "--input-tokens", "output_tokens": "--output-tokens"}
+
+
+_DEMAND_HINTS = {"concurrent_users": "a whole number of concurrent requests from 1 to 1,000,000, or 'max'",
+                 "request_rate": "a finite number of requests per second above 0, at most 1,000,000",
+                 "input_tokens": "1 to 10,000,000 prompt tokens", "output_tokens": "1 to 10,000,000 output tokens"}
+
+
+def _check_demand(concurrency, request_rate, input_tokens: int, output_tokens: int) -> None:
+    """The problem YAML's workload checks (problem.Workload) on the estimate's flags: a finite request rate
+    in (0, 10^6] requests/s, not together with a concurrency; InputError naming the flag and value."""
+    given = {"request_rate": request_rate, "input_tokens": input_tokens, "output_tokens": output_tokens,
+             # 'max' stands for a concurrency too (the workload's rule: one demand, not both)
+             "concurrent_users": None if concurrency is None else 1 if concurrency == "max" else concurrency}
+    try:
+        Workload(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = str(err["loc"][0]) if err["loc"] else ""
+        if field not in _DEMAND_FLAGS:   # the model-level rule: both demands given
+            raise InputError(f"--request-rate = {request_rate:g} and --concurrency = {concurrency}: give one of "
+                             f"them (a request rate sizes the replica by Poisson arrivals, a concurrency by "
+                             f"concurrent users).") from None
+        value = concurrency if field == "concurrent_users" else given[field]
+        raise InputError(f"{_DEMAND_FLAGS[field]} = {value}: {err['msg'].lower()}; give "
+                         f"{_DEMAND_HINTS[field]}.") from None
 
 
 def _slots(chosen, settings: EngineSettings, concurrency: int | str | None, notes: list[str]) -> EngineSettings:

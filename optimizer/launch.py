@@ -25,6 +25,9 @@ Option names, read from each engine's source (version in optimizer/layouts.py):
   --pp_size --ep_size --max_batch_size --max_num_tokens --max_seq_len
   --kv_cache_free_gpu_memory_fraction --extra_llm_api_options FILE` (a YAML of LLM API options:
   `enable_attention_dp`, `kv_cache_config.dtype`, `cuda_graph_config: null` for eager); across servers under `mpirun ... trtllm-llmapi-launch`.
+- Speculative decoding (the method and k the speed assumed): vLLM `--speculative-config JSON`, SGLang
+  `--speculative-algorithm --speculative-num-steps --speculative-eagle-topk --speculative-num-draft-tokens`,
+  TensorRT-LLM `speculative_config` in the options file (sources at `_vllm_speculative` and below).
 - llama.cpp `llama-server`: `-hf REPO:QUANT -ngl 999 --split-mode layer -c --parallel -ctk -ctv`
   (tools/server/README.md), other servers joined with `rpc-server` and `--rpc` (tools/rpc/README.md).
 """
@@ -32,6 +35,7 @@ Option names, read from each engine's source (version in optimizer/layouts.py):
 from __future__ import annotations
 
 import copy
+import math
 import re
 
 from catalog.schema import Model, Variant
@@ -57,7 +61,9 @@ class LaunchSettings:
     """What a command must say beyond the layout: the settings the sizing assumed."""
 
     def __init__(self, *, memory_fraction: float | None, max_running: int | None, max_model_len: int,
-                 kv_dtype: str, gpus_per_node: int, max_batched_tokens: int | None = None, eager: bool = False):
+                 kv_dtype: str, gpus_per_node: int, max_batched_tokens: int | None = None, eager: bool = False,
+                 speculative=None):
+        self.speculative = speculative  # method ('mtp' | 'eagle' | 'ngram') and tokens k the speed assumed, or None
         self.memory_fraction = memory_fraction
         self.max_batched_tokens = max_batched_tokens  # set only when the user gave it (else the engine's default)
         self.eager = eager
@@ -112,10 +118,12 @@ def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, s
     base = builder(repo, layout, settings, quantize, variant, redundant_experts(model, layout),
                    model.moe.experts if model.moe else None)
     if layout.replicas_per_node > 1:
-        return [base(port=PORT + i, devices=_devices(i, layout.ranks)) for i in range(layout.replicas_per_node)]
-    if layout.nodes_per_replica > 1 and engine.id != "trtllm":
-        return [base(port=PORT, node=0), base(port=PORT, node="$NODE_RANK")]
-    return [base(port=PORT)]
+        commands = [base(port=PORT + i, devices=_devices(i, layout.ranks)) for i in range(layout.replicas_per_node)]
+    elif layout.nodes_per_replica > 1 and engine.id != "trtllm":
+        commands = [base(port=PORT, node=0), base(port=PORT, node="$NODE_RANK")]
+    else:
+        commands = [base(port=PORT)]
+    return commands + draft_note(settings.speculative)
 
 
 def _flags(*pairs: tuple[object, str]) -> list[str]:
@@ -125,7 +133,9 @@ def _flags(*pairs: tuple[object, str]) -> list[str]:
 
 def _common(s: LaunchSettings, lay: Layout, engine: str) -> dict[str, object]:
     kv = KV_FLAGS[engine].get(s.kv_dtype)
-    per_group = max(1, s.max_running // lay.dp) if s.max_running else None
+    # Running sequences per attention DP group, rounded up so the groups together admit at least the replica's
+    # users (626 users over DP8: 79 per group, 632 in all; rounding down would admit 78 × 8 = 624).
+    per_group = max(1, math.ceil(s.max_running / lay.dp)) if s.max_running else None
     return {"kv": kv, "per_group": per_group,
             "fraction": None if s.memory_fraction is None else _fmt(s.memory_fraction)}
 
@@ -144,7 +154,8 @@ def _vllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Va
         (c["per_group"], f"--max-num-seqs {c['per_group']}"),
         (s.max_batched_tokens, f"--max-num-batched-tokens {s.max_batched_tokens}"),
         (s.eager, "--enforce-eager"),
-        (c["kv"], f"--kv-cache-dtype {c['kv']}"))
+        (c["kv"], f"--kv-cache-dtype {c['kv']}"),
+        (s.speculative, _vllm_speculative(s.speculative)))
 
     def cmd(port: int, node=None, devices: str | None = None) -> str:
         return _env(devices) + " ".join(args + [f"--port {port}"] + _vllm_nodes(lay, node))
@@ -180,7 +191,8 @@ def _sglang(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
         (s.max_running, f"--max-running-requests {s.max_running}"),
         (s.max_batched_tokens, f"--chunked-prefill-size {s.max_batched_tokens}"),
         (s.eager, "--disable-cuda-graph"),
-        (c["kv"], f"--kv-cache-dtype {c['kv']}"))
+        (c["kv"], f"--kv-cache-dtype {c['kv']}"),
+        (s.speculative, _sglang_speculative(s.speculative)))
 
     def cmd(port: int, node=None, devices: str | None = None) -> str:
         nodes = [] if node is None else [f"--nnodes {lay.nodes_per_replica}", f"--node-rank {node}",
@@ -195,7 +207,8 @@ def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
     options = _flags((lay.dp > 1, "enable_attention_dp: true"),
                      (c["kv"], f"kv_cache_config: {{dtype: {c['kv']}}}"),
                      (s.eager, "cuda_graph_config: null"),
-                     (redundant, f"moe_config: {{load_balancer: {{num_slots: {redundant + (experts or 0)}}}}}"))
+                     (redundant, f"moe_config: {{load_balancer: {{num_slots: {redundant + (experts or 0)}}}}}"),
+                     *[(True, o) for o in _trtllm_speculative(s.speculative)])
     args = [f"trtllm-serve {repo}", "--backend pytorch", f"--tp_size {lay.stage_ranks}"] + _flags(
         (lay.pp > 1, f"--pp_size {lay.pp}"),
         (lay.ep > 1, f"--ep_size {lay.ep}"),
@@ -213,6 +226,68 @@ def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
             line = f"mpirun -H {hosts} -n {lay.ranks} trtllm-llmapi-launch {line}"
         return prefix + _env(devices) + line
     return cmd
+
+
+# Speculative decoding, each engine's own options for the method and k draft tokens per step the speed assumed
+# (optimizer/serving.py Speculative). EAGLE-3 needs a draft model trained for the target model: the commands
+# carry DRAFT_PLACEHOLDER, which the operator replaces (a '#' line after the commands says so).
+DRAFT_PLACEHOLDER = "<EAGLE-3 draft model>"
+
+
+def _vllm_speculative(spec) -> str:
+    """vLLM `--speculative-config` JSON: method "mtp" (the model's own MTP layers; vLLM's MTP page,
+    https://docs.vllm.ai/en/v0.19.1/features/speculative_decoding/mtp/), "eagle3" with the draft in "model"
+    (https://docs.vllm.ai/en/latest/features/speculative_decoding/eagle/), "ngram" with prompt_lookup_max
+    (https://docs.vllm.ai/en/latest/features/speculative_decoding/n_gram/, whose example uses 4); '' for None."""
+    if spec is None:
+        return ""
+    fields = {"mtp": '"method": "mtp"', "eagle": f'"method": "eagle3", "model": "{DRAFT_PLACEHOLDER}"',
+              "ngram": '"method": "ngram", "prompt_lookup_max": 4'}[spec.method]
+    return f"--speculative-config '{{{fields}, \"num_speculative_tokens\": {spec.tokens}}}'"
+
+
+def _sglang_speculative(spec) -> str:
+    """SGLang's speculative options (https://docs.sglang.io/docs/advanced_features/speculative_decoding):
+    MTP runs as `--speculative-algorithm EAGLE` (NEXTN is its alias) on the checkpoint's own MTP layers,
+    EAGLE-3 as EAGLE3 with `--speculative-draft-model-path`, n-gram as NGRAM (no attention DP, CUDA only);
+    a chain of k drafts: `--speculative-num-steps k --speculative-eagle-topk 1 --speculative-num-draft-tokens
+    k+1` (the docs' MTP example: 1 step, top-k 1, 2 draft tokens); NGRAM's chain: max BFS breadth 1.
+    '' for None."""
+    if spec is None:
+        return ""
+    k = spec.tokens
+    if spec.method == "ngram":
+        return (f"--speculative-algorithm NGRAM --speculative-num-draft-tokens {k + 1} "
+                f"--speculative-ngram-max-bfs-breadth 1")
+    head = ("--speculative-algorithm EAGLE" if spec.method == "mtp" else
+            f"--speculative-algorithm EAGLE3 --speculative-draft-model-path '{DRAFT_PLACEHOLDER}'")
+    return f"{head} --speculative-num-steps {k} --speculative-eagle-topk 1 --speculative-num-draft-tokens {k + 1}"
+
+
+def _trtllm_speculative(spec) -> list[str]:
+    """TensorRT-LLM's `speculative_config` in the LLM API options file (decoding_type MTP with
+    num_nextn_predict_layers k, Eagle3 with max_draft_len and speculative_model_dir, NGram with max_draft_len
+    and the overlap scheduler off as its example runs it:
+    https://github.com/NVIDIA/TensorRT-LLM/blob/main/docs/source/features/speculative-decoding.md)."""
+    if spec is None:
+        return []
+    k = spec.tokens
+    if spec.method == "mtp":
+        return [f"speculative_config: {{decoding_type: MTP, num_nextn_predict_layers: {k}}}"]
+    if spec.method == "eagle":
+        return [f"speculative_config: {{decoding_type: Eagle3, max_draft_len: {k}, "
+                f"speculative_model_dir: {DRAFT_PLACEHOLDER}}}"]
+    return [f"speculative_config: {{decoding_type: NGram, max_draft_len: {k}, max_matching_ngram_size: 4}}",
+            "disable_overlap_scheduler: true"]
+
+
+def draft_note(spec) -> list[str]:
+    """A '#' line for the commands of an EAGLE-3 run: the draft model is a placeholder to fill in."""
+    if spec is None or spec.method != "eagle":
+        return []
+    # Short enough for one 80-column line: a comment wrapped with a backslash would run its tail as a command. Drafts:
+    # the EAGLE-3 authors' (https://huggingface.co/yuhuili) and NVIDIA's speculative-decoding-modules collection.
+    return [f"# fill in {DRAFT_PLACEHOLDER}: an EAGLE-3 draft for this model"]
 
 
 def _llama_cpp(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
@@ -296,13 +371,15 @@ def _with_role(commands: list[str], engine_id: str, role: str) -> list[str]:
     return out
 
 
-def launch_commands(model: Model, unit, context_tokens: int) -> list[str]:
+def launch_commands(model: Model, unit, context_tokens: int, workload=None) -> list[str]:
     """The commands for a plan line of `unit` (a `units.Unit`): its layout, and the memory share,
     running sequences (its users per replica), `max_model_len` and KV datatype it was sized with
-    (the engine settings the sizing resolved; `context_tokens` when it has none)."""
+    (the engine settings the sizing resolved; `context_tokens` when it has none), and the workload's
+    speculative decoding (`workload`, a problem.Workload, when given)."""
     s = unit.capacity.fit.settings
+    spec = getattr(workload, "speculative", None)
     settings = LaunchSettings(memory_fraction=s.memory_utilization if s else None,
-                              max_running=unit.capacity.users,
+                              max_running=_running_cap(unit, workload), speculative=spec,
                               max_model_len=s.max_model_len if s else context_tokens,
                               kv_dtype=unit.kv_dtype, gpus_per_node=unit.node.count,
                               max_batched_tokens=given_batched_tokens(s), eager=bool(s and s.eager))
@@ -321,6 +398,20 @@ def launch_commands(model: Model, unit, context_tokens: int) -> list[str]:
                   for c in _with_role(commands, unit.engine.id, role)]
         return _with_role(pre, unit.engine.id, "prefill") + decode
     return commands if role == "aggregated" else _with_role(commands, unit.engine.id, role)
+
+
+def _running_cap(unit, workload) -> int:
+    """The running-sequence cap of one replica: its users (closed loop). Open loop (`workload.request_rate`):
+    a plan line's users count requests per hour, not sequences; the sizing (capacity._rate_capacity) kept the
+    mean decode batch plus the prompt in prefill within the sequences its KV cache holds and the engine runs
+    (min(memory_users, max_batch × attention DP groups)), and models no admission cap below that, so that
+    is the cap (a cap at the mean decode batch would queue every burst of Poisson arrivals above the mean)."""
+    cap = unit.capacity
+    if getattr(workload, "request_rate", None) is None or getattr(unit, "role", "aggregated") != "aggregated":
+        return cap.users
+    s = cap.fit.settings
+    engine_cap = s.max_batch * unit.layout.dp if s is not None and s.max_batch else None
+    return cap.memory_users if engine_cap is None else min(cap.memory_users, engine_cap)
 
 
 def given_batched_tokens(settings) -> int | None:

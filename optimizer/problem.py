@@ -49,7 +49,8 @@ class SpeculativeDecoding(_Record):
     """Speculative decoding on every replica (optimizer/serving.py): `method` mtp (the model's own
     multi-token-prediction layers: DeepSeek-V3/R1, GLM-4.5/4.6), eagle (an EAGLE-3 draft head) or
     ngram (prompt lookup); `tokens` k drafted per step; `acceptance` a of each draft token
-    (default: DeepSeek-V3 report's 0.85 for mtp, assumptions 0.7 eagle, 0.5 ngram)."""
+    (default: mtp the tokens per step of serving.MTP_ACCEPTED_LENGTH, first-draft acceptance 0.92;
+    assumptions 0.7 eagle, 0.5 ngram: serving.DEFAULT_ACCEPTANCE)."""
 
     method: Literal["mtp", "eagle", "ngram"]
     tokens: int = Field(1, ge=1, le=16, description="Draft tokens per step (k).")
@@ -421,14 +422,22 @@ def _check_lengths(problem: Problem, model) -> None:
                            f"{problem.workload.context_tokens:,} tokens); the engine would reject every request.")
 
 
+VERSION_NEEDS_ENGINE = "a release number belongs to one engine; name that engine (engine: vllm, --engine vllm) with it."
+
+
+def version_names_engine(version: str | None, engines: list[str]) -> bool:
+    """False when an engine release (`engine_settings.version`, `--engine-version`) is given without naming
+    exactly one engine ('auto' or several): a release number belongs to one engine (solve and estimate)."""
+    return version is None or (engines != ["auto"] and len(engines) == 1)
+
+
 def _check_engine_settings(problem: Problem, model) -> None:
     """An engine version names one engine; MTP speculative decoding needs a model with MTP layers."""
     version = problem.engine_settings.version
     engines = [problem.engine] if isinstance(problem.engine, str) else list(problem.engine)
-    if version is not None and (engines == ["auto"] or len(engines) != 1):
+    if not version_names_engine(version, engines):
         raise ProblemError(f"{problem.where('engine_settings', 'version')}: engine_settings.version = '{version}': "
-                           f"a release number belongs to one engine; name that engine (engine: vllm, "
-                           f"--engine vllm) with it.")
+                           f"{VERSION_NEEDS_ENGINE}")
     spec = problem.workload.speculative
     if spec is not None and spec.method == "mtp":
         from .serving import MTP_MODELS

@@ -290,7 +290,7 @@ def test_estimate_with_model_config():
     # vLLM 0.10.1 rules: from 0.21.0 the CUDA graphs (2.0 GiB) come out of the budget and one 262,144-token
     # request no longer fits.
     res = CliRunner().invoke(main, ["estimate", "--model-config", str(DATA / "Qwen3-Coder-480B-A35B-Instruct"),
-                                    "--accelerator", "h200-sxm", "--gpus", "8", "--format", "json",
+                                    "--accelerator", "h200-sxm", "--gpus", "8", "--engine", "vllm", "--format", "json",
                                     "--engine-version", "0.10.1"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)

@@ -1,0 +1,45 @@
+"""`hwplan estimate` refuses what the problem YAML refuses: exit 2, one message naming the flag, no file."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+BASE = ["estimate", "--model", "deepseek-r1", "--accelerator", "h200-sxm", "--gpus", "8"]
+
+
+@pytest.mark.parametrize("extra, flag, value", [
+    (["--request-rate", "inf"], "--request-rate", "inf"),
+    (["--request-rate", "nan"], "--request-rate", "nan"),
+    (["--request-rate", "1", "--concurrency", "4"], "--request-rate", "--concurrency"),
+    (["--request-rate", "1", "--concurrency", "max"], "--request-rate", "--concurrency"),
+    (["--spec-tokens", "3"], "--spec-tokens", "3"),
+    (["--spec-acceptance", "0.8"], "--spec-acceptance", "0.8"),
+    (["--engine-version", "0.21.0"], "--engine-version", "0.21.0"),            # engine auto: which engine's?
+    (["--engine", "auto", "--engine-version", "0.12.0"], "--engine-version", "one engine"),
+])
+def test_bad_estimate_flags_exit_2_without_output_file(tmp_path, extra, flag, value):
+    out = tmp_path / "est.json"
+    result = CliRunner().invoke(main, BASE + extra + ["--format", "json", "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert flag in result.output and value in result.output
+    assert "Traceback" not in result.output and "Infinity" not in result.output
+    assert not out.exists()
+
+
+def test_engine_version_with_its_engine_and_spec_flags_with_speculative_run():
+    ok = CliRunner().invoke(main, BASE + ["--engine", "vllm", "--engine-version", "0.21.0", "--speculative", "mtp",
+                                          "--spec-tokens", "2", "--spec-acceptance", "0.8", "--format", "json"])
+    assert ok.exit_code == 0, ok.output
+    assert '"tokens": 2' in ok.output and '"acceptance": 0.8' in ok.output
+
+
+def test_solve_and_estimate_share_the_one_engine_rule():
+    from optimizer.problem import version_names_engine
+
+    assert version_names_engine(None, ["auto"])
+    assert version_names_engine("0.21.0", ["vllm"])
+    assert not version_names_engine("0.21.0", ["auto"])
+    assert not version_names_engine("0.21.0", ["vllm", "sglang"])
