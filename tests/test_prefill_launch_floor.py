@@ -142,3 +142,15 @@ def test_estimate_states_the_floor_it_assumed():
     assert data["ttft_s"] >= R1_FLOOR_S
     sgl = CliRunner().invoke(cli.main, [*args, "--engine", "sglang"])
     assert sgl.exit_code == 0 and "Prefill launch floor" not in sgl.output
+
+
+def test_a_prompt_longer_than_the_chunk_budget_pays_the_floor_in_every_chunk():
+    # 2,000 prompt tokens at 128 per step: ⌈2000 / 128⌉ = 16 chunk steps of at least 0.08 s, against 2000 · 10 µs =
+    # 0.02 s of GPU time: the first token after 16 · 0.08 s.
+    times = Times(token_time=lambda b, ctx: (TAU, "memory"), prefill_time=lambda n: 1e-5 * n, layers=10,
+                  budget=128, overhead_s=OVERHEAD, launch_floor_s=FLOOR)
+    assert times.launch_floor_for(2000) == pytest.approx(16 * FLOOR)
+    alone = serving.closed_loop(times, 1, 2000, 50)
+    assert alone.ttft_s == pytest.approx(16 * FLOOR + OVERHEAD, rel=1e-6)
+    assert serving.closed_loop(times, 1, 2000, 50, arrivals="synchronized").ttft_s == pytest.approx(16 * FLOOR + OVERHEAD)
+    assert serving.open_loop(times, 0.01, 2000, 50).ttft_s >= 16 * FLOOR + OVERHEAD
