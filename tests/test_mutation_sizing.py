@@ -202,7 +202,8 @@ def test_settings_text(catalog):
     j = s.to_json()
     assert (j["max_batch"], j["max_batched_tokens"], j["max_model_len"], j["eager"], j["cuda_graphs"]) == \
         (64, 4096, 8192, False, True)
-    assert j["memory_utilization"] == 0.9 and j["engine_version"] == s.version
+    assert j["memory_utilization"] == 0.9 and j["memory_rules_version"] == s.version
+    assert j["engine_version"] == "newest" and s.release is None
     assert set(s.given) == {"max_batch", "max_batched_tokens", "max_model_len"}
 
 
