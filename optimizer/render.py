@@ -489,7 +489,9 @@ def _settings_labels(est: Estimate) -> list[tuple[str, str]]:
 
 
 def _speed_labels(est: Estimate) -> list[tuple[str, str]]:
-    out = [("Concurrency", f"{est.concurrency:,}"),
+    out = [("As one replica", f"{est.layout}, aggregated (the disaggregated split follows)")] if est.disaggregated \
+        else []
+    out += [("Concurrency", f"{est.concurrency:,}"),
            ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
            ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"),
            ("Time to first token", f"{est.ttft_s:,.2f} s mean, {est.ttft_p90_s:,.2f} s p90"
