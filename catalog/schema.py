@@ -561,11 +561,15 @@ class EngineVersion(Record):
 
 
 def version_key(text: str) -> tuple[int, ...]:
-    """(0, 21, 0) from '0.21.0', 'v0.21', '~0.21 (Oct 2025)' or 'b6000' (6000,); () when there is no number."""
+    """(0, 21) from '0.21.0', 'v0.21', '~0.21 (Oct 2025)'; (6000,) from 'b6000'; () when there is no number.
+    Trailing zeros are dropped, so 0.8 and 0.8.0 are the same release and compare equal."""
     import re
 
     found = re.search(r"(\d+(?:\.\d+)*)", text)
-    return tuple(int(x) for x in found.group(1).split(".")) if found else ()
+    parts = [int(x) for x in found.group(1).split(".")] if found else []
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
 
 
 class EngineMemory(Record):

@@ -233,8 +233,8 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
             continue
         transfer = kv_transfer_s(kv_bytes, node.platform.network_gbs)
         for n in prefill_batches(layout, sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens)):
-            s = times.prefill_step(w.input_tokens) if n == 1 else max(
-                speed.prefill_time(dep, fit, w.input_tokens, prompts=n), times.launch_floor_s)   # the pass's launch floor
+            gpu = times.prefill_time(w.input_tokens) if n == 1 else speed.prefill_time(dep, fit, w.input_tokens, prompts=n)
+            s = max(gpu, times.launch_floor_for(w.input_tokens))   # each chunk step of the pass lasts the launch floor
             pre = prefill_rate(s, transfer, times.overhead_s, w.max_ttft_s, w.ttft_percentile, prompts=n)
             per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
             if per_hour >= 1 and (best_pre is None

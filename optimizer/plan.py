@@ -387,6 +387,8 @@ class Plan(_Record):
     pue: float | None = None
     serving: Literal["aggregated", "disaggregated"] = "aggregated"
     serving_comparison: ServingComparison | None = None
+    request_rate: float | None = None            # requests/s demanded (open loop), instead of users_demanded
+    workload: dict[str, Any] = {}                # what each request was assumed to be (solve._workload_summary)
 
     @classmethod
     def from_lines(cls, lines: list[PlanLine], currency: str, network: tuple[NetworkLine, ...] = (),
@@ -426,6 +428,8 @@ class Plan(_Record):
             "problem": self.problem,
             "model": self.model,
             "users_demanded": self.users_demanded,
+            "request_rate": self.request_rate,
+            "workload": dict(self.workload),
             "price_list": self.price_list,
             "plan": {"lines": [l.to_json() for l in self.lines], "totals": self.totals.to_json(),
                      "purchases": [p.to_json() for p in self.purchases],

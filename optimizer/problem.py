@@ -49,8 +49,8 @@ class SpeculativeDecoding(_Record):
     """Speculative decoding on every replica (optimizer/serving.py): `method` mtp (the model's own
     multi-token-prediction layers: DeepSeek-V3/R1, GLM-4.5/4.6), eagle (an EAGLE-3 draft head) or
     ngram (prompt lookup); `tokens` k drafted per step; `acceptance` a of each draft token
-    (default: mtp the tokens per step of serving.MTP_ACCEPTED_LENGTH, first-draft acceptance 0.92;
-    assumptions 0.7 eagle, 0.5 ngram: serving.DEFAULT_ACCEPTANCE)."""
+    (default: mtp takes the published accepted lengths per k, serving.MTP_ACCEPTED_LENGTH, whose first draft is
+    accepted at 0.92; assumptions 0.7 eagle, 0.5 ngram)."""
 
     method: Literal["mtp", "eagle", "ngram"]
     tokens: int = Field(1, ge=1, le=16, description="Draft tokens per step (k).")

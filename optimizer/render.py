@@ -98,6 +98,7 @@ def plan_rows(plan: Plan, bands: Bands | None = None) -> list[dict[str, Any]]:
             "node_price": money_json(line.node_price), "cost": money_json(line.cost),
             "currency": currency, "power_w": line.power_w, "memory_gb": round(line.memory_gb, 1),
             "layout": line.layout, "launch": "\n".join(line.launch), "role": line.role,
+            "ttft_s": j["ttft_s"], "ttft_p90_s": j["ttft_p90_s"],
         })
         if bands is not None:
             band = bands.get(line.accelerator)
@@ -190,8 +191,9 @@ def _role_item(line) -> str:
     return line.item if line.role == "aggregated" else f"{line.role}: {line.item}"
 
 
-def _role_text(line) -> str:
-    """What each replica of a line does: users (aggregated), or its pool's rate, TTFT and KV transfer."""
+def _role_text(line, hourly: bool = False) -> str:
+    """What each replica of a line does: users (aggregated; requests per hour when `hourly`, a plan sized for a
+    request rate), or its pool's rate, TTFT and KV transfer."""
     if line.role == "prefill":
         ttft = "" if line.ttft_p90_s is None else f", TTFT p90 {line.ttft_p90_s:.2f} s"
         kv = "" if line.kv_transfer_s is None else f", KV transfer {line.kv_transfer_s * 1000:,.1f} ms"
@@ -203,7 +205,14 @@ def _role_text(line) -> str:
             + ("" if side.ttft_p90_s is None else f", TTFT p90 {side.ttft_p90_s:.2f} s"))
         return (f"decode: {line.users_per_replica:,} users each, {line.requests_per_hour_per_replica or 0:,} "
                 f"requests/h{beside}")
-    return f"{line.users_per_replica:,} users each"
+    return f"{line.users_per_replica:,} {'requests/h' if hourly else 'users'} each{_ttft_text(line)}"
+
+
+def _ttft_text(line) -> str:
+    """'; TTFT 0.10 s mean, 0.12 s p90' for a line that states its time to first token, else ''."""
+    if line.ttft_s is None:
+        return ""
+    return f"; TTFT {line.ttft_s:,.2f} s mean" + ("" if line.ttft_p90_s is None else f", {line.ttft_p90_s:,.2f} s p90")
 
 
 def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> str:
@@ -218,7 +227,8 @@ def render_plan(plan: Plan, fmt: str = "table", bands: Bands | None = None) -> s
 
 
 def _plan_title(plan: Plan) -> str:
-    demanded = f"{plan.users_demanded:,} users" if plan.users_demanded else "one replica"
+    demanded = f"{plan.users_demanded:,} users" if plan.users_demanded else (
+        f"{plan.request_rate:g} request{'s' * (plan.request_rate != 1)}/s" if plan.request_rate else "one replica")
     return (f"{plan.problem}: {plan.model} for {demanded}, price list {plan.price_list} — "
             f"{plan.status} plan, {objective_phrase(plan.objective)}")
 
@@ -247,6 +257,8 @@ def _plan_notes(plan: Plan, bands: Bands | None, infrastructure: bool) -> list[s
         extra += [f"Speed model error, {a}: {band_text(bands.get(a))}" for a in sorted({l.accelerator for l in plan.lines})]
     extra += [f"Note: {n}" for n in plan.notes]
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
+    if plan.workload:
+        extra.append(f"Workload assumed: {_workload_text(plan.workload)}")
     extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
               for l in plan.lines if l.engine_settings]
     if infrastructure:
@@ -259,6 +271,25 @@ def _plan_notes(plan: Plan, bands: Bands | None, infrastructure: bool) -> list[s
     extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
     extra += [f"Left out — {l}" for l in plan.left_out]
     return extra
+
+
+def _workload_text(w: dict[str, Any]) -> str:
+    """'2,000 in / 1,000 out tokens per request, ≥ 20 tok/s per user, TTFT p90 ≤ 2 s, random arrivals, ...'."""
+    parts = [f"{w['input_tokens']:,} in / {w['output_tokens']:,} out tokens per request"]
+    if w.get("min_tokens_per_s"):
+        parts.append(f"≥ {w['min_tokens_per_s']:g} tok/s per user")
+    if w.get("max_ttft_s") is not None:
+        which = "mean" if w.get("ttft_percentile") == 50 else "p90"
+        parts.append(f"TTFT {which} ≤ {w['max_ttft_s']:g} s")
+    if w.get("request_rate") is not None:
+        parts.append(f"{w['request_rate']:g} requests/s, Poisson arrivals (Users counts requests per hour)")
+    else:
+        parts.append(f"{w.get('arrivals', 'random')} arrivals")
+    sp = w.get("speculative")
+    if sp:
+        parts.append(f"speculative decoding {sp['method']}, {sp['tokens']} draft tokens, acceptance "
+                     f"{sp['acceptance']:g}: {sp['tokens_per_step']:g} tokens per step")
+    return ", ".join(parts)
 
 
 def _plan_md(plan: Plan, bands: Bands | None) -> str:
@@ -276,7 +307,7 @@ def _plan_md(plan: Plan, bands: Bands | None) -> str:
     for i, l in enumerate(plan.lines, 1):
         if l.layout:
             extra.append(f"Line {i}: {l.layout} ({l.engine}): {l.replicas} replica{'s' * (l.replicas != 1)} on "
-                         f"{l.nodes} node{'s' * (l.nodes != 1)}, " + _role_text(l))
+                         f"{l.nodes} node{'s' * (l.nodes != 1)}, " + _role_text(l, plan.request_rate is not None))
         extra += [f"  $ {cmd}" for cmd in l.launch]
     extra += _plan_notes(plan, bands, infrastructure=True)
     lines = [f"**{_plan_title(plan)}**", ""] + md_table(headers, body)
@@ -289,14 +320,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'s' * (n != 1)}"
 
 
-def _line_detail(line) -> str:
+def _line_detail(line, hourly: bool = False) -> str:
     """'8 × h20-96g per node, fp8/vllm, TP8 × PP2 over 2 nodes: 1 replica of 1 user' (a pool of a
     disaggregated plan: its role, rate, TTFT and KV transfer instead of the users)."""
     head = (f"{line.gpus_per_node} × {line.accelerator} per node, {line.precision}/{line.engine}"
             + (f", {line.layout}" if line.layout else ""))
     if line.role != "aggregated":
-        return f"{head}: {_plural(line.replicas, 'replica')}, {_role_text(line)}"
-    return head + f": {_plural(line.replicas, 'replica')} of {_plural(line.users_per_replica, 'user')}"
+        return f"{head}: {_plural(line.replicas, 'replica')}, {_role_text(line, hourly)}"
+    served = f"{line.users_per_replica:,} requests/h" if hourly else _plural(line.users_per_replica, 'user')
+    return head + f": {_plural(line.replicas, 'replica')} of {served}{_ttft_text(line)}"
 
 
 def _serving_text(plan: Plan) -> list[str]:
@@ -321,7 +353,7 @@ def _plan_text(plan: Plan, bands: Bands | None) -> str:
                      str(l.nodes), str(l.gpus), "—" if l.role == "prefill" else f"{l.users:,}",
                      _speed_cell(l.tokens_per_s_per_user, l.accelerator, bands), _money(l.cost),
                      _num(l.power_w / 1000)])
-        details.append([_line_detail(l)])
+        details.append([_line_detail(l, plan.request_rate is not None)])
     for n in plan.network:
         rows.append(["", n.fabric, "", "", "", "", _money(n.cost) if n.priced else "—", _num(n.power_w / 1000)])
         details.append([_network_text(n).split(": ", 1)[1]])
@@ -331,7 +363,9 @@ def _plan_text(plan: Plan, bands: Bands | None) -> str:
     footer = ["", "Total", str(t.nodes), str(t.gpus), f"{t.users:,}", "", _money(t.cost), _num(t.power_w / 1000)]
     out = wrap(_plan_title(plan))
     out += narrow_table(headers, rows, details, footer, right={2, 3, 4, 5, 6, 7})
-    legend = (f"{t.gpus:,} accelerators with {t.memory_gb:,.0f} GB of memory. tok/s/user: decode speed each user "
+    legend = (f"{t.gpus:,} accelerators with {t.memory_gb:,.0f} GB of memory. "
+              + ("Users: requests per hour the plan takes. " if plan.request_rate is not None else "")
+              + "tok/s/user: decode speed each user "
               f"sees" + (" (± the speed model's median error on that hardware family)" if bands is not None else "")
               + "; kW: maximum draw.")
     out += wrap(legend) + wrap(_solver_text(plan))
@@ -446,21 +480,27 @@ def _settings_labels(est: Estimate) -> list[tuple[str, str]]:
     out = [("Engine settings", f"utilization {st['memory_utilization']:g}, max batch {batch}, "
                                f"{st['max_batched_tokens']:,} tokens/step"),
            ("", f"max_model_len {st['max_model_len']:,}, {graphs}")]
+    if st.get("engine_version"):
+        out.append(("Engine release", f"{st['engine_version']} (memory rules as of "
+                                      f"{st.get('memory_rules_version') or 'the base release'})"))
     if est.engine_defaults_version:
         out.append(("Defaults from", est.engine_defaults_version))
     return out
 
 
 def _speed_labels(est: Estimate) -> list[tuple[str, str]]:
-    out = [("Concurrency", f"{est.concurrency:,}"),
+    out = [("As one replica", f"{est.layout}, aggregated (the disaggregated split follows)")] if est.disaggregated \
+        else []
+    out += [("Concurrency", f"{est.concurrency:,}"),
            ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
            ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"),
            ("Time to first token", f"{est.ttft_s:,.2f} s mean, {est.ttft_p90_s:,.2f} s p90"
             + (" (synchronized arrivals)" if est.arrivals == "synchronized" else "")
             + (f" at {est.request_rate:g} requests/s" if est.request_rate is not None else ""))]
     if est.prefill_launch_floor_s > 0:
-        out.append(("Prefill launch floor", f"{est.prefill_launch_floor_s * 1000:,.0f} ms per prefill step (this "
-                    "release prefills outside CUDA graphs)"))
+        cause = "eager mode" if est.engine_settings.get("eager") else "this release"
+        out.append(("Prefill launch floor", f"{est.prefill_launch_floor_s * 1000:,.0f} ms per prefill step ({cause} "
+                    "prefills outside CUDA graphs)"))
     if est.speculative:
         sp = est.speculative
         out.append(("Speculative decoding", f"{sp['method']}, {sp['tokens']} draft tokens, acceptance "

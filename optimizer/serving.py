@@ -99,7 +99,7 @@ prefills eagerly, a prefill step takes at least the host's time to launch its ke
 (the waves' chunk steps, a benchmark replay's steps, a disaggregated prefill pass) lasts max(its GPU time, L), and
 the prompts sharing a step share it. In the steady states (Mean Value Analysis, M/D/1) the prefill server's
 occupancy keeps the GPU's time P(I), as under load the engine packs the queued prompts into one step, and each
-TTFT adds max(0, L − P(I)) once: its own step lasts at least L.
+TTFT adds max(0, ⌈I/T⌉ · L − P(I)) once: each of its own ⌈I/T⌉ chunk steps lasts at least L.
 
 A fixed per-request TTFT overhead per engine (request handling, tokenization, detokenization,
 streaming the first token) is added: TTFT_OVERHEAD_S, an assumption (see there). So is the wait for the
@@ -395,11 +395,16 @@ class Times:
         """Seconds of one prefill step of `tokens` prompt tokens: the GPU's time, at least the launch floor."""
         return max(self.prefill_time(tokens), self.launch_floor_s)
 
-    def own_step_extra(self, prefill_s: float) -> float:
-        """What the launch floor adds to the TTFT of a prompt whose prefill alone takes `prefill_s` on the GPU:
-        its own step lasts at least the floor. The prefill server's occupancy keeps the GPU's time: under load
-        the engine packs the queued prompts into one step, which shares the floor."""
-        return max(0.0, self.launch_floor_s - prefill_s)
+    def launch_floor_for(self, tokens: int) -> float:
+        """The least seconds a prompt of `tokens` takes alone: its ⌈tokens / budget⌉ chunk steps, each lasting
+        at least the launch floor."""
+        return math.ceil(max(1, tokens) / max(1, self.budget)) * self.launch_floor_s
+
+    def launch_extra(self, tokens: int, prefill_s: float) -> float:
+        """What the launch floor adds to the TTFT of a prompt of `tokens` whose prefill alone takes `prefill_s` on
+        the GPU: max(0, launch_floor_for(tokens) − prefill_s). The prefill server's occupancy keeps the GPU's
+        time: under load the engine packs the queued prompts into one step, which shares the floor."""
+        return max(0.0, self.launch_floor_for(tokens) - prefill_s)
 
 
 class _Step:
@@ -498,7 +503,8 @@ def _waves(times: Times, c: int, input_tokens: int, output_tokens: int, spec: Sp
     i, o, step, e, prefill, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
     tau_c, bound = step(c)
     steps = math.ceil(c * i / budget)
-    packed = times.prefill_step(i) if c == 1 else steps * times.prefill_step(math.ceil(c * i / steps))
+    packed = max(prefill, times.launch_floor_for(i)) if c == 1 else \
+        steps * times.prefill_step(math.ceil(c * i / steps))
     wave = packed + (steps * step.extra((c - 1) / 2) if c > 1 else 0.0)
     mean_first = wave * (c + 1) / (2 * c)
     p90_first = wave * math.ceil(0.9 * c) / c
@@ -577,7 +583,7 @@ def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
     rho = min(x * s, 0.999999)
     wait = max(0.0, r - s)
     queued = _queued(times, tau, b_dec * (c - 1) / c)       # the other users' decodes: the arriving one's ended
-    own = times.own_step_extra(prefill)
+    own = times.launch_extra(i, prefill)
     return ServingResult(users=c, requests_per_s=x, decode_batch=b_dec, step_s=tau, tokens_per_step=e, tpot_s=tpot,
                          prefill_s=prefill + own, prefill_service_s=s, utilization=rho, wait_s=wait + queued,
                          ttft_s=r + own + queued + overhead,
@@ -705,7 +711,7 @@ def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,
     wait = md1_wait(rate, s)
     users = b_dec + rate * (wait + s) if not math.isinf(wait) else math.inf
     queued = _queued(times, tau, b_dec)
-    own = times.own_step_extra(prefill)
+    own = times.launch_extra(i, prefill)
     return ServingResult(users=users, requests_per_s=rate, decode_batch=b_dec, step_s=tau, tokens_per_step=e,
                          tpot_s=tpot, prefill_s=prefill + own, prefill_service_s=s, utilization=min(rho, 1.0),
                          wait_s=wait + queued, ttft_s=wait + s + own + queued + overhead,
@@ -758,7 +764,7 @@ def size_pools(prefill: Times, decode: Times, decode_cap: int, users: int, input
         math.ceil(request_rate * (o - 1) * tpot / best)
     rate = request_rate if request_rate is not None else users / ((o - 1) * tpot) if o > 1 else users / tpot
     s = prefill.prefill_time(i)
-    fixed = s + prefill.own_step_extra(s) + kv_transfer_s + prefill.overhead_s
+    fixed = s + prefill.launch_extra(i, s) + kv_transfer_s + prefill.overhead_s
     if max_ttft_s is not None and fixed > max_ttft_s:
         return None
     n = max(1, math.floor(rate * s) + 1)

@@ -355,11 +355,15 @@ class Settings:
     given: tuple[str, ...] = ()
     version: str = ""            # the engine release whose memory rules apply
     cuda_graphs: bool = True     # False in eager mode, on CPUs, and for engines without graph memory (llama.cpp)
+    release: str | None = None   # the release asked (--engine-version); None: the newest, whose speed rules apply
 
     def to_json(self) -> dict:
+        """The settings as plans and estimates print them: `engine_version` is the release asked ("newest" when
+        none was), `memory_rules_version` the release whose memory rules apply (the nearest sourced one)."""
         return {"memory_utilization": round(self.memory_utilization, 4), "max_batch": self.max_batch,
                 "max_batched_tokens": self.max_batched_tokens, "max_model_len": self.max_model_len,
-                "eager": self.eager, "cuda_graphs": self.cuda_graphs, "engine_version": self.version}
+                "eager": self.eager, "cuda_graphs": self.cuda_graphs, "engine_version": self.release or "newest",
+                "memory_rules_version": self.version}
 
     def graphs_text(self) -> str:
         """'CUDA graphs', 'eager (no CUDA graphs)' or 'no CUDA graphs' (CPU, llama.cpp)."""
@@ -410,7 +414,7 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
     return Settings(memory_utilization=util, max_batch=max_batch, max_batched_tokens=tokens,
                     max_model_len=g.max_model_len or model.max_context, eager=g.eager,
                     given=tuple(k for k, v in g.model_dump().items() if v not in (None, False)),
-                    version=version, cuda_graphs=graphs)
+                    version=version, cuda_graphs=graphs, release=g.version)
 
 
 def _check_min_version(model: Model, engine: Engine, version: str | None) -> None:

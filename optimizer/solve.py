@@ -434,6 +434,7 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     plan = Plan.from_lines(
         lines, c.currency, network=tuple(network), racks=tuple(racks), pue=problem.tco.pue, status=solution.status, objective=objective, objective_value=Fraction(0),
         problem=problem.name, model=problem.model, users_demanded=problem.workload.concurrent_users,
+        request_rate=problem.workload.request_rate, workload=_workload_summary(problem.workload),
         price_list=c.price_list,
         solver=SolverInfo(seconds=solution.seconds, gap=solution.gap, bound=bound,
                           units_considered=len(c.units), units_after_pruning=len(prep.units)),
@@ -468,6 +469,22 @@ def _plan_line(prep: Prepared, u: Unit, replicas: int, cost: Fraction, sellers: 
         prefill_prompts=u.prefill_prompts if u.role == "prefill" else None,
         layout=u.layout.label + (_in_domain_label(u.in_domain) if u.in_domain is not None else ""),
         in_domain_prefill=_in_domain_line(u.in_domain) if u.in_domain is not None else None)
+
+
+def _workload_summary(w) -> dict:
+    """What the plan assumed each request is (the problem's workload), for plans and their documents: lengths in
+    tokens, the speed and TTFT targets, arrivals, the demand (users or requests/s) and speculative decoding (with
+    the tokens per step it gives, serving.Speculative)."""
+    from .serving import Speculative
+
+    spec = None
+    if w.speculative is not None:
+        sp = Speculative(w.speculative.method, w.speculative.tokens, w.speculative.acceptance)
+        spec = {"method": sp.method, "tokens": sp.tokens, "acceptance": round(sp.rate, 3),
+                "tokens_per_step": round(sp.tokens_per_step(), 3)}
+    return {"input_tokens": w.input_tokens, "output_tokens": w.output_tokens, "min_tokens_per_s": w.min_tokens_per_s,
+            "max_ttft_s": w.max_ttft_s, "ttft_percentile": w.ttft_percentile, "arrivals": w.arrivals,
+            "concurrent_users": w.concurrent_users, "request_rate": w.request_rate, "speculative": spec}
 
 
 def _in_domain_label(side) -> str:

@@ -186,7 +186,8 @@ def test_estimate_json_breakdown_adds_up_like_the_start_up_log(cat):
     assert new["cuda_graphs"] > 0 and new["kv_cache"] == pytest.approx(
         new["usable"] - new["weights"] - new["activations"] - new["other"] - new["cuda_graphs"], abs=0.02)
     assert new["kv_cache"] == pytest.approx(mem["kv_cache"] - mem["cuda_graphs"], abs=0.02)
-    assert est.engine_settings["engine_version"] == "0.21.0" and old.engine_settings["engine_version"] == "0.10.1"
+    assert est.engine_settings["memory_rules_version"] == "0.21.0" and est.engine_settings["engine_version"] == "newest"
+    assert old.engine_settings["memory_rules_version"] == "0.10.1" == old.engine_settings["engine_version"]
     data = est.to_json()
     assert data["fits"] is True and data["why_not"] is None
     assert data["engine_settings"]["max_model_len"] == 16000 and data["kv_capacity_tokens"] > 0

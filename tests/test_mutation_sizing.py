@@ -202,7 +202,8 @@ def test_settings_text(catalog):
     j = s.to_json()
     assert (j["max_batch"], j["max_batched_tokens"], j["max_model_len"], j["eager"], j["cuda_graphs"]) == \
         (64, 4096, 8192, False, True)
-    assert j["memory_utilization"] == 0.9 and j["engine_version"] == s.version
+    assert j["memory_utilization"] == 0.9 and j["memory_rules_version"] == s.version
+    assert j["engine_version"] == "newest" and s.release is None
     assert set(s.given) == {"max_batch", "max_batched_tokens", "max_model_len"}
 
 
@@ -483,3 +484,40 @@ def test_a_too_old_engine_names_the_release_and_its_source(catalog):
         sizing._check_min_version(model, engine, "0.10.0")
     assert f"from release {need.version} on ({url});" in str(err.value)
     sizing._check_min_version(model, engine, need.version)   # the release itself serves it
+
+
+def test_linear_layers_state_adds_to_a_requests_cache(catalog):
+    """Qwen3.5-27B's linear-attention layers hold a fixed state per request: with no context tokens its cache is that
+    state alone, linear_layers × state_bytes_per_layer (catalog figures from its config.json)."""
+    m = catalog.models["qwen3.5-27b"]
+    state = m.attention.linear_layers * m.attention.state_bytes_per_layer
+    assert state > 0
+    assert sizing.kv_bytes_per_request(m, "bf16", 0) == pytest.approx(state)
+    assert sizing.kv_bytes_per_request(m, "bf16", 1000) > state
+
+
+def test_sglang_holds_back_more_under_attention_dp(catalog):
+    """SGLang's default memory fraction reserves dp_attention_reserve_gib more per accelerator with attention DP:
+    the two fractions differ by that reserve over the accelerator's memory."""
+    from optimizer.layouts import Layout
+
+    eng, acc = catalog.engines["sglang"], catalog.accelerators["h200-sxm"]
+    plain = _settings(catalog, "deepseek-r1", "h200-sxm", "sglang", Layout(tp=8))
+    dp = _settings(catalog, "deepseek-r1", "h200-sxm", "sglang", Layout(tp=1, dp=8, ep=8))
+    assert eng.dp_attention_reserve_gib > 0
+    assert plain.memory_utilization - dp.memory_utilization == pytest.approx(
+        eng.dp_attention_reserve_gib / (acc.memory_bytes / sizing.GIB))
+
+
+def test_vllm_v0_prefills_a_whole_max_model_len_prompt_up_to_32k(catalog):
+    """vLLM before 0.8.0 turned chunked prefill off when max_model_len ≤ 32,768: one step then takes the whole
+    max_model_len; one token more and the default budget applies."""
+    from optimizer.layouts import Layout
+
+    vllm = catalog.engines["vllm"]
+    old = vllm.model_copy(update={"memory": vllm.memory.for_version("0.7.3")[0]})
+    m, acc = catalog.models["llama-3.1-8b"], catalog.accelerators["h100-sxm"]
+    at = sizing.resolve_settings(old, acc, m, Layout(), EngineSettings(max_model_len=32768))
+    above = sizing.resolve_settings(old, acc, m, Layout(), EngineSettings(max_model_len=32769))
+    assert at.max_batched_tokens == 32768
+    assert above.max_batched_tokens == old.max_batched_tokens(acc.memory_bytes / sizing.GIB) != 32769

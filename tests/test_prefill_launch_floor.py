@@ -142,3 +142,40 @@ def test_estimate_states_the_floor_it_assumed():
     assert data["ttft_s"] >= R1_FLOOR_S
     sgl = CliRunner().invoke(cli.main, [*args, "--engine", "sglang"])
     assert sgl.exit_code == 0 and "Prefill launch floor" not in sgl.output
+
+
+def test_a_prompt_longer_than_the_chunk_budget_pays_the_floor_in_every_chunk():
+    # 2,000 prompt tokens at 128 per step: ⌈2000 / 128⌉ = 16 chunk steps of at least 0.08 s, against 2000 · 10 µs =
+    # 0.02 s of GPU time: the first token after 16 · 0.08 s.
+    times = Times(token_time=lambda b, ctx: (TAU, "memory"), prefill_time=lambda n: 1e-5 * n, layers=10,
+                  budget=128, overhead_s=OVERHEAD, launch_floor_s=FLOOR)
+    assert times.launch_floor_for(2000) == pytest.approx(16 * FLOOR)
+    alone = serving.closed_loop(times, 1, 2000, 50)
+    assert alone.ttft_s == pytest.approx(16 * FLOOR + OVERHEAD, rel=1e-6)
+    assert serving.closed_loop(times, 1, 2000, 50, arrivals="synchronized").ttft_s == pytest.approx(16 * FLOOR + OVERHEAD)
+    assert serving.open_loop(times, 0.01, 2000, 50).ttft_s >= 16 * FLOOR + OVERHEAD
+
+
+@pytest.mark.parametrize("short, full", [("0.8", "0.8.0"), ("v0.5.10", "0.5.10.0"), ("1", "1.0.0")])
+def test_a_release_number_without_its_trailing_zeros_is_the_same_release(short, full):
+    from catalog.schema import version_key
+
+    assert version_key(short) == version_key(full)
+    rule = EagerPrefill(until=full, source="a rule for a test")
+    assert not rule.applies(short) and not rule.applies(full)
+    assert version_key("0.7.9") < version_key("0.8") < version_key("0.8.1")
+
+
+def test_estimate_names_the_release_asked_and_the_memory_rules_used():
+    import json
+
+    from click.testing import CliRunner
+
+    import cli
+
+    args = ["estimate", "--model", "deepseek-r1", "--accelerator", "h200-sxm", "--gpus", "8", "--precision", "fp8",
+            "--engine", "sglang", "--concurrency", "1", "--format", "json"]
+    asked = json.loads(CliRunner().invoke(cli.main, [*args, "--engine-version", "0.5.9"]).output)["engine_settings"]
+    newest = json.loads(CliRunner().invoke(cli.main, args).output)["engine_settings"]
+    assert asked["engine_version"] == "0.5.9" and newest["engine_version"] == "newest"
+    assert asked["memory_rules_version"] == newest["memory_rules_version"] != "0.5.9"

@@ -422,7 +422,11 @@ def test_estimate_splits_a_gb200_rack_into_prefill_and_decode(catalog, splits):
     assert 0.75 * published <= d["output_tokens_per_s_per_gpu"] <= 1.25 * published
     table = _estimate("--serving", "disaggregated")
     assert "Disaggregated split" in table.output and max(map(len, table.output.splitlines())) <= 80
+    # The speed and TTFT lines before the split describe one aggregated replica, and say so.
+    assert table.output.index("As one replica") < table.output.index("Time to first token") \
+        < table.output.index("Disaggregated split")
     assert json.loads(_estimate("--format", "json").output)["disaggregated"] is None
+    assert "As one replica" not in _estimate().output
 
 
 @pytest.mark.parametrize("extra, words", [
