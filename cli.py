@@ -305,6 +305,9 @@ _PROBLEM_FLAGS = [
     # (option, click kwargs, problem field, how the value is stored)
     ("--model", dict(help="Model id (see `hwplan catalog models`)."), ("model",)),
     ("--users", dict(type=int, help="Concurrent users to serve."), ("workload", "concurrent_users")),
+    ("--request-rate", dict(type=float, help="Requests per second over the whole deployment (Poisson "
+                                             "arrivals), instead of --users: replicas are sized by rate."),
+     ("workload", "request_rate")),
     ("--input-tokens", dict(type=int, help="Prompt tokens per request [default 2000]."), ("workload", "input_tokens")),
     ("--output-tokens", dict(type=int, help="Generated tokens per request [default 1000]."),
      ("workload", "output_tokens")),

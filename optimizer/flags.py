@@ -22,6 +22,9 @@ from .problem import Problem, load_problem, problem_from_fields, with_overrides
 __all__ = ["build_problem", "flag_value", "resolve_problem_path"]
 
 Field = tuple[str, ...]          # a problem field, e.g. ("constraints", "max_power_w")
+# The two ways to state demand (optimizer/problem.py Workload): each flag names the field it replaces.
+_DEMANDS = {("workload", "concurrent_users"): ("workload", "request_rate"),
+            ("workload", "request_rate"): ("workload", "concurrent_users")}
 
 
 def resolve_problem_path(name: str) -> str:
@@ -66,18 +69,29 @@ def build_problem(problem: str | None, flags: Iterable[tuple[str, Field, Any]],
     made of the flags alone; each flag is (flag name, problem field, raw value or None).
 
     `model_from_config` is the id of a model imported from `--model-config`: it is the model unless
-    `--model` names one. Raises HwplanError when there is no file and no model; ProblemError
+    `--model` names one. `--users` over a file that gives `workload.request_rate` replaces it, and
+    `--request-rate` over one that gives `workload.concurrent_users` likewise (the workload takes one
+    demand). Raises HwplanError when there is no file and no model, or when both demand flags are given; ProblemError
     (naming the flag) when a value is invalid.
     """
     overrides = {field: (flag, flag_value(flag, value)) for flag, field, value in flags}
     model = overrides.get(("model",), ("--model", None))
     if model_from_config and model[1] is None:
         overrides[("model",)] = ("--model-config", model_from_config)
+    demands = [(field, flag, value) for field, (flag, value) in overrides.items()
+               if field in _DEMANDS and value is not None]
+    if len(demands) > 1:
+        raise HwplanError(f"{' and '.join(f'{flag} = {value:g}' for _, flag, value in demands)}: give one demand, "
+                          f"concurrent users or requests per second, not both.")
     if problem:
-        return with_overrides(load_problem(resolve_problem_path(problem)), overrides)
+        base = load_problem(resolve_problem_path(problem))
+        if demands:   # a demand flag replaces the file's demand of the other kind
+            other = _DEMANDS[demands[0][0]][-1]
+            base = base.model_copy(update={"workload": base.workload.model_copy(update={other: None})})
+        return with_overrides(base, overrides)
     if overrides.get(("model",), ("", None))[1] is None:
         raise HwplanError("give a PROBLEM file (or a bundled problem's name), or at least --model and --users "
-                          "(see --help).")
+                          "(or --request-rate) (see --help).")
     fields: dict = {"workload": {}}
     names = {}
     for field, (flag, value) in overrides.items():
