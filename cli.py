@@ -662,11 +662,11 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
       hwplan estimate --model deepseek-r1 --accelerator h100-sxm --tp 16 --engine sglang   # 2 nodes
       hwplan estimate --model deepseek-r1 --accelerator h100-sxm --dp 16 --ep 16 --engine sglang
       hwplan estimate --model-config ./Qwen3-8B/ --accelerator h200-sxm --gpus 1
-      hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --concurrency 64 \
+      hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --concurrency 64 \\
           --input-tokens 8192 --speculative mtp --spec-tokens 3
-      hwplan estimate --model llama-3.1-70b --accelerator h200-sxm --gpus 8 --request-rate 0.3 \
+      hwplan estimate --model llama-3.1-70b --accelerator h200-sxm --gpus 8 --request-rate 0.3 \\
           --input-tokens 32000 --output-tokens 500
-      hwplan estimate --model deepseek-r1 --accelerator gb200 --gpus 72 --precision fp8 --engine sglang \
+      hwplan estimate --model deepseek-r1 --accelerator gb200 --gpus 72 --precision fp8 --engine sglang \\
           --serving disaggregated   # a GB200 NVL72 rack split into prefill and decode
     """
     from optimizer.commands import estimate_from_flags

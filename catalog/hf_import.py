@@ -943,7 +943,9 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
     storage format (module docstring), multi-token-prediction modules included. Raises CatalogError
     naming the file and the field for an unknown architecture or a field it cannot read.
     `repo` ("org/name") names the Hugging Face repository the files come from; the model
-    then cites its public config.json URL.
+    then cites its public config.json URL. Without it, a folder of the Hugging Face hub cache
+    (`models--{org}--{name}/snapshots/{revision}/`) names its repository; elsewhere the model is
+    named after its folder, or after the config file's own name when that is not config.json.
     """
     folder, config_path = _config_file(Path(path))
     origin = str(config_path)
@@ -983,8 +985,8 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
     # An unquantized checkpoint stores every weight in its dtype: report the dtype's bits; the measured
     # size (with norms, buffers, headers) stays in size_gb. A quantized one mixes formats: the average.
     bits_avg = 16.0 if not quant.bits else size * 8 / total
-    repo = repo or ""
-    name = model_id or _slug(repo.rsplit("/", 1)[-1] if repo else folder.name or "model")
+    repo = repo or _cache_repo(folder) or ""
+    name = model_id or _slug(repo.rsplit("/", 1)[-1] if repo else _local_name(folder, config_path))
     source = (f"https://huggingface.co/{repo}/blob/main/{CONFIG}" if repo else
               f"the {CONFIG} of '{folder.name}' (local files; name the repository with --repo to cite it)")
     notes = [f"Imported from {arch}: {total / 1e9:.2f}B parameters ({p.vision / 1e9:.2f}B vision), "
@@ -1013,6 +1015,34 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise CatalogError(f"{origin}: the fields read do not make a valid model: {exc}") from None
     return ImportedModel(model=model, files=files)
+
+
+_CACHE_FOLDER = re.compile(r"models--(.+)")
+
+
+def _cache_repo(folder: Path) -> str | None:
+    """The repository ("org/name") of a folder in the Hugging Face hub cache, None elsewhere. The cache keeps a
+    repository's files in `models--{org}--{name}/snapshots/{revision}/` ('/' of the repo id written as '--';
+    huggingface_hub's cache layout, https://huggingface.co/docs/huggingface_hub/guides/manage-cache), so the
+    folder's own name is a commit hash, not the model's."""
+    parts = folder.resolve().parts
+    if len(parts) >= 3 and parts[-2] == "snapshots":
+        found = _CACHE_FOLDER.fullmatch(parts[-3])
+        if found and found.group(1).strip("-"):
+            return found.group(1).replace("--", "/")
+    return None
+
+
+def _local_name(folder: Path, config_path: Path) -> str:
+    """The model's name from local files: a config file not called config.json names the model by its own stem
+    (`Qwen3-8B.json`, `Qwen--Qwen3-8B_config.json` → Qwen3-8B: a trailing `config` and an `org--` prefix are
+    dropped), since several such files may share one folder; a config.json names it by its folder (resolved:
+    `config.json` given inside the folder names the folder, not ".")."""
+    if config_path.name != CONFIG:
+        stem = re.sub(r"[._-]?config$", "", config_path.stem, flags=re.IGNORECASE).rsplit("--", 1)[-1]
+        if stem:
+            return stem
+    return folder.resolve().name or "model"
 
 
 def _config_file(path: Path) -> tuple[Path, Path]:

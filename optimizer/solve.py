@@ -420,8 +420,13 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     net_racks, net_rack_buys = _network_racks(prep, solution, network)
     racks += net_racks
     rack_buys = tuple(rack_buys) + tuple(net_rack_buys)
+    pool_fabrics: dict[str, set[str]] = {}
+    for uid in solution.replicas:
+        if units[uid].role in ("prefill", "decode") and uid in prep.fabric_needs:
+            pool_fabrics.setdefault(units[uid].role, set()).add(prep.fabric_needs[uid].key)
     notes = _plan_notes(prep, solution, objective, purchases) + \
-        _cluster_notes(prep.problem, network, racks, purchases + network_buys + rack_buys)
+        _cluster_notes(prep.problem, network, racks, purchases + network_buys + rack_buys) + \
+        pool_fabric_notes(pool_fabrics)
     purchases += network_buys + rack_buys
     problem = prep.problem
     used = list(c.rates_used) + [r for pl, r in prep.network_rates.items()
@@ -556,6 +561,29 @@ def _cluster_notes(problem: Problem, network: list[NetworkLine], racks: list[Rac
         notes.append("network: the scale-out fabric of multi-node replicas is bought; front-end and management "
                      "Ethernet are not")
     return notes + stale_price_notes(purchases, problem.constraints.as_of)
+
+
+def pool_fabric_notes(pool_fabrics: dict[str, set[str]]) -> list[str]:
+    """A note when a disaggregated plan's pools sit on more than one scale-out fabric class.
+
+    `pool_fabrics`: role ('prefill', 'decode') → the fabric classes ('<infiniband|ethernet>-<Gb/s>',
+    optimizer/fabric.py) of its replicas on the fabric. Every prompt's KV cache goes from a prefill node to a
+    decode node, but the fabric is bought per class, each class on its own switches: nothing joins two classes.
+    Two Ethernet classes need a link between their switches; InfiniBand and Ethernet do not bridge (RDMA stays
+    within one InfiniBand subnet or one RoCE network; NVIDIA, "InfiniBand to Ethernet gateway" Skyway,
+    https://www.nvidia.com/en-us/networking/infiniband/skyway/), so the pools then need a gateway or NICs of one
+    protocol. Neither is in the plan's purchases: the note says so. [] when the pools share one class."""
+    classes = sorted(set().union(*pool_fabrics.values())) if pool_fabrics else []
+    if len(classes) < 2:
+        return []
+    where = "; ".join(f"{role} on {', '.join(sorted(keys))}" for role, keys in sorted(pool_fabrics.items(),
+                                                                                     reverse=True))
+    protocols = {key.split("-", 1)[0] for key in classes}
+    join = ("InfiniBand and Ethernet do not bridge: the KV transfer needs a gateway between them or NICs of one "
+            "protocol in both pools" if len(protocols) > 1 else
+            "their switches must be linked (uplinks as fast as the slower pool's node ports together)")
+    return [f"the pools sit on {len(classes)} separate scale-out fabrics ({where}); each prompt's KV cache "
+            f"crosses from prefill to decode, so {join} — not in this plan's purchases or cost"]
 
 
 def _solve_prepared(prep: Prepared, problem: Problem, options: SolveOptions) -> Solution | None:

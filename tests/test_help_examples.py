@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
@@ -50,3 +51,15 @@ def test_the_class_flag_says_it_replaces_the_defaults():
     text = " ".join(CliRunner().invoke(cli.main, ["solve", "--help"], terminal_width=400).output.split())
     assert "REPLACES the default classes (datacenter, workstation)" in text
     assert "--class datacenter --class consumer" in text
+
+
+def test_continued_example_lines_keep_their_line_break():
+    """A docstring line ending in a single backslash is joined to the next by Python itself, so the example
+    prints as one line with a run of spaces inside it (wider than 80 columns, the break lost): every example
+    that continues must end its line with a visible `\\`."""
+    joined = []
+    for path, _command in _commands(cli.main):
+        text = CliRunner().invoke(cli.main, [*path, "--help"], terminal_width=400).output
+        joined += [line for line in text.splitlines()
+                   if line.strip().startswith("hwplan ") and re.search(r"\S {3,}--", line)]
+    assert joined == []

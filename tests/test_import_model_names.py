@@ -1,0 +1,66 @@
+"""What a model imported from local files is called, and which repository it names (`--model-config`,
+`hwplan catalog import-model` without --repo / --id): the id is the model's, never a folder that merely holds
+its config file, nor a Hugging Face cache revision hash."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from catalog.hf_import import import_model
+
+CONFIG = Path(__file__).parent / "data" / "model-configs" / "Llama-3.1-8B-Instruct" / "config.json"
+
+
+def test_a_config_file_not_called_config_json_names_the_model_by_its_stem(tmp_path):
+    # One folder of downloaded configs, each saved as '<org>--<name>_config.json': the folder's name
+    # ('model-configs') is not the model's.
+    shared = tmp_path / "model-configs"
+    shared.mkdir()
+    shutil.copy(CONFIG, shared / "meta-llama--Llama-3.1-8B-Instruct_config.json")
+    shutil.copy(CONFIG, shared / "Llama-3.1-8B.json")
+    assert import_model(shared / "meta-llama--Llama-3.1-8B-Instruct_config.json").model.id == "llama-3.1-8b-instruct"
+    assert import_model(shared / "Llama-3.1-8B.json").model.id == "llama-3.1-8b"
+    # Not a repository: a file's name is not proof of where it came from.
+    assert import_model(shared / "meta-llama--Llama-3.1-8B-Instruct_config.json").model.hf_repo == ""
+
+
+def test_config_json_given_inside_its_folder_names_the_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "Llama-3.1-8B-Instruct"
+    folder.mkdir()
+    shutil.copy(CONFIG, folder / "config.json")
+    monkeypatch.chdir(folder)
+    assert import_model("config.json").model.id == "llama-3.1-8b-instruct"   # Path('config.json').parent is '.'
+    assert import_model(".").model.id == "llama-3.1-8b-instruct"
+
+
+def test_a_hugging_face_cache_snapshot_names_its_repository(tmp_path):
+    # huggingface_hub's cache: models--{org}--{name}/snapshots/{revision}/config.json
+    snap = tmp_path / "hub" / "models--meta-llama--Llama-3.1-8B-Instruct" / "snapshots" / "0e9e39f249a16976918f6564b8830bc894c89659"
+    snap.mkdir(parents=True)
+    shutil.copy(CONFIG, snap / "config.json")
+    for given in (snap, snap / "config.json"):
+        model = import_model(given).model
+        assert model.hf_repo == "meta-llama/Llama-3.1-8B-Instruct"
+        assert model.id == "llama-3.1-8b-instruct"
+        assert model.source == "https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct/blob/main/config.json"
+    # The cache links snapshot files to blobs/: a symlinked config.json reads the same.
+    link = tmp_path / "hub" / "models--meta-llama--Llama-3.1-8B-Instruct" / "snapshots" / "abc"
+    link.mkdir()
+    os.symlink(snap / "config.json", link / "config.json")
+    assert import_model(link).model.hf_repo == "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_an_explicit_repo_or_id_still_wins(tmp_path):
+    snap = tmp_path / "models--meta-llama--Llama-3.1-8B-Instruct" / "snapshots" / "rev"
+    snap.mkdir(parents=True)
+    shutil.copy(CONFIG, snap / "config.json")
+    assert import_model(snap, repo="me/My-Llama").model.hf_repo == "me/My-Llama"
+    assert import_model(snap, model_id="my-llama").model.id == "my-llama"
+    # Any other folder named 'snapshots' is not the cache: no repository is made up.
+    plain = tmp_path / "backups" / "snapshots" / "Llama-3.1-8B-Instruct"
+    plain.mkdir(parents=True)
+    shutil.copy(CONFIG, plain / "config.json")
+    assert import_model(plain).model.hf_repo == ""
+    assert import_model(plain).model.id == "llama-3.1-8b-instruct"
