@@ -130,14 +130,16 @@ def _report(work: Path, chosen: list[str], modules: list[str], tests: list[str])
 
 
 def _resume(work: Path, modules: list[str], max_children: int) -> int:
-    """Re-test the survivors of the sample kept in `work` against the repository's current tests."""
+    """Re-test the survivors of the sample kept in `work` against the repository's current tests. `modules`:
+    the sampled modules, by default those its mutants' names give (optimizer.MODULE.x_…)."""
+    sample = work / "sample.txt"
+    chosen = sample.read_text().split() if sample.exists() else []
+    modules = modules or sorted({name.split(".")[1] for name in chosen if name.count(".") >= 2})
     for m in modules:
         if (work / "optimizer" / f"{m}.py").read_bytes() != (ROOT / "optimizer" / f"{m}.py").read_bytes():
             print(f"{work}: optimizer/{m}.py has changed since this sample was drawn; draw a new one "
                   f"(--sample) instead.", file=sys.stderr)
             return 2
-    sample = work / "sample.txt"
-    chosen = sample.read_text().split() if sample.exists() else []
     before = _score(_results(work, chosen))[2]
     shutil.copytree(ROOT / "tests", work / "tests", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -156,7 +158,8 @@ def _resume(work: Path, modules: list[str], max_children: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("modules", nargs="*", default=["check"], help="optimizer modules (check, model, sizing, speed)")
+    parser.add_argument("modules", nargs="*", help="optimizer modules (check, model, sizing, speed; default: check, "
+                        "or with --resume the kept sample's)")
     parser.add_argument("--tests", nargs="*", help="test files to run (default: those listed for the modules)")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
     parser.add_argument("--sample", type=int, help="test this many mutants drawn at random (default: all)")
@@ -169,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.resume is not None:
         return _resume(args.resume, args.modules, args.max_children)
+    args.modules = args.modules or ["check"]
     tests = args.tests or sorted({t for m in args.modules for t in TESTS.get(m, ["tests"])
                                   if (ROOT / t.split("::")[0]).exists()})
     work = Path(tempfile.mkdtemp(prefix="hwplan-mutation-"))

@@ -719,6 +719,19 @@ class Engine(Sourced):
     def efficiency_for(self, family: str) -> EngineEfficiency:
         return self.efficiency.get(family) or self.efficiency["default"]
 
+    def release_numbering_error(self, version: str | None) -> str | None:
+        """Why `version` cannot be a release of this engine, or None: llama.cpp numbers its builds b1234, the other
+        engines their releases 0.21.0 (as the releases the catalog has rules for, `EngineMemory.known_versions`).
+        A number newer than the catalog's newest is accepted: the newest rules apply."""
+        known = self.memory.known_versions()
+        if version is None or not known:
+            return None
+        builds = known[-1].startswith("b")
+        if version.startswith("b") == builds:
+            return None
+        return (f"{self.name} numbers its releases like {'b6000' if builds else known[-1]} (those with rules in the "
+                f"catalog: {', '.join(known)}); give such a number, or leave it unset for the newest release.")
+
     def max_batch(self, memory_gib: float) -> int | None:
         """Default cap on running sequences on an accelerator of `memory_gib`; None = memory decides."""
         tier = next((t for t in self.batch_tiers if memory_gib < t.below_gib), None)

@@ -311,13 +311,13 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
          "tokens_per_step": round(speculative.tokens_per_step(), 3)}, notes=notes)
 
 
-_DEMAND_FLAGS = {"concurrent_users": "--concurrency", "request_rate": "--request-rate",
-                 "input_tokens": "--input-tokens", "output_tokens": "--output-tokens"}
-
-
-_DEMAND_HINTS = {"concurrent_users": "a whole number of concurrent requests from 1 to 1,000,000, or 'max'",
-                 "request_rate": "a finite number of requests per second above 0, at most 1,000,000",
-                 "input_tokens": "1 to 10,000,000 prompt tokens", "output_tokens": "1 to 10,000,000 output tokens"}
+# The workload field each estimate flag sets: (flag, what to give instead of a bad value).
+_DEMAND_FLAGS = {
+    "concurrent_users": ("--concurrency", "a whole number of concurrent requests from 1 to 1,000,000, or 'max'"),
+    "request_rate": ("--request-rate", "a finite number of requests per second above 0, at most 1,000,000"),
+    "input_tokens": ("--input-tokens", "1 to 10,000,000 prompt tokens"),
+    "output_tokens": ("--output-tokens", "1 to 10,000,000 output tokens"),
+}
 
 
 def _check_demand(concurrency, request_rate, input_tokens: int, output_tokens: int) -> None:
@@ -336,8 +336,8 @@ def _check_demand(concurrency, request_rate, input_tokens: int, output_tokens: i
                              f"them (a request rate sizes the replica by Poisson arrivals, a concurrency by "
                              f"concurrent users).") from None
         value = concurrency if field == "concurrent_users" else given[field]
-        raise InputError(f"{_DEMAND_FLAGS[field]} = {value}: {err['msg'].lower()}; give "
-                         f"{_DEMAND_HINTS[field]}.") from None
+        flag, hint = _DEMAND_FLAGS[field]
+        raise InputError(f"{flag} = {value}: {err['msg'].lower()}; give {hint}.") from None
 
 
 def _slots(chosen, settings: EngineSettings, concurrency: int | str | None, notes: list[str]) -> EngineSettings:

@@ -394,6 +394,7 @@ def check_ids(problem: Problem, catalog: Catalog) -> None:
     _check_lengths(problem, model)
     _check_engine_settings(problem, model)
     _check_choices(problem, catalog, model)
+    _check_release(problem, catalog)
     _check_constraint_ids(problem, catalog)
     _check_constraints_leave_something(problem, catalog)
 
@@ -446,6 +447,17 @@ def _check_engine_settings(problem: Problem, model) -> None:
             raise ProblemError(f"{problem.where('workload', 'speculative', 'method')}: workload.speculative.method = "
                                f"mtp: {model.id} has no multi-token-prediction layers (MTP ships with "
                                f"{', '.join(p + '*' for p in MTP_MODELS)}); use eagle or ngram.")
+
+
+def _check_release(problem: Problem, catalog: Catalog) -> None:
+    """An engine release is numbered as its engine numbers them (`Engine.release_numbering_error`)."""
+    version, engine = problem.engine_settings.version, problem.engine
+    if version is None:
+        return
+    name = engine if isinstance(engine, str) else engine[0]     # one engine: _check_engine_settings saw to it
+    why = catalog.engines[name].release_numbering_error(version)
+    if why:
+        raise ProblemError(f"{problem.where('engine_settings', 'version')}: engine_settings.version = '{version}': {why}")
 
 
 def _check_choices(problem: Problem, catalog: Catalog, model) -> None:

@@ -166,7 +166,13 @@ def _network_text(n) -> str:
 
 def wrap_command(cmd: str, first: str, width: int = 80) -> list[str]:
     """A shell command over lines of at most `width` columns (an option stays with its value),
-    continued with ' \\' so it can still be copied and run."""
+    continued with ' \\' so it can still be copied and run. A shell comment ('# …') wraps as comment lines
+    instead: a backslash does not continue a comment, so its next line would run."""
+    if cmd.startswith("#"):
+        import textwrap
+
+        body = textwrap.wrap(cmd[1:].strip(), width - max(len(first), 4) - 2) or [""]
+        return [f"{first}# {body[0]}"] + [f"    # {rest}" for rest in body[1:]]
     words, groups = cmd.split(" "), []
     for w in words:
         if groups and groups[-1].count("'") % 2:  # never break inside a quoted string

@@ -408,6 +408,7 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
         # vLLM V0 (before 0.8.0): chunked prefill off by default up to 32K tokens, so one step (and the profile
         # run) takes a whole max_model_len prompt: max(max_model_len, 2,048) tokens.
         tokens = max(length, 2048)
+    _check_release_numbering(engine, g.version)
     _check_min_version(model, engine, g.version)
     _, version = engine.memory.for_version(g.version)
     graphs = not g.eager and acc.family != "cpu"
@@ -415,6 +416,14 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
                     max_model_len=g.max_model_len or model.max_context, eager=g.eager,
                     given=tuple(k for k, v in g.model_dump().items() if v not in (None, False)),
                     version=version, cuda_graphs=graphs, release=g.version)
+
+
+def _check_release_numbering(engine: Engine, version: str | None) -> None:
+    """InputError when `version` (--engine-version) is numbered unlike `engine`'s releases
+    (`Engine.release_numbering_error`)."""
+    why = engine.release_numbering_error(version)
+    if why:
+        raise InputError(f"--engine-version (engine_settings.version) = {version}: {why}")
 
 
 def _check_min_version(model: Model, engine: Engine, version: str | None) -> None:

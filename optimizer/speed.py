@@ -423,12 +423,17 @@ def decode_token_time(dep: Deployment, fit: sizing.MemoryFit, batch: int, contex
     return total, bound
 
 
-def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int, prompts: int = 1) -> float:
+def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int, prompts: int = 1,
+                 packed: float = 1) -> float:
     """Seconds to process one prompt of `input_tokens` on the whole replica; with `prompts` > 1 (at most
     the attention DP groups), that many prompts at once, one per attention group: their linear layers
-    and expert traffic add up, their attention runs side by side, the weights are read once. The GPU's time:
-    the host's launch floor of an eager prefill step (`prefill_launch_floor`) is applied per step by
-    optimizer/serving.py, where prompts that share a step share it."""
+    and expert traffic add up, their attention runs side by side, the weights are read once. `packed` > 1:
+    that many prompts of `input_tokens` each in one step on each attention group (a chunked-prefill step that
+    packs several prompts): their linear layers add up and each attends to its own tokens only, so the attention
+    grows with `packed`, not with its square (FlashAttention's variable-length batches, T. Dao,
+    "FlashAttention-2", arXiv:2307.08691, 2023, §3.3). The GPU's time: the host's launch floor of an eager prefill
+    step (`prefill_launch_floor`) is applied per step by optimizer/serving.py, where prompts that share a step
+    share it."""
     m, acc = dep.model, dep.accelerator
     eff = dep.engine.efficiency_for(acc.family)
     lay = fit.layout
@@ -437,24 +442,26 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int, prom
     # One prompt's attention runs on its own attention group: tp ranks per stage.
     attn_rate = acc.dense_tflops("bf16") * 1e12 * eff.prefill * g / lay.dp
     prompts = max(1, min(prompts, lay.dp))
-    linear = 2 * m.active_params_b * 1e9 * input_tokens * prompts
+    packed = max(1.0, packed)
+    linear = 2 * m.active_params_b * 1e9 * input_tokens * prompts * packed
     att = m.attention
     full_layers = m.layers - att.window_layers
     pairs = full_layers * input_tokens**2 / 2 + att.window_layers * input_tokens * min(
         input_tokens, att.window_tokens or input_tokens)
-    attention = 2 * att.heads * _attention_dims(m, decode=False) * pairs
+    attention = 2 * att.heads * _attention_dims(m, decode=False) * pairs * packed
     # Reading the weights once bounds very short prompts.
     weights = fit.weights_bytes / (g * acc.memory_bandwidth_gbs * 1e9 * eff.bandwidth)
     compute = max(linear / flops + attention / attn_rate, weights)
     moe_layers = m.moe.moe_layers if m.moe is not None else 0
-    comm = (2 if lay.dp == 1 else 1) * m.layers * allreduce_time(dep, lay.tp, input_tokens)
+    step_tokens = input_tokens * packed            # one attention group's tokens in the step
+    comm = (2 if lay.dp == 1 else 1) * m.layers * allreduce_time(dep, lay.tp, step_tokens)
     if lay.dp > 1:
         if lay.ep > 1:
-            per_rank = input_tokens * prompts / lay.stage_ranks
+            per_rank = step_tokens * prompts / lay.stage_ranks
             comm += moe_layers * (alltoall_time(dep, lay.ep, per_rank, DISPATCH_BYTES)
                                   + alltoall_time(dep, lay.ep, per_rank, COMBINE_BYTES))
         else:
-            comm += moe_layers * allreduce_time(dep, lay.stage_ranks, input_tokens * prompts)
+            comm += moe_layers * allreduce_time(dep, lay.stage_ranks, step_tokens * prompts)
     return (compute + eff.step_overhead_ms * 1e-3) * release_slowdown(dep) + comm
 
 
@@ -478,6 +485,7 @@ def serving_times(dep: Deployment, fit: sizing.MemoryFit) -> serving.Times:
     budget = fit.settings.max_batched_tokens if fit.settings is not None else 8192
     return serving.Times(token_time=lambda b, ctx: decode_token_time(dep, fit, b, ctx),
                          prefill_time=_memo(lambda tokens: prefill_time(dep, fit, tokens)),
+                         prefill_packed=lambda tokens, n: prefill_time(dep, fit, tokens, packed=n),
                          layers=dep.model.layers, budget=budget, overhead_s=serving.ttft_overhead(dep.engine.id),
                          queued_steps=serving.QUEUED_STEPS.get(dep.engine.id, 0.0),
                          launch_floor_s=prefill_launch_floor(dep, fit))

@@ -521,3 +521,19 @@ def test_vllm_v0_prefills_a_whole_max_model_len_prompt_up_to_32k(catalog):
     above = sizing.resolve_settings(old, acc, m, Layout(), EngineSettings(max_model_len=32769))
     assert at.max_batched_tokens == 32768
     assert above.max_batched_tokens == old.max_batched_tokens(acc.memory_bytes / sizing.GIB) != 32769
+
+
+def test_two_ranks_of_data_parallel_attention(catalog):
+    """DeepSeek-R1 (MLA, MoE) on two GPUs with attention DP: each rank is an attention group of its own (TP 1,
+    DP 2); a dense GQA model keeps its tensor-parallel pair."""
+    assert sizing.choose_layout(catalog.models["deepseek-r1"], 2, 1, dp_attention=True) == Layout(tp=1, dp=2, pp=1)
+    assert sizing.choose_layout(catalog.models["deepseek-r1"], 1, 1, dp_attention=True) == Layout(tp=1, pp=1)
+    assert sizing.choose_layout(catalog.models["llama-3.1-70b"], 2, 1, dp_attention=True) == Layout(tp=2, pp=1)
+
+
+def test_llama_cpp_holds_no_profiled_activations(catalog):
+    """llama.cpp's rule ('fixed') reserves compute buffers, not a profiled activation peak: its rank shows none."""
+    m, acc = catalog.models["llama-3.1-8b"], catalog.accelerators["epyc-9654"]
+    fit = sizing.memory_fit(m, m.variant("q4_k_m"), acc, catalog.engines["llama.cpp"], gpus_per_node=1,
+                            settings=EngineSettings(max_model_len=4096))
+    assert fit.starts and fit.rank.activations == 0.0
