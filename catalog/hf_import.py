@@ -938,7 +938,8 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
 
     Reads `config.json`; when beside it, `model.safetensors.index.json` (its
     `metadata.total_size` is the checkpoint's size in bytes) and `hf_quant_config.json`
-    (NVIDIA ModelOpt builds). The native variant's size is the index total when present,
+    (NVIDIA ModelOpt builds); a config saved as `X_config.json` reads only `X_`-prefixed
+    companions, one under any other name none (`_sibling_prefix`). The native variant's size is the index total when present,
     else the size of the `*.safetensors` files in the folder, else the parameter counts by
     storage format (module docstring), multi-token-prediction modules included. Raises CatalogError
     naming the file and the field for an unknown architecture or a field it cannot read.
@@ -963,9 +964,11 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
     p = build.params
     dtype = str(text.get("torch_dtype", text.get("dtype", top.get("torch_dtype", top.get("dtype", "bfloat16")))))
     hf_quant = None
-    if (folder / QUANT).exists():
-        hf_quant = _read_json(folder / QUANT)
-        files.append(str(folder / QUANT))
+    prefix = _sibling_prefix(config_path)
+    quant_path = None if prefix is None else folder / (prefix + QUANT)
+    if quant_path is not None and quant_path.exists():
+        hf_quant = _read_json(quant_path)
+        files.append(str(quant_path))
     quant = _quant(text.data, origin, hf_quant, dtype, p, top)
     whole = _whole_layers(quant, p, build.layers)
     module_bits = _module_bits(quant, p, whole)
@@ -981,7 +984,7 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
     size = _size_bytes(p, quant.bits, whole, build.layers) + _size_bytes(mtp, quant.bits)
     size_note = "checkpoint size from the parameter counts by storage format" + (
         f", with {mtp.total / 1e9:.2f}B parameters of multi-token-prediction modules" if mtp.total else "")
-    size, size_note = _checkpoint_size(folder, total, size, size_note, files)
+    size, size_note = _checkpoint_size(folder, total, size, size_note, files, prefix)
     # An unquantized checkpoint stores every weight in its dtype: report the dtype's bits; the measured
     # size (with norms, buffers, headers) stays in size_gb. A quantized one mixes formats: the average.
     bits_avg = 16.0 if not quant.bits else size * 8 / total
@@ -1072,19 +1075,37 @@ def _reader(top: dict, origin: str):
     return arch, reader
 
 
-def _checkpoint_size(folder: Path, total: float, size: float, size_note: str, files: list[str]) -> tuple[float, str]:
+def _sibling_prefix(config_path: Path) -> str | None:
+    """How the files that belong with this config file are named beside it: '' for config.json (the
+    repository's own layout: hf_quant_config.json, model.safetensors.index.json, *.safetensors); 'X_' for a
+    config saved as 'X_config.json' (its companions as 'X_hf_quant_config.json', ...); None for any other name,
+    whose folder's files may be another model's: none is read."""
+    name = config_path.name
+    if name == CONFIG:
+        return ""
+    if name.endswith(CONFIG) and name[:-len(CONFIG)].endswith(("_", "-", ".")):
+        return name[:-len(CONFIG)]
+    return None
+
+
+def _checkpoint_size(folder: Path, total: float, size: float, size_note: str, files: list[str],
+                     prefix: str | None = "") -> tuple[float, str]:
     """(bytes, how they were found): the safetensors index's total_size, else the *.safetensors files beside
     config.json (unless they hold under one bit per parameter: Git LFS pointers or a partial download),
-    else `size` from the parameter counts. The files read are added to `files`."""
-    if (folder / INDEX).exists():
-        index = _read_json(folder / INDEX)
-        files.append(str(folder / INDEX))
+    else `size` from the parameter counts. The files read are added to `files`. `prefix` (_sibling_prefix):
+    a config saved under another name reads only its own prefixed index and no shards; None reads neither."""
+    index_path = None if prefix is None else folder / (prefix + INDEX)
+    if index_path is not None and index_path.exists():
+        index = _read_json(index_path)
+        files.append(str(index_path))
         meta = index.get("metadata")
         ts = meta.get("total_size") if isinstance(meta, dict) else None
         if isinstance(ts, bool) or not isinstance(ts, (int, float)) or ts <= 0:
-            raise CatalogError(f"{folder / INDEX}: field 'metadata.total_size' = {json.dumps(ts)}: cannot read it "
+            raise CatalogError(f"{index_path}: field 'metadata.total_size' = {json.dumps(ts)}: cannot read it "
                                f"(expected the checkpoint's size in bytes).")
-        return float(ts), f"size from {INDEX} metadata.total_size ({int(ts):,} B)"
+        return float(ts), f"size from {index_path.name} metadata.total_size ({int(ts):,} B)"
+    if prefix != "":
+        return size, size_note
     shards = sorted(folder.glob("*.safetensors"))
     on_disk = float(sum(f.stat().st_size for f in shards))
     if shards and on_disk * 8 / total >= 1:

@@ -64,3 +64,31 @@ def test_an_explicit_repo_or_id_still_wins(tmp_path):
     shutil.copy(CONFIG, plain / "config.json")
     assert import_model(plain).model.hf_repo == ""
     assert import_model(plain).model.id == "llama-3.1-8b-instruct"
+
+
+def _index(path: Path, total_size: int) -> None:
+    path.write_text('{"metadata": {"total_size": %d}, "weight_map": {}}' % total_size)
+
+
+def test_a_renamed_config_reads_only_its_own_companions(tmp_path):
+    # A folder of configs saved by name also holds another model's files: they are not this model's.
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(CONFIG, alone / "config.json")
+    by_params = import_model(alone).model.variants[0].size_gb          # no index, no shards: parameter counts
+    shared = tmp_path / "downloads"
+    shared.mkdir()
+    _index(shared / "model.safetensors.index.json", 999_000_000_000)   # some other checkpoint's index
+    (shared / "other.safetensors").write_bytes(b"\0" * 4096)
+    shutil.copy(CONFIG, shared / "Llama-3.1-8B.json")
+    shutil.copy(CONFIG, shared / "meta-llama--Llama-3.1-8B-Instruct_config.json")
+    assert import_model(shared / "Llama-3.1-8B.json").model.variants[0].size_gb == by_params
+    assert import_model(shared / "meta-llama--Llama-3.1-8B-Instruct_config.json").model.variants[0].size_gb == by_params
+    # Its own index, saved with the same prefix, is read: 16,060,522,496 B = 16.061 GB.
+    _index(shared / "meta-llama--Llama-3.1-8B-Instruct_model.safetensors.index.json", 16_060_522_496)
+    imported = import_model(shared / "meta-llama--Llama-3.1-8B-Instruct_config.json")
+    assert imported.model.variants[0].size_gb == 16.061
+    assert str(shared / "meta-llama--Llama-3.1-8B-Instruct_model.safetensors.index.json") in imported.files
+    # config.json in that folder still reads the folder's own index (the repository layout).
+    shutil.copy(CONFIG, shared / "config.json")
+    assert import_model(shared).model.variants[0].size_gb == 999.0
