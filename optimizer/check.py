@@ -739,7 +739,8 @@ def _check_in_domain(catalog: Catalog, problem: Problem, model, l: PlanLine) -> 
 
 def _check_pools(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:  # noqa: C901 — one flat rule per pool fact of a disaggregated plan
     """A disaggregated plan, pool by pool (DistServe, Zhong et al., OSDI 2024, https://arxiv.org/abs/2401.09670):
-    - both pools are bought and prefill lines serve no users themselves;
+    - both pools are bought and prefill lines serve no users themselves, all on one engine, precision, KV
+      datatype and accelerator maker;
     - decode: each line's requests per hour with its batch full is at least users × tok/s × 3600 / (O − 1)
       (a user finishes a request every (O − 1) tokens);
     - prefill capacity: Σ prefill requests per hour ≥ Σ decode requests per hour (closed loop: the most the
@@ -762,10 +763,10 @@ def _check_pools(catalog: Catalog, problem: Problem, plan: Plan) -> list[str]:  
     if (not pre and not beside) or not dec:
         return out + [f"a disaggregated plan needs a prefill and a decode pool; it has {len(pre)} prefill and "
                       f"{len(dec)} decode lines"]
-    kinds = {(l.engine, l.precision, l.kv_dtype) for l in pre + dec}
+    kinds = {(l.engine, l.precision, l.kv_dtype, l.maker) for l in pre + dec}
     if len(kinds) > 1:
-        out.append(f"the pools must run one engine, precision and KV datatype (the KV cache crosses between "
-                   f"them); the plan mixes {sorted(kinds)}")
+        out.append(f"the pools must run one engine, precision and KV datatype on one accelerator maker (the KV "
+                   f"cache crosses between them in the engine's block layout); the plan mixes {sorted(kinds)}")
     model = catalog.models[problem.model]
     o1 = max(1, w.output_tokens - 1)
     decode_rate = 0.0

@@ -43,8 +43,8 @@ Pool constraints (optimizer/model.py `Roles`), r the replicas bought:
              Σ_p λ_p · r_p ≥ 3600 · request_rate     (open loop; decode units then count requests per
                                                      hour μ_d as their users)
 Arrivals are split over the prefill replicas in proportion to λ_p, so each stays within its TTFT. Both
-pools run one engine, checkpoint (precision) and KV datatype: the KV cache crosses between them in the
-engine's own transfer protocol.
+pools run one engine, checkpoint (precision) and KV datatype on accelerators of one maker: the KV cache
+crosses between them in the engine's own transfer protocol and block layout (`pool_group`).
 Node, budget, power, stock, rack and node-type limits cover both pools; every node of a pool is on the
 switched scale-out fabric (optimizer/fabric.py), since prompts' KV caches cross it (net_d = μ_d, or
 μ_d − k·λ_p with prefill beside the decode).
@@ -72,7 +72,7 @@ from .units import Candidates, InDomainPrefill, NodeType, Unit, prepare, unit_la
 __all__ = ["SERVING_MODES", "NO_TARGET_UTILIZATION", "DecodeSize", "PrefillSize", "decode_size", "prefill_rate",
            "kv_transfer_s", "prefill_batches", "rack_scale", "net_rate", "self_contained", "not_applicable", "check_applicable", "prepare_roles", "roles_of", "lower_bound", "pools_floor",
            "out_of_limits",
-           "prune_roles", "ServingModes", "compare_serving"]
+           "prune_roles", "pool_group", "ServingModes", "compare_serving"]
 
 SERVING_MODES = ("aggregated", "disaggregated", "auto")
 NO_TARGET_UTILIZATION = 0.9
@@ -502,6 +502,16 @@ class _Proxy:
         return self.unit.tie_key
 
 
+def pool_group(u: Unit) -> str:
+    """What both pools of one plan share: engine, checkpoint (precision), KV datatype and accelerator maker.
+    The KV cache crosses from a prefill to a decode replica in the engine's own transfer protocol and block
+    layout. Same maker: assumption: no engine release documents a KV transfer between accelerators of different
+    makers — each maker's build of the engine has its own attention kernels and KV-cache block layout (CUDA,
+    ROCm, Gaudi, Ascend), and the published disaggregated runs (DeepSeek's inference system, SGLang's and vLLM's
+    PD-disaggregation guides, NVIDIA Dynamo, llm-d) pair pools of one maker."""
+    return f"{u.engine.id}/{u.variant.id}/{u.kv_dtype}/{u.node.maker}"
+
+
 def prune_roles(units: list[Unit], limits, needs: dict, same_sku: bool) -> list[Unit]:
     """Exact dominance pruning within each pool and engine/precision/KV group (optimizer/prune.py): a decode
     unit v replaces u when it serves at least as many users, sends no more requests per hour to the prefill
@@ -513,7 +523,7 @@ def prune_roles(units: list[Unit], limits, needs: dict, same_sku: bool) -> list[
     same = same_sku or limits.max_skus is not None
     groups: dict[tuple[str, str], list[Unit]] = {}
     for u in units:
-        groups.setdefault((u.role, f"{u.engine.id}/{u.variant.id}/{u.kv_dtype}"), []).append(u)
+        groups.setdefault((u.role, pool_group(u)), []).append(u)
     kept: list[Unit] = []
     for (role, _), members in sorted(groups.items()):
         if role == "decode":   # fewer requests sent back and a faster link (more prefill copies allowed) win
@@ -654,7 +664,7 @@ def pools_floor(catalog, problem: Problem) -> Fraction | None:
     def sizer(model, node, engines, max_k, problem, scale, searched, near):
         c = Fraction(node.power_w) if power else node.price
         for variant, _, engine, k, role, sized, side in _role_blocks(model, node, engines, max_k, problem, searched):
-            group = (engine.id, variant.id, sized.dep.kv_dtype)
+            group = (engine.id, variant.id, sized.dep.kv_dtype, node.maker)
             rpn = sized.dep.layout.replicas_per_node
             if role == "prefill":
                 keep(prefill.setdefault(group, {}), (k, sized.rate * rpn), c)
@@ -725,7 +735,7 @@ def roles_of(units: list[Unit], problem: Problem) -> Roles:
     w = problem.workload
     return Roles(prefill={u.id: u.rate for u in units if u.role == "prefill"},
                  decode={u.id: net_rate(u) for u in units if u.role == "decode"},
-                 group={u.id: f"{u.engine.id}/{u.variant.id}/{u.kv_dtype}" for u in units},
+                 group={u.id: pool_group(u) for u in units},
                  links={u.id: _mbs(u.link_gbs if u.role == "prefill" else u.node.platform.network_gbs)
                         for u in units},
                  rate_demand=w.demand if w.request_rate is not None and problem.objective != "users" else None)

@@ -221,7 +221,7 @@ class Roles:
     prefill: dict[str, int]
     decode: dict[str, int]
     rate_demand: int | None = None
-    group: dict[str, str] = field(default_factory=dict)   # unit id -> engine/precision/KV datatype: one per plan
+    group: dict[str, str] = field(default_factory=dict)   # unit id -> engine/precision/KV datatype/maker: one per plan
     links: dict[str, int] = field(default_factory=dict)   # prefill: decode link it was sized for; decode: its own
 
 

@@ -33,11 +33,13 @@ def test_a_solved_plan_notes_its_pools_fabrics_exactly_when_they_differ():
     catalog = load_catalog()
     data = load_problem(bundled_problem_path("deepseek-r1-8k-disaggregated")).model_dump()
     data["serving"] = "disaggregated"
-    # MI355X servers come with 400 Gb/s Ethernet, the RTX PRO 6000 workstations with 10 Gb/s.
-    data["constraints"].update(accelerators=["mi355x", "rtx-pro-6000"])
+    # H200 servers come with 400 Gb/s InfiniBand, the RTX PRO 6000 workstations with 10 Gb/s Ethernet.
+    data["constraints"].update(accelerators=["h200-sxm", "rtx-pro-6000"])
     plan = optimize(catalog, Problem.model_validate(data))
     classes = sorted({n.fabric for n in plan.network})
     notes = [n for n in plan.notes if "separate scale-out fabrics" in n]
     assert len(notes) == (1 if len(classes) > 1 else 0)
     for note in notes:
         assert all(c in note for c in classes)
+        protocols = {c.split("-")[0] for c in classes}
+        assert ("do not bridge" in note) == (protocols == {"ethernet", "infiniband"})
