@@ -30,6 +30,7 @@ from catalog import Catalog
 from catalog.errors import InfeasibleError
 
 from . import sizing
+from .serving import SPEC_WITHOUT_PP
 from .model import Limits, Offers, PlanModel, SolveOptions
 from .plan import Plan
 from .problem import Problem
@@ -268,7 +269,9 @@ def _miss_sentence(miss: NearMiss, model, problem: Problem) -> str:
         return (f"{what} answer the first token after {ttft:,.2f} s {which} at best; "
                 f"{w.max_ttft_s:g} s are allowed")
     if cap.limit == "speculative" and w.speculative is not None:
-        return f"{what}: {miss.engine.id} does not run {w.speculative.method} speculative decoding"
+        under_pp = fit.layout.pp > 1 and miss.engine.id in SPEC_WITHOUT_PP
+        return (f"{what}: {miss.engine.id} does not run {w.speculative.method} speculative decoding"
+                f"{f' under pipeline parallelism (PP{fit.layout.pp})' if under_pp else ''}")
     if cap.limit == "prefill":
         return f"{what} prefill {w.input_tokens:,}-token prompts slower than one request per hour arrives"
     if cap.limit == "start" and fit.why_not:

@@ -124,7 +124,7 @@ from catalog.errors import InputError
 __all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
            "open_loop", "mva", "wait_percentile", "md1_wait", "spec_tokens_per_step", "check_speculative",
            "DEFAULT_ACCEPTANCE", "MTP_MODELS", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS",
-           "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "EXACT_MVA_MAX", "Pools", "size_pools"]
+           "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "SPEC_ENGINES", "SPEC_WITHOUT_PP", "EXACT_MVA_MAX", "Pools", "size_pools"]
 
 ARRIVALS = ("random", "synchronized")
 SPEC_METHODS = ("mtp", "eagle", "ngram")
@@ -215,6 +215,13 @@ MTP_MODELS = ("deepseek-v3", "deepseek-r1", "glm-4.5", "glm-4.6")
 # takes a separate draft model only, which hwplan does not model.
 SPEC_ENGINES = {"mtp": ("vllm", "sglang", "trtllm"), "eagle": ("vllm", "sglang", "trtllm"),
                 "ngram": ("vllm", "sglang", "trtllm")}
+# Engines that do not start speculative decoding under pipeline parallelism. vLLM: an MTP draft with
+# --pipeline-parallel-size > 1 stops at start-up ("Pipeline parallelism is not supported for this model", the draft
+# lacks SupportsPP, https://github.com/vllm-project/vllm/issues/52069, 2026-08, nightly 0.26.1), and any method stops on
+# an assertion of the PP token broadcast, `_pp_broadcast_prev_sampled_token_ids`, in 0.28.0 and 0.29.0
+# (https://github.com/vllm-project/vllm/issues/57755, 2026-09); the V0 engine refused the pair outright
+# (https://github.com/vllm-project/vllm/issues/14117, 2025-03). Such a replica is never planned; an estimate refuses it.
+SPEC_WITHOUT_PP = ("vllm",)
 
 
 @dataclass(frozen=True)
@@ -247,9 +254,10 @@ def spec_tokens_per_step(k: int, a: float) -> float:
 
 
 def check_speculative(spec: Speculative, model_id: str, engine_id: str, where: str = "--speculative",
-                      error: type[Exception] = InputError) -> None:
+                      error: type[Exception] = InputError, pipeline_stages: int = 1) -> None:
     """Raise `error` (InputError by default; naming `where`) when the method, k (1-16) or a (0, 1] is
-    invalid, or the model or the engine does not support the method."""
+    invalid, the model or the engine does not support the method, or the engine does not start it with
+    `pipeline_stages` > 1 (SPEC_WITHOUT_PP)."""
     if spec.method not in SPEC_METHODS:
         raise error(f"{where} = '{spec.method}': unknown speculative decoding method "
                          f"(allowed: {', '.join(SPEC_METHODS)}).")
@@ -263,6 +271,10 @@ def check_speculative(spec: Speculative, model_id: str, engine_id: str, where: s
     if engine_id not in SPEC_ENGINES[spec.method]:
         raise error(f"{where} = {spec.method}: the {engine_id} engine does not run {spec.method} "
                          f"speculative decoding (engines that do: {', '.join(SPEC_ENGINES[spec.method])}).")
+    if pipeline_stages > 1 and engine_id in SPEC_WITHOUT_PP:
+        raise error(f"{where} = {spec.method} with {pipeline_stages} pipeline stages: {engine_id} does not start "
+                    f"speculative decoding under pipeline parallelism; give a layout without PP (tensor or expert "
+                    f"parallel across the nodes: --tp, --ep) or another engine.")
 
 
 @dataclass(frozen=True)
