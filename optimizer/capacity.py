@@ -83,14 +83,14 @@ def _unsupported(dep: Deployment, fit: sizing.MemoryFit, spec) -> ReplicaCapacit
     """The replica that cannot serve at all (engine lacks the speculative method, weights do not fit, the
     engine would not start), else None. Raises ProblemError when the model lacks the method."""
     if spec is not None:
-        from .serving import SPEC_ENGINES, SPEC_WITHOUT_PP, check_speculative
+        from .serving import SPEC_ENGINES, check_speculative, spec_layout_error
 
         # The model must support the method (else the whole problem is wrong: ProblemError, exit 2);
         # an engine that does not run it only rules out this replica.
         check_speculative(spec, dep.model.id, SPEC_ENGINES[spec.method][0], "workload.speculative.method",
                           error=ProblemError)
-        if dep.engine.id not in SPEC_ENGINES[spec.method] or (
-                dep.engine.id in SPEC_WITHOUT_PP and fit.layout.pp > 1):   # it would not start
+        if dep.engine.id not in SPEC_ENGINES[spec.method] or spec_layout_error(   # or it would not start
+                dep.engine.id, spec.method, fit.layout.pp, fit.layout.dp_attention):
             return ReplicaCapacity(users=0, memory_users=0, limit="speculative", fit=fit)
     if not fit.weights_fit:
         return ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)
