@@ -30,7 +30,8 @@ class ReplicaCapacity:
     users: int                  # users one replica serves (0: it cannot serve this workload)
     memory_users: int           # concurrent requests its KV memory holds
     limit: str                  # what bounds `users`: weights, start, reserve, memory, engine, speed, ttft,
-    #                             speculative (the engine lacks the method), prefill (request_rate: prompts
+    #                             speculative (the engine lacks the method, or does not run it under the
+    #                             layout's pipeline parallelism), prefill (request_rate: prompts
     #                             arrive faster than the replica prefills them)
     fit: sizing.MemoryFit
     kv_needed_bytes: float = 0.0  # rule-of-thumb mode: the reserve it must hold
@@ -82,13 +83,14 @@ def _unsupported(dep: Deployment, fit: sizing.MemoryFit, spec) -> ReplicaCapacit
     """The replica that cannot serve at all (engine lacks the speculative method, weights do not fit, the
     engine would not start), else None. Raises ProblemError when the model lacks the method."""
     if spec is not None:
-        from .serving import SPEC_ENGINES, check_speculative
+        from .serving import SPEC_ENGINES, check_speculative, spec_layout_error
 
         # The model must support the method (else the whole problem is wrong: ProblemError, exit 2);
         # an engine that does not run it only rules out this replica.
         check_speculative(spec, dep.model.id, SPEC_ENGINES[spec.method][0], "workload.speculative.method",
                           error=ProblemError)
-        if dep.engine.id not in SPEC_ENGINES[spec.method]:
+        if dep.engine.id not in SPEC_ENGINES[spec.method] or spec_layout_error(   # or it would not start
+                dep.engine.id, spec.method, fit.layout.pp, fit.layout.dp_attention):
             return ReplicaCapacity(users=0, memory_users=0, limit="speculative", fit=fit)
     if not fit.weights_fit:
         return ReplicaCapacity(users=0, memory_users=0, limit="weights", fit=fit)

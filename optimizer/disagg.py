@@ -222,6 +222,8 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
                                            w.input_tokens)
     fitted = []
     for layout in unit_layouts(model, engine, node, nodes, problem):
+        if spec is not None and serving.spec_layout_error(engine.id, spec.method, layout.pp, layout.dp_attention):
+            continue   # the engine would not start speculative decoding on this layout
         per_node = node.count // layout.replicas_per_node if nodes == 1 else node.count
         sized = _fitted(model, variant, engine, node, per_node, nodes, layout, problem)
         if sized is None:

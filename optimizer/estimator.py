@@ -153,12 +153,15 @@ class Estimate:
 
 
 def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv_dtype: str, settings,
-                    context: int, input_tokens: int, output_tokens: int, concurrency) -> Layout:
+                    context: int, input_tokens: int, output_tokens: int, concurrency, speculative=None) -> Layout:
     """Of the valid layouts of one replica on `nodes` × `per_node` accelerators, the one with the fastest
     decode per user at the asked concurrency (at 'max': the most output tokens/s); the default layout
-    (TP inside a server, pipeline across) when none runs."""
+    (TP inside a server, pipeline across) when none runs. With `speculative` on an engine that does not start it
+    on some layouts (serving.spec_layout_error: pipeline stages, attention DP), only the layouts it starts on."""
     best, best_score = None, -1.0
-    options = [lay for lay in candidate_layouts(m, engine, per_node, nodes) if lay.replicas_per_node == 1]
+    options = [lay for lay in candidate_layouts(m, engine, per_node, nodes) if lay.replicas_per_node == 1
+               and not (speculative is not None
+                        and serving.spec_layout_error(engine.id, speculative.method, lay.pp, lay.dp_attention))]
     if acc.family == "cpu" or not options:
         return sizing.choose_layout(m, per_node, nodes, False, "tensor" if acc.family == "cpu" else engine.split)
     for lay in options:
@@ -247,7 +250,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         layout = default_layout(m, chosen, per_node, nodes, dp_attention=True)
     else:
         layout = _fastest_layout(m, variant, acc, plat, chosen, per_node, nodes, kv_dtype, settings, context,
-                                 input_tokens, output_tokens, concurrency)
+                                 input_tokens, output_tokens, concurrency, speculative)
     dep = Deployment(model=m, variant=variant, accelerator=acc, platform=plat, engine=chosen,
                      gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, dp_attention=dp_attention,
                      settings=settings, layout=layout)
@@ -265,7 +268,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     limit = max_conc if cap is None else min(max_conc, cap)
     conc = limit if concurrency == "max" else int(concurrency or 1)
     batch = min(conc, limit)
-    _check_serving_inputs(speculative, arrivals, m.id, chosen.id)
+    _check_serving_inputs(speculative, arrivals, m.id, chosen.id, fit.layout)
     served = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens, arrivals=arrivals,
                                  speculative=speculative) if fits else None
     if request_rate is not None:
@@ -350,11 +353,14 @@ def _slots(chosen, settings: EngineSettings, concurrency: int | str | None, note
     return settings
 
 
-def _check_serving_inputs(speculative, arrivals: str | serving.Benchmark, model_id: str, engine_id: str) -> None:
-    """InputError for speculative decoding the engine or model does not support, or unknown arrivals
-    (a `serving.Benchmark` replays a benchmark run: `hwplan validate`)."""
+def _check_serving_inputs(speculative, arrivals: str | serving.Benchmark, model_id: str, engine_id: str,
+                          layout: Layout) -> None:
+    """InputError for speculative decoding the engine or model does not support (or not on `layout`: its pipeline
+    stages, its attention DP), or unknown arrivals (a `serving.Benchmark` replays a benchmark run: `hwplan
+    validate`)."""
     if speculative is not None:
-        serving.check_speculative(speculative, model_id, engine_id)
+        serving.check_speculative(speculative, model_id, engine_id, pipeline_stages=layout.pp,
+                                  dp_attention=layout.dp_attention)
     if not isinstance(arrivals, serving.Benchmark) and arrivals not in serving.ARRIVALS:
         raise InputError(f"--arrivals = '{arrivals}': allowed {', '.join(serving.ARRIVALS)}.")
 

@@ -124,7 +124,7 @@ from catalog.errors import InputError
 __all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
            "open_loop", "mva", "wait_percentile", "md1_wait", "spec_tokens_per_step", "check_speculative",
            "DEFAULT_ACCEPTANCE", "MTP_MODELS", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS",
-           "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "EXACT_MVA_MAX", "Pools", "size_pools"]
+           "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "SPEC_ENGINES", "SPEC_WITHOUT_PP", "SPEC_WITHOUT_DP_ATTENTION", "spec_layout_error", "EXACT_MVA_MAX", "Pools", "size_pools"]
 
 ARRIVALS = ("random", "synchronized")
 SPEC_METHODS = ("mtp", "eagle", "ngram")
@@ -215,6 +215,28 @@ MTP_MODELS = ("deepseek-v3", "deepseek-r1", "glm-4.5", "glm-4.6")
 # takes a separate draft model only, which hwplan does not model.
 SPEC_ENGINES = {"mtp": ("vllm", "sglang", "trtllm"), "eagle": ("vllm", "sglang", "trtllm"),
                 "ngram": ("vllm", "sglang", "trtllm")}
+# Engines that do not start speculative decoding under pipeline parallelism. vLLM: an MTP draft with
+# --pipeline-parallel-size > 1 stops at start-up ("Pipeline parallelism is not supported for this model", the draft
+# lacks SupportsPP, https://github.com/vllm-project/vllm/issues/52069, 2026-08, nightly 0.26.1), and any method stops on
+# an assertion of the PP token broadcast, `_pp_broadcast_prev_sampled_token_ids`, in 0.28.0 and 0.29.0
+# (https://github.com/vllm-project/vllm/issues/57755, 2026-09); the V0 engine refused the pair outright
+# (https://github.com/vllm-project/vllm/issues/14117, 2025-03). Such a replica is never planned; an estimate refuses it.
+SPEC_WITHOUT_PP = ("vllm",)
+# Methods an engine does not start with data-parallel attention: SGLang refuses NGRAM with --enable-dp-attention
+# at start-up ("Currently ngram speculative decoding does not support dp attention.", `_handle_ngram`,
+# https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/arg_groups/speculative_hook.py; the change lifting
+# it, https://github.com/sgl-project/sglang/pull/28616, was still open in 2026-06).
+SPEC_WITHOUT_DP_ATTENTION = {"sglang": ("ngram",)}
+
+
+def spec_layout_error(engine_id: str, method: str, pipeline_stages: int, dp_attention: bool) -> str | None:
+    """Why `engine_id` would not start speculative decoding by `method` on a layout of `pipeline_stages` stages,
+    with or without attention DP (SPEC_WITHOUT_PP, SPEC_WITHOUT_DP_ATTENTION); None when it starts."""
+    if pipeline_stages > 1 and engine_id in SPEC_WITHOUT_PP:
+        return f"{engine_id} does not start speculative decoding under pipeline parallelism (PP{pipeline_stages})"
+    if dp_attention and method in SPEC_WITHOUT_DP_ATTENTION.get(engine_id, ()):
+        return f"{engine_id} does not start {method} speculative decoding with data-parallel attention"
+    return None
 
 
 @dataclass(frozen=True)
@@ -247,9 +269,11 @@ def spec_tokens_per_step(k: int, a: float) -> float:
 
 
 def check_speculative(spec: Speculative, model_id: str, engine_id: str, where: str = "--speculative",
-                      error: type[Exception] = InputError) -> None:
+                      error: type[Exception] = InputError, pipeline_stages: int = 1,
+                      dp_attention: bool = False) -> None:
     """Raise `error` (InputError by default; naming `where`) when the method, k (1-16) or a (0, 1] is
-    invalid, or the model or the engine does not support the method."""
+    invalid, the model or the engine does not support the method, or the engine does not start it on a layout of
+    `pipeline_stages` stages or with attention DP (`spec_layout_error`)."""
     if spec.method not in SPEC_METHODS:
         raise error(f"{where} = '{spec.method}': unknown speculative decoding method "
                          f"(allowed: {', '.join(SPEC_METHODS)}).")
@@ -263,6 +287,11 @@ def check_speculative(spec: Speculative, model_id: str, engine_id: str, where: s
     if engine_id not in SPEC_ENGINES[spec.method]:
         raise error(f"{where} = {spec.method}: the {engine_id} engine does not run {spec.method} "
                          f"speculative decoding (engines that do: {', '.join(SPEC_ENGINES[spec.method])}).")
+    why = spec_layout_error(engine_id, spec.method, pipeline_stages, dp_attention)
+    if why:
+        fix = ("a layout without PP (tensor or expert parallel across the nodes: --tp, --ep)" if "pipeline" in why
+               else "a layout without attention DP (--tp without --dp or --dp-attention)")
+        raise error(f"{where} = {spec.method}: {why}; give {fix}, another method or another engine.")
 
 
 @dataclass(frozen=True)
