@@ -224,6 +224,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     if not version_names_engine(engine_version if settings is None else settings.version, [engine]):
         raise InputError(f"--engine-version = '{engine_version}': {VERSION_NEEDS_ENGINE}")
     m = catalog.model(model, "--model")
+    _check_request_length(m, input_tokens, output_tokens, settings.max_model_len if settings else max_model_len)
     acc = catalog.accelerator(accelerator, "--accelerator")
     fixed = any(x is not None for x in (tp, pp, dp, ep))
     if gpus is None and not fixed:
@@ -321,6 +322,19 @@ _DEMAND_FLAGS = {
     "input_tokens": ("--input-tokens", "1 to 10,000,000 prompt tokens"),
     "output_tokens": ("--output-tokens", "1 to 10,000,000 output tokens"),
 }
+
+
+def _check_request_length(model, input_tokens: int, output_tokens: int, max_model_len: int | None) -> None:
+    """The problem YAML's length rules (problem.py `_check_lengths`) on the estimate's flags: a request (input +
+    output) within the model's context and within --max-model-len; InputError naming the flags otherwise."""
+    context = input_tokens + output_tokens
+    if context > model.max_context:
+        raise InputError(f"--input-tokens + --output-tokens = {input_tokens:,} + {output_tokens:,} = {context:,} "
+                         f"tokens, more than {model.id}'s context of {model.max_context:,} tokens; shorten the "
+                         f"prompt or the output.")
+    if max_model_len is not None and max_model_len < context:
+        raise InputError(f"--max-model-len = {max_model_len:,} is shorter than one request (--input-tokens + "
+                         f"--output-tokens = {context:,} tokens); the engine would reject every request.")
 
 
 def _check_demand(concurrency, request_rate, input_tokens: int, output_tokens: int) -> None:

@@ -152,13 +152,13 @@ def _network_text(n) -> str:
     parts = []
     if n.node_ports:
         switches = " + ".join(f"{c} × {i}" for i, c, _ in n.switches) or "no switch priced"
-        parts.append(f"{n.node_ports} node ports of {n.nodes} nodes on {switches}"
-                     + (f" (two tiers, {n.uplinks} uplinks)" if n.uplinks else ""))
+        parts.append(f"{_plural(n.node_ports, 'node port')} of {_plural(n.nodes, 'node')} on {switches}"
+                     + (f" (two tiers, {_plural(n.uplinks, 'uplink')})" if n.uplinks else ""))
     if n.direct_links:
-        parts.append(f"{n.direct_links} cables node to node (two-node replicas, no switch)")
+        parts.append(f"{_plural(n.direct_links, 'cable')} node to node (two-node replicas, no switch)")
     if n.nics:
-        parts.append(f"{n.nics} NICs for nodes sold without them")
-    parts.append(f"{n.links} links, {n.transceivers} transceivers, {_money(n.cost)}")
+        parts.append(f"{_plural(n.nics, 'NIC')} for nodes sold without them")
+    parts.append(f"{_plural(n.links, 'link')}, {_plural(n.transceivers, 'transceiver')}, {_money(n.cost)}")
     if n.power_w:
         parts.append(f"{n.power_w / 1000:,.1f} kW max ({n.typical_power_w / 1000:,.1f} typical)")
     return f"{n.fabric}: " + "; ".join(parts)
@@ -323,6 +323,7 @@ def _plan_md(plan: Plan, bands: Bands | None) -> str:
 
 
 def _plural(n: int, word: str) -> str:
+    """'1 node', '2 nodes': a count with its noun in the right number."""
     return f"{n:,} {word}{'s' * (n != 1)}"
 
 
@@ -449,7 +450,8 @@ def _estimate_labels(est: Estimate) -> list[tuple[str, str]]:
         ("Engine / layout", f"{est.engine}, {est.layout}"),
         ("Memory installed", f"{est.memory_gb:,.0f} GB"),
         ("Weights", f"{est.weights_gb:,.1f} GB ({est.weights_per_gpu_gb:,.1f} GB per accelerator)"),
-        ("KV budget per accelerator", f"{est.kv_budget_per_gpu_gb:,.1f} GB"),
+        ("KV budget per accelerator", f"{est.kv_budget_per_gpu_gb:,.1f} GB" if est.kv_budget_per_gpu_gb >= 0 else
+         f"none: {-est.kv_budget_per_gpu_gb:,.1f} GB short"),
         ("KV bytes per token", f"{est.kv_bytes_per_token:,.0f} B ({est.kv_dtype})"),
         ("KV capacity", f"{est.kv_capacity_tokens:,} tokens"),
         ("Max concurrency", f"{est.max_concurrency:,} requests of {est.context_tokens:,} tokens"),

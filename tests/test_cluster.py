@@ -518,3 +518,16 @@ def test_the_checker_catches_too_few_switch_ports_and_cables(tmp_path, catalog):
     assert any("the fabric lists 0 × ib-switch-ndr-64p, the purchases buy 1" in v for v in problems)
     fewer_cables = plan.model_copy(update={"network": (net.model_copy(update={"links": 15}),)})
     assert any("15 cables for 16 links" in v for v in check_plan(fewer_cables, cat, problem))
+
+
+def test_network_lines_count_in_the_right_number():
+    """One fabric class in words: '1 node', '1 cable', '2 links' (was '1 nodes', '1 cables')."""
+    from types import SimpleNamespace
+
+    from optimizer.render import _network_text
+
+    one = SimpleNamespace(fabric="ethernet-400", node_ports=8, nodes=1, switches=[("eth-sw", 1, 0)], uplinks=0,
+                          direct_links=1, nics=1, links=2, transceivers=1, cost=100, power_w=0)
+    text = _network_text(one)
+    assert "8 node ports of 1 node on 1 × eth-sw" in text and "1 cable node to node" in text
+    assert "1 NIC for" in text and "2 links, 1 transceiver," in text

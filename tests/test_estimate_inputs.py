@@ -19,6 +19,10 @@ BASE = ["estimate", "--model", "deepseek-r1", "--accelerator", "h200-sxm", "--gp
     (["--spec-acceptance", "0.8"], "--spec-acceptance", "0.8"),
     (["--engine-version", "0.21.0"], "--engine-version", "0.21.0"),            # engine auto: which engine's?
     (["--engine", "auto", "--engine-version", "0.12.0"], "--engine-version", "one engine"),
+    # a request longer than the model's context (163,840 tokens): 163,000 + 1,000 = 164,000
+    (["--input-tokens", "163000"], "--input-tokens + --output-tokens", "164,000"),
+    # --max-model-len below one request (2,000 + 1,000 by default): the engine would reject every request
+    (["--max-model-len", "2999"], "--max-model-len", "2,999"),
 ])
 def test_bad_estimate_flags_exit_2_without_output_file(tmp_path, extra, flag, value):
     out = tmp_path / "est.json"
@@ -43,3 +47,18 @@ def test_solve_and_estimate_share_the_one_engine_rule():
     assert version_names_engine("0.21.0", ["vllm"])
     assert not version_names_engine("0.21.0", ["auto"])
     assert not version_names_engine("0.21.0", ["vllm", "sglang"])
+
+
+def test_a_replica_whose_weights_do_not_fit_shows_no_negative_kv_budget():
+    """Llama-3.1-70B bf16 (141.2 GB) on one 80 GB H100: the table says how far short the memory is, not a
+    negative budget; JSON keeps the signed figure for scripts."""
+    import json
+
+    table = CliRunner().invoke(main, ["estimate", "--model", "llama-3.1-70b", "--precision", "bf16", "--accelerator",
+                                      "h100-sxm", "--gpus", "1"])
+    data = json.loads(CliRunner().invoke(main, ["estimate", "--model", "llama-3.1-70b", "--precision", "bf16",
+                                                "--accelerator", "h100-sxm", "--gpus", "1", "--format", "json"]).output)
+    budget = data["kv_budget_per_gpu_gb"]
+    assert budget < 0
+    line = next(x for x in table.output.splitlines() if x.startswith("KV budget per accelerator"))
+    assert line.split(None, 4)[-1] == f"none: {-budget:,.1f} GB short"

@@ -57,3 +57,4 @@ def test_a_long_comment_wraps_as_comment_lines():
     assert not any(line.endswith("\\") for line in lines)
     words = " ".join(line.split("#", 1)[1].strip() for line in lines).split()
     assert words == comment[1:].split()                                  # nothing lost or reordered
+
