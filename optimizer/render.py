@@ -273,6 +273,11 @@ def _plan_notes(plan: Plan, bands: Bands | None, infrastructure: bool) -> list[s
     if plan.facility_power_w is not None:
         extra.append(f"Facility: {plan.facility_power_w / 1000:,.1f} kW = {plan.totals.power_w / 1000:,.1f} kW "
                      f"maximum IT draw × PUE {plan.pue:g}")
+    if plan.tco:
+        c, cur = plan.tco, plan.totals.currency
+        extra.append(f"Total cost of ownership over {c.years:g} years: {_money(c.total, cur)} = capital "
+                     f"{_money(c.capex)} + energy {_money(c.energy)} (at {c.price_per_kwh:g} {cur}/kWh, PUE "
+                     f"{c.pue:g}) + hosting {_money(c.hosting)}")
     extra += [_purchase_text(p) for p in plan.purchases]
     extra += [f"Exchange rate: {r}" for r in plan.exchange_rates]
     extra += [f"Left out — {l}" for l in plan.left_out]
@@ -771,7 +776,8 @@ def render_sweep(points, kind: str, fmt: str = "table", title: str = "") -> str:
                             "explanation": pt.explanation})
         return json.dumps({"plans": out}, indent=2, ensure_ascii=False) + "\n"
     label = "Users" if kind == "users" else "Budget"
-    headers = [label, "Status", "Cost", "Users served", "Nodes", "Power kW", "Buy"]
+    served = "Requests/h served" if _hourly(points) else "Users served"
+    headers = [label, "Status", "Cost", served, "Nodes", "Power kW", "Buy"]
     body = []
     for pt in points:
         if pt.plan is None:
@@ -788,6 +794,11 @@ def render_sweep(points, kind: str, fmt: str = "table", title: str = "") -> str:
     if fmt == "md":
         return "\n".join(md_table(headers, body)) + "\n"
     return _sweep_text(points, label, title)
+
+
+def _hourly(points) -> bool:
+    """True when the sweep's plans are sized by a request rate: their 'users' count requests per hour."""
+    return any(pt.plan is not None and pt.plan.request_rate is not None for pt in points)
 
 
 def _sweep_text(points, label: str, title: str) -> str:
@@ -811,6 +822,8 @@ def _sweep_text(points, label: str, title: str) -> str:
         before = what
     out = wrap(title) if title else []
     out += narrow_table(headers, rows, details, right={0, 2, 3, 4, 5})
+    served = "requests per hour the plan serves (a request-rate workload)" if _hourly(points) else \
+        "users the plan serves"
     out += wrap("Under a point: what it buys (nodes × node type with its accelerators) where that changes from "
-                "the point above, or why no plan exists. Served: users the plan serves; kW: maximum draw.")
+                f"the point above, or why no plan exists. Served: {served}; kW: maximum draw.")
     return "\n".join(out) + "\n"

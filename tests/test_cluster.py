@@ -531,3 +531,24 @@ def test_network_lines_count_in_the_right_number():
     text = _network_text(one)
     assert "8 node ports of 1 node on 1 × eth-sw" in text and "1 cable node to node" in text
     assert "1 NIC for" in text and "2 links, 1 transceiver," in text
+
+
+def test_a_tco_plan_prints_the_total_it_minimized_in_the_table_and_markdown():
+    """--objective tco: the table and markdown state the total cost of ownership as its parts add up (it was in
+    JSON and the HTML report only)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import main
+
+    run = CliRunner()
+    data = json.loads(run.invoke(main, ["solve", "deepseek-r1-30-users", "--objective", "tco", "--format",
+                                        "json"]).output)
+    tco = data["tco"] if "tco" in data else data["plan"]["tco"]
+    assert tco["total"] == pytest.approx(tco["capex"] + tco["energy"] + tco["hosting"])
+    for fmt in ("table", "md"):
+        out = run.invoke(main, ["solve", "deepseek-r1-30-users", "--objective", "tco", "--format", fmt]).output
+        flat = " ".join(out.split())
+        assert f"Total cost of ownership over {tco['years']:g} years: {tco['total']:,.2f}" in flat
+        assert f"capital {tco['capex']:,}" in flat and f"energy {tco['energy']:,.2f}" in flat

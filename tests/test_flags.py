@@ -75,3 +75,20 @@ def test_solve_takes_request_rate_on_the_command_line():
     assert data["request_rate"] == 2 and data["workload"]["concurrent_users"] is None
     # The plan's users are requests per hour: at least 2 × 3,600.
     assert data["plan"]["totals"]["users"] >= 7200
+
+
+def test_a_request_rate_sweep_says_its_plans_serve_requests_per_hour():
+    """A budget sweep of a request-rate workload: 'Served' counts requests per hour (the solver's demand unit for
+    a rate), so the legend and the markdown header say so (they said users)."""
+    from click.testing import CliRunner
+
+    from cli import main
+
+    args = ["sweep", "llama-3.1-70b-100-users", "--request-rate", "2", "--budget", "200000,400000"]
+    text = CliRunner().invoke(main, args)
+    assert text.exit_code == 0, text.output
+    assert "Served: requests per hour the plan serves" in " ".join(text.output.split())
+    md = CliRunner().invoke(main, args + ["--format", "md"]).output
+    assert "Requests/h served" in md and "Users served" not in md
+    users = CliRunner().invoke(main, ["sweep", "llama-3.1-70b-100-users", "--budget", "200000,400000"]).output
+    assert "Served: users the plan serves" in " ".join(users.split())
