@@ -1009,7 +1009,8 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
         att = Attention(**{**build.attention, "compressed": [CompressedLayers(**g) for g in
                                                               build.attention.get("compressed", [])]})
         moe = Moe(**build.moe) if build.moe else None
-        model = Model(id=_slug(name), name=name, hf_repo=str(repo), params_b=_billions(total),
+        model = Model(id=_slug(name), name=name, hf_repo=str(repo), local_path="" if repo else str(folder.resolve()),
+                      params_b=_billions(total),
                       active_params_b=_billions(active), layers=build.layers, hidden_size=build.hidden,
                       intermediate_size=build.intermediate or (moe.moe_intermediate_size if moe else 1),
                       vocab_size=build.vocab, tie_word_embeddings=build.tied, vision_params_b=_billions(p.vision),

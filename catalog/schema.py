@@ -377,6 +377,8 @@ class Model(Sourced):
     id: Slug
     name: str
     hf_repo: str = ""
+    local_path: str = Field("", description="The folder a model imported from local files came from (no "
+                            "repository named): launch commands serve it when `hf_repo` is empty.")
     params_b: float = Field(gt=0, le=100_000, description="Total parameters, billions.")
     active_params_b: float = Field(gt=0, description="Parameters used per token, billions. Dense: the total "
                                    "less any vision encoder (the input embedding counts, as dense model cards "

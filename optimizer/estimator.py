@@ -230,6 +230,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     if gpus is None and not fixed:
         return _fewest_that_fit(asked, acc)
     gpus = gpus or 0   # None with a layout: derived from it (tp × dp × pp)
+    if fixed and tp is None and gpus and gpus % ((dp or 1) * (pp or 1)) == 0:
+        tp = gpus // ((dp or 1) * (pp or 1))   # --gpus with --ep (or --dp, --pp) only: TP takes the rest
     gpus, nodes = _replica_size(acc, gpus, nodes, (tp, pp, dp, ep),
                                 (("--input-tokens", input_tokens, 10_000_000),
                                  ("--output-tokens", output_tokens, 10_000_000),

@@ -75,11 +75,11 @@ class LaunchSettings:
 
 def _repo(model: Model, variant: Variant) -> str:
     """The Hugging Face repository of the variant's own checkpoint when its source names one (anywhere
-    in the source text), else the model's."""
+    in the source text), else the model's, else the local folder it was imported from (engines serve a path)."""
     for found in re.finditer(r"https://huggingface\.co/([\w.-]+/[\w.-]+)", variant.source or ""):
         if found.group(1).split("/")[0] not in ("docs", "blog", "spaces", "datasets"):
             return found.group(1)
-    return model.hf_repo or model.id
+    return model.hf_repo or model.local_path or model.id
 
 
 def _gguf_tag(repo: str, variant: Variant) -> str:
@@ -111,7 +111,7 @@ def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, s
     """Command lines, one per node role, that start one replica (or every replica slot of one server)."""
     repo = _repo(model, variant)
     # An fp8 run of a 16-bit checkpoint (no fp8 checkpoint of its own): the engine quantizes on load.
-    quantize = variant.id == "fp8" and model.native_precision != "fp8" and repo == (model.hf_repo or model.id)
+    quantize = variant.id == "fp8" and model.native_precision != "fp8" and repo == (model.hf_repo or model.local_path or model.id)
     builder = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm, "llama.cpp": _llama_cpp}.get(engine.id)
     if builder is None:
         return [f"# {engine.name}: no command template; layout {layout.label}"]

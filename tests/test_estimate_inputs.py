@@ -62,3 +62,16 @@ def test_a_replica_whose_weights_do_not_fit_shows_no_negative_kv_budget():
     assert budget < 0
     line = next(x for x in table.output.splitlines() if x.startswith("KV budget per accelerator"))
     assert line.split(None, 4)[-1] == f"none: {-budget:,.1f} GB short"
+
+
+def test_gpus_with_ep_only_gives_tp_the_rest(catalog):
+    """--gpus 8 --ep 8 (no --tp): TP takes the 8 / (DP 1 × PP 1) = 8 ranks (it was read as TP 1 and refused:
+    'the layout --tp 1 × --dp 1 × --pp 1 uses 1 accelerators'); --gpus 16 --pp 2: TP 8 × PP 2."""
+    from optimizer import estimate
+
+    est = estimate(catalog, model="deepseek-r1", accelerator="h200-sxm", gpus=8, ep=8)
+    assert est.layout.startswith("TP8") and "EP8" in est.layout
+    assert "TP8 × PP2" in estimate(catalog, model="deepseek-r1", accelerator="h200-sxm", gpus=16, pp=2).layout
+    dense = CliRunner().invoke(main, ["estimate", "--model", "llama-3.1-70b", "--accelerator", "h200-sxm",
+                                      "--gpus", "8", "--ep", "8"])
+    assert dense.exit_code == 2 and "expert parallelism needs an MoE model" in dense.output

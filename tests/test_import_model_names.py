@@ -92,3 +92,18 @@ def test_a_renamed_config_reads_only_its_own_companions(tmp_path):
     # config.json in that folder still reads the folder's own index (the repository layout).
     shutil.copy(CONFIG, shared / "config.json")
     assert import_model(shared).model.variants[0].size_gb == 999.0
+
+
+def test_launch_commands_serve_a_local_import_from_its_folder(tmp_path):
+    """No repository named: the engine is launched on the folder the config came from (`vllm serve /path`), not on
+    the model's id, which no engine can fetch; with --repo, on the repository."""
+    from optimizer.launch import _repo
+
+    folder = tmp_path / "Llama-3.1-8B-Instruct"
+    folder.mkdir()
+    shutil.copy(CONFIG, folder / "config.json")
+    local = import_model(folder).model
+    assert local.hf_repo == "" and local.local_path == str(folder.resolve())
+    assert _repo(local, local.variants[0]) == str(folder.resolve())
+    named = import_model(folder, repo="meta-llama/Llama-3.1-8B-Instruct").model
+    assert named.local_path == "" and _repo(named, named.variants[0]) == "meta-llama/Llama-3.1-8B-Instruct"
