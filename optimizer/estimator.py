@@ -230,8 +230,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     if gpus is None and not fixed:
         return _fewest_that_fit(asked, acc)
     gpus = gpus or 0   # None with a layout: derived from it (tp × dp × pp)
-    if fixed and tp is None and gpus and gpus % ((dp or 1) * (pp or 1)) == 0:
-        tp = gpus // ((dp or 1) * (pp or 1))   # --gpus with --ep (or --dp, --pp) only: TP takes the rest
+    tp = _tp_takes_the_rest(gpus, tp, pp, dp) if fixed else tp
     gpus, nodes = _replica_size(acc, gpus, nodes, (tp, pp, dp, ep),
                                 (("--input-tokens", input_tokens, 10_000_000),
                                  ("--output-tokens", output_tokens, 10_000_000),
@@ -399,6 +398,13 @@ def _fewest_that_fit(asked: dict, acc: Accelerator) -> Estimate:
         "the fewest that start the model (give --gpus or --tp/--dp/--pp to choose)" if est.fits
         else f"the most tried ({counts[-1]}); none of {', '.join(map(str, counts))} starts the model"))
     return est
+
+
+def _tp_takes_the_rest(gpus: int, tp: int | None, pp: int | None, dp: int | None) -> int | None:
+    """--tp when given; with --gpus and only --ep, --dp or --pp, the ranks they leave: gpus / (dp × pp)."""
+    if tp is not None or not gpus or gpus % ((dp or 1) * (pp or 1)):
+        return tp
+    return gpus // ((dp or 1) * (pp or 1))
 
 
 def _layout_gpus(gpus: int, ranks: tuple[int | None, ...]) -> int:
