@@ -270,7 +270,7 @@ def main():
     """Plan the cheapest cluster that serves a large language model to N users at the speed they need.
 
     \b
-    Start with a bundled problem (problems/*.yaml, or just its name):
+    Start with a bundled problem (its name; `hwplan problems` lists them):
       hwplan solve deepseek-r1-30-users
       hwplan solve --model deepseek-r1 --users 30 --min-tokens-per-s 15 --prices seed-2025-02
       hwplan shortlist deepseek-r1-30-users -k 5 --export quotes.xlsx
@@ -711,6 +711,28 @@ def validate(files, summary_only, catalog_files, fmt, output, force, debug):
 
     report = validate_files(load_catalog(catalog_files), files)
     write_output(render_report(report, "json" if fmt == "json" else "table", rows=not summary_only), output, force)
+
+
+@main.command("problems")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table for people, json for scripts.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the list to FILE (atomically) instead of the terminal.")
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+@handle_errors
+def problems_command(fmt, output, force, debug):
+    """List the bundled problems: each name `hwplan solve NAME` takes, with the question it asks.
+
+    \b
+    Examples:
+      hwplan problems
+      hwplan problems --format json
+    """
+    from optimizer.render import render_problem_list
+    from problems import bundled_summaries
+
+    write_output(render_problem_list(bundled_summaries(), fmt), output, force)
 
 
 @main.group("catalog", invoke_without_command=True)

@@ -827,3 +827,16 @@ def _sweep_text(points, label: str, title: str) -> str:
     out += wrap("Under a point: what it buys (nodes × node type with its accelerators) where that changes from "
                 f"the point above, or why no plan exists. Served: {served}; kW: maximum draw.")
     return "\n".join(out) + "\n"
+
+
+def render_problem_list(problems: list[dict[str, str]], fmt: str) -> str:
+    """The bundled problems (`problems.bundled_summaries`): JSON, or for the terminal each name with its
+    description wrapped under it at 80 columns."""
+    if fmt == "json":
+        return json.dumps({"problems": problems}, indent=2, ensure_ascii=False) + "\n"
+    out = []
+    for p in problems:
+        out.append(p["name"])
+        out += wrap(p["description"], indent="    ", more="")
+    out += [""] + wrap("Solve one with `hwplan solve NAME`; copy problems/NAME.yaml to change it.")
+    return "\n".join(out) + "\n"

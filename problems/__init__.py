@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["bundled_problems", "bundled_problem_path"]
+__all__ = ["bundled_problems", "bundled_problem_path", "bundled_summaries"]
 
 
 def bundled_problems() -> list[Path]:
@@ -21,3 +21,14 @@ def bundled_problem_path(name: str) -> Path | None:
         if path.stem == stem:
             return path
     return None
+
+
+def bundled_summaries() -> list[dict[str, str]]:
+    """Each bundled problem's name (what `hwplan solve NAME` takes) and description, sorted by name."""
+    import yaml
+
+    out = []
+    for path in bundled_problems():
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        out.append({"name": path.stem, "description": " ".join(str(data.get("description", "")).split())})
+    return sorted(out, key=lambda p: p["name"])
