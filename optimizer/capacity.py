@@ -30,8 +30,8 @@ class ReplicaCapacity:
     users: int                  # users one replica serves (0: it cannot serve this workload)
     memory_users: int           # concurrent requests its KV memory holds
     limit: str                  # what bounds `users`: weights, start, reserve, memory, engine, speed, ttft,
-    #                             speculative (the engine lacks the method, or does not run it under the
-    #                             layout's pipeline parallelism), prefill (request_rate: prompts
+    #                             speculative (the engine lacks the method, or does not start it on this
+    #                             layout: serving.spec_layout_error), prefill (request_rate: prompts
     #                             arrive faster than the replica prefills them)
     fit: sizing.MemoryFit
     kv_needed_bytes: float = 0.0  # rule-of-thumb mode: the reserve it must hold

@@ -285,8 +285,8 @@ def draft_note(spec) -> list[str]:
     """A '#' line for the commands of an EAGLE-3 run: the draft model is a placeholder to fill in."""
     if spec is None or spec.method != "eagle":
         return []
-    # Short enough for one 80-column line: a comment wrapped with a backslash would run its tail as a command. Drafts:
-    # the EAGLE-3 authors' (https://huggingface.co/yuhuili) and NVIDIA's speculative-decoding-modules collection.
+    # Drafts: the EAGLE-3 authors' (https://huggingface.co/yuhuili) and NVIDIA's speculative-decoding-modules
+    # collection. (optimizer/render.py wraps a long comment as comment lines.)
     return [f"# fill in {DRAFT_PLACEHOLDER}: an EAGLE-3 draft for this model"]
 
 

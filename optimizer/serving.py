@@ -289,7 +289,8 @@ def check_speculative(spec: Speculative, model_id: str, engine_id: str, where: s
                          f"speculative decoding (engines that do: {', '.join(SPEC_ENGINES[spec.method])}).")
     why = spec_layout_error(engine_id, spec.method, pipeline_stages, dp_attention)
     if why:
-        fix = ("a layout without PP (tensor or expert parallel across the nodes: --tp, --ep)" if "pipeline" in why
+        fix = ("a layout without PP (tensor or expert parallel across the nodes: --tp, --ep)"
+               if pipeline_stages > 1 and engine_id in SPEC_WITHOUT_PP   # spec_layout_error's first rule
                else "a layout without attention DP (--tp without --dp or --dp-attention)")
         raise error(f"{where} = {spec.method}: {why}; give {fix}, another method or another engine.")
 
