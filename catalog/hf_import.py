@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CatalogError
-from .schema import Attention, CompressedLayers, Model, ModuleBits, Moe, Variant
+from .schema import Attention, CompressedLayers, Model, ModuleBits, Moe, Mtp, Variant
 
 __all__ = ["import_model", "model_yaml", "with_models", "ImportedModel"]
 
@@ -912,11 +912,15 @@ def _module_bits(quant: _Quant, p: _Params, whole: tuple[int, ...]) -> ModuleBit
                       embeddings=16.0, lm_head=quant.bits.get("head", 16.0) if p.head else None)
 
 
+def _mtp_layers(c: _Cfg) -> int:
+    return c.int_any("num_nextn_predict_layers", "mtp_num_hidden_layers", default=0, minimum=0)
+
+
 def _mtp_params(c: _Cfg, b: _Build) -> _Params:
     """Multi-token-prediction modules the checkpoint stores beside the model: each one decoder layer
     like the last (MoE) layer plus a 2h→h projection and norms; DeepSeek-V3-style checkpoints also
     store an embedding and an output head per module (DeepSeek-V3 README_WEIGHTS.md)."""
-    k = c.int_any("num_nextn_predict_layers", "mtp_num_hidden_layers", default=0, minimum=0)
+    k = _mtp_layers(c)
     p, n = b.params, b.layers
     if not k:
         return _Params()
@@ -1009,12 +1013,14 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
         att = Attention(**{**build.attention, "compressed": [CompressedLayers(**g) for g in
                                                               build.attention.get("compressed", [])]})
         moe = Moe(**build.moe) if build.moe else None
+        mtp_modules = Mtp(layers=_mtp_layers(text), params_b=_billions(mtp.total),
+                          expert_params_b=_billions(mtp.routed)) if mtp.total else None
         model = Model(id=_slug(name), name=name, hf_repo=str(repo), local_path="" if repo else str(folder.resolve()),
                       params_b=_billions(total),
                       active_params_b=_billions(active), layers=build.layers, hidden_size=build.hidden,
                       intermediate_size=build.intermediate or (moe.moe_intermediate_size if moe else 1),
                       vocab_size=build.vocab, tie_word_embeddings=build.tied, vision_params_b=_billions(p.vision),
-                      attention=att, moe=moe, max_context=build.max_context, native_precision=native.id,
+                      attention=att, moe=moe, mtp=mtp_modules, max_context=build.max_context, native_precision=native.id,
                       variants=variants, notes=" ".join(notes), source=source, date=_today())
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise CatalogError(f"{origin}: the fields read do not make a valid model: {exc}") from None

@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 __all__ = [
     "DTYPES", "FAMILIES", "KV_DTYPE_BYTES", "HARDWARE_CLASSES",
-    "Accelerator", "Platform", "System", "Attention", "CompressedLayers", "Moe", "ModuleBits", "MinEngineVersion", "Variant", "Model",
+    "Accelerator", "Platform", "System", "Attention", "CompressedLayers", "Moe", "Mtp", "ModuleBits", "MinEngineVersion", "Variant", "Model",
     "Engine", "EngineEfficiency", "EarlyRelease", "EagerPrefill", "EngineMemory", "EngineVersion", "version_key", "ReserveTier", "BatchTier", "TokenTier", "Offer", "PriceList", "ExchangeRate", "CatalogFile",
 ]
 
@@ -310,6 +310,25 @@ class Moe(Record):
         return self
 
 
+class Mtp(Record):
+    """Multi-token-prediction (MTP) modules a checkpoint stores beside the model (config.json
+    `num_nextn_predict_layers`, Qwen's `mtp_num_hidden_layers`): each one decoder layer like the model's last,
+    a 2h → h projection and norms, and in DeepSeek-V3-style checkpoints its own embedding and output head
+    (DeepSeek-V3 README_WEIGHTS.md: 671B main model + 14B MTP module). Engines load them only when they run
+    MTP speculative decoding (vLLM's DeepSeek `load_weights` skips the spec-decode layers otherwise)."""
+
+    layers: int = Field(ge=1, description="MTP modules (num_nextn_predict_layers).")
+    params_b: float = Field(gt=0, description="Their parameters, billions; not counted in the model's params_b.")
+    expert_params_b: float = Field(0.0, ge=0, description="Their routed experts, billions (split over the ranks "
+                                   "like the model's experts).")
+
+    @model_validator(mode="after")
+    def _experts_inside(self) -> Mtp:
+        if self.expert_params_b > self.params_b:
+            raise ValueError("mtp.expert_params_b exceeds mtp.params_b")
+        return self
+
+
 class ModuleBits(Record):
     """Bits per weight of each module kind where a checkpoint stores it differently from the variant's
     `bits_per_weight`, as its quantization config says (fbgemm/mxfp4 `modules_to_not_convert`, fp8
@@ -396,6 +415,8 @@ class Model(Sourced):
                                    "billions (included in params_b).")
     attention: Attention
     moe: Moe | None = None
+    mtp: Mtp | None = Field(None, description="Multi-token-prediction modules the model ships (MTP speculative "
+                            "decoding needs them).")
     max_context: int = Field(gt=0)
     native_precision: Slug
     variants: list[Variant] = Field(min_length=1)

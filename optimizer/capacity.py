@@ -87,7 +87,7 @@ def _unsupported(dep: Deployment, fit: sizing.MemoryFit, spec) -> ReplicaCapacit
 
         # The model must support the method (else the whole problem is wrong: ProblemError, exit 2);
         # an engine that does not run it only rules out this replica.
-        check_speculative(spec, dep.model.id, SPEC_ENGINES[spec.method][0], "workload.speculative.method",
+        check_speculative(spec, dep.model, SPEC_ENGINES[spec.method][0], "workload.speculative.method",
                           error=ProblemError)
         if dep.engine.id not in SPEC_ENGINES[spec.method] or spec_layout_error(   # or it would not start
                 dep.engine.id, spec.method, fit.layout.pp, fit.layout.dp_attention):

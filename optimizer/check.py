@@ -21,8 +21,8 @@ means the plan is sound; every plan hwplan returns or prints has passed it):
   KV budget per accelerator):
   * ranks: tp × pp = the replica's accelerators; attention heads divisible by tp;
   * weights: the checkpoint (measured size, else params × bits / 8, with the modules a checkpoint keeps
-    unquantized at their own bits) spread over all ranks
-    is a lower bound of the most loaded rank's weights; weights + KV budget ≤ memory;
+    unquantized at their own bits; less its MTP modules unless the plan runs MTP speculative decoding)
+    spread over all ranks is a lower bound of the most loaded rank's weights; weights + KV budget ≤ memory;
   * KV per token and rank: MLA keeps its compressed latent (kv_lora_rank + rope dims)
     whole on every tensor-parallel rank (DeepSeek-V2 paper, https://arxiv.org/abs/2405.04434;
     vLLM/SGLang replicate it unless attention runs data-parallel); GQA/MHA keep
@@ -194,6 +194,24 @@ def _weights_bytes(model, variant) -> float:
     return total
 
 
+def _loaded_weights_floor(model, variant, mtp_runs: bool) -> float:
+    """A lower bound of the weights an engine loads: the checkpoint's bytes (`_weights_bytes`), less its
+    multi-token-prediction modules when the plan does not run MTP speculative decoding (engines load them only
+    then: vLLM's DeepSeek-V3 `load_weights` skips the spec-decode layers). A measured safetensors size includes
+    them (DeepSeek-V3 README_WEIGHTS.md: 685B = 671B main model + 14B MTP); they are taken off at the most bits
+    any of their weights is stored in (16, or the variant's own when wider), so the bound stays below."""
+    checkpoint = _weights_bytes(model, variant)
+    if mtp_runs or model.mtp is None or variant.size_gb is None or variant.format != "safetensors":
+        return checkpoint
+    widest = max(16.0, variant.bits_per_weight or 16.0)
+    return max(checkpoint - model.mtp.params_b * 1e9 * widest / 8, 0.0)
+
+
+def _runs_mtp(problem: Problem) -> bool:
+    spec = problem.workload.speculative
+    return spec is not None and spec.method == "mtp"
+
+
 def _entry_bytes(model, kv_dtype: str, tp: int, whole: bool, window: bool) -> float:
     """KV bytes one rank keeps per token in one full (or sliding-window) layer: a fixed cache format's
     entry; MLA's latent whole; GQA/MHA 2 × its share of the heads (all if `whole`) × head dims."""
@@ -300,7 +318,7 @@ def _check_sizing(problem: Problem, line: PlanLine, model, variant, acc) -> list
     if model.attention.heads % attention_tp:
         out.append(f"{name}: {model.attention.heads} attention heads do not split over tp {s.tp}")
     memory = max(acc.memory_gb * GB, acc.memory_bytes)
-    weights_floor = _weights_bytes(model, variant) / ranks
+    weights_floor = _loaded_weights_floor(model, variant, _runs_mtp(problem)) / ranks
     weights = s.weights_gb_per_gpu * GB
     kv_budget = s.kv_budget_gb_per_gpu * GB
     if weights < weights_floor * (1 - _REL) - 1:
@@ -358,7 +376,7 @@ def _check_speed(problem: Problem, line: PlanLine, model, variant, acc) -> list[
         out.append(f"{name}: first token after {line.ttft_s} s, more than the {w.max_ttft_s:g} s allowed")
     if w.speculative is not None:   # drafted tokens verified in one pass: fewer weight reads per token
         return out
-    active_bytes = _weights_bytes(model, variant) * model.active_params_b / model.params_b
+    active_bytes = _loaded_weights_floor(model, variant, mtp_runs=False) * model.active_params_b / model.params_b
     # A token passes every pipeline stage; a stage's tp × dp ranks read their share of the weights together
     # (tensor parallel may span servers), so no more than those ranks' bandwidth serves one user.
     stage_ranks = line.sizing.tp * line.sizing.dp if line.sizing is not None else line.gpus_per_node

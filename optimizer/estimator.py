@@ -18,7 +18,7 @@ from catalog import Catalog
 from pydantic import ValidationError
 
 from catalog.errors import InputError, did_you_mean, shorten
-from catalog.schema import Accelerator, Platform
+from catalog.schema import Accelerator, Model, Platform
 
 from . import serving, sizing, speed
 from .deployment import Deployment
@@ -109,6 +109,8 @@ class Estimate:
     launch: list[str]
     weights_gb: float
     weights_per_gpu_gb: float
+    mtp_module_gb: float = field(default=0.0, kw_only=True)   # the model's MTP modules (in the checkpoint or loaded)
+    mtp_module_loaded: bool = field(default=False, kw_only=True)   # counted in weights_gb: MTP speculation runs
     memory_gb: float
     kv_budget_per_gpu_gb: float
     kv_bytes_per_token: float
@@ -140,7 +142,7 @@ class Estimate:
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        for key in ("weights_gb", "weights_per_gpu_gb", "memory_gb", "kv_budget_per_gpu_gb"):
+        for key in ("weights_gb", "weights_per_gpu_gb", "mtp_module_gb", "memory_gb", "kv_budget_per_gpu_gb"):
             out[key] = round(out[key], 2)
         out["kv_bytes_per_token"] = int(self.kv_bytes_per_token) if self.kv_bytes_per_token.is_integer() \
             else round(self.kv_bytes_per_token, 1)
@@ -166,7 +168,8 @@ def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv
         return sizing.choose_layout(m, per_node, nodes, False, "tensor" if acc.family == "cpu" else engine.split)
     for lay in options:
         dep = Deployment(model=m, variant=variant, accelerator=acc, platform=plat, engine=engine,
-                         gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, settings=settings, layout=lay)
+                         gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, settings=settings, layout=lay,
+                         mtp_draft=_runs_mtp(speculative))
         fit = dep.memory()
         conc = sizing.max_concurrency(m, fit, dep.kv_dtype, context)
         if not fit.starts or conc < 1:
@@ -255,7 +258,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
                                  input_tokens, output_tokens, concurrency, speculative)
     dep = Deployment(model=m, variant=variant, accelerator=acc, platform=plat, engine=chosen,
                      gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, dp_attention=dp_attention,
-                     settings=settings, layout=layout)
+                     settings=settings, layout=layout, mtp_draft=_runs_mtp(speculative))
     fit = dep.memory()
     max_conc = sizing.max_concurrency(m, fit, dep.kv_dtype, context)
     notes = ([note] if note else []) + notes
@@ -270,7 +273,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     limit = max_conc if cap is None else min(max_conc, cap)
     conc = limit if concurrency == "max" else int(concurrency or 1)
     batch = min(conc, limit)
-    _check_serving_inputs(speculative, arrivals, m.id, chosen.id, fit.layout)
+    _check_serving_inputs(speculative, arrivals, m, chosen.id, fit.layout)
     served = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens, arrivals=arrivals,
                                  speculative=speculative) if fits else None
     if request_rate is not None:
@@ -294,6 +297,9 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
             max_batched_tokens=given_batched_tokens(fit.settings), eager=bool(fit.settings and fit.settings.eager),
             speculative=speculative)),
         weights_gb=fit.weights_bytes / sizing.GB, weights_per_gpu_gb=fit.weights_per_gpu / sizing.GB,
+        mtp_module_gb=(sizing.mtp_parts(m, variant).total / sizing.GB
+                       if fit.draft_weights_bytes or sizing.checkpoint_has_mtp(m, variant) else 0.0),
+        mtp_module_loaded=fit.draft_weights_bytes > 0,
         memory_gb=acc.memory_gb * gpus, kv_budget_per_gpu_gb=fit.kv_budget_per_gpu / sizing.GB,
         kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens,
         context_tokens=context, max_concurrency=max_conc if fits else 0, fits=fits, why_not=why_not,
@@ -368,13 +374,18 @@ def _slots(chosen, settings: EngineSettings, concurrency: int | str | None, note
     return settings
 
 
-def _check_serving_inputs(speculative, arrivals: str | serving.Benchmark, model_id: str, engine_id: str,
+def _runs_mtp(speculative) -> bool:
+    """MTP speculative decoding loads the model's MTP modules (sizing.weight_parts)."""
+    return speculative is not None and speculative.method == "mtp"
+
+
+def _check_serving_inputs(speculative, arrivals: str | serving.Benchmark, model: Model, engine_id: str,
                           layout: Layout) -> None:
     """InputError for speculative decoding the engine or model does not support (or not on `layout`: its pipeline
     stages, its attention DP), or unknown arrivals (a `serving.Benchmark` replays a benchmark run: `hwplan
     validate`)."""
     if speculative is not None:
-        serving.check_speculative(speculative, model_id, engine_id, pipeline_stages=layout.pp,
+        serving.check_speculative(speculative, model, engine_id, pipeline_stages=layout.pp,
                                   dp_attention=layout.dp_attention)
     if not isinstance(arrivals, serving.Benchmark) and arrivals not in serving.ARRIVALS:
         raise InputError(f"--arrivals = '{arrivals}': allowed {', '.join(serving.ARRIVALS)}.")

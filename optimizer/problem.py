@@ -82,6 +82,11 @@ class Workload(_Record):
         return self.input_tokens + self.output_tokens
 
     @property
+    def mtp_draft(self) -> bool:
+        """Whether replicas run MTP speculative decoding, and so load the model's MTP modules."""
+        return self.speculative is not None and self.speculative.method == "mtp"
+
+    @property
     def demand(self) -> int | None:
         """What the plan must serve, as the solver's integer: concurrent users, or — when
         `request_rate` is given — requests per hour, ceil(request_rate × 3600)."""
@@ -441,12 +446,10 @@ def _check_engine_settings(problem: Problem, model) -> None:
                            f"{VERSION_NEEDS_ENGINE}")
     spec = problem.workload.speculative
     if spec is not None and spec.method == "mtp":
-        from .serving import MTP_MODELS
-
-        if not model.id.startswith(MTP_MODELS):
+        if model.mtp is None:
             raise ProblemError(f"{problem.where('workload', 'speculative', 'method')}: workload.speculative.method = "
-                               f"mtp: {model.id} has no multi-token-prediction layers (MTP ships with "
-                               f"{', '.join(p + '*' for p in MTP_MODELS)}); use eagle or ngram.")
+                               f"mtp: {model.id} has no multi-token-prediction layers (its config.json sets no "
+                               f"num_nextn_predict_layers); use eagle or ngram.")
 
 
 def _check_release(problem: Problem, catalog: Catalog) -> None:

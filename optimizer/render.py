@@ -454,7 +454,10 @@ def _estimate_labels(est: Estimate) -> list[tuple[str, str]]:
         ("Hardware", f"{est.gpus} × {est.accelerator} on {est.nodes} node(s), {est.platform}"),
         ("Engine / layout", f"{est.engine}, {est.layout}"),
         ("Memory installed", f"{est.memory_gb:,.0f} GB"),
-        ("Weights", f"{est.weights_gb:,.1f} GB ({est.weights_per_gpu_gb:,.1f} GB per accelerator)"),
+        ("Weights", f"{est.weights_gb:,.1f} GB ({est.weights_per_gpu_gb:,.1f} GB per accelerator)" + (
+            "" if not est.mtp_module_gb else f", with the {est.mtp_module_gb:,.1f} GB MTP module"
+            if est.mtp_module_loaded else f"; the checkpoint's {est.mtp_module_gb:,.1f} GB MTP module is not loaded "
+            "(only for --speculative mtp)")),
         ("KV budget per accelerator", f"{est.kv_budget_per_gpu_gb:,.1f} GB" if est.kv_budget_per_gpu_gb >= 0 else
          f"none: {-est.kv_budget_per_gpu_gb:,.1f} GB short"),
         ("KV bytes per token", f"{est.kv_bytes_per_token:,.0f} B ({est.kv_dtype})"),

@@ -120,10 +120,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from catalog.errors import InputError
+from catalog.schema import Model
 
 __all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
            "open_loop", "mva", "wait_percentile", "md1_wait", "spec_tokens_per_step", "check_speculative",
-           "DEFAULT_ACCEPTANCE", "MTP_MODELS", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS",
+           "DEFAULT_ACCEPTANCE", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS",
            "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "SPEC_ENGINES", "SPEC_WITHOUT_PP", "SPEC_WITHOUT_DP_ATTENTION", "spec_layout_error", "EXACT_MVA_MAX", "Pools", "size_pools"]
 
 ARRIVALS = ("random", "synchronized")
@@ -204,10 +205,6 @@ MTP_ACCEPTED_LENGTH = {1: 1.92, 2: 2.58, 3: 2.82, 4: 2.99, 5: 3.01}
 # with the LM head and the sampling). EAGLE's one-layer head: the same (assumption: the same forward shape).
 DRAFT_STEP_SHARE = 0.033
 
-# Models that ship multi-token-prediction layers (config.json `num_nextn_predict_layers` ≥ 1):
-# DeepSeek-V3/R1 family (https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json),
-# GLM-4.5/4.6 (https://huggingface.co/zai-org/GLM-4.5/blob/main/config.json). Catalog id prefixes.
-MTP_MODELS = ("deepseek-v3", "deepseek-r1", "glm-4.5", "glm-4.6")
 # Engines that run each method (vLLM, SGLang and TensorRT-LLM document MTP, EAGLE-3 and n-gram
 # speculation: https://docs.vllm.ai/en/latest/features/spec_decode.html,
 # https://docs.sglang.ai/advanced_features/speculative_decoding.html,
@@ -268,11 +265,12 @@ def spec_tokens_per_step(k: int, a: float) -> float:
     return (1 - a ** (k + 1)) / (1 - a)
 
 
-def check_speculative(spec: Speculative, model_id: str, engine_id: str, where: str = "--speculative",
+def check_speculative(spec: Speculative, model: Model, engine_id: str, where: str = "--speculative",
                       error: type[Exception] = InputError, pipeline_stages: int = 1,
                       dp_attention: bool = False) -> None:
     """Raise `error` (InputError by default; naming `where`) when the method, k (1-16) or a (0, 1] is
-    invalid, the model or the engine does not support the method, or the engine does not start it on a layout of
+    invalid, the model (MTP: one without MTP modules, `Model.mtp`: config.json num_nextn_predict_layers) or the
+    engine does not support the method, or the engine does not start it on a layout of
     `pipeline_stages` stages or with attention DP (`spec_layout_error`)."""
     if spec.method not in SPEC_METHODS:
         raise error(f"{where} = '{spec.method}': unknown speculative decoding method "
@@ -281,9 +279,9 @@ def check_speculative(spec: Speculative, model_id: str, engine_id: str, where: s
         raise error(f"{where}: spec tokens = {spec.tokens}: draft between 1 and 16 tokens per step.")
     if spec.acceptance is not None and not 0 < spec.acceptance <= 1:
         raise error(f"{where}: spec acceptance = {spec.acceptance}: a probability in (0, 1] is needed.")
-    if spec.method == "mtp" and not model_id.startswith(MTP_MODELS):
-        raise error(f"{where} = mtp: {model_id} has no multi-token-prediction layers (MTP ships with "
-                         f"{', '.join(p + '*' for p in MTP_MODELS)}); use eagle or ngram.")
+    if spec.method == "mtp" and model.mtp is None:
+        raise error(f"{where} = mtp: {model.id} has no multi-token-prediction layers (its config.json sets no "
+                    f"num_nextn_predict_layers); use eagle or ngram.")
     if engine_id not in SPEC_ENGINES[spec.method]:
         raise error(f"{where} = {spec.method}: the {engine_id} engine does not run {spec.method} "
                          f"speculative decoding (engines that do: {', '.join(SPEC_ENGINES[spec.method])}).")

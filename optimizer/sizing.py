@@ -464,30 +464,59 @@ def _embedding_params(model: Model) -> float:
 
 @dataclass(frozen=True)
 class WeightParts:
-    """Bytes of the loaded weights of the whole model, in the three parts engines shard differently."""
+    """Bytes of the loaded weights of the whole model, in the three parts engines shard differently;
+    `draft` is the share of them that is the model's own MTP modules (loaded for MTP speculative decoding)."""
 
     embeddings: float   # embedding + lm_head (16-bit in quantized checkpoints)
     dense: float        # attention, dense MLP, shared experts, norms, router
     experts: float      # routed experts
+    draft: float = 0.0  # of the above: the MTP modules' bytes (their experts in `experts`, the rest in `dense`)
 
     @property
     def total(self) -> float:
         return self.embeddings + self.dense + self.experts
 
 
+def checkpoint_has_mtp(model: Model, variant: Variant) -> bool:
+    """Whether `variant`'s bytes include the model's MTP modules: a measured safetensors size does (the
+    published checkpoints ship them: DeepSeek-R1 fp8 690 GB = 671B main + 14B MTP, DeepSeek-V3
+    README_WEIGHTS.md); a size from params × bits does not (params_b leaves them out), nor does a GGUF
+    (llama.cpp's convert_hf_to_gguf.py drops the layers past num_hidden_layers)."""
+    return model.mtp is not None and variant.size_gb is not None and variant.format == "safetensors"
+
+
+def mtp_parts(model: Model, variant: Variant) -> WeightParts:
+    """Bytes of the model's MTP modules in `variant` (all zero without them): their routed experts at the
+    experts' bits, the rest (the layer's attention and shared expert, the 2h → h projection, and the
+    embedding and head copies of DeepSeek-V3-style checkpoints) at 16 bits in a quantized safetensors
+    checkpoint, as its embeddings (`weight_bytes`; DeepSeek-V3's fp8 checkpoint keeps them in bf16), else at
+    the variant's bits. DeepSeek-R1 fp8: 11.27B × 8.002 / 8 + 2.19B × 2 = 15.7 GB."""
+    if model.mtp is None:
+        return WeightParts(embeddings=0.0, dense=0.0, experts=0.0)
+    bits = _bits(model, variant)
+    own = variant.module_bits.experts if variant.module_bits is not None else None
+    experts = model.mtp.expert_params_b * 1e9 * (own or bits) / 8
+    rest_bits = 16.0 if variant.format == "safetensors" and bits < 16 else bits
+    rest = (model.mtp.params_b - model.mtp.expert_params_b) * 1e9 * rest_bits / 8
+    return WeightParts(embeddings=0.0, dense=rest, experts=experts, draft=rest + experts)
+
+
 def weight_parts(model: Model, variant: Variant, acc: Accelerator | None = None,
-                 engine: Engine | None = None) -> WeightParts:
+                 engine: Engine | None = None, *, mtp_loaded: bool = False) -> WeightParts:
     """The checkpoint's bytes by part, as `engine` loads them on `acc`.
 
     The total is `weight_bytes` (a measured size, or params × bits / 8 with the 16-bit embeddings of
-    quantized safetensors checkpoints; `module_bytes` per kind for per-module precision). Experts take their
+    quantized safetensors checkpoints; `module_bytes` per kind for per-module precision), less the MTP
+    modules a checkpoint ships (`mtp_parts`, `checkpoint_has_mtp`) unless `mtp_loaded` (the deployment runs
+    MTP speculative decoding; then they are counted, their experts with the experts). Experts take their
     share at the variant's bits (or their own); where the engine
     pads MXFP4 MoE weights on cards without fp4 units (vLLM's Marlin path, engines.yaml
     `memory.mxfp4_moe_pad`), the experts grow by (padded hidden × padded intermediate) / (hidden ×
     intermediate): gpt-oss-120b 2880 → 3072 × 2944, ×1.0904, 65.9 GiB loaded vs vLLM's 65.97 GiB
     (https://github.com/vllm-project/vllm/issues/23278).
     """
-    total = weight_bytes(model, variant)
+    mtp = mtp_parts(model, variant)
+    total = weight_bytes(model, variant) - (mtp.total if checkpoint_has_mtp(model, variant) else 0.0)
     if variant.mixed:  # per-module precision: each kind at its own bits (a measured size spread in proportion)
         by_kind = module_bytes(model, variant)
         scale = total / sum(by_kind.values())
@@ -496,13 +525,15 @@ def weight_parts(model: Model, variant: Variant, acc: Accelerator | None = None,
         embed = _embedding_params(model) * (2.0 if variant.format == "safetensors" else _bits(model, variant) / 8)
         embed = min(embed, total * 0.5)
         experts = min(model.moe.expert_params_b * 1e9 * _bits(model, variant) / 8, total - embed) if model.moe else 0.0
+    dense = total - embed - experts
+    if mtp_loaded:
+        dense, experts = dense + mtp.dense, experts + mtp.experts
     pad = engine.memory.mxfp4_moe_pad if engine is not None else {}
     if model.moe and pad and acc is not None and variant.id.startswith("mxfp4") and not acc.has_native("fp4"):
         _, moe_i = ffn_sizes(model)
         h = model.hidden_size
-        grow = (_round_up(h, pad.get("hidden", 1)) * _round_up(moe_i, pad.get("intermediate", 1))) / (h * moe_i)
-        return WeightParts(embeddings=embed, dense=total - embed - experts, experts=experts * grow)
-    return WeightParts(embeddings=embed, dense=total - embed - experts, experts=experts)
+        experts *= (_round_up(h, pad.get("hidden", 1)) * _round_up(moe_i, pad.get("intermediate", 1))) / (h * moe_i)
+    return WeightParts(embeddings=embed, dense=dense, experts=experts, draft=mtp.total if mtp_loaded else 0.0)
 
 
 def _bits(model: Model, variant: Variant) -> float:
@@ -696,6 +727,18 @@ class MemoryFit:
     request_kv_bytes: float = 0.0  # one max_model_len request, per rank
     why_not: str | None = None     # why the engine would not start; None: it starts
     slots: int | None = None       # fixed request slots (llama.cpp --parallel); None: memory decides
+    draft_weights_bytes: float = 0.0  # of weights_bytes: the MTP modules, loaded for MTP speculative decoding
+    model_weights_per_gpu: float | None = None  # weights_per_gpu without the MTP modules (None: the same)
+
+    @property
+    def model_weights_bytes(self) -> float:
+        """The main model's loaded weights (what a decode step reads), the MTP modules left out."""
+        return self.weights_bytes - self.draft_weights_bytes
+
+    @property
+    def model_weights_rank(self) -> float:
+        """The main model's weights on the most loaded rank (what its decode step reads), bytes."""
+        return self.weights_per_gpu if self.model_weights_per_gpu is None else self.model_weights_per_gpu
 
     @property
     def kv_budget_total(self) -> float:
@@ -716,7 +759,8 @@ def _g(x: float) -> str:
 
 def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine, *,  # noqa: C901 — the engine's start-up sequence in its own order, one branch per engine memory rule
                gpus_per_node: int, nodes: int = 1, kv_dtype: str = "auto", dp_attention: bool = False,
-               settings: EngineSettings | None = None, layout: Layout | None = None) -> MemoryFit:
+               settings: EngineSettings | None = None, layout: Layout | None = None,
+               mtp_loaded: bool = False) -> MemoryFit:
     """Memory of a replica of `nodes` × `gpus_per_node` accelerators, per rank, as `engine` spends it.
 
     Per accelerator (bytes; `total` = visible memory, u = memory utilization):
@@ -733,7 +777,8 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
     The memory rules are those of `settings.version` (engines.yaml memory.versions; default the newest).
     `why_not` names the first term that fails, with both numbers. Capacity: KV // bytes per token per
     rank (× dp attention groups, each holding its own sequences). `layout` fixes how the replica is split
-    (optimizer/layouts.py; default: `choose_layout`).
+    (optimizer/layouts.py; default: `choose_layout`). The model's MTP modules are loaded only with
+    `mtp_loaded` (MTP speculative decoding; `weight_parts`).
 
     Raises InputError for a max_model_len above the model's context.
     """
@@ -752,11 +797,10 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
         layout = dataclasses.replace(layout, numa_spread=True)
     s = resolve_settings(engine, acc, model, layout, settings)
     gpus = gpus_per_node * nodes
-    parts = weight_parts(model, variant, acc, engine)
-    weights = weights_per_rank(parts, layout)
-    if model.moe is not None and layout.ep > 1 and model.moe.experts % layout.ep:
-        # Redundant experts (optimizer/layouts.py) fill every EP rank with whole experts.
-        weights += parts.experts * ((-model.moe.experts) % layout.ep) / model.moe.experts / layout.ranks
+    parts = weight_parts(model, variant, acc, engine, mtp_loaded=mtp_loaded)
+    weights = _rank_weights(model, parts, layout)
+    # What a decode step reads on that rank: the main model's share (the MTP draft's reads are its own step).
+    main_weights = _rank_weights(model, weight_parts(model, variant, acc, engine), layout) if parts.draft else weights
     total = acc.memory_bytes
     mem = engine.memory
     rule = mem.rule
@@ -821,7 +865,17 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
                      kv_budget_per_gpu=kv, kv_bytes_per_token=kv_bytes_per_token(model, kv_dtype),
                      rank_bytes_per_token=rank_bytes, kv_capacity_tokens=capacity, memory_bytes=total * gpus,
                      rank=rank, settings=s, request_kv_bytes=request, why_not=why,
-                     slots=s.max_batch if rule == "fixed" else None)
+                     slots=s.max_batch if rule == "fixed" else None, draft_weights_bytes=parts.draft,
+                     model_weights_per_gpu=main_weights)
+
+
+def _rank_weights(model: Model, parts: WeightParts, layout: Layout) -> float:
+    """`weights_per_rank`, plus the redundant experts (optimizer/layouts.py) that fill every EP rank with whole
+    experts when the experts do not divide evenly."""
+    weights = weights_per_rank(parts, layout)
+    if model.moe is not None and layout.ep > 1 and model.moe.experts % layout.ep:
+        weights += parts.experts * ((-model.moe.experts) % layout.ep) / model.moe.experts / layout.ranks
+    return weights
 
 
 def max_concurrency(model: Model, fit: MemoryFit, kv_dtype: str, context_tokens: int) -> int:

@@ -154,7 +154,7 @@ def _matmul_tflops(dep: Deployment, fit: sizing.MemoryFit) -> float:
     """Dense peak of the datatype the matmuls run in, discounted for weight-only dequantization."""
     dtype = _compute_dtype(dep)
     rate = dep.accelerator.dense_tflops(dtype)
-    bits = fit.weights_bytes * 8 / (dep.model.params_b * 1e9)
+    bits = fit.model_weights_bytes * 8 / (dep.model.params_b * 1e9)
     if dtype in ("bf16", "fp16") and bits < 12:
         rate *= WEIGHT_ONLY_COMPUTE
     return rate
@@ -276,11 +276,11 @@ def _gemm_parts(dep: Deployment, fit: sizing.MemoryFit, b: int) -> tuple[float, 
     r, p = lay.stage_ranks, lay.pp
     bw = acc.memory_bandwidth_gbs * 1e9 * eff.bandwidth
     flops = _matmul_tflops(dep, fit) * 1e12 * eff.compute
-    bytes_per_param = fit.weights_bytes / (m.params_b * 1e9)
+    bytes_per_param = fit.model_weights_bytes / (m.params_b * 1e9)
     expert_flops = 0.0
     # What the busiest rank reads: its weights (sizing.weights_per_rank: attention and dense parts whole in
     # each attention DP group), less the routed experts on it that no token of the batch reaches.
-    read_rank = fit.weights_per_gpu
+    read_rank = fit.model_weights_rank
     if m.moe is not None:
         experts = m.moe.expert_params_b * 1e9 * bytes_per_param
         touched = 1 - (1 - m.moe.experts_per_token / m.moe.experts) ** b
@@ -450,7 +450,7 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int, prom
         input_tokens, att.window_tokens or input_tokens)
     attention = 2 * att.heads * _attention_dims(m, decode=False) * pairs * packed
     # Reading the weights once bounds very short prompts.
-    weights = fit.weights_bytes / (g * acc.memory_bandwidth_gbs * 1e9 * eff.bandwidth)
+    weights = fit.model_weights_bytes / (g * acc.memory_bandwidth_gbs * 1e9 * eff.bandwidth)
     compute = max(linear / flops + attention / attn_rate, weights)
     moe_layers = m.moe.moe_layers if m.moe is not None else 0
     step_tokens = input_tokens * packed            # one attention group's tokens in the step

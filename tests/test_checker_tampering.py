@@ -486,3 +486,18 @@ def test_assert_plan_ok_message_starts_plainly(catalog, mla):
     text = str(err.value)
     assert text.startswith("the plan failed the independent check (a bug in hwplan; please report it): the plan "
                            "buys nothing; ")
+
+
+def test_the_weights_floor_leaves_out_mtp_modules_unless_mtp_runs(catalog, mla):
+    """DeepSeek-R1's fp8 checkpoint (690 GB, measured) ships its 13.46B-parameter MTP module; engines load it only
+    for MTP speculative decoding. Without MTP the floor takes the module off at 16 bits a weight (its widest), so a
+    plan loading 690 GB less the module passes; with MTP the floor is the whole checkpoint again."""
+    problem, plan = mla
+    line = plan.lines[0]
+    ranks = line.sizing.tp * line.sizing.dp * line.sizing.pp
+    floor = (690 - 13.46 * 2) / ranks
+    assert not _has("of weights per accelerator is less", _claim(plan, weights_gb_per_gpu=floor), catalog, problem)
+    assert _has("of weights per accelerator is less", _claim(plan, weights_gb_per_gpu=floor * 0.99), catalog, problem)
+    mtp = _with(problem, workload__speculative={"method": "mtp", "tokens": 1})
+    assert _has("of weights per accelerator is less", _claim(plan, weights_gb_per_gpu=floor), catalog, mtp)
+    assert not _has("of weights per accelerator is less", _claim(plan, weights_gb_per_gpu=690 / ranks), catalog, mtp)

@@ -166,14 +166,14 @@ def test_open_loop_by_hand():
         serving.open_loop(STUB, 0, 1000, 101)
 
 
-def test_speculative_support_is_checked():
+def test_speculative_support_is_checked(catalog):
     with pytest.raises(InputError, match="llama-3.1-8b has no multi-token-prediction"):
-        serving.check_speculative(Speculative("mtp", 1), "llama-3.1-8b", "vllm")
+        serving.check_speculative(Speculative("mtp", 1), catalog.models["llama-3.1-8b"], "vllm")
     with pytest.raises(InputError, match="llama.cpp engine does not run eagle"):
-        serving.check_speculative(Speculative("eagle", 2), "llama-3.1-8b", "llama.cpp")
+        serving.check_speculative(Speculative("eagle", 2), catalog.models["llama-3.1-8b"], "llama.cpp")
     with pytest.raises(InputError, match="acceptance"):
-        serving.check_speculative(Speculative("eagle", 2, 1.5), "llama-3.1-8b", "vllm")
-    serving.check_speculative(Speculative("mtp", 3), "deepseek-r1", "sglang")   # supported: no error
+        serving.check_speculative(Speculative("eagle", 2, 1.5), catalog.models["llama-3.1-8b"], "vllm")
+    serving.check_speculative(Speculative("mtp", 3), catalog.models["deepseek-r1"], "sglang")   # supported: no error
 
 
 def _dep(catalog, model, acc, gpus, precision, engine):

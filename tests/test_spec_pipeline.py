@@ -16,12 +16,12 @@ from optimizer.problem import Workload
 from optimizer.serving import Speculative
 
 
-def test_the_check_names_the_pipeline_stages():
+def test_the_check_names_the_pipeline_stages(catalog):
     spec = Speculative("mtp", 2)
     with pytest.raises(InputError, match="vllm does not start speculative decoding under pipeline parallelism \\(PP2\\)"):
-        serving.check_speculative(spec, "deepseek-r1", "vllm", pipeline_stages=2)
-    serving.check_speculative(spec, "deepseek-r1", "vllm", pipeline_stages=1)
-    serving.check_speculative(spec, "deepseek-r1", "sglang", pipeline_stages=2)
+        serving.check_speculative(spec, catalog.models["deepseek-r1"], "vllm", pipeline_stages=2)
+    serving.check_speculative(spec, catalog.models["deepseek-r1"], "vllm", pipeline_stages=1)
+    serving.check_speculative(spec, catalog.models["deepseek-r1"], "sglang", pipeline_stages=2)
 
 
 def test_estimate_refuses_a_vllm_pipeline_with_speculation(catalog):
@@ -84,9 +84,9 @@ def test_sglang_ngram_never_runs_with_attention_dp(catalog):
     the fastest plain SGLang layout for DeepSeek-R1 on 8× H200 is attention DP; with NGRAM it must not be."""
     ngram = Speculative("ngram", 3)
     with pytest.raises(InputError, match="sglang does not start ngram speculative decoding with data-parallel"):
-        serving.check_speculative(ngram, "deepseek-r1", "sglang", dp_attention=True)
-    serving.check_speculative(Speculative("mtp", 2), "deepseek-r1", "sglang", dp_attention=True)
-    serving.check_speculative(ngram, "deepseek-r1", "vllm", dp_attention=True)
+        serving.check_speculative(ngram, catalog.models["deepseek-r1"], "sglang", dp_attention=True)
+    serving.check_speculative(Speculative("mtp", 2), catalog.models["deepseek-r1"], "sglang", dp_attention=True)
+    serving.check_speculative(ngram, catalog.models["deepseek-r1"], "vllm", dp_attention=True)
     plain = estimate(catalog, model="deepseek-r1", accelerator="h200-sxm", gpus=8, engine="sglang", concurrency="max")
     spec = estimate(catalog, model="deepseek-r1", accelerator="h200-sxm", gpus=8, engine="sglang", concurrency="max",
                     speculative=ngram)
