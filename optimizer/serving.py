@@ -200,10 +200,12 @@ MTP_ACCEPTED_LENGTH = {1: 1.92, 2: 2.58, 3: 2.82, 4: 2.99, 5: 3.01}
 # One draft forward (the MTP layer or EAGLE head and the LM head) at batch 1, as a share of the plain decode
 # step τ(1). Calibrated on the same table (fit source): its speedups over no MTP, 1.78 at k = 1 and 2.28 at
 # k = 3, against accepted lengths 1.92 and 2.82 make a step 1.079 and 1.237 plain steps; on 8× B200 NVFP4
-# (TP8, EP2, TensorRT-LLM) the model's verification of 2 and 4 tokens is 1.046 and 1.133 plain steps, leaving
-# 0.033 and 0.035 of a step per draft: 0.033 (about two of the 61 layers: each draft is its own small forward
-# with the LM head and the sampling). EAGLE's one-layer head: the same (assumption: the same forward shape).
-DRAFT_STEP_SHARE = 0.033
+# (TP8, EP2, TensorRT-LLM) the model's verification of 2 and 4 tokens is 1.036 and 1.106 plain steps, leaving
+# 0.042 and 0.044 of a step per draft: 0.043 (about 2.6 of the 61 layers: each draft is its own small forward
+# with the LM head and the sampling). Refitted 2026-12-01, when the plain step stopped reading the MTP
+# module's weights (0.033 before; tests/test_serving.py re-derives it). EAGLE's one-layer head: the same
+# (assumption: the same forward shape).
+DRAFT_STEP_SHARE = 0.043
 
 # Engines that run each method (vLLM, SGLang and TensorRT-LLM document MTP, EAGLE-3 and n-gram
 # speculation: https://docs.vllm.ai/en/latest/features/spec_decode.html,

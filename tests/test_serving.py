@@ -102,10 +102,10 @@ def test_random_arrivals_queue_prefills_and_stretch_decodes():
 
 def test_mtp_step_and_tokens_per_step_by_hand():
     # Synchronized, C = 1, MTP k = 1, a = 0.85: E = 1.85 tokens per step. A step verifies 1·(1+1) = 2 tokens
-    # (τ(2) = 10.2 ms) and runs one draft forward: 0.033·τ(1) at batch 1 (+ nothing the batch adds).
+    # (τ(2) = 10.2 ms) and runs one draft forward: DRAFT_STEP_SHARE·τ(1) at batch 1 (+ nothing the batch adds).
     r = serving.closed_loop(STUB, 1, 1000, 101, arrivals="synchronized", spec=Speculative("mtp", 1, 0.85))
     assert r.tokens_per_step == pytest.approx(1.85)
-    assert r.tpot_s == pytest.approx((tau(2) + 0.033 * tau(1)) / 1.85)
+    assert r.tpot_s == pytest.approx((tau(2) + serving.DRAFT_STEP_SHARE * tau(1)) / 1.85)
     # n-gram drafting has no draft model: the step is the verification alone.
     ng = serving.closed_loop(STUB, 1, 1000, 101, arrivals="synchronized", spec=Speculative("ngram", 1, 0.5))
     assert ng.tpot_s == pytest.approx(tau(2) / 1.5)
@@ -123,27 +123,29 @@ def test_mtp_without_acceptance_takes_the_published_accepted_lengths():
 
 def test_draft_cost_grows_with_the_batch_by_one_layer_share():
     # Stub, MTP k = 2 at B = 10: verification of 10·3 = 30 tokens, τ(30) = 13 ms; each draft forward
-    # 0.033·τ(1) + (τ(10) − τ(1))/50 = 0.033·10.1 ms + 0.9 ms/50 = 0.3333 + 0.018 ms; two of them.
+    # share·τ(1) + (τ(10) − τ(1))/50 = 0.043·10.1 ms + 0.9 ms/50 = 0.4343 + 0.018 ms; two of them.
+    share = serving.DRAFT_STEP_SHARE
     step = serving._Step(STUB, 1000.0, Speculative("mtp", 2))
-    assert step(10)[0] == pytest.approx(tau(30) + 2 * (0.033 * tau(1) + (tau(10) - tau(1)) / 50))
+    assert step(10)[0] == pytest.approx(tau(30) + 2 * (share * tau(1) + (tau(10) - tau(1)) / 50))
     # n-gram has no draft forward: the verification alone.
     assert serving._Step(STUB, 1000.0, Speculative("ngram", 2))(10)[0] == pytest.approx(tau(30))
 
 
 def test_speculation_gains_less_as_the_batch_grows():
     # Stub, EAGLE k = 3 at a = 0.7: E = 1 + 0.7 + 0.49 + 0.343 = 2.533. A step at B verifies 4·B tokens,
-    # τ(4B) = 10 ms + 0.4 ms·B, plus three draft forwards 3·(0.033·τ(1) + (τ(B) − τ(1))/50).
-    # Per-user speed over plain, E·τ(B) / step(B): B = 1: 2.533·10.1 / (10.4 + 3·0.3333) = 2.244;
-    # B = 1000: 2.533·110 / (410 + 3·(0.3333 + 1.998)) = 278.6 / 417.0 = 0.668 — at large batches speculation
+    # τ(4B) = 10 ms + 0.4 ms·B, plus three draft forwards 3·(share·τ(1) + (τ(B) − τ(1))/50), share 0.043.
+    # Per-user speed over plain, E·τ(B) / step(B): B = 1: 2.533·10.1 / (10.4 + 3·0.4343) = 2.186;
+    # B = 1000: 2.533·110 / (410 + 3·(0.4343 + 1.998)) = 278.6 / 417.3 = 0.668 — at large batches speculation
     # costs speed (why engines turn it off there).
     spec = Speculative("eagle", 3)
     e = 1 + 0.7 + 0.49 + 0.343
 
     def gain(b):
-        step = tau(4 * b) + 3 * (0.033 * tau(1) + (tau(b) - tau(1)) / 50)
+        step = tau(4 * b) + 3 * (serving.DRAFT_STEP_SHARE * tau(1) + (tau(b) - tau(1)) / 50)
         return e * tau(b) / step
 
-    assert gain(1) == pytest.approx(2.244, abs=1e-3) and gain(1000) == pytest.approx(0.668, abs=1e-3)
+    assert serving.DRAFT_STEP_SHARE == 0.043   # the figures above
+    assert gain(1) == pytest.approx(2.186, abs=1e-3) and gain(1000) == pytest.approx(0.668, abs=1e-3)
     for b in (1, 1000):
         assert tau(b) / serving._Step(STUB, 1000.0, spec)(b)[0] * e == pytest.approx(gain(b))
 
@@ -202,8 +204,8 @@ def test_mtp_raises_per_user_speed_on_deepseek(catalog):
     plain = speed.serving_speed(dep, dep.memory(), 1, 1000, 1000)
     mtp = speed.serving_speed(dep, dep.memory(), 1, 1000, 1000, speculative=Speculative("mtp", 3))
     # E = 2.82 tokens per step; the step verifies 4 tokens (more experts touched, but no more than 4× the reads)
-    # plus 3 draft forwards (3 × 0.033 of a step): per-user speed rises, by less than 2.82 / 1.099.
-    assert 1.5 < mtp.tokens_per_s_per_user / plain.tokens_per_s_per_user < 2.82 / 1.099
+    # plus 3 draft forwards (3 × DRAFT_STEP_SHARE of a step): per-user speed rises, by less than 2.82 / 1.129.
+    assert 1.5 < mtp.tokens_per_s_per_user / plain.tokens_per_s_per_user < 2.82 / (1 + 3 * serving.DRAFT_STEP_SHARE)
 
 
 def test_mtp_speedups_match_tensorrt_llm_b200_table(catalog):
@@ -372,3 +374,20 @@ def test_problem_file_with_mtp_on_a_model_without_it_names_the_file(tmp_path):
     out = CliRunner().invoke(main, ["solve", str(path)])
     assert out.exit_code == 2 and "Traceback" not in out.output
     assert f"{path}:6" in out.output and "workload.speculative.method = mtp" in out.output
+
+
+def test_draft_step_share_is_the_fit_of_the_b200_table(catalog):
+    """DRAFT_STEP_SHARE is fitted on TensorRT-LLM's B200 table at k = 1 and 3: a step of E / speedup plain steps
+    is the verification (the model's τ(k + 1 tokens) / τ(1)) plus k draft forwards. Re-deriving it from the speed
+    model catches a drift between the two."""
+    from optimizer.layouts import Layout
+
+    m, a = catalog.models["deepseek-r1"], catalog.accelerators["b200"]
+    dep = Deployment(model=m, variant=m.variant("fp4"), accelerator=a, platform=default_platform(catalog, a, 8),
+                     engine=catalog.engines["trtllm"], gpus_per_node=8, layout=Layout(tp=8, pp=1, dp=1, ep=2))
+    times = speed.serving_times(dep, dep.memory())
+    context = 1024 + 1024
+    plain = times.token_time(1, context)[0]
+    shares = [(accepted / speedup - times.token_time(k + 1, context / (k + 1))[0] / plain) / k
+              for k, speedup, accepted in ((1, 198 / 111, 1.92), (3, 253 / 111, 2.82))]
+    assert serving.DRAFT_STEP_SHARE == pytest.approx(sum(shares) / 2, abs=0.002)
