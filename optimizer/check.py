@@ -15,7 +15,8 @@ means the plan is sound; every plan hwplan returns or prints has passed it):
   exclusions, form factors, hardware classes, native fp8); compatibility: the engine runs
   on the accelerator's family and the variant's file format, the variant's datatype has
   native units (fp8/fp4 rule), the precision, engine and KV datatype are ones the
-  problem allows, data-parallel attention only where asked and possible;
+  problem allows, data-parallel attention only where asked and possible; speculative decoding only with a
+  model that has the method's modules, on an engine and layout that start it;
 - sizing, from its own formulas (a small implementation of the physics, public sources
   below), against the plan's stated sizing claim (tensor and pipeline ranks, weights and
   KV budget per accelerator):
@@ -295,6 +296,33 @@ def _check_compatibility(problem: Problem, line: PlanLine, model, variant, acc, 
     return out
 
 
+# Engines that document speculative decoding (https://docs.vllm.ai/en/latest/features/spec_decode.html,
+# https://docs.sglang.ai/advanced_features/speculative_decoding.html,
+# https://nvidia.github.io/TensorRT-LLM/advanced/speculative-decoding.html), and what they refuse at start-up:
+# vLLM with pipeline parallelism (https://github.com/vllm-project/vllm/issues/52069 and /57755, 2026), SGLang's
+# NGRAM with --enable-dp-attention (`_handle_ngram`, python/sglang/srt/arg_groups/speculative_hook.py).
+_SPECULATING_ENGINES = ("vllm", "sglang", "trtllm")
+
+
+def _check_speculative(problem: Problem, line: PlanLine, model) -> list[str]:
+    """A line of a plan with speculative decoding runs it: the model has MTP modules for MTP, the engine runs
+    speculative decoding, and not on a layout it refuses it on."""
+    spec = problem.workload.speculative
+    if spec is None:
+        return []
+    name, out = line.item, []
+    if spec.method == "mtp" and model.mtp is None:
+        out.append(f"{name}: {model.id} has no MTP modules to run MTP speculative decoding with")
+    if line.engine not in _SPECULATING_ENGINES:
+        out.append(f"{name}: {line.engine} does not run {spec.method} speculative decoding")
+    stages = line.sizing.pp if line.sizing is not None else 1
+    if line.engine == "vllm" and stages > 1:
+        out.append(f"{name}: vLLM does not start speculative decoding with {stages} pipeline stages")
+    if line.engine == "sglang" and spec.method == "ngram" and line.dp_attention:
+        out.append(f"{name}: SGLang does not start ngram speculative decoding with data-parallel attention")
+    return out
+
+
 def _check_sizing(problem: Problem, line: PlanLine, model, variant, acc) -> list[str]:  # noqa: C901 — the independent sizing re-derivation reads top to bottom as its formula
     s = line.sizing
     name = line.item
@@ -455,6 +483,7 @@ def _check_line(catalog: Catalog, problem: Problem, line: PlanLine) -> list[str]
     if engine is None:
         return out + [f"{name}: unknown engine {line.engine}"]
     out += _check_compatibility(problem, line, model, variant, acc, engine)
+    out += _check_speculative(problem, line, model)
     if line.replicas < 1 or line.nodes_per_replica < 1:
         return out
     if line.kv_dtype in KV_DTYPE_BYTES:

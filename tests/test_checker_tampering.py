@@ -501,3 +501,23 @@ def test_the_weights_floor_leaves_out_mtp_modules_unless_mtp_runs(catalog, mla):
     mtp = _with(problem, workload__speculative={"method": "mtp", "tokens": 1})
     assert _has("of weights per accelerator is less", _claim(plan, weights_gb_per_gpu=floor), catalog, mtp)
     assert not _has("of weights per accelerator is less", _claim(plan, weights_gb_per_gpu=690 / ranks), catalog, mtp)
+
+
+def test_speculative_decoding_only_where_the_engine_starts_it(catalog, mla):
+    """The mla plan runs vLLM with DP8 attention. With MTP asked it is sound; restated with two pipeline stages,
+    vLLM would not start (vLLM issues 52069, 57755); on SGLang, ngram with attention DP would not either; a
+    model without MTP modules cannot run MTP; llama.cpp runs no speculative decoding."""
+    problem, plan = mla
+    mtp = _with(problem, workload__speculative={"method": "mtp", "tokens": 1})
+    ngram = _with(problem, workload__speculative={"method": "ngram", "tokens": 3})
+    assert not any("speculative" in v for v in check_plan(plan, catalog, mtp))
+    piped = _layout(plan, tp=4, dp=1, pp=2)
+    assert _has("vLLM does not start speculative decoding with 2 pipeline stages", piped, catalog, mtp)
+    assert not _has("pipeline stages", piped, catalog, problem)          # without speculation PP is fine
+    on_sglang = _line(plan, engine="sglang")
+    assert _has("SGLang does not start ngram speculative decoding with data-parallel attention",
+                on_sglang, catalog, ngram)
+    assert not _has("SGLang does not start", on_sglang, catalog, mtp)
+    assert _has("llama.cpp does not run mtp speculative decoding", _line(plan, engine="llama.cpp"), catalog, mtp)
+    llama = _with(mtp, model="llama-3.1-70b")
+    assert _has("llama-3.1-70b has no MTP modules", plan, catalog, llama)
