@@ -53,9 +53,12 @@ TESTS = {
               "tests/test_cluster.py::test_racks_are_counted_and_their_price_and_limit_move_the_optimum",
               "tests/test_cluster.py::test_fabric_and_racks_match_brute_force"],
     "sizing": ["tests/test_sizing.py", "tests/test_layers.py", "tests/test_engine_memory.py",
-               "tests/test_engine_versions.py", "tests/test_mutation_sizing.py", "tests/test_module_precision.py"],
+               "tests/test_engine_versions.py", "tests/test_mutation_sizing.py", "tests/test_module_precision.py",
+               "tests/test_mtp_weights.py",
+               "tests/test_layouts.py::test_nvl72_rack_is_one_scale_up_domain_with_wide_ep_and_replicas_inside"],
     "speed": ["tests/test_speed.py", "tests/test_layouts.py", "tests/test_mutation_speed.py",
-              "tests/test_speed_releases.py", "tests/test_queued_steps.py", "tests/test_prefill_launch_floor.py"],
+              "tests/test_speed_releases.py", "tests/test_queued_steps.py", "tests/test_prefill_launch_floor.py",
+              "tests/test_mtp_weights.py"],
 }
 COPY = ["catalog", "optimizer", "problems", "tests", "benchmarks", "cli.py", "pyproject.toml", "README.md"]
 
