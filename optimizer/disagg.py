@@ -17,7 +17,8 @@ Prefill unit (its replicas only prefill; a forward pass takes n prompts, n = 1 o
 group (`prefill_batches`: SGLang's prefill servers run every DP rank's own batch at once), and lasts
 S_n = speed.prefill_time(I, prompts=n), at least the host's launch floor of an eager prefill
 (speed.prefill_launch_floor); a prompt's share of it is s = S_n / n):
-    T_kv = KV bytes of I tokens / min(its link, f) + one hop's latency (links: platform `network_gbs`),
+    T_kv = KV bytes of I tokens / (min(its link, f) · share) + one hop's latency (links: platform
+           `network_gbs`; share: the prompt's sending ranks' NICs, one for MLA, `prompt_link_share`),
            one prefill unit per decode link speed f below its own and one at its own link; a unit sized
            for f may only be bought with decode nodes whose link is at least f
     λ_p  = the largest request rate with TTFT(λ) = W(λ) + (S_n − s) + S_n + T_kv + overhead ≤ max_ttft_s,
@@ -58,6 +59,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from catalog.errors import ProblemError
+from catalog.schema import Model
 
 from . import serving, sizing, speed
 from .capacity import ReplicaCapacity, _speculative
@@ -69,7 +71,7 @@ from .scaling import money_to_int
 from .layouts import Layout, candidate_layouts
 from .units import Candidates, InDomainPrefill, NodeType, Unit, prepare, unit_layouts
 
-__all__ = ["SERVING_MODES", "NO_TARGET_UTILIZATION", "DecodeSize", "PrefillSize", "decode_size", "prefill_rate",
+__all__ = ["SERVING_MODES", "NO_TARGET_UTILIZATION", "DecodeSize", "PrefillSize", "decode_size", "prefill_rate", "prompt_link_share",
            "kv_transfer_s", "prefill_batches", "rack_scale", "net_rate", "self_contained", "not_applicable", "check_applicable", "prepare_roles", "roles_of", "lower_bound", "pools_floor",
            "out_of_limits",
            "prune_roles", "pool_group", "ServingModes", "compare_serving"]
@@ -169,10 +171,24 @@ def prefill_rate(prefill_s: float, transfer_s: float, overhead_s: float, max_ttf
                        ttft_p90_s=_ttft(rho, s, fixed, 90), kv_transfer_s=transfer_s, prompts=n)
 
 
-def kv_transfer_s(kv_bytes: float, link_gbs: float) -> float:
-    """Seconds to send one prompt's KV cache (`kv_bytes`, all layers) over a `link_gbs` GB/s scale-out link,
-    plus one network hop (speed.NETWORK_HOP_LATENCY_S)."""
-    return kv_bytes / (link_gbs * 1e9) + speed.NETWORK_HOP_LATENCY_S
+def kv_transfer_s(kv_bytes: float, link_gbs: float, share: float = 1.0) -> float:
+    """Seconds to send one prompt's KV cache (`kv_bytes`, all layers) over `share` of a `link_gbs` GB/s
+    scale-out link (a node's; `prompt_link_share`), plus one network hop (speed.NETWORK_HOP_LATENCY_S)."""
+    return kv_bytes / (link_gbs * share * 1e9) + speed.NETWORK_HOP_LATENCY_S
+
+
+def prompt_link_share(model: Model, layout: Layout, gpus_per_node: int) -> float:
+    """The share of its node's scale-out link one prompt's KV cache leaves over, in (0, 1]. Each accelerator
+    sends over its own NIC (rail-optimized servers: one NIC per accelerator, as speed's cross-server traffic
+    assumes), and a prompt's KV leaves from the ranks that hold it: for MLA one rank (the latent is whole on every
+    tensor-parallel rank, and SGLang reads it "from only one prefill rank", disaggregation/common/conn.py
+    `_resolve_rank_mapping`, https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/disaggregation/common/conn.py;
+    assumption: other engines' transfer connectors likewise), else each tensor-parallel rank of its attention
+    group its heads and each pipeline stage its layers: tp × pp ranks. A data-parallel attention replica holds a
+    prompt in one group. At most the whole node (a replica over several nodes is taken at one node's link; the
+    receiving decode node is taken to have as many accelerators)."""
+    senders = 1 if model.attention.kind == "mla" else layout.tp * layout.pp
+    return min(1.0, senders / max(1, gpus_per_node))
 
 
 def not_applicable(problem: Problem) -> str | None:
@@ -233,7 +249,7 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
         rpn = layout.replicas_per_node
         if sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens) < 1:
             continue
-        transfer = kv_transfer_s(kv_bytes, node.platform.network_gbs)
+        transfer = kv_transfer_s(kv_bytes, node.platform.network_gbs, prompt_link_share(model, layout, node.count))
         for n in prefill_batches(layout, sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens)):
             gpu = times.prefill_time(w.input_tokens) if n == 1 else speed.prefill_time(dep, fit, w.input_tokens, prompts=n)
             s = max(gpu, times.launch_floor_for(w.input_tokens))   # each chunk step of the pass lasts the launch floor
@@ -444,8 +460,9 @@ def _with_link_floors(model, units: list[Unit], problem: Problem) -> list[Unit]:
         overhead_s = serving.ttft_overhead(u.engine.id)
         kv = sizing.kv_bytes_per_request(model, u.kv_dtype, w.input_tokens)
         for link in slower:   # the same forward pass (u.prefill_s, u.prefill_prompts), a slower transfer
-            pre = prefill_rate(u.prefill_s, kv_transfer_s(kv, link), overhead_s, w.max_ttft_s, w.ttft_percentile,
-                               prompts=u.prefill_prompts)
+            share = prompt_link_share(model, u.layout, u.node.count)
+            pre = prefill_rate(u.prefill_s, kv_transfer_s(kv, link, share), overhead_s, w.max_ttft_s,
+                               w.ttft_percentile, prompts=u.prefill_prompts)
             per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
             if per_hour < 1:
                 continue
@@ -582,7 +599,7 @@ def compare_serving(dep: Deployment, workload) -> ServingModes:
     limit = speed.batch_cap(dep, fit)
     cap = held if limit is None else min(held, limit)
     transfer = kv_transfer_s(sizing.kv_bytes_per_request(dep.model, dep.kv_dtype, workload.input_tokens),
-                             dep.platform.network_gbs)
+                             dep.platform.network_gbs, prompt_link_share(dep.model, fit.layout, dep.gpus_per_node))
     pools = None
     if fit.starts and cap >= 1:
         pools = serving.size_pools(times, times, cap, users, workload.input_tokens, workload.output_tokens,

@@ -242,12 +242,12 @@ def test_deepseek_r1_8k_pools_derived_by_hand(catalog):
     mu = math.ceil(3600 * b / (1023 * tau[b]) - 1e-9)
     assert dec.requests_per_hour_per_replica == mu
 
-    # Prefill: KV of 8,192 tokens (bf16 MLA latent, 70,272 B per token) over the 400 GB/s... of the node's
-    # network_gbs, S the prompt alone, 15 ms engine overhead; ρ by bisection on the p90 TTFT = 2 s;
-    # replicas = ceil(decode requests per hour / floor(3,600 ρ / S)).
+    # Prefill: KV of 8,192 tokens (bf16 MLA latent, 70,272 B per token) leaves from one rank over its own NIC,
+    # 1/8 of the node's 400 GB/s network_gbs; S the prompt alone, 15 ms engine overhead; ρ by bisection on the
+    # p90 TTFT = 2 s; replicas = ceil(decode requests per hour / floor(3,600 ρ / S)).
     u = units[pre.unit]
     assert pre.kv_dtype == "bf16"
-    gbs = u.node.platform.network_gbs
+    gbs = u.node.platform.network_gbs / u.node.count
     transfer = 8192 * 61 * (512 + 64) * 2 / (gbs * 1e9) + 30e-6
     assert pre.kv_transfer_s == pytest.approx(transfer)
     dep = Deployment(model=catalog.models["deepseek-r1"], variant=u.variant, accelerator=u.node.accelerator,
@@ -311,7 +311,8 @@ def test_kv_transfer_is_timed_over_the_slower_end_of_the_path(catalog):
     for u in (u for u in units if u.role == "prefill"):
         own = u.node.platform.network_gbs
         assert u.link_gbs in links | {own} and u.link_gbs <= own
-        expected = 8192 * 61 * (512 + 64) * 2 / (min(own, u.link_gbs) * 1e9) + 30e-6
+        # MLA: one rank sends, over its own NIC (1/8 of an 8-accelerator node's link)
+        expected = 8192 * 61 * (512 + 64) * 2 / (min(own, u.link_gbs) / u.node.count * 1e9) + 30e-6
         assert u.kv_transfer_s == pytest.approx(expected)
     plan = optimize(catalog, problem)
     slowest_decode = min(catalog.platforms[l.platform].network_gbs for l in plan.lines if l.role == "decode")
@@ -520,3 +521,20 @@ def test_default_auto_skips_the_disaggregated_solve_by_the_pools_floor(tmp_path)
     assert plan.serving == "aggregated" and cmp.objective_value is None and cmp.at_least == floor
     assert "prefill pool takes their prompts" in cmp.reason
     assert any("so it was not solved" in n for n in plan.notes)
+
+
+def test_a_prompts_kv_leaves_over_the_nics_of_the_ranks_that_hold_it(catalog):
+    """One NIC per accelerator: GQA heads leave from each tensor-parallel rank of the prompt's attention group and
+    each pipeline stage (tp × pp of the node's accelerators), MLA's whole latent from one rank; never more than
+    the node's link."""
+    from optimizer.disagg import kv_transfer_s, prompt_link_share
+    from optimizer.layouts import Layout
+
+    llama, r1 = catalog.models["llama-3.1-70b"], catalog.models["deepseek-r1"]
+    assert prompt_link_share(llama, Layout(tp=4), 8) == 4 / 8
+    assert prompt_link_share(llama, Layout(tp=2, pp=2), 8) == 4 / 8
+    assert prompt_link_share(llama, Layout(tp=8, pp=2), 8) == 1.0
+    assert prompt_link_share(r1, Layout(tp=8), 8) == 1 / 8
+    assert prompt_link_share(r1, Layout(tp=1, dp=8, ep=8), 8) == 1 / 8
+    # 1 GB over a quarter of 400 GB/s: 10 ms and one hop
+    assert kv_transfer_s(1e9, 400, 0.25) == pytest.approx(0.01 + 30e-6)
