@@ -29,7 +29,7 @@ class Deployment:
     dp_attention: bool = False
     settings: EngineSettings | None = None   # engine settings; unset fields take the engine's defaults
     layout: Layout | None = None    # how the replica is split (None: sizing.choose_layout's default)
-    mtp_draft: bool = False         # runs MTP speculative decoding: the model's MTP modules are loaded too
+    draft: str | None = None        # speculative method (mtp | eagle | ngram) whose draft it loads (sizing)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kv_dtype", sizing.resolve_kv_dtype(self.kv_dtype, self.engine, self.variant))
@@ -42,4 +42,4 @@ class Deployment:
         return sizing.memory_fit(self.model, self.variant, self.accelerator, self.engine,
                                  gpus_per_node=self.gpus_per_node, nodes=self.nodes,
                                  kv_dtype=self.kv_dtype, dp_attention=self.dp_attention,
-                                 settings=self.settings, layout=self.layout, mtp_loaded=self.mtp_draft)
+                                 settings=self.settings, layout=self.layout, draft=self.draft)

@@ -270,7 +270,7 @@ def _fitted(model, variant, engine, node: NodeType, per_node: int, nodes: int, l
     when it does not start."""
     dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
                      engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
-                     settings=problem.engine_settings, layout=layout, mtp_draft=problem.workload.mtp_draft)
+                     settings=problem.engine_settings, layout=layout, draft=problem.workload.draft)
     fit = dep.memory()
     if not fit.weights_fit or not fit.starts:
         return None
@@ -630,7 +630,7 @@ def _two_nodes(catalog, problem: Problem) -> tuple[Fraction, int, int] | None:
         variants = sizing.candidate_variants(model, node.accelerator, problem.precision)
         if not variants:
             continue
-        weights = min(sizing.weight_parts(model, v, mtp_loaded=problem.workload.mtp_draft).total for v, _ in variants)
+        weights = min(sizing.weight_parts(model, v, draft=problem.workload.draft).total for v, _ in variants)
         k = max(1, math.ceil(weights / (node.accelerator.memory_bytes * node.count)))
         if k > max_k:
             continue

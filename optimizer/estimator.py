@@ -111,6 +111,7 @@ class Estimate:
     weights_per_gpu_gb: float
     mtp_module_gb: float = field(default=0.0, kw_only=True)   # the model's MTP modules (in the checkpoint or loaded)
     mtp_module_loaded: bool = field(default=False, kw_only=True)   # counted in weights_gb: MTP speculation runs
+    draft_weights_gb: float = field(default=0.0, kw_only=True)   # of weights_gb: the draft (MTP modules, EAGLE-3 head)
     memory_gb: float
     kv_budget_per_gpu_gb: float
     kv_bytes_per_token: float
@@ -142,7 +143,8 @@ class Estimate:
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        for key in ("weights_gb", "weights_per_gpu_gb", "mtp_module_gb", "memory_gb", "kv_budget_per_gpu_gb"):
+        for key in ("weights_gb", "weights_per_gpu_gb", "mtp_module_gb", "draft_weights_gb", "memory_gb",
+                    "kv_budget_per_gpu_gb"):
             out[key] = round(out[key], 2)
         out["kv_bytes_per_token"] = int(self.kv_bytes_per_token) if self.kv_bytes_per_token.is_integer() \
             else round(self.kv_bytes_per_token, 1)
@@ -169,7 +171,7 @@ def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv
     for lay in options:
         dep = Deployment(model=m, variant=variant, accelerator=acc, platform=plat, engine=engine,
                          gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, settings=settings, layout=lay,
-                         mtp_draft=_runs_mtp(speculative))
+                         draft=_draft(speculative))
         fit = dep.memory()
         conc = sizing.max_concurrency(m, fit, dep.kv_dtype, context)
         if not fit.starts or conc < 1:
@@ -258,7 +260,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
                                  input_tokens, output_tokens, concurrency, speculative)
     dep = Deployment(model=m, variant=variant, accelerator=acc, platform=plat, engine=chosen,
                      gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, dp_attention=dp_attention,
-                     settings=settings, layout=layout, mtp_draft=_runs_mtp(speculative))
+                     settings=settings, layout=layout, draft=_draft(speculative))
     fit = dep.memory()
     max_conc = sizing.max_concurrency(m, fit, dep.kv_dtype, context)
     notes = ([note] if note else []) + notes
@@ -298,8 +300,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
             speculative=speculative)),
         weights_gb=fit.weights_bytes / sizing.GB, weights_per_gpu_gb=fit.weights_per_gpu / sizing.GB,
         mtp_module_gb=(sizing.mtp_parts(m, variant).total / sizing.GB
-                       if fit.draft_weights_bytes or sizing.checkpoint_has_mtp(m, variant) else 0.0),
-        mtp_module_loaded=fit.draft_weights_bytes > 0,
+                       if _draft(speculative) == "mtp" or sizing.checkpoint_has_mtp(m, variant) else 0.0),
+        mtp_module_loaded=_draft(speculative) == "mtp", draft_weights_gb=fit.draft_weights_bytes / sizing.GB,
         memory_gb=acc.memory_gb * gpus, kv_budget_per_gpu_gb=fit.kv_budget_per_gpu / sizing.GB,
         kv_bytes_per_token=fit.kv_bytes_per_token, kv_capacity_tokens=fit.kv_capacity_tokens,
         context_tokens=context, max_concurrency=max_conc if fits else 0, fits=fits, why_not=why_not,
@@ -374,9 +376,9 @@ def _slots(chosen, settings: EngineSettings, concurrency: int | str | None, note
     return settings
 
 
-def _runs_mtp(speculative) -> bool:
-    """MTP speculative decoding loads the model's MTP modules (sizing.weight_parts)."""
-    return speculative is not None and speculative.method == "mtp"
+def _draft(speculative) -> str | None:
+    """The speculative method whose draft a replica loads (sizing.weight_parts, draft_kv_layers), or None."""
+    return None if speculative is None else speculative.method
 
 
 def _check_serving_inputs(speculative, arrivals: str | serving.Benchmark, model: Model, engine_id: str,

@@ -82,9 +82,9 @@ class Workload(_Record):
         return self.input_tokens + self.output_tokens
 
     @property
-    def mtp_draft(self) -> bool:
-        """Whether replicas run MTP speculative decoding, and so load the model's MTP modules."""
-        return self.speculative is not None and self.speculative.method == "mtp"
+    def draft(self) -> str | None:
+        """The speculative-decoding method replicas run (and whose draft they load), or None."""
+        return None if self.speculative is None else self.speculative.method
 
     @property
     def demand(self) -> int | None:

@@ -446,6 +446,17 @@ def _estimate_csv(data: dict[str, Any]) -> str:
     return csv_text(rows, ["field", "value"])
 
 
+def _draft_text(est) -> str:
+    """What the weights line adds about a speculative-decoding draft: the MTP module loaded or not, an EAGLE-3 head."""
+    if est.mtp_module_loaded:
+        return f", with the {est.mtp_module_gb:,.1f} GB MTP module"
+    text = (f"; the checkpoint's {est.mtp_module_gb:,.1f} GB MTP module is not loaded (only for --speculative mtp)"
+            if est.mtp_module_gb else "")
+    if est.draft_weights_gb:
+        text += f", with a {est.draft_weights_gb:,.1f} GB EAGLE-3 head (16-bit, estimated)"
+    return text
+
+
 def _estimate_labels(est: Estimate) -> list[tuple[str, str]]:
     """(label, value) rows: the replica, its engine settings, memory and KV sizing, and its speed."""
     labels = [
@@ -454,10 +465,7 @@ def _estimate_labels(est: Estimate) -> list[tuple[str, str]]:
         ("Hardware", f"{est.gpus} × {est.accelerator} on {est.nodes} node(s), {est.platform}"),
         ("Engine / layout", f"{est.engine}, {est.layout}"),
         ("Memory installed", f"{est.memory_gb:,.0f} GB"),
-        ("Weights", f"{est.weights_gb:,.1f} GB ({est.weights_per_gpu_gb:,.1f} GB per accelerator)" + (
-            "" if not est.mtp_module_gb else f", with the {est.mtp_module_gb:,.1f} GB MTP module"
-            if est.mtp_module_loaded else f"; the checkpoint's {est.mtp_module_gb:,.1f} GB MTP module is not loaded "
-            "(only for --speculative mtp)")),
+        ("Weights", f"{est.weights_gb:,.1f} GB ({est.weights_per_gpu_gb:,.1f} GB per accelerator)" + _draft_text(est)),
         ("KV budget per accelerator", f"{est.kv_budget_per_gpu_gb:,.1f} GB" if est.kv_budget_per_gpu_gb >= 0 else
          f"none: {-est.kv_budget_per_gpu_gb:,.1f} GB short"),
         ("KV bytes per token", f"{est.kv_bytes_per_token:,.0f} B ({est.kv_dtype})"),

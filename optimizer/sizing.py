@@ -465,12 +465,13 @@ def _embedding_params(model: Model) -> float:
 @dataclass(frozen=True)
 class WeightParts:
     """Bytes of the loaded weights of the whole model, in the three parts engines shard differently;
-    `draft` is the share of them that is the model's own MTP modules (loaded for MTP speculative decoding)."""
+    `draft` is the share of them that is a speculative-decoding draft (the model's MTP modules, or an
+    EAGLE-3 head), loaded only when the deployment speculates with it."""
 
     embeddings: float   # embedding + lm_head (16-bit in quantized checkpoints)
     dense: float        # attention, dense MLP, shared experts, norms, router
     experts: float      # routed experts
-    draft: float = 0.0  # of the above: the MTP modules' bytes (their experts in `experts`, the rest in `dense`)
+    draft: float = 0.0  # of the above: the draft's bytes (MTP experts in `experts`, the rest in `dense`)
 
     @property
     def total(self) -> float:
@@ -501,14 +502,48 @@ def mtp_parts(model: Model, variant: Variant) -> WeightParts:
     return WeightParts(embeddings=0.0, dense=rest, experts=experts, draft=rest + experts)
 
 
+# The draft layers a speculative-decoding method adds to the model's KV cache (per token, like one of the model's
+# full-attention layers): MTP one per MTP module (catalog Model.mtp.layers), an EAGLE-3 head one, n-gram none.
+# vLLM's V1 engine gives the drafter's attention layers blocks from the same pool as the model's
+# (vllm/v1/spec_decode/eagle.py registers them in the forward context the KV-cache spec is read from); SGLang's
+# draft worker allocates its own pool for as many tokens. Assumption: the draft layer's entry is the model's.
+EAGLE_DRAFT_VOCAB = 32_000   # EAGLE-3 heads predict over a 32K draft vocabulary mapped onto the target's
+# (vLLM's speculators Eagle3SpeculatorConfig `draft_vocab_size`; https://github.com/vllm-project/speculators)
+
+
+def draft_kv_layers(model: Model, draft: str | None) -> int:
+    """Layers of KV cache the draft of speculative method `draft` adds (see above)."""
+    if draft == "mtp":
+        return model.mtp.layers if model.mtp is not None else 0
+    return 1 if draft == "eagle" else 0
+
+
+def eagle_head_params(model: Model) -> float:
+    """Parameters of an EAGLE-3 draft head for `model` (EAGLE-3, Li et al., arXiv:2503.01840; the Llama-style head
+    of vLLM's and SGLang's llama_eagle3.py): the fc fusing three target hidden states (3h × h); one decoder layer
+    whose q/k/v read the 2h concatenation of embedding and fused state (2h × (q + 2·kv) dims) with an o projection
+    (q dims × h) and a gated MLP at the model's dense width (3 × h × intermediate); an LM head over the 32K draft
+    vocabulary (EAGLE_DRAFT_VOCAB × h). The input embedding is the target's (vLLM shares it when the shapes
+    match). q and kv dims: the model's heads × head_dim; assumption for MLA models, whose heads carry no single
+    head_dim: an MHA layer of hidden width (q = kv = h)."""
+    att, h = model.attention, model.hidden_size
+    if att.kind == "mla" or att.head_dim is None:
+        q, kv = h, h
+    else:
+        q, kv = att.heads * att.head_dim, att.kv_heads * att.head_dim
+    return 3 * h * h + 2 * h * (q + 2 * kv) + q * h + 3 * h * model.intermediate_size + EAGLE_DRAFT_VOCAB * h
+
+
 def weight_parts(model: Model, variant: Variant, acc: Accelerator | None = None,
-                 engine: Engine | None = None, *, mtp_loaded: bool = False) -> WeightParts:
-    """The checkpoint's bytes by part, as `engine` loads them on `acc`.
+                 engine: Engine | None = None, *, draft: str | None = None) -> WeightParts:
+    """The checkpoint's bytes by part, as `engine` loads them on `acc`, with the draft of speculative method
+    `draft` (mtp | eagle | ngram | None).
 
     The total is `weight_bytes` (a measured size, or params × bits / 8 with the 16-bit embeddings of
     quantized safetensors checkpoints; `module_bytes` per kind for per-module precision), less the MTP
-    modules a checkpoint ships (`mtp_parts`, `checkpoint_has_mtp`) unless `mtp_loaded` (the deployment runs
-    MTP speculative decoding; then they are counted, their experts with the experts). Experts take their
+    modules a checkpoint ships (`mtp_parts`, `checkpoint_has_mtp`) unless `draft` is "mtp" (then they are
+    counted, their experts with the experts); with "eagle", plus an EAGLE-3 head in 16 bits
+    (`eagle_head_params`, a dense part: split over attention TP like the model's). Experts take their
     share at the variant's bits (or their own); where the engine
     pads MXFP4 MoE weights on cards without fp4 units (vLLM's Marlin path, engines.yaml
     `memory.mxfp4_moe_pad`), the experts grow by (padded hidden × padded intermediate) / (hidden ×
@@ -526,14 +561,18 @@ def weight_parts(model: Model, variant: Variant, acc: Accelerator | None = None,
         embed = min(embed, total * 0.5)
         experts = min(model.moe.expert_params_b * 1e9 * _bits(model, variant) / 8, total - embed) if model.moe else 0.0
     dense = total - embed - experts
-    if mtp_loaded:
-        dense, experts = dense + mtp.dense, experts + mtp.experts
+    loaded = 0.0   # the draft's bytes
+    if draft == "mtp":
+        dense, experts, loaded = dense + mtp.dense, experts + mtp.experts, mtp.total
+    elif draft == "eagle":
+        loaded = eagle_head_params(model) * 2
+        dense += loaded
     pad = engine.memory.mxfp4_moe_pad if engine is not None else {}
     if model.moe and pad and acc is not None and variant.id.startswith("mxfp4") and not acc.has_native("fp4"):
         _, moe_i = ffn_sizes(model)
         h = model.hidden_size
         experts *= (_round_up(h, pad.get("hidden", 1)) * _round_up(moe_i, pad.get("intermediate", 1))) / (h * moe_i)
-    return WeightParts(embeddings=embed, dense=dense, experts=experts, draft=mtp.total if mtp_loaded else 0.0)
+    return WeightParts(embeddings=embed, dense=dense, experts=experts, draft=loaded)
 
 
 def _bits(model: Model, variant: Variant) -> float:
@@ -760,7 +799,7 @@ def _g(x: float) -> str:
 def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine, *,  # noqa: C901 — the engine's start-up sequence in its own order, one branch per engine memory rule
                gpus_per_node: int, nodes: int = 1, kv_dtype: str = "auto", dp_attention: bool = False,
                settings: EngineSettings | None = None, layout: Layout | None = None,
-               mtp_loaded: bool = False) -> MemoryFit:
+               draft: str | None = None) -> MemoryFit:
     """Memory of a replica of `nodes` × `gpus_per_node` accelerators, per rank, as `engine` spends it.
 
     Per accelerator (bytes; `total` = visible memory, u = memory utilization):
@@ -777,8 +816,10 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
     The memory rules are those of `settings.version` (engines.yaml memory.versions; default the newest).
     `why_not` names the first term that fails, with both numbers. Capacity: KV // bytes per token per
     rank (× dp attention groups, each holding its own sequences). `layout` fixes how the replica is split
-    (optimizer/layouts.py; default: `choose_layout`). The model's MTP modules are loaded only with
-    `mtp_loaded` (MTP speculative decoding; `weight_parts`).
+    (optimizer/layouts.py; default: `choose_layout`). `draft`, the speculative-decoding method (mtp | eagle |
+    ngram | None), loads its draft's weights (`weight_parts`: the model's MTP modules only then) and gives its
+    draft layers KV blocks from the same memory (`draft_kv_layers`): `kv_budget_per_gpu` is the model's share,
+    L / (L + d) of the pool for L cache layers and d draft layers.
 
     Raises InputError for a max_model_len above the model's context.
     """
@@ -797,7 +838,7 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
         layout = dataclasses.replace(layout, numa_spread=True)
     s = resolve_settings(engine, acc, model, layout, settings)
     gpus = gpus_per_node * nodes
-    parts = weight_parts(model, variant, acc, engine, mtp_loaded=mtp_loaded)
+    parts = weight_parts(model, variant, acc, engine, draft=draft)
     weights = _rank_weights(model, parts, layout)
     # What a decode step reads on that rank: the main model's share (the MTP draft's reads are its own step).
     main_weights = _rank_weights(model, weight_parts(model, variant, acc, engine), layout) if parts.draft else weights
@@ -836,6 +877,10 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
             kv = allocated
     rank = RankMemory(total=total, usable=usable, weights=weights, activations=acts, cuda_graphs=graphs,
                       other=other, kv_cache=kv, graphs_in_budget=mem.graphs_in_budget)
+    # The draft's layers take their blocks from the same pool: the model keeps L / (L + d) of it.
+    extra = draft_kv_layers(model, draft)
+    if extra and kv > 0:
+        kv *= model.kv_layers / (model.kv_layers + extra)
     rank_bytes = kv_rank_bytes_per_token(model, kv_dtype, layout)
     request = request_kv_bytes(model, kv_dtype, layout, s.max_model_len, s)
     if why is not None:

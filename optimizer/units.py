@@ -357,7 +357,7 @@ def _with_bounds(model: Model, variant: Variant, engine: Engine, node: NodeType,
                  problem: Problem) -> list[tuple[Layout, Deployment, sizing.MemoryFit | None, int | None]]:
     """Each layout worth sizing with its deployment, its memory fit (None: fitted later, when the bound
     alone can set it aside) and an upper bound on the users of the block, most promising first."""
-    weights = sizing.weight_parts(model, variant, mtp_loaded=problem.workload.mtp_draft).total
+    weights = sizing.weight_parts(model, variant, draft=problem.workload.draft).total
     reserve_users = _reserve_users(model, variant, problem)
     out = []
     for layout in unit_layouts(model, engine, node, nodes, problem):
@@ -366,7 +366,7 @@ def _with_bounds(model: Model, variant: Variant, engine: Engine, node: NodeType,
         per_node = node.count // layout.replicas_per_node if nodes == 1 else node.count
         dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
                          engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
-                         settings=problem.engine_settings, layout=layout, mtp_draft=problem.workload.mtp_draft)
+                         settings=problem.engine_settings, layout=layout, draft=problem.workload.draft)
         if reserve_users is not None:
             out.append((layout, dep, None, reserve_users * layout.replicas_per_node))
             continue

@@ -434,18 +434,19 @@ def engine_version(row: dict, engine: str, catalog: Catalog) -> str | None:
     return out or catalog.engines[engine].memory.base_version or None
 
 
-def _speculative(text: str) -> Speculative:
+def _speculative(text: str, default_tokens: int | None = None) -> Speculative:
     """The method and draft length a row's notes state ("MTP (3 layers)", "3 nextn layers",
-    "EAGLE-3 with 4 draft tokens"); acceptance: the method's default (optimizer/serving.py)."""
+    "EAGLE-3 with 4 draft tokens"; `default_tokens` where none is stated, for memory rows, whose draft weights
+    and KV layers do not depend on it); acceptance: the method's default (optimizer/serving.py)."""
     method = "mtp" if re.search(r"\bmtp\b|nextn", text) else "eagle" if "eagle" in text else \
         "ngram" if re.search(r"n-?gram|prompt lookup", text) else None
     if method is None:
         raise _Skip("speculative decoding without a stated method (mtp, eagle, ngram)")
     k = re.search(r"(\d+)\s*(?:nextn|mtp|draft|speculative|spec)[ -]?(?:layers?|tokens?)?|(?:mtp|nextn|draft tokens?)"
                   r"\s*\(?\s*(\d+)\s*(?:layers?|tokens?)", text)
-    if k is None:
+    if k is None and default_tokens is None:
         raise _Skip(f"{method} speculative decoding without a stated number of draft tokens")
-    return Speculative(method, int(k.group(1) or k.group(2)))
+    return Speculative(method, int(k.group(1) or k.group(2)) if k else default_tokens)
 
 
 def _arrivals(concurrency: int | str, text: str) -> str:
@@ -498,8 +499,11 @@ def _case(row: dict, catalog: Catalog) -> Case:
     text = " ".join(row.get(k) or "" for k in ("model", "precision", "tp", "ep", "num_gpus", "concurrency_or_batch"))
     spec = None
     if metric in SPEED_METRICS and re.search(r"\bmtp\b|eagle|speculative|nextn", notes + text.lower()) \
-            and not re.search(r"no spec[- ]decod", notes):
+            and not re.search(r"no spec(?:ulative)?[- ]decod", notes):
         spec = _speculative(notes + " " + text.lower())
+    elif metric in MEMORY_METRICS and re.search(r"\bmtp\b|eagle|nextn", notes + text.lower()) \
+            and not re.search(r"no spec(?:ulative)?[- ]decod", notes):
+        spec = _speculative(notes + " " + text.lower(), default_tokens=1)   # a draft's weights and KV layers
     if re.search(r"disaggregat|pd disagg|prefill trays|decode trays|decode nodes", notes):
         raise _Skip("disaggregated prefill/decode is not a single replica")
     model = _model_id(row["model"], catalog)

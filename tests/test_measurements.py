@@ -202,3 +202,26 @@ def test_trtllm_bench_per_user_speed_counts_the_whole_request(catalog, tmp_path)
     assert got == pytest.approx(o / (est.ttft_s + (o - 1) / est.decode_tokens_per_s_per_user), rel=1e-12)
     assert predict(plain, catalog)[0] == pytest.approx(est.decode_tokens_per_s_per_user, rel=1e-12)
     assert got < est.decode_tokens_per_s_per_user
+
+
+def test_memory_rows_load_the_draft_their_notes_name(catalog, tmp_path):
+    """A start-up row of a server with an EAGLE head loads it and gives its layer KV blocks (one draft token
+    assumed: the memory does not depend on it); a row whose notes say it ran without speculative decoding loads
+    no MTP module even when its notes mention one. VLLM-001 (vLLM with an EAGLE head) is the test file's."""
+    from optimizer.validate import read_cases
+
+    src = next(p for p in bundled_measurements() if file_role(p) == "test")
+    with open(src, newline="") as fh:
+        reader = csv.DictReader(fh)
+        row, fields = next(r for r in reader if r["id"] == "VLLM-001"), reader.fieldnames
+    plain = dict(row, id="VLLM-001-plain", model="Llama-3.1-8B-Instruct",
+                 notes="vLLM startup log, no speculative decoding; the model ships no MTP module")
+    path = tmp_path / "memory-test.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows([row, plain])
+    cases, _ = read_cases(path, catalog)
+    eagle, none = (next(c for c in cases if c.id == i) for i in (row["id"], plain["id"]))
+    assert eagle.speculative.method == "eagle" and eagle.speculative.tokens == 1
+    assert none.speculative is None

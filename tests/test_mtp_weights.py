@@ -39,7 +39,7 @@ def test_weights_leave_the_module_out_unless_mtp_runs(catalog):
     m = catalog.models["deepseek-r1"]
     fp8 = m.variant("fp8")
     plain = sizing.weight_parts(m, fp8)
-    loaded = sizing.weight_parts(m, fp8, mtp_loaded=True)
+    loaded = sizing.weight_parts(m, fp8, draft="mtp")
     assert plain.total == pytest.approx(690 * GB - MTP_BYTES, rel=1e-9)
     assert loaded.total == pytest.approx(690 * GB, rel=1e-9)        # the measured checkpoint, all of it
     assert loaded.experts - plain.experts == pytest.approx(MTP_EXPERTS * 8.002 / 8, rel=1e-9)
@@ -54,7 +54,7 @@ def test_gguf_and_computed_sizes_hold_no_module(catalog, precision):
     m = catalog.models["deepseek-r1"]
     v = m.variant(precision)
     assert sizing.weight_parts(m, v).total == pytest.approx(sizing.weight_bytes(m, v), rel=1e-9)
-    added = sizing.weight_parts(m, v, mtp_loaded=True).total - sizing.weight_parts(m, v).total
+    added = sizing.weight_parts(m, v, draft="mtp").total - sizing.weight_parts(m, v).total
     bits = v.bits_per_weight or v.size_gb * 1e9 * 8 / (m.params_b * 1e9)
     rest_bits = 16 if v.format == "safetensors" else bits   # a GGUF stores the rest at its own bits
     assert added == pytest.approx(MTP_EXPERTS * bits / 8 + MTP_REST * rest_bits / 8, rel=1e-9)
@@ -63,7 +63,7 @@ def test_gguf_and_computed_sizes_hold_no_module(catalog, precision):
 def _dep(catalog, layout, mtp):
     m, acc = catalog.models["deepseek-r1"], catalog.accelerators["h200-sxm"]
     return Deployment(model=m, variant=m.variant("fp8"), accelerator=acc, platform=default_platform(catalog, acc, 8),
-                      engine=catalog.engines["vllm"], gpus_per_node=8, layout=layout, mtp_draft=mtp)
+                      engine=catalog.engines["vllm"], gpus_per_node=8, layout=layout, draft="mtp" if mtp else None)
 
 
 def test_attention_dp_ranks_carry_the_dense_part_without_the_module(catalog):
@@ -132,3 +132,38 @@ def test_the_estimate_says_whether_the_module_is_loaded(catalog):
     assert mtp.mtp_module_loaded and mtp.weights_gb - plain.weights_gb == pytest.approx(MTP_BYTES / GB, rel=1e-6)
     llama = estimate(catalog, model="llama-3.1-8b", accelerator="h200-sxm", gpus=1)
     assert llama.mtp_module_gb == 0.0
+
+
+def test_draft_layers_take_their_share_of_the_kv_pool(catalog):
+    """vLLM gives the drafter's attention layers blocks from the model's pool: with one MTP layer beside DeepSeek-R1's
+    61, the model keeps 61/62 of it; n-gram drafting has no layers; the engine's pool itself is the same."""
+    tp8 = Layout(tp=8, pp=1, dp=1, ep=1)
+    m, acc = catalog.models["deepseek-r1"], catalog.accelerators["h200-sxm"]
+
+    def fit(draft):
+        return Deployment(model=m, variant=m.variant("fp8"), accelerator=acc, platform=default_platform(catalog, acc, 8),
+                          engine=catalog.engines["vllm"], gpus_per_node=8, layout=tp8, draft=draft).memory()
+
+    plain, ngram, mtp = fit(None), fit("ngram"), fit("mtp")
+    assert ngram.kv_budget_per_gpu == pytest.approx(plain.kv_budget_per_gpu)
+    assert mtp.kv_budget_per_gpu == pytest.approx(mtp.rank.kv_cache * 61 / 62)
+    # the pool shrinks by the module's weights on the rank: its experts over 8 ranks, the rest over TP8
+    assert plain.rank.kv_cache - mtp.rank.kv_cache == pytest.approx(MTP_BYTES / 8, rel=1e-6)
+
+
+def test_an_eagle_head_is_one_llama_layer_with_its_fc_and_a_32k_head(catalog):
+    """Llama-3.1-70B (h 8,192, 64 × 128 q dims, 8 × 128 kv dims, MLP 28,672): fc 3h², q/k/v from 2h, o, the gated
+    MLP, and a 32,000 × h LM head: 1.40e9 parameters, 2.81 GB in 16 bits, split over TP like the dense part."""
+    m = catalog.models["llama-3.1-70b"]
+    h = 8192
+    params = 3 * h * h + 2 * h * (8192 + 2 * 1024) + 8192 * h + 3 * h * 28672 + 32000 * h
+    assert sizing.eagle_head_params(m) == params
+    v = m.variant("bf16")
+    eagle = sizing.weight_parts(m, v, draft="eagle")
+    plain = sizing.weight_parts(m, v)
+    assert eagle.dense - plain.dense == pytest.approx(params * 2) and eagle.draft == pytest.approx(params * 2)
+    assert eagle.experts == plain.experts and eagle.embeddings == plain.embeddings
+    assert sizing.draft_kv_layers(m, "eagle") == 1 and sizing.draft_kv_layers(m, "ngram") == 0
+    est = estimate(catalog, model="llama-3.1-70b", accelerator="h100-sxm", gpus=4, engine="vllm",
+                   speculative=Speculative("eagle", 3))
+    assert est.draft_weights_gb == pytest.approx(params * 2 / GB, rel=1e-6) and not est.mtp_module_loaded

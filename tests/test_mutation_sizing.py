@@ -131,6 +131,7 @@ def test_custom_allreduce_and_non_torch_memory(catalog):
     (Layout(tp=2, pp=2), ((100 + 1000) / 2 + 10 / 2) / 2),  # a stage: half the layers and one of embed / head
     (Layout(tp=2, dp=4, ep=8), (100 + 10) / 2 + 1000 / 8),  # attention DP: dense and embeddings whole per group
     (Layout(tp=2, dp=4, ep=8, pp=2), (100 / 2 + 10 / 2) / 2 + 1000 / 16),
+    (Layout(tp=4, dp=2, ep=8), (100 + 10) / 4 + 1000 / 8),   # two attention groups are attention DP too
 ])
 def test_weights_on_the_busiest_rank(layout, expected):
     parts = sizing.WeightParts(embeddings=10.0, dense=100.0, experts=1000.0)
@@ -537,3 +538,15 @@ def test_llama_cpp_holds_no_profiled_activations(catalog):
     fit = sizing.memory_fit(m, m.variant("q4_k_m"), acc, catalog.engines["llama.cpp"], gpus_per_node=1,
                             settings=EngineSettings(max_model_len=4096))
     assert fit.starts and fit.rank.activations == 0.0
+
+
+def test_vllm_request_check_of_windowed_layers_at_tp2_by_hand(catalog):
+    """gpt-oss-120b (36 layers, 18 with a 128-token window; 8 KV heads of 64) at TP2, bf16 KV: each rank holds 4
+    heads, 4 × 2 × 64 × 2 = 1,024 B per token per layer. One 8,192-token request as vLLM checks it at start-up:
+    full layers 8,192 tokens; windowed layers min(127 + 2,048, 8,192) = 2,175 tokens rounded up to 2,176, plus
+    one 16-token block."""
+    m, acc, engine = catalog.models["gpt-oss-120b"], catalog.accelerators["h100-sxm"], catalog.engines["vllm"]
+    settings = sizing.resolve_settings(engine, acc, m, Layout(tp=2), EngineSettings(max_batched_tokens=2048))
+    entry = 4 * 2 * 64 * 2
+    expected = 18 * 8192 * entry + 18 * (2176 + 16) * entry
+    assert sizing.request_kv_bytes(m, "bf16", Layout(tp=2), 8192, settings) == pytest.approx(expected)
