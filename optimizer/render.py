@@ -619,6 +619,7 @@ def catalog_rows(catalog: Catalog, section: str) -> list[dict[str, Any]]:
     if section == "models":
         return [{"id": m.id, "name": m.name, "params_b": m.params_b, "active_b": m.active_params_b,
                  "attention": m.attention.kind, "layers": m.layers, "native": m.native_precision,
+                 "mtp": f"{m.mtp.layers} module{'s' * (m.mtp.layers > 1)}, {m.mtp.params_b:g}B" if m.mtp else "",
                  "precisions": ",".join(v.id for v in m.variants), "max_context": m.max_context,
                  "source": m.source, "date": m.date} for m in sorted(catalog.models.values(), key=lambda m: m.id)]
     if section == "prices":
@@ -721,9 +722,10 @@ _CATALOG_LAYOUT: dict[str, tuple[list[tuple[str, str]], list[str], str]] = {
                   "or PCIe; a system: the platform it is built on)."),
     "models": ([("id", "id"), ("params_b", "params"), ("active_b", "active"), ("attention", "attn"),
                 ("native", "native"), ("max_context", "context")],
-               ["name", "layers", "precisions"],
+               ["name", "layers", "mtp", "precisions"],
                "params, active: total and active parameters, billions; attn: attention kind; native: the "
-               "precision the publisher ships; context: longest context, tokens."),
+               "precision the publisher ships; context: longest context, tokens. Under each: its "
+               "multi-token-prediction (MTP) modules where it ships them (--speculative mtp runs them)."),
     "engines": ([("id", "id"), ("formats", "formats"), ("memory_model", "memory"), ("utilization", "util."),
                  ("versions", "versions")],
                 ["name", "defaults", "families"],

@@ -499,20 +499,21 @@ def mtp_parts(model: Model, variant: Variant) -> WeightParts:
     experts = model.mtp.expert_params_b * 1e9 * (own or bits) / 8
     rest_bits = 16.0 if variant.format == "safetensors" and bits < 16 else bits
     rest = (model.mtp.params_b - model.mtp.expert_params_b) * 1e9 * rest_bits / 8
-    return WeightParts(embeddings=0.0, dense=rest, experts=experts, draft=rest + experts)
+    return WeightParts(embeddings=0.0, dense=rest, experts=experts)
 
 
-# The draft layers a speculative-decoding method adds to the model's KV cache (per token, like one of the model's
-# full-attention layers): MTP one per MTP module (catalog Model.mtp.layers), an EAGLE-3 head one, n-gram none.
-# vLLM's V1 engine gives the drafter's attention layers blocks from the same pool as the model's
-# (vllm/v1/spec_decode/eagle.py registers them in the forward context the KV-cache spec is read from); SGLang's
-# draft worker allocates its own pool for as many tokens. Assumption: the draft layer's entry is the model's.
-EAGLE_DRAFT_VOCAB = 32_000   # EAGLE-3 heads predict over a 32K draft vocabulary mapped onto the target's
-# (vLLM's speculators Eagle3SpeculatorConfig `draft_vocab_size`; https://github.com/vllm-project/speculators)
+# EAGLE-3 heads predict over a 32K draft vocabulary mapped onto the target's (vLLM's speculators
+# Eagle3SpeculatorConfig `draft_vocab_size`, https://github.com/vllm-project/speculators).
+EAGLE_DRAFT_VOCAB = 32_000
 
 
 def draft_kv_layers(model: Model, draft: str | None) -> int:
-    """Layers of KV cache the draft of speculative method `draft` adds (see above)."""
+    """Layers of KV cache the draft of speculative method `draft` adds, each per token like one of the model's
+    full-attention layers (assumption: the draft layer's entry is the model's): MTP one per MTP module (catalog
+    Model.mtp.layers), an EAGLE-3 head one, n-gram none. vLLM's V1 engine gives the drafter's attention layers
+    blocks from the model's pool (vllm/v1/spec_decode/eagle.py registers them in the forward context the KV-cache
+    spec is read from: Llama-3.1-8B with an EAGLE head logs 132 KiB per token, 33 layers' worth, vLLM issue
+    19996); SGLang's draft worker allocates its own pool for as many tokens."""
     if draft == "mtp":
         return model.mtp.layers if model.mtp is not None else 0
     return 1 if draft == "eagle" else 0
@@ -766,12 +767,12 @@ class MemoryFit:
     request_kv_bytes: float = 0.0  # one max_model_len request, per rank
     why_not: str | None = None     # why the engine would not start; None: it starts
     slots: int | None = None       # fixed request slots (llama.cpp --parallel); None: memory decides
-    draft_weights_bytes: float = 0.0  # of weights_bytes: the MTP modules, loaded for MTP speculative decoding
-    model_weights_per_gpu: float | None = None  # weights_per_gpu without the MTP modules (None: the same)
+    draft_weights_bytes: float = 0.0  # of weights_bytes: the speculative draft (MTP modules, EAGLE-3 head)
+    model_weights_per_gpu: float | None = None  # weights_per_gpu without the draft (None: the same)
 
     @property
     def model_weights_bytes(self) -> float:
-        """The main model's loaded weights (what a decode step reads), the MTP modules left out."""
+        """The main model's loaded weights (what a decode step reads), the draft left out."""
         return self.weights_bytes - self.draft_weights_bytes
 
     @property
@@ -840,7 +841,7 @@ def memory_fit(model: Model, variant: Variant, acc: Accelerator, engine: Engine,
     gpus = gpus_per_node * nodes
     parts = weight_parts(model, variant, acc, engine, draft=draft)
     weights = _rank_weights(model, parts, layout)
-    # What a decode step reads on that rank: the main model's share (the MTP draft's reads are its own step).
+    # What a decode step reads on that rank: the main model's share (the draft's reads are its own forwards).
     main_weights = _rank_weights(model, weight_parts(model, variant, acc, engine), layout) if parts.draft else weights
     total = acc.memory_bytes
     mem = engine.memory

@@ -178,3 +178,18 @@ def test_engine_settings_reach_the_plan_and_the_estimate(run):
                 "--input-tokens", "512", "--output-tokens", "512")
     data = json.loads(eager.output)
     assert data["fits"] is True and data["memory_gib"]["cuda_graphs"] == 0 and data["engine_settings"]["eager"]
+
+
+def test_catalog_models_name_the_mtp_modules(run, catalog):
+    """A model that ships MTP modules says so under its row (layers and parameters from the catalog), JSON too;
+    one without them does not."""
+    result = run("catalog", "models")
+    assert result.exit_code == 0
+    r1 = catalog.models["deepseek-r1"].mtp
+    text = " ".join(result.output.split())
+    assert f"layers: 61; mtp: {r1.layers} module, {r1.params_b:g}B;" in text
+    assert "Llama 3.1 8B Instruct; layers: 32; precisions" in text
+    rows = json.loads(run("catalog", "models", "--format", "json").output)
+    rows = rows if isinstance(rows, list) else rows["rows"]
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["deepseek-r1"]["mtp"] == "1 module, 13.46B" and by_id["llama-3.1-8b"]["mtp"] == ""

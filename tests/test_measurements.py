@@ -176,25 +176,35 @@ def test_a_refit_starts_from_the_family_and_pair_terms_engines_yaml_has(catalog)
     assert cold.pair_scale[("llama.cpp", "cpu")] == 1.0 and cold.pair_moe_us[("llama.cpp", "cpu")] == 0.0
 
 
+def _row_and_variant(catalog, role: str, row_id: str, tmp_path, change):
+    """The bundled `role` file's row `row_id` and a copy of it with the fields `change(row)` gives, the two written
+    alone to a file of that role; returns (row, copy, the cases read back by id)."""
+    from optimizer.validate import read_cases
+
+    src = next(p for p in bundled_measurements() if file_role(p) == role)
+    with open(src, newline="") as fh:
+        reader = csv.DictReader(fh)
+        row, fields = next(r for r in reader if r["id"] == row_id), reader.fieldnames
+    copy = dict(row, **change(row))
+    path = tmp_path / f"two-{role}.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows([row, copy])
+    cases, _ = read_cases(path, catalog)
+    return row, copy, {c.id: c for c in cases}
+
+
 def test_trtllm_bench_per_user_speed_counts_the_whole_request(catalog, tmp_path):
     """trtllm-bench prints a request's output tokens over its whole latency (first token included) as its per-user
     speed; other clients print 1 / TPOT. The same row read both ways: with trtllm-bench named in its notes the
     prediction is O / (TTFT + (O − 1) / speed), where speed and TTFT are the estimate's, else the speed itself."""
-    from optimizer.validate import predict, read_cases
+    from optimizer.validate import predict
 
-    src = next(p for p in bundled_measurements() if file_role(p) == "fit")
-    with open(src, newline="") as fh:
-        reader = csv.DictReader(fh)
-        row, fields = next(r for r in reader if r["id"] == "TRTR1-004"), reader.fieldnames
+    row, other, cases = _row_and_variant(catalog, "fit", "TRTR1-004", tmp_path, lambda row: {
+        "id": "TRTR1-004-other-client", "notes": row["notes"].replace("trtllm-bench", "a client")})
     assert "trtllm-bench" in row["notes"] and row["metric"] == "tok_s_per_user"
-    other = dict(row, id="TRTR1-004-other-client", notes=row["notes"].replace("trtllm-bench", "a client"))
-    path = tmp_path / "two-fit.csv"
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
-        w.writeheader()
-        w.writerows([row, other])
-    cases, _ = read_cases(path, catalog)
-    with_context, plain = (next(c for c in cases if c.id == i) for i in (row["id"], other["id"]))
+    with_context, plain = cases[row["id"]], cases[other["id"]]
     assert with_context.per_user_with_context and not plain.per_user_with_context
     got, est = predict(with_context, catalog)
     o = with_context.output_tokens
@@ -208,20 +218,9 @@ def test_memory_rows_load_the_draft_their_notes_name(catalog, tmp_path):
     """A start-up row of a server with an EAGLE head loads it and gives its layer KV blocks (one draft token
     assumed: the memory does not depend on it); a row whose notes say it ran without speculative decoding loads
     no MTP module even when its notes mention one. VLLM-001 (vLLM with an EAGLE head) is the test file's."""
-    from optimizer.validate import read_cases
-
-    src = next(p for p in bundled_measurements() if file_role(p) == "test")
-    with open(src, newline="") as fh:
-        reader = csv.DictReader(fh)
-        row, fields = next(r for r in reader if r["id"] == "VLLM-001"), reader.fieldnames
-    plain = dict(row, id="VLLM-001-plain", model="Llama-3.1-8B-Instruct",
-                 notes="vLLM startup log, no speculative decoding; the model ships no MTP module")
-    path = tmp_path / "memory-test.csv"
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
-        w.writeheader()
-        w.writerows([row, plain])
-    cases, _ = read_cases(path, catalog)
-    eagle, none = (next(c for c in cases if c.id == i) for i in (row["id"], plain["id"]))
+    row, plain, cases = _row_and_variant(catalog, "test", "VLLM-001", tmp_path, lambda row: {
+        "id": "VLLM-001-plain", "model": "Llama-3.1-8B-Instruct",
+        "notes": "vLLM startup log, no speculative decoding; the model ships no MTP module"})
+    eagle, none = cases[row["id"]], cases[plain["id"]]
     assert eagle.speculative.method == "eagle" and eagle.speculative.tokens == 1
     assert none.speculative is None

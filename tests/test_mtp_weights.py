@@ -167,3 +167,18 @@ def test_an_eagle_head_is_one_llama_layer_with_its_fc_and_a_32k_head(catalog):
     est = estimate(catalog, model="llama-3.1-70b", accelerator="h100-sxm", gpus=4, engine="vllm",
                    speculative=Speculative("eagle", 3))
     assert est.draft_weights_gb == pytest.approx(params * 2 / GB, rel=1e-6) and not est.mtp_module_loaded
+
+
+def test_every_16_bit_checkpoint_of_a_model_with_mtp_holds_its_modules(catalog):
+    """A measured safetensors size counts the MTP modules (sizing takes them off unless MTP runs), so a 16-bit
+    checkpoint (or upcast) of a model that ships them is (params + MTP params) × 2 B; one that left them out
+    would load less than the model."""
+    checked = 0
+    for m in catalog.models.values():
+        for v in m.variants:
+            if m.mtp is None or v.size_gb is None or v.format != "safetensors" or v.compute_dtype != "bf16" \
+                    or v.quantized:
+                continue
+            assert v.size_gb == pytest.approx((m.params_b + m.mtp.params_b) * 2, rel=0.01), (m.id, v.id)
+            checked += 1
+    assert checked >= 10

@@ -513,3 +513,59 @@ def test_the_attention_dp_message_says_the_line_has_it_on(switched):
     bad = line.model_copy(update={"dp_attention": True})
     found = check_plan(plan.model_copy(update={"lines": (bad,)}), cat, problem)
     assert any("data-parallel attention is on but the layout has" in v for v in found), found
+
+
+def test_pool_rules_count_decode_replicas_and_refuse_an_aggregated_line(catalog, pooled):
+    """The decode pool sends back its replicas' requests together: with the decode line restated at twice its
+    replicas, the message names twice the rate. A disaggregated plan with a line left aggregated is refused."""
+    plan, problem = pooled
+    dec = next(l for l in plan.lines if l.role == "decode")
+    pre = next(l for l in plan.lines if l.role == "prefill")
+    sends = dec.requests_per_hour_per_replica * dec.replicas
+    per_prefill = -(-sends // pre.replicas)   # the prefill pool restated to take just what the decode pool sends
+    lines = tuple(l.model_copy(update={"requests_per_hour_per_replica": per_prefill}) if l.role == "prefill" else
+                  l.model_copy(update={"replicas": l.replicas * 2}) if l.role == "decode" else l for l in plan.lines)
+    doubled = check_plan(plan.model_copy(update={"lines": lines}), catalog, problem)
+    take = per_prefill * pre.replicas
+    assert f"the prefill pool takes {take:,} requests per hour, the decode pool sends {2 * sends:,.0f}" in doubled
+    lines = tuple(l.model_copy(update={"role": "aggregated"}) if l.role == "prefill" else l for l in plan.lines)
+    mixed = check_plan(plan.model_copy(update={"lines": lines}), catalog, problem)
+    assert "a disaggregated plan has an aggregated line" in mixed
+
+
+def test_network_racks_must_carry_what_the_switches_draw(switched):
+    """The plan's one NDR switch sits in a network rack whose load is its draw; a rack stated at half that load is
+    refused with both figures."""
+    cat, problem, plan = switched
+    sw = cat.network_items["ib-switch-ndr-64p"]
+    racks = tuple(r.model_copy(update={"load_w": sw.power_w // 2}) if r.load_w is not None else r for r in plan.racks)
+    assert f"network racks carry {sw.power_w // 2:,} W, the switches draw {sw.power_w:,} W" in check_plan(
+        plan.model_copy(update={"racks": racks}), cat, problem)
+
+
+def test_the_line_states_its_attention_groups_in_words(catalog, pcie):
+    """A line that says attention DP while its layout has one group: '1 attention group' (singular)."""
+    problem, plan = pcie
+    line = next(l for l in plan.lines if l.sizing.dp == 1)
+    i = plan.lines.index(line)
+    lines = list(plan.lines)
+    lines[i] = line.model_copy(update={"dp_attention": True})
+    assert any(m.endswith("data-parallel attention is on but the layout has 1 attention group")
+               for m in check_plan(plan.model_copy(update={"lines": tuple(lines)}), catalog, problem))
+
+
+def test_a_cpu_host_spreads_each_request_over_its_sockets(catalog):
+    """One llama.cpp process over two sockets (--numa distribute) keeps each request's KV once, half on each socket:
+    DeepSeek-R1's MLA latent is not replicated as under tensor parallelism, so the honest plan passes; twice its
+    memory users do not fit."""
+    from optimizer import load_problem
+    from problems import bundled_problem_path
+
+    problem = load_problem(bundled_problem_path("deepseek-r1-cpu-only"))
+    plan = optimize(catalog, problem)
+    line = plan.lines[0]
+    assert catalog.accelerators[line.accelerator].family == "cpu" and line.sizing.tp == 2
+    assert check_plan(plan, catalog, problem) == []
+    sizing = line.sizing.model_copy(update={"memory_users": line.sizing.memory_users * 2 + 1})
+    over = plan.model_copy(update={"lines": (line.model_copy(update={"sizing": sizing}),)})
+    assert any("users per replica, but a KV budget" in m for m in check_plan(over, catalog, problem))

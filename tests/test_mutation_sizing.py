@@ -276,6 +276,7 @@ def test_weights_that_do_not_fit_name_every_term(catalog):
     old = sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=1,
                             settings=EngineSettings(max_model_len=4096, version="0.10.1"))
     assert old.why_not.startswith(f"weights {70.6e9 * 2 / GIB:,.2f} GiB, activations ") and "CUDA" not in old.why_not
+    assert f", other {engine.memory.non_torch_gib:,.2f} GiB leave no KV cache" in old.why_not
     assert f"usable on h100-sxm ({acc.memory_bytes / GIB:,.2f} GiB visible, memory utilization 0.90)" in fit.why_not
     assert sizing.max_concurrency(m, fit, "auto", 1000) == 0
 
@@ -550,3 +551,43 @@ def test_vllm_request_check_of_windowed_layers_at_tp2_by_hand(catalog):
     entry = 4 * 2 * 64 * 2
     expected = 18 * 8192 * entry + 18 * (2176 + 16) * entry
     assert sizing.request_kv_bytes(m, "bf16", Layout(tp=2), 8192, settings) == pytest.approx(expected)
+
+
+def test_sizing_refuses_a_release_numbered_unlike_the_engines(catalog):
+    """A memory fit asked for vLLM release 'b6000' (llama.cpp's numbering) stops with an InputError naming it."""
+    from catalog.errors import InputError
+
+    m, acc, engine = catalog.models["llama-3.1-8b"], catalog.accelerators["h100-sxm"], catalog.engines["vllm"]
+    with pytest.raises(InputError, match="b6000"):
+        sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=1, settings=EngineSettings(version="b6000"))
+
+
+def test_old_vllm_graphs_must_fit_beside_the_cuda_context(catalog):
+    """vLLM before 0.21.0 captures CUDA graphs after sizing the KV cache, in (1 − utilization) × total less the CUDA
+    context (engines.yaml memory.context_gib): with the utilization set so that room is half a context short of the
+    graphs, it does not start; with a context's room to spare, it does."""
+    m, acc, engine = catalog.models["llama-3.1-8b"], catalog.accelerators["h100-sxm"], catalog.engines["vllm"]
+    old = "0.10.1"
+    probe = sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=1,
+                              settings=EngineSettings(max_model_len=8192, version=old))
+    graphs = probe.rank.cuda_graphs
+    context = engine.memory.for_version(old)[0].context_gib * GIB
+    assert graphs > 0 and context > 0
+
+    def fit(room):   # utilization leaving `room` above the graphs and the context
+        u = 1 - (graphs + context + room) / acc.memory_bytes
+        return sizing.memory_fit(m, m.variant("bf16"), acc, engine, gpus_per_node=1,
+                                 settings=EngineSettings(max_model_len=8192, version=old, memory_utilization=u))
+
+    short = fit(-context / 2)
+    assert short.rank.cuda_graphs == pytest.approx(graphs) and not short.starts
+    assert "CUDA graphs need" in short.why_not and "--eager avoids it" in short.why_not
+    assert fit(context / 2).starts
+
+
+def test_an_eagle_head_on_an_mla_model_is_an_mha_layer_of_hidden_width(catalog):
+    """DeepSeek-R1 (MLA, h 7,168, dense MLP 18,432): fc 3h², q, k, v from 2h at h each (6h²), o h², the MLP and a
+    32,000-token head."""
+    m = catalog.models["deepseek-r1"]
+    h = 7168
+    assert sizing.eagle_head_params(m) == 3 * h * h + 2 * h * 3 * h + h * h + 3 * h * 18432 + 32000 * h
