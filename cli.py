@@ -632,7 +632,7 @@ def report(problem, time_limit, title, catalog_files, fmt, output, force, debug,
 @click.option("--request-rate", type=float,
               help="Requests per second arriving at the replica (Poisson), instead of --concurrency.")
 @click.option("--speculative", type=click.Choice(["mtp", "eagle", "ngram"]),
-              help="Speculative decoding method (mtp: DeepSeek-V3/R1, GLM-4.5/4.6 only).")
+              help="Speculative decoding method (mtp: models that ship multi-token-prediction modules, config.json num_nextn_predict_layers: DeepSeek-V3/R1, GLM-4.5 and later, Qwen3.5 ...; the estimate then loads them).")
 @click.option("--spec-tokens", type=int, help="Draft tokens per step (k), with --speculative. [default: 1]")
 @click.option("--spec-acceptance", type=float,
               help="Acceptance of each draft token, (0, 1], with --speculative [default: mtp: the tokens per "

@@ -30,6 +30,9 @@ embeddings count once, as the output head), as MoE makers publish activated coun
 (gpt-oss, arXiv 2508.10925 Table 1).
 `bits_per_weight` of an unquantized checkpoint is its dtype's (16 for bf16/fp16); the
 measured checkpoint size, which also holds norms, buffers and file headers, is `size_gb`.
+A quantized checkpoint's is the average over its weights other than the 16-bit embedding and
+head, its multi-token-prediction (MTP) modules left out; `size_gb` holds the MTP modules (as the
+published checkpoints and a bf16 upcast of them do), `Model.mtp` their parameters.
 A NaN or infinite number in a JSON file is refused, naming the file and the field. Vision encoders are counted from their block shapes (4·h² + 2·h·i per
 block, plus patch embedding and merger), a close approximation.
 """
@@ -912,6 +915,21 @@ def _module_bits(quant: _Quant, p: _Params, whole: tuple[int, ...]) -> ModuleBit
                       embeddings=16.0, lm_head=quant.bits.get("head", 16.0) if p.head else None)
 
 
+def _quantized_bits(main_bytes: float, p: _Params) -> float:
+    """`bits_per_weight` of a quantized checkpoint whose main model (its MTP modules taken off) is `main_bytes`:
+    the average bits of the weights other than the input embedding and output head, which the sizing keeps at
+    2 bytes a parameter in a quantized safetensors checkpoint and spreads `bits_per_weight` over the rest
+    (optimizer/sizing.py `weight_bytes`, `weight_parts`). So params × bits / 8 plus the 16-bit embeddings gives
+    back `main_bytes`, and the routed experts are not sized at an average the 16-bit parts and the MTP modules
+    inflate (DeepSeek-V3.2 fp8: 8.21 bits over the whole checkpoint against 8.0 for its fp8 weights with
+    their 128 × 128 block scales). A checkpoint whose embeddings are all it has falls back to the plain average."""
+    embeddings = p.embed + p.head
+    rest = p.total - embeddings
+    if rest <= 0 or main_bytes <= embeddings * 2:
+        return main_bytes * 8 / p.total
+    return (main_bytes - embeddings * 2) * 8 / rest
+
+
 def _mtp_layers(c: _Cfg) -> int:
     return c.int_any("num_nextn_predict_layers", "mtp_num_hidden_layers", default=0, minimum=0)
 
@@ -990,8 +1008,9 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
         f", with {mtp.total / 1e9:.2f}B parameters of multi-token-prediction modules" if mtp.total else "")
     size, size_note = _checkpoint_size(folder, total, size, size_note, files, prefix)
     # An unquantized checkpoint stores every weight in its dtype: report the dtype's bits; the measured
-    # size (with norms, buffers, headers) stays in size_gb. A quantized one mixes formats: the average.
-    bits_avg = 16.0 if not quant.bits else size * 8 / total
+    # size (with norms, buffers, headers) stays in size_gb. A quantized one mixes formats: `_quantized_bits`.
+    mtp_bytes = _size_bytes(mtp, quant.bits)
+    bits_avg = 16.0 if not quant.bits else _quantized_bits(size - mtp_bytes, p)
     repo = repo or _cache_repo(folder) or ""
     name = model_id or _slug(repo.rsplit("/", 1)[-1] if repo else _local_name(folder, config_path))
     source = (f"https://huggingface.co/{repo}/blob/main/{CONFIG}" if repo else
@@ -1007,9 +1026,14 @@ def import_model(path: str | Path, *, model_id: str | None = None, repo: str | N
                          date=_today())
         variants = [native]
         if native.fallback:
-            variants.append(Variant(id="bf16", bits_per_weight=16, size_gb=round(total * 2 / 1e9, 3),
+            # The upcast converts every tensor of the checkpoint, its MTP modules too (DeepSeek-V3's
+            # inference/fp8_cast_bf16.py walks all safetensors files): a safetensors size holds them, as the
+            # sizing takes it (optimizer/sizing.py checkpoint_has_mtp).
+            variants.append(Variant(id="bf16", bits_per_weight=16, size_gb=round((total + mtp.total) * 2 / 1e9, 3),
                                     compute_dtype="bf16", notes="Upcast for hardware without fp8 units: 2 bytes "
-                                    "per parameter.", source=source, date=_today()))
+                                    "per parameter" + (f", the {mtp.total / 1e9:.2f}B parameters of the "
+                                    "multi-token-prediction modules included" if mtp.total else "") + ".",
+                                    source=source, date=_today()))
         att = Attention(**{**build.attention, "compressed": [CompressedLayers(**g) for g in
                                                               build.attention.get("compressed", [])]})
         moe = Moe(**build.moe) if build.moe else None

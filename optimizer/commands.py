@@ -119,6 +119,12 @@ def _speculative(method: str | None, tokens: int | None, acceptance: float | Non
                 raise HwplanError(f"{flag} = {value}: it sets speculative decoding; give --speculative "
                                   f"mtp|eagle|ngram with it, or leave {flag} out.")
         return None
+    # The flags' own ranges, named by flag (problem.SpeculativeDecoding holds the same for a problem file).
+    if tokens is not None and not 1 <= tokens <= 16:
+        raise HwplanError(f"--spec-tokens = {tokens}: draft between 1 and 16 tokens per step.")
+    if acceptance is not None and not 0 < acceptance <= 1:   # NaN fails the comparison too
+        raise HwplanError(f"--spec-acceptance = {acceptance:g}: the acceptance of each draft token is a "
+                          "probability in (0, 1].")
     return Speculative(method, 1 if tokens is None else tokens, acceptance)
 
 

@@ -47,7 +47,8 @@ def _once_each(values: list | None) -> list | None:
 
 class SpeculativeDecoding(_Record):
     """Speculative decoding on every replica (optimizer/serving.py): `method` mtp (the model's own
-    multi-token-prediction layers: DeepSeek-V3/R1, GLM-4.5/4.6), eagle (an EAGLE-3 draft head) or
+    multi-token-prediction modules, catalog `Model.mtp`: DeepSeek-V3/R1, GLM-4.5 and later, Qwen3.5 ...; the
+    replicas then load them), eagle (an EAGLE-3 draft head) or
     ngram (prompt lookup); `tokens` k drafted per step; `acceptance` a of each draft token
     (default: mtp takes the published accepted lengths per k, serving.MTP_ACCEPTED_LENGTH, whose first draft is
     accepted at 0.92; assumptions 0.7 eagle, 0.5 ngram)."""

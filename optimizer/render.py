@@ -23,7 +23,7 @@ from .plan import Plan, money_json
 from .textlayout import narrow_table, wrap
 
 __all__ = ["render_plan", "render_estimate", "render_catalog", "render_infeasible", "plan_rows", "FORMATS",
-           "catalog_rows"]
+           "catalog_rows", "workload_text"]
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -184,12 +184,54 @@ def wrap_command(cmd: str, first: str, width: int = 80) -> list[str]:
             groups.append(w)
     lines, current = [], first
     for g in groups:
-        if current not in (first, "    ") and len(current) + 1 + len(g) + 2 > width:
+        inside = _mapping_lines(g, width - 2) if len("    " + g) + 2 > width else None
+        if inside is not None:   # a JSON / YAML flow mapping too long for a line: broken inside its braces
+            if current not in (first, "    "):
+                lines.append(current + " \\")
+                current = "    "
+            lines += [(current if i == 0 else "") + part for i, part in enumerate(inside[:-1])]
+            current = ("" if len(inside) > 1 else current) + inside[-1]
+        elif current not in (first, "    ") and len(current) + 1 + len(g) + 2 > width:
             lines.append(current + " \\")
             current = "    " + g
         else:
             current = current + g if current in (first, "    ") else current + " " + g
     return lines + [current]
+
+
+def _mapping_lines(group: str, width: int) -> list[str] | None:
+    """A single-quoted JSON object or YAML flow mapping (vLLM's --speculative-config, the YAML lines TensorRT-LLM's
+    extra options file is written from) over lines of at most `width` columns, broken after a ', ' between its
+    items: inside the quotes the line break and the indent are whitespace JSON and YAML flow style ignore, so the
+    argument still parses to the same mapping (vLLM's speculators guide writes --speculative-config over lines
+    so). The first piece goes after the caller's 4-space indent, the others get 6. None when `group` is no such
+    mapping (any other quoted text would change if broken) or holds no ', ' to break at."""
+    start = group.find("'")
+    body = group[start + 1:-1] if start >= 0 and group.endswith("'") else ""
+    if "{" not in body or not body.endswith("}") or "'" in body:
+        return None
+    pieces, depth, quoted, last = [], 0, False, 0
+    for i, ch in enumerate(group):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in "{[":
+            depth += 1
+        elif not quoted and ch in "}]":
+            depth -= 1
+        elif not quoted and depth > 0 and group.startswith(", ", i):
+            pieces.append(group[last:i + 1])
+            last = i + 2
+    if not pieces:
+        return None
+    pieces.append(group[last:])
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        indent = 4 if len(out) == 1 else 6
+        if indent + len(out[-1]) + 1 + len(piece) <= width:
+            out[-1] += " " + piece
+        else:
+            out.append("      " + piece)
+    return out
 
 
 def _role_item(line) -> str:
@@ -264,7 +306,7 @@ def _plan_notes(plan: Plan, bands: Bands | None, infrastructure: bool) -> list[s
     extra += [f"Note: {n}" for n in plan.notes]
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
     if plan.workload:
-        extra.append(f"Workload assumed: {_workload_text(plan.workload)}")
+        extra.append(f"Workload assumed: {workload_text(plan.workload)}")
     extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
               for l in plan.lines if l.engine_settings]
     if infrastructure:
@@ -284,8 +326,15 @@ def _plan_notes(plan: Plan, bands: Bands | None, infrastructure: bool) -> list[s
     return extra
 
 
-def _workload_text(w: dict[str, Any]) -> str:
-    """'2,000 in / 1,000 out tokens per request, ≥ 20 tok/s per user, TTFT p90 ≤ 2 s, random arrivals, ...'."""
+def _draft_tokens(k: int) -> str:
+    """'1 draft token', 'k draft tokens' (per step)."""
+    return f"{k} draft token" + ("" if k == 1 else "s")
+
+
+def workload_text(w: dict[str, Any]) -> str:
+    """A plan's workload (`Plan.workload`: token lengths, speed and TTFT targets, arrivals or request rate,
+    speculative decoding) in one line for people: '2,000 in / 1,000 out tokens per request, ≥ 20 tok/s per user,
+    TTFT p90 ≤ 2 s, random arrivals, ...'. The table, markdown and HTML report all word it so."""
     parts = [f"{w['input_tokens']:,} in / {w['output_tokens']:,} out tokens per request"]
     if w.get("min_tokens_per_s"):
         parts.append(f"≥ {w['min_tokens_per_s']:g} tok/s per user")
@@ -298,7 +347,7 @@ def _workload_text(w: dict[str, Any]) -> str:
         parts.append(f"{w.get('arrivals', 'random')} arrivals")
     sp = w.get("speculative")
     if sp:
-        parts.append(f"speculative decoding {sp['method']}, {sp['tokens']} draft tokens, acceptance "
+        parts.append(f"speculative decoding {sp['method']}, {_draft_tokens(sp['tokens'])}, acceptance "
                      f"{sp['acceptance']:g}: {sp['tokens_per_step']:g} tokens per step")
     return ", ".join(parts)
 
@@ -527,7 +576,7 @@ def _speed_labels(est: Estimate) -> list[tuple[str, str]]:
                     "prefills outside CUDA graphs)"))
     if est.speculative:
         sp = est.speculative
-        out.append(("Speculative decoding", f"{sp['method']}, {sp['tokens']} draft tokens, acceptance "
+        out.append(("Speculative decoding", f"{sp['method']}, {_draft_tokens(sp['tokens'])}, acceptance "
                     f"{sp['acceptance']:.2f}: {sp['tokens_per_step']:.2f} tokens per step"))
     return out
 

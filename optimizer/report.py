@@ -22,6 +22,7 @@ from .model import SolveOptions
 from .plan import Plan, money_json
 from .plot import front_series, svg_chart, sweep_series
 from .problem import Problem
+from .render import workload_text
 from .search import pareto, per_vendor, shortlist, sweep
 from .solve import optimize
 
@@ -177,9 +178,13 @@ def html_report(catalog: Catalog, problem: Problem, options: SolveOptions = Solv
     sections.append(f"<h2>Sources of the figures used</h2>{_sources(catalog, problem, plans)}")
     w, c = problem.workload, problem.constraints
     facts = [f"Model: <b>{html.escape(problem.model)}</b>, precision {html.escape(str(problem.precision))}",
-             f"Workload: {w.concurrent_users or 'one replica'} concurrent users, {w.input_tokens:,} tokens in, "
-             f"{w.output_tokens:,} out, at least {w.min_tokens_per_s:g} tok/s each"
-             + (f", first token within {w.max_ttft_s:g} s" if w.max_ttft_s else ""),
+             # The plan's own account of the workload (as the table and markdown give it: TTFT percentile,
+             # arrivals or request rate, speculative decoding), after who is served.
+             (f"Workload: {w.concurrent_users or 'one replica'} concurrent users" if w.request_rate is None else
+              f"Workload: {w.request_rate:g} requests/s") + "; "
+             + html.escape(workload_text(best.workload) if best.workload else
+                           f"{w.input_tokens:,} tokens in, {w.output_tokens:,} out, at least "
+                           f"{w.min_tokens_per_s:g} tok/s each"),
              f"Prices: {html.escape(', '.join(problem.price_lists))} in {best.totals.currency}"
              + (f"; budget {c.budget:,.0f}" if c.budget else "") + (f"; at most {c.max_nodes} nodes" if c.max_nodes else "")
              + (f"; vendors {', '.join(c.vendors)}" if c.vendors else "")]

@@ -112,7 +112,26 @@ def test_deepseek_v3_2_indexer_cache_and_checkpoint_size():
     # The checkpoint (fp8, with the MTP layer) is listed at 642.1 GiB on
     # https://free2aitools.com/model/deepseek-ai/deepseek-v3.2-speciale (same architecture as V3.2).
     _close(m.variant("fp8").size_gb * 1e9, 642.1 * 2**30, 0.02)
-    assert m.variant("bf16").size_gb == pytest.approx(2 * m.params_b, rel=1e-3)
+    # The bf16 upcast converts the MTP layer too (2 B a parameter, its 13.48B with the main model's); the sizing
+    # takes the layer off again unless MTP runs, leaving the main model's 2 B a parameter.
+    assert m.variant("bf16").size_gb == pytest.approx(2 * (m.params_b + m.mtp.params_b), rel=1e-3)
+    assert sizing.weight_parts(m, m.variant("bf16")).total == pytest.approx(2 * m.params_b * 1e9, rel=1e-3)
+
+
+def test_a_quantized_checkpoint_sizes_its_experts_at_their_own_bits():
+    """DeepSeek-V3.2 fp8: the checkpoint's average over all its bytes (8.21 bits, with the bf16 embeddings and the
+    MTP layer) would size the routed experts past what the main model holds and leave its dense part (MLA,
+    indexer, dense MLPs, shared experts: about 16B parameters, each rank's whole copy under attention DP) at 0.
+    The experts are fp8 with one fp32 scale per 128 × 128 block: 8 + 32 / 16384 bits."""
+    m = _model("DeepSeek-V3.2")
+    h, n = 7168, 128
+    mla = h * 1536 + 1536 * n * 192 + h * 576 + 512 * n * 256 + n * 128 * h
+    indexer = 1536 * 64 * 128 + h * 128 + h * 64
+    dense_linear = 61 * (mla + indexer) + 3 * 3 * h * 18432 + 58 * 3 * h * 2048   # fp8, 1 B and a bit each
+    parts = sizing.weight_parts(m, m.variant("fp8"))
+    _close(parts.experts, 58 * 256 * 3 * h * 2048 * (8 + 32 / 128**2) / 8, 0.005)
+    _close(parts.dense, dense_linear, 0.05)   # 1 B a parameter; the routers, norms and scales are a few % on top
+    _close(m.variant("fp8").bits_per_weight, 8 + 32 / 128**2, 0.005)
 
 
 def test_deepseek_v4_compressed_attention():

@@ -4,7 +4,10 @@ shell comment wrapped as comment lines (a backslash does not continue a comment)
 
 from __future__ import annotations
 
+import json
 import shlex
+
+import yaml
 
 from optimizer.render import wrap_command
 
@@ -58,3 +61,39 @@ def test_a_long_comment_wraps_as_comment_lines():
     words = " ".join(line.split("#", 1)[1].strip() for line in lines).split()
     assert words == comment[1:].split()                                  # nothing lost or reordered
 
+
+
+def _argument_after(lines: list[str], first: str, flag: str) -> str:
+    words = shlex.split(_rejoin(lines, first))
+    return words[words.index(flag) + 1]
+
+
+def test_a_long_json_option_breaks_inside_its_braces_and_parses_the_same():
+    """vLLM's EAGLE-3 --speculative-config with its draft-model placeholder is 80+ columns alone: it is broken
+    after a ', ' between items, inside the quotes (no ' \\' there: a backslash inside single quotes is literal),
+    and the shell still passes one argument that json.loads to the same object."""
+    spec = '{"method": "eagle3", "model": "<EAGLE-3 draft model>", "num_speculative_tokens": 3}'
+    cmd = f"vllm serve deepseek-ai/DeepSeek-R1 --tensor-parallel-size 8 --speculative-config '{spec}' --port 8000"
+    lines = wrap_command(cmd, "Launch: ")
+    assert all(len(line) <= 80 for line in lines)
+    assert json.loads(_argument_after(lines, "Launch: ", "--speculative-config")) == json.loads(spec)
+    assert shlex.split(_rejoin(lines, "Launch: "))[-2:] == ["--port", "8000"]
+    inside = [line for line in lines if line.count("'") == 1 and line.rstrip().endswith(",")]
+    assert inside and not any(line.endswith("\\") for line in inside)
+
+
+def test_a_long_yaml_flow_line_breaks_inside_its_braces_and_loads_the_same():
+    """TensorRT-LLM's extra options file written with printf: the YAML flow mapping keeps its keys and values."""
+    text = "speculative_config: {decoding_type: Eagle3, max_draft_len: 3, speculative_model_dir: <EAGLE-3 draft model>}"
+    cmd = f"printf '%s\\n' '{text}' > extra-llm-api.yaml && trtllm-serve m --backend pytorch"
+    lines = wrap_command(cmd, "Launch: ")
+    assert all(len(line) <= 80 for line in lines)
+    words = shlex.split(_rejoin(lines, "Launch: "))
+    assert yaml.safe_load(words[2]) == yaml.safe_load(text)
+    assert words[3:] == [">", "extra-llm-api.yaml", "&&", "trtllm-serve", "m", "--backend", "pytorch"]
+
+
+def test_other_quoted_text_is_never_broken_inside():
+    """Only a mapping's braces make a line break harmless; a quoted sentence with ', ' keeps its line."""
+    quoted = "'" + "word, " * 20 + "end'"
+    assert wrap_command(f"serve --note {quoted} --port 8000", "Launch: ")[1] == f"    --note {quoted} \\"
