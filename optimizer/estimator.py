@@ -267,7 +267,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     why_not = _why_not(fit, max_conc, context, notes)
     fits = why_not is None
     if not fits:
-        notes.append(f"{gpus} × {acc.id} do not run {m.id} in {variant.id} under {chosen.name}: {why_not}")
+        notes += _misfit_notes(m, acc, variant, f"{gpus} × {acc.id}", chosen.name, why_not, precision)
     if dp_attention and not fit.layout.dp_attention:
         notes.append("data-parallel attention applies only to MoE models on engines that support it, "
                      "with more than one rank per stage")
@@ -473,6 +473,19 @@ def _variant(m, acc, precision: str, kv_dtype: str):
         raise InputError(f"--precision = '{precision}': {acc.id} cannot run {m.id} in {asked} "
                          f"(it needs native {m.variant(asked).requires_native} units and has no fallback).")
     return runnable
+
+
+def _misfit_notes(m, acc, variant, hardware: str, engine_name: str, why_not: str, precision: str) -> list[str]:
+    """Why `hardware` does not run the model, and with precision 'auto' the publisher's own builds `acc` runs
+    natively that are smaller than `variant` (what `solve`'s 'auto' also compares; sizing.candidate_variants)."""
+    notes = [f"{hardware} do not run {m.id} in {variant.id} under {engine_name}: {why_not}"]
+    if precision != "auto":
+        return notes
+    own = sizing.weight_bytes(m, variant)
+    return notes + [f"{m.id}'s publisher also ships {v.id} ({sizing.weight_bytes(m, v) / sizing.GB:,.0f} GB against "
+            f"{own / sizing.GB:,.0f} GB), which {acc.id} runs natively: --precision {v.id}"
+            for v, _ in sizing.candidate_variants(m, acc, "auto")
+            if v.id != variant.id and sizing.weight_bytes(m, v) < own]
 
 
 def _engine(catalog: Catalog, engine: str, acc, variant):

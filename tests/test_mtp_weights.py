@@ -198,3 +198,14 @@ def test_a_measured_moe_checkpoint_leaves_its_attention_a_dense_part(catalog):
         for v in m.variants:
             if v.size_gb is not None and v.format == "safetensors":
                 assert sizing.weight_parts(m, v).dense >= floor, (m.id, v.id)
+
+
+def test_an_auto_estimate_that_does_not_fit_names_the_publishers_smaller_build(catalog):
+    """GLM-5's native bf16 (1,512 GB with its MTP module) does not fit 8 × B200; Z.ai's own fp8 build is half the
+    size and B200 runs fp8 natively: the estimate names it, as solve's precision 'auto' would compare it."""
+    est = estimate(catalog, model="glm-5", accelerator="b200", gpus=8)
+    assert est.precision == "bf16" and not est.fits
+    fp8 = catalog.models["glm-5"].variant("fp8")
+    assert any(f"also ships fp8 ({fp8.size_gb:,.0f} GB" in n and "--precision fp8" in n for n in est.notes)
+    fits = estimate(catalog, model="glm-5", accelerator="b200", gpus=8, precision="fp8")
+    assert fits.fits and not any("also ships" in n for n in fits.notes)
