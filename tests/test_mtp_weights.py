@@ -182,3 +182,19 @@ def test_every_16_bit_checkpoint_of_a_model_with_mtp_holds_its_modules(catalog):
             assert v.size_gb == pytest.approx((m.params_b + m.mtp.params_b) * 2, rel=0.01), (m.id, v.id)
             checked += 1
     assert checked >= 10
+
+
+def test_a_measured_moe_checkpoint_leaves_its_attention_a_dense_part(catalog):
+    """Routed experts are sized at the variant's bits and the rest of a measured size is the dense part, which
+    attention DP replicates on every rank: a bits_per_weight averaged over the whole checkpoint (its 16-bit
+    embeddings and MTP modules included) sized the experts past the size and left DeepSeek-V3.2 fp8 no dense part
+    at all. Every MoE safetensors checkpoint with a measured size keeps at least its GQA attention at 4 bits in the
+    dense part (attention_params is exact for GQA/MHA; MLA's is an estimate, so MLA models are held to 2 bits;
+    GGUF's dynamic quants spread their bits otherwise)."""
+    for m in catalog.models.values():
+        if m.moe is None:
+            continue
+        floor = sizing.attention_params(m) * (2 if m.attention.kind == "mla" else 4) / 8
+        for v in m.variants:
+            if v.size_gb is not None and v.format == "safetensors":
+                assert sizing.weight_parts(m, v).dense >= floor, (m.id, v.id)
