@@ -272,15 +272,17 @@ def main():
     \b
     Start with a bundled problem (its name; `hwplan problems` lists them):
       hwplan solve deepseek-r1-30-users
-      hwplan solve --model deepseek-r1 --users 30 --min-tokens-per-s 15 --prices seed-2025-02
+      hwplan solve --model deepseek-r1 --users 30 --min-tokens-per-s 15 \\
+          --prices seed-2025-02
       hwplan shortlist deepseek-r1-30-users -k 5 --export quotes.xlsx
       hwplan report deepseek-r1-30-users -o report.html
-      hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --concurrency 30
+      hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 \\
+          --concurrency 30
       hwplan catalog accelerators
 
     \b
-    Exit codes: 0 an answer; 1 no plan satisfies the limits; 2 bad input; 3 the time limit ran
-    out before any plan was found; 130 interrupted (Ctrl-C).
+    Exit codes: 0 an answer; 1 no plan satisfies the limits; 2 bad input;
+    3 the time limit ran out before any plan was found; 130 interrupted (Ctrl-C).
     """
 
 
@@ -319,6 +321,13 @@ _PROBLEM_FLAGS = [
      ("workload", "ttft_percentile")),
     ("--arrivals", dict(type=click.Choice(["random", "synchronized"]), help="random users (default) or "
                         "synchronized waves as closed-loop benchmarks run."), ("workload", "arrivals")),
+    ("--speculative", dict(type=click.Choice(["mtp", "eagle", "ngram"]), help="Speculative decoding on every "
+                           "replica: mtp (the model's own multi-token-prediction modules), eagle (an EAGLE-3 draft "
+                           "head) or ngram (prompt lookup)."), ("workload", "speculative", "method")),
+    ("--spec-tokens", dict(type=int, help="Draft tokens per step (k), 1-16, with --speculative [default 1]."),
+     ("workload", "speculative", "tokens")),
+    ("--spec-acceptance", dict(type=float, help="Acceptance of each draft token, (0, 1], with --speculative "
+                               "[default: the method's]."), ("workload", "speculative", "acceptance")),
     ("--kv-reserve-gb", dict(type=float, help="Fixed KV-cache reserve per replica (the seed's rule of thumb)."),
      ("workload", "kv_reserve_gb")),
     ("--precision", dict(help="auto, or a precision id of the model (fp8, bf16, int4, q4_k_m, ...)."), ("precision",)),
@@ -449,7 +458,9 @@ def solve(problem, time_limit, export, title, catalog_files, fmt, output, force,
       hwplan solve deepseek-r1-30-users --objective tco --format json
       hwplan solve deepseek-r1-30-users --objective users --budget 2500000
       hwplan solve deepseek-r1-30-users --export bom.xlsx
-      hwplan solve --model deepseek-r1 --users 30 --prices seed-2025-02 --vendor nvidia
+      hwplan solve --model deepseek-r1 --users 30 --prices seed-2025-02 \\
+          --vendor nvidia
+      hwplan solve deepseek-r1-30-users --speculative mtp --spec-tokens 3
     """
     from optimizer import optimize
     from optimizer.render import render_plan
@@ -488,7 +499,8 @@ def shortlist(problem, time_limit, k, distinct, per_vendor, per_seller, export, 
       hwplan shortlist deepseek-r1-30-users -k 5
       hwplan shortlist deepseek-r1-30-users --distinct vendor
       hwplan shortlist deepseek-r1-30-users --per-vendor --format json
-      hwplan shortlist llama-3.1-70b-seller-quotes --per-seller --export quotes.xlsx
+      hwplan shortlist llama-3.1-70b-seller-quotes --per-seller \\
+          --export quotes.xlsx
     """
     from optimizer.commands import alternatives
     from optimizer.render import render_plans
@@ -548,7 +560,8 @@ def sweep(problem, time_limit, workers, plot, catalog_files, fmt, output, force,
     \b
     Examples:
       hwplan sweep llama-3.1-70b-100-users --users 16:256:16
-      hwplan sweep deepseek-r1-30-users --budget 1000000:6000000:500000 --plot curve.svg
+      hwplan sweep deepseek-r1-30-users --budget 1000000:6000000:500000 \\
+          --plot curve.svg
     """
     from optimizer.commands import check_workers, sweep_values
     from optimizer.plot import save_chart, sweep_series
@@ -589,7 +602,8 @@ def report(problem, time_limit, title, catalog_files, fmt, output, force, debug,
     \b
     Examples:
       hwplan report deepseek-r1-30-users -o report.html
-      hwplan report deepseek-r1-30-users --title "Inference cluster, quote request" -o report.html
+      hwplan report deepseek-r1-30-users \\
+          --title "Inference cluster, quote request" -o report.html
     """
     from optimizer.report import html_report
 
@@ -658,19 +672,26 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
 
     \b
     Examples:
-      hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --precision fp8 --kv-dtype bf16
-      hwplan estimate --model gpt-oss-120b --accelerator h100-sxm --gpus 1 --engine vllm \\
-          --memory-utilization 0.95 --max-model-len 131072 --max-batched-tokens 1024
-      hwplan estimate --model deepseek-r1 --accelerator a100-80g-pcie --gpus 8 --format json
-      hwplan estimate --model deepseek-r1 --accelerator h100-sxm --tp 16 --engine sglang   # 2 nodes
-      hwplan estimate --model deepseek-r1 --accelerator h100-sxm --dp 16 --ep 16 --engine sglang
+      hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 \\
+          --precision fp8 --kv-dtype bf16
+      hwplan estimate --model gpt-oss-120b --accelerator h100-sxm --gpus 1 \\
+          --engine vllm --memory-utilization 0.95 --max-model-len 131072 \\
+          --max-batched-tokens 1024
+      hwplan estimate --model deepseek-r1 --accelerator a100-80g-pcie --gpus 8 \\
+          --format json
+      # TP16 over 2 nodes; attention DP16 with EP16:
+      hwplan estimate --model deepseek-r1 --accelerator h100-sxm --tp 16 \\
+          --engine sglang
+      hwplan estimate --model deepseek-r1 --accelerator h100-sxm --dp 16 \\
+          --ep 16 --engine sglang
       hwplan estimate --model-config ./Qwen3-8B/ --accelerator h200-sxm --gpus 1
-      hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 --concurrency 64 \\
-          --input-tokens 8192 --speculative mtp --spec-tokens 3
-      hwplan estimate --model llama-3.1-70b --accelerator h200-sxm --gpus 8 --request-rate 0.3 \\
-          --input-tokens 32000 --output-tokens 500
-      hwplan estimate --model deepseek-r1 --accelerator gb200 --gpus 72 --precision fp8 --engine sglang \\
-          --serving disaggregated   # a GB200 NVL72 rack split into prefill and decode
+      hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 \\
+          --concurrency 64 --input-tokens 8192 --speculative mtp --spec-tokens 3
+      hwplan estimate --model llama-3.1-70b --accelerator h200-sxm --gpus 8 \\
+          --request-rate 0.3 --input-tokens 32000 --output-tokens 500
+      # a GB200 NVL72 rack split into prefill and decode:
+      hwplan estimate --model deepseek-r1 --accelerator gb200 --gpus 72 \\
+          --precision fp8 --engine sglang --serving disaggregated
     """
     from optimizer.commands import estimate_from_flags
     from optimizer.render import render_estimate
@@ -745,7 +766,8 @@ def catalog_group(ctx):
       hwplan catalog accelerators --format json
       hwplan catalog prices
       hwplan catalog validate my-offers.yaml
-      hwplan catalog import sheet.csv --seller Acme --map "SKU=item" --map "Price=price" -o acme.yaml
+      hwplan catalog import sheet.csv --seller Acme --map "SKU=item" \\
+          --map "Price=price" -o acme.yaml
       hwplan catalog import-model ./Qwen3.5-27B/ -o qwen3.5-27b.yaml
     """
     if ctx.invoked_subcommand is None:
@@ -864,7 +886,8 @@ def catalog_import_model(path, model_id, repo, output, force, debug):
 
     \b
     Example:
-      hwplan catalog import-model ./Qwen3.5-27B/ --repo Qwen/Qwen3.5-27B -o qwen3.5-27b.yaml
+      hwplan catalog import-model ./Qwen3.5-27B/ --repo Qwen/Qwen3.5-27B \\
+          -o qwen3.5-27b.yaml
       hwplan solve --catalog qwen3.5-27b.yaml --model qwen3.5-27b --users 50
     """
     from catalog.hf_import import import_model, model_yaml

@@ -63,6 +63,24 @@ def flag_value(flag: str, value: Any) -> Any:
     return value
 
 
+# The speculative-decoding flags: --speculative names the method, the other two tune it.
+_SPEC_METHOD = ("workload", "speculative", "method")
+_SPEC_TUNING = (("workload", "speculative", "tokens"), ("workload", "speculative", "acceptance"))
+
+
+def _check_draft_flags(overrides: dict[Field, tuple[str, Any]], base: Problem | None) -> None:
+    """HwplanError for --spec-tokens or --spec-acceptance with no speculative decoding to tune: neither
+    --speculative nor a problem file's `workload.speculative` (as `hwplan estimate` refuses them)."""
+    if overrides.get(_SPEC_METHOD, ("", None))[1] is not None or (base is not None and base.workload.speculative):
+        return
+    for field in _SPEC_TUNING:
+        flag, value = overrides.get(field, ("", None))
+        if value is not None:
+            raise HwplanError(f"{flag} = {value:g}: it sets speculative decoding; give --speculative "
+                              f"mtp|eagle|ngram with it (or a problem whose workload.speculative it tunes), or "
+                              f"leave {flag} out.")
+
+
 def build_problem(problem: str | None, flags: Iterable[tuple[str, Field, Any]],
                   model_from_config: str | None = None) -> Problem:
     """The problem file (or bundled name) `problem` with `flags` applied, or, without a file, a problem
@@ -71,7 +89,8 @@ def build_problem(problem: str | None, flags: Iterable[tuple[str, Field, Any]],
     `model_from_config` is the id of a model imported from `--model-config`: it is the model unless
     `--model` names one. `--users` over a file that gives `workload.request_rate` replaces it, and
     `--request-rate` over one that gives `workload.concurrent_users` likewise (the workload takes one
-    demand). Raises HwplanError when there is no file and no model, or when both demand flags are given; ProblemError
+    demand). Raises HwplanError when there is no file and no model, when both demand flags are given, or when
+    --spec-tokens or --spec-acceptance has no speculative decoding to tune (`_check_draft_flags`); ProblemError
     (naming the flag) when a value is invalid.
     """
     overrides = {field: (flag, flag_value(flag, value)) for flag, field, value in flags}
@@ -83,8 +102,9 @@ def build_problem(problem: str | None, flags: Iterable[tuple[str, Field, Any]],
     if len(demands) > 1:
         raise HwplanError(f"{' and '.join(f'{flag} = {value:g}' for _, flag, value in demands)}: give one demand, "
                           f"concurrent users or requests per second, not both.")
-    if problem:
-        base = load_problem(resolve_problem_path(problem))
+    base = load_problem(resolve_problem_path(problem)) if problem else None
+    _check_draft_flags(overrides, base)
+    if base is not None:
         if demands:   # a demand flag replaces the file's demand of the other kind
             other = _DEMANDS[demands[0][0]][-1]
             base = base.model_copy(update={"workload": base.workload.model_copy(update={other: None})})

@@ -364,7 +364,9 @@ def problem_from_fields(fields: dict[str, Any], flag_names: dict[tuple, str] | N
 
 def _set(data: dict, loc: tuple, value: Any) -> None:
     for key in loc[:-1]:
-        data = data.setdefault(key, {})
+        if data.get(key) is None:   # absent, or null in the file (`speculative: null`): a flag starts it
+            data[key] = {}
+        data = data[key]
     data[loc[-1]] = value
 
 
