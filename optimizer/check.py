@@ -38,8 +38,9 @@ means the plan is sound; every plan hwplan returns or prints has passed it):
   node bandwidth / active weight bytes); all users' tokens need at least 2 × active
   parameters FLOPs each (≤ the replica's peak FLOPs); the first token needs at least
   2 × active parameters × input tokens FLOPs (roofline: Williams et al., CACM 2009,
-  https://doi.org/10.1145/1498765.1498785) — the bandwidth bound is skipped under speculative
-  decoding, the FLOPS bounds on CPUs (their catalog FLOPS are estimates); and the stated speed meets
+  https://doi.org/10.1145/1498765.1498785) — under speculative decoding with k drafts the bandwidth bound
+  allows k + 1 tokens per read, the FLOPS bounds are skipped on CPUs (their catalog FLOPS are estimates);
+  and the stated speed meets
   `min_tokens_per_s` and `max_ttft_s`;
 - totals in exact arithmetic, and every limit: demand, spare node, nodes, budget,
   power, stock, distinct node types, nodes per replica, sellers.
@@ -402,17 +403,19 @@ def _check_speed(problem: Problem, line: PlanLine, model, variant, acc) -> list[
         out.append(f"{name}: {speed:,.2f} tok/s per user, below the {w.min_tokens_per_s:g} asked")
     if line.role == "aggregated" and w.max_ttft_s is not None and (line.ttft_s is None or line.ttft_s > w.max_ttft_s):
         out.append(f"{name}: first token after {line.ttft_s} s, more than the {w.max_ttft_s:g} s allowed")
-    if w.speculative is not None:   # drafted tokens verified in one pass: fewer weight reads per token
-        return out
     active_bytes = _loaded_weights_floor(model, variant, mtp_runs=False) * model.active_params_b / model.params_b
     # A token passes every pipeline stage; a stage's tp × dp ranks read their share of the weights together
-    # (tensor parallel may span servers), so no more than those ranks' bandwidth serves one user.
+    # (tensor parallel may span servers), so no more than those ranks' bandwidth serves one user. Speculative
+    # decoding verifies k drafted tokens in one pass: at most k + 1 tokens per read of the weights (Leviathan et
+    # al., ICML 2023); the drafts add work, so the FLOPS bounds below hold as they are.
+    per_read = w.speculative.tokens + 1 if w.speculative is not None else 1
     stage_ranks = line.sizing.tp * line.sizing.dp if line.sizing is not None else line.gpus_per_node
     bandwidth = acc.memory_bandwidth_gbs * 1e9 * stage_ranks
-    ceiling = bandwidth / active_bytes
+    ceiling = bandwidth / active_bytes * per_read
     if speed > ceiling * (1 + _REL):
         out.append(f"{name}: {speed:,.1f} tok/s per user is faster than reading {active_bytes / GB:,.1f} GB of "
-                   f"active weights per token at {bandwidth / 1e12:,.1f} TB/s allows ({ceiling:,.1f})")
+                   f"active weights per token at {bandwidth / 1e12:,.1f} TB/s allows ({ceiling:,.1f}"
+                   + (f", {per_read} tokens per read with speculative decoding" if per_read > 1 else "") + ")")
     if acc.family == "cpu":   # CPU FLOPS figures are per-socket vector-unit estimates: no compute bound
         return out
     decoding = line.gpus_per_node * line.nodes_per_replica - (

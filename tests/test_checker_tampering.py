@@ -521,3 +521,21 @@ def test_speculative_decoding_only_where_the_engine_starts_it(catalog, mla):
     assert _has("llama.cpp does not run mtp speculative decoding", _line(plan, engine="llama.cpp"), catalog, mtp)
     llama = _with(mtp, model="llama-3.1-70b")
     assert _has("llama-3.1-70b has no MTP modules", plan, catalog, llama)
+
+
+def test_speculative_plans_keep_their_physical_bounds(catalog, mla):
+    """With MTP (k = 1) one verification pass yields at most two tokens per read of the weights: the bandwidth
+    ceiling doubles but no more; the drafts add work, so the FLOPS bounds (all users' tokens, the first token's
+    prefill) hold as without speculation."""
+    problem, plan = mla
+    mtp = _with(problem, workload__speculative={"method": "mtp", "tokens": 1})
+    line = plan.lines[0]
+    model, acc = catalog.models["deepseek-r1"], catalog.accelerators[line.accelerator]
+    variant = model.variant(line.precision)
+    active = (variant.size_gb - 13.46 * 2) * GB * model.active_params_b / model.params_b   # the checker's floor
+    ceiling = acc.memory_bandwidth_gbs * 1e9 * line.sizing.tp * line.sizing.dp / active
+    words = "active weights per token"
+    assert not _has(words, _line(plan, tokens_per_s_per_user=ceiling * 1.9, users_per_replica=1), catalog, mtp)
+    assert _has(words, _line(plan, tokens_per_s_per_user=ceiling * 2.1, users_per_replica=1), catalog, mtp)
+    assert _has("need more than the replica's peak", _line(plan, tokens_per_s_per_user=ceiling * 1.9), catalog, mtp)
+    assert _has("faster than prefilling", _line(plan, ttft_s=1e-6), catalog, mtp)
