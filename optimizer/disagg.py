@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from catalog.errors import ProblemError
-from catalog.schema import Model
+from catalog.schema import Model, Platform
 
 from . import serving, sizing, speed
 from .capacity import ReplicaCapacity, _speculative
@@ -177,18 +177,21 @@ def kv_transfer_s(kv_bytes: float, link_gbs: float, share: float = 1.0) -> float
     return kv_bytes / (link_gbs * share * 1e9) + speed.NETWORK_HOP_LATENCY_S
 
 
-def prompt_link_share(model: Model, layout: Layout, gpus_per_node: int) -> float:
-    """The share of its node's scale-out link one prompt's KV cache leaves over, in (0, 1]. Each accelerator
-    sends over its own NIC (rail-optimized servers: one NIC per accelerator, as speed's cross-server traffic
-    assumes), and a prompt's KV leaves from the ranks that hold it: for MLA one rank (the latent is whole on every
+def prompt_link_share(model: Model, layout: Layout, platform: Platform, gpus_per_node: int) -> float:
+    """The share of its node's scale-out link (`platform.network_gbs`) one prompt's KV cache leaves over, in
+    (0, 1]. A prompt's KV leaves from the ranks that hold it: for MLA one rank (the latent is whole on every
     tensor-parallel rank, and SGLang reads it "from only one prefill rank", disaggregation/common/conn.py
     `_resolve_rank_mapping`, https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/disaggregation/common/conn.py;
     assumption: other engines' transfer connectors likewise), else each tensor-parallel rank of its attention
-    group its heads and each pipeline stage its layers: tp × pp ranks. A data-parallel attention replica holds a
-    prompt in one group. At most the whole node (a replica over several nodes is taken at one node's link; the
-    receiving decode node is taken to have as many accelerators)."""
+    group its heads and each pipeline stage its layers: tp × pp ranks (a data-parallel attention replica holds a
+    prompt in one group). The node's link is split over its NIC ports (`platform.nics`; none stated: one per
+    accelerator, rail-optimized), each serving gpus / ports accelerators: the senders reach
+    ceil(senders × ports / gpus) of them. At most the whole node (a replica over several nodes is taken at one
+    node's link; the receiving decode node is taken to have as many ports per accelerator)."""
     senders = 1 if model.attention.kind == "mla" else layout.tp * layout.pp
-    return min(1.0, senders / max(1, gpus_per_node))
+    gpus = max(1, gpus_per_node)
+    ports = platform.nics[0].count if platform.nics else gpus
+    return min(1.0, math.ceil(senders * ports / gpus) / ports)
 
 
 def not_applicable(problem: Problem) -> str | None:
@@ -249,7 +252,8 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
         rpn = layout.replicas_per_node
         if sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens) < 1:
             continue
-        transfer = kv_transfer_s(kv_bytes, node.platform.network_gbs, prompt_link_share(model, layout, node.count))
+        transfer = kv_transfer_s(kv_bytes, node.platform.network_gbs,
+                                 prompt_link_share(model, layout, node.platform, node.count))
         for n in prefill_batches(layout, sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens)):
             gpu = times.prefill_time(w.input_tokens) if n == 1 else speed.prefill_time(dep, fit, w.input_tokens, prompts=n)
             s = max(gpu, times.launch_floor_for(w.input_tokens))   # each chunk step of the pass lasts the launch floor
@@ -460,7 +464,7 @@ def _with_link_floors(model, units: list[Unit], problem: Problem) -> list[Unit]:
         overhead_s = serving.ttft_overhead(u.engine.id)
         kv = sizing.kv_bytes_per_request(model, u.kv_dtype, w.input_tokens)
         for link in slower:   # the same forward pass (u.prefill_s, u.prefill_prompts), a slower transfer
-            share = prompt_link_share(model, u.layout, u.node.count)
+            share = prompt_link_share(model, u.layout, u.node.platform, u.node.count)
             pre = prefill_rate(u.prefill_s, kv_transfer_s(kv, link, share), overhead_s, w.max_ttft_s,
                                w.ttft_percentile, prompts=u.prefill_prompts)
             per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
@@ -599,7 +603,9 @@ def compare_serving(dep: Deployment, workload) -> ServingModes:
     limit = speed.batch_cap(dep, fit)
     cap = held if limit is None else min(held, limit)
     transfer = kv_transfer_s(sizing.kv_bytes_per_request(dep.model, dep.kv_dtype, workload.input_tokens),
-                             dep.platform.network_gbs, prompt_link_share(dep.model, fit.layout, dep.gpus_per_node))
+                             dep.platform.network_gbs,
+                             prompt_link_share(dep.model, fit.layout, dep.platform,
+                                               dep.gpus_per_node * fit.layout.replicas_per_node))
     pools = None
     if fit.starts and cap >= 1:
         pools = serving.size_pools(times, times, cap, users, workload.input_tokens, workload.output_tokens,

@@ -524,17 +524,24 @@ def test_default_auto_skips_the_disaggregated_solve_by_the_pools_floor(tmp_path)
 
 
 def test_a_prompts_kv_leaves_over_the_nics_of_the_ranks_that_hold_it(catalog):
-    """One NIC per accelerator: GQA heads leave from each tensor-parallel rank of the prompt's attention group and
-    each pipeline stage (tp × pp of the node's accelerators), MLA's whole latent from one rank; never more than
-    the node's link."""
+    """GQA heads leave from each tensor-parallel rank of the prompt's attention group and each pipeline stage
+    (tp × pp ranks), MLA's whole latent from one rank; on a rail-optimized 8-accelerator node (8 NIC ports) each
+    rank has its own port, an eighth of the link; on a server with one port, any rank fills the whole link."""
     from optimizer.disagg import kv_transfer_s, prompt_link_share
     from optimizer.layouts import Layout
 
     llama, r1 = catalog.models["llama-3.1-70b"], catalog.models["deepseek-r1"]
-    assert prompt_link_share(llama, Layout(tp=4), 8) == 4 / 8
-    assert prompt_link_share(llama, Layout(tp=2, pp=2), 8) == 4 / 8
-    assert prompt_link_share(llama, Layout(tp=8, pp=2), 8) == 1.0
-    assert prompt_link_share(r1, Layout(tp=8), 8) == 1 / 8
-    assert prompt_link_share(r1, Layout(tp=1, dp=8, ep=8), 8) == 1 / 8
+    rail = catalog.platforms["dgx-h200-chassis"]
+    assert [n.count for n in rail.nics] == [8]
+    assert prompt_link_share(llama, Layout(tp=4), rail, 8) == 4 / 8
+    assert prompt_link_share(llama, Layout(tp=2, pp=2), rail, 8) == 4 / 8
+    assert prompt_link_share(llama, Layout(tp=8, pp=2), rail, 8) == 1.0
+    assert prompt_link_share(r1, Layout(tp=8), rail, 8) == 1 / 8
+    assert prompt_link_share(r1, Layout(tp=1, dp=8, ep=8), rail, 8) == 1 / 8
+    one_port = rail.model_copy(update={"nics": [rail.nics[0].model_copy(update={"count": 1})]})
+    assert prompt_link_share(r1, Layout(tp=8), one_port, 8) == 1.0
+    two_ports = rail.model_copy(update={"nics": [rail.nics[0].model_copy(update={"count": 2})]})
+    assert prompt_link_share(llama, Layout(tp=2), two_ports, 8) == 1 / 2   # 2 ranks of 8 reach ceil(0.5) = 1 port
+    assert prompt_link_share(llama, Layout(tp=8), two_ports, 8) == 1.0
     # 1 GB over a quarter of 400 GB/s: 10 ms and one hop
     assert kv_transfer_s(1e9, 400, 0.25) == pytest.approx(0.01 + 30e-6)
