@@ -569,3 +569,12 @@ def test_a_cpu_host_spreads_each_request_over_its_sockets(catalog):
     sizing = line.sizing.model_copy(update={"memory_users": line.sizing.memory_users * 2 + 1})
     over = plan.model_copy(update={"lines": (line.model_copy(update={"sizing": sizing}),)})
     assert any("users per replica, but a KV budget" in m for m in check_plan(over, catalog, problem))
+
+
+def test_a_prompts_kv_transfer_adds_to_its_ttft(catalog, pooled):
+    """A prefill line whose KV transfer is restated one second longer, its TTFT unchanged, understates its TTFT:
+    the transfer is part of a prompt's time to first token."""
+    plan, problem = pooled
+    pre = next(l for l in plan.lines if l.role == "prefill")
+    late = _pool_messages(catalog, problem, plan, "prefill", kv_transfer_s=pre.kv_transfer_s + 1.0)
+    assert any("waits to a TTFT" in m for m in late)

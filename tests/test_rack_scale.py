@@ -336,6 +336,8 @@ def test_checker_holds_in_domain_prefill_to_its_rules(catalog, one_rack):
     assert any("KV cache" in v for v in broken(kv_transfer_s=0.0))
     assert any("at most one prompt per attention DP group" in v for v in broken(prompts=side.dp + 1))
     assert any("the TTFT is" in v for v in broken(requests_per_hour=side.requests_per_hour * 2))
+    # the KV transfer is part of the first token's time: one second more of it, the stated TTFT unchanged
+    assert any("the TTFT is" in v for v in broken(kv_transfer_s=side.kv_transfer_s + 1.0))
     replicas = side.gpus // side.replica_gpus   # the TTFT is judged per replica, at its share of the rate
     assert any(f"at {side.requests_per_hour * 2 / replicas:,.0f} requests per hour per replica the TTFT is" in v
                for v in broken(requests_per_hour=side.requests_per_hour * 2))
