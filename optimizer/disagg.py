@@ -194,6 +194,21 @@ def prompt_link_share(model: Model, layout: Layout, platform: Platform, gpus_per
     return min(1.0, math.ceil(senders * ports / gpus) / ports)
 
 
+def retimed_prefill(model: Model, u: Unit, link_gbs: float, input_tokens: int) -> tuple[float, float, float]:
+    """(KV transfer, mean TTFT, p90 TTFT) of prefill unit `u` at its rate when its prompts leave over `link_gbs`
+    (the slower of its node's link and the plan's slowest decode node's), in seconds: the queue of
+    `prefill_rate` (M/D/1 at a prompt's share of the pass, the rest of the pass under way, its own pass, the
+    transfer and the engine overhead) at the unit's rate. A unit sized for a slower decode link (`link_gbs`) is
+    re-timed so that a plan reports the link it bought."""
+    transfer = kv_transfer_s(sizing.kv_bytes_per_request(model, u.kv_dtype, input_tokens), link_gbs,
+                             prompt_link_share(model, u.layout, u.node.platform, u.node.count))
+    n = max(1, u.prefill_prompts)
+    s = u.prefill_s / n
+    rho = (u.rate / u.replicas_per_node) / 3600 * s
+    fixed = 2 * u.prefill_s - s + transfer + serving.ttft_overhead(u.engine.id)
+    return transfer, _ttft(rho, s, fixed, 50), _ttft(rho, s, fixed, 90)
+
+
 def not_applicable(problem: Problem) -> str | None:
     """Why a disaggregated plan is not modelled for `problem` (None: it is)."""
     w, c = problem.workload, problem.constraints

@@ -412,8 +412,8 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     needs = [(uid, [(item, qty * units[uid].nodes * r) for item, qty in units[uid].node.items])
              for uid, r in sorted(solution.replicas.items())]
     line_cost, line_sellers = _allocate(needs, bought)
-    lines = [_plan_line(prep, units[uid], replicas, line_cost[uid], line_sellers[uid])
-             for uid, replicas in sorted(solution.replicas.items())]
+    lines = _retime_prefill(prep, units, [_plan_line(prep, units[uid], replicas, line_cost[uid], line_sellers[uid])
+                                          for uid, replicas in sorted(solution.replicas.items())])
     purchases = _purchase_rows(c, bought)
     network, network_buys = _network(prep, solution)
     racks, rack_buys = _racks(prep, solution, lines)
@@ -449,6 +449,25 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     value = {"cost": plan.totals.cost, "power": Fraction(plan.totals.power_w), "users": Fraction(plan.totals.users),
              "nodes": Fraction(plan.totals.nodes), "tco": tco.total if tco else Fraction(0)}[objective]
     return plan.model_copy(update={"objective_value": value, "tco": tco})
+
+
+def _retime_prefill(prep: Prepared, units: dict[str, Unit], lines: list[PlanLine]) -> list[PlanLine]:
+    """Prefill lines of units sized for a slower decode link than the plan's slowest decode node has, re-timed over
+    the link the plan bought (disagg.retimed_prefill): the solver may keep the slower-link copy at equal rate,
+    which reported a longer KV transfer and TTFT than the plan gives."""
+    decode = [units[l.unit].node.platform.network_gbs for l in lines if l.role == "decode"]
+    if not decode:
+        return lines
+    out = []
+    for line in lines:
+        u = units[line.unit]
+        link = min(u.node.platform.network_gbs, min(decode))
+        if line.role == "prefill" and link > u.link_gbs:
+            transfer, ttft, p90 = disagg.retimed_prefill(prep.candidates.model, u, link,
+                                                          prep.problem.workload.input_tokens)
+            line = line.model_copy(update={"kv_transfer_s": transfer, "ttft_s": ttft, "ttft_p90_s": p90})
+        out.append(line)
+    return out
 
 
 def _plan_line(prep: Prepared, u: Unit, replicas: int, cost: Fraction, sellers: tuple[str, ...]) -> PlanLine:

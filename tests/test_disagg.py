@@ -545,3 +545,21 @@ def test_a_prompts_kv_leaves_over_the_nics_of_the_ranks_that_hold_it(catalog):
     assert prompt_link_share(llama, Layout(tp=8), two_ports, 8) == 1.0
     # 1 GB over a quarter of 400 GB/s: 10 ms and one hop
     assert kv_transfer_s(1e9, 400, 0.25) == pytest.approx(0.01 + 30e-6)
+
+
+def test_a_prefill_line_reports_the_link_its_plan_bought(catalog):
+    """With MTP (k = 2) the cheapest pools pair an MI355X prefill unit sized for a slower decode link (its copy
+    asks less of the decode nodes at the same rate) with MI355X decode nodes of 400 GB/s. The line reports the
+    prompt's KV over the link the plan has: the slower of the two nodes' links, one rank's NIC port of eight for
+    MLA, plus a hop; and its TTFT within the target at that transfer."""
+    data = load_problem(bundled_problem_path("deepseek-r1-8k-disaggregated")).model_dump()
+    data["workload"]["speculative"] = {"method": "mtp", "tokens": 2}
+    data["serving"] = "disaggregated"
+    problem = Problem.model_validate(data)
+    plan = optimize(catalog, problem)
+    decode = min(catalog.platforms[l.platform].network_gbs for l in plan.lines if l.role == "decode")
+    for line in (l for l in plan.lines if l.role == "prefill"):
+        link = min(catalog.platforms[line.platform].network_gbs, decode)
+        assert line.kv_transfer_s == pytest.approx(8192 * 61 * (512 + 64) * 2 / (link / 8 * 1e9) + 30e-6)
+        assert line.ttft_p90_s <= problem.workload.max_ttft_s
+    assert check_plan(plan, catalog, problem) == []
