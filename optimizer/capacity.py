@@ -83,13 +83,13 @@ def _unsupported(dep: Deployment, fit: sizing.MemoryFit, spec) -> ReplicaCapacit
     """The replica that cannot serve at all (engine lacks the speculative method, weights do not fit, the
     engine would not start), else None. Raises ProblemError when the model lacks the method."""
     if spec is not None:
-        from .serving import SPEC_ENGINES, check_speculative, spec_layout_error
+        from .serving import SPEC_ENGINES, check_speculative, spec_engine_error, spec_layout_error
 
         # The model must support the method (else the whole problem is wrong: ProblemError, exit 2);
         # an engine that does not run it only rules out this replica.
         check_speculative(spec, dep.model, SPEC_ENGINES[spec.method][0], "workload.speculative.method",
                           error=ProblemError)
-        if dep.engine.id not in SPEC_ENGINES[spec.method] or spec_layout_error(   # or it would not start
+        if spec_engine_error(dep.engine.id, spec.method, dep.model) or spec_layout_error(   # or not start
                 dep.engine.id, spec.method, fit.layout.pp, fit.layout.dp_attention):
             return ReplicaCapacity(users=0, memory_users=0, limit="speculative", fit=fit)
     if not fit.weights_fit:

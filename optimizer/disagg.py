@@ -249,7 +249,7 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
     than the best decode batch so far are not searched for decode."""
     w = problem.workload
     spec = _speculative(w)
-    if spec is not None and engine.id not in serving.SPEC_ENGINES.get(spec.method, ()):
+    if spec is not None and serving.spec_engine_error(engine.id, spec.method, model):
         return [], None
     best_pre: _Sized | None = None
     kv_bytes = sizing.kv_bytes_per_request(model, sizing.resolve_kv_dtype(problem.kv_dtype, engine, variant),

@@ -30,7 +30,7 @@ from catalog import Catalog
 from catalog.errors import InfeasibleError
 
 from . import sizing
-from .serving import spec_layout_error
+from .serving import spec_engine_error, spec_layout_error
 from .model import Limits, Offers, PlanModel, SolveOptions
 from .plan import Plan
 from .problem import Problem
@@ -269,7 +269,8 @@ def _miss_sentence(miss: NearMiss, model, problem: Problem) -> str:
         return (f"{what} answer the first token after {ttft:,.2f} s {which} at best; "
                 f"{w.max_ttft_s:g} s are allowed")
     if cap.limit == "speculative" and w.speculative is not None:
-        why = spec_layout_error(miss.engine.id, w.speculative.method, fit.layout.pp, fit.layout.dp_attention)
+        why = spec_engine_error(miss.engine.id, w.speculative.method, model) or spec_layout_error(
+            miss.engine.id, w.speculative.method, fit.layout.pp, fit.layout.dp_attention)
         return f"{what}: {why or f'{miss.engine.id} does not run {w.speculative.method} speculative decoding'}"
     if cap.limit == "prefill":
         return f"{what} prefill {w.input_tokens:,}-token prompts slower than one request per hour arrives"

@@ -125,7 +125,7 @@ from catalog.schema import Model
 __all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
            "open_loop", "mva", "wait_percentile", "md1_wait", "spec_tokens_per_step", "check_speculative",
            "DEFAULT_ACCEPTANCE", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS",
-           "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "SPEC_ENGINES", "SPEC_WITHOUT_PP", "SPEC_WITHOUT_DP_ATTENTION", "spec_layout_error", "EXACT_MVA_MAX", "Pools", "size_pools"]
+           "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "SPEC_ENGINES", "MTP_FAMILIES", "spec_engine_error", "SPEC_WITHOUT_PP", "SPEC_WITHOUT_DP_ATTENTION", "spec_layout_error", "EXACT_MVA_MAX", "Pools", "size_pools"]
 
 ARRIVALS = ("random", "synchronized")
 SPEC_METHODS = ("mtp", "eagle", "ngram")
@@ -214,6 +214,27 @@ DRAFT_STEP_SHARE = 0.043
 # takes a separate draft model only, which hwplan does not model.
 SPEC_ENGINES = {"mtp": ("vllm", "sglang", "trtllm"), "eagle": ("vllm", "sglang", "trtllm"),
                 "ngram": ("vllm", "sglang", "trtllm")}
+# Engines that run MTP for some model families only: TensorRT-LLM documents MTP as "multi-token prediction for
+# DeepSeek models" (https://www.mintlify.com/NVIDIA/TensorRT-LLM/features/speculative-decoding) and its MTP example
+# "requires the DeepSeek MLA generation FMHA kernel"
+# (https://nvidia.github.io/TensorRT-LLM/1.3.0rc24/examples/llm_speculative_decoding.html). A family is a catalog id
+# prefix or a Hugging Face organisation.
+MTP_FAMILIES = {"trtllm": ("deepseek",)}
+
+
+def spec_engine_error(engine_id: str, method: str, model: Model) -> str | None:
+    """Why `engine_id` does not run speculative decoding by `method` for `model` (SPEC_ENGINES, MTP_FAMILIES);
+    None when it does."""
+    if engine_id not in SPEC_ENGINES.get(method, ()):
+        return (f"the {engine_id} engine does not run {method} speculative decoding (engines that do: "
+                f"{', '.join(SPEC_ENGINES.get(method, ()))})")
+    families = MTP_FAMILIES.get(engine_id, ()) if method == "mtp" else ()
+    org = model.hf_repo.split("/")[0].lower() if "/" in model.hf_repo else ""
+    if families and not any(model.id.startswith(f) or org.startswith(f) for f in families):
+        return f"{engine_id} runs MTP for {', '.join(f + '*' for f in families)} models only, not {model.id}"
+    return None
+
+
 # Engines that do not start speculative decoding under pipeline parallelism. vLLM: an MTP draft with
 # --pipeline-parallel-size > 1 stops at start-up ("Pipeline parallelism is not supported for this model", the draft
 # lacks SupportsPP, https://github.com/vllm-project/vllm/issues/52069, 2026-08, nightly 0.26.1), and any method stops on
@@ -284,9 +305,9 @@ def check_speculative(spec: Speculative, model: Model, engine_id: str, where: st
     if spec.method == "mtp" and model.mtp is None:
         raise error(f"{where} = mtp: {model.id} has no multi-token-prediction layers (its config.json sets no "
                     f"num_nextn_predict_layers); use eagle or ngram.")
-    if engine_id not in SPEC_ENGINES[spec.method]:
-        raise error(f"{where} = {spec.method}: the {engine_id} engine does not run {spec.method} "
-                         f"speculative decoding (engines that do: {', '.join(SPEC_ENGINES[spec.method])}).")
+    unsupported = spec_engine_error(engine_id, spec.method, model)
+    if unsupported:
+        raise error(f"{where} = {spec.method}: {unsupported}.")
     why = spec_layout_error(engine_id, spec.method, pipeline_stages, dp_attention)
     if why:
         fix = ("a layout without PP (tensor or expert parallel across the nodes: --tp, --ep)"

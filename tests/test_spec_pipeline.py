@@ -94,3 +94,22 @@ def test_sglang_ngram_never_runs_with_attention_dp(catalog):
     with pytest.raises(InputError, match="data-parallel attention"):
         estimate(catalog, model="deepseek-r1", accelerator="h200-sxm", gpus=8, engine="sglang", dp_attention=True,
                  speculative=ngram)
+
+
+def test_tensorrt_llm_runs_mtp_for_deepseek_models_only(catalog):
+    """TensorRT-LLM documents MTP for DeepSeek models (its MTP path needs the DeepSeek MLA kernel): GLM-5, which
+    ships MTP modules, is refused on trtllm (an estimate names why; a plan's replica is ruled out with that reason)
+    but runs on SGLang; DeepSeek-R1 runs on trtllm."""
+    glm, r1 = catalog.models["glm-5"], catalog.models["deepseek-r1"]
+    assert serving.spec_engine_error("trtllm", "mtp", r1) is None
+    assert serving.spec_engine_error("sglang", "mtp", glm) is None
+    assert "trtllm runs MTP for deepseek* models only, not glm-5" in serving.spec_engine_error("trtllm", "mtp", glm)
+    assert serving.spec_engine_error("trtllm", "eagle", glm) is None
+    with pytest.raises(InputError, match="trtllm runs MTP for deepseek"):
+        estimate(catalog, model="glm-5", accelerator="b200", gpus=8, precision="fp8", engine="trtllm",
+                 speculative=Speculative("mtp", 1))
+    acc = catalog.accelerators["b200"]
+    dep = Deployment(model=glm, variant=glm.variant("fp8"), accelerator=acc, platform=default_platform(catalog, acc, 8),
+                     engine=catalog.engines["trtllm"], gpus_per_node=8, draft="mtp")
+    cap = replica_capacity(dep, Workload(concurrent_users=10, speculative={"method": "mtp", "tokens": 1}))
+    assert cap.limit == "speculative" and cap.users == 0
