@@ -482,10 +482,10 @@ def _misfit_notes(m, acc, variant, hardware: str, engine_name: str, why_not: str
     if precision != "auto":
         return notes
     own = sizing.weight_bytes(m, variant)
-    return notes + [f"{m.id}'s publisher also ships {v.id} ({sizing.weight_bytes(m, v) / sizing.GB:,.0f} GB against "
-            f"{own / sizing.GB:,.0f} GB), which {acc.id} runs natively: --precision {v.id}"
-            for v, _ in sizing.candidate_variants(m, acc, "auto")
-            if v.id != variant.id and sizing.weight_bytes(m, v) < own]
+    smaller = [(v, sizing.weight_bytes(m, v)) for v, _ in sizing.candidate_variants(m, acc, "auto")
+               if v.id != variant.id]
+    return notes + [f"{m.id}'s publisher also ships {v.id} ({size / sizing.GB:,.0f} GB against {own / sizing.GB:,.0f} "
+                    f"GB), which {acc.id} runs natively: --precision {v.id}" for v, size in smaller if size < own]
 
 
 def _engine(catalog: Catalog, engine: str, acc, variant):

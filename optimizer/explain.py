@@ -269,9 +269,10 @@ def _miss_sentence(miss: NearMiss, model, problem: Problem) -> str:
         return (f"{what} answer the first token after {ttft:,.2f} s {which} at best; "
                 f"{w.max_ttft_s:g} s are allowed")
     if cap.limit == "speculative" and w.speculative is not None:
+        # capacity sets this limit for exactly these two reasons
         why = spec_engine_error(miss.engine.id, w.speculative.method, model) or spec_layout_error(
             miss.engine.id, w.speculative.method, fit.layout.pp, fit.layout.dp_attention)
-        return f"{what}: {why or f'{miss.engine.id} does not run {w.speculative.method} speculative decoding'}"
+        return f"{what}: {why}"
     if cap.limit == "prefill":
         return f"{what} prefill {w.input_tokens:,}-token prompts slower than one request per hour arrives"
     if cap.limit == "start" and fit.why_not:

@@ -73,13 +73,19 @@ class LaunchSettings:
         self.gpus_per_node = gpus_per_node
 
 
+def _model_path(model: Model) -> str:
+    """What engines serve the model from: its Hugging Face repository, else the local folder it was imported from,
+    else its id."""
+    return model.hf_repo or model.local_path or model.id
+
+
 def _repo(model: Model, variant: Variant) -> str:
     """The Hugging Face repository of the variant's own checkpoint when its source names one (anywhere
-    in the source text), else the model's, else the local folder it was imported from (engines serve a path)."""
+    in the source text), else the model's (`_model_path`)."""
     for found in re.finditer(r"https://huggingface\.co/([\w.-]+/[\w.-]+)", variant.source or ""):
         if found.group(1).split("/")[0] not in ("docs", "blog", "spaces", "datasets"):
             return found.group(1)
-    return model.hf_repo or model.local_path or model.id
+    return _model_path(model)
 
 
 def _gguf_tag(repo: str, variant: Variant) -> str:
@@ -111,7 +117,7 @@ def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, s
     """Command lines, one per node role, that start one replica (or every replica slot of one server)."""
     repo = _repo(model, variant)
     # An fp8 run of a 16-bit checkpoint (no fp8 checkpoint of its own): the engine quantizes on load.
-    quantize = variant.id == "fp8" and model.native_precision != "fp8" and repo == (model.hf_repo or model.local_path or model.id)
+    quantize = variant.id == "fp8" and model.native_precision != "fp8" and repo == _model_path(model)
     builder = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm, "llama.cpp": _llama_cpp}.get(engine.id)
     if builder is None:
         return [f"# {engine.name}: no command template; layout {layout.label}"]

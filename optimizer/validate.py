@@ -498,12 +498,12 @@ def _case(row: dict, catalog: Catalog) -> Case:
     _skip_unmodelled(metric, notes)
     text = " ".join(row.get(k) or "" for k in ("model", "precision", "tp", "ep", "num_gpus", "concurrency_or_batch"))
     spec = None
-    if metric in SPEED_METRICS and re.search(r"\bmtp\b|eagle|speculative|nextn", notes + text.lower()) \
-            and not re.search(r"no spec(?:ulative)?[- ]decod", notes):
-        spec = _speculative(notes + " " + text.lower())
-    elif metric in MEMORY_METRICS and re.search(r"\bmtp\b|eagle|nextn", notes + text.lower()) \
-            and not re.search(r"no spec(?:ulative)?[- ]decod", notes):
-        spec = _speculative(notes + " " + text.lower(), default_tokens=1)   # a draft's weights and KV layers
+    said = notes + " " + text.lower()
+    if not re.search(r"no spec(?:ulative)?[- ]decod", notes):
+        if metric in SPEED_METRICS and re.search(r"\bmtp\b|eagle|speculative|nextn", said):
+            spec = _speculative(said)
+        elif metric in MEMORY_METRICS and re.search(r"\bmtp\b|eagle|nextn", said):
+            spec = _speculative(said, default_tokens=1)   # a draft's weights and KV layers
     if re.search(r"disaggregat|pd disagg|prefill trays|decode trays|decode nodes", notes):
         raise _Skip("disaggregated prefill/decode is not a single replica")
     model = _model_id(row["model"], catalog)
