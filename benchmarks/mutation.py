@@ -59,7 +59,9 @@ TESTS = {
                "tests/test_layouts.py::test_nvl72_rack_is_one_scale_up_domain_with_wide_ep_and_replicas_inside"],
     "speed": ["tests/test_speed.py", "tests/test_layouts.py", "tests/test_mutation_speed.py",
               "tests/test_speed_releases.py", "tests/test_queued_steps.py", "tests/test_prefill_launch_floor.py",
-              "tests/test_mtp_weights.py"],
+              "tests/test_mtp_weights.py",
+              "tests/test_disagg_pools.py::test_prefill_all_to_all_crosses_the_network_once_per_remote_server",
+              "tests/test_disagg_pools.py::test_prefill_forwards_and_decode_does_not"],
 }
 COPY = ["catalog", "optimizer", "problems", "tests", "benchmarks", "cli.py", "pyproject.toml", "README.md"]
 

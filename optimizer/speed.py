@@ -37,7 +37,8 @@ latency NCCL's own tuning model gives (src/graph/tuning.cc: ring and tree, LL pr
 base and per-hop latencies; scaled to a published nccl-tests measurement and to a serving engine's
 measured decode step across servers) plus its bytes over the network
 share; an all-to-all over
-the network runs at DeepEP's measured share of the NIC's bandwidth.
+the network runs at DeepEP's measured share of the NIC's bandwidth (decode: each expert's copy over the
+network; prefill: one copy per remote server, forwarded over NVLink there, `alltoall_time`).
 
 Prefill of I prompt tokens on all G accelerators (compute-bound):
     2 · P_active · I + 2 · layers · heads · (d_qk + d_v) · I²/2   FLOPs over G · F_prefill
@@ -219,24 +220,33 @@ def allreduce_time(dep: Deployment, ranks: int, tokens: float) -> float:
     return t
 
 
-def alltoall_time(dep: Deployment, ranks: int, tokens_per_rank: float, bytes_per_value: float) -> float:
+def alltoall_time(dep: Deployment, ranks: int, tokens_per_rank: float, bytes_per_value: float,
+                  forwarded: bool = False) -> float:
     """One expert-parallel dispatch or combine: each rank sends its tokens' hidden states to
     the k experts they route to, spread over `ranks` ranks; seconds on the busiest rank.
 
     Bytes a rank sends: tokens · k · hidden · bytes · λ (λ = EP_IMBALANCE), the share
     (r−1)/r leaving the accelerator over NVLink and, across s servers, (s−1)/s of it over
-    the network at DeepEP's measured efficiencies.
+    the network at DeepEP's measured efficiencies, as DeepEP's low-latency kernels (decode) send it:
+    pure RDMA to each expert's rank. `forwarded`: DeepEP's normal kernels (prefill) instead send a token
+    over the network once per remote server its experts are on and forward it over NVLink there
+    ("Normal kernels with NVLink and RDMA forwarding", https://github.com/deepseek-ai/DeepEP README, read
+    2026-12): (s − 1) · (1 − (1 − 1/s)^k) copies per token, each remote server holding one of its k experts
+    with probability 1 − (1 − 1/s)^k when the experts are spread evenly (group-limited routing, where the
+    model has it, only lowers this).
     """
     m = dep.model
     if ranks <= 1 or m.moe is None:
         return 0.0
-    sent = tokens_per_rank * m.moe.experts_per_token * m.hidden_size * bytes_per_value * EP_IMBALANCE
+    k = m.moe.experts_per_token
+    per_copy = tokens_per_rank * m.hidden_size * bytes_per_value * EP_IMBALANCE
+    sent = per_copy * k
     nodes = _group_nodes(dep, ranks)
     if nodes == 1:
         nvlink = sent * (ranks - 1) / ranks / (_link_bytes_per_s(dep) * A2A_NVLINK_EFFICIENCY)
         return ALLREDUCE_LATENCY_S[dep.platform.link] + nvlink
-    remote = sent * (nodes - 1) / nodes
-    local = sent - remote
+    local = sent / nodes
+    remote = per_copy * ((nodes - 1) * (1 - (1 - 1 / nodes) ** k) if forwarded else k * (nodes - 1) / nodes)
     return A2A_NETWORK_LATENCY_S + max(remote / (_nic_bytes_per_s(dep) * A2A_RDMA_EFFICIENCY),
                                        local / (_link_bytes_per_s(dep) * A2A_NVLINK_EFFICIENCY))
 
@@ -458,8 +468,8 @@ def prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int, prom
     if lay.dp > 1:
         if lay.ep > 1:
             per_rank = step_tokens * prompts / lay.stage_ranks
-            comm += moe_layers * (alltoall_time(dep, lay.ep, per_rank, DISPATCH_BYTES)
-                                  + alltoall_time(dep, lay.ep, per_rank, COMBINE_BYTES))
+            comm += moe_layers * (alltoall_time(dep, lay.ep, per_rank, DISPATCH_BYTES, forwarded=True)
+                                  + alltoall_time(dep, lay.ep, per_rank, COMBINE_BYTES, forwarded=True))
         else:
             comm += moe_layers * allreduce_time(dep, lay.stage_ranks, step_tokens * prompts)
     return (compute + eff.step_overhead_ms * 1e-3) * release_slowdown(dep) + comm
