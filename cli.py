@@ -657,12 +657,16 @@ def report(problem, time_limit, title, catalog_files, fmt, output, force, debug,
               "pool (one scale-up domain, e.g. a GB200 NVL72 rack, or whole servers) for the most output tok/s.")
 @click.option("--min-tokens-per-s", type=float, default=10.0, show_default=True,
               help="With --serving disaggregated: the decode speed each user must see.")
+@click.option("--role", type=click.Choice(["prefill", "decode"]),
+              help="Size one replica of a disaggregated pool: decode runs --concurrency sequences with no prompt "
+                   "in its steps; prefill runs prompts back to back (input tok/s). Give the pool's layout with "
+                   "--tp/--dp/--ep.")
 @common_options
 @handle_errors
 def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, precision, kv_dtype, engine, platform,
              dp_attention, input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
              max_model_len, eager, engine_version, arrivals, request_rate, speculative, spec_tokens, spec_acceptance,
-             serving, min_tokens_per_s, catalog_files, fmt, output, force, debug):
+             serving, min_tokens_per_s, role, catalog_files, fmt, output, force, debug):
     """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
 
     The memory breakdown per accelerator (total, usable, weights, activations, CUDA graphs,
@@ -692,6 +696,9 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
       # a GB200 NVL72 rack split into prefill and decode:
       hwplan estimate --model deepseek-r1 --accelerator gb200 --gpus 72 \\
           --precision fp8 --engine sglang --serving disaggregated
+      # one decode replica of a disaggregated deployment, 9 nodes, EP72:
+      hwplan estimate --model deepseek-v3 --accelerator h100-sxm --nodes 9 \\
+          --dp 72 --ep 72 --engine sglang --role decode --concurrency 18432
     """
     from optimizer.commands import estimate_from_flags
     from optimizer.render import render_estimate
@@ -705,7 +712,8 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
                               max_batched_tokens=max_batched_tokens, max_model_len=max_model_len, eager=eager,
                               engine_version=engine_version, arrivals=arrivals, request_rate=request_rate,
                               speculative=speculative, spec_tokens=spec_tokens, spec_acceptance=spec_acceptance,
-                              serving=serving, min_tokens_per_s=min_tokens_per_s, tp=tp, pp=pp, dp=dp, ep=ep)
+                              serving=serving, min_tokens_per_s=min_tokens_per_s, tp=tp, pp=pp, dp=dp, ep=ep,
+                              role=role)
     write_output(render_estimate(est, fmt), output, force)
 
 

@@ -151,6 +151,9 @@ def estimate_from_flags(catalog: Catalog, *, model: str | None, concurrency: str
     if model is None:
         raise HwplanError("give --model (a catalog id) or --model-config (a model's Hugging Face folder).")
     if serving == "disaggregated":
+        if settings.get("role") is not None:
+            raise HwplanError(f"--role = {settings['role']} with --serving disaggregated: --role sizes one pool's "
+                              f"replica, --serving disaggregated splits the accelerators into both pools; give one.")
         for flag, value in (("--speculative", speculative), ("--request-rate", settings.get("request_rate"))):
             if value is not None:
                 raise HwplanError(f"{flag} = {value}: --serving disaggregated splits the accelerators for a closed "

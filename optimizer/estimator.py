@@ -6,7 +6,9 @@ accelerator term by term as the engine's start-up log prints it (`memory_gib`),
 how many tokens and concurrent requests the KV cache holds, whether the engine
 starts (`fits`, and `why_not` naming the failing term), and the decode speed,
 throughput and time to first token at a given concurrency (default one user;
-'max' = as many as memory and the engine allow, as offline benchmarks run).
+'max' = as many as memory and the engine allow, as offline benchmarks run). With `role` it
+sizes one replica of a disaggregated pool instead: a decode replica's steps carry no prompt, a
+prefill replica runs prompts back to back (`POOL_ROLES`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ from catalog.schema import Accelerator, Model, Platform
 
 from . import serving, sizing, speed
 from .deployment import Deployment
-from .launch import LaunchSettings, given_batched_tokens, launch_for
+from .launch import LaunchSettings, given_batched_tokens, launch_for, with_role
 from .layouts import Layout, candidate_layouts, default_layout, layout_problem
 from .problem import ENGINE_SETTINGS, VERSION_NEEDS_ENGINE, EngineSettings, Workload, version_names_engine
 from .units import ENGINE_PREFERENCE, platform_accepts
 
-__all__ = ["Estimate", "estimate", "default_platform", "engine_settings", "LOG_LINES"]
+__all__ = ["Estimate", "estimate", "default_platform", "engine_settings", "LOG_LINES", "POOL_ROLES"]
+
+# One pool of a disaggregated deployment (SGLang's --disaggregation-mode prefill|decode): what `estimate`'s
+# `role` takes.
+POOL_ROLES = ("prefill", "decode")
 
 # Which start-up log line each memory figure corresponds to, per engine rule, in the engine's own words;
 # "no log line" where the engine prints nothing for that figure.
@@ -140,6 +146,8 @@ class Estimate:
     notes: list[str] = field(default_factory=list)
     numa_spread: bool = False       # llama.cpp on a CPU host: one process over the sockets, no TP
     disaggregated: dict[str, Any] | None = None   # --serving disaggregated: optimizer/rackscale.py split_summary
+    role: str | None = None                     # one pool of a disaggregated deployment (POOL_ROLES), else None
+    prefill_input_tokens_per_s: float | None = None   # role prefill: prompt tokens/s, prompts back to back
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -148,7 +156,7 @@ class Estimate:
             out[key] = round(out[key], 2)
         out["kv_bytes_per_token"] = int(self.kv_bytes_per_token) if self.kv_bytes_per_token.is_integer() \
             else round(self.kv_bytes_per_token, 1)
-        for key in ("decode_tokens_per_s_per_user", "output_tokens_per_s_total"):
+        for key in ("decode_tokens_per_s_per_user", "output_tokens_per_s_total", "prefill_input_tokens_per_s"):
             out[key] = None if out[key] is None else round(out[key], 2)
         out["ttft_s"] = None if self.ttft_s is None else round(self.ttft_s, 3)
         out["ttft_p90_s"] = None if self.ttft_p90_s is None else round(self.ttft_p90_s, 3)
@@ -207,7 +215,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
              eager: bool = False, engine_version: str | None = None,
              settings: EngineSettings | None = None, arrivals: str | serving.Benchmark = "random",
              speculative: Any = None, tp: int | None = None, pp: int | None = None, dp: int | None = None,
-             ep: int | None = None, request_rate: float | None = None) -> Estimate:
+             ep: int | None = None, request_rate: float | None = None, role: str | None = None) -> Estimate:
     """Size one replica of `gpus` accelerators over `nodes` nodes under the given engine settings
     (unset: the engine's defaults; `settings` replaces the six keyword settings when given;
     `engine_version` picks the engine release whose memory rules apply, default the newest sourced).
@@ -220,12 +228,19 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     decode at the asked concurrency is chosen (at 'max': the most output tokens/s); `dp_attention`
     is the shorthand for attention DP over every rank.
 
+    `role` ('prefill' or 'decode', None: aggregated) sizes one replica of a disaggregated pool (`_pool_speed`):
+    a decode replica runs the concurrency asked with no prompt in its steps (no TTFT: prompts run on the
+    prefill pool); a prefill replica runs prompts back to back, one per attention DP group per forward pass
+    (`prefill_input_tokens_per_s`, and the TTFT of a prompt alone). Its launch commands carry the role's flags.
+
     Raises InputError for unknown ids, counts below one, a setting the engine would reject
     (utilization outside (0, 1], max_model_len above the model's context), a layout the engine
-    cannot run or that does not match the accelerators.
+    cannot run or that does not match the accelerators, or a `role` outside POOL_ROLES or given with a request
+    rate (a pool's replica runs at a batch, not an arrival rate) or with speculative decoding on the prefill pool.
     """
     asked = dict(locals())
     _check_demand(concurrency, request_rate, input_tokens, output_tokens)
+    _check_role(role, request_rate, speculative)
     if not version_names_engine(engine_version if settings is None else settings.version, [engine]):
         raise InputError(f"--engine-version = '{engine_version}': {VERSION_NEEDS_ENGINE}")
     m = catalog.model(model, "--model")
@@ -276,8 +291,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     conc = limit if concurrency == "max" else int(concurrency or 1)
     batch = min(conc, limit)
     _check_serving_inputs(speculative, arrivals, m, chosen.id, fit.layout)
-    served = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens, arrivals=arrivals,
-                                 speculative=speculative) if fits else None
+    served, batch = _replica_speed(dep, fit, role, batch, input_tokens, output_tokens, arrivals, speculative) \
+        if fits else (None, batch)
     if request_rate is not None:
         conc, batch, served = _open_loop(dep, fit, request_rate, input_tokens, output_tokens, speculative, limit,
                                          notes, (conc, batch, served))
@@ -285,19 +300,20 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         notes.append(f"only {limit:,} of {conc:,} requests run at once "
                      f"({'the KV cache holds no more' if limit == max_conc else f'{chosen.name} runs at most {cap:,}'}); "
                      f"the rest wait")
+    launch = launch_for(m, variant, chosen, fit.layout, LaunchSettings(
+        memory_fraction=fit.settings.memory_utilization if fit.settings else None,
+        max_running=(fit.settings.max_batch * fit.layout.dp if fit.settings and fit.settings.max_batch else None),
+        max_model_len=fit.settings.max_model_len if fit.settings else context,
+        kv_dtype=dep.kv_dtype, gpus_per_node=per_node,
+        max_batched_tokens=given_batched_tokens(fit.settings), eager=bool(fit.settings and fit.settings.eager),
+        speculative=speculative))
     return Estimate(
         model=m.id, accelerator=acc.id, gpus=gpus, nodes=nodes, platform=plat.id, engine=chosen.id,
         precision=variant.id, requested_precision=precision, kv_dtype=dep.kv_dtype,
         tp=1 if fit.layout.numa_spread else fit.layout.tp, pp=1 if fit.layout.numa_spread else fit.layout.pp,
         numa_spread=fit.layout.numa_spread, dp_attention=fit.layout.dp_attention, dp=fit.layout.dp,
         ep=fit.layout.ep, layout=fit.layout.label,
-        launch=launch_for(m, variant, chosen, fit.layout, LaunchSettings(
-            memory_fraction=fit.settings.memory_utilization if fit.settings else None,
-            max_running=(fit.settings.max_batch * fit.layout.dp if fit.settings and fit.settings.max_batch else None),
-            max_model_len=fit.settings.max_model_len if fit.settings else context,
-            kv_dtype=dep.kv_dtype, gpus_per_node=per_node,
-            max_batched_tokens=given_batched_tokens(fit.settings), eager=bool(fit.settings and fit.settings.eager),
-            speculative=speculative)),
+        launch=with_role(launch, chosen.id, role) if role else launch,
         weights_gb=fit.weights_bytes / sizing.GB, weights_per_gpu_gb=fit.weights_per_gpu / sizing.GB,
         mtp_module_gb=(sizing.mtp_parts(m, variant).total / sizing.GB
                        if _draft(speculative) == "mtp" or sizing.checkpoint_has_mtp(m, variant) else 0.0),
@@ -314,14 +330,65 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         if fit.request_kv_bytes > 0 else 0.0, concurrency=conc,
         batch=batch if fits else None, bound=served.bound if served else None,
         decode_tokens_per_s_per_user=served.tokens_per_s_per_user if served else None,
-        output_tokens_per_s_total=served.output_tokens_per_s if served else None,
+        output_tokens_per_s_total=served.output_tokens_per_s if served and role != "prefill" else None,
         ttft_s=served.ttft_s if served else None, ttft_p90_s=served.ttft_p90_s if served else None,
         prefill_launch_floor_s=speed.prefill_launch_floor(dep, fit),
         arrivals="poisson" if request_rate is not None else
         "benchmark" if isinstance(arrivals, serving.Benchmark) else arrivals, request_rate=request_rate,
         speculative=None if speculative is None else
         {"method": speculative.method, "tokens": speculative.tokens, "acceptance": speculative.rate,
-         "tokens_per_step": round(speculative.tokens_per_step(), 3)}, notes=notes)
+         "tokens_per_step": round(speculative.tokens_per_step(), 3)}, notes=notes, role=role,
+        prefill_input_tokens_per_s=served.output_tokens_per_s if role == "prefill" and served else None)
+
+
+def _check_role(role: str | None, request_rate: float | None, speculative) -> None:
+    """InputError for a `role` estimate cannot size (see `estimate`), naming the flag."""
+    if role is None:
+        return
+    if role not in POOL_ROLES:
+        raise InputError(f"--role = '{role}': allowed {', '.join(POOL_ROLES)}.")
+    if request_rate is not None:
+        raise InputError(f"--request-rate = {request_rate:g} with --role {role}: a pool's replica is sized at a "
+                         f"batch (--concurrency), not an arrival rate; drop one of them.")
+    if role == "prefill" and speculative is not None:
+        raise InputError(f"--speculative = {speculative.method} with --role prefill: speculative decoding runs on "
+                         f"the decode pool; drop --speculative or use --role decode.")
+
+
+def _replica_speed(dep: Deployment, fit: sizing.MemoryFit, role: str | None, batch: int, input_tokens: int,
+                   output_tokens: int, arrivals, spec) -> tuple[speed.Speed, int]:
+    """The replica's speed and batch: serving in a closed loop (speed.serving_speed), or one pool's (`_pool_speed`)."""
+    if role is not None:
+        return _pool_speed(dep, fit, role, batch, input_tokens, output_tokens, spec)
+    return speed.serving_speed(dep, fit, batch, input_tokens, output_tokens, arrivals=arrivals,
+                               speculative=spec), batch
+
+
+def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, input_tokens: int,
+                output_tokens: int, spec) -> tuple[speed.Speed, int]:
+    """One replica of a disaggregated pool, as optimizer/disagg.py sizes its role units, and the batch it runs.
+
+    decode: `batch` sequences at the mean context I + O/2 and no prompt in their steps: TPOT = τ(B)/E
+        (serving.size_pools' decode side; E tokens per step, 1 without speculative decoding); tok/s per user
+        1/TPOT, output tok/s B/TPOT; no TTFT (prompts run on the prefill pool).
+    prefill: one prompt per attention DP group (dp prompts) per forward pass, passes back to back:
+        S = max(speed.prefill_time(I, prompts=dp), the release's eager-prefill launch floor) seconds, input
+        tok/s dp·I/S (the Speed's `output_tokens_per_s` carries it); TTFT of a prompt alone P(I) + the engine's
+        fixed overhead (serving.ttft_overhead); batch = dp.
+    """
+    if role == "decode":
+        times = speed.serving_times(dep, fit)
+        pools = serving.size_pools(times, times, batch, batch, input_tokens, output_tokens, spec=spec)
+        b, tpot = pools.decode_batch, pools.tpot_s
+        return speed.Speed(batch=b, token_time_s=tpot, prefill_s=0.0, tokens_per_s_per_user=1 / tpot,
+                           output_tokens_per_s=b / tpot, ttft_s=None, bound="decode only"), b
+    prompts = fit.layout.dp
+    floor = speed.prefill_launch_floor(dep, fit)
+    passes = max(speed.prefill_time(dep, fit, input_tokens, prompts=prompts), floor)
+    alone = max(speed.prefill_time(dep, fit, input_tokens), floor) + serving.ttft_overhead(dep.engine.id)
+    return speed.Speed(batch=prompts, token_time_s=0.0, prefill_s=alone, tokens_per_s_per_user=None,
+                       output_tokens_per_s=prompts * input_tokens / passes, ttft_s=alone, bound="prefill only",
+                       ttft_p90_s=alone), prompts
 
 
 # The workload field each estimate flag sets: (flag, what to give instead of a bad value).

@@ -43,7 +43,7 @@ from catalog.schema import Model, Variant
 from .layouts import Layout, redundant_experts
 
 __all__ = ["LaunchSettings", "launch_for", "launch_commands", "given_batched_tokens", "role_flags",
-           "router_command", "DISAGG_ENGINES"]
+           "router_command", "with_role", "DISAGG_ENGINES"]
 
 PORT = 8000
 SGLANG_DIST_PORT = 20000
@@ -359,7 +359,7 @@ def router_command(engine_id: str) -> str:
             f"\\n' > disagg.yaml && trtllm-serve disaggregated -c disagg.yaml")
 
 
-def _with_role(commands: list[str], engine_id: str, role: str) -> list[str]:
+def with_role(commands: list[str], engine_id: str, role: str) -> list[str]:
     """Each command with its role's flags (TensorRT-LLM: the cache transceiver in its options file); the
     decode pool's list ends with the router."""
     if engine_id == "trtllm":
@@ -401,9 +401,9 @@ def launch_commands(model: Model, unit, context_tokens: int, workload=None) -> l
         commands = [f"{_env(devices)}{c.replace(f'--port {PORT}', f'--port {PORT + side.replicas}', 1)}"
                     for c in commands]
         decode = [c.replace(f"$DECODE_IP:{PORT}", f"$DECODE_IP:{PORT + side.replicas}")   # the router's line too
-                  for c in _with_role(commands, unit.engine.id, role)]
-        return _with_role(pre, unit.engine.id, "prefill") + decode
-    return commands if role == "aggregated" else _with_role(commands, unit.engine.id, role)
+                  for c in with_role(commands, unit.engine.id, role)]
+        return with_role(pre, unit.engine.id, "prefill") + decode
+    return commands if role == "aggregated" else with_role(commands, unit.engine.id, role)
 
 
 def _running_cap(unit, workload) -> int:

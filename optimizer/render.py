@@ -524,7 +524,9 @@ def _estimate_labels(est: Estimate) -> list[tuple[str, str]]:
     ]
     if est.engine_settings:
         labels[3:3] = _settings_labels(est)
-    if est.decode_tokens_per_s_per_user is not None:
+    if est.role == "prefill" and est.prefill_input_tokens_per_s is not None:
+        labels += _prefill_labels(est)
+    elif est.decode_tokens_per_s_per_user is not None:
         labels += _speed_labels(est)
     if est.disaggregated:
         labels += _split_labels(est.disaggregated)
@@ -561,15 +563,26 @@ def _settings_labels(est: Estimate) -> list[tuple[str, str]]:
     return out
 
 
+def _prefill_labels(est: Estimate) -> list[tuple[str, str]]:
+    """`--role prefill`: the replica's prompt throughput and one prompt's time alone."""
+    return [("Role", f"prefill pool (one prompt per attention DP group, {est.batch:,} per forward pass)"),
+            ("Prefill throughput", f"{est.prefill_input_tokens_per_s:,.0f} input tok/s "
+                                   f"({est.prefill_input_tokens_per_s / est.gpus:,.0f} per accelerator)"),
+            ("One prompt alone", f"{est.ttft_s:,.2f} s (TTFT without queueing or the KV transfer)")]
+
+
 def _speed_labels(est: Estimate) -> list[tuple[str, str]]:
     out = [("As one replica", f"{est.layout}, aggregated (the disaggregated split follows)")] if est.disaggregated \
-        else []
+        else [("Role", "decode pool (no prompt in its steps; prompts run on the prefill pool)")] \
+        if est.role == "decode" else []
     out += [("Concurrency", f"{est.concurrency:,}"),
            ("Decode speed per user", f"{est.decode_tokens_per_s_per_user:,.1f} tok/s"),
-           ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"),
-           ("Time to first token", f"{est.ttft_s:,.2f} s mean, {est.ttft_p90_s:,.2f} s p90"
-            + (" (synchronized arrivals)" if est.arrivals == "synchronized" else "")
-            + (f" at {est.request_rate:g} requests/s" if est.request_rate is not None else ""))]
+           ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"
+            + (f" ({est.output_tokens_per_s_total / est.gpus:,.0f} per accelerator)" if est.role else ""))]
+    if est.ttft_s is not None:
+        out.append(("Time to first token", f"{est.ttft_s:,.2f} s mean, {est.ttft_p90_s:,.2f} s p90"
+                    + (" (synchronized arrivals)" if est.arrivals == "synchronized" else "")
+                    + (f" at {est.request_rate:g} requests/s" if est.request_rate is not None else "")))
     if est.prefill_launch_floor_s > 0:
         cause = "eager mode" if est.engine_settings.get("eager") else "this release"
         out.append(("Prefill launch floor", f"{est.prefill_launch_floor_s * 1000:,.0f} ms per prefill step ({cause} "

@@ -14,7 +14,8 @@ by rule, never by row id:
 - speculative decoding on a speed metric whose method or draft length the notes do not state
   (rows that state them run with that method, optimizer/serving.py);
 - a KV connector (LMCache) on a memory metric: its GPU buffers are outside the engine's budget;
-- disaggregated prefill/decode and CPU+GPU hybrid offload: not a single replica;
+- a whole disaggregated prefill/decode deployment's figure (its pools are checked one at a time, below) and
+  CPU+GPU hybrid offload: not a single replica;
 - hardware, model, precision or engine missing from the catalog;
 - token lengths or concurrency not given as numbers.
 
@@ -22,6 +23,12 @@ Mean-TTFT rows of InferenceX runs replay their benchmark run (optimizer/serving.
 10·C prompts at concurrency C, lengths uniform in [0.8, 1] × the nominal ones, and the engine's chunk
 budget and intake interval as the launch settings quoted in the notes give them (`--chunked-prefill-size`,
 `--max-num-batched-tokens`, `--max_num_tokens`; `--scheduler-recv-interval`, `--num-continuous-decode-steps`).
+
+Pool rows (`POOL_METRICS`) check one pool of a disaggregated deployment, as its source measured it with the
+other pool unlimited: `decode_tok_s_per_gpu` (output tokens/s per accelerator of a decode replica running the
+row's batch, no prompt in its steps) and `prefill_tok_s_per_gpu` (prompt tokens/s per accelerator of a prefill
+replica running prompts back to back), through `estimate`'s `role` (optimizer/estimator.py `_pool_speed`, the
+pool model optimizer/disagg.py sizes its role units with). benchmarks/calibrate.py fits nothing on them.
 
 Where a row's GPUs hold several replicas (MLPerf data-parallel submissions, or a stated
 tp·pp smaller than the GPU count), totals are per replica times replicas. When the
@@ -62,13 +69,15 @@ from .serving import Benchmark, Speculative
 __all__ = ["Case", "Result", "Report", "read_cases", "validate", "validate_files", "bundled_measurements",
            "bundled_memory_measurements", "measurement_files", "calibration_summary", "file_role",
            "source_publisher", "ROLES", "FAMILY_GROUPS", "MEMORY_METRICS", "SPEED_METRICS", "VERDICT_METRICS",
-           "SETTING_COLUMNS"]
+           "POOL_METRICS", "SETTING_COLUMNS"]
 
 MEMORY_METRICS = ("kv_cache_tokens", "kv_cache_gib", "max_concurrency", "model_memory_gb")
 VERDICT_METRICS = ("starts",)
 # Optional columns: the engine settings the source used (blank = the engine's default).
 SETTING_COLUMNS = ("memory_utilization", "max_model_len", "max_num_seqs", "max_num_batched_tokens", "enforce_eager")
 SPEED_METRICS = ("output_tok_s_total", "tok_s_per_user", "tok_s_per_gpu", "tpot_ms", "ttft_ms")
+# One pool of a disaggregated deployment, per accelerator of that pool: metric → estimate's `role`.
+POOL_METRICS = {"decode_tok_s_per_gpu": "decode", "prefill_tok_s_per_gpu": "prefill"}
 COLUMNS = ("id", "model", "precision", "hardware", "num_gpus", "num_nodes", "engine", "tp", "pp",
            "input_len", "output_len", "concurrency_or_batch", "metric", "value", "notes")
 # Lengths of rows that state none (single-user chat demos): short prompt, medium answer.
@@ -133,6 +142,7 @@ class Case:
     arrivals: str = "random"                  # synchronized: a benchmark client started C requests together
     speculative: Speculative | None = None    # the speculative decoding the source ran
     benchmark: Benchmark | None = None        # the benchmark run a TTFT row averages over (InferenceX's protocol)
+    role: str | None = None                   # POOL_METRICS: the disaggregated pool the row measured
     per_user_with_context: bool = False       # tok/s per user = output tokens / request latency, TTFT included
 
 
@@ -189,7 +199,8 @@ class Report:
                              "median_abs_error": statistics.median(self.errors(VERDICT_METRICS, role=role)),
                              "within_25pct": right / total})
             add(role, "speed (all)", "speed", self.errors(SPEED_METRICS, role=role))
-            for metric in MEMORY_METRICS + SPEED_METRICS:
+            add(role, "disaggregated pools", "pool", self.errors(tuple(POOL_METRICS), role=role))
+            for metric in MEMORY_METRICS + SPEED_METRICS + tuple(POOL_METRICS):
                 add(role, metric, "metric", self.errors((metric,), role=role))
             for group in sorted({r.case.family_group for r in self.results if r.role == role}):
                 add(role, group, "speed by family", self.errors(SPEED_METRICS, group, role))
@@ -499,13 +510,15 @@ def _case(row: dict, catalog: Catalog) -> Case:
     text = " ".join(row.get(k) or "" for k in ("model", "precision", "tp", "ep", "num_gpus", "concurrency_or_batch"))
     spec = None
     said = notes + " " + text.lower()
-    if not re.search(r"no spec(?:ulative)?[- ]decod", notes):
-        if metric in SPEED_METRICS and re.search(r"\bmtp\b|eagle|speculative|nextn", said):
+    if not re.search(r"no spec(?:ulative)?[- ]decod|\bno mtp\b", notes):
+        if metric in SPEED_METRICS + tuple(POOL_METRICS) and re.search(r"\bmtp\b|eagle|speculative|nextn", said):
             spec = _speculative(said)
         elif metric in MEMORY_METRICS and re.search(r"\bmtp\b|eagle|nextn", said):
             spec = _speculative(said, default_tokens=1)   # a draft's weights and KV layers
-    if re.search(r"disaggregat|pd disagg|prefill trays|decode trays|decode nodes", notes):
-        raise _Skip("disaggregated prefill/decode is not a single replica")
+    if metric not in POOL_METRICS and re.search(r"disaggregat|pd disagg|prefill trays|decode trays|decode nodes",
+                                                notes):
+        raise _Skip("a whole disaggregated prefill/decode deployment is not a single replica (its pools are "
+                    "checked one at a time: decode_tok_s_per_gpu, prefill_tok_s_per_gpu)")
     model = _model_id(row["model"], catalog)
     precision, kv = _precision(row["precision"], model, catalog)
     acc, sockets = _hardware(row["hardware"])
@@ -540,14 +553,14 @@ def _case(row: dict, catalog: Catalog) -> Case:
                 engine_version=engine_version(row, engine, catalog),
                 arrivals=_arrivals(concurrency, notes + " " + conc_text), speculative=spec,
                 benchmark=_benchmark(row, notes, metric, engine), tp=tp, pp=pp, dp=attn_dp, ep=ep,
-                per_user_with_context=_per_user_with_context(metric, notes))
+                per_user_with_context=_per_user_with_context(metric, notes), role=POOL_METRICS.get(metric))
 
 
 def _skip_unmodelled(metric: str, notes: str) -> None:
     """_Skip for a metric hwplan does not estimate, or a memory row whose engine ran a KV connector."""
-    if metric not in MEMORY_METRICS + SPEED_METRICS + VERDICT_METRICS:
+    if metric not in MEMORY_METRICS + SPEED_METRICS + VERDICT_METRICS + tuple(POOL_METRICS):
         raise _Skip(f"metric '{metric}' is not one hwplan estimates")
-    if metric not in SPEED_METRICS and re.search(r"kv[_ -]connector|kv-transfer|lmcacheconnector", notes):
+    if metric not in SPEED_METRICS + tuple(POOL_METRICS) and re.search(r"kv[_ -]connector|kv-transfer|lmcacheconnector", notes):
         raise _Skip("a KV connector (LMCache) holds GPU buffers outside the engine's memory budget")
 
 
@@ -692,7 +705,10 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
                    memory_utilization=case.memory_utilization, max_batch=case.max_batch,
                    max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager,
                    engine_version=case.engine_version, speculative=case.speculative, tp=tp, pp=pp, dp=dp, ep=ep,
-                   arrivals=case.benchmark if case.benchmark is not None else case.arrivals)
+                   arrivals=case.benchmark if case.benchmark is not None else case.arrivals, role=case.role)
+    if case.role is not None:
+        total = est.prefill_input_tokens_per_s if case.role == "prefill" else est.output_tokens_per_s_total
+        return (None if total is None else total / case.gpus), est
     if case.metric in _CAPACITY_READINGS:
         return _CAPACITY_READINGS[case.metric](est, case), est
     if est.decode_tokens_per_s_per_user is None or case.metric not in _SPEED_READINGS:
@@ -785,7 +801,7 @@ def render_report(report: Report, fmt: str = "table", rows: bool = True) -> str:
 METRIC_SHORT = {"output_tok_s_total": "out tok/s", "tok_s_per_user": "tok/s/user", "tok_s_per_gpu": "tok/s/GPU",
                 "tpot_ms": "TPOT ms", "ttft_ms": "TTFT ms", "model_memory_gb": "model GB",
                 "kv_cache_tokens": "KV tokens", "kv_cache_gib": "KV GiB", "max_concurrency": "max conc.",
-                "starts": "starts"}
+                "starts": "starts", "decode_tok_s_per_gpu": "D tok/s/GPU", "prefill_tok_s_per_gpu": "P tok/s/GPU"}
 
 
 def _rows_text(report: Report) -> list[str]:
@@ -826,7 +842,7 @@ def _summary_text(report: Report) -> list[str]:
             if s["kind"] == "verdict":
                 out.append(f"  {'fit verdicts (starts or not)':<38} {s['rows']:>5} {s['right']:>9} right")
                 continue
-            label = s["group"] if s["kind"] in ("memory", "speed", "metric") else f"{s['kind']}: {s['group']}"
+            label = s["group"] if s["kind"] in ("memory", "speed", "pool", "metric") else f"{s['kind']}: {s['group']}"
             out.append(f"  {label[:38]:<38} {s['rows']:>5} {s['median_abs_error']:>15.1%} {s['within_25pct']:>12.0%}")
         out.append("")
     cal = calibration_summary()

@@ -3,10 +3,15 @@ all-to-all that DeepEP's normal kernels forward over NVLink (optimizer/speed.py 
 
 from __future__ import annotations
 
-import pytest
+import csv
 
-from optimizer import speed
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from optimizer import speed, validate
 from optimizer.deployment import Deployment
+from optimizer.estimator import estimate
 from optimizer.layouts import Layout
 
 
@@ -55,3 +60,99 @@ def test_prefill_forwards_and_decode_does_not(catalog, monkeypatch):
     seen.clear()
     speed.decode_token_time(dep, fit, 256, 2000)
     assert seen and not any(seen)
+
+
+_POOL = dict(model="deepseek-v3", accelerator="h100-sxm", gpus=32, nodes=4, precision="fp8", engine="sglang",
+             tp=1, dp=32, ep=32, input_tokens=2000, output_tokens=100)
+
+
+def _deployment(catalog, est) -> Deployment:
+    m = catalog.models[est.model]
+    return Deployment(model=m, variant=m.variant(est.precision), accelerator=catalog.accelerators[est.accelerator],
+                      platform=catalog.platforms[est.platform], engine=catalog.engines[est.engine],
+                      gpus_per_node=est.gpus // est.nodes, nodes=est.nodes,
+                      layout=Layout(tp=1, dp=32, ep=32, nodes_per_replica=est.nodes))
+
+
+def test_a_decode_replica_runs_its_batch_with_no_prompt_in_its_steps(catalog):
+    batch = 64 * 32
+    pool = estimate(catalog, concurrency=batch, role="decode", **_POOL)
+    mixed = estimate(catalog, concurrency=batch, **_POOL)
+    assert pool.fits and pool.role == "decode" and pool.batch == batch
+    dep = _deployment(catalog, pool)
+    tau, _ = speed.decode_token_time(dep, dep.memory(), batch, 2000 + 100 / 2)   # τ(B) at the mean context
+    assert pool.decode_tokens_per_s_per_user == pytest.approx(1 / tau)
+    assert pool.output_tokens_per_s_total == pytest.approx(batch / tau)
+    assert pool.ttft_s is None and pool.prefill_input_tokens_per_s is None   # prompts run on the prefill pool
+    # The same replica serving prompts too is slower per user: its prompts share the steps.
+    assert mixed.decode_tokens_per_s_per_user < pool.decode_tokens_per_s_per_user
+    assert any("--disaggregation-mode decode" in c for c in pool.launch)
+
+
+def test_a_prefill_replica_runs_one_prompt_per_attention_group_back_to_back(catalog):
+    pool = estimate(catalog, role="prefill", **_POOL)
+    dep = _deployment(catalog, pool)
+    fit = dep.memory()
+    # 32 attention DP groups, one 2,000-token prompt each per forward pass.
+    assert pool.batch == 32
+    assert pool.prefill_input_tokens_per_s == pytest.approx(32 * 2000 / speed.prefill_time(dep, fit, 2000, prompts=32))
+    assert pool.decode_tokens_per_s_per_user is None and pool.output_tokens_per_s_total is None
+    assert pool.ttft_s > speed.prefill_time(dep, fit, 2000)       # a prompt alone, plus the engine's overhead
+    assert any("--disaggregation-mode prefill" in c for c in pool.launch)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--role", "prefill", "--speculative", "mtp"], "--speculative = mtp with --role prefill"),
+    (["--role", "decode", "--request-rate", "2"], "--request-rate = 2 with --role decode"),
+    (["--role", "decode", "--serving", "disaggregated"], "--role = decode with --serving disaggregated"),
+])
+def test_role_flags_that_cannot_go_together_exit_2(args, said):
+    got = CliRunner().invoke(main, ["estimate", "--model", "deepseek-r1", "--accelerator", "h200-sxm", "--gpus",
+                                    "8", *args])
+    assert got.exit_code == 2, got.output
+    assert said in got.output and "Traceback" not in got.output
+
+
+def _write(path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(validate.COLUMNS) + ["ep"])
+        w.writeheader()
+        w.writerows(rows)
+
+
+_ROW = dict(model="DeepSeek-V3", precision="FP8", hardware="H100-SXM-80GB", num_gpus="32", num_nodes="4",
+            engine="SGLang", tp="32", pp="1", ep="32", input_len="2000", output_len="100", value="5000")
+
+
+def test_validate_checks_each_pool_and_sets_whole_deployments_aside(catalog, tmp_path):
+    path = tmp_path / "pools-fit.csv"
+    _write(path, [
+        {**_ROW, "id": "P-1", "concurrency_or_batch": "n/a", "metric": "prefill_tok_s_per_gpu",
+         "notes": "prefill pool of a PD-disaggregated deployment, DP attention"},
+        {**_ROW, "id": "D-1", "concurrency_or_batch": "2048", "metric": "decode_tok_s_per_gpu",
+         "notes": "decode nodes of a disaggregated deployment, DP attention; no MTP"},
+        {**_ROW, "id": "W-1", "concurrency_or_batch": "2048", "metric": "tok_s_per_gpu",
+         "notes": "whole PD disaggregated deployment, DP attention"},
+    ])
+    cases, skipped = validate.read_cases(path, catalog)
+    by_id = {c.id: c for c in cases}
+    assert by_id["P-1"].role == "prefill" and by_id["D-1"].role == "decode"
+    assert by_id["D-1"].speculative is None          # "no MTP" is not a speculative run
+    assert [i for i, _ in skipped] == ["W-1"] and "not a single replica" in skipped[0][1]
+    pre = estimate(catalog, role="prefill", **{**_POOL, "output_tokens": 100})
+    dec = estimate(catalog, role="decode", concurrency=2048, **_POOL)
+    assert validate.predict(by_id["P-1"], catalog)[0] == pytest.approx(pre.prefill_input_tokens_per_s / 32)
+    assert validate.predict(by_id["D-1"], catalog)[0] == pytest.approx(dec.output_tokens_per_s_total / 32)
+    report = validate.validate(catalog, path)
+    pools = [s for s in report.summary() if s["kind"] == "pool"]
+    assert pools and pools[0]["rows"] == 2
+
+
+def test_calibration_fits_no_pool_row(catalog):
+    from benchmarks.calibrate import speed_cases
+
+    fit = validate.bundled_measurements()
+    fit = [p for p in fit if validate.file_role(p) == "fit"]
+    every, _ = validate.read_cases(fit[0], catalog)
+    assert any(c.role for c in every)          # the fit file holds pool rows (LMSYS's per-pool figures) …
+    assert not any(c.role for c in speed_cases([str(p) for p in fit], catalog))   # … and nothing is fitted on them
