@@ -9,8 +9,11 @@
   (optimizer/validate.py), out of sample (the `*-test.csv` rows the speed factors were never
   fitted on) where the family has such rows, else in sample (`*-fit.csv`), and it says which;
   computed once per catalog per run.
-- `line_band(catalog, accelerator_id)`: the band of the family an accelerator belongs
-  to, or None when that family has no measurements; `band_text` says it in words.
+- `line_band(catalog, accelerator_id, speculative)`: the band of the family an accelerator belongs
+  to, or None when that family has no measurements; `band_text` says it in words. A plan that
+  speculates (its workload's `speculative`) takes the band of the bundled speculative-decoding rows
+  (`speculative_error_bands`: the family's, else all families') where it is the wider: a speculative
+  step's speed rests on the plain step's model and on the draft's cost and acceptance as well.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from catalog import Catalog
 
 from .problem import Problem
 
-__all__ = ["ErrorBand", "document_title", "source_url", "speed_error_bands", "line_band", "plan_bands", "band_text",
-           "band_short", "band_json"]
+__all__ = ["ErrorBand", "document_title", "source_url", "speed_error_bands", "speculative_error_bands", "line_band",
+           "plan_bands", "band_text", "band_short", "band_json", "ALL_FAMILIES"]
 
 _URL = re.compile(r"https?://[^\s;,<>\"')]+")
 _BANDS: dict[int, tuple[Catalog, dict[str, "ErrorBand"]]] = {}
+_SPEC_BANDS: dict[int, tuple[Catalog, dict[str, "ErrorBand"]]] = {}
+ALL_FAMILIES = "all families"   # speculative_error_bands' key for the rows of every family together
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class ErrorBand:
     median_abs_error: float    # 0.15 = 15 %
     measurements: int
     role: str = "test"         # the file role the rows come from: test (out of sample), fit (in sample), other
+    speculative: bool = False  # measured with speculative decoding (MTP, EAGLE, n-gram)
 
 
 def document_title(problem: Problem, title: str | None = None) -> str:
@@ -81,19 +87,57 @@ def speed_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
     return bands
 
 
-def line_band(catalog: Catalog, accelerator_id: str) -> ErrorBand | None:
-    """The error band of `accelerator_id`'s family; None when the family has no measurements."""
+def speculative_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
+    """Family group (and ALL_FAMILIES) → the speed model's median |error| on the bundled speed rows that ran
+    speculative decoding, whatever their file role (role: the set most of them come from); cached per catalog."""
+    cached = _SPEC_BANDS.get(id(catalog))
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
+    import statistics
+
+    from .validate import SPEED_METRICS, validate
+
+    try:
+        rows = [r for r in validate(catalog).results if r.case.speculative is not None and r.error is not None
+                and r.case.metric in SPEED_METRICS]
+    except Exception:  # noqa: BLE001 — as speed_error_bands
+        rows = []
+    bands: dict[str, ErrorBand] = {}
+    for family in sorted({r.case.family_group for r in rows}) + [ALL_FAMILIES]:
+        mine = [r for r in rows if family in (ALL_FAMILIES, r.case.family_group)]
+        if mine:
+            roles = [r.role for r in mine]
+            bands[family] = ErrorBand(family, statistics.median(abs(r.error) for r in mine), len(mine),
+                                      max(set(roles), key=roles.count), speculative=True)
+    _SPEC_BANDS[id(catalog)] = (catalog, bands)
+    return bands
+
+
+def line_band(catalog: Catalog, accelerator_id: str, speculative: dict | None = None) -> ErrorBand | None:
+    """The error band of `accelerator_id`'s family; None when the family has no measurements. With `speculative`
+    (a plan's `workload["speculative"]`), the band of the speculative-decoding rows of that family, else of
+    all families (`speculative_error_bands`), when it is wider than the plain band."""
     from .validate import FAMILY_GROUPS
 
     acc = catalog.accelerators.get(accelerator_id)
     if acc is None:
         return None
-    return speed_error_bands(catalog).get(FAMILY_GROUPS.get(acc.family, ""))
+    family = FAMILY_GROUPS.get(acc.family, "")
+    plain = speed_error_bands(catalog).get(family)
+    if speculative:
+        spec = speculative_error_bands(catalog)
+        band = spec.get(family) or spec.get(ALL_FAMILIES)
+        # A speculative step rests on the plain step's model too: never a narrower band than the plain one.
+        if band is not None and (plain is None or band.median_abs_error > plain.median_abs_error):
+            return band
+    return plain
 
 
 def plan_bands(catalog: Catalog, plans) -> dict[str, ErrorBand | None]:
-    """Accelerator id → its family's error band, for every accelerator the plans use."""
-    return {l.accelerator: line_band(catalog, l.accelerator) for p in plans for l in p.lines}
+    """Accelerator id → its family's error band, for every accelerator the plans use (the plans of one problem:
+    one workload, speculative or not)."""
+    return {l.accelerator: line_band(catalog, l.accelerator, p.workload.get("speculative")) for p in plans
+            for l in p.lines}
 
 
 def band_short(band: ErrorBand | None) -> str:
@@ -106,11 +150,15 @@ def band_text(band: ErrorBand | None) -> str:
     if band is None:
         return "not validated: no measurements of this hardware family"
     sample = {"test": " not used in fitting", "fit": " the model was fitted on"}.get(band.role, "")
-    return f"±{band.median_abs_error:.0%} (median error on {band.measurements} {band.family} measurements{sample})"
+    family = "" if band.family == ALL_FAMILIES else f"{band.family} "
+    spec = (", with speculative decoding" + (", any hardware family" if not family else "")) if band.speculative \
+        else ""
+    return (f"±{band.median_abs_error:.0%} (median error on {band.measurements} {family}"
+            f"measurement{'s' if band.measurements != 1 else ''}{sample}{spec})")
 
 
 def band_json(band: ErrorBand | None) -> dict | None:
     if band is None:
         return None
     return {"family": band.family, "median_abs_error": round(band.median_abs_error, 3),
-            "measurements": band.measurements, "set": band.role}
+            "measurements": band.measurements, "set": band.role, "speculative": band.speculative}

@@ -64,7 +64,8 @@ def bom_rows(plan: Plan, label: str = "1", catalog: Catalog | None = None) -> li
                      "lead_time_weeks": p.lead_time_weeks,
                      "warranty_months": p.warranty_months, "condition": p.condition,
                      "source_url": source_url(p.source) or "", "source": p.source,
-                     "speed_model_error": band_text(line_band(catalog, acc)) if acc else ""})
+                     "speed_model_error": band_text(line_band(catalog, acc, plan.workload.get("speculative")))
+                     if acc else ""})
     total = sum((p.extended for p in plan.purchases), Fraction(0))
     if total != plan.totals.cost:  # the checker already guarantees this; never export a bill that does not add up
         raise RuntimeError(f"bill of materials adds up to {total}, the plan to {plan.totals.cost}")
@@ -81,7 +82,8 @@ def caveat_rows(plans: list[Plan], catalog: Catalog, labels: list[str]) -> list[
             speed = line.tokens_per_s_per_user
             rows.append({"plan": label, "line": f"{line.nodes} × {line.item}, {line.precision}/{line.engine}",
                          "tokens_per_s_per_user": None if speed is None else round(speed, 1),
-                         "speed_model_error": band_text(line_band(catalog, line.accelerator))})
+                         "speed_model_error": band_text(line_band(catalog, line.accelerator,
+                                                                  plan.workload.get("speculative")))})
     return rows
 
 

@@ -147,3 +147,44 @@ def test_json_and_table_put_the_error_band_next_to_each_line(catalog, medians):
     line = data["plan"]["lines"][0]
     median, _ = medians[FAMILY_GROUPS[catalog.accelerators[line["accelerator"]].family]]
     assert f"{line['tokens_per_s_per_user']:,.1f} ±{median:.0%}" in table
+
+
+def _spec_medians(catalog) -> dict[str, float]:
+    """Median |error| of the bundled speed rows that ran speculative decoding, per family and over all of them."""
+    rows = [r for r in validate(catalog).results if r.case.speculative is not None and r.error is not None
+            and r.case.metric in SPEED_METRICS]
+    out = {f: statistics.median(abs(r.error) for r in rows if r.case.family_group == f)
+           for f in {r.case.family_group for r in rows}}
+    out["all"] = statistics.median(abs(r.error) for r in rows)
+    return out
+
+
+def test_a_speculative_plan_states_the_wider_of_its_bands(catalog):
+    from optimizer.documents import ALL_FAMILIES, band_text, line_band
+
+    spec = _spec_medians(catalog)
+    mtp = {"method": "mtp", "tokens": 3}
+    hopper = line_band(catalog, "h200-sxm", mtp)
+    assert hopper.speculative and hopper.median_abs_error == pytest.approx(spec["NVIDIA Hopper"])
+    assert hopper.median_abs_error > line_band(catalog, "h200-sxm").median_abs_error
+    assert "with speculative decoding" in band_text(hopper)
+    # A family without speculative rows takes every family's speculative rows, unless its plain band is wider.
+    for acc in ("mi300x", "xeon-6980p"):
+        plain = line_band(catalog, acc)
+        got = line_band(catalog, acc, mtp)
+        if plain.median_abs_error >= spec["all"]:
+            assert got == plain
+        else:
+            assert got.family == ALL_FAMILIES and got.median_abs_error == pytest.approx(spec["all"])
+            assert "any hardware family" in band_text(got)
+    # Without speculative decoding nothing changes.
+    assert line_band(catalog, "h200-sxm", None) == line_band(catalog, "h200-sxm")
+
+
+def test_solve_json_reports_the_speculative_band(catalog):
+    got = CliRunner().invoke(cli.main, ["solve", "deepseek-r1-30-users", "--accelerator", "h200-sxm",
+                                        "--speculative", "mtp", "--format", "json"])
+    assert got.exit_code == 0, got.output
+    band = json.loads(got.output)["plan"]["lines"][0]["speed_error_band"]
+    assert band["speculative"] is True
+    assert band["median_abs_error"] == pytest.approx(_spec_medians(catalog)["NVIDIA Hopper"], abs=1e-3)
