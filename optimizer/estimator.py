@@ -296,6 +296,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     if request_rate is not None:
         conc, batch, served = _open_loop(dep, fit, request_rate, input_tokens, output_tokens, speculative, limit,
                                          notes, (conc, batch, served))
+    notes += _role_notes(role, concurrency, fit.layout)
     if fits and conc > limit:
         notes.append(f"only {limit:,} of {conc:,} requests run at once "
                      f"({'the KV cache holds no more' if limit == max_conc else f'{chosen.name} runs at most {cap:,}'}); "
@@ -330,7 +331,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         if fit.request_kv_bytes > 0 else 0.0, concurrency=conc,
         batch=batch if fits else None, bound=served.bound if served else None,
         decode_tokens_per_s_per_user=served.tokens_per_s_per_user if served else None,
-        output_tokens_per_s_total=served.output_tokens_per_s if served and role != "prefill" else None,
+        output_tokens_per_s_total=served.output_tokens_per_s if served else None,
         ttft_s=served.ttft_s if served else None, ttft_p90_s=served.ttft_p90_s if served else None,
         prefill_launch_floor_s=speed.prefill_launch_floor(dep, fit),
         arrivals="poisson" if request_rate is not None else
@@ -338,7 +339,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         speculative=None if speculative is None else
         {"method": speculative.method, "tokens": speculative.tokens, "acceptance": speculative.rate,
          "tokens_per_step": round(speculative.tokens_per_step(), 3)}, notes=notes, role=role,
-        prefill_input_tokens_per_s=served.output_tokens_per_s if role == "prefill" and served else None)
+        prefill_input_tokens_per_s=getattr(served, "input_tokens_per_s", None))
 
 
 def _check_role(role: str | None, request_rate: float | None, speculative) -> None:
@@ -355,40 +356,60 @@ def _check_role(role: str | None, request_rate: float | None, speculative) -> No
                          f"the decode pool; drop --speculative or use --role decode.")
 
 
+@dataclass(frozen=True)
+class _PoolSpeed:
+    """One pool replica's speed (`_pool_speed`), named as speed.Speed names what the estimate reads."""
+
+    batch: int
+    bound: str
+    tokens_per_s_per_user: float | None = None   # decode
+    output_tokens_per_s: float | None = None     # decode
+    input_tokens_per_s: float | None = None      # prefill: prompt tokens/s, passes back to back
+    ttft_s: float | None = None                  # prefill: a prompt alone
+    ttft_p90_s: float | None = None
+
+
+def _role_notes(role: str | None, concurrency, layout: Layout) -> list[str]:
+    """What a pool's estimate says of a flag it does not use: a prefill replica's batch is its attention DP groups."""
+    if role == "prefill" and concurrency not in (None, 1):
+        return [f"--role prefill: --concurrency {concurrency} does not apply; a prefill replica runs {layout.dp} "
+                f"prompt(s) per forward pass, one per attention DP group, back to back"]
+    return []
+
+
 def _replica_speed(dep: Deployment, fit: sizing.MemoryFit, role: str | None, batch: int, input_tokens: int,
-                   output_tokens: int, arrivals, spec) -> tuple[speed.Speed, int]:
+                   output_tokens: int, arrivals, spec) -> tuple[speed.Speed | _PoolSpeed, int]:
     """The replica's speed and batch: serving in a closed loop (speed.serving_speed), or one pool's (`_pool_speed`)."""
     if role is not None:
-        return _pool_speed(dep, fit, role, batch, input_tokens, output_tokens, spec)
+        pool = _pool_speed(dep, fit, role, batch, input_tokens, output_tokens, spec)
+        return pool, pool.batch
     return speed.serving_speed(dep, fit, batch, input_tokens, output_tokens, arrivals=arrivals,
                                speculative=spec), batch
 
 
 def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, input_tokens: int,
-                output_tokens: int, spec) -> tuple[speed.Speed, int]:
-    """One replica of a disaggregated pool, as optimizer/disagg.py sizes its role units, and the batch it runs.
+                output_tokens: int, spec) -> _PoolSpeed:
+    """One replica of a disaggregated pool, as optimizer/disagg.py sizes its role units.
 
     decode: `batch` sequences at the mean context I + O/2 and no prompt in their steps: TPOT = τ(B)/E
         (serving.size_pools' decode side; E tokens per step, 1 without speculative decoding); tok/s per user
         1/TPOT, output tok/s B/TPOT; no TTFT (prompts run on the prefill pool).
     prefill: one prompt per attention DP group (dp prompts) per forward pass, passes back to back:
         S = max(speed.prefill_time(I, prompts=dp), the release's eager-prefill launch floor) seconds, input
-        tok/s dp·I/S (the Speed's `output_tokens_per_s` carries it); TTFT of a prompt alone P(I) + the engine's
-        fixed overhead (serving.ttft_overhead); batch = dp.
+        tok/s dp·I/S; TTFT of a prompt alone P(I) (at least the floor) + the engine's fixed overhead
+        (serving.ttft_overhead); batch = dp.
     """
     if role == "decode":
         times = speed.serving_times(dep, fit)
         pools = serving.size_pools(times, times, batch, batch, input_tokens, output_tokens, spec=spec)
         b, tpot = pools.decode_batch, pools.tpot_s
-        return speed.Speed(batch=b, token_time_s=tpot, prefill_s=0.0, tokens_per_s_per_user=1 / tpot,
-                           output_tokens_per_s=b / tpot, ttft_s=None, bound="decode only"), b
+        return _PoolSpeed(batch=b, bound="decode only", tokens_per_s_per_user=1 / tpot, output_tokens_per_s=b / tpot)
     prompts = fit.layout.dp
     floor = speed.prefill_launch_floor(dep, fit)
     passes = max(speed.prefill_time(dep, fit, input_tokens, prompts=prompts), floor)
     alone = max(speed.prefill_time(dep, fit, input_tokens), floor) + serving.ttft_overhead(dep.engine.id)
-    return speed.Speed(batch=prompts, token_time_s=0.0, prefill_s=alone, tokens_per_s_per_user=None,
-                       output_tokens_per_s=prompts * input_tokens / passes, ttft_s=alone, bound="prefill only",
-                       ttft_p90_s=alone), prompts
+    return _PoolSpeed(batch=prompts, bound="prefill only", input_tokens_per_s=prompts * input_tokens / passes,
+                      ttft_s=alone, ttft_p90_s=alone)
 
 
 # The workload field each estimate flag sets: (flag, what to give instead of a bad value).

@@ -156,3 +156,9 @@ def test_calibration_fits_no_pool_row(catalog):
     every, _ = validate.read_cases(fit[0], catalog)
     assert any(c.role for c in every)          # the fit file holds pool rows (LMSYS's per-pool figures) …
     assert not any(c.role for c in speed_cases([str(p) for p in fit], catalog))   # … and nothing is fitted on them
+
+
+def test_a_prefill_estimate_says_it_ignores_the_concurrency(catalog):
+    pool = estimate(catalog, role="prefill", concurrency=64, **_POOL)
+    assert pool.batch == 32 and any("--concurrency 64 does not apply" in n for n in pool.notes)
+    assert not any("does not apply" in n for n in estimate(catalog, role="prefill", **_POOL).notes)
