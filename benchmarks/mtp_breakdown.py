@@ -8,7 +8,8 @@ For every `tok_s_per_user` row of the files `hwplan validate` reads that runs sp
 layout and settings the row states, it prints, in milliseconds at the row's batch B and mean context:
 
 - plain: τ(B), one decode step without speculation (optimizer/speed.py `decode_token_time`);
-- verify: the verification step, τ at B·(k + 1) query tokens over context/(k + 1);
+- verify: the verification step, B sequences of k + 1 query tokens each over the context
+  (serving.Times.verify_time);
 - draft: k draft forwards, k·(DRAFT_STEP_SHARE·τ(1) + (τ(B) − τ(1))/layers);
 - E: tokens per verification step (MTP without a stated acceptance: TensorRT-LLM's published table);
 - step/plain: what speculation costs per step, (verify + draft) / plain;
@@ -78,7 +79,7 @@ def rows() -> list[dict]:
             context = got["i"] + got["o"] / 2
             plain = times.token_time(b, context)[0]
             one = times.token_time(1, context)[0]
-            verify = times.token_time(b * (k + 1), context / (k + 1))[0]
+            verify = times.verify_time(b, context, k + 1)[0]
             draft = k * (serving.DRAFT_STEP_SHARE * one + (plain - one) / times.layers) \
                 if spec.method in ("mtp", "eagle") else 0.0
             e = spec.tokens_per_step()

@@ -88,18 +88,18 @@ def speed_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
 
 
 def speculative_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
-    """Family group (and ALL_FAMILIES) → the speed model's median |error| on the bundled speed rows that ran
-    speculative decoding, whatever their file role (role: the set most of them come from); cached per catalog."""
+    """Family group (and ALL_FAMILIES) → the speed model's median |error| on the bundled speed rows (and
+    disaggregated decode-pool rows) that ran speculative decoding, whatever their file role (role: the set most of them come from); cached per catalog."""
     cached = _SPEC_BANDS.get(id(catalog))
     if cached is not None and cached[0] is catalog:
         return cached[1]
     import statistics
 
-    from .validate import SPEED_METRICS, validate
+    from .validate import POOL_METRICS, SPEED_METRICS, validate
 
     try:
         rows = [r for r in validate(catalog).results if r.case.speculative is not None and r.error is not None
-                and r.case.metric in SPEED_METRICS]
+                and r.case.metric in SPEED_METRICS + tuple(POOL_METRICS)]
     except Exception:  # noqa: BLE001 — as speed_error_bands
         rows = []
     bands: dict[str, ErrorBand] = {}

@@ -88,8 +88,9 @@ M. Kalman, Y. Matias, "Fast Inference from Transformers via Speculative Decoding
 eq. 1). DeepSeek's MTP chains one MTP layer k times, and its later drafts are accepted far less
 often than the first: without a stated acceptance, E is the published mean acceptance length per
 k (MTP_ACCEPTED_LENGTH). A step verifies B·(k+1) tokens: the same weight reads, (k+1)× the matmul
-FLOPs, and each sequence's KV cache read once — modelled as τ at B·(k+1) query tokens over
-context/(k+1) — plus the draft: MTP and EAGLE run one small forward (one layer and the LM head) per
+FLOPs, each sequence's KV cache read once and (k+1)× its attention arithmetic, as every query token attends
+to the whole cache (`Times.verify_time`: speed.decode_token_time with k + 1 queries per sequence; MLA's
+attention at long contexts is compute-bound, so this is what a long-context verification costs) — plus the draft: MTP and EAGLE run one small forward (one layer and the LM head) per
 draft token, costing DRAFT_STEP_SHARE·τ(1) each at batch 1 plus one layer's share of what the batch
 adds, (τ(B) − τ(1))/layers; n-gram lookup none. Once the verification's (k+1)·B tokens make the
 step compute-bound, each step costs about (k+1)× and speculation's gain falls towards E/(k+1) —
@@ -122,7 +123,7 @@ from dataclasses import dataclass
 from catalog.errors import InputError
 from catalog.schema import Model
 
-__all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
+__all__ = ["acceptance_for_length", "Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
            "open_loop", "mva", "wait_percentile", "md1_wait", "spec_tokens_per_step", "check_speculative",
            "DEFAULT_ACCEPTANCE", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS",
            "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "SPEC_ENGINES", "MTP_FAMILIES",
@@ -290,6 +291,21 @@ def spec_tokens_per_step(k: int, a: float) -> float:
     return (1 - a ** (k + 1)) / (1 - a)
 
 
+def acceptance_for_length(k: int, tokens_per_step: float) -> float:
+    """The per-token acceptance a whose E = spec_tokens_per_step(k, a) is `tokens_per_step` (a published mean
+    acceptance length), by bisection (E grows with a); 1 for E ≥ k + 1. ValueError for E below 1 (a step
+    always yields the verified token)."""
+    if tokens_per_step < 1:
+        raise ValueError(f"an acceptance length of {tokens_per_step} is below 1 token per step")
+    if tokens_per_step >= k + 1:
+        return 1.0
+    low, high = 0.0, 1.0
+    for _ in range(60):   # 2^-60: far below any published figure's precision
+        mid = (low + high) / 2
+        low, high = (mid, high) if spec_tokens_per_step(k, mid) < tokens_per_step else (low, mid)
+    return (low + high) / 2
+
+
 def check_speculative(spec: Speculative, model: Model, engine_id: str, where: str = "--speculative",
                       error: type[Exception] = InputError, pipeline_stages: int = 1,
                       dp_attention: bool = False) -> None:
@@ -438,7 +454,10 @@ class Times:
     seconds a prefill step takes at least, the host launching its kernels where the engine prefills outside
     CUDA graphs (speed.prefill_launch_floor; 0: none); `prefill_packed(tokens, n)` → seconds of n prompts of
     `tokens` each prefilled in one step, each attending to its own tokens (speed.prefill_time `packed`; None: as
-    one prompt of n·tokens, which is the same for a prefill time linear in the tokens)."""
+    one prompt of n·tokens, which is the same for a prefill time linear in the tokens); `verify_time(batch,
+    context, q)` → one speculative verification step of `batch` sequences passing q tokens each over their cached
+    `context` (speed.decode_token_time `queries`; None: token_time(batch·q, context/q), which reads the same KV
+    cache but counts only 1/q of the attention arithmetic)."""
 
     token_time: Callable[[int, float], tuple[float, str]]
     prefill_time: Callable[[int], float]
@@ -448,6 +467,7 @@ class Times:
     queued_steps: float = 0.0
     launch_floor_s: float = 0.0
     prefill_packed: Callable[[int, float], float] | None = None
+    verify_time: Callable[[int, float, int], tuple[float, str]] | None = None
 
     def prefill_step(self, tokens: int, prompts: float = 1) -> float:
         """Seconds of one prefill step of `tokens` prompt tokens from `prompts` prompts (each attends to its own
@@ -488,7 +508,10 @@ class _Step:
         if self.spec is None:
             return tok(b, self.context)
         k = self.spec.tokens
-        verify, bound = tok(b * (k + 1), self.context / (k + 1))
+        if self.times.verify_time is not None:
+            verify, bound = self.times.verify_time(b, self.context, k + 1)
+        else:
+            verify, bound = tok(b * (k + 1), self.context / (k + 1))
         draft = 0.0
         if self.spec.method in ("mtp", "eagle"):
             one, _ = tok(1, self.context)

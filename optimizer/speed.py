@@ -302,9 +302,11 @@ def _gemm_parts(dep: Deployment, fit: sizing.MemoryFit, b: int) -> tuple[float, 
     return read_rank / bw, total_flops / (p * r * flops)
 
 
-def _attention_parts(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tuple[float, float]:
+def _attention_parts(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float,
+                     queries: int = 1) -> tuple[float, float]:
     """(memory seconds, arithmetic seconds) of attention in one decode stage: the KV traffic and the
-    attention arithmetic of the busiest attention group's sequences at `context` tokens."""
+    attention arithmetic of the busiest attention group's sequences at `context` tokens, each with `queries`
+    new tokens (a speculative verification step: k + 1) that read its KV cache once and each attend to all of it."""
     m, acc = dep.model, dep.accelerator
     eff = dep.engine.efficiency_for(acc.family)
     lay = fit.layout
@@ -317,12 +319,15 @@ def _attention_parts(dep: Deployment, fit: sizing.MemoryFit, b: int, context: fl
     kv_read = seqs_per_group * request_bytes * rank_share
     effective_ctx = request_bytes / fit.kv_bytes_per_token  # windowed layers attend to fewer tokens
     attn_ops = 2 * m.attention.heads * _attention_dims(m, decode=True) * effective_ctx * m.layers \
-        * seqs_per_group / (lay.pp * lay.tp)
+        * seqs_per_group * queries / (lay.pp * lay.tp)
     return kv_read / bw, attn_ops / attn_flops_rate
 
 
-def stage_breakdown(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> dict[str, float]:
-    """Seconds of one decode pipeline stage of `b` tokens at mean cached `context`, by part:
+def stage_breakdown(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float,
+                    queries: int = 1) -> dict[str, float]:
+    """Seconds of one decode pipeline stage of `b` sequences at mean cached `context`, each with `queries` new
+    tokens (1; k + 1 in a speculative verification step: b · queries tokens pass the weights, the experts and
+    the links, each sequence's KV cache is read once), by part:
     gemm_memory, gemm_compute, attention_memory, attention_compute, communication, overhead.
 
     The stage takes max(gemm_memory, gemm_compute) + max(attention_memory, attention_compute)
@@ -330,21 +335,24 @@ def stage_breakdown(dep: Deployment, fit: sizing.MemoryFit, b: int, context: flo
     m = dep.model
     eff = dep.engine.efficiency_for(dep.accelerator.family)
     p = fit.layout.pp
-    gemm_mem, gemm_compute = _gemm_parts(dep, fit, b)
-    attn_mem, attn_compute = _attention_parts(dep, fit, b, context)
+    tokens = b * queries
+    gemm_mem, gemm_compute = _gemm_parts(dep, fit, tokens)
+    attn_mem, attn_compute = _attention_parts(dep, fit, b, context, queries)
     layers = math.ceil(m.layers / p)
     moe_layers = math.ceil(m.moe.moe_layers / p) if m.moe is not None else 0
-    comm = _communication(dep, fit, b, layers, moe_layers)
+    comm = _communication(dep, fit, tokens, layers, moe_layers)
     overhead = eff.layer_overhead_us * 1e-6 * layers
     if m.moe is not None:  # the MoE layers' extra kernels; eager-mode routing work grows with the tokens
-        overhead += (eff.moe_layer_overhead_us + eff.moe_token_overhead_us * b) * 1e-6 * moe_layers
+        overhead += (eff.moe_layer_overhead_us + eff.moe_token_overhead_us * tokens) * 1e-6 * moe_layers
     return {"gemm_memory": gemm_mem, "gemm_compute": gemm_compute, "attention_memory": attn_mem,
             "attention_compute": attn_compute, "communication": comm, "overhead": overhead}
 
 
-def _stage(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float) -> tuple[float, str, float]:
-    """(seconds, what dominates, seconds of communication) of one decode stage of `b` tokens."""
-    d = stage_breakdown(dep, fit, b, context)
+def _stage(dep: Deployment, fit: sizing.MemoryFit, b: int, context: float,
+           queries: int = 1) -> tuple[float, str, float]:
+    """(seconds, what dominates, seconds of communication) of one decode stage of `b` sequences (`queries` new
+    tokens each, `stage_breakdown`)."""
+    d = stage_breakdown(dep, fit, b, context, queries)
     total = max(d["gemm_memory"], d["gemm_compute"]) + max(d["attention_memory"], d["attention_compute"]) \
         + d["communication"] + d["overhead"]
     parts = {"memory": d["gemm_memory"] + d["attention_memory"], "compute": d["gemm_compute"] + d["attention_compute"],
@@ -408,19 +416,22 @@ def _eager_stage_floor(dep: Deployment, fit: sizing.MemoryFit) -> float:
     return math.ceil(dep.model.layers / fit.layout.pp) * EAGER_LAYER_LAUNCH_S
 
 
-def decode_token_time(dep: Deployment, fit: sizing.MemoryFit, batch: int, context: float) -> tuple[float, str]:
-    """Seconds between two tokens of one sequence when `batch` sequences decode together. In eager mode a
+def decode_token_time(dep: Deployment, fit: sizing.MemoryFit, batch: int, context: float,
+                      queries: int = 1) -> tuple[float, str]:
+    """Seconds between two tokens of one sequence when `batch` sequences decode together (`queries` > 1: one
+    speculative verification step, each sequence passing k + 1 tokens over its cached `context`,
+    `stage_breakdown`). In eager mode a
     stage takes at least the host's kernel launches (`EAGER_LAYER_LAUNCH_S` per layer). An early release's
     slowdown (`release_slowdown`) stretches the stage's kernels and the step overhead, not its tensor- and
     expert-parallel communication nor the pipeline hops."""
     p = fit.layout.pp
     b = max(1, math.ceil(batch / p))
-    stage, bound, comm = _stage(dep, fit, b, context)
+    stage, bound, comm = _stage(dep, fit, b, context, queries)
     if _eager_stage_floor(dep, fit) > stage:
         stage, bound = _eager_stage_floor(dep, fit), "overhead"
     hops = 0.0
     if p > 1:
-        act = b * dep.model.hidden_size * ACTIVATION_BYTES
+        act = b * queries * dep.model.hidden_size * ACTIVATION_BYTES
         cross_node = dep.nodes - 1
         inside = p - 1 - cross_node
         hops = cross_node * (NETWORK_HOP_LATENCY_S + act / (dep.platform.network_gbs * 1e9)) \
@@ -494,6 +505,7 @@ def serving_times(dep: Deployment, fit: sizing.MemoryFit) -> serving.Times:
     optimizer/serving.py."""
     budget = fit.settings.max_batched_tokens if fit.settings is not None else 8192
     return serving.Times(token_time=lambda b, ctx: decode_token_time(dep, fit, b, ctx),
+                         verify_time=lambda b, ctx, q: decode_token_time(dep, fit, b, ctx, queries=q),
                          prefill_time=_memo(lambda tokens: prefill_time(dep, fit, tokens)),
                          prefill_packed=lambda tokens, n: prefill_time(dep, fit, tokens, packed=n),
                          layers=dep.model.layers, budget=budget, overhead_s=serving.ttft_overhead(dep.engine.id),

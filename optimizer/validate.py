@@ -64,7 +64,7 @@ from catalog.schema import DTYPES
 from catalog.yamlio import read_csv
 
 from .estimator import Estimate, estimate
-from .serving import Benchmark, Speculative
+from .serving import Benchmark, Speculative, acceptance_for_length
 
 __all__ = ["Case", "Result", "Report", "read_cases", "validate", "validate_files", "bundled_measurements",
            "bundled_memory_measurements", "measurement_files", "calibration_summary", "file_role",
@@ -448,7 +448,9 @@ def engine_version(row: dict, engine: str, catalog: Catalog) -> str | None:
 def _speculative(text: str, default_tokens: int | None = None) -> Speculative:
     """The method and draft length a row's notes state ("MTP (3 layers)", "3 nextn layers",
     "EAGLE-3 with 4 draft tokens"; `default_tokens` where none is stated, for memory rows, whose draft weights
-    and KV layers do not depend on it); acceptance: the method's default (optimizer/serving.py)."""
+    and KV layers do not depend on it); acceptance: from the mean acceptance length the notes state ("acceptance
+    length 2.18": tokens per verification step, serving.acceptance_for_length), else the method's default
+    (optimizer/serving.py)."""
     method = "mtp" if re.search(r"\bmtp\b|nextn", text) else "eagle" if "eagle" in text else \
         "ngram" if re.search(r"n-?gram|prompt lookup", text) else None
     if method is None:
@@ -457,7 +459,9 @@ def _speculative(text: str, default_tokens: int | None = None) -> Speculative:
                   r"\s*\(?\s*(\d+)\s*(?:layers?|tokens?)", text)
     if k is None and default_tokens is None:
         raise _Skip(f"{method} speculative decoding without a stated number of draft tokens")
-    return Speculative(method, int(k.group(1) or k.group(2)) if k else default_tokens)
+    tokens = int(k.group(1) or k.group(2)) if k else default_tokens
+    length = re.search(r"accept(?:ance|ed) length (?:of )?(\d+(?:\.\d+)?)", text)
+    return Speculative(method, tokens, acceptance_for_length(tokens, float(length.group(1))) if length else None)
 
 
 def _arrivals(concurrency: int | str, text: str) -> str:

@@ -162,3 +162,48 @@ def test_a_prefill_estimate_says_it_ignores_the_concurrency(catalog):
     pool = estimate(catalog, role="prefill", concurrency=64, **_POOL)
     assert pool.batch == 32 and any("--concurrency 64 does not apply" in n for n in pool.notes)
     assert not any("does not apply" in n for n in estimate(catalog, role="prefill", **_POOL).notes)
+
+
+def test_a_published_acceptance_length_gives_the_per_token_acceptance():
+    from optimizer.serving import acceptance_for_length
+
+    # k = 2 drafts: E = 1 + a + a² = 2.18 → a = (−1 + √(1 + 4 · 1.18)) / 2.
+    assert acceptance_for_length(2, 2.18) == pytest.approx((-1 + (1 + 4 * 1.18) ** 0.5) / 2, abs=1e-9)
+    # k = 1: E = 1 + a.
+    assert acceptance_for_length(1, 1.92) == pytest.approx(0.92, abs=1e-9)
+    assert acceptance_for_length(3, 4.0) == 1.0 and acceptance_for_length(3, 5.0) == 1.0
+    with pytest.raises(ValueError):
+        acceptance_for_length(2, 0.9)
+
+
+def test_a_row_stating_its_acceptance_length_runs_with_it(catalog, tmp_path):
+    path = tmp_path / "mtp-fit.csv"
+    _write(path, [{**_ROW, "id": "M-1", "concurrency_or_batch": "64", "metric": "decode_tok_s_per_gpu",
+                   "notes": "decode pool, DP attention, MTP with 2 draft tokens, mean acceptance length 2.18"}])
+    (case,), _ = validate.read_cases(path, catalog)
+    assert case.speculative.method == "mtp" and case.speculative.tokens == 2
+    assert case.speculative.tokens_per_step() == pytest.approx(2.18)
+
+
+def test_verification_attends_every_draft_token_to_the_whole_cache(catalog):
+    # A verification step of b sequences passing q = k + 1 tokens each: the weights and links carry b·q tokens,
+    # each sequence's KV cache is read once, and each of its q tokens attends to all of it.
+    dep = _r1_over(catalog, 1, 8)
+    fit = dep.memory()
+    b, ctx, q = 8, 60_000, 3
+    one = speed.stage_breakdown(dep, fit, b, ctx)
+    verify = speed.stage_breakdown(dep, fit, b, ctx, queries=q)
+    tokens = speed.stage_breakdown(dep, fit, b * q, ctx)
+    assert verify["attention_memory"] == pytest.approx(one["attention_memory"])
+    assert verify["attention_compute"] == pytest.approx(q * one["attention_compute"])
+    for part in ("gemm_memory", "gemm_compute", "communication", "overhead"):
+        assert verify[part] == pytest.approx(tokens[part])
+    # The serving model's speculative step takes the verification from the replica's times.
+    from optimizer import serving
+
+    times = speed.serving_times(dep, fit)
+    step = serving._Step(times, ctx, serving.Speculative("mtp", q - 1, 0.7))
+    plain, _ = times.token_time(b, ctx)
+    first, _ = times.token_time(1, ctx)
+    draft = (q - 1) * (serving.DRAFT_STEP_SHARE * first + (plain - first) / times.layers)
+    assert step(b)[0] == pytest.approx(speed.decode_token_time(dep, fit, b, ctx, queries=q)[0] + draft)
