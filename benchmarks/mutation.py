@@ -62,6 +62,7 @@ TESTS = {
               "tests/test_mtp_weights.py",
               "tests/test_disagg_pools.py::test_prefill_all_to_all_crosses_the_network_once_per_remote_server",
               "tests/test_disagg_pools.py::test_prefill_forwards_and_decode_does_not",
+              "tests/test_disagg_pools.py::test_verification_attends_every_draft_token_to_the_whole_cache",
               "tests/test_packed_prefill.py::test_serving_times_time_a_packed_step_by_its_prompts"],
 }
 COPY = ["catalog", "optimizer", "problems", "tests", "benchmarks", "cli.py", "pyproject.toml", "README.md"]
