@@ -554,3 +554,50 @@ def test_no_launch_floor_on_a_cpu_socket(catalog):
     gpu = _dep(catalog, "qwen3-30b-a3b", "h100-sxm", 1, engine="sglang", ideal=False)
     gpu = dataclasses.replace(gpu, settings=EngineSettings(version="0.5.9"))
     assert speed.prefill_launch_floor(gpu, gpu.memory()) > 0
+
+
+def test_a_pipelined_verification_step_by_hand(catalog):
+    """The pipelined decode above (Llama-3.1-70B, TP 8 × PP 2 over two servers, B = 6, 2,000 tokens of context)
+    verifying q = 3 tokens per sequence: each micro-batch of 3 sequences sends 9 tokens through the weights, the
+    all-reduces and the hop between the servers, reads each sequence's KV cache once and attends 3 queries to it."""
+    dep = _dep(catalog, "llama-3.1-70b", "h100-sxm", 8, nodes=2)
+    fit = dep.memory()
+    bw, f, link = 3350e9, 989e12, 900e9 / 2
+    b, q, ctx = 3, 3, 2000
+    tokens = b * q
+    gemm = max(70.6e9 * 2 / 16 / bw, 2 * 70.6e9 * tokens / (16 * f))
+    kv_token = 80 * 2 * 8 * 128 * 2
+    attn = max(b * kv_token * ctx / 16 / bw, q * 2 * 64 * 256 * ctx * 80 * b / (2 * 8) / f)
+    comm = 2 * 40 * (NVLINK_LATENCY + tokens * 8192 * 2 * 2 * 7 / 8 / link)
+    hop = HOP_LATENCY + tokens * 8192 * 2 / (dep.platform.network_gbs * 1e9)
+    token, _ = speed.decode_token_time(dep, fit, 6, ctx, queries=q)
+    assert token == pytest.approx(2 * (gemm + attn + comm) + hop, rel=1e-9)
+
+
+def test_a_group_of_one_gpu_servers_spans_a_server_per_rank():
+    from types import SimpleNamespace
+
+    assert speed._group_nodes(SimpleNamespace(nodes=4, gpus_per_node=1), 4) == 4
+    assert speed._group_nodes(SimpleNamespace(nodes=2, gpus_per_node=8), 16) == 2
+    assert speed._group_nodes(SimpleNamespace(nodes=1, gpus_per_node=8), 8) == 1
+
+
+def test_llama_cpp_on_a_gpu_has_no_launch_floors(catalog):
+    """llama.cpp (its fixed-memory rule) runs its own graph on GPUs too: neither the eager decode floor nor the
+    eager prefill floor applies, even with --eager."""
+    dep = _dep(catalog, "llama-3.1-8b", "rtx-4090", 1, "q4_k_m", engine="llama.cpp", ideal=False)
+    eager = dataclasses.replace(dep, settings=EngineSettings(eager=True))
+    fit = eager.memory()
+    assert fit.settings.eager
+    assert speed.prefill_launch_floor(eager, fit) == 0.0
+    assert speed._eager_stage_floor(eager, fit) == 0.0
+
+
+def test_gemm_reads_at_the_families_bandwidth_factor(catalog):
+    """The weight reads of one decode step on an MI300X run at SGLang's CDNA3 bandwidth factor, not the default's."""
+    dep = _dep(catalog, "llama-3.1-8b", "mi300x", 1, engine="sglang", ideal=False)
+    fit = dep.memory()
+    eff = dep.engine.efficiency_for("cdna3")
+    assert eff.bandwidth != dep.engine.efficiency_for("hopper").bandwidth
+    memory_s, _ = speed._gemm_parts(dep, fit, 1)
+    assert memory_s == pytest.approx(fit.model_weights_rank / (5300e9 * eff.bandwidth), rel=1e-9)
