@@ -601,3 +601,18 @@ def test_gemm_reads_at_the_families_bandwidth_factor(catalog):
     assert eff.bandwidth != dep.engine.efficiency_for("hopper").bandwidth
     memory_s, _ = speed._gemm_parts(dep, fit, 1)
     assert memory_s == pytest.approx(fit.model_weights_rank / (5300e9 * eff.bandwidth), rel=1e-9)
+
+
+def test_what_bounds_a_step_is_named(catalog):
+    """Llama-3.1-8B bf16 on an ideal H100: 16 sequences at 32,768 tokens read 16 × 32,768 × 131,072 B of KV
+    (20.5 ms) beside 16 GB of weights (4.8 ms), against about 1 ms of arithmetic: memory-bound. With a step
+    overhead of 100 ms the overhead bounds it. One token of context reads one token's KV."""
+    dep = _dep(catalog, "llama-3.1-8b", "h100-sxm", 1)
+    fit = dep.memory()
+    assert speed.decode_token_time(dep, fit, 16, 32_768)[1] == "memory"
+    kv_token = 32 * 2 * 8 * 128 * 2
+    assert speed.stage_breakdown(dep, fit, 1, 1)["attention_memory"] == pytest.approx(kv_token / 3350e9, rel=1e-9)
+    eff = dep.engine.efficiency["default"].model_copy(update={"step_overhead_ms": 100.0})
+    slow = dataclasses.replace(dep, engine=dep.engine.model_copy(update={"efficiency": {"default": eff}}))
+    assert speed.decode_token_time(slow, slow.memory(), 1, 100) == (pytest.approx(
+        speed.decode_token_time(dep, fit, 1, 100)[0] + 0.1, rel=1e-9), "overhead")
