@@ -24,7 +24,7 @@ from catalog.schema import Accelerator, Model, Platform
 
 from . import serving, sizing, speed
 from .deployment import Deployment
-from .launch import LaunchSettings, given_batched_tokens, launch_for, with_role
+from .launch import DISAGG_ENGINES, LaunchSettings, given_batched_tokens, launch_for, with_role
 from .layouts import Layout, candidate_layouts, default_layout, layout_problem
 from .problem import ENGINE_SETTINGS, VERSION_NEEDS_ENGINE, EngineSettings, Workload, version_names_engine
 from .units import ENGINE_PREFERENCE, platform_accepts
@@ -262,7 +262,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     variant, note = _variant(m, acc, precision, kv_dtype)
     per_node = gpus // nodes
     plat = catalog.platform(platform, "--platform") if platform else default_platform(catalog, acc, per_node)
-    chosen = _engine(catalog, engine, acc, variant)
+    chosen = _engine(catalog, engine, acc, variant, role)
     notes: list[str] = []
     settings = _slots(chosen, settings, concurrency, notes)
     context = input_tokens + output_tokens
@@ -555,12 +555,18 @@ def _misfit_notes(m, acc, variant, hardware: str, engine_name: str, why_not: str
                     f"GB), which {acc.id} runs natively: --precision {v.id}" for v, size in smaller if size < own]
 
 
-def _engine(catalog: Catalog, engine: str, acc, variant):
+def _engine(catalog: Catalog, engine: str, acc, variant, role: str | None = None):
     """The engine asked (or, for 'auto', the first of ENGINE_PREFERENCE) that runs the variant's weights
-    on the accelerator; InputError if it does not (or none does)."""
+    on the accelerator; with a pool `role`, only an engine that serves disaggregated pools (DISAGG_ENGINES:
+    llama.cpp has no KV transfer between servers). InputError if it does not (or none does)."""
     if engine == "auto":
-        chosen = next((catalog.engines[e] for e in ENGINE_PREFERENCE
+        preference = [e for e in ENGINE_PREFERENCE if role is None or e in DISAGG_ENGINES]
+        chosen = next((catalog.engines[e] for e in preference
                        if e in catalog.engines and sizing.engine_runs(catalog.engines[e], acc, variant)), None)
+        if chosen is None and role is not None:
+            raise InputError(f"--role = {role}: no engine that serves disaggregated pools ({', '.join(DISAGG_ENGINES)}) "
+                             f"runs {variant.format} weights on {acc.id} ({acc.family}); pick another --precision "
+                             f"or drop --role.")
         if chosen is None:
             raise InputError(f"no engine in the catalog runs {variant.format} weights on {acc.id} ({acc.family}).")
         return chosen
@@ -569,6 +575,10 @@ def _engine(catalog: Catalog, engine: str, acc, variant):
         raise InputError(f"--engine = '{engine}': {chosen.name} does not run {variant.format} weights on "
                          f"{acc.id} ({acc.family}); it runs {', '.join(chosen.formats)} on "
                          f"{', '.join(chosen.families)}.")
+    if role is not None and chosen.id not in DISAGG_ENGINES:
+        raise InputError(f"--role = {role} with --engine {engine}: {chosen.name} has no disaggregated prefill/decode "
+                         f"serving (no KV transfer between servers); give --engine "
+                         f"{', '.join(DISAGG_ENGINES)}, or drop --role.")
     return chosen
 
 
