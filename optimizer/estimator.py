@@ -236,11 +236,12 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     Raises InputError for unknown ids, counts below one, a setting the engine would reject
     (utilization outside (0, 1], max_model_len above the model's context), a layout the engine
     cannot run or that does not match the accelerators, or a `role` outside POOL_ROLES or given with a request
-    rate (a pool's replica runs at a batch, not an arrival rate) or with speculative decoding on the prefill pool.
+    rate (a pool's replica runs at a batch, not an arrival rate), or with a concurrency or speculative decoding on
+    the prefill pool.
     """
     asked = dict(locals())
     _check_demand(concurrency, request_rate, input_tokens, output_tokens)
-    _check_role(role, request_rate, speculative)
+    _check_role(role, request_rate, speculative, concurrency)
     if not version_names_engine(engine_version if settings is None else settings.version, [engine]):
         raise InputError(f"--engine-version = '{engine_version}': {VERSION_NEEDS_ENGINE}")
     m = catalog.model(model, "--model")
@@ -341,7 +342,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         prefill_input_tokens_per_s=served.output_tokens_per_s if role == "prefill" and served else None)
 
 
-def _check_role(role: str | None, request_rate: float | None, speculative) -> None:
+def _check_role(role: str | None, request_rate: float | None, speculative, concurrency=None) -> None:
     """InputError for a `role` estimate cannot size (see `estimate`), naming the flag."""
     if role is None:
         return
@@ -350,6 +351,10 @@ def _check_role(role: str | None, request_rate: float | None, speculative) -> No
     if request_rate is not None:
         raise InputError(f"--request-rate = {request_rate:g} with --role {role}: a pool's replica is sized at a "
                          f"batch (--concurrency), not an arrival rate; drop one of them.")
+    if role == "prefill" and concurrency is not None:
+        raise InputError(f"--concurrency = {concurrency} with --role prefill: a prefill replica runs prompts back to "
+                         f"back, one per attention DP group per forward pass (its --dp sets that batch); drop "
+                         f"--concurrency, or use --role decode.")
     if role == "prefill" and speculative is not None:
         raise InputError(f"--speculative = {speculative.method} with --role prefill: speculative decoding runs on "
                          f"the decode pool; drop --speculative or use --role decode.")

@@ -536,6 +536,11 @@ def _case(row: dict, catalog: Catalog) -> Case:
         and "dp-attention=false" not in notes
     conc_text = (row.get("concurrency_or_batch") or "").strip().lower()
     memory_row = metric in MEMORY_METRICS + VERDICT_METRICS
+    if POOL_METRICS.get(metric) == "prefill":
+        if conc_text not in ("", "n/a"):
+            raise _Skip(f"concurrency_or_batch '{row['concurrency_or_batch']}' on a prefill pool row: its replica runs "
+                        f"prompts back to back, one per attention DP group (give n/a)")
+        conc_text = "n/a"
     concurrency = _concurrency(row, conc_text, memory_row, replicas)
     input_tokens, output_tokens = _lengths(row, memory_row)
     _check_ranges((("num_gpus", total, 100_000), ("input_len", input_tokens, 10_000_000),
@@ -701,7 +706,8 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
     est = estimate(catalog, model=case.model, accelerator=case.accelerator, gpus=case.gpus, nodes=case.nodes,
                    precision=case.precision, kv_dtype=case.kv_dtype, engine=case.engine,
                    dp_attention=case.dp_attention, input_tokens=case.input_tokens,
-                   output_tokens=case.output_tokens, concurrency=case.concurrency,
+                   output_tokens=case.output_tokens,
+                   concurrency=None if case.role == "prefill" else case.concurrency,   # one prompt per DP group
                    memory_utilization=case.memory_utilization, max_batch=case.max_batch,
                    max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager,
                    engine_version=case.engine_version, speculative=case.speculative, tp=tp, pp=pp, dp=dp, ep=ep,

@@ -34,3 +34,42 @@ def test_auto_engine_with_a_role_picks_an_engine_that_disaggregates():
                 "--role", "decode", "--concurrency", "8", "--format", "json"])
     assert got.exit_code == 0, got.output
     assert '"engine": "vllm"' in got.output and "kv-transfer-config" in got.output
+
+
+_PREFILL = ["estimate", "--model", "deepseek-v3", "--accelerator", "h100-sxm", "--nodes", "4", "--dp", "32", "--ep",
+            "32", "--engine", "sglang", "--memory-utilization", "0.846", "--role", "prefill"]
+
+
+def test_a_prefill_replica_refuses_a_concurrency_it_would_ignore():
+    """A prefill replica's batch is one prompt per attention DP group (32 here), whatever --concurrency says: it
+    was accepted silently (JSON 'concurrency': 100 beside 'batch': 32, and at 10,000 a note that only 4,384 run
+    at once); now exit 2 naming the flag and value."""
+    for value in ("100", "max"):
+        got = _run([*_PREFILL, "--concurrency", value])
+        assert got.exit_code == 2, got.output
+        assert f"--concurrency = {value} with --role prefill" in got.output and "Traceback" not in got.output
+    assert _run(_PREFILL).exit_code == 0
+
+
+def _pool_csv(tmp_path, rows: list[str]):
+    header = open("catalog/data/measurements-fit.csv").readline()
+    path = tmp_path / "pools-test.csv"
+    path.write_text(header + "".join(r + "\n" for r in rows))
+    return path
+
+
+_P = "DeepSeek-V3,FP8,H100-SXM-80GB,32,4,SGLang,,{tp},1,32,2000,1,{conc},prefill_tok_s_per_gpu,6818,tok/s/GPU,x,2025,"
+
+
+def test_validate_sets_aside_a_prefill_row_with_a_concurrency(catalog, tmp_path):
+    from optimizer import validate
+
+    path = _pool_csv(tmp_path, ["P-N," + _P.format(tp=32, conc="256") + '"prefill pool, DP attention"',
+                                "P-A," + _P.format(tp=32, conc="n/a") + '"prefill pool, DP attention"',
+                                "P-B," + _P.format(tp=32, conc="") + '"prefill pool, DP attention"'])
+    cases, skipped = validate.read_cases(path, catalog)
+    assert sorted(c.id for c in cases) == ["P-A", "P-B"]       # n/a or blank: one prompt per attention group
+    assert [i for i, _ in skipped] == ["P-N"] and "concurrency_or_batch" in skipped[0][1]
+    for case in cases:
+        predicted, est = validate.predict(case, catalog)
+        assert est.batch == 32 and predicted is not None
