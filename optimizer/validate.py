@@ -547,6 +547,9 @@ def _case(row: dict, catalog: Catalog) -> Case:
                    ("output_len", output_tokens, 10_000_000), ("nodes", nodes_total, 100_000),
                    ("concurrency_or_batch", concurrency if isinstance(concurrency, int) else 1, 10**6)))
     tp, pp, attn_dp, ep = _layout(row, gpus, dp)
+    if metric in POOL_METRICS and tp is None:
+        raise _Skip(f"a pool row is scored on its own layout: tp '{row.get('tp') or ''}' × pp "
+                    f"'{row.get('pp') or ''}' does not state the replica's {gpus} accelerators (give tp, pp, ep)")
     family = catalog.accelerators[acc].family
     settings = _row_settings(row, notes + " " + conc_text)
     return Case(id=row["id"], metric=metric, measured=_finite(row["value"], "value"), family_group=FAMILY_GROUPS[family],

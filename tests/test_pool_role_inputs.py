@@ -73,3 +73,18 @@ def test_validate_sets_aside_a_prefill_row_with_a_concurrency(catalog, tmp_path)
     for case in cases:
         predicted, est = validate.predict(case, catalog)
         assert est.batch == 32 and predicted is not None
+
+
+_D = "DeepSeek-V3,FP8,H100-SXM-80GB,72,9,SGLang,,{tp},1,72,2000,100,18432,decode_tok_s_per_gpu,2785,tok/s/GPU,x,2025,"
+
+
+def test_validate_sets_aside_a_pool_row_without_its_layout(catalog, tmp_path):
+    """A pool row's figure is its layout's (the doc: "on the row's layout"): with tp blank, validate guessed a
+    layout of its own (TP8 × PP9 for 72 H100s, the row's ep = 72 dropped) and scored it -87%; set aside instead."""
+    from optimizer import validate
+
+    path = _pool_csv(tmp_path, ["D-0," + _D.format(tp="") + '"decode pool, DP attention"',
+                                "D-1," + _D.format(tp="72") + '"decode pool, DP attention"'])
+    cases, skipped = validate.read_cases(path, catalog)
+    assert [c.id for c in cases] == ["D-1"] and (cases[0].tp, cases[0].dp, cases[0].ep) == (1, 72, 72)
+    assert [i for i, _ in skipped] == ["D-0"] and "layout" in skipped[0][1] and "tp" in skipped[0][1]
