@@ -552,7 +552,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
                     f"'{row.get('pp') or ''}' does not state the replica's {gpus} accelerators (give tp, pp, ep)")
     family = catalog.accelerators[acc].family
     settings = _row_settings(row, notes + " " + conc_text)
-    return Case(id=row["id"], metric=metric, measured=_finite(row["value"], "value"), family_group=FAMILY_GROUPS[family],
+    return Case(id=row["id"], metric=metric, measured=_measured(row["value"], metric), family_group=FAMILY_GROUPS[family],
                 model=model, precision=precision, kv_dtype=kv, accelerator=acc, gpus=gpus, nodes=nodes,
                 replicas=replicas, engine=engine, dp_attention=dp, input_tokens=input_tokens,
                 output_tokens=output_tokens, concurrency=concurrency, memory_row=memory_row,
@@ -644,6 +644,18 @@ def _finite(text: str, column: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"{column} = {text!r} is not a finite number")
+    return value
+
+
+def _measured(text: str, metric: str) -> float:
+    """The row's `value`: a finite number above 0 (a `starts` verdict: 0 or 1); ValueError (the row is set
+    aside) otherwise: a negative or zero speed would be scored as an error of thousands of percent, or none."""
+    value = _finite(text, "value")
+    if metric in VERDICT_METRICS:
+        if value not in (0, 1):
+            raise ValueError(f"value = {text!r}: a {metric} verdict must be 0 or 1")
+    elif value <= 0:
+        raise ValueError(f"value = {text!r}: a measured {metric} must be above 0")
     return value
 
 

@@ -88,3 +88,17 @@ def test_validate_sets_aside_a_pool_row_without_its_layout(catalog, tmp_path):
     cases, skipped = validate.read_cases(path, catalog)
     assert [c.id for c in cases] == ["D-1"] and (cases[0].tp, cases[0].dp, cases[0].ep) == (1, 72, 72)
     assert [i for i, _ in skipped] == ["D-0"] and "layout" in skipped[0][1] and "tp" in skipped[0][1]
+
+
+def test_validate_sets_aside_a_measured_value_that_is_not_positive(catalog, tmp_path):
+    """A throughput of -5 tok/s was scored (-29,534%, in the median of its set) and one of 0 counted as a row
+    with no error; a measured speed or memory figure must be above 0 (a `starts` verdict stays 0 or 1)."""
+    from optimizer import validate
+
+    row = _D.format(tp="72").replace(",2785,", ",{v},") + '"decode pool, DP attention"'
+    speed = row.replace("decode_tok_s_per_gpu", "tok_s_per_gpu")
+    path = _pool_csv(tmp_path, ["V-1," + row.format(v="-5"), "V-2," + row.format(v="0"),
+                                "V-3," + speed.format(v="-5"), "V-4," + row.format(v="2785")])
+    cases, skipped = validate.read_cases(path, catalog)
+    assert [c.id for c in cases] == ["V-4"]
+    assert [i for i, _ in skipped] == ["V-1", "V-2", "V-3"] and all("value" in why for _, why in skipped)
