@@ -27,7 +27,8 @@ budget and intake interval as the launch settings quoted in the notes give them 
 Pool rows (`POOL_METRICS`) check one pool of a disaggregated deployment, as its source measured it with the
 other pool unlimited: `decode_tok_s_per_gpu` (output tokens/s per accelerator of a decode replica running the
 row's batch, no prompt in its steps) and `prefill_tok_s_per_gpu` (prompt tokens/s per accelerator of a prefill
-replica running prompts back to back), through `estimate`'s `role` (optimizer/estimator.py `_pool_speed`, the
+replica running prompts back to back; speculative decoding its notes mention is the decode pool's and is not
+applied), through `estimate`'s `role` (optimizer/estimator.py `_pool_speed`, the
 pool model optimizer/disagg.py sizes its role units with). benchmarks/calibrate.py fits nothing on them.
 
 Where a row's GPUs hold several replicas (MLPerf data-parallel submissions, or a stated
@@ -510,7 +511,8 @@ def _case(row: dict, catalog: Catalog) -> Case:
     text = " ".join(row.get(k) or "" for k in ("model", "precision", "tp", "ep", "num_gpus", "concurrency_or_batch"))
     spec = None
     said = notes + " " + text.lower()
-    if not re.search(r"no spec(?:ulative)?[- ]decod|\bno mtp\b", notes):
+    # Speculative decoding runs on the decode pool: a prefill pool row's passes are the same with or without it.
+    if POOL_METRICS.get(metric) != "prefill" and not re.search(r"no spec(?:ulative)?[- ]decod|\bno mtp\b", notes):
         if metric in SPEED_METRICS + tuple(POOL_METRICS) and re.search(r"\bmtp\b|eagle|speculative|nextn", said):
             spec = _speculative(said)
         elif metric in MEMORY_METRICS and re.search(r"\bmtp\b|eagle|nextn", said):

@@ -102,3 +102,19 @@ def test_validate_sets_aside_a_measured_value_that_is_not_positive(catalog, tmp_
     cases, skipped = validate.read_cases(path, catalog)
     assert [c.id for c in cases] == ["V-4"]
     assert [i for i, _ in skipped] == ["V-1", "V-2", "V-3"] and all("value" in why for _, why in skipped)
+
+
+def test_a_prefill_row_of_an_mtp_deployment_is_scored_without_a_draft(catalog, tmp_path):
+    """Speculative decoding runs on the decode pool: a prefill row whose notes mention MTP was set aside, with
+    estimate's command-line error ("--speculative = mtp with --role prefill ... drop --speculative") or for an
+    unstated draft length; its prompts run the same passes as a row that says nothing of MTP."""
+    from optimizer import validate
+
+    row = "," + _P.format(tp=32, conc="n/a")
+    path = _pool_csv(tmp_path, ["M-0" + row + '"prefill pool, DP attention"',
+                                "M-1" + row + '"prefill pool, DP attention, MTP"',
+                                "M-3" + row + '"prefill pool, DP attention, MTP 3 draft tokens"'])
+    cases, skipped = validate.read_cases(path, catalog)
+    assert skipped == [] and [c.speculative for c in cases] == [None, None, None]
+    plain, one, three = (validate.predict(c, catalog)[0] for c in cases)
+    assert plain is not None and one == plain and three == plain
