@@ -377,8 +377,9 @@ def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, i
         (serving.size_pools' decode side; E tokens per step, 1 without speculative decoding); tok/s per user
         1/TPOT, output tok/s B/TPOT; no TTFT (prompts run on the prefill pool).
     prefill: one prompt per attention DP group (dp prompts) per forward pass, passes back to back:
-        S = max(speed.prefill_time(I, prompts=dp), the release's eager-prefill launch floor) seconds, input
-        tok/s dp·I/S (the Speed's `output_tokens_per_s` carries it); TTFT of a prompt alone P(I) + the engine's
+        S = max(speed.prefill_time(I, prompts=dp), F) seconds, F = ⌈I / budget⌉ × the release's eager-prefill
+        launch floor (each chunk step lasts at least the floor: serving.Times.launch_floor_for), input tok/s
+        dp·I/S (the Speed's `output_tokens_per_s` carries it); TTFT of a prompt alone max(P(I), F) + the engine's
         fixed overhead (serving.ttft_overhead); batch = dp.
     """
     if role == "decode":
@@ -388,9 +389,10 @@ def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, i
         return speed.Speed(batch=b, token_time_s=tpot, prefill_s=0.0, tokens_per_s_per_user=1 / tpot,
                            output_tokens_per_s=b / tpot, ttft_s=None, bound="decode only"), b
     prompts = fit.layout.dp
-    floor = speed.prefill_launch_floor(dep, fit)
+    times = speed.serving_times(dep, fit)
+    floor = times.launch_floor_for(input_tokens)   # each of the prompt's ⌈I / budget⌉ chunk steps: the launch floor
     passes = max(speed.prefill_time(dep, fit, input_tokens, prompts=prompts), floor)
-    alone = max(speed.prefill_time(dep, fit, input_tokens), floor) + serving.ttft_overhead(dep.engine.id)
+    alone = max(times.prefill_time(input_tokens), floor) + times.overhead_s
     return speed.Speed(batch=prompts, token_time_s=0.0, prefill_s=alone, tokens_per_s_per_user=None,
                        output_tokens_per_s=prompts * input_tokens / passes, ttft_s=alone, bound="prefill only",
                        ttft_p90_s=alone), prompts

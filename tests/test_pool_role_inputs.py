@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
+import pytest
+
 from cli import main
+from optimizer.estimator import estimate
+from optimizer.layouts import Layout
+from optimizer.problem import EngineSettings
 
 _LLAMA_CPP = ["estimate", "--model", "llama-3.1-8b", "--accelerator", "h100-sxm", "--gpus", "1",
               "--precision", "q4_k_m", "--max-model-len", "8192"]
@@ -118,3 +123,26 @@ def test_a_prefill_row_of_an_mtp_deployment_is_scored_without_a_draft(catalog, t
     assert skipped == [] and [c.speculative for c in cases] == [None, None, None]
     plain, one, three = (validate.predict(c, catalog)[0] for c in cases)
     assert plain is not None and one == plain and three == plain
+
+
+def test_a_prefill_replica_pays_the_launch_floor_once_per_chunk(catalog):
+    """TensorRT-LLM prefills outside CUDA graphs: each chunk step of a prompt lasts at least the host's launch
+    floor (serving.Times.launch_floor_for, and optimizer/disagg.py's prefill units: ceil(I / budget) floors).
+    A 4,000-token prompt in 1,024-token chunks is 4 steps; --role prefill charged one floor (0.097 s alone,
+    48,721 input tok/s) where the same replica's own TTFT at concurrency 1 is 0.343 s."""
+    from optimizer import speed
+    from optimizer.deployment import Deployment
+
+    args = dict(model="deepseek-v3", accelerator="h200-sxm", gpus=8, tp=8, engine="trtllm", input_tokens=4000,
+                output_tokens=10, max_batched_tokens=1024)
+    pool = estimate(catalog, role="prefill", **args)
+    alone = estimate(catalog, concurrency=1, **args)
+    m = catalog.models["deepseek-v3"]
+    dep = Deployment(model=m, variant=m.variant(pool.precision), accelerator=catalog.accelerators["h200-sxm"],
+                     platform=catalog.platforms[pool.platform], engine=catalog.engines["trtllm"], gpus_per_node=8,
+                     nodes=1, layout=Layout(tp=8), settings=EngineSettings(max_batched_tokens=1024))
+    fit = dep.memory()
+    floor = 4 * pool.prefill_launch_floor_s                   # ceil(4,000 / 1,024) = 4 chunk steps
+    assert floor > speed.prefill_time(dep, fit, 4000)         # the floor binds here
+    assert pool.prefill_input_tokens_per_s == pytest.approx(4000 / floor, rel=1e-3)
+    assert pool.ttft_s == pytest.approx(alone.ttft_s, abs=1e-3)   # a prompt alone: the same on both
