@@ -235,7 +235,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
 
     Raises InputError for unknown ids, counts below one, a setting the engine would reject
     (utilization outside (0, 1], max_model_len above the model's context), a layout the engine
-    cannot run or that does not match the accelerators, or a `role` outside POOL_ROLES or given with a request
+    cannot run or that does not match the accelerators, or a `role` outside POOL_ROLES, on CPU sockets, on an engine
+    with no disaggregated serving (llama.cpp), or given with a request
     rate (a pool's replica runs at a batch, not an arrival rate), or with a concurrency or speculative decoding on
     the prefill pool.
     """
@@ -247,6 +248,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     m = catalog.model(model, "--model")
     _check_request_length(m, input_tokens, output_tokens, settings.max_model_len if settings else max_model_len)
     acc = catalog.accelerator(accelerator, "--accelerator")
+    _check_role_accelerator(role, acc)
     fixed = any(x is not None for x in (tp, pp, dp, ep))
     if gpus is None and not fixed:
         return _fewest_that_fit(asked, acc)
@@ -358,6 +360,14 @@ def _check_role(role: str | None, request_rate: float | None, speculative, concu
     if role == "prefill" and speculative is not None:
         raise InputError(f"--speculative = {speculative.method} with --role prefill: speculative decoding runs on "
                          f"the decode pool; drop --speculative or use --role decode.")
+
+
+def _check_role_accelerator(role: str | None, acc: Accelerator) -> None:
+    """InputError for a pool `role` on CPU sockets: optimizer/disagg.py leaves them out (no KV transfer path)."""
+    if role is not None and acc.family == "cpu":
+        raise InputError(f"--role = {role} with --accelerator {acc.id}: CPU sockets are no disaggregated pool's replica "
+                         f"(their KV transfer path is not modelled; the disaggregated planner leaves them out); "
+                         f"drop --role, or pick a GPU.")
 
 
 def _replica_speed(dep: Deployment, fit: sizing.MemoryFit, role: str | None, batch: int, input_tokens: int,

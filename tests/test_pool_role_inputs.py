@@ -146,3 +146,12 @@ def test_a_prefill_replica_pays_the_launch_floor_once_per_chunk(catalog):
     assert floor > speed.prefill_time(dep, fit, 4000)         # the floor binds here
     assert pool.prefill_input_tokens_per_s == pytest.approx(4000 / floor, rel=1e-3)
     assert pool.ttft_s == pytest.approx(alone.ttft_s, abs=1e-3)   # a prompt alone: the same on both
+
+
+@pytest.mark.parametrize("role", ["decode", "prefill"])
+def test_cpu_sockets_are_no_pool_replica(role):
+    """The disaggregated planner leaves CPU hosts out (optimizer/disagg.py: their KV transfer path is not
+    modelled); --role on a CPU was sized anyway, with mooncake transfer flags and a router: exit 2 instead."""
+    got = _run(["estimate", "--model", "qwen3-30b-a3b", "--accelerator", "xeon-6980p", "--role", role])
+    assert got.exit_code == 2, got.output
+    assert f"--role = {role}" in got.output and "xeon-6980p" in got.output and "Traceback" not in got.output
