@@ -237,12 +237,12 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     (utilization outside (0, 1], max_model_len above the model's context), a layout the engine
     cannot run or that does not match the accelerators, or a `role` outside POOL_ROLES, on CPU sockets, on an engine
     with no disaggregated serving (llama.cpp), or given with a request
-    rate (a pool's replica runs at a batch, not an arrival rate), or with a concurrency or speculative decoding on
+    rate or synchronized arrivals (a pool's replica runs at a batch), or with a concurrency or speculative decoding on
     the prefill pool.
     """
     asked = dict(locals())
     _check_demand(concurrency, request_rate, input_tokens, output_tokens)
-    _check_role(role, request_rate, speculative, concurrency)
+    _check_role(role, request_rate, speculative, concurrency, arrivals)
     if not version_names_engine(engine_version if settings is None else settings.version, [engine]):
         raise InputError(f"--engine-version = '{engine_version}': {VERSION_NEEDS_ENGINE}")
     m = catalog.model(model, "--model")
@@ -344,12 +344,16 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         prefill_input_tokens_per_s=served.output_tokens_per_s if role == "prefill" and served else None)
 
 
-def _check_role(role: str | None, request_rate: float | None, speculative, concurrency=None) -> None:
+def _check_role(role: str | None, request_rate: float | None, speculative, concurrency=None,
+                arrivals="random") -> None:
     """InputError for a `role` estimate cannot size (see `estimate`), naming the flag."""
     if role is None:
         return
     if role not in POOL_ROLES:
         raise InputError(f"--role = '{role}': allowed {', '.join(POOL_ROLES)}.")
+    if arrivals != "random":
+        raise InputError(f"--arrivals = {arrivals} with --role {role}: a pool's replica runs a batch with no arrivals "
+                         f"in its steps (prompts and decodes run on separate pools); drop --arrivals.")
     if request_rate is not None:
         raise InputError(f"--request-rate = {request_rate:g} with --role {role}: a pool's replica is sized at a "
                          f"batch (--concurrency), not an arrival rate; drop one of them.")

@@ -561,7 +561,8 @@ def _case(row: dict, catalog: Catalog) -> Case:
                 unit_gib=(row.get("unit") or "").strip().lower().startswith("gib"),
                 request_tokens=settings["max_model_len"], **settings,
                 engine_version=engine_version(row, engine, catalog),
-                arrivals=_arrivals(concurrency, notes + " " + conc_text), speculative=spec,
+                arrivals="random" if metric in POOL_METRICS else _arrivals(concurrency, notes + " " + conc_text),
+                speculative=spec,
                 benchmark=_benchmark(row, notes, metric, engine), tp=tp, pp=pp, dp=attn_dp, ep=ep,
                 per_user_with_context=_per_user_with_context(metric, notes), role=POOL_METRICS.get(metric))
 

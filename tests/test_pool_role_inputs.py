@@ -155,3 +155,17 @@ def test_cpu_sockets_are_no_pool_replica(role):
     got = _run(["estimate", "--model", "qwen3-30b-a3b", "--accelerator", "xeon-6980p", "--role", role])
     assert got.exit_code == 2, got.output
     assert f"--role = {role}" in got.output and "xeon-6980p" in got.output and "Traceback" not in got.output
+
+
+def test_a_pool_replica_refuses_synchronized_arrivals_it_would_ignore(catalog):
+    """A pool replica runs at a batch with no arrivals in its model; --arrivals synchronized changed nothing and
+    the JSON echoed "arrivals": "synchronized". Exit 2; validate's pool rows run without it."""
+    from optimizer import validate
+
+    got = _run([*_PREFILL[:-2], "--role", "decode", "--concurrency", "4096", "--arrivals", "synchronized"])
+    assert got.exit_code == 2, got.output
+    assert "--arrivals = synchronized with --role decode" in got.output and "Traceback" not in got.output
+    fit = [p for p in validate.bundled_measurements() if validate.file_role(p) == "fit"][0]
+    cases, _ = validate.read_cases(fit, catalog)
+    pools = [c for c in cases if c.role]
+    assert pools and all(validate.predict(c, catalog)[0] is not None for c in pools)
