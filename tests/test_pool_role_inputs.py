@@ -169,3 +169,15 @@ def test_a_pool_replica_refuses_synchronized_arrivals_it_would_ignore(catalog):
     cases, _ = validate.read_cases(fit, catalog)
     pools = [c for c in cases if c.role]
     assert pools and all(validate.predict(c, catalog)[0] is not None for c in pools)
+
+
+def test_a_decode_replica_does_not_print_a_prefill_launch_floor():
+    """A decode pool runs no prompt: TensorRT-LLM's eager-prefill launch floor ("Prefill launch floor 82 ms per
+    prefill step") is no part of its speed; the prefill pool's replica keeps it."""
+    base = ["estimate", "--model", "deepseek-v3", "--accelerator", "h200-sxm", "--gpus", "8", "--tp", "8",
+            "--engine", "trtllm"]
+    decode = _run([*base, "--role", "decode", "--concurrency", "64"])
+    assert decode.exit_code == 0 and "Decode speed per user" in decode.output
+    assert "Prefill launch floor" not in decode.output
+    assert "Prefill launch floor" in _run([*base, "--concurrency", "64"]).output
+    assert "Prefill launch floor" in _run([*base, "--role", "prefill"]).output
