@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from click.testing import CliRunner
-
 import pytest
+from click.testing import CliRunner
 
 from cli import main
 from optimizer.estimator import estimate
@@ -181,3 +180,15 @@ def test_a_decode_replica_does_not_print_a_prefill_launch_floor():
     assert "Prefill launch floor" not in decode.output
     assert "Prefill launch floor" in _run([*base, "--concurrency", "64"]).output
     assert "Prefill launch floor" in _run([*base, "--role", "prefill"]).output
+
+
+def test_the_help_example_of_a_decode_replica_starts():
+    """`hwplan estimate --help`'s decode-replica example (LMSYS's 9-node EP72 decode pool) did not start: SGLang's
+    default --mem-fraction-static at TP72 reserves 9.5 + 72/2 + 4 = 49.5 GiB of an H100's 79.18, leaving 0.37,
+    below the 30.5 GB of weights per GPU. The example gives LMSYS's own 0.846 (measurements-fit.csv LMSYS-012)."""
+    text = CliRunner().invoke(main, ["estimate", "--help"], terminal_width=400).output.replace("\\\n", " ")
+    example = [line.split() for line in text.splitlines() if "--role decode" in line and "hwplan estimate" in line]
+    assert len(example) == 1
+    got = _run(example[0][1:])
+    assert got.exit_code == 0, got.output
+    assert "Fits                         yes" in got.output and "Decode speed per user" in got.output
