@@ -165,12 +165,15 @@ class Estimate:
 
 
 def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv_dtype: str, settings,
-                    context: int, input_tokens: int, output_tokens: int, concurrency, speculative=None) -> Layout:
+                    context: int, input_tokens: int, output_tokens: int, concurrency, speculative=None,
+                    role: str | None = None) -> Layout:
     """Of the valid layouts of one replica on `nodes` × `per_node` accelerators, the one with the fastest
     decode per user at the asked concurrency (at 'max': the most output tokens/s); the default layout
     (TP inside a server, pipeline across) when none runs. With `speculative` on an engine that does not start it
-    on some layouts (serving.spec_layout_error: pipeline stages, attention DP), only the layouts it starts on."""
-    best, best_score = None, -1.0
+    on some layouts (serving.spec_layout_error: pipeline stages, attention DP), only the layouts it starts on.
+    A pool `role` scores its own speed (`_pool_speed`): prefill the most input tokens/s; decode at 'max' the most
+    output tokens/s, else the most of the asked sequences running at once, then the fastest per user."""
+    best, best_score = None, None
     options = [lay for lay in candidate_layouts(m, engine, per_node, nodes) if lay.replicas_per_node == 1
                and not (speculative is not None
                         and serving.spec_layout_error(engine.id, speculative.method, lay.pp, lay.dp_attention))]
@@ -187,9 +190,14 @@ def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv
         cap = speed.batch_cap(dep, fit)
         limit = conc if cap is None else min(conc, cap)
         batch = limit if concurrency == "max" else min(int(concurrency or 1), limit)
-        s = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens)
-        score = s.output_tokens_per_s if concurrency == "max" else s.tokens_per_s_per_user
-        if score > best_score:
+        if role is None:
+            s = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens)
+            score = (s.output_tokens_per_s if concurrency == "max" else s.tokens_per_s_per_user,)
+        else:
+            s, running = _pool_speed(dep, fit, role, batch, input_tokens, output_tokens, speculative)
+            score = (s.output_tokens_per_s,) if role == "prefill" or concurrency == "max" \
+                else (running, s.tokens_per_s_per_user)
+        if best_score is None or score > best_score:
             best, best_score = lay, score
     return best or options[0]
 
@@ -225,7 +233,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     Accelerators: `gpus` None takes the fewest that start the model (1, 2, 4 … per server, then whole
     servers), or with a layout its size. Layout: `tp`, `pp`, `dp` (attention data-parallel groups) and
     `ep` fix it (gpus = tp × dp × pp; `gpus` may be 0 or None to derive it); otherwise the valid layout (optimizer/layouts.py) with the fastest
-    decode at the asked concurrency is chosen (at 'max': the most output tokens/s); `dp_attention`
+    decode at the asked concurrency is chosen (at 'max': the most output tokens/s; a pool `role`: its own speed,
+    `_fastest_layout`); `dp_attention`
     is the shorthand for attention DP over every rank.
 
     `role` ('prefill' or 'decode', None: aggregated) sizes one replica of a disaggregated pool (`_pool_speed`):
@@ -275,7 +284,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         layout = default_layout(m, chosen, per_node, nodes, dp_attention=True)
     else:
         layout = _fastest_layout(m, variant, acc, plat, chosen, per_node, nodes, kv_dtype, settings, context,
-                                 input_tokens, output_tokens, concurrency, speculative)
+                                 input_tokens, output_tokens, concurrency, speculative, role)
     dep = Deployment(model=m, variant=variant, accelerator=acc, platform=plat, engine=chosen,
                      gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, dp_attention=dp_attention,
                      settings=settings, layout=layout, draft=_draft(speculative))

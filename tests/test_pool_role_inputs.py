@@ -192,3 +192,20 @@ def test_the_help_example_of_a_decode_replica_starts():
     got = _run(example[0][1:])
     assert got.exit_code == 0, got.output
     assert "Fits                         yes" in got.output and "Decode speed per user" in got.output
+
+
+def test_a_pool_replica_without_a_layout_gets_the_fastest_for_its_role(catalog):
+    """Without --tp/--dp/--ep the layout was chosen by the aggregated replica's decode speed at concurrency 1:
+    a DeepSeek-V3 prefill replica on 8 H200 got TP8 (48,887 input tok/s) where DP8 + EP8 prefills 72,413
+    (one prompt per attention group, the weights read once); a decode replica asked for 1,024 sequences got
+    TP8, whose KV cache runs 223 of them, over DP8 + EP8, which runs 944."""
+    base = dict(model="deepseek-v3", accelerator="h200-sxm", gpus=8, engine="sglang")
+    pre = estimate(catalog, role="prefill", **base)
+    for layout in (dict(tp=8), dict(tp=1, dp=8, ep=8), dict(tp=2, dp=4, ep=8)):
+        assert pre.prefill_input_tokens_per_s >= estimate(catalog, role="prefill", **base,
+                                                          **layout).prefill_input_tokens_per_s
+    dec = estimate(catalog, role="decode", concurrency=1024, **base)
+    tp8 = estimate(catalog, role="decode", concurrency=1024, tp=8, **base)
+    ep8 = estimate(catalog, role="decode", concurrency=1024, tp=1, dp=8, ep=8, **base)
+    assert tp8.batch < ep8.batch <= 1024
+    assert dec.batch >= ep8.batch and dec.output_tokens_per_s_total > tp8.output_tokens_per_s_total
