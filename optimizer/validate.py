@@ -527,7 +527,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
     engine, precision = _engine_and_precision(row["engine"], model, precision, catalog)
     total = sockets if sockets is not None else _first_int(row["num_gpus"])
     if not total:
-        raise _Skip(f"accelerator count '{row['num_gpus']}' is not a number")
+        raise _Skip(f"accelerator count '{row['num_gpus']}' is not a whole number of at least 1")
     nodes_total = _first_int(row.get("num_nodes") or "1") or 1
     gpus = _replica_gpus(total, row.get("tp") or "", row.get("pp") or "", model, precision, acc, catalog)
     replicas = total // gpus

@@ -209,3 +209,12 @@ def test_a_pool_replica_without_a_layout_gets_the_fastest_for_its_role(catalog):
     ep8 = estimate(catalog, role="decode", concurrency=1024, tp=1, dp=8, ep=8, **base)
     assert tp8.batch < ep8.batch <= 1024
     assert dec.batch >= ep8.batch and dec.output_tokens_per_s_total > tp8.output_tokens_per_s_total
+
+
+def test_validate_names_a_zero_accelerator_count_as_such(catalog, tmp_path):
+    """num_gpus = 0 was set aside as "accelerator count '0' is not a number"; it is a number, below one."""
+    from optimizer import validate
+
+    path = _pool_csv(tmp_path, ["Z-0," + _D.format(tp="72").replace(",72,9,", ",0,9,", 1) + '"decode pool"'])
+    _, skipped = validate.read_cases(path, catalog)
+    assert skipped == [("Z-0", "accelerator count '0' is not a whole number of at least 1")]
