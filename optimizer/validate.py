@@ -538,12 +538,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
         and "dp-attention=false" not in notes
     conc_text = (row.get("concurrency_or_batch") or "").strip().lower()
     memory_row = metric in MEMORY_METRICS + VERDICT_METRICS
-    if POOL_METRICS.get(metric) == "prefill":
-        if conc_text not in ("", "n/a"):
-            raise _Skip(f"concurrency_or_batch '{row['concurrency_or_batch']}' on a prefill pool row: its replica runs "
-                        f"prompts back to back, one per attention DP group (give n/a)")
-        conc_text = "n/a"
-    concurrency = _concurrency(row, conc_text, memory_row, replicas)
+    concurrency = _concurrency(row, _pool_batch_text(row, metric, conc_text), memory_row, replicas)
     input_tokens, output_tokens = _lengths(row, memory_row)
     _check_ranges((("num_gpus", total, 100_000), ("input_len", input_tokens, 10_000_000),
                    ("output_len", output_tokens, 10_000_000), ("nodes", nodes_total, 100_000),
@@ -600,6 +595,22 @@ def _concurrency(row: dict, conc_text: str, memory_row: bool, replicas: int) -> 
     if n is None or re.search(r"unspecified|per npu|production", conc_text):
         raise _Skip(f"concurrency '{row['concurrency_or_batch']}' is not a number")
     return max(1, n // replicas)
+
+
+def _pool_batch_text(row: dict, metric: str, conc_text: str) -> str:
+    """A pool row's concurrency_or_batch as `_concurrency` reads it; _Skip when the pool cannot take it: a prefill
+    replica runs one prompt per attention DP group (n/a or blank: read as n/a), a decode replica's tok/s is its
+    batch's (a number, or 'saturated')."""
+    role = POOL_METRICS.get(metric)
+    if role == "prefill":
+        if conc_text not in ("", "n/a"):
+            raise _Skip(f"concurrency_or_batch '{row['concurrency_or_batch']}' on a prefill pool row: its replica runs "
+                        f"prompts back to back, one per attention DP group (give n/a)")
+        return "n/a"
+    if role == "decode" and conc_text in ("startup", "n/a"):
+        raise _Skip(f"concurrency_or_batch '{row['concurrency_or_batch']}' on a decode pool row: its tok/s is its "
+                    f"batch's (give the batch, or 'saturated')")
+    return conc_text
 
 
 def _lengths(row: dict, memory_row: bool) -> tuple[int, int]:

@@ -218,3 +218,16 @@ def test_validate_names_a_zero_accelerator_count_as_such(catalog, tmp_path):
     path = _pool_csv(tmp_path, ["Z-0," + _D.format(tp="72").replace(",72,9,", ",0,9,", 1) + '"decode pool"'])
     _, skipped = validate.read_cases(path, catalog)
     assert skipped == [("Z-0", "accelerator count '0' is not a whole number of at least 1")]
+
+
+def test_validate_sets_aside_a_decode_row_without_its_batch(catalog, tmp_path):
+    """A decode pool's tok/s per GPU is its batch's: concurrency_or_batch 'n/a' (or 'startup') ran the replica
+    at batch 1 and scored 0.8 tok/s per GPU against 2,785 (-100%); set aside. A number or 'saturated' stays."""
+    from optimizer import validate
+
+    row = _D.format(tp="72").replace(",18432,", ",{c},") + '"decode pool, DP attention"'
+    path = _pool_csv(tmp_path, ["B-na," + row.format(c="n/a"), "B-st," + row.format(c="startup"),
+                                "B-n," + row.format(c="18432"), "B-s," + row.format(c="saturated decode")])
+    cases, skipped = validate.read_cases(path, catalog)
+    assert {c.id: c.concurrency for c in cases} == {"B-n": 18432, "B-s": "max"}
+    assert [i for i, _ in skipped] == ["B-na", "B-st"] and all("batch" in why for _, why in skipped)
