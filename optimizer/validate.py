@@ -534,7 +534,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
     nodes = max(1, nodes_total // replicas) if nodes_total <= total else 1
     if gpus % nodes:
         nodes = 1
-    dp = bool(re.search(r"dp.attention|attention dp|enable-dp-attention|dep\d", notes + " " + (row.get("tp") or "").lower())) \
+    dp = bool(re.search(r"dp.attention|attention[ _]dp|enable-dp-attention|dep\d", notes + " " + (row.get("tp") or "").lower())) \
         and "dp-attention=false" not in notes
     conc_text = (row.get("concurrency_or_batch") or "").strip().lower()
     memory_row = metric in MEMORY_METRICS + VERDICT_METRICS

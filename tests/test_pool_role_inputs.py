@@ -231,3 +231,14 @@ def test_validate_sets_aside_a_decode_row_without_its_batch(catalog, tmp_path):
     cases, skipped = validate.read_cases(path, catalog)
     assert {c.id: c.concurrency for c in cases} == {"B-n": 18432, "B-s": "max"}
     assert [i for i, _ in skipped] == ["B-na", "B-st"] and all("batch" in why for _, why in skipped)
+
+
+def test_validate_reads_tensorrt_llms_attention_dp_setting(catalog, tmp_path):
+    """TensorRT-LLM names attention DP `enable_attention_dp` (its LLM API option): a row saying so ran as TP
+    (attention DP not read), so a wide-EP decode pool was scored on the wrong layout."""
+    from optimizer import validate
+
+    row = _D.format(tp="72").replace("SGLang", "TensorRT-LLM")
+    path = _pool_csv(tmp_path, ["T-1," + row + '"decode pool, enable_attention_dp: true"'])
+    cases, _ = validate.read_cases(path, catalog)
+    assert (cases[0].tp, cases[0].dp, cases[0].ep) == (1, 72, 72)
