@@ -696,9 +696,11 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
       # a GB200 NVL72 rack split into prefill and decode:
       hwplan estimate --model deepseek-r1 --accelerator gb200 --gpus 72 \\
           --precision fp8 --engine sglang --serving disaggregated
-      # one decode replica of a disaggregated deployment, 9 nodes, EP72:
+      # one decode replica of a disaggregated deployment, 9 nodes, EP72
+      # (LMSYS's --mem-fraction-static; SGLang's default at TP72 is 0.37):
       hwplan estimate --model deepseek-v3 --accelerator h100-sxm --nodes 9 \\
-          --dp 72 --ep 72 --engine sglang --role decode --concurrency 18432
+          --dp 72 --ep 72 --engine sglang --memory-utilization 0.846 \\
+          --role decode --concurrency 18432
     """
     from optimizer.commands import estimate_from_flags
     from optimizer.render import render_estimate

@@ -24,7 +24,7 @@ from catalog.schema import Accelerator, Model, Platform
 
 from . import serving, sizing, speed
 from .deployment import Deployment
-from .launch import LaunchSettings, given_batched_tokens, launch_for, with_role
+from .launch import DISAGG_ENGINES, LaunchSettings, given_batched_tokens, launch_for, with_role
 from .layouts import Layout, candidate_layouts, default_layout, layout_problem
 from .problem import ENGINE_SETTINGS, VERSION_NEEDS_ENGINE, EngineSettings, Workload, version_names_engine
 from .units import ENGINE_PREFERENCE, platform_accepts
@@ -165,12 +165,15 @@ class Estimate:
 
 
 def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv_dtype: str, settings,
-                    context: int, input_tokens: int, output_tokens: int, concurrency, speculative=None) -> Layout:
+                    context: int, input_tokens: int, output_tokens: int, concurrency, speculative=None,
+                    role: str | None = None) -> Layout:
     """Of the valid layouts of one replica on `nodes` × `per_node` accelerators, the one with the fastest
     decode per user at the asked concurrency (at 'max': the most output tokens/s); the default layout
     (TP inside a server, pipeline across) when none runs. With `speculative` on an engine that does not start it
-    on some layouts (serving.spec_layout_error: pipeline stages, attention DP), only the layouts it starts on."""
-    best, best_score = None, -1.0
+    on some layouts (serving.spec_layout_error: pipeline stages, attention DP), only the layouts it starts on.
+    A pool `role` scores its own speed (`_pool_speed`): prefill the most input tokens/s; decode at 'max' the most
+    output tokens/s, else the most of the asked sequences running at once, then the fastest per user."""
+    best, best_score = None, None
     options = [lay for lay in candidate_layouts(m, engine, per_node, nodes) if lay.replicas_per_node == 1
                and not (speculative is not None
                         and serving.spec_layout_error(engine.id, speculative.method, lay.pp, lay.dp_attention))]
@@ -187,9 +190,14 @@ def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv
         cap = speed.batch_cap(dep, fit)
         limit = conc if cap is None else min(conc, cap)
         batch = limit if concurrency == "max" else min(int(concurrency or 1), limit)
-        s = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens)
-        score = s.output_tokens_per_s if concurrency == "max" else s.tokens_per_s_per_user
-        if score > best_score:
+        if role is None:
+            s = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens)
+            score = (s.output_tokens_per_s if concurrency == "max" else s.tokens_per_s_per_user,)
+        else:
+            pool = _pool_speed(dep, fit, role, batch, input_tokens, output_tokens, speculative)
+            score = (pool.input_tokens_per_s,) if role == "prefill" else (pool.output_tokens_per_s,) \
+                if concurrency == "max" else (pool.batch, pool.tokens_per_s_per_user)
+        if best_score is None or score > best_score:
             best, best_score = lay, score
     return best or options[0]
 
@@ -225,7 +233,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     Accelerators: `gpus` None takes the fewest that start the model (1, 2, 4 … per server, then whole
     servers), or with a layout its size. Layout: `tp`, `pp`, `dp` (attention data-parallel groups) and
     `ep` fix it (gpus = tp × dp × pp; `gpus` may be 0 or None to derive it); otherwise the valid layout (optimizer/layouts.py) with the fastest
-    decode at the asked concurrency is chosen (at 'max': the most output tokens/s); `dp_attention`
+    decode at the asked concurrency is chosen (at 'max': the most output tokens/s; a pool `role`: its own speed,
+    `_fastest_layout`); `dp_attention`
     is the shorthand for attention DP over every rank.
 
     `role` ('prefill' or 'decode', None: aggregated) sizes one replica of a disaggregated pool (`_pool_speed`):
@@ -235,17 +244,20 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
 
     Raises InputError for unknown ids, counts below one, a setting the engine would reject
     (utilization outside (0, 1], max_model_len above the model's context), a layout the engine
-    cannot run or that does not match the accelerators, or a `role` outside POOL_ROLES or given with a request
-    rate (a pool's replica runs at a batch, not an arrival rate) or with speculative decoding on the prefill pool.
+    cannot run or that does not match the accelerators, or a `role` outside POOL_ROLES, on CPU sockets, on an engine
+    with no disaggregated serving (llama.cpp), or given with a request
+    rate or synchronized arrivals (a pool's replica runs at a batch), or with a concurrency or speculative decoding on
+    the prefill pool.
     """
     asked = dict(locals())
     _check_demand(concurrency, request_rate, input_tokens, output_tokens)
-    _check_role(role, request_rate, speculative)
+    _check_role(role, request_rate, speculative, concurrency, arrivals)
     if not version_names_engine(engine_version if settings is None else settings.version, [engine]):
         raise InputError(f"--engine-version = '{engine_version}': {VERSION_NEEDS_ENGINE}")
     m = catalog.model(model, "--model")
     _check_request_length(m, input_tokens, output_tokens, settings.max_model_len if settings else max_model_len)
     acc = catalog.accelerator(accelerator, "--accelerator")
+    _check_role_accelerator(role, acc)
     fixed = any(x is not None for x in (tp, pp, dp, ep))
     if gpus is None and not fixed:
         return _fewest_that_fit(asked, acc)
@@ -262,7 +274,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     variant, note = _variant(m, acc, precision, kv_dtype)
     per_node = gpus // nodes
     plat = catalog.platform(platform, "--platform") if platform else default_platform(catalog, acc, per_node)
-    chosen = _engine(catalog, engine, acc, variant)
+    chosen = _engine(catalog, engine, acc, variant, role)
     notes: list[str] = []
     settings = _slots(chosen, settings, concurrency, notes)
     context = input_tokens + output_tokens
@@ -272,7 +284,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         layout = default_layout(m, chosen, per_node, nodes, dp_attention=True)
     else:
         layout = _fastest_layout(m, variant, acc, plat, chosen, per_node, nodes, kv_dtype, settings, context,
-                                 input_tokens, output_tokens, concurrency, speculative)
+                                 input_tokens, output_tokens, concurrency, speculative, role)
     dep = Deployment(model=m, variant=variant, accelerator=acc, platform=plat, engine=chosen,
                      gpus_per_node=per_node, nodes=nodes, kv_dtype=kv_dtype, dp_attention=dp_attention,
                      settings=settings, layout=layout, draft=_draft(speculative))
@@ -296,7 +308,6 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     if request_rate is not None:
         conc, batch, served = _open_loop(dep, fit, request_rate, input_tokens, output_tokens, speculative, limit,
                                          notes, (conc, batch, served))
-    notes += _role_notes(role, concurrency, fit.layout)
     if fits and conc > limit:
         notes.append(f"only {limit:,} of {conc:,} requests run at once "
                      f"({'the KV cache holds no more' if limit == max_conc else f'{chosen.name} runs at most {cap:,}'}); "
@@ -342,15 +353,23 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         prefill_input_tokens_per_s=getattr(served, "input_tokens_per_s", None))
 
 
-def _check_role(role: str | None, request_rate: float | None, speculative) -> None:
+def _check_role(role: str | None, request_rate: float | None, speculative, concurrency=None,
+                arrivals="random") -> None:
     """InputError for a `role` estimate cannot size (see `estimate`), naming the flag."""
     if role is None:
         return
     if role not in POOL_ROLES:
         raise InputError(f"--role = '{role}': allowed {', '.join(POOL_ROLES)}.")
+    if arrivals != "random":
+        raise InputError(f"--arrivals = {arrivals} with --role {role}: a pool's replica runs a batch with no arrivals "
+                         f"in its steps (prompts and decodes run on separate pools); drop --arrivals.")
     if request_rate is not None:
         raise InputError(f"--request-rate = {request_rate:g} with --role {role}: a pool's replica is sized at a "
                          f"batch (--concurrency), not an arrival rate; drop one of them.")
+    if role == "prefill" and concurrency is not None:
+        raise InputError(f"--concurrency = {concurrency} with --role prefill: a prefill replica runs prompts back to "
+                         f"back, one per attention DP group per forward pass (its --dp sets that batch); drop "
+                         f"--concurrency, or use --role decode.")
     if role == "prefill" and speculative is not None:
         raise InputError(f"--speculative = {speculative.method} with --role prefill: speculative decoding runs on "
                          f"the decode pool; drop --speculative or use --role decode.")
@@ -369,12 +388,12 @@ class _PoolSpeed:
     ttft_p90_s: float | None = None
 
 
-def _role_notes(role: str | None, concurrency, layout: Layout) -> list[str]:
-    """What a pool's estimate says of a flag it does not use: a prefill replica's batch is its attention DP groups."""
-    if role == "prefill" and concurrency not in (None, 1):
-        return [f"--role prefill: --concurrency {concurrency} does not apply; a prefill replica runs {layout.dp} "
-                f"prompt(s) per forward pass, one per attention DP group, back to back"]
-    return []
+def _check_role_accelerator(role: str | None, acc: Accelerator) -> None:
+    """InputError for a pool `role` on CPU sockets: optimizer/disagg.py leaves them out (no KV transfer path)."""
+    if role is not None and acc.family == "cpu":
+        raise InputError(f"--role = {role} with --accelerator {acc.id}: CPU sockets are no disaggregated pool's replica "
+                         f"(their KV transfer path is not modelled; the disaggregated planner leaves them out); "
+                         f"drop --role, or pick a GPU.")
 
 
 def _replica_speed(dep: Deployment, fit: sizing.MemoryFit, role: str | None, batch: int, input_tokens: int,
@@ -395,9 +414,10 @@ def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, i
         (serving.size_pools' decode side; E tokens per step, 1 without speculative decoding); tok/s per user
         1/TPOT, output tok/s B/TPOT; no TTFT (prompts run on the prefill pool).
     prefill: one prompt per attention DP group (dp prompts) per forward pass, passes back to back:
-        S = max(speed.prefill_time(I, prompts=dp), the release's eager-prefill launch floor) seconds, input
-        tok/s dp·I/S; TTFT of a prompt alone P(I) (at least the floor) + the engine's fixed overhead
-        (serving.ttft_overhead); batch = dp.
+        S = max(speed.prefill_time(I, prompts=dp), F) seconds, F = ⌈I / budget⌉ × the release's eager-prefill
+        launch floor (each chunk step lasts at least the floor: serving.Times.launch_floor_for), input tok/s
+        dp·I/S; TTFT of a prompt alone max(P(I), F) + the engine's
+        fixed overhead (serving.ttft_overhead); batch = dp.
     """
     if role == "decode":
         times = speed.serving_times(dep, fit)
@@ -405,9 +425,10 @@ def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, i
         b, tpot = pools.decode_batch, pools.tpot_s
         return _PoolSpeed(batch=b, bound="decode only", tokens_per_s_per_user=1 / tpot, output_tokens_per_s=b / tpot)
     prompts = fit.layout.dp
-    floor = speed.prefill_launch_floor(dep, fit)
+    times = speed.serving_times(dep, fit)
+    floor = times.launch_floor_for(input_tokens)   # each of the prompt's ⌈I / budget⌉ chunk steps: the launch floor
     passes = max(speed.prefill_time(dep, fit, input_tokens, prompts=prompts), floor)
-    alone = max(speed.prefill_time(dep, fit, input_tokens), floor) + serving.ttft_overhead(dep.engine.id)
+    alone = max(times.prefill_time(input_tokens), floor) + times.overhead_s
     return _PoolSpeed(batch=prompts, bound="prefill only", input_tokens_per_s=prompts * input_tokens / passes,
                       ttft_s=alone, ttft_p90_s=alone)
 
@@ -576,12 +597,18 @@ def _misfit_notes(m, acc, variant, hardware: str, engine_name: str, why_not: str
                     f"GB), which {acc.id} runs natively: --precision {v.id}" for v, size in smaller if size < own]
 
 
-def _engine(catalog: Catalog, engine: str, acc, variant):
+def _engine(catalog: Catalog, engine: str, acc, variant, role: str | None = None):
     """The engine asked (or, for 'auto', the first of ENGINE_PREFERENCE) that runs the variant's weights
-    on the accelerator; InputError if it does not (or none does)."""
+    on the accelerator; with a pool `role`, only an engine that serves disaggregated pools (DISAGG_ENGINES:
+    llama.cpp has no KV transfer between servers). InputError if it does not (or none does)."""
     if engine == "auto":
-        chosen = next((catalog.engines[e] for e in ENGINE_PREFERENCE
+        preference = [e for e in ENGINE_PREFERENCE if role is None or e in DISAGG_ENGINES]
+        chosen = next((catalog.engines[e] for e in preference
                        if e in catalog.engines and sizing.engine_runs(catalog.engines[e], acc, variant)), None)
+        if chosen is None and role is not None:
+            raise InputError(f"--role = {role}: no engine that serves disaggregated pools ({', '.join(DISAGG_ENGINES)}) "
+                             f"runs {variant.format} weights on {acc.id} ({acc.family}); pick another --precision "
+                             f"or drop --role.")
         if chosen is None:
             raise InputError(f"no engine in the catalog runs {variant.format} weights on {acc.id} ({acc.family}).")
         return chosen
@@ -590,6 +617,10 @@ def _engine(catalog: Catalog, engine: str, acc, variant):
         raise InputError(f"--engine = '{engine}': {chosen.name} does not run {variant.format} weights on "
                          f"{acc.id} ({acc.family}); it runs {', '.join(chosen.formats)} on "
                          f"{', '.join(chosen.families)}.")
+    if role is not None and chosen.id not in DISAGG_ENGINES:
+        raise InputError(f"--role = {role} with --engine {engine}: {chosen.name} has no disaggregated prefill/decode "
+                         f"serving (no KV transfer between servers); give --engine "
+                         f"{', '.join(DISAGG_ENGINES)}, or drop --role.")
     return chosen
 
 

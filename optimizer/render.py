@@ -564,11 +564,21 @@ def _settings_labels(est: Estimate) -> list[tuple[str, str]]:
 
 
 def _prefill_labels(est: Estimate) -> list[tuple[str, str]]:
-    """`--role prefill`: the replica's prompt throughput and one prompt's time alone."""
+    """`--role prefill`: the replica's prompt throughput, one prompt's time alone and the launch floor."""
     return [("Role", f"prefill pool (one prompt per attention DP group, {est.batch:,} per forward pass)"),
             ("Prefill throughput", f"{est.prefill_input_tokens_per_s:,.0f} input tok/s "
                                    f"({est.prefill_input_tokens_per_s / est.gpus:,.0f} per accelerator)"),
-            ("One prompt alone", f"{est.ttft_s:,.2f} s (TTFT without queueing or the KV transfer)")]
+            ("One prompt alone", f"{est.ttft_s:,.2f} s (TTFT without queueing or the KV transfer)")] \
+        + _launch_floor_labels(est)
+
+
+def _launch_floor_labels(est: Estimate) -> list[tuple[str, str]]:
+    """The eager prefill's launch floor per step, where the release or eager mode has one."""
+    if est.prefill_launch_floor_s <= 0:
+        return []
+    cause = "eager mode" if est.engine_settings.get("eager") else "this release"
+    return [("Prefill launch floor", f"{est.prefill_launch_floor_s * 1000:,.0f} ms per prefill step ({cause} "
+             "prefills outside CUDA graphs)")]
 
 
 def _speed_labels(est: Estimate) -> list[tuple[str, str]]:
@@ -583,10 +593,8 @@ def _speed_labels(est: Estimate) -> list[tuple[str, str]]:
         out.append(("Time to first token", f"{est.ttft_s:,.2f} s mean, {est.ttft_p90_s:,.2f} s p90"
                     + (" (synchronized arrivals)" if est.arrivals == "synchronized" else "")
                     + (f" at {est.request_rate:g} requests/s" if est.request_rate is not None else "")))
-    if est.prefill_launch_floor_s > 0:
-        cause = "eager mode" if est.engine_settings.get("eager") else "this release"
-        out.append(("Prefill launch floor", f"{est.prefill_launch_floor_s * 1000:,.0f} ms per prefill step ({cause} "
-                    "prefills outside CUDA graphs)"))
+    if est.role != "decode":   # a decode pool runs no prompt
+        out += _launch_floor_labels(est)
     if est.speculative:
         sp = est.speculative
         out.append(("Speculative decoding", f"{sp['method']}, {_draft_tokens(sp['tokens'])}, acceptance "

@@ -27,7 +27,8 @@ budget and intake interval as the launch settings quoted in the notes give them 
 Pool rows (`POOL_METRICS`) check one pool of a disaggregated deployment, as its source measured it with the
 other pool unlimited: `decode_tok_s_per_gpu` (output tokens/s per accelerator of a decode replica running the
 row's batch, no prompt in its steps) and `prefill_tok_s_per_gpu` (prompt tokens/s per accelerator of a prefill
-replica running prompts back to back), through `estimate`'s `role` (optimizer/estimator.py `_pool_speed`, the
+replica running prompts back to back; speculative decoding its notes mention is the decode pool's and is not
+applied), through `estimate`'s `role` (optimizer/estimator.py `_pool_speed`, the
 pool model optimizer/disagg.py sizes its role units with). benchmarks/calibrate.py fits nothing on them.
 
 Where a row's GPUs hold several replicas (MLPerf data-parallel submissions, or a stated
@@ -514,7 +515,8 @@ def _case(row: dict, catalog: Catalog) -> Case:
     text = " ".join(row.get(k) or "" for k in ("model", "precision", "tp", "ep", "num_gpus", "concurrency_or_batch"))
     spec = None
     said = notes + " " + text.lower()
-    if not re.search(r"no spec(?:ulative)?[- ]decod|\bno mtp\b", notes):
+    # Speculative decoding runs on the decode pool: a prefill pool row's passes are the same with or without it.
+    if POOL_METRICS.get(metric) != "prefill" and not re.search(r"no spec(?:ulative)?[- ]decod|\bno mtp\b", notes):
         if metric in SPEED_METRICS + tuple(POOL_METRICS) and re.search(r"\bmtp\b|eagle|speculative|nextn", said):
             spec = _speculative(said)
         elif metric in MEMORY_METRICS and re.search(r"\bmtp\b|eagle|nextn", said):
@@ -529,33 +531,37 @@ def _case(row: dict, catalog: Catalog) -> Case:
     engine, precision = _engine_and_precision(row["engine"], model, precision, catalog)
     total = sockets if sockets is not None else _first_int(row["num_gpus"])
     if not total:
-        raise _Skip(f"accelerator count '{row['num_gpus']}' is not a number")
+        raise _Skip(f"accelerator count '{row['num_gpus']}' is not a whole number of at least 1")
     nodes_total = _first_int(row.get("num_nodes") or "1") or 1
     gpus = _replica_gpus(total, row.get("tp") or "", row.get("pp") or "", model, precision, acc, catalog)
     replicas = total // gpus
     nodes = max(1, nodes_total // replicas) if nodes_total <= total else 1
     if gpus % nodes:
         nodes = 1
-    dp = bool(re.search(r"dp.attention|attention dp|enable-dp-attention|dep\d", notes + " " + (row.get("tp") or "").lower())) \
+    dp = bool(re.search(r"dp.attention|attention[ _]dp|enable-dp-attention|dep\d", notes + " " + (row.get("tp") or "").lower())) \
         and "dp-attention=false" not in notes
     conc_text = (row.get("concurrency_or_batch") or "").strip().lower()
     memory_row = metric in MEMORY_METRICS + VERDICT_METRICS
-    concurrency = _concurrency(row, conc_text, memory_row, replicas)
+    concurrency = _concurrency(row, _pool_batch_text(row, metric, conc_text), memory_row, replicas)
     input_tokens, output_tokens = _lengths(row, memory_row)
     _check_ranges((("num_gpus", total, 100_000), ("input_len", input_tokens, 10_000_000),
                    ("output_len", output_tokens, 10_000_000), ("nodes", nodes_total, 100_000),
                    ("concurrency_or_batch", concurrency if isinstance(concurrency, int) else 1, 10**6)))
     tp, pp, attn_dp, ep = _layout(row, gpus, dp)
+    if metric in POOL_METRICS and tp is None:
+        raise _Skip(f"a pool row is scored on its own layout: tp '{row.get('tp') or ''}' × pp "
+                    f"'{row.get('pp') or ''}' does not state the replica's {gpus} accelerators (give tp, pp, ep)")
     family = catalog.accelerators[acc].family
     settings = _row_settings(row, notes + " " + conc_text)
-    return Case(id=row["id"], metric=metric, measured=_finite(row["value"], "value"), family_group=FAMILY_GROUPS[family],
+    return Case(id=row["id"], metric=metric, measured=_measured(row["value"], metric), family_group=FAMILY_GROUPS[family],
                 model=model, precision=precision, kv_dtype=kv, accelerator=acc, gpus=gpus, nodes=nodes,
                 replicas=replicas, engine=engine, dp_attention=dp, input_tokens=input_tokens,
                 output_tokens=output_tokens, concurrency=concurrency, memory_row=memory_row,
                 unit_gib=(row.get("unit") or "").strip().lower().startswith("gib"),
                 request_tokens=settings["max_model_len"], **settings,
                 engine_version=engine_version(row, engine, catalog),
-                arrivals=_arrivals(concurrency, notes + " " + conc_text), speculative=spec,
+                arrivals="random" if metric in POOL_METRICS else _arrivals(concurrency, notes + " " + conc_text),
+                speculative=spec,
                 benchmark=_benchmark(row, notes, metric, engine), tp=tp, pp=pp, dp=attn_dp, ep=ep,
                 per_user_with_context=_per_user_with_context(metric, notes), role=POOL_METRICS.get(metric))
 
@@ -593,6 +599,22 @@ def _concurrency(row: dict, conc_text: str, memory_row: bool, replicas: int) -> 
     if n is None or re.search(r"unspecified|per npu|production", conc_text):
         raise _Skip(f"concurrency '{row['concurrency_or_batch']}' is not a number")
     return max(1, n // replicas)
+
+
+def _pool_batch_text(row: dict, metric: str, conc_text: str) -> str:
+    """A pool row's concurrency_or_batch as `_concurrency` reads it; _Skip when the pool cannot take it: a prefill
+    replica runs one prompt per attention DP group (n/a or blank: read as n/a), a decode replica's tok/s is its
+    batch's (a number, or 'saturated')."""
+    role = POOL_METRICS.get(metric)
+    if role == "prefill":
+        if conc_text not in ("", "n/a"):
+            raise _Skip(f"concurrency_or_batch '{row['concurrency_or_batch']}' on a prefill pool row: its replica runs "
+                        f"prompts back to back, one per attention DP group (give n/a)")
+        return "n/a"
+    if role == "decode" and conc_text in ("startup", "n/a"):
+        raise _Skip(f"concurrency_or_batch '{row['concurrency_or_batch']}' on a decode pool row: its tok/s is its "
+                    f"batch's (give the batch, or 'saturated')")
+    return conc_text
 
 
 def _lengths(row: dict, memory_row: bool) -> tuple[int, int]:
@@ -640,6 +662,18 @@ def _finite(text: str, column: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"{column} = {text!r} is not a finite number")
+    return value
+
+
+def _measured(text: str, metric: str) -> float:
+    """The row's `value`: a finite number above 0 (a `starts` verdict: 0 or 1); ValueError (the row is set
+    aside) otherwise: a negative or zero speed would be scored as an error of thousands of percent, or none."""
+    value = _finite(text, "value")
+    if metric in VERDICT_METRICS:
+        if value not in (0, 1):
+            raise ValueError(f"value = {text!r}: a {metric} verdict must be 0 or 1")
+    elif value <= 0:
+        raise ValueError(f"value = {text!r}: a measured {metric} must be above 0")
     return value
 
 
@@ -705,7 +739,8 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
     est = estimate(catalog, model=case.model, accelerator=case.accelerator, gpus=case.gpus, nodes=case.nodes,
                    precision=case.precision, kv_dtype=case.kv_dtype, engine=case.engine,
                    dp_attention=case.dp_attention, input_tokens=case.input_tokens,
-                   output_tokens=case.output_tokens, concurrency=case.concurrency,
+                   output_tokens=case.output_tokens,
+                   concurrency=None if case.role == "prefill" else case.concurrency,   # one prompt per DP group
                    memory_utilization=case.memory_utilization, max_batch=case.max_batch,
                    max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager,
                    engine_version=case.engine_version, speculative=case.speculative, tp=tp, pp=pp, dp=dp, ep=ep,

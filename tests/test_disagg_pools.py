@@ -158,12 +158,6 @@ def test_calibration_fits_no_pool_row(catalog):
     assert not any(c.role for c in speed_cases([str(p) for p in fit], catalog))   # … and nothing is fitted on them
 
 
-def test_a_prefill_estimate_says_it_ignores_the_concurrency(catalog):
-    pool = estimate(catalog, role="prefill", concurrency=64, **_POOL)
-    assert pool.batch == 32 and any("--concurrency 64 does not apply" in n for n in pool.notes)
-    assert not any("does not apply" in n for n in estimate(catalog, role="prefill", **_POOL).notes)
-
-
 def test_a_published_acceptance_length_gives_the_per_token_acceptance():
     from optimizer.serving import acceptance_for_length
 
