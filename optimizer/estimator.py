@@ -167,8 +167,9 @@ class Estimate:
 def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv_dtype: str, settings,
                     context: int, input_tokens: int, output_tokens: int, concurrency, speculative=None,
                     role: str | None = None) -> Layout:
-    """Of the valid layouts of one replica on `nodes` × `per_node` accelerators, the one with the fastest
-    decode per user at the asked concurrency (at 'max': the most output tokens/s); the default layout
+    """Of the valid layouts of one replica on `nodes` × `per_node` accelerators, the one that runs the most of the
+    asked concurrency at once, then with the fastest decode per user (at 'max': the most output tokens/s: a layout
+    whose KV cache or batch cap holds fewer of the asked requests leaves the rest waiting); the default layout
     (TP inside a server, pipeline across) when none runs. With `speculative` on an engine that does not start it
     on some layouts (serving.spec_layout_error: pipeline stages, attention DP), only the layouts it starts on.
     A pool `role` scores its own speed (`_pool_speed`): prefill the most input tokens/s; decode at 'max' the most
@@ -192,7 +193,7 @@ def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv
         batch = limit if concurrency == "max" else min(int(concurrency or 1), limit)
         if role is None:
             s = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens)
-            score = (s.output_tokens_per_s if concurrency == "max" else s.tokens_per_s_per_user,)
+            score = (s.output_tokens_per_s,) if concurrency == "max" else (batch, s.tokens_per_s_per_user)
         else:
             pool = _pool_speed(dep, fit, role, batch, input_tokens, output_tokens, speculative)
             score = (pool.input_tokens_per_s,) if role == "prefill" else (pool.output_tokens_per_s,) \

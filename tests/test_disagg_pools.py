@@ -201,3 +201,20 @@ def test_verification_attends_every_draft_token_to_the_whole_cache(catalog):
     first, _ = times.token_time(1, ctx)
     draft = (q - 1) * (serving.DRAFT_STEP_SHARE * first + (plain - first) / times.layers)
     assert step(b)[0] == pytest.approx(speed.decode_token_time(dep, fit, b, ctx, queries=q)[0] + draft)
+
+
+def test_an_estimate_without_a_layout_runs_as_many_of_the_asked_requests_as_any_layout(catalog):
+    """DeepSeek-V3 on 8 H200 under SGLang asked for 1,024 requests: TP8 runs 223 of them at once (its KV cache);
+    the layout the estimate picks runs the most any layout of the server runs."""
+    from optimizer.layouts import candidate_layouts
+
+    asked = dict(model="deepseek-v3", accelerator="h200-sxm", gpus=8, precision="fp8", engine="sglang",
+                 concurrency=1024)
+    picked = estimate(catalog, **asked)
+    running = []
+    for lay in candidate_layouts(catalog.models["deepseek-v3"], catalog.engines["sglang"], 8, 1):
+        if lay.replicas_per_node == 1:
+            one = estimate(catalog, tp=lay.tp, dp=lay.dp, ep=lay.ep, pp=lay.pp, **asked)
+            if one.fits:
+                running.append(one.batch)
+    assert picked.batch == max(running) and picked.batch > estimate(catalog, tp=8, **asked).batch
