@@ -233,9 +233,9 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
 
     Accelerators: `gpus` None takes the fewest that start the model (1, 2, 4 … per server, then whole
     servers), or with a layout its size. Layout: `tp`, `pp`, `dp` (attention data-parallel groups) and
-    `ep` fix it (gpus = tp × dp × pp; `gpus` may be 0 or None to derive it); otherwise the valid layout (optimizer/layouts.py) with the fastest
-    decode at the asked concurrency is chosen (at 'max': the most output tokens/s; a pool `role`: its own speed,
-    `_fastest_layout`); `dp_attention`
+    `ep` fix it (gpus = tp × dp × pp; `gpus` may be 0 or None to derive it); otherwise the valid layout
+    (optimizer/layouts.py) that runs the most of the asked concurrency at once, then decodes fastest per user, is
+    chosen (at 'max': the most output tokens/s; a pool `role`: its own speed; `_fastest_layout`); `dp_attention`
     is the shorthand for attention DP over every rank.
 
     `role` ('prefill' or 'decode', None: aggregated) sizes one replica of a disaggregated pool (`_pool_speed`):
@@ -245,10 +245,9 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
 
     Raises InputError for unknown ids, counts below one, a setting the engine would reject
     (utilization outside (0, 1], max_model_len above the model's context), a layout the engine
-    cannot run or that does not match the accelerators, or a `role` outside POOL_ROLES, on CPU sockets, on an engine
-    with no disaggregated serving (llama.cpp), or given with a request
-    rate or synchronized arrivals (a pool's replica runs at a batch), or with a concurrency or speculative decoding on
-    the prefill pool.
+    cannot run or that does not match the accelerators, or a `role` outside POOL_ROLES, on CPU sockets, on an
+    engine with no disaggregated serving (llama.cpp), or given with a request rate or synchronized arrivals (a
+    pool's replica runs at a batch), or with a concurrency or speculative decoding on the prefill pool.
     """
     asked = dict(locals())
     _check_demand(concurrency, request_rate, input_tokens, output_tokens)
@@ -417,8 +416,8 @@ def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, i
     prefill: one prompt per attention DP group (dp prompts) per forward pass, passes back to back:
         S = max(speed.prefill_time(I, prompts=dp), F) seconds, F = ⌈I / budget⌉ × the release's eager-prefill
         launch floor (each chunk step lasts at least the floor: serving.Times.launch_floor_for), input tok/s
-        dp·I/S; TTFT of a prompt alone max(P(I), F) + the engine's
-        fixed overhead (serving.ttft_overhead); batch = dp.
+        dp·I/S; TTFT of a prompt alone max(P(I), F) + the engine's fixed overhead (serving.ttft_overhead);
+        batch = dp.
     """
     if role == "decode":
         times = speed.serving_times(dep, fit)
