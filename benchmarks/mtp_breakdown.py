@@ -27,6 +27,10 @@ MTP table sets hwplan's acceptance
 (https://github.com/NVIDIA/TensorRT-LLM/blob/01c4ece911eb569e72cf4177f83238a0520641c2/docs/source/blogs/tech_blog/blog1_Pushing_Latency_Boundaries_Optimizing_DeepSeek-R1_Performance_on_NVIDIA_B200_GPUs.md);
 compare plain_implied with it.
 
+Then every speculative decode-pool row (`decode_tok_s_per_gpu`, disaggregated) beside the plain row of the same
+run, when the file has one: the predicted and measured speedup of speculation, whose error is the speculative
+step's alone (the plain row carries the plain step's).
+
 Prints figures; asserts nothing.
 """
 
@@ -98,13 +102,45 @@ def rows() -> list[dict]:
     return out
 
 
+def _same_run(a: validate.Case, b: validate.Case) -> bool:
+    """Two pool rows of one deployment and workload (all but the speculative decoding alike)."""
+    keys = ("model", "precision", "accelerator", "gpus", "nodes", "engine", "tp", "dp", "ep", "input_tokens",
+            "output_tokens", "concurrency", "metric")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+
+def pool_speedups() -> list[dict]:
+    """Speculative decode-pool rows (`decode_tok_s_per_gpu`) beside the plain row of the same run: predicted and
+    measured tok/s per GPU of each, and the speedup each gives (speculative over plain). The plain row's error is
+    the plain step's; the speedup's is the speculative step's alone."""
+    catalog = load_catalog()
+    out = []
+    for path in validate.measurement_files():
+        cases, _ = validate.read_cases(path, catalog)
+        pools = [c for c in cases if c.role == "decode"]
+        for case in (c for c in pools if c.speculative is not None):
+            plain = next((c for c in pools if c.speculative is None and _same_run(c, case)), None)
+            if plain is None:
+                continue
+            pred, _ = validate.predict(case, catalog)
+            pred_plain, _ = validate.predict(plain, catalog)
+            out.append({"id": case.id, "plain_id": plain.id, "accelerator": case.accelerator, "k": case.speculative.tokens,
+                        "tokens_per_step": round(case.speculative.tokens_per_step(), 3),
+                        "predicted": round(pred, 1), "measured": case.measured,
+                        "plain_predicted": round(pred_plain, 1), "plain_measured": plain.measured,
+                        "speedup_predicted": round(pred / pred_plain, 3),
+                        "speedup_measured": round(case.measured / plain.measured, 3),
+                        "speedup_error": round((pred / pred_plain) / (case.measured / plain.measured) - 1, 4)})
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
-    data = rows()
+    data, pools = rows(), pool_speedups()
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps({"rows": data, "pool_speedups": pools}, indent=2))
         return
     print(f"{'row':10} {'acc':8} {'k':>2} {'E':>5} {'plain':>6} {'verify':>6} {'draft':>5} {'pred':>6} {'meas':>6} "
           f"{'extra':>6} {'implied':>7}")
@@ -113,6 +149,14 @@ def main(argv: list[str] | None = None) -> None:
               f"{r['verify_ms']:>6.2f} {r['draft_ms']:>5.2f} {r['predicted']:>6.1f} {r['measured']:>6.1f} "
               f"{r['extra_ms']:>6.2f} {r['plain_implied_ms']:>7.2f}")
     print(f"(ms; TensorRT-LLM's blog measured the plain batch-1 step on 8× B200 at {BLOG_B200_PLAIN_MS:.2f} ms)")
+    if pools:
+        print("\nDecode pools with and without speculation, one run each (tok/s per GPU; speedup = spec / plain)")
+        print(f"{'row':10} {'plain':10} {'acc':8} {'k':>2} {'E':>5} {'pred':>6} {'meas':>6} {'speedup':>8} "
+              f"{'meas':>5} {'error':>6}")
+        for r in pools:
+            print(f"{r['id']:10} {r['plain_id']:10} {r['accelerator']:8} {r['k']:>2} {r['tokens_per_step']:>5.2f} "
+                  f"{r['predicted']:>6.1f} {r['measured']:>6.1f} {r['speedup_predicted']:>8.3f} "
+                  f"{r['speedup_measured']:>5.3f} {r['speedup_error']:>+6.1%}")
 
 
 if __name__ == "__main__":
