@@ -123,8 +123,9 @@ from dataclasses import dataclass
 from catalog.errors import InputError
 from catalog.schema import Model
 
-__all__ = ["acceptance_for_length", "Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
-           "open_loop", "mva", "wait_percentile", "md1_wait", "spec_tokens_per_step", "check_speculative",
+__all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
+           "open_loop", "mva", "wait_percentile", "md1_wait", "spec_tokens_per_step", "acceptance_for_length",
+           "check_speculative",
            "DEFAULT_ACCEPTANCE", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS",
            "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "SPEC_ENGINES", "MTP_FAMILIES",
            "spec_engine_error", "SPEC_WITHOUT_PP", "SPEC_WITHOUT_DP_ATTENTION", "spec_layout_error", "EXACT_MVA_MAX",
