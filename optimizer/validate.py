@@ -461,8 +461,27 @@ def _speculative(text: str, default_tokens: int | None = None) -> Speculative:
     if k is None and default_tokens is None:
         raise _Skip(f"{method} speculative decoding without a stated number of draft tokens")
     tokens = int(k.group(1) or k.group(2)) if k else default_tokens
-    length = re.search(r"accept(?:ance|ed) length (?:of )?(\d+(?:\.\d+)?)", text)
-    return Speculative(method, tokens, acceptance_for_length(tokens, float(length.group(1))) if length else None)
+    if not 1 <= tokens <= 16:   # serving.check_speculative's range, worded for a row rather than a flag
+        raise _Skip(f"the notes state {tokens} draft tokens: engines draft between 1 and 16 per step")
+    length = _ACCEPT_LENGTH.search(text)
+    if length is None:
+        if re.search(r"accept\w*\s+(?:rate|ratio)", text):
+            raise _Skip("the notes state an acceptance rate; validate reads a mean acceptance length (tokens per "
+                        "verification step, 'acceptance length 2.18')")
+        return Speculative(method, tokens, None)
+    e = float(length.group(1))
+    if e < 1:
+        raise _Skip(f"an acceptance length of {e:g} tokens per step is below 1 (every verification step yields "
+                    "the verified token)")
+    if k is not None and e > tokens + 1:
+        raise _Skip(f"an acceptance length of {e:g} tokens per step with {tokens} draft token"
+                    f"{'s' if tokens != 1 else ''}: at most {tokens + 1} (the drafts and the verified token)")
+    return Speculative(method, tokens, acceptance_for_length(tokens, e))
+
+
+# A mean acceptance length as notes word it: "mean acceptance length 2.18", "accepted length of 2.4", SGLang's log
+# line "accept len: 2.18", "acceptance length = 2.4".
+_ACCEPT_LENGTH = re.compile(r"accept(?:ance|ed)? len(?:gth)?\b\s*(?:of\b|[:=])?\s*(\d+(?:\.\d+)?)")
 
 
 def _arrivals(concurrency: int | str, text: str) -> str:
