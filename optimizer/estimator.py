@@ -350,7 +350,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         "benchmark" if isinstance(arrivals, serving.Benchmark) else arrivals, request_rate=request_rate,
         speculative=None if speculative is None else
         {"method": speculative.method, "tokens": speculative.tokens, "acceptance": speculative.rate,
-         "tokens_per_step": round(speculative.tokens_per_step(), 3)}, notes=notes, role=role,
+         "tokens_per_step": round(speculative.tokens_per_step(), 3), "acceptance_of": speculative.acceptance_of},
+        notes=notes, role=role,
         prefill_input_tokens_per_s=getattr(served, "input_tokens_per_s", None))
 
 
