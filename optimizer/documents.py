@@ -41,8 +41,10 @@ class ErrorBand:
     family: str                # the family group validate reports ("NVIDIA Hopper")
     median_abs_error: float    # 0.15 = 15 %
     measurements: int
-    role: str = "test"         # the file role the rows come from: test (out of sample), fit (in sample), other
+    role: str = "test"         # the file role the rows come from: test (out of sample), fit (in sample), other;
+    #                            mixed: some rows fitted on, some not (`fitted` of them)
     speculative: bool = False  # measured with speculative decoding (MTP, EAGLE, n-gram)
+    fitted: int | None = None  # how many of the rows the speed factors were fitted on (speculative bands)
 
 
 def document_title(problem: Problem, title: str | None = None) -> str:
@@ -89,7 +91,9 @@ def speed_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
 
 def speculative_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
     """Family group (and ALL_FAMILIES) → the speed model's median |error| on the bundled speed rows (and
-    disaggregated decode-pool rows) that ran speculative decoding, whatever their file role (role: the set most of them come from); cached per catalog."""
+    disaggregated decode-pool rows) that ran speculative decoding, whatever their file role; cached per catalog. A row
+    was fitted on when benchmarks/calibrate.py fits it: a speed row of a fit file, never a pool row (`speed_cases`);
+    role: fit (all fitted on), test (none), mixed."""
     cached = _SPEC_BANDS.get(id(catalog))
     if cached is not None and cached[0] is catalog:
         return cached[1]
@@ -106,9 +110,10 @@ def speculative_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
     for family in sorted({r.case.family_group for r in rows}) + [ALL_FAMILIES]:
         mine = [r for r in rows if family in (ALL_FAMILIES, r.case.family_group)]
         if mine:
-            roles = [r.role for r in mine]
-            bands[family] = ErrorBand(family, statistics.median(abs(r.error) for r in mine), len(mine),
-                                      max(set(roles), key=roles.count), speculative=True)
+            fitted = sum(r.role == "fit" and r.case.metric in SPEED_METRICS for r in mine)
+            role = "fit" if fitted == len(mine) else "test" if fitted == 0 else "mixed"
+            bands[family] = ErrorBand(family, statistics.median(abs(r.error) for r in mine), len(mine), role,
+                                      speculative=True, fitted=fitted)
     _SPEC_BANDS[id(catalog)] = (catalog, bands)
     return bands
 
@@ -149,7 +154,8 @@ def band_text(band: ErrorBand | None) -> str:
     """'±15% (median error on 37 NVIDIA Hopper measurements)', or that there are none."""
     if band is None:
         return "not validated: no measurements of this hardware family"
-    sample = {"test": " not used in fitting", "fit": " the model was fitted on"}.get(band.role, "")
+    sample = {"test": " not used in fitting", "fit": " the model was fitted on",
+              "mixed": f", {band.fitted} of them fitted on"}.get(band.role, "")
     family = "" if band.family == ALL_FAMILIES else f"{band.family} "
     spec = (", with speculative decoding" + (", any hardware family" if not family else "")) if band.speculative \
         else ""
@@ -161,4 +167,5 @@ def band_json(band: ErrorBand | None) -> dict | None:
     if band is None:
         return None
     return {"family": band.family, "median_abs_error": round(band.median_abs_error, 3),
-            "measurements": band.measurements, "set": band.role, "speculative": band.speculative}
+            "measurements": band.measurements, "set": band.role, "speculative": band.speculative,
+            **({"fitted": band.fitted} if band.fitted is not None else {})}
