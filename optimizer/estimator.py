@@ -167,9 +167,10 @@ class Estimate:
 def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv_dtype: str, settings,
                     context: int, input_tokens: int, output_tokens: int, concurrency, speculative=None,
                     role: str | None = None) -> Layout:
-    """Of the valid layouts of one replica on `nodes` × `per_node` accelerators, the one that runs the most of the
-    asked concurrency at once, then with the fastest decode per user (at 'max': the most output tokens/s: a layout
-    whose KV cache or batch cap holds fewer of the asked requests leaves the rest waiting); the default layout
+    """Of the valid layouts of one replica on `nodes` × `per_node` accelerators, of those that run all the asked
+    concurrency at once the one with the fastest decode per user; where none does (and at 'max'), the one with the
+    most output tokens/s (the layout whose KV cache holds the most of the requests may still serve them slower:
+    DP attention prefills a long prompt on one rank while the others' decodes wait); the default layout
     (TP inside a server, pipeline across) when none runs. With `speculative` on an engine that does not start it
     on some layouts (serving.spec_layout_error: pipeline stages, attention DP), only the layouts it starts on.
     A pool `role` scores its own speed (`_pool_speed`): prefill the most input tokens/s; decode at 'max' the most
@@ -192,8 +193,11 @@ def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv
         limit = conc if cap is None else min(conc, cap)
         batch = limit if concurrency == "max" else min(int(concurrency or 1), limit)
         if role is None:
-            s = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens)
-            score = (s.output_tokens_per_s,) if concurrency == "max" else (batch, s.tokens_per_s_per_user)
+            s = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens, speculative=speculative)
+            # All the asked requests at once: the fastest per user; fewer: the most output tokens/s (the KV cache
+            # that holds the most of them may serve them slower, e.g. DP attention's one-rank long prefills).
+            score = (s.output_tokens_per_s,) if concurrency == "max" else (1, s.tokens_per_s_per_user) \
+                if batch >= int(concurrency or 1) else (0, s.output_tokens_per_s)
         else:
             pool = _pool_speed(dep, fit, role, batch, input_tokens, output_tokens, speculative)
             score = (pool.input_tokens_per_s,) if role == "prefill" else (pool.output_tokens_per_s,) \
