@@ -207,6 +207,19 @@ def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv
     return best or options[0]
 
 
+def _wait_words(served, role: str | None, request_rate: float | None, conc: int, batch: int,
+                output_tokens: int) -> str:
+    """How long a request that finds no free slot waits, for the note saying so (closed loop of `conc` users over
+    `batch` slots; the speeds and TTFT printed are the running requests'): one request takes T = TTFT + O / speed,
+    the slots complete batch / T requests per second, so each request takes conc / (batch / T) (Little's law), of
+    which T · (conc − batch) / batch waiting before its prompt starts. '' for a pool replica or a request rate."""
+    if served is None or role is not None or request_rate is not None or not served.tokens_per_s_per_user:
+        return ""
+    one = (served.ttft_s or 0.0) + output_tokens / served.tokens_per_s_per_user
+    return (f": about {one * (conc - batch) / batch:,.0f} s each before the prompt starts, on top of the time to "
+            f"first token shown (that of the running ones)")
+
+
 def default_platform(catalog: Catalog, acc: Accelerator, gpus_per_node: int) -> Platform:
     """A server for `acc` that takes `gpus_per_node` of it, preferring one with a native fabric."""
     fitting = [p for p in catalog.platforms.values() if platform_accepts(p, acc)]
@@ -316,7 +329,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     if fits and conc > limit:
         notes.append(f"only {limit:,} of {conc:,} requests run at once "
                      f"({'the KV cache holds no more' if limit == max_conc else f'{chosen.name} runs at most {cap:,}'}); "
-                     f"the rest wait")
+                     f"the rest wait" + _wait_words(served, role, request_rate, conc, batch, output_tokens))
     launch = launch_for(m, variant, chosen, fit.layout, LaunchSettings(
         memory_fraction=fit.settings.memory_utilization if fit.settings else None,
         max_running=(fit.settings.max_batch * fit.layout.dp if fit.settings and fit.settings.max_batch else None),

@@ -44,3 +44,17 @@ def test_requests_that_every_layout_runs_go_to_the_fastest_per_user(catalog):
     assert all(e.batch == 8 for e in every)
     picked = estimate(catalog, **asked)
     assert picked.decode_tokens_per_s_per_user == pytest.approx(max(e.decode_tokens_per_s_per_user for e in every))
+
+
+def test_requests_left_waiting_are_told_how_long_they_wait(catalog):
+    # TP8 runs 10 of the 64 requests; the speeds and the time to first token are the running ones'. The other 54
+    # wait for a slot: a closed loop of 64 over 10 slots completes X = 10 / T requests/s, T = TTFT + O / speed the
+    # time of one request, so each request takes 64 / X = 6.4 T, of which it waits 6.4 T − T = 5.4 T before its
+    # prompt starts (Little's law).
+    asked = dict(LONG, concurrency=64, tp=8)
+    e = estimate(catalog, **asked)
+    assert e.batch == 10
+    one = e.ttft_s + 2000 / e.decode_tokens_per_s_per_user
+    wait = one * (64 - 10) / 10
+    note = next(n for n in e.notes if "run at once" in n)
+    assert f"about {wait:,.0f} s" in note and "first token" in note
