@@ -121,7 +121,8 @@ def speculative_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
 def line_band(catalog: Catalog, accelerator_id: str, speculative: dict | None = None) -> ErrorBand | None:
     """The error band of `accelerator_id`'s family; None when the family has no measurements. With `speculative`
     (a plan's `workload["speculative"]`), the band of the speculative-decoding rows of that family, else of
-    all families (`speculative_error_bands`), when it is wider than the plain band."""
+    all families (`speculative_error_bands`), when it is wider than the plain band; None still for a family without
+    plain measurements (the speculative step rests on the plain step's model, not validated there)."""
     from .validate import FAMILY_GROUPS
 
     acc = catalog.accelerators.get(accelerator_id)
@@ -129,11 +130,11 @@ def line_band(catalog: Catalog, accelerator_id: str, speculative: dict | None = 
         return None
     family = FAMILY_GROUPS.get(acc.family, "")
     plain = speed_error_bands(catalog).get(family)
-    if speculative:
+    if speculative and plain is not None:   # a family never measured stays unvalidated, speculating or not
         spec = speculative_error_bands(catalog)
         band = spec.get(family) or spec.get(ALL_FAMILIES)
         # A speculative step rests on the plain step's model too: never a narrower band than the plain one.
-        if band is not None and (plain is None or band.median_abs_error > plain.median_abs_error):
+        if band is not None and band.median_abs_error > plain.median_abs_error:
             return band
     return plain
 

@@ -29,3 +29,14 @@ def test_every_familys_band_counts_two_of_four(catalog):
 def test_a_band_all_in_or_all_out_of_sample_words_it_so(fitted, words):
     band = ErrorBand("NVIDIA Hopper", 0.2, 3, "test" if fitted == 0 else "fit", speculative=True, fitted=fitted)
     assert words in band_text(band)
+
+
+@pytest.mark.parametrize("accelerator", ["v100-32g", "p40"])
+def test_a_family_never_measured_stays_unvalidated_with_speculation(catalog, accelerator):
+    # No Volta or Pascal row: the plain step's model is not validated there, so neither is a speculative step that
+    # rests on it; the other families' speculative rows made it '±26% (... any hardware family)'.
+    from optimizer.documents import band_short, line_band
+
+    assert line_band(catalog, accelerator) is None
+    band = line_band(catalog, accelerator, {"method": "eagle", "tokens": 2})
+    assert band is None and band_short(band) == "±?" and band_text(band).startswith("not validated")
