@@ -26,7 +26,7 @@ from catalog import Catalog
 from .problem import Problem
 
 __all__ = ["ErrorBand", "document_title", "source_url", "speed_error_bands", "speculative_error_bands", "line_band",
-           "plan_bands", "band_text", "band_short", "band_json", "ALL_FAMILIES"]
+           "plan_bands", "band_text", "band_short", "band_json", "ALL_FAMILIES", "speculative_words"]
 
 _URL = re.compile(r"https?://[^\s;,<>\"')]+")
 _BANDS: dict[int, tuple[Catalog, dict[str, "ErrorBand"]]] = {}
@@ -144,6 +144,14 @@ def plan_bands(catalog: Catalog, plans) -> dict[str, ErrorBand | None]:
     one workload, speculative or not)."""
     return {l.accelerator: line_band(catalog, l.accelerator, p.workload.get("speculative")) for p in plans
             for l in p.lines}
+
+
+def speculative_words(plans) -> str:
+    """What the caveats' introduction adds where a plan speculates (`line_band`): '' otherwise."""
+    if not any(p.workload.get("speculative") for p in plans):
+        return ""
+    return ("; with speculative decoding, of the published speculative runs (that family's, else any family's) "
+            "where wider")
 
 
 def band_short(band: ErrorBand | None) -> str:
