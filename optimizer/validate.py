@@ -526,6 +526,14 @@ def _per_user_with_context(metric: str, notes: str) -> bool:
     return metric == "tok_s_per_user" and "trtllm-bench" in notes
 
 
+# Notes saying the run did not speculate: "no speculative decoding", "no MTP", "without MTP", "MTP disabled", "MTP
+# off", "1 MTP layer is not loaded", "speculative decoding off".
+_NO_SPECULATION = re.compile(
+    r"no spec(?:ulative)?[- ]decod|\b(?:no|without) (?:mtp|eagle|spec(?:ulative)?[- ]decod\w*)\b"
+    r"|\b(?:mtp|eagle|spec(?:ulative)?[- ]decoding)(?: (?:layers?|modules?|heads?))? (?:is |are |was |were )?"
+    r"(?:disabled|off|not (?:loaded|used|enabled|on))\b")
+
+
 def _case(row: dict, catalog: Catalog) -> Case:
     """One measurements row as a case hwplan can estimate; _Skip (with why) for a row it cannot."""
     metric = row["metric"].strip()
@@ -535,7 +543,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
     spec = None
     said = notes + " " + text.lower()
     # Speculative decoding runs on the decode pool: a prefill pool row's passes are the same with or without it.
-    if POOL_METRICS.get(metric) != "prefill" and not re.search(r"no spec(?:ulative)?[- ]decod|\bno mtp\b", notes):
+    if POOL_METRICS.get(metric) != "prefill" and not _NO_SPECULATION.search(notes):
         if metric in SPEED_METRICS + tuple(POOL_METRICS) and re.search(r"\bmtp\b|eagle|speculative|nextn", said):
             spec = _speculative(said)
         elif metric in MEMORY_METRICS and re.search(r"\bmtp\b|eagle|nextn", said):

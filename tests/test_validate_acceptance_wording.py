@@ -69,3 +69,17 @@ def test_a_draft_length_out_of_range_is_named_as_the_notes_state_it(tmp_path, ca
     assert not cases
     (_, why), = skipped
     assert f"{tokens} draft tokens" in why and "--speculative" not in why and "between 1 and 16" in why
+
+
+@pytest.mark.parametrize("notes", [
+    "without MTP",
+    "MTP disabled",
+    "baseline with MTP off",
+    "the checkpoint's 1 MTP layer is not loaded (speculative decoding off)",
+    "speculative decoding disabled",
+])
+def test_a_run_that_says_its_speculation_was_off_is_a_plain_run(tmp_path, catalog, notes):
+    # These were set aside as 'mtp speculative decoding without a stated number of draft tokens', or (the last but
+    # one, naming '1 MTP layer') scored as an MTP run with one draft token.
+    (case,), skipped = _read(tmp_path, catalog, notes)
+    assert not skipped and case.speculative is None
