@@ -449,7 +449,8 @@ def engine_version(row: dict, engine: str, catalog: Catalog) -> str | None:
 def _speculative(text: str, default_tokens: int | None = None) -> Speculative:
     """The method and draft length a row's notes state ("MTP (3 layers)", "3 nextn layers",
     "EAGLE-3 with 4 draft tokens"; `default_tokens` where none is stated, for memory rows, whose draft weights
-    and KV layers do not depend on it); acceptance: from the mean acceptance length the notes state ("acceptance
+    and KV layers do not depend on it, nor on the acceptance); a speed row's acceptance: from the mean acceptance
+    length the notes state ("acceptance
     length 2.18": tokens per verification step, serving.acceptance_for_length), else the method's default
     (optimizer/serving.py)."""
     method = "mtp" if re.search(r"\bmtp\b|nextn", text) else "eagle" if "eagle" in text else \
@@ -463,6 +464,8 @@ def _speculative(text: str, default_tokens: int | None = None) -> Speculative:
     tokens = int(k.group(1) or k.group(2)) if k else default_tokens
     if not 1 <= tokens <= 16:   # serving.check_speculative's range, worded for a row rather than a flag
         raise _Skip(f"the notes state {tokens} draft tokens: engines draft between 1 and 16 per step")
+    if default_tokens is not None:   # a memory row: its figure does not depend on the acceptance
+        return Speculative(method, tokens, None)
     length = _ACCEPT_LENGTH.search(text)
     if length is None:
         if re.search(r"accept\w*\s+(?:rate|ratio)", text):

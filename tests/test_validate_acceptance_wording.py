@@ -83,3 +83,19 @@ def test_a_run_that_says_its_speculation_was_off_is_a_plain_run(tmp_path, catalo
     # one, naming '1 MTP layer') scored as an MTP run with one draft token.
     (case,), skipped = _read(tmp_path, catalog, notes)
     assert not skipped and case.speculative is None
+
+
+def test_a_memory_row_is_not_set_aside_for_its_acceptance(tmp_path, catalog):
+    # A KV-cache row's figure does not depend on how often drafts are accepted: its acceptance rate, or a length
+    # above its drafts plus one, does not set it aside.
+    path = tmp_path / "mem-test.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(validate.COLUMNS))
+        w.writeheader()
+        for i, notes in enumerate(["EAGLE-3, accept rate 0.8", "EAGLE-3, 1 draft token, acceptance length 3"]):
+            w.writerow({"id": f"M-{i}", "model": "Llama-3.1-8B-Instruct", "precision": "BF16", "hardware": "H100-80GB",
+                        "num_gpus": "1", "num_nodes": "1", "engine": "vLLM", "tp": "1", "pp": "1",
+                        "input_len": "MTBench", "output_len": "n/a", "concurrency_or_batch": "startup",
+                        "metric": "kv_cache_tokens", "value": "410128", "notes": notes})
+    cases, skipped = validate.read_cases(path, catalog)
+    assert not skipped and [c.speculative.method for c in cases] == ["eagle", "eagle"]
