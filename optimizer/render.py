@@ -103,6 +103,7 @@ def plan_rows(plan: Plan, bands: Bands | None = None) -> list[dict[str, Any]]:
         if bands is not None:
             band = bands.get(line.accelerator)
             rows[-1]["speed_model_median_abs_error"] = None if band is None else round(band.median_abs_error, 3)
+            rows[-1]["speed_model_error_speculative"] = None if band is None else band.speculative
         rows[-1] |= {"kind": "node", "description": "",
                      "source": _sources(plan, {line.system or "", line.platform, line.accelerator}, line.sellers)}
     blank = dict.fromkeys(rows[0] if rows else ["item"], None)
