@@ -26,7 +26,7 @@ from catalog import Catalog
 from .problem import Problem
 
 __all__ = ["ErrorBand", "document_title", "source_url", "speed_error_bands", "speculative_error_bands", "line_band",
-           "plan_bands", "band_text", "band_short", "band_json", "ALL_FAMILIES"]
+           "plan_bands", "band_text", "band_short", "band_json", "ALL_FAMILIES", "speculative_words"]
 
 _URL = re.compile(r"https?://[^\s;,<>\"')]+")
 _BANDS: dict[int, tuple[Catalog, dict[str, "ErrorBand"]]] = {}
@@ -41,8 +41,10 @@ class ErrorBand:
     family: str                # the family group validate reports ("NVIDIA Hopper")
     median_abs_error: float    # 0.15 = 15 %
     measurements: int
-    role: str = "test"         # the file role the rows come from: test (out of sample), fit (in sample), other
+    role: str = "test"         # the file role the rows come from: test (out of sample), fit (in sample), other;
+    #                            mixed: some rows fitted on, some not (`fitted` of them)
     speculative: bool = False  # measured with speculative decoding (MTP, EAGLE, n-gram)
+    fitted: int | None = None  # how many of the rows the speed factors were fitted on (speculative bands)
 
 
 def document_title(problem: Problem, title: str | None = None) -> str:
@@ -89,7 +91,9 @@ def speed_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
 
 def speculative_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
     """Family group (and ALL_FAMILIES) → the speed model's median |error| on the bundled speed rows (and
-    disaggregated decode-pool rows) that ran speculative decoding, whatever their file role (role: the set most of them come from); cached per catalog."""
+    disaggregated decode-pool rows) that ran speculative decoding, whatever their file role; cached per catalog. A row
+    was fitted on when benchmarks/calibrate.py fits it: a speed row of a fit file, never a pool row (`speed_cases`);
+    role: fit (all fitted on), test (none), mixed."""
     cached = _SPEC_BANDS.get(id(catalog))
     if cached is not None and cached[0] is catalog:
         return cached[1]
@@ -106,9 +110,10 @@ def speculative_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
     for family in sorted({r.case.family_group for r in rows}) + [ALL_FAMILIES]:
         mine = [r for r in rows if family in (ALL_FAMILIES, r.case.family_group)]
         if mine:
-            roles = [r.role for r in mine]
-            bands[family] = ErrorBand(family, statistics.median(abs(r.error) for r in mine), len(mine),
-                                      max(set(roles), key=roles.count), speculative=True)
+            fitted = sum(r.role == "fit" and r.case.metric in SPEED_METRICS for r in mine)
+            role = "fit" if fitted == len(mine) else "test" if fitted == 0 else "mixed"
+            bands[family] = ErrorBand(family, statistics.median(abs(r.error) for r in mine), len(mine), role,
+                                      speculative=True, fitted=fitted)
     _SPEC_BANDS[id(catalog)] = (catalog, bands)
     return bands
 
@@ -116,7 +121,8 @@ def speculative_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
 def line_band(catalog: Catalog, accelerator_id: str, speculative: dict | None = None) -> ErrorBand | None:
     """The error band of `accelerator_id`'s family; None when the family has no measurements. With `speculative`
     (a plan's `workload["speculative"]`), the band of the speculative-decoding rows of that family, else of
-    all families (`speculative_error_bands`), when it is wider than the plain band."""
+    all families (`speculative_error_bands`), when it is wider than the plain band; None still for a family without
+    plain measurements (the speculative step rests on the plain step's model, not validated there)."""
     from .validate import FAMILY_GROUPS
 
     acc = catalog.accelerators.get(accelerator_id)
@@ -124,11 +130,11 @@ def line_band(catalog: Catalog, accelerator_id: str, speculative: dict | None = 
         return None
     family = FAMILY_GROUPS.get(acc.family, "")
     plain = speed_error_bands(catalog).get(family)
-    if speculative:
+    if speculative and plain is not None:   # a family never measured stays unvalidated, speculating or not
         spec = speculative_error_bands(catalog)
         band = spec.get(family) or spec.get(ALL_FAMILIES)
         # A speculative step rests on the plain step's model too: never a narrower band than the plain one.
-        if band is not None and (plain is None or band.median_abs_error > plain.median_abs_error):
+        if band is not None and band.median_abs_error > plain.median_abs_error:
             return band
     return plain
 
@@ -140,6 +146,14 @@ def plan_bands(catalog: Catalog, plans) -> dict[str, ErrorBand | None]:
             for l in p.lines}
 
 
+def speculative_words(plans) -> str:
+    """What the caveats' introduction adds where a plan speculates (`line_band`): '' otherwise."""
+    if not any(p.workload.get("speculative") for p in plans):
+        return ""
+    return ("; with speculative decoding, of the published speculative runs (that family's, else any family's) "
+            "where wider")
+
+
 def band_short(band: ErrorBand | None) -> str:
     """'±15%' for a table cell; '±?' when the family has no measurements."""
     return "±?" if band is None else f"±{band.median_abs_error:.0%}"
@@ -149,7 +163,8 @@ def band_text(band: ErrorBand | None) -> str:
     """'±15% (median error on 37 NVIDIA Hopper measurements)', or that there are none."""
     if band is None:
         return "not validated: no measurements of this hardware family"
-    sample = {"test": " not used in fitting", "fit": " the model was fitted on"}.get(band.role, "")
+    sample = {"test": " not used in fitting", "fit": " the model was fitted on",
+              "mixed": f", {band.fitted} of them fitted on"}.get(band.role, "")
     family = "" if band.family == ALL_FAMILIES else f"{band.family} "
     spec = (", with speculative decoding" + (", any hardware family" if not family else "")) if band.speculative \
         else ""
@@ -161,4 +176,5 @@ def band_json(band: ErrorBand | None) -> dict | None:
     if band is None:
         return None
     return {"family": band.family, "median_abs_error": round(band.median_abs_error, 3),
-            "measurements": band.measurements, "set": band.role, "speculative": band.speculative}
+            "measurements": band.measurements, "set": band.role, "speculative": band.speculative,
+            **({"fitted": band.fitted} if band.fitted is not None else {})}

@@ -167,9 +167,10 @@ class Estimate:
 def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv_dtype: str, settings,
                     context: int, input_tokens: int, output_tokens: int, concurrency, speculative=None,
                     role: str | None = None) -> Layout:
-    """Of the valid layouts of one replica on `nodes` × `per_node` accelerators, the one that runs the most of the
-    asked concurrency at once, then with the fastest decode per user (at 'max': the most output tokens/s: a layout
-    whose KV cache or batch cap holds fewer of the asked requests leaves the rest waiting); the default layout
+    """Of the valid layouts of one replica on `nodes` × `per_node` accelerators, of those that run all the asked
+    concurrency at once the one with the fastest decode per user; where none does (and at 'max'), the one with the
+    most output tokens/s (the layout whose KV cache holds the most of the requests may still serve them slower:
+    DP attention prefills a long prompt on one rank while the others' decodes wait); the default layout
     (TP inside a server, pipeline across) when none runs. With `speculative` on an engine that does not start it
     on some layouts (serving.spec_layout_error: pipeline stages, attention DP), only the layouts it starts on.
     A pool `role` scores its own speed (`_pool_speed`): prefill the most input tokens/s; decode at 'max' the most
@@ -192,8 +193,11 @@ def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv
         limit = conc if cap is None else min(conc, cap)
         batch = limit if concurrency == "max" else min(int(concurrency or 1), limit)
         if role is None:
-            s = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens)
-            score = (s.output_tokens_per_s,) if concurrency == "max" else (batch, s.tokens_per_s_per_user)
+            s = speed.serving_speed(dep, fit, batch, input_tokens, output_tokens, speculative=speculative)
+            # All the asked requests at once: the fastest per user; fewer: the most output tokens/s (the KV cache
+            # that holds the most of them may serve them slower, e.g. DP attention's one-rank long prefills).
+            score = (s.output_tokens_per_s,) if concurrency == "max" else (1, s.tokens_per_s_per_user) \
+                if batch >= int(concurrency or 1) else (0, s.output_tokens_per_s)
         else:
             pool = _pool_speed(dep, fit, role, batch, input_tokens, output_tokens, speculative)
             score = (pool.input_tokens_per_s,) if role == "prefill" else (pool.output_tokens_per_s,) \
@@ -201,6 +205,19 @@ def _fastest_layout(m, variant, acc, plat, engine, per_node: int, nodes: int, kv
         if best_score is None or score > best_score:
             best, best_score = lay, score
     return best or options[0]
+
+
+def _wait_words(served, role: str | None, request_rate: float | None, conc: int, batch: int,
+                output_tokens: int) -> str:
+    """How long a request that finds no free slot waits, for the note saying so (closed loop of `conc` users over
+    `batch` slots; the speeds and TTFT printed are the running requests'): one request takes T = TTFT + O / speed,
+    the slots complete batch / T requests per second, so each request takes conc / (batch / T) (Little's law), of
+    which T · (conc − batch) / batch waiting before its prompt starts. '' for a pool replica or a request rate."""
+    if served is None or role is not None or request_rate is not None or not served.tokens_per_s_per_user:
+        return ""
+    one = (served.ttft_s or 0.0) + output_tokens / served.tokens_per_s_per_user
+    return (f": about {one * (conc - batch) / batch:,.0f} s each before the prompt starts, on top of the time to "
+            f"first token shown (that of the running ones)")
 
 
 def default_platform(catalog: Catalog, acc: Accelerator, gpus_per_node: int) -> Platform:
@@ -311,7 +328,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     if fits and conc > limit:
         notes.append(f"only {limit:,} of {conc:,} requests run at once "
                      f"({'the KV cache holds no more' if limit == max_conc else f'{chosen.name} runs at most {cap:,}'}); "
-                     f"the rest wait")
+                     f"the rest wait" + _wait_words(served, role, request_rate, conc, batch, output_tokens))
     launch = launch_for(m, variant, chosen, fit.layout, LaunchSettings(
         memory_fraction=fit.settings.memory_utilization if fit.settings else None,
         max_running=(fit.settings.max_batch * fit.layout.dp if fit.settings and fit.settings.max_batch else None),
@@ -349,7 +366,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         "benchmark" if isinstance(arrivals, serving.Benchmark) else arrivals, request_rate=request_rate,
         speculative=None if speculative is None else
         {"method": speculative.method, "tokens": speculative.tokens, "acceptance": speculative.rate,
-         "tokens_per_step": round(speculative.tokens_per_step(), 3)}, notes=notes, role=role,
+         "tokens_per_step": round(speculative.tokens_per_step(), 3), "acceptance_of": speculative.acceptance_of},
+        notes=notes, role=role,
         prefill_input_tokens_per_s=getattr(served, "input_tokens_per_s", None))
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from catalog import Catalog
 from catalog.errors import InputError
 
-from .documents import band_text, document_title, line_band, source_url
+from .documents import band_text, document_title, line_band, source_url, speculative_words
 from .frames import csv_text
 from .plan import Plan, Purchase, money_json
 from .problem import Problem
@@ -160,7 +160,7 @@ def _md(plans: list[Plan], problem: Problem, catalog: Catalog, labels: list[str]
                                                   f"`{r['description'].split(': ', 1)[1]}`" for r in commands]
         out.append("")
     out += ["## Caveats", "", "The speed model's validated error (median |error| of `hwplan validate` on the bundled "
-            "measurements of that hardware family), next to each plan line:", ""]
+            f"measurements of that hardware family{speculative_words(plans)}), next to each plan line:", ""]
     out += md_table(["plan", "line", "tok/s per user", "speed model error"],
                     [[r["plan"], r["line"], "—" if r["tokens_per_s_per_user"] is None else
                       f"{r['tokens_per_s_per_user']:,.1f}", r["speed_model_error"]]
@@ -338,7 +338,7 @@ def _caveats_sheet(wb, plans: list[Plan], catalog: Catalog, labels: list[str]) -
     bold, _ = _fonts()
     cav = _NeutralSheet(wb.create_sheet("Caveats"))
     cav.append(["Plan", "Line", "tok/s per user", "Speed model error (median |error| of hwplan validate, "
-                "bundled measurements of the family)"])
+                f"bundled measurements of the family{speculative_words(plans)})"])
     for cell in cav[1]:
         cell.font = bold
     for r in caveat_rows(plans, catalog, labels):

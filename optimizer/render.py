@@ -103,6 +103,7 @@ def plan_rows(plan: Plan, bands: Bands | None = None) -> list[dict[str, Any]]:
         if bands is not None:
             band = bands.get(line.accelerator)
             rows[-1]["speed_model_median_abs_error"] = None if band is None else round(band.median_abs_error, 3)
+            rows[-1]["speed_model_error_speculative"] = None if band is None else band.speculative
         rows[-1] |= {"kind": "node", "description": "",
                      "source": _sources(plan, {line.system or "", line.platform, line.accelerator}, line.sellers)}
     blank = dict.fromkeys(rows[0] if rows else ["item"], None)
@@ -331,6 +332,15 @@ def _draft_tokens(k: int) -> str:
     return f"{k} draft token" + ("" if k == 1 else "s")
 
 
+def _acceptance_words(sp: dict[str, Any], fmt: str) -> str:
+    """'acceptance 0.7' (each draft's, as --spec-acceptance takes it), or 'first draft accepted 0.92 (published MTP
+    acceptance lengths)' where the tokens per step come from MTP's published table (serving.Speculative
+    `acceptance_of`): its later drafts are accepted less often than the first."""
+    if sp.get("acceptance_of") == "first draft":
+        return f"first draft accepted {fmt.format(sp['acceptance'])} (published MTP acceptance lengths)"
+    return f"acceptance {fmt.format(sp['acceptance'])}"
+
+
 def workload_text(w: dict[str, Any]) -> str:
     """A plan's workload (`Plan.workload`: token lengths, speed and TTFT targets, arrivals or request rate,
     speculative decoding) in one line for people: '2,000 in / 1,000 out tokens per request, ≥ 20 tok/s per user,
@@ -347,8 +357,8 @@ def workload_text(w: dict[str, Any]) -> str:
         parts.append(f"{w.get('arrivals', 'random')} arrivals")
     sp = w.get("speculative")
     if sp:
-        parts.append(f"speculative decoding {sp['method']}, {_draft_tokens(sp['tokens'])}, acceptance "
-                     f"{sp['acceptance']:g}: {sp['tokens_per_step']:g} tokens per step")
+        parts.append(f"speculative decoding {sp['method']}, {_draft_tokens(sp['tokens'])}, "
+                     f"{_acceptance_words(sp, '{:g}')}: {sp['tokens_per_step']:g} tokens per step")
     return ", ".join(parts)
 
 
@@ -597,8 +607,8 @@ def _speed_labels(est: Estimate) -> list[tuple[str, str]]:
         out += _launch_floor_labels(est)
     if est.speculative:
         sp = est.speculative
-        out.append(("Speculative decoding", f"{sp['method']}, {_draft_tokens(sp['tokens'])}, acceptance "
-                    f"{sp['acceptance']:.2f}: {sp['tokens_per_step']:.2f} tokens per step"))
+        out.append(("Speculative decoding", f"{sp['method']}, {_draft_tokens(sp['tokens'])}, "
+                    f"{_acceptance_words(sp, '{:.2f}')}: {sp['tokens_per_step']:.2f} tokens per step"))
     return out
 
 

@@ -17,7 +17,7 @@ from fractions import Fraction
 from catalog import Catalog
 from catalog.errors import NoPlanError
 
-from .documents import band_short, band_text, document_title, line_band, source_url
+from .documents import band_short, band_text, document_title, line_band, source_url, speculative_words
 from .model import SolveOptions
 from .plan import Plan, money_json
 from .plot import front_series, svg_chart, sweep_series
@@ -121,6 +121,7 @@ def _caveats(catalog: Catalog, plans: list[Plan]) -> str:
                          html.escape(band_text(line_band(catalog, l.accelerator, _spec(p))))])
     intro = ('<p>Speeds are predictions of a calibrated roofline model. Next to each line: the median absolute '
              'error of <code>hwplan validate</code> on the bundled published measurements of that hardware family '
+             f'{html.escape(speculative_words(plans))} '
              '(half of the measured rows lie within it). Prices are quotes and listings as of their price '
              'date; ask the seller to confirm them.</p>')
     return intro + _table(["Line", "tok/s per user", "Speed model error"], rows, numeric={1})

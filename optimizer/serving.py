@@ -277,6 +277,13 @@ class Speculative:
     def rate(self) -> float:
         return DEFAULT_ACCEPTANCE[self.method] if self.acceptance is None else self.acceptance
 
+    @property
+    def acceptance_of(self) -> str:
+        """'first draft' where E comes from MTP_ACCEPTED_LENGTH (MTP without a stated acceptance, k ≥ 2: `rate` is the
+        first draft's, the later ones' lower), else 'each draft' (E = spec_tokens_per_step(k, rate)), so that a
+        printed acceptance can be given back as --spec-acceptance only where it is each draft's."""
+        return "first draft" if self.method == "mtp" and self.acceptance is None and self.tokens > 1 else "each draft"
+
     def tokens_per_step(self) -> float:
         """E: the stated acceptance by Leviathan et al.'s formula; MTP without one: MTP_ACCEPTED_LENGTH."""
         if self.method == "mtp" and self.acceptance is None:

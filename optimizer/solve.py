@@ -505,7 +505,7 @@ def _workload_summary(w) -> dict:
     if w.speculative is not None:
         sp = Speculative(w.speculative.method, w.speculative.tokens, w.speculative.acceptance)
         spec = {"method": sp.method, "tokens": sp.tokens, "acceptance": round(sp.rate, 3),
-                "tokens_per_step": round(sp.tokens_per_step(), 3)}
+                "tokens_per_step": round(sp.tokens_per_step(), 3), "acceptance_of": sp.acceptance_of}
     return {"input_tokens": w.input_tokens, "output_tokens": w.output_tokens, "min_tokens_per_s": w.min_tokens_per_s,
             "max_ttft_s": w.max_ttft_s, "ttft_percentile": w.ttft_percentile, "arrivals": w.arrivals,
             "concurrent_users": w.concurrent_users, "request_rate": w.request_rate, "speculative": spec}

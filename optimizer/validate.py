@@ -449,7 +449,8 @@ def engine_version(row: dict, engine: str, catalog: Catalog) -> str | None:
 def _speculative(text: str, default_tokens: int | None = None) -> Speculative:
     """The method and draft length a row's notes state ("MTP (3 layers)", "3 nextn layers",
     "EAGLE-3 with 4 draft tokens"; `default_tokens` where none is stated, for memory rows, whose draft weights
-    and KV layers do not depend on it); acceptance: from the mean acceptance length the notes state ("acceptance
+    and KV layers do not depend on it, nor on the acceptance); a speed row's acceptance: from the mean acceptance
+    length the notes state ("acceptance
     length 2.18": tokens per verification step, serving.acceptance_for_length), else the method's default
     (optimizer/serving.py)."""
     method = "mtp" if re.search(r"\bmtp\b|nextn", text) else "eagle" if "eagle" in text else \
@@ -461,8 +462,29 @@ def _speculative(text: str, default_tokens: int | None = None) -> Speculative:
     if k is None and default_tokens is None:
         raise _Skip(f"{method} speculative decoding without a stated number of draft tokens")
     tokens = int(k.group(1) or k.group(2)) if k else default_tokens
-    length = re.search(r"accept(?:ance|ed) length (?:of )?(\d+(?:\.\d+)?)", text)
-    return Speculative(method, tokens, acceptance_for_length(tokens, float(length.group(1))) if length else None)
+    if not 1 <= tokens <= 16:   # serving.check_speculative's range, worded for a row rather than a flag
+        raise _Skip(f"the notes state {tokens} draft tokens: engines draft between 1 and 16 per step")
+    if default_tokens is not None:   # a memory row: its figure does not depend on the acceptance
+        return Speculative(method, tokens, None)
+    length = _ACCEPT_LENGTH.search(text)
+    if length is None:
+        if re.search(r"accept\w*\s+(?:rate|ratio)", text):
+            raise _Skip("the notes state an acceptance rate; validate reads a mean acceptance length (tokens per "
+                        "verification step, 'acceptance length 2.18')")
+        return Speculative(method, tokens, None)
+    e = float(length.group(1))
+    if e < 1:
+        raise _Skip(f"an acceptance length of {e:g} tokens per step is below 1 (every verification step yields "
+                    "the verified token)")
+    if k is not None and e > tokens + 1:
+        raise _Skip(f"an acceptance length of {e:g} tokens per step with {tokens} draft token"
+                    f"{'s' if tokens != 1 else ''}: at most {tokens + 1} (the drafts and the verified token)")
+    return Speculative(method, tokens, acceptance_for_length(tokens, e))
+
+
+# A mean acceptance length as notes word it: "mean acceptance length 2.18", "accepted length of 2.4", SGLang's log
+# line "accept len: 2.18", "acceptance length = 2.4".
+_ACCEPT_LENGTH = re.compile(r"accept(?:ance|ed)? len(?:gth)?\b\s*(?:of\b|[:=])?\s*(\d+(?:\.\d+)?)")
 
 
 def _arrivals(concurrency: int | str, text: str) -> str:
@@ -507,6 +529,14 @@ def _per_user_with_context(metric: str, notes: str) -> bool:
     return metric == "tok_s_per_user" and "trtllm-bench" in notes
 
 
+# Notes saying the run did not speculate: "no speculative decoding", "no MTP", "without MTP", "MTP disabled", "MTP
+# off", "1 MTP layer is not loaded", "speculative decoding off".
+_NO_SPECULATION = re.compile(
+    r"no spec(?:ulative)?[- ]decod|\b(?:no|without) (?:mtp|eagle|spec(?:ulative)?[- ]decod\w*)\b"
+    r"|\b(?:mtp|eagle|spec(?:ulative)?[- ]decoding)(?: (?:layers?|modules?|heads?))? (?:is |are |was |were )?"
+    r"(?:disabled|off|not (?:loaded|used|enabled|on))\b")
+
+
 def _case(row: dict, catalog: Catalog) -> Case:
     """One measurements row as a case hwplan can estimate; _Skip (with why) for a row it cannot."""
     metric = row["metric"].strip()
@@ -516,7 +546,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
     spec = None
     said = notes + " " + text.lower()
     # Speculative decoding runs on the decode pool: a prefill pool row's passes are the same with or without it.
-    if POOL_METRICS.get(metric) != "prefill" and not re.search(r"no spec(?:ulative)?[- ]decod|\bno mtp\b", notes):
+    if POOL_METRICS.get(metric) != "prefill" and not _NO_SPECULATION.search(notes):
         if metric in SPEED_METRICS + tuple(POOL_METRICS) and re.search(r"\bmtp\b|eagle|speculative|nextn", said):
             spec = _speculative(said)
         elif metric in MEMORY_METRICS and re.search(r"\bmtp\b|eagle|nextn", said):

@@ -11,7 +11,7 @@ from cli import main
 ARGS = ["estimate", "--model", "deepseek-r1", "--accelerator", "h200-sxm", "--gpus", "8", "--speculative", "mtp"]
 
 
-@pytest.mark.parametrize("k, words", [(1, "mtp, 1 draft token, acceptance"), (3, "mtp, 3 draft tokens, acceptance")])
+@pytest.mark.parametrize("k, words", [(1, "mtp, 1 draft token, acceptance"), (3, "mtp, 3 draft tokens, first draft accepted")])
 def test_the_draft_length_reads_in_the_right_number(k, words):
     result = CliRunner().invoke(main, [*ARGS, "--spec-tokens", str(k)], terminal_width=200)
     assert result.exit_code == 0, result.output
