@@ -250,10 +250,10 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
 
     Accelerators: `gpus` None takes the fewest that start the model (1, 2, 4 … per server, then whole
     servers), or with a layout its size. Layout: `tp`, `pp`, `dp` (attention data-parallel groups) and
-    `ep` fix it (gpus = tp × dp × pp; `gpus` may be 0 or None to derive it); otherwise the valid layout
-    (optimizer/layouts.py) that runs the most of the asked concurrency at once, then decodes fastest per user, is
-    chosen (at 'max': the most output tokens/s; a pool `role`: its own speed; `_fastest_layout`); `dp_attention`
-    is the shorthand for attention DP over every rank.
+    `ep` fix it (gpus = tp × dp × pp; `gpus` may be 0 or None to derive it); otherwise a valid layout
+    (optimizer/layouts.py) is chosen: of those that run all the asked concurrency at once, the fastest per user;
+    where none does (and at 'max'), the most output tokens/s (a pool `role`: its own speed; `_fastest_layout`);
+    `dp_attention` is the shorthand for attention DP over every rank.
 
     `role` ('prefill' or 'decode', None: aggregated) sizes one replica of a disaggregated pool (`_pool_speed`):
     a decode replica runs the concurrency asked with no prompt in its steps (no TTFT: prompts run on the
