@@ -200,7 +200,7 @@ class Report:
                              "median_abs_error": statistics.median(self.errors(VERDICT_METRICS, role=role)),
                              "within_25pct": right / total})
             add(role, "speed (all)", "speed", self.errors(SPEED_METRICS, role=role))
-            add(role, "disaggregated pools", "pool", self.errors(tuple(POOL_METRICS), role=role))
+            add(role, "disaggregated pools (none fitted on)", "pool", self.errors(tuple(POOL_METRICS), role=role))
             for metric in MEMORY_METRICS + SPEED_METRICS + tuple(POOL_METRICS):
                 add(role, metric, "metric", self.errors((metric,), role=role))
             for group in sorted({r.case.family_group for r in self.results if r.role == role}):
