@@ -42,7 +42,9 @@ def test_the_html_report_states_the_workload_the_plan_assumed(catalog):
     from optimizer import problem_from_fields
     from optimizer.report import html_report
 
+    # One accelerator keeps the report's solves (plan, shortlist, per vendor) short; the facts do not depend on it.
     problem = problem_from_fields({"model": "llama-3.1-70b", "prices": "street-usd-2025",
+                                   "constraints": {"accelerators": ["h100-sxm"]},
                                    "workload": {"concurrent_users": 20, "max_ttft_s": 5, "ttft_percentile": 50,
                                                 "speculative": {"method": "eagle", "tokens": 2}}})
     facts = html_report(catalog, problem).split("<ul>", 1)[1].split("</ul>", 1)[0]
