@@ -26,9 +26,11 @@ from catalog import Catalog
 from .problem import Problem
 
 __all__ = ["ErrorBand", "document_title", "source_url", "speed_error_bands", "speculative_error_bands", "line_band",
-           "plan_bands", "band_text", "band_short", "band_json", "ALL_FAMILIES", "speculative_words"]
+           "plan_line_band", "plan_bands", "band_text", "band_short", "band_json", "ALL_FAMILIES", "speculative_words"]
 
 _URL = re.compile(r"https?://[^\s;,<>\"')]+")
+# Per catalog (by identity, with the catalog kept to check it): the validation report and the bands drawn from it.
+_REPORTS: dict[int, tuple[Catalog, object]] = {}
 _BANDS: dict[int, tuple[Catalog, dict[str, "ErrorBand"]]] = {}
 _SPEC_BANDS: dict[int, tuple[Catalog, dict[str, "ErrorBand"]]] = {}
 ALL_FAMILIES = "all families"   # speculative_error_bands' key for the rows of every family together
@@ -65,17 +67,30 @@ def source_url(text: str | None) -> str | None:
     return found.group(0).rstrip(".") if found else None
 
 
+def _validation(catalog: Catalog):
+    """`hwplan validate`'s report on the bundled measurements, run once per catalog (reads and predicts ~200 rows:
+    only when a document needs it); None when the catalog cannot run them (a catalog without the measured hardware
+    has no bands, not a failure)."""
+    cached = _REPORTS.get(id(catalog))
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
+    from .validate import validate
+
+    try:
+        report = validate(catalog)
+    except Exception:  # noqa: BLE001 — see above
+        report = None
+    _REPORTS[id(catalog)] = (catalog, report)
+    return report
+
+
 def speed_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
     """Family group → the speed model's median |error| on the bundled measurements (cached per catalog)."""
     cached = _BANDS.get(id(catalog))
     if cached is not None and cached[0] is catalog:
         return cached[1]
-    from .validate import validate  # reads and predicts ~100 rows: only when a document needs it
-
-    try:
-        summary = validate(catalog).summary()
-    except Exception:  # noqa: BLE001 — a catalog without the measured hardware has no bands, not a failure
-        summary = []
+    report = _validation(catalog)
+    summary = report.summary() if report is not None else []
     preference = {"test": 0, "fit": 1, "other": 2}
     bands: dict[str, ErrorBand] = {}
     for row in summary:
@@ -99,13 +114,11 @@ def speculative_error_bands(catalog: Catalog) -> dict[str, ErrorBand]:
         return cached[1]
     import statistics
 
-    from .validate import POOL_METRICS, SPEED_METRICS, validate
+    from .validate import RATE_METRICS, SPEED_METRICS
 
-    try:
-        rows = [r for r in validate(catalog).results if r.case.speculative is not None and r.error is not None
-                and r.case.metric in SPEED_METRICS + tuple(POOL_METRICS)]
-    except Exception:  # noqa: BLE001 — as speed_error_bands
-        rows = []
+    report = _validation(catalog)
+    rows = [r for r in (report.results if report is not None else []) if r.case.speculative is not None
+            and r.error is not None and r.case.metric in RATE_METRICS]
     bands: dict[str, ErrorBand] = {}
     for family in sorted({r.case.family_group for r in rows}) + [ALL_FAMILIES]:
         mine = [r for r in rows if family in (ALL_FAMILIES, r.case.family_group)]
@@ -139,11 +152,15 @@ def line_band(catalog: Catalog, accelerator_id: str, speculative: dict | None = 
     return plain
 
 
+def plan_line_band(catalog: Catalog, plan, accelerator_id: str) -> ErrorBand | None:
+    """`line_band` of an accelerator in `plan`, with the speculative decoding its workload assumed."""
+    return line_band(catalog, accelerator_id, plan.workload.get("speculative"))
+
+
 def plan_bands(catalog: Catalog, plans) -> dict[str, ErrorBand | None]:
     """Accelerator id → its family's error band, for every accelerator the plans use (the plans of one problem:
     one workload, speculative or not)."""
-    return {l.accelerator: line_band(catalog, l.accelerator, p.workload.get("speculative")) for p in plans
-            for l in p.lines}
+    return {l.accelerator: plan_line_band(catalog, p, l.accelerator) for p in plans for l in p.lines}
 
 
 def speculative_words(plans) -> str:

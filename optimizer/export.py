@@ -22,7 +22,7 @@ from pathlib import Path
 from catalog import Catalog
 from catalog.errors import InputError
 
-from .documents import band_text, document_title, line_band, source_url, speculative_words
+from .documents import band_text, document_title, plan_line_band, source_url, speculative_words
 from .frames import csv_text
 from .plan import Plan, Purchase, money_json
 from .problem import Problem
@@ -64,8 +64,7 @@ def bom_rows(plan: Plan, label: str = "1", catalog: Catalog | None = None) -> li
                      "lead_time_weeks": p.lead_time_weeks,
                      "warranty_months": p.warranty_months, "condition": p.condition,
                      "source_url": source_url(p.source) or "", "source": p.source,
-                     "speed_model_error": band_text(line_band(catalog, acc, plan.workload.get("speculative")))
-                     if acc else ""})
+                     "speed_model_error": band_text(plan_line_band(catalog, plan, acc)) if acc else ""})
     total = sum((p.extended for p in plan.purchases), Fraction(0))
     if total != plan.totals.cost:  # the checker already guarantees this; never export a bill that does not add up
         raise RuntimeError(f"bill of materials adds up to {total}, the plan to {plan.totals.cost}")
@@ -82,8 +81,7 @@ def caveat_rows(plans: list[Plan], catalog: Catalog, labels: list[str]) -> list[
             speed = line.tokens_per_s_per_user
             rows.append({"plan": label, "line": f"{line.nodes} × {line.item}, {line.precision}/{line.engine}",
                          "tokens_per_s_per_user": None if speed is None else round(speed, 1),
-                         "speed_model_error": band_text(line_band(catalog, line.accelerator,
-                                                                  plan.workload.get("speculative")))})
+                         "speed_model_error": band_text(plan_line_band(catalog, plan, line.accelerator))})
     return rows
 
 

@@ -17,7 +17,7 @@ from fractions import Fraction
 from catalog import Catalog
 from catalog.errors import NoPlanError
 
-from .documents import band_short, band_text, document_title, line_band, source_url, speculative_words
+from .documents import band_short, band_text, document_title, plan_line_band, source_url, speculative_words
 from .model import SolveOptions
 from .plan import Plan, money_json
 from .plot import front_series, svg_chart, sweep_series
@@ -57,17 +57,12 @@ def _source_cell(text: str) -> str:
     return f'<a href="{html.escape(url, quote=True)}">{html.escape(text)}</a>'
 
 
-def _spec(plan: Plan) -> dict | None:
-    """The speculative decoding the plan assumed (its error band differs: documents.line_band)."""
-    return plan.workload.get("speculative")
-
-
 def _plan_table(plan: Plan, catalog: Catalog) -> str:
     rows = []
     currency = plan.totals.currency
     for l in plan.lines:
         speed = "—" if l.tokens_per_s_per_user is None else \
-            f"{l.tokens_per_s_per_user:,.1f} {band_short(line_band(catalog, l.accelerator, _spec(plan)))}"
+            f"{l.tokens_per_s_per_user:,.1f} {band_short(plan_line_band(catalog, plan, l.accelerator))}"
         rows.append([html.escape(l.item), str(l.nodes), str(l.gpus), f"{l.precision} / {l.engine}",
                      f"{l.users:,}", speed, "—" if l.ttft_s is None else f"{l.ttft_s:,.2f}", _money(l.node_price),
                      _money(l.cost), f"{l.power_w / 1000:,.1f}"])
@@ -100,7 +95,7 @@ def _plans_table(plans: list[Plan], catalog: Catalog) -> str:
         slowest = min((l for l in p.lines if l.tokens_per_s_per_user is not None),
                       key=lambda l: l.tokens_per_s_per_user, default=None)
         speed = "—" if slowest is None else \
-            f"{slowest.tokens_per_s_per_user:,.1f} {band_short(line_band(catalog, slowest.accelerator, _spec(p)))}"
+            f"{slowest.tokens_per_s_per_user:,.1f} {band_short(plan_line_band(catalog, p, slowest.accelerator))}"
         rows.append([str(i), what, str(p.totals.nodes), f"{p.totals.users:,}", speed,
                      _money(p.totals.cost, p.totals.currency), f"{p.totals.power_w / 1000:,.1f}"])
     return _table(["#", "Buy", "Nodes", "Users", "tok/s per user (± error)", "Cost", "Power kW"], rows,
@@ -118,7 +113,7 @@ def _caveats(catalog: Catalog, plans: list[Plan]) -> str:
             seen.add(key)
             rows.append([html.escape(f"{l.item}, {l.precision}/{l.engine}"),
                          "—" if l.tokens_per_s_per_user is None else f"{l.tokens_per_s_per_user:,.1f}",
-                         html.escape(band_text(line_band(catalog, l.accelerator, _spec(p))))])
+                         html.escape(band_text(plan_line_band(catalog, p, l.accelerator)))])
     intro = ('<p>Speeds are predictions of a calibrated roofline model. Next to each line: the median absolute '
              'error of <code>hwplan validate</code> on the bundled published measurements of that hardware family '
              f'{html.escape(speculative_words(plans))} '

@@ -70,7 +70,7 @@ from .serving import Benchmark, Speculative, acceptance_for_length
 __all__ = ["Case", "Result", "Report", "read_cases", "validate", "validate_files", "bundled_measurements",
            "bundled_memory_measurements", "measurement_files", "calibration_summary", "file_role",
            "source_publisher", "ROLES", "FAMILY_GROUPS", "MEMORY_METRICS", "SPEED_METRICS", "VERDICT_METRICS",
-           "POOL_METRICS", "SETTING_COLUMNS"]
+           "POOL_METRICS", "RATE_METRICS", "SETTING_COLUMNS"]
 
 MEMORY_METRICS = ("kv_cache_tokens", "kv_cache_gib", "max_concurrency", "model_memory_gb")
 VERDICT_METRICS = ("starts",)
@@ -79,6 +79,8 @@ SETTING_COLUMNS = ("memory_utilization", "max_model_len", "max_num_seqs", "max_n
 SPEED_METRICS = ("output_tok_s_total", "tok_s_per_user", "tok_s_per_gpu", "tpot_ms", "ttft_ms")
 # One pool of a disaggregated deployment, per accelerator of that pool: metric → estimate's `role`.
 POOL_METRICS = {"decode_tok_s_per_gpu": "decode", "prefill_tok_s_per_gpu": "prefill"}
+# Every rate a row can measure: a replica's speed or one pool's.
+RATE_METRICS = SPEED_METRICS + tuple(POOL_METRICS)
 COLUMNS = ("id", "model", "precision", "hardware", "num_gpus", "num_nodes", "engine", "tp", "pp",
            "input_len", "output_len", "concurrency_or_batch", "metric", "value", "notes")
 # Lengths of rows that state none (single-user chat demos): short prompt, medium answer.
@@ -201,7 +203,7 @@ class Report:
                              "within_25pct": right / total})
             add(role, "speed (all)", "speed", self.errors(SPEED_METRICS, role=role))
             add(role, "disaggregated pools (none fitted on)", "pool", self.errors(tuple(POOL_METRICS), role=role))
-            for metric in MEMORY_METRICS + SPEED_METRICS + tuple(POOL_METRICS):
+            for metric in MEMORY_METRICS + RATE_METRICS:
                 add(role, metric, "metric", self.errors((metric,), role=role))
             for group in sorted({r.case.family_group for r in self.results if r.role == role}):
                 add(role, group, "speed by family", self.errors(SPEED_METRICS, group, role))
@@ -450,9 +452,8 @@ def _speculative(text: str, default_tokens: int | None = None) -> Speculative:
     """The method and draft length a row's notes state ("MTP (3 layers)", "3 nextn layers",
     "EAGLE-3 with 4 draft tokens"; `default_tokens` where none is stated, for memory rows, whose draft weights
     and KV layers do not depend on it, nor on the acceptance); a speed row's acceptance: from the mean acceptance
-    length the notes state ("acceptance
-    length 2.18": tokens per verification step, serving.acceptance_for_length), else the method's default
-    (optimizer/serving.py)."""
+    length the notes state ("acceptance length 2.18": tokens per verification step, serving.acceptance_for_length),
+    else the method's default (optimizer/serving.py)."""
     method = "mtp" if re.search(r"\bmtp\b|nextn", text) else "eagle" if "eagle" in text else \
         "ngram" if re.search(r"n-?gram|prompt lookup", text) else None
     if method is None:
@@ -547,7 +548,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
     said = notes + " " + text.lower()
     # Speculative decoding runs on the decode pool: a prefill pool row's passes are the same with or without it.
     if POOL_METRICS.get(metric) != "prefill" and not _NO_SPECULATION.search(notes):
-        if metric in SPEED_METRICS + tuple(POOL_METRICS) and re.search(r"\bmtp\b|eagle|speculative|nextn", said):
+        if metric in RATE_METRICS and re.search(r"\bmtp\b|eagle|speculative|nextn", said):
             spec = _speculative(said)
         elif metric in MEMORY_METRICS and re.search(r"\bmtp\b|eagle|nextn", said):
             spec = _speculative(said, default_tokens=1)   # a draft's weights and KV layers
@@ -598,9 +599,9 @@ def _case(row: dict, catalog: Catalog) -> Case:
 
 def _skip_unmodelled(metric: str, notes: str) -> None:
     """_Skip for a metric hwplan does not estimate, or a memory row whose engine ran a KV connector."""
-    if metric not in MEMORY_METRICS + SPEED_METRICS + VERDICT_METRICS + tuple(POOL_METRICS):
+    if metric not in MEMORY_METRICS + RATE_METRICS + VERDICT_METRICS:
         raise _Skip(f"metric '{metric}' is not one hwplan estimates")
-    if metric not in SPEED_METRICS + tuple(POOL_METRICS) and re.search(r"kv[_ -]connector|kv-transfer|lmcacheconnector", notes):
+    if metric not in RATE_METRICS and re.search(r"kv[_ -]connector|kv-transfer|lmcacheconnector", notes):
         raise _Skip("a KV connector (LMCache) holds GPU buffers outside the engine's memory budget")
 
 
