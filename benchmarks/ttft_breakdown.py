@@ -2,17 +2,18 @@
 
     python -m benchmarks.ttft_breakdown            # table
     python -m benchmarks.ttft_breakdown --json     # for scripts
-    python -m benchmarks.ttft_breakdown --fit benchmarks/ttft-fit.csv   # fit serving.COLD_STALL_S
+    python -m benchmarks.ttft_breakdown --fit benchmarks/ttft-fit.csv   # best cold stall on a file's rows
 
-For every `ttft_ms` row of the files `hwplan validate` reads, on the layout and settings the row
-states (optimizer/validate.py), it prints, in milliseconds:
+For every TTFT row of the files `hwplan validate` reads (`ttft_ms`, the mean, and `ttft_median_ms`, the
+median: column stat), on the layout and settings the row states (optimizer/validate.py), it prints, in
+milliseconds, each figure as the row's statistic:
 
 - prefill: P(I), one prompt alone (optimizer/speed.py `prefill_time`);
 - wave: the mean TTFT if every request started in a wave of C (`arrivals: synchronized`,
   optimizer/serving.py) and steady: the mean TTFT of C independent users (`arrivals: random`,
   Mean Value Analysis), both with the engine's fixed overhead;
 - model: what `hwplan validate` predicts for the row: for InferenceX rows the row's own benchmark run
-  replayed request by request (`serving.benchmark_run`): 10·C prompts at `--max-concurrency C` with lengths
+  replayed step by step (`serving.benchmark_run`): 10·C prompts at `--max-concurrency C` with lengths
   uniform in [0.8, 1] × the nominal ones, the engine's queued steps and cold-shape stall
   (https://github.com/SemiAnalysisAI/InferenceX/blob/ed5867f9e/benchmarks/benchmark_lib.sh), the
   engine's chunk budget and intake interval as the row's launch settings state them; for other rows
@@ -23,14 +24,17 @@ states (optimizer/validate.py), it prints, in milliseconds:
   TPOT, 1 − τ(C)/TPOT (decodes wait while prompts run), when the row's notes give the mean TPOT.
   A k far above 1 at C = 1-4 (no queueing) says one prompt's prefill (or the engine's fixed per-request
   latency) is slower than the speed model's P(I); τ(C) is the decode model's, whose factors were fitted
-  on these runs' tok/s rows (measurements-fit.csv), so rho_max leans on that fit.
+  on these runs' tok/s rows (measurements-fit.csv), so rho_max leans on that fit;
+- TPOT model / measured: the replay's mean TPOT as the client measures it, (end − first token)/(output − 1),
+  against the mean TPOT the row's notes give. τ(C) is fitted as above; what the replay adds to it, the decodes
+  held up by prefill steps, is not.
 
-`--fit FILE` fits the cold-shape stall of each engine in FILE (serving.COLD_STALL_S) instead: for every
+`--fit FILE` searches the cold-shape stall of each engine in FILE (serving.COLD_STALL_S) instead: for every
 stall on a grid of 0-3 s in 0.05 s steps it replays the file's InferenceX TTFT rows and prints the stall
 with the smallest mean |log(predicted / measured)| (ties: the smaller stall; the log scale weighs an
 over- and an under-prediction by the same factor alike, as benchmarks/calibrate.py does), with each row's error.
-The fit file is benchmarks/ttft-fit.csv (InferenceX issue 870's SGLang runs); the rows scored out of
-sample are benchmarks/measurements-ttft-inferencex.csv.
+benchmarks/ttft-fit.csv (InferenceX issue 870's SGLang runs) was the stall's fit file until the replay went step
+by step (2026-12); no stall fits it since, and COLD_STALL_S is the stall measured directly (serving.py).
 
 Prints figures; asserts nothing.
 """
@@ -82,13 +86,18 @@ def _scaled(times: serving.Times, k: float) -> serving.Times:
     return dataclasses.replace(times, prefill_time=lambda tokens: k * times.prefill_time(tokens))
 
 
-def _prefill_multiple(times, c, i, o, arrivals, measured_s: float) -> float:
-    """k with the row's TTFT (replayed, or steady) at k × P(I) equal to `measured_s` (bisection on a log
-    scale over 1/4 … 64, 16 steps: within 0.01%)."""
+def _statistic(result: serving.ServingResult, metric: str) -> float:
+    """The TTFT a row's metric reads: the median for `ttft_median_ms`, else the mean (seconds)."""
+    return result.ttft_median_s if metric == "ttft_median_ms" else result.ttft_s
+
+
+def _prefill_multiple(times, c, i, o, arrivals, measured_s: float, metric: str = "ttft_ms") -> float:
+    """k with the row's TTFT (replayed, or steady; the mean or the median as `metric`) at k × P(I) equal to
+    `measured_s` (bisection on a log scale over 1/4 … 64, 16 steps: within 0.01%)."""
     lo, hi = 0.25, 64.0
     for _ in range(16):
         mid = math.sqrt(lo * hi)
-        if serving.closed_loop(_scaled(times, mid), c, i, o, arrivals=arrivals).ttft_s < measured_s:
+        if _statistic(serving.closed_loop(_scaled(times, mid), c, i, o, arrivals=arrivals), metric) < measured_s:
             lo = mid
         else:
             hi = mid
@@ -123,24 +132,36 @@ def rows() -> list[dict]:
         _, raw = read_csv(path, what="measurements file", required=validate.COLUMNS)
         notes = {r["id"]: r.get("notes") or "" for r in raw}
         for case in cases:
-            if case.metric != "ttft_ms":
+            if case.metric not in validate.TTFT_METRICS:
                 continue
             times, c, i, o, arrivals = _times(case, catalog)
             wave = serving.closed_loop(times, c, i, o, arrivals="synchronized")
             steady = serving.closed_loop(times, c, i, o, arrivals="random")
             replay = serving.closed_loop(times, c, i, o, arrivals=arrivals)
-            k = _prefill_multiple(times, c, i, o, arrivals, case.measured / 1000)
+            k = _prefill_multiple(times, c, i, o, arrivals, case.measured / 1000, case.metric)
+            stat = "p50" if case.metric == "ttft_median_ms" else "mean"
             tpot = _measured_tpot_s(notes.get(case.id, ""))
             rho_max = None if tpot is None else max(0.0, 1 - steady.step_s / tpot)
-            out.append({"id": case.id, "file": Path(path).name, "engine": case.engine,
+            out.append({"tpot_ms": round(replay.tpot_s * 1000, 1),
+                        "measured_tpot_ms": None if tpot is None else round(tpot * 1000, 1),
+                        "id": case.id, "statistic": stat, "file": Path(path).name, "engine": case.engine,
                         "accelerator": case.accelerator, "users": c, "input": i, "output": o,
                         "budget": times.budget,
                         "intake_steps": arrivals.intake_steps if isinstance(arrivals, serving.Benchmark) else 1,
-                        "prefill_ms": round(steady.prefill_s * 1000, 1), "wave_ms": round(wave.ttft_s * 1000),
-                        "steady_ms": round(steady.ttft_s * 1000), "replay_ms": round(replay.ttft_s * 1000),
+                        "prefill_ms": round(steady.prefill_s * 1000, 1),
+                        "wave_ms": round(_statistic(wave, case.metric) * 1000),
+                        "steady_ms": round(_statistic(steady, case.metric) * 1000),
+                        "replay_ms": round(_statistic(replay, case.metric) * 1000),
                         "measured_ms": case.measured, "k": round(k, 2),
                         "rho_max": None if rho_max is None else round(rho_max, 2)})
     return out
+
+
+def _tpot_pair(row: dict) -> str:
+    """'model/measured' TPOT in ms, '—' where the notes give none."""
+    if row["measured_tpot_ms"] is None:
+        return "—"
+    return f"{row['tpot_ms']:.0f}/{row['measured_tpot_ms']:.0f}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -162,13 +183,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps(data, indent=2))
         return
-    print(f"{'row':9} {'engine':7} {'C':>4} {'I':>5} {'P(I)':>5} {'wave':>6} {'steady':>6} {'model':>6} "
-          f"{'meas':>6} {'k':>5} {'rho':>4}")
+    print(f"{'row':9} {'stat':4} {'engine':7} {'C':>4} {'I':>5} {'P(I)':>5} {'wave':>6} {'steady':>6} {'model':>6} "
+          f"{'meas':>6} {'k':>5} {'rho':>4} {'TPOT':>10}")
     for r in data:
         rho = "—" if r["rho_max"] is None else f"{r['rho_max']:.2f}"
-        print(f"{r['id']:9} {r['engine']:7} {r['users']:>4} {r['input']:>5} {r['prefill_ms']:>5.0f} "
+        print(f"{r['id']:9} {r['statistic']:4} {r['engine']:7} {r['users']:>4} {r['input']:>5} {r['prefill_ms']:>5.0f} "
               f"{r['wave_ms']:>6} {r['steady_ms']:>6} {r['replay_ms']:>6} {r['measured_ms']:>6.0f} {r['k']:>5.1f} "
-              f"{rho:>4}")
+              f"{rho:>4} {_tpot_pair(r):>10}")
 
 if __name__ == "__main__":
     main()

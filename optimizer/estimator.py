@@ -139,6 +139,7 @@ class Estimate:
     output_tokens_per_s_total: float | None = None
     ttft_s: float | None = None                 # mean time to first token
     ttft_p90_s: float | None = None             # 90th percentile (optimizer/serving.py)
+    ttft_median_s: float | None = None          # median
     prefill_launch_floor_s: float = 0.0         # a prefill step's least time where the release prefills eagerly
     arrivals: str = "random"                    # random users, synchronized benchmark waves, or poisson (a rate)
     request_rate: float | None = None           # requests/s (open loop) when given instead of a concurrency
@@ -160,6 +161,7 @@ class Estimate:
             out[key] = None if out[key] is None else round(out[key], 2)
         out["ttft_s"] = None if self.ttft_s is None else round(self.ttft_s, 3)
         out["ttft_p90_s"] = None if self.ttft_p90_s is None else round(self.ttft_p90_s, 3)
+        out["ttft_median_s"] = None if self.ttft_median_s is None else round(self.ttft_median_s, 3)
         out["prefill_launch_floor_s"] = round(self.prefill_launch_floor_s, 4)
         return out
 
@@ -361,6 +363,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         decode_tokens_per_s_per_user=served.tokens_per_s_per_user if served else None,
         output_tokens_per_s_total=served.output_tokens_per_s if served else None,
         ttft_s=served.ttft_s if served else None, ttft_p90_s=served.ttft_p90_s if served else None,
+        ttft_median_s=getattr(served, "ttft_median_s", None),
         prefill_launch_floor_s=speed.prefill_launch_floor(dep, fit),
         arrivals="poisson" if request_rate is not None else
         "benchmark" if isinstance(arrivals, serving.Benchmark) else arrivals, request_rate=request_rate,
@@ -689,5 +692,6 @@ def _open_loop(dep, fit, request_rate: float, input_tokens: int, output_tokens: 
     served = None if overloaded else speed.Speed(batch=batch, token_time_s=o.step_s, prefill_s=o.prefill_s,
                                                  tokens_per_s_per_user=o.tokens_per_s_per_user,
                                                  output_tokens_per_s=o.output_tokens_per_s, ttft_s=o.ttft_s,
-                                                 bound=o.bound, ttft_p90_s=o.ttft_p90_s)
+                                                 bound=o.bound, ttft_p90_s=o.ttft_p90_s,
+                                                 ttft_median_s=o.ttft_median_s)
     return conc, batch, served

@@ -600,7 +600,8 @@ def _speed_labels(est: Estimate) -> list[tuple[str, str]]:
            ("Output throughput", f"{est.output_tokens_per_s_total:,.0f} tok/s"
             + (f" ({est.output_tokens_per_s_total / est.gpus:,.0f} per accelerator)" if est.role else ""))]
     if est.ttft_s is not None:
-        out.append(("Time to first token", f"{est.ttft_s:,.2f} s mean, {est.ttft_p90_s:,.2f} s p90"
+        median = "" if est.ttft_median_s is None else f"{est.ttft_median_s:,.2f} s median, "
+        out.append(("Time to first token", f"{est.ttft_s:,.2f} s mean, {median}{est.ttft_p90_s:,.2f} s p90"
                     + (" (synchronized arrivals)" if est.arrivals == "synchronized" else "")
                     + (f" at {est.request_rate:g} requests/s" if est.request_rate is not None else "")))
     if est.role != "decode":   # a decode pool runs no prompt

@@ -59,28 +59,29 @@ first C start together; its published medians stay near one prompt's TTFT while 
 with C (e.g. MI355X, SGLang, DeepSeek-R1 FP4, 1k/1k, run 22469096331: median 107-115 ms, mean 148 →
 364 ms, p99 535 → 2,488 ms at C = 4 → 32). benchmarks/ttft_breakdown.py sets the models side by side.
 
-A benchmark run (`Benchmark`, `benchmark_run`): such a client replayed request by request. N = n·C
-prompts; prompt j has ⌈r·I + (1 − r)·I·u_j⌉ prompt and as many output tokens by v_j (u_j, v_j: the
-van der Corput sequences in bases 2 and 3, a deterministic stand-in for the client's uniform draws
-in [r, 1]); the first C start at 0 and each later one when a running one ends (the client's
-semaphore). The replica: one prefill queue, FIFO; each prefill step takes the received prompts in
-order up to T tokens (a longer prompt alone, in ⌈tokens/T⌉ chunks) and lasts, for k prompts in it,
-    steps · max(P_k(tokens/(k·steps)), L) + steps · (τ(B) − τ(1))   (B: the steady decode batch, as above;
-                                                              L: the launch floor, below);
-a prompt's first token comes at the end of its step plus the fixed overhead, and its request then
-decodes O_j − 1 tokens at the steady TPOT of C users. The engine receives new requests at once when
-idle or right after a prefill step, otherwise every `intake_steps` decode steps (SGLang
-`--scheduler-recv-interval`: its scheduler polls the tokenizer's socket once its counter of decode
-steps reaches the interval, and after any prefill,
-https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/managers/scheduler_recv_skipper.py;
-`--num-continuous-decode-steps` likewise runs that many decode steps between intakes). A request that
-arrives while others decode also waits `queued_steps` decode steps on average before its prefill can
-start (the rest of the running step and the steps the scheduler has already launched: QUEUED_STEPS, 1.5
-for the overlap schedulers of SGLang and TensorRT-LLM, 0.5 for vLLM's one-step-at-a-time loop; with an
-intake interval the intake ends the running step, so `queued_steps` − 0.5 is added). The client's warm-up
-ran only batches of min(C, ⌊T / I⌋) copies of one prompt, so the first prefill step of any other number of
-prompts stalls once by `cold_stall_s` (kernels compiled at first use; COLD_STALL_S, fitted per engine on
-benchmarks/ttft-fit.csv). TTFT mean and p90 are over the N prompts.
+A benchmark run (`Benchmark`, `benchmark_run`): such a client replayed request by request, and the engine
+simulated step by step (`_Replay`). N = n·C prompts; prompt j has ⌈r·I + (1 − r)·I·u_j⌉ prompt and as many
+output tokens by v_j (u_j, v_j: the van der Corput sequences in bases 2 and 3, a deterministic stand-in for
+the client's uniform draws in [r, 1]); the first C start at 0 and each later one when a running one ends
+(the client's semaphore). The engine, at each step boundary:
+- receives: at once when idle; when busy, after a prefill step and every `intake_steps` decode steps (SGLang
+  `--scheduler-recv-interval`: its scheduler polls the tokenizer's socket once its counter of decode steps
+  reaches the interval, and after any prefill,
+  https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/managers/scheduler_recv_skipper.py;
+  the older `--num-continuous-decode-steps` no longer acts), and then only what was sent before its scheduler formed the
+  step: `queued_steps` − 0.5 steps before the step starts (QUEUED_STEPS: 1.5 for the overlap schedulers of
+  SGLang and TensorRT-LLM, which form step N + 1 while step N runs; 0.5 for vLLM's one step at a time);
+- runs a prefill step while prompts wait: FIFO prompts up to T tokens, less one slot per running decode
+  where the decodes ride along; the last one chunked, or whole prompts only (TensorRT-LLM); the step lasts
+      max(P_k(tokens/k), L) + (τ(B) − τ(1) where the decodes ride along)   (k prompts, L: the launch floor)
+  and where they do not (SGLang, PREFILL_ALONE) the running decodes wait for it;
+- else runs decode steps of τ(B) (B: the running requests, E tokens per step under speculation).
+A prompt's first token comes at the end of the step that finishes it, plus the fixed overhead; its request
+ends with the step that gives its O_j-th token. A run of decode steps with nothing to receive is one jump to
+the next event. The client's warm-up ran only prefill steps of min(C, ⌊T / I⌋) copies of one prompt, so the
+first prefill step of any other number of prompts stalls once by `cold_stall_s` (kernels compiled at first
+use; COLD_STALL_S). TTFT mean and p90, and the client's mean TPOT, (end − first token)/(O_j − 1), are over
+the N prompts.
 
 Speculative decoding (`Speculative`): k draft tokens per step, each accepted with probability a
 (independently), give E = (1 − a^(k+1)) / (1 − a) tokens per verification step (Y. Leviathan,
@@ -116,6 +117,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
+import statistics
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,7 +128,8 @@ from catalog.schema import Model
 __all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
            "open_loop", "mva", "wait_percentile", "md1_wait", "spec_tokens_per_step", "acceptance_for_length",
            "check_speculative",
-           "DEFAULT_ACCEPTANCE", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS",
+           "DEFAULT_ACCEPTANCE", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS", "PREFILL_ALONE",
+           "WHOLE_PROMPTS",
            "MTP_ACCEPTED_LENGTH", "DRAFT_STEP_SHARE", "SPEC_METHODS", "SPEC_ENGINES", "MTP_FAMILIES",
            "spec_engine_error", "SPEC_WITHOUT_PP", "SPEC_WITHOUT_DP_ATTENTION", "spec_layout_error", "EXACT_MVA_MAX",
            "Pools", "size_pools"]
@@ -163,6 +166,19 @@ DEFAULT_TTFT_OVERHEAD_S = 0.015
 # 0 for engines not listed.
 QUEUED_STEPS = {"sglang": 1.5, "trtllm": 1.5, "vllm": 0.5}
 
+# How each engine's scheduler builds a step from queued prompts and running decodes, at its defaults:
+# - SGLang runs a prefill batch alone whenever one can be formed, and the running decodes wait for it
+#   (`get_next_batch_to_run`: "Run prefill first if possible"; they ride along only with `--enable-mixed-chunk`,
+#   default off: https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/managers/scheduler.py);
+# - TensorRT-LLM's in-flight batching puts context and generation requests in one step, whole prompts only while
+#   `enable_chunked_prefill` is off, its default ("Tuning Max Batch Size and Max Num Tokens",
+#   https://nvidia.github.io/TensorRT-LLM/performance/performance-tuning-guide/tuning-max-batch-size-and-max-num-tokens.html);
+# - vLLM's V1 scheduler gives the running decodes their tokens first and fills the rest of the step's budget
+#   with prompt chunks (https://docs.vllm.ai/en/latest/configuration/optimization.html, "Chunked Prefill").
+# Used by benchmark replays (`Times.prefill_alone`, `Times.whole_prompts`); other engines as vLLM.
+PREFILL_ALONE = ("sglang",)
+WHOLE_PROMPTS = ("trtllm",)
+
 # A benchmark's warm-up sends copies of one prompt at the run's concurrency C (InferenceX: 2·C copies of the
 # first prompt, `--num-warmups $((2 * max_concurrency))`,
 # https://github.com/SemiAnalysisAI/InferenceX/blob/ed5867f9e/utils/bench_serving/benchmark_serving.py), so the
@@ -174,16 +190,16 @@ QUEUED_STEPS = {"sglang": 1.5, "trtllm": 1.5, "vllm": 0.5}
 # prompt's TTFT but the p99 reaches 1-3 s whatever C is (SGLang DeepSeek runs: 139/140/148 ms at C = 1 and
 # median 164, mean 331, p99 1,278 ms at C = 4, https://github.com/sgl-project/sglang/pull/6606; InferenceX
 # H200 runs at C = 8-64: p99 1,975-2,741 ms, https://github.com/SemiAnalysisAI/InferenceX/issues/870).
-# The stall per new batch size, by engine, fitted on the fit file benchmarks/ttft-fit.csv (InferenceX
-# issue 870's four SGLang v0.5.7 runs on 8× H200, 2026-03-05, whose release prefills eagerly (speed.prefill_launch_floor):
-# 1.25 s, the smallest mean |log error| (fit rows +4%, +0%, +1%, +14%; with a packed step timed as one prompt of
-# all its tokens, as before 2026-12, it was 0.95 s);
-# `python -m benchmarks.ttft_breakdown --fit benchmarks/ttft-fit.csv`). Engines without fit rows
-# (vLLM, TensorRT-LLM): 0. Benchmark replays only: a deployment in steady use has compiled its shapes.
-# Corroboration, not fitted: an SGLang DeepSeek run of 5 requests at C = 1 after a one-request warm-up has mean
-# TTFT 363.6 ms against a median of 125.9 ms and a p99 of 1,063 ms, i.e. one request about 5 × (363.6 − 125.9)
-# ≈ 1.19 s slower (https://github.com/sgl-project/sglang/pull/8552, 2025-08).
-COLD_STALL_S = {"sglang": 1.25}
+# The stall per new batch size, by engine, measured directly: an SGLang DeepSeek run of 5 requests at C = 1 after
+# a one-request warm-up has mean TTFT 363.6 ms against a median of 125.9 ms and a p99 of 1,063 ms, i.e. one
+# request about 5 × (363.6 − 125.9) ≈ 1.19 s slower (https://github.com/sgl-project/sglang/pull/8552, 2025-08):
+# 1.2 s. Engines without such a measurement (vLLM, TensorRT-LLM): 0. Benchmark replays only: a deployment in
+# steady use has compiled its shapes. Until 2026-12 this was fitted on benchmarks/ttft-fit.csv (InferenceX issue
+# 870's four SGLang v0.5.7 runs on 8× H200: 1.25 s under the request-level replay). Under the step-level replay
+# no stall fits those rows (`python -m benchmarks.ttft_breakdown --fit benchmarks/ttft-fit.csv`: the C = 8-32
+# rows stay 28-60% low at any stall of 0-3 s while the C = 64 row goes from −49% to +60%), so the direct
+# measurement is used and the fit file is kept as a check.
+COLD_STALL_S = {"sglang": 1.2}
 
 # Acceptance of each draft token when not given. MTP: the first draft's, 0.92 (1.92 tokens per step with
 # one MTP draft in MTP_ACCEPTED_LENGTH's table; DeepSeek report 85-90% for the second token, DeepSeek-V3
@@ -362,6 +378,7 @@ class ServingResult:
     bound: str
     arrivals: str = "random"
     output_tokens: int = 1         # O, tokens per request
+    ttft_median_s: float | None = None   # median TTFT (None: not computed, an overloaded replica)
 
 
     @property
@@ -381,7 +398,7 @@ class Benchmark:
     """A closed-loop benchmark client's run (`benchmark_run`): `prompts_per_user` · C prompts at
     `--max-concurrency C`, prompt and output lengths uniform in [`range_ratio`, 1] × the nominal ones
     (InferenceX: 10 and 0.8); `intake_steps`: the served engine takes in new requests every that many
-    decode steps while it decodes (SGLang `--scheduler-recv-interval`, `--num-continuous-decode-steps`;
+    decode steps while it decodes (SGLang `--scheduler-recv-interval`;
     1 for the engines' defaults); `queued_steps`: decode steps a request that arrives while others decode
     waits, on average, before its prefill can start (QUEUED_STEPS); `cold_stall_s`: seconds the engine
     stalls once, the first time it prefills a number of prompts together that the client's warm-up did not
@@ -476,6 +493,8 @@ class Times:
     launch_floor_s: float = 0.0
     prefill_packed: Callable[[int, float], float] | None = None
     verify_time: Callable[[int, float, int], tuple[float, str]] | None = None
+    prefill_alone: bool = False
+    whole_prompts: bool = False
 
     def prefill_step(self, tokens: int, prompts: float = 1) -> float:
         """Seconds of one prefill step of `tokens` prompt tokens from `prompts` prompts (each attends to its own
@@ -609,7 +628,7 @@ def _waves(times: Times, c: int, input_tokens: int, output_tokens: int, spec: Sp
                          step_s=tau_c, tokens_per_step=e, tpot_s=tpot, prefill_s=prefill,
                          prefill_service_s=wave / c, utilization=wave / cycle, wait_s=mean_first - prefill,
                          ttft_s=mean_first + overhead, ttft_p90_s=p90_first + overhead, bound=bound,
-                         arrivals="synchronized", output_tokens=o)
+                         arrivals="synchronized", output_tokens=o, ttft_median_s=mean_first + overhead)
 
 
 def _other_arrivals(times: Times, users: int, input_tokens: int, output_tokens: int, arrivals: str | Benchmark,
@@ -682,7 +701,8 @@ def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
                          prefill_s=prefill + own, prefill_service_s=s, utilization=rho, wait_s=wait + queued,
                          ttft_s=r + own + queued + overhead,
                          ttft_p90_s=wait_percentile(wait, rho, 0.9) + s + own + queued + overhead,
-                         bound=bound, arrivals=arrivals, output_tokens=o)
+                         bound=bound, arrivals=arrivals, output_tokens=o,
+                         ttft_median_s=wait_percentile(wait, rho, 0.5) + s + own + queued + overhead)
 
 
 def _queued(times: Times, step_s: float, decode_batch: float) -> float:
@@ -704,74 +724,163 @@ def _van_der_corput(j: int, base: int) -> float:
     return out
 
 
-def _intake(bench: Benchmark, arrival: float, last: float, busy_until: float, step_s: float) -> float:
-    """When an idle-queued engine takes in a request that arrives at `arrival` (seconds): at once when no decode
-    runs (`busy_until` ≤ arrival); while decodes run, `queued_steps` steps of `step_s` later, or with an intake
-    interval at the next intake after `last` (every `intake_steps` steps, which ends the running step) plus the
-    `queued_steps` − 0.5 launched steps beyond it."""
-    if arrival >= busy_until:
-        return arrival
-    if bench.intake_steps > 1:
-        period = bench.intake_steps * step_s
-        return last + math.ceil((arrival - last) / period - 1e-9) * period + max(0.0, bench.queued_steps - 0.5) * step_s
-    return arrival + bench.queued_steps * step_s
+class _Replay:
+    """The engine of a `benchmark_run`, step by step: the client's sent requests, the engine's FIFO prefill queue and
+    its running decodes, on one clock (seconds). Running decodes share a counter of decode tokens (E per step that
+    runs them), so a request's end is the counter value it waits for and a run of decode-only steps is one jump."""
+
+    def __init__(self, times: Times, bench: Benchmark, step: _Step, users: int, prompts: Callable[[int], int],
+                 outputs: Callable[[int], int], total: int):
+        self.times, self.bench, self.step = times, bench, step
+        self.prompts, self.outputs, self.total = prompts, outputs, total
+        self.sent = [(0.0, j) for j in range(users)]   # (time sent, prompt) not yet received by the engine: a heap
+        self.queue: deque[list] = deque()               # received: [prompt, prompt tokens left, time sent], FIFO
+        self.running: list[tuple[float, int, float]] = []   # (counter value it ends at, prompt, first token time)
+        self.decoded = 0.0                              # decode tokens each running request has been given
+        self.clock = 0.0
+        self.last_step_s = 0.0                          # the step that just ended (0: the engine was idle)
+        self.since_intake = 0                           # decode steps since the engine last received
+        self.next_prompt = users
+        self.ttft: dict[int, float] = {}                # prompt → its TTFT
+        self.tpots: list[float] = []
+        # The warm-up ran prefill steps of min(C, T // I) copies of prompt 0; other numbers of prompts stall once.
+        self.warmed = {max(1, min(users, max(1, times.budget) // prompts(0)))}
+
+    def run(self) -> None:
+        while self.sent or self.queue or self.running:
+            self._receive()
+            if self.queue and self._prefill_step():
+                continue
+            if self.running:
+                self._decode_steps()
+            elif not self.queue:                        # idle: the next request is taken in when it arrives
+                self.clock, self.last_step_s = max(self.clock, self.sent[0][0]), 0.0
+
+    def _receive(self) -> None:
+        """Take in the requests the engine sees at this step boundary. An idle engine sees every request sent by
+        now. A busy one polls after a prefill step and every `intake_steps` decode steps (SGLang's
+        SchedulerRecvSkipper), and sees the requests sent before its scheduler formed the step about to run:
+        `queued_steps` − 0.5 steps before it starts (the running step's other half is the wait inside it)."""
+        idle = self.last_step_s == 0.0
+        if not idle and self.since_intake < self.bench.intake_steps:
+            return
+        self.since_intake = 0
+        cutoff = self.clock - (0.0 if idle else self._lag() * self.last_step_s)
+        while self.sent and self.sent[0][0] <= cutoff + 1e-12:
+            sent, j = heapq.heappop(self.sent)
+            self.queue.append([j, self.prompts(j), sent])
+
+    def _lag(self) -> float:
+        return max(0.0, self.bench.queued_steps - 0.5)
+
+    def _prefill_step(self) -> bool:
+        """One step with prompt tokens: FIFO prompts up to the budget (less the decodes' slots where they ride
+        along), the last one chunked unless the engine takes whole prompts only. False, and no step, when the
+        head prompt must wait for room (whole prompts only)."""
+        times, batch = self.times, len(self.running)
+        ride = batch > 0 and not times.prefill_alone
+        room = max(1, times.budget - batch if ride else times.budget)
+        taken, tokens = [], 0
+        for item in self.queue:
+            left = item[1]
+            if left > room - tokens:
+                if times.whole_prompts and (taken or left <= times.budget):
+                    break                               # whole prompts: it waits for a step with room for it
+                left = room - tokens
+            taken.append((item, left))
+            tokens += left
+            if tokens >= room:
+                break
+        if not taken:
+            return False
+        duration = times.prefill_step(tokens, len(taken))
+        if len(taken) not in self.warmed:
+            self.warmed.add(len(taken))
+            duration += self.bench.cold_stall_s
+        if ride:
+            duration += self.step.extra(batch)
+            self.decoded += self.step.per_step
+        self._advance(duration, prefill=True)
+        for item, chunk in taken:
+            item[1] -= chunk
+            if item[1] <= 0:
+                self.queue.popleft()
+                self._first_token(item[0], item[2])
+        self._finish()
+        return True
+
+    def _decode_steps(self) -> None:
+        """Decode-only steps up to the next event: a request's end, or the poll at which the engine receives the
+        first sent request (polls come every `intake_steps` steps)."""
+        tau = self.step(len(self.running))[0]
+        e = self.step.per_step
+        n = self.bench.intake_steps
+        steps = max(1, math.ceil((self.running[0][0] - self.decoded) / e - 1e-9))
+        if self.sent:
+            first_poll = n - self.since_intake
+            seen = math.ceil((self.sent[0][0] - self.clock) / tau + self._lag() - 1e-9)
+            polls = max(0, math.ceil((seen - first_poll) / n))
+            steps = min(steps, first_poll + polls * n)
+        self.decoded += steps * e
+        total = self.since_intake + steps
+        # Polls passed on the way saw nothing (the event above is the first that would); a poll now is due.
+        self.since_intake = n if total % n == 0 else total % n
+        self._advance(steps * tau, prefill=False, last=tau)
+        self._finish()
+
+    def _advance(self, seconds: float, prefill: bool, last: float | None = None) -> None:
+        self.clock += seconds
+        self.last_step_s = seconds if last is None else last
+        if prefill:
+            self.since_intake = self.bench.intake_steps      # the engine receives after any prefill step
+
+    def _first_token(self, j: int, sent: float) -> None:
+        first = self.clock + self.times.overhead_s
+        self.ttft[j] = first - sent
+        heapq.heappush(self.running, (self.decoded + self.outputs(j) - 1, j, first))
+
+    def _finish(self) -> None:
+        """Requests whose last token came with this step end; the client sends its next prompt at once."""
+        while self.running and self.running[0][0] <= self.decoded + 1e-9:
+            _, j, first = heapq.heappop(self.running)
+            end = self.clock + self.times.overhead_s
+            if self.outputs(j) > 1:
+                self.tpots.append((end - first) / (self.outputs(j) - 1))
+            if self.next_prompt < self.total:
+                heapq.heappush(self.sent, (end, self.next_prompt))
+                self.next_prompt += 1
 
 
-def benchmark_run(times: Times, users: int, input_tokens: int, output_tokens: int, bench: Benchmark,
-                  spec: Speculative | None = None) -> ServingResult:
-    """Mean and p90 TTFT over a closed-loop benchmark run of `bench.prompts_per_user` × `users` prompts
-    at concurrency `users` (the replay in the module docstring); decode as in the steady state
-    (`closed_loop` with random arrivals), whose other figures the result keeps. Deterministic."""
-    c = max(1, int(users))
-    steady = closed_loop(times, c, input_tokens, output_tokens, "random", spec)
-    i, o, step, _, _, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
-    carried = step.extra(steady.decode_batch)          # the decodes each prefill step also runs
-    n = bench.prompts_per_user * c
+def _replay(times: Times, users: int, input_tokens: int, output_tokens: int, bench: Benchmark,
+            spec: Speculative | None) -> _Replay:
+    """The run's engine replayed to its end: `users` ≥ 1, prompt j of ⌈r·I + (1 − r)·I·u_j⌉ tokens and as many
+    output tokens by v_j (the module docstring)."""
+    i, o, step, *_ = _setup(times, input_tokens, output_tokens, spec)
 
     def length(nominal: int, j: int, base: int) -> int:
         return max(1, math.ceil(nominal * (bench.range_ratio + (1 - bench.range_ratio) * _van_der_corput(j + 1, base))))
 
-    started = [(0.0, j) for j in range(c)]       # (start, prompt) the engine has not received yet: a heap
-    queue: deque[tuple[float, int]] = deque()    # received, waiting for prefill (FIFO)
-    t = last = busy_until = 0.0                  # engine clock, last intake, end of the running decodes
-    next_prompt, ttfts = c, []
-    # The warm-up ran batches of min(C, T // I) copies of prompt 0; other batch sizes stall once (COLD_STALL_S).
-    warmed = {max(1, min(c, budget // length(i, 0, 2)))}
+    replay = _Replay(times, bench, step, users, lambda j: length(i, j, 2), lambda j: length(o, j, 3),
+                     bench.prompts_per_user * users)
+    replay.run()
+    return replay
 
-    def receive(now: float) -> None:
-        while started and started[0][0] <= now + 1e-12:
-            queue.append(heapq.heappop(started))
 
-    while started or queue:
-        if not queue:
-            t = max(t, _intake(bench, started[0][0], last, busy_until, steady.step_s))
-            receive(t)
-            last = t
-            continue
-        batch, tokens = [], 0
-        while queue and (not batch or tokens + length(i, queue[0][1], 2) <= budget):
-            batch.append(queue.popleft())
-            tokens += length(i, batch[-1][1], 2)
-        if len(batch) not in warmed:
-            warmed.add(len(batch))
-            t += bench.cold_stall_s
-        steps = math.ceil(tokens / budget)              # > 1 only for one prompt longer than the budget
-        t += steps * (times.prefill_step(math.ceil(tokens / steps), len(batch)) + carried)
-        for start, j in batch:
-            first = t + overhead
-            ttfts.append(first - start)
-            end = first + (length(o, j, 3) - 1) * steady.tpot_s
-            busy_until = max(busy_until, end)
-            if next_prompt < n:                  # the client's next prompt takes the freed slot
-                heapq.heappush(started, (end, next_prompt))
-                next_prompt += 1
-        receive(t)                               # the engine receives after every prefill step
-        last = t
-    ttfts.sort()
+def benchmark_run(times: Times, users: int, input_tokens: int, output_tokens: int, bench: Benchmark,
+                  spec: Speculative | None = None) -> ServingResult:
+    """Mean, median and p90 TTFT, and mean TPOT, over a closed-loop benchmark run of `bench.prompts_per_user` × `users`
+    prompts at concurrency `users`, the engine simulated step by step (the replay in the module docstring); the
+    other figures are the steady state's (`closed_loop` with random arrivals). Deterministic."""
+    c = max(1, int(users))
+    steady = closed_loop(times, c, input_tokens, output_tokens, "random", spec)
+    replay = _replay(times, c, input_tokens, output_tokens, bench, spec)
+    ttfts = sorted(replay.ttft.values())
     mean = sum(ttfts) / len(ttfts)
     p90 = ttfts[math.ceil(0.9 * len(ttfts)) - 1]
-    return dataclasses.replace(steady, ttft_s=mean, ttft_p90_s=p90, arrivals="benchmark",
-                               wait_s=max(0.0, mean - steady.prefill_s - overhead))
+    tpot = sum(replay.tpots) / len(replay.tpots) if replay.tpots else steady.tpot_s
+    return dataclasses.replace(steady, ttft_s=mean, ttft_p90_s=p90, tpot_s=tpot, arrivals="benchmark",
+                               wait_s=max(0.0, mean - steady.prefill_s - times.overhead_s),
+                               ttft_median_s=statistics.median(ttfts))
 
 
 def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,
@@ -786,7 +895,7 @@ def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,
         return ServingResult(users=math.inf, requests_per_s=rate, decode_batch=math.inf, step_s=math.inf,
                              tokens_per_step=e, tpot_s=math.inf, prefill_s=prefill, prefill_service_s=math.inf,
                              utilization=1.0, wait_s=math.inf, ttft_s=math.inf, ttft_p90_s=math.inf,
-                             bound="prefill", arrivals="poisson",
+                             ttft_median_s=math.inf, bound="prefill", arrivals="poisson",
                              output_tokens=o)
     stretch = 1 / (e * (1 - rate * prefill))
     b_dec = rate * (o - 1) * step.smooth(0) * stretch
@@ -810,7 +919,8 @@ def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,
                          tpot_s=tpot, prefill_s=prefill + own, prefill_service_s=s, utilization=min(rho, 1.0),
                          wait_s=wait + queued, ttft_s=wait + s + own + queued + overhead,
                          ttft_p90_s=wait_percentile(wait, min(rho, 1.0), 0.9) + s + own + queued + overhead, bound=bound,
-                         arrivals="poisson", output_tokens=o)
+                         arrivals="poisson", output_tokens=o,
+                         ttft_median_s=wait_percentile(wait, min(rho, 1.0), 0.5) + s + own + queued + overhead)
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@ class Speed:
     ttft_s: float
     bound: str                       # what dominates a decode stage: memory, compute, communication, overhead
     ttft_p90_s: float | None = None  # 90th percentile time to first token (optimizer/serving.py)
+    ttft_median_s: float | None = None   # median time to first token
 
 
 def attention_params(model: Model) -> float:
@@ -510,7 +511,9 @@ def serving_times(dep: Deployment, fit: sizing.MemoryFit) -> serving.Times:
                          prefill_packed=lambda tokens, n: prefill_time(dep, fit, tokens, packed=n),
                          layers=dep.model.layers, budget=budget, overhead_s=serving.ttft_overhead(dep.engine.id),
                          queued_steps=serving.QUEUED_STEPS.get(dep.engine.id, 0.0),
-                         launch_floor_s=prefill_launch_floor(dep, fit))
+                         launch_floor_s=prefill_launch_floor(dep, fit),
+                         prefill_alone=dep.engine.id in serving.PREFILL_ALONE,
+                         whole_prompts=dep.engine.id in serving.WHOLE_PROMPTS)
 
 
 def serving_speed(dep: Deployment, fit: sizing.MemoryFit, batch: int, input_tokens: int,
@@ -524,4 +527,4 @@ def serving_speed(dep: Deployment, fit: sizing.MemoryFit, batch: int, input_toke
                             spec=speculative)
     return Speed(batch=batch, token_time_s=s.step_s, prefill_s=s.prefill_s,
                  tokens_per_s_per_user=s.tokens_per_s_per_user, output_tokens_per_s=s.output_tokens_per_s,
-                 ttft_s=s.ttft_s, bound=s.bound, ttft_p90_s=s.ttft_p90_s)
+                 ttft_s=s.ttft_s, bound=s.bound, ttft_p90_s=s.ttft_p90_s, ttft_median_s=s.ttft_median_s)

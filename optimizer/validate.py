@@ -22,7 +22,9 @@ by rule, never by row id:
 Mean-TTFT rows of InferenceX runs replay their benchmark run (optimizer/serving.py `benchmark_run`):
 10·C prompts at concurrency C, lengths uniform in [0.8, 1] × the nominal ones, and the engine's chunk
 budget and intake interval as the launch settings quoted in the notes give them (`--chunked-prefill-size`,
-`--max-num-batched-tokens`, `--max_num_tokens`; `--scheduler-recv-interval`, `--num-continuous-decode-steps`).
+`--max-num-batched-tokens`, `--max_num_tokens`; `--scheduler-recv-interval`). SGLang's
+`--num-continuous-decode-steps` is not read: its scheduler loops ignore it ("not fully wired into the scheduler
+runtime path", https://github.com/sgl-project/sglang/pull/23131, 2026-04, closed unmerged).
 
 Pool rows (`POOL_METRICS`) check one pool of a disaggregated deployment, as its source measured it with the
 other pool unlimited: `decode_tok_s_per_gpu` (output tokens/s per accelerator of a decode replica running the
@@ -70,17 +72,18 @@ from .serving import Benchmark, Speculative, acceptance_for_length
 __all__ = ["Case", "Result", "Report", "read_cases", "validate", "validate_files", "bundled_measurements",
            "bundled_memory_measurements", "measurement_files", "calibration_summary", "file_role",
            "source_publisher", "ROLES", "FAMILY_GROUPS", "MEMORY_METRICS", "SPEED_METRICS", "VERDICT_METRICS",
-           "POOL_METRICS", "RATE_METRICS", "SETTING_COLUMNS"]
+           "POOL_METRICS", "RATE_METRICS", "TTFT_METRICS", "SETTING_COLUMNS"]
 
 MEMORY_METRICS = ("kv_cache_tokens", "kv_cache_gib", "max_concurrency", "model_memory_gb")
 VERDICT_METRICS = ("starts",)
 # Optional columns: the engine settings the source used (blank = the engine's default).
 SETTING_COLUMNS = ("memory_utilization", "max_model_len", "max_num_seqs", "max_num_batched_tokens", "enforce_eager")
-SPEED_METRICS = ("output_tok_s_total", "tok_s_per_user", "tok_s_per_gpu", "tpot_ms", "ttft_ms")
+SPEED_METRICS = ("output_tok_s_total", "tok_s_per_user", "tok_s_per_gpu", "tpot_ms", "ttft_ms", "ttft_median_ms")
 # One pool of a disaggregated deployment, per accelerator of that pool: metric → estimate's `role`.
 POOL_METRICS = {"decode_tok_s_per_gpu": "decode", "prefill_tok_s_per_gpu": "prefill"}
 # Every rate a row can measure: a replica's speed or one pool's.
 RATE_METRICS = SPEED_METRICS + tuple(POOL_METRICS)
+TTFT_METRICS = ("ttft_ms", "ttft_median_ms")     # mean and median time to first token
 COLUMNS = ("id", "model", "precision", "hardware", "num_gpus", "num_nodes", "engine", "tp", "pp",
            "input_len", "output_len", "concurrency_or_batch", "metric", "value", "notes")
 # Lengths of rows that state none (single-user chat demos): short prompt, medium answer.
@@ -506,16 +509,16 @@ def _arrivals(concurrency: int | str, text: str) -> str:
 # RANDOM_RANGE_RATIO 0.8 in .github/workflows/benchmark-tmpl.yml).
 INFERENCEX_PROMPTS_PER_USER = 10
 INFERENCEX_RANGE_RATIO = 0.8
-_INTAKE = re.compile(r"--(?:scheduler-recv-interval|num-continuous-decode-steps)[\s=]+(\d+)")
+_INTAKE = re.compile(r"--scheduler-recv-interval[\s=]+(\d+)")
 _BATCHED_TOKENS = re.compile(r"--(?:chunked-prefill-size|max-num-batched-tokens|max_num_tokens)[\s=]+(\d+)(?![\d,])")
 
 
 def _benchmark(row: dict, notes: str, metric: str, engine: str) -> Benchmark | None:
     """The benchmark run a TTFT row of InferenceX averages over (its client's protocol, above), with the
-    engine's intake interval its launch command set (SGLang `--scheduler-recv-interval`,
-    `--num-continuous-decode-steps`: the largest stated) and the engine's (catalog id `engine`) scheduler
+    engine's intake interval its launch command set (SGLang `--scheduler-recv-interval`) and the engine's
+    (catalog id `engine`) scheduler
     wait and cold-shape stall (`Benchmark.for_engine`); None for other rows."""
-    if metric != "ttft_ms" or "inferencex" not in (row.get("source") or "").lower() + notes:
+    if metric not in TTFT_METRICS or "inferencex" not in (row.get("source") or "").lower() + notes:
         return None
     intake = max([int(v) for v in _INTAKE.findall(notes)] or [1])
     return Benchmark.for_engine(engine, INFERENCEX_PROMPTS_PER_USER, INFERENCEX_RANGE_RATIO, max(1, intake))
@@ -759,6 +762,7 @@ _SPEED_READINGS = {
     if case.per_user_with_context else est.decode_tokens_per_s_per_user,
     "tpot_ms": lambda est, case: 1000 / est.decode_tokens_per_s_per_user,
     "ttft_ms": lambda est, case: est.ttft_s * 1000,
+    "ttft_median_ms": lambda est, case: None if est.ttft_median_s is None else est.ttft_median_s * 1000,
 }
 
 
@@ -869,7 +873,7 @@ def render_report(report: Report, fmt: str = "table", rows: bool = True) -> str:
 
 # Metric names as the measurements CSV spells them → the short column text of the table.
 METRIC_SHORT = {"output_tok_s_total": "out tok/s", "tok_s_per_user": "tok/s/user", "tok_s_per_gpu": "tok/s/GPU",
-                "tpot_ms": "TPOT ms", "ttft_ms": "TTFT ms", "model_memory_gb": "model GB",
+                "tpot_ms": "TPOT ms", "ttft_ms": "TTFT ms", "ttft_median_ms": "TTFT p50 ms", "model_memory_gb": "model GB",
                 "kv_cache_tokens": "KV tokens", "kv_cache_gib": "KV GiB", "max_concurrency": "max conc.",
                 "starts": "starts", "decode_tok_s_per_gpu": "D tok/s/GPU", "prefill_tok_s_per_gpu": "P tok/s/GPU"}
 

@@ -17,9 +17,15 @@ OVERHEAD = 0.005
 TAU = 0.01               # decode step, the same at every batch: a prefill step carries no extra decode work
 
 
-def _times(budget: int) -> Times:
+def _times(budget: int, **scheduler) -> Times:
     return Times(token_time=lambda b, ctx: (TAU, "memory"), prefill_time=lambda n: P_PER_TOKEN * n, layers=10,
-                 budget=budget, overhead_s=OVERHEAD)
+                 budget=budget, overhead_s=OVERHEAD, **scheduler)
+
+
+def _ttfts(times: Times, users: int, i: int, o: int, bench: Benchmark) -> list[float]:
+    """Each prompt's TTFT in the replay, in prompt order."""
+    replay = serving._replay(times, users, i, o, bench, None)
+    return [replay.ttft[j] for j in sorted(replay.ttft)]
 
 
 def _tpot(times: Times, users: int, i: int, o: int) -> float:
@@ -44,32 +50,90 @@ def test_a_wave_that_fits_the_budget_is_one_prefill_step():
     assert r.ttft_s == pytest.approx(0.205)
 
 
-def test_a_budget_of_one_prompt_serializes_the_first_wave_only():
-    # Budget 150 < 2 × 100: one prompt per step. Wave 1: TTFTs P + ov and 2P + ov (P = 0.1). Their ends differ
-    # by P, so wave 2's prompts arrive P apart and each finds the replica free: P + ov each.
-    # Mean = (P + 2P + P + P) / 4 + ov = 1.25·P + ov; p90 = the 4th of 4 = 2P + ov.
+# Two users, fixed 100-token prompts and 50 output tokens, P = 1 ms per prompt token, τ = 10 ms, budget 150 (a
+# prompt and a half per step), two prompts per user. The three schedulers (serving.PREFILL_ALONE, WHOLE_PROMPTS).
+
+def test_chunked_prompts_with_the_decodes_riding_along():
+    # vLLM's rule. Step 1: prompt 0 and 50 tokens of prompt 1, 0.15 s: TTFT0 = 0.15 + ov. Step 2: prompt 1's last
+    # 50 tokens, with prompt 0's decode riding along (τ is flat: it adds nothing), 0.05 s: TTFT1 = 0.2 + ov, and
+    # prompt 0 has 1 of its 49 decode tokens. Prompt 0 ends 48 steps later (t = 0.68), prompt 1 one step after
+    # (0.69): prompts 2 and 3 are sent at 0.68 + ov and 0.69 + ov. The engine, idle at 0.69, takes prompt 2 at
+    # once (0.69 → 0.79: TTFT2 = 0.79 + ov − 0.685), then prompt 3 (0.79 → 0.89: TTFT3 = 0.89 + ov − 0.695).
+    got = _ttfts(_times(150), 2, 100, 50, Benchmark(2, 1.0, 1))
+    assert got == pytest.approx([0.155, 0.205, 0.11, 0.2])
     r = serving.closed_loop(_times(150), 2, 100, 50, arrivals=Benchmark(2, 1.0, 1))
-    assert r.ttft_s == pytest.approx(1.25 * 0.1 + 0.005)
-    assert r.ttft_p90_s == pytest.approx(2 * 0.1 + 0.005)
+    assert r.ttft_s == pytest.approx((0.155 + 0.205 + 0.11 + 0.2) / 4)
+    assert r.ttft_p90_s == pytest.approx(0.205)
+
+
+def test_whole_prompts_wait_for_a_step_with_room():
+    # TensorRT-LLM's rule: step 1 holds prompt 0 only (prompt 1 does not fit the other 50 tokens), 0.1 s; step 2
+    # prompt 1 with prompt 0's decode, 0.1 s. From there on as the chunked case: TTFT2 and TTFT3 0.11 and 0.2.
+    got = _ttfts(_times(150, whole_prompts=True), 2, 100, 50, Benchmark(2, 1.0, 1))
+    assert got == pytest.approx([0.105, 0.205, 0.11, 0.2])
+
+
+def test_a_prefill_step_alone_holds_the_decodes_so_waves_persist():
+    # SGLang's rule: step 2 (prompt 1's last 50 tokens) runs without prompt 0's decode, so both requests start
+    # decoding together at 0.2 and end together at 0.69; prompts 2 and 3 arrive together (0.695) and repeat the
+    # first wave: 0.15 and 0.2 after their arrival, plus the overhead.
+    got = _ttfts(_times(150, prefill_alone=True), 2, 100, 50, Benchmark(2, 1.0, 1))
+    assert got == pytest.approx([0.155, 0.205, 0.155, 0.205])
+    riding = _ttfts(_times(150), 2, 100, 50, Benchmark(2, 1.0, 1))
+    assert sum(got) > sum(riding)
 
 
 def test_intake_interval_holds_a_request_that_arrives_while_others_decode():
-    # As above, but the engine receives every N = 50 decode steps (period 50·τ = 0.5 s) while decoding.
-    times, n_steps, p = _times(150), 50, 0.1
-    tpot = _tpot(times, 2, 100, 50)
-    end1 = p + OVERHEAD + 49 * tpot          # the first request's end: the third prompt starts
-    end2 = end1 + p                          # the second's: the fourth starts
-    last = 2 * p                             # the engine's last intake: after the second prefill step
-    period = n_steps * TAU
-    t3 = last + math.ceil((end1 - last) / period) * period   # the next intake after end1
-    assert end1 < end2 <= t3                 # (both wait for the same intake)
-    # Both are received at t3 and prefilled one after the other.
-    ttft3 = t3 + p + OVERHEAD - end1
-    ttft4 = t3 + 2 * p + OVERHEAD - end2
-    r = serving.closed_loop(times, 2, 100, 50, arrivals=Benchmark(2, 1.0, n_steps))
-    assert r.ttft_s == pytest.approx((p + 2 * p + 2 * OVERHEAD + ttft3 + ttft4) / 4)
-    # Without the interval the same run waits less.
-    assert serving.closed_loop(times, 2, 100, 50, arrivals=Benchmark(2, 1.0, 1)).ttft_s < r.ttft_s
+    # Whole prompts, budget 100, lengths by range ratio 0.5: prompts of 75, 63, 88, 57 tokens and outputs of
+    # 34, 42, 28, 37 tokens (prompt j: ⌈100·(0.5 + 0.5·u)⌉, u the van der Corput terms 1/2, 1/4, 3/4, 1/8; outputs
+    # with 1/3, 2/3, 1/9, 4/9). The engine polls after every prefill step and every N = 10 decode steps.
+    # Step 1: prompt 0 (75 tokens; 63 more do not fit): t = 0.075, TTFT0 = 0.08. Step 2: prompt 1 with prompt 0's
+    # decode (99 slots): t = 0.138, TTFT1 = 0.143. Prompt 0 needs 33 decode tokens, 1 given: 32 steps, t = 0.458,
+    # the 2nd step after the last poll: prompt 2 is sent at 0.463 and received at the next poll, 8 steps on
+    # (t = 0.538); its prefill (88 tokens, prompt 1 riding) ends at 0.626: TTFT2 = 0.626 + ov − 0.463 = 0.168.
+    # That step gives prompt 1 its 42nd token: it ends, and prompt 3 is sent at 0.631, after the engine's
+    # poll at 0.626, so it waits for the next poll 10 steps later (0.726); its prefill (57 tokens) ends at 0.783:
+    # TTFT3 = 0.783 + ov − 0.631 = 0.157.
+    got = _ttfts(_times(100, whole_prompts=True), 2, 100, 50, Benchmark(2, 0.5, 10))
+    assert got == pytest.approx([0.08, 0.143, 0.168, 0.157])
+    # Polling after every step takes prompt 2 in one step after it is sent (t = 0.468): TTFT2 = 0.098.
+    assert _ttfts(_times(100, whole_prompts=True), 2, 100, 50, Benchmark(2, 0.5, 1))[2] == pytest.approx(0.098)
+
+
+def test_queued_steps_delay_what_the_scheduler_sees_by_one_step():
+    # As the interval case with N = 1 and q = 1.5 queued steps (an overlap scheduler): the step formed at a
+    # boundary sees only what was sent before the previous step began. Prompt 2, sent at 0.463 during the
+    # step 0.458 → 0.468, is seen by the step formed at 0.478 (its previous step began at 0.468 ≥ 0.463): its
+    # prefill runs 0.478 → 0.566, TTFT2 = 0.566 + ov − 0.463 = 0.108, one step (0.01) more than with q = 0.5.
+    bench = Benchmark(2, 0.5, 1, 1.5)
+    assert _ttfts(_times(100, whole_prompts=True), 2, 100, 50, bench)[2] == pytest.approx(0.108)
+    assert _ttfts(_times(100, whole_prompts=True), 2, 100, 50, Benchmark(2, 0.5, 1, 0.5))[2] == \
+        pytest.approx(0.098)
+
+
+def test_a_batch_size_the_warmup_did_not_run_stalls_once():
+    # C = 3, fixed 100-token prompts, budget 200, 2 prompts per user, whole prompts. The warm-up ran steps of
+    # min(3, 200 // 100) = 2 prompts. Step 1: prompts 0 and 1 (0.2 s, warm): TTFT 0.2 + ov each. Step 2: prompt 2
+    # alone, with the two decodes riding: 0.1 s and a new size, so the engine first stalls D: TTFT2 =
+    # 0.3 + D + ov. A second step of one prompt does not stall again.
+    d = 0.05
+    got = _ttfts(_times(200, whole_prompts=True), 3, 100, 50, Benchmark(2, 1.0, 1, 0.0, d))
+    assert got[:3] == pytest.approx([0.205, 0.205, 0.305 + d])
+    assert max(got[3:]) < 0.305 + d
+    # With one user every step is the warmed size: no stall at all.
+    assert serving.closed_loop(_times(8192), 1, 100, 50, arrivals=Benchmark(10, 1.0, 1, 0.0, d)).ttft_s == \
+        pytest.approx(0.1 + OVERHEAD)
+
+
+def test_the_replay_measures_tpot_as_the_client_does():
+    # The chunked case: prompt 0's 49 decode tokens take from its first token (0.15) to its end (0.68), prompt
+    # 1's from 0.2 to 0.69; prompts 2 and 3 decode alone or together at τ once their prefills end. The client's
+    # TPOT: (end − first token) / (output − 1), averaged over requests.
+    r = serving.closed_loop(_times(150), 2, 100, 50, arrivals=Benchmark(2, 1.0, 1))
+    # Prompt 2: first token 0.79, prompt 3's prefill step (0.1 s) carries its first decode, then 48 steps: 0.79 +
+    # 0.1 + 0.48 = 1.37. Prompt 3: first token 0.89, 49 steps: 1.38.
+    expected = [(0.68 - 0.15) / 49, (0.69 - 0.2) / 49, (1.37 - 0.79) / 49, (1.38 - 0.89) / 49]
+    assert r.tpot_s == pytest.approx(sum(expected) / 4)
 
 
 def test_lengths_lie_in_the_range_and_spread_the_waves():
@@ -117,47 +181,6 @@ def test_validate_reads_inferencex_protocol_and_launch_settings(tmp_path):
     assert by_id["X-3"].max_batched_tokens is None    # a token count, not a launch flag
 
 
-def test_a_request_arriving_during_decodes_waits_the_queued_steps():
-    # As the budget-of-one-prompt case (P = 0.1, τ = 0.01, C = 2, 4 prompts), with q = 1.5 queued steps. Wave 1:
-    # P + ov and 2P + ov. Prompt 2 starts when prompt 0 ends, while prompt 1 still decodes: the engine takes it
-    # q·τ later, so its TTFT is q·τ + P + ov. Prompt 3 starts P later (when prompt 1 ends), before prompt 2's
-    # prefill step is over: it is received after that step and prefilled next, ending P after prompt 2's first
-    # token: TTFT = (q·τ + 2P) − P + ov = q·τ + P + ov.
-    # Mean = (P + 2P + 2(q·τ + P)) / 4 + ov = 1.25·P + q·τ/2 + ov.
-    q, p = 1.5, 0.1
-    r = serving.closed_loop(_times(150), 2, 100, 50, arrivals=Benchmark(2, 1.0, 1, q))
-    assert r.ttft_s == pytest.approx(1.25 * p + q * TAU / 2 + OVERHEAD)
-    assert r.ttft_p90_s == pytest.approx(2 * p + OVERHEAD)
-
-
-def test_queued_steps_add_to_the_intake_interval_beyond_the_running_step():
-    # With an intake interval the next intake already ends the running step; only the launched steps beyond it
-    # (q − 0.5) are added: the interval case's TTFTs of prompts 2 and 3 grow by (q − 0.5)·τ each.
-    times, n_steps, p, q = _times(150), 50, 0.1, 1.5
-    base = serving.closed_loop(times, 2, 100, 50, arrivals=Benchmark(2, 1.0, n_steps))
-    r = serving.closed_loop(times, 2, 100, 50, arrivals=Benchmark(2, 1.0, n_steps, q))
-    assert r.ttft_s == pytest.approx(base.ttft_s + 2 * (q - 0.5) * TAU / 4)
-
-
-def test_a_batch_size_the_warmup_did_not_run_stalls_once():
-    # C = 3, fixed 100-token prompts, budget 200, 2 prompts per user (6 prompts). The warm-up ran batches of
-    # min(3, 200 // 100) = 2 prompts. Wave 1: prompts 0 and 1 in one step (2 prompts: warm), TTFT P(200) + ov =
-    # 0.2 + ov; prompt 2 alone: a new size, the engine stalls D first: TTFT 0.2 + D + 0.1 + ov. Prompts 3 and 4
-    # start together when 0 and 1 end (one warm step: 0.2 + ov each); prompt 5 starts when prompt 2 ends,
-    # 0.1 + D after them, inside their 0.2 s step, and is prefilled alone right after it (size 1 is warm now):
-    # TTFT = 0.2 + 0.1 − (0.1 + D) + ov = 0.2 − D + ov.
-    # Mean = (4 × 0.2 + 0.3 + D + 0.2 − D) / 6 + ov = 1.3 / 6 + ov; p90 = the 6th of 6 = 0.3 + D + ov.
-    d = 0.05
-    r = serving.closed_loop(_times(200), 3, 100, 50, arrivals=Benchmark(2, 1.0, 1, 0.0, d))
-    assert r.ttft_s == pytest.approx(1.3 / 6 + OVERHEAD)
-    assert r.ttft_p90_s == pytest.approx(0.3 + d + OVERHEAD)
-    # Without the stall the slowest prompt is 0.3 + ov; with one user every batch is warm: no stall at all.
-    assert serving.closed_loop(_times(200), 3, 100, 50, arrivals=Benchmark(2, 1.0, 1)).ttft_p90_s == \
-        pytest.approx(0.3 + OVERHEAD)
-    assert serving.closed_loop(_times(8192), 1, 100, 50, arrivals=Benchmark(10, 1.0, 1, 0.0, d)).ttft_s == \
-        pytest.approx(0.1 + OVERHEAD)
-
-
 def test_engine_constants_of_a_benchmark_run():
     b = Benchmark.for_engine("sglang", 10, 0.8, 30)
     assert (b.prompts_per_user, b.range_ratio, b.intake_steps) == (10, 0.8, 30)
@@ -170,3 +193,43 @@ def test_engine_constants_of_a_benchmark_run():
         Benchmark(10, 0.8, 1, -1.0)
     with pytest.raises(InputError, match="negative"):
         Benchmark(10, 0.8, 1, 0.0, -0.5)
+
+
+def test_the_replay_gives_the_median_of_its_prompts():
+    # The chunked case's TTFTs 0.155, 0.205, 0.11, 0.2: the median is the mean of the middle two.
+    r = serving.closed_loop(_times(150), 2, 100, 50, arrivals=Benchmark(2, 1.0, 1))
+    assert r.ttft_median_s == pytest.approx((0.155 + 0.2) / 2)
+
+
+def test_steady_median_has_no_wait_at_half_load_or_less():
+    # Kingman's tail P(W > t) = ρ·exp(−tρ/W̄): at ρ ≤ 1/2 at least half of the requests do not wait, so the
+    # median TTFT is one prompt's service plus the overhead, below the mean. Above, the median wait is
+    # (W̄/ρ)·ln(2ρ).
+    times = _times(8192)
+    light = serving.closed_loop(times, 2, 100, 50)
+    assert light.utilization <= 0.5
+    assert light.ttft_median_s == pytest.approx(light.prefill_service_s + OVERHEAD)
+    assert light.ttft_median_s < light.ttft_s
+    rate = 0.8 / 0.1                      # open loop at ρ = 0.8 of a 0.1 s prompt
+    busy = serving.open_loop(times, rate, 100, 50)
+    wait = busy.wait_s
+    assert busy.ttft_median_s == pytest.approx(wait / 0.8 * math.log(1.6) + busy.prefill_service_s + OVERHEAD)
+    # Waves: the k-th of C first tokens after k/C of the wave, k uniform: the median is the mean.
+    waves = serving.closed_loop(times, 4, 100, 50, arrivals="synchronized")
+    assert waves.ttft_median_s == pytest.approx(waves.ttft_s)
+
+
+def test_validate_replays_median_ttft_rows_of_inferencex(tmp_path):
+    from catalog import load_catalog
+    from optimizer import validate
+
+    header = ("id,model,precision,hardware,num_gpus,num_nodes,engine,engine_version,tp,pp,ep,input_len,output_len,"
+              "concurrency_or_batch,metric,value,unit,source,date,notes")
+    row = ("M-1,DeepSeek-R1-0528,FP8 (block-scaled DeepSeek FP8 ckpt),B300-288GB,8,1,SGLang,v0.5.12-cu130,8,1,1,"
+           "1024,1024,64,ttft_median_ms,150,ms,InferenceX nightly run,2026-05-22,\"--chunked-prefill-size 32768\"")
+    path = tmp_path / "m.csv"
+    path.write_text(header + "\n" + row + "\n")
+    cases, skipped = validate.read_cases(path, load_catalog())
+    assert not skipped and cases[0].benchmark is not None
+    predicted, est = validate.predict(cases[0], load_catalog())
+    assert predicted == pytest.approx(est.ttft_median_s * 1000) and est.ttft_median_s < est.ttft_s

@@ -616,3 +616,14 @@ def test_what_bounds_a_step_is_named(catalog):
     slow = dataclasses.replace(dep, engine=dep.engine.model_copy(update={"efficiency": {"default": eff}}))
     assert speed.decode_token_time(slow, slow.memory(), 1, 100) == (pytest.approx(
         speed.decode_token_time(dep, fit, 1, 100)[0] + 0.1, rel=1e-9), "overhead")
+
+
+def test_each_engine_schedules_prefill_steps_its_own_way(catalog):
+    """serving_times carries the engine's scheduler into a benchmark replay: SGLang runs prefill batches alone,
+    TensorRT-LLM takes whole prompts, vLLM neither (serving.PREFILL_ALONE, serving.WHOLE_PROMPTS)."""
+    rules = {}
+    for engine in ("sglang", "trtllm", "vllm"):
+        dep = _dep(catalog, "llama-3.1-8b", "h100-sxm", 1, engine=engine)
+        times = speed.serving_times(dep, dep.memory())
+        rules[engine] = (times.prefill_alone, times.whole_prompts)
+    assert rules == {"sglang": (True, False), "trtllm": (False, True), "vllm": (False, False)}
