@@ -74,6 +74,8 @@ the client's uniform draws in [r, 1]); the first C start at 0 and each later one
 - runs a prefill step while prompts wait: FIFO prompts up to T tokens, less one slot per running decode
   where the decodes ride along; the last one chunked, or whole prompts only (TensorRT-LLM); the step lasts
       max(P_k(tokens/k), L) + (τ(B) − τ(1) where the decodes ride along)   (k prompts, L: the launch floor)
+  plus, for a prompt's later chunk of c tokens after its first s, P(s + c) − P(s) − P(c) (at least 0: its tokens
+  attend to the s already prefilled, so a prompt's chunks add up to at least P of the whole prompt's attention),
   and where they do not (SGLang, PREFILL_ALONE) the running decodes wait for it;
 - else runs decode steps of τ(B) (B: the running requests, E tokens per step under speculation).
 A prompt's first token comes at the end of the step that finishes it, plus the fixed overhead; its request
@@ -793,7 +795,8 @@ class _Replay:
                 break
         if not taken:
             return False
-        duration = times.prefill_step(tokens, len(taken))
+        duration = times.prefill_step(tokens, len(taken)) + sum(self._prefix_attention(item, chunk)
+                                                               for item, chunk in taken)
         if len(taken) not in self.warmed:
             self.warmed.add(len(taken))
             duration += self.bench.cold_stall_s
@@ -808,6 +811,16 @@ class _Replay:
                 self._first_token(item[0], item[2])
         self._finish()
         return True
+
+    def _prefix_attention(self, item: list, chunk: int) -> float:
+        """What a later chunk of `chunk` tokens adds to its step by attending to its prompt's s tokens already
+        prefilled: P(s + chunk) − P(s) − P(chunk), at least 0 (P: one prompt alone; exact for the attention, which
+        grows with the square of the tokens; 0 for a first chunk or a prefill time linear in the tokens)."""
+        done = self.prompts(item[0]) - item[1]
+        if done <= 0:
+            return 0.0
+        p = self.times.prefill_time
+        return max(0.0, p(done + chunk) - p(done) - p(chunk))
 
     def _decode_steps(self) -> None:
         """Decode-only steps up to the next event: a request's end, or the poll at which the engine receives the

@@ -125,6 +125,18 @@ def test_a_batch_size_the_warmup_did_not_run_stalls_once():
         pytest.approx(0.1 + OVERHEAD)
 
 
+def test_a_long_prompts_chunks_add_up_to_its_prefill():
+    # One user, one 100-token prompt, prefill pure attention P(n) = 1e-4·n² s (P(100) = 1 s), budget 50: chunk 1
+    # is a prompt of 50 alone, P(50) = 0.25 s; chunk 2's 50 tokens also attend to the first 50, so the step adds
+    # P(100) − P(50) − P(50) = 0.5 s to its P(50): 0.75 s. TTFT = 1.0 + ov, as without chunking; timing chunk 2 as
+    # a fresh 50-token prompt would give 0.5 + ov.
+    def quadratic(budget: int) -> Times:
+        return Times(token_time=lambda b, ctx: (TAU, "memory"), prefill_time=lambda n: 1e-4 * n * n, layers=10,
+                     budget=budget, overhead_s=OVERHEAD)
+    for budget in (50, 100):
+        assert _ttfts(quadratic(budget), 1, 100, 2, Benchmark(1, 1.0, 1)) == pytest.approx([1.0 + OVERHEAD])
+
+
 def test_the_replay_measures_tpot_as_the_client_does():
     # The chunked case: prompt 0's 49 decode tokens take from its first token (0.15) to its end (0.68), prompt
     # 1's from 0.2 to 0.69; prompts 2 and 3 decode alone or together at τ once their prefills end. The client's
