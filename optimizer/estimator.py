@@ -363,7 +363,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         decode_tokens_per_s_per_user=served.tokens_per_s_per_user if served else None,
         output_tokens_per_s_total=served.output_tokens_per_s if served else None,
         ttft_s=served.ttft_s if served else None, ttft_p90_s=served.ttft_p90_s if served else None,
-        ttft_median_s=getattr(served, "ttft_median_s", None),
+        ttft_median_s=served.ttft_median_s if served else None,
         prefill_launch_floor_s=speed.prefill_launch_floor(dep, fit),
         arrivals="poisson" if request_rate is not None else
         "benchmark" if isinstance(arrivals, serving.Benchmark) else arrivals, request_rate=request_rate,
@@ -407,6 +407,7 @@ class _PoolSpeed:
     input_tokens_per_s: float | None = None      # prefill: prompt tokens/s, passes back to back
     ttft_s: float | None = None                  # prefill: a prompt alone
     ttft_p90_s: float | None = None
+    ttft_median_s: float | None = None
 
 
 def _check_role_accelerator(role: str | None, acc: Accelerator) -> None:
@@ -451,7 +452,7 @@ def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, i
     passes = max(speed.prefill_time(dep, fit, input_tokens, prompts=prompts), floor)
     alone = max(times.prefill_time(input_tokens), floor) + times.overhead_s
     return _PoolSpeed(batch=prompts, bound="prefill only", input_tokens_per_s=prompts * input_tokens / passes,
-                      ttft_s=alone, ttft_p90_s=alone)
+                      ttft_s=alone, ttft_p90_s=alone, ttft_median_s=alone)
 
 
 # The workload field each estimate flag sets: (flag, what to give instead of a bad value).

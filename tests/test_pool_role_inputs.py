@@ -147,6 +147,18 @@ def test_a_prefill_replica_pays_the_launch_floor_once_per_chunk(catalog):
     assert pool.ttft_s == pytest.approx(alone.ttft_s, abs=1e-3)   # a prompt alone: the same on both
 
 
+def test_a_prefill_replica_gives_a_prompt_alone_as_its_median_too(catalog):
+    """--role prefill gives one prompt alone as its TTFT: the mean, the p90 and the median are that one figure (the
+    median was missing, null in the JSON beside the mean and the p90). A decode replica runs no prompt: none."""
+    args = dict(model="deepseek-v3", accelerator="h200-sxm", gpus=8, tp=8, engine="sglang", input_tokens=2000,
+                output_tokens=10)
+    pool = estimate(catalog, role="prefill", **args)
+    assert pool.ttft_s is not None and pool.ttft_median_s == pool.ttft_s == pool.ttft_p90_s
+    assert pool.to_json()["ttft_median_s"] == pool.to_json()["ttft_s"]
+    decode = estimate(catalog, role="decode", concurrency=16, **args)
+    assert decode.ttft_s is None and decode.ttft_median_s is None
+
+
 @pytest.mark.parametrize("role", ["decode", "prefill"])
 def test_cpu_sockets_are_no_pool_replica(role):
     """The disaggregated planner leaves CPU hosts out (optimizer/disagg.py: their KV transfer path is not
