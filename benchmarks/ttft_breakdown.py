@@ -83,7 +83,10 @@ def _measured_tpot_s(notes: str) -> float | None:
 
 
 def _scaled(times: serving.Times, k: float) -> serving.Times:
-    return dataclasses.replace(times, prefill_time=lambda tokens: k * times.prefill_time(tokens))
+    """`times` with every prefill k times slower: one prompt alone and prompts packed in one step alike."""
+    packed = times.prefill_packed
+    return dataclasses.replace(times, prefill_time=lambda tokens: k * times.prefill_time(tokens),
+                               prefill_packed=None if packed is None else lambda tokens, n: k * packed(tokens, n))
 
 
 def _statistic(result: serving.ServingResult, metric: str) -> float:

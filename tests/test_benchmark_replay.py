@@ -245,3 +245,16 @@ def test_validate_replays_median_ttft_rows_of_inferencex(tmp_path):
     assert not skipped and cases[0].benchmark is not None
     predicted, est = validate.predict(cases[0], load_catalog())
     assert predicted == pytest.approx(est.ttft_median_s * 1000) and est.ttft_median_s < est.ttft_s
+
+
+def test_ttft_breakdown_scales_packed_prefill_steps_too():
+    # k in benchmarks/ttft_breakdown.py: prefill k times slower inside the model. A step of two 50-token prompts is
+    # timed by prefill_packed (here 1 ms per token: 0.1 s); at k = 2 it takes 0.2 s, as one 100-token prompt does
+    # (0.1 s → 0.2 s). Scaling only the one-prompt time left packed steps, most of a loaded replay, at 0.1 s.
+    from benchmarks.ttft_breakdown import _scaled
+
+    times = Times(token_time=lambda b, ctx: (TAU, "memory"), prefill_time=lambda n: P_PER_TOKEN * n, layers=10,
+                  budget=8192, overhead_s=OVERHEAD, prefill_packed=lambda tokens, n: P_PER_TOKEN * tokens * n)
+    slow = _scaled(times, 2.0)
+    assert slow.prefill_step(100, 1) == pytest.approx(0.2)
+    assert slow.prefill_step(100, 2) == pytest.approx(0.2)
