@@ -546,6 +546,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
     metric = row["metric"].strip()
     notes = (row.get("notes") or "").lower()
     _skip_unmodelled(metric, notes)
+    _check_time_unit(metric, row.get("unit") or "")
     text = " ".join(row.get(k) or "" for k in ("model", "precision", "tp", "ep", "num_gpus", "concurrency_or_batch"))
     spec = None
     said = notes + " " + text.lower()
@@ -697,6 +698,19 @@ def _finite(text: str, column: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{column} = {text!r} is not a finite number")
     return value
+
+
+# Time units a `unit` column may state for a metric in milliseconds (`*_ms`) that are not milliseconds.
+_OTHER_TIME_UNITS = re.compile(r"(?:s|sec|secs|seconds?|us|µs|μs|microseconds?|ns|min|minutes?)")
+
+
+def _check_time_unit(metric: str, unit: str) -> None:
+    """A millisecond metric (ttft_ms, ttft_median_ms, tpot_ms) whose `unit` names another time unit is set aside:
+    its value would be read as milliseconds."""
+    said = unit.strip().lower()
+    if metric.endswith("_ms") and _OTHER_TIME_UNITS.fullmatch(said):
+        raise _Skip(f"unit '{unit.strip()}' does not match metric {metric}, which is in milliseconds: give the "
+                    f"value in ms and the unit 'ms'")
 
 
 def _measured(text: str, metric: str) -> float:

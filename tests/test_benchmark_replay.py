@@ -258,3 +258,20 @@ def test_ttft_breakdown_scales_packed_prefill_steps_too():
     slow = _scaled(times, 2.0)
     assert slow.prefill_step(100, 1) == pytest.approx(0.2)
     assert slow.prefill_step(100, 2) == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("unit", ["s", "seconds", "µs"])
+def test_validate_sets_aside_a_millisecond_metric_given_in_another_unit(tmp_path, unit):
+    from catalog import load_catalog
+    from optimizer import validate
+
+    header = ("id,model,precision,hardware,num_gpus,num_nodes,engine,engine_version,tp,pp,ep,input_len,output_len,"
+              "concurrency_or_batch,metric,value,unit,source,date,notes")
+    row = ("U-1,DeepSeek-R1-0528,FP8 (block-scaled DeepSeek FP8 ckpt),B300-288GB,8,1,SGLang,v0.5.12-cu130,8,1,1,"
+           f"1024,1024,4,ttft_median_ms,0.15,{unit},InferenceX nightly run,2026-05-22,")
+    ok = row.replace(f",0.15,{unit},", ",150,ms,").replace("U-1", "U-2")
+    path = tmp_path / "m.csv"
+    path.write_text(header + "\n" + row + "\n" + ok + "\n")
+    cases, skipped = validate.read_cases(path, load_catalog())
+    assert [c.id for c in cases] == ["U-2"]
+    assert skipped[0][0] == "U-1" and "milliseconds" in skipped[0][1]
