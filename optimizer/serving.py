@@ -44,12 +44,14 @@ queue in heavy traffic", Proc. Cambridge Phil. Soc. 57, 1961, with the probabili
 Synchronized arrivals (`arrivals: synchronized`): published closed-loop benchmarks (InferenceX,
 `vllm bench serve --max-concurrency C`) start all C requests together with near-identical lengths,
 so requests move in waves: each wave's C·I prompt tokens are prefilled back to back in
-ceil(C·I / T) chunk steps, the k-th request's first token comes after k/C of the wave's prefill,
-and the mean TTFT is (C + 1) / (2C) of it:
+ceil(C·I / T) chunk steps of equal length, and the k-th request's first token comes when the step that
+holds its prompt's last token ends, step ⌈k·n/C⌉:
     wave      = n · P_C/n(I) + n · (τ((C − 1)/2) − τ(1)),  n = ceil(C·I / T) chunk steps
                 (C = 1: P(I); P_k(I): k prompts of I tokens packed in one step, each attending to its own
                 tokens, speed.prefill_time `packed`)
-    TTFT mean = wave · (C + 1) / (2C) + overhead,   TTFT p90 = wave · ceil(0.9 C) / C + overhead
+    first_k   = ⌈k·n/C⌉ · wave / n,   TTFT mean (median) = mean (median) of first_k + overhead,
+    TTFT p90  = first_⌈0.9 C⌉ + overhead   (one step: every first token at the wave's end; until 2026-12 they
+                were spread evenly over it, (C + 1)/(2C) of the wave on average, earlier than the step ends)
     TPOT      = τ(C) + (wave − mean wait) / (O − 1)   (a request decodes through the rest of the wave)
 Plans for real users use `random` (independent users; the MVA above). The wave is what every request
 would see if the waves persisted. They do not in InferenceX's runs: 10·C prompts at
@@ -621,8 +623,11 @@ def _waves(times: Times, c: int, input_tokens: int, output_tokens: int, spec: Sp
     packed = max(prefill, times.launch_floor_for(i)) if c == 1 else \
         steps * times.prefill_step(math.ceil(c * i / steps), max(1.0, c / steps))
     wave = packed + (steps * step.extra((c - 1) / 2) if c > 1 else 0.0)
-    mean_first = wave * (c + 1) / (2 * c)
-    p90_first = wave * math.ceil(0.9 * c) / c
+    # Request k of c (1-based) has its first token when the chunk step holding its prompt's last token ends:
+    # step ⌈k·n/c⌉ of the n equal steps.
+    ends = [math.ceil(k * steps / c - 1e-9) * wave / steps for k in range(1, c + 1)]
+    mean_first = sum(ends) / c
+    p90_first = ends[math.ceil(0.9 * c) - 1]
     tpot = tau_c / e + (wave - mean_first) / max(1, o - 1)
     cycle = wave + (o - 1) * tau_c / e
     x = c / cycle
@@ -630,7 +635,8 @@ def _waves(times: Times, c: int, input_tokens: int, output_tokens: int, spec: Sp
                          step_s=tau_c, tokens_per_step=e, tpot_s=tpot, prefill_s=prefill,
                          prefill_service_s=wave / c, utilization=wave / cycle, wait_s=mean_first - prefill,
                          ttft_s=mean_first + overhead, ttft_p90_s=p90_first + overhead, bound=bound,
-                         arrivals="synchronized", output_tokens=o, ttft_median_s=mean_first + overhead)
+                         arrivals="synchronized", output_tokens=o,
+                         ttft_median_s=statistics.median(ends) + overhead)
 
 
 def _other_arrivals(times: Times, users: int, input_tokens: int, output_tokens: int, arrivals: str | Benchmark,

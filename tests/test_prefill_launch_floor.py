@@ -114,8 +114,8 @@ def test_prompts_prefilled_in_one_step_share_its_floor():
                                                                       cold_stall_s=1.0))
     assert run.ttft_s == pytest.approx(FLOOR + OVERHEAD)
     waves = serving.closed_loop(_times(FLOOR), 4, 100, 50, arrivals="synchronized")
-    # One chunk step of 400 tokens lasting the floor; the k-th first token after k/4 of it: mean (4 + 1)/(2 · 4).
-    assert waves.ttft_s == pytest.approx(FLOOR * 5 / 8 + OVERHEAD)
+    # One chunk step of 400 tokens lasting the floor; every first token when it ends.
+    assert waves.ttft_s == pytest.approx(FLOOR + OVERHEAD)
 
 
 def test_a_disaggregated_prefill_pool_counts_the_floor_in_ttft():

@@ -66,10 +66,12 @@ def test_synchronized_wave_by_hand():
     # beyond one sequence's step: τ(1.5) − τ(1) = 0.05 ms.
     r = serving.closed_loop(STUB, 4, 1000, 101, arrivals="synchronized")
     wave = 4.0 + tau(1.5) - tau(1)
-    assert r.ttft_s == pytest.approx(wave * 5 / 8 + 0.015)          # (C + 1)/(2C) of the wave + overhead
-    assert r.ttft_p90_s == pytest.approx(wave * 4 / 4 + 0.015)      # ceil(0.9·4) = 4th request of 4
-    # TPOT: τ(4) plus the rest of the wave spread over the O − 1 = 100 decode steps.
-    assert r.tpot_s == pytest.approx(tau(4) + (wave - wave * 5 / 8) / 100)
+    # One step holds all four prompts: every first token comes when it ends, mean, median and p90 alike.
+    assert r.ttft_s == pytest.approx(wave + 0.015)
+    assert r.ttft_p90_s == pytest.approx(wave + 0.015)
+    assert r.ttft_median_s == pytest.approx(wave + 0.015)
+    # TPOT: τ(4); no request waits through the rest of the wave after its first token.
+    assert r.tpot_s == pytest.approx(tau(4))
     cycle = wave + 100 * tau(4)
     assert r.output_tokens_per_s == pytest.approx(4 / cycle * 101)
 
