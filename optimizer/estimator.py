@@ -321,7 +321,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     limit = max_conc if cap is None else min(max_conc, cap)
     conc = limit if concurrency == "max" else int(concurrency or 1)
     batch = min(conc, limit)
-    _check_serving_inputs(speculative, arrivals, m, chosen.id, fit.layout)
+    _check_serving_inputs(speculative, arrivals, m, chosen.id, fit.layout, request_rate)
     served, batch = _replica_speed(dep, fit, role, batch, input_tokens, output_tokens, arrivals, speculative) \
         if fits else (None, batch)
     if request_rate is not None:
@@ -513,10 +513,13 @@ def _draft(speculative) -> str | None:
 
 
 def _check_serving_inputs(speculative, arrivals: str | serving.Benchmark, model: Model, engine_id: str,
-                          layout: Layout) -> None:
+                          layout: Layout, request_rate: float | None = None) -> None:
     """InputError for speculative decoding the engine or model does not support (or not on `layout`: its pipeline
-    stages, its attention DP), or unknown arrivals (a `serving.Benchmark` replays a benchmark run: `hwplan
-    validate`)."""
+    stages, its attention DP), unknown arrivals (a `serving.Benchmark` replays a benchmark run: `hwplan
+    validate`), or synchronized arrivals with a request rate (Poisson arrivals; the rate would win silently)."""
+    if request_rate is not None and arrivals == "synchronized":
+        raise InputError("--arrivals synchronized describes users who all start together, and --request-rate is "
+                         "Poisson arrivals: drop --arrivals or give --concurrency instead of --request-rate.")
     if speculative is not None:
         serving.check_speculative(speculative, model, engine_id, pipeline_stages=layout.pp,
                                   dp_attention=layout.dp_attention)

@@ -99,6 +99,10 @@ class Workload(_Record):
     def _one_demand(self) -> Workload:
         if self.request_rate is not None and self.concurrent_users is not None:
             raise ValueError("give workload.concurrent_users or workload.request_rate, not both")
+        if self.request_rate is not None and self.arrivals == "synchronized":
+            raise ValueError("workload.arrivals = synchronized describes users who all start together, and "
+                             "workload.request_rate is Poisson arrivals: drop arrivals (random) or give "
+                             "concurrent_users instead of request_rate")
         return self
 
 
