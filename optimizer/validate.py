@@ -633,6 +633,8 @@ def _concurrency(row: dict, conc_text: str, memory_row: bool, replicas: int) -> 
     n = _first_int(conc_text)
     if n is None or re.search(r"unspecified|per npu|production", conc_text):
         raise _Skip(f"concurrency '{row['concurrency_or_batch']}' is not a number")
+    if n == 0:
+        raise _Skip(f"concurrency '{row['concurrency_or_batch']}': a measured run has at least one request in flight")
     return max(1, n // replicas)
 
 

@@ -278,3 +278,18 @@ def test_validate_sets_aside_a_millisecond_metric_given_in_another_unit(tmp_path
     cases, skipped = validate.read_cases(path, load_catalog())
     assert [c.id for c in cases] == ["U-2"]
     assert skipped[0][0] == "U-1" and "milliseconds" in skipped[0][1]
+
+
+def test_validate_sets_aside_a_row_with_no_request_in_flight(tmp_path):
+    from catalog import load_catalog
+    from optimizer import validate
+
+    header = ("id,model,precision,hardware,num_gpus,num_nodes,engine,engine_version,tp,pp,ep,input_len,output_len,"
+              "concurrency_or_batch,metric,value,unit,source,date,notes")
+    row = ("Z-{n},DeepSeek-R1-0528,FP8 (block-scaled DeepSeek FP8 ckpt),B300-288GB,8,1,SGLang,v0.5.12-cu130,8,1,1,"
+           "1024,1024,{c},ttft_median_ms,150,ms,InferenceX nightly run,2026-05-22,")
+    path = tmp_path / "m.csv"
+    path.write_text("\n".join([header, row.format(n=1, c=0), row.format(n=2, c=1)]) + "\n")
+    cases, skipped = validate.read_cases(path, load_catalog())
+    assert [c.id for c in cases] == ["Z-2"] and cases[0].concurrency == 1
+    assert skipped[0][0] == "Z-1" and "at least one request" in skipped[0][1]
