@@ -486,7 +486,9 @@ class Times:
     one prompt of n·tokens, which is the same for a prefill time linear in the tokens); `verify_time(batch,
     context, q)` → one speculative verification step of `batch` sequences passing q tokens each over their cached
     `context` (speed.decode_token_time `queries`; None: token_time(batch·q, context/q), which reads the same KV
-    cache but counts only 1/q of the attention arithmetic)."""
+    cache but counts only 1/q of the attention arithmetic); `prefill_alone`: the engine runs a step with prompt
+    tokens without the running decodes, which wait (PREFILL_ALONE); `whole_prompts`: it does not split a prompt
+    over steps (WHOLE_PROMPTS). The last two shape benchmark replays (`benchmark_run`) only."""
 
     token_time: Callable[[int, float], tuple[float, str]]
     prefill_time: Callable[[int], float]
