@@ -263,7 +263,7 @@ def test_ttft_breakdown_scales_packed_prefill_steps_too():
     assert slow.prefill_step(100, 2) == pytest.approx(0.2)
 
 
-@pytest.mark.parametrize("unit", ["s", "seconds", "µs"])
+@pytest.mark.parametrize("unit", ["s", "seconds", "µs", "s/token", "s (mean)", "hours"])
 def test_validate_sets_aside_a_millisecond_metric_given_in_another_unit(tmp_path, unit):
     from catalog import load_catalog
     from optimizer import validate
