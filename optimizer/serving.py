@@ -43,15 +43,19 @@ queue in heavy traffic", Proc. Cambridge Phil. Soc. 57, 1961, with the probabili
 
 Synchronized arrivals (`arrivals: synchronized`): published closed-loop benchmarks (InferenceX,
 `vllm bench serve --max-concurrency C`) start all C requests together with near-identical lengths,
-so requests move in waves: each wave's C·I prompt tokens are prefilled back to back in
-ceil(C·I / T) chunk steps of equal length, and the k-th request's first token comes when the step that
-holds its prompt's last token ends, step ⌈k·n/C⌉:
-    wave      = n · P_C/n(I) + n · (τ((C − 1)/2) − τ(1)),  n = ceil(C·I / T) chunk steps
-                (C = 1: P(I); P_k(I): k prompts of I tokens packed in one step, each attending to its own
-                tokens, speed.prefill_time `packed`)
-    first_k   = ⌈k·n/C⌉ · wave / n,   TTFT mean (median) = mean (median) of first_k + overhead,
+so requests move in waves: each wave's C·I prompt tokens are prefilled back to back in n = ceil(C·I / T)
+chunk steps, each filled to the budget T as the engine fills it (the last one the rest), and the k-th request's
+first token comes when the step that holds its prompt's last token (token k·I) ends, step ⌈k·I/T⌉:
+    step_j    = P_t/I(I) + (τ((C − 1)/2) − τ(1)) + Σ_pieces max(0, P(s + c) − P(s) − P(c))
+                (t tokens in step j; P_k(I): k prompts of I tokens packed in one step, each attending to its own
+                tokens, speed.prefill_time `packed`; the sum, for prompts longer than T only: a piece of c tokens
+                after its prompt's first s attends to them too, so a long prompt's chunks add up to at least P(I))
+    wave      = Σ step_j   (C = 1: P(I), one prompt alone)
+    first_k   = step_1 + … + step_⌈k·I/T⌉,   TTFT mean (median) = mean (median) of first_k + overhead,
     TTFT p90  = first_⌈0.9 C⌉ + overhead   (one step: every first token at the wave's end; until 2026-12 they
-                were spread evenly over it, (C + 1)/(2C) of the wave on average, earlier than the step ends)
+                were spread evenly over it, (C + 1)/(2C) of the wave on average, earlier than the step ends; then
+                n equal steps of C·I/n tokens, which moved first tokens earlier as C grew past a step and timed a
+                long prompt's later chunks as fresh prompts)
     TPOT      = τ(C) + (wave − mean wait) / (O − 1)   (a request decodes through the rest of the wave)
 Plans for real users use `random` (independent users; the MVA above). The wave is what every request
 would see if the waves persisted. They do not in InferenceX's runs: 10·C prompts at
@@ -621,13 +625,14 @@ def _waves(times: Times, c: int, input_tokens: int, output_tokens: int, spec: Sp
     """`closed_loop` with synchronized arrivals: every request in a wave of `c` (module docstring)."""
     i, o, step, e, prefill, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
     tau_c, bound = step(c)
-    steps = math.ceil(c * i / budget)
-    packed = max(prefill, times.launch_floor_for(i)) if c == 1 else \
-        steps * times.prefill_step(math.ceil(c * i / steps), max(1.0, c / steps))
-    wave = packed + (steps * step.extra((c - 1) / 2) if c > 1 else 0.0)
-    # Request k of c (1-based) has its first token when the chunk step holding its prompt's last token ends:
-    # step ⌈k·n/c⌉ of the n equal steps.
-    ends = [math.ceil(k * steps / c - 1e-9) * wave / steps for k in range(1, c + 1)]
+    if c == 1:
+        ends = [max(prefill, times.launch_floor_for(i))]
+    else:
+        # Request k of c (1-based) has its first token when the chunk step holding its prompt's last token (token
+        # k·I of the wave) ends: step ⌈k·I/T⌉.
+        steps = _wave_step_ends(times, c, i, budget, step.extra((c - 1) / 2))
+        ends = [steps[math.ceil(k * i / budget) - 1] for k in range(1, c + 1)]
+    wave = ends[-1]
     mean_first = sum(ends) / c
     p90_first = ends[math.ceil(0.9 * c) - 1]
     tpot = tau_c / e + (wave - mean_first) / max(1, o - 1)
@@ -639,6 +644,36 @@ def _waves(times: Times, c: int, input_tokens: int, output_tokens: int, spec: Sp
                          ttft_s=mean_first + overhead, ttft_p90_s=p90_first + overhead, bound=bound,
                          arrivals="synchronized", output_tokens=o,
                          ttft_median_s=statistics.median(ends) + overhead)
+
+
+def _wave_step_ends(times: Times, c: int, i: int, budget: int, extra: float) -> list[float]:
+    """When each chunk step of a synchronized wave ends (seconds from its start): the c·I prompt tokens in steps
+    of T tokens (the last one the rest), as the engine fills its chunk budget. A step of t tokens lasts
+    P_t/I(I) (at least one prompt of t tokens) plus `extra` for the running decodes, plus, for a piece of a
+    prompt longer than T after its first s tokens, P(s + c) − P(s) − P(c) (at least 0): its tokens attend to
+    the s already prefilled, so a long prompt's chunks add up to at least P of the whole prompt."""
+    total, p = c * i, times.prefill_time
+    same: dict[tuple[int, int], float] = {}
+    ends, clock, start = [], 0.0, 0
+    while start < total:
+        t = min(budget, total - start)
+        done = start % i                   # tokens of the step's first prompt already prefilled
+        key = (t, done if i > budget else 0)
+        if key not in same:
+            duration = times.prefill_step(t, max(1.0, t / i)) + extra
+            if i > budget:
+                pos = start
+                while pos < start + t:     # the step's pieces of prompts
+                    s = pos % i
+                    piece = min(i - s, start + t - pos)
+                    if s > 0:
+                        duration += max(0.0, p(s + piece) - p(s) - p(piece))
+                    pos += piece
+            same[key] = duration
+        clock += same[key]
+        ends.append(clock)
+        start += t
+    return ends
 
 
 def _other_arrivals(times: Times, users: int, input_tokens: int, output_tokens: int, arrivals: str | Benchmark,

@@ -703,7 +703,9 @@ def _finite(text: str, column: str) -> float:
 
 
 # Time units a `unit` column may state for a metric in milliseconds (`*_ms`) that are not milliseconds.
-_OTHER_TIME_UNITS = re.compile(r"(?:s|sec|secs|seconds?|us|µs|μs|microseconds?|ns|min|minutes?)")
+# Only the unit's first word counts: 's/token' or 's (mean)' is in seconds as much as 's' ('ms/token' is ms).
+_OTHER_TIME_UNITS = re.compile(r"(?:s|sec|secs|seconds?|us|µs|μs|microseconds?|ns|min|minutes?|h|hrs?|hours?)"
+                               r"(?:[\s/(].*)?")
 
 
 def _check_time_unit(metric: str, unit: str) -> None:

@@ -226,12 +226,12 @@ def test_steady_median_has_no_wait_at_half_load_or_less():
     busy = serving.open_loop(times, rate, 100, 50)
     wait = busy.wait_s
     assert busy.ttft_median_s == pytest.approx(wait / 0.8 * math.log(1.6) + busy.prefill_service_s + OVERHEAD)
-    # Waves: 4 prompts of 100 tokens over 3 chunk steps of 134 tokens (budget 134): prompt k's last token in step
-    # ⌈3k/4⌉ = 1, 2, 3, 3, so first tokens at w/3, 2w/3, w, w (w: the wave): mean 0.75·w, median (2w/3 + w)/2.
+    # Waves: 4 prompts of 100 tokens in chunk steps of 134, 134 and 132 tokens (budget 134, filled as the engine
+    # fills it): prompt k's last token (token 100k) in step ⌈100k/134⌉ = 1, 2, 3, 3, so first tokens after 134,
+    # 268, 400 and 400 tokens' prefill: mean 1,202/4 = 300.5 tokens' worth, median (268 + 400)/2 = 334.
     waves = serving.closed_loop(_times(134), 4, 100, 50, arrivals="synchronized")
-    w = 3 * P_PER_TOKEN * math.ceil(400 / 3)
-    assert waves.ttft_s == pytest.approx(0.75 * w + OVERHEAD)
-    assert waves.ttft_median_s == pytest.approx((2 * w / 3 + w) / 2 + OVERHEAD)
+    assert waves.ttft_s == pytest.approx(300.5 * P_PER_TOKEN + OVERHEAD)
+    assert waves.ttft_median_s == pytest.approx(334 * P_PER_TOKEN + OVERHEAD)
 
 
 def test_validate_replays_median_ttft_rows_of_inferencex(tmp_path):
@@ -263,7 +263,7 @@ def test_ttft_breakdown_scales_packed_prefill_steps_too():
     assert slow.prefill_step(100, 2) == pytest.approx(0.2)
 
 
-@pytest.mark.parametrize("unit", ["s", "seconds", "µs"])
+@pytest.mark.parametrize("unit", ["s", "seconds", "µs", "s/token", "s (mean)", "hours"])
 def test_validate_sets_aside_a_millisecond_metric_given_in_another_unit(tmp_path, unit):
     from catalog import load_catalog
     from optimizer import validate

@@ -393,3 +393,32 @@ def test_draft_step_share_is_the_fit_of_the_b200_table(catalog):
     shares = [(accepted / speedup - times.token_time(k + 1, context / (k + 1))[0] / plain) / k
               for k, speedup, accepted in ((1, 198 / 111, 1.92), (3, 253 / 111, 2.82))]
     assert serving.DRAFT_STEP_SHARE == pytest.approx(sum(shares) / 2, abs=0.002)
+
+
+def test_a_synchronized_wave_fills_its_chunk_steps_to_the_budget():
+    # C = 9 prompts of 1,000 tokens, budget 8,192, P(n) = 1 ms per token: the engine's first chunk step takes 8,192
+    # tokens (prompts 1-8 whole, 192 tokens of prompt 9), the second the other 808. First tokens: prompts 1-8 after
+    # 8.192 s (+ τ(4) − τ(1) = 0.3 ms for the decodes riding along), prompt 9 after 9.0 s (+ 0.6 ms). Equal steps of
+    # 4,500 tokens put prompts 1-4 at 4.5 s, below C = 8's 8.0 s.
+    r = serving.closed_loop(STUB, 9, 1000, 101, arrivals="synchronized")
+    extra = tau(4) - tau(1)
+    first = [8.192 + extra] * 8 + [9.0 + 2 * extra]
+    assert r.ttft_s == pytest.approx(sum(first) / 9 + 0.015)
+    assert r.ttft_median_s == pytest.approx(8.192 + extra + 0.015)
+    assert r.ttft_p90_s == pytest.approx(9.0 + 2 * extra + 0.015)
+    assert r.ttft_s >= serving.closed_loop(STUB, 8, 1000, 101, arrivals="synchronized").ttft_s
+
+
+def test_a_synchronized_prompt_longer_than_the_budget_attends_to_its_earlier_chunks():
+    # P(n) = n²/10⁶ s (attention only), budget 500, C = 2 prompts of 1,000 tokens: 4 steps of 500 tokens. Step 1:
+    # P(500) = 0.25 s; step 2, prompt 1's second half after its first 500: P(500) + P(1,000) − 2·P(500) = 0.75 s,
+    # so prompt 1's first token after 1.0 s = P(1,000), one prompt alone; prompt 2 likewise after 2.0 s. τ is the
+    # same at every batch: the decodes add nothing. Chunks timed as fresh prompts gave 0.5 s, half of one prompt.
+    times = Times(token_time=lambda b, ctx: (0.01, "memory"), prefill_time=lambda n: n * n / 1e6, layers=50,
+                  budget=500, overhead_s=0.015)
+    one = serving.closed_loop(times, 1, 1000, 101, arrivals="synchronized")
+    two = serving.closed_loop(times, 2, 1000, 101, arrivals="synchronized")
+    assert one.ttft_s == pytest.approx(1.0 + 0.015)
+    assert two.ttft_p90_s == pytest.approx(2.0 + 0.015)
+    assert two.ttft_s == pytest.approx(1.5 + 0.015)
+    assert two.ttft_s >= one.ttft_s
