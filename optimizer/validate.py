@@ -3,7 +3,9 @@
 Each row of a measurements CSV (by default every bundled `catalog/data/measurements-*.csv`,
 or any file with the same columns) is read into an estimate: model, precision, KV datatype,
 accelerator, accelerator count, engine, data-parallel attention, prompt and output lengths,
-concurrency — and the engine settings the source used (optional columns `memory_utilization`,
+concurrency, or instead a `request_rate` column (requests/s of Poisson arrivals over the row's accelerators,
+as `vllm bench serve --request-rate` sends them: the replica's open loop, optimizer/serving.py `open_loop`;
+`concurrency_or_batch` may then be blank) — and the engine settings the source used (optional columns `memory_utilization`,
 `max_model_len`, `max_num_seqs`, `max_num_batched_tokens`, `enforce_eager`; blank = the
 engine's default; files without them fall back to settings quoted in the notes). Memory
 metrics: `model_memory_gb` (weights per accelerator), `kv_cache_gib` (KV cache memory per
@@ -150,6 +152,7 @@ class Case:
     benchmark: Benchmark | None = None        # the benchmark run a TTFT row averages over (InferenceX's protocol)
     role: str | None = None                   # POOL_METRICS: the disaggregated pool the row measured
     per_user_with_context: bool = False       # tok/s per user = output tokens / request latency, TTFT included
+    request_rate: float | None = None         # requests/s per replica, Poisson (open loop); None: closed loop
 
 
 @dataclass(frozen=True)
@@ -577,7 +580,9 @@ def _case(row: dict, catalog: Catalog) -> Case:
         and "dp-attention=false" not in notes
     conc_text = (row.get("concurrency_or_batch") or "").strip().lower()
     memory_row = metric in MEMORY_METRICS + VERDICT_METRICS
-    concurrency = _concurrency(row, _pool_batch_text(row, metric, conc_text), memory_row, replicas)
+    rate = _request_rate(row, metric, replicas)
+    concurrency = 1 if rate is not None else \
+        _concurrency(row, _pool_batch_text(row, metric, conc_text), memory_row, replicas)
     input_tokens, output_tokens = _lengths(row, memory_row)
     _check_ranges((("num_gpus", total, 100_000), ("input_len", input_tokens, 10_000_000),
                    ("output_len", output_tokens, 10_000_000), ("nodes", nodes_total, 100_000),
@@ -597,8 +602,9 @@ def _case(row: dict, catalog: Catalog) -> Case:
                 engine_version=engine_version(row, engine, catalog),
                 arrivals="random" if metric in POOL_METRICS else _arrivals(concurrency, notes + " " + conc_text),
                 speculative=spec,
-                benchmark=_benchmark(row, notes, metric, engine), tp=tp, pp=pp, dp=attn_dp, ep=ep,
-                per_user_with_context=_per_user_with_context(metric, notes), role=POOL_METRICS.get(metric))
+                benchmark=None if rate is not None else _benchmark(row, notes, metric, engine), tp=tp, pp=pp, dp=attn_dp, ep=ep,
+                per_user_with_context=_per_user_with_context(metric, notes), role=POOL_METRICS.get(metric),
+                request_rate=rate)
 
 
 def _skip_unmodelled(metric: str, notes: str) -> None:
@@ -692,6 +698,24 @@ def _row_settings(row: dict, text: str) -> dict[str, Any]:
         (int(batched.group(1)) if batched else None),
         "eager": given["enforce_eager"].lower() in ("1", "true", "yes"),
     }
+
+
+def _request_rate(row: dict, metric: str, replicas: int) -> float | None:
+    """The optional `request_rate` column per replica (requests/s, Poisson arrivals), None when blank; _Skip for
+    a rate that is not a positive finite number, or one on a row that does not measure a replica's speed."""
+    text = (row.get("request_rate") or "").strip()
+    if not text:
+        return None
+    if metric not in SPEED_METRICS:
+        raise _Skip(f"request_rate '{text}' on a {metric} row: a request rate drives a replica's speed and TTFT "
+                    f"metrics only ({', '.join(SPEED_METRICS)})")
+    try:
+        rate = _finite(text, "request_rate")
+    except ValueError:
+        rate = 0.0
+    if rate <= 0:
+        raise _Skip(f"request_rate '{text}': give the requests per second the benchmark sent, a number above 0")
+    return rate / replicas
 
 
 def _finite(text: str, column: str) -> float:
@@ -793,11 +817,12 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
                    precision=case.precision, kv_dtype=case.kv_dtype, engine=case.engine,
                    dp_attention=case.dp_attention, input_tokens=case.input_tokens,
                    output_tokens=case.output_tokens,
-                   concurrency=None if case.role == "prefill" else case.concurrency,   # one prompt per DP group
+                   concurrency=None if case.role == "prefill" or case.request_rate is not None else case.concurrency,
                    memory_utilization=case.memory_utilization, max_batch=case.max_batch,
                    max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager,
                    engine_version=case.engine_version, speculative=case.speculative, tp=tp, pp=pp, dp=dp, ep=ep,
-                   arrivals=case.benchmark if case.benchmark is not None else case.arrivals, role=case.role)
+                   arrivals=case.benchmark if case.benchmark is not None else case.arrivals, role=case.role,
+                   request_rate=case.request_rate)
     if case.role is not None:
         total = est.prefill_input_tokens_per_s if case.role == "prefill" else est.output_tokens_per_s_total
         return (None if total is None else total / case.gpus), est
