@@ -873,7 +873,10 @@ def validate(catalog: Catalog, path: str | Path | None = None) -> Report:
                                          role=role))
             continue
         if value is None or not est.fits:
-            report.results.append(Result(case, None, None, "does not fit in hwplan's memory model", role))
+            why = "does not fit in hwplan's memory model" if not est.fits else \
+                f"{case.request_rate * case.replicas:g} requests/s overload the replicas in hwplan's model" \
+                if case.request_rate is not None else "no speed in hwplan's model"
+            report.results.append(Result(case, None, None, why, role))
             continue
         error = value / case.measured - 1 if case.measured else None
         report.results.append(Result(case, value, error, role=role, layout=est.layout))

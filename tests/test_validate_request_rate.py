@@ -57,3 +57,13 @@ def test_a_rate_on_a_memory_row_is_set_aside(tmp_path):
 def test_without_the_column_rows_stay_closed_loop(tmp_path, catalog):
     cases, _ = _cases(tmp_path, ROW.format(n=1, gpus=1, conc=4, metric="ttft_ms", value=40, rate=""))
     assert cases[0].request_rate is None and cases[0].concurrency == 4
+
+
+def test_an_overloaded_rate_row_says_so(tmp_path, catalog):
+    # 10,000 requests/s on one H100 is beyond any prefill: no prediction, and the note says overload, not memory.
+    path = tmp_path / "m.csv"
+    path.write_text("\n".join([HEADER, ROW.format(n=1, gpus=1, conc="", metric="ttft_median_ms", value=40,
+                                                  rate=10000)]) + "\n")
+    report = validate.validate_files(catalog, [path])
+    (result,) = report.results
+    assert result.predicted is None and "overload" in result.note and "memory" not in result.note
