@@ -441,13 +441,12 @@ def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, i
         dp·I/S; TTFT of a prompt alone max(P(I), F) + the engine's fixed overhead (serving.ttft_overhead);
         batch = dp.
     """
+    times = speed.serving_times(dep, fit)
     if role == "decode":
-        times = speed.serving_times(dep, fit)
         pools = serving.size_pools(times, times, batch, batch, input_tokens, output_tokens, spec=spec)
         b, tpot = pools.decode_batch, pools.tpot_s
         return _PoolSpeed(batch=b, bound="decode only", tokens_per_s_per_user=1 / tpot, output_tokens_per_s=b / tpot)
     prompts = fit.layout.dp
-    times = speed.serving_times(dep, fit)
     floor = times.launch_floor_for(input_tokens)   # each of the prompt's ⌈I / budget⌉ chunk steps: the launch floor
     passes = max(speed.prefill_time(dep, fit, input_tokens, prompts=prompts), floor)
     alone = max(times.prefill_time(input_tokens), floor) + times.overhead_s

@@ -515,6 +515,16 @@ class Times:
             gpu = self.prefill_time(tokens)
         return max(gpu, self.launch_floor_s)
 
+    def prefix_attention(self, done: int, chunk: int) -> float:
+        """Seconds a later chunk of `chunk` prompt tokens adds by attending to the `done` tokens of its prompt already
+        prefilled: P(done + chunk) − P(done) − P(chunk), at least 0 (P: one prompt alone; exact for the attention,
+        which grows with the square of the tokens; 0 for a first chunk, done = 0, or a prefill time linear in the
+        tokens). So a prompt's chunks add up to at least P of the whole prompt."""
+        if done <= 0:
+            return 0.0
+        p = self.prefill_time
+        return max(0.0, p(done + chunk) - p(done) - p(chunk))
+
     def launch_floor_for(self, tokens: int) -> float:
         """The least seconds a prompt of `tokens` takes alone: its ⌈tokens / budget⌉ chunk steps, each lasting
         at least the launch floor."""
@@ -652,7 +662,7 @@ def _wave_step_ends(times: Times, c: int, i: int, budget: int, extra: float) -> 
     P_t/I(I) (at least one prompt of t tokens) plus `extra` for the running decodes, plus, for a piece of a
     prompt longer than T after its first s tokens, P(s + c) − P(s) − P(c) (at least 0): its tokens attend to
     the s already prefilled, so a long prompt's chunks add up to at least P of the whole prompt."""
-    total, p = c * i, times.prefill_time
+    total = c * i
     same: dict[tuple[int, int], float] = {}
     ends, clock, start = [], 0.0, 0
     while start < total:
@@ -664,10 +674,8 @@ def _wave_step_ends(times: Times, c: int, i: int, budget: int, extra: float) -> 
             if i > budget:
                 pos = start
                 while pos < start + t:     # the step's pieces of prompts
-                    s = pos % i
-                    piece = min(i - s, start + t - pos)
-                    if s > 0:
-                        duration += max(0.0, p(s + piece) - p(s) - p(piece))
+                    piece = min(i - pos % i, start + t - pos)
+                    duration += times.prefix_attention(pos % i, piece)
                     pos += piece
             same[key] = duration
         clock += same[key]
@@ -838,8 +846,8 @@ class _Replay:
                 break
         if not taken:
             return False
-        duration = times.prefill_step(tokens, len(taken)) + sum(self._prefix_attention(item, chunk)
-                                                               for item, chunk in taken)
+        duration = times.prefill_step(tokens, len(taken)) + sum(
+            times.prefix_attention(self.prompts(item[0]) - item[1], chunk) for item, chunk in taken)
         if len(taken) not in self.warmed:
             self.warmed.add(len(taken))
             duration += self.bench.cold_stall_s
@@ -854,16 +862,6 @@ class _Replay:
                 self._first_token(item[0], item[2])
         self._finish()
         return True
-
-    def _prefix_attention(self, item: list, chunk: int) -> float:
-        """What a later chunk of `chunk` tokens adds to its step by attending to its prompt's s tokens already
-        prefilled: P(s + chunk) − P(s) − P(chunk), at least 0 (P: one prompt alone; exact for the attention, which
-        grows with the square of the tokens; 0 for a first chunk or a prefill time linear in the tokens)."""
-        done = self.prompts(item[0]) - item[1]
-        if done <= 0:
-            return 0.0
-        p = self.times.prefill_time
-        return max(0.0, p(done + chunk) - p(done) - p(chunk))
 
     def _decode_steps(self) -> None:
         """Decode-only steps up to the next event: a request's end, or the poll at which the engine receives the

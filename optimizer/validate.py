@@ -873,9 +873,12 @@ def validate(catalog: Catalog, path: str | Path | None = None) -> Report:
                                          role=role))
             continue
         if value is None or not est.fits:
-            why = "does not fit in hwplan's memory model" if not est.fits else \
-                f"{case.request_rate * case.replicas:g} requests/s overload the replicas in hwplan's model" \
-                if case.request_rate is not None else "no speed in hwplan's model"
+            if not est.fits:
+                why = "does not fit in hwplan's memory model"
+            elif case.request_rate is not None:
+                why = f"{case.request_rate * case.replicas:g} requests/s overload the replicas in hwplan's model"
+            else:
+                why = "no speed in hwplan's model"
             report.results.append(Result(case, None, None, why, role))
             continue
         error = value / case.measured - 1 if case.measured else None
