@@ -180,7 +180,7 @@ def _rate_capacity(dep: Deployment, fit: sizing.MemoryFit, workload: Workload, t
         return None, r
 
     # Every failing reason grows with the rate: bisect on requests per hour.
-    ceiling = int(3600 / times.prefill_time(i))
+    ceiling = int(3600 / times.prompt_time(i))
     lo, hi = 0, ceiling + 1
     while hi - lo > 1:
         mid = (lo + hi) // 2

@@ -15,7 +15,7 @@ Decode unit (its replicas only decode: no prefill chunk ever shares a step):
                                                  (rounded up)
 Prefill unit (its replicas only prefill; a forward pass takes n prompts, n = 1 or one per attention DP
 group (`prefill_batches`: SGLang's prefill servers run every DP rank's own batch at once), and lasts
-S_n = speed.prefill_time(I, prompts=n), at least the host's launch floor of an eager prefill
+S_n = speed.prompt_prefill_time(I, prompts=n) (each prompt in its group's chunk steps), at least the host's launch floor of an eager prefill
 (speed.prefill_launch_floor); a prompt's share of it is s = S_n / n):
     T_kv = KV bytes of I tokens / (min(its link, f) · share) + one hop's latency (links: platform
            `network_gbs`; share: the prompt's sending ranks' NICs, one for MLA, `prompt_link_share`),
@@ -270,7 +270,7 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
         transfer = kv_transfer_s(kv_bytes, node.platform.network_gbs,
                                  prompt_link_share(model, layout, node.platform, node.count))
         for n in prefill_batches(layout, sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens)):
-            gpu = times.prefill_time(w.input_tokens) if n == 1 else speed.prefill_time(dep, fit, w.input_tokens, prompts=n)
+            gpu = speed.prompt_prefill_time(dep, fit, w.input_tokens, prompts=n)
             s = max(gpu, times.launch_floor_for(w.input_tokens))   # each chunk step of the pass lasts the launch floor
             pre = prefill_rate(s, transfer, times.overhead_s, w.max_ttft_s, w.ttft_percentile, prompts=n)
             per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)

@@ -436,7 +436,8 @@ def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, i
         (serving.size_pools' decode side; E tokens per step, 1 without speculative decoding); tok/s per user
         1/TPOT, output tok/s B/TPOT; no TTFT (prompts run on the prefill pool).
     prefill: one prompt per attention DP group (dp prompts) per forward pass, passes back to back:
-        S = max(speed.prefill_time(I, prompts=dp), F) seconds, F = ⌈I / budget⌉ × the release's eager-prefill
+        S = max(speed.prompt_prefill_time(I, prompts=dp), F) seconds (each prompt in its group's chunk steps),
+        F = ⌈I / chunk⌉ × the release's eager-prefill
         launch floor (each chunk step lasts at least the floor: serving.Times.launch_floor_for), input tok/s
         dp·I/S; TTFT of a prompt alone max(P(I), F) + the engine's fixed overhead (serving.ttft_overhead);
         batch = dp.
@@ -448,8 +449,8 @@ def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, i
         return _PoolSpeed(batch=b, bound="decode only", tokens_per_s_per_user=1 / tpot, output_tokens_per_s=b / tpot)
     prompts = fit.layout.dp
     floor = times.launch_floor_for(input_tokens)   # each of the prompt's ⌈I / budget⌉ chunk steps: the launch floor
-    passes = max(speed.prefill_time(dep, fit, input_tokens, prompts=prompts), floor)
-    alone = max(times.prefill_time(input_tokens), floor) + times.overhead_s
+    passes = max(speed.prompt_prefill_time(dep, fit, input_tokens, prompts=prompts), floor)
+    alone = max(times.prompt_time(input_tokens), floor) + times.overhead_s
     return _PoolSpeed(batch=prompts, bound="prefill only", input_tokens_per_s=prompts * input_tokens / passes,
                       ttft_s=alone, ttft_p90_s=alone, ttft_median_s=alone)
 

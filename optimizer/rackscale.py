@@ -16,7 +16,7 @@ next to the published ones:
 - prefill, per accelerator: of the replicas of `s` accelerators (s a divisor of the domain the
   engine runs), the one with the most prompt tokens/s per accelerator, each of its `dp` attention
   groups prefilling one prompt at a time (speed.prefill_time with `prompts` = dp):
-  P = dp · I / (prefill_time(I, dp prompts) · s)   input tokens/s per accelerator;
+  P = dp · I / (prompt_prefill_time(I, dp prompts) · s)   input tokens/s per accelerator;
 - the split: p prefill accelerators (whole prefill replicas) and d = G − p decode accelerators
   (whole decode replicas); requests/s = min(d · D / O, p · P / I), the best p. Output tokens/s of
   the domain = O · requests/s. With a continuous split this is G / (1/D + I/(O · P)).
@@ -104,12 +104,12 @@ def decode_speed(dep: Deployment, min_tokens_per_s: float, input_tokens: int, ou
 
 def prefill_speed(dep: Deployment, input_tokens: int) -> PoolSpeed | None:
     """Input tokens/s per accelerator of one prefill-only replica, one prompt per attention DP group at a
-    time: dp · I / (speed.prefill_time(I, prompts=dp) · accelerators); None if it does not start."""
+    time: dp · I / (speed.prompt_prefill_time(I, prompts=dp) · accelerators); None if it does not start."""
     fit = dep.memory()
     if not fit.weights_fit or not fit.starts:
         return None
     lay = fit.layout
-    t = speed.prefill_time(dep, fit, input_tokens, prompts=lay.dp)
+    t = speed.prompt_prefill_time(dep, fit, input_tokens, prompts=lay.dp)
     return PoolSpeed(layout=lay, gpus=lay.ranks, nodes=dep.nodes, per_gpu=input_tokens * lay.dp / t / lay.ranks)
 
 

@@ -5,7 +5,8 @@ One replica runs continuous batching with chunked prefill: each forward step car
 decodes plus up to `max_batched_tokens` (T) prompt tokens (vLLM `--max-num-batched-tokens`, SGLang
 `--chunked-prefill-size`, TensorRT-LLM `max_num_tokens`). With τ(B) the decode step time at B
 running sequences (speed.decode_token_time) and P(I) the compute time of one prompt of I tokens
-(speed.prefill_time):
+alone in the chunk steps the engine splits it into (`chunked_prompt_time`: pieces of T tokens, of T // dp
+under SGLang's attention DP, each at least a prompt of its own size; speed.prefill_time per piece):
 
 Prefill service of one request (it waits for the prefill "server" FIFO):
     n_chunks = ceil(I / max(T − B_decode, T/8))        (the decodes take their token slots first;
@@ -110,7 +111,8 @@ prefills eagerly, a prefill step takes at least the host's time to launch its ke
 (the waves' chunk steps, a benchmark replay's steps, a disaggregated prefill pass) lasts max(its GPU time, L), and
 the prompts sharing a step share it. In the steady states (Mean Value Analysis, M/D/1) the prefill server's
 occupancy keeps the GPU's time P(I), as under load the engine packs the queued prompts into one step, and each
-TTFT adds max(0, ⌈I/T⌉ · L − P(I)) once: each of its own ⌈I/T⌉ chunk steps lasts at least L.
+TTFT adds max(0, ⌈I/c⌉ · L − P(I)) once: each of its own ⌈I/c⌉ chunk steps (c = T, or T // dp under
+SGLang's attention DP) lasts at least L.
 
 A fixed per-request TTFT overhead per engine (request handling, tokenization, detokenization,
 streaming the first token) is added: TTFT_OVERHEAD_S, an assumption (see there). So is the wait for the
@@ -134,7 +136,7 @@ from catalog.errors import InputError
 from catalog.schema import Model
 
 __all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
-           "open_loop", "mva", "wait_percentile", "md1_wait", "spec_tokens_per_step", "acceptance_for_length",
+           "open_loop", "mva", "wait_percentile", "md1_wait", "chunked_prompt_time", "prefix_attention", "spec_tokens_per_step", "acceptance_for_length",
            "check_speculative",
            "DEFAULT_ACCEPTANCE", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS", "PREFILL_ALONE",
            "WHOLE_PROMPTS",
@@ -472,6 +474,32 @@ def wait_percentile(mean_wait: float, rho: float, p: float) -> float:
     return mean_wait / rho * math.log(rho / (1 - p))
 
 
+def prefix_attention(prefill: Callable[[int], float], done: int, chunk: int) -> float:
+    """Seconds a later chunk of `chunk` prompt tokens adds by attending to the `done` tokens of its prompt already
+    prefilled: P(done + chunk) − P(done) − P(chunk), at least 0 (P = `prefill`, seconds of one prompt alone; exact
+    for the attention, which grows with the square of the tokens; 0 for a first chunk, done = 0, or a prefill time
+    linear in the tokens). So a prompt's chunks add up to at least P of the whole prompt."""
+    if done <= 0:
+        return 0.0
+    return max(0.0, prefill(done + chunk) - prefill(done) - prefill(chunk))
+
+
+def chunked_prompt_time(prefill: Callable[[int], float], tokens: int, chunk: int) -> float:
+    """Seconds a prompt of `tokens` takes alone when the engine prefills it in steps of at most `chunk` tokens
+    (vLLM's and SGLang's chunked prefill; Agrawal et al., "Taming Throughput-Latency Tradeoff in LLM Inference
+    with Sarathi-Serve", OSDI 2024, arXiv:2403.02310): Σ over its pieces c_j after s_j tokens of
+    P(c_j) + prefix_attention(P, s_j, c_j) = Σ max(P(c_j), P(s_j + c_j) − P(s_j)), P = `prefill`. Each step
+    pays at least a prompt of its own size (its fixed costs, reading the weights once), the later ones their
+    attention to the earlier tokens, so the sum is at least P(tokens), and P(tokens) when the prompt fits
+    one chunk. `tokens` and `chunk` at least 1."""
+    tokens, chunk = max(1, tokens), max(1, chunk)
+    total = 0.0
+    for done in range(0, tokens, chunk):
+        piece = min(chunk, tokens - done)
+        total += prefill(piece) + prefix_attention(prefill, done, piece)
+    return total
+
+
 def ttft_overhead(engine_id: str) -> float:
     """TTFT_OVERHEAD_S of an engine (seconds), DEFAULT_TTFT_OVERHEAD_S for others."""
     return TTFT_OVERHEAD_S.get(engine_id, DEFAULT_TTFT_OVERHEAD_S)
@@ -492,7 +520,9 @@ class Times:
     `context` (speed.decode_token_time `queries`; None: token_time(batch·q, context/q), which reads the same KV
     cache but counts only 1/q of the attention arithmetic); `prefill_alone`: the engine runs a step with prompt
     tokens without the running decodes, which wait (PREFILL_ALONE); `whole_prompts`: it does not split a prompt
-    over steps (WHOLE_PROMPTS). The last two shape benchmark replays (`benchmark_run`) only."""
+    over steps (WHOLE_PROMPTS). The last two shape benchmark replays (`benchmark_run`) only. `chunk` = the prompt
+    tokens one prompt's chunk step takes (layouts.chunk_tokens_per_group: SGLang under attention DP prefills a
+    prompt on its own group in chunks of budget // dp; 0: the budget), which `prompt_time` splits a prompt by."""
 
     token_time: Callable[[int, float], tuple[float, str]]
     prefill_time: Callable[[int], float]
@@ -505,6 +535,18 @@ class Times:
     verify_time: Callable[[int, float, int], tuple[float, str]] | None = None
     prefill_alone: bool = False
     whole_prompts: bool = False
+    chunk: int = 0
+
+    @property
+    def prompt_chunk(self) -> int:
+        """Tokens of one prompt a chunk step takes: `chunk`, else the budget; at least 1."""
+        return max(1, self.chunk or self.budget)
+
+    def prompt_time(self, tokens: int) -> float:
+        """Seconds one prompt of `tokens` takes alone on the GPU, in the chunk steps the engine splits it into:
+        chunked_prompt_time over `prompt_chunk` pieces (one piece, P(tokens), where the engine does not split
+        prompts, `whole_prompts`)."""
+        return chunked_prompt_time(self.prefill_time, tokens, tokens if self.whole_prompts else self.prompt_chunk)
 
     def prefill_step(self, tokens: int, prompts: float = 1) -> float:
         """Seconds of one prefill step of `tokens` prompt tokens from `prompts` prompts (each attends to its own
@@ -517,18 +559,13 @@ class Times:
 
     def prefix_attention(self, done: int, chunk: int) -> float:
         """Seconds a later chunk of `chunk` prompt tokens adds by attending to the `done` tokens of its prompt already
-        prefilled: P(done + chunk) − P(done) − P(chunk), at least 0 (P: one prompt alone; exact for the attention,
-        which grows with the square of the tokens; 0 for a first chunk, done = 0, or a prefill time linear in the
-        tokens). So a prompt's chunks add up to at least P of the whole prompt."""
-        if done <= 0:
-            return 0.0
-        p = self.prefill_time
-        return max(0.0, p(done + chunk) - p(done) - p(chunk))
+        prefilled: prefix_attention(P, done, chunk) with P = `prefill_time`."""
+        return prefix_attention(self.prefill_time, done, chunk)
 
     def launch_floor_for(self, tokens: int) -> float:
-        """The least seconds a prompt of `tokens` takes alone: its ⌈tokens / budget⌉ chunk steps, each lasting
+        """The least seconds a prompt of `tokens` takes alone: its ⌈tokens / prompt_chunk⌉ chunk steps, each lasting
         at least the launch floor."""
-        return math.ceil(max(1, tokens) / max(1, self.budget)) * self.launch_floor_s
+        return math.ceil(max(1, tokens) / self.prompt_chunk) * self.launch_floor_s
 
     def launch_extra(self, tokens: int, prefill_s: float) -> float:
         """What the launch floor adds to the TTFT of a prompt of `tokens` whose prefill alone takes `prefill_s` on
@@ -624,11 +661,12 @@ def largest_batch(step: _Step, cap: int, min_tokens_per_s: float) -> int | None:
 
 
 def _setup(times: Times, input_tokens: int, output_tokens: int, spec: Speculative | None):
-    """What both loops start from: (I, O, τ at the mean context I + O/2, E tokens per step, P(I) seconds,
+    """What both loops start from: (I, O, τ at the mean context I + O/2, E tokens per step, the prompt alone
+    in its chunk steps (Times.prompt_time) seconds,
     chunk budget T tokens, fixed TTFT overhead seconds), with I, O and T at least 1."""
     i, o = max(1, input_tokens), max(1, output_tokens)
     step = _Step(times, i + o / 2, spec)
-    return i, o, step, step.per_step, times.prefill_time(i), max(1, times.budget), times.overhead_s
+    return i, o, step, step.per_step, times.prompt_time(i), max(1, times.budget), times.overhead_s
 
 
 def _waves(times: Times, c: int, input_tokens: int, output_tokens: int, spec: Speculative | None) -> ServingResult:
@@ -1021,7 +1059,7 @@ def size_pools(prefill: Times, decode: Times, decode_cap: int, users: int, input
     decode_replicas = math.ceil(users / best) if request_rate is None else \
         math.ceil(request_rate * (o - 1) * tpot / best)
     rate = request_rate if request_rate is not None else users / ((o - 1) * tpot) if o > 1 else users / tpot
-    s = prefill.prefill_time(i)
+    s = prefill.prompt_time(i)
     fixed = s + prefill.launch_extra(i, s) + kv_transfer_s + prefill.overhead_s
     if max_ttft_s is not None and fixed > max_ttft_s:
         return None

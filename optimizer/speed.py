@@ -62,8 +62,10 @@ from catalog.schema import Model
 
 from . import serving, sizing
 from .deployment import Deployment
+from .layouts import chunk_tokens_per_group
 
-__all__ = ["Speed", "serving_speed", "serving_times", "decode_token_time", "prefill_time", "attention_params",
+__all__ = ["Speed", "serving_speed", "serving_times", "decode_token_time", "prefill_time", "prompt_prefill_time",
+           "attention_params",
            "ALLREDUCE_LATENCY_S", "batch_cap", "allreduce_time", "alltoall_time", "nccl_allreduce_latency_s",
            "EP_IMBALANCE", "stage_breakdown", "release_slowdown", "SERVING_OVER_NCCL_TESTS",
            "prefill_launch_floor", "EAGER_PREFILL_MOE_LAYER_S"]
@@ -499,12 +501,27 @@ def _memo(fn):
     return call
 
 
+def _budget(fit: sizing.MemoryFit) -> int:
+    """Tokens per step (max_batched_tokens; 8192 when the engine states none — assumption: vLLM's and SGLang's
+    default on large GPUs)."""
+    return fit.settings.max_batched_tokens if fit.settings is not None else 8192
+
+
+def prompt_prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int, prompts: int = 1) -> float:
+    """Seconds of `prompts` prompts of `input_tokens` (one per attention DP group, as `prefill_time`) prefilled
+    alone in the chunk steps the engine splits each into: serving.chunked_prompt_time over pieces of
+    layouts.chunk_tokens_per_group (SGLang under attention DP: max_batched_tokens // dp per group), one piece
+    where the engine does not split prompts (serving.WHOLE_PROMPTS). The GPU's time, without the launch floor."""
+    chunk = input_tokens if dep.engine.id in serving.WHOLE_PROMPTS else \
+        chunk_tokens_per_group(dep.engine, fit.layout, _budget(fit))
+    return serving.chunked_prompt_time(lambda t: prefill_time(dep, fit, t, prompts=prompts), input_tokens, chunk)
+
+
 def serving_times(dep: Deployment, fit: sizing.MemoryFit) -> serving.Times:
-    """The replica's step and prefill times, chunk budget (max_batched_tokens; 8192 when the engine
-    states none — assumption: vLLM's and SGLang's default on large GPUs), TTFT overhead, the engine's
-    queued steps (serving.QUEUED_STEPS) and its eager prefill's launch floor (`prefill_launch_floor`), for
-    optimizer/serving.py."""
-    budget = fit.settings.max_batched_tokens if fit.settings is not None else 8192
+    """The replica's step and prefill times, chunk budget (`_budget`) and one prompt's chunk
+    (layouts.chunk_tokens_per_group), TTFT overhead, the engine's queued steps (serving.QUEUED_STEPS) and its
+    eager prefill's launch floor (`prefill_launch_floor`), for optimizer/serving.py."""
+    budget = _budget(fit)
     return serving.Times(token_time=lambda b, ctx: decode_token_time(dep, fit, b, ctx),
                          verify_time=lambda b, ctx, q: decode_token_time(dep, fit, b, ctx, queries=q),
                          prefill_time=_memo(lambda tokens: prefill_time(dep, fit, tokens)),
@@ -513,7 +530,8 @@ def serving_times(dep: Deployment, fit: sizing.MemoryFit) -> serving.Times:
                          queued_steps=serving.QUEUED_STEPS.get(dep.engine.id, 0.0),
                          launch_floor_s=prefill_launch_floor(dep, fit),
                          prefill_alone=dep.engine.id in serving.PREFILL_ALONE,
-                         whole_prompts=dep.engine.id in serving.WHOLE_PROMPTS)
+                         whole_prompts=dep.engine.id in serving.WHOLE_PROMPTS,
+                         chunk=chunk_tokens_per_group(dep.engine, fit.layout, budget))
 
 
 def serving_speed(dep: Deployment, fit: sizing.MemoryFit, batch: int, input_tokens: int,

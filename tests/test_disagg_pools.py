@@ -93,9 +93,20 @@ def test_a_prefill_replica_runs_one_prompt_per_attention_group_back_to_back(cata
     pool = estimate(catalog, role="prefill", **_POOL)
     dep = _deployment(catalog, pool)
     fit = dep.memory()
-    # 32 attention DP groups, one 2,000-token prompt each per forward pass.
+    # 32 attention DP groups, one 2,000-token prompt each per forward pass, in chunk steps of
+    # --chunked-prefill-size // 32 tokens (SGLang divides it over the DP groups): each step at least a prompt of
+    # its own size, a later one also attending to the tokens before it.
     assert pool.batch == 32
-    assert pool.prefill_input_tokens_per_s == pytest.approx(32 * 2000 / speed.prefill_time(dep, fit, 2000, prompts=32))
+    chunk = fit.settings.max_batched_tokens // 32
+    assert chunk < 2000
+
+    def p(tokens):
+        return speed.prefill_time(dep, fit, tokens, prompts=32)
+
+    cuts = [*range(0, 2000, chunk), 2000]
+    passes = sum(max(p(b - a), p(b) - p(a)) for a, b in zip(cuts, cuts[1:]))
+    assert passes > p(2000)
+    assert pool.prefill_input_tokens_per_s == pytest.approx(32 * 2000 / passes)
     assert pool.decode_tokens_per_s_per_user is None and pool.output_tokens_per_s_total is None
     assert pool.ttft_s > speed.prefill_time(dep, fit, 2000)       # a prompt alone, plus the engine's overhead
     assert any("--disaggregation-mode prefill" in c for c in pool.launch)
