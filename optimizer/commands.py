@@ -170,7 +170,8 @@ def estimate_from_flags(catalog: Catalog, *, model: str | None, concurrency: str
     split = split_summary(catalog, model=est.model, precision=est.precision, accelerator=est.accelerator,
                           platform=est.platform, engine=est.engine, gpus_per_node=est.gpus // est.nodes,
                           nodes=est.nodes, kv_dtype=est.kv_dtype, min_tokens_per_s=min_tokens_per_s,
-                          input_tokens=input_tokens, output_tokens=output_tokens)
+                          input_tokens=input_tokens, output_tokens=output_tokens,
+                          max_model_len=est.engine_settings.get("max_model_len"))
     note = [] if split is not None else [f"--serving disaggregated: no prefill/decode split of these {est.gpus} "
                                          f"accelerators keeps a user at {min_tokens_per_s:g} tok/s"]
     return dataclasses.replace(est, disaggregated=split, notes=est.notes + note)

@@ -42,7 +42,8 @@ from catalog.schema import Model, Variant
 
 from .layouts import Layout, redundant_experts
 
-__all__ = ["LaunchSettings", "launch_for", "launch_commands", "given_batched_tokens", "role_flags",
+__all__ = ["LaunchSettings", "launch_for", "launch_commands", "given_batched_tokens", "role_flags", "pool_addresses",
+           "ROUTER_NOTE",
            "router_command", "with_role", "DISAGG_ENGINES"]
 
 PORT = 8000
@@ -332,36 +333,80 @@ def _llama_cpp(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, varian
 DISAGG_ENGINES = ("vllm", "sglang", "trtllm")
 SGLANG_BOOTSTRAP_PORT = 8998
 ROUTER_PORT = 30000
+# Several replicas on one server need their own side ports: SGLang's prefill bootstrap server, vLLM's NIXL
+# handshake listener (VLLM_NIXL_SIDE_CHANNEL_PORT, default 5600: the vLLM guide's same-host example gives each
+# instance its own; a process claims it plus an offset per DP or TP rank, by release up to twice its ranks:
+# https://docs.vllm.ai/en/stable/features/nixl_connector_usage.html). The replica in slot i of a server (its HTTP
+# port PORT + i) takes SGLANG_BOOTSTRAP_PORT + i, or NIXL_SIDE_CHANNEL_PORT + 2 · ranks · i.
+NIXL_SIDE_CHANNEL_PORT = 5600
+
+# An address the router sends to: (host placeholder, HTTP port, SGLang bootstrap port).
+Address = tuple[str, int, int]
 
 
-def role_flags(engine_id: str, role: str) -> str:
-    """What one replica of a disaggregated pool adds to its engine command (see above)."""
+def role_flags(engine_id: str, role: str, slot: int = 0) -> str:
+    """What one replica of a disaggregated pool, in `slot` of its server, adds to its engine command (see above)."""
     if engine_id == "sglang":
-        extra = f" --disaggregation-bootstrap-port {SGLANG_BOOTSTRAP_PORT}" if role == "prefill" else ""
+        extra = f" --disaggregation-bootstrap-port {SGLANG_BOOTSTRAP_PORT + slot}" if role == "prefill" else ""
         return f"--disaggregation-mode {role} --disaggregation-transfer-backend mooncake{extra}"
     if engine_id == "vllm":
         return """--kv-transfer-config '{"kv_connector":"NixlConnector","kv_role":"kv_both"}'"""
     return ""
 
 
-def router_command(engine_id: str) -> str:
-    """The router that sends each request to a prefill replica, then its KV cache and decode to a decode one;
-    $PREFILL_IPS/$DECODE_IPS stand for the pools' addresses, one entry per replica."""
+def router_command(engine_id: str, prefill: list[Address] | None = None, decode: list[Address] | None = None) -> str:
+    """The router that sends each request to a prefill replica, then its KV cache and decode to a decode one, over
+    every replica of both pools: `prefill` and `decode` list their addresses (`pool_addresses`); None: one replica
+    each at $PREFILL_IP and $DECODE_IP (a pool replica sized alone, `hwplan estimate --role`)."""
+    prefill = prefill or [("$PREFILL_IP", PORT, SGLANG_BOOTSTRAP_PORT)]
+    decode = decode or [("$DECODE_IP", PORT, SGLANG_BOOTSTRAP_PORT)]
     if engine_id == "sglang":
-        return (f"python -m sglang_router.launch_router --pd-disaggregation --prefill http://$PREFILL_IP:{PORT} "
-                f"{SGLANG_BOOTSTRAP_PORT} --decode http://$DECODE_IP:{PORT} --host 0.0.0.0 --port {ROUTER_PORT}")
+        return ("python -m sglang_router.launch_router --pd-disaggregation "
+                + " ".join(f"--prefill http://{h}:{p} {b}" for h, p, b in prefill) + " "
+                + " ".join(f"--decode http://{h}:{p}" for h, p, _ in decode)
+                + f" --host 0.0.0.0 --port {ROUTER_PORT}")
     if engine_id == "vllm":
         return (f"python tests/v1/kv_connector/nixl_integration/toy_proxy_server.py --port {ROUTER_PORT} "
-                f"--prefiller-hosts $PREFILL_IPS --prefiller-ports {PORT} --decoder-hosts $DECODE_IPS "
-                f"--decoder-ports {PORT}")
-    return (f"printf 'hostname: 0.0.0.0\\nport: {ROUTER_PORT}\\nbackend: pytorch\\ncontext_servers: {{num_instances: 1, urls: "
-            f"[\"$PREFILL_IP:{PORT}\"]}}\\ngeneration_servers: {{num_instances: 1, urls: [\"$DECODE_IP:{PORT}\"]}}"
-            f"\\n' > disagg.yaml && trtllm-serve disaggregated -c disagg.yaml")
+                f"--prefiller-hosts {' '.join(h for h, _, _ in prefill)} "
+                f"--prefiller-ports {' '.join(str(p) for _, p, _ in prefill)} "
+                f"--decoder-hosts {' '.join(h for h, _, _ in decode)} "
+                f"--decoder-ports {' '.join(str(p) for _, p, _ in decode)}")
+
+    def urls(pool: list[Address]) -> str:
+        return ", ".join(f'"{h}:{p}"' for h, p, _ in pool)
+
+    return (f"printf 'hostname: 0.0.0.0\\nport: {ROUTER_PORT}\\nbackend: pytorch\\ncontext_servers: {{num_instances: "
+            f"{len(prefill)}, urls: [{urls(prefill)}]}}\\ngeneration_servers: {{num_instances: {len(decode)}, urls: "
+            f"[{urls(decode)}]}}\\n' > disagg.yaml && trtllm-serve disaggregated -c disagg.yaml")
 
 
-def with_role(commands: list[str], engine_id: str, role: str) -> list[str]:
-    """Each command with its role's flags (TensorRT-LLM: the cache transceiver in its options file); the
-    decode pool's list ends with the router."""
+def pool_addresses(lines: list[tuple[str, int, int]]) -> tuple[list[Address], list[Address]]:
+    """(prefill, decode) addresses of a disaggregated plan's replicas: `lines` give each plan line's (role,
+    replicas, replicas per server). Servers are numbered per pool, $PREFILL_NODE_1 … and $DECODE_NODE_1 …, in
+    line order; a replica answers on its head server at PORT + its slot there (SGLang's bootstrap port + slot)."""
+    pools: dict[str, list[Address]] = {"prefill": [], "decode": []}
+    servers = {"prefill": 0, "decode": 0}
+    for role, replicas, per_server in lines:
+        per_server = max(1, per_server)
+        for r in range(replicas):
+            slot = r % per_server
+            servers[role] += slot == 0
+            pools[role].append((f"${role.upper()}_NODE_{servers[role]}", PORT + slot, SGLANG_BOOTSTRAP_PORT + slot))
+    return pools["prefill"], pools["decode"]
+
+
+_PORT_FLAG = re.compile(r"--port (\d+)")
+
+
+def with_role(commands: list[str], engine_id: str, role: str, ranks: int = 1, router: bool = True) -> list[str]:
+    """Each command with its role's flags for its server slot (its --port less PORT): TensorRT-LLM's cache
+    transceiver in its options file, SGLang's bootstrap port, vLLM's NIXL side-channel port (`ranks` per
+    replica); with `router`, the decode pool's list ends with the router for one replica of each pool (a plan
+    lists every replica instead: optimizer/solve.py)."""
+    def slot(command: str) -> int:
+        port = _PORT_FLAG.search(command)
+        return int(port.group(1)) - PORT if port else 0
+
     if engine_id == "trtllm":
         option = "'cache_transceiver_config: {backend: UCX}'" + (" 'disable_overlap_scheduler: true'"
                                                                   if role == "prefill" else "")
@@ -369,12 +414,20 @@ def with_role(commands: list[str], engine_id: str, role: str) -> list[str]:
                else f"printf '%s\\n' {option} > extra-llm-api.yaml && "
                + c.replace("--backend pytorch", "--backend pytorch --extra_llm_api_options extra-llm-api.yaml", 1)
                for c in commands]
+    elif engine_id == "vllm":
+        out = [c if c.startswith("#") else
+               f"VLLM_NIXL_SIDE_CHANNEL_PORT={NIXL_SIDE_CHANNEL_PORT + 2 * max(1, ranks) * slot(c)} {c} "
+               f"{role_flags(engine_id, role)}" for c in commands]
     else:
-        flags = role_flags(engine_id, role)
-        out = [f"{c} {flags}" if not c.startswith(("rpc-server", "#")) else c for c in commands]
-    if role == "decode":
-        out.append("# router, once, in front of both pools: " + router_command(engine_id))
+        out = [f"{c} {role_flags(engine_id, role, slot(c))}" if not c.startswith(("rpc-server", "#")) else c
+               for c in commands]
+    if role == "decode" and router:
+        out.append(ROUTER_NOTE + router_command(engine_id))
     return out
+
+
+ROUTER_NOTE = "# router, once, in front of both pools: "
+IN_DOMAIN_ROUTER_NOTE = "# router on each such server, in front of its own prefill and decode replicas: "
 
 
 def launch_commands(model: Model, unit, context_tokens: int, workload=None) -> list[str]:
@@ -400,10 +453,13 @@ def launch_commands(model: Model, unit, context_tokens: int, workload=None) -> l
         devices = ",".join(str(i) for i in range(side.gpus, side.gpus + unit.layout.ranks))
         commands = [f"{_env(devices)}{c.replace(f'--port {PORT}', f'--port {PORT + side.replicas}', 1)}"
                     for c in commands]
-        decode = [c.replace(f"$DECODE_IP:{PORT}", f"$DECODE_IP:{PORT + side.replicas}")   # the router's line too
-                  for c in with_role(commands, unit.engine.id, role)]
-        return with_role(pre, unit.engine.id, "prefill") + decode
-    return commands if role == "aggregated" else with_role(commands, unit.engine.id, role)
+        decode = with_role(commands, unit.engine.id, role, unit.layout.ranks, router=False)
+        # each such server routes to its own replicas: its prefill ones on the first ports, its decode after them
+        beside = [("$DECODE_IP", PORT + i, SGLANG_BOOTSTRAP_PORT + i) for i in range(side.replicas)]
+        own = [("$DECODE_IP", PORT + side.replicas, SGLANG_BOOTSTRAP_PORT + side.replicas)]
+        return (with_role(pre, unit.engine.id, "prefill", side.layout.ranks) + decode
+                + [IN_DOMAIN_ROUTER_NOTE + router_command(unit.engine.id, beside, own)])
+    return commands if role == "aggregated" else with_role(commands, unit.engine.id, role, unit.layout.ranks)
 
 
 def _running_cap(unit, workload) -> int:

@@ -212,13 +212,39 @@ def continuous_split_per_gpu(decode_per_gpu: float, prefill_per_gpu: float, inpu
 
 
 
+def split_launch(model: Model, variant: Variant, engine: Engine, split: SplitCapacity, gpus_per_node: int,
+                 kv_dtype: str, max_model_len: int) -> list[str]:
+    """The commands that run `split`: one prefill replica's (run on each of them), the decode replica's, and the
+    router over all of them (launch.router_command; servers $PREFILL_NODE_1 … and $DECODE_NODE_1), each with its
+    role's flags (launch.with_role) and the engine's default memory settings, as the split was sized."""
+    from .launch import PORT, ROUTER_NOTE, SGLANG_BOOTSTRAP_PORT, LaunchSettings, launch_for, router_command, \
+        with_role
+
+    def settings(running: int | None) -> LaunchSettings:
+        return LaunchSettings(memory_fraction=None, max_running=running, max_model_len=max_model_len,
+                              kv_dtype=kv_dtype, gpus_per_node=gpus_per_node)
+
+    replicas = split.prefill_gpus // split.prefill.gpus
+    prefill = with_role(launch_for(model, variant, engine, split.prefill.layout, settings(None)), engine.id,
+                        "prefill", split.prefill.layout.ranks)
+    decode = with_role(launch_for(model, variant, engine, split.decode.layout, settings(split.decode.batch)),
+                       engine.id, "decode", split.decode.layout.ranks, router=False)
+    router = router_command(engine.id, [(f"$PREFILL_NODE_{i + 1}", PORT, SGLANG_BOOTSTRAP_PORT)
+                                        for i in range(replicas)],
+                            [("$DECODE_NODE_1", PORT, SGLANG_BOOTSTRAP_PORT)])
+    return ([f"# prefill, on each of the {replicas} prefill replicas ({split.prefill.gpus} accelerators each):"]
+            + prefill + [f"# decode, one replica of {split.decode_gpus} accelerators:"] + decode
+            + [ROUTER_NOTE + router])
+
+
 def split_summary(catalog, *, model: str, precision: str, accelerator: str, platform: str, engine: str,
                   gpus_per_node: int, nodes: int, kv_dtype: str, min_tokens_per_s: float, input_tokens: int,
-                  output_tokens: int) -> dict | None:
+                  output_tokens: int, max_model_len: int | None = None) -> dict | None:
     """`hwplan estimate --serving disaggregated`: `split_capacity` of the estimate's hardware (catalog ids;
     `nodes` servers of `gpus_per_node`, one scale-up domain when nodes = 1) as a record: each pool's
-    accelerators, layout and tokens/s per accelerator, the decode batch and time per output token, and
-    output tokens/s of the whole (per accelerator and in total). None when no split serves anyone."""
+    accelerators, layout and tokens/s per accelerator, the decode batch and time per output token, output
+    tokens/s of the whole (per accelerator and in total), and the commands that run it (`split_launch`,
+    `max_model_len` default the model's context). None when no split serves anyone."""
     m = catalog.models[model]
     s = split_capacity(m, m.variant(precision), catalog.accelerators[accelerator], catalog.platforms[platform],
                        catalog.engines[engine], gpus_per_node=gpus_per_node, nodes=nodes,
@@ -234,4 +260,6 @@ def split_summary(catalog, *, model: str, precision: str, accelerator: str, plat
             "decode_tpot_s": round(s.decode.tpot_s, 4),
             "decode_output_tokens_per_s_per_gpu": round(s.decode.per_gpu, 1),
             "requests_per_s": round(s.requests_per_s, 3),
-            "output_tokens_per_s": round(s.output_tokens_per_s, 1), "output_tokens_per_s_per_gpu": round(s.per_gpu, 1)}
+            "output_tokens_per_s": round(s.output_tokens_per_s, 1), "output_tokens_per_s_per_gpu": round(s.per_gpu, 1),
+            "launch": split_launch(m, m.variant(precision), catalog.engines[engine], s, gpus_per_node, kv_dtype,
+                                   max_model_len or m.max_context)}

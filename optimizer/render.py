@@ -346,6 +346,8 @@ def workload_text(w: dict[str, Any]) -> str:
     speculative decoding) in one line for people: '2,000 in / 1,000 out tokens per request, ≥ 20 tok/s per user,
     TTFT p90 ≤ 2 s, random arrivals, ...'. The table, markdown and HTML report all word it so."""
     parts = [f"{w['input_tokens']:,} in / {w['output_tokens']:,} out tokens per request"]
+    if w.get("input_tokens_spread"):
+        parts[0] += f" (prompts ± {w['input_tokens_spread']:.0%})"
     if w.get("min_tokens_per_s"):
         parts.append(f"≥ {w['min_tokens_per_s']:g} tok/s per user")
     if w.get("max_ttft_s") is not None:
@@ -471,12 +473,7 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
     labels = _estimate_labels(est)
     breakdown = _memory_breakdown(est)
     if fmt == "md":
-        if breakdown:
-            labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + \
-                [(k.strip(), v.strip()) for k, v in breakdown]
-        out = ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in labels]
-        out += ["", "Launch:", ""] + [f"- `{cmd}`" for cmd in est.launch]
-        return "\n".join(out + [f"- {n}" for n in est.notes]) + "\n"
+        return _estimate_md(est, labels, breakdown)
     if breakdown:
         labels += [("Memory per accelerator", "as the engine's start-up log prints it")] + breakdown
     width = max(len(k) for k, _ in labels)
@@ -487,9 +484,24 @@ def render_estimate(est: Estimate, fmt: str = "table") -> str:
         out += [f"{k:<{width}}  {parts[0]}"] + [f"{'':<{width}}  {p}" for p in parts[1:]]
     for cmd in est.launch:
         out += wrap_command(cmd, "Launch: ")
+    for cmd in (est.disaggregated or {}).get("launch", []):
+        out += wrap_command(cmd, "Split: ")
     for n in est.notes:
         out += wrap(f"Note: {n}")
     return "\n".join(out) + "\n"
+
+
+def _estimate_md(est: Estimate, labels: list[tuple[str, str]], breakdown: list[tuple[str, str]]) -> str:
+    """`render_estimate` as Markdown: the labelled values and the memory breakdown as a table, then the launch
+    commands (and the disaggregated split's) and the notes."""
+    if breakdown:
+        labels = labels + [("Memory per accelerator", "as the engine's start-up log prints it")] + \
+            [(k.strip(), v.strip()) for k, v in breakdown]
+    out = ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in labels]
+    out += ["", "Launch:", ""] + [f"- `{cmd}`" for cmd in est.launch]
+    if est.disaggregated:
+        out += ["", "Launch, disaggregated split:", ""] + [f"- `{cmd}`" for cmd in est.disaggregated["launch"]]
+    return "\n".join(out + [f"- {n}" for n in est.notes]) + "\n"
 
 
 def _estimate_csv(data: dict[str, Any]) -> str:
@@ -501,7 +513,8 @@ def _estimate_csv(data: dict[str, Any]) -> str:
         if k == "launch":
             rows += [[k, "\n".join(v)]]
             continue
-        rows += [[f"{k}.{sub}", x] for sub, x in v.items()] if isinstance(v, dict) else [[k, v]]
+        rows += [[f"{k}.{sub}", "\n".join(x) if isinstance(x, list) else x] for sub, x in v.items()] \
+            if isinstance(v, dict) else [[k, v]]
     return csv_text(rows, ["field", "value"])
 
 
@@ -560,11 +573,12 @@ def _split_labels(d: dict[str, Any]) -> list[tuple[str, str]]:
 def _settings_labels(est: Estimate) -> list[tuple[str, str]]:
     st = est.engine_settings
     batch = "engine default" if st.get("max_batch") is None else f"{st['max_batch']:,}"
+    if est.dp > 1 and st.get("max_batch") is not None:
+        batch += f" per attention DP group ({st['max_batch'] * est.dp:,} in all)"
     graphs = "CUDA graphs" if st.get("cuda_graphs", not st.get("eager")) else (
         "eager (no CUDA graphs)" if st.get("eager") else "no CUDA graphs")
-    out = [("Engine settings", f"utilization {st['memory_utilization']:g}, max batch {batch}, "
-                               f"{st['max_batched_tokens']:,} tokens/step"),
-           ("", f"max_model_len {st['max_model_len']:,}, {graphs}")]
+    out = [("Engine settings", f"utilization {st['memory_utilization']:g}, max batch {batch}"),
+           ("", f"{st['max_batched_tokens']:,} tokens/step, max_model_len {st['max_model_len']:,}, {graphs}")]
     if st.get("engine_version"):
         out.append(("Engine release", f"{st['engine_version']} (memory rules as of "
                                       f"{st.get('memory_rules_version') or 'the base release'})"))
@@ -622,7 +636,13 @@ def _memory_breakdown(est: Estimate) -> list[tuple[str, str]]:
              "activations": "activations", "cuda_graphs": "CUDA graphs", "other": "other",
              "kv_cache": "KV cache"}
     lines = est.memory_log_lines
-    breakdown = [(f"  {names[k]}", f"{v:>7,.2f} GiB  {lines.get(k, '')}") for k, v in est.memory_gib.items()]
+
+    def row(key: str, gib: float) -> tuple[str, str]:
+        if key == "kv_cache" and gib < 0:   # the terms above take more than the usable memory: no KV cache at all
+            return f"  {names[key]}", f"{0:>7,.2f} GiB  none: the terms above are {-gib:,.2f} GiB over usable"
+        return f"  {names[key]}", f"{gib:>7,.2f} GiB  {lines.get(key, '')}"
+
+    breakdown = [row(k, v) for k, v in est.memory_gib.items()]
     breakdown.append(("  one max_model_len request", f"{est.max_model_len_kv_gib:>7,.2f} GiB  "
                       f"KV of {est.engine_settings.get('max_model_len', 0):,} tokens; "
                       f"{lines.get('request', '')}"))

@@ -25,7 +25,7 @@ from . import disagg
 from .model import Fabric, Limits, NetworkRack, Offers, RackGroup, Racks, Roles, SolveOptions, Solution, solve_units
 from .racks import NetworkRackKind, RackKind, network_rack, rack_kinds
 from .offers import PricedOffer
-from .launch import launch_commands
+from .launch import ROUTER_NOTE, launch_commands, pool_addresses, router_command
 from .plan import InDomainPrefillLine, NetworkLine, Plan, PlanLine, Purchase, RackLine, ServingComparison, SizingClaim, SolverInfo, \
     TcoBreakdown, \
     stale_price_notes
@@ -412,8 +412,9 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     needs = [(uid, [(item, qty * units[uid].nodes * r) for item, qty in units[uid].node.items])
              for uid, r in sorted(solution.replicas.items())]
     line_cost, line_sellers = _allocate(needs, bought)
-    lines = _retime_prefill(prep, units, [_plan_line(prep, units[uid], replicas, line_cost[uid], line_sellers[uid])
-                                          for uid, replicas in sorted(solution.replicas.items())])
+    lines = _with_router(_retime_prefill(prep, units, [_plan_line(prep, units[uid], replicas, line_cost[uid],
+                                                                  line_sellers[uid])
+                                                       for uid, replicas in sorted(solution.replicas.items())]))
     purchases = _purchase_rows(c, bought)
     network, network_buys = _network(prep, solution)
     racks, rack_buys = _racks(prep, solution, lines)
@@ -449,6 +450,28 @@ def plan_from_solution(prep: Prepared, solution: Solution, objective: str) -> Pl
     value = {"cost": plan.totals.cost, "power": Fraction(plan.totals.power_w), "users": Fraction(plan.totals.users),
              "nodes": Fraction(plan.totals.nodes), "tco": tco.total if tco else Fraction(0)}[objective]
     return plan.model_copy(update={"objective_value": value, "tco": tco})
+
+
+def _with_router(lines: list[PlanLine]) -> list[PlanLine]:
+    """A disaggregated plan's lines with one router over every replica of both pools (launch.pool_addresses,
+    launch.router_command), at the end of the first decode line's commands, in place of the one-replica router
+    each decode line's commands carry; a rack-scale decode line with its prefill beside it keeps its own
+    server's router. Other plans unchanged."""
+    pooled = [l for l in lines if l.role in ("prefill", "decode") and l.in_domain_prefill is None]
+    decoders = [l for l in pooled if l.role == "decode"]
+    if not decoders:
+        return lines
+    prefill, decode = pool_addresses([(l.role, l.replicas, l.replicas_per_node) for l in pooled])
+    router = ROUTER_NOTE + router_command(decoders[0].engine, prefill or None, decode)
+    out = []
+    for line in lines:
+        if any(line is p for p in pooled):
+            launch = [c for c in line.launch if not c.startswith(ROUTER_NOTE)]
+            if line is decoders[0]:
+                launch.append(router)
+            line = line.model_copy(update={"launch": tuple(launch)})
+        out.append(line)
+    return out
 
 
 def _retime_prefill(prep: Prepared, units: dict[str, Unit], lines: list[PlanLine]) -> list[PlanLine]:
@@ -506,7 +529,8 @@ def _workload_summary(w) -> dict:
         sp = Speculative(w.speculative.method, w.speculative.tokens, w.speculative.acceptance)
         spec = {"method": sp.method, "tokens": sp.tokens, "acceptance": round(sp.rate, 3),
                 "tokens_per_step": round(sp.tokens_per_step(), 3), "acceptance_of": sp.acceptance_of}
-    return {"input_tokens": w.input_tokens, "output_tokens": w.output_tokens, "min_tokens_per_s": w.min_tokens_per_s,
+    return {"input_tokens": w.input_tokens, "input_tokens_spread": w.input_tokens_spread,
+            "output_tokens": w.output_tokens, "min_tokens_per_s": w.min_tokens_per_s,
             "max_ttft_s": w.max_ttft_s, "ttft_percentile": w.ttft_percentile, "arrivals": w.arrivals,
             "concurrent_users": w.concurrent_users, "request_rate": w.request_rate, "speculative": spec}
 

@@ -376,8 +376,13 @@ def test_launch_commands_carry_each_role(pooled):
     assert all("--disaggregation-mode prefill --disaggregation-transfer-backend mooncake "
                "--disaggregation-bootstrap-port 8998" in c for c in pre.launch)
     assert "--disaggregation-mode decode --disaggregation-transfer-backend mooncake" in dec.launch[0]
-    assert "sglang_router.launch_router --pd-disaggregation --prefill http://$PREFILL_IP:8000 8998 " \
-           "--decode http://$DECODE_IP:8000" in dec.launch[-1]
+    # One router for the plan, over every replica of both pools.
+    routers = [c for l in plan.lines for c in l.launch if "sglang_router.launch_router" in c]
+    assert len(routers) == 1 and routers[0].startswith("# router, once, in front of both pools: ")
+    assert routers[0].count("--prefill http://$PREFILL_NODE_") == sum(l.replicas for l in plan.lines
+                                                                      if l.role == "prefill")
+    assert routers[0].count("--decode http://$DECODE_NODE_") == sum(l.replicas for l in plan.lines
+                                                                     if l.role == "decode")
 
 
 def test_vllm_pools_use_the_nixl_connector(catalog):
