@@ -291,8 +291,9 @@ _SETTING_HELP = {
     "memory_utilization": "Memory fraction in (0, 1]: vLLM --gpu-memory-utilization, SGLang --mem-fraction-static, "
                           "TensorRT-LLM kv_cache_free_gpu_memory_fraction (of the memory FREE after weights) "
                           "[default: the engine's].",
-    "max_batch": "Most sequences at once: vLLM --max-num-seqs, SGLang --max-running-requests, TensorRT-LLM "
-                 "max_batch_size [default: the engine's].",
+    "max_batch": "Most sequences at once (per attention DP group under attention DP): vLLM --max-num-seqs, "
+                 "SGLang --max-running-requests (its flag counts all groups), TensorRT-LLM max_batch_size "
+                 "[default: the engine's].",
     "max_batched_tokens": "Tokens per forward step: vLLM --max-num-batched-tokens, SGLang --chunked-prefill-size, "
                           "TensorRT-LLM max_num_tokens [default: the engine's].",
     "max_model_len": "Longest request (prompt + output): vLLM --max-model-len, SGLang --context-length, "
@@ -313,6 +314,10 @@ _PROBLEM_FLAGS = [
     ("--input-tokens", dict(type=int, help="Prompt tokens per request [default 2000]."), ("workload", "input_tokens")),
     ("--output-tokens", dict(type=int, help="Generated tokens per request [default 1000]."),
      ("workload", "output_tokens")),
+    ("--input-tokens-spread", dict(type=float, help="Prompt lengths spread uniformly over --input-tokens × "
+                                   "[1 − s, 1 + s], s in [0, 1] [default 0]: request-rate and disaggregated prefill "
+                                   "queues wait longer (M/G/1); TensorRT-LLM's max_num_tokens covers the longest."),
+     ("workload", "input_tokens_spread")),
     ("--min-tokens-per-s", dict(type=float, help="Decode speed each user must see."), ("workload", "min_tokens_per_s")),
     ("--max-ttft-s", dict(type=float, help="Longest acceptable time to first token, seconds."),
      ("workload", "max_ttft_s")),
@@ -633,6 +638,10 @@ def report(problem, time_limit, title, catalog_files, fmt, output, force, debug,
 @click.option("--dp-attention", is_flag=True, help="Shorthand for attention DP over every rank (MoE models).")
 @click.option("--input-tokens", type=int, default=2000, show_default=True, help="Prompt tokens per request.")
 @click.option("--output-tokens", type=int, default=1000, show_default=True, help="Generated tokens per request.")
+@click.option("--input-tokens-spread", type=float, default=0.0, show_default=True,
+              help="Prompt lengths spread uniformly over --input-tokens × [1 − s, 1 + s] (as vllm bench serve "
+                   "--random-range-ratio s): the --request-rate prefill queue waits longer (M/G/1), and "
+                   "TensorRT-LLM's max_num_tokens covers the longest.")
 @click.option("--concurrency", help="Concurrent requests (a number, or 'max' for what memory holds).")
 @click.option("--memory-utilization", type=float, help=_SETTING_HELP["memory_utilization"])
 @click.option("--max-batch", type=int, help=_SETTING_HELP["max_batch"])
@@ -664,9 +673,9 @@ def report(problem, time_limit, title, catalog_files, fmt, output, force, debug,
 @common_options
 @handle_errors
 def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, precision, kv_dtype, engine, platform,
-             dp_attention, input_tokens, output_tokens, concurrency, memory_utilization, max_batch, max_batched_tokens,
-             max_model_len, eager, engine_version, arrivals, request_rate, speculative, spec_tokens, spec_acceptance,
-             serving, min_tokens_per_s, role, catalog_files, fmt, output, force, debug):
+             dp_attention, input_tokens, output_tokens, input_tokens_spread, concurrency, memory_utilization, max_batch,
+             max_batched_tokens, max_model_len, eager, engine_version, arrivals, request_rate, speculative, spec_tokens,
+             spec_acceptance, serving, min_tokens_per_s, role, catalog_files, fmt, output, force, debug):
     """Size one replica: engine memory term by term, KV cache, concurrency, and whether the engine starts.
 
     The memory breakdown per accelerator (total, usable, weights, activations, CUDA graphs,
@@ -715,7 +724,7 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
                               engine_version=engine_version, arrivals=arrivals, request_rate=request_rate,
                               speculative=speculative, spec_tokens=spec_tokens, spec_acceptance=spec_acceptance,
                               serving=serving, min_tokens_per_s=min_tokens_per_s, tp=tp, pp=pp, dp=dp, ep=ep,
-                              role=role)
+                              role=role, input_tokens_spread=input_tokens_spread)
     write_output(render_estimate(est, fmt), output, force)
 
 

@@ -167,7 +167,7 @@ def _rate_capacity(dep: Deployment, fit: sizing.MemoryFit, workload: Workload, t
     i, o = workload.input_tokens, workload.output_tokens
 
     def why(rate: float):
-        r = open_loop(times, rate, i, o, spec)
+        r = open_loop(times, rate, i, o, spec, spread=workload.input_tokens_spread)
         if r.decode_batch + 1 > top:
             return "memory" if limit == "memory" else limit, r
         if r.tokens_per_s_per_user < workload.min_tokens_per_s:

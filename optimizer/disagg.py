@@ -22,7 +22,8 @@ S_n = speed.prompt_prefill_time(I, prompts=n) (each prompt in its group's chunk 
            one prefill unit per decode link speed f below its own and one at its own link; a unit sized
            for f may only be bought with decode nodes whose link is at least f
     λ_p  = the largest request rate with TTFT(λ) = W(λ) + (S_n − s) + S_n + T_kv + overhead ≤ max_ttft_s,
-           W the M/D/1 wait at the prompt's share s (Pollaczek–Khinchine mean, Kingman's exponential tail
+           W the M/D/1 wait at the prompt's share s (M/G/1 over the prompts' lengths when they spread,
+           `workload.input_tokens_spread`: S_n their mean pass, c² its variation) (Pollaczek–Khinchine mean, Kingman's exponential tail
            for the 90th percentile: the same formulas as optimizer/serving.py), S_n − s the rest of the pass
            under way, at utilization ρ = λ·s; the better n; in requests per hour, rounded down.
            Without a TTFT target λ_p = ρ_max / s with ρ_max = 0.9 (assumption: a queue kept below 90 %
@@ -134,26 +135,29 @@ def decode_size(times: serving.Times, cap: int, input_tokens: int, output_tokens
     return out
 
 
-def _ttft(rho: float, s: float, fixed: float, percentile: int) -> float:
-    """TTFT of an M/D/1 prefill queue at utilization ρ and per-prompt service `s`: mean wait ρ·s / (2(1 − ρ))
-    (Pollaczek–Khinchine), p90 by serving.wait_percentile; plus `fixed` (pass + transfer + overhead)."""
-    wait = serving.md1_wait(rho / s, s)
+def _ttft(rho: float, s: float, fixed: float, percentile: int, scv: float = 0.0) -> float:
+    """TTFT of an M/G/1 prefill queue at utilization ρ and per-prompt service `s` (mean) of squared coefficient of
+    variation `scv` (0: M/D/1): mean wait ρ·s·(1 + c²) / (2(1 − ρ)) (Pollaczek–Khinchine), p90 by
+    serving.wait_percentile; plus `fixed` (pass + transfer + overhead)."""
+    wait = serving.mg1_wait(rho / s, s, scv)
     return fixed + (wait if percentile == 50 else serving.wait_percentile(wait, rho, _P90))
 
 
 def prefill_rate(prefill_s: float, transfer_s: float, overhead_s: float, max_ttft_s: float | None,
-                 percentile: int = 90, prompts: int = 1) -> PrefillSize | None:
+                 percentile: int = 90, prompts: int = 1, scv: float = 0.0, fill_s: float = 0.0) -> PrefillSize | None:
     """The largest rate one prefill replica takes (module docstring): bisection on ρ in (0, 1), the TTFT
     rising with ρ. `prefill_s` is one forward pass of `prompts` prompts (one per attention DP group, as
     SGLang's prefill servers schedule each DP rank's own batch), so a prompt's service share is
     s = prefill_s / prompts and λ = ρ / s. A prompt waits for the prompts ahead of it (M/D/1 at s), for the
     rest of the pass under way (prefill_s − s: the M/D/1 wait counts only s of it), then its own pass:
         TTFT = W(ρ, s) + (prefill_s − s) + prefill_s + transfer + overhead
-    (with one prompt per pass, the plain M/D/1 of the module docstring). None when the fixed part alone
-    exceeds `max_ttft_s`."""
+    (with one prompt per pass, the plain M/D/1 of the module docstring). With prompts of several lengths
+    `prefill_s` is the mean pass and `scv` its c² over them: the wait is M/G/1's (`_ttft`). None when the fixed
+    part alone exceeds `max_ttft_s`. `fill_s`: what pipeline stages add to a prompt's own pass (its steps pass
+    them one after another, serving.Times.pipeline_fill), added to the TTFT, not to the pass."""
     n = max(1, prompts)
     s = prefill_s / n
-    fixed = 2 * prefill_s - s + transfer_s + overhead_s
+    fixed = 2 * prefill_s - s + transfer_s + overhead_s + fill_s
     if max_ttft_s is None:
         rho = NO_TARGET_UTILIZATION
     elif fixed > max_ttft_s:
@@ -162,13 +166,14 @@ def prefill_rate(prefill_s: float, transfer_s: float, overhead_s: float, max_ttf
         lo, hi = 0.0, 1.0
         for _ in range(60):
             mid = (lo + hi) / 2
-            if _ttft(mid, s, fixed, percentile) <= max_ttft_s:
+            if _ttft(mid, s, fixed, percentile, scv) <= max_ttft_s:
                 lo = mid
             else:
                 hi = mid
         rho = lo
-    return PrefillSize(requests_per_s=rho / s, prefill_s=prefill_s, utilization=rho, ttft_s=_ttft(rho, s, fixed, 50),
-                       ttft_p90_s=_ttft(rho, s, fixed, 90), kv_transfer_s=transfer_s, prompts=n)
+    return PrefillSize(requests_per_s=rho / s, prefill_s=prefill_s, utilization=rho,
+                       ttft_s=_ttft(rho, s, fixed, 50, scv), ttft_p90_s=_ttft(rho, s, fixed, 90, scv),
+                       kv_transfer_s=transfer_s, prompts=n)
 
 
 def kv_transfer_s(kv_bytes: float, link_gbs: float, share: float = 1.0) -> float:
@@ -197,7 +202,7 @@ def prompt_link_share(model: Model, layout: Layout, platform: Platform, gpus_per
 def retimed_prefill(model: Model, u: Unit, link_gbs: float, input_tokens: int) -> tuple[float, float, float]:
     """(KV transfer, mean TTFT, p90 TTFT) of prefill unit `u` at its rate when its prompts leave over `link_gbs`
     (the slower of its node's link and the plan's slowest decode node's), in seconds: the queue of
-    `prefill_rate` (M/D/1 at a prompt's share of the pass, the rest of the pass under way, its own pass, the
+    `prefill_rate` (M/D/1, or M/G/1 over spread prompt lengths, at a prompt's share of the pass, the rest of the pass under way, its own pass, the
     transfer and the engine overhead) at the unit's rate. A unit sized for a slower decode link (`link_gbs`) is
     re-timed so that a plan reports the link it bought."""
     transfer = kv_transfer_s(sizing.kv_bytes_per_request(model, u.kv_dtype, input_tokens), link_gbs,
@@ -205,8 +210,8 @@ def retimed_prefill(model: Model, u: Unit, link_gbs: float, input_tokens: int) -
     n = max(1, u.prefill_prompts)
     s = u.prefill_s / n
     rho = (u.rate / u.replicas_per_node) / 3600 * s
-    fixed = 2 * u.prefill_s - s + transfer + serving.ttft_overhead(u.engine.id)
-    return transfer, _ttft(rho, s, fixed, 50), _ttft(rho, s, fixed, 90)
+    fixed = 2 * u.prefill_s - s + transfer + serving.ttft_overhead(u.engine.id) + u.prefill_fill_s
+    return transfer, _ttft(rho, s, fixed, 50, u.prefill_scv), _ttft(rho, s, fixed, 90, u.prefill_scv)
 
 
 def not_applicable(problem: Problem) -> str | None:
@@ -238,7 +243,9 @@ class _Sized:
     rate: int                       # requests per hour, one replica
     transfer_s: float = 0.0
     prefill_s: float = 0.0
-    prompts: int = 1                # prefill: prompts per forward pass (prefill_s is that pass)
+    prompts: int = 1                # prefill: prompts per forward pass (prefill_s is that pass, mean over lengths)
+    prefill_scv: float = 0.0        # prefill: c² of the pass over the prompts' lengths (serving.service_moments)
+    prefill_fill_s: float = 0.0     # prefill: what the pipeline stages add to a prompt's own pass (pipeline_fill)
 
 
 def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
@@ -259,37 +266,59 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
         if spec is not None and serving.spec_layout_error(engine.id, spec.method, layout.pp, layout.dp_attention):
             continue   # the engine would not start speculative decoding on this layout
         per_node = node.count // layout.replicas_per_node if nodes == 1 else node.count
-        sized = _fitted(model, variant, engine, node, per_node, nodes, layout, problem)
+        decoder = _fitted(model, variant, engine, node, per_node, nodes, layout, problem, "decode")
+        if decoder is not None:
+            fitted.append(decoder)
+        sized = decoder if engine.id not in serving.WHOLE_PROMPTS else \
+            _fitted(model, variant, engine, node, per_node, nodes, layout, problem, "prefill")
         if sized is None:
             continue
-        fitted.append(sized)
         _, dep, fit, times, held, _, _ = sized
         rpn = layout.replicas_per_node
         if sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens) < 1:
             continue
         transfer = kv_transfer_s(kv_bytes, node.platform.network_gbs,
                                  prompt_link_share(model, layout, node.platform, node.count))
+        lengths = serving.prompt_lengths(w.input_tokens, w.input_tokens_spread)
         for n in prefill_batches(layout, sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens)):
-            gpu = speed.prompt_prefill_time(dep, fit, w.input_tokens, prompts=n)
-            s = max(gpu, times.launch_floor_for(w.input_tokens))   # each chunk step of the pass lasts the launch floor
-            pre = prefill_rate(s, transfer, times.overhead_s, w.max_ttft_s, w.ttft_percentile, prompts=n)
+            def one_pass(tokens: int, n=n, dep=dep, fit=fit, times=times) -> float:
+                # each chunk step of the pass lasts at least the launch floor
+                return max(speed.prompt_prefill_time(dep, fit, tokens, prompts=n), times.launch_floor_for(tokens))
+
+            s, scv = serving.service_moments(one_pass, lengths)
+            # a prompt's steps pass the pipeline stages one after another (serving.Times.pipeline_fill)
+            staged = dataclasses.replace(times, prefill_time=lambda t, n=n, dep=dep, fit=fit:
+                                         speed.prefill_time(dep, fit, t, prompts=n))
+            fill = sum(staged.pipeline_fill(t) for t in lengths) / len(lengths)
+            pre = prefill_rate(s, transfer, times.overhead_s, w.max_ttft_s, w.ttft_percentile, prompts=n, scv=scv,
+                               fill_s=fill)
             per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
             if per_hour >= 1 and (best_pre is None
                                   or per_hour * rpn > best_pre.rate * best_pre.dep.layout.replicas_per_node):
                 cap_ = ReplicaCapacity(users=0, memory_users=held, limit="ttft" if w.max_ttft_s else "prefill",
                                        fit=fit, ttft_s=pre.ttft_s, ttft_p90_s=pre.ttft_p90_s)
                 best_pre = _Sized(dep=dep, capacity=cap_, rate=per_hour, transfer_s=pre.kv_transfer_s, prefill_s=s,
-                                  prompts=n)
+                                  prompts=n, prefill_scv=scv, prefill_fill_s=fill)
     return _decode_points(fitted, w, spec), best_pre
 
 
-def _fitted(model, variant, engine, node: NodeType, per_node: int, nodes: int, layout, problem: Problem):
+def _fitted(model, variant, engine, node: NodeType, per_node: int, nodes: int, layout, problem: Problem,
+            role: str):
     """(sequences per node its memory and engine hold, deployment, memory fit, times, requests of the context its
-    KV cache holds, batch cap, what caps it) of one layout on `per_node` accelerators of `node` × `nodes`, or None
-    when it does not start."""
+    KV cache holds, batch cap, what caps it) of one layout on `per_node` accelerators of `node` × `nodes` in
+    `role` ('prefill' or 'decode'), or None when it does not start. A prefill replica's engine must accept the
+    prompts (sizing.whole_prompt_settings: TensorRT-LLM's max_num_tokens covers them); a decode replica receives
+    their KV cache and runs no prompt, so its settings stay as given (NVIDIA's DeepSeek-R1 Dynamo recipe:
+    GEN_MAX_NUM_TOKENS "is generally set to be equal to GEN_MAX_BATCH_SIZE in the disaggregated setting",
+    https://github.com/NVIDIA/dgxc-benchmarking/blob/db1b14c466609306d1ff740a5139eb778aaf940f/deepseek_r1/inference/dynamo/README.md)."""
+    settings = problem.engine_settings if role == "decode" else \
+        sizing.whole_prompt_settings(engine, node.accelerator, problem.engine_settings,
+                                     problem.workload.longest_prompt)
+    if settings is None:
+        return None   # the engine would reject the prompts at the given max_batched_tokens
     dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
                      engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
-                     settings=problem.engine_settings, layout=layout, draft=problem.workload.draft)
+                     settings=settings, layout=layout, draft=problem.workload.draft)
     fit = dep.memory()
     if not fit.weights_fit or not fit.starts:
         return None
@@ -344,14 +373,14 @@ def _in_domain_units(model, variant, engine, node: NodeType, problem: Problem, p
     kv = sizing.kv_bytes_per_request(model, pre.dep.kv_dtype, w.input_tokens)
     transfer = kv_transfer_s(kv, node.accelerator.interconnect_gbs)
     one = prefill_rate(pre.prefill_s, transfer, serving.ttft_overhead(engine.id), w.max_ttft_s, w.ttft_percentile,
-                       prompts=pre.prompts)
+                       prompts=pre.prompts, scv=pre.prefill_scv, fill_s=pre.prefill_fill_s)
     if one is None:
         return []
     single = Layout(tp=pre.dep.layout.tp, pp=pre.dep.layout.pp, dp=pre.dep.layout.dp, ep=pre.dep.layout.ep)
     out = []
     for p in range(s, node.count, s):
         d = node.count - p
-        fitted = [f for f in (_fitted(model, variant, engine, node, d, 1, lay, problem)
+        fitted = [f for f in (_fitted(model, variant, engine, node, d, 1, lay, problem, "decode")
                               for lay in candidate_layouts(model, engine, d, 1) if lay.replicas_per_node == 1)
                   if f is not None]
         points = _decode_points(fitted, w, spec)
@@ -454,7 +483,8 @@ def _role_node_units(model, node: NodeType, engines, max_k: int, problem: Proble
                         dp_attention=lay.dp_attention, capacity=sized.capacity, cost=cost,
                         power_w=node.power_w * k, note=note, layout=lay, role=role,
                         rate=sized.rate * lay.replicas_per_node, kv_transfer_s=sized.transfer_s,
-                        prefill_s=sized.prefill_s, prefill_prompts=sized.prompts))
+                        prefill_s=sized.prefill_s, prefill_prompts=sized.prompts, prefill_scv=sized.prefill_scv,
+                        prefill_fill_s=sized.prefill_fill_s))
     return out
 
 
@@ -481,7 +511,8 @@ def _with_link_floors(model, units: list[Unit], problem: Problem) -> list[Unit]:
         for link in slower:   # the same forward pass (u.prefill_s, u.prefill_prompts), a slower transfer
             share = prompt_link_share(model, u.layout, u.node.platform, u.node.count)
             pre = prefill_rate(u.prefill_s, kv_transfer_s(kv, link, share), overhead_s, w.max_ttft_s,
-                               w.ttft_percentile, prompts=u.prefill_prompts)
+                               w.ttft_percentile, prompts=u.prefill_prompts, scv=u.prefill_scv,
+                               fill_s=u.prefill_fill_s)
             per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)
             if per_hour < 1:
                 continue
@@ -625,7 +656,7 @@ def compare_serving(dep: Deployment, workload) -> ServingModes:
     if fit.starts and cap >= 1:
         pools = serving.size_pools(times, times, cap, users, workload.input_tokens, workload.output_tokens,
                                    workload.min_tokens_per_s, workload.max_ttft_s, workload.ttft_percentile,
-                                   transfer, _speculative(workload))
+                                   transfer, _speculative(workload), spread=workload.input_tokens_spread)
     return ServingModes(users=users, aggregated_replicas=-(-users // agg.users) if agg.users else None,
                         aggregated_users_per_replica=agg.users, aggregated_limit=agg.limit, pools=pools,
                         kv_transfer_s=transfer)

@@ -25,8 +25,9 @@ from catalog.schema import Accelerator, Model, Platform
 from . import serving, sizing, speed
 from .deployment import Deployment
 from .launch import DISAGG_ENGINES, LaunchSettings, given_batched_tokens, launch_for, with_role
-from .layouts import Layout, candidate_layouts, default_layout, layout_problem
-from .problem import ENGINE_SETTINGS, VERSION_NEEDS_ENGINE, EngineSettings, Workload, version_names_engine
+from .layouts import Layout, candidate_layouts, default_layout, engine_layouts, layout_problem
+from .problem import (ENGINE_SETTINGS, VERSION_NEEDS_ENGINE, EngineSettings, Workload, longest_prompt,
+                      version_names_engine)
 from .units import ENGINE_PREFERENCE, platform_accepts
 
 __all__ = ["Estimate", "estimate", "default_platform", "engine_settings", "LOG_LINES", "POOL_ROLES"]
@@ -243,7 +244,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
              eager: bool = False, engine_version: str | None = None,
              settings: EngineSettings | None = None, arrivals: str | serving.Benchmark = "random",
              speculative: Any = None, tp: int | None = None, pp: int | None = None, dp: int | None = None,
-             ep: int | None = None, request_rate: float | None = None, role: str | None = None) -> Estimate:
+             ep: int | None = None, request_rate: float | None = None, role: str | None = None,
+             input_tokens_spread: float = 0.0) -> Estimate:
     """Size one replica of `gpus` accelerators over `nodes` nodes under the given engine settings
     (unset: the engine's defaults; `settings` replaces the six keyword settings when given;
     `engine_version` picks the engine release whose memory rules apply, default the newest sourced).
@@ -257,6 +259,9 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     where none does (and at 'max'), the most output tokens/s (a pool `role`: its own speed; `_fastest_layout`);
     `dp_attention` is the shorthand for attention DP over every rank.
 
+    `input_tokens_spread` s spreads the prompts uniformly over input_tokens·[1 − s, 1 + s]: the open loop's prefill
+    queue (`request_rate`) is M/G/1 over them, and TensorRT-LLM's max_num_tokens covers the longest.
+
     `role` ('prefill' or 'decode', None: aggregated) sizes one replica of a disaggregated pool (`_pool_speed`):
     a decode replica runs the concurrency asked with no prompt in its steps (no TTFT: prompts run on the
     prefill pool); a prefill replica runs prompts back to back, one per attention DP group per forward pass
@@ -269,7 +274,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     pool's replica runs at a batch), or with a concurrency or speculative decoding on the prefill pool.
     """
     asked = dict(locals())
-    _check_demand(concurrency, request_rate, input_tokens, output_tokens)
+    _check_demand(concurrency, request_rate, input_tokens, output_tokens, input_tokens_spread)
     _check_role(role, request_rate, speculative, concurrency, arrivals)
     if not version_names_engine(engine_version if settings is None else settings.version, [engine]):
         raise InputError(f"--engine-version = '{engine_version}': {VERSION_NEEDS_ENGINE}")
@@ -296,9 +301,11 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
     chosen = _engine(catalog, engine, acc, variant, role)
     notes: list[str] = []
     settings = _slots(chosen, settings, concurrency, notes)
+    settings = _whole_prompts(chosen, acc, settings, input_tokens, input_tokens_spread, request_rate, role, notes)
     context = input_tokens + output_tokens
     if fixed:
-        layout = _fixed_layout(m, chosen, acc, (tp, pp, dp, ep), nodes, per_node)
+        layout = _fixed_layout(m, chosen, acc, (tp, pp, dp, ep), nodes, per_node, dp_attention,
+                               settings.max_batched_tokens)
     elif dp_attention:
         layout = default_layout(m, chosen, per_node, nodes, dp_attention=True)
     else:
@@ -326,7 +333,7 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         if fits else (None, batch)
     if request_rate is not None:
         conc, batch, served = _open_loop(dep, fit, request_rate, input_tokens, output_tokens, speculative, limit,
-                                         notes, (conc, batch, served))
+                                         notes, (conc, batch, served), input_tokens_spread)
     if fits and conc > limit:
         notes.append(f"only {limit:,} of {conc:,} requests run at once "
                      f"({'the KV cache holds no more' if limit == max_conc else f'{chosen.name} runs at most {cap:,}'}); "
@@ -439,7 +446,8 @@ def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, i
         S = max(speed.prompt_prefill_time(I, prompts=dp), F) seconds (each prompt in its group's chunk steps),
         F = ⌈I / chunk⌉ × the release's eager-prefill
         launch floor (each chunk step lasts at least the floor: serving.Times.launch_floor_for), input tok/s
-        dp·I/S; TTFT of a prompt alone max(P(I), F) + the engine's fixed overhead (serving.ttft_overhead);
+        dp·I/S; TTFT of a prompt alone max(P(I), F) + the pipeline stages' fill (serving.Times.pipeline_fill) + the
+        engine's fixed overhead (serving.ttft_overhead);
         batch = dp.
     """
     times = speed.serving_times(dep, fit)
@@ -450,7 +458,7 @@ def _pool_speed(dep: Deployment, fit: sizing.MemoryFit, role: str, batch: int, i
     prompts = fit.layout.dp
     floor = times.launch_floor_for(input_tokens)   # each of the prompt's ⌈I / budget⌉ chunk steps: the launch floor
     passes = max(speed.prompt_prefill_time(dep, fit, input_tokens, prompts=prompts), floor)
-    alone = max(times.prompt_time(input_tokens), floor) + times.overhead_s
+    alone = max(times.prompt_time(input_tokens), floor) + times.pipeline_fill(input_tokens) + times.overhead_s
     return _PoolSpeed(batch=prompts, bound="prefill only", input_tokens_per_s=prompts * input_tokens / passes,
                       ttft_s=alone, ttft_p90_s=alone, ttft_median_s=alone)
 
@@ -461,6 +469,8 @@ _DEMAND_FLAGS = {
     "request_rate": ("--request-rate", "a finite number of requests per second above 0, at most 1,000,000"),
     "input_tokens": ("--input-tokens", "1 to 10,000,000 prompt tokens"),
     "output_tokens": ("--output-tokens", "1 to 10,000,000 output tokens"),
+    "input_tokens_spread": ("--input-tokens-spread", "a share of --input-tokens from 0 (every prompt as long) to 1 "
+                            "(lengths from 0 to twice --input-tokens)"),
 }
 
 
@@ -477,10 +487,12 @@ def _check_request_length(model, input_tokens: int, output_tokens: int, max_mode
                          f"--output-tokens = {context:,} tokens); the engine would reject every request.")
 
 
-def _check_demand(concurrency, request_rate, input_tokens: int, output_tokens: int) -> None:
+def _check_demand(concurrency, request_rate, input_tokens: int, output_tokens: int, spread: float = 0.0) -> None:
     """The problem YAML's workload checks (problem.Workload) on the estimate's flags: a finite request rate
-    in (0, 10^6] requests/s, not together with a concurrency; InputError naming the flag and value."""
+    in (0, 10^6] requests/s, not together with a concurrency, a prompt spread in [0, 1]; InputError naming the
+    flag and value."""
     given = {"request_rate": request_rate, "input_tokens": input_tokens, "output_tokens": output_tokens,
+             "input_tokens_spread": spread,
              # 'max' stands for a concurrency too (the workload's rule: one demand, not both)
              "concurrent_users": None if concurrency is None else 1 if concurrency == "max" else concurrency}
     try:
@@ -505,6 +517,32 @@ def _slots(chosen, settings: EngineSettings, concurrency: int | str | None, note
         notes.append(f"{chosen.name} --parallel {settings.max_batch} (the concurrency asked; --max-batch sets it): "
                      f"its KV cache holds -c = --parallel × max_model_len tokens")
     return settings
+
+
+def _whole_prompts(chosen, acc: Accelerator, settings: EngineSettings, input_tokens: int, spread: float,
+                   request_rate: float | None, role: str | None, notes: list[str]) -> EngineSettings:
+    """`settings` under which the engine accepts the prompts, the longest input_tokens·(1 + spread) tokens
+    (sizing.whole_prompt_settings): TensorRT-LLM's max_num_tokens raised to cover them when not given (noted in
+    `notes`, as is a spread that only the open loop's queue uses). Raises InputError when it is given below the
+    longest prompt: the engine would reject those requests. A decode replica (`role`) receives the prompts' KV
+    cache and runs none of them: its settings are kept (optimizer/disagg.py `_fitted`)."""
+    if role == "decode":
+        return settings
+    if spread and request_rate is None:
+        notes.append(f"--input-tokens-spread {spread:g}: a concurrency's closed loop takes every prompt at "
+                     f"--input-tokens; the spread enters request-rate sizing (--request-rate) and TensorRT-LLM's "
+                     f"max_num_tokens")
+    input_tokens = longest_prompt(input_tokens, spread)
+    covered = sizing.whole_prompt_settings(chosen, acc, settings, input_tokens)
+    if covered is None:
+        raise InputError(f"--max-batched-tokens = {settings.max_batched_tokens:,}: {chosen.name} runs each prompt in "
+                         f"one step and rejects one longer than max_num_tokens, so {'the longest' if spread else 'every'} "
+                         f"{input_tokens:,}-token prompt would fail; give at least {input_tokens:,}, or leave it out "
+                         f"(hwplan then raises it to cover the prompts).")
+    if covered is not settings and covered.max_batched_tokens != settings.max_batched_tokens:
+        notes.append(f"{chosen.name} max_num_tokens {covered.max_batched_tokens:,}, above its default: it runs each "
+                     f"prompt in one step and rejects one longer than max_num_tokens")
+    return covered
 
 
 def _draft(speculative) -> str | None:
@@ -649,9 +687,23 @@ def _engine(catalog: Catalog, engine: str, acc, variant, role: str | None = None
     return chosen
 
 
-def _fixed_layout(m, chosen, acc, ranks: tuple[int | None, ...], nodes: int, per_node: int) -> Layout:
-    """The layout --tp/--pp/--dp/--ep give (unset: 1); InputError if the engine cannot run it."""
+def _fixed_layout(m, chosen, acc, ranks: tuple[int | None, ...], nodes: int, per_node: int,
+                  dp_attention: bool = False, batched_tokens: int | None = None) -> Layout:
+    """The layout --tp/--pp/--dp/--ep give (unset: 1); InputError if the engine cannot run it, if --dp-attention
+    (attention DP over every rank) comes with a layout of one attention group, or if a given
+    --chunked-prefill-size (`batched_tokens`) leaves no token per attention DP group: SGLang divides it by the DP
+    size (server_args.py `chunked_prefill_size // dp_size`) and turns chunked prefill off at 0."""
     tp, pp, dp, ep = ranks
+    if dp_attention and (dp or 1) == 1:
+        raise InputError(f"--dp-attention with --tp {tp or 1}: the layout flags give one attention group (--dp 1); "
+                         f"for attention DP over every rank give --dp (and --ep) instead of --tp, e.g. --dp "
+                         f"{(tp or 1) * (pp or 1)} --ep {(tp or 1) * (pp or 1)}, or --dp-attention without layout "
+                         f"flags.")
+    if batched_tokens is not None and (dp or 1) > 1 and batched_tokens < (dp or 1) \
+            and engine_layouts(chosen).dp_splits_chunk:
+        raise InputError(f"--max-batched-tokens = {batched_tokens:,} with --dp {dp}: {chosen.name} divides "
+                         f"--chunked-prefill-size over the {dp} attention DP groups, which leaves none per group "
+                         f"and turns chunked prefill off; give at least {dp} (a few thousand per group is usual).")
     try:
         layout = Layout(tp=tp or 1, pp=pp or 1, dp=dp or 1, ep=ep or 1, nodes_per_replica=nodes)
     except ValueError as e:
@@ -677,15 +729,16 @@ def _why_not(fit, max_conc: int, context: int, notes: list[str]) -> str | None:
 
 
 def _open_loop(dep, fit, request_rate: float, input_tokens: int, output_tokens: int, speculative, limit: int,
-               notes: list[str], closed: tuple):
+               notes: list[str], closed: tuple, spread: float = 0.0):
     """(concurrency, batch, speed) of one replica under Poisson arrivals at `request_rate` requests/s
-    (optimizer/serving.py `open_loop`); `closed` (the closed-loop figures) when the replica does not
+    (optimizer/serving.py `open_loop`, prompts spread by ± `spread`); `closed` (the closed-loop figures) when the replica does not
     fit; speed None and a note when the rate overloads it. InputError unless the rate is positive."""
     if not request_rate > 0:
         raise InputError(f"--request-rate = {request_rate}: give a positive number of requests per second.")
     if closed[2] is None:   # the replica does not fit: nothing is served at any rate
         return closed
-    o = serving.open_loop(speed.serving_times(dep, fit), request_rate, input_tokens, output_tokens, speculative)
+    o = serving.open_loop(speed.serving_times(dep, fit), request_rate, input_tokens, output_tokens, speculative,
+                          spread=spread)
     overloaded = o.utilization >= 1 or o.decode_batch + 1 > limit
     if overloaded:
         notes.append(f"{request_rate:g} requests/s overload one replica: "

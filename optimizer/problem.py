@@ -21,7 +21,9 @@ from catalog.schema import KV_DTYPE_BYTES
 from catalog.validation import describe_errors
 from catalog.yamlio import YamlDoc, format_loc, read_yaml
 
-__all__ = ["Problem", "Workload", "Constraints", "Tco", "EngineSettings", "ENGINE_SETTINGS", "DEFAULT_ELECTRICITY_PER_KWH",
+from .serving import WHOLE_PROMPTS
+
+__all__ = ["Problem", "Workload", "longest_prompt", "Constraints", "Tco", "EngineSettings", "ENGINE_SETTINGS", "DEFAULT_ELECTRICITY_PER_KWH",
            "DEFAULT_HARDWARE_CLASSES", "load_problem", "problem_from_fields", "with_overrides",
            "check_ids", "OBJECTIVES"]
 
@@ -64,6 +66,11 @@ class Workload(_Record):
         "Requests per second over the whole deployment (Poisson arrivals), instead of concurrent_users: "
         "replicas are then sized by rate (plan 'users' count requests per hour)."))
     input_tokens: int = Field(2000, ge=1, le=10_000_000, description="Prompt tokens per request.")
+    input_tokens_spread: float = Field(0.0, ge=0, le=1, description=(
+        "How much prompt lengths vary: spread uniformly over input_tokens × [1 − s, 1 + s] (as vllm bench serve "
+        "--random-range-ratio s draws them); 0 (default): every prompt input_tokens long. The prefill queues of "
+        "request-rate sizing and of disaggregated prefill pools wait longer for it (M/G/1), and TensorRT-LLM's "
+        "max_num_tokens covers the longest prompt."))
     output_tokens: int = Field(1000, ge=1, le=10_000_000, description="Generated tokens per request.")
     min_tokens_per_s: float = Field(0.0, ge=0, le=100_000, description="Decode speed each user must see.")
     max_ttft_s: float | None = Field(None, gt=0, le=86_400, description="Longest time to first token.")
@@ -81,6 +88,11 @@ class Workload(_Record):
     @property
     def context_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+    @property
+    def longest_prompt(self) -> int:
+        """Tokens of the longest prompt: input_tokens × (1 + input_tokens_spread), rounded up."""
+        return longest_prompt(self.input_tokens, self.input_tokens_spread)
 
     @property
     def draft(self) -> str | None:
@@ -116,10 +128,12 @@ class EngineSettings(_Record):
       engine may use: weights + activations + KV cache); SGLang `--mem-fraction-static` (share holding
       weights + KV pool); TensorRT-LLM `kv_cache_free_gpu_memory_fraction` (share of the memory still
       FREE after weights and the activation profile that the KV cache takes).
-    - `max_batch` (sequences): vLLM `--max-num-seqs`, SGLang `--max-running-requests`, TensorRT-LLM
+    - `max_batch` (sequences; per attention DP group under attention DP): vLLM `--max-num-seqs`, SGLang
+      `--max-running-requests` (whose flag counts all groups: the launch command multiplies), TensorRT-LLM
       `max_batch_size`.
     - `max_batched_tokens` (tokens per forward step): vLLM `--max-num-batched-tokens`, SGLang
-      `--chunked-prefill-size`, TensorRT-LLM `max_num_tokens`.
+      `--chunked-prefill-size` (which SGLang divides over the attention DP groups), TensorRT-LLM
+      `max_num_tokens` (raised to cover the longest prompt when unset: TensorRT-LLM rejects longer ones).
     - `max_model_len` (tokens, prompt + output of one request): vLLM `--max-model-len`, SGLang
       `--context-length`, TensorRT-LLM `max_seq_len`. Must not exceed the model's context.
     - `eager` (no CUDA graphs): vLLM `--enforce-eager`, SGLang `--disable-cuda-graph`, TensorRT-LLM
@@ -132,8 +146,9 @@ class EngineSettings(_Record):
     memory_utilization: float | None = Field(None, gt=0, le=1, description="Memory fraction, in (0, 1]: vLLM "
                                              "--gpu-memory-utilization, SGLang --mem-fraction-static, TensorRT-LLM "
                                              "kv_cache_free_gpu_memory_fraction.")
-    max_batch: int | None = Field(None, ge=1, le=1_000_000, description="Most sequences running at once: vLLM "
-                                  "--max-num-seqs, SGLang --max-running-requests, TensorRT-LLM max_batch_size.")
+    max_batch: int | None = Field(None, ge=1, le=1_000_000, description="Most sequences running at once (per "
+                                  "attention DP group under attention DP): vLLM --max-num-seqs, SGLang "
+                                  "--max-running-requests, TensorRT-LLM max_batch_size.")
     max_batched_tokens: int | None = Field(None, ge=1, le=100_000_000, description="Most tokens in one forward "
                                            "step: vLLM --max-num-batched-tokens, SGLang --chunked-prefill-size, "
                                            "TensorRT-LLM max_num_tokens.")
@@ -438,6 +453,11 @@ def _check_lengths(problem: Problem, model) -> None:
 VERSION_NEEDS_ENGINE = "a release number belongs to one engine; name that engine (engine: vllm, --engine vllm) with it."
 
 
+def longest_prompt(input_tokens: int, spread: float) -> int:
+    """Tokens of the longest prompt of `input_tokens` spread uniformly by ± `spread`: ⌈input_tokens·(1 + spread)⌉."""
+    return math.ceil(input_tokens * (1 + spread) - 1e-9)
+
+
 def version_names_engine(version: str | None, engines: list[str]) -> bool:
     """False when an engine release (`engine_settings.version`, `--engine-version`) is given without naming
     exactly one engine ('auto' or several): a release number belongs to one engine (solve and estimate)."""
@@ -445,12 +465,23 @@ def version_names_engine(version: str | None, engines: list[str]) -> bool:
 
 
 def _check_engine_settings(problem: Problem, model) -> None:
-    """An engine version names one engine; MTP speculative decoding needs a model with MTP layers."""
+    """An engine version names one engine; a max_batched_tokens an engine that runs prompts whole (TensorRT-LLM)
+    would reject the prompts at is refused when only such engines are asked; MTP speculative decoding needs a
+    model with MTP layers."""
     version = problem.engine_settings.version
     engines = [problem.engine] if isinstance(problem.engine, str) else list(problem.engine)
     if not version_names_engine(version, engines):
         raise ProblemError(f"{problem.where('engine_settings', 'version')}: engine_settings.version = '{version}': "
                            f"{VERSION_NEEDS_ENGINE}")
+    tokens, prompt = problem.engine_settings.max_batched_tokens, problem.workload.longest_prompt
+    if tokens is not None and tokens < prompt and engines != ["auto"] and all(e in WHOLE_PROMPTS for e in engines):
+        longest = "workload.input_tokens" if problem.workload.input_tokens_spread == 0 else \
+            "the longest prompt (workload.input_tokens × (1 + input_tokens_spread))"
+        raise ProblemError(f"{problem.where('engine_settings', 'max_batched_tokens')}: engine_settings."
+                           f"max_batched_tokens = {tokens:,} is below {longest} = {prompt:,}: "
+                           f"{', '.join(engines)} runs each prompt in one step and rejects one longer than "
+                           f"max_num_tokens, so every request would fail; give at least {prompt:,}, or leave it "
+                           f"out (hwplan then raises it to cover the prompts).")
     spec = problem.workload.speculative
     if spec is not None and spec.method == "mtp":
         if model.mtp is None:

@@ -31,10 +31,13 @@ Queuing Networks", J. ACM 27(2), 1980) gives throughput X and mean prefill respo
 point has the closed form R = ((C·S − Z) + sqrt((C·S − Z)² + 4·S·Z)) / 2.) TPOT and X are solved
 together by fixed-point iteration.
 
-Open loop (`request_rate` λ requests/s, Poisson arrivals): the prefill queue is M/G/1 with all
-prompts of I tokens (deterministic service, E[S²] = S²); Pollaczek–Khinchine mean wait
-    W̄ = λ · E[S²] / (2 (1 − ρ)),  ρ = λ · S
-and the decode concurrency by Little's law B_decode = λ · (O − 1) · TPOT.
+Open loop (`request_rate` λ requests/s, Poisson arrivals): the prefill queue is M/G/1; Pollaczek–Khinchine
+mean wait (L. Kleinrock, Queueing Systems vol. 1, 1975, §5.6)
+    W̄ = λ · E[S²] / (2 (1 − ρ)) = ρ · E[S] · (1 + c²) / (2 (1 − ρ)),  ρ = λ · E[S],  c² = Var[S] / E[S]²
+over the workload's prompt lengths: all of I tokens (deterministic service, c² = 0: M/D/1), or spread uniformly
+over I·[1 − s, 1 + s] (`input_tokens_spread` s, as `vllm bench serve --random-range-ratio` draws them), taken
+at the midpoints of PROMPT_LENGTH_POINTS equally likely bins (`prompt_lengths`, `service_moments`); the
+prompt's own service counts at its mean E[S]. The decode concurrency by Little's law B_decode = λ · (O − 1) · TPOT.
 
 Percentiles of TTFT: the waiting time is taken as exponential beyond an atom at zero,
 P(W > t) ≈ ρ · exp(−t · ρ / W̄) (the heavy-traffic limit of J. F. C. Kingman, "The single server
@@ -112,7 +115,9 @@ prefills eagerly, a prefill step takes at least the host's time to launch its ke
 the prompts sharing a step share it. In the steady states (Mean Value Analysis, M/D/1) the prefill server's
 occupancy keeps the GPU's time P(I), as under load the engine packs the queued prompts into one step, and each
 TTFT adds max(0, ⌈I/c⌉ · L − P(I)) once: each of its own ⌈I/c⌉ chunk steps (c = T, or T // dp under
-SGLang's attention DP) lasts at least L.
+SGLang's attention DP) lasts at least L. With pipeline-parallel stages a prompt's steps pass them one after another:
+its TTFT adds (stages − 1) × its last step (`Times.pipeline_fill`), its occupancy does not (the stages work on
+other prompts meanwhile).
 
 A fixed per-request TTFT overhead per engine (request handling, tokenization, detokenization,
 streaming the first token) is added: TTFT_OVERHEAD_S, an assumption (see there). So is the wait for the
@@ -136,7 +141,8 @@ from catalog.errors import InputError
 from catalog.schema import Model
 
 __all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
-           "open_loop", "mva", "wait_percentile", "md1_wait", "chunked_prompt_time", "prefix_attention", "spec_tokens_per_step", "acceptance_for_length",
+           "open_loop", "mva", "wait_percentile", "md1_wait", "mg1_wait", "prompt_lengths", "service_moments",
+           "PROMPT_LENGTH_POINTS", "chunked_prompt_time", "prefix_attention", "spec_tokens_per_step", "acceptance_for_length",
            "check_speculative",
            "DEFAULT_ACCEPTANCE", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS", "PREFILL_ALONE",
            "WHOLE_PROMPTS",
@@ -187,6 +193,11 @@ QUEUED_STEPS = {"sglang": 1.5, "trtllm": 1.5, "vllm": 0.5}
 #   with prompt chunks (https://docs.vllm.ai/en/latest/configuration/optimization.html, "Chunked Prefill").
 # Used by benchmark replays (`Times.prefill_alone`, `Times.whole_prompts`); other engines as vLLM.
 PREFILL_ALONE = ("sglang",)
+
+# Equally likely prompt lengths that stand for a spread of lengths in the open loop's queue (`prompt_lengths`).
+# The midpoints of K equal bins of a uniform spread have the variance of the spread times 1 − 1/K² (each bin's
+# own variance, its width² / 12, is left out): 16 bins miss 0.4 % of it.
+PROMPT_LENGTH_POINTS = 16
 WHOLE_PROMPTS = ("trtllm",)
 
 # A benchmark's warm-up sends copies of one prompt at the run's concurrency C (InferenceX: 2·C copies of the
@@ -456,12 +467,43 @@ def mva(customers: int, service_s: float, think_s: float) -> tuple[float, float]
     return c / (r + z), r
 
 
-def md1_wait(rate: float, service_s: float) -> float:
-    """Pollaczek–Khinchine mean wait of M/D/1: λ·S² / (2(1 − λS)); inf when λS ≥ 1."""
-    rho = rate * service_s
+def mg1_wait(rate: float, mean_s: float, scv: float = 0.0) -> float:
+    """Pollaczek–Khinchine mean wait of M/G/1 at `rate` arrivals/s and a service of mean `mean_s` seconds and
+    squared coefficient of variation `scv` (Var[S]/E[S]²): λ·E[S]²·(1 + c²) / (2(1 − λ·E[S])); inf when
+    ρ = λ·E[S] ≥ 1 (Kleinrock 1975, §5.6)."""
+    rho = rate * mean_s
     if rho >= 1:
         return math.inf
-    return rate * service_s ** 2 / (2 * (1 - rho))
+    return rate * mean_s ** 2 * (1 + scv) / (2 * (1 - rho))
+
+
+def md1_wait(rate: float, service_s: float) -> float:
+    """Pollaczek–Khinchine mean wait of M/D/1 (every service `service_s`): mg1_wait with c² = 0."""
+    return mg1_wait(rate, service_s)
+
+
+def prompt_lengths(tokens: int, spread: float = 0.0) -> list[int]:
+    """Prompt lengths standing for prompts of `tokens` tokens spread uniformly over tokens·[1 − spread,
+    1 + spread] (as `vllm bench serve --random-range-ratio` draws them): the midpoints of PROMPT_LENGTH_POINTS
+    equally likely bins, each at least one token; [tokens] without a spread. Raises InputError for a spread
+    outside [0, 1]."""
+    if not 0 <= spread <= 1:
+        raise InputError(f"input_tokens_spread = {spread}: give a share of input_tokens from 0 (every prompt as "
+                         f"long) to 1 (lengths from 0 to twice input_tokens).")
+    tokens = max(1, tokens)
+    if spread == 0:
+        return [tokens]
+    k = PROMPT_LENGTH_POINTS
+    return [max(1, round(tokens * (1 - spread + 2 * spread * (j + 0.5) / k))) for j in range(k)]
+
+
+def service_moments(service: Callable[[int], float], lengths: list[int]) -> tuple[float, float]:
+    """(E[S] seconds, c² = Var[S]/E[S]²) of a service time `service(length)` over equally likely `lengths`."""
+    times = [service(n) for n in lengths]
+    mean = sum(times) / len(times)
+    if mean <= 0:
+        return mean, 0.0
+    return mean, max(0.0, sum(t * t for t in times) / len(times) / mean ** 2 - 1)
 
 
 def wait_percentile(mean_wait: float, rho: float, p: float) -> float:
@@ -522,7 +564,9 @@ class Times:
     tokens without the running decodes, which wait (PREFILL_ALONE); `whole_prompts`: it does not split a prompt
     over steps (WHOLE_PROMPTS). The last two shape benchmark replays (`benchmark_run`) only. `chunk` = the prompt
     tokens one prompt's chunk step takes (layouts.chunk_tokens_per_group: SGLang under attention DP prefills a
-    prompt on its own group in chunks of budget // dp; 0: the budget), which `prompt_time` splits a prompt by."""
+    prompt on its own group in chunks of budget // dp; 0: the budget), which `prompt_time` splits a prompt by.
+    `stages`: the replica's pipeline-parallel stages, which a prompt's steps pass one after another
+    (`latency_extra`)."""
 
     token_time: Callable[[int, float], tuple[float, str]]
     prefill_time: Callable[[int], float]
@@ -536,6 +580,7 @@ class Times:
     prefill_alone: bool = False
     whole_prompts: bool = False
     chunk: int = 0
+    stages: int = 1
 
     @property
     def prompt_chunk(self) -> int:
@@ -563,9 +608,31 @@ class Times:
         return prefix_attention(self.prefill_time, done, chunk)
 
     def launch_floor_for(self, tokens: int) -> float:
-        """The least seconds a prompt of `tokens` takes alone: its ⌈tokens / prompt_chunk⌉ chunk steps, each lasting
-        at least the launch floor."""
-        return math.ceil(max(1, tokens) / self.prompt_chunk) * self.launch_floor_s
+        """The least seconds a prompt of `tokens` takes alone: its ⌈tokens / prompt_chunk⌉ chunk steps (one where the
+        engine does not split prompts, `whole_prompts`), each lasting at least the launch floor."""
+        steps = 1 if self.whole_prompts else math.ceil(max(1, tokens) / self.prompt_chunk)
+        return steps * self.launch_floor_s
+
+    def pipeline_fill(self, tokens: int) -> float:
+        """Seconds a prompt of `tokens` alone waits for the pipeline beyond its prefill P: its chunk steps pass the
+        `stages` pipeline stages one after another, so the last step leaves the last stage (stages − 1) stage
+        times after it enters the first, and a stage takes a step in P(step) (a stage runs 1/stages of the layers
+        on 1/stages of the accelerators). So (stages − 1) × the last step's time (the whole prompt's where the
+        engine does not split prompts, `whole_prompts`): TensorRT-LLM's whole prompt takes stages × P; a chunked
+        one overlaps its chunks across the stages (GPipe's fill and drain, Huang et al., arXiv:1811.06965)."""
+        if self.stages <= 1:
+            return 0.0
+        tokens = max(1, tokens)
+        chunk = tokens if self.whole_prompts else self.prompt_chunk
+        done = (tokens - 1) // chunk * chunk
+        last = self.prefill_time(tokens - done) + self.prefix_attention(done, tokens - done)
+        return (self.stages - 1) * last
+
+    def latency_extra(self, tokens: int, prefill_s: float) -> float:
+        """What a prompt of `tokens` alone adds to its TTFT beyond the prefill server's occupancy `prefill_s`:
+        the launch floor's excess (`launch_extra`) and the pipeline's fill (`pipeline_fill`). The occupancy keeps
+        P: under load the stages work on other prompts meanwhile."""
+        return self.launch_extra(tokens, prefill_s) + self.pipeline_fill(tokens)
 
     def launch_extra(self, tokens: int, prefill_s: float) -> float:
         """What the launch floor adds to the TTFT of a prompt of `tokens` whose prefill alone takes `prefill_s` on
@@ -674,7 +741,7 @@ def _waves(times: Times, c: int, input_tokens: int, output_tokens: int, spec: Sp
     i, o, step, e, prefill, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
     tau_c, bound = step(c)
     if c == 1:
-        ends = [max(prefill, times.launch_floor_for(i))]
+        ends = [max(prefill, times.launch_floor_for(i)) + times.pipeline_fill(i)]
     else:
         # Request k of c (1-based) has its first token when the chunk step holding its prompt's last token (token
         # k·I of the wave) ends: step ⌈k·I/T⌉.
@@ -787,7 +854,7 @@ def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
     rho = min(x * s, 0.999999)
     wait = max(0.0, r - s)
     queued = _queued(times, tau, b_dec * (c - 1) / c)       # the other users' decodes: the arriving one's ended
-    own = times.launch_extra(i, prefill)
+    own = times.latency_extra(i, prefill)
     return ServingResult(users=c, requests_per_s=x, decode_batch=b_dec, step_s=tau, tokens_per_step=e, tpot_s=tpot,
                          prefill_s=prefill + own, prefill_service_s=s, utilization=rho, wait_s=wait + queued,
                          ttft_s=r + own + queued + overhead,
@@ -976,13 +1043,16 @@ def benchmark_run(times: Times, users: int, input_tokens: int, output_tokens: in
 
 
 def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,
-              spec: Speculative | None = None) -> ServingResult:
-    """Steady state at `rate` requests/s of Poisson arrivals to this replica (M/D/1 prefill queue,
-    Little's law for the decode batch). An overloaded replica (λ·S ≥ 1) has infinite TTFT and
-    TPOT. Raises InputError for a rate ≤ 0."""
+              spec: Speculative | None = None, spread: float = 0.0) -> ServingResult:
+    """Steady state at `rate` requests/s of Poisson arrivals to this replica (M/G/1 prefill queue over the
+    prompts' lengths: `input_tokens`, or spread uniformly over input_tokens·[1 − spread, 1 + spread];
+    Little's law for the decode batch). An overloaded replica (λ·E[S] ≥ 1) has infinite TTFT and
+    TPOT. Raises InputError for a rate ≤ 0 or a spread outside [0, 1]."""
     if not rate > 0:
         raise InputError(f"request_rate = {rate}: a positive number of requests per second is needed.")
-    i, o, step, e, prefill, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
+    i, o, step, e, _, budget, overhead = _setup(times, input_tokens, output_tokens, spec)
+    lengths = prompt_lengths(i, spread)
+    prefill = sum(times.prompt_time(n) for n in lengths) / len(lengths)
     if rate * prefill >= 1:
         return ServingResult(users=math.inf, requests_per_s=rate, decode_batch=math.inf, step_s=math.inf,
                              tokens_per_step=e, tpot_s=math.inf, prefill_s=prefill, prefill_service_s=math.inf,
@@ -1000,13 +1070,15 @@ def open_loop(times: Times, rate: float, input_tokens: int, output_tokens: int,
     tau = step.smooth(b_dec)
     tpot = tau * stretch
     bound = step(b_dec)[1]
-    chunks = math.ceil(i / max(budget - b_dec, budget / 8))
-    s = prefill + chunks * step.extra(b_dec)
+    def service(n: int) -> float:   # a prompt of n tokens: alone, plus the decodes riding along its chunk steps
+        return times.prompt_time(n) + math.ceil(n / max(budget - b_dec, budget / 8)) * step.extra(b_dec)
+
+    s, scv = service_moments(service, lengths)
     rho = rate * s
-    wait = md1_wait(rate, s)
+    wait = mg1_wait(rate, s, scv)
     users = b_dec + rate * (wait + s) if not math.isinf(wait) else math.inf
     queued = _queued(times, tau, b_dec)
-    own = times.launch_extra(i, prefill)
+    own = sum(times.latency_extra(n, times.prompt_time(n)) for n in lengths) / len(lengths)
     return ServingResult(users=users, requests_per_s=rate, decode_batch=b_dec, step_s=tau, tokens_per_step=e,
                          tpot_s=tpot, prefill_s=prefill + own, prefill_service_s=s, utilization=min(rho, 1.0),
                          wait_s=wait + queued, ttft_s=wait + s + own + queued + overhead,
@@ -1033,7 +1105,7 @@ class Pools:
 def size_pools(prefill: Times, decode: Times, decode_cap: int, users: int, input_tokens: int, output_tokens: int,
                min_tokens_per_s: float = 0.0, max_ttft_s: float | None = None, ttft_percentile: int = 90,
                kv_transfer_s: float = 0.0, spec: Speculative | None = None,
-               request_rate: float | None = None) -> Pools | None:
+               request_rate: float | None = None, spread: float = 0.0) -> Pools | None:
     """Fewest prefill and decode replicas for `users` concurrent users (or `request_rate` requests/s)
     when prefill and decode run on separate pools (DistServe, Zhong et al., OSDI 2024,
     arXiv:2401.09670; Splitwise, Patel et al., ISCA 2024):
@@ -1042,9 +1114,10 @@ def size_pools(prefill: Times, decode: Times, decode_cap: int, users: int, input
       E/τ(B) ≥ min_tokens_per_s (no prefill interference: TPOT = τ(B)/E); decode replicas =
       ceil(users / B) (every user may be decoding at once);
     - request rate, closed loop: X = users / ((O − 1)·TPOT), an upper bound (the rate if TTFT were 0);
-    - prefill replica: service S = P(I) (prompts alone, no decodes in its steps); arrivals split evenly
-      over n replicas, each M/D/1 at X/n; n = the fewest with ρ = X·S/n < 1 and the TTFT (mean or p90,
-      Pollaczek–Khinchine wait with Kingman's exponential tail) + kv_transfer_s + overhead ≤ max_ttft_s.
+    - prefill replica: service S = P(I) (prompts alone, no decodes in its steps; E[S] and c² over the prompts'
+      lengths, `spread` as in `open_loop`); arrivals split evenly over n replicas, each M/G/1 at X/n; n = the
+      fewest with ρ = X·E[S]/n < 1 and the TTFT (mean or p90, Pollaczek–Khinchine wait with Kingman's
+      exponential tail) + kv_transfer_s + overhead ≤ max_ttft_s.
 
     None when no decode batch reaches min_tokens_per_s, or the prompt alone (plus the KV transfer)
     already exceeds max_ttft_s.
@@ -1059,14 +1132,16 @@ def size_pools(prefill: Times, decode: Times, decode_cap: int, users: int, input
     decode_replicas = math.ceil(users / best) if request_rate is None else \
         math.ceil(request_rate * (o - 1) * tpot / best)
     rate = request_rate if request_rate is not None else users / ((o - 1) * tpot) if o > 1 else users / tpot
-    s = prefill.prompt_time(i)
-    fixed = s + prefill.launch_extra(i, s) + kv_transfer_s + prefill.overhead_s
+    lengths = prompt_lengths(i, spread)
+    s, scv = service_moments(prefill.prompt_time, lengths)
+    own = sum(prefill.latency_extra(n, prefill.prompt_time(n)) for n in lengths) / len(lengths)
+    fixed = s + own + kv_transfer_s + prefill.overhead_s
     if max_ttft_s is not None and fixed > max_ttft_s:
         return None
     n = max(1, math.floor(rate * s) + 1)
     while True:
         lam = rate / n
-        w = md1_wait(lam, s)
+        w = mg1_wait(lam, s, scv)
         rho = lam * s
         p90 = wait_percentile(w, rho, 0.9) + fixed
         mean = w + fixed

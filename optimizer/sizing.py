@@ -34,12 +34,13 @@ from dataclasses import dataclass
 from catalog.errors import InputError
 from catalog.schema import KV_DTYPE_BYTES, Accelerator, Engine, Model, Variant
 
+from . import serving
 from .layouts import Layout, chunk_tokens_per_group
 from .problem import EngineSettings
 
 __all__ = [
     "GB", "GIB", "Layout", "MemoryFit", "RankMemory", "Settings", "WeightParts",
-    "resolve_settings", "ffn_sizes", "weight_parts", "weights_per_rank", "activation_peak_bytes",
+    "resolve_settings", "whole_prompt_settings", "KV_BLOCK_TOKENS", "ffn_sizes", "weight_parts", "weights_per_rank", "activation_peak_bytes",
     "non_torch_bytes", "cuda_graph_bytes", "captured_graph_sizes", "custom_allreduce", "request_kv_bytes",
     "request_rank_bytes",
     "weight_bytes", "runnable_variant", "candidate_variants", "resolve_kv_dtype",
@@ -378,6 +379,40 @@ class Settings:
                 f"max_model_len {self.max_model_len}, {self.graphs_text()}")
 
 
+def _default_tier_gib(engine: Engine, acc: Accelerator) -> float:
+    """The memory (GiB) whose tier sets the engine's default batch and batched tokens: the card's, but the lowest
+    tier for cards that keep the small-memory defaults whatever their memory (vLLM: A100)."""
+    return 1.0 if acc.id in engine.memory.large_defaults_exclude else acc.memory_bytes / GIB
+
+
+# TensorRT-LLM's KV-cache block (KvCacheConfig tokens_per_block, default 64 tokens): its tuning guide asks for
+# max_num_tokens in whole blocks.
+KV_BLOCK_TOKENS = 64
+
+
+def whole_prompt_settings(engine: Engine, acc: Accelerator, given: EngineSettings | None,
+                          input_tokens: int) -> EngineSettings | None:
+    """Engine settings under which `engine` on `acc` accepts prompts of `input_tokens` (`given`, None for the
+    engine's defaults), or None when the given settings make it refuse them.
+
+    An engine that runs each prompt in one step (serving.WHOLE_PROMPTS: TensorRT-LLM, whose
+    `enable_chunked_prefill` is off by default) rejects a prompt longer than its max_num_tokens ("The sum of
+    prompt length ... should not exceed max_num_tokens", https://github.com/NVIDIA/TensorRT-LLM/issues/9277; its
+    DeepSeek-R1 guide: max_num_tokens "needs to be large enough so that it covers the max input sequence length",
+    docs/source/blogs/Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md). Unless given, its max_batched_tokens
+    is raised from the default to input_tokens rounded up to whole KV blocks (KV_BLOCK_TOKENS), which the memory
+    sizing then charges for its activations; given below input_tokens: None. Engines that split long prompts
+    into chunks: `given` unchanged (the engine's defaults for None)."""
+    g = given or EngineSettings()
+    if engine.id not in serving.WHOLE_PROMPTS:
+        return g
+    if g.max_batched_tokens is not None:
+        return g if g.max_batched_tokens >= input_tokens else None
+    if engine.max_batched_tokens(_default_tier_gib(engine, acc)) >= input_tokens:
+        return g
+    return g.model_copy(update={"max_batched_tokens": math.ceil(input_tokens / KV_BLOCK_TOKENS) * KV_BLOCK_TOKENS})
+
+
 def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Layout,
                      given: EngineSettings | None = None) -> Settings:
     """Each setting as given, else the engine's default (engines.yaml `memory.defaults_version`):
@@ -390,8 +425,7 @@ def resolve_settings(engine: Engine, acc: Accelerator, model: Model, layout: Lay
     """
     g = given or EngineSettings()
     memory_gib = acc.memory_bytes / GIB
-    # Cards that keep the small-memory defaults whatever their memory (vLLM: A100) use the lowest tier.
-    tier_gib = 1.0 if acc.id in engine.memory.large_defaults_exclude else memory_gib
+    tier_gib = _default_tier_gib(engine, acc)
     if g.memory_utilization is not None:
         util = g.memory_utilization
     elif engine.memory.rule == "sglang":

@@ -531,7 +531,7 @@ def serving_times(dep: Deployment, fit: sizing.MemoryFit) -> serving.Times:
                          launch_floor_s=prefill_launch_floor(dep, fit),
                          prefill_alone=dep.engine.id in serving.PREFILL_ALONE,
                          whole_prompts=dep.engine.id in serving.WHOLE_PROMPTS,
-                         chunk=chunk_tokens_per_group(dep.engine, fit.layout, budget))
+                         chunk=chunk_tokens_per_group(dep.engine, fit.layout, budget), stages=fit.layout.pp)
 
 
 def serving_speed(dep: Deployment, fit: sizing.MemoryFit, batch: int, input_tokens: int,

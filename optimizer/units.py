@@ -105,6 +105,8 @@ class Unit:
     kv_transfer_s: float = 0.0
     prefill_s: float = 0.0           # prefill: one forward pass of `prefill_prompts` prompts, s
     prefill_prompts: int = 1         # prefill: prompts one forward pass takes (one per attention DP group)
+    prefill_scv: float = 0.0         # prefill: the pass's c² over the prompts' lengths (M/G/1 queue)
+    prefill_fill_s: float = 0.0      # prefill: what pipeline stages add to a prompt's own pass (TTFT only)
     in_domain: InDomainPrefill | None = None   # decode on a rack-scale node: the prefill pool beside it
     link_gbs: float = 0.0            # prefill: the decode nodes' slowest link it was sized for (GB/s)
 
@@ -359,6 +361,10 @@ def _with_bounds(model: Model, variant: Variant, engine: Engine, node: NodeType,
     alone can set it aside) and an upper bound on the users of the block, most promising first."""
     weights = sizing.weight_parts(model, variant, draft=problem.workload.draft).total
     reserve_users = _reserve_users(model, variant, problem)
+    settings = sizing.whole_prompt_settings(engine, node.accelerator, problem.engine_settings,
+                                            problem.workload.longest_prompt)
+    if settings is None:
+        return []   # the engine would reject the prompts at the given max_batched_tokens
     out = []
     for layout in unit_layouts(model, engine, node, nodes, problem):
         if layout.replicas_per_node > 1 and weights / layout.ranks >= node.accelerator.memory_bytes:
@@ -366,7 +372,7 @@ def _with_bounds(model: Model, variant: Variant, engine: Engine, node: NodeType,
         per_node = node.count // layout.replicas_per_node if nodes == 1 else node.count
         dep = Deployment(model=model, variant=variant, accelerator=node.accelerator, platform=node.platform,
                          engine=engine, gpus_per_node=per_node, nodes=nodes, kv_dtype=problem.kv_dtype,
-                         settings=problem.engine_settings, layout=layout, draft=problem.workload.draft)
+                         settings=settings, layout=layout, draft=problem.workload.draft)
         if reserve_users is not None:
             out.append((layout, dep, None, reserve_users * layout.replicas_per_node))
             continue

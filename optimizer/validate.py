@@ -5,7 +5,8 @@ or any file with the same columns) is read into an estimate: model, precision, K
 accelerator, accelerator count, engine, data-parallel attention, prompt and output lengths,
 concurrency, or instead a `request_rate` column (requests/s of Poisson arrivals over the row's accelerators,
 as `vllm bench serve --request-rate` sends them: the replica's open loop, optimizer/serving.py `open_loop`;
-`concurrency_or_batch` may then be blank) — and the engine settings the source used (optional columns `memory_utilization`,
+`concurrency_or_batch` may then be blank; an optional `input_tokens_spread` column s says the prompts spread
+uniformly over input_len × [1 − s, 1 + s], which the open loop's M/G/1 queue takes) — and the engine settings the source used (optional columns `memory_utilization`,
 `max_model_len`, `max_num_seqs`, `max_num_batched_tokens`, `enforce_eager`; blank = the
 engine's default; files without them fall back to settings quoted in the notes). Memory
 metrics: `model_memory_gb` (weights per accelerator), `kv_cache_gib` (KV cache memory per
@@ -153,6 +154,7 @@ class Case:
     role: str | None = None                   # POOL_METRICS: the disaggregated pool the row measured
     per_user_with_context: bool = False       # tok/s per user = output tokens / request latency, TTFT included
     request_rate: float | None = None         # requests/s per replica, Poisson (open loop); None: closed loop
+    input_tokens_spread: float = 0.0          # prompt lengths spread uniformly over input_len × [1 − s, 1 + s]
 
 
 @dataclass(frozen=True)
@@ -581,6 +583,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
     conc_text = (row.get("concurrency_or_batch") or "").strip().lower()
     memory_row = metric in MEMORY_METRICS + VERDICT_METRICS
     rate = _request_rate(row, metric, replicas)
+    spread = _input_spread(row)
     concurrency = 1 if rate is not None else \
         _concurrency(row, _pool_batch_text(row, metric, conc_text), memory_row, replicas)
     input_tokens, output_tokens = _lengths(row, memory_row)
@@ -604,7 +607,7 @@ def _case(row: dict, catalog: Catalog) -> Case:
                 speculative=spec,
                 benchmark=None if rate is not None else _benchmark(row, notes, metric, engine), tp=tp, pp=pp, dp=attn_dp, ep=ep,
                 per_user_with_context=_per_user_with_context(metric, notes), role=POOL_METRICS.get(metric),
-                request_rate=rate)
+                request_rate=rate, input_tokens_spread=spread)
 
 
 def _skip_unmodelled(metric: str, notes: str) -> None:
@@ -718,6 +721,22 @@ def _request_rate(row: dict, metric: str, replicas: int) -> float | None:
     return rate / replicas
 
 
+def _input_spread(row: dict) -> float:
+    """The optional `input_tokens_spread` column: the row's prompt lengths spread uniformly over input_len ×
+    [1 − s, 1 + s] (0 when blank); _Skip for a value outside [0, 1]."""
+    text = (row.get("input_tokens_spread") or "").strip()
+    if not text:
+        return 0.0
+    try:
+        spread = _finite(text, "input_tokens_spread")
+    except ValueError:
+        spread = -1.0
+    if not 0 <= spread <= 1:
+        raise _Skip(f"input_tokens_spread '{text}': give the share the prompt lengths spread around input_len, "
+                    f"from 0 to 1")
+    return spread
+
+
 def _finite(text: str, column: str) -> float:
     """A measurement cell as a finite number; ValueError (the row is set aside) for nan, inf or 1e400."""
     value = float(text)
@@ -822,7 +841,7 @@ def predict(case: Case, catalog: Catalog) -> tuple[float | None, Estimate]:
                    max_batched_tokens=case.max_batched_tokens, max_model_len=case.max_model_len, eager=case.eager,
                    engine_version=case.engine_version, speculative=case.speculative, tp=tp, pp=pp, dp=dp, ep=ep,
                    arrivals=case.benchmark if case.benchmark is not None else case.arrivals, role=case.role,
-                   request_rate=case.request_rate)
+                   request_rate=case.request_rate, input_tokens_spread=case.input_tokens_spread)
     if case.role is not None:
         total = est.prefill_input_tokens_per_s if case.role == "prefill" else est.output_tokens_per_s_total
         return (None if total is None else total / case.gpus), est

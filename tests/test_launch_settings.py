@@ -24,8 +24,9 @@ def _cmd(est) -> str:
     ("trtllm", "cuda_graph_config: null", "--max_num_tokens 1024"),
 ])
 def test_eager_and_batched_tokens_reach_the_command(catalog, engine, eager_flag, tokens_flag):
+    # 1,000-token prompts: TensorRT-LLM would reject any longer than max_num_tokens.
     given = estimate(catalog, model="llama-3.1-8b", accelerator="h100-sxm", gpus=1, engine=engine,
-                     eager=True, max_batched_tokens=1024)
+                     eager=True, max_batched_tokens=1024, input_tokens=1000)
     assert eager_flag in _cmd(given) and tokens_flag in _cmd(given)
     default = estimate(catalog, model="llama-3.1-8b", accelerator="h100-sxm", gpus=1, engine=engine)
     # Unset: the engine's own default is what was sized, so the command does not pin it.

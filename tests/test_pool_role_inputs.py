@@ -125,26 +125,30 @@ def test_a_prefill_row_of_an_mtp_deployment_is_scored_without_a_draft(catalog, t
 
 
 def test_a_prefill_replica_pays_the_launch_floor_once_per_chunk(catalog):
-    """TensorRT-LLM prefills outside CUDA graphs: each chunk step of a prompt lasts at least the host's launch
+    """SGLang 0.5.9 prefills outside CUDA graphs: each chunk step of a prompt lasts at least the host's launch
     floor (serving.Times.launch_floor_for, and optimizer/disagg.py's prefill units: ceil(I / budget) floors).
-    A 4,000-token prompt in 1,024-token chunks is 4 steps; --role prefill charged one floor (0.097 s alone,
-    48,721 input tok/s) where the same replica's own TTFT at concurrency 1 is 0.343 s."""
+    A 4,000-token prompt in 1,024-token chunks is 4 steps; --role prefill charged one floor where the same
+    replica's own TTFT at concurrency 1 charged four. TensorRT-LLM runs the prompt whole: one step, one floor."""
     from optimizer import speed
     from optimizer.deployment import Deployment
 
-    args = dict(model="deepseek-v3", accelerator="h200-sxm", gpus=8, tp=8, engine="trtllm", input_tokens=4000,
-                output_tokens=10, max_batched_tokens=1024)
-    pool = estimate(catalog, role="prefill", **args)
-    alone = estimate(catalog, concurrency=1, **args)
     m = catalog.models["deepseek-v3"]
-    dep = Deployment(model=m, variant=m.variant(pool.precision), accelerator=catalog.accelerators["h200-sxm"],
-                     platform=catalog.platforms[pool.platform], engine=catalog.engines["trtllm"], gpus_per_node=8,
-                     nodes=1, layout=Layout(tp=8), settings=EngineSettings(max_batched_tokens=1024))
-    fit = dep.memory()
-    floor = 4 * pool.prefill_launch_floor_s                   # ceil(4,000 / 1,024) = 4 chunk steps
-    assert floor > speed.prefill_time(dep, fit, 4000)         # the floor binds here
-    assert pool.prefill_input_tokens_per_s == pytest.approx(4000 / floor, rel=1e-3)
-    assert pool.ttft_s == pytest.approx(alone.ttft_s, abs=1e-3)   # a prompt alone: the same on both
+    for engine, version, steps in (("sglang", "0.5.9", 4), ("trtllm", None, 1)):
+        tokens = 1024 if steps > 1 else 4096
+        args = dict(model="deepseek-v3", accelerator="h200-sxm", gpus=8, tp=8, engine=engine, input_tokens=4000,
+                    output_tokens=10, max_batched_tokens=tokens, engine_version=version)
+        pool = estimate(catalog, role="prefill", **args)
+        alone = estimate(catalog, concurrency=1, **args)
+        dep = Deployment(model=m, variant=m.variant(pool.precision), accelerator=catalog.accelerators["h200-sxm"],
+                         platform=catalog.platforms[pool.platform], engine=catalog.engines[engine], gpus_per_node=8,
+                         nodes=1, layout=Layout(tp=8),
+                         settings=EngineSettings(max_batched_tokens=tokens, version=version))
+        fit = dep.memory()
+        floor = steps * pool.prefill_launch_floor_s           # ceil(4,000 / 1,024) = 4 chunk steps, or one whole
+        assert pool.prefill_launch_floor_s > 0
+        assert floor > speed.prompt_prefill_time(dep, fit, 4000)   # the floor binds here
+        assert pool.prefill_input_tokens_per_s == pytest.approx(4000 / floor, rel=1e-3)
+        assert pool.ttft_s == pytest.approx(alone.ttft_s, abs=1e-3)   # a prompt alone: the same on both
 
 
 def test_a_prefill_replica_gives_a_prompt_alone_as_its_median_too(catalog):

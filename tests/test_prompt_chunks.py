@@ -92,3 +92,43 @@ def test_tensorrt_llm_runs_a_prompt_longer_than_its_budget_whole(catalog):
     assert speed.prompt_prefill_time(trt, tfit, 2048) == pytest.approx(speed.prefill_time(trt, tfit, 2048))
     assert speed.prompt_prefill_time(sgl, sfit, 2048) >= 8 * speed.prefill_time(sgl, sfit, 256) > \
         1.5 * speed.prefill_time(sgl, sfit, 2048)
+
+
+def test_a_prompts_steps_pass_the_pipeline_stages_one_after_another():
+    per_token = 1e-5
+    staged = Times(token_time=lambda b, ctx: (0.01, "memory"), prefill_time=lambda t: per_token * t, layers=10,
+                   budget=1000, overhead_s=0.0, stages=3)
+    # Four chunk steps of 1,000 tokens: the last leaves the third stage two stage-steps after it enters the first.
+    assert staged.prompt_time(4000) == pytest.approx(per_token * 4000)
+    assert staged.pipeline_fill(4000) == pytest.approx(2 * per_token * 1000)
+    assert staged.pipeline_fill(4500) == pytest.approx(2 * per_token * 500)     # the last step holds 500
+    # A whole prompt (TensorRT-LLM) is one step: it takes stages × its prefill.
+    whole = Times(token_time=lambda b, ctx: (0.01, "memory"), prefill_time=lambda t: per_token * t, layers=10,
+                  budget=1000, overhead_s=0.0, stages=3, whole_prompts=True)
+    assert whole.pipeline_fill(4000) == pytest.approx(2 * per_token * 4000)
+    flat = Times(token_time=lambda b, ctx: (0.01, "memory"), prefill_time=lambda t: per_token * t, layers=10,
+                 budget=1000, overhead_s=0.0)
+    assert flat.pipeline_fill(4000) == 0
+    # A lone prompt's TTFT pays the fill; the prefill server's occupancy does not.
+    one, alone = serving.closed_loop(staged, 1, 4000, 50), serving.closed_loop(flat, 1, 4000, 50)
+    assert one.ttft_s - alone.ttft_s == pytest.approx(2 * per_token * 1000)
+    assert one.prefill_service_s == pytest.approx(alone.prefill_service_s)
+
+
+def test_pipeline_stages_do_not_shorten_tensorrt_llms_lone_prompt(catalog):
+    from optimizer.estimator import estimate
+
+    ask = dict(model="deepseek-r1", accelerator="h200-sxm", precision="fp8", engine="trtllm", tp=8,
+               input_tokens=16_000, output_tokens=100, concurrency=1)
+    one_stage = estimate(catalog, gpus=8, **ask)
+    two = estimate(catalog, gpus=16, nodes=2, pp=2, **ask)
+    m, a = catalog.models["deepseek-r1"], catalog.accelerators["h200-sxm"]
+    dep = Deployment(model=m, variant=m.variant("fp8"), accelerator=a, platform=catalog.platforms[two.platform],
+                     engine=catalog.engines["trtllm"], gpus_per_node=8, nodes=2,
+                     layout=Layout(tp=8, pp=2, nodes_per_replica=2),
+                     settings=EngineSettings(max_batched_tokens=two.engine_settings["max_batched_tokens"]))
+    fit = dep.memory()
+    # The whole prompt passes both stages: twice a stage's time, the replica's prefill time of the prompt.
+    assert two.ttft_s == pytest.approx(2 * speed.prefill_time(dep, fit, 16_000) + serving.ttft_overhead("trtllm"),
+                                       rel=1e-3)
+    assert two.ttft_s > 0.8 * one_stage.ttft_s
