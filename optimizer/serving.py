@@ -16,7 +16,9 @@ Prefill service of one request (it waits for the prefill "server" FIFO):
     S        = P(I) + n_chunks · (τ(B_decode) − τ(1))   (every chunk step also runs the decode batch; the
                                                          weights read and fixed step costs, τ(1), are
                                                          shared with the chunk)
-Decode, stretched by the prefill share ρ_p = X · P(I) of the replica's time:
+Decode, stretched by the prefill share ρ_p = X · P(I) of the replica's time (closed loop of C users: the other
+users' share, X · P(I) · (C − 1)/C, as a user's own prompt never runs while it decodes; until 2026-12 the whole
+share, which slowed a lone user's decode by its own prefills):
     TPOT     = τ(B_decode) / (1 − ρ_p)                 (X: requests/s through the replica)
     B_decode = X · (O − 1) · TPOT                       (Little's law, J. D. C. Little, Operations
                                                          Research 9(3), 1961)
@@ -814,9 +816,9 @@ def closed_loop(times: Times, users: int, input_tokens: int, output_tokens: int,
 
     def through(x: float) -> float:
         """X' = MVA throughput when the replica runs at X requests/s: the decode batch B solves
-        B = X·(O − 1)·τ(B) / (E·(1 − X·P)) (its smallest root, `_Step.solve`), then
-        S and Z follow."""
-        stretch = 1 / (e * (1 - x * prefill))
+        B = X·(O − 1)·τ(B) / (E·(1 − X·P·(C − 1)/C)) (its smallest root, `_Step.solve`: the other users'
+        prefills hold up a user's decode, not its own), then S and Z follow."""
+        stretch = 1 / (e * (1 - x * prefill * (c - 1) / c))
         b = step.solve(x * (o - 1) * stretch, float(c))
         tau = step.smooth(b)
         t = tau * stretch
