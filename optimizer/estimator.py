@@ -150,6 +150,9 @@ class Estimate:
     disaggregated: dict[str, Any] | None = None   # --serving disaggregated: optimizer/rackscale.py split_summary
     role: str | None = None                     # one pool of a disaggregated deployment (POOL_ROLES), else None
     prefill_input_tokens_per_s: float | None = None   # role prefill: prompt tokens/s, prompts back to back
+    input_tokens: int = 0                # the request asked: prompt tokens (the mean where they spread)
+    output_tokens: int = 0
+    input_tokens_spread: float = 0.0     # prompts spread uniformly over input_tokens × [1 − s, 1 + s]
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -378,7 +381,8 @@ def estimate(catalog: Catalog, *, model: str, accelerator: str, gpus: int | None
         {"method": speculative.method, "tokens": speculative.tokens, "acceptance": speculative.rate,
          "tokens_per_step": round(speculative.tokens_per_step(), 3), "acceptance_of": speculative.acceptance_of},
         notes=notes, role=role,
-        prefill_input_tokens_per_s=getattr(served, "input_tokens_per_s", None))
+        prefill_input_tokens_per_s=getattr(served, "input_tokens_per_s", None), input_tokens=input_tokens,
+        output_tokens=output_tokens, input_tokens_spread=input_tokens_spread)
 
 
 def _check_role(role: str | None, request_rate: float | None, speculative, concurrency=None,
@@ -529,9 +533,8 @@ def _whole_prompts(chosen, acc: Accelerator, settings: EngineSettings, input_tok
     if role == "decode":
         return settings
     if spread and request_rate is None:
-        notes.append(f"--input-tokens-spread {spread:g}: a concurrency's closed loop takes every prompt at "
-                     f"--input-tokens; the spread enters request-rate sizing (--request-rate) and TensorRT-LLM's "
-                     f"max_num_tokens")
+        notes.append(f"--input-tokens-spread {spread:g} enters request-rate sizing (--request-rate) and "
+                     f"TensorRT-LLM's max_num_tokens; this estimate takes every prompt at --input-tokens")
     input_tokens = longest_prompt(input_tokens, spread)
     covered = sizing.whole_prompt_settings(chosen, acc, settings, input_tokens)
     if covered is None:

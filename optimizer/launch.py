@@ -43,7 +43,7 @@ from catalog.schema import Model, Variant
 from .layouts import Layout, redundant_experts
 
 __all__ = ["LaunchSettings", "launch_for", "launch_commands", "given_batched_tokens", "role_flags", "pool_addresses",
-           "ROUTER_NOTE",
+           "ROUTER_NOTE", "PLAN_ROUTER_NOTE", "options_file", "device_range",
            "router_command", "with_role", "DISAGG_ENGINES"]
 
 PORT = 8000
@@ -110,12 +110,22 @@ def _env(devices: str | None) -> str:
     return f"CUDA_VISIBLE_DEVICES={devices} " if devices else ""
 
 
+def device_range(start: int, count: int) -> str:
+    """CUDA_VISIBLE_DEVICES for `count` accelerators from `start`: the list, or past 16 of them the shell's
+    `$(seq -s, first last)`, which prints the same list and keeps a 72-GPU rack's command readable."""
+    if count > 16:
+        return f"$(seq -s, {start} {start + count - 1})"
+    return ",".join(str(start + i) for i in range(count))
+
+
 def _devices(slot: int, ranks: int) -> str:
     return ",".join(str(slot * ranks + i) for i in range(ranks))
 
 
-def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, settings: LaunchSettings) -> list[str]:
-    """Command lines, one per node role, that start one replica (or every replica slot of one server)."""
+def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, settings: LaunchSettings,
+               port: int = PORT, devices: str | None = None) -> list[str]:
+    """Command lines, one per node role, that start one replica (or every replica slot of one server); a
+    one-server replica listens on `port` and sees `devices` (CUDA_VISIBLE_DEVICES; None: all)."""
     repo = _repo(model, variant)
     # An fp8 run of a 16-bit checkpoint (no fp8 checkpoint of its own): the engine quantizes on load.
     quantize = variant.id == "fp8" and model.native_precision != "fp8" and repo == _model_path(model)
@@ -129,7 +139,7 @@ def launch_for(model: Model, variant: Variant, engine: Engine, layout: Layout, s
     elif layout.nodes_per_replica > 1 and engine.id != "trtllm":
         commands = [base(port=PORT, node=0), base(port=PORT, node="$NODE_RANK")]
     else:
-        commands = [base(port=PORT)]
+        commands = [base(port=port, devices=devices)]
     return commands + draft_note(settings.speculative)
 
 
@@ -208,6 +218,12 @@ def _sglang(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
     return cmd
 
 
+def options_file(port: int) -> str:
+    """TensorRT-LLM's LLM API options file of the server on `port`: one per server slot, as replicas sharing a
+    server each write their own (extra-llm-api.yaml on PORT, extra-llm-api-<port>.yaml beside it)."""
+    return "extra-llm-api.yaml" if port == PORT else f"extra-llm-api-{port}.yaml"
+
+
 def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: Variant,
             redundant: int = 0, experts: int | None = None):
     c = _common(s, lay, "trtllm")
@@ -222,12 +238,13 @@ def _trtllm(repo: str, lay: Layout, s: LaunchSettings, quantize: bool, variant: 
         (c["per_group"], f"--max_batch_size {c['per_group']}"),
         (s.max_batched_tokens, f"--max_num_tokens {s.max_batched_tokens}"),
         (True, f"--max_seq_len {s.max_model_len}"),
-        (c["fraction"], f"--kv_cache_free_gpu_memory_fraction {c['fraction']}"),
-        (options, "--extra_llm_api_options extra-llm-api.yaml"))
-    prefix = ("printf '%s\\n' " + " ".join(f"'{o}'" for o in options) + " > extra-llm-api.yaml && ") if options else ""
+        (c["fraction"], f"--kv_cache_free_gpu_memory_fraction {c['fraction']}"))
 
     def cmd(port: int, node=None, devices: str | None = None) -> str:
-        line = " ".join(args + ["--host 0.0.0.0", f"--port {port}"])
+        name = options_file(port)
+        prefix = ("printf '%s\\n' " + " ".join(f"'{o}'" for o in options) + f" > {name} && ") if options else ""
+        line = " ".join(args + _flags((options, f"--extra_llm_api_options {name}")) + ["--host 0.0.0.0",
+                                                                                       f"--port {port}"])
         if lay.nodes_per_replica > 1:
             hosts = ",".join(f"$NODE{i}_IP:{s.gpus_per_node}" for i in range(lay.nodes_per_replica))
             line = f"mpirun -H {hosts} -n {lay.ranks} trtllm-llmapi-launch {line}"
@@ -366,32 +383,36 @@ def router_command(engine_id: str, prefill: list[Address] | None = None, decode:
                 + " ".join(f"--decode http://{h}:{p}" for h, p, _ in decode)
                 + f" --host 0.0.0.0 --port {ROUTER_PORT}")
     if engine_id == "vllm":
-        return (f"python tests/v1/kv_connector/nixl_integration/toy_proxy_server.py --port {ROUTER_PORT} "
+        return (f"python tests/v1/kv_connector/nixl_integration/toy_proxy_server.py --host 0.0.0.0 --port {ROUTER_PORT} "
                 f"--prefiller-hosts {' '.join(h for h, _, _ in prefill)} "
                 f"--prefiller-ports {' '.join(str(p) for _, p, _ in prefill)} "
                 f"--decoder-hosts {' '.join(h for h, _, _ in decode)} "
                 f"--decoder-ports {' '.join(str(p) for _, p, _ in decode)}")
 
-    def urls(pool: list[Address]) -> str:
-        return ", ".join(f'"{h}:{p}"' for h, p, _ in pool)
+    def urls(pool: list[Address]) -> str:   # in the shell's double quotes, so that the addresses' variables expand
+        return ", ".join(f'\\"{h}:{p}\\"' for h, p, _ in pool)
 
-    return (f"printf 'hostname: 0.0.0.0\\nport: {ROUTER_PORT}\\nbackend: pytorch\\ncontext_servers: {{num_instances: "
-            f"{len(prefill)}, urls: [{urls(prefill)}]}}\\ngeneration_servers: {{num_instances: {len(decode)}, urls: "
-            f"[{urls(decode)}]}}\\n' > disagg.yaml && trtllm-serve disaggregated -c disagg.yaml")
+    return (f'printf "hostname: 0.0.0.0\\nport: {ROUTER_PORT}\\nbackend: pytorch\\ncontext_servers: {{num_instances: '
+            f'{len(prefill)}, urls: [{urls(prefill)}]}}\\ngeneration_servers: {{num_instances: {len(decode)}, urls: '
+            f'[{urls(decode)}]}}\\n" > disagg.yaml && trtllm-serve disaggregated -c disagg.yaml')
 
 
-def pool_addresses(lines: list[tuple[str, int, int]]) -> tuple[list[Address], list[Address]]:
+def pool_addresses(lines: list[tuple[str, int, int, int]]) -> tuple[list[Address], list[Address]]:
     """(prefill, decode) addresses of a disaggregated plan's replicas: `lines` give each plan line's (role,
-    replicas, replicas per server). Servers are numbered per pool, $PREFILL_NODE_1 … and $DECODE_NODE_1 …, in
-    line order; a replica answers on its head server at PORT + its slot there (SGLang's bootstrap port + slot)."""
+    replicas, replicas per server, servers per replica). Servers are numbered per pool, $PREFILL_NODE_1 … and
+    $DECODE_NODE_1 …, in line order, a replica over several servers taking as many numbers; a replica answers on
+    its first server (its head, where its HTTP server runs) at PORT + its slot there (SGLang's bootstrap port +
+    slot)."""
     pools: dict[str, list[Address]] = {"prefill": [], "decode": []}
     servers = {"prefill": 0, "decode": 0}
-    for role, replicas, per_server in lines:
+    for role, replicas, per_server, span in lines:
         per_server = max(1, per_server)
         for r in range(replicas):
             slot = r % per_server
-            servers[role] += slot == 0
-            pools[role].append((f"${role.upper()}_NODE_{servers[role]}", PORT + slot, SGLANG_BOOTSTRAP_PORT + slot))
+            head = servers[role] + 1 if slot == 0 else servers[role]
+            if slot == 0:
+                servers[role] += max(1, span)
+            pools[role].append((f"${role.upper()}_NODE_{head}", PORT + slot, SGLANG_BOOTSTRAP_PORT + slot))
     return pools["prefill"], pools["decode"]
 
 
@@ -411,8 +432,10 @@ def with_role(commands: list[str], engine_id: str, role: str, ranks: int = 1, ro
         option = "'cache_transceiver_config: {backend: UCX}'" + (" 'disable_overlap_scheduler: true'"
                                                                   if role == "prefill" else "")
         out = [c.replace("printf '%s\\n' ", f"printf '%s\\n' {option} ", 1) if c.startswith("printf")
-               else f"printf '%s\\n' {option} > extra-llm-api.yaml && "
-               + c.replace("--backend pytorch", "--backend pytorch --extra_llm_api_options extra-llm-api.yaml", 1)
+               else c if c.startswith("#")
+               else f"printf '%s\\n' {option} > {options_file(PORT + slot(c))} && "
+               + c.replace("--backend pytorch",
+                           f"--backend pytorch --extra_llm_api_options {options_file(PORT + slot(c))}", 1)
                for c in commands]
     elif engine_id == "vllm":
         out = [c if c.startswith("#") else
@@ -427,6 +450,9 @@ def with_role(commands: list[str], engine_id: str, role: str, ranks: int = 1, ro
 
 
 ROUTER_NOTE = "# router, once, in front of both pools: "
+# A plan's router names its pools' servers in plan-line order, a replica's head server where it spans several.
+PLAN_ROUTER_NOTE = ("# router, once, in front of both pools ($PREFILL_NODE_n, $DECODE_NODE_n: each pool's servers "
+                    "in plan-line order, a multi-server replica's head, its --dist-init-addr host, first): ")
 IN_DOMAIN_ROUTER_NOTE = "# router on each such server, in front of its own prefill and decode replicas: "
 
 
@@ -450,9 +476,9 @@ def launch_commands(model: Model, unit, context_tokens: int, workload=None) -> l
         pre_settings.max_running = None
         pre = launch_for(model, unit.variant, unit.engine, side.layout, pre_settings)
         # the decode instance on the accelerators after the prefill replicas', on the next port
-        devices = ",".join(str(i) for i in range(side.gpus, side.gpus + unit.layout.ranks))
-        commands = [f"{_env(devices)}{c.replace(f'--port {PORT}', f'--port {PORT + side.replicas}', 1)}"
-                    for c in commands]
+        devices = device_range(side.gpus, unit.layout.ranks)
+        commands = launch_for(model, unit.variant, unit.engine, unit.layout, settings, port=PORT + side.replicas,
+                              devices=devices)
         decode = with_role(commands, unit.engine.id, role, unit.layout.ranks, router=False)
         # each such server routes to its own replicas: its prefill ones on the first ports, its decode after them
         beside = [("$DECODE_IP", PORT + i, SGLANG_BOOTSTRAP_PORT + i) for i in range(side.replicas)]

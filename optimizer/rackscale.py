@@ -28,6 +28,7 @@ counted: it adds to time to first token, not to throughput).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from catalog.schema import Accelerator, Engine, Model, Platform, Variant
@@ -213,28 +214,42 @@ def continuous_split_per_gpu(decode_per_gpu: float, prefill_per_gpu: float, inpu
 
 
 def split_launch(model: Model, variant: Variant, engine: Engine, split: SplitCapacity, gpus_per_node: int,
-                 kv_dtype: str, max_model_len: int) -> list[str]:
-    """The commands that run `split`: one prefill replica's (run on each of them), the decode replica's, and the
-    router over all of them (launch.router_command; servers $PREFILL_NODE_1 … and $DECODE_NODE_1), each with its
-    role's flags (launch.with_role) and the engine's default memory settings, as the split was sized."""
-    from .launch import PORT, ROUTER_NOTE, SGLANG_BOOTSTRAP_PORT, LaunchSettings, launch_for, router_command, \
-        with_role
+                 nodes: int, kv_dtype: str, max_model_len: int) -> list[str]:
+    """The commands that run `split`, each with its role's flags (launch.with_role) and the engine's default
+    memory settings, as the split was sized. One scale-up domain (`nodes` = 1): the prefill replicas on its first
+    accelerators and ports, the decode instance on the rest and the next port, and a router on that server over
+    them (as a rack-scale plan line runs them, launch.launch_commands). Whole servers: each prefill server's
+    replicas, the decode replica, and a router over all of them (launch.pool_addresses: servers $PREFILL_NODE_1
+    … and $DECODE_NODE_1 …)."""
+    from .launch import (IN_DOMAIN_ROUTER_NOTE, PLAN_ROUTER_NOTE, PORT, SGLANG_BOOTSTRAP_PORT, LaunchSettings,
+                         device_range, launch_for, pool_addresses, router_command, with_role)
 
     def settings(running: int | None) -> LaunchSettings:
         return LaunchSettings(memory_fraction=None, max_running=running, max_model_len=max_model_len,
                               kv_dtype=kv_dtype, gpus_per_node=gpus_per_node)
 
     replicas = split.prefill_gpus // split.prefill.gpus
-    prefill = with_role(launch_for(model, variant, engine, split.prefill.layout, settings(None)), engine.id,
-                        "prefill", split.prefill.layout.ranks)
-    decode = with_role(launch_for(model, variant, engine, split.decode.layout, settings(split.decode.batch)),
-                       engine.id, "decode", split.decode.layout.ranks, router=False)
-    router = router_command(engine.id, [(f"$PREFILL_NODE_{i + 1}", PORT, SGLANG_BOOTSTRAP_PORT)
-                                        for i in range(replicas)],
-                            [("$DECODE_NODE_1", PORT, SGLANG_BOOTSTRAP_PORT)])
-    return ([f"# prefill, on each of the {replicas} prefill replicas ({split.prefill.gpus} accelerators each):"]
-            + prefill + [f"# decode, one replica of {split.decode_gpus} accelerators:"] + decode
-            + [ROUTER_NOTE + router])
+    pre, dec = split.prefill.layout, split.decode.layout
+    if nodes == 1:
+        prefill = with_role(launch_for(model, variant, engine, dataclasses.replace(pre, replicas_per_node=replicas),
+                                       settings(None)), engine.id, "prefill", pre.ranks)
+        devices = device_range(split.prefill_gpus, dec.ranks)
+        decode = with_role(launch_for(model, variant, engine, dec, settings(split.decode.batch), port=PORT + replicas,
+                                      devices=devices), engine.id, "decode", dec.ranks, router=False)
+        router = IN_DOMAIN_ROUTER_NOTE + router_command(
+            engine.id, [("$DECODE_IP", PORT + i, SGLANG_BOOTSTRAP_PORT + i) for i in range(replicas)],
+            [("$DECODE_IP", PORT + replicas, SGLANG_BOOTSTRAP_PORT + replicas)])
+        return ([f"# one server: {replicas} prefill replicas of {split.prefill.gpus} accelerators, then the decode "
+                 f"instance on the next {dec.ranks}:"] + prefill + decode + [router])
+    per_server = max(1, gpus_per_node // split.prefill.gpus)
+    prefill = with_role(launch_for(model, variant, engine, dataclasses.replace(pre, replicas_per_node=per_server),
+                                   settings(None)), engine.id, "prefill", pre.ranks)
+    decode = with_role(launch_for(model, variant, engine, dec, settings(split.decode.batch)), engine.id, "decode",
+                       dec.ranks, router=False)
+    addresses = pool_addresses([("prefill", replicas, per_server, 1), ("decode", 1, 1, split.decode.nodes)])
+    return ([f"# prefill, on each of the {-(-replicas // per_server)} prefill servers ({per_server} replica(s) "
+             f"each):"] + prefill + [f"# decode, one replica over {split.decode.nodes} server(s):"] + decode
+            + [PLAN_ROUTER_NOTE + router_command(engine.id, *addresses)])
 
 
 def split_summary(catalog, *, model: str, precision: str, accelerator: str, platform: str, engine: str,
@@ -261,5 +276,5 @@ def split_summary(catalog, *, model: str, precision: str, accelerator: str, plat
             "decode_output_tokens_per_s_per_gpu": round(s.decode.per_gpu, 1),
             "requests_per_s": round(s.requests_per_s, 3),
             "output_tokens_per_s": round(s.output_tokens_per_s, 1), "output_tokens_per_s_per_gpu": round(s.per_gpu, 1),
-            "launch": split_launch(m, m.variant(precision), catalog.engines[engine], s, gpus_per_node, kv_dtype,
-                                   max_model_len or m.max_context)}
+            "launch": split_launch(m, m.variant(precision), catalog.engines[engine], s, gpus_per_node, nodes,
+                                   kv_dtype, max_model_len or m.max_context)}

@@ -308,8 +308,10 @@ def _plan_notes(plan: Plan, bands: Bands | None, infrastructure: bool) -> list[s
     extra += [f"Note: {l.unit}: {l.note}" for l in plan.lines if l.note]
     if plan.workload:
         extra.append(f"Workload assumed: {workload_text(plan.workload)}")
-    extra += [f"Engine settings assumed, {l.item} ({l.engine}): {_settings_text(l.engine_settings)}"
-              for l in plan.lines if l.engine_settings]
+    assumed = [f"Engine settings assumed, {l.item} ({l.engine}"
+               + (f", {l.role}" if l.role != "aggregated" else "") + f"): {_settings_text(l.engine_settings)}"
+               for l in plan.lines if l.engine_settings]
+    extra += list(dict.fromkeys(assumed))   # each once: lines of one node type and role share their settings
     if infrastructure:
         extra += [f"Network: {_network_text(n)}" for n in plan.network]
         extra += [f"Racks: {_rack_text(r)}" for r in plan.racks]
@@ -542,6 +544,8 @@ def _estimate_labels(est: Estimate) -> list[tuple[str, str]]:
          f"none: {-est.kv_budget_per_gpu_gb:,.1f} GB short"),
         ("KV bytes per token", f"{est.kv_bytes_per_token:,.0f} B ({est.kv_dtype})"),
         ("KV capacity", f"{est.kv_capacity_tokens:,} tokens"),
+        ("Request", f"{est.input_tokens:,} in / {est.output_tokens:,} out tokens"
+         + (f" (prompts ± {est.input_tokens_spread:.0%})" if est.input_tokens_spread else "")),
         ("Max concurrency", f"{est.max_concurrency:,} requests of {est.context_tokens:,} tokens"),
         ("Fits", "yes" if est.fits else f"NO — {est.why_not}"),
     ]

@@ -25,7 +25,7 @@ from . import disagg
 from .model import Fabric, Limits, NetworkRack, Offers, RackGroup, Racks, Roles, SolveOptions, Solution, solve_units
 from .racks import NetworkRackKind, RackKind, network_rack, rack_kinds
 from .offers import PricedOffer
-from .launch import ROUTER_NOTE, launch_commands, pool_addresses, router_command
+from .launch import PLAN_ROUTER_NOTE, ROUTER_NOTE, launch_commands, pool_addresses, router_command
 from .plan import InDomainPrefillLine, NetworkLine, Plan, PlanLine, Purchase, RackLine, ServingComparison, SizingClaim, SolverInfo, \
     TcoBreakdown, \
     stale_price_notes
@@ -461,8 +461,8 @@ def _with_router(lines: list[PlanLine]) -> list[PlanLine]:
     decoders = [l for l in pooled if l.role == "decode"]
     if not decoders:
         return lines
-    prefill, decode = pool_addresses([(l.role, l.replicas, l.replicas_per_node) for l in pooled])
-    router = ROUTER_NOTE + router_command(decoders[0].engine, prefill or None, decode)
+    prefill, decode = pool_addresses([(l.role, l.replicas, l.replicas_per_node, l.nodes_per_replica) for l in pooled])
+    router = PLAN_ROUTER_NOTE + router_command(decoders[0].engine, prefill or None, decode)
     out = []
     for line in lines:
         if any(line is p for p in pooled):

@@ -378,7 +378,7 @@ def test_launch_commands_carry_each_role(pooled):
     assert "--disaggregation-mode decode --disaggregation-transfer-backend mooncake" in dec.launch[0]
     # One router for the plan, over every replica of both pools.
     routers = [c for l in plan.lines for c in l.launch if "sglang_router.launch_router" in c]
-    assert len(routers) == 1 and routers[0].startswith("# router, once, in front of both pools: ")
+    assert len(routers) == 1 and routers[0].startswith("# router, once, in front of both pools")
     assert routers[0].count("--prefill http://$PREFILL_NODE_") == sum(l.replicas for l in plan.lines
                                                                       if l.role == "prefill")
     assert routers[0].count("--decode http://$DECODE_NODE_") == sum(l.replicas for l in plan.lines

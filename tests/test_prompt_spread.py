@@ -113,3 +113,15 @@ def test_validate_sets_aside_a_spread_outside_zero_to_one(tmp_path, spread):
     path.write_text("\n".join([HEADER, ROW.format(n=1, spread=spread)]) + "\n")
     cases, skipped = validate.read_cases(path, load_catalog())
     assert not cases and "input_tokens_spread" in str(skipped[0])
+
+
+def test_a_users_own_prompt_does_not_slow_its_own_decode():
+    # Closed loop: the decode is stretched by the OTHER users' prefills, X·P·(C − 1)/C of the replica's time.
+    tau, per_token, prompt, out = 0.02, 1e-4, 4000, 101
+    times = Times(token_time=lambda b, ctx: (tau, "memory"), prefill_time=lambda t: per_token * t, layers=10,
+                  budget=100_000, overhead_s=0.0)
+    alone = serving.closed_loop(times, 1, prompt, out)
+    assert alone.tpot_s == pytest.approx(tau)
+    two = serving.closed_loop(times, 2, prompt, out)
+    share = two.requests_per_s * per_token * prompt / 2          # the other user's prefills
+    assert two.tpot_s == pytest.approx(tau / (1 - share), rel=1e-6)
