@@ -591,3 +591,46 @@ def test_an_eagle_head_on_an_mla_model_is_an_mha_layer_of_hidden_width(catalog):
     m = catalog.models["deepseek-r1"]
     h = 7168
     assert sizing.eagle_head_params(m) == 3 * h * h + 2 * h * 3 * h + h * h + 3 * h * 18432 + 32000 * h
+
+
+def test_vllm_windowed_layers_hold_the_window_and_a_step_of_tokens_by_hand(catalog):
+    """gpt-oss-20b (config.json: sliding_window 128 on 12 of its 24 layers, 8 KV heads of 64): vLLM's start-up
+    check gives a windowed layer min(window − 1 + max_batched_tokens, tokens) tokens rounded up to 16-token
+    blocks, plus one block. At 2,050 batched tokens that is 2,177 → 2,192 + 16 = 2,208 tokens, 2,080 beyond the
+    128 the window keeps (a budget where one token less would round to 2,176)."""
+    model = catalog.models["gpt-oss-20b"]
+    s = _settings(catalog, "gpt-oss-20b", "h100-sxm", "vllm", Layout(tp=1), max_batched_tokens=2050)
+    tokens = 100_000
+    extra = sizing.request_kv_bytes(model, "bf16", Layout(tp=1), tokens, s) - \
+        sizing.kv_bytes_per_request(model, "bf16", tokens, tp=1)
+    per_token = 2 * 8 * 64 * 2                    # K and V, 8 heads of 64, 2 bytes (bf16)
+    assert extra == pytest.approx(12 * per_token * (2192 + 16 - 128))
+
+
+def test_mxfp4_experts_are_not_padded_where_the_accelerator_has_fp4_units(catalog):
+    """vLLM pads MXFP4 MoE weights only on the Marlin/Triton paths of cards without fp4 units (mxfp4.py):
+    gpt-oss-120b on B200 keeps the checkpoint's bytes, on H100 it grows."""
+    model = catalog.models["gpt-oss-120b"]
+    variant, vllm = model.variant("mxfp4"), catalog.engines["vllm"]
+    plain = sizing.weight_parts(model, variant).total
+    assert sizing.weight_parts(model, variant, catalog.accelerators["b200"], vllm).total == plain
+    assert sizing.weight_parts(model, variant, catalog.accelerators["h100-sxm"], vllm).total > plain
+
+
+def test_a_replica_over_two_servers_counts_both_servers_accelerators(catalog):
+    model = catalog.models["llama-3.1-70b"]
+    fit = sizing.memory_fit(model, model.variant("bf16"), catalog.accelerators["h100-sxm"], catalog.engines["vllm"],
+                            gpus_per_node=8, nodes=2)
+    one = sizing.memory_fit(model, model.variant("bf16"), catalog.accelerators["h100-sxm"], catalog.engines["vllm"],
+                            gpus_per_node=8)
+    assert fit.gpus == 16 and fit.layout.nodes_per_replica == 2 and one.gpus == 8
+    assert fit.memory_bytes == pytest.approx(2 * one.memory_bytes)
+
+
+def test_llama_cpp_holds_back_its_gpu_reserve_not_the_hosts(catalog):
+    """llama.cpp's rule (engines.yaml): KV = visible − weights − 1.5 GiB on an accelerator (16 GiB on a CPU
+    socket, for the OS and buffers)."""
+    model = catalog.models["llama-3.1-8b"]
+    fit = sizing.memory_fit(model, model.variant("bf16"), catalog.accelerators["rtx-4090"],
+                            catalog.engines["llama.cpp"], gpus_per_node=1)
+    assert fit.memory_bytes - fit.weights_per_gpu - fit.kv_budget_per_gpu == pytest.approx(1.5 * GIB)
