@@ -621,7 +621,10 @@ class Times:
         times after it enters the first, and a stage takes a step in P(step) (a stage runs 1/stages of the layers
         on 1/stages of the accelerators). So (stages − 1) × the last step's time (the whole prompt's where the
         engine does not split prompts, `whole_prompts`): TensorRT-LLM's whole prompt takes stages × P; a chunked
-        one overlaps its chunks across the stages (GPipe's fill and drain, Huang et al., arXiv:1811.06965)."""
+        one overlaps its chunks across the stages (GPipe's fill and drain, Huang et al., arXiv:1811.06965), as
+        SGLang's chunked pipeline parallelism runs them (sglang PR 5724) and vLLM's since its async scheduler
+        stopped holding the first stages back (vllm PR 38726, 2026-04; releases before it ran the chunks one
+        after another through the stages, which this does not model)."""
         if self.stages <= 1:
             return 0.0
         tokens = max(1, tokens)
