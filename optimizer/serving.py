@@ -144,7 +144,8 @@ from catalog.schema import Model
 
 __all__ = ["Times", "Speculative", "ServingResult", "Benchmark", "closed_loop", "largest_batch", "benchmark_run",
            "open_loop", "mva", "wait_percentile", "md1_wait", "mg1_wait", "prompt_lengths", "service_moments",
-           "PROMPT_LENGTH_POINTS", "chunked_prompt_time", "prefix_attention", "spec_tokens_per_step", "acceptance_for_length",
+           "PROMPT_LENGTH_POINTS", "chunked_prompt_time", "prefix_attention", "spec_tokens_per_step",
+           "acceptance_for_length",
            "check_speculative",
            "DEFAULT_ACCEPTANCE", "TTFT_OVERHEAD_S", "QUEUED_STEPS", "COLD_STALL_S", "ARRIVALS", "PREFILL_ALONE",
            "WHOLE_PROMPTS",
@@ -193,14 +194,16 @@ QUEUED_STEPS = {"sglang": 1.5, "trtllm": 1.5, "vllm": 0.5}
 #   https://nvidia.github.io/TensorRT-LLM/performance/performance-tuning-guide/tuning-max-batch-size-and-max-num-tokens.html);
 # - vLLM's V1 scheduler gives the running decodes their tokens first and fills the rest of the step's budget
 #   with prompt chunks (https://docs.vllm.ai/en/latest/configuration/optimization.html, "Chunked Prefill").
-# Used by benchmark replays (`Times.prefill_alone`, `Times.whole_prompts`); other engines as vLLM.
+# Used by benchmark replays (`Times.prefill_alone`, `Times.whole_prompts`); other engines as vLLM. WHOLE_PROMPTS
+# also times a prompt alone as one step (`Times.prompt_time`) and sets TensorRT-LLM's max_num_tokens to cover it
+# (sizing.whole_prompt_settings).
 PREFILL_ALONE = ("sglang",)
+WHOLE_PROMPTS = ("trtllm",)
 
 # Equally likely prompt lengths that stand for a spread of lengths in the open loop's queue (`prompt_lengths`).
 # The midpoints of K equal bins of a uniform spread have the variance of the spread times 1 − 1/K² (each bin's
 # own variance, its width² / 12, is left out): 16 bins miss 0.4 % of it.
 PROMPT_LENGTH_POINTS = 16
-WHOLE_PROMPTS = ("trtllm",)
 
 # A benchmark's warm-up sends copies of one prompt at the run's concurrency C (InferenceX: 2·C copies of the
 # first prompt, `--num-warmups $((2 * max_concurrency))`,
