@@ -627,3 +627,28 @@ def test_each_engine_schedules_prefill_steps_its_own_way(catalog):
         times = speed.serving_times(dep, dep.memory())
         rules[engine] = (times.prefill_alone, times.whole_prompts)
     assert rules == {"sglang": (True, False), "trtllm": (False, True), "vllm": (False, False)}
+
+
+def test_expert_load_imbalance_needs_expert_parallelism(catalog, monkeypatch):
+    """EP_IMBALANCE (the busiest rank's share of routed tokens) applies where experts are spread over ranks; at EP 1
+    every rank holds a slice of every expert and sees every token, so the decode step does not depend on it."""
+    # 8,192 sequences at a 200-token context: the experts' work is large enough to show in the step.
+    dep = _dep(catalog, "qwen3-30b-a3b", "h100-sxm", 4, layout=Layout(tp=4))
+    fit = dep.memory()
+    plain = speed.decode_token_time(dep, fit, 8192, 200)[0]
+    monkeypatch.setattr(speed, "EP_IMBALANCE", 3.0)
+    assert speed.decode_token_time(dep, fit, 8192, 200)[0] == pytest.approx(plain, rel=1e-12)
+    spread = _dep(catalog, "qwen3-30b-a3b", "h100-sxm", 4, layout=Layout(tp=4, ep=4))
+    sfit = spread.memory()
+    slow = speed.decode_token_time(spread, sfit, 8192, 200)[0]
+    monkeypatch.setattr(speed, "EP_IMBALANCE", 1.0)
+    assert speed.decode_token_time(spread, sfit, 8192, 200)[0] < slow
+
+
+def test_serving_speed_passes_every_ttft_figure_on(catalog):
+    dep = _dep(catalog, "llama-3.1-8b", "h100-sxm", 1)
+    fit = dep.memory()
+    s = speed.serving_speed(dep, fit, 16, 2000, 200)
+    r = serving.closed_loop(speed.serving_times(dep, fit), 16, 2000, 200)
+    assert (s.ttft_s, s.ttft_p90_s, s.ttft_median_s) == pytest.approx((r.ttft_s, r.ttft_p90_s, r.ttft_median_s))
+    assert s.ttft_median_s is not None
