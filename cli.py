@@ -692,11 +692,12 @@ def estimate(model, model_config, accelerator, gpus, nodes, tp, pp, dp, ep, prec
           --max-batched-tokens 1024
       hwplan estimate --model deepseek-r1 --accelerator a100-80g-pcie --gpus 8 \\
           --format json
-      # TP16 over 2 nodes; attention DP16 with EP16:
+      # TP16 over 2 nodes; attention DP16 with EP16 (SGLang's default
+      # --mem-fraction-static at 16 ranks leaves it no KV cache: give one):
       hwplan estimate --model deepseek-r1 --accelerator h100-sxm --tp 16 \\
           --engine sglang
       hwplan estimate --model deepseek-r1 --accelerator h100-sxm --dp 16 \\
-          --ep 16 --engine sglang
+          --ep 16 --engine sglang --memory-utilization 0.88
       hwplan estimate --model-config ./Qwen3-8B/ --accelerator h200-sxm --gpus 1
       hwplan estimate --model deepseek-r1 --accelerator h200-sxm --gpus 8 \\
           --concurrency 64 --input-tokens 8192 --speculative mtp --spec-tokens 3
@@ -786,7 +787,7 @@ def catalog_group(ctx):
       hwplan catalog prices
       hwplan catalog validate my-offers.yaml
       hwplan catalog import sheet.csv --seller Acme --map "SKU=item" \\
-          --map "Price=price" -o acme.yaml
+          --map "Price=price" --price-date 2026-11-01 -o acme.yaml
       hwplan catalog import-model ./Qwen3.5-27B/ -o qwen3.5-27b.yaml
     """
     if ctx.invoked_subcommand is None:

@@ -451,8 +451,8 @@ def with_role(commands: list[str], engine_id: str, role: str, ranks: int = 1, ro
 
 ROUTER_NOTE = "# router, once, in front of both pools: "
 # A plan's router names its pools' servers in plan-line order, a replica's head server where it spans several.
-PLAN_ROUTER_NOTE = ("# router, once, in front of both pools ($PREFILL_NODE_n, $DECODE_NODE_n: each pool's servers "
-                    "in plan-line order, a multi-server replica's head, its --dist-init-addr host, first): ")
+PLAN_ROUTER_NOTE = ("# router, once, in front of both pools; $PREFILL_NODE_n and $DECODE_NODE_n are each pool's "
+                    "servers in plan-line order, a multi-server replica's head (its --dist-init-addr host) first: ")
 IN_DOMAIN_ROUTER_NOTE = "# router on each such server, in front of its own prefill and decode replicas: "
 
 

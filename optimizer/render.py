@@ -172,7 +172,9 @@ def wrap_command(cmd: str, first: str, width: int = 80) -> list[str]:
     if cmd.startswith("#"):
         import textwrap
 
-        body = textwrap.wrap(cmd[1:].strip(), width - max(len(first), 4) - 2) or [""]
+        # never at a hyphen: a flag (--pd-disaggregation) must stay whole for whoever uncomments the command
+        body = textwrap.wrap(cmd[1:].strip(), width - max(len(first), 4) - 2, break_on_hyphens=False,
+                             break_long_words=False) or [""]
         return [f"{first}# {body[0]}"] + [f"    # {rest}" for rest in body[1:]]
     words, groups = cmd.split(" "), []
     for w in words:
