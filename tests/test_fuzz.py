@@ -25,7 +25,9 @@ def _check(case: Case) -> None:
     assert outcome.problems == [], (case.args, outcome.problems)
 
 
-@settings(FUZZ, max_examples=80)
+# 40 mixed seeds and 12 of each kind in CI (a minute on 2 cores); the breadth is the benchmark's own run
+# (`python -m benchmarks.fuzz --cases 10000`).
+@settings(FUZZ, max_examples=40)
 @given(seed=SEEDS)
 def test_any_case(seed):
     _check(make_case(seed))
