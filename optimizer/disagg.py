@@ -281,15 +281,15 @@ def _role_sizes(model, variant, engine, node: NodeType, nodes: int,
                                  prompt_link_share(model, layout, node.platform, node.count))
         lengths = serving.prompt_lengths(w.input_tokens, w.input_tokens_spread)
         for n in prefill_batches(layout, sizing.max_concurrency(model, fit, dep.kv_dtype, w.input_tokens)):
-            def one_pass(tokens: int, n=n, dep=dep, fit=fit, times=times) -> float:
+            passes = speed.serving_times(dep, fit, prompts=n)   # a pass of n prompts, one per attention group
+
+            def one_pass(tokens: int, passes=passes) -> float:
                 # each chunk step of the pass lasts at least the launch floor
-                return max(speed.prompt_prefill_time(dep, fit, tokens, prompts=n), times.launch_floor_for(tokens))
+                return max(passes.prompt_time(tokens), passes.launch_floor_for(tokens))
 
             s, scv = serving.service_moments(one_pass, lengths)
-            # a prompt's steps pass the pipeline stages one after another (serving.Times.pipeline_fill)
-            staged = dataclasses.replace(times, prefill_time=lambda t, n=n, dep=dep, fit=fit:
-                                         speed.prefill_time(dep, fit, t, prompts=n))
-            fill = sum(staged.pipeline_fill(t) for t in lengths) / len(lengths)
+            # a prompt's steps pass the pipeline stages one after another
+            fill = sum(passes.pipeline_fill(t) for t in lengths) / len(lengths)
             pre = prefill_rate(s, transfer, times.overhead_s, w.max_ttft_s, w.ttft_percentile, prompts=n, scv=scv,
                                fill_s=fill)
             per_hour = 0 if pre is None else math.floor(pre.requests_per_s * 3600 + 1e-9)

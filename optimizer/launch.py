@@ -43,7 +43,7 @@ from catalog.schema import Model, Variant
 from .layouts import Layout, redundant_experts
 
 __all__ = ["LaunchSettings", "launch_for", "launch_commands", "given_batched_tokens", "role_flags", "pool_addresses",
-           "ROUTER_NOTE", "PLAN_ROUTER_NOTE", "options_file", "device_range",
+           "ROUTER_NOTE", "PLAN_ROUTER_NOTE", "options_file", "device_range", "one_server_pools",
            "router_command", "with_role", "DISAGG_ENGINES"]
 
 PORT = 8000
@@ -474,18 +474,24 @@ def launch_commands(model: Model, unit, context_tokens: int, workload=None) -> l
     if side is not None:   # a rack-scale node: its prefill replicas first, on accelerators the decode leaves
         pre_settings = copy.copy(settings)
         pre_settings.max_running = None
-        pre = launch_for(model, unit.variant, unit.engine, side.layout, pre_settings)
-        # the decode instance on the accelerators after the prefill replicas', on the next port
-        devices = device_range(side.gpus, unit.layout.ranks)
-        commands = launch_for(model, unit.variant, unit.engine, unit.layout, settings, port=PORT + side.replicas,
-                              devices=devices)
-        decode = with_role(commands, unit.engine.id, role, unit.layout.ranks, router=False)
-        # each such server routes to its own replicas: its prefill ones on the first ports, its decode after them
-        beside = [("$DECODE_IP", PORT + i, SGLANG_BOOTSTRAP_PORT + i) for i in range(side.replicas)]
-        own = [("$DECODE_IP", PORT + side.replicas, SGLANG_BOOTSTRAP_PORT + side.replicas)]
-        return (with_role(pre, unit.engine.id, "prefill", side.layout.ranks) + decode
-                + [IN_DOMAIN_ROUTER_NOTE + router_command(unit.engine.id, beside, own)])
+        return one_server_pools(model, unit.variant, unit.engine, side.layout, side.gpus, unit.layout, pre_settings,
+                                settings)
     return commands if role == "aggregated" else with_role(commands, unit.engine.id, role, unit.layout.ranks)
+
+
+def one_server_pools(model: Model, variant: Variant, engine: Engine, prefill: Layout, prefill_gpus: int,
+                     decode: Layout, prefill_settings: LaunchSettings, decode_settings: LaunchSettings) -> list[str]:
+    """Both pools on one server (a rack-scale domain): `prefill.replicas_per_node` prefill replicas on its first
+    `prefill_gpus` accelerators and ports, the decode instance on the accelerators after them and the next port,
+    each with its role's flags, and a router on that server over its own replicas."""
+    replicas = prefill.replicas_per_node
+    pre = with_role(launch_for(model, variant, engine, prefill, prefill_settings), engine.id, "prefill", prefill.ranks)
+    dec = with_role(launch_for(model, variant, engine, decode, decode_settings, port=PORT + replicas,
+                               devices=device_range(prefill_gpus, decode.ranks)),
+                    engine.id, "decode", decode.ranks, router=False)
+    beside = [("$DECODE_IP", PORT + i, SGLANG_BOOTSTRAP_PORT + i) for i in range(replicas)]
+    own = [("$DECODE_IP", PORT + replicas, SGLANG_BOOTSTRAP_PORT + replicas)]
+    return pre + dec + [IN_DOMAIN_ROUTER_NOTE + router_command(engine.id, beside, own)]
 
 
 def _running_cap(unit, workload) -> int:

@@ -221,8 +221,8 @@ def split_launch(model: Model, variant: Variant, engine: Engine, split: SplitCap
     them (as a rack-scale plan line runs them, launch.launch_commands). Whole servers: each prefill server's
     replicas, the decode replica, and a router over all of them (launch.pool_addresses: servers $PREFILL_NODE_1
     … and $DECODE_NODE_1 …)."""
-    from .launch import (IN_DOMAIN_ROUTER_NOTE, PLAN_ROUTER_NOTE, PORT, SGLANG_BOOTSTRAP_PORT, LaunchSettings,
-                         device_range, launch_for, pool_addresses, router_command, with_role)
+    from .launch import PLAN_ROUTER_NOTE, LaunchSettings, launch_for, one_server_pools, pool_addresses, \
+        router_command, with_role
 
     def settings(running: int | None) -> LaunchSettings:
         return LaunchSettings(memory_fraction=None, max_running=running, max_model_len=max_model_len,
@@ -231,16 +231,10 @@ def split_launch(model: Model, variant: Variant, engine: Engine, split: SplitCap
     replicas = split.prefill_gpus // split.prefill.gpus
     pre, dec = split.prefill.layout, split.decode.layout
     if nodes == 1:
-        prefill = with_role(launch_for(model, variant, engine, dataclasses.replace(pre, replicas_per_node=replicas),
-                                       settings(None)), engine.id, "prefill", pre.ranks)
-        devices = device_range(split.prefill_gpus, dec.ranks)
-        decode = with_role(launch_for(model, variant, engine, dec, settings(split.decode.batch), port=PORT + replicas,
-                                      devices=devices), engine.id, "decode", dec.ranks, router=False)
-        router = IN_DOMAIN_ROUTER_NOTE + router_command(
-            engine.id, [("$DECODE_IP", PORT + i, SGLANG_BOOTSTRAP_PORT + i) for i in range(replicas)],
-            [("$DECODE_IP", PORT + replicas, SGLANG_BOOTSTRAP_PORT + replicas)])
         return ([f"# one server: {replicas} prefill replicas of {split.prefill.gpus} accelerators, then the decode "
-                 f"instance on the next {dec.ranks}:"] + prefill + decode + [router])
+                 f"instance on the next {dec.ranks}:"]
+                + one_server_pools(model, variant, engine, dataclasses.replace(pre, replicas_per_node=replicas),
+                                   split.prefill_gpus, dec, settings(None), settings(split.decode.batch)))
     per_server = max(1, gpus_per_node // split.prefill.gpus)
     prefill = with_role(launch_for(model, variant, engine, dataclasses.replace(pre, replicas_per_node=per_server),
                                    settings(None)), engine.id, "prefill", pre.ranks)

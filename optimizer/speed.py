@@ -501,30 +501,25 @@ def _memo(fn):
     return call
 
 
-def _budget(fit: sizing.MemoryFit) -> int:
-    """Tokens per step (max_batched_tokens; 8192 when the engine states none — assumption: vLLM's and SGLang's
-    default on large GPUs)."""
-    return fit.settings.max_batched_tokens if fit.settings is not None else 8192
-
-
 def prompt_prefill_time(dep: Deployment, fit: sizing.MemoryFit, input_tokens: int, prompts: int = 1) -> float:
     """Seconds of `prompts` prompts of `input_tokens` (one per attention DP group, as `prefill_time`) prefilled
-    alone in the chunk steps the engine splits each into: serving.chunked_prompt_time over pieces of
-    layouts.chunk_tokens_per_group (SGLang under attention DP: max_batched_tokens // dp per group), one piece
-    where the engine does not split prompts (serving.WHOLE_PROMPTS). The GPU's time, without the launch floor."""
-    chunk = input_tokens if dep.engine.id in serving.WHOLE_PROMPTS else \
-        chunk_tokens_per_group(dep.engine, fit.layout, _budget(fit))
-    return serving.chunked_prompt_time(lambda t: prefill_time(dep, fit, t, prompts=prompts), input_tokens, chunk)
+    alone in the chunk steps the engine splits each into: `serving_times(..., prompts)`'s Times.prompt_time
+    (serving.chunked_prompt_time over pieces of layouts.chunk_tokens_per_group; SGLang under attention DP:
+    max_batched_tokens // dp per group; one piece where the engine does not split prompts). The GPU's time,
+    without the launch floor."""
+    return serving_times(dep, fit, prompts).prompt_time(input_tokens)
 
 
-def serving_times(dep: Deployment, fit: sizing.MemoryFit) -> serving.Times:
-    """The replica's step and prefill times, chunk budget (`_budget`) and one prompt's chunk
-    (layouts.chunk_tokens_per_group), TTFT overhead, the engine's queued steps (serving.QUEUED_STEPS) and its
-    eager prefill's launch floor (`prefill_launch_floor`), for optimizer/serving.py."""
-    budget = _budget(fit)
+def serving_times(dep: Deployment, fit: sizing.MemoryFit, prompts: int = 1) -> serving.Times:
+    """The replica's step and prefill times, chunk budget (max_batched_tokens; 8192 when the engine states none —
+    assumption: vLLM's and SGLang's default on large GPUs) and one prompt's chunk (layouts.chunk_tokens_per_group),
+    TTFT overhead, the engine's queued steps (serving.QUEUED_STEPS) and its eager prefill's launch floor
+    (`prefill_launch_floor`), for optimizer/serving.py. `prompts` > 1: its prefill time is a pass of that many
+    prompts, one per attention DP group (`prefill_time`), as a disaggregated prefill replica runs them."""
+    budget = fit.settings.max_batched_tokens if fit.settings is not None else 8192
     return serving.Times(token_time=lambda b, ctx: decode_token_time(dep, fit, b, ctx),
                          verify_time=lambda b, ctx, q: decode_token_time(dep, fit, b, ctx, queries=q),
-                         prefill_time=_memo(lambda tokens: prefill_time(dep, fit, tokens)),
+                         prefill_time=_memo(lambda tokens: prefill_time(dep, fit, tokens, prompts=prompts)),
                          prefill_packed=lambda tokens, n: prefill_time(dep, fit, tokens, packed=n),
                          layers=dep.model.layers, budget=budget, overhead_s=serving.ttft_overhead(dep.engine.id),
                          queued_steps=serving.QUEUED_STEPS.get(dep.engine.id, 0.0),
